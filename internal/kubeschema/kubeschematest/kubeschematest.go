@@ -1,0 +1,40 @@
+// Package kubeschematest finds the third-party CRDs that hack/crds.sh caches, for tests.
+package kubeschematest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/marina-dev/marina/internal/kubeschema"
+)
+
+// Dir returns the cached CRD directory of one module version, e.g. "argo-cd@v3.6.1", under kubeschema.CacheDir.
+// When it is missing the test is skipped with a hint to run hack/crds.sh, except with CI=true, where a missing cache
+// fails the test: CI must not pass by skipping.
+func Dir(t testing.TB, module string) string {
+	t.Helper()
+	root := kubeschema.CacheDir()
+	dir := filepath.Join(root, module)
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return dir
+	}
+	msg := "third-party CRDs not found in " + dir + ": run hack/crds.sh (or set MARINA_CRDS_DIR to its output)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// Module directories inside the cache, as hack/crds.sh names them.
+const (
+	ArgoCD             = "argo-cd@v3.6.1"
+	FluxSource         = "source-controller@v1.9.6"
+	FluxKustomize      = "kustomize-controller@v1.9.6"
+	GatewayAPI         = "gateway-api@v1.6.3"
+	KEDA               = "keda@v2.21.0"
+	ExternalSecrets    = "external-secrets@v0.16.2"
+	SealedSecrets      = "sealed-secrets@v0.40.0"
+	PrometheusOperator = "prometheus-operator@v0.85.0"
+)
