@@ -1,0 +1,292 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/registry"
+	"github.com/marina-dev/marina/schemas"
+)
+
+func newModelCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "model",
+		Short: "Register and query model versions (the registry in models/)",
+	}
+	cmd.AddCommand(newRegisterCommand(g), newModelListCommand(g), newModelShowCommand(g))
+	return cmd
+}
+
+type registerOptions struct {
+	*globalOptions
+	name, version, file, uri string
+	metrics, labels          []string
+	metricsFile              string
+	gitCommit, datasetDigest string
+}
+
+func (o *registerOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.file, "file", "", "model artifact to hash and inspect (required)")
+	fs.StringVar(&o.version, "version", "", "semantic version to register, e.g. 1.2.0 (required)")
+	fs.StringVar(&o.uri, "uri", "", "where the cluster fetches the artifact (oci://, s3://, gs://, https://); default: the file's path in the repository")
+	fs.StringArrayVar(&o.metrics, "metric", nil, "a measured metric, key=value (repeatable), e.g. --metric accuracy=0.93")
+	fs.StringVar(&o.metricsFile, "metrics-file", "", "JSON object of metrics, e.g. {\"accuracy\": 0.93}")
+	fs.StringArrayVar(&o.labels, "label", nil, "a free label, key=value (repeatable)")
+	fs.StringVar(&o.gitCommit, "git-commit", "", "commit of the training code (provenance)")
+	fs.StringVar(&o.datasetDigest, "dataset-digest", "", "sha256:… digest of the training dataset (provenance)")
+}
+
+func (o *registerOptions) Validate() error {
+	if o.file == "" || o.version == "" {
+		return usagef("--file and --version are required")
+	}
+	if err := registry.CheckName(o.name); err != nil {
+		return usagef("%v", err)
+	}
+	if _, err := model.ParseSemver(o.version); err != nil {
+		return usagef("--version: %v", err)
+	}
+	return nil
+}
+
+func (o *registerOptions) registration() (registry.Registration, error) {
+	reg := registry.Registration{Name: o.name, Version: o.version, File: o.file, URI: o.uri}
+	if o.metricsFile != "" {
+		m, err := readMetricsFile(o.metricsFile)
+		if err != nil {
+			return reg, err
+		}
+		reg.Metrics = m
+	}
+	for _, kv := range o.metrics {
+		k, v, ok := strings.Cut(kv, "=")
+		f, err := strconv.ParseFloat(v, 64)
+		if !ok || k == "" || err != nil {
+			return reg, usagef("--metric %q: want key=number, e.g. accuracy=0.93", kv)
+		}
+		if reg.Metrics == nil {
+			reg.Metrics = map[string]float64{}
+		}
+		reg.Metrics[k] = f
+	}
+	for _, kv := range o.labels {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return reg, usagef("--label %q: want key=value", kv)
+		}
+		if reg.Labels == nil {
+			reg.Labels = map[string]string{}
+		}
+		reg.Labels[k] = v
+	}
+	if o.gitCommit != "" || o.datasetDigest != "" {
+		reg.Provenance = &model.Provenance{GitCommit: o.gitCommit, DatasetDigest: o.datasetDigest}
+	}
+	return reg, nil
+}
+
+func readMetricsFile(file string) (map[string]float64, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, usagef("--metrics-file: %v", err)
+	}
+	defer f.Close()
+	data, err := readCapped(f, schemas.MaxFileSize)
+	if err != nil {
+		return nil, usagef("--metrics-file %s: %v", file, err)
+	}
+	doc, err := schemas.Parse(file, data)
+	if err != nil {
+		return nil, failed(err)
+	}
+	m, ok := doc.Value.(map[string]any)
+	if !ok {
+		return nil, failedf("%s: want a JSON object of metric names to numbers", file)
+	}
+	out := map[string]float64{}
+	for k, v := range m {
+		n, ok := v.(json.Number)
+		f, err := n.Float64()
+		if !ok || err != nil {
+			return nil, failedf("%s: %s: want a number", file, k)
+		}
+		out[k] = f
+	}
+	return out, nil
+}
+
+func (o *registerOptions) Run() error {
+	reg, err := o.registration()
+	if err != nil {
+		return err
+	}
+	r, err := o.openRepo()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	unlock, err := r.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	res, err := (&registry.Registry{Repo: r}).Register(reg)
+	if err != nil {
+		return err
+	}
+	p, err := o.printer()
+	if err != nil {
+		return err
+	}
+	if o.output != "table" {
+		return p.print(res.Version, table{})
+	}
+	v := res.Version
+	if res.Unchanged {
+		fmt.Fprintf(o.out, "%s@%s is already registered with digest %s: nothing to do\n", v.Name, v.Version, v.Artifact.Digest)
+		return nil
+	}
+	fmt.Fprintf(o.out, "registered %s@%s (%s, %s, %d bytes)\n  file   %s\n  tags   %s@v%s, %s\n  commit %s\n",
+		v.Name, v.Version, v.Format, v.Artifact.Digest, v.Artifact.Size, model.File(v.Name, v.Version), v.Name, v.Version, v.Tag, res.Commit[:12])
+	return nil
+}
+
+func newRegisterCommand(g *globalOptions) *cobra.Command {
+	o := &registerOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "register NAME --file PATH --version SEMVER",
+		Short: "Hash, inspect and record a model version in Git",
+		Long: `register streams the artifact once through SHA-256, reads the ONNX signature
+(opset, inputs, outputs) from its protobuf header, writes models/NAME/vVERSION.json,
+commits it and tags the commit NAME@vVERSION and vVERSION-<short sha>.
+
+Registering a version again with the same digest does nothing; with another
+digest it is refused: versions are immutable.`,
+		Example: `  marina model register fraud-detector --file model.onnx --version 1.0.0 \
+    --metric accuracy=0.93 --label team=risk
+  marina model register llm --file weights.bin --version 2.1.0 \
+    --uri oci://registry.example.com/models/llm:2.1.0`,
+		Args: exactArgs(1, "NAME"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			o.name = args[0]
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run()
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func newModelListCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:     "list [NAME]",
+		Aliases: []string{"ls"},
+		Short:   "List registered model versions",
+		Example: "  marina model list\n  marina model list fraud-detector -o json",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			p, err := g.printer()
+			if err != nil {
+				return err
+			}
+			r, err := g.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			vs, err := (&registry.Registry{Repo: r}).List(name)
+			if err != nil {
+				return err
+			}
+			if vs == nil {
+				vs = []model.Version{}
+			}
+			t := table{header: []string{"MODEL", "VERSION", "STATE", "FORMAT", "DIGEST", "CREATED"}}
+			for _, v := range vs {
+				t.rows = append(t.rows, []string{v.Name, v.Version, v.State, v.Format, shortDigest(v.Artifact.Digest), v.Created.Format("2006-01-02 15:04")})
+			}
+			return p.print(vs, t)
+		},
+	}
+}
+
+func newModelShowCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:     "show NAME[@VERSION]",
+		Short:   "Show one registered version (default: the latest by semver)",
+		Example: "  marina model show fraud-detector\n  marina model show fraud-detector@1.0.0 -o yaml",
+		Args:    exactArgs(1, "NAME[@VERSION]"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			p, err := g.printer()
+			if err != nil {
+				return err
+			}
+			r, err := g.openRepo()
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			name, version, _ := strings.Cut(args[0], "@")
+			v, err := (&registry.Registry{Repo: r}).Get(name, version)
+			if err != nil {
+				return err
+			}
+			t := table{header: []string{"FIELD", "VALUE"}, rows: [][]string{
+				{"name", v.Name}, {"version", v.Version}, {"tag", v.Tag}, {"state", v.State},
+				{"format", v.Format}, {"uri", v.Artifact.URI}, {"digest", v.Artifact.Digest},
+				{"size", strconv.FormatInt(v.Artifact.Size, 10)}, {"created", v.Created.Format("2006-01-02T15:04:05Z07:00")},
+			}}
+			if v.StateReason != "" {
+				t.rows = append(t.rows, []string{"reason", v.StateReason})
+			}
+			if s := v.Signature; s != nil {
+				t.rows = append(t.rows, []string{"opset", strconv.FormatInt(s.Opset, 10)})
+				for _, in := range s.Inputs {
+					t.rows = append(t.rows, []string{"input", tensorString(in)})
+				}
+				for _, out := range s.Outputs {
+					t.rows = append(t.rows, []string{"output", tensorString(out)})
+				}
+			}
+			for _, k := range sortedKeys(v.Metrics) {
+				t.rows = append(t.rows, []string{"metric " + k, strconv.FormatFloat(v.Metrics[k], 'g', -1, 64)})
+			}
+			for _, k := range sortedKeys(v.Labels) {
+				t.rows = append(t.rows, []string{"label " + k, v.Labels[k]})
+			}
+			return p.print(v, t)
+		},
+	}
+}
+
+func tensorString(t model.Tensor) string {
+	dims := make([]string, len(t.Shape))
+	for i, d := range t.Shape {
+		if d < 0 {
+			dims[i] = "?"
+		} else {
+			dims[i] = strconv.FormatInt(d, 10)
+		}
+	}
+	return fmt.Sprintf("%s %s[%s]", t.Name, t.DType, strings.Join(dims, ","))
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}

@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/marina-dev/marina/internal/release"
+	"github.com/marina-dev/marina/internal/repo"
+)
+
+// branchOptions put a change on a new branch and push it, for review flows.
+type branchOptions struct {
+	branch string
+	push   bool
+	remote string
+}
+
+func (o *branchOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.branch, "branch", "", "commit on this new branch instead of the current one (for a pull request)")
+	fs.BoolVar(&o.push, "push", false, "push the branch (or the current branch) to --remote after committing")
+	fs.StringVar(&o.remote, "remote", "origin", "remote to push to")
+}
+
+// publish pushes what was committed when --push is set.
+func (o *branchOptions) publish(r *repo.Repo) error {
+	if !o.push {
+		return nil
+	}
+	branch := o.branch
+	if branch == "" {
+		head, _, err := r.Head()
+		if err != nil {
+			return err
+		}
+		branch = head.Short()
+	}
+	return r.Push(o.remote, branch)
+}
+
+type promoteOptions struct {
+	*globalOptions
+	branchOptions
+	target   string
+	env      string
+	strategy string
+	force    bool
+}
+
+func (o *promoteOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.env, "env", "", "environment to deploy to (required)")
+	fs.StringVar(&o.strategy, "strategy", "", "rollout strategy for this change: canary, bluegreen or shadow (default: keep the environment's)")
+	fs.BoolVar(&o.force, "force", false, "skip the environment order of marina.yaml (a blocked version is still refused)")
+	o.branchOptions.AddFlags(fs)
+}
+
+func (o *promoteOptions) Validate() error {
+	if o.env == "" {
+		return usagef("--env is required")
+	}
+	name, version, ok := strings.Cut(o.target, "@")
+	if !ok || name == "" || version == "" {
+		return usagef("want NAME@VERSION, e.g. fraud-detector@1.1.0 (got %q)", o.target)
+	}
+	switch o.strategy {
+	case "", "canary", "bluegreen", "shadow":
+	default:
+		return usagef("--strategy %q: use canary, bluegreen or shadow", o.strategy)
+	}
+	return nil
+}
+
+func (o *promoteOptions) Run() error {
+	name, version, _ := strings.Cut(o.target, "@")
+	r, err := o.openRepo()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	unlock, err := r.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	res, err := release.Promote(r, release.Promotion{Model: name, Version: version, Environment: o.env, Strategy: o.strategy, Force: o.force, Branch: o.branch})
+	if err != nil {
+		return err
+	}
+	if !res.Unchanged {
+		if err := o.publish(r); err != nil {
+			return err
+		}
+	}
+	return o.report(res, "promoted")
+}
+
+// report prints an operation's result: one line, or the result as data with -o json|yaml.
+func (g *globalOptions) report(res *release.Result, verb string) error {
+	p, err := g.printer()
+	if err != nil {
+		return err
+	}
+	if g.output != "table" {
+		return p.print(res, table{})
+	}
+	if res.Unchanged {
+		fmt.Fprintf(g.out, "%s already runs %s in %s: nothing to do\n", res.Model, res.To, res.Environment)
+		return nil
+	}
+	where := ""
+	if res.Branch != "" {
+		where = " on branch " + res.Branch
+	}
+	from := res.From
+	if from == "" {
+		from = "(none)"
+	}
+	fmt.Fprintf(g.out, "%s %s in %s: %s → %s (commit %s%s)\n", verb, res.Model, res.Environment, from, res.To, res.Commit[:12], where)
+	return nil
+}
+
+func newPromoteCommand(g *globalOptions) *cobra.Command {
+	o := &promoteOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "promote NAME@VERSION --env ENV",
+		Short: "Deploy a registered version to an environment, as one Git commit",
+		Long: `promote changes the environment's version in applications/NAME/model.yaml in one
+commit. It refuses a blocked or unregistered version, and a version that has not
+run in the environments marina.yaml says must come first (unless --force).`,
+		Example: `  marina promote fraud-detector@1.1.0 --env staging
+  marina promote fraud-detector@1.1.0 --env prod --strategy canary
+  marina promote fraud-detector@1.1.0 --env prod --branch promote-1.1.0 --push`,
+		Args: exactArgs(1, "NAME@VERSION"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			o.target = args[0]
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run()
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}

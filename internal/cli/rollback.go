@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/marina-dev/marina/internal/release"
+)
+
+type rollbackOptions struct {
+	*globalOptions
+	branchOptions
+	name   string
+	env    string
+	to     string
+	reason string
+}
+
+func (o *rollbackOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.env, "env", "", "environment to roll back (required)")
+	fs.StringVar(&o.to, "to", "", "version to go back to (default: the one deployed before the current one)")
+	fs.StringVar(&o.reason, "reason", "", "why, recorded on the blocked version")
+	o.branchOptions.AddFlags(fs)
+}
+
+func (o *rollbackOptions) Validate() error {
+	if o.env == "" {
+		return usagef("--env is required")
+	}
+	return nil
+}
+
+func (o *rollbackOptions) Run() error {
+	r, err := o.openRepo()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	unlock, err := r.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	res, err := release.RollBack(r, release.Rollback{Model: o.name, Environment: o.env, To: o.to, Reason: o.reason, Branch: o.branch})
+	if err != nil {
+		return err
+	}
+	if err := o.publish(r); err != nil {
+		return err
+	}
+	return o.report(res, "rolled back")
+}
+
+func newRollbackCommand(g *globalOptions) *cobra.Command {
+	o := &rollbackOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "rollback NAME --env ENV",
+		Short: "Go back to the previous version in an environment and block the current one",
+		Long: `rollback makes one revert-style commit: the environment's version in
+applications/NAME/model.yaml goes back to the version deployed before (or --to),
+and the version being rolled back is marked blocked in models/NAME/ so it cannot
+be promoted again by mistake.`,
+		Example: `  marina rollback fraud-detector --env prod
+  marina rollback fraud-detector --env prod --to 1.0.0 --reason "p99 latency doubled"`,
+		Args: exactArgs(1, "NAME"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			o.name = args[0]
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run()
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}

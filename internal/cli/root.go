@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/marina-dev/marina/internal/repo"
+)
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	repoPath  string
+	output    string
+	noColor   bool
+	verbosity int
+
+	in     io.Reader
+	out    io.Writer
+	errOut io.Writer
+	log    *slog.Logger
+}
+
+// openRepo finds the model repository: --repo, else the nearest parent of the
+// working directory that holds a .git, like git itself.
+func (g *globalOptions) openRepo() (*repo.Repo, error) {
+	start := g.repoPath
+	if start == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, usagef("cannot read the working directory: %v", err)
+		}
+		start = wd
+	}
+	r, err := repo.Open(start)
+	if err != nil {
+		if errors.Is(err, repo.ErrNotRepo) {
+			return nil, usagef("%v (run marina inside a model repository, pass --repo PATH, or create one with `marina init`)", err)
+		}
+		return nil, usagef("%v", err)
+	}
+	return r, nil
+}
+
+// printer returns the printer for -o on a command whose output is data.
+func (g *globalOptions) printer() (*printer, error) {
+	return newPrinter(g.output, g.out, g.colorEnabled())
+}
+
+func (g *globalOptions) colorEnabled() bool {
+	if g.noColor || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	return isTerminal(g.out)
+}
+
+// NewRootCommand builds the marina command tree.
+func NewRootCommand(in io.Reader, out, errOut io.Writer) *cobra.Command {
+	g := &globalOptions{in: in, out: out, errOut: errOut}
+	cmd := &cobra.Command{
+		Use:   "marina",
+		Short: "GitOps for AI models on Kubernetes",
+		Long: `marina keeps one Git repository as the source of truth for your models, their
+deployments and the cluster they run on. It scaffolds, registers, validates,
+renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`,
+		Example: `  # Create a model repository with staging and prod
+  marina init ml-platform
+
+  # Register a model version from a file
+  marina model register fraud-detector --file model.onnx --version 1.0.0
+
+  # Roll it out to staging, then prod
+  marina promote fraud-detector@1.0.0 --env staging
+  marina promote fraud-detector@1.0.0 --env prod`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			level := slog.LevelWarn
+			switch {
+			case g.verbosity >= 2:
+				level = slog.LevelDebug
+			case g.verbosity == 1:
+				level = slog.LevelInfo
+			}
+			g.log = slog.New(slog.NewTextHandler(g.errOut, &slog.HandlerOptions{Level: level}))
+			return nil
+		},
+	}
+	cmd.SetIn(in)
+	cmd.SetOut(out)
+	cmd.SetErr(errOut)
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
+
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&g.repoPath, "repo", "", "path inside the model repository (default: walk up from the working directory)")
+	pf.StringVarP(&g.output, "output", "o", "table", "output format where the output is data: table|json|yaml")
+	pf.BoolVar(&g.noColor, "no-color", false, "never colour the output (colour is only used on a terminal anyway)")
+	pf.CountVarP(&g.verbosity, "verbose", "v", "log more (-v info, -vv debug) to stderr")
+
+	cmd.AddCommand(
+		newVersionCommand(g),
+		newInitCommand(g),
+		newModelCommand(g),
+		newPromoteCommand(g),
+		newRollbackCommand(g),
+		newHistoryCommand(g),
+	)
+	return cmd
+}
+
+// Execute runs marina with args and returns the process exit code.
+func Execute(args []string, in io.Reader, out, errOut io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd := NewRootCommand(in, out, errOut)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	if err != nil {
+		fmt.Fprintf(errOut, "Error: %v\n", err)
+	}
+	return exitCode(err)
+}

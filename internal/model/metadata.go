@@ -1,0 +1,52 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/marina-dev/marina/schemas"
+)
+
+// Dir is where registered versions live.
+const Dir = "models"
+
+// File is the repository path of a version's metadata: models/<name>/v<version>.json.
+func File(name, version string) string {
+	return path.Join(Dir, name, "v"+version+".json")
+}
+
+// ParseSemver parses a strict semantic version ("1.2.3", no leading "v").
+func ParseSemver(s string) (*semver.Version, error) {
+	v, err := semver.StrictNewVersion(s)
+	if err != nil {
+		return nil, fmt.Errorf("version %q is not a semantic version like 1.2.3 (%v)", s, err)
+	}
+	return v, nil
+}
+
+// Parse decodes and checks one metadata file; the file name must match its name and version.
+func Parse(file string, data []byte) (*Version, error) {
+	var v Version
+	if err := schemas.Decode(schemas.ModelVersion, file, data, &v); err != nil {
+		return nil, err
+	}
+	if want := File(v.Name, v.Version); file != want && strings.HasPrefix(file, Dir+"/") {
+		return nil, &schemas.FileError{File: file, Problems: []schemas.Problem{{
+			Path: "name", Message: fmt.Sprintf("name %q and version %q belong in %s; rename the file or fix the fields", v.Name, v.Version, want),
+		}}}
+	}
+	return &v, nil
+}
+
+// Marshal renders v as the canonical metadata file: indented JSON with a final newline.
+func (v *Version) Marshal() ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}

@@ -1,0 +1,59 @@
+package model
+
+import "time"
+
+// States a registered version moves through.
+const (
+	StateRegistered = "registered"
+	StateActive     = "active"
+	StateBlocked    = "blocked"
+	StateArchived   = "archived"
+)
+
+// Version is models/<model>/v<semver>.json: one registered model version.
+type Version struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// Tag is v<semver>-<short sha of the commit the version was registered on top of>.
+	Tag        string             `json:"tag"`
+	Format     string             `json:"format"`
+	Artifact   Artifact           `json:"artifact"`
+	Signature  *Signature         `json:"signature,omitempty"`
+	Metrics    map[string]float64 `json:"metrics,omitempty"`
+	Provenance *Provenance        `json:"provenance,omitempty"`
+	Created    time.Time          `json:"created"`
+	State      string             `json:"state"`
+	// StateReason says why the version is blocked or archived.
+	StateReason string            `json:"stateReason,omitempty"`
+	Signing     *Signing          `json:"signing,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+}
+
+// Artifact locates the model file and pins its content.
+type Artifact struct {
+	URI    string `json:"uri"`
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+}
+
+// Signature is the model's interface, read from the file where the format allows.
+type Signature struct {
+	Opset     int64    `json:"opset,omitempty"`
+	IRVersion int64    `json:"irVersion,omitempty"`
+	Producer  string   `json:"producer,omitempty"`
+	Inputs    []Tensor `json:"inputs,omitempty"`
+	Outputs   []Tensor `json:"outputs,omitempty"`
+}
+
+// Provenance records how the model was trained.
+type Provenance struct {
+	GitCommit     string            `json:"gitCommit,omitempty"`
+	DatasetDigest string            `json:"datasetDigest,omitempty"`
+	Parameters    map[string]string `json:"parameters,omitempty"`
+}
+
+// Signing references a cosign signature of the artifact.
+type Signing struct {
+	Bundle string `json:"bundle,omitempty"`
+	Ref    string `json:"ref,omitempty"`
+}

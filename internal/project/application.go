@@ -1,0 +1,157 @@
+package project
+
+// ModelApplication is applications/<model>/model.yaml: how one model is deployed, per environment.
+type ModelApplication struct {
+	APIVersion string          `json:"apiVersion"`
+	Kind       string          `json:"kind"`
+	Metadata   Meta            `json:"metadata"`
+	Spec       ApplicationSpec `json:"spec"`
+}
+
+// ApplicationSpec holds the settings shared by every environment and the per-environment overrides.
+type ApplicationSpec struct {
+	// Model names the directory under models/.
+	Model string `json:"model"`
+	// Backend is what render emits: plain, kserve or marina.
+	Backend string   `json:"backend,omitempty"`
+	Runtime *Runtime `json:"runtime,omitempty"`
+	// Config is a file beside model.yaml rendered into a ConfigMap.
+	Config  string      `json:"config,omitempty"`
+	Secrets []SecretRef `json:"secrets,omitempty"`
+	Settings
+	// Environments maps an environment of marina.yaml to what runs there.
+	Environments map[string]EnvironmentSpec `json:"environments,omitempty"`
+}
+
+// Runtime is the serving container.
+type Runtime struct {
+	Image string   `json:"image,omitempty"`
+	Port  int      `json:"port,omitempty"`
+	Args  []string `json:"args,omitempty"`
+}
+
+// SecretRef declares a secret the model server needs, from External Secrets or Sealed Secrets.
+type SecretRef struct {
+	Name           string          `json:"name"`
+	ExternalSecret *ExternalSecret `json:"externalSecret,omitempty"`
+	SealedSecret   *SealedSecret   `json:"sealedSecret,omitempty"`
+}
+
+// ExternalSecret points at a key in an External Secrets store.
+type ExternalSecret struct {
+	Store string `json:"store"`
+	Key   string `json:"key"`
+}
+
+// SealedSecret points at a committed SealedSecret file beside model.yaml.
+type SealedSecret struct {
+	File string `json:"file"`
+}
+
+// Settings are deployment settings that an environment may override field by field.
+type Settings struct {
+	Replicas     *int32            `json:"replicas,omitempty"`
+	Resources    *Resources        `json:"resources,omitempty"`
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	Tolerations  []Toleration      `json:"tolerations,omitempty"`
+	Scaling      *Scaling          `json:"scaling,omitempty"`
+	Strategy     *Strategy         `json:"strategy,omitempty"`
+}
+
+// EnvironmentSpec is what runs in one environment.
+type EnvironmentSpec struct {
+	// Version is the registered model version deployed in this environment.
+	Version string `json:"version"`
+	Settings
+}
+
+// Resources are Kubernetes quantities by resource name (cpu, memory, nvidia.com/gpu).
+type Resources struct {
+	Requests map[string]string `json:"requests,omitempty"`
+	Limits   map[string]string `json:"limits,omitempty"`
+}
+
+// Toleration mirrors a Pod toleration.
+type Toleration struct {
+	Key      string `json:"key,omitempty"`
+	Operator string `json:"operator,omitempty"`
+	Value    string `json:"value,omitempty"`
+	Effect   string `json:"effect,omitempty"`
+}
+
+// Scaling chooses an autoscaler.
+type Scaling struct {
+	HPA  *HPA  `json:"hpa,omitempty"`
+	KEDA *KEDA `json:"keda,omitempty"`
+}
+
+// HPA is a HorizontalPodAutoscaler on CPU utilisation.
+type HPA struct {
+	Min            int32 `json:"min"`
+	Max            int32 `json:"max"`
+	CPUUtilization int32 `json:"cpuUtilization,omitempty"`
+}
+
+// KEDA is a KEDA ScaledObject on a Prometheus query.
+type KEDA struct {
+	Min       int32  `json:"min"`
+	Max       int32  `json:"max"`
+	Query     string `json:"query"`
+	Threshold string `json:"threshold"`
+}
+
+// Strategy is how a new version replaces the old one; at most one is set.
+type Strategy struct {
+	Canary    *Canary    `json:"canary,omitempty"`
+	BlueGreen *BlueGreen `json:"blueGreen,omitempty"`
+	Shadow    *Shadow    `json:"shadow,omitempty"`
+}
+
+// Canary shifts traffic in steps.
+type Canary struct {
+	Steps []CanaryStep `json:"steps,omitempty"`
+}
+
+// CanaryStep sets exactly one of its fields.
+type CanaryStep struct {
+	SetWeight *int32    `json:"setWeight,omitempty"`
+	Pause     *Pause    `json:"pause,omitempty"`
+	Analysis  *Analysis `json:"analysis,omitempty"`
+}
+
+// Pause waits for a duration, or until resumed when no duration is set.
+type Pause struct {
+	Duration string `json:"duration,omitempty"`
+}
+
+// Analysis runs an analysis template.
+type Analysis struct {
+	Template string `json:"template"`
+}
+
+// BlueGreen runs the new version beside the old behind a preview Service, then switches.
+type BlueGreen struct {
+	AutoPromote    bool   `json:"autoPromote,omitempty"`
+	ScaleDownDelay string `json:"scaleDownDelay,omitempty"`
+}
+
+// Shadow mirrors a share of traffic to the new version and compares its answers.
+type Shadow struct {
+	Percent  int32  `json:"percent"`
+	Duration string `json:"duration,omitempty"`
+}
+
+// StrategyName returns canary, bluegreen, shadow or "" for a plain rolling update.
+func (s *Strategy) StrategyName() string {
+	switch {
+	case s == nil:
+		return ""
+	case s.Canary != nil:
+		return "canary"
+	case s.BlueGreen != nil:
+		return "bluegreen"
+	case s.Shadow != nil:
+		return "shadow"
+	}
+	return ""
+}

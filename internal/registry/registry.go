@@ -1,0 +1,256 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/repo"
+	"github.com/marina-dev/marina/schemas"
+)
+
+// Sentinel errors callers test with errors.Is.
+var (
+	// ErrNotFound means the model or version is not registered.
+	ErrNotFound = errors.New("not registered")
+	// ErrConflict means the version is registered with other content.
+	ErrConflict = errors.New("conflicts with the registered version")
+)
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// CheckName validates a model name: a DNS-1123 label, as it becomes Kubernetes object names.
+func CheckName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("model name %q must be lowercase letters, digits and '-', start and end alphanumeric, at most 63 characters", name)
+	}
+	return nil
+}
+
+// Registry reads and writes the registry of one repository.
+type Registry struct {
+	Repo *repo.Repo
+}
+
+// Get loads one version; version "" or "latest" means the highest semver.
+func (g *Registry) Get(name, version string) (*model.Version, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	if version == "" || version == "latest" {
+		all, err := g.List(name)
+		if err != nil {
+			return nil, err
+		}
+		if len(all) == 0 {
+			return nil, fmt.Errorf("model %q: %w (no versions under %s/%s)", name, ErrNotFound, model.Dir, name)
+		}
+		return &all[len(all)-1], nil
+	}
+	if _, err := model.ParseSemver(version); err != nil {
+		return nil, err
+	}
+	file := model.File(name, version)
+	if !g.Repo.Exists(file) {
+		return nil, fmt.Errorf("%s@%s: %w (no %s)", name, version, ErrNotFound, file)
+	}
+	data, err := g.Repo.ReadFile(file, schemas.MaxFileSize)
+	if err != nil {
+		return nil, err
+	}
+	return model.Parse(file, data)
+}
+
+// List returns the versions of one model, or of all models when name is "",
+// ordered by model name then semver.
+func (g *Registry) List(name string) ([]model.Version, error) {
+	var names []string
+	if name != "" {
+		if err := CheckName(name); err != nil {
+			return nil, err
+		}
+		names = []string{name}
+	} else {
+		entries, err := g.Repo.ReadDir(model.Dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if e.IsDir() && CheckName(e.Name()) == nil {
+				names = append(names, e.Name())
+			}
+		}
+	}
+	var out []model.Version
+	for _, n := range names {
+		dir := path.Join(model.Dir, n)
+		entries, err := g.Repo.ReadDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		var vs []model.Version
+		for _, e := range entries {
+			fn := e.Name()
+			if e.IsDir() || !strings.HasPrefix(fn, "v") || filepath.Ext(fn) != ".json" {
+				continue
+			}
+			file := path.Join(dir, fn)
+			data, err := g.Repo.ReadFile(file, schemas.MaxFileSize)
+			if err != nil {
+				return nil, err
+			}
+			v, err := model.Parse(file, data)
+			if err != nil {
+				return nil, err
+			}
+			vs = append(vs, *v)
+		}
+		sortVersions(vs)
+		out = append(out, vs...)
+	}
+	return out, nil
+}
+
+func sortVersions(vs []model.Version) {
+	sort.Slice(vs, func(i, j int) bool {
+		a, _ := model.ParseSemver(vs[i].Version)
+		b, _ := model.ParseSemver(vs[j].Version)
+		if a == nil || b == nil {
+			return vs[i].Version < vs[j].Version
+		}
+		return a.LessThan(b)
+	})
+}
+
+// Registration is what to register.
+type Registration struct {
+	Name    string
+	Version string
+	// File is the artifact on disk; it is hashed and inspected.
+	File string
+	// URI is where the artifact lives for the cluster; default: File relative to the repository.
+	URI        string
+	Metrics    map[string]float64
+	Labels     map[string]string
+	Provenance *model.Provenance
+	Now        func() time.Time
+}
+
+// Result says what Register did.
+type Result struct {
+	Version *model.Version
+	// Unchanged is true when the same digest was already registered (a no-op).
+	Unchanged bool
+	Commit    string
+}
+
+// Register hashes and inspects the artifact, writes models/<name>/v<version>.json,
+// and commits it with the tags <name>@v<version> and v<version>-<short sha>.
+// The caller holds the repository lock.
+func (g *Registry) Register(reg Registration) (*Result, error) {
+	if err := CheckName(reg.Name); err != nil {
+		return nil, err
+	}
+	if _, err := model.ParseSemver(reg.Version); err != nil {
+		return nil, err
+	}
+	digest, size, err := model.DigestFile(reg.File)
+	if err != nil {
+		return nil, fmt.Errorf("--file %s: %w", reg.File, err)
+	}
+	file := model.File(reg.Name, reg.Version)
+	if g.Repo.Exists(file) {
+		cur, err := g.Get(reg.Name, reg.Version)
+		if err != nil {
+			return nil, err
+		}
+		if cur.Artifact.Digest == digest {
+			return &Result{Version: cur, Unchanged: true}, nil
+		}
+		return nil, fmt.Errorf("%s@%s: %w: %s records %s, the file has %s; register it as a new version", reg.Name, reg.Version, ErrConflict, file, cur.Artifact.Digest, digest)
+	}
+	insp, err := model.Inspect(reg.File)
+	if err != nil {
+		return nil, fmt.Errorf("--file %s: %w", reg.File, err)
+	}
+	_, head, err := g.Repo.Head()
+	if err != nil {
+		return nil, err
+	}
+	if head.IsZero() {
+		return nil, fmt.Errorf("%s has no commits yet; create the repository with `marina init`", g.Repo.Root)
+	}
+	uri := reg.URI
+	if uri == "" {
+		uri = g.artifactPath(reg.File)
+	}
+	now := time.Now
+	if reg.Now != nil {
+		now = reg.Now
+	}
+	short := head.String()[:7]
+	v := &model.Version{
+		Name:       reg.Name,
+		Version:    reg.Version,
+		Tag:        "v" + reg.Version + "-" + short,
+		Format:     insp.Format,
+		Artifact:   model.Artifact{URI: uri, Digest: digest, Size: size},
+		Metrics:    reg.Metrics,
+		Provenance: reg.Provenance,
+		Created:    now().UTC().Truncate(time.Second),
+		State:      model.StateRegistered,
+		Labels:     reg.Labels,
+	}
+	if insp.Format == "onnx" {
+		v.Signature = &model.Signature{Opset: insp.Opset, IRVersion: insp.IRVersion, Producer: insp.Producer, Inputs: insp.Inputs, Outputs: insp.Outputs}
+	}
+	data, err := v.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	// Check what we write with the same schema readers use.
+	if _, err := model.Parse(file, data); err != nil {
+		return nil, err
+	}
+	commit, err := g.Repo.Commit(repo.Commit{
+		Message: fmt.Sprintf("model: register %s v%s\n\nDigest: %s\nTag: %s\n", reg.Name, reg.Version, digest, v.Tag),
+		Changes: []repo.Change{{Path: file, Data: data}},
+		Tags: []repo.Tag{
+			{Name: reg.Name + "@v" + reg.Version, Message: fmt.Sprintf("Registering model %s version v%s", reg.Name, reg.Version)},
+			{Name: v.Tag, Message: fmt.Sprintf("%s v%s (%s)", reg.Name, reg.Version, digest)},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Version: v, Commit: commit.String()}, nil
+}
+
+// artifactPath is the artifact's path relative to the repository when it is inside it,
+// else its absolute path.
+func (g *Registry) artifactPath(file string) string {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return file
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	if rel, err := filepath.Rel(g.Repo.Root, abs); err == nil && !strings.HasPrefix(rel, "..") {
+		return filepath.ToSlash(rel)
+	}
+	return abs
+}
+
+// SetState changes a version's state (e.g. blocked) and returns the new file content.
+func SetState(v *model.Version, state, reason string) ([]byte, error) {
+	v.State = state
+	v.StateReason = reason
+	return v.Marshal()
+}

@@ -1,0 +1,245 @@
+package release
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/project"
+	"github.com/marina-dev/marina/internal/registry"
+	"github.com/marina-dev/marina/internal/repo"
+)
+
+// Sentinel errors callers test with errors.Is.
+var (
+	// ErrRefused means the change breaks a rule (blocked version, skipped environment).
+	ErrRefused = errors.New("refused")
+	// ErrUnknownEnv means the environment is not in marina.yaml.
+	ErrUnknownEnv = errors.New("unknown environment")
+)
+
+// Promotion asks to deploy Model@Version to Environment.
+type Promotion struct {
+	Model       string
+	Version     string
+	Environment string
+	// Strategy is canary, bluegreen, shadow, or "" to keep the environment's strategy.
+	Strategy string
+	// Force skips the environment order of marina.yaml (never the blocked check).
+	Force bool
+	// Branch puts the commit on a new branch instead of the current one.
+	Branch string
+}
+
+// Result is the commit an operation made.
+type Result struct {
+	Model       string `json:"model"`
+	Environment string `json:"environment"`
+	From        string `json:"from,omitempty"`
+	To          string `json:"to"`
+	Commit      string `json:"commit,omitempty"`
+	Branch      string `json:"branch,omitempty"`
+	// Unchanged is true when the environment already ran the version: nothing was committed.
+	Unchanged bool `json:"unchanged,omitempty"`
+}
+
+// Promote makes one commit that sets the environment's version. The caller holds the repository lock.
+func Promote(r *repo.Repo, p Promotion) (*Result, error) {
+	proj, err := LoadProject(r)
+	if err != nil {
+		return nil, err
+	}
+	env, ok := proj.Environment(p.Environment)
+	if !ok {
+		return nil, fmt.Errorf("%w %q: marina.yaml lists %s", ErrUnknownEnv, p.Environment, strings.Join(proj.EnvironmentNames(), ", "))
+	}
+	reg := &registry.Registry{Repo: r}
+	v, err := reg.Get(p.Model, p.Version)
+	if err != nil {
+		return nil, err
+	}
+	if v.State == model.StateBlocked {
+		return nil, fmt.Errorf("%w: %s@%s is blocked (%s); register a fixed version instead", ErrRefused, p.Model, v.Version, v.StateReason)
+	}
+	if !p.Force {
+		if err := checkRequires(r, proj, env, p.Model, v.Version); err != nil {
+			return nil, err
+		}
+	}
+	var app *application
+	if r.Exists(ApplicationFile(p.Model)) {
+		if app, err = loadApplication(r, p.Model); err != nil {
+			return nil, err
+		}
+	} else if app, err = newApplication(p.Model); err != nil {
+		return nil, err
+	}
+	from := app.spec.Spec.Environments[env.Name].Version
+	res := &Result{Model: p.Model, Environment: env.Name, From: from, To: v.Version, Branch: p.Branch}
+	app.setVersion(env.Name, v.Version)
+	if p.Strategy != "" {
+		if err := app.setStrategy(env.Name, p.Strategy); err != nil {
+			return nil, err
+		}
+	}
+	appData, err := app.bytes()
+	if err != nil {
+		return nil, err
+	}
+	changes := []repo.Change{{Path: app.file, Data: appData}}
+	if cur, err := r.ReadFile(app.file, int64(len(appData))); err == nil && string(cur) == string(appData) {
+		res.Unchanged = true
+		return res, nil
+	}
+	if v.State == model.StateRegistered {
+		data, err := registry.SetState(v, model.StateActive, "")
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, repo.Change{Path: model.File(v.Name, v.Version), Data: data})
+	}
+	msg := fmt.Sprintf("promote: %s %s → %s in %s\n\n%s", p.Model, orNone(from), v.Version, env.Name, trailers(p.Model, env.Name, from, v.Version))
+	commit, err := r.Commit(repo.Commit{Message: msg, Changes: changes, Branch: p.Branch})
+	if err != nil {
+		return nil, err
+	}
+	res.Commit = commit.String()
+	return res, nil
+}
+
+// checkRequires refuses a version that has not run in the environments env requires.
+func checkRequires(r *repo.Repo, proj *project.Project, env project.Environment, modelName, version string) error {
+	for _, req := range env.Requires {
+		changes, err := History(r, modelName, req)
+		if err != nil {
+			return err
+		}
+		seen := false
+		for _, c := range changes {
+			if c.To == version {
+				seen = true
+				break
+			}
+		}
+		if !seen {
+			return fmt.Errorf("%w: %s requires a version to run in %s first, and %s@%s never has; promote it to %s, or pass --force", ErrRefused, env.Name, req, modelName, version, req)
+		}
+	}
+	return nil
+}
+
+// Rollback asks to move Environment back from its current version.
+type Rollback struct {
+	Model       string
+	Environment string
+	// To is the version to go back to; "" means the one deployed before the current one.
+	To string
+	// Reason is recorded on the blocked version.
+	Reason string
+	Branch string
+	Now    func() time.Time
+}
+
+// RollBack makes one revert-style commit: the environment goes back to the previous
+// (or given) version and the current version is marked blocked. The caller holds the lock.
+func RollBack(r *repo.Repo, rb Rollback) (*Result, error) {
+	proj, err := LoadProject(r)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := proj.Environment(rb.Environment); !ok {
+		return nil, fmt.Errorf("%w %q: marina.yaml lists %s", ErrUnknownEnv, rb.Environment, strings.Join(proj.EnvironmentNames(), ", "))
+	}
+	app, err := loadApplication(r, rb.Model)
+	if err != nil {
+		return nil, err
+	}
+	current := app.spec.Spec.Environments[rb.Environment].Version
+	if current == "" {
+		return nil, fmt.Errorf("%w: %s has no version in %s to roll back", ErrRefused, rb.Model, rb.Environment)
+	}
+	reg := &registry.Registry{Repo: r}
+	target := rb.To
+	if target == "" {
+		if target, err = previousVersion(r, reg, rb.Model, rb.Environment, current); err != nil {
+			return nil, err
+		}
+	}
+	if target == current {
+		return nil, fmt.Errorf("%w: %s already runs %s in %s", ErrRefused, rb.Model, current, rb.Environment)
+	}
+	tv, err := reg.Get(rb.Model, target)
+	if err != nil {
+		return nil, err
+	}
+	if tv.State == model.StateBlocked {
+		return nil, fmt.Errorf("%w: %s@%s is blocked (%s); choose another version with --to", ErrRefused, rb.Model, target, tv.StateReason)
+	}
+	bad, err := reg.Get(rb.Model, current)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now
+	if rb.Now != nil {
+		now = rb.Now
+	}
+	reason := fmt.Sprintf("rolled back in %s on %s", rb.Environment, now().UTC().Format(time.RFC3339))
+	if rb.Reason != "" {
+		reason += ": " + rb.Reason
+	}
+	app.setVersion(rb.Environment, target)
+	appData, err := app.bytes()
+	if err != nil {
+		return nil, err
+	}
+	badData, err := registry.SetState(bad, model.StateBlocked, reason)
+	if err != nil {
+		return nil, err
+	}
+	msg := fmt.Sprintf("rollback: %s %s → %s in %s\n\n%s\n\n%s", rb.Model, current, target, rb.Environment,
+		"Blocks "+rb.Model+"@"+current+": "+reason, trailers(rb.Model, rb.Environment, current, target))
+	commit, err := r.Commit(repo.Commit{Message: msg, Branch: rb.Branch, Changes: []repo.Change{
+		{Path: app.file, Data: appData},
+		{Path: model.File(bad.Name, bad.Version), Data: badData},
+	}})
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Model: rb.Model, Environment: rb.Environment, From: current, To: target, Commit: commit.String(), Branch: rb.Branch}, nil
+}
+
+// previousVersion walks the environment's history back to the newest version that
+// is not the current one and not blocked.
+func previousVersion(r *repo.Repo, reg *registry.Registry, modelName, env, current string) (string, error) {
+	changes, err := History(r, modelName, env)
+	if err != nil {
+		return "", err
+	}
+	for _, c := range changes {
+		for _, cand := range []string{c.To, c.From} {
+			if cand == "" || cand == current {
+				continue
+			}
+			v, err := reg.Get(modelName, cand)
+			if err != nil || v.State == model.StateBlocked {
+				continue
+			}
+			return cand, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s has no earlier unblocked version in %s's history; name one with --to", ErrRefused, modelName, env)
+}
+
+func orNone(v string) string {
+	if v == "" {
+		return "(none)"
+	}
+	return v
+}
+
+// trailers are machine-readable lines at the end of marina's commit messages.
+func trailers(modelName, env, from, to string) string {
+	return fmt.Sprintf("Marina-Model: %s\nMarina-Environment: %s\nMarina-From: %s\nMarina-To: %s\n", modelName, env, orNone(from), to)
+}

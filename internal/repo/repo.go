@@ -1,0 +1,186 @@
+package repo
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+)
+
+// Sentinel errors callers test with errors.Is.
+var (
+	// ErrNotRepo means no model repository was found.
+	ErrNotRepo = errors.New("not a marina model repository")
+	// ErrDirty means a file an operation must change has uncommitted edits.
+	ErrDirty = errors.New("uncommitted changes")
+	// ErrBusy means another process is writing to the repository.
+	ErrBusy = errors.New("repository is busy")
+	// ErrBadPath means a path is not a clean relative path inside the repository.
+	ErrBadPath = errors.New("bad path")
+	// ErrTooLarge means a file is over the size limit for its kind.
+	ErrTooLarge = errors.New("file too large")
+)
+
+// Repo is an opened model repository.
+type Repo struct {
+	// Root is the absolute path of the work tree.
+	Root   string
+	gitDir string
+	git    *git.Repository
+	root   *os.Root
+	locked bool
+}
+
+// Open finds the repository containing start (walking up like git) and opens it.
+// The work tree must hold marina.yaml.
+func Open(start string) (*Repo, error) {
+	r, err := OpenGit(start)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.root.Lstat("marina.yaml"); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("%w: %s has no marina.yaml", ErrNotRepo, r.Root)
+	}
+	return r, nil
+}
+
+// OpenGit opens the Git repository containing start without requiring marina.yaml (for init).
+func OpenGit(start string) (*Repo, error) {
+	abs, err := filepath.Abs(start)
+	if err != nil {
+		return nil, err
+	}
+	g, err := git.PlainOpenWithOptions(abs, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		if errors.Is(err, git.ErrRepositoryNotExists) {
+			return nil, fmt.Errorf("%w: no Git repository at or above %s", ErrNotRepo, abs)
+		}
+		return nil, fmt.Errorf("%s: %w", abs, err)
+	}
+	wt, err := g.Worktree()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s is a bare Git repository; marina needs a work tree", ErrNotRepo, abs)
+	}
+	st, ok := g.Storer.(*filesystem.Storage)
+	if !ok {
+		return nil, fmt.Errorf("%s: unsupported Git storage", abs)
+	}
+	rootDir := wt.Filesystem.Root()
+	root, err := os.OpenRoot(rootDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Repo{Root: rootDir, gitDir: st.Filesystem().Root(), git: g, root: root}, nil
+}
+
+// Close releases the repository's file handles and its write lock.
+func (r *Repo) Close() error {
+	return r.root.Close()
+}
+
+// Git returns the underlying go-git repository, for read-only queries.
+func (r *Repo) Git() *git.Repository { return r.git }
+
+// CheckPath validates a slash-separated path relative to the repository root:
+// clean, UTF-8, no "..", not absolute, not inside .git.
+func CheckPath(p string) error {
+	switch {
+	case p == "" || p == ".":
+		return fmt.Errorf("%w: empty path", ErrBadPath)
+	case !utf8.ValidString(p):
+		return fmt.Errorf("%w: %q is not valid UTF-8", ErrBadPath, p)
+	case strings.ContainsAny(p, "\x00\\"):
+		return fmt.Errorf("%w: %q contains a NUL or backslash", ErrBadPath, p)
+	case path.IsAbs(p) || filepath.IsAbs(p):
+		return fmt.Errorf("%w: %q is absolute; use a path relative to the repository root", ErrBadPath, p)
+	case path.Clean(p) != p:
+		return fmt.Errorf("%w: %q is not clean (no \"..\", \".\", or doubled slashes)", ErrBadPath, p)
+	case p == ".." || strings.HasPrefix(p, "../"):
+		return fmt.Errorf("%w: %q leaves the repository", ErrBadPath, p)
+	case p == ".git" || strings.HasPrefix(p, ".git/"):
+		return fmt.Errorf("%w: %q is inside .git", ErrBadPath, p)
+	}
+	return nil
+}
+
+// ReadFile reads a work-tree file of at most max bytes. Symlinks that lead out of
+// the repository, "..", and oversized files are refused with the path in the error.
+func (r *Repo) ReadFile(p string, max int64) ([]byte, error) {
+	if err := CheckPath(p); err != nil {
+		return nil, err
+	}
+	f, err := r.root.Open(filepath.FromSlash(p))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, unwrapPathErr(err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file", ErrBadPath, p)
+	}
+	if st.Size() > max {
+		return nil, fmt.Errorf("%w: %s is %d bytes, over the %d byte limit", ErrTooLarge, p, st.Size(), max)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%w: %s grew over the %d byte limit while being read", ErrTooLarge, p, max)
+	}
+	return b, nil
+}
+
+// ReadDir lists a work-tree directory; a missing directory is empty.
+func (r *Repo) ReadDir(p string) ([]fs.DirEntry, error) {
+	if err := CheckPath(p); err != nil {
+		return nil, err
+	}
+	f, err := r.root.Open(filepath.FromSlash(p))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, unwrapPathErr(err))
+	}
+	defer f.Close()
+	entries, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return entries, nil
+}
+
+// Exists reports whether a work-tree path exists (without following a final symlink).
+func (r *Repo) Exists(p string) bool {
+	if CheckPath(p) != nil {
+		return false
+	}
+	_, err := r.root.Lstat(filepath.FromSlash(p))
+	return err == nil
+}
+
+// unwrapPathErr drops the *PathError wrapper (whose path is absolute or relative to the
+// root) so messages name the repository path once.
+func unwrapPathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		if strings.Contains(pe.Err.Error(), "escapes") {
+			return fmt.Errorf("%w: the path or a symlink on it leads out of the repository", ErrBadPath)
+		}
+		return pe.Err
+	}
+	return err
+}

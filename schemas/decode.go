@@ -1,0 +1,343 @@
+package schemas
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+//go:embed *.schema.json
+var files embed.FS
+
+// Schema names one embedded schema by its file name.
+type Schema string
+
+// The schemas of marina's own files.
+const (
+	Project      Schema = "project.schema.json"
+	Application  Schema = "application.schema.json"
+	ModelVersion Schema = "modelversion.schema.json"
+	Pipeline     Schema = "pipeline.schema.json"
+)
+
+// Limits on files marina reads from a repository, which may be hostile.
+const (
+	// MaxFileSize is the largest file of marina's own formats that is read.
+	MaxFileSize = 1 << 20
+	// MaxDepth is the deepest nesting of mappings and sequences accepted.
+	MaxDepth = 64
+)
+
+// ErrInvalid is wrapped by every error about a file's content.
+var ErrInvalid = errors.New("invalid file")
+
+// Problem is one thing wrong in a file.
+type Problem struct {
+	// Path is the field, e.g. spec.environments[0].name; empty for the whole document.
+	Path string `json:"path,omitempty"`
+	// Line is 1-based; 0 when unknown.
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+// FileError lists every problem found in one file.
+type FileError struct {
+	File     string
+	Problems []Problem
+}
+
+func (e *FileError) Error() string {
+	var b strings.Builder
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(e.File)
+		if p.Line > 0 {
+			fmt.Fprintf(&b, ":%d", p.Line)
+		}
+		if p.Path != "" {
+			fmt.Fprintf(&b, ": %s", p.Path)
+		}
+		fmt.Fprintf(&b, ": %s", p.Message)
+	}
+	return b.String()
+}
+
+func (e *FileError) Unwrap() error { return ErrInvalid }
+
+func fileError(file string, line int, path, format string, args ...any) *FileError {
+	return &FileError{File: file, Problems: []Problem{{Path: path, Line: line, Message: fmt.Sprintf(format, args...)}}}
+}
+
+var (
+	compileOnce sync.Once
+	compiled    map[Schema]*jsonschema.Schema
+	compileErr  error
+)
+
+func compileAll() {
+	c := jsonschema.NewCompiler()
+	names := []Schema{Project, Application, ModelVersion, Pipeline}
+	for _, n := range names {
+		b, err := files.ReadFile(string(n))
+		if err != nil {
+			compileErr = err
+			return
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			compileErr = fmt.Errorf("schemas/%s: %w", n, err)
+			return
+		}
+		if err := c.AddResource(url(n), doc); err != nil {
+			compileErr = err
+			return
+		}
+	}
+	compiled = map[Schema]*jsonschema.Schema{}
+	for _, n := range names {
+		s, err := c.Compile(url(n))
+		if err != nil {
+			compileErr = fmt.Errorf("schemas/%s: %w", n, err)
+			return
+		}
+		compiled[n] = s
+	}
+}
+
+func url(n Schema) string { return "https://marina.dev/schemas/" + string(n) }
+
+// Raw returns the text of an embedded schema.
+func Raw(n Schema) ([]byte, error) { return files.ReadFile(string(n)) }
+
+// Decode checks data (YAML or JSON) from file against schema s and decodes it into v.
+// Every error is a *FileError naming file, field path and line.
+func Decode(s Schema, file string, data []byte, v any) error {
+	doc, err := Parse(file, data)
+	if err != nil {
+		return err
+	}
+	return doc.Decode(s, v)
+}
+
+// Document is a parsed YAML or JSON file with the line of every field.
+type Document struct {
+	File  string
+	Value any
+	// Root is the YAML node tree, for edits that keep comments.
+	Root  *yaml.Node
+	lines map[string]int // JSON pointer → line
+	paths map[string]string
+}
+
+// Parse reads one YAML or JSON document with marina's limits: size, UTF-8, depth,
+// no aliases, no duplicate keys, string keys only.
+func Parse(file string, data []byte) (*Document, error) {
+	if len(data) > MaxFileSize {
+		return nil, fileError(file, 0, "", "file is %d bytes, larger than the %d byte limit for marina files", len(data), MaxFileSize)
+	}
+	if !utf8.Valid(data) {
+		return nil, fileError(file, 0, "", "file is not valid UTF-8")
+	}
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fileError(file, 0, "", "file is empty")
+		}
+		return nil, fileError(file, yamlErrLine(err), "", "not valid YAML/JSON: %s", yamlErrMessage(err))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, fileError(file, extra.Line, "", "file holds more than one document; marina files hold exactly one")
+	}
+	d := &Document{File: file, Root: &root, lines: map[string]int{}, paths: map[string]string{}}
+	node := &root
+	if node.Kind == yaml.DocumentNode && len(node.Content) == 1 {
+		node = node.Content[0]
+	}
+	val, err := d.convert(node, "", "", 0)
+	if err != nil {
+		return nil, err
+	}
+	d.Value = val
+	return d, nil
+}
+
+func (d *Document) convert(n *yaml.Node, ptr, path string, depth int) (any, error) {
+	if depth > MaxDepth {
+		return nil, fileError(d.File, n.Line, path, "nested deeper than %d levels", MaxDepth)
+	}
+	d.lines[ptr] = n.Line
+	d.paths[ptr] = path
+	switch n.Kind {
+	case yaml.AliasNode:
+		return nil, fileError(d.File, n.Line, path, "YAML aliases (*%s) are not allowed in marina files; write the value out", n.Value)
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode || (k.Tag != "!!str" && k.Tag != "!!int" && k.Tag != "!!bool" && k.Tag != "!!float") {
+				return nil, fileError(d.File, k.Line, path, "mapping keys must be plain strings")
+			}
+			if k.Value == "<<" && k.Tag != "!!str" {
+				return nil, fileError(d.File, k.Line, path, "YAML merge keys (<<) are not allowed in marina files")
+			}
+			if _, dup := m[k.Value]; dup {
+				return nil, fileError(d.File, k.Line, joinPath(path, k.Value), "duplicate key %q", k.Value)
+			}
+			child, err := d.convert(v, ptr+"/"+escapePtr(k.Value), joinPath(path, k.Value), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			m[k.Value] = child
+			d.lines[ptr+"/"+escapePtr(k.Value)] = k.Line
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		s := make([]any, 0, len(n.Content))
+		for i, c := range n.Content {
+			child, err := d.convert(c, ptr+"/"+strconv.Itoa(i), fmt.Sprintf("%s[%d]", path, i), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			s = append(s, child)
+		}
+		return s, nil
+	case yaml.ScalarNode:
+		return scalar(n)
+	}
+	return nil, fileError(d.File, n.Line, path, "unsupported YAML node")
+}
+
+func scalar(n *yaml.Node) (any, error) {
+	switch n.Tag {
+	case "!!null":
+		return nil, nil
+	case "!!bool":
+		var b bool
+		err := n.Decode(&b)
+		return b, err
+	case "!!int":
+		var i int64
+		if err := n.Decode(&i); err != nil {
+			var f float64
+			err = n.Decode(&f)
+			return f, err
+		}
+		return json.Number(strconv.FormatInt(i, 10)), nil
+	case "!!float":
+		var f float64
+		err := n.Decode(&f)
+		return json.Number(strconv.FormatFloat(f, 'g', -1, 64)), err
+	}
+	return n.Value, nil
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	if strings.ContainsAny(key, ".[]") {
+		return fmt.Sprintf("%s[%q]", path, key)
+	}
+	return path + "." + key
+}
+
+func escapePtr(s string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+}
+
+// Line returns the line of the field at JSON pointer ptr, or 0.
+func (d *Document) Line(ptr string) int { return d.lines[ptr] }
+
+// Decode validates the document against s and decodes it into v.
+func (d *Document) Decode(s Schema, v any) error {
+	compileOnce.Do(compileAll)
+	if compileErr != nil {
+		return compileErr
+	}
+	if err := compiled[s].Validate(d.Value); err != nil {
+		var ve *jsonschema.ValidationError
+		if !errors.As(err, &ve) {
+			return fileError(d.File, 0, "", "%v", err)
+		}
+		fe := &FileError{File: d.File}
+		d.collect(ve, fe)
+		sort.SliceStable(fe.Problems, func(i, j int) bool { return fe.Problems[i].Line < fe.Problems[j].Line })
+		return fe
+	}
+	b, err := json.Marshal(d.Value)
+	if err != nil {
+		return fileError(d.File, 0, "", "%v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fileError(d.File, 0, "", "%v", err)
+	}
+	return nil
+}
+
+var printer = message.NewPrinter(language.English)
+
+// collect flattens a validation error tree into one problem per leaf.
+func (d *Document) collect(ve *jsonschema.ValidationError, fe *FileError) {
+	if len(ve.Causes) > 0 {
+		for _, c := range ve.Causes {
+			d.collect(c, fe)
+		}
+		return
+	}
+	ptr := ""
+	for _, t := range ve.InstanceLocation {
+		ptr += "/" + escapePtr(t)
+	}
+	if ap, ok := ve.ErrorKind.(*kind.AdditionalProperties); ok {
+		for _, p := range ap.Properties {
+			child := ptr + "/" + escapePtr(p)
+			fe.Problems = append(fe.Problems, Problem{Path: joinPath(d.paths[ptr], p), Line: d.lines[child], Message: "unknown field (check the spelling, or see `schemas/` for the allowed fields)"})
+		}
+		return
+	}
+	fe.Problems = append(fe.Problems, Problem{Path: d.paths[ptr], Line: d.lines[ptr], Message: ve.ErrorKind.LocalizedString(printer)})
+}
+
+func yamlErrLine(err error) int {
+	s := err.Error()
+	if i := strings.Index(s, "line "); i >= 0 {
+		rest := s[i+5:]
+		j := 0
+		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+			j++
+		}
+		if n, err := strconv.Atoi(rest[:j]); err == nil {
+			return n
+		}
+	}
+	return 0
+}
+
+func yamlErrMessage(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "yaml: ")
+	if i := strings.Index(s, ": "); i >= 0 && strings.HasPrefix(s, "line ") {
+		return s[i+2:]
+	}
+	return s
+}
