@@ -1,0 +1,190 @@
+package onnxtest
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/advancedclimatesystems/gonnx/onnx"
+	"google.golang.org/protobuf/proto"
+)
+
+// Defaults of Linear: the versions ONNX Runtime 1.30 is verified to run (see NOTES.md).
+const (
+	DefaultIRVersion = 8
+	DefaultOpset     = 17
+	DefaultProducer  = "marina-genmodels"
+)
+
+// Linear describes a softmax classifier y = Softmax(Flatten(x)·W + B) as an ONNX graph:
+// [Flatten →] MatMul → Add → Softmax, with a symbolic batch dimension on the input and the output.
+type Linear struct {
+	// Input and Output name the graph's single input and output.
+	Input, Output string
+	// InputShape is one example's shape (the batch dimension excluded); more than one dimension adds a Flatten.
+	InputShape []int64
+	// Weights is W, row-major [features][classes], features being the product of InputShape.
+	Weights []float32
+	// Bias is B, one value per class.
+	Bias []float32
+	// InitializersAsInputs also lists W and B in graph.input, as IR version 3 and older required.
+	InitializersAsInputs bool
+	// IRVersion, Opset and Producer default to DefaultIRVersion, DefaultOpset and DefaultProducer.
+	IRVersion, Opset int64
+	Producer         string
+}
+
+// Model builds the ModelProto.
+func (l Linear) Model() (*onnx.ModelProto, error) {
+	features := int64(1)
+	for _, d := range l.InputShape {
+		if d <= 0 {
+			return nil, fmt.Errorf("input shape %v: dimensions must be positive", l.InputShape)
+		}
+		features *= d
+	}
+	classes := int64(len(l.Bias))
+	switch {
+	case l.Input == "" || l.Output == "":
+		return nil, errors.New("input and output need names")
+	case len(l.InputShape) == 0:
+		return nil, errors.New("input shape is empty")
+	case classes == 0:
+		return nil, errors.New("no classes: bias is empty")
+	case int64(len(l.Weights)) != features*classes:
+		return nil, fmt.Errorf("weights have %d values, want features×classes = %d×%d", len(l.Weights), features, classes)
+	}
+	ir, opset, producer := l.IRVersion, l.Opset, l.Producer
+	if ir == 0 {
+		ir = DefaultIRVersion
+	}
+	if opset == 0 {
+		opset = DefaultOpset
+	}
+	if producer == "" {
+		producer = DefaultProducer
+	}
+
+	var nodes []*onnx.NodeProto
+	x := l.Input
+	if len(l.InputShape) > 1 {
+		nodes = append(nodes, &onnx.NodeProto{
+			Name: "flatten", OpType: "Flatten", Input: []string{x}, Output: []string{"flat"},
+			Attribute: []*onnx.AttributeProto{{Name: "axis", Type: onnx.AttributeProto_INT, I: 1}},
+		})
+		x = "flat"
+	}
+	nodes = append(nodes,
+		&onnx.NodeProto{Name: "matmul", OpType: "MatMul", Input: []string{x, "W"}, Output: []string{"logits_raw"}},
+		&onnx.NodeProto{Name: "add", OpType: "Add", Input: []string{"logits_raw", "B"}, Output: []string{"logits_biased"}},
+		&onnx.NodeProto{
+			Name: "softmax", OpType: "Softmax", Input: []string{"logits_biased"}, Output: []string{l.Output},
+			Attribute: []*onnx.AttributeProto{{Name: "axis", Type: onnx.AttributeProto_INT, I: -1}},
+		},
+	)
+	inputs := []*onnx.ValueInfoProto{ValueInfo(l.Input, onnx.TensorProto_FLOAT, append([]int64{-1}, l.InputShape...)...)}
+	if l.InitializersAsInputs {
+		inputs = append(inputs,
+			ValueInfo("W", onnx.TensorProto_FLOAT, features, classes),
+			ValueInfo("B", onnx.TensorProto_FLOAT, classes))
+	}
+	return &onnx.ModelProto{
+		IrVersion:    ir,
+		ProducerName: producer,
+		OpsetImport:  []*onnx.OperatorSetIdProto{{Domain: "", Version: opset}},
+		Graph: &onnx.GraphProto{
+			Name: "linear_softmax",
+			Node: nodes,
+			Initializer: []*onnx.TensorProto{
+				Float32Tensor("W", []int64{features, classes}, l.Weights),
+				Float32Tensor("B", []int64{classes}, l.Bias),
+			},
+			Input:  inputs,
+			Output: []*onnx.ValueInfoProto{ValueInfo(l.Output, onnx.TensorProto_FLOAT, -1, classes)},
+		},
+	}, nil
+}
+
+// Bytes builds and marshals the model.
+func (l Linear) Bytes() ([]byte, error) {
+	m, err := l.Model()
+	if err != nil {
+		return nil, err
+	}
+	return Marshal(m)
+}
+
+// Marshal serializes a model deterministically (fields in number order, as ONNX exporters write them).
+func Marshal(m *onnx.ModelProto) ([]byte, error) {
+	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
+}
+
+// ValueInfo describes a tensor value; a negative dimension is symbolic, named "batch" when it is the first.
+func ValueInfo(name string, dtype onnx.TensorProto_DataType, shape ...int64) *onnx.ValueInfoProto {
+	dims := make([]*onnx.TensorShapeProto_Dimension, len(shape))
+	for i, d := range shape {
+		switch {
+		case d >= 0:
+			dims[i] = &onnx.TensorShapeProto_Dimension{Value: &onnx.TensorShapeProto_Dimension_DimValue{DimValue: d}}
+		case i == 0:
+			dims[i] = &onnx.TensorShapeProto_Dimension{Value: &onnx.TensorShapeProto_Dimension_DimParam{DimParam: "batch"}}
+		default:
+			dims[i] = &onnx.TensorShapeProto_Dimension{Value: &onnx.TensorShapeProto_Dimension_DimParam{DimParam: fmt.Sprintf("d%d", i)}}
+		}
+	}
+	return &onnx.ValueInfoProto{
+		Name: name,
+		Type: &onnx.TypeProto{Value: &onnx.TypeProto_TensorType{TensorType: &onnx.TypeProto_Tensor{
+			ElemType: int32(dtype),
+			Shape:    &onnx.TensorShapeProto{Dim: dims},
+		}}},
+	}
+}
+
+// Float32Tensor is an initializer holding values as little-endian float32 raw data, the layout exporters use.
+func Float32Tensor(name string, dims []int64, values []float32) *onnx.TensorProto {
+	raw := make([]byte, 4*len(values))
+	for i, v := range values {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+	}
+	return &onnx.TensorProto{Name: name, Dims: dims, DataType: int32(onnx.TensorProto_FLOAT), RawData: raw}
+}
+
+// Predict evaluates the classifier on one example, in float32 as ONNX Runtime does, and returns the softmax
+// probabilities. It lets the generator and tests compute expected accuracies without a runtime.
+func (l Linear) Predict(x []float32) []float32 {
+	classes := len(l.Bias)
+	z := make([]float32, classes)
+	for c := range classes {
+		var s float32
+		for f, xf := range x {
+			s += xf * l.Weights[f*classes+c]
+		}
+		z[c] = s + l.Bias[c]
+	}
+	maxZ := z[0]
+	for _, v := range z[1:] {
+		maxZ = max(maxZ, v)
+	}
+	var sum float32
+	for c := range z {
+		z[c] = float32(math.Exp(float64(z[c] - maxZ)))
+		sum += z[c]
+	}
+	for c := range z {
+		z[c] /= sum
+	}
+	return z
+}
+
+// Argmax returns the index of the largest value, the first one on ties.
+func Argmax(v []float32) int {
+	best := 0
+	for i := range v {
+		if v[i] > v[best] {
+			best = i
+		}
+	}
+	return best
+}
