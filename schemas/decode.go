@@ -85,39 +85,36 @@ func fileError(file string, line int, path, format string, args ...any) *FileErr
 }
 
 var (
-	compileOnce sync.Once
-	compiled    map[Schema]*jsonschema.Schema
-	compileErr  error
+	compileMu sync.Mutex
+	compiled  = map[Schema]*jsonschema.Schema{}
 )
 
-func compileAll() {
+// compile returns the compiled schema n, compiling it on first use.
+func compile(n Schema) (*jsonschema.Schema, error) {
+	compileMu.Lock()
+	defer compileMu.Unlock()
+	if s, ok := compiled[n]; ok {
+		return s, nil
+	}
+	b, err := files.ReadFile(string(n))
+	if err != nil {
+		return nil, err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("schemas/%s: %w", n, err)
+	}
 	c := jsonschema.NewCompiler()
-	names := []Schema{Project, Application, ModelVersion, Pipeline}
-	for _, n := range names {
-		b, err := files.ReadFile(string(n))
-		if err != nil {
-			compileErr = err
-			return
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-		if err != nil {
-			compileErr = fmt.Errorf("schemas/%s: %w", n, err)
-			return
-		}
-		if err := c.AddResource(url(n), doc); err != nil {
-			compileErr = err
-			return
-		}
+	c.AssertFormat()
+	if err := c.AddResource(url(n), doc); err != nil {
+		return nil, err
 	}
-	compiled = map[Schema]*jsonschema.Schema{}
-	for _, n := range names {
-		s, err := c.Compile(url(n))
-		if err != nil {
-			compileErr = fmt.Errorf("schemas/%s: %w", n, err)
-			return
-		}
-		compiled[n] = s
+	s, err := c.Compile(url(n))
+	if err != nil {
+		return nil, fmt.Errorf("schemas/%s: %w", n, err)
 	}
+	compiled[n] = s
+	return s, nil
 }
 
 func url(n Schema) string { return "https://marina.dev/schemas/" + string(n) }
@@ -192,11 +189,11 @@ func (d *Document) convert(n *yaml.Node, ptr, path string, depth int) (any, erro
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if k.Tag == "!!merge" {
+				return nil, fileError(d.File, k.Line, path, "YAML merge keys (<<) are not allowed in marina files; write the fields out")
+			}
 			if k.Kind != yaml.ScalarNode || (k.Tag != "!!str" && k.Tag != "!!int" && k.Tag != "!!bool" && k.Tag != "!!float") {
 				return nil, fileError(d.File, k.Line, path, "mapping keys must be plain strings")
-			}
-			if k.Value == "<<" && k.Tag != "!!str" {
-				return nil, fileError(d.File, k.Line, path, "YAML merge keys (<<) are not allowed in marina files")
 			}
 			if _, dup := m[k.Value]; dup {
 				return nil, fileError(d.File, k.Line, joinPath(path, k.Value), "duplicate key %q", k.Value)
@@ -268,11 +265,11 @@ func (d *Document) Line(ptr string) int { return d.lines[ptr] }
 
 // Decode validates the document against s and decodes it into v.
 func (d *Document) Decode(s Schema, v any) error {
-	compileOnce.Do(compileAll)
-	if compileErr != nil {
-		return compileErr
+	sch, err := compile(s)
+	if err != nil {
+		return err
 	}
-	if err := compiled[s].Validate(d.Value); err != nil {
+	if err := sch.Validate(d.Value); err != nil {
 		var ve *jsonschema.ValidationError
 		if !errors.As(err, &ve) {
 			return fileError(d.File, 0, "", "%v", err)

@@ -530,7 +530,7 @@ func (r *Repo) updateIndex(entries map[string]plumbing.Hash) error {
 		}
 		e.Hash = h
 		e.Mode = filemode.Regular
-		e.Stage = index.Merged
+		e.Stage = 0 // go-git's index.Merged is 1, which git reads as a conflict stage
 		e.SkipWorktree = false
 		e.IntentToAdd = false
 		if st, err := os.Lstat(filepath.Join(r.Root, filepath.FromSlash(p))); err == nil {

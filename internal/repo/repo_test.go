@@ -1,0 +1,175 @@
+package repo_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/marina-dev/marina/internal/repo"
+	"github.com/marina-dev/marina/internal/repo/repotest"
+)
+
+func TestCommitWritesOneCommitThatGitSeesClean(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, map[string]string{"README.md": "hi\n"})
+	r := repotest.Open(t, dir)
+	before := repotest.Git(t, dir, "rev-parse", "HEAD")
+	h, err := r.Commit(repo.Commit{
+		Message: "add model",
+		Changes: []repo.Change{{Path: "models/a/v1.0.0.json", Data: []byte("{}\n")}, {Path: "README.md", Data: []byte("changed\n")}},
+		Tags:    []repo.Tag{{Name: "a@v1.0.0", Message: "a"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := repotest.Git(t, dir, "rev-parse", "HEAD"); got != h.String() {
+		t.Fatalf("HEAD = %s, want %s", got, h)
+	}
+	if got := repotest.Git(t, dir, "rev-parse", "HEAD~1"); got != before {
+		t.Fatalf("parent = %s, want %s", got, before)
+	}
+	if got := repotest.Git(t, dir, "status", "--porcelain"); got != "" {
+		t.Fatalf("git status not clean:\n%s", got)
+	}
+	if got := repotest.Git(t, dir, "rev-parse", "a@v1.0.0^{commit}"); got != h.String() {
+		t.Fatalf("tag points at %s, want %s", got, h)
+	}
+	if got := repotest.Git(t, dir, "show", "HEAD:models/a/v1.0.0.json"); got != "{}" {
+		t.Fatalf("committed content %q", got)
+	}
+	repotest.Git(t, dir, "fsck", "--strict")
+}
+
+func TestCommitOnBranchLeavesCurrentBranchAndWorkTreeAlone(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, map[string]string{"a.txt": "one\n"})
+	r := repotest.Open(t, dir)
+	before := repotest.Git(t, dir, "rev-parse", "HEAD")
+	if _, err := r.Commit(repo.Commit{Message: "b", Branch: "promote-x", Changes: []repo.Change{{Path: "a.txt", Data: []byte("two\n")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := repotest.Git(t, dir, "rev-parse", "HEAD"); got != before {
+		t.Fatal("current branch moved")
+	}
+	if got := repotest.Git(t, dir, "show", "promote-x:a.txt"); got != "two" {
+		t.Fatalf("branch content %q", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "a.txt")); string(b) != "one\n" {
+		t.Fatalf("work tree changed: %q", b)
+	}
+	if _, err := r.Commit(repo.Commit{Message: "b", Branch: "promote-x", Changes: []repo.Change{{Path: "a.txt", Data: []byte("3\n")}}}); err == nil {
+		t.Fatal("reusing an existing branch was accepted")
+	}
+}
+
+func TestCommitRefusesUncommittedChangesToTheFilesItTouches(t *testing.T) {
+	t.Parallel()
+	cases := map[string]func(dir string){
+		"modified file":  func(dir string) { repotest.WriteFile(t, dir, "a.txt", "edited\n") },
+		"untracked file": func(dir string) { repotest.WriteFile(t, dir, "new.txt", "x\n") },
+		"staged change": func(dir string) {
+			repotest.WriteFile(t, dir, "a.txt", "staged\n")
+			repotest.Git(t, dir, "add", "a.txt")
+		},
+	}
+	for name, dirty := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := repotest.Dir(t, map[string]string{"a.txt": "one\n"})
+			dirty(dir)
+			r := repotest.Open(t, dir)
+			_, err := r.Commit(repo.Commit{Message: "x", Changes: []repo.Change{{Path: "a.txt", Data: []byte("two\n")}, {Path: "new.txt", Data: []byte("y\n")}}})
+			if !errors.Is(err, repo.ErrDirty) {
+				t.Fatalf("err = %v, want ErrDirty", err)
+			}
+			if !strings.Contains(err.Error(), "git stash") {
+				t.Fatalf("error does not say what to do: %v", err)
+			}
+		})
+	}
+}
+
+func TestCommitIgnoresUncommittedChangesElsewhere(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, map[string]string{"a.txt": "one\n", "b.txt": "b\n"})
+	repotest.WriteFile(t, dir, "b.txt", "mine\n")
+	r := repotest.Open(t, dir)
+	if _, err := r.Commit(repo.Commit{Message: "x", Changes: []repo.Change{{Path: "a.txt", Data: []byte("two\n")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := repotest.Git(t, dir, "status", "--porcelain"); got != "M b.txt" {
+		t.Fatalf("status = %q, want the user's edit kept", got)
+	}
+}
+
+func TestCheckPathRejectsPathsThatLeaveTheRepository(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{"", ".", "..", "../x", "a/../../x", "/etc/passwd", "a//b", "./a", ".git/config", "a\x00b", "a\\b", "\xff.json"} {
+		if err := repo.CheckPath(p); !errors.Is(err, repo.ErrBadPath) {
+			t.Errorf("CheckPath(%q) = %v, want ErrBadPath", p, err)
+		}
+	}
+	for _, p := range []string{"a", "models/x/v1.0.0.json", ".github/workflows/m.yaml", "..a"} {
+		if err := repo.CheckPath(p); err != nil {
+			t.Errorf("CheckPath(%q) = %v", p, err)
+		}
+	}
+}
+
+func TestReadFileRefusesSymlinksOutOfTheRepositoryAndLargeFiles(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, nil)
+	outside := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(outside, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(t.TempDir(), filepath.Join(dir, "dirlink")); err != nil {
+		t.Fatal(err)
+	}
+	repotest.WriteFile(t, dir, "big", strings.Repeat("x", 2048))
+	r := repotest.Open(t, dir)
+	for _, p := range []string{"link", "dirlink/secret"} {
+		if _, err := r.ReadFile(p, 1<<20); !errors.Is(err, repo.ErrBadPath) {
+			t.Errorf("ReadFile(%s) = %v, want ErrBadPath", p, err)
+		}
+	}
+	if _, err := r.ReadFile("big", 1024); !errors.Is(err, repo.ErrTooLarge) || !strings.Contains(err.Error(), "big") {
+		t.Errorf("ReadFile(big) = %v, want ErrTooLarge naming the file", err)
+	}
+	if err := r.WriteFileAtomic("dirlink/x", []byte("x")); !errors.Is(err, repo.ErrBadPath) {
+		t.Errorf("write through a symlinked dir = %v, want ErrBadPath", err)
+	}
+}
+
+func TestLockIsExclusive(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, nil)
+	repotest.Open(t, dir)
+	r2, err := repo.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	if _, err := r2.Lock(); !errors.Is(err, repo.ErrBusy) {
+		t.Fatalf("second Lock = %v, want ErrBusy", err)
+	}
+}
+
+func TestOpenWalksUpAndNeedsMarinaYAML(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, map[string]string{"models/a/x": "x"})
+	r, err := repo.Open(filepath.Join(dir, "models", "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	plain := t.TempDir()
+	if _, err := repo.Open(plain); !errors.Is(err, repo.ErrNotRepo) {
+		t.Fatalf("Open(no git) = %v, want ErrNotRepo", err)
+	}
+}

@@ -1,0 +1,111 @@
+// Package repotest makes real Git model repositories in temporary directories for tests.
+package repotest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/marina-dev/marina/internal/repo"
+)
+
+// Project is a marina.yaml with staging and prod, prod requiring staging.
+const Project = `apiVersion: marina.dev/v1alpha1
+kind: Project
+metadata:
+  name: test
+spec:
+  repository:
+    url: https://git.example.com/test.git
+    branch: main
+  environments:
+    - name: staging
+      namespace: models-staging
+    - name: prod
+      namespace: models-prod
+      requires: [staging]
+`
+
+// Dir makes a Git repository in a temporary directory whose first commit holds files
+// (marina.yaml defaults to Project), and returns its path.
+func Dir(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{InitOptions: git.InitOptions{DefaultBranch: plumbing.Main}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := files["marina.yaml"]; !ok {
+		files = copyWith(files, "marina.yaml", Project)
+	}
+	r, err := repo.OpenGit(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	unlock, err := r.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	var changes []repo.Change
+	for p, c := range files {
+		changes = append(changes, repo.Change{Path: p, Data: []byte(c)})
+	}
+	if _, err := r.Commit(repo.Commit{Message: "initial", Changes: changes}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Open opens the repository at dir and takes its write lock for the test.
+func Open(t testing.TB, dir string) *repo.Repo {
+	t.Helper()
+	r, err := repo.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := r.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unlock(); r.Close() })
+	return r
+}
+
+// Git runs the git CLI in dir and returns its trimmed output, failing the test on error.
+func Git(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_AUTHOR_NAME=test", "GIT_AUTHOR_EMAIL=test@example.com", "GIT_COMMITTER_NAME=test", "GIT_COMMITTER_EMAIL=test@example.com")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// WriteFile writes a file into the work tree without committing it.
+func WriteFile(t testing.TB, dir, rel, content string) {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copyWith(m map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for kk, vv := range m {
+		out[kk] = vv
+	}
+	return out
+}
