@@ -295,6 +295,12 @@ var printer = message.NewPrinter(language.English)
 
 // collect flattens a validation error tree into one problem per leaf.
 func (d *Document) collect(ve *jsonschema.ValidationError, fe *FileError) {
+	if pn, ok := ve.ErrorKind.(*kind.PropertyNames); ok {
+		// The library reuses the location slice of propertyNames errors, so find the key by name.
+		ptr := d.keyPointer(pn.Property)
+		fe.Problems = append(fe.Problems, Problem{Path: d.paths[ptr], Line: d.lines[ptr], Message: fmt.Sprintf("%q is not an allowed key here", pn.Property)})
+		return
+	}
 	if len(ve.Causes) > 0 {
 		for _, c := range ve.Causes {
 			d.collect(c, fe)
@@ -313,6 +319,18 @@ func (d *Document) collect(ve *jsonschema.ValidationError, fe *FileError) {
 		return
 	}
 	fe.Problems = append(fe.Problems, Problem{Path: d.paths[ptr], Line: d.lines[ptr], Message: ve.ErrorKind.LocalizedString(printer)})
+}
+
+// keyPointer returns the first (by pointer order) JSON pointer whose last key is key.
+func (d *Document) keyPointer(key string) string {
+	suffix := "/" + escapePtr(key)
+	best := ""
+	for ptr := range d.paths {
+		if strings.HasSuffix(ptr, suffix) && (best == "" || ptr < best) {
+			best = ptr
+		}
+	}
+	return best
 }
 
 func yamlErrLine(err error) int {

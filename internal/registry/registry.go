@@ -86,6 +86,7 @@ func (g *Registry) List(name string) ([]model.Version, error) {
 				names = append(names, e.Name())
 			}
 		}
+		sort.Strings(names)
 	}
 	var out []model.Version
 	for _, n := range names {
@@ -94,6 +95,7 @@ func (g *Registry) List(name string) ([]model.Version, error) {
 		if err != nil {
 			return nil, err
 		}
+		sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 		var vs []model.Version
 		for _, e := range entries {
 			fn := e.Name()

@@ -1,0 +1,148 @@
+package registry_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/registry"
+	"github.com/marina-dev/marina/internal/repo/repotest"
+	"github.com/marina-dev/marina/schemas"
+)
+
+func artifact(t *testing.T, dir, content string) string {
+	t.Helper()
+	f := filepath.Join(dir, "model.bin")
+	if err := os.WriteFile(f, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestRegisterRecordsCommitsAndTags(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, nil)
+	r := repotest.Open(t, dir)
+	head := repotest.Git(t, dir, "rev-parse", "--short=7", "HEAD")
+	f := artifact(t, dir, "abc")
+	created := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	res, err := (&registry.Registry{Repo: r}).Register(registry.Registration{
+		Name: "fraud", Version: "1.2.3", File: f, Metrics: map[string]float64{"accuracy": 0.93},
+		Labels: map[string]string{"team": "risk"}, Now: func() time.Time { return created },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := res.Version
+	want := model.Version{
+		Name: "fraud", Version: "1.2.3", Tag: "v1.2.3-" + head, Format: "other", State: model.StateRegistered, Created: created,
+		Artifact: model.Artifact{URI: "model.bin", Digest: "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", Size: 3},
+	}
+	if v.Name != want.Name || v.Tag != want.Tag || v.Format != want.Format || v.Artifact != want.Artifact || v.State != want.State || !v.Created.Equal(created) || v.Metrics["accuracy"] != 0.93 || v.Labels["team"] != "risk" {
+		t.Fatalf("registered %+v\nwant %+v", v, want)
+	}
+	committed := repotest.Git(t, dir, "show", "HEAD:models/fraud/v1.2.3.json")
+	if _, err := model.Parse("models/fraud/v1.2.3.json", []byte(committed)); err != nil {
+		t.Fatalf("committed metadata does not parse: %v", err)
+	}
+	for _, tag := range []string{"fraud@v1.2.3", "v1.2.3-" + head} {
+		if got := repotest.Git(t, dir, "rev-parse", tag+"^{commit}"); got != res.Commit {
+			t.Fatalf("tag %s at %s, want %s", tag, got, res.Commit)
+		}
+	}
+}
+
+func TestRegisterTheSameDigestTwiceIsANoOp(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, nil)
+	r := repotest.Open(t, dir)
+	reg := &registry.Registry{Repo: r}
+	f := artifact(t, t.TempDir(), "weights")
+	if _, err := reg.Register(registry.Registration{Name: "m", Version: "1.0.0", File: f}); err != nil {
+		t.Fatal(err)
+	}
+	head := repotest.Git(t, dir, "rev-parse", "HEAD")
+	res, err := reg.Register(registry.Registration{Name: "m", Version: "1.0.0", File: f})
+	if err != nil || !res.Unchanged {
+		t.Fatalf("second register: %+v %v", res, err)
+	}
+	if repotest.Git(t, dir, "rev-parse", "HEAD") != head {
+		t.Fatal("a no-op registration committed")
+	}
+	other := artifact(t, t.TempDir(), "other weights")
+	if _, err := reg.Register(registry.Registration{Name: "m", Version: "1.0.0", File: other}); !errors.Is(err, registry.ErrConflict) {
+		t.Fatalf("another digest: %v, want ErrConflict", err)
+	}
+}
+
+func TestRegisterRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, nil)
+	r := repotest.Open(t, dir)
+	reg := &registry.Registry{Repo: r}
+	f := artifact(t, t.TempDir(), "w")
+	cases := []struct {
+		name string
+		reg  registry.Registration
+		want string
+	}{
+		{"an invalid semver", registry.Registration{Name: "m", Version: "1.0", File: f}, "not a semantic version"},
+		{"a v prefix", registry.Registration{Name: "m", Version: "v1.0.0", File: f}, "not a semantic version"},
+		{"a name that escapes", registry.Registration{Name: "../x", Version: "1.0.0", File: f}, "model name"},
+		{"an uppercase name", registry.Registration{Name: "Fraud", Version: "1.0.0", File: f}, "model name"},
+		{"a missing file", registry.Registration{Name: "m", Version: "1.0.0", File: "/nonexistent"}, "--file /nonexistent"},
+		{"a bad metric name", registry.Registration{Name: "m", Version: "1.0.0", File: f, Metrics: map[string]float64{"bad metric!": 1}}, "metrics"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := reg.Register(c.reg); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, c.want)
+			}
+		})
+	}
+	if got := repotest.Git(t, dir, "status", "--porcelain"); got != "?? model.bin" && got != "" {
+		t.Fatalf("refusals left files behind: %q", got)
+	}
+}
+
+func TestListAndLatestOrderBySemver(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, nil)
+	r := repotest.Open(t, dir)
+	reg := &registry.Registry{Repo: r}
+	for i, v := range []string{"1.10.0", "1.2.0", "1.9.0-rc.1", "1.9.0"} {
+		f := artifact(t, t.TempDir(), "w"+v)
+		if _, err := reg.Register(registry.Registration{Name: []string{"b", "a", "a", "a"}[i], Version: v, File: f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := reg.List("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range all {
+		got = append(got, v.Name+"@"+v.Version)
+	}
+	if strings.Join(got, " ") != "a@1.2.0 a@1.9.0-rc.1 a@1.9.0 b@1.10.0" {
+		t.Fatalf("list %v", got)
+	}
+	latest, err := reg.Get("a", "latest")
+	if err != nil || latest.Version != "1.9.0" {
+		t.Fatalf("latest %v %v", latest, err)
+	}
+}
+
+func TestGetReportsACorruptMetadataFileByPathAndField(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, map[string]string{"models/m/v1.0.0.json": `{"name": "m", "version": "1.0.0", "colour": "red"}`})
+	r := repotest.Open(t, dir)
+	_, err := (&registry.Registry{Repo: r}).Get("m", "1.0.0")
+	if !errors.Is(err, schemas.ErrInvalid) || !strings.Contains(err.Error(), "models/m/v1.0.0.json:1: colour: unknown field") {
+		t.Fatalf("err = %v", err)
+	}
+}
