@@ -46,6 +46,10 @@ func (g *globalOptions) openRepo() (*repo.Repo, error) {
 		}
 		return nil, usagef("%v", err)
 	}
+	if err := r.Recover(); err != nil {
+		r.Close()
+		return nil, err
+	}
 	return r, nil
 }
 

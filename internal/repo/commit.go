@@ -83,6 +83,24 @@ func (r *Repo) Lock() (unlock func(), err error) {
 	return unlock, nil
 }
 
+// Recover finishes an operation a killed process left behind, if there is one and
+// no other process holds the write lock. Read-only commands call it so they never
+// show a half-updated work tree.
+func (r *Repo) Recover() error {
+	if _, err := os.Stat(r.journalPath()); err != nil {
+		return nil
+	}
+	unlock, err := r.Lock()
+	if errors.Is(err, ErrBusy) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	unlock()
+	return nil
+}
+
 func (r *Repo) journalPath() string { return filepath.Join(r.gitDir, "marina", "journal.json") }
 
 // recover finishes or discards an operation left by a killed process.
