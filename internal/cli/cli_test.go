@@ -1,0 +1,184 @@
+package cli_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/marina-dev/marina/internal/cli"
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/model/onnxtest"
+	"github.com/marina-dev/marina/internal/repo/repotest"
+)
+
+// marina runs the CLI in-process and returns exit code, stdout and stderr.
+func marina(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := cli.Execute(args, strings.NewReader(""), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func mustMarina(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errOut := marina(t, args...)
+	if code != 0 {
+		t.Fatalf("marina %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+func TestVersionPrintsJSON(t *testing.T) {
+	t.Parallel()
+	var v struct{ Version, GoVersion string }
+	if err := json.Unmarshal([]byte(mustMarina(t, "version", "-o", "json")), &v); err != nil || v.Version == "" || !strings.HasPrefix(v.GoVersion, "go") {
+		t.Fatalf("version: %+v %v", v, err)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, nil)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown command is a usage error", []string{"frobnicate"}, 2, "unknown command"},
+		{"unknown flag is a usage error", []string{"version", "--frob"}, 2, "unknown flag"},
+		{"bad output format is a usage error", []string{"version", "-o", "xml"}, 2, "-o table, -o json or -o yaml"},
+		{"missing repository is an environment error", []string{"--repo", t.TempDir(), "model", "list"}, 2, "marina init"},
+		{"register without --file is a usage error", []string{"--repo", dir, "model", "register", "m", "--version", "1.0.0"}, 2, "--file and --version are required"},
+		{"bad semver is a usage error", []string{"--repo", dir, "model", "register", "m", "--version", "1.0", "--file", "x"}, 2, "not a semantic version"},
+		{"unregistered version is refused", []string{"--repo", dir, "promote", "m@1.0.0", "--env", "staging"}, 1, "not registered"},
+		{"missing model is reported", []string{"--repo", dir, "model", "show", "m"}, 1, "not registered"},
+		{"promote without @ is a usage error", []string{"--repo", dir, "promote", "m", "--env", "staging"}, 2, "NAME@VERSION"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			code, out, errOut := marina(t, c.args...)
+			if code != c.code || !strings.Contains(out+errOut, c.want) {
+				t.Fatalf("exit %d (want %d)\n%s%s\nwant %q", code, c.code, out, errOut, c.want)
+			}
+		})
+	}
+}
+
+func TestInitRefusesANonEmptyDirectoryAndNeverOverwritesWithForce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := marina(t, "init", dir); code != 1 || !strings.Contains(errOut, "--force") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	out := mustMarina(t, "init", dir, "--force", "--envs", "dev,prod", "--engine", "flux", "--ci", "gitlab")
+	if !strings.Contains(out, "README.md") || !strings.Contains(out, "kept") {
+		t.Fatalf("init output:\n%s", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "README.md")); string(b) != "mine\n" {
+		t.Fatalf("README.md overwritten: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "gitops", "argocd")); err == nil {
+		t.Fatal("--engine flux wrote Argo CD files")
+	}
+	if got := repotest.Git(t, dir, "status", "--porcelain"); got != "?? README.md" {
+		t.Fatalf("status after init: %q", got)
+	}
+	if got := repotest.Git(t, dir, "log", "--format=%s"); got != "marina: initialise "+filepath.Base(dir) {
+		t.Fatalf("log: %q", got)
+	}
+}
+
+func TestInitRejectsBadFlags(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--engine", "spinnaker"}, {"--ci", "jenkins"}, {"--envs", "Prod"}} {
+		code, _, errOut := marina(t, append([]string{"init", t.TempDir()}, args...)...)
+		if code != 2 || !strings.Contains(errOut, args[0]) {
+			t.Errorf("init %v: exit %d: %s", args, code, errOut)
+		}
+	}
+}
+
+func TestWalkThroughRegisterPromoteRollbackHistory(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "ml")
+	mustMarina(t, "init", dir)
+	f := filepath.Join(t.TempDir(), "m.onnx")
+	writeIrisModel(t, f)
+	for _, v := range []string{"1.0.0", "1.1.0"} {
+		mustMarina(t, "--repo", dir, "model", "register", "iris", "--file", f+v, "--version", v, "--metric", "accuracy=0.9")
+	}
+	var shown model.Version
+	if err := json.Unmarshal([]byte(mustMarina(t, "--repo", dir, "model", "show", "iris", "-o", "json")), &shown); err != nil {
+		t.Fatal(err)
+	}
+	if shown.Version != "1.1.0" || shown.Signature == nil || shown.Signature.Opset != 17 || shown.Signature.Inputs[0].Name != "input" {
+		t.Fatalf("show latest: %+v", shown)
+	}
+	code, _, errOut := marina(t, "--repo", dir, "promote", "iris@1.0.0", "--env", "prod")
+	if code != 1 || !strings.Contains(errOut, "staging first") {
+		t.Fatalf("skipping staging: exit %d %s", code, errOut)
+	}
+	for _, step := range [][]string{
+		{"promote", "iris@1.0.0", "--env", "staging"}, {"promote", "iris@1.0.0", "--env", "prod"},
+		{"promote", "iris@1.1.0", "--env", "staging"}, {"promote", "iris@1.1.0", "--env", "prod", "--strategy", "canary"},
+		{"rollback", "iris", "--env", "prod", "--reason", "latency"},
+	} {
+		mustMarina(t, append([]string{"--repo", dir}, step...)...)
+	}
+	var hist []struct{ Environment, From, To string }
+	if err := json.Unmarshal([]byte(mustMarina(t, "--repo", dir, "history", "iris", "--env", "prod", "-o", "json")), &hist); err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != 3 || hist[0].From != "1.1.0" || hist[0].To != "1.0.0" {
+		t.Fatalf("history %+v", hist)
+	}
+	if out := mustMarina(t, "--repo", dir, "model", "list"); !strings.Contains(out, "1.1.0     blocked") {
+		t.Fatalf("list:\n%s", out)
+	}
+	if got := repotest.Git(t, dir, "status", "--porcelain"); got != "" {
+		t.Fatalf("dirty after walk-through: %s", got)
+	}
+}
+
+func TestPromoteRefusesADirtyModelYAML(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "ml")
+	mustMarina(t, "init", dir)
+	f := filepath.Join(t.TempDir(), "m.onnx")
+	writeIrisModel(t, f)
+	mustMarina(t, "--repo", dir, "model", "register", "iris", "--file", f+"1.0.0", "--version", "1.0.0")
+	mustMarina(t, "--repo", dir, "promote", "iris@1.0.0", "--env", "staging")
+	p := filepath.Join(dir, "applications/iris/model.yaml")
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, append(b, "# my edit\n"...), 0o644)
+	code, _, errOut := marina(t, "--repo", dir, "promote", "iris@1.0.0", "--env", "prod")
+	if code != 1 || !strings.Contains(errOut, "applications/iris/model.yaml") || !strings.Contains(errOut, "git stash") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if after, _ := os.ReadFile(p); !bytes.HasSuffix(after, []byte("# my edit\n")) {
+		t.Fatal("the user's edit was lost")
+	}
+}
+
+// writeIrisModel writes two distinct small real ONNX models, at f+"1.0.0" and f+"1.1.0".
+func writeIrisModel(t *testing.T, f string) {
+	t.Helper()
+	for i, v := range []string{"1.0.0", "1.1.0"} {
+		l := onnxtest.Linear{Input: "input", Output: "probabilities", InputShape: []int64{4}, Weights: make([]float32, 12), Bias: []float32{float32(i), 0, 0}}
+		b, err := l.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f+v, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
