@@ -1,0 +1,38 @@
+# marina — common tasks. `make help` lists them.
+SHELL := /usr/bin/env bash
+export PATH := $(PATH):/usr/local/go/bin:$(shell go env GOPATH 2>/dev/null)/bin
+
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: help build demo test test-e2e lint generate fuzz bench
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## build bin/marina
+	go build -o bin/marina ./cmd/marina
+
+demo: ## marina's main job on the bundled example repository
+	bash hack/demo.sh
+
+test: ## unit and integration tests (race detector on); fetches the third-party CRDs once
+	MARINA_CRDS_DIR="$$(bash hack/crds.sh | tail -n 1)" go test -race -count=1 ./...
+
+lint: ## gofmt, go vet, staticcheck
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	go run $(STATICCHECK) ./...
+
+generate: ## regenerate the example repository and golden files
+	bash hack/gen-example.sh
+	go test ./internal/scaffold/... -update
+
+fuzz: ## run each fuzz target for FUZZTIME (default 30s)
+	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -h '^func Fuzz' $$t/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+	    echo "== $$t $$f"; go test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} $$t || exit 1; \
+	  done; \
+	done
+
+bench: ## benchmarks under bench/, each printing a ratio against the tool users would otherwise run
+	bash bench/register/run.sh

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# marina's main job on the bundled example: copy examples/ml-platform to a temporary
+# Git repository and walk register → promote → rollback → history, printing each step.
+# Usage: bash hack/demo.sh   (needs Go and git; nothing else)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+bold=""; reset=""
+if [ -t 1 ]; then bold=$'\e[1m'; reset=$'\e[0m'; fi
+step() { printf '\n%s$ %s%s\n' "$bold" "$*" "$reset"; }
+# run prints and runs a marina command that must exit with the given code.
+run() {
+  local want=$1; shift
+  step marina "$@"
+  local code=0
+  "$work/marina" "$@" 2>&1 || code=$?
+  if [ "$code" != "$want" ]; then
+    echo "demo: expected exit $want from 'marina $*', got $code" >&2
+    exit 1
+  fi
+}
+
+go build -o "$work/marina" ./cmd/marina
+go run ./hack/genmodels -out "$work/gen" >/dev/null
+repo="$work/ml-platform"
+cp -r examples/ml-platform "$repo"
+export GIT_AUTHOR_NAME="Demo User" GIT_AUTHOR_EMAIL="demo@example.com"
+export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
+git -C "$repo" init -q -b main
+git -C "$repo" add -A
+git -C "$repo" commit -qm "ml-platform: the example model repository"
+cd "$repo"
+echo "${bold}Example model repository copied to $repo${reset}"
+
+run 0 model list
+run 0 model register iris-classifier --version 1.1.0 --file "$work/gen/iris-classifier-v2-worse.onnx" \
+  --uri oci://registry.example.com/models/iris-classifier:1.1.0 --metric accuracy=0.55
+echo "(registering the same file again is a no-op; another file under 1.1.0 is refused)"
+run 0 model register iris-classifier --version 1.1.0 --file "$work/gen/iris-classifier-v2-worse.onnx" \
+  --uri oci://registry.example.com/models/iris-classifier:1.1.0
+run 1 model register iris-classifier --version 1.1.0 --file "$work/gen/iris-classifier-v1.onnx"
+run 0 model show iris-classifier@1.1.0
+echo "(prod requires staging first, so this is refused with exit 1)"
+run 1 promote iris-classifier@1.1.0 --env prod
+run 0 promote iris-classifier@1.1.0 --env staging
+run 0 promote iris-classifier@1.1.0 --env prod --strategy canary
+run 0 rollback iris-classifier --env prod --reason "accuracy dropped in the canary"
+run 0 history iris-classifier
+run 0 model list
+step git log --oneline
+git log --oneline
+echo
+echo "${bold}Done: every change above is one Git commit; 1.1.0 is blocked and prod runs 1.0.0 again.${reset}"
