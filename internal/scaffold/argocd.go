@@ -61,7 +61,7 @@ func (g *generator) appProject() object {
 		"kind":       "AppProject",
 		"metadata":   object{"name": o.Name, "namespace": argoNamespace, "labels": g.anyLabels()},
 		"spec": object{
-			"description":  "Models, their deployments and infrastructure of " + o.Name + ", managed by marina.",
+			"description":  "marina project " + o.Name + ": models and their infrastructure",
 			"sourceRepos":  []any{o.RepoURL},
 			"destinations": dests,
 			"clusterResourceWhitelist": []any{
