@@ -88,6 +88,10 @@ func Inspect(path string) (Inspection, error) {
 
 // inspectReader is Inspect on an open file of the given size; tests and the fuzzer call it on memory.
 func inspectReader(r io.ReadSeeker, size int64) (Inspection, error) {
+	return inspectReaderLimits(r, size, defaultONNXLimits)
+}
+
+func inspectReaderLimits(r io.ReadSeeker, size int64, limits onnxLimits) (Inspection, error) {
 	var magic [4]byte
 	n, err := io.ReadFull(r, magic[:])
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
@@ -103,7 +107,7 @@ func inspectReader(r io.ReadSeeker, size int64) (Inspection, error) {
 		}
 		return Inspection{Format: FormatOther}, nil
 	}
-	return inspectONNX(r, size)
+	return inspectONNX(r, size, limits)
 }
 
 // isTorchScript reports whether the zip archive holds a TorchScript (or torch.save) layout.

@@ -11,16 +11,27 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Limits on what the ONNX reader holds in memory. Real models are far below each; a file beyond them is
+// onnxLimits bound what the ONNX reader holds in memory. Real models are far below each; a file beyond them is
 // hostile or broken, and gets an error instead of an allocation sized by the file.
-const (
-	maxONNXValueInfoBytes = 1 << 20  // one graph input or output (name + type)
-	maxONNXSmallBytes     = 64 << 10 // producer name, one opset_import entry, one initializer name
-	maxONNXValues         = 10_000   // graph inputs, and graph outputs, each
-	maxONNXOpsets         = 1_000
-	maxONNXInitializers   = 1 << 20
-	maxONNXNameBytes      = 64 << 20 // all initializer names together
-)
+type onnxLimits struct {
+	valueInfoBytes  int64 // one graph input or output (name + type)
+	valueInfoTotal  int64 // all graph inputs and outputs together
+	smallBytes      int64 // producer name, one opset_import entry, one initializer name
+	values          int   // graph inputs, and graph outputs, each
+	opsets          int
+	initializers    int
+	initializerName int // all initializer names together, in bytes
+}
+
+var defaultONNXLimits = onnxLimits{
+	valueInfoBytes:  1 << 20,
+	valueInfoTotal:  64 << 20,
+	smallBytes:      64 << 10,
+	values:          10_000,
+	opsets:          1_000,
+	initializers:    1 << 20,
+	initializerName: 64 << 20,
+}
 
 // Field numbers in onnx.proto (ModelProto, GraphProto, TensorProto, SparseTensorProto).
 const (
@@ -73,10 +84,10 @@ var onnxDTypes = map[int32]string{
 // (node lists, initializer data) is skipped by seeking past its declared length, so memory use does not grow
 // with the weights.
 type onnxParser struct {
-	r    io.ReadSeeker
-	br   *bufio.Reader
-	pos  int64 // offset in the file of the next byte br returns
-	size int64
+	r      io.ReadSeeker
+	br     *bufio.Reader
+	pos    int64 // offset in the file of the next byte br returns
+	limits onnxLimits
 
 	irVersion    int64
 	hasIRVersion bool
@@ -88,11 +99,12 @@ type onnxParser struct {
 	outputs      []*onnx.ValueInfoProto
 	initializers map[string]struct{}
 	nameBytes    int
+	valueBytes   int64
 }
 
 // inspectONNX reads the signature of an ONNX model, or reports FormatOther for content that is not one.
-func inspectONNX(r io.ReadSeeker, size int64) (Inspection, error) {
-	p := &onnxParser{r: r, br: bufio.NewReaderSize(r, 64<<10), size: size, initializers: map[string]struct{}{}}
+func inspectONNX(r io.ReadSeeker, size int64, limits onnxLimits) (Inspection, error) {
+	p := &onnxParser{r: r, br: bufio.NewReaderSize(r, 64<<10), limits: limits, initializers: map[string]struct{}{}}
 	looksONNX := p.startsWithIRVersion()
 	err := p.walk(size, p.modelField)
 	if err == nil && p.hasIRVersion && p.irVersion > 0 && p.hasGraph {
@@ -162,16 +174,16 @@ func (p *onnxParser) modelField(num protowire.Number, typ protowire.Type, end in
 		p.irVersion, p.hasIRVersion = int64(v), true
 		return nil
 	case num == fieldModelProducer && typ == protowire.BytesType:
-		b, err := p.bytesField(end, maxONNXSmallBytes, "producer_name")
+		b, err := p.bytesField(end, p.limits.smallBytes, "producer_name")
 		p.producer = string(b)
 		return err
 	case num == fieldModelOpsetImport && typ == protowire.BytesType:
-		b, err := p.bytesField(end, maxONNXSmallBytes, "opset_import")
+		b, err := p.bytesField(end, p.limits.smallBytes, "opset_import")
 		if err != nil {
 			return err
 		}
-		if p.opsets++; p.opsets > maxONNXOpsets {
-			return fmt.Errorf("more than %d opset_import entries", maxONNXOpsets)
+		if p.opsets++; p.opsets > p.limits.opsets {
+			return fmt.Errorf("more than %d opset_import entries", p.limits.opsets)
 		}
 		var set onnx.OperatorSetIdProto
 		if err := proto.Unmarshal(b, &set); err != nil {
@@ -199,12 +211,15 @@ func (p *onnxParser) graphField(num protowire.Number, typ protowire.Type, end in
 		if num == fieldGraphOutput {
 			what, list = "graph.output", &p.outputs
 		}
-		if len(*list) >= maxONNXValues {
-			return fmt.Errorf("%s: more than %d entries", what, maxONNXValues)
+		if len(*list) >= p.limits.values {
+			return fmt.Errorf("%s: more than %d entries", what, p.limits.values)
 		}
-		b, err := p.bytesField(end, maxONNXValueInfoBytes, what)
+		b, err := p.bytesField(end, p.limits.valueInfoBytes, what)
 		if err != nil {
 			return err
+		}
+		if p.valueBytes += int64(len(b)); p.valueBytes > p.limits.valueInfoTotal {
+			return fmt.Errorf("graph inputs and outputs exceed %d bytes together", p.limits.valueInfoTotal)
 		}
 		vi := &onnx.ValueInfoProto{}
 		if err := proto.Unmarshal(b, vi); err != nil {
@@ -233,7 +248,7 @@ func (p *onnxParser) initializer(end int64, what string) error {
 			return p.skip(typ, end)
 		}
 		var err error
-		name, err = p.bytesField(end, maxONNXSmallBytes, "name") // the last one wins, as in protobuf
+		name, err = p.bytesField(end, p.limits.smallBytes, "name") // the last one wins, as in protobuf
 		return err
 	})
 	if err != nil {
@@ -243,8 +258,8 @@ func (p *onnxParser) initializer(end int64, what string) error {
 		return nil
 	}
 	p.nameBytes += len(name)
-	if len(p.initializers) >= maxONNXInitializers || p.nameBytes > maxONNXNameBytes {
-		return fmt.Errorf("%s: more than %d initializers or %d bytes of initializer names", what, maxONNXInitializers, maxONNXNameBytes)
+	if len(p.initializers) >= p.limits.initializers || p.nameBytes > p.limits.initializerName {
+		return fmt.Errorf("%s: more than %d initializers or %d bytes of initializer names", what, p.limits.initializers, p.limits.initializerName)
 	}
 	p.initializers[string(name)] = struct{}{}
 	return nil

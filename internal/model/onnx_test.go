@@ -215,15 +215,6 @@ func TestInspectReader(t *testing.T) {
 	}
 }
 
-func mustModel(t testing.TB, l onnxtest.Linear) *onnx.ModelProto {
-	t.Helper()
-	m, err := l.Model()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 func TestInspectRejectsEveryTruncationOfAModel(t *testing.T) {
 	t.Parallel()
 	for _, l := range []onnxtest.Linear{iris(), image()} {
@@ -317,6 +308,67 @@ func TestInspect(t *testing.T) {
 			}
 			if got.Format != tt.wantFormat {
 				t.Errorf("Format = %q, want %q", got.Format, tt.wantFormat)
+			}
+		})
+	}
+}
+
+func TestInspectEnforcesLimits(t *testing.T) {
+	t.Parallel()
+	tensors := func(names ...string) []byte {
+		var g []byte
+		for _, n := range names {
+			g = protowire.AppendTag(g, 5, protowire.BytesType)
+			g = protowire.AppendBytes(g, protowire.AppendString(protowire.AppendTag(nil, 8, protowire.BytesType), n))
+		}
+		return g
+	}
+	twoOpsets := rawModel(inputs(1), 5)
+	twoOpsets = protowire.AppendTag(twoOpsets, 8, protowire.BytesType)
+	twoOpsets = protowire.AppendBytes(twoOpsets, []byte{0x0a, 2, 'x', 'y', 0x10, 1})
+
+	tests := []struct {
+		name    string
+		content []byte
+		limits  func(*onnxLimits)
+		wantErr string
+	}{
+		{
+			name:    "graph inputs and outputs over the total byte budget are rejected",
+			content: rawModel(inputs(4), 20),
+			limits:  func(l *onnxLimits) { l.valueInfoTotal = 10 },
+			wantErr: "exceed 10 bytes together",
+		},
+		{
+			name:    "too many distinct initializers are rejected",
+			content: rawModel(tensors("a", "b", "c"), 15),
+			limits:  func(l *onnxLimits) { l.initializers = 2 },
+			wantErr: "more than 2 initializers",
+		},
+		{
+			name:    "too many opset imports are rejected",
+			content: twoOpsets,
+			limits:  func(l *onnxLimits) { l.opsets = 1 },
+			wantErr: "more than 1 opset_import entries",
+		},
+		{
+			name:    "producer name over the small-field limit is rejected",
+			content: mustBytes(t, iris()),
+			limits:  func(l *onnxLimits) { l.smallBytes = 4 },
+			wantErr: "producer_name is 16 bytes, more than the limit of 4",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			limits := defaultONNXLimits
+			tt.limits(&limits)
+			if _, err := inspectReader(bytes.NewReader(tt.content), int64(len(tt.content))); err != nil {
+				t.Fatalf("within the default limits: %v", err)
+			}
+			_, err := inspectReaderLimits(bytes.NewReader(tt.content), int64(len(tt.content)), limits)
+			if !errors.Is(err, ErrMalformedONNX) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error = %v, want ErrMalformedONNX containing %q", err, tt.wantErr)
 			}
 		})
 	}
