@@ -24,6 +24,17 @@ func (o *branchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.remote, "remote", "origin", "remote to push to")
 }
 
+// check fails early, before anything is committed, when --push names a missing remote.
+func (o *branchOptions) check(r *repo.Repo) error {
+	if !o.push {
+		return nil
+	}
+	if _, err := r.Git().Remote(o.remote); err != nil {
+		return usagef("--remote %q: %v (add it with git remote add, or pass --remote)", o.remote, err)
+	}
+	return nil
+}
+
 // publish pushes what was committed when --push is set.
 func (o *branchOptions) publish(r *repo.Repo) error {
 	if !o.push {
@@ -84,6 +95,9 @@ func (o *promoteOptions) Run() error {
 		return err
 	}
 	defer unlock()
+	if err := o.check(r); err != nil {
+		return err
+	}
 	res, err := release.Promote(r, release.Promotion{Model: name, Version: version, Environment: o.env, Strategy: o.strategy, Force: o.force, Branch: o.branch})
 	if err != nil {
 		return err

@@ -41,6 +41,9 @@ func (o *rollbackOptions) Run() error {
 		return err
 	}
 	defer unlock()
+	if err := o.check(r); err != nil {
+		return err
+	}
 	res, err := release.RollBack(r, release.Rollback{Model: o.name, Environment: o.env, To: o.to, Reason: o.reason, Branch: o.branch})
 	if err != nil {
 		return err

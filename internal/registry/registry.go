@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -82,9 +83,16 @@ func (g *Registry) List(name string) ([]model.Version, error) {
 			return nil, err
 		}
 		for _, e := range entries {
-			if e.IsDir() && CheckName(e.Name()) == nil {
-				names = append(names, e.Name())
+			if e.Type()&fs.ModeSymlink != 0 {
+				return nil, fmt.Errorf("%w: %s/%s is a symlink; marina does not follow symlinks in %s/", repo.ErrBadPath, model.Dir, e.Name(), model.Dir)
 			}
+			if !e.IsDir() {
+				continue
+			}
+			if err := CheckName(e.Name()); err != nil {
+				return nil, fmt.Errorf("%s/%q: %w (rename or remove the directory)", model.Dir, e.Name(), err)
+			}
+			names = append(names, e.Name())
 		}
 		sort.Strings(names)
 	}
@@ -103,6 +111,9 @@ func (g *Registry) List(name string) ([]model.Version, error) {
 				continue
 			}
 			file := path.Join(dir, fn)
+			if err := repo.CheckPath(file); err != nil {
+				return nil, err
+			}
 			data, err := g.Repo.ReadFile(file, schemas.MaxFileSize)
 			if err != nil {
 				return nil, err

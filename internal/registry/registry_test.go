@@ -146,3 +146,49 @@ func TestGetReportsACorruptMetadataFileByPathAndField(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestListRefusesHostileEntries(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		setup func(t *testing.T, dir string)
+		want  string
+	}{
+		"a model directory symlinked out of the repository": {func(t *testing.T, dir string) {
+			outside := t.TempDir()
+			os.WriteFile(filepath.Join(outside, "v1.0.0.json"), []byte("{}"), 0o644)
+			os.Symlink(outside, filepath.Join(dir, "models", "evil"))
+		}, "models/evil is a symlink"},
+		"a metadata file symlinked out of the repository": {func(t *testing.T, dir string) {
+			outside := filepath.Join(t.TempDir(), "x.json")
+			os.WriteFile(outside, []byte("{}"), 0o644)
+			os.MkdirAll(filepath.Join(dir, "models", "m"), 0o755)
+			os.Symlink(outside, filepath.Join(dir, "models", "m", "v1.0.0.json"))
+		}, "models/m/v1.0.0.json"},
+		"a non-UTF-8 directory name": {func(t *testing.T, dir string) {
+			os.MkdirAll(filepath.Join(dir, "models", "bad\xff"), 0o755)
+		}, "models/\"bad\\xff\""},
+		"an oversized metadata file": {func(t *testing.T, dir string) {
+			repotest.WriteFile(t, dir, "models/m/v1.0.0.json", strings.Repeat(" ", schemas.MaxFileSize+1))
+		}, "models/m/v1.0.0.json is 1048577 bytes"},
+		"a metadata file under the wrong name": {func(t *testing.T, dir string) {
+			repotest.WriteFile(t, dir, "models/m/v2.0.0.json", `{"name": "m", "version": "1.0.0", "tag": "v1.0.0-abcdef0", "format": "other",
+"artifact": {"uri": "x", "digest": "sha256:0000000000000000000000000000000000000000000000000000000000000000", "size": 1},
+"created": "2026-11-25T00:00:00Z", "state": "registered"}`)
+		}, "belong in models/m/v1.0.0.json"},
+		"an alias bomb": {func(t *testing.T, dir string) {
+			repotest.WriteFile(t, dir, "models/m/v1.0.0.json", "a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n")
+		}, "aliases"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := repotest.Dir(t, map[string]string{"models/.gitkeep": ""})
+			c.setup(t, dir)
+			r := repotest.Open(t, dir)
+			_, err := (&registry.Registry{Repo: r}).List("")
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
