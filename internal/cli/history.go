@@ -5,6 +5,7 @@ import (
 
 	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/release"
+	"github.com/marina-dev/marina/internal/repo"
 )
 
 func newHistoryCommand(g *globalOptions) *cobra.Command {
@@ -20,27 +21,20 @@ each environment version change (newest first), whether marina or a person made 
 			if err := registry.CheckName(args[0]); err != nil {
 				return usagef("%v", err)
 			}
-			p, err := g.printer()
-			if err != nil {
-				return err
-			}
-			r, err := g.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			changes, err := release.History(r, args[0], env)
-			if err != nil {
-				return err
-			}
-			if changes == nil {
-				changes = []release.Change{}
-			}
-			t := table{header: []string{"TIME", "ENV", "FROM", "TO", "AUTHOR", "COMMIT", "MESSAGE"}}
-			for _, c := range changes {
-				t.rows = append(t.rows, []string{c.Time.Format("2006-01-02 15:04:05"), c.Environment, dash(c.From), dash(c.To), c.Author, c.Commit[:12], c.Message})
-			}
-			return p.print(changes, t)
+			return g.read(func(r *repo.Repo, p *printer) error {
+				changes, err := release.History(r, args[0], env)
+				if err != nil {
+					return err
+				}
+				if changes == nil {
+					changes = []release.Change{}
+				}
+				t := table{header: []string{"TIME", "ENV", "FROM", "TO", "AUTHOR", "COMMIT", "MESSAGE"}}
+				for _, c := range changes {
+					t.rows = append(t.rows, []string{c.Time.Format("2006-01-02 15:04:05"), c.Environment, dash(c.From), dash(c.To), c.Author, c.Commit[:12], c.Message})
+				}
+				return p.print(changes, t)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&env, "env", "", "only this environment")

@@ -146,16 +146,12 @@ overwrites a file that exists.`,
   marina init ml-platform --envs dev,staging,prod --engine flux --ci gitlab
   marina init . --force --repo-url https://github.com/acme/ml-platform.git`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
+		RunE: runE(o, func(args []string) {
 			o.dir = "."
 			if len(args) == 1 {
 				o.dir = args[0]
 			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		}),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

@@ -12,6 +12,7 @@ import (
 
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/registry"
+	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/schemas"
 )
 
@@ -127,17 +128,11 @@ func (o *registerOptions) Run() error {
 	if err != nil {
 		return err
 	}
-	r, err := o.openRepo()
-	if err != nil {
+	var res *registry.Result
+	err = o.write(func(r *repo.Repo) error {
+		res, err = (&registry.Registry{Repo: r}).Register(reg)
 		return err
-	}
-	defer r.Close()
-	unlock, err := r.Lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	res, err := (&registry.Registry{Repo: r}).Register(reg)
+	})
 	if err != nil {
 		return err
 	}
@@ -174,13 +169,7 @@ digest it is refused: versions are immutable.`,
   marina model register llm --file weights.bin --version 2.1.0 \
     --uri oci://registry.example.com/models/llm:2.1.0`,
 		Args: exactArgs(1, "NAME"),
-		RunE: func(_ *cobra.Command, args []string) error {
-			o.name = args[0]
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE: runE(o, func(args []string) { o.name = args[0] }),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
@@ -194,31 +183,24 @@ func newModelListCommand(g *globalOptions) *cobra.Command {
 		Example: "  marina model list\n  marina model list fraud-detector -o json",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			p, err := g.printer()
-			if err != nil {
-				return err
-			}
-			r, err := g.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			name := ""
-			if len(args) == 1 {
-				name = args[0]
-			}
-			vs, err := (&registry.Registry{Repo: r}).List(name)
-			if err != nil {
-				return err
-			}
-			if vs == nil {
-				vs = []model.Version{}
-			}
-			t := table{header: []string{"MODEL", "VERSION", "STATE", "FORMAT", "DIGEST", "CREATED"}}
-			for _, v := range vs {
-				t.rows = append(t.rows, []string{v.Name, v.Version, v.State, v.Format, shortDigest(v.Artifact.Digest), v.Created.Format("2006-01-02 15:04")})
-			}
-			return p.print(vs, t)
+			return g.read(func(r *repo.Repo, p *printer) error {
+				name := ""
+				if len(args) == 1 {
+					name = args[0]
+				}
+				vs, err := (&registry.Registry{Repo: r}).List(name)
+				if err != nil {
+					return err
+				}
+				if vs == nil {
+					vs = []model.Version{}
+				}
+				t := table{header: []string{"MODEL", "VERSION", "STATE", "FORMAT", "DIGEST", "CREATED"}}
+				for _, v := range vs {
+					t.rows = append(t.rows, []string{v.Name, v.Version, v.State, v.Format, shortDigest(v.Artifact.Digest), v.Created.Format("2006-01-02 15:04")})
+				}
+				return p.print(vs, t)
+			})
 		},
 	}
 }
@@ -230,46 +212,44 @@ func newModelShowCommand(g *globalOptions) *cobra.Command {
 		Example: "  marina model show fraud-detector\n  marina model show fraud-detector@1.0.0 -o yaml",
 		Args:    exactArgs(1, "NAME[@VERSION]"),
 		RunE: func(_ *cobra.Command, args []string) error {
-			p, err := g.printer()
-			if err != nil {
-				return err
-			}
-			r, err := g.openRepo()
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			name, version, _ := strings.Cut(args[0], "@")
-			v, err := (&registry.Registry{Repo: r}).Get(name, version)
-			if err != nil {
-				return err
-			}
-			t := table{header: []string{"FIELD", "VALUE"}, rows: [][]string{
-				{"name", v.Name}, {"version", v.Version}, {"tag", v.Tag}, {"state", v.State},
-				{"format", v.Format}, {"uri", v.Artifact.URI}, {"digest", v.Artifact.Digest},
-				{"size", strconv.FormatInt(v.Artifact.Size, 10)}, {"created", v.Created.Format("2006-01-02T15:04:05Z07:00")},
-			}}
-			if v.StateReason != "" {
-				t.rows = append(t.rows, []string{"reason", v.StateReason})
-			}
-			if s := v.Signature; s != nil {
-				t.rows = append(t.rows, []string{"opset", strconv.FormatInt(s.Opset, 10)})
-				for _, in := range s.Inputs {
-					t.rows = append(t.rows, []string{"input", tensorString(in)})
+			return g.read(func(r *repo.Repo, p *printer) error {
+				name, version, _ := strings.Cut(args[0], "@")
+				v, err := (&registry.Registry{Repo: r}).Get(name, version)
+				if err != nil {
+					return err
 				}
-				for _, out := range s.Outputs {
-					t.rows = append(t.rows, []string{"output", tensorString(out)})
-				}
-			}
-			for _, k := range sortedKeys(v.Metrics) {
-				t.rows = append(t.rows, []string{"metric " + k, strconv.FormatFloat(v.Metrics[k], 'g', -1, 64)})
-			}
-			for _, k := range sortedKeys(v.Labels) {
-				t.rows = append(t.rows, []string{"label " + k, v.Labels[k]})
-			}
-			return p.print(v, t)
+				return p.print(v, versionTable(v))
+			})
 		},
 	}
+}
+
+// versionTable is the table view of one registered version.
+func versionTable(v *model.Version) table {
+	t := table{header: []string{"FIELD", "VALUE"}, rows: [][]string{
+		{"name", v.Name}, {"version", v.Version}, {"tag", v.Tag}, {"state", v.State},
+		{"format", v.Format}, {"uri", v.Artifact.URI}, {"digest", v.Artifact.Digest},
+		{"size", strconv.FormatInt(v.Artifact.Size, 10)}, {"created", v.Created.Format("2006-01-02T15:04:05Z07:00")},
+	}}
+	if v.StateReason != "" {
+		t.rows = append(t.rows, []string{"reason", v.StateReason})
+	}
+	if s := v.Signature; s != nil {
+		t.rows = append(t.rows, []string{"opset", strconv.FormatInt(s.Opset, 10)})
+		for _, in := range s.Inputs {
+			t.rows = append(t.rows, []string{"input", tensorString(in)})
+		}
+		for _, out := range s.Outputs {
+			t.rows = append(t.rows, []string{"output", tensorString(out)})
+		}
+	}
+	for _, k := range sortedKeys(v.Metrics) {
+		t.rows = append(t.rows, []string{"metric " + k, strconv.FormatFloat(v.Metrics[k], 'g', -1, 64)})
+	}
+	for _, k := range sortedKeys(v.Labels) {
+		t.rows = append(t.rows, []string{"label " + k, v.Labels[k]})
+	}
+	return t
 }
 
 func tensorString(t model.Tensor) string {

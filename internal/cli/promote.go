@@ -85,29 +85,21 @@ func (o *promoteOptions) Validate() error {
 
 func (o *promoteOptions) Run() error {
 	name, version, _ := strings.Cut(o.target, "@")
-	r, err := o.openRepo()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	unlock, err := r.Lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if err := o.check(r); err != nil {
-		return err
-	}
-	res, err := release.Promote(r, release.Promotion{Model: name, Version: version, Environment: o.env, Strategy: o.strategy, Force: o.force, Branch: o.branch})
-	if err != nil {
-		return err
-	}
-	if !res.Unchanged {
-		if err := o.publish(r); err != nil {
+	return o.write(func(r *repo.Repo) error {
+		if err := o.check(r); err != nil {
 			return err
 		}
-	}
-	return o.report(res, "promoted")
+		res, err := release.Promote(r, release.Promotion{Model: name, Version: version, Environment: o.env, Strategy: o.strategy, Force: o.force, Branch: o.branch})
+		if err != nil {
+			return err
+		}
+		if !res.Unchanged {
+			if err := o.publish(r); err != nil {
+				return err
+			}
+		}
+		return o.report(res, "promoted")
+	})
 }
 
 // report prints an operation's result: one line, or the result as data with -o json|yaml.
@@ -147,13 +139,7 @@ run in the environments marina.yaml says must come first (unless --force).`,
   marina promote fraud-detector@1.1.0 --env prod --strategy canary
   marina promote fraud-detector@1.1.0 --env prod --branch promote-1.1.0 --push`,
 		Args: exactArgs(1, "NAME@VERSION"),
-		RunE: func(_ *cobra.Command, args []string) error {
-			o.target = args[0]
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE: runE(o, func(args []string) { o.target = args[0] }),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

@@ -5,6 +5,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/marina-dev/marina/internal/release"
+	"github.com/marina-dev/marina/internal/repo"
 )
 
 type rollbackOptions struct {
@@ -31,27 +32,19 @@ func (o *rollbackOptions) Validate() error {
 }
 
 func (o *rollbackOptions) Run() error {
-	r, err := o.openRepo()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	unlock, err := r.Lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if err := o.check(r); err != nil {
-		return err
-	}
-	res, err := release.RollBack(r, release.Rollback{Model: o.name, Environment: o.env, To: o.to, Reason: o.reason, Branch: o.branch})
-	if err != nil {
-		return err
-	}
-	if err := o.publish(r); err != nil {
-		return err
-	}
-	return o.report(res, "rolled back")
+	return o.write(func(r *repo.Repo) error {
+		if err := o.check(r); err != nil {
+			return err
+		}
+		res, err := release.RollBack(r, release.Rollback{Model: o.name, Environment: o.env, To: o.to, Reason: o.reason, Branch: o.branch})
+		if err != nil {
+			return err
+		}
+		if err := o.publish(r); err != nil {
+			return err
+		}
+		return o.report(res, "rolled back")
+	})
 }
 
 func newRollbackCommand(g *globalOptions) *cobra.Command {
@@ -66,13 +59,7 @@ be promoted again by mistake.`,
 		Example: `  marina rollback fraud-detector --env prod
   marina rollback fraud-detector --env prod --to 1.0.0 --reason "p99 latency doubled"`,
 		Args: exactArgs(1, "NAME"),
-		RunE: func(_ *cobra.Command, args []string) error {
-			o.name = args[0]
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE: runE(o, func(args []string) { o.name = args[0] }),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

@@ -53,6 +53,53 @@ func (g *globalOptions) openRepo() (*repo.Repo, error) {
 	return r, nil
 }
 
+// write opens the repository, takes its write lock (finishing any interrupted
+// operation) and runs fn.
+func (g *globalOptions) write(fn func(*repo.Repo) error) error {
+	r, err := g.openRepo()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	unlock, err := r.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn(r)
+}
+
+// read opens the repository for a query whose result goes through the -o printer.
+func (g *globalOptions) read(fn func(*repo.Repo, *printer) error) error {
+	p, err := g.printer()
+	if err != nil {
+		return err
+	}
+	r, err := g.openRepo()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return fn(r, p)
+}
+
+// command is what each command's options struct implements (ko's pattern).
+type command interface {
+	Validate() error
+	Run() error
+}
+
+// runE wires a command's options: bind the arguments, validate, run.
+func runE(o command, bind func(args []string)) func(*cobra.Command, []string) error {
+	return func(_ *cobra.Command, args []string) error {
+		bind(args)
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		return o.Run()
+	}
+}
+
 // printer returns the printer for -o on a command whose output is data.
 func (g *globalOptions) printer() (*printer, error) {
 	return newPrinter(g.output, g.out, g.colorEnabled())
