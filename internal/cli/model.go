@@ -58,7 +58,7 @@ func (o *registerOptions) Validate() error {
 }
 
 func (o *registerOptions) registration() (registry.Registration, error) {
-	reg := registry.Registration{Name: o.name, Version: o.version, File: o.file, URI: o.uri}
+	reg := registry.Registration{Name: o.name, Version: o.version, File: o.file, URI: o.uri, Progress: o.newProgress("hashing " + o.file)}
 	if o.metricsFile != "" {
 		m, err := readMetricsFile(o.metricsFile)
 		if err != nil {

@@ -46,6 +46,8 @@ func (g *globalOptions) openRepo() (*repo.Repo, error) {
 		}
 		return nil, usagef("%v", err)
 	}
+	r.Log = g.log
+	g.log.Debug("opened repository", "root", r.Root)
 	if err := r.Recover(); err != nil {
 		r.Close()
 		return nil, err

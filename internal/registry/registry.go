@@ -3,7 +3,9 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -153,6 +155,8 @@ type Registration struct {
 	Labels     map[string]string
 	Provenance *model.Provenance
 	Now        func() time.Time
+	// Progress, when set, receives a writer for the artifact's bytes as they are hashed (for a progress bar).
+	Progress func(total int64) io.Writer
 }
 
 // Result says what Register did.
@@ -173,7 +177,7 @@ func (g *Registry) Register(reg Registration) (*Result, error) {
 	if _, err := model.ParseSemver(reg.Version); err != nil {
 		return nil, err
 	}
-	digest, size, err := model.DigestFile(reg.File)
+	digest, size, err := digestArtifact(reg)
 	if err != nil {
 		return nil, fmt.Errorf("--file %s: %w", reg.File, err)
 	}
@@ -243,6 +247,22 @@ func (g *Registry) Register(reg Registration) (*Result, error) {
 		return nil, err
 	}
 	return &Result{Version: v, Commit: commit.String()}, nil
+}
+
+func digestArtifact(reg Registration) (string, int64, error) {
+	if reg.Progress == nil {
+		return model.DigestFile(reg.File)
+	}
+	f, err := os.Open(reg.File)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", 0, err
+	}
+	return model.Digest(io.TeeReader(f, reg.Progress(st.Size())))
 }
 
 // artifactPath is the artifact's path relative to the repository when it is inside it,

@@ -132,8 +132,10 @@ func (r *Repo) recover() error {
 	}
 	if cur.String() != j.New {
 		// The ref was never moved: the new commit is unreachable garbage.
+		r.log().Warn("discarded an operation that a killed marina process had not committed", "pid", j.PID, "started", j.Started)
 		return os.Remove(r.journalPath())
 	}
+	r.log().Warn("finishing an operation that a killed marina process had committed", "pid", j.PID, "ref", j.Ref, "commit", j.New[:12])
 	return r.finish(j)
 }
 
@@ -265,6 +267,7 @@ func (r *Repo) Commit(c Commit) (plumbing.Hash, error) {
 		return plumbing.ZeroHash, err
 	}
 	failpoint("ref-updated")
+	r.log().Info("committed", "ref", target.Short(), "commit", newHash.String()[:12], "files", len(c.Changes), "tags", len(c.Tags))
 	return newHash, r.finish(j)
 }
 

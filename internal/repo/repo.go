@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -37,6 +38,15 @@ type Repo struct {
 	git    *git.Repository
 	root   *os.Root
 	locked bool
+	// Log receives what the repository does on its own (recovery) and each commit; nil discards.
+	Log *slog.Logger
+}
+
+func (r *Repo) log() *slog.Logger {
+	if r.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Log
 }
 
 // Open finds the repository containing start (walking up like git) and opens it.

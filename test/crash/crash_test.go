@@ -94,8 +94,8 @@ var operations = []operation{
 	},
 }
 
-// run runs marina in dir with MARINA_FAILPOINT=fp and returns the process state.
-func run(t *testing.T, dir, fp string, args ...string) *os.ProcessState {
+// run runs marina in dir with MARINA_FAILPOINT=fp and returns the process state and its output.
+func run(t *testing.T, dir, fp string, args ...string) (*os.ProcessState, string) {
 	t.Helper()
 	cmd := exec.Command(marina, append([]string{"--repo", dir}, args...)...)
 	cmd.Env = append(os.Environ(), "MARINA_FAILPOINT="+fp, "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com")
@@ -107,7 +107,7 @@ func run(t *testing.T, dir, fp string, args ...string) *os.ProcessState {
 	if fp == "" && err != nil {
 		t.Fatalf("marina %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	return cmd.ProcessState
+	return cmd.ProcessState, string(out)
 }
 
 func killed(ps *os.ProcessState) bool {
@@ -158,12 +158,16 @@ func TestKillAtEveryFailpointLeavesHeadAtTheOldOrTheNewCommit(t *testing.T) {
 				dir := repotest.Dir(t, nil)
 				args := op.setup(t, dir)
 				old := repotest.Git(t, dir, "rev-parse", "HEAD")
-				if ps := run(t, dir, fp, args...); !killed(ps) {
+				if ps, _ := run(t, dir, fp, args...); !killed(ps) {
 					t.Fatalf("marina was not killed at %s (exit %v)", fp, ps)
 				}
 				checkNoHalfState(t, dir, old, op)
-				// A read-only command after the crash already sees the finished state.
-				run(t, dir, "", "model", "list")
+				// A read-only command after the crash finishes a committed operation, and says so.
+				_, out := run(t, dir, "", "model", "list")
+				published := repotest.Git(t, dir, "rev-parse", "HEAD") != old
+				if said := strings.Contains(out, "finishing an operation that a killed marina process had committed"); said != published {
+					t.Fatalf("recovery message shown=%v, commit published=%v:\n%s", said, published, out)
+				}
 				run(t, dir, "", args...)
 				checkFinished(t, dir, old, op)
 			})
