@@ -42,6 +42,9 @@ func TestExampleScaffoldIsWhatInitWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range files {
+		if strings.HasPrefix(f.Path, "gitops/flux/apps/") {
+			continue // render maintains these indexes as models are deployed
+		}
 		got, err := os.ReadFile(filepath.Join("ml-platform", filepath.FromSlash(f.Path)))
 		if err != nil {
 			t.Errorf("%s: %v (run make generate)", f.Path, err)

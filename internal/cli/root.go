@@ -164,6 +164,7 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
 		newPromoteCommand(g),
 		newRollbackCommand(g),
 		newHistoryCommand(g),
+		newRenderCommand(g),
 	)
 	return cmd
 }

@@ -98,6 +98,8 @@ type KEDA struct {
 	Max       int32  `json:"max"`
 	Query     string `json:"query"`
 	Threshold string `json:"threshold"`
+	// ServerAddress is the Prometheus KEDA queries; default http://prometheus.monitoring.svc:9090.
+	ServerAddress string `json:"serverAddress,omitempty"`
 }
 
 // Strategy is how a new version replaces the old one; at most one is set.
@@ -140,6 +142,48 @@ type Shadow struct {
 	Percent  int32  `json:"percent"`
 	Duration string `json:"duration,omitempty"`
 }
+
+// Resolve merges the environment's settings over the shared ones, field by field.
+func (s *ApplicationSpec) Resolve(env string) (EnvironmentSpec, bool) {
+	e, ok := s.Environments[env]
+	if !ok {
+		return EnvironmentSpec{}, false
+	}
+	base := s.Settings
+	if e.Replicas == nil {
+		e.Replicas = base.Replicas
+	}
+	if e.Resources == nil {
+		e.Resources = base.Resources
+	}
+	if e.NodeSelector == nil {
+		e.NodeSelector = base.NodeSelector
+	}
+	if e.Tolerations == nil {
+		e.Tolerations = base.Tolerations
+	}
+	if e.Scaling == nil {
+		e.Scaling = base.Scaling
+	}
+	if e.Strategy == nil {
+		e.Strategy = base.Strategy
+	}
+	return e, true
+}
+
+// GPUs is the number of nvidia.com/gpu one replica requests (or is limited to).
+func (r *Resources) GPUs() string {
+	if r == nil {
+		return ""
+	}
+	if g := r.Limits[GPUResource]; g != "" {
+		return g
+	}
+	return r.Requests[GPUResource]
+}
+
+// GPUResource is the extended resource of NVIDIA's device plugin.
+const GPUResource = "nvidia.com/gpu"
 
 // StrategyName returns canary, bluegreen, shadow or "" for a plain rolling update.
 func (s *Strategy) StrategyName() string {

@@ -3,7 +3,6 @@ package release
 import (
 	"bytes"
 	"fmt"
-	"path"
 
 	"go.yaml.in/yaml/v3"
 
@@ -11,40 +10,6 @@ import (
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/schemas"
 )
-
-// LoadProject reads and checks marina.yaml.
-func LoadProject(r *repo.Repo) (*project.Project, error) {
-	data, err := r.ReadFile(project.ProjectFile, schemas.MaxFileSize)
-	if err != nil {
-		return nil, err
-	}
-	var p project.Project
-	if err := schemas.Decode(schemas.Project, project.ProjectFile, data, &p); err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	for i, e := range p.Spec.Environments {
-		if seen[e.Name] {
-			return nil, fieldError(project.ProjectFile, fmt.Sprintf("spec.environments[%d].name", i), "environment %q is listed twice", e.Name)
-		}
-		seen[e.Name] = true
-		for _, req := range e.Requires {
-			if !seen[req] {
-				return nil, fieldError(project.ProjectFile, fmt.Sprintf("spec.environments[%d].requires", i), "%q must be an environment listed before %q", req, e.Name)
-			}
-		}
-	}
-	return &p, nil
-}
-
-func fieldError(file, field, format string, args ...any) error {
-	return &schemas.FileError{File: file, Problems: []schemas.Problem{{Path: field, Message: fmt.Sprintf(format, args...)}}}
-}
-
-// ApplicationFile is the path of a model's model.yaml.
-func ApplicationFile(model string) string {
-	return path.Join(project.ApplicationsDir, model, project.ApplicationFile)
-}
 
 // application is a parsed model.yaml that can be edited without losing comments.
 type application struct {
@@ -54,7 +19,7 @@ type application struct {
 }
 
 func loadApplication(r *repo.Repo, model string) (*application, error) {
-	file := ApplicationFile(model)
+	file := project.ApplicationPath(model)
 	data, err := r.ReadFile(file, schemas.MaxFileSize)
 	if err != nil {
 		return nil, err
@@ -63,15 +28,11 @@ func loadApplication(r *repo.Repo, model string) (*application, error) {
 }
 
 func parseApplication(file string, data []byte) (*application, error) {
-	doc, err := schemas.Parse(file, data)
+	spec, doc, err := project.ParseApplication(file, data)
 	if err != nil {
 		return nil, err
 	}
-	a := &application{file: file, doc: doc}
-	if err := doc.Decode(schemas.Application, &a.spec); err != nil {
-		return nil, err
-	}
-	return a, nil
+	return &application{file: file, doc: doc, spec: *spec}, nil
 }
 
 // newApplication is the model.yaml promote writes for a model deployed for the first time.
@@ -85,7 +46,7 @@ spec:
   backend: plain
   environments: {}
 `, project.APIVersion, model, model)
-	return parseApplication(ApplicationFile(model), []byte(src))
+	return parseApplication(project.ApplicationPath(model), []byte(src))
 }
 
 // setVersion sets spec.environments.<env>.version in the YAML tree, keeping comments.
@@ -135,21 +96,23 @@ func (a *application) envNode(env string, create bool) *yaml.Node {
 	return child(envs, env, create)
 }
 
-// bytes re-encodes the YAML tree and checks the result against the schema.
-func (a *application) bytes() ([]byte, error) {
+// bytes re-encodes the YAML tree, checks the result against the schema and
+// returns it with the application it now describes.
+func (a *application) bytes() ([]byte, *project.ModelApplication, error) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(a.doc.Root); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := enc.Close(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if _, err := parseApplication(a.file, buf.Bytes()); err != nil {
-		return nil, err
+	spec, _, err := project.ParseApplication(a.file, buf.Bytes())
+	if err != nil {
+		return nil, nil, err
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), spec, nil
 }
 
 func child(m *yaml.Node, key string, create bool) *yaml.Node {

@@ -10,6 +10,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/schemas"
 )
@@ -33,7 +34,7 @@ func History(r *repo.Repo, model, env string) ([]Change, error) {
 	if err != nil || head.IsZero() {
 		return nil, err
 	}
-	file := ApplicationFile(model)
+	file := project.ApplicationPath(model)
 	iter, err := r.Git().Log(&git.LogOptions{From: head, FileName: &file, Order: git.LogOrderCommitterTime})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/registry"
+	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/repo"
 )
 
@@ -47,7 +49,7 @@ type Result struct {
 
 // Promote makes one commit that sets the environment's version. The caller holds the repository lock.
 func Promote(r *repo.Repo, p Promotion) (*Result, error) {
-	proj, err := LoadProject(r)
+	proj, err := project.Load(r)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +71,7 @@ func Promote(r *repo.Repo, p Promotion) (*Result, error) {
 		}
 	}
 	var app *application
-	if r.Exists(ApplicationFile(p.Model)) {
+	if r.Exists(project.ApplicationPath(p.Model)) {
 		if app, err = loadApplication(r, p.Model); err != nil {
 			return nil, err
 		}
@@ -84,12 +86,15 @@ func Promote(r *repo.Repo, p Promotion) (*Result, error) {
 			return nil, err
 		}
 	}
-	appData, err := app.bytes()
+	appData, newApp, err := app.bytes()
 	if err != nil {
 		return nil, err
 	}
-	changes := []repo.Change{{Path: app.file, Data: appData}}
-	if cur, err := r.ReadFile(app.file, int64(len(appData))); err == nil && string(cur) == string(appData) {
+	changes, err := withRendered(r, proj, app.file, appData, newApp, env.Name)
+	if err != nil {
+		return nil, err
+	}
+	if len(changes) == 0 {
 		res.Unchanged = true
 		return res, nil
 	}
@@ -107,6 +112,29 @@ func Promote(r *repo.Repo, p Promotion) (*Result, error) {
 	}
 	res.Commit = commit.String()
 	return res, nil
+}
+
+// withRendered returns the changes of an edit to model.yaml: the file itself and the
+// environment's re-rendered manifests, so both land in one commit. Nothing when
+// neither changes.
+func withRendered(r *repo.Repo, proj *project.Project, appFile string, appData []byte, app *project.ModelApplication, env string) ([]repo.Change, error) {
+	outs, err := render.Application(r, proj, app, []string{env})
+	if err != nil {
+		return nil, err
+	}
+	index, err := render.FluxIndex(r, proj, app, env)
+	if err != nil {
+		return nil, err
+	}
+	outs = append(outs, index...)
+	changes, err := render.Changes(r, outs)
+	if err != nil {
+		return nil, err
+	}
+	if cur, err := r.ReadFile(appFile, int64(len(appData))); err != nil || !bytes.Equal(cur, appData) {
+		changes = append([]repo.Change{{Path: appFile, Data: appData}}, changes...)
+	}
+	return changes, nil
 }
 
 // checkRequires refuses a version that has not run in the environments env requires.
@@ -145,7 +173,7 @@ type Rollback struct {
 // RollBack makes one revert-style commit: the environment goes back to the previous
 // (or given) version and the current version is marked blocked. The caller holds the lock.
 func RollBack(r *repo.Repo, rb Rollback) (*Result, error) {
-	proj, err := LoadProject(r)
+	proj, err := project.Load(r)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +218,11 @@ func RollBack(r *repo.Repo, rb Rollback) (*Result, error) {
 		reason += ": " + rb.Reason
 	}
 	app.setVersion(rb.Environment, target)
-	appData, err := app.bytes()
+	appData, newApp, err := app.bytes()
+	if err != nil {
+		return nil, err
+	}
+	changes, err := withRendered(r, proj, app.file, appData, newApp, rb.Environment)
 	if err != nil {
 		return nil, err
 	}
@@ -198,12 +230,10 @@ func RollBack(r *repo.Repo, rb Rollback) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	changes = append(changes, repo.Change{Path: model.File(bad.Name, bad.Version), Data: badData})
 	msg := fmt.Sprintf("rollback: %s %s → %s in %s\n\n%s\n\n%s", rb.Model, current, target, rb.Environment,
 		"Blocks "+rb.Model+"@"+current+": "+reason, trailers(rb.Model, rb.Environment, current, target))
-	commit, err := r.Commit(repo.Commit{Message: msg, Branch: rb.Branch, Changes: []repo.Change{
-		{Path: app.file, Data: appData},
-		{Path: model.File(bad.Name, bad.Version), Data: badData},
-	}})
+	commit, err := r.Commit(repo.Commit{Message: msg, Branch: rb.Branch, Changes: changes})
 	if err != nil {
 		return nil, err
 	}

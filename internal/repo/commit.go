@@ -21,10 +21,11 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
-// Change sets the content of one file.
+// Change sets the content of one file, or removes it.
 type Change struct {
-	Path string
-	Data []byte
+	Path   string
+	Data   []byte
+	Delete bool
 }
 
 // Tag is an annotated tag on the new commit.
@@ -217,6 +218,10 @@ func (r *Repo) Commit(c Commit) (plumbing.Hash, error) {
 
 	blobs := map[string]plumbing.Hash{}
 	for _, ch := range c.Changes {
+		if ch.Delete {
+			blobs[ch.Path] = plumbing.ZeroHash
+			continue
+		}
 		h, err := r.writeBlob(ch.Data)
 		if err != nil {
 			return plumbing.ZeroHash, err
@@ -305,6 +310,13 @@ func (r *Repo) finish(j journal) error {
 		entries := map[string]plumbing.Hash{}
 		for _, p := range j.Paths {
 			f, err := tree.File(p)
+			if errors.Is(err, object.ErrFileNotFound) {
+				if err := r.RemoveFile(p); err != nil {
+					return err
+				}
+				entries[p] = plumbing.ZeroHash
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", p, err)
 			}
@@ -392,7 +404,8 @@ func (r *Repo) writeObject(o encoder) (plumbing.Hash, error) {
 	return r.git.Storer.SetEncodedObject(obj)
 }
 
-// writeTree writes base with the files in blobs added or replaced, creating directories as needed.
+// writeTree writes base with the files in blobs added or replaced (a zero hash removes
+// the file), creating directories as needed and dropping directories left empty.
 func (r *Repo) writeTree(base *object.Tree, blobs map[string]plumbing.Hash) (plumbing.Hash, error) {
 	var entries []object.TreeEntry
 	if base != nil {
@@ -420,9 +433,21 @@ func (r *Repo) writeTree(base *object.Tree, blobs map[string]plumbing.Hash) (plu
 		}
 		entries = append(entries, e)
 	}
+	remove := func(name string) {
+		for i := range entries {
+			if entries[i].Name == name {
+				entries = append(entries[:i], entries[i+1:]...)
+				return
+			}
+		}
+	}
 	for name, h := range files {
 		if e := findEntry(entries, name); e != nil && e.Mode == filemode.Dir {
 			return plumbing.ZeroHash, fmt.Errorf("%w: %s is a directory in the repository", ErrBadPath, name)
+		}
+		if h.IsZero() {
+			remove(name)
+			continue
 		}
 		set(object.TreeEntry{Name: name, Mode: filemode.Regular, Hash: h})
 	}
@@ -442,12 +467,19 @@ func (r *Repo) writeTree(base *object.Tree, blobs map[string]plumbing.Hash) (plu
 		if err != nil {
 			return plumbing.ZeroHash, fmt.Errorf("%s/%w", name, err)
 		}
+		if h == emptyTree {
+			remove(name)
+			continue
+		}
 		set(object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: h})
 	}
 	// Git orders tree entries by name, comparing a directory as if it ended in "/".
 	sort.Slice(entries, func(i, j int) bool { return treeKey(entries[i]) < treeKey(entries[j]) })
 	return r.writeObject(&object.Tree{Entries: entries})
 }
+
+// emptyTree is the hash of the tree with no entries.
+var emptyTree = plumbing.ComputeHash(plumbing.TreeObject, nil)
 
 func findEntry(entries []object.TreeEntry, name string) *object.TreeEntry {
 	for i := range entries {
@@ -545,6 +577,10 @@ func (r *Repo) updateIndex(entries map[string]plumbing.Hash) error {
 		return err
 	}
 	for p, h := range entries {
+		if h.IsZero() {
+			_, _ = idx.Remove(p)
+			continue
+		}
 		e, err := idx.Entry(p)
 		if err != nil {
 			e = idx.Add(p)
@@ -633,6 +669,20 @@ func (r *Repo) WriteFileAtomic(p string, data []byte) error {
 	if werr != nil {
 		_ = r.root.Remove(filepath.FromSlash(tmp))
 		return fmt.Errorf("%s: %w", p, unwrapPathErr(werr))
+	}
+	return nil
+}
+
+// RemoveFile removes a work-tree file if it exists, and its directory if that is left empty.
+func (r *Repo) RemoveFile(p string) error {
+	if err := CheckPath(p); err != nil {
+		return err
+	}
+	if err := r.root.Remove(filepath.FromSlash(p)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s: %w", p, unwrapPathErr(err))
+	}
+	if dir := path.Dir(p); dir != "." {
+		_ = r.root.Remove(filepath.FromSlash(dir)) // fails, as wanted, when not empty
 	}
 	return nil
 }

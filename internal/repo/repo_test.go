@@ -173,3 +173,28 @@ func TestOpenWalksUpAndNeedsMarinaYAML(t *testing.T) {
 		t.Fatalf("Open(no git) = %v, want ErrNotRepo", err)
 	}
 }
+
+func TestCommitDeletesFilesAndEmptyDirectories(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, map[string]string{"applications/m/staging/a.yaml": "a\n", "applications/m/staging/b.yaml": "b\n", "keep.txt": "k\n"})
+	r := repotest.Open(t, dir)
+	if _, err := r.Commit(repo.Commit{Message: "rm", Changes: []repo.Change{{Path: "applications/m/staging/a.yaml", Delete: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := repotest.Git(t, dir, "ls-files"); got != "applications/m/staging/b.yaml\nkeep.txt\nmarina.yaml" {
+		t.Fatalf("ls-files:\n%s", got)
+	}
+	if _, err := r.Commit(repo.Commit{Message: "rm", Changes: []repo.Change{{Path: "applications/m/staging/b.yaml", Delete: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := repotest.Git(t, dir, "ls-tree", "-r", "--name-only", "HEAD"); got != "keep.txt\nmarina.yaml" {
+		t.Fatalf("tree:\n%s", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "applications", "m", "staging")); !os.IsNotExist(err) {
+		t.Fatal("empty directory left in the work tree")
+	}
+	if got := repotest.Git(t, dir, "status", "--porcelain"); got != "" {
+		t.Fatalf("status: %s", got)
+	}
+	repotest.Git(t, dir, "fsck", "--strict")
+}

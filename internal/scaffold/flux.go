@@ -1,5 +1,7 @@
 package scaffold
 
+import "github.com/marina-dev/marina/internal/render"
+
 const (
 	fluxSourceAPIVersion    = "source.toolkit.fluxcd.io/v1"
 	fluxKustomizeAPIVersion = "kustomize.toolkit.fluxcd.io/v1"
@@ -44,10 +46,9 @@ func (g *generator) fluxCD() error {
 	for _, env := range o.Envs {
 		apps = append(apps, g.fluxKustomization(o.Name+"-apps-"+env, "./"+fluxDir+"/apps/"+env, namespace(env),
 			[]string{o.Name + "-infra-" + env}, true, []string{environmentLabel, env}))
-		g.addYAML(fluxDir+"/apps/"+env+"/kustomization.yaml", []string{generatedHeader,
-			"The applications deployed to " + env + ". marina render --write adds one entry per model:",
-			"  - ../../../../applications/<model>/" + env},
-			kustomization(nil, nil))
+		// marina render maintains this index; init writes its empty form.
+		index := render.FluxIndexFile(env, nil)
+		g.add(index.Path, index.Data)
 	}
 	g.addYAML(fluxDir+"/apps.yaml", []string{generatedHeader,
 		"One Kustomization per environment for its rendered applications, after that environment's infrastructure."},

@@ -1,0 +1,51 @@
+package render
+
+// marina renders a ModelDeployment for marina's controller, which owns the
+// Deployments, Services and traffic split of the rollout.
+func (c *context) marina() ([]object, error) {
+	res, err := c.resources()
+	if err != nil {
+		return nil, err
+	}
+	runtime := map[string]any{"image": c.image, "port": c.port}
+	if len(res.Requests) > 0 || len(res.Limits) > 0 {
+		runtime["resources"] = res
+	}
+	if len(c.settings.NodeSelector) > 0 {
+		runtime["nodeSelector"] = c.settings.NodeSelector
+	}
+	if t := tolerations(c.settings.Tolerations); len(t) > 0 {
+		runtime["tolerations"] = t
+	}
+	spec := map[string]any{
+		"model":   c.name,
+		"version": c.Version.Version,
+		"artifact": map[string]any{
+			"uri":    c.Version.Artifact.URI,
+			"digest": c.Version.Artifact.Digest,
+			"size":   c.Version.Artifact.Size,
+			"format": c.Version.Format,
+		},
+		"runtime": runtime,
+	}
+	if !c.autoscaled() {
+		spec["replicas"] = c.replicas()
+	}
+	if c.configMap != "" {
+		spec["config"] = map[string]any{"configMapName": c.configMap}
+	}
+	if s := c.settings.Scaling; s != nil {
+		spec["scaling"] = s
+	}
+	if s := c.settings.Strategy; s != nil {
+		spec["strategy"] = s
+	}
+	meta := c.meta(c.name)
+	meta["annotations"] = c.annotations()
+	return []object{{file: "modeldeployment.yaml", obj: map[string]any{
+		"apiVersion": "marina.dev/v1alpha1",
+		"kind":       "ModelDeployment",
+		"metadata":   meta,
+		"spec":       spec,
+	}}}, nil
+}

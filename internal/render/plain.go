@@ -1,0 +1,409 @@
+package render
+
+import (
+	"fmt"
+	"path"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/marina-dev/marina/internal/project"
+)
+
+// Model server conventions: the Open Inference Protocol v2 health endpoints and the
+// paths a shared Gateway routes on (v2 and KServe v1 protocols).
+const (
+	readyPath = "/v2/health/ready"
+	livePath  = "/v2/health/live"
+	portName  = "http"
+	// loadBytesPerSecond is a conservative speed for fetching and loading a model, to size the startup probe.
+	loadBytesPerSecond = 50 << 20
+	probePeriodSeconds = 5
+	// uid of the non-root user the model server runs as (distroless "nonroot").
+	nonRootUID = 65532
+)
+
+// plain renders a Deployment, Service, route and autoscaling objects.
+func (c *context) plain() ([]object, error) {
+	dep, err := c.deployment()
+	if err != nil {
+		return nil, err
+	}
+	objs := []object{{file: "deployment.yaml", obj: dep}, {file: "service.yaml", obj: c.service()}}
+	switch c.Project.Spec.Traffic {
+	case "ingress":
+		objs = append(objs, object{file: "ingress.yaml", obj: c.ingress()})
+	default:
+		objs = append(objs, object{file: "httproute.yaml", obj: c.httpRoute()})
+	}
+	if s := c.settings.Scaling; s != nil && s.HPA != nil {
+		objs = append(objs, object{file: "hpa.yaml", obj: c.hpa(s.HPA)})
+	}
+	if s := c.settings.Scaling; s != nil && s.KEDA != nil {
+		objs = append(objs, object{file: "scaledobject.yaml", obj: c.scaledObject(s.KEDA)})
+	}
+	if c.minReplicas() >= 2 {
+		objs = append(objs, object{file: "pdb.yaml", obj: c.pdb()})
+	}
+	return objs, nil
+}
+
+// minReplicas is the fewest pods the environment runs.
+func (c *context) minReplicas() int32 {
+	if s := c.settings.Scaling; s != nil {
+		switch {
+		case s.HPA != nil:
+			return s.HPA.Min
+		case s.KEDA != nil:
+			return s.KEDA.Min
+		}
+	}
+	return c.replicas()
+}
+
+func (c *context) replicas() int32 {
+	if c.settings.Replicas != nil {
+		return *c.settings.Replicas
+	}
+	return 1
+}
+
+// autoscaled is true when an HPA or KEDA owns the replica count, so render leaves it out
+// and the GitOps engine does not fight the autoscaler.
+func (c *context) autoscaled() bool {
+	s := c.settings.Scaling
+	return s != nil && (s.HPA != nil || s.KEDA != nil)
+}
+
+func (c *context) gpu() bool {
+	return c.settings.Resources.GPUs() != ""
+}
+
+func (c *context) deployment() (*appsv1.Deployment, error) {
+	pod, err := c.podSpec()
+	if err != nil {
+		return nil, err
+	}
+	d := &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Name: c.name, Namespace: c.namespace, Labels: c.labels(), Annotations: c.annotations()},
+		Spec: appsv1.DeploymentSpec{
+			Selector:                &metav1.LabelSelector{MatchLabels: c.selector()},
+			RevisionHistoryLimit:    ptr(int32(5)),
+			ProgressDeadlineSeconds: ptr(int32(max(600, 2*c.startupSeconds()))),
+			Strategy:                c.rollingUpdate(),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: c.labels(), Annotations: c.annotations()},
+				Spec:       pod,
+			},
+		},
+	}
+	if !c.autoscaled() {
+		d.Spec.Replicas = ptr(c.replicas())
+	}
+	return d, nil
+}
+
+// rollingUpdate never surges a GPU model: an extra GPU pod may not fit the quota or the nodes.
+func (c *context) rollingUpdate() appsv1.DeploymentStrategy {
+	surge, unavailable := intstr.FromString("25%"), intstr.FromInt32(0)
+	if c.gpu() {
+		surge, unavailable = intstr.FromInt32(0), intstr.FromInt32(1)
+	}
+	return appsv1.DeploymentStrategy{
+		Type:          appsv1.RollingUpdateDeploymentStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavailable},
+	}
+}
+
+// startupSeconds is how long the model may take to fetch and load, from its size.
+func (c *context) startupSeconds() int32 {
+	return int32(60 + c.Version.Artifact.Size/loadBytesPerSecond)
+}
+
+func (c *context) podSpec() (corev1.PodSpec, error) {
+	res, err := c.resources()
+	if err != nil {
+		return corev1.PodSpec{}, err
+	}
+	container := corev1.Container{
+		Name:      "model-server",
+		Image:     c.image,
+		Args:      c.args(),
+		Ports:     []corev1.ContainerPort{{Name: portName, ContainerPort: c.port, Protocol: corev1.ProtocolTCP}},
+		Env:       c.env(),
+		EnvFrom:   c.envFrom(),
+		Resources: res,
+		StartupProbe: &corev1.Probe{
+			ProbeHandler:     httpGet(readyPath),
+			PeriodSeconds:    probePeriodSeconds,
+			FailureThreshold: (c.startupSeconds() + probePeriodSeconds - 1) / probePeriodSeconds,
+		},
+		ReadinessProbe: &corev1.Probe{ProbeHandler: httpGet(readyPath), PeriodSeconds: 5, FailureThreshold: 3},
+		LivenessProbe:  &corev1.Probe{ProbeHandler: httpGet(livePath), PeriodSeconds: 10, FailureThreshold: 3},
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr(false),
+			ReadOnlyRootFilesystem:   ptr(true),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		},
+		VolumeMounts: []corev1.VolumeMount{{Name: "models", MountPath: "/models"}, {Name: "tmp", MountPath: "/tmp"}},
+	}
+	modelsSize := resource.NewQuantity(max(c.Version.Artifact.Size*2, 1<<30), resource.BinarySI)
+	spec := corev1.PodSpec{
+		Containers:                    []corev1.Container{container},
+		NodeSelector:                  c.settings.NodeSelector,
+		Tolerations:                   tolerations(c.settings.Tolerations),
+		TerminationGracePeriodSeconds: ptr(int64(30)),
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot:   ptr(true),
+			RunAsUser:      ptr(int64(nonRootUID)),
+			RunAsGroup:     ptr(int64(nonRootUID)),
+			FSGroup:        ptr(int64(nonRootUID)),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+		Volumes: []corev1.Volume{
+			{Name: "models", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: modelsSize}}},
+			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		},
+	}
+	return spec, nil
+}
+
+func httpGet(p string) corev1.ProbeHandler {
+	return corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p, Port: intstr.FromString(portName)}}
+}
+
+// args default to marina serve on the artifact; model.yaml's runtime.args replace them.
+func (c *context) args() []string {
+	if rt := c.App.Spec.Runtime; rt != nil && len(rt.Args) > 0 {
+		return rt.Args
+	}
+	return []string{"serve", "--model=$(MARINA_MODEL_URI)", "--digest=$(MARINA_MODEL_DIGEST)", "--name=$(MARINA_MODEL_NAME)", fmt.Sprintf("--addr=:%d", c.port)}
+}
+
+// env tells the model server which artifact to load and check.
+func (c *context) env() []corev1.EnvVar {
+	return []corev1.EnvVar{
+		{Name: "MARINA_MODEL_NAME", Value: c.name},
+		{Name: "MARINA_MODEL_VERSION", Value: c.Version.Version},
+		{Name: "MARINA_MODEL_URI", Value: c.Version.Artifact.URI},
+		{Name: "MARINA_MODEL_DIGEST", Value: c.Version.Artifact.Digest},
+		{Name: "MARINA_MODEL_FORMAT", Value: c.Version.Format},
+	}
+}
+
+func (c *context) envFrom() []corev1.EnvFromSource {
+	var out []corev1.EnvFromSource
+	if c.configMap != "" {
+		out = append(out, corev1.EnvFromSource{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: c.configMap}}})
+	}
+	for _, s := range c.App.Spec.Secrets {
+		out = append(out, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: s.Name}}})
+	}
+	return out
+}
+
+func (c *context) resources() (corev1.ResourceRequirements, error) {
+	var out corev1.ResourceRequirements
+	r := c.settings.Resources
+	if r == nil {
+		return out, nil
+	}
+	var err error
+	if out.Requests, err = quantities(c.appFile, "requests", r.Requests); err != nil {
+		return out, err
+	}
+	out.Limits, err = quantities(c.appFile, "limits", r.Limits)
+	return out, err
+}
+
+func quantities(file, field string, in map[string]string) (corev1.ResourceList, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := corev1.ResourceList{}
+	for k, v := range in {
+		q, err := resource.ParseQuantity(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: resources.%s[%q]: %q is not a Kubernetes quantity (e.g. 500m, 2Gi): %w", file, field, k, v, err)
+		}
+		out[corev1.ResourceName(k)] = q
+	}
+	return out, nil
+}
+
+func tolerations(in []project.Toleration) []corev1.Toleration {
+	var out []corev1.Toleration
+	for _, t := range in {
+		out = append(out, corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOperator(t.Operator), Value: t.Value, Effect: corev1.TaintEffect(t.Effect)})
+	}
+	return out
+}
+
+func (c *context) service() *corev1.Service {
+	return &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Name: c.name, Namespace: c.namespace, Labels: c.labels()},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: c.selector(),
+			Ports:    []corev1.ServicePort{{Name: portName, Port: 80, TargetPort: intstr.FromString(portName), Protocol: corev1.ProtocolTCP}},
+		},
+	}
+}
+
+// routePaths are the request paths of this model on a shared Gateway or Ingress.
+func (c *context) routePaths() []string {
+	return []string{"/v2/models/" + c.name, "/v1/models/" + c.name}
+}
+
+func (c *context) httpRoute() *gatewayv1.HTTPRoute {
+	gw := c.Project.Spec.Gateway
+	if gw == nil {
+		gw = &project.GatewayRef{Name: DefaultGatewayName, Namespace: DefaultGatewayNamespace}
+	}
+	parent := gatewayv1.ParentReference{Name: gatewayv1.ObjectName(gw.Name)}
+	if gw.Namespace != "" {
+		parent.Namespace = ptr(gatewayv1.Namespace(gw.Namespace))
+	}
+	var matches []gatewayv1.HTTPRouteMatch
+	for _, p := range c.routePaths() {
+		matches = append(matches, gatewayv1.HTTPRouteMatch{Path: &gatewayv1.HTTPPathMatch{Type: ptr(gatewayv1.PathMatchPathPrefix), Value: ptr(p)}})
+	}
+	return &gatewayv1.HTTPRoute{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "gateway.networking.k8s.io/v1", Kind: "HTTPRoute"},
+		ObjectMeta: metav1.ObjectMeta{Name: c.name, Namespace: c.namespace, Labels: c.labels()},
+		Spec: gatewayv1.HTTPRouteSpec{
+			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{parent}},
+			Rules: []gatewayv1.HTTPRouteRule{{
+				Matches: matches,
+				BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{
+					BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(c.name), Port: ptr(gatewayv1.PortNumber(80))},
+				}}},
+			}},
+		},
+	}
+}
+
+func (c *context) ingress() *networkingv1.Ingress {
+	var paths []networkingv1.HTTPIngressPath
+	for _, p := range c.routePaths() {
+		paths = append(paths, networkingv1.HTTPIngressPath{
+			Path:     p,
+			PathType: ptr(networkingv1.PathTypePrefix),
+			Backend:  networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: c.name, Port: networkingv1.ServiceBackendPort{Name: portName}}},
+		})
+	}
+	return &networkingv1.Ingress{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "Ingress"},
+		ObjectMeta: metav1.ObjectMeta{Name: c.name, Namespace: c.namespace, Labels: c.labels()},
+		Spec:       networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: paths}}}}},
+	}
+}
+
+func (c *context) hpa(h *project.HPA) *autoscalingv2.HorizontalPodAutoscaler {
+	util := h.CPUUtilization
+	if util == 0 {
+		util = 70
+	}
+	return &autoscalingv2.HorizontalPodAutoscaler{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"},
+		ObjectMeta: metav1.ObjectMeta{Name: c.name, Namespace: c.namespace, Labels: c.labels()},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: c.name},
+			MinReplicas:    ptr(h.Min),
+			MaxReplicas:    h.Max,
+			Metrics: []autoscalingv2.MetricSpec{{
+				Type:     autoscalingv2.ResourceMetricSourceType,
+				Resource: &autoscalingv2.ResourceMetricSource{Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr(util)}},
+			}},
+		},
+	}
+}
+
+func (c *context) scaledObject(k *project.KEDA) map[string]any {
+	server := k.ServerAddress
+	if server == "" {
+		server = DefaultPrometheus
+	}
+	return map[string]any{
+		"apiVersion": "keda.sh/v1alpha1",
+		"kind":       "ScaledObject",
+		"metadata":   c.meta(c.name),
+		"spec": map[string]any{
+			"scaleTargetRef":  map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": c.name},
+			"minReplicaCount": k.Min,
+			"maxReplicaCount": k.Max,
+			"triggers": []any{map[string]any{
+				"type":     "prometheus",
+				"metadata": map[string]any{"serverAddress": server, "query": k.Query, "threshold": k.Threshold},
+			}},
+		},
+	}
+}
+
+func (c *context) pdb() *policyv1.PodDisruptionBudget {
+	one := intstr.FromInt32(1)
+	return &policyv1.PodDisruptionBudget{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},
+		ObjectMeta: metav1.ObjectMeta{Name: c.name, Namespace: c.namespace, Labels: c.labels()},
+		Spec:       policyv1.PodDisruptionBudgetSpec{MaxUnavailable: &one, Selector: &metav1.LabelSelector{MatchLabels: c.selector()}},
+	}
+}
+
+// common renders what every backend needs: the config ConfigMap and the secret references.
+func (c *context) common() ([]object, error) {
+	var objs []object
+	if c.configMap != "" {
+		data, err := configData(c.appFile, c.App.Spec.Config, c.Config)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, object{file: "configmap.yaml", obj: &corev1.ConfigMap{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+			ObjectMeta: metav1.ObjectMeta{Name: c.configMap, Namespace: c.namespace, Labels: c.labels()},
+			Data:       data,
+		}})
+	}
+	for _, s := range c.App.Spec.Secrets {
+		switch {
+		case s.ExternalSecret != nil:
+			objs = append(objs, object{file: "externalsecret-" + s.Name + ".yaml", obj: map[string]any{
+				"apiVersion": "external-secrets.io/v1",
+				"kind":       "ExternalSecret",
+				"metadata":   c.meta(s.Name),
+				"spec": map[string]any{
+					"refreshInterval": "1h",
+					"secretStoreRef":  map[string]any{"kind": "ClusterSecretStore", "name": s.ExternalSecret.Store},
+					"target":          map[string]any{"name": s.Name, "creationPolicy": "Owner"},
+					"dataFrom":        []any{map[string]any{"extract": map[string]any{"key": s.ExternalSecret.Key}}},
+				},
+			}})
+		case s.SealedSecret != nil:
+			raw, ok := c.SealedSecrets[s.Name]
+			if !ok {
+				return nil, fmt.Errorf("%s: secrets[%s].sealedSecret.file %s: not read", c.appFile, s.Name, s.SealedSecret.File)
+			}
+			objs = append(objs, object{file: "sealedsecret-" + s.Name + ".yaml", raw: raw})
+		}
+	}
+	return objs, nil
+}
+
+// configData flattens the config file (a YAML mapping of scalars) into ConfigMap data.
+func configData(appFile, configFile string, raw []byte) (map[string]string, error) {
+	m, err := ParseConfig(path.Join(path.Dir(appFile), configFile), raw)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func ptr[T any](v T) *T { return &v }

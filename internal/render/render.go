@@ -1,0 +1,243 @@
+package render
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/project"
+)
+
+// Backends render can emit.
+const (
+	BackendPlain  = "plain"
+	BackendKServe = "kserve"
+	BackendMarina = "marina"
+)
+
+// Defaults for what model.yaml leaves out.
+const (
+	// DefaultImage is marina's own ONNX model server (marina serve).
+	DefaultImage = "ghcr.io/marina-dev/marina-serve:0.1.0"
+	// DefaultPort is the container port of the model server.
+	DefaultPort = 8080
+	// DefaultGatewayName and DefaultGatewayNamespace name the Gateway HTTPRoutes attach to
+	// when marina.yaml names none.
+	DefaultGatewayName      = "models"
+	DefaultGatewayNamespace = "gateway-system"
+	// DefaultPrometheus is the Prometheus KEDA queries when model.yaml names none.
+	DefaultPrometheus = "http://prometheus.monitoring.svc:9090"
+)
+
+// Input is everything one (model, environment) renders from.
+type Input struct {
+	Project *project.Project
+	App     *project.ModelApplication
+	Env     string
+	Version *model.Version
+	// Config is the content of spec.config, nil when there is none.
+	Config []byte
+	// SealedSecrets holds the content of each sealedSecret file, by secret name.
+	SealedSecrets map[string][]byte
+}
+
+// File is one rendered file, by repository path.
+type File struct {
+	Path string
+	Data []byte
+}
+
+// Dir is where the manifests of a model's environment are committed.
+func Dir(modelName, env string) string {
+	return path.Join(project.ApplicationsDir, modelName, env)
+}
+
+// Render produces the files of applications/<model>/<env>/, sorted by path, kustomization.yaml included.
+func Render(in Input) ([]File, error) {
+	c, err := newContext(in)
+	if err != nil {
+		return nil, err
+	}
+	var objs []object
+	switch c.backend {
+	case BackendPlain:
+		objs, err = c.plain()
+	case BackendKServe:
+		objs, err = c.kserve()
+	case BackendMarina:
+		objs, err = c.marina()
+	default:
+		err = fmt.Errorf("%s: spec.backend %q: use plain, kserve or marina", c.appFile, c.backend)
+	}
+	if err != nil {
+		return nil, err
+	}
+	common, err := c.common()
+	if err != nil {
+		return nil, err
+	}
+	objs = append(objs, common...)
+	return c.files(objs)
+}
+
+// object is one manifest: the file it goes to and its content.
+type object struct {
+	file string
+	obj  any
+	// raw, when set, is written as is (a committed SealedSecret).
+	raw []byte
+}
+
+// context holds what every backend derives from the input.
+type context struct {
+	Input
+	appFile   string
+	backend   string
+	name      string
+	namespace string
+	settings  project.EnvironmentSpec
+	image     string
+	port      int32
+	configMap string
+}
+
+func newContext(in Input) (*context, error) {
+	c := &context{Input: in, appFile: path.Join(project.ApplicationsDir, in.App.Metadata.Name, project.ApplicationFile)}
+	env, ok := in.Project.Environment(in.Env)
+	if !ok {
+		return nil, fmt.Errorf("environment %q is not in marina.yaml", in.Env)
+	}
+	c.namespace = env.Namespace
+	c.settings, ok = in.App.Spec.Resolve(in.Env)
+	if !ok {
+		return nil, fmt.Errorf("%s: spec.environments has no %q", c.appFile, in.Env)
+	}
+	if in.Version == nil || in.Version.Version != c.settings.Version {
+		return nil, fmt.Errorf("%s: spec.environments.%s.version %s: no metadata given for it", c.appFile, in.Env, c.settings.Version)
+	}
+	c.backend = in.App.Spec.Backend
+	if c.backend == "" {
+		c.backend = BackendPlain
+	}
+	c.name = in.App.Spec.Model
+	c.image, c.port = DefaultImage, DefaultPort
+	if rt := in.App.Spec.Runtime; rt != nil {
+		if rt.Image != "" {
+			c.image = rt.Image
+		}
+		if rt.Port != 0 {
+			c.port = int32(rt.Port)
+		}
+	}
+	if in.Config != nil {
+		c.configMap = fmt.Sprintf("%s-config-%s", c.name, contentHash(in.Config))
+	}
+	return c, nil
+}
+
+// labels are the standard labels of every object.
+func (c *context) labels() map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/name":       c.name,
+		"app.kubernetes.io/instance":   c.name + "-" + c.Env,
+		"app.kubernetes.io/version":    c.Version.Version,
+		"app.kubernetes.io/component":  "model-server",
+		"app.kubernetes.io/part-of":    c.Project.Metadata.Name,
+		"app.kubernetes.io/managed-by": "marina",
+		"marina.dev/model":             c.name,
+		"marina.dev/version":           c.Version.Version,
+		"marina.dev/environment":       c.Env,
+	}
+}
+
+// selector labels never change between versions, so a Deployment's selector stays valid.
+func (c *context) selector() map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/name":     c.name,
+		"app.kubernetes.io/instance": c.name + "-" + c.Env,
+	}
+}
+
+// annotations pin the exact artifact on the objects that run it.
+func (c *context) annotations() map[string]string {
+	return map[string]string{
+		"marina.dev/artifact-uri":    c.Version.Artifact.URI,
+		"marina.dev/artifact-digest": c.Version.Artifact.Digest,
+	}
+}
+
+func (c *context) meta(name string) map[string]any {
+	return map[string]any{"name": name, "namespace": c.namespace, "labels": c.labels()}
+}
+
+// files turns objects into YAML files and the kustomization.yaml listing them.
+func (c *context) files(objs []object) ([]File, error) {
+	dir := Dir(c.name, c.Env)
+	var out []File
+	var resources []string
+	for _, o := range objs {
+		data := o.raw
+		if data == nil {
+			var err error
+			if data, err = marshal(o.obj); err != nil {
+				return nil, fmt.Errorf("%s: %w", o.file, err)
+			}
+		}
+		out = append(out, File{Path: path.Join(dir, o.file), Data: data})
+		resources = append(resources, o.file)
+	}
+	sort.Strings(resources)
+	k, err := marshal(map[string]any{
+		"apiVersion": "kustomize.config.k8s.io/v1beta1",
+		"kind":       "Kustomization",
+		"resources":  resources,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, File{Path: path.Join(dir, "kustomization.yaml"), Data: k})
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	for i := 1; i < len(out); i++ {
+		if out[i].Path == out[i-1].Path {
+			return nil, fmt.Errorf("%s: two objects render to %s", c.appFile, out[i].Path)
+		}
+	}
+	return out, nil
+}
+
+// marshal writes an object as YAML with sorted keys, dropping the empty status and
+// creationTimestamp that typed Kubernetes objects carry.
+func marshal(obj any) ([]byte, error) {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	delete(m, "status")
+	if md, ok := m["metadata"].(map[string]any); ok {
+		delete(md, "creationTimestamp")
+	}
+	if spec, ok := m["spec"].(map[string]any); ok {
+		if tmpl, ok := spec["template"].(map[string]any); ok {
+			if md, ok := tmpl["metadata"].(map[string]any); ok {
+				delete(md, "creationTimestamp")
+			}
+		}
+	}
+	return yaml.Marshal(m)
+}
+
+// contentHash is a short, stable hash of data for names that change with content.
+func contentHash(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])[:10]
+}
