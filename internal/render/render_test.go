@@ -1,0 +1,286 @@
+package render_test
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/project"
+	"github.com/marina-dev/marina/internal/render"
+	"github.com/marina-dev/marina/schemas"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+func projectFile(traffic string) string {
+	return `apiVersion: marina.dev/v1alpha1
+kind: Project
+metadata: {name: platform}
+spec:
+  repository: {url: https://git.example.com/platform.git}
+  traffic: ` + traffic + `
+  environments:
+    - {name: staging, namespace: models-staging}
+    - {name: prod, namespace: models-prod, requires: [staging]}
+`
+}
+
+func version(v string, size int64) *model.Version {
+	return &model.Version{
+		Name: "fraud", Version: v, Tag: "v" + v + "-abcdef0", Format: "onnx", State: model.StateActive,
+		Artifact: model.Artifact{URI: "s3://models/fraud/" + v + ".onnx", Digest: "sha256:" + strings.Repeat("ab", 32), Size: size},
+		Created:  time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC),
+	}
+}
+
+type renderCase struct {
+	name    string
+	traffic string
+	app     string
+	env     string
+	size    int64
+	config  string
+	sealed  map[string][]byte
+}
+
+var cases = []renderCase{
+	{name: "plain-gateway-hpa-config", traffic: "gateway", env: "prod", size: 350, config: "LOG_LEVEL: info\nMAX_BATCH: 64\n", app: `
+  runtime: {image: "registry.example.com/serve@sha256:` + strings.Repeat("0", 64) + `", port: 9000}
+  config: config.yaml
+  resources: {requests: {cpu: 250m, memory: 256Mi}, limits: {cpu: "1", memory: 512Mi}}
+  scaling: {hpa: {min: 2, max: 6, cpuUtilization: 60}}
+  environments:
+    prod: {version: 1.0.0}
+`},
+	{name: "plain-ingress-keda-secrets", traffic: "ingress", env: "staging", size: 1 << 30, app: `
+  secrets:
+    - {name: feature-store, externalSecret: {store: vault, key: ml/feature-store}}
+    - {name: api-key, sealedSecret: {file: api-key.sealed.yaml}}
+  scaling: {keda: {min: 1, max: 20, query: "sum(rate(marina_requests_total[1m]))", threshold: "50"}}
+  environments:
+    staging: {version: 2.0.0-rc.1, resources: {requests: {cpu: "2", memory: 4Gi}, limits: {memory: 8Gi}}}
+`, sealed: map[string][]byte{"api-key": []byte("apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: api-key\n  namespace: models-staging\nspec:\n  encryptedData:\n    API_KEY: AgBy3i4OJSWK+PiTySYZZA==\n")}},
+	{name: "plain-gpu", traffic: "gateway", env: "staging", size: 5 << 30, app: `
+  resources: {requests: {cpu: "4", memory: 16Gi, nvidia.com/gpu: "1"}, limits: {memory: 24Gi, nvidia.com/gpu: "1"}}
+  nodeSelector: {nvidia.com/gpu.present: "true"}
+  tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+  replicas: 2
+  environments:
+    staging: {version: 1.0.0}
+`},
+	{name: "kserve-gpu-hpa", traffic: "gateway", env: "prod", size: 350, app: `
+  backend: kserve
+  resources: {requests: {cpu: "1", memory: 2Gi, nvidia.com/gpu: "1"}, limits: {nvidia.com/gpu: "1"}}
+  tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+  scaling: {hpa: {min: 1, max: 3}}
+  secrets:
+    - {name: feature-store, externalSecret: {store: vault, key: ml/feature-store}}
+  environments:
+    prod: {version: 1.0.0}
+`},
+	{name: "marina-canary-config", traffic: "gateway", env: "prod", size: 350, config: "THRESHOLD: 0.5\n", app: `
+  backend: marina
+  config: config.yaml
+  resources: {requests: {cpu: 500m, memory: 1Gi}, limits: {memory: 2Gi}}
+  environments:
+    prod:
+      version: 1.0.0
+      replicas: 3
+      strategy: {canary: {steps: [{setWeight: 20}, {pause: {duration: 5m}}, {analysis: {template: error-rate}}, {setWeight: 50}]}}
+`},
+}
+
+func input(t *testing.T, c renderCase) render.Input {
+	t.Helper()
+	var p project.Project
+	if err := schemas.Decode(schemas.Project, "marina.yaml", []byte(projectFile(c.traffic)), &p); err != nil {
+		t.Fatal(err)
+	}
+	app, _, err := project.ParseApplication("applications/fraud/model.yaml", []byte("apiVersion: marina.dev/v1alpha1\nkind: ModelApplication\nmetadata: {name: fraud}\nspec:\n  model: fraud"+c.app))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := render.Input{Project: &p, App: app, Env: c.env, Version: version(app.Spec.Environments[c.env].Version, c.size), SealedSecrets: c.sealed}
+	if c.config != "" {
+		in.Config = []byte(c.config)
+	}
+	return in
+}
+
+func TestRenderMatchesTheGoldenFiles(t *testing.T) {
+	t.Parallel()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			files, err := render.Render(input(t, c))
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, _ := render.Render(input(t, c))
+			var all bytes.Buffer
+			for i, f := range files {
+				if f.Path != again[i].Path || !bytes.Equal(f.Data, again[i].Data) {
+					t.Fatalf("%s differs between two renders of the same input", f.Path)
+				}
+				if !strings.HasPrefix(f.Path, "applications/fraud/"+c.env+"/") {
+					t.Fatalf("rendered outside the environment directory: %s", f.Path)
+				}
+				var obj map[string]any
+				if err := yaml.Unmarshal(f.Data, &obj); err != nil {
+					t.Fatalf("%s does not parse: %v", f.Path, err)
+				}
+				all.WriteString("# " + f.Path + "\n")
+				all.Write(f.Data)
+			}
+			golden := filepath.Join("testdata", "golden", c.name+".yaml")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, all.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./internal/render -update)", err)
+			}
+			if !bytes.Equal(want, all.Bytes()) {
+				t.Fatalf("output differs from %s (run go test ./internal/render -update and review the diff)", golden)
+			}
+		})
+	}
+}
+
+func objects(t *testing.T, files []render.File) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	for _, f := range files {
+		var obj map[string]any
+		if err := yaml.Unmarshal(f.Data, &obj); err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(f.Path)] = obj
+	}
+	return out
+}
+
+func get(obj map[string]any, keys ...string) any {
+	var cur any = obj
+	for _, k := range keys {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[k]
+	}
+	return cur
+}
+
+func TestReplicasAreLeftToTheAutoscaler(t *testing.T) {
+	t.Parallel()
+	files, err := render.Render(input(t, cases[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := objects(t, files)
+	if r := get(objs["deployment.yaml"], "spec", "replicas"); r != nil {
+		t.Fatalf("replicas %v rendered although an HPA owns them", r)
+	}
+	if objs["hpa.yaml"] == nil || objs["pdb.yaml"] == nil {
+		t.Fatal("HPA with min 2 must come with an HPA and a PodDisruptionBudget")
+	}
+}
+
+func TestGPUModelsNeverSurge(t *testing.T) {
+	t.Parallel()
+	files, _ := render.Render(input(t, cases[2]))
+	d := objects(t, files)["deployment.yaml"]
+	if s := get(d, "spec", "strategy", "rollingUpdate", "maxSurge"); s != float64(0) {
+		t.Fatalf("maxSurge %v for a GPU model", s)
+	}
+	// A 5 GiB model gets a startup budget of 60 s + 5 GiB / 50 MiB/s = 162 s → 33 probes of 5 s.
+	if f := get(d, "spec", "template", "spec", "containers"); f.([]any)[0].(map[string]any)["startupProbe"].(map[string]any)["failureThreshold"] != float64(33) {
+		t.Fatalf("startup probe not sized by model size: %v", f)
+	}
+}
+
+func TestAConfigChangeRenamesTheConfigMapAndAVersionChangeKeepsTheSelector(t *testing.T) {
+	t.Parallel()
+	a := input(t, cases[0])
+	b := input(t, cases[0])
+	b.Config = []byte("LOG_LEVEL: debug\nMAX_BATCH: 64\n")
+	fa, _ := render.Render(a)
+	fb, _ := render.Render(b)
+	ca, cb := objects(t, fa)["configmap.yaml"], objects(t, fb)["configmap.yaml"]
+	if get(ca, "metadata", "name") == get(cb, "metadata", "name") {
+		t.Fatal("the ConfigMap name did not change with its content, so pods would not roll")
+	}
+	if ref := get(objects(t, fb)["deployment.yaml"], "spec", "template", "spec", "containers").([]any)[0].(map[string]any)["envFrom"].([]any)[0].(map[string]any)["configMapRef"].(map[string]any)["name"]; ref != get(cb, "metadata", "name") {
+		t.Fatalf("the Deployment refers to %v, not the new ConfigMap", ref)
+	}
+	c := input(t, cases[0])
+	c.Version = version("1.1.0", 350)
+	c.App.Spec.Environments["prod"] = project.EnvironmentSpec{Version: "1.1.0"}
+	fc, err := render.Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := get(objects(t, fa)["deployment.yaml"], "spec", "selector")
+	sc := get(objects(t, fc)["deployment.yaml"], "spec", "selector")
+	if !equalYAML(t, sa, sc) {
+		t.Fatalf("the selector changed with the version: %v → %v", sa, sc)
+	}
+}
+
+func equalYAML(t *testing.T, a, b any) bool {
+	ba, _ := yaml.Marshal(a)
+	bb, _ := yaml.Marshal(b)
+	return bytes.Equal(ba, bb)
+}
+
+func TestRenderRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	bad := []struct {
+		name string
+		edit func(*render.Input)
+		want string
+	}{
+		{"an environment missing from marina.yaml", func(in *render.Input) { in.Env = "qa" }, `environment "qa" is not in marina.yaml`},
+		{"metadata of another version", func(in *render.Input) { in.Version = version("9.9.9", 1) }, "no metadata given"},
+		{"a nested config value", func(in *render.Input) { in.Config = []byte("A:\n  B: 1\n") }, "applications/fraud/config.yaml:1: A: value must be a string"},
+		{"a config key that is not a ConfigMap key", func(in *render.Input) { in.Config = []byte("\"A B\": 1\n") }, "key must be letters"},
+		{"a config with an alias", func(in *render.Input) { in.Config = []byte("a: &x 1\nb: *x\n") }, "aliases"},
+		{"a bad quantity", func(in *render.Input) { in.App.Spec.Resources.Requests["cpu"] = "lots" }, `resources.requests["cpu"]: "lots" is not a Kubernetes quantity`},
+	}
+	for _, c := range bad {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			in := input(t, cases[0])
+			c.edit(&in)
+			if _, err := render.Render(in); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	for _, s := range []string{"A: 1\n", "A: [1]\n", "{}", "a: &x 1\nb: *x\n", "- 1\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := render.ParseConfig("config.yaml", data)
+		if err == nil && m == nil {
+			t.Fatal("nil map without an error")
+		}
+	})
+}
