@@ -1,6 +1,11 @@
-// Package kubeschema validates Kubernetes objects of custom resource kinds offline, against the
-// openAPIV3Schema of their CustomResourceDefinitions, with Kubernetes' pruning semantics: a field the schema does
-// not declare is an error unless x-kubernetes-preserve-unknown-fields allows it.
+// Package kubeschema validates Kubernetes objects offline against the schemas of their kinds, with the API server's
+// semantics: a field the schema does not declare is an error (strict field validation) unless
+// x-kubernetes-preserve-unknown-fields allows it, and required fields are required.
 //
-// CEL rules (x-kubernetes-validations) are not evaluated; the API server still checks them.
+// Builtin returns a Validator for the schemas embedded in marina (builtin/bundle.json.gz, written by
+// hack/kubeschemas.sh): the built-in kinds of the stable API groups, from the Kubernetes OpenAPI v3 spec, and the CRD
+// kinds marina emits or scaffolds. AddCRDs, Load and LoadDirs add CustomResourceDefinitions (openAPIV3Schema of
+// each served version) from files.
+//
+// CEL rules (x-kubernetes-validations) and formats are not evaluated; the API server still checks them.
 package kubeschema

@@ -11,34 +11,42 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	jskind "github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
 
-// ErrUnknownKind is returned by Validate for an apiVersion and kind no loaded CRD defines.
-var ErrUnknownKind = errors.New("no CustomResourceDefinition loaded for this apiVersion and kind")
+// ErrUnknownKind is returned by Validate for an apiVersion and kind no loaded schema defines.
+var ErrUnknownKind = errors.New("no schema loaded for this apiVersion and kind")
 
 // maxFileSize caps a CRD file; the largest upstream CRDs are a few MB.
 const maxFileSize = 32 << 20
 
-// Validator checks objects against the schemas of the CRDs it loaded. It is safe for concurrent use; each schema is
-// compiled on its first use.
+// Validator checks objects against the schemas of the kinds it loaded: the builtin bundle (Builtin) and CRDs
+// (Load, LoadDirs, AddCRDs). Validate is safe for concurrent use; each schema is compiled on its first use. AddCRDs
+// must not run concurrently with Validate.
 type Validator struct {
 	schemas map[string]*entry // key: apiVersion + " " + kind
+	sources []string          // module versions the builtin schemas came from
+	added   int               // schemas added by CRDs, to tell a path without any
 }
 
 type entry struct {
-	source string // file the CRD came from, for error messages
-	doc    map[string]any
-	once   sync.Once
-	schema *jsonschema.Schema
-	err    error
+	source  string // file or module the schema came from, for error messages
+	builtin bool   // from the embedded bundle: a CRD loaded later replaces it
+	native  bool   // a built-in kind, decoded into Go structs: a null field is the same as an absent one
+	doc     map[string]any
+	raw     json.RawMessage // doc, still encoded (builtin schemas are decoded on first use)
+	once    sync.Once
+	schema  *jsonschema.Schema
+	err     error
 }
 
 // Load reads every CustomResourceDefinition (apiextensions.k8s.io/v1) in the *.yaml, *.yml and *.json files under
@@ -62,6 +70,7 @@ func LoadDirs(dirs ...string) (*Validator, error) {
 	return v, nil
 }
 
+// loadDir loads the CRDs of dir, which may also be a single file.
 func (v *Validator) loadDir(dir string) error {
 	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -134,6 +143,7 @@ type customResourceDefinition struct {
 		} `json:"names"`
 		Versions []struct {
 			Name   string `json:"name"`
+			Served *bool  `json:"served"`
 			Schema *struct {
 				OpenAPIV3Schema map[string]any `json:"openAPIV3Schema"`
 			} `json:"schema"`
@@ -146,14 +156,16 @@ func (v *Validator) add(source string, crd *customResourceDefinition) error {
 		return errors.New("spec.group and spec.names.kind are required")
 	}
 	for _, ver := range crd.Spec.Versions {
-		if ver.Schema == nil || ver.Schema.OpenAPIV3Schema == nil {
+		// The API server refuses objects of a version it does not serve.
+		if ver.Schema == nil || ver.Schema.OpenAPIV3Schema == nil || (ver.Served != nil && !*ver.Served) {
 			continue
 		}
 		key := crd.Spec.Group + "/" + ver.Name + " " + crd.Spec.Names.Kind
-		if prev, ok := v.schemas[key]; ok {
+		if prev, ok := v.schemas[key]; ok && !prev.builtin {
 			return fmt.Errorf("%s is also defined in %s: keep one copy of each CRD", key, prev.source)
 		}
 		v.schemas[key] = &entry{source: source, doc: toJSONSchema(ver.Schema.OpenAPIV3Schema)}
+		v.added++
 	}
 	return nil
 }
@@ -168,14 +180,14 @@ func (v *Validator) Kinds() []string {
 	return keys
 }
 
-// Has reports whether a CRD for apiVersion and kind is loaded.
+// Has reports whether a schema for apiVersion and kind is loaded.
 func (v *Validator) Has(apiVersion, kind string) bool {
 	_, ok := v.schemas[apiVersion+" "+kind]
 	return ok
 }
 
-// Validate checks obj, keyed by its apiVersion and kind, against its CRD's schema. A kind no loaded CRD defines
-// returns an error wrapping ErrUnknownKind; a schema violation returns *Error.
+// Validate checks obj, keyed by its apiVersion and kind, against its schema. A kind no loaded schema defines
+// returns an error wrapping ErrUnknownKind; a schema violation returns *Error. obj is not modified.
 func (v *Validator) Validate(obj map[string]any) error {
 	apiVersion, _ := obj["apiVersion"].(string)
 	kind, _ := obj["kind"].(string)
@@ -190,13 +202,7 @@ func (v *Validator) Validate(obj map[string]any) error {
 	if err != nil {
 		return err
 	}
-	// A JSON round trip turns typed Go values ([]string, map[string]string, int) into the generic JSON values the
-	// validator walks.
-	raw, err := json.Marshal(obj)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", apiVersion, kind, err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	inst, err := instance(obj, e.native)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", apiVersion, kind, err)
 	}
@@ -212,32 +218,37 @@ func (v *Validator) Validate(obj map[string]any) error {
 	if md, ok := obj["metadata"].(map[string]any); ok {
 		out.Name, _ = md["name"].(string)
 	}
-	collect(verr, &out.Fields)
+	collect(verr, inst, &out.Fields)
 	sort.SliceStable(out.Fields, func(i, j int) bool { return out.Fields[i].Path < out.Fields[j].Path })
 	return out
 }
 
 func (e *entry) compile(apiVersion, kind string) (*jsonschema.Schema, error) {
 	e.once.Do(func() {
-		c := jsonschema.NewCompiler()
-		c.DefaultDraft(jsonschema.Draft2020)
-		url := "https://schemas.marina.dev/crd/" + apiVersion + "/" + kind + ".json"
-		if err := c.AddResource(url, e.doc); err != nil {
-			e.err = err
-		} else {
-			e.schema, e.err = c.Compile(url)
+		doc := e.doc
+		if doc == nil {
+			e.err = json.Unmarshal(e.raw, &doc)
+		}
+		if e.err == nil {
+			c := jsonschema.NewCompiler()
+			c.DefaultDraft(jsonschema.Draft2020)
+			url := "https://schemas.marina.dev/kube/" + apiVersion + "/" + kind + ".json"
+			if e.err = c.AddResource(url, doc); e.err == nil {
+				e.schema, e.err = c.Compile(url)
+			}
 		}
 		if e.err != nil {
 			e.err = fmt.Errorf("%s: schema of %s %s: %w", e.source, apiVersion, kind, e.err)
 		}
-		e.doc = nil
+		e.doc, e.raw = nil, nil
 	})
 	return e.schema, e.err
 }
 
-// FieldError is one schema violation at a JSON pointer into the object.
+// FieldError is one schema violation of one field.
 type FieldError struct {
-	Path    string // JSON pointer, e.g. /spec/source/repoURL; "" is the object itself
+	Path    string // JSON pointer, e.g. /spec/template/spec/containers/0/image; "" is the object itself
+	Field   string // the same field as kubectl names it, e.g. spec.template.spec.containers[0].image
 	Message string
 }
 
@@ -253,11 +264,11 @@ func (e *Error) Error() string {
 	if e.Name != "" {
 		fmt.Fprintf(&b, " %q", e.Name)
 	}
-	b.WriteString(" does not match its CRD schema:")
+	b.WriteString(" does not match its schema:")
 	for _, f := range e.Fields {
-		p := f.Path
+		p := f.Field
 		if p == "" {
-			p = "/"
+			p = "(object)"
 		}
 		fmt.Fprintf(&b, "\n  %s: %s", p, f.Message)
 	}
@@ -266,22 +277,74 @@ func (e *Error) Error() string {
 
 var printer = message.NewPrinter(language.English)
 
-// collect flattens the leaves of a validation error tree; inner nodes only say "oneOf failed" and the like.
-func collect(e *jsonschema.ValidationError, out *[]FieldError) {
-	if len(e.Causes) == 0 {
-		*out = append(*out, FieldError{Path: pointer(e.InstanceLocation), Message: e.ErrorKind.LocalizedString(printer)})
+// collect flattens the leaves of a validation error tree; inner nodes only say "oneOf failed" and the like. A
+// missing required field and an unknown field are reported at the field itself, one error each, as kubectl does.
+func collect(e *jsonschema.ValidationError, inst any, out *[]FieldError) {
+	if len(e.Causes) > 0 {
+		for _, c := range e.Causes {
+			collect(c, inst, out)
+		}
 		return
 	}
-	for _, c := range e.Causes {
-		collect(c, out)
+	switch k := e.ErrorKind.(type) {
+	case *jskind.Required:
+		for _, name := range k.Missing {
+			*out = append(*out, fieldError(inst, append(e.InstanceLocation[:len(e.InstanceLocation):len(e.InstanceLocation)], name),
+				"required field is missing"))
+		}
+	case *jskind.AdditionalProperties:
+		for _, name := range k.Properties {
+			*out = append(*out, fieldError(inst, append(e.InstanceLocation[:len(e.InstanceLocation):len(e.InstanceLocation)], name),
+				"unknown field"))
+		}
+	default:
+		*out = append(*out, fieldError(inst, e.InstanceLocation, e.ErrorKind.LocalizedString(printer)))
 	}
 }
+
+func fieldError(inst any, tokens []string, msg string) FieldError {
+	return FieldError{Path: pointer(tokens), Field: fieldPath(inst, tokens), Message: msg}
+}
+
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
 
 func pointer(tokens []string) string {
 	var b strings.Builder
 	for _, t := range tokens {
 		b.WriteByte('/')
-		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(t))
+		b.WriteString(pointerEscaper.Replace(t))
+	}
+	return b.String()
+}
+
+// fieldPath names a field the way kubectl does: spec.containers[0].image, metadata.labels[app.kubernetes.io/name].
+// It walks inst to tell an array index from a map key that looks like a number.
+func fieldPath(inst any, tokens []string) string {
+	var b strings.Builder
+	cur := inst
+	for _, t := range tokens {
+		switch c := cur.(type) {
+		case []any:
+			b.WriteString("[" + t + "]")
+			if i, err := strconv.Atoi(t); err == nil && i >= 0 && i < len(c) {
+				cur = c[i]
+			} else {
+				cur = nil
+			}
+			continue
+		case map[string]any:
+			cur = c[t]
+		default:
+			cur = nil
+		}
+		if t == "" || strings.ContainsAny(t, ".[]/ ") {
+			b.WriteString("[" + t + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(t)
 	}
 	return b.String()
 }

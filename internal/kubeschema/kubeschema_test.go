@@ -77,7 +77,7 @@ func widgetValidator(t *testing.T) *kubeschema.Validator {
 	return v
 }
 
-func object(t *testing.T, y string) map[string]any {
+func object(t testing.TB, y string) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := yaml.Unmarshal([]byte(y), &m); err != nil {
@@ -97,19 +97,19 @@ func TestValidateAppliesKubernetesSchemaSemantics(t *testing.T) {
 	}{
 		{"accept a complete object", "spec: {size: 1, port: 80, labels: {x: z}}", ""},
 		{"accept an int-or-string as a string", "spec: {size: 1, port: http}", ""},
-		{"reject an int-or-string that is neither", "spec: {size: 1, port: [1]}", "/spec/port"},
+		{"reject an int-or-string that is neither", "spec: {size: 1, port: [1]}", "spec.port"},
 		{"accept null where nullable is set", "spec: {size: 1, note: null, mode: null}", ""},
-		{"reject null where nullable is not set", "spec: {size: null}", "/spec/size"},
-		{"reject a boolean exclusive minimum as inclusive", "spec: {size: 0}", "/spec/size"},
+		{"reject null where nullable is not set", "spec: {size: null}", "spec.size"},
+		{"reject a boolean exclusive minimum as inclusive", "spec: {size: 0}", "spec.size"},
 		{"reject an unknown field where properties are declared", "spec: {size: 1, colour: red}", "colour"},
 		{"accept unknown fields under preserve-unknown-fields", "spec: {size: 1, free: {any: {thing: 1}}}", ""},
 		{"accept apiVersion kind and metadata in an embedded resource", "spec: {size: 1, template: {apiVersion: v1, kind: X, metadata: {name: n}, spec: {z: 1}}}", ""},
 		{"accept a oneOf branch without forbidding its sibling properties", "spec: {size: 1, either: {a: x}}", ""},
-		{"reject a wrong type", "spec: {size: one}", "/spec/size"},
+		{"reject a wrong type", "spec: {size: one}", "spec.size"},
 		{"reject a missing required field", "spec: {port: 1}", "size"},
 		{"reject an unknown metadata field", "spec: {size: 1}\nmetadata: {name: w, lables: {a: b}}", "lables"},
 		{"reject an unknown top-level field", "spec: {size: 1}\nspce: {}", "spce"},
-		{"reject a wrong value type in a string map", "spec: {size: 1, labels: {x: 1}}", "/spec/labels/x"},
+		{"reject a wrong value type in a string map", "spec: {size: 1, labels: {x: 1}}", "spec.labels.x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,7 +199,7 @@ func TestValidateChecksArgoCDApplicationsAgainstTheRealCRD(t *testing.T) {
 		{"accept a valid Application", func(map[string]any) {}, ""},
 		{"catch a wrong type", func(m map[string]any) {
 			spec(m)["source"].(map[string]any)["repoURL"] = 42
-		}, "/spec/source/repoURL"},
+		}, "spec.source.repoURL"},
 		{"catch an unknown field", func(m map[string]any) {
 			spec(m)["destinaton"] = map[string]any{"namespace": "x"}
 		}, "destinaton"},

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/marina-dev/marina/internal/kubeschema"
+)
+
+// listFlag collects a repeated flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+func main() {
+	var openapi, crds listFlag
+	out := flag.String("out", "", "file to write the gzipped bundle to")
+	skip := flag.String("skip-groups", "", "comma-separated API groups of the OpenAPI spec to leave out")
+	flag.Var(&openapi, "openapi", "MODULE@VERSION=DIR: a directory of Kubernetes OpenAPI v3 files (repeatable)")
+	flag.Var(&crds, "crds", "MODULE@VERSION=DIR: a directory of CustomResourceDefinitions (repeatable)")
+	flag.Parse()
+	if *out == "" || flag.NArg() > 0 || (len(openapi) == 0 && len(crds) == 0) {
+		fmt.Fprintln(os.Stderr, "usage: go run ./hack/kubeschemas -out FILE [-openapi MOD@V=DIR]… [-crds MOD@V=DIR]…")
+		os.Exit(2)
+	}
+	skipped := map[string]bool{}
+	for _, g := range strings.Split(*skip, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			skipped[g] = true
+		}
+	}
+	if err := run(*out, openapi, crds, skipped); err != nil {
+		fmt.Fprintln(os.Stderr, "kubeschemas:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out string, openapi, crds []string, skipped map[string]bool) error {
+	b := kubeschema.NewBundle()
+	for _, arg := range openapi {
+		source, dir, err := split(arg)
+		if err != nil {
+			return err
+		}
+		files, err := stableGroupVersions(dir, skipped)
+		if err != nil {
+			return err
+		}
+		total := 0
+		for _, f := range files {
+			spec, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			n, err := b.AddOpenAPI(source, spec, nil)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			total += n
+		}
+		fmt.Fprintf(os.Stderr, "%-55s %4d kinds from %d group versions\n", source, total, len(files))
+	}
+	for _, arg := range crds {
+		source, dir, err := split(arg)
+		if err != nil {
+			return err
+		}
+		n, err := b.AddCRDs(source, dir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "%-55s %4d kinds\n", source, n)
+	}
+	data, err := b.Encode()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	tmp := out + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "%s: %d kinds, %d bytes (%.2f MB)\n", out, len(b.Kinds()), len(data), float64(len(data))/(1<<20))
+	return nil
+}
+
+func split(arg string) (source, dir string, err error) {
+	source, dir, ok := strings.Cut(arg, "=")
+	if !ok || source == "" || dir == "" || !strings.Contains(source, "@") {
+		return "", "", fmt.Errorf("%q: want MODULE@VERSION=DIR", arg)
+	}
+	return source, dir, nil
+}
+
+// specFile matches api__v1_openapi.json and apis__GROUP__VERSION_openapi.json; stable versions only.
+var specFile = regexp.MustCompile(`^(?:api|apis__(.+))__(v[0-9]+)_openapi\.json$`)
+
+// stableGroupVersions lists the OpenAPI files of dir that describe a stable group version, sorted.
+func stableGroupVersions(dir string, skipped map[string]bool) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range entries {
+		m := specFile.FindStringSubmatch(e.Name())
+		if m == nil || skipped[m[1]] || (m[1] == "" && skipped["core"]) {
+			continue
+		}
+		files = append(files, filepath.Join(dir, e.Name()))
+	}
+	if len(files) == 0 {
+		return nil, errors.New(dir + ": no OpenAPI v3 file of a stable group version")
+	}
+	sort.Strings(files)
+	return files, nil
+}

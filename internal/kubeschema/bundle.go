@@ -1,0 +1,142 @@
+package kubeschema
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Bundle collects the schemas that Builtin embeds. hack/kubeschemas builds one from the Kubernetes OpenAPI spec and
+// third-party CRDs and writes Encode's bytes to internal/kubeschema/builtin/bundle.json.gz.
+type Bundle struct {
+	sources []string
+	kinds   map[string]bundleEntry
+}
+
+type bundleEntry struct {
+	source string
+	native bool
+	schema map[string]any
+}
+
+// NewBundle returns an empty Bundle.
+func NewBundle() *Bundle {
+	return &Bundle{kinds: map[string]bundleEntry{}}
+}
+
+// AddOpenAPI adds the top-level kinds of one Kubernetes OpenAPI v3 document (see KindsFromOpenAPI) whose apiVersion
+// keep accepts, recording source (module@version) once. It returns the number of kinds added.
+func (b *Bundle) AddOpenAPI(source string, spec []byte, keep func(apiVersion string) bool) (int, error) {
+	kinds, err := KindsFromOpenAPI(spec)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for key, schema := range kinds {
+		apiVersion, _, _ := strings.Cut(key, " ")
+		if keep != nil && !keep(apiVersion) {
+			continue
+		}
+		if err := b.put(key, bundleEntry{source: source, native: true, schema: schema}); err != nil {
+			return n, err
+		}
+		n++
+	}
+	b.addSource(source)
+	return n, nil
+}
+
+// AddCRDs adds every served version of the CustomResourceDefinitions under dir, recording source (module@version).
+// It returns the number of kinds (apiVersion + kind) added.
+func (b *Bundle) AddCRDs(source, dir string) (int, error) {
+	v := &Validator{schemas: map[string]*entry{}}
+	if err := v.loadDir(dir); err != nil {
+		return 0, fmt.Errorf("loading CRDs from %s: %w", dir, err)
+	}
+	if len(v.schemas) == 0 {
+		return 0, fmt.Errorf("loading CRDs from %s: no CustomResourceDefinition found", dir)
+	}
+	for key, e := range v.schemas {
+		if err := b.put(key, bundleEntry{source: source, schema: e.doc}); err != nil {
+			return 0, err
+		}
+	}
+	b.addSource(source)
+	return len(v.schemas), nil
+}
+
+func (b *Bundle) put(key string, e bundleEntry) error {
+	if prev, ok := b.kinds[key]; ok {
+		return fmt.Errorf("%s is defined by both %s and %s", key, prev.source, e.source)
+	}
+	b.kinds[key] = e
+	return nil
+}
+
+func (b *Bundle) addSource(s string) {
+	for _, have := range b.sources {
+		if have == s {
+			return
+		}
+	}
+	b.sources = append(b.sources, s)
+}
+
+// Kinds lists the bundle's "apiVersion kind" keys, sorted.
+func (b *Bundle) Kinds() []string {
+	keys := make([]string, 0, len(b.kinds))
+	for k := range b.kinds {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Encode returns the gzipped JSON of the bundle. The bytes depend only on the contents (sorted keys, no gzip name or
+// modification time), so a regenerated bundle is byte-identical to the committed one.
+func (b *Bundle) Encode() ([]byte, error) {
+	f := struct {
+		Format  int                   `json:"format"`
+		Sources []string              `json:"sources"`
+		Kinds   map[string]bundleKind `json:"kinds"`
+	}{Format: bundleFormat, Sources: append([]string(nil), b.sources...), Kinds: map[string]bundleKind{}}
+	sort.Strings(f.Sources)
+	for key, e := range b.kinds {
+		raw, err := marshal(e.schema)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		f.Kinds[key] = bundleKind{Source: e.source, Native: e.native, Schema: raw}
+	}
+	raw, err := marshal(f)
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&out, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	// The zero Header: no name, no comment, mtime 0, OS "unknown".
+	if _, err := zw.Write(raw); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// marshal is json.Marshal (sorted map keys) without HTML escaping, which would only bloat regex patterns.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
