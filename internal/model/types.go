@@ -27,7 +27,19 @@ type Version struct {
 	StateReason string            `json:"stateReason,omitempty"`
 	Signing     *Signing          `json:"signing,omitempty"`
 	Labels      map[string]string `json:"labels,omitempty"`
+	// Image is the serving image CI built for this version, pinned by digest (marina model set-image).
+	Image *Image `json:"image,omitempty"`
 }
+
+// Image is a container image pinned by digest.
+type Image struct {
+	// Ref is the image repository without tag or digest, e.g. ghcr.io/acme/models/fraud-detector.
+	Ref    string `json:"ref"`
+	Digest string `json:"digest"`
+}
+
+// String is ref@digest, the form Kubernetes pulls.
+func (i Image) String() string { return i.Ref + "@" + i.Digest }
 
 // Artifact locates the model file and pins its content.
 type Artifact struct {
