@@ -1,0 +1,187 @@
+package validate
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/marina-dev/marina/internal/kubeschema"
+	"github.com/marina-dev/marina/schemas"
+)
+
+// checkKustomization reads a kustomization file for the patches it names: those are partial objects, which a full
+// schema check would wrongly reject.
+func (v *validation) checkKustomization(file string, data []byte) result {
+	docs, err := schemas.ParseStream(file, data, schemas.MaxManifestSize)
+	var findings []Finding
+	if err != nil {
+		findings = problemFindings(err, file, "yaml", nil)
+	}
+	dir := path.Dir(file)
+	var patches []string
+	addPatch := func(p any) {
+		s, ok := p.(string)
+		if !ok || s == "" || strings.Contains(s, "\n") {
+			return // inline patch
+		}
+		patches = append(patches, path.Join(dir, s))
+	}
+	for _, d := range docs {
+		m, _ := d.Value.(map[string]any)
+		for _, key := range []string{"patches", "patchesJson6902"} {
+			list, _ := m[key].([]any)
+			for _, item := range list {
+				if im, ok := item.(map[string]any); ok {
+					addPatch(im["path"])
+				}
+			}
+		}
+		list, _ := m["patchesStrategicMerge"].([]any)
+		for _, item := range list {
+			addPatch(item)
+		}
+	}
+	return result{findings: findings, apply: func() {
+		for _, p := range patches {
+			v.patches[p] = true
+		}
+	}}
+}
+
+// quota is the GPU limit of one ResourceQuota object.
+type quota struct {
+	file string
+	line int
+	// env is the overlay's environment, or "" for a base shared by every environment.
+	env  string
+	gpus int64
+}
+
+// checkManifests checks every Kubernetes object in a manifest file against its schema.
+func (v *validation) checkManifests(file string, data []byte) result {
+	docs, err := schemas.ParseStream(file, data, schemas.MaxManifestSize)
+	var findings []Finding
+	if err != nil {
+		findings = problemFindings(err, file, "yaml", nil)
+	}
+	var quotas []quota
+	for _, d := range docs {
+		obj, ok := d.Value.(map[string]any)
+		if !ok {
+			continue
+		}
+		apiVersion, _ := obj["apiVersion"].(string)
+		kind, _ := obj["kind"].(string)
+		if apiVersion == "" && kind == "" {
+			continue // not a Kubernetes object (e.g. a values or config file)
+		}
+		if strings.HasPrefix(apiVersion, "kustomize.config.k8s.io/") {
+			continue
+		}
+		if apiVersion == "v1" && kind == "ResourceQuota" {
+			if q, ok := gpuQuota(file, d, obj); ok {
+				quotas = append(quotas, q)
+			}
+		}
+		if v.patches[file] {
+			continue
+		}
+		findings = append(findings, v.checkObject(file, d, obj, apiVersion, kind)...)
+	}
+	var text string
+	if strings.HasPrefix(file, "gitops/argocd/") {
+		text = string(data)
+	}
+	return result{findings: findings, apply: func() {
+		v.quotas = append(v.quotas, quotas...)
+		if text != "" {
+			v.argocd[file] = text
+		}
+	}}
+}
+
+func (v *validation) checkObject(file string, d *schemas.Document, obj map[string]any, apiVersion, kind string) []Finding {
+	line := d.Line("")
+	if apiVersion == "" || kind == "" {
+		return []Finding{finding("k8s-schema", file, "", line, "every Kubernetes object needs apiVersion and kind", "object has kind %q and apiVersion %q; both are required", kind, apiVersion)}
+	}
+	if !v.kube.Has(apiVersion, kind) {
+		return []Finding{finding("k8s-unknown-kind", file, "", line, "pass the directory of its CustomResourceDefinition with --crds DIR",
+			"no schema for %s %s%s; pass --crds DIR", apiVersion, kind, objectName(obj))}
+	}
+	err := v.kube.Validate(obj)
+	if err == nil {
+		return nil
+	}
+	var ke *kubeschema.Error
+	if !errors.As(err, &ke) {
+		return []Finding{finding("k8s-schema", file, "", line, "", "%s %s%s: %v", apiVersion, kind, objectName(obj), err)}
+	}
+	hint := "fix the field; see `kubectl explain " + strings.ToLower(kind) + "` for its schema"
+	if strings.HasPrefix(file, "applications/") {
+		hint = "fix model.yaml and run `marina render --write` rather than editing rendered files"
+	}
+	prefix := fmt.Sprintf("%s %s%s: ", apiVersion, kind, objectName(obj))
+	var out []Finding
+	for _, fe := range ke.Fields {
+		msg := fe.Message
+		if msg == "unknown field" || msg == "required field is missing" {
+			i := strings.LastIndex(fe.Path, "/")
+			name := strings.NewReplacer("~1", "/", "~0", "~").Replace(fe.Path[i+1:])
+			msg = fmt.Sprintf("%s %q", msg, name)
+		}
+		out = append(out, finding("k8s-schema", file, fe.Field, lineAt(d, fe.Path), hint, "%s%s", prefix, msg))
+	}
+	return out
+}
+
+func objectName(obj map[string]any) string {
+	md, _ := obj["metadata"].(map[string]any)
+	if n, _ := md["name"].(string); n != "" {
+		return fmt.Sprintf(" %q", n)
+	}
+	return ""
+}
+
+// lineAt is the line of the value at ptr, or of its nearest ancestor the document has.
+func lineAt(d *schemas.Document, ptr string) int {
+	for {
+		if l := d.Line(ptr); l > 0 || ptr == "" {
+			return l
+		}
+		i := strings.LastIndex(ptr, "/")
+		if i < 0 {
+			return 0
+		}
+		ptr = ptr[:i]
+	}
+}
+
+func escapePointer(s string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+}
+
+// gpuQuota reads requests.nvidia.com/gpu from a ResourceQuota.
+func gpuQuota(file string, d *schemas.Document, obj map[string]any) (quota, bool) {
+	spec, _ := obj["spec"].(map[string]any)
+	hard, _ := spec["hard"].(map[string]any)
+	for _, key := range []string{"requests.nvidia.com/gpu", "nvidia.com/gpu"} {
+		raw, ok := hard[key]
+		if !ok {
+			continue
+		}
+		q, err := resource.ParseQuantity(fmt.Sprint(raw))
+		if err != nil {
+			return quota{}, false
+		}
+		env := ""
+		if rest, ok := strings.CutPrefix(file, "infrastructure/overlays/"); ok {
+			env, _, _ = strings.Cut(rest, "/")
+		}
+		return quota{file: file, line: lineAt(d, "/spec/hard/"+escapePointer(key)), env: env, gpus: q.Value()}, true
+	}
+	return quota{}, false
+}

@@ -1,0 +1,116 @@
+package validate
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/project"
+	"github.com/marina-dev/marina/schemas"
+)
+
+// problemFindings turns a parse or decode error into one finding per problem: rule yaml when the file did not
+// parse (doc is nil), else rule. doc fills in lines the error left out.
+func problemFindings(err error, file, rule string, doc *schemas.Document) []Finding {
+	var fe *schemas.FileError
+	if !errors.As(err, &fe) {
+		return []Finding{finding(rule, file, "", 0, "", "%v", trimFile(err, file))}
+	}
+	out := make([]Finding, 0, len(fe.Problems))
+	for _, p := range fe.Problems {
+		id := rule
+		if doc == nil {
+			id = "yaml"
+		}
+		line := p.Line
+		if line == 0 && p.Path != "" && doc != nil {
+			line = doc.LineOfPath(p.Path)
+		}
+		out = append(out, finding(id, fe.File, p.Path, line, schemaHint(id, file), "%s", p.Message))
+	}
+	return out
+}
+
+func schemaHint(rule, file string) string {
+	if rule == "yaml" {
+		return "fix the YAML at this line"
+	}
+	switch {
+	case file == project.ProjectFile:
+		return "see schemas/project.schema.json for the fields of marina.yaml"
+	case strings.HasSuffix(file, "/"+project.ApplicationFile):
+		return "see schemas/application.schema.json for the fields of model.yaml"
+	case strings.HasPrefix(file, model.Dir+"/"):
+		return "registry files are written by `marina model register`; register the version again rather than editing it"
+	case file == "ci/pipeline.yaml":
+		return "see schemas/pipeline.schema.json for the stages of ci/pipeline.yaml"
+	}
+	return ""
+}
+
+// parse parses one of marina's files, returning findings for syntax and limit problems.
+func parse(file string, data []byte) (*schemas.Document, []Finding) {
+	doc, err := schemas.Parse(file, data)
+	if err != nil {
+		return nil, problemFindings(err, file, "yaml", nil)
+	}
+	return doc, nil
+}
+
+// checkProject checks marina.yaml with the same rules as every command that loads it.
+func (v *validation) checkProject() []Finding {
+	f := file{path: project.ProjectFile, kind: kindApplication}
+	data, findings := v.read(f)
+	if data == nil {
+		return findings
+	}
+	doc, findings := parse(f.path, data)
+	if doc == nil {
+		return findings
+	}
+	v.projectDoc = doc
+	p, err := project.Load(v.r)
+	if err != nil {
+		return problemFindings(err, f.path, "schema", doc)
+	}
+	v.project = p
+	return nil
+}
+
+func (v *validation) checkApplication(file string, data []byte) result {
+	doc, findings := parse(file, data)
+	if doc == nil {
+		return result{findings: findings}
+	}
+	app := &application{dir: strings.TrimSuffix(file, "/"+project.ApplicationFile), file: file, doc: doc}
+	// The same checks as every command that loads model.yaml, including spec.model naming its directory.
+	spec, _, err := project.ParseApplication(file, data)
+	if err != nil {
+		findings = problemFindings(err, file, "schema", doc)
+	} else {
+		app.spec = spec
+	}
+	return result{findings: findings, apply: func() { v.apps[app.dir] = app }}
+}
+
+func (v *validation) checkModelVersion(file string, data []byte) result {
+	mv, err := model.Parse(file, data)
+	var findings []Finding
+	if err != nil {
+		doc, _ := schemas.Parse(file, data)
+		findings = problemFindings(err, file, "schema", doc)
+	}
+	return result{findings: findings, apply: func() { v.versions[file] = &versionFile{file: file, v: mv} }}
+}
+
+func (v *validation) checkPipeline(file string, data []byte) result {
+	doc, findings := parse(file, data)
+	if doc == nil {
+		return result{findings: findings}
+	}
+	var pipeline map[string]any
+	if err := doc.Decode(schemas.Pipeline, &pipeline); err != nil {
+		return result{findings: problemFindings(err, file, "schema", doc)}
+	}
+	return result{}
+}

@@ -1,0 +1,295 @@
+package validate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/project"
+	"github.com/marina-dev/marina/internal/render"
+)
+
+// gpuResource is the extended resource of NVIDIA's device plugin.
+const gpuResource = project.GPUResource
+
+// setting is a resolved deployment setting and where in model.yaml it came from: an environment's override, else
+// the spec-level value (render resolves field by field the same way).
+type setting[T any] struct {
+	value T
+	keys  []string // JSON pointer keys in model.yaml
+}
+
+func (s setting[T]) field() string { return strings.Join(s.keys, ".") }
+
+func resolve[T any](a *application, env string, get func(project.Settings) T, isSet func(T) bool, key string) setting[T] {
+	if es, ok := a.spec.Spec.Environments[env]; ok {
+		if v := get(es.Settings); isSet(v) {
+			return setting[T]{v, []string{"spec", "environments", env, key}}
+		}
+	}
+	return setting[T]{get(a.spec.Spec.Settings), []string{"spec", key}}
+}
+
+func resources(a *application, env string) setting[*project.Resources] {
+	return resolve(a, env, func(s project.Settings) *project.Resources { return s.Resources },
+		func(r *project.Resources) bool { return r != nil }, "resources")
+}
+
+func tolerations(a *application, env string) setting[[]project.Toleration] {
+	return resolve(a, env, func(s project.Settings) []project.Toleration { return s.Tolerations },
+		func(t []project.Toleration) bool { return t != nil }, "tolerations")
+}
+
+func nodeSelector(a *application, env string) setting[map[string]string] {
+	return resolve(a, env, func(s project.Settings) map[string]string { return s.NodeSelector },
+		func(m map[string]string) bool { return m != nil }, "nodeSelector")
+}
+
+// gpus is the number of GPUs one replica requests (or is limited to, whichever is larger).
+func gpus(r *project.Resources) int64 {
+	if r == nil {
+		return 0
+	}
+	var n int64
+	for _, m := range []map[string]string{r.Requests, r.Limits} {
+		if q, err := resource.ParseQuantity(m[gpuResource]); err == nil && q.Value() > n {
+			n = q.Value()
+		}
+	}
+	return n
+}
+
+// maxPods is the most replicas an application may run in env: its replicas, or its autoscaler's maximum.
+func maxPods(a *application, env string) (int64, string) {
+	replicas := resolve(a, env, func(s project.Settings) *int32 { return s.Replicas }, func(p *int32) bool { return p != nil }, "replicas")
+	scaling := resolve(a, env, func(s project.Settings) *project.Scaling { return s.Scaling }, func(p *project.Scaling) bool { return p != nil }, "scaling")
+	n, why := int64(1), "1 replica"
+	if replicas.value != nil {
+		n, why = int64(*replicas.value), fmt.Sprintf("%d replicas", *replicas.value)
+	}
+	if s := scaling.value; s != nil {
+		switch {
+		case s.HPA != nil && int64(s.HPA.Max) > n:
+			n, why = int64(s.HPA.Max), fmt.Sprintf("up to %d replicas (hpa.max)", s.HPA.Max)
+		case s.KEDA != nil && int64(s.KEDA.Max) > n:
+			n, why = int64(s.KEDA.Max), fmt.Sprintf("up to %d replicas (keda.max)", s.KEDA.Max)
+		}
+	}
+	return n, why
+}
+
+// checkPolicy applies the environment's policy and the GPU rules to one application; v is nil when the deployed
+// version is not readable.
+func (v *validation) checkPolicy(a *application, env string, mv *model.Version) []Finding {
+	var out []Finding
+	var pol project.Policy
+	if v.project != nil {
+		if e, ok := v.project.Environment(env); ok && e.Policy != nil {
+			pol = *e.Policy
+		}
+	}
+	res := resources(a, env)
+	if pol.RequireLimits {
+		var missing []string
+		for _, r := range []string{"cpu", "memory"} {
+			if res.value == nil || res.value.Limits[r] == "" {
+				missing = append(missing, r)
+			}
+		}
+		if len(missing) > 0 {
+			out = append(out, finding("policy-limits", a.file, res.field()+".limits", a.line(append(res.keys, "limits")...),
+				"set "+strings.Join(missing, " and ")+" under resources.limits, at spec level or in spec.environments."+env,
+				"environment %q requires CPU and memory limits; %s has no %s limit", env, a.spec.Metadata.Name, strings.Join(missing, " or ")))
+		}
+	}
+	if pol.RequireDigestPinnedImages {
+		image := ""
+		if a.spec.Spec.Runtime != nil {
+			image = a.spec.Spec.Runtime.Image
+		}
+		if !strings.Contains(image, "@sha256:") {
+			msg := fmt.Sprintf("image %q is not pinned by digest", image)
+			if image == "" {
+				msg = fmt.Sprintf("spec.runtime.image is not set, and the default %s is not pinned by digest", render.DefaultImage)
+			}
+			out = append(out, finding("policy-digest", a.file, "spec.runtime.image", a.line("spec", "runtime", "image"),
+				"write the image as registry/name@sha256:<digest>",
+				"environment %q requires images pinned by digest; %s", env, msg))
+		}
+	}
+	if pol.RequireSignedArtifacts && mv != nil && (mv.Signing == nil || (mv.Signing.Bundle == "" && mv.Signing.Ref == "")) {
+		out = append(out, finding("policy-signed", a.file, "spec.environments."+env+".version", a.line("spec", "environments", env, "version"),
+			"sign the artifact with cosign and record it in "+model.File(mv.Name, mv.Version)+" signing, or deploy a signed version",
+			"environment %q requires signed artifacts; %s@%s has no signing", env, mv.Name, mv.Version))
+	}
+	if gpus(res.value) > 0 {
+		tol := tolerations(a, env)
+		tolerated := false
+		for _, t := range tol.value {
+			if t.Key == gpuResource || (t.Key == "" && t.Operator == "Exists") {
+				tolerated = true
+			}
+		}
+		if !tolerated {
+			out = append(out, finding("gpu-toleration", a.file, tol.field(), a.line(tol.keys...),
+				"add {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule} to tolerations",
+				"%s requests %s in %q but has no toleration for %s", a.spec.Metadata.Name, gpuResource, env, gpuResource))
+		}
+		if ns := nodeSelector(a, env); len(ns.value) == 0 {
+			out = append(out, finding("gpu-node-selector", a.file, ns.field(), a.line(ns.keys...),
+				"add nodeSelector: {nvidia.com/gpu.present: \"true\"}",
+				"%s requests %s in %q but has no nodeSelector", a.spec.Metadata.Name, gpuResource, env))
+		}
+	}
+	return out
+}
+
+// checkQuota checks that the GPU models of an environment fit its ResourceQuota: an overlay's quota replaces the
+// base's; of several quota objects the smallest binds.
+func (v *validation) checkQuota(e project.Environment) []Finding {
+	var bind *quota
+	for _, level := range []string{e.Name, ""} {
+		for i := range v.quotas {
+			q := &v.quotas[i]
+			if q.env == level && (bind == nil || q.gpus < bind.gpus || (q.gpus == bind.gpus && q.file < bind.file)) {
+				bind = q
+			}
+		}
+		if bind != nil {
+			break
+		}
+	}
+	if bind == nil {
+		return nil
+	}
+	type need struct {
+		app  *application
+		gpus int64
+		why  string
+	}
+	var needs []need
+	var total int64
+	for _, a := range v.apps {
+		if a.spec == nil {
+			continue
+		}
+		if _, ok := a.spec.Spec.Environments[e.Name]; !ok {
+			continue
+		}
+		g := gpus(resources(a, e.Name).value)
+		if g == 0 {
+			continue
+		}
+		pods, why := maxPods(a, e.Name)
+		needs = append(needs, need{a, g * pods, fmt.Sprintf("%s × %d GPU", why, g)})
+		total += g * pods
+	}
+	sort.Slice(needs, func(i, j int) bool { return needs[i].app.file < needs[j].app.file })
+	var out []Finding
+	hint := "lower replicas or the autoscaler maximum, or raise requests.nvidia.com/gpu in infrastructure/overlays/" + e.Name + "/"
+	var parts []string
+	alone := false
+	for _, n := range needs {
+		parts = append(parts, fmt.Sprintf("%s %d", n.app.spec.Metadata.Name, n.gpus))
+		if n.gpus > bind.gpus {
+			alone = true
+			out = append(out, finding("gpu-quota", n.app.file, "spec.environments."+e.Name, n.app.line("spec", "environments", e.Name), hint,
+				"%s needs %d GPUs in %q (%s), over the quota of %d in %s", n.app.spec.Metadata.Name, n.gpus, e.Name, n.why, bind.gpus, bind.file))
+		}
+	}
+	if !alone && total > bind.gpus {
+		out = append(out, finding("gpu-quota", bind.file, "spec.hard[\"requests.nvidia.com/gpu\"]", bind.line, hint,
+			"the GPU models of %q need %d GPUs together (%s), over this quota of %d", e.Name, total, strings.Join(parts, ", "), bind.gpus))
+	}
+	return out
+}
+
+// latencyMetrics are the metric names the latency gate reads, in order of preference.
+var latencyMetrics = []string{"latencyP95Ms", "latency_p95_ms"}
+
+// checkGates compares the deployed version's recorded metrics with marina.yaml's gates.
+func (v *validation) checkGates(a *application, env string, mv *model.Version) []Finding {
+	if v.project == nil || v.project.Spec.Gates == nil {
+		return nil
+	}
+	g := v.project.Spec.Gates
+	field := "spec.environments." + env + ".version"
+	line := a.line("spec", "environments", env, "version")
+	id := mv.Name + "@" + mv.Version
+	var out []Finding
+	if g.Accuracy != nil && (g.Accuracy.Min != nil || g.Accuracy.MaxRegression != nil) {
+		acc, ok := mv.Metrics["accuracy"]
+		switch {
+		case !ok:
+			out = append(out, finding("gate-metric-missing", a.file, field, line,
+				"record it with `marina model register "+mv.Name+" --version "+mv.Version+" --metric accuracy=…`",
+				"%s records no accuracy metric; the accuracy gate cannot be checked", id))
+		case g.Accuracy.Min != nil && acc < *g.Accuracy.Min:
+			out = append(out, finding("gate-accuracy", a.file, field, line, "deploy a version that meets spec.gates.accuracy.min in marina.yaml",
+				"%s metric accuracy %g is below the gate's minimum %g", id, acc, *g.Accuracy.Min))
+		case g.Accuracy.MaxRegression != nil:
+			if f := v.regression(a, env, id, acc, *g.Accuracy.MaxRegression); f != nil {
+				f.Path, f.Line = field, line
+				out = append(out, *f)
+			}
+		}
+	}
+	if g.LatencyP95Ms != nil {
+		found := false
+		for _, name := range latencyMetrics {
+			lat, ok := mv.Metrics[name]
+			if !ok {
+				continue
+			}
+			found = true
+			if lat > g.LatencyP95Ms.Max {
+				out = append(out, finding("gate-latency", a.file, field, line, "deploy a version that meets spec.gates.latencyP95Ms.max in marina.yaml",
+					"%s metric %s %g ms is above the gate's maximum %g ms", id, name, lat, g.LatencyP95Ms.Max))
+			}
+			break
+		}
+		if !found {
+			out = append(out, finding("gate-metric-missing", a.file, field, line,
+				"record it with `marina model register "+mv.Name+" --version "+mv.Version+" --metric latencyP95Ms=…`",
+				"%s records no latencyP95Ms metric; the latency gate cannot be checked", id))
+		}
+	}
+	return out
+}
+
+// regression compares accuracy with the version deployed in the last environment of marina.yaml.
+func (v *validation) regression(a *application, env, id string, acc, maxRegression float64) *Finding {
+	envs := v.project.Spec.Environments
+	last := envs[len(envs)-1].Name
+	if env == last {
+		return nil
+	}
+	ls, ok := a.spec.Spec.Environments[last]
+	if !ok {
+		return nil
+	}
+	lv := v.versions[model.File(a.spec.Spec.Model, ls.Version)]
+	if lv == nil || lv.v == nil {
+		return nil
+	}
+	base, ok := lv.v.Metrics["accuracy"]
+	if !ok || base-acc <= maxRegression+1e-12 {
+		return nil
+	}
+	f := finding("gate-accuracy", a.file, "", 0, "deploy a version within spec.gates.accuracy.maxRegression of the "+last+" version",
+		"%s metric accuracy %g regresses %.4g from %g of %s@%s in %q, more than the gate's maxRegression %g", id, acc, base-acc, base, lv.v.Name, lv.v.Version, last, maxRegression)
+	return &f
+}
+
+// checkGatesPresent warns when marina.yaml sets no gates at all.
+func (v *validation) checkGatesPresent() []Finding {
+	if v.project.Spec.Gates != nil && (v.project.Spec.Gates.Accuracy != nil || v.project.Spec.Gates.LatencyP95Ms != nil) {
+		return nil
+	}
+	return []Finding{finding("gates-missing", "marina.yaml", "spec.gates", v.projectLine("/spec/gates"),
+		"add spec.gates.accuracy.min and spec.gates.latencyP95Ms.max to marina.yaml",
+		"no quality gates are set; any registered version may be deployed")}
+}

@@ -1,0 +1,102 @@
+package validate
+
+import "fmt"
+
+// Rule describes one kind of finding. Rule ids are stable lowercase slugs whose first word is the family:
+// file-*, yaml, schema (marina's own files), k8s-* (Kubernetes objects), xref-* (references between files), env-*
+// (per-environment wiring), version-* (registry state), policy-* (marina.yaml policies), artifact-*, gpu-*, gate-*
+// and stale-render. An id never changes meaning; a retired rule keeps its id reserved.
+type Rule struct {
+	ID       string
+	Severity Severity
+	// Short is a one-line description (SARIF shortDescription).
+	Short string
+	// Help says why the rule exists and how to fix what it finds (SARIF help, docs).
+	Help string
+}
+
+// Rules is every rule validate can report, in documentation order. SARIF's tool.driver.rules and the docs are
+// generated from it.
+var Rules = []Rule{
+	{"file-unreadable", SeverityError, "A file cannot be read safely",
+		"The file is larger than its limit, is a symlink that leaves the repository, or is not a regular file. marina never follows links out of the repository; replace the link with the file, or split the file."},
+	{"yaml", SeverityError, "A file is not valid YAML or JSON, or breaks a parsing limit",
+		"Fix the syntax at the line shown. marina refuses YAML aliases and merge keys, duplicate keys, non-string keys, non-UTF-8 text and nesting deeper than 64 levels: write the values out."},
+	{"schema", SeverityError, "A marina file does not match its JSON Schema",
+		"marina.yaml, applications/*/model.yaml, models/*/v*.json and ci/pipeline.yaml are checked against the schemas in schemas/. Fix the field at the path shown: a misspelt field is unknown, a value of the wrong type or a missing required field is reported where it is."},
+	{"k8s-schema", SeverityError, "A Kubernetes object does not match its schema",
+		"Objects under applications/*/<env>/, infrastructure/ and gitops/ are checked offline against the Kubernetes and CRD schemas built into marina (plus --crds). An unknown field would be pruned or rejected by the API server; fix the field at the path shown. For rendered files, fix model.yaml and run `marina render --write`."},
+	{"k8s-unknown-kind", SeverityWarning, "No schema is known for a Kubernetes object's apiVersion and kind",
+		"The object was not checked. Pass the directory holding its CustomResourceDefinition with --crds DIR, or check the apiVersion for a typo."},
+	{"xref-model", SeverityError, "model.yaml names a model that has no registered versions",
+		"spec.model must name a directory models/<model>/ holding at least one v<semver>.json. Register a version with `marina model register`, or fix the name."},
+	{"xref-environment", SeverityError, "model.yaml deploys to an environment marina.yaml does not define",
+		"Every key of spec.environments must be the name of an environment in marina.yaml spec.environments. Add the environment to marina.yaml, or fix the name."},
+	{"xref-version", SeverityError, "An environment deploys a version that is not registered",
+		"spec.environments.<env>.version must have a models/<model>/v<version>.json. Register it with `marina model register`, or promote a registered version with `marina promote`."},
+	{"version-blocked", SeverityError, "An environment deploys a blocked version",
+		"A version is blocked after a failed rollout or by hand. Deploy another version with `marina promote NAME@VERSION --env ENV`, or go back with `marina rollback NAME --env ENV`."},
+	{"version-archived", SeverityWarning, "An environment deploys an archived version",
+		"Archived versions are kept for history and their artifacts may be garbage-collected. Promote a current version."},
+	{"xref-config", SeverityError, "spec.config names a file that does not exist",
+		"spec.config is a file beside model.yaml (e.g. config.yaml) rendered into a ConfigMap. Add the file or fix the name; it may not leave the application's directory."},
+	{"xref-secret", SeverityError, "A sealedSecret names a file that does not exist",
+		"spec.secrets[].sealedSecret.file is a SealedSecret manifest beside model.yaml. Seal the secret with kubeseal into that file, or fix the name."},
+	{"env-overlay", SeverityError, "An environment has no infrastructure overlay",
+		"Every environment of marina.yaml needs infrastructure/overlays/<env>/ (namespace, quota, defaults). `marina init` writes one per environment; copy an existing overlay and change its namespace."},
+	{"env-argocd", SeverityError, "An environment is missing from the Argo CD configuration",
+		"With argocd in spec.engines, gitops/argocd/ must exist and its ApplicationSet must list applications/*/<env>. Add the environment's directory to the git generator, or remove argocd from spec.engines."},
+	{"env-flux", SeverityError, "An environment is missing from the Flux configuration",
+		"With flux in spec.engines, every environment needs gitops/flux/apps/<env>/kustomization.yaml. Copy another environment's and change the name, or remove flux from spec.engines."},
+	{"policy-limits", SeverityError, "A model runs without CPU or memory limits where the environment requires them",
+		"The environment's policy has requireLimits: set resources.limits.cpu and resources.limits.memory in model.yaml, at spec level or for the environment."},
+	{"policy-digest", SeverityError, "A model's image is not pinned by digest where the environment requires it",
+		"The environment's policy has requireDigestPinnedImages: write spec.runtime.image as registry/name@sha256:<digest> (e.g. from `crane digest` or your CI's build output)."},
+	{"policy-signed", SeverityError, "A version without a signature is deployed where the environment requires signed artifacts",
+		"The environment's policy has requireSignedArtifacts: sign the artifact with cosign and record the bundle or reference in the version's signing field, or deploy a signed version."},
+	{"artifact-digest", SeverityError, "A registered version does not pin its artifact by digest",
+		"models/<model>/v<version>.json must record artifact.digest as sha256:<64 hex digits>. Register the version again with `marina model register`, which hashes the file."},
+	{"gpu-toleration", SeverityError, "A GPU model does not tolerate the GPU node taint",
+		"Models that request nvidia.com/gpu must carry a toleration for nvidia.com/gpu, or they never schedule on tainted GPU nodes. Add {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule} to tolerations."},
+	{"gpu-node-selector", SeverityWarning, "A GPU model has no nodeSelector",
+		"Without a nodeSelector the scheduler relies on the device plugin alone. Add e.g. nvidia.com/gpu.present: \"true\" to nodeSelector to keep GPU pods on GPU nodes."},
+	{"gpu-quota", SeverityError, "GPU models need more GPUs than the environment's ResourceQuota allows",
+		"Replicas (the autoscaler maximum when one is set) times GPUs per replica, summed over the environment's models, must fit requests.nvidia.com/gpu of the environment's ResourceQuota. Lower replicas, or raise the quota in infrastructure/overlays/<env>/."},
+	{"gates-missing", SeverityWarning, "marina.yaml sets no quality gates",
+		"Without spec.gates any registered version may be promoted. Set spec.gates.accuracy.min and spec.gates.latencyP95Ms.max."},
+	{"gate-accuracy", SeverityError, "A deployed version fails the accuracy gate",
+		"The version's recorded accuracy is below spec.gates.accuracy.min, or regresses more than maxRegression against the version in the last environment. Deploy a better version, or change the gate deliberately."},
+	{"gate-latency", SeverityError, "A deployed version fails the latency gate",
+		"The version's recorded p95 latency (metric latencyP95Ms) is above spec.gates.latencyP95Ms.max. Deploy a faster version, or change the gate deliberately."},
+	{"gate-metric-missing", SeverityInfo, "A deployed version has no metric for a gate",
+		"The gate cannot be evaluated from the metadata. Record the metric at registration (`marina model register --metric accuracy=0.93`)."},
+	{"stale-render", SeverityError, "Rendered manifests differ from what model.yaml and models/ render to",
+		"applications/<model>/<env>/ is committed rendered output. Run `marina render --write` and commit the result; never edit rendered files by hand."},
+}
+
+var rulesByID = func() map[string]*Rule {
+	m := make(map[string]*Rule, len(Rules))
+	for i := range Rules {
+		m[Rules[i].ID] = &Rules[i]
+	}
+	return m
+}()
+
+// RuleByID returns the rule with the given id.
+func RuleByID(id string) (Rule, bool) {
+	r, ok := rulesByID[id]
+	if !ok {
+		return Rule{}, false
+	}
+	return *r, true
+}
+
+// finding builds a finding of rule id with the rule's severity. An unknown id is a programming error caught by
+// tests; it is reported as an error finding rather than a panic.
+func finding(id, file, path string, line int, hint, format string, args ...any) Finding {
+	sev := SeverityError
+	if r, ok := rulesByID[id]; ok {
+		sev = r.Severity
+	}
+	return Finding{Severity: sev, Rule: id, File: file, Path: path, Line: line, Message: fmt.Sprintf(format, args...), Hint: hint}
+}
