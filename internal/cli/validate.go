@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/marina-dev/marina/internal/validate"
+)
+
+type validateOptions struct {
+	*globalOptions
+	ctx         context.Context
+	env         string
+	crds        []string
+	outputFile  string
+	concurrency int
+
+	format string // resolved from -o by Validate
+}
+
+func (o *validateOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.env, "env", "", "only the checks of this environment")
+	fs.StringArrayVar(&o.crds, "crds", nil, "a directory (or file) of CustomResourceDefinitions for kinds marina has no schema for; repeatable")
+	fs.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of stdout (stdout then gets the text report)")
+	fs.IntVar(&o.concurrency, "concurrency", 0, "files checked at once (default: the number of CPUs)")
+}
+
+func (o *validateOptions) Validate() error {
+	// -o is the global flag, whose default "table" means the human format here.
+	switch o.output {
+	case "", "table", validate.FormatText:
+		o.format = validate.FormatText
+	default:
+		if !slices.Contains(validate.Formats, o.output) {
+			return usagef("unknown output format %q for validate: use -o %s", o.output, strings.Join(validate.Formats, ", -o "))
+		}
+		o.format = o.output
+	}
+	if o.concurrency < 0 {
+		return usagef("--concurrency must be 0 (one per CPU) or more, not %d", o.concurrency)
+	}
+	for _, d := range o.crds {
+		if _, err := os.Stat(d); err != nil {
+			return usagef("--crds %s: %v", d, err)
+		}
+	}
+	return nil
+}
+
+func (o *validateOptions) Run() error {
+	// Not g.read: its printer knows table|json|yaml, while validate writes its own formats.
+	r, err := o.openRepo()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	ctx := o.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	rep, err := validate.Run(ctx, r, validate.Options{Env: o.env, ExtraCRDDirs: o.crds, Concurrency: o.concurrency})
+	if err != nil {
+		if errors.Is(err, validate.ErrUnknownEnv) {
+			return usagef("--env: %v", err)
+		}
+		return usagef("%v", err)
+	}
+	v := currentVersion()
+	opts := validate.WriteOptions{
+		Color: o.colorEnabled() && o.outputFile == "",
+		Tool:  validate.Tool{Name: "marina", Version: v.Version, InformationURI: "https://github.com/marina-dev/marina"},
+	}
+	if o.outputFile != "" {
+		var buf bytes.Buffer
+		if err := validate.Write(&buf, o.format, rep, opts); err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.outputFile, buf.Bytes(), 0o644); err != nil {
+			return usagef("--output-file: %v", err)
+		}
+		if err := validate.WriteText(o.out, rep, o.colorEnabled()); err != nil {
+			return err
+		}
+	} else if err := validate.Write(o.out, o.format, rep, opts); err != nil {
+		return err
+	}
+	if n := rep.Errors(); n > 0 {
+		return failedf("validation failed: %s", plural(n, "error"))
+	}
+	return nil
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+func newValidateCommand(g *globalOptions) *cobra.Command {
+	o := &validateOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "validate [--env ENV] [-o text|json|sarif|junit] [--crds DIR]... [--output-file F]",
+		Short: "Check the model repository offline: schemas, references, Kubernetes objects, policies, gates, rendered output",
+		Long: `validate checks the whole model repository without a cluster or network:
+
+  - marina.yaml, applications/*/model.yaml, models/*/v*.json and ci/pipeline.yaml
+    against marina's schemas;
+  - every Kubernetes object under applications/*/<env>/, infrastructure/ and gitops/
+    against the Kubernetes and CRD schemas built into marina (add more with --crds);
+  - cross-references: registered, unblocked versions; environments, config and
+    sealed-secret files that exist; an overlay and Argo CD/Flux entry per environment;
+  - the policies of marina.yaml (limits, digest-pinned images, signed artifacts),
+    GPU tolerations and the GPU ResourceQuota, and the quality gates;
+  - rendered output in applications/<model>/<env>/ that is stale against model.yaml.
+
+Each finding names a rule, the file, the field path and line where known, and a
+hint. Exit status: 1 when any finding is an error, 0 otherwise (warnings and notes
+do not fail), 2 on a usage or environment problem.
+
+Formats: text (default), json, sarif (SARIF 2.1.0 for code scanning) and junit
+(JUnit XML for CI test reports).`,
+		Example: `  # Everything, as text
+  marina validate
+
+  # Only what applies to prod, with extra CRDs for a kind marina does not know
+  marina validate --env prod --crds ./crds/kserve
+
+  # SARIF for GitHub code scanning, the text report on stdout
+  marina validate -o sarif --output-file marina.sarif
+
+  # JUnit XML for GitLab's test report
+  marina validate -o junit --output-file marina-junit.xml`,
+		Args: cobra.NoArgs,
+	}
+	run := runE(o, func([]string) {})
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		o.ctx = c.Context()
+		return run(c, args)
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
