@@ -44,9 +44,14 @@ type entry struct {
 	native  bool   // a built-in kind, decoded into Go structs: a null field is the same as an absent one
 	doc     map[string]any
 	raw     json.RawMessage // doc, still encoded (builtin schemas are decoded on first use)
-	once    sync.Once
-	schema  *jsonschema.Schema
-	err     error
+
+	once sync.Once
+	fast *fastNode // doc compiled for the fast validator; nil when it uses keywords the fast one does not know
+	err  error
+
+	generalOnce sync.Once
+	schema      *jsonschema.Schema // doc compiled by the general JSON Schema validator
+	generalErr  error
 }
 
 // Load reads every CustomResourceDefinition (apiextensions.k8s.io/v1) in the *.yaml, *.yml and *.json files under
@@ -189,6 +194,12 @@ func (v *Validator) Has(apiVersion, kind string) bool {
 // Validate checks obj, keyed by its apiVersion and kind, against its schema. A kind no loaded schema defines
 // returns an error wrapping ErrUnknownKind; a schema violation returns *Error. obj is not modified.
 func (v *Validator) Validate(obj map[string]any) error {
+	return v.validate(obj, false)
+}
+
+// validate is Validate; general makes it use the general JSON Schema validator even where the fast one applies, so
+// tests can compare the two.
+func (v *Validator) validate(obj map[string]any, general bool) error {
 	apiVersion, _ := obj["apiVersion"].(string)
 	kind, _ := obj["kind"].(string)
 	if apiVersion == "" || kind == "" {
@@ -198,13 +209,24 @@ func (v *Validator) Validate(obj map[string]any) error {
 	if !ok {
 		return fmt.Errorf("%s %s: %w", apiVersion, kind, ErrUnknownKind)
 	}
-	sch, err := e.compile(apiVersion, kind)
+	fast, sch, err := e.compile(apiVersion, kind, general)
 	if err != nil {
 		return err
 	}
 	inst, err := instance(obj, e.native)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", apiVersion, kind, err)
+	}
+	if fast != nil {
+		var errs []fastErr
+		if fast.validate(inst, make([]string, 0, 16), &errs) {
+			return nil
+		}
+		return newError(apiVersion, kind, obj, inst, func(out *[]FieldError) {
+			for _, fe := range errs {
+				*out = append(*out, fieldError(inst, fe.path, fe.msg))
+			}
+		})
 	}
 	err = sch.Validate(inst)
 	if err == nil {
@@ -214,35 +236,55 @@ func (v *Validator) Validate(obj map[string]any) error {
 	if !errors.As(err, &verr) {
 		return fmt.Errorf("%s %s: %w", apiVersion, kind, err)
 	}
+	return newError(apiVersion, kind, obj, inst, func(out *[]FieldError) { collect(verr, inst, out) })
+}
+
+func newError(apiVersion, kind string, obj map[string]any, inst any, fill func(*[]FieldError)) *Error {
 	out := &Error{APIVersion: apiVersion, Kind: kind}
 	if md, ok := obj["metadata"].(map[string]any); ok {
 		out.Name, _ = md["name"].(string)
 	}
-	collect(verr, inst, &out.Fields)
+	fill(&out.Fields)
 	sort.SliceStable(out.Fields, func(i, j int) bool { return out.Fields[i].Path < out.Fields[j].Path })
 	return out
 }
 
-func (e *entry) compile(apiVersion, kind string) (*jsonschema.Schema, error) {
+// compile prepares the fast validator, and the general JSON Schema validator only for a schema the fast one does not
+// take (or when general is set, for tests): compiling the general one costs milliseconds per kind.
+func (e *entry) compile(apiVersion, kind string, general bool) (*fastNode, *jsonschema.Schema, error) {
 	e.once.Do(func() {
-		doc := e.doc
-		if doc == nil {
-			e.err = json.Unmarshal(e.raw, &doc)
+		if e.doc == nil {
+			if err := json.Unmarshal(e.raw, &e.doc); err != nil {
+				e.err = fmt.Errorf("%s: schema of %s %s: %w", e.source, apiVersion, kind, err)
+			}
+			e.raw = nil
 		}
 		if e.err == nil {
-			c := jsonschema.NewCompiler()
-			c.DefaultDraft(jsonschema.Draft2020)
-			url := "https://schemas.marina.dev/kube/" + apiVersion + "/" + kind + ".json"
-			if e.err = c.AddResource(url, doc); e.err == nil {
-				e.schema, e.err = c.Compile(url)
-			}
+			e.fast = buildFast(e.doc)
 		}
-		if e.err != nil {
-			e.err = fmt.Errorf("%s: schema of %s %s: %w", e.source, apiVersion, kind, e.err)
-		}
-		e.doc, e.raw = nil, nil
 	})
-	return e.schema, e.err
+	if e.err != nil || (e.fast != nil && !general) {
+		return e.fast, nil, e.err
+	}
+	e.generalOnce.Do(func() {
+		c := jsonschema.NewCompiler()
+		c.DefaultDraft(jsonschema.Draft2020)
+		url := "https://schemas.marina.dev/kube/" + apiVersion + "/" + kind + ".json"
+		err := c.AddResource(url, e.doc)
+		if err == nil {
+			e.schema, err = c.Compile(url)
+		}
+		if err != nil {
+			e.generalErr = fmt.Errorf("%s: schema of %s %s: %w", e.source, apiVersion, kind, err)
+		}
+	})
+	if e.generalErr != nil {
+		return nil, nil, e.generalErr
+	}
+	if general {
+		return nil, e.schema, nil
+	}
+	return e.fast, e.schema, nil
 }
 
 // FieldError is one schema violation of one field.
