@@ -198,8 +198,20 @@ func (b *fastBuilder) node(s map[string]any) (*fastNode, bool) {
 			if !isNum || f < 0 || f != math.Trunc(f) {
 				return nil, false
 			}
-			*map[string]*int{"minLength": &n.minLen, "maxLength": &n.maxLen, "minItems": &n.minItems,
-				"maxItems": &n.maxItems, "minProperties": &n.minProps, "maxProperties": &n.maxProps}[k] = int(f)
+			switch k {
+			case "minLength":
+				n.minLen = int(f)
+			case "maxLength":
+				n.maxLen = int(f)
+			case "minItems":
+				n.minItems = int(f)
+			case "maxItems":
+				n.maxItems = int(f)
+			case "minProperties":
+				n.minProps = int(f)
+			default:
+				n.maxProps = int(f)
+			}
 		case "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum":
 			f, isNum := number(v)
 			if !isNum {
