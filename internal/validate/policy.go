@@ -106,18 +106,21 @@ func (v *validation) checkPolicy(a *application, env string, mv *model.Version) 
 		}
 	}
 	if pol.RequireDigestPinnedImages {
-		image := ""
-		if a.spec.Spec.Runtime != nil {
+		// The serving image CI built and recorded for the version wins over model.yaml's.
+		image, field, line := render.DefaultImage, "spec.runtime.image", a.line("spec", "runtime", "image")
+		if mv != nil && mv.Image != nil && mv.Image.Digest != "" {
+			image = mv.Image.String()
+		} else if a.spec.Spec.Runtime != nil && a.spec.Spec.Runtime.Image != "" {
 			image = a.spec.Spec.Runtime.Image
 		}
 		if !strings.Contains(image, "@sha256:") {
-			msg := fmt.Sprintf("image %q is not pinned by digest", image)
-			if image == "" {
-				msg = fmt.Sprintf("spec.runtime.image is not set, and the default %s is not pinned by digest", render.DefaultImage)
+			what := fmt.Sprintf("image %q is not pinned by digest", image)
+			if a.spec.Spec.Runtime == nil || a.spec.Spec.Runtime.Image == "" {
+				what = fmt.Sprintf("spec.runtime.image is not set, and the default %s is not pinned by digest", image)
 			}
-			out = append(out, finding("policy-digest", a.file, "spec.runtime.image", a.line("spec", "runtime", "image"),
-				"write the image as registry/name@sha256:<digest>",
-				"environment %q requires images pinned by digest; %s", env, msg))
+			out = append(out, finding("policy-digest", a.file, field, line,
+				"write the image as registry/name@sha256:<digest>, or record the version's image with its digest in the registry",
+				"environment %q requires images pinned by digest; %s", env, what))
 		}
 	}
 	if pol.RequireSignedArtifacts && mv != nil && (mv.Signing == nil || (mv.Signing.Bundle == "" && mv.Signing.Ref == "")) {

@@ -55,6 +55,10 @@ func (v *validation) checkFluxIndex(env string) []Finding {
 func (v *validation) compareOutputs(outs []render.Output) []Finding {
 	var out []Finding
 	for _, o := range outs {
+		if !v.r.Exists(o.Dir) {
+			out = append(out, finding("stale-render", o.Dir, "", 0, staleHint, "is missing: render writes %d files there for %s", len(o.Files), what(o)))
+			continue
+		}
 		want := map[string]bool{}
 		for _, f := range o.Files {
 			want[path.Base(f.Path)] = true
