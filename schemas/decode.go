@@ -256,8 +256,13 @@ func joinPath(path, key string) string {
 	return path + "." + key
 }
 
+var ptrEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
 func escapePtr(s string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+	if !strings.ContainsAny(s, "~/") {
+		return s
+	}
+	return ptrEscaper.Replace(s)
 }
 
 // Line returns the line of the field at JSON pointer ptr, or 0.

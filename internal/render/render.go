@@ -1,14 +1,13 @@
 package render
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"path"
 	"sort"
-
-	"sigs.k8s.io/yaml"
 
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
@@ -212,14 +211,17 @@ func (c *context) files(objs []object) ([]File, error) {
 }
 
 // marshal writes an object as YAML with sorted keys, dropping the empty status and
-// creationTimestamp that typed Kubernetes objects carry.
+// creationTimestamp that typed Kubernetes objects carry. The JSON round trip applies
+// the objects' json tags; emitYAML then writes the generic tree.
 func marshal(obj any) ([]byte, error) {
 	b, err := json.Marshal(obj)
 	if err != nil {
 		return nil, err
 	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
 	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
+	if err := dec.Decode(&m); err != nil {
 		return nil, err
 	}
 	delete(m, "status")
@@ -233,7 +235,29 @@ func marshal(obj any) ([]byte, error) {
 			}
 		}
 	}
-	return yaml.Marshal(m)
+	numbers(m)
+	return emitYAML(m), nil
+}
+
+// numbers turns json.Number values into int64 or float64 so YAML writes them as numbers.
+func numbers(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			v[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = numbers(e)
+		}
+	case json.Number:
+		if i, err := v.Int64(); err == nil {
+			return i
+		}
+		f, _ := v.Float64()
+		return f
+	}
+	return v
 }
 
 // contentHash is a short, stable hash of data for names that change with content.
