@@ -1,6 +1,10 @@
 package validate
 
-import "fmt"
+import (
+	"fmt"
+	"io"
+	"strings"
+)
 
 // Rule describes one kind of finding. Rule ids are stable lowercase slugs whose first word is the family:
 // file-*, yaml, schema (marina's own files), k8s-* (Kubernetes objects), xref-* (references between files), env-*
@@ -99,4 +103,15 @@ func finding(id, file, path string, line int, hint, format string, args ...any) 
 		sev = r.Severity
 	}
 	return Finding{Severity: sev, Rule: id, File: file, Path: path, Line: line, Message: fmt.Sprintf(format, args...), Hint: hint}
+}
+
+// WriteRulesMarkdown writes the rules table as Markdown, for the CLI reference in docs/.
+func WriteRulesMarkdown(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("| rule | severity | what it finds | what to do |\n|---|---|---|---|\n")
+	for _, r := range Rules {
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", r.ID, r.Severity, r.Short, strings.ReplaceAll(r.Help, "|", `\|`))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

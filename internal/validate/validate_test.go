@@ -423,6 +423,19 @@ func matches(got, want validate.Finding) bool {
 		(want.Hint == "" || got.Hint == want.Hint)
 }
 
+func TestARecordedImageDigestSatisfiesTheDigestPolicy(t *testing.T) {
+	t.Parallel()
+	r := fixture(t, all(
+		replace(app, "serve@sha256:0000000000000000000000000000000000000000000000000000000000000000", "serve:1.0"),
+		set("models/m/v1.0.0.json", versionJSON("1.0.0", "active", `, "image": {"ref": "registry.example.com/m", "digest": "sha256:2222222222222222222222222222222222222222222222222222222222222222"}`)),
+	), nil)
+	for _, f := range run(t, r, validate.Options{}).Findings {
+		if f.Rule == "policy-digest" {
+			t.Fatalf("the version's image is pinned, yet: %+v", f)
+		}
+	}
+}
+
 func TestEnvLimitsTheChecksToOneEnvironment(t *testing.T) {
 	t.Parallel()
 	r := fixture(t, all(
@@ -577,5 +590,16 @@ func TestEveryRuleIsReachable(t *testing.T) {
 		if !strings.Contains(string(src), `Rule: "`+r.ID+`"`) {
 			t.Errorf("no test expects a finding of rule %s", r.ID)
 		}
+	}
+}
+
+func TestRulesMarkdownListsEveryRule(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	if err := validate.WriteRulesMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(b.String(), "\n"); got != len(validate.Rules)+2 {
+		t.Fatalf("%d lines for %d rules:\n%s", got, len(validate.Rules), b.String())
 	}
 }
