@@ -1,13 +1,13 @@
 package render
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"path"
 	"sort"
+
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
@@ -50,6 +50,9 @@ type Input struct {
 type File struct {
 	Path string
 	Data []byte
+	// Object is the tree Data was written from (nil for a file copied as is), so a
+	// caller that finds Data committed unchanged can check the object without parsing it.
+	Object map[string]any
 }
 
 // Dir is where the manifests of a model's environment are committed.
@@ -181,26 +184,24 @@ func (c *context) files(objs []object) ([]File, error) {
 	var out []File
 	var resources []string
 	for _, o := range objs {
-		data := o.raw
-		if data == nil {
+		f := File{Path: path.Join(dir, o.file), Data: o.raw}
+		if f.Data == nil {
 			var err error
-			if data, err = marshal(o.obj); err != nil {
+			if f.Object, err = unstructured(o.obj); err != nil {
 				return nil, fmt.Errorf("%s: %w", o.file, err)
 			}
+			f.Data = emitYAML(f.Object)
 		}
-		out = append(out, File{Path: path.Join(dir, o.file), Data: data})
+		out = append(out, f)
 		resources = append(resources, o.file)
 	}
 	sort.Strings(resources)
-	k, err := marshal(map[string]any{
+	k := map[string]any{
 		"apiVersion": "kustomize.config.k8s.io/v1beta1",
 		"kind":       "Kustomization",
-		"resources":  resources,
-	})
-	if err != nil {
-		return nil, err
+		"resources":  toAny(resources),
 	}
-	out = append(out, File{Path: path.Join(dir, "kustomization.yaml"), Data: k})
+	out = append(out, File{Path: path.Join(dir, "kustomization.yaml"), Data: emitYAML(k), Object: k})
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	for i := 1; i < len(out); i++ {
 		if out[i].Path == out[i-1].Path {
@@ -210,18 +211,16 @@ func (c *context) files(objs []object) ([]File, error) {
 	return out, nil
 }
 
-// marshal writes an object as YAML with sorted keys, dropping the empty status and
-// creationTimestamp that typed Kubernetes objects carry. The JSON round trip applies
-// the objects' json tags; emitYAML then writes the generic tree.
-func marshal(obj any) ([]byte, error) {
-	b, err := json.Marshal(obj)
-	if err != nil {
-		return nil, err
+// unstructured turns an object into the generic tree its YAML is written from,
+// dropping the empty status and creationTimestamp that typed Kubernetes objects
+// carry. The unstructured converter applies the objects' json tags (faster than a
+// JSON round trip).
+func unstructured(obj any) (map[string]any, error) {
+	if mp, ok := obj.(map[string]any); ok {
+		obj = &mp // the converter takes pointers only
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
 		return nil, err
 	}
 	delete(m, "status")
@@ -235,29 +234,15 @@ func marshal(obj any) ([]byte, error) {
 			}
 		}
 	}
-	numbers(m)
-	return emitYAML(m), nil
+	return m, nil
 }
 
-// numbers turns json.Number values into int64 or float64 so YAML writes them as numbers.
-func numbers(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, e := range v {
-			v[k] = numbers(e)
-		}
-	case []any:
-		for i, e := range v {
-			v[i] = numbers(e)
-		}
-	case json.Number:
-		if i, err := v.Int64(); err == nil {
-			return i
-		}
-		f, _ := v.Float64()
-		return f
+func toAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
 	}
-	return v
+	return out
 }
 
 // contentHash is a short, stable hash of data for names that change with content.
