@@ -21,7 +21,7 @@ func newModelCommand(g *globalOptions) *cobra.Command {
 		Use:   "model",
 		Short: "Register and query model versions (the registry in models/)",
 	}
-	cmd.AddCommand(newRegisterCommand(g), newModelListCommand(g), newModelShowCommand(g))
+	cmd.AddCommand(newRegisterCommand(g), newModelListCommand(g), newModelShowCommand(g), newSetImageCommand(g))
 	return cmd
 }
 

@@ -165,6 +165,7 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
 		newRollbackCommand(g),
 		newHistoryCommand(g),
 		newRenderCommand(g),
+		newCICommand(g),
 		newValidateCommand(g),
 	)
 	return cmd

@@ -1,0 +1,187 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/marina-dev/marina/internal/ci"
+	"github.com/marina-dev/marina/internal/validate"
+)
+
+// ciFormats are the stdout formats of marina ci.
+var ciFormats = []string{"text", "markdown", "json"}
+
+type ciOptions struct {
+	*globalOptions
+	ctx         context.Context
+	base        string
+	crds        []string
+	sarif       string
+	junit       string
+	markdown    string
+	builds      string
+	concurrency int
+
+	format string // resolved from -o by Validate
+}
+
+func (o *ciOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.base, "base", "", "revision to compare HEAD with: a branch, tag, origin/main or commit (default: the merge base with marina.yaml's branch, else HEAD~1)")
+	fs.StringArrayVar(&o.crds, "crds", nil, "a directory (or file) of CustomResourceDefinitions for kinds marina has no schema for; repeatable")
+	fs.StringVar(&o.sarif, "sarif", "", "also write validate's findings as SARIF 2.1.0 to this file (for code scanning)")
+	fs.StringVar(&o.junit, "junit", "", "also write JUnit XML to this file: validate's findings, the gates and the rendered-output check")
+	fs.StringVar(&o.markdown, "markdown", "", "also append the Markdown summary to this file (e.g. \"$GITHUB_STEP_SUMMARY\")")
+	fs.StringVar(&o.builds, "builds", "", "also write the serving images to build to this file: one line per version, NAME@VERSION<TAB>ARTIFACT")
+	fs.IntVar(&o.concurrency, "concurrency", 0, "files validated at once (default: the number of CPUs)")
+}
+
+func (o *ciOptions) Validate() error {
+	switch o.output {
+	case "", "table", "text":
+		o.format = "text"
+	case "markdown", "json":
+		o.format = o.output
+	default:
+		return usagef("unknown output format %q for ci: use -o %s", o.output, strings.Join(ciFormats, ", -o "))
+	}
+	if o.concurrency < 0 {
+		return usagef("--concurrency must be 0 (one per CPU) or more, not %d", o.concurrency)
+	}
+	for _, d := range o.crds {
+		if _, err := os.Stat(d); err != nil {
+			return usagef("--crds %s: %v", d, err)
+		}
+	}
+	return nil
+}
+
+func (o *ciOptions) Run() error {
+	r, err := o.openRepo()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	ctx := o.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	res, err := ci.Run(ctx, r, ci.Options{Base: o.base, CRDDirs: o.crds, Concurrency: o.concurrency})
+	if err != nil {
+		if errors.Is(err, ci.ErrBase) {
+			return usagef("--base: %v", err)
+		}
+		return usagef("%v", err)
+	}
+	tool := validate.Tool{Name: "marina", Version: currentVersion().Version, InformationURI: "https://github.com/marina-dev/marina"}
+	files := []struct {
+		name, flag string
+		write      func(*bytes.Buffer) error
+		append     bool
+	}{
+		{o.sarif, "--sarif", func(b *bytes.Buffer) error { return ci.WriteSARIF(b, res, tool) }, false},
+		{o.junit, "--junit", func(b *bytes.Buffer) error { return ci.WriteJUnit(b, res) }, false},
+		{o.markdown, "--markdown", func(b *bytes.Buffer) error { return ci.WriteMarkdown(b, res) }, true},
+		{o.builds, "--builds", func(b *bytes.Buffer) error { return ci.WriteBuilds(b, res) }, false},
+	}
+	for _, f := range files {
+		if f.name == "" {
+			continue
+		}
+		var b bytes.Buffer
+		if err := f.write(&b); err != nil {
+			return err
+		}
+		if err := writeReport(f.name, b.Bytes(), f.append); err != nil {
+			return usagef("%s: %v", f.flag, err)
+		}
+	}
+	switch o.format {
+	case "markdown":
+		err = ci.WriteMarkdown(o.out, res)
+	case "json":
+		err = ci.WriteJSON(o.out, res)
+	default:
+		err = ci.WriteText(o.out, res)
+	}
+	if err != nil {
+		return err
+	}
+	if !res.Passed {
+		return failedf("marina ci failed: %s", strings.Join(res.Reasons(), "; "))
+	}
+	return nil
+}
+
+// writeReport writes (or appends to) a report file.
+func writeReport(name string, data []byte, appendTo bool) error {
+	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if appendTo {
+		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	f, err := os.OpenFile(name, flags, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func newCICommand(g *globalOptions) *cobra.Command {
+	o := &ciOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "ci [--base REF] [-o text|markdown|json] [--sarif FILE] [--junit FILE] [--markdown FILE] [--crds DIR]...",
+		Short: "Check a change to the model repository in CI: changes, validation, rendered output, quality gates",
+		Long: `ci is what a pull request (or a push) to the model repository runs:
+
+  1. change detection: HEAD's commit is compared with --base (default: the merge
+     base with marina.yaml's spec.repository.branch, origin/<branch> first; on that
+     branch itself, HEAD~1; on the first commit, everything). It lists the changed
+     models and registered versions, the applications and environments whose
+     deployment changed (version or settings in model.yaml, or rendered files), and
+     whether infrastructure/, gitops/, CI files or marina.yaml changed; a change to
+     marina.yaml puts everything in scope. Only commits are compared: uncommitted
+     changes in the work tree are not part of the change (commit them first).
+  2. marina validate on the whole repository. Every error fails the run, also in
+     files the change did not touch, so a broken main branch cannot stay broken.
+  3. the rendered-output check: applications/<model>/<env>/ of the changed models
+     and environments must be what marina render --write produces.
+  4. the quality gates of marina.yaml (spec.gates) for every version the change
+     deploys to an environment or registers: accuracy.min, accuracy.maxRegression
+     (against the version deployed in the last environment) and latencyP95Ms.max,
+     read from the metrics recorded in models/<model>/v<version>.json. A gate
+     whose metric is not recorded fails.
+
+The summary goes to stdout (-o text, -o markdown for a pull request comment, -o json);
+--sarif, --junit and --markdown also write files. Exit 1 when a gate fails, the rendered
+output is stale or validate finds errors; 2 on usage or environment errors (an unknown
+--base, a shallow clone without the base commit).`,
+		Example: `  # A pull request against main (CI checkouts need the history: fetch-depth: 0)
+  marina ci --base origin/main
+
+  # GitHub Actions: a job summary and code scanning
+  marina ci --base "origin/$GITHUB_BASE_REF" --markdown "$GITHUB_STEP_SUMMARY" --sarif marina.sarif
+
+  # GitLab: a JUnit test report
+  marina ci --base "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME" --junit marina-junit.xml
+
+  # The PR comment body
+  marina ci -o markdown > comment.md`,
+		Args: cobra.NoArgs,
+	}
+	run := runE(o, func([]string) {})
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		o.ctx = c.Context()
+		return run(c, args)
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}

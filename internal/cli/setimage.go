@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/marina-dev/marina/internal/ci"
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/registry"
+	"github.com/marina-dev/marina/internal/repo"
+)
+
+type setImageOptions struct {
+	*globalOptions
+	branchOptions
+	target, name, version, image string
+	parsed                       model.Image
+}
+
+func (o *setImageOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.image, "image", "", "the built serving image, REGISTRY/REPOSITORY@sha256:… (required)")
+	// --push and --remote as promote has them; there is no --branch: the image belongs on the branch it was built from.
+	fs.BoolVar(&o.push, "push", false, "push the current branch to --remote after committing")
+	fs.StringVar(&o.remote, "remote", "origin", "remote to push to")
+}
+
+func (o *setImageOptions) Validate() error {
+	var ok bool
+	if o.name, o.version, ok = strings.Cut(o.target, "@"); !ok || o.version == "" {
+		return usagef("%q: name the version as NAME@VERSION, e.g. fraud-detector@1.2.0", o.target)
+	}
+	if err := registry.CheckName(o.name); err != nil {
+		return usagef("%v", err)
+	}
+	if _, err := model.ParseSemver(o.version); err != nil {
+		return usagef("%v", err)
+	}
+	if o.image == "" {
+		return usagef("--image is required: the image reference with its digest, e.g. ghcr.io/acme/models/%s@sha256:…", o.name)
+	}
+	img, err := ci.ParseImage(o.image)
+	if err != nil {
+		return usagef("--image: %v", err)
+	}
+	o.parsed = img
+	return nil
+}
+
+func (o *setImageOptions) Run() error {
+	var res *ci.ImageResult
+	err := o.write(func(r *repo.Repo) error {
+		if err := o.check(r); err != nil {
+			return err
+		}
+		var err error
+		if res, err = ci.RecordImage(r, o.name, o.version, o.parsed); err != nil {
+			return err
+		}
+		if res.Unchanged {
+			return nil
+		}
+		return o.publish(r)
+	})
+	if err != nil {
+		return err
+	}
+	p, err := o.printer()
+	if err != nil {
+		return err
+	}
+	if o.output != "table" {
+		return p.print(res.Version, table{})
+	}
+	if res.Unchanged {
+		fmt.Fprintf(o.out, "%s@%s already records %s: nothing to do\n", o.name, o.version, o.parsed)
+		return nil
+	}
+	verb := "recorded"
+	if res.Previous != nil {
+		verb = "replaced " + res.Previous.String() + " with"
+	}
+	fmt.Fprintf(o.out, "%s %s for %s@%s\n  file   %s\n  commit %s\n", verb, o.parsed, o.name, o.version, model.File(o.name, o.version), res.Commit[:12])
+	return nil
+}
+
+func newSetImageCommand(g *globalOptions) *cobra.Command {
+	o := &setImageOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "set-image NAME@VERSION --image REGISTRY/REPOSITORY@sha256:DIGEST",
+		Short: "Record the serving image CI built for a version, pinned by digest, in one commit",
+		Long: `set-image writes the image field of models/NAME/vVERSION.json: the serving image
+CI built for the version (BuildKit), scanned (Trivy) and signed (cosign), pinned by its
+digest. A tag in the reference is dropped; the digest decides what runs.
+
+It commits the change alone. Recording the same image again does nothing; another
+digest (a rebuild) replaces the one recorded. Push the commit with --push, or with git.`,
+		Example: `  marina model set-image fraud-detector@1.2.0 \
+    --image ghcr.io/acme/models/fraud-detector@sha256:0123…cdef
+
+  # In CI, after docker/build-push-action
+  marina model set-image "$REF" --image "$IMAGE@$DIGEST" --push`,
+		Args: exactArgs(1, "NAME@VERSION"),
+		RunE: runE(o, func(args []string) { o.target = args[0] }),
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
