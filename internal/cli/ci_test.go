@@ -1,0 +1,196 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/marina-dev/marina/internal/ci/citest"
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/repo/repotest"
+)
+
+// prBranch is the clean example repository with branch pr checked out, on which iris-classifier 1.1.0 is
+// registered with accuracy and promoted to staging by marina itself.
+func prBranch(t *testing.T, accuracy string) string {
+	t.Helper()
+	dir := citest.Repo(t)
+	repotest.Git(t, dir, "checkout", "-q", "-b", "pr")
+	f := filepath.Join(t.TempDir(), "m.onnx")
+	writeIrisModel(t, f)
+	mustMarina(t, "--repo", dir, "model", "register", "iris-classifier", "--file", f+"1.1.0", "--version", "1.1.0",
+		"--metric", "accuracy="+accuracy, "--metric", "latency_p95_ms=10")
+	mustMarina(t, "--repo", dir, "promote", "iris-classifier@1.1.0", "--env", "staging")
+	return dir
+}
+
+func TestCIPassesACleanPromotion(t *testing.T) {
+	t.Parallel()
+	dir := prBranch(t, "0.97")
+	code, out, errOut := marina(t, "--repo", dir, "ci", "--base", "main")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"marina ci PASSED", "iris-classifier          staging    1.0.0 → 1.1.0", "ok   iris-classifier@1.1.0 accuracy.min"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "iris-classifier          prod") {
+		t.Errorf("prod is not part of the change:\n%s", out)
+	}
+}
+
+func TestCIFailsAVersionBelowTheAccuracyGateAndTheMarkdownSaysWhy(t *testing.T) {
+	t.Parallel()
+	dir := prBranch(t, "0.85")
+	code, out, errOut := marina(t, "--repo", dir, "ci", "--base", "main", "-o", "markdown")
+	if code != 1 || !strings.Contains(errOut, "quality gates failed") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"## ❌ marina ci failed", "| `iris-classifier` | `staging` | 1.0.0 → 1.1.0 |", "| ❌ | `iris-classifier@1.1.0` | `accuracy.min` | 0.9 | 0.85 | accuracy 0.85 is below the minimum 0.9"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestCIFailsAModelYAMLEditedByHandWithoutRendering(t *testing.T) {
+	t.Parallel()
+	dir := citest.Repo(t)
+	citest.Edit(t, dir, "applications/iris-classifier/model.yaml", func(s string) string {
+		return strings.Replace(s, "limits: {cpu: \"1\", memory: 512Mi}", "limits: {cpu: \"2\", memory: 512Mi}", 1)
+	})
+	citest.Commit(t, dir, "raise the CPU limit by hand")
+	code, out, errOut := marina(t, "--repo", dir, "ci")
+	if code != 1 || !strings.Contains(out, "FAIL applications/iris-classifier/prod/deployment.yaml would be modified") || !strings.Contains(errOut, "stale") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func TestCIPutsEverythingInScopeWhenMarinaYAMLChanges(t *testing.T) {
+	t.Parallel()
+	dir := citest.Repo(t)
+	citest.Edit(t, dir, "marina.yaml", func(s string) string { return strings.Replace(s, "min: 0.9", "min: 0.95", 1) })
+	citest.Commit(t, dir, "raise the accuracy gate")
+	code, out, errOut := marina(t, "--repo", dir, "ci", "-o", "json")
+	var res struct {
+		Changes struct{ Everything bool }
+		Gates   []struct {
+			Model, Gate string
+			Passed      bool
+		}
+		Passed bool
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s%s", err, out, errOut)
+	}
+	failed := map[string]bool{}
+	for _, g := range res.Gates {
+		if !g.Passed {
+			failed[g.Model+" "+g.Gate] = true
+		}
+	}
+	// vision-gpu (0.93) was not touched, but the stricter gate applies to everything deployed.
+	if code != 1 || !res.Changes.Everything || res.Passed || len(failed) != 1 || !failed["vision-gpu accuracy.min"] {
+		t.Fatalf("exit %d, %+v\n%s", code, res, errOut)
+	}
+}
+
+func TestCIWritesSARIFJUnitMarkdownAndBuildFiles(t *testing.T) {
+	t.Parallel()
+	dir := citest.Repo(t)
+	citest.AddVersion(t, dir, "vision-gpu", "1.0.0", "1.1.0", map[string]float64{"accuracy": 0.95, "latency_p95_ms": 20})
+	citest.Commit(t, dir, "register vision-gpu 1.1.0")
+	out := t.TempDir()
+	summary := filepath.Join(out, "summary.md")
+	if err := os.WriteFile(summary, []byte("# earlier step\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustMarina(t, "--repo", dir, "ci", "--sarif", filepath.Join(out, "ci.sarif"), "--junit", filepath.Join(out, "junit.xml"),
+		"--markdown", summary, "--builds", filepath.Join(out, "builds.tsv"))
+	var sarif struct {
+		Version string
+		Runs    []struct{ Results []any }
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "ci.sarif"))
+	if err := json.Unmarshal(b, &sarif); err != nil || sarif.Version != "2.1.0" || len(sarif.Runs) != 1 {
+		t.Fatalf("SARIF: %v\n%s", err, b)
+	}
+	var junit struct {
+		Suites []struct {
+			Name string `xml:"name,attr"`
+		} `xml:"testsuite"`
+	}
+	b, _ = os.ReadFile(filepath.Join(out, "junit.xml"))
+	if err := xml.Unmarshal(b, &junit); err != nil || !strings.Contains(string(b), `name="marina ci: quality gates"`) {
+		t.Fatalf("JUnit: %v\n%s", err, b)
+	}
+	if b, _ := os.ReadFile(summary); !strings.HasPrefix(string(b), "# earlier step\n## ✅ marina ci passed") {
+		t.Fatalf("--markdown does not append to the file:\n%s", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "builds.tsv")); string(b) != "vision-gpu@1.1.0\tmodels/vision-gpu/artifacts/v1.0.0.onnx\n" {
+		t.Fatalf("builds: %q", b)
+	}
+}
+
+func TestCIUsageErrors(t *testing.T) {
+	t.Parallel()
+	dir := citest.Repo(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ci", "--base", "origin/nope"}, "fetch-depth"},
+		{[]string{"ci", "-o", "xml"}, "-o text, -o markdown, -o json"},
+		{[]string{"ci", "--crds", filepath.Join(dir, "nope")}, "--crds"},
+	} {
+		code, _, errOut := marina(t, append([]string{"--repo", dir}, c.args...)...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d: %s", c.args, code, errOut)
+		}
+	}
+}
+
+func TestSetImageRecordsTheDigestInOneCommit(t *testing.T) {
+	t.Parallel()
+	dir := citest.Repo(t)
+	img := "ghcr.io/acme/models/iris-classifier@sha256:" + strings.Repeat("c", 64)
+	before := repotest.Git(t, dir, "rev-list", "--count", "HEAD")
+	out := mustMarina(t, "--repo", dir, "model", "set-image", "iris-classifier@1.0.0", "--image", "ghcr.io/acme/models/iris-classifier:1.0.0@sha256:"+strings.Repeat("c", 64))
+	if !strings.Contains(out, "recorded "+img) {
+		t.Fatalf("output: %s", out)
+	}
+	var v model.Version
+	if err := json.Unmarshal([]byte(mustMarina(t, "--repo", dir, "model", "show", "iris-classifier@1.0.0", "-o", "json")), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Image == nil || v.Image.String() != img {
+		t.Fatalf("image %+v", v.Image)
+	}
+	if after := repotest.Git(t, dir, "rev-list", "--count", "HEAD"); after == before || repotest.Git(t, dir, "status", "--porcelain") != "" {
+		t.Fatalf("not one clean commit: %s → %s", before, after)
+	}
+	if out := mustMarina(t, "--repo", dir, "model", "set-image", "iris-classifier@1.0.0", "--image", img); !strings.Contains(out, "nothing to do") {
+		t.Fatalf("again: %s", out)
+	}
+	// The recorded image is enough for the version to need no new build, and validate accepts the file.
+	mustMarina(t, "--repo", dir, "ci", "--base", "HEAD~2")
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"model", "set-image", "iris-classifier@1.0.0", "--image", "ghcr.io/acme/iris:1.0.0"}, 2, "pinned by digest"},
+		{[]string{"model", "set-image", "iris-classifier", "--image", img}, 2, "NAME@VERSION"},
+		{[]string{"model", "set-image", "iris-classifier@9.9.9", "--image", img}, 1, "not registered"},
+	} {
+		code, _, errOut := marina(t, append([]string{"--repo", dir}, c.args...)...)
+		if code != c.code || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d: %s", c.args, code, errOut)
+		}
+	}
+}
