@@ -15,6 +15,7 @@ import (
 
 	"github.com/marina-dev/marina/internal/ci"
 	"github.com/marina-dev/marina/internal/ci/citest"
+	"github.com/marina-dev/marina/internal/gate"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 	"github.com/marina-dev/marina/internal/validate"
@@ -184,7 +185,7 @@ func TestRunFailsAVersionBelowTheAccuracyGate(t *testing.T) {
 	dir := promoteBranch(t, map[string]float64{"accuracy": 0.85, "latency_p95_ms": 10})
 	res := run(t, dir, "main")
 	failed := res.FailedGates()
-	if res.Passed || len(failed) != 2 || failed[0].Gate != ci.GateAccuracyMin || !strings.Contains(failed[0].Message, "below the minimum 0.9") {
+	if res.Passed || len(failed) != 2 || failed[0].Gate != gate.AccuracyMin || !strings.Contains(failed[0].Message, "below the minimum 0.9") {
 		t.Fatalf("failed gates %+v", failed)
 	}
 	if !slices.Contains(res.Reasons(), "2 quality gates failed") {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/marina-dev/marina/internal/gate"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/render"
@@ -29,8 +30,8 @@ type Options struct {
 
 // Result is everything one `marina ci` run found.
 type Result struct {
-	Changes *ChangeSet   `json:"changes"`
-	Gates   []GateResult `json:"gates"`
+	Changes *ChangeSet    `json:"changes"`
+	Gates   []gate.Result `json:"gates"`
 	// Stale lists rendered files of changed models and environments that differ from what render produces.
 	Stale []StaleFile `json:"stale"`
 	// RenderError is set when the repository could not be rendered at all (validate says why in detail).
@@ -64,8 +65,8 @@ func (b Build) Ref() string { return b.Model + "@" + b.Version }
 func (res *Result) Errors() int { return res.Validate.Errors() }
 
 // FailedGates lists the gates that did not pass.
-func (res *Result) FailedGates() []GateResult {
-	var out []GateResult
+func (res *Result) FailedGates() []gate.Result {
+	var out []gate.Result
 	for _, g := range res.Gates {
 		if !g.Passed {
 			out = append(out, g)
@@ -109,7 +110,7 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Changes: cs, Gates: []GateResult{}, Stale: []StaleFile{}, Builds: []Build{}}
+	res := &Result{Changes: cs, Gates: []gate.Result{}, Stale: []StaleFile{}, Builds: []Build{}}
 	if res.Validate, err = validate.Run(ctx, r, validate.Options{ExtraCRDDirs: opts.CRDDirs, Concurrency: opts.Concurrency}); err != nil {
 		return nil, err
 	}
@@ -238,7 +239,7 @@ func (s *state) deploys(name, version string) bool {
 
 // gatesAndBuilds checks the gates of the versions the change deploys or registers, and lists the versions
 // registered by it whose serving image CI should build.
-func (s *state) gatesAndBuilds(cs *ChangeSet) ([]GateResult, []Build) {
+func (s *state) gatesAndBuilds(cs *ChangeSet) ([]gate.Result, []Build) {
 	type key struct{ model, version string }
 	candidates := map[key]bool{}
 	for _, a := range cs.Applications {
@@ -278,7 +279,7 @@ func (s *state) gatesAndBuilds(cs *ChangeSet) ([]GateResult, []Build) {
 		}
 		return lessSemver(keys[i].version, keys[j].version)
 	})
-	results := []GateResult{}
+	results := []gate.Result{}
 	if s.project == nil || s.project.Spec.Gates == nil {
 		return results, builds
 	}
@@ -287,20 +288,20 @@ func (s *state) gatesAndBuilds(cs *ChangeSet) ([]GateResult, []Build) {
 		if v == nil {
 			continue // not registered: validate reports it
 		}
-		results = append(results, CheckGates(s.project.Spec.Gates, v, s.reference(cs, v))...)
+		results = append(results, gate.Check(s.project.Spec.Gates, v, s.reference(cs, v))...)
 	}
 	return results, builds
 }
 
 // reference is the version a regression of v is measured against: the one deployed in the last environment at
 // HEAD, or, when that is v itself (this change promotes it there), the one deployed there at the base.
-func (s *state) reference(cs *ChangeSet, v *model.Version) Reference {
+func (s *state) reference(cs *ChangeSet, v *model.Version) gate.Reference {
 	envs := s.project.EnvironmentNames()
 	if len(envs) == 0 {
-		return Reference{Note: "marina.yaml lists no environments"}
+		return gate.Reference{Note: "marina.yaml lists no environments"}
 	}
 	last := envs[len(envs)-1]
-	ref := Reference{Env: last}
+	ref := gate.Reference{Env: last}
 	app := s.apps[v.Name]
 	if app == nil {
 		return ref

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/marina-dev/marina/internal/gate"
 	"github.com/marina-dev/marina/internal/validate"
 )
 
@@ -284,9 +285,9 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 			}
 			value := "—"
 			if g.Value != nil {
-				value = num(*g.Value)
+				value = gate.Format(*g.Value)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", mark, code(g.Model+"@"+g.Version), code(g.Gate), num(g.Threshold), value, md(g.Message))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", mark, code(g.Model+"@"+g.Version), code(g.Gate), gate.Format(g.Threshold), value, md(g.Message))
 		}
 		b.WriteString("\n")
 	}

@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/marina-dev/marina/internal/gate"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/render"
@@ -210,81 +211,44 @@ func (v *validation) checkQuota(e project.Environment) []Finding {
 	return out
 }
 
-// latencyMetrics are the metric names the latency gate reads, in order of preference.
-var latencyMetrics = []string{"latencyP95Ms", "latency_p95_ms"}
-
-// checkGates compares the deployed version's recorded metrics with marina.yaml's gates.
+// checkGates judges the deployed version with the gates of marina.yaml (package gate,
+// which marina ci uses too). A gate whose metric is not recorded is a note here: ci,
+// which decides whether a change may land, fails it.
 func (v *validation) checkGates(a *application, env string, mv *model.Version) []Finding {
 	if v.project == nil || v.project.Spec.Gates == nil {
 		return nil
 	}
-	g := v.project.Spec.Gates
 	field := "spec.environments." + env + ".version"
 	line := a.line("spec", "environments", env, "version")
-	id := mv.Name + "@" + mv.Version
 	var out []Finding
-	if g.Accuracy != nil && (g.Accuracy.Min != nil || g.Accuracy.MaxRegression != nil) {
-		acc, ok := mv.Metrics["accuracy"]
+	for _, r := range gate.Check(v.project.Spec.Gates, mv, v.reference(a)) {
+		if r.Passed {
+			continue
+		}
+		id := mv.Name + "@" + mv.Version + ": "
 		switch {
-		case !ok:
-			out = append(out, finding("gate-metric-missing", a.file, field, line,
-				"record it with `marina model register "+mv.Name+" --version "+mv.Version+" --metric accuracy=…`",
-				"%s records no accuracy metric; the accuracy gate cannot be checked", id))
-		case g.Accuracy.Min != nil && acc < *g.Accuracy.Min:
-			out = append(out, finding("gate-accuracy", a.file, field, line, "deploy a version that meets spec.gates.accuracy.min in marina.yaml",
-				"%s metric accuracy %g is below the gate's minimum %g", id, acc, *g.Accuracy.Min))
-		case g.Accuracy.MaxRegression != nil:
-			if f := v.regression(a, env, id, acc, *g.Accuracy.MaxRegression); f != nil {
-				f.Path, f.Line = field, line
-				out = append(out, *f)
-			}
-		}
-	}
-	if g.LatencyP95Ms != nil {
-		found := false
-		for _, name := range latencyMetrics {
-			lat, ok := mv.Metrics[name]
-			if !ok {
-				continue
-			}
-			found = true
-			if lat > g.LatencyP95Ms.Max {
-				out = append(out, finding("gate-latency", a.file, field, line, "deploy a version that meets spec.gates.latencyP95Ms.max in marina.yaml",
-					"%s metric %s %g ms is above the gate's maximum %g ms", id, name, lat, g.LatencyP95Ms.Max))
-			}
-			break
-		}
-		if !found {
-			out = append(out, finding("gate-metric-missing", a.file, field, line,
-				"record it with `marina model register "+mv.Name+" --version "+mv.Version+" --metric latencyP95Ms=…`",
-				"%s records no latencyP95Ms metric; the latency gate cannot be checked", id))
+		case r.Value == nil:
+			out = append(out, finding("gate-metric-missing", a.file, field, line, "record the metric with `marina model register` or `marina model check`", "%s%s", id, r.Message))
+		case r.Gate == gate.LatencyP95Max:
+			out = append(out, finding("gate-latency", a.file, field, line, "deploy a version that meets spec.gates.latencyP95Ms.max in marina.yaml", "%s%s", id, r.Message))
+		default:
+			out = append(out, finding("gate-accuracy", a.file, field, line, "deploy a version that meets spec.gates.accuracy in marina.yaml", "%s%s", id, r.Message))
 		}
 	}
 	return out
 }
 
-// regression compares accuracy with the version deployed in the last environment of marina.yaml.
-func (v *validation) regression(a *application, env, id string, acc, maxRegression float64) *Finding {
+// reference is the version regressions are measured against: the one the application deploys in the last environment.
+func (v *validation) reference(a *application) gate.Reference {
 	envs := v.project.Spec.Environments
 	last := envs[len(envs)-1].Name
-	if env == last {
-		return nil
+	ref := gate.Reference{Env: last}
+	if ls, ok := a.spec.Spec.Environments[last]; ok {
+		if lv := v.versions[model.File(a.spec.Spec.Model, ls.Version)]; lv != nil {
+			ref.Version = lv.v
+		}
 	}
-	ls, ok := a.spec.Spec.Environments[last]
-	if !ok {
-		return nil
-	}
-	lv := v.versions[model.File(a.spec.Spec.Model, ls.Version)]
-	if lv == nil || lv.v == nil {
-		return nil
-	}
-	base, ok := lv.v.Metrics["accuracy"]
-	if !ok || base-acc <= maxRegression+1e-12 {
-		return nil
-	}
-	f := finding("gate-accuracy", a.file, "", 0, "deploy a version within spec.gates.accuracy.maxRegression of the "+last+" version",
-		"%s metric accuracy %g regresses %.4g from %g of %s@%s in %q, more than the gate's maxRegression %g", id, acc, base-acc, base, lv.v.Name, lv.v.Version, last, maxRegression)
-	return &f
+	return ref
 }
 
 // checkGatesPresent warns when marina.yaml sets no gates at all.

@@ -63,7 +63,7 @@ func versionJSON(version, state, extra string) string {
   "tag": "v` + version + `-abcdef0",
   "format": "onnx",
   "artifact": {"uri": "s3://models/m/` + version + `.onnx", "digest": "sha256:1111111111111111111111111111111111111111111111111111111111111111", "size": 10},
-  "metrics": {"accuracy": 0.95, "latencyP95Ms": 20},
+  "metrics": {"accuracy": 0.95, "latency_p95_ms": 20},
   "created": "2026-01-01T00:00:00Z",
   "state": "` + state + `"` + extra + `
 }
@@ -359,12 +359,12 @@ func TestRunFindsEachKindOfMistake(t *testing.T) {
 		{name: "a version below the accuracy gate names the metric",
 			edit: replace("models/m/v1.1.0.json", `"accuracy": 0.95`, `"accuracy": 0.85`),
 			want: validate.Finding{Rule: "gate-accuracy", File: app, Path: "spec.environments.staging.version", Line: 16,
-				Message: "m@1.1.0 metric accuracy 0.85 is below the gate's minimum 0.9"}},
+				Message: "m@1.1.0: accuracy 0.85 is below the minimum 0.9 (spec.gates.accuracy.min)"}},
 		{name: "a version that regresses against prod",
 			edit: all(replace("models/m/v1.1.0.json", `"accuracy": 0.95`, `"accuracy": 0.91`), replace("models/m/v1.0.0.json", `"accuracy": 0.95`, `"accuracy": 0.99`)),
 			want: validate.Finding{Rule: "gate-accuracy", File: app, Path: "spec.environments.staging.version"}},
 		{name: "a version above the latency gate",
-			edit: replace("models/m/v1.0.0.json", `"latencyP95Ms": 20`, `"latencyP95Ms": 80`),
+			edit: replace("models/m/v1.0.0.json", `"latency_p95_ms": 20`, `"latency_p95_ms": 80`),
 			want: validate.Finding{Rule: "gate-latency", File: app, Path: "spec.environments.prod.version"}},
 		{name: "a version without the gate's metric is a note",
 			edit: replace("models/m/v1.0.0.json", `"accuracy": 0.95, `, ``),

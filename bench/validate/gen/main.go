@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/marina-dev/marina/internal/model"
@@ -30,6 +31,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// quota matches the limits of the scaffold's ResourceQuota.
+var quota = regexp.MustCompile(`(?m)^    ((?:requests|limits)\.[a-z./]+|pods): .*$`)
 
 func write(dir, rel string, data []byte) error {
 	p := filepath.Join(dir, filepath.FromSlash(rel))
@@ -61,7 +65,12 @@ func generate(dir string, n int) error {
 		return err
 	}
 	for _, f := range files {
-		if err := write(dir, f.Path, f.Data); err != nil {
+		data := f.Data
+		if f.Path == "infrastructure/base/environment/resourcequota.yaml" {
+			// A thousand models need a bigger quota than a new team's default.
+			data = quota.ReplaceAll(data, []byte("    $1: \"100000\""))
+		}
+		if err := write(dir, f.Path, data); err != nil {
 			return err
 		}
 	}
@@ -130,7 +139,7 @@ func application(i int, name string) string {
 	} else {
 		s += "  resources: {requests: {cpu: 250m, memory: 512Mi}, limits: {cpu: \"1\", memory: 1Gi}}\n"
 	}
-	if i%5 == 0 {
+	if i%5 == 0 && i%3 != 0 {
 		s += "  scaling: {hpa: {min: 2, max: 8, cpuUtilization: 70}}\n"
 	}
 	s += "  environments:\n    dev: {version: 1.1.0, replicas: 1}\n    staging: {version: 1.1.0, replicas: 1}\n"
