@@ -185,9 +185,19 @@ func Applications(r *repo.Repo) ([]string, error) {
 	return names, nil
 }
 
+// VersionLookup returns a registered version's metadata.
+type VersionLookup func(model, version string) (*model.Version, error)
+
 // Application renders app for envs (all the environments it deploys to when envs is
 // empty), reading the version metadata, config and sealed secrets it names from r.
 func Application(r *repo.Repo, proj *project.Project, app *project.ModelApplication, envs []string) ([]Output, error) {
+	reg := &registry.Registry{Repo: r}
+	return ApplicationWithVersions(r, proj, app, envs, reg.Get)
+}
+
+// ApplicationWithVersions is Application with the version metadata from lookup, for a
+// caller that has parsed the registry already.
+func ApplicationWithVersions(r *repo.Repo, proj *project.Project, app *project.ModelApplication, envs []string, lookup VersionLookup) ([]Output, error) {
 	appDir := path.Join(project.ApplicationsDir, app.Spec.Model)
 	appFile := path.Join(appDir, project.ApplicationFile)
 	if len(envs) == 0 {
@@ -220,7 +230,6 @@ func Application(r *repo.Repo, proj *project.Project, app *project.ModelApplicat
 		}
 		sealed[s.Name] = b
 	}
-	reg := &registry.Registry{Repo: r}
 	versions := map[string]*model.Version{}
 	var out []Output
 	for _, env := range envs {
@@ -231,7 +240,7 @@ func Application(r *repo.Repo, proj *project.Project, app *project.ModelApplicat
 		v, found := versions[spec.Version]
 		if !found {
 			var err error
-			if v, err = reg.Get(app.Spec.Model, spec.Version); err != nil {
+			if v, err = lookup(app.Spec.Model, spec.Version); err != nil {
 				return nil, fmt.Errorf("%s: spec.environments.%s.version: %w", appFile, env, err)
 			}
 			versions[spec.Version] = v

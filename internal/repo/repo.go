@@ -37,6 +37,7 @@ type Repo struct {
 	gitDir string
 	git    *git.Repository
 	root   *os.Root
+	rootFD int // the work tree's directory, for openat2; -1 when not open
 	locked bool
 	// Log receives what the repository does on its own (recovery) and each commit; nil discards.
 	Log *slog.Logger
@@ -89,11 +90,13 @@ func OpenGit(start string) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Repo{Root: rootDir, gitDir: st.Filesystem().Root(), git: g, root: root}, nil
+	return &Repo{Root: rootDir, gitDir: st.Filesystem().Root(), git: g, root: root, rootFD: openRootFD(rootDir)}, nil
 }
 
 // Close releases the repository's file handles and its write lock.
 func (r *Repo) Close() error {
+	closeRootFD(r.rootFD)
+	r.rootFD = -1
 	return r.root.Close()
 }
 
@@ -128,6 +131,12 @@ func (r *Repo) ReadFile(p string, max int64) ([]byte, error) {
 	if err := CheckPath(p); err != nil {
 		return nil, err
 	}
+	if fd, ok, err := r.openBeneath(p); ok {
+		if err != nil {
+			return nil, err
+		}
+		return readFD(fd, p, max)
+	}
 	f, err := r.root.Open(filepath.FromSlash(p))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, unwrapPathErr(err))
@@ -158,7 +167,10 @@ func (r *Repo) ReadDir(p string) ([]fs.DirEntry, error) {
 	if err := CheckPath(p); err != nil {
 		return nil, err
 	}
-	f, err := r.root.Open(filepath.FromSlash(p))
+	f, ok, err := r.openDirBeneath(p)
+	if !ok {
+		f, err = r.root.Open(filepath.FromSlash(p))
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -177,6 +189,9 @@ func (r *Repo) ReadDir(p string) ([]fs.DirEntry, error) {
 func (r *Repo) Exists(p string) bool {
 	if CheckPath(p) != nil {
 		return false
+	}
+	if exists, ok := r.statBeneath(p); ok {
+		return exists
 	}
 	_, err := r.root.Lstat(filepath.FromSlash(p))
 	return err == nil

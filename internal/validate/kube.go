@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path"
@@ -62,6 +63,9 @@ type quota struct {
 
 // checkManifests checks every Kubernetes object in a manifest file against its schema.
 func (v *validation) checkManifests(file string, data []byte) result {
+	if v.asRendered(file, data) {
+		return result{}
+	}
 	docs, err := schemas.ParseStream(file, data, schemas.MaxManifestSize)
 	var findings []Finding
 	if err != nil {
@@ -101,6 +105,21 @@ func (v *validation) checkManifests(file string, data []byte) result {
 			v.argocd[file] = text
 		}
 	}}
+}
+
+// asRendered reports whether file is committed exactly as render writes it and its object passes its schema, so
+// there is nothing to report and no need to parse it. Anything else is parsed, for findings with lines.
+func (v *validation) asRendered(file string, data []byte) bool {
+	rf, ok := v.renderedFiles[file]
+	if !ok || rf.Object == nil || !bytes.Equal(rf.Data, data) {
+		return false
+	}
+	apiVersion, _ := rf.Object["apiVersion"].(string)
+	kind, _ := rf.Object["kind"].(string)
+	if strings.HasPrefix(apiVersion, "kustomize.config.k8s.io/") {
+		return true
+	}
+	return v.kube.Has(apiVersion, kind) && v.kube.Validate(rf.Object) == nil
 }
 
 func (v *validation) checkObject(file string, d *schemas.Document, obj map[string]any, apiVersion, kind string) []Finding {

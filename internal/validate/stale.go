@@ -2,9 +2,13 @@ package validate
 
 import (
 	"bytes"
+	"fmt"
+	"maps"
 	"path"
 	"slices"
 
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/schemas"
 )
@@ -22,11 +26,57 @@ func (v *validation) checkRendered(a *application, hasErrors bool) []Finding {
 	if len(envs) == 0 {
 		return nil
 	}
-	outs, err := render.Application(v.r, v.project, a.spec, envs)
-	if err != nil {
-		return []Finding{finding("stale-render", a.file, "", 0, "fix model.yaml so that `marina render` succeeds", "cannot render: %v", err)}
+	rd := v.rendered[a.dir]
+	if rd == nil {
+		return nil
 	}
-	return v.compareOutputs(outs)
+	if rd.err != nil {
+		return []Finding{finding("stale-render", a.file, "", 0, "fix model.yaml so that `marina render` succeeds", "cannot render: %v", rd.err)}
+	}
+	return v.compareOutputs(rd.outs)
+}
+
+// rendering is what render produced for one application.
+type rendering struct {
+	outs []render.Output
+	err  error
+}
+
+// renderTasks render every application whose model.yaml parsed, with the version metadata already read.
+func (v *validation) renderTasks() []task {
+	if v.project == nil {
+		return nil
+	}
+	lookup := func(name, version string) (*model.Version, error) {
+		vf := v.versions[model.File(name, version)]
+		if vf == nil || vf.v == nil {
+			return nil, fmt.Errorf("%s@%s: %w", name, version, registry.ErrNotFound)
+		}
+		return vf.v, nil
+	}
+	var tasks []task
+	for _, d := range slices.Sorted(maps.Keys(v.apps)) {
+		a := v.apps[d]
+		if a.spec == nil {
+			continue
+		}
+		envs := v.envs(a)
+		if len(envs) == 0 {
+			continue
+		}
+		tasks = append(tasks, func() result {
+			outs, err := render.ApplicationWithVersions(v.r, v.project, a.spec, envs, lookup)
+			return result{apply: func() {
+				v.rendered[a.dir] = &rendering{outs: outs, err: err}
+				for _, o := range outs {
+					for _, f := range o.Files {
+						v.renderedFiles[f.Path] = f
+					}
+				}
+			}}
+		})
+	}
+	return tasks
 }
 
 // checkFluxIndex compares gitops/flux/apps/<env>/, which render maintains, with the applications deployed to env.
@@ -62,14 +112,17 @@ func (v *validation) compareOutputs(outs []render.Output) []Finding {
 		want := map[string]bool{}
 		for _, f := range o.Files {
 			want[path.Base(f.Path)] = true
-			if !v.r.Exists(f.Path) {
-				out = append(out, finding("stale-render", f.Path, "", 0, staleHint, "is missing: render writes it for %s", what(o)))
-				continue
-			}
-			cur, err := v.r.ReadFile(f.Path, schemas.MaxManifestSize)
-			if err != nil {
-				out = append(out, finding("file-unreadable", f.Path, "", 0, "", "%s", trimFile(err, f.Path)))
-				continue
+			cur, ok := v.committed[f.Path]
+			if !ok {
+				if !v.r.Exists(f.Path) {
+					out = append(out, finding("stale-render", f.Path, "", 0, staleHint, "is missing: render writes it for %s", what(o)))
+					continue
+				}
+				var err error
+				if cur, err = v.r.ReadFile(f.Path, schemas.MaxManifestSize); err != nil {
+					out = append(out, finding("file-unreadable", f.Path, "", 0, "", "%s", trimFile(err, f.Path)))
+					continue
+				}
 			}
 			if !bytes.Equal(cur, f.Data) {
 				out = append(out, finding("stale-render", f.Path, "", firstDiffLine(cur, f.Data), staleHint,

@@ -14,6 +14,7 @@ import (
 	"github.com/marina-dev/marina/internal/kubeschema"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
+	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/schemas"
 )
@@ -39,7 +40,8 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 		return nil, err
 	}
 	v := &validation{r: r, opts: opts, kube: kube,
-		apps: map[string]*application{}, versions: map[string]*versionFile{}, patches: map[string]bool{}, argocd: map[string]string{}}
+		apps: map[string]*application{}, versions: map[string]*versionFile{}, patches: map[string]bool{}, argocd: map[string]string{},
+		rendered: map[string]*rendering{}, renderedFiles: map[string]render.File{}, committed: map[string][]byte{}}
 	if v.opts.Concurrency <= 0 {
 		v.opts.Concurrency = runtime.GOMAXPROCS(0)
 	}
@@ -59,17 +61,20 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 	}
 	findings = append(findings, fs2...)
 
-	// Kustomization files first: the patches they name are partial objects, not checked as whole ones.
-	var kustomizations, others []task
+	// marina's own files and kustomizations first: the patches kustomizations name are partial objects, not
+	// checked as whole ones; then every application is rendered once, for the stale check and so that manifests
+	// committed exactly as rendered are checked from render's objects instead of being parsed again; then the
+	// manifests.
+	var own, manifests []task
 	for _, f := range files {
-		if f.kind == kindKustomization {
-			kustomizations = append(kustomizations, v.fileTask(f))
+		if f.kind == kindManifest {
+			manifests = append(manifests, v.fileTask(f))
 		} else {
-			others = append(others, v.fileTask(f))
+			own = append(own, v.fileTask(f))
 		}
 	}
-	for _, phase := range [][]task{kustomizations, others} {
-		out, err := pool(ctx, v.opts.Concurrency, phase)
+	for _, phase := range []func() []task{func() []task { return own }, v.renderTasks, func() []task { return manifests }} {
+		out, err := pool(ctx, v.opts.Concurrency, phase())
 		if err != nil {
 			return nil, err
 		}
@@ -172,7 +177,12 @@ type validation struct {
 	versions map[string]*versionFile // by file path
 	patches  map[string]bool         // kustomize patch files
 	quotas   []quota
-	argocd   map[string]string // gitops/argocd file → text
+	argocd   map[string]string     // gitops/argocd file → text
+	rendered map[string]*rendering // by application directory
+	// renderedFiles are the files render writes, by path, for the manifest checks.
+	renderedFiles map[string]render.File
+	// committed holds the content of the files read under applications/, so the stale check does not read them again.
+	committed map[string][]byte
 	// broken is set when an application has a broken reference: render cannot run, so neither can the
 	// stale check of the Flux index it maintains.
 	broken bool
@@ -382,16 +392,31 @@ func (v *validation) fileTask(f file) task {
 		if data == nil {
 			return result{findings: findings}
 		}
-		switch f.kind {
-		case kindModelVersion:
-			return v.checkModelVersion(f.path, data)
-		case kindApplication:
-			return v.checkApplication(f.path, data)
-		case kindPipeline:
-			return v.checkPipeline(f.path, data)
-		case kindKustomization:
-			return v.checkKustomization(f.path, data)
+		res := v.checkByKind(f, data)
+		if strings.HasPrefix(f.path, project.ApplicationsDir+"/") && f.kind != kindApplication {
+			// Keep rendered files' content for the stale check, so it does not read them again.
+			apply := res.apply
+			res.apply = func() {
+				v.committed[f.path] = data
+				if apply != nil {
+					apply()
+				}
+			}
 		}
-		return v.checkManifests(f.path, data)
+		return res
 	}
+}
+
+func (v *validation) checkByKind(f file, data []byte) result {
+	switch f.kind {
+	case kindModelVersion:
+		return v.checkModelVersion(f.path, data)
+	case kindApplication:
+		return v.checkApplication(f.path, data)
+	case kindPipeline:
+		return v.checkPipeline(f.path, data)
+	case kindKustomization:
+		return v.checkKustomization(f.path, data)
+	}
+	return v.checkManifests(f.path, data)
 }
