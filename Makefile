@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin:$(shell go env GOPATH 2>/dev/null)/bin
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build demo test test-e2e lint generate fuzz bench
+.PHONY: help build demo test lint generate fuzz bench
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -26,7 +26,7 @@ lint: ## gofmt, go vet, staticcheck
 
 generate: ## regenerate the example repository and golden files
 	bash hack/gen-example.sh
-	go test ./internal/scaffold/... -update
+	go test ./internal/scaffold/ ./internal/render/ ./internal/validate/ ./internal/ci/ -update
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
@@ -37,3 +37,4 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 
 bench: ## benchmarks under bench/, each printing a ratio against the tool users would otherwise run
 	bash bench/register/run.sh
+	bash bench/validate/run.sh

@@ -50,6 +50,16 @@ run 0 promote iris-classifier@1.1.0 --env prod --strategy canary
 run 0 rollback iris-classifier --env prod --reason "accuracy dropped in the canary"
 run 0 history iris-classifier
 run 0 model list
+echo "(promote and rollback committed the re-rendered manifests too; validate checks them against the schemas built into marina)"
+run 0 validate
+step "marina render --model iris-classifier --env prod | head -n 25"
+"$work/marina" render --model iris-classifier --env prod | head -n 25
+echo "(a hand edit of model.yaml without re-rendering is caught as stale output, exit 1)"
+sed -i 's/cpuUtilization: 70/cpuUtilization: 60/' applications/iris-classifier/model.yaml
+run 1 validate --env prod
+run 0 render --write
+run 0 validate --env prod
+git commit -qam "iris-classifier: scale at 60% CPU"
 step git log --oneline
 git log --oneline
 echo
