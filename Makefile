@@ -26,7 +26,7 @@ lint: ## gofmt, go vet, staticcheck
 
 generate: ## regenerate the example repository and golden files
 	bash hack/gen-example.sh
-	go test ./internal/scaffold/ ./internal/render/ ./internal/validate/ ./internal/ci/ -update
+	go test ./internal/scaffold/ ./internal/render/ ./internal/validate/ ./internal/ci/ ./examples/ -update
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \

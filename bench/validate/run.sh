@@ -40,7 +40,7 @@ marina_render() { (cd "$repo" && "$work/marina" render); }
 marina_both() { marina_validate && marina_render; }
 baseline() {
   for env in dev staging prod; do
-    "$bin/kustomize" build "$repo/gitops/flux/apps/$env" |
+    "$bin/kustomize" build "$repo/gitops/flux/apps/$env" | tee "$work/$env.yaml" |
       "$bin/kubeconform" -strict -summary -schema-location "$work/schemas/{{ .Group }}/{{ .ResourceAPIVersion }}/{{ .ResourceKind }}.json"
   done
 }
@@ -56,7 +56,6 @@ r=$(best "$runs" marina_render)
 both=$(best "$runs" marina_both)
 echo "running the baseline once (kustomize is slow with a thousand bases)..."
 k=$(best 1 baseline)
-for env in dev staging prod; do "$bin/kustomize" build "$repo/gitops/flux/apps/$env" >"$work/$env.yaml"; done
 kc=$(best 3 kubeconform_only)
 
 printf '\nvalidate + render, %d models × 3 environments (%d rendered objects), 2 cores, best of %d\n' "$models" "$objects" "$runs"

@@ -38,3 +38,34 @@ const (
 	SealedSecrets      = "sealed-secrets@v0.40.0"
 	PrometheusOperator = "prometheus-operator@v0.85.0"
 )
+
+// KServe returns ../shared/crds/kserve beside the repository (KServe's CRDs, which no Go module carries),
+// or MARINA_KSERVE_CRDS. Missing: skipped locally, fatal with CI=true.
+func KServe(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("MARINA_KSERVE_CRDS")
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for d := wd; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+				dir = filepath.Join(d, "..", "shared", "crds", "kserve")
+				break
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return dir
+	}
+	msg := "KServe CRDs not found (../shared/crds/kserve beside the repository, or MARINA_KSERVE_CRDS)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
