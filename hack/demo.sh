@@ -46,8 +46,12 @@ run 0 model show iris-classifier@1.1.0
 echo "(prod requires staging first, so this is refused with exit 1)"
 run 1 promote iris-classifier@1.1.0 --env prod
 run 0 promote iris-classifier@1.1.0 --env staging
+echo "(this is what CI says about that commit: 1.1.0 fails the accuracy gates of marina.yaml, exit 1)"
+run 1 validate --env staging
+echo "(promoting it to prod anyway, to show the way back)"
 run 0 promote iris-classifier@1.1.0 --env prod --strategy canary
 run 0 rollback iris-classifier --env prod --reason "accuracy dropped in the canary"
+run 0 rollback iris-classifier --env staging --reason "blocked in prod"
 run 0 history iris-classifier
 run 0 model list
 echo "(promote and rollback committed the re-rendered manifests too; validate checks them against the schemas built into marina)"
@@ -63,4 +67,4 @@ git commit -qam "iris-classifier: scale at 60% CPU"
 step git log --oneline
 git log --oneline
 echo
-echo "${bold}Done: every change above is one Git commit; 1.1.0 is blocked and prod runs 1.0.0 again.${reset}"
+echo "${bold}Done: every change above is one Git commit; 1.1.0 is blocked and staging and prod run 1.0.0 again.${reset}"
