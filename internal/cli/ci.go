@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"os"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/marina-dev/marina/internal/ci"
-	"github.com/marina-dev/marina/internal/validate"
 )
 
 // ciFormats are the stdout formats of marina ci.
@@ -19,26 +17,23 @@ var ciFormats = []string{"text", "markdown", "json"}
 
 type ciOptions struct {
 	*globalOptions
-	ctx         context.Context
-	base        string
-	crds        []string
-	sarif       string
-	junit       string
-	markdown    string
-	builds      string
-	concurrency int
+	checkOptions
+	base     string
+	sarif    string
+	junit    string
+	markdown string
+	builds   string
 
 	format string // resolved from -o by Validate
 }
 
 func (o *ciOptions) AddFlags(fs *pflag.FlagSet) {
+	o.checkOptions.AddFlags(fs)
 	fs.StringVar(&o.base, "base", "", "revision to compare HEAD with: a branch, tag, origin/main or commit (default: the merge base with marina.yaml's branch, else HEAD~1)")
-	fs.StringArrayVar(&o.crds, "crds", nil, "a directory (or file) of CustomResourceDefinitions for kinds marina has no schema for; repeatable")
 	fs.StringVar(&o.sarif, "sarif", "", "also write validate's findings as SARIF 2.1.0 to this file (for code scanning)")
 	fs.StringVar(&o.junit, "junit", "", "also write JUnit XML to this file: validate's findings, the gates and the rendered-output check")
 	fs.StringVar(&o.markdown, "markdown", "", "also append the Markdown summary to this file (e.g. \"$GITHUB_STEP_SUMMARY\")")
 	fs.StringVar(&o.builds, "builds", "", "also write the serving images to build to this file: one line per version, NAME@VERSION<TAB>ARTIFACT")
-	fs.IntVar(&o.concurrency, "concurrency", 0, "files validated at once (default: the number of CPUs)")
 }
 
 func (o *ciOptions) Validate() error {
@@ -50,15 +45,7 @@ func (o *ciOptions) Validate() error {
 	default:
 		return usagef("unknown output format %q for ci: use -o %s", o.output, strings.Join(ciFormats, ", -o "))
 	}
-	if o.concurrency < 0 {
-		return usagef("--concurrency must be 0 (one per CPU) or more, not %d", o.concurrency)
-	}
-	for _, d := range o.crds {
-		if _, err := os.Stat(d); err != nil {
-			return usagef("--crds %s: %v", d, err)
-		}
-	}
-	return nil
+	return o.checkOptions.Validate()
 }
 
 func (o *ciOptions) Run() error {
@@ -67,10 +54,7 @@ func (o *ciOptions) Run() error {
 		return err
 	}
 	defer r.Close()
-	ctx := o.ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx := o.context()
 	res, err := ci.Run(ctx, r, ci.Options{Base: o.base, CRDDirs: o.crds, Concurrency: o.concurrency})
 	if err != nil {
 		if errors.Is(err, ci.ErrBase) {
@@ -78,7 +62,7 @@ func (o *ciOptions) Run() error {
 		}
 		return usagef("%v", err)
 	}
-	tool := validate.Tool{Name: "marina", Version: currentVersion().Version, InformationURI: "https://github.com/marina-dev/marina"}
+	tool := marinaTool()
 	files := []struct {
 		name, flag string
 		write      func(*bytes.Buffer) error

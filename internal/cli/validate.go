@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -17,20 +16,17 @@ import (
 
 type validateOptions struct {
 	*globalOptions
-	ctx         context.Context
-	env         string
-	crds        []string
-	outputFile  string
-	concurrency int
+	checkOptions
+	env        string
+	outputFile string
 
 	format string // resolved from -o by Validate
 }
 
 func (o *validateOptions) AddFlags(fs *pflag.FlagSet) {
+	o.checkOptions.AddFlags(fs)
 	fs.StringVar(&o.env, "env", "", "only the checks of this environment")
-	fs.StringArrayVar(&o.crds, "crds", nil, "a directory (or file) of CustomResourceDefinitions for kinds marina has no schema for; repeatable")
 	fs.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of stdout (stdout then gets the text report)")
-	fs.IntVar(&o.concurrency, "concurrency", 0, "files checked at once (default: the number of CPUs)")
 }
 
 func (o *validateOptions) Validate() error {
@@ -44,15 +40,7 @@ func (o *validateOptions) Validate() error {
 		}
 		o.format = o.output
 	}
-	if o.concurrency < 0 {
-		return usagef("--concurrency must be 0 (one per CPU) or more, not %d", o.concurrency)
-	}
-	for _, d := range o.crds {
-		if _, err := os.Stat(d); err != nil {
-			return usagef("--crds %s: %v", d, err)
-		}
-	}
-	return nil
+	return o.checkOptions.Validate()
 }
 
 func (o *validateOptions) Run() error {
@@ -62,10 +50,7 @@ func (o *validateOptions) Run() error {
 		return err
 	}
 	defer r.Close()
-	ctx := o.ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	ctx := o.context()
 	rep, err := validate.Run(ctx, r, validate.Options{Env: o.env, ExtraCRDDirs: o.crds, Concurrency: o.concurrency})
 	if err != nil {
 		if errors.Is(err, validate.ErrUnknownEnv) {
@@ -73,10 +58,9 @@ func (o *validateOptions) Run() error {
 		}
 		return usagef("%v", err)
 	}
-	v := currentVersion()
 	opts := validate.WriteOptions{
 		Color: o.colorEnabled() && o.outputFile == "",
-		Tool:  validate.Tool{Name: "marina", Version: v.Version, InformationURI: "https://github.com/marina-dev/marina"},
+		Tool:  marinaTool(),
 	}
 	if o.outputFile != "" {
 		var buf bytes.Buffer

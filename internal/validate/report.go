@@ -274,41 +274,80 @@ func uriPath(p string) string {
 	return b.String()
 }
 
-// JUnit XML as Jenkins, GitLab and GitHub test reporters read it.
-type junitSuites struct {
+// JUnitSuites is a JUnit XML document as Jenkins, GitLab and GitHub test reporters read it.
+// marina ci adds its own suites to validate's before writing it.
+type JUnitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
 	Name     string       `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
 	Errors   int          `xml:"errors,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
+	Skipped  int          `xml:"skipped,attr,omitempty"`
+	Suites   []JUnitSuite `xml:"testsuite"`
 }
 
-type junitSuite struct {
+// JUnitSuite is one testsuite.
+type JUnitSuite struct {
 	Name     string      `xml:"name,attr"`
 	Tests    int         `xml:"tests,attr"`
 	Failures int         `xml:"failures,attr"`
 	Errors   int         `xml:"errors,attr"`
-	Cases    []junitCase `xml:"testcase"`
+	Skipped  int         `xml:"skipped,attr,omitempty"`
+	Cases    []JUnitCase `xml:"testcase"`
 }
 
-type junitCase struct {
+// JUnitCase is one testcase: passed, failed or skipped.
+type JUnitCase struct {
 	Name      string        `xml:"name,attr"`
 	ClassName string        `xml:"classname,attr"`
-	Failure   *junitFailure `xml:"failure,omitempty"`
+	Failure   *JUnitFailure `xml:"failure,omitempty"`
+	Skipped   *JUnitSkipped `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
 }
 
-type junitFailure struct {
+// JUnitFailure fails a testcase.
+type JUnitFailure struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr"`
 	Text    string `xml:",chardata"`
 }
 
-// WriteJUnit writes one testsuite per checked file and one testcase per rule with findings in it (a single
-// passing "valid" testcase for a clean file). Error findings fail their testcase; warnings and notes go to its
-// system-out.
+// JUnitSkipped skips a testcase.
+type JUnitSkipped struct {
+	Message string `xml:"message,attr"`
+}
+
+// Add appends a suite and updates the document's totals; the suite's Tests is its number of cases.
+func (d *JUnitSuites) Add(s JUnitSuite) {
+	s.Tests = len(s.Cases)
+	d.Tests += s.Tests
+	d.Failures += s.Failures
+	d.Skipped += s.Skipped
+	d.Suites = append(d.Suites, s)
+}
+
+// Write writes the document with its XML header.
+func (d *JUnitSuites) Write(w io.Writer) error {
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(d); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// WriteJUnit writes the report's JUnit document.
 func WriteJUnit(w io.Writer, rep *Report) error {
+	return JUnit(rep).Write(w)
+}
+
+// JUnit builds one testsuite per checked file and one testcase per rule with findings in it (a single passing
+// "valid" testcase for a clean file). Error findings fail their testcase; warnings and notes go to its system-out.
+func JUnit(rep *Report) *JUnitSuites {
 	byFile := map[string][]Finding{}
 	files := append([]string(nil), rep.Files...)
 	seen := map[string]bool{}
@@ -323,9 +362,9 @@ func WriteJUnit(w io.Writer, rep *Report) error {
 		}
 	}
 	slices.Sort(files)
-	out := junitSuites{Name: "marina validate"}
+	out := &JUnitSuites{Name: "marina validate"}
 	for _, file := range files {
-		suite := junitSuite{Name: file}
+		suite := JUnitSuite{Name: file}
 		var rules []string
 		byRule := map[string][]Finding{}
 		for _, f := range byFile[file] {
@@ -336,10 +375,10 @@ func WriteJUnit(w io.Writer, rep *Report) error {
 		}
 		slices.Sort(rules)
 		if len(rules) == 0 {
-			suite.Cases = append(suite.Cases, junitCase{Name: "valid", ClassName: file})
+			suite.Cases = append(suite.Cases, JUnitCase{Name: "valid", ClassName: file})
 		}
 		for _, rule := range rules {
-			c := junitCase{Name: rule, ClassName: file}
+			c := JUnitCase{Name: rule, ClassName: file}
 			var failText, sysOut strings.Builder
 			var first string
 			for _, f := range byRule[rule] {
@@ -354,27 +393,15 @@ func WriteJUnit(w io.Writer, rep *Report) error {
 				}
 			}
 			if failText.Len() > 0 {
-				c.Failure = &junitFailure{Message: first, Type: rule, Text: failText.String()}
+				c.Failure = &JUnitFailure{Message: first, Type: rule, Text: failText.String()}
 				suite.Failures++
 			}
 			c.SystemOut = sysOut.String()
 			suite.Cases = append(suite.Cases, c)
 		}
-		suite.Tests = len(suite.Cases)
-		out.Tests += suite.Tests
-		out.Failures += suite.Failures
-		out.Suites = append(out.Suites, suite)
+		out.Add(suite)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return out
 }
 
 func findingLine(f Finding) string {

@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"context"
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/marina-dev/marina/internal/validate"
+)
+
+// checkOptions are the flags validate and ci share: extra CRDs and concurrency.
+type checkOptions struct {
+	ctx         context.Context
+	crds        []string
+	concurrency int
+}
+
+func (o *checkOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&o.crds, "crds", nil, "a directory (or file) of CustomResourceDefinitions for kinds marina has no schema for; repeatable")
+	fs.IntVar(&o.concurrency, "concurrency", 0, "files checked at once (default: the number of CPUs)")
+}
+
+func (o *checkOptions) Validate() error {
+	if o.concurrency < 0 {
+		return usagef("--concurrency must be 0 (one per CPU) or more, not %d", o.concurrency)
+	}
+	for _, d := range o.crds {
+		if _, err := os.Stat(d); err != nil {
+			return usagef("--crds %s: %v", d, err)
+		}
+	}
+	return nil
+}
+
+// context is the command's context, for cancellation on Ctrl-C.
+func (o *checkOptions) context() context.Context {
+	if o.ctx == nil {
+		return context.Background()
+	}
+	return o.ctx
+}
+
+// marinaTool describes marina in SARIF and JUnit reports.
+func marinaTool() validate.Tool {
+	return validate.Tool{Name: "marina", Version: currentVersion().Version, InformationURI: "https://github.com/marina-dev/marina"}
+}
