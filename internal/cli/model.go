@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -136,21 +137,15 @@ func (o *registerOptions) Run() error {
 	if err != nil {
 		return err
 	}
-	p, err := o.printer()
-	if err != nil {
-		return err
-	}
-	if o.output != "table" {
-		return p.print(res.Version, table{})
-	}
 	v := res.Version
-	if res.Unchanged {
-		fmt.Fprintf(o.out, "%s@%s is already registered with digest %s: nothing to do\n", v.Name, v.Version, v.Artifact.Digest)
-		return nil
-	}
-	fmt.Fprintf(o.out, "registered %s@%s (%s, %s, %d bytes)\n  file   %s\n  tags   %s@v%s, %s\n  commit %s\n",
-		v.Name, v.Version, v.Format, v.Artifact.Digest, v.Artifact.Size, model.File(v.Name, v.Version), v.Name, v.Version, v.Tag, res.Commit[:12])
-	return nil
+	return o.result(v, func(w io.Writer) {
+		if res.Unchanged {
+			fmt.Fprintf(w, "%s@%s is already registered with digest %s: nothing to do\n", v.Name, v.Version, v.Artifact.Digest)
+			return
+		}
+		fmt.Fprintf(w, "registered %s@%s (%s, %s, %d bytes)\n  file   %s\n  tags   %s@v%s, %s\n  commit %s\n",
+			v.Name, v.Version, v.Format, v.Artifact.Digest, v.Artifact.Size, model.File(v.Name, v.Version), v.Name, v.Version, v.Tag, res.Commit[:12])
+	})
 }
 
 func newRegisterCommand(g *globalOptions) *cobra.Command {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -104,27 +105,17 @@ func (o *promoteOptions) Run() error {
 
 // report prints an operation's result: one line, or the result as data with -o json|yaml.
 func (g *globalOptions) report(res *release.Result, verb string) error {
-	p, err := g.printer()
-	if err != nil {
-		return err
-	}
-	if g.output != "table" {
-		return p.print(res, table{})
-	}
-	if res.Unchanged {
-		fmt.Fprintf(g.out, "%s already runs %s in %s: nothing to do\n", res.Model, res.To, res.Environment)
-		return nil
-	}
-	where := ""
-	if res.Branch != "" {
-		where = " on branch " + res.Branch
-	}
-	from := res.From
-	if from == "" {
-		from = "(none)"
-	}
-	fmt.Fprintf(g.out, "%s %s in %s: %s → %s (commit %s%s)\n", verb, res.Model, res.Environment, from, res.To, res.Commit[:12], where)
-	return nil
+	return g.result(res, func(w io.Writer) {
+		if res.Unchanged {
+			fmt.Fprintf(w, "%s already runs %s in %s: nothing to do\n", res.Model, res.To, res.Environment)
+			return
+		}
+		where := ""
+		if res.Branch != "" {
+			where = " on branch " + res.Branch
+		}
+		fmt.Fprintf(w, "%s %s in %s: %s → %s (commit %s%s)\n", verb, res.Model, res.Environment, dash(res.From), res.To, res.Commit[:12], where)
+	})
 }
 
 func newPromoteCommand(g *globalOptions) *cobra.Command {

@@ -102,6 +102,19 @@ func runE(o command, bind func(args []string)) func(*cobra.Command, []string) er
 	}
 }
 
+// result prints a change's result: as data with -o json|yaml, else through human.
+func (g *globalOptions) result(v any, human func(w io.Writer)) error {
+	p, err := g.printer()
+	if err != nil {
+		return err
+	}
+	if g.output != "table" {
+		return p.print(v, table{})
+	}
+	human(g.out)
+	return nil
+}
+
 // printer returns the printer for -o on a command whose output is data.
 func (g *globalOptions) printer() (*printer, error) {
 	return newPrinter(g.output, g.out, g.colorEnabled())

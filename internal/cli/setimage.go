@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -67,23 +68,17 @@ func (o *setImageOptions) Run() error {
 	if err != nil {
 		return err
 	}
-	p, err := o.printer()
-	if err != nil {
-		return err
-	}
-	if o.output != "table" {
-		return p.print(res.Version, table{})
-	}
-	if res.Unchanged {
-		fmt.Fprintf(o.out, "%s@%s already records %s: nothing to do\n", o.name, o.version, o.parsed)
-		return nil
-	}
-	verb := "recorded"
-	if res.Previous != nil {
-		verb = "replaced " + res.Previous.String() + " with"
-	}
-	fmt.Fprintf(o.out, "%s %s for %s@%s\n  file   %s\n  commit %s\n", verb, o.parsed, o.name, o.version, model.File(o.name, o.version), res.Commit[:12])
-	return nil
+	return o.result(res.Version, func(w io.Writer) {
+		if res.Unchanged {
+			fmt.Fprintf(w, "%s@%s already records %s: nothing to do\n", o.name, o.version, o.parsed)
+			return
+		}
+		verb := "recorded"
+		if res.Previous != nil {
+			verb = "replaced " + res.Previous.String() + " with"
+		}
+		fmt.Fprintf(w, "%s %s for %s@%s\n  file   %s\n  commit %s\n", verb, o.parsed, o.name, o.version, model.File(o.name, o.version), res.Commit[:12])
+	})
 }
 
 func newSetImageCommand(g *globalOptions) *cobra.Command {
