@@ -24,8 +24,9 @@ lint: ## gofmt, go vet, staticcheck
 	go vet ./...
 	go run $(STATICCHECK) ./...
 
-generate: ## regenerate the example repository and golden files
+generate: ## regenerate the example repository, golden files and generated docs
 	bash hack/gen-example.sh
+	go run ./hack/gendocs
 	go test ./internal/scaffold/ ./internal/render/ ./internal/validate/ ./internal/ci/ ./examples/ -update
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
