@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -31,6 +33,18 @@ func (o *checkOptions) Validate() error {
 		}
 	}
 	return nil
+}
+
+// resolveFormat maps -o to one of a command's own formats. -o is the global flag,
+// whose default "table" means the human format, text.
+func resolveFormat(cmd, output string, formats []string) (string, error) {
+	if output == "" || output == "table" {
+		output = validate.FormatText
+	}
+	if !slices.Contains(formats, output) {
+		return "", usagef("unknown output format %q for %s: use -o %s", output, cmd, strings.Join(formats, ", -o "))
+	}
+	return output, nil
 }
 
 // context is the command's context, for cancellation on Ctrl-C.

@@ -37,13 +37,9 @@ func (o *ciOptions) AddFlags(fs *pflag.FlagSet) {
 }
 
 func (o *ciOptions) Validate() error {
-	switch o.output {
-	case "", "table", "text":
-		o.format = "text"
-	case "markdown", "json":
-		o.format = o.output
-	default:
-		return usagef("unknown output format %q for ci: use -o %s", o.output, strings.Join(ciFormats, ", -o "))
+	var err error
+	if o.format, err = resolveFormat("ci", o.output, ciFormats); err != nil {
+		return err
 	}
 	return o.checkOptions.Validate()
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -30,15 +28,9 @@ func (o *validateOptions) AddFlags(fs *pflag.FlagSet) {
 }
 
 func (o *validateOptions) Validate() error {
-	// -o is the global flag, whose default "table" means the human format here.
-	switch o.output {
-	case "", "table", validate.FormatText:
-		o.format = validate.FormatText
-	default:
-		if !slices.Contains(validate.Formats, o.output) {
-			return usagef("unknown output format %q for validate: use -o %s", o.output, strings.Join(validate.Formats, ", -o "))
-		}
-		o.format = o.output
+	var err error
+	if o.format, err = resolveFormat("validate", o.output, validate.Formats); err != nil {
+		return err
 	}
 	return o.checkOptions.Validate()
 }
