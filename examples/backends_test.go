@@ -3,8 +3,7 @@ package examples_test
 import (
 	"bytes"
 	"errors"
-	"flag"
-	"os"
+	"github.com/marina-dev/marina/internal/golden"
 	"path/filepath"
 	"testing"
 
@@ -13,8 +12,6 @@ import (
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/render"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
 // TestExampleRendersForEveryBackendAndTraffic renders the example's applications with each
 // backend and each way of exposing them, compares with golden files, and checks every object
@@ -66,23 +63,7 @@ func TestExampleRendersForEveryBackendAndTraffic(t *testing.T) {
 						}
 					}
 				}
-				golden := filepath.Join("testdata", "golden", name+".yaml")
-				if *update {
-					if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					if err := os.WriteFile(golden, all.Bytes(), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test ./examples -update)", err)
-				}
-				if !bytes.Equal(want, all.Bytes()) {
-					t.Fatalf("rendered output differs from %s (run go test ./examples -update and review the diff)", golden)
-				}
+				golden.Check(t, filepath.Join("testdata", "golden", name+".yaml"), all.Bytes())
 			})
 		}
 	}

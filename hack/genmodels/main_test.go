@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
+	"github.com/marina-dev/marina/internal/golden"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,8 +12,6 @@ import (
 
 	"github.com/marina-dev/marina/internal/model"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/SHA256SUMS from the generated files")
 
 // Accuracies of the iris models on the evaluation set; gates in examples and e2e tests rely on them.
 const (
@@ -145,17 +143,5 @@ func TestGenerationIsDeterministic(t *testing.T) {
 		}
 		fmt.Fprintf(&sums, "%s  %s\n", strings.TrimPrefix(d, model.DigestPrefix), name)
 	}
-	golden := filepath.Join("testdata", "SHA256SUMS")
-	if *update {
-		if err := os.WriteFile(golden, sums.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./hack/genmodels -update to create it)", err)
-	}
-	if !bytes.Equal(sums.Bytes(), want) {
-		t.Errorf("generated files changed; if intended, run go test ./hack/genmodels -update\n got:\n%s\nwant:\n%s", sums.Bytes(), want)
-	}
+	golden.Check(t, filepath.Join("testdata", "SHA256SUMS"), sums.Bytes())
 }

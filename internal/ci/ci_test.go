@@ -6,8 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
-	"flag"
-	"os"
+	"github.com/marina-dev/marina/internal/golden"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,8 +19,6 @@ import (
 	"github.com/marina-dev/marina/internal/repo/repotest"
 	"github.com/marina-dev/marina/internal/validate"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func open(t *testing.T, dir string) *repo.Repo {
 	t.Helper()
@@ -292,22 +289,7 @@ func TestMarkdownSummaryMatchesTheGoldenFile(t *testing.T) {
 	if err := ci.WriteMarkdown(&b, res); err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "summary.md")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/ci -update)", err)
-	}
-	if !bytes.Equal(want, b.Bytes()) {
-		t.Fatalf("the summary differs from %s (run go test ./internal/ci -update and review the diff):\n%s", golden, b.String())
-	}
+	golden.Check(t, filepath.Join("testdata", "summary.md"), b.Bytes())
 }
 
 func equalJSON(a, b any) bool {

@@ -2,8 +2,7 @@ package render_test
 
 import (
 	"bytes"
-	"flag"
-	"os"
+	"github.com/marina-dev/marina/internal/golden"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,8 +15,6 @@ import (
 	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/schemas"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
 func projectFile(traffic string) string {
 	return `apiVersion: marina.dev/v1alpha1
@@ -139,23 +136,7 @@ func TestRenderMatchesTheGoldenFiles(t *testing.T) {
 				all.WriteString("# " + f.Path + "\n")
 				all.Write(f.Data)
 			}
-			golden := filepath.Join("testdata", "golden", c.name+".yaml")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, all.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/render -update)", err)
-			}
-			if !bytes.Equal(want, all.Bytes()) {
-				t.Fatalf("output differs from %s (run go test ./internal/render -update and review the diff)", golden)
-			}
+			golden.Check(t, filepath.Join("testdata", "golden", c.name+".yaml"), all.Bytes())
 		})
 	}
 }

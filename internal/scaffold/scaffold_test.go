@@ -3,8 +3,8 @@ package scaffold_test
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
+	"github.com/marina-dev/marina/internal/golden"
 	"io"
 	"io/fs"
 	"os"
@@ -18,8 +18,6 @@ import (
 
 	"github.com/marina-dev/marina/internal/scaffold"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 type combination struct {
 	name string
@@ -207,7 +205,7 @@ func TestFilesMatchTheGoldenFilesForTheDefaultOptions(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join("testdata", "golden", "default")
 	files := mustFiles(t, scaffold.Options{Name: "ml-platform"})
-	if *update {
+	if golden.Update() {
 		if err := os.RemoveAll(dir); err != nil {
 			t.Fatal(err)
 		}

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
-	"flag"
+	"github.com/marina-dev/marina/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +15,6 @@ import (
 	"github.com/marina-dev/marina/internal/validate"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
 func TestTextOutputOfARepositoryWithMistakesMatchesTheGoldenFile(t *testing.T) {
 	t.Parallel()
 	rep := run(t, mistakes(t), validate.Options{})
@@ -24,22 +22,7 @@ func TestTextOutputOfARepositoryWithMistakesMatchesTheGoldenFile(t *testing.T) {
 	if err := validate.WriteText(&got, rep, false); err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "mistakes.txt")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/validate -update)", err)
-	}
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Fatalf("text output differs from %s (run go test ./internal/validate -update and review the diff):\n%s", golden, got.String())
-	}
+	golden.Check(t, filepath.Join("testdata", "mistakes.txt"), got.Bytes())
 }
 
 func TestTextOutputColoursOnlyWhenAsked(t *testing.T) {
