@@ -24,6 +24,7 @@ require (
 require (
 	github.com/cpuguy83/go-md2man/v2 v2.0.6 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
+	github.com/yalue/onnxruntime_go v1.27.0 // indirect
 )
 
 require (
