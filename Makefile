@@ -17,6 +17,7 @@ demo: ## marina's main job on the bundled example repository
 
 test: ## unit and integration tests (race detector on); fetches the third-party CRDs once
 	bash hack/sarif-schema.sh >/dev/null
+	bash hack/onnxruntime.sh >/dev/null
 	MARINA_CRDS_DIR="$$(bash hack/crds.sh | tail -n 1)" go test -race -count=1 ./...
 
 lint: ## gofmt, go vet, staticcheck
