@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/marina-dev/marina/internal/check"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/repo"
@@ -22,7 +24,7 @@ func newModelCommand(g *globalOptions) *cobra.Command {
 		Use:   "model",
 		Short: "Register and query model versions (the registry in models/)",
 	}
-	cmd.AddCommand(newRegisterCommand(g), newModelListCommand(g), newModelShowCommand(g), newSetImageCommand(g))
+	cmd.AddCommand(newRegisterCommand(g), newModelListCommand(g), newModelShowCommand(g), newSetImageCommand(g), newModelCheckCommand(g))
 	return cmd
 }
 
@@ -32,6 +34,8 @@ type registerOptions struct {
 	metrics, labels          []string
 	metricsFile              string
 	gitCommit, datasetDigest string
+	evaluate                 bool
+	ctx                      context.Context
 }
 
 func (o *registerOptions) AddFlags(fs *pflag.FlagSet) {
@@ -43,6 +47,7 @@ func (o *registerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.labels, "label", nil, "a free label, key=value (repeatable)")
 	fs.StringVar(&o.gitCommit, "git-commit", "", "commit of the training code (provenance)")
 	fs.StringVar(&o.datasetDigest, "dataset-digest", "", "sha256:… digest of the training dataset (provenance)")
+	fs.BoolVar(&o.evaluate, "evaluate", false, "measure an ONNX model in ONNX Runtime before recording it: latency and the metrics of models/NAME/eval/*.csv (see `marina model check --help`); measured metrics override --metric of the same name")
 }
 
 func (o *registerOptions) Validate() error {
@@ -131,6 +136,11 @@ func (o *registerOptions) Run() error {
 	}
 	var res *registry.Result
 	err = o.write(func(r *repo.Repo) error {
+		if o.evaluate {
+			if err := o.measure(r, &reg); err != nil {
+				return err
+			}
+		}
 		res, err = (&registry.Registry{Repo: r}).Register(reg)
 		return err
 	})
@@ -148,6 +158,42 @@ func (o *registerOptions) Run() error {
 	})
 }
 
+// measure runs the artifact in ONNX Runtime (latency, and the evaluation set when the repository has one) and
+// records the measured metrics in reg, over any given with --metric.
+func (o *registerOptions) measure(r *repo.Repo, reg *registry.Registration) error {
+	insp, err := model.Inspect(o.file)
+	if err != nil {
+		return failedf("--file %s: %w", o.file, err)
+	}
+	if insp.Format != "onnx" {
+		return usagef("--evaluate: %s is %s; marina evaluates ONNX models only", o.file, insp.Format)
+	}
+	eval, err := check.ReadEval(r, o.name)
+	if err != nil {
+		return err
+	}
+	ctx := o.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	rep, err := check.Run(ctx, check.Input{Artifact: o.file, Eval: eval}, check.Options{})
+	if err != nil {
+		return checkError(err)
+	}
+	if !rep.Passed {
+		var b strings.Builder
+		_ = check.WriteText(&b, rep)
+		return failedf("--evaluate: %s failed its checks, nothing registered:\n%s", o.file, strings.TrimRight(b.String(), "\n"))
+	}
+	if reg.Metrics == nil {
+		reg.Metrics = map[string]float64{}
+	}
+	for k, v := range rep.Metrics {
+		reg.Metrics[k] = v
+	}
+	return nil
+}
+
 func newRegisterCommand(g *globalOptions) *cobra.Command {
 	o := &registerOptions{globalOptions: g}
 	cmd := &cobra.Command{
@@ -158,13 +204,25 @@ func newRegisterCommand(g *globalOptions) *cobra.Command {
 commits it and tags the commit NAME@vVERSION and vVERSION-<short sha>.
 
 Registering a version again with the same digest does nothing; with another
-digest it is refused: versions are immutable.`,
+digest it is refused: versions are immutable.
+
+--evaluate runs an ONNX artifact in ONNX Runtime first and records what it
+measures: latency_p50_ms, latency_p95_ms and latency_p99_ms, and, when
+models/NAME/eval/*.csv exist, accuracy and f1 (classification) or mae
+(regression); the format is in ` + "`marina model check --help`" + `. Measured metrics
+override --metric and --metrics-file values of the same name. Without ONNX
+Runtime it exits 2 (install it with bash hack/onnxruntime.sh).`,
 		Example: `  marina model register fraud-detector --file model.onnx --version 1.0.0 \
     --metric accuracy=0.93 --label team=risk
   marina model register llm --file weights.bin --version 2.1.0 \
-    --uri oci://registry.example.com/models/llm:2.1.0`,
+    --uri oci://registry.example.com/models/llm:2.1.0
+  marina model register iris-classifier --file v1.1.0.onnx --version 1.1.0 --evaluate`,
 		Args: exactArgs(1, "NAME"),
-		RunE: runE(o, func(args []string) { o.name = args[0] }),
+	}
+	run := runE(o, func(args []string) { o.name = args[0] })
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		o.ctx = c.Context()
+		return run(c, args)
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

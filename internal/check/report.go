@@ -1,0 +1,98 @@
+package check
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/marina-dev/marina/internal/validate"
+)
+
+// Output formats of a report.
+const (
+	FormatText  = "text"
+	FormatJSON  = "json"
+	FormatJUnit = "junit"
+)
+
+// Formats lists the output formats, for flag help and errors.
+var Formats = []string{FormatText, FormatJSON, FormatJUnit}
+
+// Write writes the report in one of Formats.
+func Write(w io.Writer, format string, rep *Report) error {
+	switch format {
+	case FormatText:
+		return WriteText(w, rep)
+	case FormatJSON:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	case FormatJUnit:
+		return JUnit(rep).Write(w)
+	}
+	return fmt.Errorf("unknown format %q: use %s", format, strings.Join(Formats, ", "))
+}
+
+func (r *Report) title() string {
+	if r.Model == "" {
+		return r.Artifact
+	}
+	return r.Model + "@" + r.Version
+}
+
+func status(passed, skipped bool) string {
+	switch {
+	case skipped:
+		return "SKIP"
+	case passed:
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+// WriteText writes one line per step and gate, then a summary.
+func WriteText(w io.Writer, rep *Report) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "model check %s\n", rep.title())
+	for _, s := range rep.Steps {
+		fmt.Fprintf(&b, "  %s  %-10s %s\n", status(s.Passed, s.Skipped), s.Name, s.Message)
+	}
+	for _, g := range rep.Gates {
+		fmt.Fprintf(&b, "  %s  gate %s  %s\n", status(g.Passed, g.Skipped), g.Gate, g.Message)
+	}
+	if n := rep.Failures(); n > 0 {
+		fmt.Fprintf(&b, "%s: %d of %d checks failed\n", rep.title(), n, len(rep.Steps)+len(rep.Gates))
+	} else {
+		fmt.Fprintf(&b, "%s: all %d checks passed\n", rep.title(), len(rep.Steps)+len(rep.Gates))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// JUnit builds one testsuite with a testcase per step and per gate.
+func JUnit(rep *Report) *validate.JUnitSuites {
+	suite := validate.JUnitSuite{Name: "model check " + rep.title()}
+	class := "marina.check." + rep.title()
+	add := func(name, message string, passed, skipped bool) {
+		c := validate.JUnitCase{Name: name, ClassName: class, SystemOut: message}
+		switch {
+		case skipped:
+			c.Skipped = &validate.JUnitSkipped{Message: message}
+			suite.Skipped++
+		case !passed:
+			c.Failure = &validate.JUnitFailure{Message: message, Type: name, Text: message}
+			suite.Failures++
+		}
+		suite.Cases = append(suite.Cases, c)
+	}
+	for _, s := range rep.Steps {
+		add(s.Name, s.Message, s.Passed, s.Skipped)
+	}
+	for _, g := range rep.Gates {
+		add("gate "+g.Gate, g.Message, g.Passed, g.Skipped)
+	}
+	doc := &validate.JUnitSuites{Name: "marina model check"}
+	doc.Add(suite)
+	return doc
+}

@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/marina-dev/marina/internal/check"
+	"github.com/marina-dev/marina/internal/inference"
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/registry"
+)
+
+type modelCheckOptions struct {
+	*globalOptions
+	ctx              context.Context
+	name, version    string
+	runs, warmup     int
+	file, outputFile string
+
+	format string // resolved from -o by Validate
+}
+
+func (o *modelCheckOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.IntVar(&o.runs, "runs", check.DefaultRuns, "timed inferences for the latency percentiles")
+	fs.IntVar(&o.warmup, "warmup", check.DefaultWarmup, "untimed inferences before the timed ones")
+	fs.StringVar(&o.file, "file", "", "a local copy of the artifact, for versions whose uri is remote (s3://, oci://, …)")
+	fs.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of stdout (stdout then gets the text report)")
+}
+
+func (o *modelCheckOptions) Validate() error {
+	var err error
+	if o.format, err = resolveFormat("model check", o.output, check.Formats); err != nil {
+		return err
+	}
+	if o.runs < 1 {
+		return usagef("--runs must be at least 1, not %d", o.runs)
+	}
+	if o.warmup < 0 {
+		return usagef("--warmup must be 0 or more, not %d", o.warmup)
+	}
+	if err := registry.CheckName(o.name); err != nil {
+		return usagef("%v", err)
+	}
+	if o.version == "" {
+		return usagef("name the version to check: %s@VERSION", o.name)
+	}
+	if _, err := model.ParseSemver(o.version); err != nil {
+		return usagef("%s@%s: %v", o.name, o.version, err)
+	}
+	return nil
+}
+
+func (o *modelCheckOptions) Run() error {
+	r, err := o.openRepo()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	ctx := o.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	warmup := o.warmup
+	if warmup == 0 {
+		warmup = -1 // check.Options: negative means none, zero the default
+	}
+	rep, err := check.Check(ctx, r, o.name, o.version, check.Options{Runs: o.runs, Warmup: warmup, File: o.file})
+	if err != nil {
+		return checkError(err)
+	}
+	if o.outputFile != "" {
+		var buf bytes.Buffer
+		if err := check.Write(&buf, o.format, rep); err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.outputFile, buf.Bytes(), 0o644); err != nil {
+			return usagef("--output-file: %v", err)
+		}
+		if err := check.WriteText(o.out, rep); err != nil {
+			return err
+		}
+	} else if err := check.Write(o.out, o.format, rep); err != nil {
+		return err
+	}
+	if n := rep.Failures(); n > 0 {
+		return failedf("%s@%s: %s failed", rep.Model, rep.Version, plural(n, "check"))
+	}
+	return nil
+}
+
+// checkError maps an error of a model check to its exit code: a missing ONNX Runtime is an environment error.
+func checkError(err error) error {
+	if errors.Is(err, inference.ErrNoRuntime) {
+		return usagef("%v", err)
+	}
+	return err
+}
+
+func newModelCheckCommand(g *globalOptions) *cobra.Command {
+	o := &modelCheckOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "check NAME@VERSION [--runs N] [--warmup W] [--file F] [-o text|json|junit] [--output-file F]",
+		Short: "Run a model version in ONNX Runtime: digest, signature, smoke inference, latency, evaluation, gates",
+		Long: `check runs a registered ONNX model version in ONNX Runtime and measures it:
+
+  artifact   the file artifact.uri names in the repository (--file for a remote uri)
+  digest     its SHA-256 is the one models/NAME/vVERSION.json records
+  load       ONNX Runtime loads it
+  signature  its inputs and outputs are the declared ones (name, dtype, shape)
+  smoke      an inference on generated inputs (dynamic dimensions 1) succeeds
+  latency    --warmup untimed runs, then p50/p95/p99 over --runs timed runs
+  evaluate   metrics on the evaluation set models/NAME/eval/*.csv
+  gates      spec.gates of marina.yaml against the measured metrics; regressions are
+             measured against the version deployed in the last environment
+
+Evaluation set: every models/NAME/eval/*.csv, pooled. A header row names the input
+feature columns, in the order the model's input takes them, then a last column
+"label". Lines starting with # are comments. The model must have one float32 input
+[batch, features].
+  - Classification (first output [batch, C], C > 1; prediction = argmax): label is a
+    class index 0..C-1 or a class name. Names map to indices through a comment line
+    "# classes: name0,name1,..." when present, else in sorted order.
+    Metrics: accuracy (top-1) and f1 (macro).
+  - Regression (first output [batch, 1]): label is the target number. Metric: mae.
+Latency metrics: latency_p50_ms, latency_p95_ms, latency_p99_ms.
+
+Exit status: 1 when a check or gate fails, 2 when ONNX Runtime is not installed
+(bash hack/onnxruntime.sh) or on a usage error.`,
+		Example: `  marina model check iris-classifier@1.0.0
+  marina model check iris-classifier@1.1.0 --runs 500 -o junit --output-file check.xml
+  marina model check llm@2.0.0 --file ./downloaded.onnx -o json`,
+		Args: exactArgs(1, "NAME@VERSION"),
+	}
+	run := runE(o, func(args []string) { o.name, o.version, _ = strings.Cut(args[0], "@") })
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		o.ctx = c.Context()
+		return run(c, args)
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
