@@ -1,0 +1,287 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/marina-dev/marina/internal/inference"
+	"github.com/marina-dev/marina/internal/model"
+)
+
+// errBadRequest marks a request the client must fix (400).
+var errBadRequest = errors.New("bad request")
+
+// maxNesting bounds how deep tensor data may nest; no supported tensor has more dimensions.
+const maxNesting = 32
+
+// Open Inference Protocol datatypes of the dtypes marina serves, and the names of others for metadata.
+var (
+	dtypeOf    = map[string]string{"FP32": inference.Float32, "INT64": inference.Int64}
+	datatypeOf = map[string]string{
+		"float32": "FP32", "int64": "INT64", "float64": "FP64", "float16": "FP16", "bfloat16": "BF16",
+		"int32": "INT32", "int16": "INT16", "int8": "INT8", "uint8": "UINT8", "uint16": "UINT16",
+		"uint32": "UINT32", "uint64": "UINT64", "bool": "BOOL", "string": "BYTES",
+	}
+)
+
+// datatype is the protocol name of a model dtype.
+func datatype(dtype string) string {
+	if d, ok := datatypeOf[dtype]; ok {
+		return d
+	}
+	return dtype
+}
+
+// inferRequest is an Open Inference Protocol v2 inference request.
+type inferRequest struct {
+	ID         string            `json:"id,omitempty"`
+	Parameters json.RawMessage   `json:"parameters,omitempty"`
+	Inputs     []requestInput    `json:"inputs"`
+	Outputs    []requestedOutput `json:"outputs,omitempty"`
+}
+
+type requestInput struct {
+	Name       string          `json:"name"`
+	Shape      []int64         `json:"shape"`
+	Datatype   string          `json:"datatype"`
+	Parameters json.RawMessage `json:"parameters,omitempty"`
+	Data       json.RawMessage `json:"data"`
+}
+
+type requestedOutput struct {
+	Name       string          `json:"name"`
+	Parameters json.RawMessage `json:"parameters,omitempty"`
+}
+
+// decodedRequest is an inference request checked against the model's inputs.
+type decodedRequest struct {
+	ID      string
+	Inputs  []inference.Tensor
+	Outputs []string // requested output names; empty means all
+}
+
+// decodeInferRequest parses an inference request body and checks every input against the model's declared inputs
+// and outputs. Errors wrap errBadRequest or inference.ErrBadInput.
+func decodeInferRequest(body []byte, inputs, outputs []model.Tensor) (decodedRequest, error) {
+	var req inferRequest
+	if err := strictUnmarshal(body, &req); err != nil {
+		return decodedRequest{}, err
+	}
+	if len(req.Inputs) == 0 {
+		return decodedRequest{}, fmt.Errorf("%w: the request has no inputs", errBadRequest)
+	}
+	out := decodedRequest{ID: req.ID}
+	for i, in := range req.Inputs {
+		if in.Name == "" {
+			return decodedRequest{}, fmt.Errorf("%w: inputs[%d] has no name", errBadRequest, i)
+		}
+		dtype, ok := dtypeOf[in.Datatype]
+		if !ok {
+			return decodedRequest{}, fmt.Errorf("%w: input %q: datatype %q is not supported (FP32 or INT64)", errBadRequest, in.Name, in.Datatype)
+		}
+		if in.Shape == nil {
+			return decodedRequest{}, fmt.Errorf("%w: input %q has no shape", errBadRequest, in.Name)
+		}
+		if len(in.Data) == 0 {
+			return decodedRequest{}, fmt.Errorf("%w: input %q has no data", errBadRequest, in.Name)
+		}
+		t := inference.Tensor{Name: in.Name, DType: dtype, Shape: in.Shape}
+		decl, known := find(inputs, in.Name)
+		if !known {
+			return decodedRequest{}, fmt.Errorf("%w: unknown input %q (the model's inputs: %s)", inference.ErrBadInput, in.Name, names(inputs))
+		}
+		// The dtype first, so a wrong datatype is named as such rather than as unparsable data.
+		if decl.DType != dtype {
+			return decodedRequest{}, fmt.Errorf("%w: input %q: datatype %s, the model wants %s", inference.ErrBadInput, in.Name, in.Datatype, datatype(decl.DType))
+		}
+		if err := readData(in.Data, &t); err != nil {
+			return decodedRequest{}, fmt.Errorf("%w: input %q: %v", errBadRequest, in.Name, err)
+		}
+		if n := elements(in.Shape); n < 0 || int64(t.Len()) != n {
+			return decodedRequest{}, fmt.Errorf("%w: input %q: shape %v needs %s values, data has %d", errBadRequest, in.Name, in.Shape, count(n), t.Len())
+		}
+		if err := inference.CheckTensor(decl, t); err != nil {
+			return decodedRequest{}, err
+		}
+		out.Inputs = append(out.Inputs, t)
+	}
+	for i, o := range req.Outputs {
+		if _, ok := find(outputs, o.Name); !ok {
+			return decodedRequest{}, fmt.Errorf("%w: outputs[%d]: the model has no output %q", errBadRequest, i, o.Name)
+		}
+		out.Outputs = append(out.Outputs, o.Name)
+	}
+	return out, nil
+}
+
+// strictUnmarshal decodes exactly one JSON object, refusing unknown fields and trailing data.
+func strictUnmarshal(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: invalid JSON: %v", errBadRequest, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: invalid JSON: data after the request object", errBadRequest)
+	}
+	return nil
+}
+
+// readData appends the numbers of a flat or nested JSON array to t's buffer. Nested data must be rectangular and
+// nest exactly as t.Shape says; flat data is checked by count only.
+func readData(raw json.RawMessage, t *inference.Tensor) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("data: %v", err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return errors.New("data must be an array of numbers")
+	}
+	counts := []int64{0} // values or lists seen in each open list
+	leaf := 0            // the depth at which numbers sit, once known
+	for len(counts) > 0 {
+		tok, err := dec.Token()
+		if err != nil {
+			return fmt.Errorf("data: %v", err)
+		}
+		depth := len(counts)
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '[':
+				if depth >= maxNesting || (leaf != 0 && depth >= leaf) {
+					return errors.New("data nests deeper than its numbers")
+				}
+				counts[depth-1]++
+				counts = append(counts, 0)
+			case ']':
+				if leaf == 0 {
+					return errors.New("data holds an empty list")
+				}
+				if leaf > 1 {
+					if leaf != len(t.Shape) {
+						return fmt.Errorf("nested data has %d levels, shape %v has %d", leaf, t.Shape, len(t.Shape))
+					}
+					if counts[depth-1] != t.Shape[depth-1] {
+						return fmt.Errorf("nested data has a list of %d at level %d, shape %v wants %d", counts[depth-1], depth, t.Shape, t.Shape[depth-1])
+					}
+				}
+				counts = counts[:depth-1]
+			default:
+				return errors.New("data must be an array of numbers")
+			}
+		case json.Number:
+			if leaf == 0 {
+				leaf = depth
+			} else if depth != leaf {
+				return errors.New("data is ragged: numbers at different depths")
+			}
+			counts[depth-1]++
+			if err := appendNumber(t, v); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("data holds %v, not a number", tok)
+		}
+	}
+	return nil
+}
+
+func appendNumber(t *inference.Tensor, n json.Number) error {
+	if t.DType == inference.Int64 {
+		v, err := strconv.ParseInt(string(n), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%s is not an INT64", n)
+		}
+		t.Int64 = append(t.Int64, v)
+		return nil
+	}
+	v, err := strconv.ParseFloat(string(n), 32)
+	if err != nil {
+		return fmt.Errorf("%s is not an FP32", n)
+	}
+	t.Float32 = append(t.Float32, float32(v))
+	return nil
+}
+
+// elements is the product of shape's dimensions, or -1 when a dimension is negative or the product overflows.
+func elements(shape []int64) int64 {
+	n := int64(1)
+	for _, d := range shape {
+		if d < 0 || (d > 0 && n > (1<<62)/d) {
+			return -1
+		}
+		n *= d
+	}
+	return n
+}
+
+func count(n int64) string {
+	if n < 0 {
+		return "an impossible number of"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func find(ts []model.Tensor, name string) (model.Tensor, bool) {
+	for _, t := range ts {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return model.Tensor{}, false
+}
+
+func names(ts []model.Tensor) string {
+	out := ""
+	for i, t := range ts {
+		if i > 0 {
+			out += ", "
+		}
+		out += t.Name
+	}
+	return out
+}
+
+// predictRequest is a KServe v1 prediction request.
+type predictRequest struct {
+	Instances []json.RawMessage `json:"instances"`
+}
+
+// decodePredictRequest turns KServe v1 instances into one batched tensor for decl, whose dimensions after the
+// batch must be fixed.
+func decodePredictRequest(body []byte, decl model.Tensor) (inference.Tensor, error) {
+	var req predictRequest
+	if err := strictUnmarshal(body, &req); err != nil {
+		return inference.Tensor{}, err
+	}
+	if len(req.Instances) == 0 {
+		return inference.Tensor{}, fmt.Errorf("%w: \"instances\" is empty or missing", errBadRequest)
+	}
+	if decl.DType != inference.Float32 && decl.DType != inference.Int64 {
+		return inference.Tensor{}, fmt.Errorf("%w: input %q is %s; only FP32 and INT64 inputs are served", errBadRequest, decl.Name, decl.DType)
+	}
+	if len(decl.Shape) < 2 || elements(decl.Shape[1:]) <= 0 {
+		return inference.Tensor{}, fmt.Errorf("%w: input %q has shape %v; KServe v1 needs fixed dimensions after the batch, use the v2 infer endpoint", errBadRequest, decl.Name, decl.Shape)
+	}
+	t := inference.Tensor{Name: decl.Name, DType: decl.DType, Shape: append([]int64{int64(len(req.Instances))}, decl.Shape[1:]...)}
+	per := elements(decl.Shape[1:])
+	for i, raw := range req.Instances {
+		one := inference.Tensor{DType: decl.DType, Shape: decl.Shape[1:]}
+		if err := readData(raw, &one); err != nil {
+			return inference.Tensor{}, fmt.Errorf("%w: instances[%d]: %v", errBadRequest, i, err)
+		}
+		if int64(one.Len()) != per {
+			return inference.Tensor{}, fmt.Errorf("%w: instances[%d] has %d values, input %q wants %d (shape %v)", errBadRequest, i, one.Len(), decl.Name, per, decl.Shape[1:])
+		}
+		t.Float32 = append(t.Float32, one.Float32...)
+		t.Int64 = append(t.Int64, one.Int64...)
+	}
+	return t, inference.CheckTensor(decl, t)
+}
