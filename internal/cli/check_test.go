@@ -1,0 +1,169 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/marina-dev/marina/internal/check"
+	"github.com/marina-dev/marina/internal/inference/inferencetest"
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/repo/repotest"
+	"github.com/marina-dev/marina/internal/validate"
+)
+
+const irisV1 = "models/iris-classifier/artifacts/v1.0.0.onnx"
+
+// exampleDirWith copies examples/ml-platform into a Git repository in a temporary directory, with extra files.
+func exampleDirWith(t *testing.T, extra map[string]string) string {
+	t.Helper()
+	const src = "../../examples/ml-platform"
+	files := map[string]string{}
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(src, p)
+		files[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range extra {
+		files[k] = v
+	}
+	return repotest.Dir(t, files)
+}
+
+func readExample(t *testing.T, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../../examples/ml-platform", rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestModelCheckUsageErrors(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, nil)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a missing version is a usage error", []string{"model", "check", "m"}, "m@VERSION"},
+		{"a bad semver is a usage error", []string{"model", "check", "m@1"}, "m@1"},
+		{"--runs 0 is a usage error", []string{"model", "check", "m@1.0.0", "--runs", "0"}, "--runs"},
+		{"an unknown -o is a usage error", []string{"model", "check", "m@1.0.0", "-o", "sarif"}, "-o text, -o json, -o junit"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			code, out, errOut := marina(t, append([]string{"--repo", dir}, c.args...)...)
+			if code != 2 || !strings.Contains(out+errOut, c.want) {
+				t.Fatalf("exit %d (want 2)\n%s%s\nwant %q", code, out, errOut, c.want)
+			}
+		})
+	}
+}
+
+func TestModelCheckExitsByTheOutcome(t *testing.T) {
+	inferencetest.Lib(t)
+	t.Parallel()
+	cases := []struct {
+		name  string
+		extra map[string]string
+		args  []string
+		code  int
+		want  []string
+	}{
+		{
+			name: "the example version passes every check and gate",
+			args: []string{"--runs", "5"},
+			want: []string{"PASS  evaluate   accuracy 0.98 (147/150)", "PASS  gate accuracy.min", "all 10 checks passed"},
+		},
+		{
+			name:  "a changed artifact fails with exit 1 naming both digests",
+			extra: map[string]string{irisV1: readExample(t, "models/vision-gpu/artifacts/v1.0.0.onnx")},
+			args:  []string{"--runs", "5"},
+			code:  1,
+			want:  []string{"FAIL  digest", "sha256:05f6759bd4f2", "checks failed"},
+		},
+		{
+			name: "-o json writes the report with the measured metrics",
+			args: []string{"--runs", "5", "-o", "json"},
+			want: []string{`"accuracy": 0.98`, `"latency_p99_ms"`, `"runs": 5`},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			dir := exampleDirWith(t, c.extra)
+			code, out, errOut := marina(t, append([]string{"--repo", dir, "model", "check", "iris-classifier@1.0.0"}, c.args...)...)
+			if code != c.code {
+				t.Fatalf("exit %d (want %d)\n%s%s", code, c.code, out, errOut)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out+errOut, w) {
+					t.Errorf("output lacks %q:\n%s%s", w, out, errOut)
+				}
+			}
+		})
+	}
+}
+
+func TestModelCheckWritesJUnitToTheOutputFileAndTextToStdout(t *testing.T) {
+	inferencetest.Lib(t)
+	t.Parallel()
+	dir := exampleDirWith(t, nil)
+	file := filepath.Join(t.TempDir(), "check.xml")
+	out := mustMarina(t, "--repo", dir, "model", "check", "iris-classifier@1.0.0", "--runs", "5", "-o", "junit", "--output-file", file)
+	if !strings.Contains(out, "all 10 checks passed") {
+		t.Errorf("stdout is not the text report:\n%s", out)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc validate.JUnitSuites
+	if err := xml.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("JUnit does not parse: %v\n%s", err, b)
+	}
+	if doc.Tests != 10 || doc.Failures != 0 || doc.Skipped != 1 || len(doc.Suites) != 1 || doc.Suites[0].Cases[0].Name != check.StepArtifact {
+		t.Errorf("JUnit = %+v", doc)
+	}
+}
+
+func TestRegisterEvaluateRecordsTheMeasuredMetrics(t *testing.T) {
+	inferencetest.Lib(t)
+	t.Parallel()
+	const file = "models/iris-classifier/artifacts/v1.1.0.onnx"
+	dir := exampleDirWith(t, map[string]string{file: readExample(t, irisV1)})
+	mustMarina(t, "--repo", dir, "model", "register", "iris-classifier", "--file", filepath.Join(dir, file), "--version", "1.1.0",
+		"--evaluate", "--metric", "accuracy=0.5", "--metric", "auc=0.9")
+	data, err := os.ReadFile(filepath.Join(dir, model.File("iris-classifier", "1.1.0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v model.Version
+	if err := json.Unmarshal(data, &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Metrics["accuracy"] != 0.98 {
+		t.Errorf("accuracy = %v, want the measured 0.98 over --metric accuracy=0.5", v.Metrics["accuracy"])
+	}
+	if v.Metrics["auc"] != 0.9 {
+		t.Errorf("auc = %v, want --metric's 0.9 kept", v.Metrics["auc"])
+	}
+	for _, k := range []string{"f1", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms"} {
+		if v.Metrics[k] <= 0 {
+			t.Errorf("%s not recorded: %v", k, v.Metrics)
+		}
+	}
+}
