@@ -180,6 +180,7 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
 		newRenderCommand(g),
 		newCICommand(g),
 		newValidateCommand(g),
+		newServeCommand(g),
 	)
 	return cmd
 }

@@ -1,0 +1,250 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/marina-dev/marina/internal/inference"
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/registry"
+	"github.com/marina-dev/marina/internal/repo"
+	"github.com/marina-dev/marina/internal/serve"
+)
+
+type serveOptions struct {
+	*globalOptions
+	ctx            context.Context
+	model, addr    string
+	name, digest   string
+	maxBody        string
+	maxConcurrency int
+
+	maxBodyBytes int64 // parsed from maxBody by Validate
+}
+
+func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.model, "model", "", "the model: an ONNX file, or NAME@VERSION registered in the repository (required)")
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (:8080 for every interface)")
+	fs.StringVar(&o.name, "name", "", "model name in URLs (default: the registered name, else the file name without extension)")
+	fs.StringVar(&o.digest, "digest", "", "refuse to serve unless the file's digest is this sha256:… (default: the registered digest)")
+	fs.StringVar(&o.maxBody, "max-body", "8MiB", "largest request body (bytes, or with KiB/MiB/GiB, KB/MB/GB)")
+	fs.IntVar(&o.maxConcurrency, "max-concurrency", 0, "inferences in progress at once; more get 503 (default 2×GOMAXPROCS)")
+}
+
+var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+func (o *serveOptions) Validate() error {
+	if o.model == "" {
+		return usagef("--model is required: an ONNX file or NAME@VERSION")
+	}
+	if o.addr == "" {
+		return usagef("--addr must not be empty (for example 127.0.0.1:8080 or :8080)")
+	}
+	if o.digest != "" && !digestRE.MatchString(o.digest) {
+		return usagef("--digest %q: want sha256: and 64 lowercase hex digits", o.digest)
+	}
+	n, err := parseSize(o.maxBody)
+	if err != nil || n < 1 {
+		return usagef("--max-body %q: want a positive size such as 8MiB or 1048576", o.maxBody)
+	}
+	o.maxBodyBytes = n
+	if o.maxConcurrency < 0 {
+		return usagef("--max-concurrency must be 0 (the default) or more, not %d", o.maxConcurrency)
+	}
+	return nil
+}
+
+// served is what serve runs: a model file and what is known about it.
+type served struct {
+	file, name, version string
+	digests             map[string]string // expected digest → where it comes from
+}
+
+func (o *serveOptions) Run() error {
+	ctx := o.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	m, err := o.resolve()
+	if err != nil {
+		return err
+	}
+	if len(m.digests) > 0 {
+		got, _, err := model.DigestFile(m.file)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		for want, from := range m.digests {
+			if got != want {
+				return failedf("%s has digest %s, but %s says %s: refusing to serve a different artifact", m.file, got, from, want)
+			}
+		}
+	}
+	if err := inference.Init(); err != nil {
+		return usagef("%v", err)
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return usagef("--addr: %v", err)
+	}
+	srv := serve.New(serve.Options{Name: m.name, Version: m.version, MaxBody: o.maxBodyBytes, MaxConcurrency: o.maxConcurrency, Log: o.log})
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, ln, serve.DefaultShutdownTimeout) }()
+
+	// Live while loading (big models take a while), ready once loaded.
+	start := time.Now()
+	sess, err := inference.Load(m.file)
+	if err != nil {
+		stop()
+		<-done
+		if errors.Is(err, inference.ErrNoRuntime) {
+			return usagef("%v", err)
+		}
+		return failed(err)
+	}
+	defer sess.Close()
+	srv.SetModel(sess, time.Since(start))
+	version := m.version
+	if version == "" {
+		version = "unversioned"
+	}
+	fmt.Fprintf(o.out, "serving %s (%s) from %s on http://%s (ONNX Runtime %s)\n", m.name, version, m.file, ln.Addr(), inference.Version())
+	if err := <-done; err != nil {
+		return usagef("serving on %s: %v", ln.Addr(), err)
+	}
+	fmt.Fprintf(o.out, "stopped serving %s\n", m.name)
+	return nil
+}
+
+// resolve finds the model file: --model as a file, else as NAME@VERSION (or models/NAME@VERSION) in the registry,
+// whose artifact uri must be a path in the repository or on this machine.
+func (o *serveOptions) resolve() (served, error) {
+	m := served{file: o.model, name: o.name, digests: map[string]string{}}
+	if o.digest != "" {
+		m.digests[o.digest] = "--digest"
+	}
+	file := strings.TrimPrefix(o.model, "file://")
+	if fi, err := os.Stat(file); err == nil && fi.Mode().IsRegular() {
+		m.file = file
+		if m.name == "" {
+			m.name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+		}
+		return m, nil
+	}
+	if scheme, _, ok := strings.Cut(o.model, "://"); ok {
+		return m, usagef("--model %s: cannot fetch %s:// artifacts; download it and pass --model FILE --digest DIGEST", o.model, scheme)
+	}
+	name, version, ok := strings.Cut(strings.TrimPrefix(o.model, model.Dir+"/"), "@")
+	if !ok {
+		return m, usagef("--model %s: no such file (pass an ONNX file or NAME@VERSION)", o.model)
+	}
+	if version == "" {
+		return m, usagef("--model %s: name the version, NAME@VERSION", o.model)
+	}
+	r, err := o.openRepo()
+	if err != nil {
+		return m, err
+	}
+	defer r.Close()
+	v, err := (&registry.Registry{Repo: r}).Get(name, version)
+	if err != nil {
+		return m, err
+	}
+	meta := model.File(v.Name, v.Version)
+	uri := strings.TrimPrefix(v.Artifact.URI, "file://")
+	if scheme, _, ok := strings.Cut(uri, "://"); ok {
+		return m, usagef("%s: artifact.uri %s: cannot fetch %s:// artifacts; download it and pass --model FILE --digest %s", meta, v.Artifact.URI, scheme, v.Artifact.Digest)
+	}
+	m.file = uri
+	if !filepath.IsAbs(uri) {
+		if err := repo.CheckPath(uri); err != nil {
+			return m, usagef("%s: artifact.uri %q: %v", meta, uri, err)
+		}
+		if !r.Exists(uri) {
+			return m, failedf("%s: artifact.uri %s does not exist in the repository; restore it or pass --model FILE", meta, uri)
+		}
+		m.file = filepath.Join(r.Root, filepath.FromSlash(uri))
+	}
+	if m.name == "" {
+		m.name = v.Name
+	}
+	m.version = v.Version
+	if v.Artifact.Digest != "" {
+		m.digests[v.Artifact.Digest] = meta
+	}
+	return m, nil
+}
+
+// parseSize reads a byte count with an optional unit: B, KiB/MiB/GiB (also Ki/Mi/Gi) or KB/MB/GB.
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		factor int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	factor := int64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, factor = n, u.factor
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	if n > (1<<62)/factor {
+		return 0, fmt.Errorf("too large")
+	}
+	return n * factor, nil
+}
+
+func newServeCommand(g *globalOptions) *cobra.Command {
+	o := &serveOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "serve --model FILE|NAME@VERSION [--addr 127.0.0.1:8080] [--name NAME] [--digest sha256:…]",
+		Short: "Serve an ONNX model over the Open Inference Protocol (v2) and KServe v1, with Prometheus metrics",
+		Long: `serve loads an ONNX model in ONNX Runtime and serves it over HTTP:
+
+  GET  /v2/health/live, /v2/health/ready     liveness; readiness once the model is loaded
+  GET  /v2/models/NAME                       metadata: inputs and outputs (datatype, shape)
+  POST /v2/models/NAME/infer                 Open Inference Protocol v2 inference (JSON)
+  POST /v1/models/NAME:predict               KServe v1 {"instances": [...]}, one-input models
+  GET  /metrics                              Prometheus: requests, latency, in flight, load time
+
+--model is an ONNX file, or NAME@VERSION registered in the repository, whose
+artifact.uri must then be a file in the repository. When a digest is known
+(the registered one, or --digest) the file must match it, or serve exits 1.
+Requests are checked against the model's inputs (names, datatypes, shapes) and
+rejected with 400 and a JSON {"error": ...}; bodies over --max-body get 413,
+requests over --max-concurrency get 503. SIGTERM or Ctrl-C stops accepting
+connections and lets requests in flight finish (up to 10s).
+
+ONNX Runtime is loaded from $ONNXRUNTIME_LIB or the cache hack/onnxruntime.sh
+fills; without it serve exits 2. This is the command rendered Deployments run.`,
+		Example: `  marina serve --model iris-classifier@1.0.0
+  marina serve --model ./model.onnx --name iris --addr :8080
+  curl -s localhost:8080/v2/models/iris/infer -d '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}'`,
+		Args: cobra.NoArgs,
+	}
+	run := runE(o, func([]string) {})
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		o.ctx = c.Context()
+		return run(c, args)
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}

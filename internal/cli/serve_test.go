@@ -1,0 +1,236 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/marina-dev/marina/internal/cli"
+	"github.com/marina-dev/marina/internal/inference/inferencetest"
+	"github.com/marina-dev/marina/internal/model/onnxtest"
+	"github.com/marina-dev/marina/internal/repo/repotest"
+)
+
+// lockedBuffer is a bytes.Buffer the command writes while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var servingRE = regexp.MustCompile(`on (http://[0-9.:]+) `)
+
+// startServe runs `marina serve args…` on a free loopback port until the test ends, and returns its base URL.
+func startServe(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut lockedBuffer
+	cmd := cli.NewRootCommand(strings.NewReader(""), &out, &errOut)
+	cmd.SetArgs(append([]string{"serve", "--addr", "127.0.0.1:0"}, args...))
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve after cancel: %v", err)
+		}
+		if !strings.Contains(out.String(), "stopped serving") {
+			t.Errorf("serve did not report stopping:\n%s", out.String())
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := servingRE.FindStringSubmatch(out.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("serve exited early: %v\n%s%s", err, out.String(), errOut.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatalf("serve did not start:\n%s%s", out.String(), errOut.String())
+	return ""
+}
+
+func post(t *testing.T, url, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("POST %s: %d %q", url, resp.StatusCode, b)
+	}
+	return resp.StatusCode, v
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// serveRepo is a model repository holding the example iris-classifier 1.0.0 (metadata and artifact); tamper
+// replaces the artifact's content.
+func serveRepo(t *testing.T, tamper bool) string {
+	t.Helper()
+	const src = "../../examples/ml-platform/models/iris-classifier/"
+	meta, err := os.ReadFile(src + "v1.0.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	artifact, err := os.ReadFile(src + "artifacts/v1.0.0.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tamper {
+		artifact = append(artifact, 0)
+	}
+	return repotest.Dir(t, map[string]string{
+		"models/iris-classifier/v1.0.0.json":           string(meta),
+		"models/iris-classifier/artifacts/v1.0.0.onnx": string(artifact),
+	})
+}
+
+func TestServeAFileAnswersWithTheModelsExactOutputs(t *testing.T) {
+	inferencetest.Lib(t)
+	l := onnxtest.Linear{Input: "input", Output: "probabilities", InputShape: []int64{4},
+		Weights: []float32{1, 0, -1, 0.5, 0.5, 0.5, -1, 0, 1, 0.25, -0.25, 0}, Bias: []float32{0.1, 0.2, 0.3}}
+	b, err := l.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "iris.onnx")
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := startServe(t, "--model", file)
+	if code, _ := get(t, base+"/v2/health/ready"); code != 200 {
+		t.Fatalf("ready = %d", code)
+	}
+	x := []float32{5.9, 3.0, 5.1, 1.8}
+	code, resp := post(t, base+"/v2/models/iris/infer", fmt.Sprintf(`{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[%v,%v,%v,%v]}]}`, x[0], x[1], x[2], x[3]))
+	if code != 200 {
+		t.Fatalf("infer: %d %v", code, resp)
+	}
+	data := resp["outputs"].([]any)[0].(map[string]any)["data"].([]any)
+	want := l.Predict(x)
+	for i := range want {
+		if math.Abs(data[i].(float64)-float64(want[i])) > 1e-6 {
+			t.Fatalf("outputs %v, want %v", data, want)
+		}
+	}
+	if code, resp := post(t, base+"/v2/models/iris/infer", `{"inputs":[{"name":"input","shape":[1,5],"datatype":"FP32","data":[1,2,3,4,5]}]}`); code != 400 {
+		t.Fatalf("ill-shaped request: %d %v", code, resp)
+	}
+	if _, metrics := get(t, base+"/metrics"); !strings.Contains(metrics, `marina_serve_requests_total{code="400",endpoint="infer"} 1`) {
+		t.Fatalf("/metrics lacks the 400:\n%s", metrics)
+	}
+}
+
+func TestServeARegisteredVersionVerifiesItsDigest(t *testing.T) {
+	inferencetest.Lib(t)
+	dir := serveRepo(t, false)
+	base := startServe(t, "--repo", dir, "--model", "iris-classifier@1.0.0")
+	code, body := get(t, base+"/v2/models/iris-classifier")
+	if code != 200 || !strings.Contains(body, `"versions":["1.0.0"]`) || !strings.Contains(body, `"platform":"onnxruntime"`) {
+		t.Fatalf("metadata: %d %s", code, body)
+	}
+	if code, resp := post(t, base+"/v1/models/iris-classifier:predict", `{"instances":[[5.1,3.5,1.4,0.2],[6.7,3.0,5.2,2.3]]}`); code != 200 || len(resp["predictions"].([]any)) != 2 {
+		t.Fatalf("predict: %d %v", code, resp)
+	}
+}
+
+func TestServeRefusesAnArtifactWhoseDigestDiffers(t *testing.T) {
+	inferencetest.Lib(t)
+	dir := serveRepo(t, true)
+	code, _, errOut := marina(t, "--repo", dir, "serve", "--model", "models/iris-classifier@1.0.0", "--addr", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(errOut, "refusing to serve") || !strings.Contains(errOut, "models/iris-classifier/v1.0.0.json") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	file := filepath.Join(dir, "models/iris-classifier/artifacts/v1.0.0.onnx")
+	code, _, errOut = marina(t, "serve", "--model", file, "--digest", "sha256:"+strings.Repeat("0", 64), "--addr", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(errOut, "--digest says") {
+		t.Fatalf("--digest mismatch: exit %d: %s", code, errOut)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.onnx")
+	if err := os.WriteFile(bad, []byte("not a model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = marina(t, "serve", "--model", bad, "--addr", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(errOut, bad) || !strings.Contains(errOut, "malformed ONNX model") {
+		t.Fatalf("malformed model: exit %d: %s", code, errOut)
+	}
+}
+
+func TestServeUsageErrors(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "m.onnx")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no model", []string{"serve"}, 2, "--model is required"},
+		{"a missing file", []string{"serve", "--model", "/nonexistent.onnx"}, 2, "no such file"},
+		{"a remote uri", []string{"serve", "--model", "s3://bucket/m.onnx"}, 2, "cannot fetch s3://"},
+		{"a bad digest", []string{"serve", "--model", file, "--digest", "md5:abc"}, 2, "--digest"},
+		{"a bad body limit", []string{"serve", "--model", file, "--max-body", "lots"}, 2, "--max-body"},
+		{"a negative concurrency", []string{"serve", "--model", file, "--max-concurrency", "-1"}, 2, "--max-concurrency"},
+		{"an unregistered version", []string{"--repo", repotest.Dir(t, nil), "serve", "--model", "m@1.0.0"}, 1, "not registered"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := marina(t, tc.args...)
+			if code != tc.code || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("exit %d %q, want %d containing %q", code, errOut, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+func TestServeAcceptsTheFlagsRenderedDeploymentsPass(t *testing.T) {
+	inferencetest.Lib(t)
+	dir := serveRepo(t, false)
+	file := filepath.Join(dir, "models/iris-classifier/artifacts/v1.0.0.onnx")
+	digest := "sha256:05f6759bd4f24b056f0d290267459d5b63dcc1f451fd702ee5796f4179c78cf5"
+	base := startServe(t, "--model="+file, "--digest="+digest, "--name=iris-classifier")
+	if code, _ := get(t, base+"/v2/models/iris-classifier/ready"); code != 200 {
+		t.Fatalf("model ready = %d", code)
+	}
+}
