@@ -158,7 +158,8 @@ type Input struct {
 }
 
 // Check checks a registered version of a model in r: the artifact its metadata names (or opts.File), with the
-// evaluation set of models/<name>/eval/, then the gates of marina.yaml against the measured metrics, regressions
+// evaluation set of models/<name>/eval/, then the gates of marina.yaml against the measured metrics (the recorded
+// ones for what was not measured, e.g. without an evaluation set), regressions
 // measured against the version deployed in the last environment. The error is for what is not the version's
 // fault (ONNX Runtime missing: inference.ErrNoRuntime; an unregistered version; a broken marina.yaml).
 func Check(ctx context.Context, r *repo.Repo, name, version string, opts Options) (*Report, error) {
@@ -188,8 +189,15 @@ func Check(ctx context.Context, r *repo.Repo, name, version string, opts Options
 	if err := run(ctx, rep, Input{Artifact: file, Version: v, Eval: eval}, opts); err != nil {
 		return nil, err
 	}
+	// Gates judge what was measured; a metric this check cannot measure (no evaluation set) is judged as recorded.
 	measured := *v
-	measured.Metrics = rep.Metrics
+	measured.Metrics = map[string]float64{}
+	for k, m := range v.Metrics {
+		measured.Metrics[k] = m
+	}
+	for k, m := range rep.Metrics {
+		measured.Metrics[k] = m
+	}
 	rep.Gates = gate.Check(p.Spec.Gates, &measured, reference(r, p, v))
 	return rep.finish(), nil
 }
@@ -335,7 +343,11 @@ func run(ctx context.Context, rep *Report, in Input, opts Options) error {
 			ms(lat.P50Ms), ms(lat.P95Ms), ms(lat.P99Ms), lat.Runs, lat.Warmup)})
 	}
 	if len(in.Eval) == 0 {
-		rep.add(Step{Name: StepEvaluate, Passed: true, Skipped: true, Message: "no evaluation set (models/<model>/eval/*.csv)"})
+		msg := "no evaluation set (models/<model>/eval/*.csv)"
+		if v := in.Version; v != nil {
+			msg = fmt.Sprintf("no evaluation set (%s/*.csv); gates judge the metrics recorded in %s", EvalDir(v.Name), model.File(v.Name, v.Version))
+		}
+		rep.add(Step{Name: StepEvaluate, Passed: true, Skipped: true, Message: msg})
 		return ctx.Err()
 	}
 	ev, err := evaluate(ctx, sess, in.Eval, opts.BatchSize)

@@ -308,3 +308,22 @@ func TestReportsAreWrittenAsTextJSONAndParseableJUnit(t *testing.T) {
 		t.Errorf("text: %v\n%s", err, b.String())
 	}
 }
+
+func TestAVersionWithoutAnEvaluationSetIsJudgedOnItsRecordedMetrics(t *testing.T) {
+	inferencetest.Lib(t)
+	t.Parallel()
+	r := exampleRepo(t, nil)
+	rep, err := check.Check(context.Background(), r, "vision-gpu", "1.0.0", check.Options{Runs: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := step(rep, check.StepEvaluate); !s.Skipped || !strings.Contains(s.Message, "models/vision-gpu/eval") {
+		t.Errorf("evaluate: %+v", s)
+	}
+	if g := gateResult(rep, gate.AccuracyMin); g.Passed || !strings.Contains(g.Message, "no accuracy metric recorded") {
+		t.Errorf("accuracy.min without a recorded accuracy: %+v", g)
+	}
+	if g := gateResult(rep, gate.LatencyP95Max); !g.Passed || g.Value == nil || *g.Value != rep.Latency.P95Ms {
+		t.Errorf("latency gate does not judge the measured p95: %+v", g)
+	}
+}

@@ -116,8 +116,9 @@ func newModelCheckCommand(g *globalOptions) *cobra.Command {
   smoke      an inference on generated inputs (dynamic dimensions 1) succeeds
   latency    --warmup untimed runs, then p50/p95/p99 over --runs timed runs
   evaluate   metrics on the evaluation set models/NAME/eval/*.csv
-  gates      spec.gates of marina.yaml against the measured metrics; regressions are
-             measured against the version deployed in the last environment
+  gates      spec.gates of marina.yaml against the measured metrics (the recorded ones
+             for what was not measured); regressions are measured against the
+             version deployed in the last environment
 
 Evaluation set: every models/NAME/eval/*.csv, pooled. A header row names the input
 feature columns, in the order the model's input takes them, then a last column
