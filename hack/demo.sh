@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # marina's main job on the bundled example: copy examples/ml-platform to a temporary
 # Git repository and walk register → promote → rollback → history, printing each step.
-# Usage: bash hack/demo.sh   (needs Go and git; nothing else)
+# Usage: bash hack/demo.sh   (needs Go, git and npm: ONNX Runtime comes from the npm registry)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
@@ -23,6 +23,7 @@ run() {
   fi
 }
 
+bash hack/onnxruntime.sh >/dev/null
 go build -o "$work/marina" ./cmd/marina
 go run ./hack/genmodels -out "$work/gen" >/dev/null
 repo="$work/ml-platform"
@@ -36,13 +37,16 @@ cd "$repo"
 echo "${bold}Example model repository copied to $repo${reset}"
 
 run 0 model list
+echo "(--evaluate runs the model in ONNX Runtime on models/iris-classifier/eval/ and records what it measures)"
 run 0 model register iris-classifier --version 1.1.0 --file "$work/gen/iris-classifier-v2-worse.onnx" \
-  --uri oci://registry.example.com/models/iris-classifier:1.1.0 --metric accuracy=0.55
+  --uri oci://registry.example.com/models/iris-classifier:1.1.0 --evaluate
 echo "(registering the same file again is a no-op; another file under 1.1.0 is refused)"
 run 0 model register iris-classifier --version 1.1.0 --file "$work/gen/iris-classifier-v2-worse.onnx" \
   --uri oci://registry.example.com/models/iris-classifier:1.1.0
 run 1 model register iris-classifier --version 1.1.0 --file "$work/gen/iris-classifier-v1.onnx"
 run 0 model show iris-classifier@1.1.0
+echo "(the model check: digest, signature, smoke inference, latency, accuracy on the eval set, then marina.yaml's gates — 1.1.0 fails them, exit 1)"
+run 1 model check iris-classifier@1.1.0 --file "$work/gen/iris-classifier-v2-worse.onnx" --runs 50
 echo "(prod requires staging first, so this is refused with exit 1)"
 run 1 promote iris-classifier@1.1.0 --env prod
 run 0 promote iris-classifier@1.1.0 --env staging

@@ -155,6 +155,13 @@ func (o *registerOptions) Run() error {
 		}
 		fmt.Fprintf(w, "registered %s@%s (%s, %s, %d bytes)\n  file   %s\n  tags   %s@v%s, %s\n  commit %s\n",
 			v.Name, v.Version, v.Format, v.Artifact.Digest, v.Artifact.Size, model.File(v.Name, v.Version), v.Name, v.Version, v.Tag, res.Commit[:12])
+		if len(v.Metrics) > 0 {
+			var ms []string
+			for _, k := range sortedKeys(v.Metrics) {
+				ms = append(ms, k+"="+strconv.FormatFloat(v.Metrics[k], 'g', 6, 64))
+			}
+			fmt.Fprintf(w, "  metrics %s\n", strings.Join(ms, " "))
+		}
 	})
 }
 
