@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/marina-dev/marina/internal/check"
 	"github.com/marina-dev/marina/internal/ci"
 	"github.com/marina-dev/marina/internal/ci/citest"
 	"github.com/marina-dev/marina/internal/gate"
@@ -285,6 +286,24 @@ func TestMarkdownSummaryMatchesTheGoldenFile(t *testing.T) {
 		{Severity: validate.SeverityError, Rule: "gate-accuracy", File: "applications/iris-classifier/model.yaml", Path: "spec.environments.staging.version", Line: 20, Message: "iris-classifier@1.1.0 metric accuracy 0.85 is below the gate's minimum 0.9", Hint: "deploy a version that meets spec.gates.accuracy.min"},
 		{Severity: validate.SeverityWarning, Rule: "gpu-node-selector", File: "applications/vision-gpu/model.yaml", Message: "a | pipe stays in its cell"},
 	}}
+	// Measured latencies vary from run to run: a fixed model check stands in for a real one.
+	acc, f1, p95 := 83.0/150, 0.5, 0.02
+	res.Checks = []ci.ModelCheck{
+		{Model: "iris-classifier", Version: "1.1.0", Report: &check.Report{
+			Model: "iris-classifier", Version: "1.1.0", Artifact: "models/iris-classifier/artifacts/v1.1.0.onnx",
+			Steps: []check.Step{
+				{Name: check.StepArtifact, Passed: true, Message: "models/iris-classifier/artifacts/v1.1.0.onnx"},
+				{Name: check.StepDigest, Message: "models/iris-classifier/artifacts/v1.1.0.onnx has digest sha256:bbbb, but models/iris-classifier/v1.1.0.json records sha256:aaaa: the artifact changed since it was registered"},
+				{Name: check.StepLoad, Passed: true, Message: "loaded in ONNX Runtime 1.30.0"},
+				{Name: check.StepSignature, Passed: true, Skipped: true, Message: "models/iris-classifier/v1.1.0.json declares no signature"},
+				{Name: check.StepLatency, Passed: true, Value: &p95, Message: "p50 0.01 ms, p95 0.02 ms, p99 0.03 ms over 50 runs (after 5 warm-up)"},
+				{Name: check.StepEvaluate, Passed: true, Value: &acc, Message: "accuracy 0.553333 (83/150), macro F1 0.5 on models/iris-classifier/eval/iris.csv"},
+			},
+			Metrics: map[string]float64{"accuracy": acc, "f1": f1, "latency_p50_ms": 0.01, "latency_p95_ms": p95, "latency_p99_ms": 0.03},
+			Latency: &check.Latency{Runs: 50, Warmup: 5, P50Ms: 0.01, P95Ms: p95, P99Ms: 0.03},
+		}},
+		{Model: "vision-gpu", Version: "1.1.0", Note: "not checked: artifact at s3://models/vision-gpu/v1.1.0.onnx is not in the repository"},
+	}
 	var b bytes.Buffer
 	if err := ci.WriteMarkdown(&b, res); err != nil {
 		t.Fatal(err)

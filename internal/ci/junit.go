@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/marina-dev/marina/internal/check"
 	"github.com/marina-dev/marina/internal/validate"
 )
 
-// WriteJUnit writes validate's JUnit report with two more suites: one testcase per gate result, and one per
-// stale rendered file (a single passing testcase when the output is up to date).
+// WriteJUnit writes validate's JUnit report with more suites: one testcase per gate result, one suite per
+// model check with a testcase per step, and one testcase per stale rendered file (a single passing testcase when
+// the output is up to date).
 func WriteJUnit(w io.Writer, res *Result) error {
 	doc := validate.JUnit(res.Validate)
 	doc.Name = "marina ci"
@@ -47,6 +49,13 @@ func WriteJUnit(w io.Writer, res *Result) error {
 	}
 
 	doc.Add(gates)
+	for _, c := range res.Checks {
+		if c.Report != nil {
+			suite := check.JUnit(c.Report).Suites[0] // the report carries no gates: the gates suite has them
+			suite.Name = "marina ci: model check " + c.Ref()
+			doc.Add(suite)
+		}
+	}
 	doc.Add(rendered)
 	return doc.Write(w)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/object"
 
+	"github.com/marina-dev/marina/internal/check"
 	"github.com/marina-dev/marina/internal/gate"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
@@ -26,6 +27,11 @@ type Options struct {
 	CRDDirs []string
 	// Concurrency bounds validate's workers; 0 means GOMAXPROCS.
 	Concurrency int
+	// Checks is one of ChecksModes: whether the ONNX versions whose gates ci evaluates are run in ONNX Runtime
+	// (model checks), their measured metrics feeding the gates. "" is ChecksOff.
+	Checks string
+	// Check tunes the model checks (runs, warm-up).
+	Check check.Options
 }
 
 // Result is everything one `marina ci` run found.
@@ -38,9 +44,13 @@ type Result struct {
 	RenderError string `json:"renderError,omitempty"`
 	// Validate is validate's report on the whole repository.
 	Validate *validate.Report `json:"validate"`
+	// Checks are the model checks of the versions whose gates ci evaluates, in the order of Gates.
+	Checks []ModelCheck `json:"checks"`
+	// ChecksSkipped says why no model check ran although they were asked for (ONNX Runtime is not installed).
+	ChecksSkipped string `json:"checksSkipped,omitempty"`
 	// Builds are the versions registered by this change whose serving image CI builds on the main branch.
 	Builds []Build `json:"builds"`
-	// Passed is false when a gate failed, the rendered output is stale, or validate found errors.
+	// Passed is false when a gate or a model check failed, the rendered output is stale, or validate found errors.
 	Passed bool `json:"passed"`
 }
 
@@ -81,6 +91,13 @@ func (res *Result) Reasons() []string {
 	if n := len(res.FailedGates()); n > 0 {
 		out = append(out, plural(n, "quality gate", "quality gates")+" failed")
 	}
+	for _, c := range res.FailedChecks() {
+		var steps []string
+		for _, s := range c.FailedSteps() {
+			steps = append(steps, s.Name)
+		}
+		out = append(out, fmt.Sprintf("the model check of %s failed: %s", c.Ref(), strings.Join(steps, ", ")))
+	}
 	if res.RenderError != "" {
 		out = append(out, "the repository does not render: "+res.RenderError)
 	}
@@ -110,7 +127,7 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Changes: cs, Gates: []gate.Result{}, Stale: []StaleFile{}, Builds: []Build{}}
+	res := &Result{Changes: cs, Gates: []gate.Result{}, Stale: []StaleFile{}, Checks: []ModelCheck{}, Builds: []Build{}}
 	if res.Validate, err = validate.Run(ctx, r, validate.Options{ExtraCRDDirs: opts.CRDDirs, Concurrency: opts.Concurrency}); err != nil {
 		return nil, err
 	}
@@ -127,7 +144,10 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Gates, res.Builds = head.gatesAndBuilds(cs)
+	c := &checker{r: r, mode: opts.Checks, opts: opts.Check, res: res}
+	if res.Gates, res.Builds, err = head.gatesAndBuilds(ctx, cs, c); err != nil {
+		return nil, err
+	}
 	res.Passed = len(res.Reasons()) == 0
 	return res, nil
 }
@@ -237,9 +257,10 @@ func (s *state) deploys(name, version string) bool {
 	return false
 }
 
-// gatesAndBuilds checks the gates of the versions the change deploys or registers, and lists the versions
-// registered by it whose serving image CI should build.
-func (s *state) gatesAndBuilds(cs *ChangeSet) ([]gate.Result, []Build) {
+// gatesAndBuilds checks the gates of the versions the change deploys or registers, on the metrics c measures
+// when it checks them, and lists the versions registered by it whose serving image CI should build. The error
+// is c's: ONNX Runtime missing with ChecksOn, ctx cancelled.
+func (s *state) gatesAndBuilds(ctx context.Context, cs *ChangeSet, c *checker) ([]gate.Result, []Build, error) {
 	type key struct{ model, version string }
 	candidates := map[key]bool{}
 	for _, a := range cs.Applications {
@@ -280,17 +301,21 @@ func (s *state) gatesAndBuilds(cs *ChangeSet) ([]gate.Result, []Build) {
 		return lessSemver(keys[i].version, keys[j].version)
 	})
 	results := []gate.Result{}
-	if s.project == nil || s.project.Spec.Gates == nil {
-		return results, builds
-	}
 	for _, k := range keys {
 		v := s.version(k.model, k.version)
 		if v == nil {
 			continue // not registered: validate reports it
 		}
-		results = append(results, gate.Check(s.project.Spec.Gates, v, s.reference(cs, v))...)
+		measured, err := c.check(ctx, v)
+		if err != nil {
+			return nil, nil, err
+		}
+		if s.project == nil || s.project.Spec.Gates == nil {
+			continue
+		}
+		results = append(results, gate.Check(s.project.Spec.Gates, measured, s.reference(cs, v))...)
 	}
-	return results, builds
+	return results, builds, nil
 }
 
 // reference is the version a regression of v is measured against: the one deployed in the last environment at

@@ -189,6 +189,36 @@ func WriteText(w io.Writer, res *Result) error {
 		}
 		fmt.Fprintf(&b, "  %s %s@%s %s: %s\n", mark, g.Model, g.Version, g.Gate, g.Message)
 	}
+	if len(res.Checks) > 0 || res.ChecksSkipped != "" {
+		b.WriteString("\nmodel checks:\n")
+	}
+	if res.ChecksSkipped != "" {
+		fmt.Fprintf(&b, "  %s\n", res.ChecksSkipped)
+	}
+	for _, c := range res.Checks {
+		if c.Report == nil {
+			fmt.Fprintf(&b, "  skip %s: %s\n", c.Ref(), c.Note)
+			continue
+		}
+		mark := "ok  "
+		if len(c.FailedSteps()) > 0 {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(&b, "  %s %s (%s)\n", mark, c.Ref(), c.Report.Artifact)
+		for _, s := range c.Report.Steps {
+			m := "ok  "
+			switch {
+			case s.Skipped:
+				m = "skip"
+			case !s.Passed:
+				m = "FAIL"
+			}
+			fmt.Fprintf(&b, "    %s %-10s %s\n", m, s.Name, s.Message)
+		}
+		if line := measuredLine(c.Report); line != "" {
+			fmt.Fprintf(&b, "    measured: %s\n", line)
+		}
+	}
 	b.WriteString("\nrendered output:\n")
 	switch {
 	case res.RenderError != "":
@@ -238,7 +268,7 @@ func code(s string) string {
 }
 
 // WriteMarkdown writes a summary fit for a pull request comment or $GITHUB_STEP_SUMMARY: a headline, the changes,
-// gate results, the rendered-output check, and the first MaxListedFindings findings.
+// gate results, the model checks, the rendered-output check, and the first MaxListedFindings findings.
 func WriteMarkdown(w io.Writer, res *Result) error {
 	var b strings.Builder
 	if res.Passed {
@@ -288,6 +318,32 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 				value = gate.Format(*g.Value)
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", mark, code(g.Model+"@"+g.Version), code(g.Gate), gate.Format(g.Threshold), value, md(g.Message))
+		}
+		b.WriteString("\n")
+	}
+
+	if len(res.Checks) > 0 || res.ChecksSkipped != "" {
+		b.WriteString("### Model checks\n\n")
+	}
+	if res.ChecksSkipped != "" {
+		fmt.Fprintf(&b, "⏭️ %s.\n\n", md(res.ChecksSkipped))
+	}
+	for _, c := range res.Checks {
+		if c.Report == nil {
+			fmt.Fprintf(&b, "⏭️ %s: %s.\n\n", code(c.Ref()), md(c.Note))
+			continue
+		}
+		mark := "✅"
+		if len(c.FailedSteps()) > 0 {
+			mark = "❌"
+		}
+		fmt.Fprintf(&b, "%s %s in ONNX Runtime (%s)", mark, code(c.Ref()), code(c.Report.Artifact))
+		if line := measuredLine(c.Report); line != "" {
+			fmt.Fprintf(&b, ": %s", md(line))
+		}
+		b.WriteString(".\n\n| | step | details |\n|---|---|---|\n")
+		for _, s := range c.Report.Steps {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", stepMark(s), code(s.Name), md(s.Message))
 		}
 		b.WriteString("\n")
 	}

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/marina-dev/marina/internal/check"
 	"github.com/marina-dev/marina/internal/ci"
 )
 
@@ -23,6 +25,9 @@ type ciOptions struct {
 	junit    string
 	markdown string
 	builds   string
+	checks   string
+	runs     int
+	warmup   int
 
 	format string // resolved from -o by Validate
 }
@@ -31,8 +36,11 @@ func (o *ciOptions) AddFlags(fs *pflag.FlagSet) {
 	o.checkOptions.AddFlags(fs)
 	fs.StringVar(&o.base, "base", "", "revision to compare HEAD with: a branch, tag, origin/main or commit (default: the merge base with marina.yaml's branch, else HEAD~1)")
 	fs.StringVar(&o.sarif, "sarif", "", "also write validate's findings as SARIF 2.1.0 to this file (for code scanning)")
-	fs.StringVar(&o.junit, "junit", "", "also write JUnit XML to this file: validate's findings, the gates and the rendered-output check")
+	fs.StringVar(&o.junit, "junit", "", "also write JUnit XML to this file: validate's findings, the gates, the model checks and the rendered-output check")
 	fs.StringVar(&o.markdown, "markdown", "", "also append the Markdown summary to this file (e.g. \"$GITHUB_STEP_SUMMARY\")")
+	fs.StringVar(&o.checks, "checks", ci.ChecksAuto, "run the model checks of the changed ONNX versions in ONNX Runtime, their measured metrics feeding the gates: auto (when ONNX Runtime is installed), on (a missing ONNX Runtime is an error) or off")
+	fs.IntVar(&o.runs, "runs", 50, "model checks: timed inferences for the latency percentiles")
+	fs.IntVar(&o.warmup, "warmup", 5, "model checks: untimed inferences before the timed ones")
 	fs.StringVar(&o.builds, "builds", "", "also write the serving images to build to this file: one line per version, NAME@VERSION<TAB>ARTIFACT")
 }
 
@@ -40,6 +48,15 @@ func (o *ciOptions) Validate() error {
 	var err error
 	if o.format, err = resolveFormat("ci", o.output, ciFormats); err != nil {
 		return err
+	}
+	if !slices.Contains(ci.ChecksModes, o.checks) {
+		return usagef("--checks must be one of %s, not %q", strings.Join(ci.ChecksModes, ", "), o.checks)
+	}
+	if o.runs < 1 {
+		return usagef("--runs must be at least 1, not %d", o.runs)
+	}
+	if o.warmup < 0 {
+		return usagef("--warmup must be 0 or more, not %d", o.warmup)
 	}
 	return o.checkOptions.Validate()
 }
@@ -51,7 +68,12 @@ func (o *ciOptions) Run() error {
 	}
 	defer r.Close()
 	ctx := o.context()
-	res, err := ci.Run(ctx, r, ci.Options{Base: o.base, CRDDirs: o.crds, Concurrency: o.concurrency})
+	warmup := o.warmup
+	if warmup == 0 {
+		warmup = -1 // check.Options: negative means none, zero the default
+	}
+	res, err := ci.Run(ctx, r, ci.Options{Base: o.base, CRDDirs: o.crds, Concurrency: o.concurrency,
+		Checks: o.checks, Check: check.Options{Runs: o.runs, Warmup: warmup}})
 	if err != nil {
 		if errors.Is(err, ci.ErrBase) {
 			return usagef("--base: %v", err)
@@ -118,8 +140,8 @@ func writeReport(name string, data []byte, appendTo bool) error {
 func newCICommand(g *globalOptions) *cobra.Command {
 	o := &ciOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "ci [--base REF] [-o text|markdown|json] [--sarif FILE] [--junit FILE] [--markdown FILE] [--crds DIR]...",
-		Short: "Check a change to the model repository in CI: changes, validation, rendered output, quality gates",
+		Use:   "ci [--base REF] [--checks auto|on|off] [--runs N] [--warmup W] [-o text|markdown|json] [--sarif FILE] [--junit FILE] [--markdown FILE] [--crds DIR]...",
+		Short: "Check a change to the model repository in CI: changes, validation, rendered output, model checks, quality gates",
 		Long: `ci is what a pull request (or a push) to the model repository runs:
 
   1. change detection: HEAD's commit is compared with --base (default: the merge
@@ -139,11 +161,22 @@ func newCICommand(g *globalOptions) *cobra.Command {
      (against the version deployed in the last environment) and latencyP95Ms.max,
      read from the metrics recorded in models/<model>/v<version>.json. A gate
      whose metric is not recorded fails.
+  5. model checks (--checks, default auto): each of those versions that is an ONNX
+     model whose artifact is a file in the repository is run in ONNX Runtime as
+     marina model check does: digest, load, signature, smoke inference, latency
+     (--warmup untimed runs, then p50/p95/p99 over --runs timed runs) and the
+     evaluation set of models/<model>/eval/. The measured metrics replace the
+     recorded ones in the gates; a failed step (digest or signature mismatch, load
+     failure) fails the run. Artifacts elsewhere (s3://, oci://) are not checked:
+     their gates read the recorded metrics. With auto and no ONNX Runtime installed
+     the summary says the checks were skipped; with on that is an error (exit 2);
+     off never runs them.
 
 The summary goes to stdout (-o text, -o markdown for a pull request comment, -o json);
 --sarif, --junit and --markdown also write files. Exit 1 when a gate fails, the rendered
-output is stale or validate finds errors; 2 on usage or environment errors (an unknown
---base, a shallow clone without the base commit).`,
+output is stale, a model check or validate finds errors; 2 on usage or environment errors
+(an unknown --base, a shallow clone without the base commit, --checks on without ONNX
+Runtime).`,
 		Example: `  # A pull request against main (CI checkouts need the history: fetch-depth: 0)
   marina ci --base origin/main
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/marina-dev/marina/internal/ci/citest"
+	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 )
@@ -192,5 +193,72 @@ func TestSetImageRecordsTheDigestInOneCommit(t *testing.T) {
 		if code != c.code || !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: exit %d: %s", c.args, code, errOut)
 		}
+	}
+}
+
+// checkedBranch is the clean example repository with branch pr checked out, on which a copy of iris-classifier
+// 1.0.0's artifact, in the repository, is registered as 1.0.1 and promoted to staging by marina itself.
+func checkedBranch(t *testing.T) string {
+	t.Helper()
+	dir := citest.Repo(t)
+	repotest.Git(t, dir, "checkout", "-q", "-b", "pr")
+	b, err := os.ReadFile(filepath.Join(dir, "models/iris-classifier/artifacts/v1.0.0.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repotest.WriteFile(t, dir, "models/iris-classifier/artifacts/v1.0.1.onnx", string(b))
+	mustMarina(t, "--repo", dir, "model", "register", "iris-classifier", "--file", filepath.Join(dir, "models/iris-classifier/artifacts/v1.0.1.onnx"),
+		"--version", "1.0.1", "--metric", "accuracy=0.97", "--metric", "latency_p95_ms=10")
+	mustMarina(t, "--repo", dir, "promote", "iris-classifier@1.0.1", "--env", "staging")
+	citest.Commit(t, dir, "the artifact")
+	return dir
+}
+
+func TestCIRunsTheModelChecksOfAPromotedVersion(t *testing.T) {
+	t.Parallel()
+	inferencetest.Lib(t)
+	dir := checkedBranch(t)
+	junit := filepath.Join(t.TempDir(), "ci.xml")
+	code, out, errOut := marina(t, "--repo", dir, "ci", "--base", "main", "--checks", "on", "--runs", "3", "--warmup", "0", "-o", "markdown", "--junit", junit)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"### Model checks", "✅ `iris-classifier@1.0.1` in ONNX Runtime (`models/iris-classifier/artifacts/v1.0.1.onnx`): accuracy ", "over 3 runs.", "| ✅ | `signature` |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, out)
+		}
+	}
+	b, err := os.ReadFile(junit)
+	if err != nil || !strings.Contains(string(b), `<testsuite name="marina ci: model check iris-classifier@1.0.1" tests="7"`) {
+		t.Fatalf("%v\n%s", err, b)
+	}
+}
+
+func TestCIFailsAnArtifactChangedAfterRegistration(t *testing.T) {
+	t.Parallel()
+	inferencetest.Lib(t)
+	dir := checkedBranch(t)
+	f := filepath.Join(t.TempDir(), "m.onnx")
+	writeIrisModel(t, f)
+	b, err := os.ReadFile(f + "1.1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repotest.WriteFile(t, dir, "models/iris-classifier/artifacts/v1.0.1.onnx", string(b))
+	citest.Commit(t, dir, "overwrite the artifact")
+	code, out, errOut := marina(t, "--repo", dir, "ci", "--base", "main", "--runs", "3")
+	if code != 1 || !strings.Contains(errOut, "the model check of iris-classifier@1.0.1 failed: digest") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "FAIL digest") || !strings.Contains(out, "the artifact changed since it was registered") {
+		t.Fatalf("text summary:\n%s", out)
+	}
+}
+
+func TestCIRefusesAnUnknownChecksMode(t *testing.T) {
+	t.Parallel()
+	dir := citest.Repo(t)
+	if code, _, errOut := marina(t, "--repo", dir, "ci", "--checks", "maybe"); code != 2 || !strings.Contains(errOut, "--checks must be one of auto, on, off") {
+		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }
