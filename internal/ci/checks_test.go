@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/marina-dev/marina/internal/ci"
 	"github.com/marina-dev/marina/internal/ci/citest"
 	"github.com/marina-dev/marina/internal/gate"
+	"github.com/marina-dev/marina/internal/inference"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/registry"
@@ -260,5 +262,39 @@ func TestModelChecksLeaveArtifactsOutsideTheRepositoryToTheRecordedMetrics(t *te
 	want := []ci.ModelCheck{{Model: "iris-classifier", Version: "1.1.0", Note: "not checked: artifact at s3://models/iris/v1.1.0.onnx is not in the repository"}}
 	if !res.Passed || !equalJSON(res.Checks, want) || *gateOf(t, res, gate.AccuracyMin).Value != 0.97 {
 		t.Fatalf("reasons %v, checks %+v, gates %+v", res.Reasons(), res.Checks, res.Gates)
+	}
+}
+
+// TestModelChecksWithoutONNXRuntime runs itself in a child process whose ONNXRUNTIME_LIB names a missing file:
+// ONNX Runtime loads once per process.
+func TestModelChecksWithoutONNXRuntime(t *testing.T) {
+	if os.Getenv("MARINA_TEST_NO_ONNXRUNTIME") != "1" {
+		t.Parallel()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestModelChecksWithoutONNXRuntime$", "-test.v")
+		cmd.Env = append(os.Environ(), "MARINA_TEST_NO_ONNXRUNTIME=1", "ONNXRUNTIME_LIB="+filepath.Join(t.TempDir(), "missing.so"))
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestModelChecksWithoutONNXRuntime") {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return
+	}
+	dir := registerBranch(t, readFile(t, filepath.Join(citest.Example(), "models/iris-classifier/artifacts/v1.0.0.onnx")), "1.0.1")
+	res := runChecks(t, dir, ci.ChecksAuto)
+	if !res.Passed || len(res.Checks) != 0 || res.ChecksSkipped != ci.NoRuntimeNote || *gateOf(t, res, gate.AccuracyMin).Value != 0.97 {
+		t.Fatalf("reasons %v, checks %+v, skipped %q", res.Reasons(), res.Checks, res.ChecksSkipped)
+	}
+	var text, md bytes.Buffer
+	if err := ci.WriteText(&text, res); err != nil {
+		t.Fatal(err)
+	}
+	if err := ci.WriteMarkdown(&md, res); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "model checks:\n  "+ci.NoRuntimeNote+"\n") || !strings.Contains(md.String(), "### Model checks\n\n⏭️ "+ci.NoRuntimeNote+".") {
+		t.Fatalf("text:\n%s\nmarkdown:\n%s", text.String(), md.String())
+	}
+	_, err := ci.Run(context.Background(), open(t, dir), ci.Options{Base: "main", Checks: ci.ChecksOn})
+	if !errors.Is(err, inference.ErrNoRuntime) || !strings.Contains(err.Error(), "hack/onnxruntime.sh") {
+		t.Fatalf("--checks on without ONNX Runtime: %v", err)
 	}
 }
