@@ -19,20 +19,7 @@ import (
 // exampleRepo copies ml-platform into a Git repository in a temporary directory.
 func exampleRepo(t *testing.T) *repo.Repo {
 	t.Helper()
-	files := map[string]string{}
-	err := filepath.WalkDir("ml-platform", func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel("ml-platform", p)
-		files[filepath.ToSlash(rel)] = string(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return repotest.Open(t, repotest.Dir(t, files))
+	return repotest.Open(t, repotest.Example(t, nil))
 }
 
 func TestExampleScaffoldIsWhatInitWrites(t *testing.T) {

@@ -70,23 +70,7 @@ func TestMain(m *testing.M) {
 // exampleRepo copies examples/ml-platform into a Git repository in a temporary directory, with extra files.
 func exampleRepo(t *testing.T, extra map[string]string) *repo.Repo {
 	t.Helper()
-	files := map[string]string{}
-	err := filepath.WalkDir(example, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(example, p)
-		files[filepath.ToSlash(rel)] = string(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range extra {
-		files[k] = v
-	}
-	return repotest.Open(t, repotest.Dir(t, files))
+	return repotest.Open(t, repotest.Example(t, extra))
 }
 
 func register(t *testing.T, r *repo.Repo, reg registry.Registration) {

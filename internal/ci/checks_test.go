@@ -157,7 +157,7 @@ func TestModelChecksJudgeTheMeasuredAccuracyOfTheWorseModel(t *testing.T) {
 func TestModelChecksPassTheGoodModelRegisteredAsANewVersion(t *testing.T) {
 	t.Parallel()
 	inferencetest.Lib(t)
-	dir := registerBranch(t, readFile(t, filepath.Join(citest.Example(), "models/iris-classifier/artifacts/v1.0.0.onnx")), "1.0.1")
+	dir := registerBranch(t, readFile(t, filepath.Join(repotest.ExamplePath(), "models/iris-classifier/artifacts/v1.0.0.onnx")), "1.0.1")
 	res := runChecks(t, dir, ci.ChecksAuto)
 	if !res.Passed || len(res.Checks) != 1 || res.Checks[0].Report == nil || !res.Checks[0].Report.Passed {
 		t.Fatalf("reasons %v, checks %+v", res.Reasons(), res.Checks)
@@ -196,7 +196,7 @@ func TestModelChecksPassTheGoodModelRegisteredAsANewVersion(t *testing.T) {
 func TestModelChecksCatchAnArtifactChangedAfterRegistration(t *testing.T) {
 	t.Parallel()
 	inferencetest.Lib(t)
-	good := readFile(t, filepath.Join(citest.Example(), "models/iris-classifier/artifacts/v1.0.0.onnx"))
+	good := readFile(t, filepath.Join(repotest.ExamplePath(), "models/iris-classifier/artifacts/v1.0.0.onnx"))
 	dir := registerBranch(t, good, "1.0.1")
 	worse := readFile(t, generated(t, "iris-classifier-v2-worse.onnx"))
 	repotest.WriteFile(t, dir, "models/iris-classifier/artifacts/v1.0.1.onnx", string(worse))
@@ -278,7 +278,7 @@ func TestModelChecksWithoutONNXRuntime(t *testing.T) {
 		}
 		return
 	}
-	dir := registerBranch(t, readFile(t, filepath.Join(citest.Example(), "models/iris-classifier/artifacts/v1.0.0.onnx")), "1.0.1")
+	dir := registerBranch(t, readFile(t, filepath.Join(repotest.ExamplePath(), "models/iris-classifier/artifacts/v1.0.0.onnx")), "1.0.1")
 	res := runChecks(t, dir, ci.ChecksAuto)
 	if !res.Passed || len(res.Checks) != 0 || res.ChecksSkipped != ci.NoRuntimeNote || *gateOf(t, res, gate.AccuracyMin).Value != 0.97 {
 		t.Fatalf("reasons %v, checks %+v, skipped %q", res.Reasons(), res.Checks, res.ChecksSkipped)

@@ -20,24 +20,7 @@ const irisV1 = "models/iris-classifier/artifacts/v1.0.0.onnx"
 // exampleDirWith copies examples/ml-platform into a Git repository in a temporary directory, with extra files.
 func exampleDirWith(t *testing.T, extra map[string]string) string {
 	t.Helper()
-	const src = "../../examples/ml-platform"
-	files := map[string]string{}
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(src, p)
-		files[filepath.ToSlash(rel)] = string(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range extra {
-		files[k] = v
-	}
-	return repotest.Dir(t, files)
+	return repotest.Example(t, extra)
 }
 
 func readExample(t *testing.T, rel string) string {

@@ -93,21 +93,7 @@ func TestValidateWarningsDoNotFail(t *testing.T) {
 // exampleDir copies examples/ml-platform into a Git repository in a temporary directory.
 func exampleDir(t *testing.T) string {
 	t.Helper()
-	files := map[string]string{}
-	root := filepath.Join("..", "..", "examples", "ml-platform")
-	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(root, p)
-		files[filepath.ToSlash(rel)] = string(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return repotest.Dir(t, files)
+	return repotest.Example(t, nil)
 }
 
 func TestValidateFindsNoErrorsInTheExampleRepository(t *testing.T) {

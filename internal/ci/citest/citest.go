@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -18,31 +17,11 @@ import (
 // Image is the digest-pinned serving image the fixture's applications run.
 const Image = "ghcr.io/marina-dev/marina-serve@sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
-// Example is the path of examples/ml-platform in the source tree.
-func Example() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "examples", "ml-platform")
-}
-
 // Repo copies examples/ml-platform into a new Git repository, makes it pass every check and commits that on
 // main as a second commit, so HEAD~1 and main are both usable bases. It returns the work tree's path.
 func Repo(t testing.TB) string {
 	t.Helper()
-	files := map[string]string{}
-	root := Example()
-	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(root, p)
-		files[filepath.ToSlash(rel)] = string(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := repotest.Dir(t, files)
+	dir := repotest.Example(t, nil)
 	for _, app := range []string{"iris-classifier", "vision-gpu"} {
 		p := "applications/" + app + "/model.yaml"
 		Edit(t, dir, p, func(s string) string {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -108,4 +109,34 @@ func copyWith(m map[string]string, k, v string) map[string]string {
 		out[kk] = vv
 	}
 	return out
+}
+
+// ExamplePath is the path of examples/ml-platform in the source tree.
+func ExamplePath() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "examples", "ml-platform")
+}
+
+// Example copies examples/ml-platform, with extra files added or replaced, into a new
+// Git repository whose first commit holds them all, and returns its path.
+func Example(t testing.TB, extra map[string]string) string {
+	t.Helper()
+	root := ExamplePath()
+	files := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(root, p)
+		files[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range extra {
+		files[k] = v
+	}
+	return Dir(t, files)
 }
