@@ -3,11 +3,10 @@ package check_test
 import (
 	"context"
 	"encoding/xml"
+	"github.com/marina-dev/marina/internal/model/onnxtest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/marina-dev/marina/internal/check"
@@ -26,44 +25,9 @@ const (
 	evalRows = 150
 )
 
-var (
-	genOnce sync.Once
-	genDir  string
-	genErr  error
-)
-
-// generated writes hack/genmodels' models once per test binary and returns the path of one of them.
-func generated(t *testing.T, name string) string {
-	t.Helper()
-	genOnce.Do(func() {
-		genDir, genErr = os.MkdirTemp("", "marina-genmodels-")
-		if genErr != nil {
-			return
-		}
-		var out []byte
-		out, genErr = exec.Command("go", "run", "../../hack/genmodels", "-out", genDir).CombinedOutput()
-		if genErr != nil {
-			genErr = &execError{genErr, string(out)}
-		}
-	})
-	if genErr != nil {
-		t.Fatal(genErr)
-	}
-	return filepath.Join(genDir, name)
-}
-
-type execError struct {
-	err error
-	out string
-}
-
-func (e *execError) Error() string { return e.err.Error() + ": " + e.out }
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if genDir != "" {
-		os.RemoveAll(genDir)
-	}
+	onnxtest.RemoveGenerated()
 	os.Exit(code)
 }
 
@@ -110,7 +74,7 @@ func gateResult(rep *check.Report, name string) gate.Result {
 func TestCheckMeasuresTheExampleModels(t *testing.T) {
 	inferencetest.Lib(t)
 	t.Parallel()
-	v2 := read(t, generated(t, "iris-classifier-v2-worse.onnx"))
+	v2 := read(t, onnxtest.Generated(t, "iris-classifier-v2-worse.onnx"))
 	cases := []struct {
 		name    string
 		extra   map[string]string
@@ -271,7 +235,7 @@ func TestLatencyPercentilesAreOrderedAndReportTheNumberOfRuns(t *testing.T) {
 func TestReportsAreWrittenAsTextJSONAndParseableJUnit(t *testing.T) {
 	inferencetest.Lib(t)
 	t.Parallel()
-	r := exampleRepo(t, map[string]string{v1File: read(t, generated(t, "iris-classifier-v2-worse.onnx"))})
+	r := exampleRepo(t, map[string]string{v1File: read(t, onnxtest.Generated(t, "iris-classifier-v2-worse.onnx"))})
 	rep, err := check.Check(context.Background(), r, iris, "1.0.0", check.Options{Runs: 3})
 	if err != nil {
 		t.Fatal(err)

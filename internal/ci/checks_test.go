@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"github.com/marina-dev/marina/internal/model/onnxtest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/marina-dev/marina/internal/check"
@@ -22,38 +22,6 @@ import (
 	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 )
-
-var (
-	genOnce sync.Once
-	genDir  string
-	genErr  error
-)
-
-// generated writes hack/genmodels' models once per test binary and returns the path of one of them.
-func generated(t *testing.T, name string) string {
-	t.Helper()
-	genOnce.Do(func() {
-		genDir, genErr = os.MkdirTemp("", "marina-genmodels-")
-		if genErr != nil {
-			return
-		}
-		out, err := exec.Command("go", "run", "../../hack/genmodels", "-out", genDir).CombinedOutput()
-		if err != nil {
-			genErr = &execError{err, string(out)}
-		}
-	})
-	if genErr != nil {
-		t.Fatal(genErr)
-	}
-	return filepath.Join(genDir, name)
-}
-
-type execError struct {
-	err error
-	out string
-}
-
-func (e *execError) Error() string { return e.err.Error() + ": " + e.out }
 
 func readFile(t *testing.T, p string) []byte {
 	t.Helper()
@@ -115,7 +83,7 @@ func gateOf(t *testing.T, res *ci.Result, name string) gate.Result {
 func TestModelChecksJudgeTheMeasuredAccuracyOfTheWorseModel(t *testing.T) {
 	t.Parallel()
 	inferencetest.Lib(t)
-	dir := registerBranch(t, readFile(t, generated(t, "iris-classifier-v2-worse.onnx")), "1.1.0")
+	dir := registerBranch(t, readFile(t, onnxtest.Generated(t, "iris-classifier-v2-worse.onnx")), "1.1.0")
 	res := runChecks(t, dir, ci.ChecksOn)
 	if res.Passed || len(res.Checks) != 1 || res.Checks[0].Report == nil || len(res.FailedChecks()) != 0 {
 		t.Fatalf("reasons %v, checks %+v", res.Reasons(), res.Checks)
@@ -198,7 +166,7 @@ func TestModelChecksCatchAnArtifactChangedAfterRegistration(t *testing.T) {
 	inferencetest.Lib(t)
 	good := readFile(t, filepath.Join(repotest.ExamplePath(), "models/iris-classifier/artifacts/v1.0.0.onnx"))
 	dir := registerBranch(t, good, "1.0.1")
-	worse := readFile(t, generated(t, "iris-classifier-v2-worse.onnx"))
+	worse := readFile(t, onnxtest.Generated(t, "iris-classifier-v2-worse.onnx"))
 	repotest.WriteFile(t, dir, "models/iris-classifier/artifacts/v1.0.1.onnx", string(worse))
 	citest.Commit(t, dir, "overwrite the artifact")
 	res := runChecks(t, dir, ci.ChecksAuto)
@@ -236,7 +204,7 @@ func digestOf(t *testing.T, data []byte) string {
 
 func TestModelChecksOffKeepTheRecordedMetrics(t *testing.T) {
 	t.Parallel()
-	dir := registerBranch(t, readFile(t, generated(t, "iris-classifier-v2-worse.onnx")), "1.1.0")
+	dir := registerBranch(t, readFile(t, onnxtest.Generated(t, "iris-classifier-v2-worse.onnx")), "1.1.0")
 	res := runChecks(t, dir, ci.ChecksOff)
 	if !res.Passed || len(res.Checks) != 0 || res.ChecksSkipped != "" {
 		t.Fatalf("reasons %v, checks %+v", res.Reasons(), res.Checks)
@@ -297,4 +265,10 @@ func TestModelChecksWithoutONNXRuntime(t *testing.T) {
 	if !errors.Is(err, inference.ErrNoRuntime) || !strings.Contains(err.Error(), "hack/onnxruntime.sh") {
 		t.Fatalf("--checks on without ONNX Runtime: %v", err)
 	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	onnxtest.RemoveGenerated()
+	os.Exit(code)
 }

@@ -16,15 +16,6 @@ import (
 	"github.com/marina-dev/marina/internal/model/onnxtest"
 )
 
-// iris is a small classifier shaped like the example iris model: input [batch,4] → probabilities [batch,3].
-func iris() onnxtest.Linear {
-	return onnxtest.Linear{
-		Input: "input", Output: "probabilities", InputShape: []int64{4},
-		Weights: []float32{1, 0, -1, 0.5, 0.5, 0.5, -1, 0, 1, 0.25, -0.25, 0},
-		Bias:    []float32{0.1, 0.2, 0.3},
-	}
-}
-
 func writeModel(t *testing.T, l onnxtest.Linear) string {
 	t.Helper()
 	b, err := l.Bytes()
@@ -72,7 +63,7 @@ func TestInitReportsTheLoadedVersion(t *testing.T) {
 }
 
 func TestSessionReportsTheSignatureFromONNXRuntime(t *testing.T) {
-	s := load(t, iris())
+	s := load(t, onnxtest.Iris())
 	in, out := s.Inputs(), s.Outputs()
 	if len(in) != 1 || in[0].Name != "input" || in[0].DType != "float32" || !equal(in[0].Shape, []int64{-1, 4}) {
 		t.Fatalf("Inputs() = %+v", in)
@@ -83,7 +74,7 @@ func TestSessionReportsTheSignatureFromONNXRuntime(t *testing.T) {
 }
 
 func TestRunMatchesThePureGoReferenceForABatchOfTwo(t *testing.T) {
-	l := iris()
+	l := onnxtest.Iris()
 	s := load(t, l)
 	x := [][]float32{{5.1, 3.5, 1.4, 0.2}, {6.7, 3.0, 5.2, 2.3}}
 	out, err := s.Run([]inference.Tensor{{Name: "input", DType: "float32", Shape: []int64{2, 4}, Float32: append(append([]float32{}, x[0]...), x[1]...)}})
@@ -97,7 +88,7 @@ func TestRunMatchesThePureGoReferenceForABatchOfTwo(t *testing.T) {
 }
 
 func TestRunIsSafeFromManyGoroutines(t *testing.T) {
-	l := iris()
+	l := onnxtest.Iris()
 	s := load(t, l)
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -123,7 +114,7 @@ func TestRunIsSafeFromManyGoroutines(t *testing.T) {
 }
 
 func TestRunRejectsInputsThatDoNotMatchTheModel(t *testing.T) {
-	s := load(t, iris())
+	s := load(t, onnxtest.Iris())
 	four := []float32{1, 2, 3, 4}
 	for name, tc := range map[string]struct {
 		in   []inference.Tensor
@@ -153,7 +144,7 @@ func TestRunRejectsInputsThatDoNotMatchTheModel(t *testing.T) {
 
 func TestLoadRejectsAMalformedFileCleanly(t *testing.T) {
 	inferencetest.Lib(t)
-	full, err := iris().Bytes()
+	full, err := onnxtest.Iris().Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +170,7 @@ func TestLoadRejectsAMalformedFileCleanly(t *testing.T) {
 }
 
 func TestRunAfterCloseFails(t *testing.T) {
-	s := load(t, iris())
+	s := load(t, onnxtest.Iris())
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package model
 
 import (
 	"bytes"
+	"github.com/marina-dev/marina/internal/model/onnxtest"
 	"reflect"
 	"testing"
 
@@ -13,9 +14,9 @@ import (
 // whenever both the streaming reader and a plain proto.Unmarshal of the whole model accept the input, they must
 // agree on the signature.
 func FuzzInspectONNX(f *testing.F) {
-	ir3 := iris()
+	ir3 := onnxtest.Iris()
 	ir3.InitializersAsInputs, ir3.IRVersion = true, 3
-	for _, l := range []interface{ Bytes() ([]byte, error) }{iris(), image(), ir3} {
+	for _, l := range []interface{ Bytes() ([]byte, error) }{onnxtest.Iris(), image(), ir3} {
 		b, err := l.Bytes()
 		if err != nil {
 			f.Fatal(err)

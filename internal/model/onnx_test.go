@@ -17,15 +17,6 @@ import (
 	"github.com/marina-dev/marina/internal/model/onnxtest"
 )
 
-// iris is a 4-feature, 3-class classifier shaped like the example model.
-func iris() onnxtest.Linear {
-	return onnxtest.Linear{
-		Input: "input", Output: "probabilities", InputShape: []int64{4},
-		Weights: []float32{1, 0, -1, 0.5, 0.5, 0.5, -1, 0, 1, 0.25, -0.25, 0},
-		Bias:    []float32{0.1, 0.2, 0.3},
-	}
-}
-
 // image is a small Flatten model shaped like the vision example, with an image input.
 func image() onnxtest.Linear {
 	return onnxtest.Linear{
@@ -97,12 +88,12 @@ func TestInspectReader(t *testing.T) {
 		Inputs:  []Tensor{{Name: "input", DType: "float32", Shape: []int64{-1, 4}}},
 		Outputs: []Tensor{{Name: "probabilities", DType: "float32", Shape: []int64{-1, 3}}},
 	}
-	ir3 := iris()
+	ir3 := onnxtest.Iris()
 	ir3.InitializersAsInputs, ir3.IRVersion, ir3.Opset = true, 3, 9
 	ir3Sig := irisSig
 	ir3Sig.IRVersion, ir3Sig.Opset = 3, 9
 
-	types, err := iris().Model()
+	types, err := onnxtest.Iris().Model()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,24 +115,24 @@ func TestInspectReader(t *testing.T) {
 		Tensor{Name: "ids", DType: "int64"},
 		Tensor{Name: "tokens", DType: "sequence"})
 
-	aiOnnx, err := iris().Model()
+	aiOnnx, err := onnxtest.Iris().Model()
 	if err != nil {
 		t.Fatal(err)
 	}
 	aiOnnx.OpsetImport[0].Domain = "ai.onnx"
 
-	noGraph, err := iris().Model()
+	noGraph, err := onnxtest.Iris().Model()
 	if err != nil {
 		t.Fatal(err)
 	}
 	noGraph.Graph = nil
-	noOpset, err := iris().Model()
+	noOpset, err := onnxtest.Iris().Model()
 	if err != nil {
 		t.Fatal(err)
 	}
 	noOpset.OpsetImport = nil
 
-	good := mustBytes(t, iris())
+	good := mustBytes(t, onnxtest.Iris())
 	valid := func(graph []byte) []byte { return rawModel(graph, len(graph)) }
 
 	tests := []struct {
@@ -217,7 +208,7 @@ func TestInspectReader(t *testing.T) {
 
 func TestInspectRejectsEveryTruncationOfAModel(t *testing.T) {
 	t.Parallel()
-	for _, l := range []onnxtest.Linear{iris(), image()} {
+	for _, l := range []onnxtest.Linear{onnxtest.Iris(), image()} {
 		full := mustBytes(t, l)
 		// A single byte cannot say it is ONNX yet; from two bytes on, the ir_version field is recognisable.
 		for n := 2; n < len(full); n++ {
@@ -273,8 +264,8 @@ func TestInspect(t *testing.T) {
 		}
 		return p
 	}
-	onnxNamedPT := write("model.pt", mustBytes(t, iris()))
-	truncated := write("half.onnx", mustBytes(t, iris())[:40])
+	onnxNamedPT := write("model.pt", mustBytes(t, onnxtest.Iris()))
+	truncated := write("half.onnx", mustBytes(t, onnxtest.Iris())[:40])
 	savedModel := filepath.Dir(write("saved/saved_model.pb", []byte("\x08\x01")))
 	emptyDir := filepath.Join(dir, "empty")
 	if err := os.Mkdir(emptyDir, 0o755); err != nil {
@@ -353,7 +344,7 @@ func TestInspectEnforcesLimits(t *testing.T) {
 		},
 		{
 			name:    "producer name over the small-field limit is rejected",
-			content: mustBytes(t, iris()),
+			content: mustBytes(t, onnxtest.Iris()),
 			limits:  func(l *onnxLimits) { l.smallBytes = 4 },
 			wantErr: "producer_name is 16 bytes, more than the limit of 4",
 		},

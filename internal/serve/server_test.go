@@ -22,21 +22,12 @@ import (
 	"github.com/marina-dev/marina/internal/model/onnxtest"
 )
 
-// iris is a classifier shaped like the example iris model: input [batch,4] → probabilities [batch,3].
-func iris() onnxtest.Linear {
-	return onnxtest.Linear{
-		Input: "input", Output: "probabilities", InputShape: []int64{4},
-		Weights: []float32{1, 0, -1, 0.5, 0.5, 0.5, -1, 0, 1, 0.25, -0.25, 0},
-		Bias:    []float32{0.1, 0.2, 0.3},
-	}
-}
-
 var examples = [][]float32{{5.1, 3.5, 1.4, 0.2}, {6.7, 3.0, 5.2, 2.3}}
 
 func session(t *testing.T) *inference.Session {
 	t.Helper()
 	inferencetest.Lib(t)
-	b, err := iris().Bytes()
+	b, err := onnxtest.Iris().Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +112,7 @@ func assertClose(t *testing.T, got, want []float32) {
 }
 
 func expected() []float32 {
-	l := iris()
+	l := onnxtest.Iris()
 	return append(l.Predict(examples[0]), l.Predict(examples[1])...)
 }
 
