@@ -15,10 +15,12 @@ build: ## build bin/marina
 demo: ## marina's main job on the bundled example repository
 	bash hack/demo.sh
 
-test: ## unit and integration tests (race detector on); fetches the third-party CRDs once
+test: ## unit and envtest tests (race detector on); builds the control plane (~15 min once) and fetches CRDs once
 	bash hack/sarif-schema.sh >/dev/null
 	bash hack/onnxruntime.sh >/dev/null
-	MARINA_CRDS_DIR="$$(bash hack/crds.sh | tail -n 1)" go test -race -count=1 ./...
+	MARINA_CRDS_DIR="$$(bash hack/crds.sh | tail -n 1)" \
+	KUBEBUILDER_ASSETS="$$(bash hack/controlplane.sh | tail -n 1)" \
+	go test -race -count=1 ./...
 
 lint: ## gofmt, go vet, staticcheck
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -1,0 +1,42 @@
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// run starts one control-plane binary from the assets directory, its output going to <component>.log, and stops
+// it in the test's Cleanup: SIGTERM, then SIGKILL after 10 s. The kernel kills it too if the test binary dies first.
+func (c *Cluster) run(tb testing.TB, component string, args ...string) {
+	tb.Helper()
+	log, err := os.Create(filepath.Join(c.logs, component+".log"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(c.Assets, component), args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		_ = log.Close()
+		tb.Fatalf("starting %s: %v", component, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		_ = log.Close()
+		close(done)
+	}()
+	tb.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+}

@@ -1,0 +1,195 @@
+// Package testenv starts a real Kubernetes control plane for tests: kube-apiserver and etcd through
+// controller-runtime's envtest and, on request, kube-controller-manager, kube-scheduler and kwok, so Deployments
+// get ReplicaSets and Pods that are scheduled onto fake nodes (CPU or GPU) and become Ready without containers.
+//
+// The binaries come from hack/controlplane.sh, which builds them from Go modules into a versioned cache and prints
+// the directory; tests read it from KUBEBUILDER_ASSETS or the script's default path. Everything a test starts is
+// stopped in its Cleanup, also when the test fails.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// KubernetesVersion is the version hack/controlplane.sh builds; it names the cache directory.
+const KubernetesVersion = "v1.37.2"
+
+// Options selects what Start runs besides kube-apiserver and etcd.
+type Options struct {
+	// CRDs installs marina's CRDs and every third-party CRD marina renders objects for (hack/crds.sh's cache and
+	// KServe's from ../shared/crds/kserve).
+	CRDs bool
+	// Workloads starts kube-controller-manager, kube-scheduler and kwok: Deployments get Pods, Pods are scheduled
+	// onto Nodes added with AddNode and become Running and Ready there.
+	Workloads bool
+}
+
+// Cluster is a running control plane.
+type Cluster struct {
+	// Config is an admin (system:masters) client configuration.
+	Config *rest.Config
+	// Client is a controller-runtime client for Config, knowing the client-go and apiextensions types.
+	Client client.Client
+	// Kubeconfig is the path of an admin kubeconfig file for Config.
+	Kubeconfig string
+	// Assets is the directory of the control-plane binaries.
+	Assets string
+
+	logs string
+}
+
+func init() { logf.SetLogger(logr.Discard()) }
+
+// Scheme knows the client-go types and CustomResourceDefinitions.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err) // static registration of generated types; cannot fail at run time
+	}
+	if err := apiextensionsv1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Assets returns the directory of the control-plane binaries: KUBEBUILDER_ASSETS, or hack/controlplane.sh's
+// default cache directory. When neither holds kube-apiserver the test is skipped with a hint, except with CI=true,
+// where it fails: CI must not pass by skipping.
+func Assets(tb testing.TB) string {
+	tb.Helper()
+	dir := os.Getenv("KUBEBUILDER_ASSETS")
+	if dir == "" {
+		cache := os.Getenv("MARINA_CACHE")
+		if cache == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			cache = filepath.Join(home, ".cache", "marina")
+		}
+		dir = filepath.Join(cache, "controlplane", KubernetesVersion)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "kube-apiserver")); err == nil {
+		return dir
+	}
+	msg := "control-plane binaries not found in " + dir + ": run `bash hack/controlplane.sh` (~15 min once) " +
+		"or set KUBEBUILDER_ASSETS to its output"
+	if os.Getenv("CI") == "true" {
+		tb.Fatal(msg)
+	}
+	tb.Skip(msg)
+	return ""
+}
+
+// Start runs a control plane for the test and stops it when the test ends.
+func Start(tb testing.TB, o Options) *Cluster {
+	tb.Helper()
+	assets := Assets(tb)
+	env := &envtest.Environment{
+		BinaryAssetsDirectory:    assets,
+		ControlPlaneStartTimeout: 2 * time.Minute,
+		ControlPlaneStopTimeout:  time.Minute,
+		ErrorIfCRDPathMissing:    true,
+		Scheme:                   Scheme(),
+	}
+	if o.CRDs {
+		env.CRDDirectoryPaths = crdDirs(tb)
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		_ = env.Stop()
+		tb.Fatalf("starting kube-apiserver and etcd from %s: %v", assets, err)
+	}
+	tb.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			tb.Errorf("stopping the control plane: %v", err)
+		}
+	})
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := tb.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, env.KubeConfig, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	cl := &Cluster{Config: cfg, Client: c, Kubeconfig: kubeconfig, Assets: assets, logs: dir}
+	if o.Workloads {
+		cl.startWorkloads(tb)
+	}
+	return cl
+}
+
+// startWorkloads runs kube-controller-manager, kube-scheduler and kwok against the cluster and waits until the
+// controller manager has created the default ServiceAccount (Pods need it).
+func (c *Cluster) startWorkloads(tb testing.TB) {
+	tb.Helper()
+	kc := "--kubeconfig=" + c.Kubeconfig
+	c.run(tb, "kube-controller-manager", kc, "--controllers=*,-serviceaccount-token", "--leader-elect=false",
+		"--secure-port=0", "--use-service-account-credentials=false",
+		// Fast enough for tests: HPAs re-evaluate and unready nodes are noticed in seconds.
+		"--horizontal-pod-autoscaler-sync-period=2s", "--node-monitor-period=2s")
+	c.run(tb, "kube-scheduler", kc, "--leader-elect=false", "--secure-port=0")
+	c.run(tb, "kwok", kc, "--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector="+kwokAnnotation+"=fake",
+		"--server-address=127.0.0.1:0", "--config="+filepath.Join(c.Assets, "kwok-stages.yaml"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := Eventually(ctx, func(ctx context.Context) (bool, error) {
+		var sa corev1.ServiceAccount
+		err := c.Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "default"}, &sa)
+		return err == nil, client.IgnoreNotFound(err)
+	})
+	if err != nil {
+		tb.Fatalf("kube-controller-manager did not create the default ServiceAccount: %v\n%s", err, c.Logs("kube-controller-manager"))
+	}
+}
+
+// Logs returns the last lines a component started by the cluster wrote, for failure messages.
+func (c *Cluster) Logs(component string) string {
+	b, err := os.ReadFile(filepath.Join(c.logs, component+".log"))
+	if err != nil {
+		return err.Error()
+	}
+	if lines := bytes.Split(b, []byte("\n")); len(lines) > 40 {
+		b = bytes.Join(lines[len(lines)-40:], []byte("\n"))
+	}
+	return fmt.Sprintf("--- last lines of %s ---\n%s", component, b)
+}
+
+// Eventually polls cond every 100 ms until it returns true, returns an error, or ctx ends.
+func Eventually(ctx context.Context, cond func(context.Context) (bool, error)) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		ok, err := cond(ctx)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}

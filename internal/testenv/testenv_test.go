@@ -1,0 +1,118 @@
+package testenv_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/marina-dev/marina/internal/testenv"
+)
+
+// gpuDeployment requests one GPU per replica and tolerates the GPU taint, like a rendered GPU model.
+func gpuDeployment(name string, replicas int32) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					NodeSelector: map[string]string{"nvidia.com/gpu.present": "true"},
+					Tolerations:  []corev1.Toleration{{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}},
+					Containers: []corev1.Container{{
+						Name: "model", Image: "example.com/model:1",
+						Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{testenv.GPUResource: resource.MustParse("1")}},
+					}},
+				},
+			},
+		},
+	}
+}
+
+func pods(ctx context.Context, t *testing.T, c client.Client, app string) []corev1.Pod {
+	t.Helper()
+	var list corev1.PodList
+	if err := c.List(ctx, &list, client.InNamespace("default"), client.MatchingLabels{"app": app}); err != nil {
+		t.Fatal(err)
+	}
+	return list.Items
+}
+
+func ready(p corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// TestWorkloads runs the whole chain: kube-controller-manager makes Pods, kube-scheduler places GPU Pods only on
+// the GPU node (and leaves the one that does not fit Pending), kwok makes the placed Pods Ready.
+func TestWorkloads(t *testing.T) {
+	c := testenv.Start(t, testenv.Options{Workloads: true})
+	c.AddNode(t, testenv.Node{Name: "cpu-0"})
+	c.AddNode(t, testenv.Node{Name: "gpu-0", GPUs: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	// Three replicas, two GPUs: two Pods Ready on gpu-0, one Pending as Unschedulable.
+	if err := c.Client.Create(ctx, gpuDeployment("vision", 3)); err != nil {
+		t.Fatal(err)
+	}
+	err := testenv.Eventually(ctx, func(ctx context.Context) (bool, error) {
+		var readyOnGPU, unschedulable int
+		for _, p := range pods(ctx, t, c.Client, "vision") {
+			if ready(p) && p.Spec.NodeName == "gpu-0" {
+				readyOnGPU++
+			}
+			for _, cond := range p.Status.Conditions {
+				if cond.Type == corev1.PodScheduled && cond.Reason == corev1.PodReasonUnschedulable {
+					unschedulable++
+				}
+			}
+		}
+		return readyOnGPU == 2 && unschedulable == 1, nil
+	})
+	if err != nil {
+		for _, p := range pods(ctx, t, c.Client, "vision") {
+			t.Logf("pod %s node=%q phase=%s conditions=%v", p.Name, p.Spec.NodeName, p.Status.Phase, p.Status.Conditions)
+		}
+		t.Fatalf("want 2 Ready Pods on gpu-0 and 1 Unschedulable: %v\n%s\n%s", err, c.Logs("kube-scheduler"), c.Logs("kwok"))
+	}
+}
+
+// TestCRDs installs marina's and every third-party CRD and sees them served.
+func TestCRDs(t *testing.T) {
+	c := testenv.Start(t, testenv.Options{CRDs: true})
+	for _, gvk := range []struct{ group, version, kind string }{
+		{"argoproj.io", "v1alpha1", "ApplicationSet"},
+		{"source.toolkit.fluxcd.io", "v1", "GitRepository"},
+		{"kustomize.toolkit.fluxcd.io", "v1", "Kustomization"},
+		{"gateway.networking.k8s.io", "v1", "HTTPRoute"},
+		{"keda.sh", "v1alpha1", "ScaledObject"},
+		{"external-secrets.io", "v1beta1", "ExternalSecret"},
+		{"bitnami.com", "v1alpha1", "SealedSecret"},
+		{"monitoring.coreos.com", "v1", "ServiceMonitor"},
+		{"serving.kserve.io", "v1beta1", "InferenceService"},
+		{"marina.dev", "v1alpha1", "ModelDeployment"},
+	} {
+		m, err := c.Client.RESTMapper().RESTMapping(schema.GroupKind{Group: gvk.group, Kind: gvk.kind}, gvk.version)
+		if err != nil {
+			t.Errorf("%s/%s %s not served: %v", gvk.group, gvk.version, gvk.kind, err)
+			continue
+		}
+		if m.Resource.Resource == "" {
+			t.Errorf("%s has no resource", gvk.kind)
+		}
+	}
+}
