@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// kubeOptions are the cluster flags of the commands that talk to Kubernetes, as kubectl spells them.
+type kubeOptions struct {
+	kubeconfig string
+	context    string
+	namespace  string
+}
+
+func (o *kubeOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "path of the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
+	fs.StringVar(&o.context, "context", "", "kubeconfig context to use (default: the current context)")
+	fs.StringVarP(&o.namespace, "namespace", "n", "", "namespace for objects that name none (default: the context's, then default)")
+}
+
+// restConfig loads the client configuration and the default namespace the way kubectl does. Its errors are
+// environment errors (exit 2) and never carry credentials.
+func (o *kubeOptions) restConfig() (*rest.Config, string, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if o.kubeconfig != "" {
+		rules.ExplicitPath = o.kubeconfig
+	}
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: o.context}
+	if o.namespace != "" {
+		overrides.Context.Namespace = o.namespace
+	}
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, "", usagef("kubeconfig: %v (pass --kubeconfig or --context, or set KUBECONFIG)", err)
+	}
+	ns, _, err := cc.Namespace()
+	if err != nil {
+		return nil, "", usagef("kubeconfig: %v", err)
+	}
+	cfg.UserAgent = "marina/" + currentVersion().Version
+	return cfg, ns, nil
+}
