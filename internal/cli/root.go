@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	"github.com/marina-dev/marina/internal/repo"
 )
@@ -156,6 +157,8 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
 				level = slog.LevelInfo
 			}
 			g.log = slog.New(slog.NewTextHandler(g.errOut, &slog.HandlerOptions{Level: level}))
+			// client-go logs through klog: send it to the same logger, so -v shows it and nothing else does.
+			klog.SetSlogLogger(g.log)
 			return nil
 		},
 	}
@@ -181,6 +184,7 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
 		newCICommand(g),
 		newValidateCommand(g),
 		newServeCommand(g),
+		newDoctorCommand(g),
 	)
 	return cmd
 }

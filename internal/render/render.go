@@ -34,6 +34,18 @@ const (
 	DefaultPrometheus = "http://prometheus.monitoring.svc:9090"
 )
 
+// Labels render puts on every object it writes; marina doctor finds model pods by them.
+const (
+	// LabelManagedBy is set to ManagedBy on every rendered object.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedBy is the value of LabelManagedBy.
+	ManagedBy = "marina"
+	// LabelModel names the model an object serves.
+	LabelModel = "marina.dev/model"
+	// LabelEnvironment names the environment an object belongs to.
+	LabelEnvironment = "marina.dev/environment"
+)
+
 // Input is everything one (model, environment) renders from.
 type Input struct {
 	Project *project.Project
@@ -146,15 +158,15 @@ func newContext(in Input) (*context, error) {
 // labels are the standard labels of every object.
 func (c *context) labels() map[string]string {
 	return map[string]string{
-		"app.kubernetes.io/name":       c.name,
-		"app.kubernetes.io/instance":   c.name + "-" + c.Env,
-		"app.kubernetes.io/version":    c.Version.Version,
-		"app.kubernetes.io/component":  "model-server",
-		"app.kubernetes.io/part-of":    c.Project.Metadata.Name,
-		"app.kubernetes.io/managed-by": "marina",
-		"marina.dev/model":             c.name,
-		"marina.dev/version":           c.Version.Version,
-		"marina.dev/environment":       c.Env,
+		"app.kubernetes.io/name":      c.name,
+		"app.kubernetes.io/instance":  c.name + "-" + c.Env,
+		"app.kubernetes.io/version":   c.Version.Version,
+		"app.kubernetes.io/component": "model-server",
+		"app.kubernetes.io/part-of":   c.Project.Metadata.Name,
+		LabelManagedBy:                ManagedBy,
+		LabelModel:                    c.name,
+		"marina.dev/version":          c.Version.Version,
+		LabelEnvironment:              c.Env,
 	}
 }
 

@@ -53,7 +53,7 @@ func (g *generator) argoCD() error {
 func (g *generator) appProject() object {
 	o := g.o
 	var dests []any
-	for _, ns := range append(append([]string{}, g.data().Namespaces...), systemNamespace, "kube-system", argoNamespace) {
+	for _, ns := range append(append([]string{}, g.data().Namespaces...), systemNamespace, devicePluginNS, argoNamespace) {
 		dests = append(dests, object{"server": inClusterServer, "namespace": ns})
 	}
 	return object{

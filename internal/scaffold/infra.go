@@ -13,6 +13,7 @@ const (
 	systemNamespace    = "marina-system"
 	controllerName     = "marina-controller"
 	devicePluginName   = "nvidia-device-plugin"
+	devicePluginNS     = "kube-system"
 	devicePluginImage  = "nvcr.io/nvidia/k8s-device-plugin:v0.17.0"
 	envPlaceholderNS   = "models"
 	gpuResource        = "nvidia.com/gpu"
@@ -172,7 +173,7 @@ func (g *generator) devicePlugin() *appsv1.DaemonSet {
 	no := false
 	return &appsv1.DaemonSet{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
-		ObjectMeta: metav1.ObjectMeta{Name: devicePluginName, Namespace: "kube-system", Labels: podLabels},
+		ObjectMeta: metav1.ObjectMeta{Name: devicePluginName, Namespace: devicePluginNS, Labels: podLabels},
 		Spec: appsv1.DaemonSetSpec{
 			Selector:       &metav1.LabelSelector{MatchLabels: selector},
 			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType},

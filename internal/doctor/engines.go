@@ -1,0 +1,233 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/marina-dev/marina/internal/scaffold"
+)
+
+// The GitOps engines' kinds, read as unstructured objects so marina needs neither engine's Go module.
+var (
+	argoApplicationGVK   = schema.GroupVersionKind{Group: "argoproj.io", Version: "v1alpha1", Kind: "ApplicationList"}
+	fluxGitRepositoryGVK = schema.GroupVersionKind{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "GitRepositoryList"}
+	fluxKustomizationGVK = schema.GroupVersionKind{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Kind: "KustomizationList"}
+)
+
+// checkEngines checks each GitOps engine marina.yaml lists.
+func (d *doctor) checkEngines(ctx context.Context) []Check {
+	engines := d.Project.Spec.Engines
+	if len(engines) == 0 {
+		return []Check{{Name: CheckArgoCD, Status: Skip, Evidence: "marina.yaml lists no GitOps engine (spec.engines)"}}
+	}
+	var out []Check
+	for _, e := range engines {
+		switch e {
+		case scaffold.EngineArgoCD:
+			out = append(out, d.checkArgoCD(ctx)...)
+		case scaffold.EngineFlux:
+			out = append(out, d.checkFlux(ctx)...)
+		}
+	}
+	return out
+}
+
+func (d *doctor) list(ctx context.Context, gvk schema.GroupVersionKind) (*unstructured.UnstructuredList, error) {
+	l := &unstructured.UnstructuredList{}
+	l.SetGroupVersionKind(gvk)
+	return l, d.Client.List(ctx, l)
+}
+
+// checkArgoCD finds the Argo CD Applications that pull this repository and reports each one's sync and health.
+func (d *doctor) checkArgoCD(ctx context.Context) []Check {
+	repoURL := d.Project.Spec.Repository.URL
+	apps, err := d.list(ctx, argoApplicationGVK)
+	if notServed(err) {
+		return []Check{{Name: CheckArgoCD, Status: Fail,
+			Evidence: "Argo CD is not installed: the API server serves no argoproj.io/v1alpha1 Application",
+			Fix:      "install Argo CD (https://argo-cd.readthedocs.io/en/stable/getting_started/) in namespace " + scaffold.ArgoCDNamespace + ", then kubectl apply -k gitops/argocd"}}
+	}
+	if err != nil {
+		return []Check{readError(Check{Name: CheckArgoCD}, "Argo CD Applications", err)}
+	}
+	var out []Check
+	for i := range apps.Items {
+		app := &apps.Items[i]
+		if !argoPulls(app, repoURL) {
+			continue
+		}
+		out = append(out, argoApplication(app))
+	}
+	if len(out) == 0 {
+		return []Check{{Name: CheckArgoCD, Status: Fail,
+			Evidence: fmt.Sprintf("no Argo CD Application pulls %s (%s in the cluster)", repoURL, plural(len(apps.Items), "Application")),
+			Fix:      "bootstrap the repository once: kubectl apply -k gitops/argocd (its root Application creates the others); check spec.repository.url in marina.yaml"}}
+	}
+	return out
+}
+
+// argoPulls reports whether an Application has repoURL among its sources.
+func argoPulls(app *unstructured.Unstructured, repoURL string) bool {
+	if u, _, _ := unstructured.NestedString(app.Object, "spec", "source", "repoURL"); sameRepo(u, repoURL) {
+		return true
+	}
+	sources, _, _ := unstructured.NestedSlice(app.Object, "spec", "sources")
+	for _, s := range sources {
+		if m, ok := s.(map[string]any); ok {
+			if u, _ := m["repoURL"].(string); sameRepo(u, repoURL) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// argoApplication judges one Application: Synced and Healthy passes; still progressing warns.
+func argoApplication(app *unstructured.Unstructured) Check {
+	c := Check{Name: CheckArgoCD, Target: "Application " + app.GetNamespace() + "/" + app.GetName()}
+	sync, _, _ := unstructured.NestedString(app.Object, "status", "sync", "status")
+	health, _, _ := unstructured.NestedString(app.Object, "status", "health", "status")
+	c.Evidence = fmt.Sprintf("sync %s, health %s", orUnknown(sync), orUnknown(health))
+	if sync == "Synced" && health == "Healthy" {
+		c.Status = Pass
+		return c
+	}
+	var details []string
+	if m, _, _ := unstructured.NestedString(app.Object, "status", "health", "message"); m != "" {
+		details = append(details, "health: "+m)
+	}
+	for _, cd := range conditions(app) {
+		if cd.message != "" {
+			details = append(details, cd.typ+": "+cd.message)
+		}
+	}
+	phase, _, _ := unstructured.NestedString(app.Object, "status", "operationState", "phase")
+	if m, _, _ := unstructured.NestedString(app.Object, "status", "operationState", "message"); m != "" {
+		details = append(details, fmt.Sprintf("last sync (%s): %s", orUnknown(phase), m))
+	}
+	if len(details) > 0 {
+		c.Evidence += "; " + strings.Join(details, "; ")
+	}
+	name := app.GetName()
+	if (health == "Progressing" || health == "Suspended") && sync == "Synced" || phase == "Running" {
+		c.Status = Warn
+		c.Fix = "wait for the sync to finish (argocd app wait " + name + "), then run marina doctor again"
+		return c
+	}
+	c.Status = Fail
+	c.Fix = "argocd app get " + name + " shows the failing resources; fix them in Git (marina validate --server catches most), then argocd app sync " + name
+	return c
+}
+
+// checkFlux finds the GitRepository for this repository and the Kustomizations that use it, and reports Ready.
+func (d *doctor) checkFlux(ctx context.Context) []Check {
+	repoURL := d.Project.Spec.Repository.URL
+	repos, err := d.list(ctx, fluxGitRepositoryGVK)
+	if notServed(err) {
+		return []Check{{Name: CheckFlux, Status: Fail,
+			Evidence: "Flux is not installed: the API server serves no source.toolkit.fluxcd.io/v1 GitRepository",
+			Fix:      "install Flux (flux install, or flux bootstrap) in namespace " + scaffold.FluxNamespace + ", then kubectl apply -k gitops/flux"}}
+	}
+	if err != nil {
+		return []Check{readError(Check{Name: CheckFlux}, "Flux GitRepositories", err)}
+	}
+	ks, err := d.list(ctx, fluxKustomizationGVK)
+	if notServed(err) {
+		return []Check{{Name: CheckFlux, Status: Fail,
+			Evidence: "Flux's kustomize-controller is not installed: the API server serves no kustomize.toolkit.fluxcd.io/v1 Kustomization",
+			Fix:      "install Flux with its kustomize-controller (flux install), then kubectl apply -k gitops/flux"}}
+	}
+	if err != nil {
+		return []Check{readError(Check{Name: CheckFlux}, "Flux Kustomizations", err)}
+	}
+	var out []Check
+	for i := range repos.Items {
+		r := &repos.Items[i]
+		if u, _, _ := unstructured.NestedString(r.Object, "spec", "url"); !sameRepo(u, repoURL) {
+			continue
+		}
+		out = append(out, fluxReady(r, "GitRepository", "flux reconcile source git "+r.GetName()+" -n "+r.GetNamespace()))
+		for j := range ks.Items {
+			k := &ks.Items[j]
+			kind, _, _ := unstructured.NestedString(k.Object, "spec", "sourceRef", "kind")
+			name, _, _ := unstructured.NestedString(k.Object, "spec", "sourceRef", "name")
+			ns, _, _ := unstructured.NestedString(k.Object, "spec", "sourceRef", "namespace")
+			if ns == "" {
+				ns = k.GetNamespace()
+			}
+			if kind == "GitRepository" && name == r.GetName() && ns == r.GetNamespace() {
+				out = append(out, fluxReady(k, "Kustomization", "flux reconcile kustomization "+k.GetName()+" -n "+k.GetNamespace()+" --with-source"))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return []Check{{Name: CheckFlux, Status: Fail,
+			Evidence: fmt.Sprintf("no Flux GitRepository pulls %s (%s in the cluster)", repoURL, plural(len(repos.Items), "GitRepository")),
+			Fix:      "bootstrap the repository once: kubectl apply -k gitops/flux; check spec.repository.url in marina.yaml"}}
+	}
+	return out
+}
+
+// fluxReady judges a Flux object by its Ready condition, as flux get does.
+func fluxReady(u *unstructured.Unstructured, kind, reconcile string) Check {
+	c := Check{Name: CheckFlux, Target: kind + " " + u.GetNamespace() + "/" + u.GetName()}
+	ready, found := condition(u, "Ready")
+	if suspended, _, _ := unstructured.NestedBool(u.Object, "spec", "suspend"); suspended {
+		c.Status = Warn
+		c.Evidence = "suspended" + ready.describe()
+		c.Fix = "flux resume " + strings.ToLower(kind) + " " + u.GetName() + " -n " + u.GetNamespace()
+		return c
+	}
+	switch {
+	case !found:
+		c.Status = Warn
+		c.Evidence = "no Ready condition yet: Flux has not reconciled it"
+		c.Fix = "check that Flux's controllers run (flux check), then " + reconcile
+	case ready.status == "True":
+		c.Status = Pass
+		c.Evidence = "Ready" + ready.describe()
+	case ready.status == "Unknown":
+		c.Status = Warn
+		c.Evidence = "reconciling" + ready.describe()
+		c.Fix = "wait for it, or " + reconcile
+	default:
+		c.Status = Fail
+		c.Evidence = "not Ready" + ready.describe()
+		c.Fix = "fix what the message names (in Git, or the credentials Secret for a source), then " + reconcile
+	}
+	return c
+}
+
+// notServed reports whether a list failed because the kind is not served: no match in discovery, or a 404 from a
+// server whose CRD was removed after the client learnt the kind.
+func notServed(err error) bool {
+	return meta.IsNoMatchError(err) || apierrors.IsNotFound(err)
+}
+
+// sameRepo compares Git URLs the way users write them: scheme, host case, a trailing slash and .git do not matter.
+func sameRepo(a, b string) bool {
+	return a != "" && normalizeRepo(a) == normalizeRepo(b)
+}
+
+func normalizeRepo(s string) string {
+	s = strings.TrimSpace(s)
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		s = strings.ToLower(u.Host) + u.Path
+	}
+	s = strings.TrimSuffix(strings.TrimSuffix(s, "/"), ".git")
+	return s
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "Unknown"
+	}
+	return s
+}
