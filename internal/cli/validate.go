@@ -15,8 +15,10 @@ import (
 type validateOptions struct {
 	*globalOptions
 	checkOptions
+	kube       kubeOptions
 	env        string
 	outputFile string
+	server     bool
 
 	format string // resolved from -o by Validate
 }
@@ -25,6 +27,8 @@ func (o *validateOptions) AddFlags(fs *pflag.FlagSet) {
 	o.checkOptions.AddFlags(fs)
 	fs.StringVar(&o.env, "env", "", "only the checks of this environment")
 	fs.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of stdout (stdout then gets the text report)")
+	fs.BoolVar(&o.server, "server", false, "also apply everything the repository deploys to the cluster with a server-side dry run (changes nothing)")
+	o.kube.AddFlags(fs)
 }
 
 func (o *validateOptions) Validate() error {
@@ -49,6 +53,17 @@ func (o *validateOptions) Run() error {
 			return usagef("--env: %v", err)
 		}
 		return usagef("%v", err)
+	}
+	if o.server {
+		cfg, ns, err := o.kube.restConfig()
+		if err != nil {
+			return err
+		}
+		fs, err := validate.Server(ctx, r, cfg, validate.ServerOptions{Env: o.env, Namespace: ns, Concurrency: o.concurrency})
+		if err != nil {
+			return usagef("--server: %v", err)
+		}
+		rep.Add(fs...)
 	}
 	opts := validate.WriteOptions{
 		Color: o.colorEnabled() && o.outputFile == "",
@@ -84,7 +99,7 @@ func plural(n int, word string) string {
 func newValidateCommand(g *globalOptions) *cobra.Command {
 	o := &validateOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "validate [--env ENV] [-o text|json|sarif|junit] [--crds DIR]... [--output-file F]",
+		Use:   "validate [--env ENV] [--server [--kubeconfig K] [--context C]] [-o text|json|sarif|junit] [--crds DIR]... [--output-file F]",
 		Short: "Check the model repository offline: schemas, references, Kubernetes objects, policies, gates, rendered output",
 		Long: `validate checks the whole model repository without a cluster or network:
 
@@ -102,6 +117,12 @@ Each finding names a rule, the file, the field path and line where known, and a
 hint. Exit status: 1 when any finding is an error, 0 otherwise (warnings and notes
 do not fail), 2 on a usage or environment problem.
 
+With --server, everything the repository deploys is also sent to the cluster of
+the kubeconfig (--kubeconfig, --context; -n for objects that name no namespace)
+as a server-side apply dry run: the API server's own validation, CRD schemas and
+CEL rules and admission judge each object, and nothing is changed. Rejections are
+k8s-server findings naming the file and field.
+
 Formats: text (default), json, sarif (SARIF 2.1.0 for code scanning) and junit
 (JUnit XML for CI test reports).`,
 		Example: `  # Everything, as text
@@ -109,6 +130,9 @@ Formats: text (default), json, sarif (SARIF 2.1.0 for code scanning) and junit
 
   # Only what applies to prod, with extra CRDs for a kind marina does not know
   marina validate --env prod --crds ./crds/kserve
+
+  # Also ask the staging cluster's API server (dry run: nothing is changed)
+  marina validate --server --context staging
 
   # SARIF for GitHub code scanning, the text report on stdout
   marina validate -o sarif --output-file marina.sarif

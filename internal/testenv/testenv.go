@@ -107,9 +107,11 @@ func Start(tb testing.TB, o Options) *Cluster {
 		ControlPlaneStopTimeout:  time.Minute,
 		ErrorIfCRDPathMissing:    true,
 		Scheme:                   Scheme(),
+		// The API server needs ~10 s to serve 40 CRDs on 2 idle cores; more when tests run in parallel.
+		CRDInstallOptions: envtest.CRDInstallOptions{MaxTime: 2 * time.Minute},
 	}
 	if o.CRDs {
-		env.CRDDirectoryPaths = crdDirs(tb)
+		env.CRDDirectoryPaths = crdFiles(tb)
 	}
 	cfg, err := env.Start()
 	if err != nil {

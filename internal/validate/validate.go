@@ -337,15 +337,10 @@ func (v *validation) walkManifests(dir string, add func(string, fileKind), findi
 
 // otherEnvDir reports whether p is the per-environment directory of an environment other than --env.
 func (v *validation) otherEnvDir(p string) bool {
-	if v.opts.Env == "" || v.project == nil {
+	if v.opts.Env == "" || v.project == nil || strings.HasPrefix(p, project.ApplicationsDir+"/") {
 		return false
 	}
-	parent, base := path.Dir(p), path.Base(p)
-	if parent != "infrastructure/overlays" && parent != "gitops/flux/apps" {
-		return false
-	}
-	_, isEnv := v.project.Environment(base)
-	return isEnv && base != v.opts.Env
+	return otherEnv(v.project, v.opts.Env, p)
 }
 
 func isKustomization(name string) bool {
