@@ -2,7 +2,6 @@ package examples_test
 
 import (
 	"bytes"
-	"errors"
 	"github.com/marina-dev/marina/internal/golden"
 	"path/filepath"
 	"testing"
@@ -15,7 +14,7 @@ import (
 
 // TestExampleRendersForEveryBackendAndTraffic renders the example's applications with each
 // backend and each way of exposing them, compares with golden files, and checks every object
-// against the schemas built into marina (plus KServe's CRDs).
+// against the schemas built into marina, its own ModelDeployment included (plus KServe's CRDs).
 func TestExampleRendersForEveryBackendAndTraffic(t *testing.T) {
 	t.Parallel()
 	kube, err := kubeschema.Builtin()
@@ -53,11 +52,7 @@ func TestExampleRendersForEveryBackendAndTraffic(t *testing.T) {
 							if f.Object == nil {
 								continue
 							}
-							err := kube.Validate(f.Object)
-							if errors.Is(err, kubeschema.ErrUnknownKind) && f.Object["kind"] == "ModelDeployment" {
-								continue // marina's own CRD comes with the controller
-							}
-							if err != nil && f.Object["kind"] != "Kustomization" {
+							if err := kube.Validate(f.Object); err != nil && f.Object["kind"] != "Kustomization" {
 								t.Errorf("%s: %v", f.Path, err)
 							}
 						}

@@ -28,13 +28,16 @@ var (
 )
 
 // Builtin returns a Validator for the schemas built into marina: the built-in Kubernetes kinds of the stable API
-// groups and the CRD kinds marina emits or scaffolds (Gateway API, KEDA, External Secrets, Sealed Secrets, Argo CD,
-// Flux, Prometheus Operator), every served version of each. The bundle is decoded once per process; a kind's schema
+// groups, the CRD kinds marina emits or scaffolds (Gateway API, KEDA, External Secrets, Sealed Secrets, Argo CD,
+// Flux, Prometheus Operator) and marina's own (ModelDeployment, from config/crd), every served version of each. The bundle is decoded once per process; a kind's schema
 // is compiled on its first use and the compiled schema is shared by every Validator Builtin returns. Each call
 // returns a new Validator, so AddCRDs on one does not change the others.
 func Builtin() (*Validator, error) {
 	builtinOnce.Do(func() {
 		builtinBase, builtinErr = decodeBundle(bundleGz)
+		if builtinErr == nil {
+			builtinErr = builtinBase.addOwnCRDs()
+		}
 		if builtinErr != nil {
 			builtinErr = fmt.Errorf("builtin Kubernetes schemas: %w", builtinErr)
 		}

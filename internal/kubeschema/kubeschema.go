@@ -109,6 +109,12 @@ func (v *Validator) loadFile(path string) error {
 	if len(data) > maxFileSize {
 		return fmt.Errorf("%s: larger than %d bytes", path, maxFileSize)
 	}
+	return v.loadData(path, data, false)
+}
+
+// loadData loads the CRDs of one YAML or JSON stream read from path. builtin marks their schemas as replaceable
+// by a CRD loaded later, as the bundle's are.
+func (v *Validator) loadData(path string, data []byte, builtin bool) error {
 	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for i := 0; ; i++ {
 		doc, err := r.Read()
@@ -128,7 +134,7 @@ func (v *Validator) loadFile(path string) error {
 		if crd.APIVersion != "apiextensions.k8s.io/v1" || crd.Kind != "CustomResourceDefinition" {
 			continue
 		}
-		if err := v.add(path, &crd); err != nil {
+		if err := v.add(path, &crd, builtin); err != nil {
 			return fmt.Errorf("%s: CustomResourceDefinition %s: %w", path, crd.Metadata.Name, err)
 		}
 	}
@@ -156,7 +162,7 @@ type customResourceDefinition struct {
 	} `json:"spec"`
 }
 
-func (v *Validator) add(source string, crd *customResourceDefinition) error {
+func (v *Validator) add(source string, crd *customResourceDefinition, builtin bool) error {
 	if crd.Spec.Group == "" || crd.Spec.Names.Kind == "" {
 		return errors.New("spec.group and spec.names.kind are required")
 	}
@@ -169,8 +175,10 @@ func (v *Validator) add(source string, crd *customResourceDefinition) error {
 		if prev, ok := v.schemas[key]; ok && !prev.builtin {
 			return fmt.Errorf("%s is also defined in %s: keep one copy of each CRD", key, prev.source)
 		}
-		v.schemas[key] = &entry{source: source, doc: toJSONSchema(ver.Schema.OpenAPIV3Schema)}
-		v.added++
+		v.schemas[key] = &entry{source: source, builtin: builtin, doc: toJSONSchema(ver.Schema.OpenAPIV3Schema)}
+		if !builtin {
+			v.added++
+		}
 	}
 	return nil
 }
