@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/marina-dev/marina/internal/doctor"
-	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/scaffold"
 	"github.com/marina-dev/marina/internal/testenv"
@@ -340,5 +339,3 @@ func modelPod(t *testing.T, cl client.Client, ns, name string, state corev1.Cont
 		t.Fatal(fmt.Errorf("pod %s status: %w", name, err))
 	}
 }
-
-var _ = project.GPUResource

@@ -194,4 +194,3 @@ func condition(typ, status, reason, message string) map[string]any {
 	return map[string]any{"type": typ, "status": status, "reason": reason, "message": message,
 		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}
 }
-

@@ -190,12 +190,16 @@ func (d *doctor) quotaHeadroom(ctx context.Context, dep deployment, quotas []cor
 
 // nextRollout returns how many pods the next rollout of dep adds and one pod's requests and limits: from the live
 // Deployment when there is one (the rendered maxSurge, resolved as the Deployment controller does), else one pod
-// sized by model.yaml (KServe and ModelDeployment backends name their Deployments themselves).
+// sized by model.yaml (KServe and ModelDeployment backends name their Deployments themselves), none for a GPU model.
 func (d *doctor) nextRollout(ctx context.Context, dep deployment) (int64, corev1.ResourceList, corev1.ResourceList, string, error) {
 	var live appsv1.Deployment
 	err := d.Client.Get(ctx, client.ObjectKey{Namespace: dep.env.Namespace, Name: dep.app.Spec.Model}, &live)
 	if apierrors.IsNotFound(err) {
 		req, lim := modelResources(dep.settings.Resources)
+		if dep.settings.Resources.GPUs() != "" {
+			// GPU models never surge: render sets maxSurge 0 and the controller scales stable down first.
+			return 0, req, lim, "no Deployment " + dep.app.Spec.Model + " yet; a GPU model", nil
+		}
 		return 1, req, lim, "no Deployment " + dep.app.Spec.Model + " yet: one pod as " + project.ApplicationPath(dep.app.Spec.Model) + " sizes it", nil
 	}
 	if err != nil {
