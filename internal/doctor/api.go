@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/version"
 )
 
 // MinKubernetesMinor is the oldest Kubernetes 1.x minor version marina supports: the CRDs marina and Gateway API
@@ -22,6 +24,11 @@ func checkAPI(in Input) Check {
 		c.Fix = "check that the cluster runs and that --kubeconfig/--context point at it (kubectl cluster-info shows the address in use)"
 		return c
 	}
+	return judgeVersion(c, info)
+}
+
+// judgeVersion decides the api check from the server's version.
+func judgeVersion(c Check, info *version.Info) Check {
 	major, minor, ok := parseVersion(info.Major, info.Minor)
 	switch {
 	case !ok:
