@@ -27,7 +27,8 @@ lint: ## gofmt, go vet, staticcheck
 	go vet ./...
 	go run $(STATICCHECK) ./...
 
-generate: ## regenerate the example repository, golden files and generated docs
+generate: ## regenerate the API's deepcopy and CRD, the example repository, golden files and generated docs
+	bash hack/gen-api.sh
 	bash hack/gen-example.sh
 	go run ./hack/gendocs
 	go test ./internal/scaffold/ ./internal/render/ ./internal/validate/ ./internal/ci/ ./examples/ -update
