@@ -44,6 +44,8 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 			expect(t, checks, doctor.CheckCRD, doctor.CRDName, doctor.Pass, []string{"is Established"})
 			expect(t, checks, doctor.CheckController, doctor.ControllerNamespace+"/"+doctor.ControllerName, doctor.Skip, []string{"no application uses backend: marina"})
 			expect(t, checks, doctor.CheckGPU, "", doctor.Skip, []string{"no application requests nvidia.com/gpu"})
+			expect(t, checks, doctor.CheckArgoCD, "", doctor.Skip, []string{"marina.yaml does not list argocd in spec.engines"})
+			expect(t, checks, doctor.CheckFlux, "", doctor.Skip, []string{"does not list flux"})
 		})
 
 		t.Run("an unreachable API server fails api and skips every other check", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/scaffold"
 )
 
@@ -24,16 +26,15 @@ var (
 // checkEngines checks each GitOps engine marina.yaml lists.
 func (d *doctor) checkEngines(ctx context.Context) []Check {
 	engines := d.Project.Spec.Engines
-	if len(engines) == 0 {
-		return []Check{{Name: CheckArgoCD, Status: Skip, Evidence: "marina.yaml lists no GitOps engine (spec.engines)"}}
-	}
 	var out []Check
-	for _, e := range engines {
-		switch e {
-		case scaffold.EngineArgoCD:
-			out = append(out, d.checkArgoCD(ctx)...)
-		case scaffold.EngineFlux:
-			out = append(out, d.checkFlux(ctx)...)
+	for _, e := range []struct {
+		engine, check string
+		run           func(context.Context) []Check
+	}{{scaffold.EngineArgoCD, CheckArgoCD, d.checkArgoCD}, {scaffold.EngineFlux, CheckFlux, d.checkFlux}} {
+		if slices.Contains(engines, e.engine) {
+			out = append(out, e.run(ctx)...)
+		} else {
+			out = append(out, Check{Name: e.check, Status: Skip, Evidence: project.ProjectFile + " does not list " + e.engine + " in spec.engines"})
 		}
 	}
 	return out
