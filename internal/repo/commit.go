@@ -497,8 +497,13 @@ func treeKey(e object.TreeEntry) string {
 	return e.Name
 }
 
-// signature is the author from Git config (GIT_AUTHOR_* override), like git commit.
+// signature is r.Author when set, else the author from Git config (GIT_AUTHOR_* override), like git commit.
 func (r *Repo) signature() object.Signature {
+	if r.Author.Name != "" {
+		sig := r.Author
+		sig.When = time.Now()
+		return sig
+	}
 	sig := object.Signature{Name: "marina", Email: "marina@localhost", When: time.Now()}
 	if cfg, err := r.git.ConfigScoped(config.GlobalScope); err == nil {
 		if cfg.User.Name != "" {

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
@@ -41,6 +42,9 @@ type Repo struct {
 	locked bool
 	// Log receives what the repository does on its own (recovery) and each commit; nil discards.
 	Log *slog.Logger
+	// Author, when its Name is set, authors and commits instead of Git config and GIT_AUTHOR_*:
+	// the controller writes for many rollouts from one process and cannot use the environment.
+	Author object.Signature
 }
 
 func (r *Repo) log() *slog.Logger {
