@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/version"
 
 	"github.com/marina-dev/marina/internal/project"
@@ -76,5 +77,36 @@ func TestTaintsAreToleratedAsTheSchedulerDoes(t *testing.T) {
 		if got := tolerated(tc.taint, tc.tols); got != tc.want {
 			t.Errorf("%s: got %v", tc.name, got)
 		}
+	}
+}
+
+func TestPodsAreSizedAsAdmissionSizesThem(t *testing.T) {
+	t.Parallel()
+	q := resource.MustParse
+	defaults := []corev1.LimitRange{{Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
+		Type:           corev1.LimitTypeContainer,
+		Default:        corev1.ResourceList{corev1.ResourceCPU: q("2"), corev1.ResourceMemory: q("4Gi")},
+		DefaultRequest: corev1.ResourceList{corev1.ResourceCPU: q("500m"), corev1.ResourceMemory: q("1Gi")},
+	}}}}}
+	spec := &corev1.PodSpec{Containers: []corev1.Container{
+		{Name: "bare"},
+		{Name: "limited", Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: q("512Mi"), gpuResource: q("1")}}},
+		{Name: "sized", Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: q("250m")}}},
+	}}
+	req, lim := podResources(spec, defaults)
+	// bare: 500m/1Gi requested, 2/4Gi limits; limited: requests = its limits (512Mi, 1 GPU), cpu 500m from the
+	// LimitRange; sized: 250m and 1Gi requested.
+	for name, want := range map[corev1.ResourceName]string{corev1.ResourceCPU: "1250m", corev1.ResourceMemory: "2560Mi", gpuResource: "1"} {
+		if got := req[name]; got.Cmp(q(want)) != 0 {
+			t.Errorf("requests %s = %s, want %s", name, got.String(), want)
+		}
+	}
+	for name, want := range map[corev1.ResourceName]string{corev1.ResourceCPU: "6", corev1.ResourceMemory: "8704Mi", gpuResource: "1"} {
+		if got := lim[name]; got.Cmp(q(want)) != 0 {
+			t.Errorf("limits %s = %s, want %s", name, got.String(), want)
+		}
+	}
+	if got, _ := podResources(spec, nil); got.Cpu().Cmp(q("250m")) != 0 {
+		t.Errorf("without a LimitRange, requests cpu = %s, want 250m", got.Cpu().String())
 	}
 }

@@ -110,33 +110,39 @@ var quotaKeys = []struct {
 }
 
 // checkQuota checks that each environment's ResourceQuotas leave room for one more rollout of each model: the
-// pods a rollout surges (maxSurge of the live Deployment, else one) on top of what is used. Containers without
-// requests count as zero; a LimitRange may default them higher.
+// pods a rollout surges (maxSurge of the live Deployment, else one) on top of what is used, each pod sized as
+// admission will size it (LimitRange defaults included).
 func (d *doctor) checkQuota(ctx context.Context) []Check {
 	var out []Check
 	quotas := map[string][]corev1.ResourceQuota{}
+	limitRanges := map[string][]corev1.LimitRange{}
 	for _, ns := range d.namespaces() {
 		var l corev1.ResourceQuotaList
 		if err := d.Client.List(ctx, &l, client.InNamespace(ns)); err != nil {
 			out = append(out, readError(Check{Name: CheckQuota, Target: ns}, "ResourceQuotas in "+ns, err))
 			continue
 		}
-		quotas[ns] = l.Items
+		var lr corev1.LimitRangeList
+		if err := d.Client.List(ctx, &lr, client.InNamespace(ns)); err != nil {
+			out = append(out, readError(Check{Name: CheckQuota, Target: ns}, "LimitRanges in "+ns, err))
+			continue
+		}
+		quotas[ns], limitRanges[ns] = l.Items, lr.Items
 		if len(l.Items) == 0 {
 			out = append(out, Check{Name: CheckQuota, Target: ns, Status: Skip, Evidence: "no ResourceQuota in " + ns + ": nothing caps a rollout"})
 		}
 	}
 	for _, dep := range d.deployments() {
 		if qs := quotas[dep.env.Namespace]; len(qs) > 0 {
-			out = append(out, d.quotaHeadroom(ctx, dep, qs))
+			out = append(out, d.quotaHeadroom(ctx, dep, qs, limitRanges[dep.env.Namespace]))
 		}
 	}
 	return out
 }
 
-func (d *doctor) quotaHeadroom(ctx context.Context, dep deployment, quotas []corev1.ResourceQuota) Check {
+func (d *doctor) quotaHeadroom(ctx context.Context, dep deployment, quotas []corev1.ResourceQuota, limitRanges []corev1.LimitRange) Check {
 	c := Check{Name: CheckQuota, Target: dep.target()}
-	surge, requests, limits, source, err := d.nextRollout(ctx, dep)
+	surge, requests, limits, source, err := d.nextRollout(ctx, dep, limitRanges)
 	if err != nil {
 		return readError(c, "Deployment "+dep.env.Namespace+"/"+dep.app.Spec.Model, err)
 	}
@@ -191,11 +197,11 @@ func (d *doctor) quotaHeadroom(ctx context.Context, dep deployment, quotas []cor
 // nextRollout returns how many pods the next rollout of dep adds and one pod's requests and limits: from the live
 // Deployment when there is one (the rendered maxSurge, resolved as the Deployment controller does), else one pod
 // sized by model.yaml (KServe and ModelDeployment backends name their Deployments themselves), none for a GPU model.
-func (d *doctor) nextRollout(ctx context.Context, dep deployment) (int64, corev1.ResourceList, corev1.ResourceList, string, error) {
+func (d *doctor) nextRollout(ctx context.Context, dep deployment, limitRanges []corev1.LimitRange) (int64, corev1.ResourceList, corev1.ResourceList, string, error) {
 	var live appsv1.Deployment
 	err := d.Client.Get(ctx, client.ObjectKey{Namespace: dep.env.Namespace, Name: dep.app.Spec.Model}, &live)
 	if apierrors.IsNotFound(err) {
-		req, lim := modelResources(dep.settings.Resources)
+		req, lim := modelResources(dep.settings.Resources, limitRanges)
 		if dep.settings.Resources.GPUs() != "" {
 			// GPU models never surge: render sets maxSurge 0 and the controller scales stable down first.
 			return 0, req, lim, "no Deployment " + dep.app.Spec.Model + " yet; a GPU model", nil
@@ -205,7 +211,7 @@ func (d *doctor) nextRollout(ctx context.Context, dep deployment) (int64, corev1
 	if err != nil {
 		return 0, nil, nil, "", err
 	}
-	req, lim := podResources(&live.Spec.Template.Spec)
+	req, lim := podResources(&live.Spec.Template.Spec, limitRanges)
 	replicas := int(ptrOr(live.Spec.Replicas, 1))
 	source := "Deployment " + live.Namespace + "/" + live.Name
 	if live.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType {
@@ -222,25 +228,52 @@ func (d *doctor) nextRollout(ctx context.Context, dep deployment) (int64, corev1
 	return int64(surge), req, lim, fmt.Sprintf("%s: maxSurge %s of %d", source, ms.String(), replicas), nil
 }
 
-// podResources sums a pod's container requests and limits; a request left out defaults to the limit, as the API
-// server does for a pod.
-func podResources(spec *corev1.PodSpec) (corev1.ResourceList, corev1.ResourceList) {
+// podResources sums a pod's container requests and limits as admission leaves them: a request left out defaults
+// to the limit (API defaulting), then what is still missing to the LimitRanges' container defaults (LimitRanger).
+func podResources(spec *corev1.PodSpec, limitRanges []corev1.LimitRange) (corev1.ResourceList, corev1.ResourceList) {
 	req, lim := corev1.ResourceList{}, corev1.ResourceList{}
 	for _, ct := range spec.Containers {
-		for name, q := range ct.Resources.Limits {
-			addTo(lim, name, q)
-			if _, ok := ct.Resources.Requests[name]; !ok {
-				addTo(req, name, q)
+		r, l := ct.Resources.Requests.DeepCopy(), ct.Resources.Limits.DeepCopy()
+		if r == nil {
+			r = corev1.ResourceList{}
+		}
+		if l == nil {
+			l = corev1.ResourceList{}
+		}
+		for name, q := range l {
+			if _, ok := r[name]; !ok {
+				r[name] = q
 			}
 		}
-		for name, q := range ct.Resources.Requests {
+		for _, lr := range limitRanges {
+			for _, item := range lr.Spec.Limits {
+				if item.Type != corev1.LimitTypeContainer {
+					continue
+				}
+				fill(l, item.Default)
+				fill(r, item.DefaultRequest)
+			}
+		}
+		for name, q := range l {
+			addTo(lim, name, q)
+		}
+		for name, q := range r {
 			addTo(req, name, q)
 		}
 	}
 	return req, lim
 }
 
-func modelResources(r *project.Resources) (corev1.ResourceList, corev1.ResourceList) {
+// fill sets what l lacks from defaults.
+func fill(l, defaults corev1.ResourceList) {
+	for name, q := range defaults {
+		if _, ok := l[name]; !ok {
+			l[name] = q
+		}
+	}
+}
+
+func modelResources(r *project.Resources, limitRanges []corev1.LimitRange) (corev1.ResourceList, corev1.ResourceList) {
 	ct := corev1.Container{}
 	if r != nil {
 		ct.Resources.Requests, ct.Resources.Limits = corev1.ResourceList{}, corev1.ResourceList{}
@@ -255,7 +288,7 @@ func modelResources(r *project.Resources) (corev1.ResourceList, corev1.ResourceL
 			}
 		}
 	}
-	return podResources(&corev1.PodSpec{Containers: []corev1.Container{ct}})
+	return podResources(&corev1.PodSpec{Containers: []corev1.Container{ct}}, limitRanges)
 }
 
 func addTo(l corev1.ResourceList, name corev1.ResourceName, q resource.Quantity) {
