@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/marina-dev/marina/internal/project"
@@ -54,6 +55,8 @@ type Check struct {
 type ServerVersioner interface {
 	ServerVersion() (*version.Info, error)
 }
+
+var _ ServerVersioner = (*discovery.DiscoveryClient)(nil)
 
 // Input is the cluster and the repository to check it against.
 type Input struct {
