@@ -1,0 +1,325 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/marina-dev/marina/api/v1alpha1"
+)
+
+// Defaults of the metric fields a spec leaves out; the limits are Argo Rollouts'.
+const (
+	// DefaultCount is how many measurements a metric takes without count.
+	DefaultCount = 1
+	// DefaultInterval is the time between measurements, and between retries after an error, without interval.
+	DefaultInterval = time.Minute
+	// DefaultFailureLimit is how many failed measurements a metric tolerates without failureLimit.
+	DefaultFailureLimit = 0
+	// DefaultInconclusiveLimit is how many inconclusive measurements a metric tolerates without inconclusiveLimit.
+	DefaultInconclusiveLimit = 0
+	// DefaultConsecutiveErrorLimit is how many errors in a row a metric tolerates without consecutiveErrorLimit.
+	DefaultConsecutiveErrorLimit = 4
+)
+
+// maxConcurrentQueries bounds the queries one Run sends to Prometheus at once.
+const maxConcurrentQueries = 4
+
+// RunState is the progress of one analysis run: everything needed to resume it, and nothing else, so a controller
+// that stores it in status and reads it back after a restart takes the same remaining measurements at the same
+// times. Its times have the precision of their JSON form, so it round-trips through JSON unchanged. The zero
+// RunState is a run that has not started.
+type RunState struct {
+	// Phase is the run's phase: Pending before the first measurement, then Running, then one of Successful,
+	// Failed, Error and Inconclusive, after which the run does not change.
+	Phase v1alpha1.AnalysisPhase `json:"phase,omitempty"`
+	// StartedAt is when the run took its first measurement.
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// Message is about the last measurement, or, once the run is over, about the metric that decided its phase.
+	Message string `json:"message,omitempty"`
+	// Metrics is the progress of each metric, in the template's order.
+	Metrics []MetricState `json:"metrics,omitempty"`
+}
+
+// MetricState is the progress of one metric of a run.
+type MetricState struct {
+	// Name is the metric's name.
+	Name string `json:"name"`
+	// Phase is Pending, Running, Successful, Failed, Error or Inconclusive.
+	Phase v1alpha1.AnalysisPhase `json:"phase"`
+	// Successful counts successful measurements.
+	Successful int32 `json:"successful,omitempty"`
+	// Failed counts failed measurements.
+	Failed int32 `json:"failed,omitempty"`
+	// Inconclusive counts inconclusive measurements.
+	Inconclusive int32 `json:"inconclusive,omitempty"`
+	// Error counts measurements that errored.
+	Error int32 `json:"error,omitempty"`
+	// ConsecutiveErrors counts the errors since the last measurement that was not one.
+	ConsecutiveErrors int32 `json:"consecutiveErrors,omitempty"`
+	// LastMeasuredAt is when the metric was last measured; the next measurement is due an interval later.
+	LastMeasuredAt *metav1.MicroTime `json:"lastMeasuredAt,omitempty"`
+	// Message is about the last measurement.
+	Message string `json:"message,omitempty"`
+}
+
+// Run measures the metrics of t that are due at now on q and records the measurements in s: what a reconcile
+// calls before storing the result and coming back at Next. Queries run concurrently, at most a few at a time;
+// measurements are recorded in the template's order.
+func Run(ctx context.Context, q Querier, t v1alpha1.AnalysisTemplate, s RunState, now time.Time) RunState {
+	due := Due(t, s, now)
+	measurements := make([]Measurement, len(due))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(len(due), maxConcurrentQueries) {
+		wg.Go(func() {
+			for i := range work {
+				measurements[i] = Measure(ctx, q, due[i], now)
+			}
+		})
+	}
+	for i := range due {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	for _, m := range measurements {
+		s = Step(t, s, m)
+	}
+	return s
+}
+
+// Due returns the metrics of t to measure at now, in the template's order: those not measured yet and those whose
+// interval has passed since their last measurement. It returns none once the run is over.
+func Due(t v1alpha1.AnalysisTemplate, s RunState, now time.Time) []v1alpha1.AnalysisMetric {
+	if s.Over() {
+		return nil
+	}
+	var due []v1alpha1.AnalysisMetric
+	for _, m := range t.Metrics {
+		if at, ok := dueAt(m, s); ok && !at.After(now) {
+			due = append(due, m)
+		}
+	}
+	return due
+}
+
+// Next returns when the next measurement of the run is due (a time at or before now means now), and false once the
+// run is over.
+func Next(t v1alpha1.AnalysisTemplate, s RunState) (time.Time, bool) {
+	if s.Over() {
+		return time.Time{}, false
+	}
+	var next time.Time
+	found := false
+	for _, m := range t.Metrics {
+		if at, ok := dueAt(m, s); ok && (!found || at.Before(next)) {
+			next, found = at, true
+		}
+	}
+	return next, found
+}
+
+// Step records measurement m of one of t's metrics in s and decides the metric's and the run's phases (see the
+// package doc). A measurement of a metric t does not have, or of a metric or run that is over, changes nothing;
+// a measurement in a phase other than Successful, Failed and Inconclusive counts as an Error. s is not modified.
+func Step(t v1alpha1.AnalysisTemplate, s RunState, m Measurement) RunState {
+	if s.Over() {
+		return s
+	}
+	s = s.sync(t, m.At)
+	i := indexOf(t, m.Metric)
+	if i < 0 || over(s.Metrics[i].Phase) {
+		return s
+	}
+	spec, ms := t.Metrics[i], &s.Metrics[i]
+	at := metav1.NewMicroTime(m.At.Truncate(time.Microsecond))
+	ms.LastMeasuredAt = &at
+	switch m.Phase {
+	case v1alpha1.AnalysisSuccessful:
+		ms.Successful++
+		ms.ConsecutiveErrors = 0
+	case v1alpha1.AnalysisFailed:
+		ms.Failed++
+		ms.ConsecutiveErrors = 0
+	case v1alpha1.AnalysisInconclusive:
+		ms.Inconclusive++
+		ms.ConsecutiveErrors = 0
+	default:
+		ms.Error++
+		ms.ConsecutiveErrors++
+	}
+	ms.Phase, ms.Message = assessMetric(spec, *ms, m.Message)
+	s.Phase = runPhase(s.Metrics)
+	s.Message = ms.Name + ": " + ms.Message
+	if over(s.Phase) {
+		for _, d := range s.Metrics {
+			if d.Phase == s.Phase {
+				s.Message = d.Name + ": " + d.Message
+				break
+			}
+		}
+	}
+	return s
+}
+
+// Over reports whether the run has its final phase.
+func (s RunState) Over() bool { return over(s.Phase) }
+
+// Erroring reports whether the run is still running but the last measurement of one of its metrics was an error:
+// the rollout waits, with an Error reason, while the measurement is retried.
+func (s RunState) Erroring() bool {
+	if s.Over() {
+		return false
+	}
+	for _, m := range s.Metrics {
+		if m.ConsecutiveErrors > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Status summarizes s in the fields of v1alpha1.AnalysisRunStatus, with the counts of all metrics added up.
+func (s RunState) Status(name, template string) v1alpha1.AnalysisRunStatus {
+	st := v1alpha1.AnalysisRunStatus{Name: name, Template: template, Phase: s.Phase, Message: s.Message}
+	if st.Phase == "" {
+		st.Phase = v1alpha1.AnalysisPending
+	}
+	if s.StartedAt != nil {
+		st.StartedAt = s.StartedAt.DeepCopy()
+	}
+	for _, m := range s.Metrics {
+		st.Successful += m.Successful
+		st.Failed += m.Failed
+		st.Error += m.Error
+		st.Inconclusive += m.Inconclusive
+	}
+	return st
+}
+
+// sync returns a copy of s with a state for each of t's metrics, in t's order (a metric added to the template
+// since the run started is Pending, one removed is dropped), started at now if it had not started.
+func (s RunState) sync(t v1alpha1.AnalysisTemplate, now time.Time) RunState {
+	metrics := make([]MetricState, len(t.Metrics))
+	for i, m := range t.Metrics {
+		metrics[i] = MetricState{Name: m.Name, Phase: v1alpha1.AnalysisPending}
+		for _, ms := range s.Metrics {
+			if ms.Name == m.Name {
+				metrics[i] = ms
+				break
+			}
+		}
+	}
+	s.Metrics = metrics
+	if s.StartedAt == nil {
+		started := metav1.NewTime(now.Truncate(time.Second))
+		s.StartedAt = &started
+	}
+	if s.Phase == "" {
+		s.Phase = v1alpha1.AnalysisPending
+	}
+	return s
+}
+
+// dueAt returns when metric m of run s is due: now when it was never measured, an interval after its last
+// measurement otherwise; false when it is over.
+func dueAt(m v1alpha1.AnalysisMetric, s RunState) (time.Time, bool) {
+	for _, ms := range s.Metrics {
+		if ms.Name != m.Name {
+			continue
+		}
+		if over(ms.Phase) {
+			return time.Time{}, false
+		}
+		if ms.LastMeasuredAt != nil {
+			return ms.LastMeasuredAt.Add(interval(m)), true
+		}
+	}
+	return time.Time{}, true
+}
+
+// assessMetric decides a metric's phase after a measurement whose message is last.
+func assessMetric(m v1alpha1.AnalysisMetric, ms MetricState, last string) (v1alpha1.AnalysisPhase, string) {
+	failureLimit := limit(m.FailureLimit, DefaultFailureLimit)
+	inconclusiveLimit := limit(m.InconclusiveLimit, DefaultInconclusiveLimit)
+	errorLimit := limit(m.ConsecutiveErrorLimit, DefaultConsecutiveErrorLimit)
+	count := limit(m.Count, DefaultCount)
+	measured := ms.Successful + ms.Failed + ms.Inconclusive
+	switch {
+	case ms.Failed > failureLimit:
+		return v1alpha1.AnalysisFailed, fmt.Sprintf("%d failed measurements, more than failureLimit %d: %s",
+			ms.Failed, failureLimit, last)
+	case ms.Inconclusive > inconclusiveLimit:
+		return v1alpha1.AnalysisInconclusive, fmt.Sprintf(
+			"%d inconclusive measurements, more than inconclusiveLimit %d: %s", ms.Inconclusive, inconclusiveLimit, last)
+	case ms.ConsecutiveErrors > errorLimit:
+		return v1alpha1.AnalysisError, fmt.Sprintf(
+			"%d measurement errors in a row, more than consecutiveErrorLimit %d: %s", ms.ConsecutiveErrors, errorLimit, last)
+	case ms.ConsecutiveErrors > 0:
+		return v1alpha1.AnalysisRunning, fmt.Sprintf("measurement error %d in a row of at most %d, retrying: %s",
+			ms.ConsecutiveErrors, errorLimit, last)
+	case measured >= count && ms.Successful == 0:
+		return v1alpha1.AnalysisInconclusive, fmt.Sprintf("none of %d measurements succeeded: %s", measured, last)
+	case measured >= count:
+		return v1alpha1.AnalysisSuccessful, fmt.Sprintf("%d of %d measurements successful: %s",
+			ms.Successful, measured, last)
+	default:
+		return v1alpha1.AnalysisRunning, fmt.Sprintf("measurement %d of %d: %s", measured, count, last)
+	}
+}
+
+// runPhase is the worst phase of a run's metrics (see the package doc).
+func runPhase(metrics []MetricState) v1alpha1.AnalysisPhase {
+	has := map[v1alpha1.AnalysisPhase]bool{}
+	for _, m := range metrics {
+		has[m.Phase] = true
+	}
+	for _, p := range []v1alpha1.AnalysisPhase{v1alpha1.AnalysisFailed, v1alpha1.AnalysisError} {
+		if has[p] {
+			return p
+		}
+	}
+	if has[v1alpha1.AnalysisRunning] || has[v1alpha1.AnalysisPending] {
+		return v1alpha1.AnalysisRunning
+	}
+	if has[v1alpha1.AnalysisInconclusive] {
+		return v1alpha1.AnalysisInconclusive
+	}
+	return v1alpha1.AnalysisSuccessful
+}
+
+func over(p v1alpha1.AnalysisPhase) bool {
+	switch p {
+	case v1alpha1.AnalysisSuccessful, v1alpha1.AnalysisFailed, v1alpha1.AnalysisError, v1alpha1.AnalysisInconclusive:
+		return true
+	}
+	return false
+}
+
+func indexOf(t v1alpha1.AnalysisTemplate, metric string) int {
+	for i, m := range t.Metrics {
+		if m.Name == metric {
+			return i
+		}
+	}
+	return -1
+}
+
+// interval is m's interval, DefaultInterval when it is not set (or invalid, which ValidateMetric reports).
+func interval(m v1alpha1.AnalysisMetric) time.Duration {
+	if d, err := m.Interval.Duration(); err == nil && d > 0 {
+		return d
+	}
+	return DefaultInterval
+}
+
+func limit(v *int32, def int32) int32 {
+	if v == nil {
+		return def
+	}
+	return *v
+}
