@@ -245,8 +245,8 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 	})
 
 	// These remove CRDs, so they run after every check above.
-	t.Run("crd and argocd fail when their CRDs are not installed", func(t *testing.T) {
-		for _, name := range []string{doctor.CRDName, "applications.argoproj.io"} {
+	t.Run("crd, argocd and flux fail when their CRDs are not installed", func(t *testing.T) {
+		for _, name := range []string{doctor.CRDName, "applications.argoproj.io", "gitrepositories.source.toolkit.fluxcd.io"} {
 			crd := &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: name}}
 			if err := cl.Delete(ctx, crd); err != nil {
 				t.Fatal(err)
@@ -261,11 +261,12 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in := input(t, c, newProject("https://git.example.com/argo.git", []string{scaffold.EngineArgoCD}, "staging", "gone-staging"))
+		in := input(t, c, newProject("https://git.example.com/argo.git", []string{scaffold.EngineArgoCD, scaffold.EngineFlux}, "staging", "gone-staging"))
 		in.Client = fresh
 		checks := doctor.Run(ctx, in)
 		expect(t, checks, doctor.CheckCRD, doctor.CRDName, doctor.Fail, []string{"CustomResourceDefinition modeldeployments.marina.dev not found"}, "config/crd")
 		expect(t, checks, doctor.CheckArgoCD, "", doctor.Fail, []string{"Argo CD is not installed"}, "install Argo CD")
+		expect(t, checks, doctor.CheckFlux, "", doctor.Fail, []string{"Flux is not installed"}, "flux install")
 
 		// The long-lived client still maps the kind, and gets NotFound from the server instead.
 		in.Client = cl
