@@ -6,26 +6,27 @@ import (
 
 // kserve renders a KServe InferenceService with the same model, resources and placement.
 func (c *context) kserve() ([]object, error) {
-	res, err := c.resources()
+	p, err := c.pod()
 	if err != nil {
 		return nil, err
 	}
+	res, server := p.Resources, PodSpec(p).Containers[0]
 	modelSpec := map[string]any{
 		"modelFormat": map[string]any{"name": c.Version.Format},
 		"storageUri":  c.Version.Artifact.URI,
-		"env":         c.env(),
+		"env":         server.Env,
 	}
 	if rt := c.App.Spec.Runtime; rt != nil && rt.Image != "" {
 		// A custom image runs as a KServe custom predictor container instead of a built-in runtime.
 		modelSpec["image"] = c.image
-		modelSpec["args"] = c.args()
+		modelSpec["args"] = server.Args
 		modelSpec["ports"] = []corev1.ContainerPort{{Name: "h2c", ContainerPort: c.port, Protocol: corev1.ProtocolTCP}}
 	}
 	if len(res.Requests) > 0 || len(res.Limits) > 0 {
 		modelSpec["resources"] = res
 	}
-	if ef := c.envFrom(); len(ef) > 0 {
-		modelSpec["envFrom"] = ef
+	if len(server.EnvFrom) > 0 {
+		modelSpec["envFrom"] = server.EnvFrom
 	}
 	predictor := map[string]any{"model": modelSpec}
 	if c.autoscaled() {

@@ -125,26 +125,93 @@ func (c *context) rollingUpdate() appsv1.DeploymentStrategy {
 
 // startupSeconds is how long the model may take to fetch and load, from its size.
 func (c *context) startupSeconds() int32 {
-	return int32(60 + c.Version.Artifact.Size/loadBytesPerSecond)
+	return StartupSeconds(c.Version.Artifact.Size)
+}
+
+// StartupSeconds is how long a model of size bytes may take to fetch and load.
+func StartupSeconds(size int64) int32 {
+	return int32(60 + size/loadBytesPerSecond)
 }
 
 func (c *context) podSpec() (corev1.PodSpec, error) {
-	res, err := c.resources()
+	p, err := c.pod()
 	if err != nil {
 		return corev1.PodSpec{}, err
 	}
+	return PodSpec(p), nil
+}
+
+// pod is what the model's pod is made from.
+func (c *context) pod() (Pod, error) {
+	res, err := c.resources()
+	if err != nil {
+		return Pod{}, err
+	}
+	p := Pod{
+		Name: c.name, Image: c.image, Port: c.port, Args: c.args(),
+		Version: c.Version.Version, URI: c.Version.Artifact.URI, Digest: c.Version.Artifact.Digest,
+		Format: c.Version.Format, Size: c.Version.Artifact.Size, ConfigMap: c.configMap,
+		Resources: res, NodeSelector: c.settings.NodeSelector, Tolerations: tolerations(c.settings.Tolerations),
+	}
+	for _, s := range c.App.Spec.Secrets {
+		p.Secrets = append(p.Secrets, s.Name)
+	}
+	return p, nil
+}
+
+// Pod is what a model server's pod is made from: render's plain backend and marina's controller build the same
+// pod from it.
+type Pod struct {
+	// Name is the model's name; Image and Port the server's.
+	Name, Image string
+	Port        int32
+	// Args replace the default `marina serve` arguments when set.
+	Args []string
+	// Version, URI, Digest, Format and Size describe the artifact the server loads.
+	Version, URI, Digest, Format string
+	Size                         int64
+	// ConfigMap and Secrets are loaded into the environment; "" and nil for none.
+	ConfigMap    string
+	Secrets      []string
+	Resources    corev1.ResourceRequirements
+	NodeSelector map[string]string
+	Tolerations  []corev1.Toleration
+}
+
+// PodSpec is the pod of a model server: marina serve (or Args) on the artifact named in its environment,
+// startup/readiness/liveness probes sized by the model, non-root with a read-only root file system.
+func PodSpec(p Pod) corev1.PodSpec {
+	startup := StartupSeconds(p.Size)
+	args := p.Args
+	if len(args) == 0 {
+		args = []string{"serve", "--model=$(MARINA_MODEL_URI)", "--digest=$(MARINA_MODEL_DIGEST)", "--name=$(MARINA_MODEL_NAME)", fmt.Sprintf("--addr=:%d", p.Port)}
+	}
+	var envFrom []corev1.EnvFromSource
+	if p.ConfigMap != "" {
+		envFrom = append(envFrom, corev1.EnvFromSource{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: p.ConfigMap}}})
+	}
+	for _, s := range p.Secrets {
+		envFrom = append(envFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: s}}})
+	}
 	container := corev1.Container{
-		Name:      "model-server",
-		Image:     c.image,
-		Args:      c.args(),
-		Ports:     []corev1.ContainerPort{{Name: portName, ContainerPort: c.port, Protocol: corev1.ProtocolTCP}},
-		Env:       c.env(),
-		EnvFrom:   c.envFrom(),
-		Resources: res,
+		Name:  "model-server",
+		Image: p.Image,
+		Args:  args,
+		Ports: []corev1.ContainerPort{{Name: portName, ContainerPort: p.Port, Protocol: corev1.ProtocolTCP}},
+		// The model server reads which artifact to load and check from these.
+		Env: []corev1.EnvVar{
+			{Name: "MARINA_MODEL_NAME", Value: p.Name},
+			{Name: "MARINA_MODEL_VERSION", Value: p.Version},
+			{Name: "MARINA_MODEL_URI", Value: p.URI},
+			{Name: "MARINA_MODEL_DIGEST", Value: p.Digest},
+			{Name: "MARINA_MODEL_FORMAT", Value: p.Format},
+		},
+		EnvFrom:   envFrom,
+		Resources: p.Resources,
 		StartupProbe: &corev1.Probe{
 			ProbeHandler:     httpGet(readyPath),
 			PeriodSeconds:    probePeriodSeconds,
-			FailureThreshold: (c.startupSeconds() + probePeriodSeconds - 1) / probePeriodSeconds,
+			FailureThreshold: (startup + probePeriodSeconds - 1) / probePeriodSeconds,
 		},
 		ReadinessProbe: &corev1.Probe{ProbeHandler: httpGet(readyPath), PeriodSeconds: 5, FailureThreshold: 3},
 		LivenessProbe:  &corev1.Probe{ProbeHandler: httpGet(livePath), PeriodSeconds: 10, FailureThreshold: 3},
@@ -155,11 +222,11 @@ func (c *context) podSpec() (corev1.PodSpec, error) {
 		},
 		VolumeMounts: []corev1.VolumeMount{{Name: "models", MountPath: "/models"}, {Name: "tmp", MountPath: "/tmp"}},
 	}
-	modelsSize := resource.NewQuantity(max(c.Version.Artifact.Size*2, 1<<30), resource.BinarySI)
-	spec := corev1.PodSpec{
+	modelsSize := resource.NewQuantity(max(p.Size*2, 1<<30), resource.BinarySI)
+	return corev1.PodSpec{
 		Containers:                    []corev1.Container{container},
-		NodeSelector:                  c.settings.NodeSelector,
-		Tolerations:                   tolerations(c.settings.Tolerations),
+		NodeSelector:                  p.NodeSelector,
+		Tolerations:                   p.Tolerations,
 		TerminationGracePeriodSeconds: ptr(int64(30)),
 		SecurityContext: &corev1.PodSecurityContext{
 			RunAsNonRoot:   ptr(true),
@@ -173,41 +240,18 @@ func (c *context) podSpec() (corev1.PodSpec, error) {
 			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		},
 	}
-	return spec, nil
 }
 
 func httpGet(p string) corev1.ProbeHandler {
 	return corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p, Port: intstr.FromString(portName)}}
 }
 
-// args default to marina serve on the artifact; model.yaml's runtime.args replace them.
+// args are model.yaml's runtime.args; nil means PodSpec's default, marina serve on the artifact.
 func (c *context) args() []string {
 	if rt := c.App.Spec.Runtime; rt != nil && len(rt.Args) > 0 {
 		return rt.Args
 	}
-	return []string{"serve", "--model=$(MARINA_MODEL_URI)", "--digest=$(MARINA_MODEL_DIGEST)", "--name=$(MARINA_MODEL_NAME)", fmt.Sprintf("--addr=:%d", c.port)}
-}
-
-// env tells the model server which artifact to load and check.
-func (c *context) env() []corev1.EnvVar {
-	return []corev1.EnvVar{
-		{Name: "MARINA_MODEL_NAME", Value: c.name},
-		{Name: "MARINA_MODEL_VERSION", Value: c.Version.Version},
-		{Name: "MARINA_MODEL_URI", Value: c.Version.Artifact.URI},
-		{Name: "MARINA_MODEL_DIGEST", Value: c.Version.Artifact.Digest},
-		{Name: "MARINA_MODEL_FORMAT", Value: c.Version.Format},
-	}
-}
-
-func (c *context) envFrom() []corev1.EnvFromSource {
-	var out []corev1.EnvFromSource
-	if c.configMap != "" {
-		out = append(out, corev1.EnvFromSource{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: c.configMap}}})
-	}
-	for _, s := range c.App.Spec.Secrets {
-		out = append(out, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: s.Name}}})
-	}
-	return out
+	return nil
 }
 
 func (c *context) resources() (corev1.ResourceRequirements, error) {
