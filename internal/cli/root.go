@@ -8,13 +8,17 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
 	"github.com/marina-dev/marina/internal/repo"
 )
+
+var silenceKlog sync.Once
 
 // globalOptions are the flags every command shares.
 type globalOptions struct {
@@ -157,8 +161,9 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
 				level = slog.LevelInfo
 			}
 			g.log = slog.New(slog.NewTextHandler(g.errOut, &slog.HandlerOptions{Level: level}))
-			// client-go logs through klog: send it to the same logger, so -v shows it and nothing else does.
-			klog.SetSlogLogger(g.log)
+			// client-go logs through klog, a process-wide logger: silence it once. What matters to a user
+			// (a request that failed) comes back as an error.
+			silenceKlog.Do(func() { klog.SetLogger(logr.Discard()) })
 			return nil
 		},
 	}
