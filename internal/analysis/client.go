@@ -35,7 +35,8 @@ func NewClient(address string) (Querier, error) {
 		return nil, fmt.Errorf("prometheus address is not a URL: %w", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("prometheus address %s: want http://host:port or https://host:port", u.Redacted())
+		// Not echoed: in "user:password@host" the password would be the URL's opaque part, which Redacted keeps.
+		return nil, errors.New("prometheus address: want http://host:port or https://host:port")
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext

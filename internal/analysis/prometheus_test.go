@@ -1,0 +1,250 @@
+package analysis_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/analysis"
+)
+
+// TestAnalysisOnARealPrometheus measures metrics of an app this test serves, as scraped every second by a real
+// Prometheus (hack/prometheus.sh installs Debian's): runs pass and fail on the app's numbers, bad PromQL is an
+// Error, and a run survives Prometheus going away and coming back.
+func TestAnalysisOnARealPrometheus(t *testing.T) {
+	bin := prometheusBinary(t)
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "app_requests_total", Help: "Requests by code."}, []string{"code"})
+	requests.WithLabelValues("200").Add(990)
+	requests.WithLabelValues("500").Add(10)
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(requests)
+	app := httptest.NewServer(promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
+	t.Cleanup(app.Close)
+
+	p := startPrometheus(t, bin, app.Listener.Addr().String())
+	q, err := analysis.NewClient("http://" + p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	t.Cleanup(cancel)
+	p.waitForData(ctx, t, q)
+
+	successRate := v1alpha1.AnalysisMetric{Name: "success-rate",
+		Query:            `sum(app_requests_total{code!~"5.."}) / sum(app_requests_total)`,
+		SuccessCondition: "result[0] >= 0.95", FailureCondition: "result[0] < 0.95", Interval: "1s", Count: ptr(3)}
+
+	t.Run("measurements", func(t *testing.T) {
+		cases := []struct {
+			name        string
+			metrics     []v1alpha1.AnalysisMetric
+			wantPhase   v1alpha1.AnalysisPhase
+			wantMessage string
+		}{
+			{name: "a success rate above its threshold passes", wantPhase: v1alpha1.AnalysisSuccessful, metrics: []v1alpha1.AnalysisMetric{
+				successRate,
+				{Name: "by-code", Query: "sum by (code) (app_requests_total)", Interval: "1s", Count: ptr(2),
+					SuccessCondition: "len(result) == 2 && result[0] == 990 && result[1] == 10"},
+				{Name: "no-404", Query: `app_requests_total{code="404"}`, SuccessCondition: "len(result) == 0"},
+			}},
+			{name: "an error rate above its threshold fails", wantPhase: v1alpha1.AnalysisFailed, metrics: []v1alpha1.AnalysisMetric{{
+				Name: "error-rate", Query: `sum(app_requests_total{code=~"5.."}) / sum(app_requests_total)`,
+				FailureCondition: "result[0] > 0.005", Interval: "1s", Count: ptr(3)}},
+				wantMessage: `error-rate: 1 failed measurements, more than failureLimit 0: result [0.01]: failureCondition "result[0] > 0.005" holds`},
+			{name: "a query Prometheus cannot parse is an Error", wantPhase: v1alpha1.AnalysisError, metrics: []v1alpha1.AnalysisMetric{{
+				Name: "typo", Query: "sum(app_requests_total", SuccessCondition: "result[0] > 0", Interval: "1s", ConsecutiveErrorLimit: ptr(1)}},
+				wantMessage: "typo: 2 measurement errors in a row, more than consecutiveErrorLimit 1: query: bad_data: "},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				t.Parallel()
+				tmpl := v1alpha1.AnalysisTemplate{Name: "t", Metrics: c.metrics}
+				s := runToEnd(ctx, t, q, tmpl, analysis.RunState{})
+				if s.Phase != c.wantPhase || !strings.Contains(s.Message, c.wantMessage) {
+					t.Fatalf("run %s %q, want %s %q", s.Phase, s.Message, c.wantPhase, c.wantMessage)
+				}
+			})
+		}
+	})
+
+	t.Run("a run waits while Prometheus is down and succeeds once it is back", func(t *testing.T) {
+		tmpl := v1alpha1.AnalysisTemplate{Name: "t", Metrics: []v1alpha1.AnalysisMetric{successRate}}
+		s := analysis.Run(ctx, q, tmpl, analysis.RunState{}, time.Now())
+		if s.Phase != v1alpha1.AnalysisRunning || s.Metrics[0].Successful != 1 {
+			t.Fatalf("first measurement: %s %q, want Running with one success", s.Phase, s.Message)
+		}
+		p.stop(t)
+		for i := range 2 {
+			next, _ := analysis.Next(tmpl, s)
+			time.Sleep(time.Until(next))
+			s = analysis.Run(ctx, q, tmpl, s, time.Now())
+			if s.Phase != v1alpha1.AnalysisRunning || !s.Erroring() || s.Metrics[0].ConsecutiveErrors != int32(i+1) ||
+				!strings.Contains(s.Message, "connection refused") {
+				t.Fatalf("Prometheus down, measurement %d: %s %q, want Running, retrying after a connection error", i+2, s.Phase, s.Message)
+			}
+		}
+		// The controller restarts too: the run continues from what status holds.
+		data, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resumed analysis.RunState
+		if err := json.Unmarshal(data, &resumed); err != nil {
+			t.Fatal(err)
+		}
+		if a, _ := analysis.Next(tmpl, s); !func() bool { b, _ := analysis.Next(tmpl, resumed); return a.Equal(b) }() {
+			t.Fatalf("the resumed run is due at another time than %v", a)
+		}
+		p.start(t)
+		p.waitForData(ctx, t, q)
+		s = runToEnd(ctx, t, q, tmpl, resumed)
+		m := s.Metrics[0]
+		if s.Phase != v1alpha1.AnalysisSuccessful || m.Successful != 3 || m.Error != 2 || m.ConsecutiveErrors != 0 {
+			t.Fatalf("after Prometheus came back: %s %q %+v, want Successful with 3 successes and 2 errors", s.Phase, s.Message, m)
+		}
+	})
+}
+
+// runToEnd reconciles the run as a controller would, coming back when Next says, until the run is over.
+func runToEnd(ctx context.Context, t *testing.T, q analysis.Querier, tmpl v1alpha1.AnalysisTemplate, s analysis.RunState) analysis.RunState {
+	t.Helper()
+	for {
+		s = analysis.Run(ctx, q, tmpl, s, time.Now())
+		next, ok := analysis.Next(tmpl, s)
+		if !ok {
+			return s
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the run did not end: %s %q", s.Phase, s.Message)
+		case <-time.After(time.Until(next)):
+		}
+	}
+}
+
+// prometheusBinary finds prometheus on PATH; without it the test is skipped, except with CI=true, where it fails:
+// CI must not pass by skipping.
+func prometheusBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err == nil {
+		return bin
+	}
+	msg := "prometheus not found on PATH: run hack/prometheus.sh (as root) to install Debian's"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// prometheusProcess is a Prometheus server run by a test, which can be stopped and started again on the same port
+// and storage.
+type prometheusProcess struct {
+	bin, dir, addr string
+	cmd            *exec.Cmd
+	done           chan struct{}
+}
+
+// startPrometheus starts Prometheus on a free loopback port, scraping target every second; the test's Cleanup
+// stops it, and the kernel kills it if the test binary dies first.
+func startPrometheus(t *testing.T, bin, target string) *prometheusProcess {
+	t.Helper()
+	p := &prometheusProcess{bin: bin, dir: t.TempDir(), addr: freeAddr(t)}
+	config := fmt.Sprintf("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"+
+		"scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: [%q]\n", target)
+	if err := os.WriteFile(filepath.Join(p.dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.start(t)
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(p.dir, "prometheus.log"))
+			t.Logf("prometheus.log:\n%s", log[max(0, len(log)-4000):])
+		}
+	})
+	return p
+}
+
+func (p *prometheusProcess) start(t *testing.T) {
+	t.Helper()
+	log, err := os.OpenFile(filepath.Join(p.dir, "prometheus.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(p.bin, "--config.file="+filepath.Join(p.dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(p.dir, "data"), "--web.listen-address="+p.addr)
+	p.cmd.Stdout, p.cmd.Stderr = log, log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		_ = log.Close()
+		t.Fatalf("starting prometheus: %v", err)
+	}
+	done := make(chan struct{})
+	go func(cmd *exec.Cmd) {
+		_ = cmd.Wait()
+		_ = log.Close()
+		close(done)
+	}(p.cmd)
+	p.done = done
+}
+
+// stop stops Prometheus (SIGTERM, then SIGKILL after 10 s) and waits for it to exit; it does nothing when stopped.
+func (p *prometheusProcess) stop(t *testing.T) {
+	t.Helper()
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+	p.cmd = nil
+}
+
+// waitForData waits until Prometheus has scraped both series of the app.
+func (p *prometheusProcess) waitForData(ctx context.Context, t *testing.T, q analysis.Querier) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	m := v1alpha1.AnalysisMetric{Name: "ready", Query: `app_requests_total and on() up{job="app"} == 1`,
+		SuccessCondition: "len(result) == 2"}
+	for {
+		got := analysis.Measure(ctx, q, m, time.Now())
+		if got.Phase == v1alpha1.AnalysisSuccessful {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("Prometheus at %s did not scrape the app: %s", p.addr, got.Message)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String()
+}
