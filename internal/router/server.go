@@ -1,0 +1,93 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+)
+
+// Serve answers requests on ln (HTTP/1.1 and HTTP/2 without TLS, h2c with prior knowledge) and, when metricsLn is not
+// nil, serves /metrics and /healthz on it, until ctx ends. Then it stops accepting connections, lets requests in
+// flight finish for up to the configuration's drain timeout, and stops the shadow workers.
+func (rt *Router) Serve(ctx context.Context, ln, metricsLn net.Listener) error {
+	cfg := rt.Config()
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{
+		Handler:           rt,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: cfg.Timeouts.ReadHeader.Duration,
+		IdleTimeout:       cfg.Timeouts.Idle.Duration,
+		MaxHeaderBytes:    1 << 20,
+	}
+	servers := []*http.Server{srv}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", rt.MetricsHandler())
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: cfg.Timeouts.ReadHeader.Duration}
+		servers = append(servers, msrv)
+		go func() { errc <- msrv.Serve(metricsLn) }()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	drain, cancel := context.WithTimeout(context.Background(), rt.Config().Timeouts.Drain.Duration)
+	defer cancel()
+	for _, s := range servers {
+		if serr := s.Shutdown(drain); serr != nil && err == nil {
+			err = fmt.Errorf("draining requests in flight: %w", serr)
+		}
+	}
+	rt.close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// WatchFile reloads the configuration from file whenever its modification time or size changes, checking every
+// interval, until ctx ends. A configuration that does not load is logged and counted; the previous one stays.
+func (rt *Router) WatchFile(ctx context.Context, file string, interval time.Duration) {
+	last, _ := os.Stat(file)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fi, err := os.Stat(file)
+		if err != nil || (last != nil && fi.ModTime().Equal(last.ModTime()) && fi.Size() == last.Size()) {
+			continue
+		}
+		last = fi
+		rt.ReloadFile(file)
+	}
+}
+
+// ReloadFile loads file and swaps it in; on error the previous configuration stays. It reports whether it swapped.
+func (rt *Router) ReloadFile(file string) bool {
+	cfg, err := Load(file)
+	if err == nil {
+		err = rt.Reload(cfg)
+	} else {
+		rt.metrics.reloads.WithLabelValues("failure").Inc()
+	}
+	if err != nil {
+		rt.log.Error("configuration not reloaded; the previous one stays", "file", file, "error", err)
+		return false
+	}
+	rt.log.Info("configuration reloaded", "file", file, "model", cfg.Model)
+	return true
+}
