@@ -35,7 +35,7 @@ type Credentials struct {
 // bearerToken of s. Errors name the Secret and keys, never a value.
 func CredentialsFromSecret(s *corev1.Secret) (Credentials, error) {
 	if s == nil {
-		return Credentials{}, errors.New("no Secret for the Git credentials")
+		return Credentials{}, errors.New("git credentials: no Secret")
 	}
 	name := s.Namespace + "/" + s.Name
 	get := func(k string) string {
@@ -47,7 +47,7 @@ func CredentialsFromSecret(s *corev1.Secret) (Credentials, error) {
 	c := Credentials{Username: get(KeyUsername), Password: get(KeyPassword), BearerToken: get(KeyBearerToken)}
 	switch {
 	case c.BearerToken != "" && (c.Username != "" || c.Password != ""):
-		return Credentials{}, fmt.Errorf("Secret %s sets both %s and %s/%s: keep one", name, KeyBearerToken, KeyUsername, KeyPassword)
+		return Credentials{}, fmt.Errorf("git credentials: Secret %s sets both %s and %s/%s: keep one", name, KeyBearerToken, KeyUsername, KeyPassword)
 	case c.BearerToken != "":
 		return c, nil
 	case c.Password != "":
@@ -56,11 +56,11 @@ func CredentialsFromSecret(s *corev1.Secret) (Credentials, error) {
 		}
 		return c, nil
 	case c.Username != "":
-		return Credentials{}, fmt.Errorf("Secret %s has %s but no %s", name, KeyUsername, KeyPassword)
+		return Credentials{}, fmt.Errorf("git credentials: Secret %s has %s but no %s", name, KeyUsername, KeyPassword)
 	case len(s.Data["identity"]) > 0 || s.StringData["identity"] != "":
-		return Credentials{}, fmt.Errorf("Secret %s holds an SSH identity, which Git write-back does not support yet: use an HTTPS URL with %s/%s", name, KeyUsername, KeyPassword)
+		return Credentials{}, fmt.Errorf("git credentials: Secret %s holds an SSH identity, which Git write-back does not support yet: use an HTTPS URL with %s/%s", name, KeyUsername, KeyPassword)
 	}
-	return Credentials{}, fmt.Errorf("Secret %s has neither %s/%s nor %s", name, KeyUsername, KeyPassword, KeyBearerToken)
+	return Credentials{}, fmt.Errorf("git credentials: Secret %s has neither %s/%s nor %s", name, KeyUsername, KeyPassword, KeyBearerToken)
 }
 
 // authFor returns the go-git auth method for repoURL: none for local paths and file://,

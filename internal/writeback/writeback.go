@@ -301,8 +301,8 @@ func (w *writer) attempt(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 
-	if prTip, ok := heads[pr]; ok && pr != "" {
-		// The branch is ours from an earlier call when it holds the revert.
+	if prTip, ok := heads[pr]; pr != "" && ok {
+		// The branch is ours, from an earlier call, when it holds the revert.
 		if err := w.checkout(pr, prTip); err != nil {
 			return Result{}, err
 		}

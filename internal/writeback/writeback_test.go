@@ -1,13 +1,17 @@
 package writeback
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,10 +36,52 @@ const (
 	httpBinary = "/usr/lib/git-core/git-http-backend"
 )
 
-// newRemote makes a bare repository from examples/ml-platform (iris-classifier 1.0.0
-// in staging and prod) after the promotions, each "version@env", registering every
-// version named, and returns the bare repository's path.
+// templateRoot holds the bare repositories newRemote copies, one per list of promotions,
+// built once for the whole test binary.
+var (
+	templateRoot string
+	templates    = struct {
+		sync.Mutex
+		dirs map[string]string
+	}{dirs: map[string]string{}}
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "writeback-test-")
+	if err != nil {
+		panic(err)
+	}
+	templateRoot = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// newRemote returns a new bare repository made from examples/ml-platform
+// (iris-classifier 1.0.0 in staging and prod) after the promotions, each
+// "version@env", registering every version named.
 func newRemote(t *testing.T, promotions ...string) string {
+	t.Helper()
+	template := func() string {
+		templates.Lock()
+		defer templates.Unlock()
+		key := strings.Join(promotions, ",")
+		if dir, ok := templates.dirs[key]; ok {
+			return dir
+		}
+		dir := filepath.Join(templateRoot, strconv.Itoa(len(templates.dirs)), "models.git")
+		buildRemote(t, dir, promotions)
+		templates.dirs[key] = dir
+		return dir
+	}()
+	bare := filepath.Join(t.TempDir(), "models.git")
+	if out, err := exec.Command("cp", "-a", template, bare).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	return bare
+}
+
+func buildRemote(t *testing.T, bare string, promotions []string) {
 	t.Helper()
 	dir := repotest.Example(t, nil)
 	r := repotest.Open(t, dir)
@@ -49,10 +95,8 @@ func newRemote(t *testing.T, promotions ...string) string {
 			t.Fatalf("promote %s: %v", p, err)
 		}
 	}
-	bare := filepath.Join(t.TempDir(), "models.git")
 	repotest.Git(t, dir, "clone", "-q", "--bare", dir, bare)
 	repotest.Git(t, bare, "config", "http.receivepack", "true")
-	return bare
 }
 
 // serveHTTP serves the bare repositories beside bare through git http-backend, with
@@ -173,9 +217,12 @@ func TestWriteCommitsTheRollbackOnceThenIsANoOp(t *testing.T) {
 				t.Error("the commit message holds the token")
 			}
 
+			broken := t.TempDir()
+			repotest.WriteFile(t, broken, filepath.Join(cacheKey(url), ".git"), "not a git directory\n")
 			for _, again := range []struct{ name, work string }{
 				{"the same cache", work},
 				{"a lost cache", t.TempDir()},
+				{"a broken cache", broken},
 			} {
 				res, err := Write(context.Background(), req, again.work)
 				if err != nil || !res.NoOp || res.Commit != hashOf(after[0]) || res.Branch != "main" {
@@ -184,6 +231,18 @@ func TestWriteCommitsTheRollbackOnceThenIsANoOp(t *testing.T) {
 			}
 			if got := gitLog(t, bare, "main"); len(got) != len(after) {
 				t.Fatalf("a no-op pushed: %s", got[0])
+			}
+			err = filepath.WalkDir(work, func(p string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				if b, err := os.ReadFile(p); err != nil || bytes.Contains(b, []byte(gitToken)) {
+					return fmt.Errorf("%s holds the token (%v)", p, err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
 		})
 	}
@@ -221,6 +280,9 @@ func TestWriteRedoesTheRollbackOnTopWhenThePushRaces(t *testing.T) {
 			}
 			if got := readRemote(t, bare, "main"); got.prodVersion != "1.0.0" || got.badState != model.StateBlocked {
 				t.Fatalf("remote: %+v", got)
+			}
+			if got := repotest.Git(t, bare, "show", "main:README.md"); got != "changed by someone else" {
+				t.Fatalf("the competing change was lost: README.md is %q", got)
 			}
 		})
 	}
