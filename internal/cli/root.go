@@ -189,6 +189,7 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
 		newCICommand(g),
 		newValidateCommand(g),
 		newServeCommand(g),
+		newRouterCommand(g),
 		newDoctorCommand(g),
 	)
 	return cmd

@@ -1,0 +1,149 @@
+package cli_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/marina-dev/marina/internal/cli"
+	"github.com/marina-dev/marina/internal/inference/inferencetest"
+	"github.com/marina-dev/marina/internal/model/onnxtest"
+)
+
+var routingRE = regexp.MustCompile(`routing \S+ on (http://[0-9.:]+), metrics on (http://[0-9.:]+/metrics)`)
+
+// startRouter runs `marina router --config file` until the test ends and returns its proxy and metrics URLs.
+func startRouter(t *testing.T, file string, args ...string) (string, string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut lockedBuffer
+	cmd := cli.NewRootCommand(strings.NewReader(""), &out, &errOut)
+	cmd.SetArgs(append([]string{"router", "--config", file}, args...))
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("router after cancel: %v", err)
+		}
+		if !strings.Contains(out.String(), "stopped routing") {
+			t.Errorf("router did not report stopping:\n%s", out.String())
+		}
+	})
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := routingRE.FindStringSubmatch(out.String()); m != nil {
+			return m[1], m[2]
+		}
+	}
+	t.Fatalf("router did not start:\n%s%s", out.String(), errOut.String())
+	return "", ""
+}
+
+// thresholdModel writes a one-feature, two-class ONNX classifier that picks class 1 when x > threshold.
+func thresholdModel(t *testing.T, threshold float32) string {
+	t.Helper()
+	b, err := onnxtest.Linear{Input: "input", Output: "probabilities", InputShape: []int64{1},
+		Weights: []float32{-1, 1}, Bias: []float32{threshold, -threshold}}.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "model.onnx")
+	if err := os.WriteFile(f, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestRouterInFrontOfMarinaServeMeasuresTheShadowsAgreement(t *testing.T) {
+	inferencetest.Lib(t)
+	v1 := startServe(t, "--model", thresholdModel(t, 0.5), "--name", "clf")
+	v11 := startServe(t, "--model", thresholdModel(t, 0.5), "--name", "clf")
+	shadow := startServe(t, "--model", thresholdModel(t, 0.7), "--name", "clf") // disagrees for 0.5 < x < 0.7
+	file := filepath.Join(t.TempDir(), "router.yaml")
+	config := fmt.Sprintf(`listen: 127.0.0.1:0
+metrics: 127.0.0.1:0
+model: clf
+upstreams:
+  - {version: 1.0.0, url: %q, weight: 1}
+  - {version: 1.1.0, url: %q, weight: 0}
+shadow: {version: 1.2.0, url: %q, percent: 100}
+`, v1, v11, shadow)
+	if err := os.WriteFile(file, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, metrics := startRouter(t, file, "--reload-interval", "20ms")
+
+	const n = 100
+	for i := range n {
+		code, body := post(t, base+"/v2/models/clf/infer", fmt.Sprintf(`{"inputs":[{"name":"input","shape":[1,1],"datatype":"FP32","data":[%v]}]}`, (float64(i)+0.5)/n))
+		if code != http.StatusOK || body["model_name"] != "clf" {
+			t.Fatalf("request %d: %d %v", i, code, body)
+		}
+	}
+	want := []string{
+		`marina_router_shadow_argmax_rows_total{agreement="agree",model="clf",primary="1.0.0",shadow="1.2.0"} 80`,
+		`marina_router_shadow_argmax_rows_total{agreement="disagree",model="clf",primary="1.0.0",shadow="1.2.0"} 20`,
+		`marina_router_requests_total{code="200",model="clf",version="1.0.0"} 100`,
+	}
+	var text string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, text = get(t, metrics)
+		if strings.Contains(text, want[1]) {
+			break
+		}
+	}
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("/metrics lacks %s", w)
+		}
+	}
+
+	// A new weight in the file moves the traffic without a restart.
+	if err := os.WriteFile(file, []byte(strings.Replace(strings.Replace(config, "weight: 1}", "weight: 0}", 1), "weight: 0}\nshadow", "weight: 1}\nshadow", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Post(base+"/v2/models/clf/infer", "application/json", strings.NewReader(`{"inputs":[{"name":"input","shape":[1,1],"datatype":"FP32","data":[0.1]}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.Header.Get("X-Marina-Version") == "1.1.0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the reloaded weights never routed to 1.1.0")
+		}
+	}
+}
+
+func TestRouterRefusesBadConfigurationsWithExit2(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "router.yaml")
+	if err := os.WriteFile(bad, []byte("listen: 127.0.0.1:0\nmodel: m\nupstreams: [{version: a, url: \"http://h:1\", weight: 1}]\nshadow: {version: s, url: \"http://h:2\", percent: 150}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"router"}, "--config is required"},
+		{[]string{"router", "--config", filepath.Join(dir, "missing.yaml")}, "no such file"},
+		{[]string{"router", "--config", bad}, bad + ": shadow.percent: 150: want 0 to 100"},
+		{[]string{"router", "--config", bad, "--reload-interval", "-1s"}, "--reload-interval must be 0 or more"},
+	} {
+		code, _, errOut := marina(t, tc.args...)
+		if code != cli.ExitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("marina %s: exit %d %q, want 2 and %q", strings.Join(tc.args, " "), code, errOut, tc.want)
+		}
+	}
+}
