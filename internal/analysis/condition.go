@@ -1,11 +1,13 @@
 package analysis
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sync"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
@@ -47,6 +49,9 @@ func compile(condition string) (*vm.Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkNesting(p.Node()); err != nil {
+		return nil, err
+	}
 	programs.Lock()
 	if len(programs.m) >= maxCachedPrograms {
 		clear(programs.m)
@@ -55,6 +60,34 @@ func compile(condition string) (*vm.Program, error) {
 	programs.Unlock()
 	return p, nil
 }
+
+// errNestedPredicates refuses conditions whose cost grows faster than the square of the result's length. expr's
+// memory budget bounds what a condition allocates, not the time it takes: all(result, all(result, all(result, …)))
+// allocates nothing, and one such condition would hold a controller worker for hours. With one level of
+// predicates and at most MaxResultValues values, a condition stays within about a million steps.
+var errNestedPredicates = errors.New("predicates (all, any, filter, map, count, …) may not be nested")
+
+// checkNesting returns errNestedPredicates when a predicate contains another.
+func checkNesting(root ast.Node) error {
+	nested := false
+	ast.Walk(&root, visitor(func(n *ast.Node) {
+		if p, ok := (*n).(*ast.PredicateNode); ok && !nested {
+			ast.Walk(&p.Node, visitor(func(inner *ast.Node) {
+				_, isPredicate := (*inner).(*ast.PredicateNode)
+				nested = nested || isPredicate
+			}))
+		}
+	}))
+	if nested {
+		return errNestedPredicates
+	}
+	return nil
+}
+
+// visitor adapts a function to ast.Visitor.
+type visitor func(*ast.Node)
+
+func (v visitor) Visit(n *ast.Node) { v(n) }
 
 // evaluate runs one condition on result.
 func evaluate(condition string, result []float64) (bool, error) {

@@ -10,12 +10,17 @@
 //   - an instant vector gives one value per series, ordered by the series' label sets, so the order does not depend
 //     on Prometheus (the order of sort() and sort_desc() is not kept: aggregate to one series when order matters);
 //   - a scalar gives one value; an empty vector gives an empty slice;
-//   - a range vector or a string is an Error: an analysis query must be an instant vector or a scalar.
+//   - a range vector, a string or more than MaxResultValues series is an Error: an analysis query must return a
+//     few aggregated numbers.
 //
 // NaN and ±Inf samples (a success rate over no requests is 0/0 = NaN) stay in result as they are. Every comparison
 // with NaN is false, so `result[0] >= 0.95` does not hold for NaN; conditions that mean to treat NaN specially use
 // the functions isNaN(x) and isInf(x), e.g. `isNaN(result[0]) || result[0] >= 0.95`. Messages print them as NaN,
 // +Inf and -Inf.
+//
+// Conditions have all of expr's language except nested predicates (all(result, any(result, …)) is refused): expr
+// bounds what a condition allocates but not how long it runs, and one level of predicates over at most
+// MaxResultValues values keeps every evaluation short.
 //
 // A measurement's phase follows Argo Rollouts' rule:
 //

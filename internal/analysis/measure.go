@@ -19,6 +19,10 @@ import (
 // QueryTimeout bounds one measurement's query: the client gives up after it, and Prometheus is asked to as well.
 const QueryTimeout = 10 * time.Second
 
+// MaxResultValues is the most values a query may return: conditions judge a few aggregated numbers, and the
+// bound keeps their evaluation time bounded too.
+const MaxResultValues = 1000
+
 // Querier is the part of Prometheus' HTTP API a measurement needs; NewClient returns one, and so does
 // promv1.NewAPI.
 type Querier interface {
@@ -105,6 +109,10 @@ func values(v model.Value) ([]float64, error) {
 			}
 			return 0
 		})
+		if len(samples) > MaxResultValues {
+			return nil, fmt.Errorf("%d series, more than %d: aggregate them in the query (sum, avg, max, topk …)",
+				len(samples), MaxResultValues)
+		}
 		out := make([]float64, len(samples))
 		for i, s := range samples {
 			out[i] = float64(s.Value)

@@ -3,6 +3,7 @@ package analysis_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -62,7 +63,7 @@ func (f *fakeQuerier) Query(ctx context.Context, query string, ts time.Time, _ .
 func vector(values ...float64) model.Vector {
 	v := make(model.Vector, len(values))
 	for i, x := range values {
-		v[i] = &model.Sample{Metric: model.Metric{"i": model.LabelValue(rune('a' + i))}, Value: model.SampleValue(x)}
+		v[i] = &model.Sample{Metric: model.Metric{"i": model.LabelValue(fmt.Sprintf("%04d", i))}, Value: model.SampleValue(x)}
 	}
 	return v
 }
@@ -118,6 +119,14 @@ func TestMeasureConvertsResultsAndJudgesThemLikeArgoRollouts(t *testing.T) {
 			success: "result[0] + 1", wantPhase: v1alpha1.AnalysisError, wantMessage: `successCondition "result[0] + 1": expected bool`},
 		{name: "a condition that does not compile is an Error", answer: answer{value: vector(1)},
 			failure: "result[0] >", wantPhase: v1alpha1.AnalysisError, wantMessage: "failureCondition"},
+		{name: "more than MaxResultValues series is an Error", answer: answer{value: vector(make([]float64, analysis.MaxResultValues+1)...)},
+			success: "true", wantPhase: v1alpha1.AnalysisError, wantMessage: "1001 series, more than 1000: aggregate them"},
+		{name: "MaxResultValues series are judged", answer: answer{value: vector(make([]float64, analysis.MaxResultValues)...)},
+			success: "len(result) == 1000 && all(result, # == 0)", wantPhase: v1alpha1.AnalysisSuccessful},
+		{name: "nested predicates are refused", answer: answer{value: vector(1, 2)},
+			success: "all(result, any(result, # > 0))", wantPhase: v1alpha1.AnalysisError, wantMessage: "may not be nested"},
+		{name: "predicates one after the other are fine", answer: answer{value: vector(1, 2)},
+			success: "all(result, # > 0) && count(result, # > 1) == 1", wantPhase: v1alpha1.AnalysisSuccessful},
 		{name: "a range vector is an Error", answer: answer{value: model.Matrix{}}, success: "true",
 			wantPhase: v1alpha1.AnalysisError, wantMessage: "range vector"},
 		{name: "a string is an Error", answer: answer{value: &model.String{Value: "x"}}, success: "true",
@@ -213,6 +222,8 @@ func TestValidateMetricReportsWhatWouldMakeEveryMeasurementAnError(t *testing.T)
 			wantErr: "expected bool"},
 		{name: "result is a list of numbers", metric: v1alpha1.AnalysisMetric{Name: "m", Query: "up", SuccessCondition: `result[0] == "x"`},
 			wantErr: "successCondition"},
+		{name: "nested predicates are refused", metric: v1alpha1.AnalysisMetric{Name: "m", Query: "up",
+			SuccessCondition: "all(result, all(result, all(result, true)))"}, wantErr: "may not be nested"},
 		{name: "unknown names are refused", metric: v1alpha1.AnalysisMetric{Name: "m", Query: "up", SuccessCondition: "value > 1"},
 			wantErr: "unknown name value"},
 	}

@@ -68,7 +68,8 @@ type MetricState struct {
 
 // Run measures the metrics of t that are due at now on q and records the measurements in s: what a reconcile
 // calls before storing the result and coming back at Next. Queries run concurrently, at most a few at a time;
-// measurements are recorded in the template's order.
+// measurements are recorded in the template's order. When ctx ends during the queries (the controller is shutting
+// down), nothing is recorded: the errors would be the caller's, not Prometheus', and the metrics stay due.
 func Run(ctx context.Context, q Querier, t v1alpha1.AnalysisTemplate, s RunState, now time.Time) RunState {
 	due := Due(t, s, now)
 	measurements := make([]Measurement, len(due))
@@ -86,6 +87,9 @@ func Run(ctx context.Context, q Querier, t v1alpha1.AnalysisTemplate, s RunState
 	}
 	close(work)
 	wg.Wait()
+	if ctx.Err() != nil {
+		return s
+	}
 	for _, m := range measurements {
 		s = Step(t, s, m)
 	}

@@ -338,3 +338,17 @@ func TestARestartedControllerResumesTheSameRun(t *testing.T) {
 		})
 	}
 }
+
+func TestRunRecordsNothingWhenItsContextEnds(t *testing.T) {
+	t.Parallel()
+	tmpl := v1alpha1.AnalysisTemplate{Name: "t", Metrics: []v1alpha1.AnalysisMetric{{Name: "m", Query: "up"}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s := analysis.Run(ctx, &fakeQuerier{block: true}, tmpl, analysis.RunState{}, t0)
+	if s.Phase != "" || len(s.Metrics) != 0 {
+		t.Fatalf("state %+v, want the run not started", s)
+	}
+	if due := analysis.Due(tmpl, s, t0); len(due) != 1 {
+		t.Fatalf("%d metrics due, want m still due", len(due))
+	}
+}
