@@ -99,7 +99,12 @@ type PullRequestOpener interface {
 
 // PullRequest is what a PullRequestOpener opens.
 type PullRequest struct {
-	RepoURL, Base, Head, Title, Body string
+	// RepoURL is Request.RepoURL; the opener maps it to the forge's project.
+	RepoURL string
+	// Head is the branch holding the revert (Result.Branch), Base the one it merges into (Result.Base).
+	Head, Base string
+	// Title and Body describe the request, e.g. the revert commit's subject and body.
+	Title, Body string
 }
 
 // PullRequestBranch is the branch pr mode pushes for a rollback of model's bad version in env.

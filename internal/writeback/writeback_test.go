@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 
@@ -446,5 +447,58 @@ func TestWritePullRequestModeRefusesABranchWithoutTheRevert(t *testing.T) {
 	req.Mode = v1alpha1.GitWriteBackPullRequest
 	if _, err := Write(context.Background(), req, t.TempDir()); !errors.Is(err, ErrBranchExists) {
 		t.Fatalf("err = %v, want ErrBranchExists", err)
+	}
+}
+
+func TestWriteRefusesWhatTheRepositoryDoesNotHold(t *testing.T) {
+	t.Parallel()
+	bare := newRemote(t, "1.1.0@staging", "1.1.0@prod")
+	plain := filepath.Join(t.TempDir(), "plain.git")
+	work := t.TempDir()
+	repotest.Git(t, work, "init", "-q", "-b", "main")
+	repotest.WriteFile(t, work, "README.md", "not a model repository\n")
+	repotest.Git(t, work, "add", "README.md")
+	repotest.Git(t, work, "commit", "-qm", "readme")
+	repotest.Git(t, work, "clone", "-q", "--bare", work, plain)
+	cases := []struct {
+		name    string
+		modify  func(*Request)
+		wantErr error
+		want    string
+	}{
+		{"an environment marina.yaml does not list", func(r *Request) { r.Env = "qa" }, release.ErrUnknownEnv, "marina.yaml lists staging, prod"},
+		{"a branch the remote does not have", func(r *Request) { r.Branch = "release" }, nil, `has no branch "release"`},
+		{"a stable version that is not registered", func(r *Request) { r.StableVersion = "0.9.0" }, registry.ErrNotFound, "models/iris-classifier/v0.9.0.json"},
+		{"a repository without marina.yaml", func(r *Request) { r.RepoURL = "file://" + plain }, nil, "not a marina model repository"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			req := rollback("file://"+bare, Credentials{})
+			c.modify(&req)
+			_, err := Write(context.Background(), req, t.TempDir())
+			if err == nil || (c.wantErr != nil && !errors.Is(err, c.wantErr)) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %v containing %q", err, c.wantErr, c.want)
+			}
+		})
+	}
+	if got := readRemote(t, bare, "main"); got.prodVersion != "1.1.0" {
+		t.Fatalf("remote changed: %+v", got)
+	}
+}
+
+func TestWriteWaitsForAnotherWriteToTheSameClone(t *testing.T) {
+	t.Parallel()
+	req := rollback("file:///nonexistent/models.git", Credentials{})
+	work := t.TempDir()
+	unlock, err := lockDir(context.Background(), filepath.Join(work, cacheKey(req.RepoURL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := Write(ctx, req, work); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the deadline while another write holds the clone", err)
 	}
 }
