@@ -48,9 +48,12 @@
 //   - Running otherwise.
 //
 // An Error measurement is not a failure: it does not count towards Count and is retried at the metric's interval;
-// any other measurement resets the count of consecutive errors. While a metric's last measurement
-// was an error the run stays Running (RunState.Erroring reports it): the rollout pauses and never promotes, because
-// the run is not Successful.
+// any other measurement resets the count of consecutive errors. While a metric's last measurement was an error,
+// the run stays Running (RunState.Erroring reports it): the rollout pauses and never promotes, because the run is
+// not Successful.
+//
+// Times in a RunState have the precision of their JSON form (StartedAt, a metav1.Time, is whole seconds;
+// LastMeasuredAt, a metav1.MicroTime, microseconds), so storing and reading it back changes nothing.
 //
 // The run's phase is the worst of its metrics': Failed as soon as one metric failed, else Error as soon as one
 // errored past its limit (both end the run; the rollout aborts); else Running while a metric is still measuring;
