@@ -1,0 +1,200 @@
+// Command loadgen measures HTTP proxies for bench/router/run.sh: closed-loop (a fixed number of connections sending
+// back to back: maximum throughput) or fixed-rate (requests scheduled at a constant rate whatever the answers;
+// latency counts from the scheduled time, so a stalled server cannot hide its queue). With -targets it runs the whole
+// comparison of marina router against nginx and direct-to-upstream and prints the table.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+const body = `{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}`
+
+// result is one measurement.
+type result struct {
+	requests, errors int
+	elapsed          time.Duration
+	latencies        []time.Duration // sorted
+}
+
+func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+func (r result) percentile(p float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("%8.0f req/s  p50 %9s  p99 %9s  errors %d", r.rps(), r.percentile(0.50).Round(time.Microsecond), r.percentile(0.99).Round(time.Microsecond), r.errors)
+}
+
+func newClient(conns int) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true, IdleConnTimeout: time.Minute}}
+}
+
+// send posts one inference request and reads the whole answer.
+func send(c *http.Client, url string) error {
+	resp, err := c.Post(url, "application/json", bytes.NewReader([]byte(body)))
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return err
+}
+
+// run measures url for d after warm of the same load. rate 0 is closed-loop over conns connections; otherwise
+// requests are scheduled every 1/rate and sent by conns workers.
+func run(url string, rate, conns int, warm, d time.Duration) result {
+	c := newClient(conns)
+	defer c.CloseIdleConnections()
+	if warm > 0 {
+		measure(c, url, rate, conns, warm)
+	}
+	return measure(c, url, rate, conns, d)
+}
+
+func measure(c *http.Client, url string, rate, conns int, d time.Duration) result {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var mu sync.Mutex
+	var res result
+	record := func(lat []time.Duration, errs int) {
+		mu.Lock()
+		res.latencies = append(res.latencies, lat...)
+		res.errors += errs
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	start := time.Now()
+	if rate == 0 {
+		for range conns {
+			wg.Go(func() {
+				var lat []time.Duration
+				errs := 0
+				for ctx.Err() == nil {
+					t := time.Now()
+					if send(c, url) != nil {
+						errs++
+						continue
+					}
+					lat = append(lat, time.Since(t))
+				}
+				record(lat, errs)
+			})
+		}
+	} else {
+		due := make(chan time.Time, conns)
+		for range conns {
+			wg.Go(func() {
+				var lat []time.Duration
+				errs := 0
+				for t := range due {
+					if send(c, url) != nil {
+						errs++
+						continue
+					}
+					lat = append(lat, time.Since(t))
+				}
+				record(lat, errs)
+			})
+		}
+		interval := time.Second / time.Duration(rate)
+		for next := start; ctx.Err() == nil; next = next.Add(interval) {
+			if wait := time.Until(next); wait > 0 {
+				time.Sleep(wait)
+			}
+			due <- next // blocks when every worker is busy: the wait then counts in the latency
+		}
+		close(due)
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	res.requests = len(res.latencies)
+	slices.Sort(res.latencies)
+	return res
+}
+
+// suite is the comparison run.sh prints.
+func suite(targets map[string]string, rate, conns, maxConns int, warm, d time.Duration) error {
+	for _, name := range []string{"direct", "marina", "nginx", "marina-shadow", "nginx-shadow"} {
+		if targets[name] == "" {
+			return fmt.Errorf("-targets lacks %s=URL", name)
+		}
+	}
+	at := func(name string) result {
+		r := run(targets[name], rate, conns, warm, d)
+		fmt.Printf("  %-14s %d req/s fixed rate   %s\n", name, rate, r)
+		return r
+	}
+	top := func(name string) result {
+		r := run(targets[name], 0, maxConns, warm, d)
+		fmt.Printf("  %-14s %d connections closed loop   %s\n", name, maxConns, r)
+		return r
+	}
+	us := func(x time.Duration) float64 { return float64(x) / float64(time.Microsecond) }
+	added := func(r, base result, p float64) float64 { return us(r.percentile(p)) - us(base.percentile(p)) }
+
+	fmt.Printf("added latency at %d req/s (each %s after %s warm-up):\n", rate, d, warm)
+	direct, marina, nginx := at("direct"), at("marina"), at("nginx")
+	fmt.Printf("maximum throughput:\n")
+	marinaTop, nginxTop := top("marina"), top("nginx")
+	fmt.Printf("10%% shadow to a slow upstream, %d req/s:\n", rate)
+	marinaShadow, nginxShadow := at("marina-shadow"), at("nginx-shadow")
+
+	fmt.Printf("\nsummary\n")
+	fmt.Printf("  added latency p50/p99   marina %+.0f/%+.0f µs   nginx %+.0f/%+.0f µs   (goal: marina p99 added < 300 µs)\n",
+		added(marina, direct, 0.5), added(marina, direct, 0.99), added(nginx, direct, 0.5), added(nginx, direct, 0.99))
+	fmt.Printf("  max throughput          marina %.0f req/s   nginx %.0f req/s   ratio marina/nginx %.2f   (goal >= 1)\n",
+		marinaTop.rps(), nginxTop.rps(), marinaTop.rps()/nginxTop.rps())
+	fmt.Printf("  p99 with shadow / without   marina %.2f   nginx %.2f   (goal: marina <= 1.05)\n",
+		us(marinaShadow.percentile(0.99))/us(marina.percentile(0.99)), us(nginxShadow.percentile(0.99))/us(nginx.percentile(0.99)))
+	return nil
+}
+
+func main() {
+	url := flag.String("url", "", "URL to measure (single measurement)")
+	rate := flag.Int("rate", 0, "requests per second; 0 is closed-loop")
+	conns := flag.Int("c", 64, "connections (closed loop: each sends back to back; fixed rate: workers)")
+	maxConns := flag.Int("max-c", 32, "connections of the closed-loop throughput runs with -targets")
+	d := flag.Duration("d", 3*time.Second, "duration of each measurement")
+	warm := flag.Duration("warm", 500*time.Millisecond, "warm-up before each measurement")
+	targets := flag.String("targets", "", "name=URL,… for direct, marina, nginx, marina-shadow, nginx-shadow")
+	flag.Parse()
+	if *targets != "" {
+		m := map[string]string{}
+		for kv := range strings.SplitSeq(*targets, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			m[k] = v
+		}
+		if *rate == 0 {
+			*rate = 5000
+		}
+		if err := suite(m, *rate, *conns, *maxConns, *warm, *d); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		return
+	}
+	if *url == "" {
+		fmt.Fprintln(os.Stderr, "pass -url URL or -targets name=URL,…")
+		os.Exit(2)
+	}
+	fmt.Println(run(*url, *rate, *conns, *warm, *d))
+}
