@@ -190,6 +190,7 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
 		newValidateCommand(g),
 		newServeCommand(g),
 		newRouterCommand(g),
+		newControllerCommand(g),
 		newDoctorCommand(g),
 	)
 	return cmd

@@ -25,6 +25,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/marina-dev/marina/api/v1alpha1"
 )
 
 // KubernetesVersion is the version hack/controlplane.sh builds; it names the cache directory.
@@ -44,7 +46,7 @@ type Options struct {
 type Cluster struct {
 	// Config is an admin (system:masters) client configuration.
 	Config *rest.Config
-	// Client is a controller-runtime client for Config, knowing the client-go and apiextensions types.
+	// Client is a controller-runtime client for Config, knowing the types of Scheme.
 	Client client.Client
 	// Kubeconfig is the path of an admin kubeconfig file for Config.
 	Kubeconfig string
@@ -56,13 +58,16 @@ type Cluster struct {
 
 func init() { logf.SetLogger(logr.Discard()) }
 
-// Scheme knows the client-go types and CustomResourceDefinitions.
+// Scheme knows the client-go types, CustomResourceDefinitions and marina.dev/v1alpha1.
 func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {
 		panic(err) // static registration of generated types; cannot fail at run time
 	}
 	if err := apiextensionsv1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	return s

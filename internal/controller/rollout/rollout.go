@@ -146,7 +146,10 @@ func (d *decider) decide() {
 	if d.st.StableVersion == "" {
 		d.st.StableVersion = want // the first version is stable from the start: there is nothing to protect
 	}
-	if want == d.st.StableVersion && d.st.CanaryVersion == "" {
+	if want == d.st.StableVersion {
+		if d.st.CanaryVersion != "" && !d.aborted() {
+			d.event(false, "RolloutAbandoned", fmt.Sprintf("spec.version is back at %s: the rollout of %s stops", want, d.st.CanaryVersion))
+		}
 		d.steady()
 		return
 	}

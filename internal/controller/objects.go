@@ -1,0 +1,138 @@
+package controller
+
+import (
+	"maps"
+	"regexp"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/render"
+)
+
+// Labels the controller sets on what it owns.
+const (
+	LabelModelDeployment = "marina.dev/modeldeployment"
+	LabelVersion         = "marina.dev/version"
+)
+
+// ServicePort is the port of the Services in front of a model; it targets the server's named port.
+const ServicePort = 80
+
+const defaultServerPort = 8080
+
+var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
+
+// deploymentName is NAME-<version>, the version made a DNS label ("1.2.0-rc.1" → "1-2-0-rc-1"), cut to leave
+// room for the ReplicaSet and Pod suffixes.
+func deploymentName(md *v1alpha1.ModelDeployment, version string) string {
+	slug := strings.Trim(notDNS.ReplaceAllString(strings.ToLower(version), "-"), "-")
+	name := md.Name + "-" + slug
+	if len(name) > 47 {
+		name = strings.TrimRight(name[:47], "-")
+	}
+	return name
+}
+
+func selector(md *v1alpha1.ModelDeployment) map[string]string {
+	return map[string]string{LabelModelDeployment: md.Name}
+}
+
+func versionSelector(md *v1alpha1.ModelDeployment, version string) map[string]string {
+	return map[string]string{LabelModelDeployment: md.Name, LabelVersion: version}
+}
+
+func labels(md *v1alpha1.ModelDeployment, version string) map[string]string {
+	l := map[string]string{
+		"app.kubernetes.io/name":      md.Spec.Model,
+		"app.kubernetes.io/component": "model-server",
+		render.LabelManagedBy:         render.ManagedBy,
+		render.LabelModel:             md.Spec.Model,
+		LabelModelDeployment:          md.Name,
+	}
+	if version != "" {
+		l[LabelVersion] = version
+		l["app.kubernetes.io/version"] = version
+	}
+	if env := md.Labels[render.LabelEnvironment]; env != "" {
+		l[render.LabelEnvironment] = env
+	}
+	return l
+}
+
+func port(md *v1alpha1.ModelDeployment) int32 {
+	if p := md.Spec.Runtime.Port; p != 0 {
+		return p
+	}
+	return defaultServerPort
+}
+
+// gpusPerPod is the nvidia.com/gpu a pod of md requests (the limit when no request is set, as admission does).
+func gpusPerPod(md *v1alpha1.ModelDeployment) int64 {
+	r := md.Spec.Runtime.Resources
+	if r == nil {
+		return 0
+	}
+	if q, ok := r.Requests[gpuResource]; ok {
+		return q.Value()
+	}
+	if q, ok := r.Limits[gpuResource]; ok {
+		return q.Value()
+	}
+	return 0
+}
+
+const gpuResource corev1.ResourceName = "nvidia.com/gpu"
+
+// mutateDeployment makes d run version v of md, spec.version, with replicas.
+func mutateDeployment(md *v1alpha1.ModelDeployment, d *appsv1.Deployment, v string, replicas int32) {
+	d.Spec.Replicas = &replicas
+	d.Labels = labels(md, v)
+	d.Annotations = map[string]string{
+		"marina.dev/artifact-uri":    md.Spec.Artifact.URI,
+		"marina.dev/artifact-digest": md.Spec.Artifact.Digest,
+	}
+	s := md.Spec
+	pod := render.Pod{
+		Name: s.Model, Image: s.Runtime.Image, Port: port(md),
+		Version: v, URI: s.Artifact.URI, Digest: s.Artifact.Digest, Format: s.Artifact.Format, Size: s.Artifact.Size,
+		NodeSelector: s.Runtime.NodeSelector, Tolerations: s.Runtime.Tolerations,
+	}
+	if s.Runtime.Resources != nil {
+		pod.Resources = *s.Runtime.Resources
+	}
+	if s.Config != nil {
+		pod.ConfigMap = s.Config.ConfigMapName
+	}
+	surge, unavailable := intstr.FromString("25%"), intstr.FromInt32(0)
+	if gpusPerPod(md) > 0 {
+		surge, unavailable = intstr.FromInt32(0), intstr.FromInt32(1) // an extra GPU pod may not fit
+	}
+	deadline := max(600, 2*render.StartupSeconds(s.Artifact.Size))
+	d.Spec.Selector = &metav1.LabelSelector{MatchLabels: versionSelector(md, v)}
+	d.Spec.ProgressDeadlineSeconds = &deadline
+	d.Spec.RevisionHistoryLimit = ptr(int32(2))
+	d.Spec.Strategy = appsv1.DeploymentStrategy{
+		Type:          appsv1.RollingUpdateDeploymentStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavailable},
+	}
+	d.Spec.Template = corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: labels(md, v), Annotations: maps.Clone(d.Annotations)},
+		Spec:       render.PodSpec(pod),
+	}
+}
+
+// mutateService makes s route to sel's pods.
+func mutateService(md *v1alpha1.ModelDeployment, s *corev1.Service, sel map[string]string) {
+	s.Labels = labels(md, "")
+	s.Spec.Selector = sel
+	s.Spec.Ports = []corev1.ServicePort{{
+		Name: "http", Port: ServicePort, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP,
+	}}
+}
+
+func ptr[T any](v T) *T { return &v }

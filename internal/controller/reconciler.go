@@ -1,0 +1,387 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/controller/rollout"
+)
+
+// ResumeAnnotation asks a paused rollout to go on; the controller removes it when it acts on it.
+const ResumeAnnotation = "marina.dev/resume"
+
+// WriteBackCondition records whether an aborted rollout's revert is in Git: False/Pending until it is, then
+// True/Written with the commit.
+const WriteBackCondition = "GitWriteBack"
+
+// Analyzer measures an analysis template.
+type Analyzer interface {
+	// Measure takes the measurements of tmpl that are due at now, recording them in run, and returns how long
+	// until the next one is due (0 when the run is over).
+	Measure(ctx context.Context, tmpl v1alpha1.AnalysisTemplate, run *v1alpha1.AnalysisRunStatus, now time.Time) time.Duration
+}
+
+// GitWriter writes an aborted rollout's revert to the model repository.
+type GitWriter interface {
+	// WriteBack sets the environment of md back to its stable version and blocks the canary version, with
+	// credentials from secret (nil when spec.gitWriteBack names none). It returns the commit.
+	WriteBack(ctx context.Context, md *v1alpha1.ModelDeployment, secret *corev1.Secret) (string, error)
+}
+
+// Reconciler reconciles ModelDeployments.
+type Reconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	// Analyzer measures analysis steps; nil leaves them waiting.
+	Analyzer Analyzer
+	// Writer writes reverts to Git; nil leaves them pending.
+	Writer GitWriter
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// SetupWithManager registers the reconciler: it watches ModelDeployments and what they own.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.ModelDeployment{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		WithOptions(ctrlOptions(concurrency)).
+		Complete(r)
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Reconcile moves one ModelDeployment's rollout forward.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	start := time.Now()
+	defer func() { reconcileDuration.Observe(time.Since(start).Seconds()) }()
+	md := &v1alpha1.ModelDeployment{}
+	if err := r.Get(ctx, req.NamespacedName, md); err != nil {
+		if apierrors.IsNotFound(err) {
+			forget(req.Namespace, req.Name)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !md.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // owner references take the rest with it
+	}
+	now := r.now()
+	obs, err := r.observe(ctx, md, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	d := rollout.Decide(md, obs)
+	if d.Analysis != "" {
+		if d, err = r.analyze(ctx, md, obs, d); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if err := r.apply(ctx, md, d); err != nil {
+		return ctrl.Result{}, err
+	}
+	if d.WriteBack {
+		meta.SetStatusCondition(&d.Status.Conditions, metav1.Condition{Type: WriteBackCondition, Status: metav1.ConditionFalse,
+			Reason: "Pending", Message: "the revert is not in Git yet", ObservedGeneration: md.Generation})
+	}
+	requeue := d.RequeueAfter
+	if wb := meta.FindStatusCondition(d.Status.Conditions, WriteBackCondition); wb != nil && wb.Status == metav1.ConditionFalse {
+		if err := r.writeBack(ctx, md, &d.Status); err != nil {
+			log.FromContext(ctx).Error(err, "writing the revert to Git")
+			requeue = min(nonZero(requeue, time.Minute), 30*time.Second)
+		}
+	}
+	for _, e := range d.Events {
+		typ := corev1.EventTypeNormal
+		if e.Warning {
+			typ = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(md, nil, typ, e.Reason, "Rollout", "%s", e.Message)
+	}
+	if d.ConsumeResume {
+		patch := client.MergeFrom(md.DeepCopy())
+		delete(md.Annotations, ResumeAnnotation)
+		if err := r.Patch(ctx, md, patch); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	if !equality.Semantic.DeepEqual(md.Status, d.Status) {
+		md.Status = d.Status
+		if err := r.Status().Update(ctx, md); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	recordPhase(md)
+	return ctrl.Result{RequeueAfter: requeue}, nil
+}
+
+func nonZero(d, fallback time.Duration) time.Duration {
+	if d == 0 {
+		return fallback
+	}
+	return d
+}
+
+// observe reads what the cluster runs for md.
+func (r *Reconciler) observe(ctx context.Context, md *v1alpha1.ModelDeployment, now time.Time) (rollout.Observed, error) {
+	obs := rollout.Observed{Now: now, Workloads: map[string]rollout.Workload{}}
+	_, obs.Resume = md.Annotations[ResumeAnnotation]
+	var deps appsv1.DeploymentList
+	if err := r.List(ctx, &deps, client.InNamespace(md.Namespace), client.MatchingLabels(selector(md))); err != nil {
+		return obs, err
+	}
+	for _, d := range deps.Items {
+		v := d.Labels[LabelVersion]
+		if v == "" || !metav1.IsControlledBy(&d, md) {
+			continue
+		}
+		w := rollout.Workload{Ready: d.Status.ReadyReplicas}
+		if d.Spec.Replicas != nil {
+			w.Replicas = *d.Spec.Replicas
+		}
+		if d.Status.ObservedGeneration < d.Generation {
+			w.Ready = min(w.Ready, d.Status.UpdatedReplicas) // a template change not yet rolled out is not ready
+		}
+		obs.Workloads[v] = w
+	}
+	if per := gpusPerPod(md); per > 0 {
+		obs.GPU.PerPod = per
+		var quotas corev1.ResourceQuotaList
+		if err := r.List(ctx, &quotas, client.InNamespace(md.Namespace)); err != nil {
+			return obs, err
+		}
+		for _, q := range quotas.Items {
+			for _, key := range []corev1.ResourceName{"requests." + gpuResource, gpuResource, "limits." + gpuResource} {
+				hard, ok := q.Status.Hard[key]
+				if !ok {
+					hard, ok = q.Spec.Hard[key]
+				}
+				if !ok {
+					continue
+				}
+				used := q.Status.Used[key]
+				free := hard.Value() - used.Value()
+				if !obs.GPU.Limited || free < obs.GPU.Free {
+					obs.GPU.Limited, obs.GPU.Free = true, max(free, 0)
+				}
+			}
+		}
+	}
+	if run := currentRun(md.Status); run != nil {
+		obs.Analysis, obs.AnalysisMessage = run.Phase, run.Message
+	}
+	return obs, nil
+}
+
+// currentRun is the analysis run of the current step, if it has started.
+func currentRun(st v1alpha1.ModelDeploymentStatus) *v1alpha1.AnalysisRunStatus {
+	key := runKey(st)
+	for i := range st.AnalysisRuns {
+		if st.AnalysisRuns[i].Name == key {
+			return &st.AnalysisRuns[i]
+		}
+	}
+	return nil
+}
+
+// runKey names the analysis run of the current step: one run per step, so a step's result never leaks into the
+// next one and a restarted controller finds the run it was measuring.
+func runKey(st v1alpha1.ModelDeploymentStatus) string {
+	if st.CurrentStepIndex == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s-step-%d", st.CanaryVersion, *st.CurrentStepIndex)
+}
+
+// analyze takes the due measurements of the decided template and decides again if the run finished.
+func (r *Reconciler) analyze(ctx context.Context, md *v1alpha1.ModelDeployment, obs rollout.Observed, d rollout.Decision) (rollout.Decision, error) {
+	if r.Analyzer == nil {
+		return d, nil
+	}
+	tmpl, ok := template(md, d.Analysis)
+	if !ok {
+		run := ensureRun(&d.Status, d.Analysis, obs.Now)
+		run.Phase, run.Message = v1alpha1.AnalysisError, fmt.Sprintf("no analysis template %q in spec.analysis.templates", d.Analysis)
+	} else {
+		run := ensureRun(&d.Status, d.Analysis, obs.Now)
+		next := r.Analyzer.Measure(ctx, tmpl, run, obs.Now)
+		if next > 0 && (d.RequeueAfter == 0 || next < d.RequeueAfter) {
+			d.RequeueAfter = next
+		}
+	}
+	run := currentRun(d.Status)
+	analysisResults.WithLabelValues(string(run.Phase)).Inc()
+	switch run.Phase {
+	case v1alpha1.AnalysisSuccessful, v1alpha1.AnalysisFailed, v1alpha1.AnalysisError, v1alpha1.AnalysisInconclusive:
+		again := md.DeepCopy()
+		again.Status = d.Status
+		obs.Analysis, obs.AnalysisMessage = run.Phase, run.Message
+		next := rollout.Decide(again, obs)
+		next.Events = append(d.Events, next.Events...)
+		next.WriteBack = next.WriteBack || d.WriteBack
+		return next, nil
+	}
+	return d, nil
+}
+
+func template(md *v1alpha1.ModelDeployment, name string) (v1alpha1.AnalysisTemplate, bool) {
+	if md.Spec.Analysis != nil {
+		for _, t := range md.Spec.Analysis.Templates {
+			if t.Name == name {
+				return t, true
+			}
+		}
+	}
+	return v1alpha1.AnalysisTemplate{}, false
+}
+
+// ensureRun returns the current step's run in st, adding it when it is new.
+func ensureRun(st *v1alpha1.ModelDeploymentStatus, tmpl string, now time.Time) *v1alpha1.AnalysisRunStatus {
+	if run := currentRun(*st); run != nil {
+		return run
+	}
+	t := metav1.NewTime(now)
+	st.AnalysisRuns = append(st.AnalysisRuns, v1alpha1.AnalysisRunStatus{
+		Name: runKey(*st), Template: tmpl, Phase: v1alpha1.AnalysisPending, StartedAt: &t,
+	})
+	return &st.AnalysisRuns[len(st.AnalysisRuns)-1]
+}
+
+// apply makes the Deployments, Services and route match the decision.
+func (r *Reconciler) apply(ctx context.Context, md *v1alpha1.ModelDeployment, d rollout.Decision) error {
+	for v, n := range d.Replicas {
+		if err := r.applyDeployment(ctx, md, v, n); err != nil {
+			return fmt.Errorf("deployment %s: %w", deploymentName(md, v), err)
+		}
+	}
+	var deps appsv1.DeploymentList
+	if err := r.List(ctx, &deps, client.InNamespace(md.Namespace), client.MatchingLabels(selector(md))); err != nil {
+		return err
+	}
+	for i := range deps.Items {
+		dep := &deps.Items[i]
+		if _, keep := d.Replicas[dep.Labels[LabelVersion]]; !keep && metav1.IsControlledBy(dep, md) {
+			if err := r.Delete(ctx, dep); client.IgnoreNotFound(err) != nil {
+				return err
+			}
+		}
+	}
+	canary := d.Status.CanaryVersion
+	if canary == "" {
+		canary = d.Status.StableVersion
+	}
+	for name, sel := range map[string]map[string]string{
+		md.Name:             selector(md),
+		md.Name + "-stable": versionSelector(md, d.Status.StableVersion),
+		md.Name + "-canary": versionSelector(md, canary),
+	} {
+		svc := &corev1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: md.Namespace}}
+		mutateService(md, svc, sel)
+		if err := r.serverApply(ctx, md, svc); err != nil {
+			return fmt.Errorf("service %s: %w", name, err)
+		}
+	}
+	if d.Status.Weights != nil {
+		if _, err := r.applyRoute(ctx, md, *d.Status.Weights); err != nil {
+			return fmt.Errorf("HTTPRoute %s: %w", md.Name, err)
+		}
+	}
+	return nil
+}
+
+// applyDeployment gives version v n replicas: the whole Deployment for spec.version, server-side applied (an
+// unchanged one is not written); only the replicas of an older version, whose pods stay as they were created. An
+// older version whose Deployment is gone cannot come back and is skipped.
+func (r *Reconciler) applyDeployment(ctx context.Context, md *v1alpha1.ModelDeployment, v string, n int32) error {
+	dep := &appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Name: deploymentName(md, v), Namespace: md.Namespace}}
+	if v == md.Spec.Version {
+		mutateDeployment(md, dep, v, n)
+		return r.serverApply(ctx, md, dep)
+	}
+	if err := r.Get(ctx, client.ObjectKeyFromObject(dep), dep); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if dep.Spec.Replicas != nil && *dep.Spec.Replicas == n {
+		return nil
+	}
+	patch := client.MergeFrom(dep.DeepCopy())
+	dep.Spec.Replicas = &n
+	return r.Patch(ctx, dep, patch)
+}
+
+// FieldManager is the controller's server-side apply field manager.
+const FieldManager = "marina-controller"
+
+// serverApply server-side applies obj, owned by md.
+func (r *Reconciler) serverApply(ctx context.Context, md *v1alpha1.ModelDeployment, obj client.Object) error {
+	if err := controllerutil.SetControllerReference(md, obj, r.Scheme); err != nil {
+		return err
+	}
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return err
+	}
+	delete(m, "status")
+	unstructured.RemoveNestedField(m, "metadata", "creationTimestamp")
+	unstructured.RemoveNestedField(m, "spec", "template", "metadata", "creationTimestamp")
+	return r.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: m}),
+		client.FieldOwner(FieldManager), client.ForceOwnership)
+}
+
+// writeBack writes the revert of an aborted rollout to Git and records the outcome in st.
+func (r *Reconciler) writeBack(ctx context.Context, md *v1alpha1.ModelDeployment, st *v1alpha1.ModelDeploymentStatus) error {
+	cond := metav1.Condition{Type: WriteBackCondition, ObservedGeneration: md.Generation}
+	wb := md.Spec.GitWriteBack
+	if wb == nil || r.Writer == nil {
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, "Disabled",
+			"spec.gitWriteBack is not set: roll back in Git with `marina rollback`, or the GitOps engine will apply the aborted version again"
+		meta.SetStatusCondition(&st.Conditions, cond)
+		return nil
+	}
+	var secret *corev1.Secret
+	if wb.SecretRef != nil {
+		secret = &corev1.Secret{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: md.Namespace, Name: wb.SecretRef.Name}, secret); err != nil {
+			cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Pending", fmt.Sprintf("reading Secret %s: %v", wb.SecretRef.Name, err)
+			meta.SetStatusCondition(&st.Conditions, cond)
+			return err
+		}
+	}
+	snapshot := md.DeepCopy()
+	snapshot.Status = *st
+	commit, err := r.Writer.WriteBack(ctx, snapshot, secret)
+	if err != nil {
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Pending", "retrying: "+err.Error()
+		meta.SetStatusCondition(&st.Conditions, cond)
+		r.Recorder.Eventf(md, nil, corev1.EventTypeWarning, "WriteBackFailed", "WriteBack", "%v", err)
+		return err
+	}
+	cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, "Written", "revert committed as "+commit
+	meta.SetStatusCondition(&st.Conditions, cond)
+	r.Recorder.Eventf(md, nil, corev1.EventTypeNormal, "WrittenBack", "WriteBack", "revert of %s committed as %s", st.CanaryVersion, commit)
+	return nil
+}
