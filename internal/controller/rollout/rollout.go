@@ -68,7 +68,7 @@ type Observed struct {
 
 // Event is a Kubernetes Event the reconciler records.
 type Event struct {
-	Warning        bool
+	Warning         bool
 	Reason, Message string
 }
 
