@@ -1,7 +1,6 @@
 package router
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -54,16 +53,17 @@ type state struct {
 	cum       []uint64             // cumulative weights of upstreams
 	total     uint64               // sum of the weights
 	byVersion map[string]*upstream // every version a request may pin, the shadow's too
-	transport *http.Transport
-	mirror    *mirror // nil without a shadow
-	mirrorPPM uint64  // mirrored requests per million
-	stickyHdr string  // canonical header key
+	pools     map[string]*connPool // keep-alive pools by upstream address
+	mirror    *mirror              // nil without a shadow
+	mirrorPPM uint64               // mirrored requests per million
+	stickyHdr string               // canonical header key
 }
 
 // upstream is one version's address and metrics.
 type upstream struct {
 	version string
 	url     *url.URL
+	pool    *connPool
 	metrics *versionMetrics
 	errors  map[string]prometheus.Counter // by kind
 	pair    *pairMetrics                  // comparisons of the shadow against this version; nil without a shadow
@@ -110,8 +110,10 @@ func (rt *Router) Reload(cfg *Config) error {
 	}
 	rt.state.Store(st)
 	rt.metrics.reloads.WithLabelValues("success").Inc()
-	if old.transport != st.transport {
-		old.transport.CloseIdleConnections()
+	for addr, p := range old.pools {
+		if st.pools[addr] != p {
+			p.closeIdle()
+		}
 	}
 	if old.mirror != nil && old.mirror != st.mirror {
 		go old.mirror.close()
@@ -125,24 +127,33 @@ func (rt *Router) close() {
 	if st.mirror != nil {
 		st.mirror.close()
 	}
-	st.transport.CloseIdleConnections()
+	for _, p := range st.pools {
+		p.closeIdle()
+	}
 }
 
-// build prepares cfg for routing, reusing the transport and mirror of old when their settings did not change.
+// build prepares cfg for routing, reusing the connection pools and mirror of old when their settings did not change.
 func (rt *Router) build(cfg *Config, old *state) (*state, error) {
 	if cfg.maxBody == 0 { // built by hand rather than by Load or Parse
 		if err := cfg.validate(); err != nil {
 			return nil, err
 		}
 	}
-	st := &state{cfg: cfg, byVersion: map[string]*upstream{}}
+	st := &state{cfg: cfg, byVersion: map[string]*upstream{}, pools: map[string]*connPool{}}
 	if s := cfg.Sticky; s != nil && s.Header != "" {
 		st.stickyHdr = textproto.CanonicalMIMEHeaderKey(s.Header)
 	}
-	if old != nil && old.cfg.MaxIdleConnsPerHost == cfg.MaxIdleConnsPerHost && old.cfg.Timeouts.Upstream == cfg.Timeouts.Upstream {
-		st.transport = old.transport
-	} else {
-		st.transport = newTransport(cfg.MaxIdleConnsPerHost, cfg.Timeouts.Upstream.Duration)
+	samePools := old != nil && old.cfg.MaxIdleConnsPerHost == cfg.MaxIdleConnsPerHost && old.cfg.Timeouts.Upstream == cfg.Timeouts.Upstream
+	pool := func(addr string) *connPool {
+		if p, ok := st.pools[addr]; ok {
+			return p
+		}
+		p, ok := old.poolFor(addr, samePools)
+		if !ok {
+			p = newConnPool(addr, cfg.MaxIdleConnsPerHost, cfg.Timeouts.Upstream.Duration)
+		}
+		st.pools[addr] = p
+		return p
 	}
 	m := rt.metrics
 	for _, u := range cfg.Upstreams {
@@ -150,6 +161,7 @@ func (rt *Router) build(cfg *Config, old *state) (*state, error) {
 		if err != nil {
 			return nil, err
 		}
+		up.pool = pool(up.url.Host)
 		st.byVersion[u.Version] = up
 		if u.Weight > 0 {
 			st.total += uint64(u.Weight)
@@ -162,6 +174,7 @@ func (rt *Router) build(cfg *Config, old *state) (*state, error) {
 		if err != nil {
 			return nil, err
 		}
+		up.pool = pool(up.url.Host) // for requests pinned to the shadow
 		st.byVersion[s.Version] = up
 		st.mirrorPPM = uint64(s.Percent * 10_000)
 		if old != nil && old.mirror != nil && old.cfg.Model == cfg.Model && old.cfg.Protocol == cfg.Protocol &&
@@ -175,6 +188,15 @@ func (rt *Router) build(cfg *Config, old *state) (*state, error) {
 		}
 	}
 	return st, nil
+}
+
+// poolFor returns old's pool to addr when reuse allows it.
+func (old *state) poolFor(addr string, reuse bool) (*connPool, bool) {
+	if old == nil || !reuse {
+		return nil, false
+	}
+	p, ok := old.pools[addr]
+	return p, ok
 }
 
 // sameShadow reports whether two shadow configurations need the same queue and workers.
@@ -354,9 +376,10 @@ func (c *capture) write(p []byte) {
 	c.buf = append(c.buf, p...)
 }
 
-// hopHeaders are hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection and are never forwarded.
+// hopHeaders are hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection and are never forwarded; nor is
+// Expect, as the router has read the body already.
 var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-	"Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Expect"}
 
 // copyHeader copies src into dst without hop-by-hop headers, those the Connection header names, and skip.
 func copyHeader(dst, src http.Header, skip string) {
@@ -395,12 +418,8 @@ func (rt *Router) forward(w http.ResponseWriter, r *http.Request, st *state, u *
 		ProtoMinor: 1,
 		Header:     make(http.Header, len(r.Header)+1),
 		Host:       u.url.Host,
-		Body:       http.NoBody,
 	}
 	copyHeader(out.Header, r.Header, versionHeaderKey)
-	if body != nil {
-		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
-	}
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
 			ip = strings.Join(prior, ", ") + ", " + ip
@@ -416,7 +435,7 @@ func (rt *Router) forward(w http.ResponseWriter, r *http.Request, st *state, u *
 		propagator.Inject(ctx, propagation.HeaderCarrier(out.Header))
 	}
 	sc := trace.SpanContextFromContext(ctx)
-	resp, err := st.transport.RoundTrip(out.WithContext(ctx))
+	resp, err := u.pool.roundTrip(ctx, out, body)
 	if err != nil {
 		status, kind := http.StatusBadGateway, errOther
 		var oe *net.OpError

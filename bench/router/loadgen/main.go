@@ -131,40 +131,63 @@ func measure(c *http.Client, url string, rate, conns int, d time.Duration) resul
 	return res
 }
 
+// add merges another measurement of the same target into r.
+func (r *result) add(o result) {
+	r.requests += o.requests
+	r.errors += o.errors
+	r.elapsed += o.elapsed
+	r.latencies = append(r.latencies, o.latencies...)
+}
+
+// interleave measures each target in turn, rounds times, d/rounds each after warm, and merges each target's rounds:
+// a burst of load from elsewhere on the machine then hits every target alike.
+func interleave(targets map[string]string, names []string, rate, conns, rounds int, warm, d time.Duration) map[string]result {
+	out := map[string]result{}
+	for range rounds {
+		for _, name := range names {
+			r := out[name]
+			r.add(run(targets[name], rate, conns, warm, d/time.Duration(rounds)))
+			out[name] = r
+		}
+	}
+	for _, r := range out {
+		slices.Sort(r.latencies)
+	}
+	return out
+}
+
 // suite is the comparison run.sh prints.
-func suite(targets map[string]string, rate, conns, maxConns int, warm, d time.Duration) error {
+func suite(targets map[string]string, rate, conns, maxConns, rounds int, warm, d time.Duration) error {
 	for _, name := range []string{"direct", "marina", "nginx", "marina-shadow", "nginx-shadow"} {
 		if targets[name] == "" {
 			return fmt.Errorf("-targets lacks %s=URL", name)
 		}
 	}
-	at := func(name string) result {
-		r := run(targets[name], rate, conns, warm, d)
-		fmt.Printf("  %-14s %d req/s fixed rate   %s\n", name, rate, r)
-		return r
-	}
-	top := func(name string) result {
-		r := run(targets[name], 0, maxConns, warm, d)
-		fmt.Printf("  %-14s %d connections closed loop   %s\n", name, maxConns, r)
-		return r
+	print := func(rs map[string]result, how string, names ...string) {
+		for _, name := range names {
+			fmt.Printf("  %-14s %s   %s\n", name, how, rs[name])
+		}
 	}
 	us := func(x time.Duration) float64 { return float64(x) / float64(time.Microsecond) }
 	added := func(r, base result, p float64) float64 { return us(r.percentile(p)) - us(base.percentile(p)) }
 
-	fmt.Printf("added latency at %d req/s (each %s after %s warm-up):\n", rate, d, warm)
-	direct, marina, nginx := at("direct"), at("marina"), at("nginx")
+	fmt.Printf("added latency at %d req/s (%s each, in %d interleaved rounds after %s warm-up each):\n", rate, d, rounds, warm)
+	at := interleave(targets, []string{"direct", "marina", "nginx"}, rate, conns, rounds, warm, d)
+	print(at, fmt.Sprintf("%d req/s fixed rate", rate), "direct", "marina", "nginx")
 	fmt.Printf("maximum throughput:\n")
-	marinaTop, nginxTop := top("marina"), top("nginx")
-	fmt.Printf("10%% shadow to a slow upstream, %d req/s:\n", rate)
-	marinaShadow, nginxShadow := at("marina-shadow"), at("nginx-shadow")
+	top := interleave(targets, []string{"marina", "nginx"}, 0, maxConns, rounds, warm, d)
+	print(top, fmt.Sprintf("%d connections closed loop", maxConns), "marina", "nginx")
+	fmt.Printf("10%% shadow to a slow upstream, %d req/s, against no shadow:\n", rate)
+	sh := interleave(targets, []string{"marina", "marina-shadow", "nginx", "nginx-shadow"}, rate, conns, rounds, warm, d)
+	print(sh, fmt.Sprintf("%d req/s fixed rate", rate), "marina", "marina-shadow", "nginx", "nginx-shadow")
 
 	fmt.Printf("\nsummary\n")
-	fmt.Printf("  added latency p50/p99   marina %+.0f/%+.0f µs   nginx %+.0f/%+.0f µs   (goal: marina p99 added < 300 µs)\n",
-		added(marina, direct, 0.5), added(marina, direct, 0.99), added(nginx, direct, 0.5), added(nginx, direct, 0.99))
-	fmt.Printf("  max throughput          marina %.0f req/s   nginx %.0f req/s   ratio marina/nginx %.2f   (goal >= 1)\n",
-		marinaTop.rps(), nginxTop.rps(), marinaTop.rps()/nginxTop.rps())
+	fmt.Printf("  added latency p50/p99       marina %+.0f/%+.0f µs   nginx %+.0f/%+.0f µs   (goal: marina p99 added < 300 µs)\n",
+		added(at["marina"], at["direct"], 0.5), added(at["marina"], at["direct"], 0.99), added(at["nginx"], at["direct"], 0.5), added(at["nginx"], at["direct"], 0.99))
+	fmt.Printf("  max throughput              marina %.0f req/s   nginx %.0f req/s   ratio marina/nginx %.2f   (goal >= 1)\n",
+		top["marina"].rps(), top["nginx"].rps(), top["marina"].rps()/top["nginx"].rps())
 	fmt.Printf("  p99 with shadow / without   marina %.2f   nginx %.2f   (goal: marina <= 1.05)\n",
-		us(marinaShadow.percentile(0.99))/us(marina.percentile(0.99)), us(nginxShadow.percentile(0.99))/us(nginx.percentile(0.99)))
+		us(sh["marina-shadow"].percentile(0.99))/us(sh["marina"].percentile(0.99)), us(sh["nginx-shadow"].percentile(0.99))/us(sh["nginx"].percentile(0.99)))
 	return nil
 }
 
@@ -174,7 +197,8 @@ func main() {
 	conns := flag.Int("c", 64, "connections (closed loop: each sends back to back; fixed rate: workers)")
 	maxConns := flag.Int("max-c", 32, "connections of the closed-loop throughput runs with -targets")
 	d := flag.Duration("d", 3*time.Second, "duration of each measurement")
-	warm := flag.Duration("warm", 500*time.Millisecond, "warm-up before each measurement")
+	warm := flag.Duration("warm", 300*time.Millisecond, "warm-up before each measurement (each round with -targets)")
+	rounds := flag.Int("rounds", 3, "with -targets: interleaved rounds each measurement is split into")
 	targets := flag.String("targets", "", "name=URL,… for direct, marina, nginx, marina-shadow, nginx-shadow")
 	flag.Parse()
 	if *targets != "" {
@@ -186,7 +210,7 @@ func main() {
 		if *rate == 0 {
 			*rate = 5000
 		}
-		if err := suite(m, *rate, *conns, *maxConns, *warm, *d); err != nil {
+		if err := suite(m, *rate, *conns, *maxConns, *rounds, *warm, *d); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
