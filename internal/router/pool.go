@@ -16,7 +16,7 @@ import (
 // connPool is a keep-alive HTTP/1.1 client to one upstream address, lighter than http.Transport: the calling
 // goroutine writes the request and reads the response itself, so a proxied request costs no goroutine hand-offs
 // (http.Transport passes each request to a writer and a reader goroutine per connection). On two cores that took
-// about a quarter off the CPU time per proxied request and raised the router from 0.50 to 0.75 of nginx.s
+// about a quarter off the CPU time per proxied request and raised the router from 0.50 to 0.75 of nginx's
 // closed-loop throughput in bench/router.
 type connPool struct {
 	addr          string
