@@ -144,4 +144,41 @@ type AnalysisRunStatus struct {
 	// StartedAt is when the run started.
 	// +optional
 	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+
+	// Metrics is the progress of each metric, in the template's order: what a restarted controller resumes from.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=20
+	Metrics []AnalysisMetricStatus `json:"metrics,omitempty"`
+}
+
+// AnalysisMetricStatus is the progress of one metric of an analysis run.
+type AnalysisMetricStatus struct {
+	// Name is the metric's name.
+	Name string `json:"name"`
+	// Phase is Pending, Running, Successful, Failed, Error or Inconclusive.
+	Phase AnalysisPhase `json:"phase"`
+	// Successful counts successful measurements.
+	// +optional
+	Successful int32 `json:"successful,omitempty"`
+	// Failed counts failed measurements.
+	// +optional
+	Failed int32 `json:"failed,omitempty"`
+	// Inconclusive counts inconclusive measurements.
+	// +optional
+	Inconclusive int32 `json:"inconclusive,omitempty"`
+	// Error counts measurements that errored.
+	// +optional
+	Error int32 `json:"error,omitempty"`
+	// ConsecutiveErrors counts the errors since the last measurement that was not one.
+	// +optional
+	ConsecutiveErrors int32 `json:"consecutiveErrors,omitempty"`
+	// LastMeasuredAt is when the metric was last measured (microseconds: the next measurement is due an interval
+	// later, also after a restart).
+	// +optional
+	LastMeasuredAt *metav1.MicroTime `json:"lastMeasuredAt,omitempty"`
+	// Message is about the last measurement.
+	// +optional
+	Message string `json:"message,omitempty"`
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -27,6 +29,9 @@ type controllerOptions struct {
 	healthAddr  string
 	leaderElect bool
 	concurrency int
+	prometheus  string
+	gitCache    string
+	gitAuthor   string
 }
 
 func (o *controllerOptions) AddFlags(fs *pflag.FlagSet) {
@@ -36,6 +41,9 @@ func (o *controllerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.healthAddr, "health-addr", ":8081", "address of /healthz and /readyz (0 to disable)")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so that only one of several replicas reconciles")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "ModelDeployments reconciled at once")
+	fs.StringVar(&o.prometheus, "prometheus", "", "Prometheus of analysis templates that name none, e.g. http://prometheus.monitoring:9090")
+	fs.StringVar(&o.gitCache, "git-cache", filepath.Join(os.TempDir(), "marina-controller-git"), "directory for the clones the Git write-back keeps (disposable)")
+	fs.StringVar(&o.gitAuthor, "git-author", "", `author of write-back commits, "Name <email>" (default "marina-controller <marina@localhost>")`)
 }
 
 func (o *controllerOptions) Validate() error {
@@ -79,7 +87,11 @@ func (o *controllerOptions) Run() error {
 	if err != nil {
 		return usagef("starting the manager: %v", err)
 	}
-	r := &controller.Reconciler{Client: mgr.GetClient(), Scheme: s, Recorder: mgr.GetEventRecorder("marina-controller")}
+	r := &controller.Reconciler{
+		Client: mgr.GetClient(), Scheme: s, Recorder: mgr.GetEventRecorder("marina-controller"),
+		Analyzer: &controller.PrometheusAnalyzer{DefaultAddress: o.prometheus},
+		Writer:   &controller.GitWriteBack{WorkDir: o.gitCache, Author: o.gitAuthor},
+	}
 	if err := r.SetupWithManager(mgr, o.concurrency); err != nil {
 		return err
 	}
@@ -118,6 +130,13 @@ status, so a restarted controller resumes the same step with the same remaining
 time. A failed analysis or a missed progress deadline aborts: all traffic back
 to the stable version, the canary scaled to zero, Degraded=True and an Event.
 A pause without a duration waits for the annotation marina.dev/resume.
+
+Analysis steps query Prometheus (the template's prometheus.address, else
+--prometheus); a measurement that cannot be taken is retried and the rollout
+waits, never promotes. After an abort, spec.gitWriteBack gets the revert: the
+environment back to the stable version and the bad version blocked, committed
+and pushed (credentials from the Secret it names: username/password or
+bearerToken) so Argo CD or Flux apply the rollback instead of the bad version.
 
 Run it in the cluster with config/default (kubectl apply -k config/default);
 it stops cleanly on SIGTERM.`,

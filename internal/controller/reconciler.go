@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -190,7 +191,7 @@ func (r *Reconciler) observe(ctx context.Context, md *v1alpha1.ModelDeployment, 
 		}
 	}
 	if run := currentRun(md.Status); run != nil {
-		obs.Analysis, obs.AnalysisMessage = run.Phase, run.Message
+		obs.Analysis, obs.AnalysisMessage, obs.AnalysisErroring = run.Phase, run.Message, erroring(run)
 	}
 	return obs, nil
 }
@@ -220,30 +221,25 @@ func (r *Reconciler) analyze(ctx context.Context, md *v1alpha1.ModelDeployment, 
 	if r.Analyzer == nil {
 		return d, nil
 	}
-	tmpl, ok := template(md, d.Analysis)
-	if !ok {
-		run := ensureRun(&d.Status, d.Analysis, obs.Now)
+	run := ensureRun(&d.Status, d.Analysis, obs.Now)
+	if tmpl, ok := template(md, d.Analysis); !ok {
 		run.Phase, run.Message = v1alpha1.AnalysisError, fmt.Sprintf("no analysis template %q in spec.analysis.templates", d.Analysis)
-	} else {
-		run := ensureRun(&d.Status, d.Analysis, obs.Now)
-		next := r.Analyzer.Measure(ctx, tmpl, run, obs.Now)
-		if next > 0 && (d.RequeueAfter == 0 || next < d.RequeueAfter) {
-			d.RequeueAfter = next
-		}
+	} else if next := r.Analyzer.Measure(ctx, tmpl, run, obs.Now); next > 0 && (d.RequeueAfter == 0 || next < d.RequeueAfter) {
+		d.RequeueAfter = next
 	}
-	run := currentRun(d.Status)
+	// Decide again with the measurements taken: a finished run moves the rollout on, an erroring one says why
+	// it waits.
 	analysisResults.WithLabelValues(string(run.Phase)).Inc()
-	switch run.Phase {
-	case v1alpha1.AnalysisSuccessful, v1alpha1.AnalysisFailed, v1alpha1.AnalysisError, v1alpha1.AnalysisInconclusive:
-		again := md.DeepCopy()
-		again.Status = d.Status
-		obs.Analysis, obs.AnalysisMessage = run.Phase, run.Message
-		next := rollout.Decide(again, obs)
-		next.Events = append(d.Events, next.Events...)
-		next.WriteBack = next.WriteBack || d.WriteBack
-		return next, nil
+	again := md.DeepCopy()
+	again.Status = d.Status
+	obs.Analysis, obs.AnalysisMessage, obs.AnalysisErroring = run.Phase, run.Message, erroring(run)
+	next := rollout.Decide(again, obs)
+	next.Events = append(d.Events, next.Events...)
+	next.WriteBack = next.WriteBack || d.WriteBack
+	if next.RequeueAfter == 0 || (d.RequeueAfter > 0 && d.RequeueAfter < next.RequeueAfter) {
+		next.RequeueAfter = d.RequeueAfter
 	}
-	return d, nil
+	return next, nil
 }
 
 func template(md *v1alpha1.ModelDeployment, name string) (v1alpha1.AnalysisTemplate, bool) {
@@ -374,6 +370,12 @@ func (r *Reconciler) writeBack(ctx context.Context, md *v1alpha1.ModelDeployment
 	snapshot := md.DeepCopy()
 	snapshot.Status = *st
 	commit, err := r.Writer.WriteBack(ctx, snapshot, secret)
+	if errors.Is(err, ErrNothingToWrite) {
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionTrue, "NotWritten", err.Error()
+		meta.SetStatusCondition(&st.Conditions, cond)
+		r.Recorder.Eventf(md, nil, corev1.EventTypeWarning, "WriteBackRefused", "WriteBack", "%v", err)
+		return nil
+	}
 	if err != nil {
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Pending", "retrying: "+err.Error()
 		meta.SetStatusCondition(&st.Conditions, cond)

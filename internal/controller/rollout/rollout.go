@@ -28,6 +28,7 @@ const (
 	ReasonPaused           = "Paused"
 	ReasonAnalysis         = "Analyzing"
 	ReasonInconclusive     = "AnalysisInconclusive"
+	ReasonAnalysisError    = "AnalysisError"
 	ReasonAborted          = "Aborted"
 	ReasonDeadlineExceeded = "ProgressDeadlineExceeded"
 	ReasonPromoted         = "Promoted"
@@ -61,6 +62,9 @@ type Observed struct {
 	Analysis v1alpha1.AnalysisPhase
 	// AnalysisMessage explains a failed or erroring analysis.
 	AnalysisMessage string
+	// AnalysisErroring is set while the analysis is running but its last measurement could not be taken
+	// (Prometheus down, a query error): the rollout waits and never goes on.
+	AnalysisErroring bool
 	// Resume is set when a user asked a paused rollout to go on (marina promote --resume, or the annotation).
 	Resume bool
 	GPU    GPU

@@ -165,6 +165,10 @@ func (d *decider) analyze(tmpl, what string) bool {
 		d.rolling(ReasonInconclusive, fmt.Sprintf("%s: analysis %s is inconclusive: %s; resume to go on, or roll back", what, tmpl, d.o.AnalysisMessage))
 	default:
 		d.analysis = tmpl
+		if d.o.AnalysisErroring {
+			d.rolling(ReasonAnalysisError, fmt.Sprintf("%s: analysis %s cannot measure, retrying (the rollout waits): %s", what, tmpl, d.o.AnalysisMessage))
+			return false
+		}
 		msg := fmt.Sprintf("%s: running analysis %s", what, tmpl)
 		if d.o.AnalysisMessage != "" {
 			msg += ": " + d.o.AnalysisMessage
