@@ -3,14 +3,8 @@ package analysis_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,13 +13,16 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/analysis"
+	"github.com/marina-dev/marina/internal/analysis/prometheustest"
 )
+
+// scraped holds once Prometheus has scraped both series of the app.
+const scraped = `app_requests_total and on() up{job="app"} == 1`
 
 // TestAnalysisOnARealPrometheus measures metrics of an app this test serves, as scraped every second by a real
 // Prometheus (hack/prometheus.sh installs Debian's): runs pass and fail on the app's numbers, bad PromQL is an
 // Error, and a run survives Prometheus going away and coming back.
 func TestAnalysisOnARealPrometheus(t *testing.T) {
-	bin := prometheusBinary(t)
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "app_requests_total", Help: "Requests by code."}, []string{"code"})
 	requests.WithLabelValues("200").Add(990)
 	requests.WithLabelValues("500").Add(10)
@@ -34,14 +31,14 @@ func TestAnalysisOnARealPrometheus(t *testing.T) {
 	app := httptest.NewServer(promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	t.Cleanup(app.Close)
 
-	p := startPrometheus(t, bin, app.Listener.Addr().String())
-	q, err := analysis.NewClient("http://" + p.addr)
+	p := prometheustest.Start(t, app.Listener.Addr().String())
+	q, err := analysis.NewClient(p.Address())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	t.Cleanup(cancel)
-	p.waitForData(ctx, t, q)
+	p.WaitForData(ctx, t, scraped, 2)
 
 	successRate := v1alpha1.AnalysisMetric{Name: "success-rate",
 		Query:            `sum(app_requests_total{code!~"5.."}) / sum(app_requests_total)`,
@@ -86,7 +83,7 @@ func TestAnalysisOnARealPrometheus(t *testing.T) {
 		if s.Phase != v1alpha1.AnalysisRunning || s.Metrics[0].Successful != 1 {
 			t.Fatalf("first measurement: %s %q, want Running with one success", s.Phase, s.Message)
 		}
-		p.stop(t)
+		p.Stop(t)
 		for i := range 2 {
 			next, _ := analysis.Next(tmpl, s)
 			time.Sleep(time.Until(next))
@@ -108,8 +105,8 @@ func TestAnalysisOnARealPrometheus(t *testing.T) {
 		if a, _ := analysis.Next(tmpl, s); !func() bool { b, _ := analysis.Next(tmpl, resumed); return a.Equal(b) }() {
 			t.Fatalf("the resumed run is due at another time than %v", a)
 		}
-		p.start(t)
-		p.waitForData(ctx, t, q)
+		p.Start(t)
+		p.WaitForData(ctx, t, scraped, 2)
 		s = runToEnd(ctx, t, q, tmpl, resumed)
 		m := s.Metrics[0]
 		if s.Phase != v1alpha1.AnalysisSuccessful || m.Successful != 3 || m.Error != 2 || m.ConsecutiveErrors != 0 {
@@ -133,118 +130,4 @@ func runToEnd(ctx context.Context, t *testing.T, q analysis.Querier, tmpl v1alph
 		case <-time.After(time.Until(next)):
 		}
 	}
-}
-
-// prometheusBinary finds prometheus on PATH; without it the test is skipped, except with CI=true, where it fails:
-// CI must not pass by skipping.
-func prometheusBinary(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("prometheus")
-	if err == nil {
-		return bin
-	}
-	msg := "prometheus not found on PATH: run hack/prometheus.sh (as root) to install Debian's"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// prometheusProcess is a Prometheus server run by a test, which can be stopped and started again on the same port
-// and storage.
-type prometheusProcess struct {
-	bin, dir, addr string
-	cmd            *exec.Cmd
-	done           chan struct{}
-}
-
-// startPrometheus starts Prometheus on a free loopback port, scraping target every second; the test's Cleanup
-// stops it, and the kernel kills it if the test binary dies first.
-func startPrometheus(t *testing.T, bin, target string) *prometheusProcess {
-	t.Helper()
-	p := &prometheusProcess{bin: bin, dir: t.TempDir(), addr: freeAddr(t)}
-	config := fmt.Sprintf("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"+
-		"scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: [%q]\n", target)
-	if err := os.WriteFile(filepath.Join(p.dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p.start(t)
-	t.Cleanup(func() {
-		p.stop(t)
-		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(p.dir, "prometheus.log"))
-			t.Logf("prometheus.log:\n%s", log[max(0, len(log)-4000):])
-		}
-	})
-	return p
-}
-
-func (p *prometheusProcess) start(t *testing.T) {
-	t.Helper()
-	log, err := os.OpenFile(filepath.Join(p.dir, "prometheus.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd = exec.Command(p.bin, "--config.file="+filepath.Join(p.dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(p.dir, "data"), "--web.listen-address="+p.addr)
-	p.cmd.Stdout, p.cmd.Stderr = log, log
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		_ = log.Close()
-		t.Fatalf("starting prometheus: %v", err)
-	}
-	done := make(chan struct{})
-	go func(cmd *exec.Cmd) {
-		_ = cmd.Wait()
-		_ = log.Close()
-		close(done)
-	}(p.cmd)
-	p.done = done
-}
-
-// stop stops Prometheus (SIGTERM, then SIGKILL after 10 s) and waits for it to exit; it does nothing when stopped.
-func (p *prometheusProcess) stop(t *testing.T) {
-	t.Helper()
-	if p.cmd == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-	p.cmd = nil
-}
-
-// waitForData waits until Prometheus has scraped both series of the app.
-func (p *prometheusProcess) waitForData(ctx context.Context, t *testing.T, q analysis.Querier) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	m := v1alpha1.AnalysisMetric{Name: "ready", Query: `app_requests_total and on() up{job="app"} == 1`,
-		SuccessCondition: "len(result) == 2"}
-	for {
-		got := analysis.Measure(ctx, q, m, time.Now())
-		if got.Phase == v1alpha1.AnalysisSuccessful {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("Prometheus at %s did not scrape the app: %s", p.addr, got.Message)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String()
 }

@@ -1,0 +1,170 @@
+package prometheustest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Binary finds prometheus on PATH; without it the test is skipped, except with CI=true, where it fails: CI must
+// not pass by skipping.
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err == nil {
+		return bin
+	}
+	msg := "prometheus not found on PATH: run hack/prometheus.sh (as root) to install Debian's"
+	if os.Getenv("CI") == "true" {
+		tb.Fatal(msg)
+	}
+	tb.Skip(msg)
+	return ""
+}
+
+// Server is a Prometheus process run by a test.
+type Server struct {
+	bin, dir, addr string
+	cmd            *exec.Cmd
+	done           chan struct{}
+}
+
+// Start starts Prometheus on a free loopback port, scraping targets (host:port, job "app") every second; the
+// test's Cleanup stops it, and the kernel kills it if the test binary dies first. It skips or fails the test as
+// Binary does when prometheus is not installed.
+func Start(tb testing.TB, targets ...string) *Server {
+	tb.Helper()
+	s := &Server{bin: Binary(tb), dir: tb.TempDir(), addr: FreeAddr(tb)}
+	quoted := make([]string, len(targets))
+	for i, t := range targets {
+		quoted[i] = fmt.Sprintf("%q", t)
+	}
+	config := "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n" +
+		"scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: [" + strings.Join(quoted, ", ") + "]\n"
+	if err := os.WriteFile(filepath.Join(s.dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	s.Start(tb)
+	tb.Cleanup(func() {
+		s.Stop(tb)
+		if tb.Failed() {
+			log, _ := os.ReadFile(filepath.Join(s.dir, "prometheus.log"))
+			tb.Logf("prometheus.log:\n%s", log[max(0, len(log)-4000):])
+		}
+	})
+	return s
+}
+
+// Address is the server's base URL, http://127.0.0.1:PORT, as analysis templates name it.
+func (s *Server) Address() string { return "http://" + s.addr }
+
+// Start starts the server again after Stop, on the same port and storage; it does nothing while it runs.
+func (s *Server) Start(tb testing.TB) {
+	tb.Helper()
+	if s.cmd != nil {
+		return
+	}
+	log, err := os.OpenFile(filepath.Join(s.dir, "prometheus.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(s.bin, "--config.file="+filepath.Join(s.dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(s.dir, "data"), "--web.listen-address="+s.addr)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		_ = log.Close()
+		tb.Fatalf("starting prometheus: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		_ = log.Close()
+		close(done)
+	}()
+	s.cmd, s.done = cmd, done
+}
+
+// Stop stops the server (SIGTERM, then SIGKILL after 10 s) and waits for it to exit; it does nothing when stopped.
+func (s *Server) Stop(tb testing.TB) {
+	tb.Helper()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.cmd = nil
+}
+
+// WaitForData waits up to 30 s (or until ctx ends) until query returns at least series series, e.g. until
+// Prometheus has scraped the series a test's analysis measures; it fails the test otherwise.
+func (s *Server) WaitForData(ctx context.Context, tb testing.TB, query string, series int) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		n, err := s.count(ctx, query)
+		if err == nil && n >= series {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("Prometheus at %s: %q has %d series, want %d (%v)", s.addr, query, n, series, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// count is the number of series query returns now.
+func (s *Server) count(ctx context.Context, query string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Address()+"/api/v1/query?query="+url.QueryEscape(query), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var body struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
+		return 0, err
+	}
+	if body.Status != "success" {
+		return 0, fmt.Errorf("query: %s", body.Error)
+	}
+	return len(body.Data.Result), nil
+}
+
+// FreeAddr returns a loopback host:port nothing listens on now.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String()
+}
