@@ -2,12 +2,14 @@ package router
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +68,7 @@ type job struct {
 	header                       http.Header
 	body                         []byte
 	primary                      Response
+	encoding                     string // the primary's Content-Encoding
 	pair                         *pairMetrics
 	span                         trace.SpanContext
 }
@@ -119,7 +122,7 @@ func newMirror(cfg *Config, u *url.URL, m *metrics, log *slog.Logger, rnd func()
 }
 
 // enqueue hands a request the primary answered to the workers, or drops it when the queue is full; it never blocks.
-func (mr *mirror) enqueue(r *http.Request, body []byte, pair *pairMetrics, span trace.SpanContext, primary Response) {
+func (mr *mirror) enqueue(r *http.Request, body []byte, pair *pairMetrics, span trace.SpanContext, encoding string, primary Response) {
 	pair.mirrored.Inc()
 	if mr.closed.Load() {
 		mr.dropped[dropClosed].Inc()
@@ -132,7 +135,7 @@ func (mr *mirror) enqueue(r *http.Request, body []byte, pair *pairMetrics, span 
 		return
 	}
 	j := &job{method: r.Method, path: r.URL.Path, rawPath: r.URL.RawPath, query: r.URL.RawQuery,
-		header: r.Header.Clone(), body: body, primary: primary, pair: pair, span: span}
+		header: r.Header.Clone(), body: body, primary: primary, encoding: encoding, pair: pair, span: span}
 	select {
 	case mr.queue <- j:
 		mr.queueLen.Inc()
@@ -170,6 +173,10 @@ func (mr *mirror) send(j *job) {
 		out.URL.RawPath = mr.url.EscapedPath() + j.rawPath
 	}
 	copyHeader(out.Header, j.header, versionHeaderKey)
+	delete(out.Header, "Accept-Encoding") // a plain body to compare
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = []string{""}
+	}
 	if j.body != nil {
 		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(j.body)), int64(len(j.body))
 	}
@@ -203,11 +210,26 @@ func (mr *mirror) send(j *job) {
 		}
 		return
 	}
-	c := Compare(mr.protocol, j.primary, got)
+	c := Compare(mr.protocol, mr.decoded(j), got)
 	j.pair.record(c)
 	if l := mr.logCfg; l != nil && c.Disagrees() && float64(mr.rand()%1_000_000) < l.Sample*1_000_000 {
 		mr.logDisagreement(j, got, c)
 	}
+}
+
+// decoded is the primary's response with a gzip body (the client asked for it; the shadow is asked for plain bodies)
+// decompressed, up to the limit.
+func (mr *mirror) decoded(j *job) Response {
+	p := j.primary
+	if !strings.EqualFold(j.encoding, "gzip") || !p.ok() || p.Truncated {
+		return p
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(p.Body))
+	if err == nil {
+		p.Body, err = io.ReadAll(io.LimitReader(zr, mr.limit+1))
+	}
+	p.Truncated = err != nil || int64(len(p.Body)) > mr.limit
+	return p
 }
 
 // logDisagreement logs one sampled disagreement; bodies only when the configuration asks for them, truncated.

@@ -57,6 +57,7 @@ type state struct {
 	mirror    *mirror              // nil without a shadow
 	mirrorPPM uint64               // mirrored requests per million
 	stickyHdr string               // canonical header key
+	inFlight  prometheus.Gauge     // of the model
 }
 
 // upstream is one version's address and metrics.
@@ -110,6 +111,9 @@ func (rt *Router) Reload(cfg *Config) error {
 	}
 	rt.state.Store(st)
 	rt.metrics.reloads.WithLabelValues("success").Inc()
+	if cfg.Listen != old.cfg.Listen || cfg.Metrics != old.cfg.Metrics {
+		rt.log.Warn("listen and metrics addresses change only with a restart", "listen", old.cfg.Listen, "metrics", old.cfg.Metrics)
+	}
 	for addr, p := range old.pools {
 		if st.pools[addr] != p {
 			p.closeIdle()
@@ -139,7 +143,8 @@ func (rt *Router) build(cfg *Config, old *state) (*state, error) {
 			return nil, err
 		}
 	}
-	st := &state{cfg: cfg, byVersion: map[string]*upstream{}, pools: map[string]*connPool{}}
+	st := &state{cfg: cfg, byVersion: map[string]*upstream{}, pools: map[string]*connPool{},
+		inFlight: rt.metrics.inFlight.WithLabelValues(cfg.Model)}
 	if s := cfg.Sticky; s != nil && s.Header != "" {
 		st.stickyHdr = textproto.CanonicalMIMEHeaderKey(s.Header)
 	}
@@ -302,9 +307,8 @@ func fnv64a(s string) uint64 {
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	st := rt.state.Load()
-	inFlight := rt.metrics.inFlight.WithLabelValues(st.cfg.Model)
-	inFlight.Inc()
-	defer inFlight.Dec()
+	st.inFlight.Inc()
+	defer st.inFlight.Dec()
 
 	u, pinned, err := st.choose(r, rt.rand)
 	if err != nil {
@@ -332,7 +336,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	end := time.Now()
 	u.metrics.observe(status, end.Sub(start).Seconds())
 	if mirrored {
-		st.mirror.enqueue(r, body, u.pair, span, Response{Status: status, Err: err, Body: cp.buf, Truncated: cp.truncated, Latency: end.Sub(sent)})
+		st.mirror.enqueue(r, body, u.pair, span, cp.encoding, Response{Status: status, Err: err, Body: cp.buf, Truncated: cp.truncated, Latency: end.Sub(sent)})
 	}
 }
 
@@ -365,6 +369,7 @@ func readBody(r *http.Request, limit int64) ([]byte, int) {
 // capture keeps the first limit bytes of the primary's response for the comparison with the shadow's.
 type capture struct {
 	buf       []byte
+	encoding  string // the response's Content-Encoding
 	limit     int64
 	truncated bool
 }
@@ -420,6 +425,9 @@ func (rt *Router) forward(w http.ResponseWriter, r *http.Request, st *state, u *
 		Host:       u.url.Host,
 	}
 	copyHeader(out.Header, r.Header, versionHeaderKey)
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = []string{""} // the client sent none: add none, rather than Go's
+	}
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
 			ip = strings.Join(prior, ", ") + ", " + ip
@@ -456,6 +464,9 @@ func (rt *Router) forward(w http.ResponseWriter, r *http.Request, st *state, u *
 	}
 	defer resp.Body.Close()
 	copyHeader(w.Header(), resp.Header, versionHeaderKey)
+	if c != nil {
+		c.encoding = resp.Header.Get("Content-Encoding")
+	}
 	if len(resp.Trailer) > 0 {
 		for k := range resp.Trailer {
 			w.Header().Add("Trailer", k)

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -475,4 +477,34 @@ func TestTraceparentReachesPrimaryAndShadow(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestAGzippedPrimaryResponseIsComparedDecompressed(t *testing.T) {
+	t.Parallel()
+	const answer = `{"outputs":[{"name":"p","shape":[1,2],"datatype":"FP32","data":[0.2,0.8]}]}`
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			fmt.Fprint(w, answer)
+			return
+		}
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		fmt.Fprint(zw, answer)
+		zw.Close()
+	}))
+	t.Cleanup(up.Close)
+	rt := startRouter(t, config(fmt.Sprintf("upstreams: [{version: 1.0.0, url: %q, weight: 1}]\nshadow: {version: 1.2.0, url: %q, percent: 100}\n", up.URL, up.URL)), Options{})
+	resp, err := client().Do(mustRequest(t, rt.url, inferBody(0.3), map[string]string{"Accept-Encoding": "gzip"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("the client asked for gzip and got %q", resp.Header.Get("Content-Encoding"))
+	}
+	eventually(t, 5*time.Second, "the shadow compared", func() bool { return rt.compared("1.0.0", "1.2.0") == 1 })
+	if n := rt.comparisonsOf("1.0.0", "1.2.0", ResultExact); n != 1 {
+		t.Errorf("exact comparisons %v, want 1", n)
+	}
 }
