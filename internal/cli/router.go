@@ -103,17 +103,21 @@ model (HTTP/1.1, and HTTP/2 without TLS).
 
   - Weighted split between versions; sticky by a header or cookie (the same key
     stays on the same version while the weights stay the same).
-  - X-Marina-Version on a request pins the version that answers (for tests);
-    every response carries X-Marina-Version: the version that answered.
-  - Shadow: a percentage of POST requests is mirrored to the shadow version
-    through a bounded queue and a pool of workers. A full queue, or a slow or
-    dead shadow, drops mirrored requests (counted); the primary never waits.
+  - X-Marina-Version on a request pins the version that answers (for tests;
+    the shadow's version too; an unknown one gets 400); every other response
+    carries X-Marina-Version: the version that answered.
+  - Shadow: a percentage of unpinned POST requests is mirrored to the shadow
+    version once the primary answered, through a bounded queue and a pool of
+    workers. A full queue, or a slow or dead shadow, drops mirrored requests
+    (counted); the primary never waits.
   - The shadow's answers are compared with the primary's (Open Inference
     Protocol v2 or KServe v1 JSON): exact match, argmax agreement, max abs/rel
     difference, shape/datatype mismatch, error mismatch, latency delta.
   - Prometheus metrics on the separate metrics address: requests and latency per
     version and status code, in flight, upstream errors, mirror drops and the
-    comparisons per model/version pair. W3C traceparent headers pass through.
+    comparisons per model/version pair. W3C traceparent headers pass through
+    to the primary and the shadow. HTTP/2 without TLS means prior knowledge
+    (curl --http2-prior-knowledge), not the Upgrade: h2c handshake.
 
 The configuration file (unknown fields are errors):
 
