@@ -2,6 +2,8 @@
 # hack/gen-api.sh — regenerate the code and manifests of the marina.dev API from the types in api/:
 #   api/v1alpha1/zz_generated.deepcopy.go   (controller-gen object)
 #   config/crd/bases/*.yaml                 (controller-gen crd; config/crd embeds them for marina validate)
+#   config/rbac/role.yaml                   (controller-gen rbac, from the markers on internal/controller.Reconciler;
+#                                            config/rbac embeds it for marina init)
 #
 # controller-gen is built once into ${MARINA_CACHE:-$HOME/.cache/marina}/bin/controller-gen-$CONTROLLER_TOOLS_VERSION,
 # outside the module, so go.mod and go.sum stay as they are.
@@ -22,3 +24,4 @@ fi
 
 cd "$root"
 "$gen" object paths=./api/... crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+"$gen" rbac:roleName=marina-controller paths=./internal/controller/... output:rbac:artifacts:config=config/rbac

@@ -45,6 +45,18 @@ type GitWriter interface {
 	WriteBack(ctx context.Context, md *v1alpha1.ModelDeployment, secret *corev1.Secret) (string, error)
 }
 
+// The controller's ClusterRole (config/rbac/role.yaml, used by marina init's infrastructure/base too) is generated
+// from these markers: least privilege for what Reconcile reads and writes.
+// +kubebuilder:rbac:groups=marina.dev,resources=modeldeployments,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=marina.dev,resources=modeldeployments/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=marina.dev,resources=modeldeployments/finalizers,verbs=update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=resourcequotas,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;patch
+
 // Reconciler reconciles ModelDeployments.
 type Reconciler struct {
 	client.Client

@@ -6,6 +6,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/marina-dev/marina/config/rbac"
 )
 
 // Names of the cluster-wide objects.
@@ -37,10 +39,14 @@ func (g *generator) infrastructure() error {
 		"placed into models-<env> by ../overlays/<env>."},
 		kustomization([]string{"namespace.yaml", "rbac.yaml", "nvidia-device-plugin.yaml"}, nil))
 	g.addYAML(infraBaseDir+"/namespace.yaml", []string{generatedHeader}, g.systemNamespace())
+	rbacObjects, err := g.rbac()
+	if err != nil {
+		return err
+	}
 	g.addYAML(infraBaseDir+"/rbac.yaml", []string{generatedHeader,
 		"Least-privilege RBAC for the marina controller (marina controller): cluster-wide for the kinds it",
 		"reconciles in every models-<env> namespace, namespaced to marina-system for leader election."},
-		g.rbac()...)
+		rbacObjects...)
 	g.addYAML(infraBaseDir+"/nvidia-device-plugin.yaml", []string{generatedHeader,
 		"NVIDIA device plugin: advertises nvidia.com/gpu on GPU nodes so GPU models can be scheduled.",
 		"From https://github.com/NVIDIA/k8s-device-plugin deployments/static/nvidia-device-plugin.yml (v0.17.0),",
@@ -120,22 +126,16 @@ func (g *generator) limitRange() *corev1.LimitRange {
 	}
 }
 
-func (g *generator) rbac() []any {
+func (g *generator) rbac() ([]any, error) {
 	all := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
-	read := []string{"get", "list", "watch"}
+	rules, err := rbac.Rules()
+	if err != nil {
+		return nil, err
+	}
 	role := &rbacv1.ClusterRole{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
 		ObjectMeta: metav1.ObjectMeta{Name: controllerName, Labels: g.labels()},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"marina.dev"}, Resources: []string{"modeldeployments"}, Verbs: append(read, "update", "patch")},
-			{APIGroups: []string{"marina.dev"}, Resources: []string{"modeldeployments/status"}, Verbs: []string{"get", "update", "patch"}},
-			{APIGroups: []string{"marina.dev"}, Resources: []string{"modeldeployments/finalizers"}, Verbs: []string{"update"}},
-			{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: all},
-			{APIGroups: []string{""}, Resources: []string{"services", "configmaps"}, Verbs: all},
-			{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
-			{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: []string{"httproutes"}, Verbs: all},
-			{APIGroups: []string{"autoscaling"}, Resources: []string{"horizontalpodautoscalers"}, Verbs: all},
-		},
+		Rules:      rules,
 	}
 	subject := []rbacv1.Subject{{Kind: "ServiceAccount", Name: controllerName, Namespace: systemNamespace}}
 	return []any{
@@ -164,7 +164,7 @@ func (g *generator) rbac() []any {
 			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: controllerName + "-leader-election"},
 			Subjects:   subject,
 		},
-	}
+	}, nil
 }
 
 func (g *generator) devicePlugin() *appsv1.DaemonSet {
