@@ -215,7 +215,7 @@ func (c *collector) build(dir string) ([]Object, []Problem) {
 			problems = append(problems, Problem{File: file, Skipped: true, Message: err.Error()})
 			continue
 		}
-		u, err := unstructuredOf(m)
+		u, err := Unstructured(m)
 		if err != nil {
 			problems = append(problems, Problem{File: file, Skipped: true, Message: err.Error()})
 			continue
@@ -258,7 +258,7 @@ func plainObjects(file string, data []byte) ([]Object, []Problem) {
 		if !ok || m["apiVersion"] == nil || m["kind"] == nil {
 			continue
 		}
-		u, err := unstructuredOf(m)
+		u, err := Unstructured(m)
 		if err != nil {
 			problems = append(problems, Problem{File: file, Skipped: true, Message: fmt.Sprintf("line %d: %v", d.Line(""), err)})
 			continue
@@ -268,9 +268,9 @@ func plainObjects(file string, data []byte) ([]Object, []Problem) {
 	return objs, problems
 }
 
-// unstructuredOf converts a decoded YAML tree into an object with the JSON value types apimachinery expects
+// Unstructured converts a decoded YAML tree into an object with the JSON value types apimachinery expects
 // (int64 and float64 numbers).
-func unstructuredOf(m map[string]any) (*unstructured.Unstructured, error) {
+func Unstructured(m map[string]any) (*unstructured.Unstructured, error) {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, err
