@@ -53,6 +53,9 @@ func TestAClientThatHangsUpFreesTheUpstreamConnectionAndIsNotAnUpstreamError(t *
 	if n := testutil.ToFloat64(rt.metrics.upstreamError.WithLabelValues("iris", "1.0.0", errOther)) + testutil.ToFloat64(rt.metrics.upstreamError.WithLabelValues("iris", "1.0.0", errTimeout)); n != 0 {
 		t.Errorf("%v upstream errors for a client that hung up, want 0", n)
 	}
+	if n := testutil.ToFloat64(rt.metrics.requests.WithLabelValues("iris", "1.0.0", "499")); n != 1 {
+		t.Errorf("requests with code 499: %v, want 1", n)
+	}
 }
 
 func TestStreamedResponsesReachTheClientAsTheyAreWritten(t *testing.T) {

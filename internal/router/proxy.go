@@ -245,6 +245,10 @@ const (
 
 var versionHeaderKey = textproto.CanonicalMIMEHeaderKey(VersionHeader)
 
+// StatusClientClosed is counted for requests whose client hung up before the upstream answered (nginx's 499); such
+// requests are not mirrored.
+const StatusClientClosed = 499
+
 // choose picks the version that answers r: the pinned one, else the sticky one, else a weighted random one.
 func (st *state) choose(r *http.Request, rnd func() uint64) (u *upstream, pinned bool, err error) {
 	if v := r.Header[versionHeaderKey]; len(v) > 0 {
@@ -335,7 +339,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status, span, err := rt.forward(w, r, st, u, body, cp)
 	end := time.Now()
 	u.metrics.observe(status, end.Sub(start).Seconds())
-	if mirrored {
+	if mirrored && status != StatusClientClosed {
 		st.mirror.enqueue(r, body, u.pair, span, cp.encoding, Response{Status: status, Err: err, Body: cp.buf, Truncated: cp.truncated, Latency: end.Sub(sent)})
 	}
 }
@@ -453,12 +457,13 @@ func (rt *Router) forward(w http.ResponseWriter, r *http.Request, st *state, u *
 		case errors.As(err, &oe) && oe.Op == "dial":
 			kind = errConnect
 		}
-		if r.Context().Err() == nil { // the client hanging up is not the upstream's fault
-			u.errors[kind].Inc()
-		}
 		if span != nil {
 			span.RecordError(err)
 		}
+		if r.Context().Err() != nil { // the client hung up: nobody to answer, and not the upstream's fault
+			return StatusClientClosed, sc, err
+		}
+		u.errors[kind].Inc()
 		http.Error(w, fmt.Sprintf("%s %s did not answer: %s", st.cfg.Model, u.version, kind), status)
 		return status, sc, err
 	}
