@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,17 +94,18 @@ shadow: {version: 1.2.0, url: %q, percent: 100}
 		`marina_router_shadow_argmax_rows_total{agreement="disagree",model="clf",primary="1.0.0",shadow="1.2.0"} 20`,
 		`marina_router_requests_total{code="200",model="clf",version="1.0.0"} 100`,
 	}
-	var text string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		_, text = get(t, metrics)
-		if strings.Contains(text, want[1]) {
-			break
+	missing := want
+	for deadline := time.Now().Add(10 * time.Second); len(missing) > 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, text := get(t, metrics)
+		missing = nil
+		for _, w := range want {
+			if !strings.Contains(text, w) {
+				missing = append(missing, w)
+			}
 		}
 	}
-	for _, w := range want {
-		if !strings.Contains(text, w) {
-			t.Errorf("/metrics lacks %s", w)
-		}
+	for _, w := range missing {
+		t.Errorf("/metrics lacks %s", w)
 	}
 
 	// A new weight in the file moves the traffic without a restart.
@@ -144,6 +147,50 @@ func TestRouterRefusesBadConfigurationsWithExit2(t *testing.T) {
 		code, _, errOut := marina(t, tc.args...)
 		if code != cli.ExitUsage || !strings.Contains(errOut, tc.want) {
 			t.Errorf("marina %s: exit %d %q, want 2 and %q", strings.Join(tc.args, " "), code, errOut, tc.want)
+		}
+	}
+}
+
+func TestRouterReloadsItsConfigurationOnSIGHUP(t *testing.T) {
+	var upstreams [2]string
+	for i := range upstreams {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, `{"outputs":[]}`) }))
+		t.Cleanup(srv.Close)
+		upstreams[i] = srv.URL
+	}
+	file := filepath.Join(t.TempDir(), "router.yaml")
+	write := func(w1, w2 int) {
+		t.Helper()
+		config := fmt.Sprintf("listen: 127.0.0.1:0\nmetrics: 127.0.0.1:0\nmodel: m\nupstreams:\n  - {version: a, url: %q, weight: %d}\n  - {version: b, url: %q, weight: %d}\n", upstreams[0], w1, upstreams[1], w2)
+		if err := os.WriteFile(file, []byte(config), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version := func(base string) string {
+		t.Helper()
+		resp, err := http.Post(base+"/v2/models/m/infer", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Marina-Version")
+	}
+	write(1, 0)
+	base, _ := startRouter(t, file, "--reload-interval", "0") // only SIGHUP reloads
+	if v := version(base); v != "a" {
+		t.Fatalf("answered by %q, want a", v)
+	}
+	write(0, 1)
+	time.Sleep(50 * time.Millisecond)
+	if v := version(base); v != "a" {
+		t.Fatalf("reloaded without SIGHUP (answered by %q)", v)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); version(base) != "b"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("SIGHUP did not reload the new weights")
 		}
 	}
 }

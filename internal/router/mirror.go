@@ -44,9 +44,8 @@ func (m *metrics) forPair(model, primary, shadow string) *pairMetrics {
 	return p
 }
 
-// record counts one comparison.
+// record counts one comparison; the result last, so whoever sees it counted sees the rest too.
 func (p *pairMetrics) record(c Comparison) {
-	p.results[c.Result].Inc()
 	p.agree.Add(float64(c.ArgmaxAgree))
 	p.disagree.Add(float64(c.ArgmaxRows - c.ArgmaxAgree))
 	if c.Numeric {
@@ -54,6 +53,7 @@ func (p *pairMetrics) record(c Comparison) {
 		p.relDiff.Observe(c.MaxRel)
 	}
 	p.delta.Observe(c.LatencyDelta.Seconds())
+	p.results[c.Result].Inc()
 }
 
 // Disagrees reports whether the shadow answered differently in a way that matters: anything but an exact match,
