@@ -30,15 +30,25 @@ const maxConfigSize = 1 << 20
 
 // Defaults for fields a configuration leaves out.
 const (
-	DefaultMaxBody             = 8 << 20
-	DefaultQueue               = 1024
-	DefaultQueueBytes          = 64 << 20
-	DefaultWorkers             = 8
-	DefaultShadowTimeout       = 2 * time.Second
-	DefaultUpstreamTimeout     = 60 * time.Second
-	DefaultReadHeaderTimeout   = 10 * time.Second
-	DefaultIdleTimeout         = 90 * time.Second
-	DefaultDrainTimeout        = 10 * time.Second
+	// DefaultMaxBody is maxBody's default: 8 MiB.
+	DefaultMaxBody = 8 << 20
+	// DefaultQueue is shadow.queue's default.
+	DefaultQueue = 1024
+	// DefaultQueueBytes is shadow.queueBytes's default: 64 MiB of bodies waiting.
+	DefaultQueueBytes = 64 << 20
+	// DefaultWorkers is shadow.workers's default.
+	DefaultWorkers = 8
+	// DefaultShadowTimeout is shadow.timeout's default.
+	DefaultShadowTimeout = 2 * time.Second
+	// DefaultUpstreamTimeout is timeouts.upstream's default.
+	DefaultUpstreamTimeout = 60 * time.Second
+	// DefaultReadHeaderTimeout is timeouts.readHeader's default.
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultIdleTimeout is timeouts.idle's default.
+	DefaultIdleTimeout = 90 * time.Second
+	// DefaultDrainTimeout is timeouts.drain's default.
+	DefaultDrainTimeout = 10 * time.Second
+	// DefaultMaxIdleConnsPerHost is maxIdleConnsPerHost's default.
 	DefaultMaxIdleConnsPerHost = 256
 )
 
