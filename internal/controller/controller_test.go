@@ -37,8 +37,9 @@ func testScheme(t *testing.T) *runtime.Scheme {
 	return s
 }
 
-// startController runs the reconciler in a manager until stop is called (or the test ends).
-func startController(t *testing.T, c *testenv.Cluster) (stop func()) {
+// startController runs the reconciler in a manager until stop is called (or the test ends); with sets its
+// Analyzer, Writer or clock.
+func startController(t *testing.T, c *testenv.Cluster, with ...func(*controller.Reconciler)) (stop func()) {
 	t.Helper()
 	s := testScheme(t)
 	skip := true // a restarted controller registers the same controller name again in this process
@@ -48,6 +49,9 @@ func startController(t *testing.T, c *testenv.Cluster) (stop func()) {
 		t.Fatal(err)
 	}
 	r := &controller.Reconciler{Client: mgr.GetClient(), Scheme: s, Recorder: mgr.GetEventRecorder("marina-controller")}
+	for _, f := range with {
+		f(r)
+	}
 	if err := r.SetupWithManager(mgr, 2); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,694 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/analysis/prometheustest"
+	"github.com/marina-dev/marina/internal/controller"
+	"github.com/marina-dev/marina/internal/controller/rollout"
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/project"
+	"github.com/marina-dev/marina/internal/registry"
+	"github.com/marina-dev/marina/internal/release"
+	"github.com/marina-dev/marina/internal/repo/repotest"
+	"github.com/marina-dev/marina/internal/testenv"
+)
+
+// The model of examples/ml-platform the rollouts of these tests run; its staging environment is the one rolled out.
+const (
+	e2eModel   = "iris-classifier"
+	e2eEnv     = "staging"
+	appFile    = "applications/" + e2eModel + "/model.yaml"
+	badFile    = "models/" + e2eModel + "/v1.1.0.json"
+	gitUser    = "marina"
+	gitToken   = "t0ken-e2e-5c4b3a"
+	httpBinary = "/usr/lib/git-core/git-http-backend"
+)
+
+// TestRolloutsEndToEnd runs rollouts on one real control plane (kube-controller-manager, kube-scheduler, kwok), each
+// in its own namespace, with analyses measured on a real Prometheus scraping numbers the test sets and reverts
+// pushed to a bare Git repository served by git http-backend.
+func TestRolloutsEndToEnd(t *testing.T) {
+	c := testenv.Start(t, testenv.Options{CRDs: true, Workloads: true})
+	c.AddNode(t, testenv.Node{Name: "cpu-e2e"})
+	c.AddNode(t, testenv.Node{Name: "gpu-e2e", GPUs: 4})
+	startController(t, c, func(r *controller.Reconciler) {
+		r.Analyzer = &controller.PrometheusAnalyzer{}
+		r.Writer = &controller.GitWriteBack{WorkDir: t.TempDir(), Author: "marina-e2e <e2e@marina.test>"}
+	})
+
+	t.Run("a canary that passes its analysis is promoted step by step", func(t *testing.T) {
+		t.Parallel()
+		ns := namespace(t, c, "e2e-pass")
+		app := newErrorRateApp(t)
+		app.set("1.1.0", 0.01)
+		prom := startPrometheus(t, app, 1)
+		h := watchStatus(t, c, ns)
+		md := e2eDeployment(ns, "1.0.0", prom.Address(), errorRate(2, nil), canarySteps()...)
+		create(t, c, md)
+		waitOn(t, c, ns, "1.0.0 Ready", time.Minute, ready)
+		updateIn(t, c, ns, func(md *v1alpha1.ModelDeployment) { md.Spec.Version = "1.1.0" })
+		got := waitOn(t, c, ns, "promotion of 1.1.0", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
+			return md.Status.StableVersion == "1.1.0" && ready(md)
+		})
+		if got.Status.CanaryVersion != "" || got.Status.Weights.Stable != 100 || got.Status.CurrentStepIndex != nil {
+			t.Fatalf("after promotion: %+v", got.Status)
+		}
+		if steps := h.steps("1.1.0"); !slices.Equal(steps, []int32{0, 1, 2}) {
+			t.Fatalf("steps seen in status %v, want [0 1 2]", steps)
+		}
+		if w := h.weightsAt("1.1.0", 0); w != (v1alpha1.TrafficWeights{Stable: 50, Canary: 50}) {
+			t.Fatalf("weights at step 0: %+v", w)
+		}
+		if w := h.weightsAt("1.1.0", 2); w != (v1alpha1.TrafficWeights{Stable: 0, Canary: 100}) {
+			t.Fatalf("weights at step 2: %+v", w)
+		}
+		run := h.lastRun("1.1.0-step-1")
+		if run.Phase != v1alpha1.AnalysisSuccessful || run.Successful != 2 || run.Failed != 0 || run.Error != 0 {
+			t.Fatalf("analysis run of step 1: %+v", run)
+		}
+		waitReplicas(t, c, ns, "iris-classifier-1-1-0", 2)
+		waitGoneIn(t, c, ns, "iris-classifier-1-0-0")
+	})
+
+	t.Run("a canary whose error rate fails its analysis aborts and the revert reaches Git", func(t *testing.T) {
+		t.Parallel()
+		ns := namespace(t, c, "e2e-abort")
+		app := newErrorRateApp(t)
+		app.set("1.1.0", 0.5)
+		prom := startPrometheus(t, app, 1)
+		bare := newRemote(t)
+		before := git(t, bare, "rev-parse", "HEAD")
+		if v, _ := readRemote(t, bare, "HEAD"); v != "1.1.0" {
+			t.Fatalf("fixture: %s runs %s, want 1.1.0", e2eEnv, v)
+		}
+		url := serveGit(t, bare)
+		h := watchStatus(t, c, ns)
+		if err := c.Client.Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git", Namespace: ns},
+			StringData: map[string]string{"username": gitUser, "password": gitToken}}); err != nil {
+			t.Fatal(err)
+		}
+		md := e2eDeployment(ns, "1.0.0", prom.Address(), errorRate(2, nil), canarySteps()...)
+		md.Spec.GitWriteBack = &v1alpha1.GitWriteBack{Repo: url, Mode: v1alpha1.GitWriteBackCommit, SecretRef: &corev1.LocalObjectReference{Name: "git"}}
+		create(t, c, md)
+		waitOn(t, c, ns, "1.0.0 Ready", time.Minute, ready)
+		updateIn(t, c, ns, func(md *v1alpha1.ModelDeployment) { md.Spec.Version = "1.1.0" })
+		got := waitOn(t, c, ns, "the revert written to Git", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
+			return meta.IsStatusConditionTrue(md.Status.Conditions, controller.WriteBackCondition)
+		})
+		deg := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.DegradedCondition)
+		wb := meta.FindStatusCondition(got.Status.Conditions, controller.WriteBackCondition)
+		if deg == nil || deg.Status != metav1.ConditionTrue || deg.Reason != rollout.ReasonAborted ||
+			!strings.Contains(got.Status.AbortMessage, "analysis error-rate failed") || !strings.Contains(got.Status.AbortMessage, "0.5") {
+			t.Fatalf("Degraded %+v, abort message %q", deg, got.Status.AbortMessage)
+		}
+		if wb.Reason != "Written" || got.Status.Weights == nil || *got.Status.Weights != (v1alpha1.TrafficWeights{Stable: 100}) ||
+			got.Status.StableVersion != "1.0.0" || ready(got) {
+			t.Fatalf("after the abort: %+v", got.Status)
+		}
+		if steps := h.steps("1.1.0"); !slices.Equal(steps, []int32{0, 1}) {
+			t.Fatalf("steps seen %v, want [0 1]: the abort happened in the analysis step", steps)
+		}
+		waitReplicas(t, c, ns, "iris-classifier-1-1-0", 0)
+		waitReplicas(t, c, ns, "iris-classifier-1-0-0", 2)
+
+		after := git(t, bare, "rev-parse", "HEAD")
+		if after == before || git(t, bare, "rev-parse", "HEAD~1") != before {
+			t.Fatalf("the remote's branch went from %s to %s, want one new commit", before, after)
+		}
+		if !strings.Contains(wb.Message, after[:7]) {
+			t.Fatalf("GitWriteBack condition %q does not name the commit %s", wb.Message, after)
+		}
+		v, bad := readRemote(t, bare, "HEAD")
+		if v != "1.0.0" || bad.State != model.StateBlocked {
+			t.Fatalf("in Git: %s runs %s, 1.1.0 is %q (%s); want 1.0.0 and blocked", e2eEnv, v, bad.State, bad.StateReason)
+		}
+		if author := git(t, bare, "log", "-1", "--format=%an <%ae>"); author != "marina-e2e <e2e@marina.test>" {
+			t.Fatalf("revert authored by %q", author)
+		}
+		// The controller keeps reconciling the aborted rollout: the revert is not written twice.
+		time.Sleep(3 * time.Second)
+		if now := git(t, bare, "rev-parse", "HEAD"); now != after {
+			t.Fatalf("a second write-back moved the branch to %s", now)
+		}
+	})
+
+	t.Run("an analysis waits with AnalysisError while Prometheus is down and goes on when it is back", func(t *testing.T) {
+		t.Parallel()
+		ns := namespace(t, c, "e2e-outage")
+		app := newErrorRateApp(t)
+		app.set("1.1.0", 0.01)
+		prom := startPrometheus(t, app, 1)
+		h := watchStatus(t, c, ns)
+		// Enough errors in a row allowed that the outage pauses the rollout instead of aborting it.
+		md := e2eDeployment(ns, "1.0.0", prom.Address(), errorRate(3, i32(30)), canarySteps()...)
+		create(t, c, md)
+		waitOn(t, c, ns, "1.0.0 Ready", time.Minute, ready)
+		updateIn(t, c, ns, func(md *v1alpha1.ModelDeployment) { md.Spec.Version = "1.1.0" })
+		waitOn(t, c, ns, "the first measurement", time.Minute, func(md *v1alpha1.ModelDeployment) bool {
+			run := runOf(md, "1.1.0-step-1")
+			return run != nil && run.Successful == 1
+		})
+		prom.Stop(t)
+		got := waitOn(t, c, ns, "AnalysisError", 30*time.Second, func(md *v1alpha1.ModelDeployment) bool {
+			p := meta.FindStatusCondition(md.Status.Conditions, v1alpha1.ProgressingCondition)
+			return p != nil && p.Reason == rollout.ReasonAnalysisError
+		})
+		if p := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ProgressingCondition); p.Status != metav1.ConditionTrue ||
+			!strings.Contains(p.Message, "connection refused") {
+			t.Fatalf("Progressing while Prometheus is down: %+v", p)
+		}
+		// Several intervals without Prometheus: the rollout stays on the analysis step, neither promoted nor aborted.
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			md := get(t, c, ns)
+			if md.Status.CurrentStepIndex == nil || *md.Status.CurrentStepIndex != 1 || md.Status.StableVersion != "1.0.0" ||
+				meta.IsStatusConditionTrue(md.Status.Conditions, v1alpha1.DegradedCondition) {
+				t.Fatalf("while Prometheus is down: %+v", md.Status)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		errorsSeen := runOf(get(t, c, ns), "1.1.0-step-1").Error
+		if errorsSeen < 3 {
+			t.Fatalf("%d measurement errors in 5 s at a 1 s interval, want at least 3", errorsSeen)
+		}
+		prom.Start(t)
+		waitOn(t, c, ns, "promotion of 1.1.0 after the outage", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
+			return md.Status.StableVersion == "1.1.0" && ready(md)
+		})
+		run := h.lastRun("1.1.0-step-1")
+		if run.Phase != v1alpha1.AnalysisSuccessful || run.Successful != 3 || run.Failed != 0 || run.Error < errorsSeen {
+			t.Fatalf("analysis run after the outage: %+v", run)
+		}
+		if steps := h.steps("1.1.0"); !slices.Equal(steps, []int32{0, 1, 2}) {
+			t.Fatalf("steps seen in status %v, want [0 1 2]", steps)
+		}
+	})
+
+	t.Run("a GPU model rolls out within a quota of 2 GPUs without a Pod refused or left Pending", func(t *testing.T) {
+		t.Parallel()
+		ns := namespace(t, c, "e2e-gpu")
+		ctx := context.Background()
+		quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "gpus", Namespace: ns},
+			Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"requests.nvidia.com/gpu": resource.MustParse("2")}}}
+		if err := c.Client.Create(ctx, quota); err != nil {
+			t.Fatal(err)
+		}
+		// The quota controller's first count of a new quota comes from its informers and can miss pods admitted a
+		// moment before, leaving status.used low (and admission trusting it): start once the quota is counted, as
+		// a namespace set up before its models is.
+		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := testenv.Eventually(qctx, func(ctx context.Context) (bool, error) {
+			err := c.Client.Get(ctx, client.ObjectKeyFromObject(quota), quota)
+			_, counted := quota.Status.Used["requests.nvidia.com/gpu"]
+			return err == nil && counted, err
+		}); err != nil {
+			t.Fatalf("ResourceQuota status: %v", err)
+		}
+		mon := monitorGPUPods(t, c, ns)
+		md := e2eDeployment(ns, "1.0.0", "", nil, v1alpha1.CanaryStep{SetWeight: i32(50)})
+		gpu := corev1.ResourceList{testenv.GPUResource: resource.MustParse("1")}
+		md.Spec.Runtime.Resources = &corev1.ResourceRequirements{Requests: gpu, Limits: gpu}
+		md.Spec.Runtime.Tolerations = []corev1.Toleration{{Key: string(testenv.GPUResource), Operator: corev1.TolerationOpExists}}
+		md.Spec.Runtime.NodeSelector = map[string]string{"nvidia.com/gpu.present": "true"}
+		create(t, c, md)
+		waitOn(t, c, ns, "1.0.0 Ready", time.Minute, ready)
+		h := watchStatus(t, c, ns)
+		updateIn(t, c, ns, func(md *v1alpha1.ModelDeployment) { md.Spec.Version = "1.1.0" })
+		waitOn(t, c, ns, "promotion of 1.1.0", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
+			return md.Status.StableVersion == "1.1.0" && ready(md)
+		})
+		waitReplicas(t, c, ns, "iris-classifier-1-1-0", 2)
+		waitGoneIn(t, c, ns, "iris-classifier-1-0-0")
+		// Step 1 is past the last step: the canary grows to full size as the quota lets it, stable shrinking first.
+		if steps := h.steps("1.1.0"); !slices.Equal(steps, []int32{0, 1}) {
+			t.Fatalf("steps seen in status %v, want [0 1]", steps)
+		}
+		mon.check(t)
+		var evs eventsv1.EventList
+		if err := c.Client.List(ctx, &evs, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs.Items {
+			if e.Reason == "FailedCreate" || e.Reason == "FailedScheduling" {
+				t.Fatalf("event %s %s: %s", e.Reason, e.Regarding.Name, e.Note)
+			}
+		}
+	})
+}
+
+func namespace(t *testing.T, c *testenv.Cluster, name string) string {
+	t.Helper()
+	if err := c.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// canarySteps are setWeight 50, analysis error-rate, setWeight 100: each step changes the replicas or measures,
+// so each one shows in status.
+func canarySteps() []v1alpha1.CanaryStep {
+	return []v1alpha1.CanaryStep{
+		{SetWeight: i32(50)},
+		{Analysis: &v1alpha1.AnalysisStep{Template: "error-rate"}},
+		{SetWeight: i32(100)},
+	}
+}
+
+// errorRate is the template error-rate: the canary's error rate below 5 %, measured count times a second apart.
+func errorRate(count int32, consecutiveErrorLimit *int32) *v1alpha1.Analysis {
+	return &v1alpha1.Analysis{Templates: []v1alpha1.AnalysisTemplate{{Name: "error-rate", Metrics: []v1alpha1.AnalysisMetric{{
+		Name: "error-rate", Query: `marina_test_error_rate{version="1.1.0"}`, SuccessCondition: "result[0] < 0.05",
+		Interval: "1s", Count: &count, ConsecutiveErrorLimit: consecutiveErrorLimit,
+	}}}}}
+}
+
+// e2eDeployment is iris-classifier in staging at version with 2 replicas, analysed on the Prometheus at prom.
+func e2eDeployment(ns, version, prom string, a *v1alpha1.Analysis, steps ...v1alpha1.CanaryStep) *v1alpha1.ModelDeployment {
+	md := modelDeployment(version, steps...)
+	md.Name, md.Namespace, md.Spec.Model = e2eModel, ns, e2eModel
+	md.Labels = map[string]string{"marina.dev/environment": e2eEnv}
+	md.Spec.Analysis = a
+	if a != nil {
+		for i := range a.Templates {
+			a.Templates[i].Prometheus = &v1alpha1.PrometheusProvider{Address: prom}
+		}
+	}
+	return md
+}
+
+func create(t *testing.T, c *testenv.Cluster, md *v1alpha1.ModelDeployment) {
+	t.Helper()
+	if err := c.Client.Create(context.Background(), md); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func get(t *testing.T, c *testenv.Cluster, ns string) *v1alpha1.ModelDeployment {
+	t.Helper()
+	md := &v1alpha1.ModelDeployment{}
+	if err := c.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: e2eModel}, md); err != nil {
+		t.Fatal(err)
+	}
+	return md
+}
+
+// waitOn polls the ModelDeployment of ns until cond holds.
+func waitOn(t *testing.T, c *testenv.Cluster, ns, what string, timeout time.Duration, cond func(*v1alpha1.ModelDeployment) bool) *v1alpha1.ModelDeployment {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	md := &v1alpha1.ModelDeployment{}
+	err := testenv.Eventually(ctx, func(ctx context.Context) (bool, error) {
+		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: e2eModel}, md); err != nil {
+			return false, err
+		}
+		return cond(md), nil
+	})
+	if err != nil {
+		dumpNamespace(t, c, ns)
+		t.Fatalf("%s in %s: %v\nstatus: %+v", what, ns, err, md.Status)
+	}
+	return md
+}
+
+// dumpNamespace logs the Deployments, Pods, ResourceQuotas and Events of ns, for a failure message.
+func dumpNamespace(t *testing.T, c *testenv.Cluster, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	var deps appsv1.DeploymentList
+	var pods corev1.PodList
+	var quotas corev1.ResourceQuotaList
+	var evs eventsv1.EventList
+	for _, l := range []client.ObjectList{&deps, &pods, &quotas, &evs} {
+		if err := c.Client.List(ctx, l, client.InNamespace(ns)); err != nil {
+			t.Log(err)
+		}
+	}
+	for _, d := range deps.Items {
+		t.Logf("deployment %s: replicas %d, status %+v", d.Name, *d.Spec.Replicas, d.Status)
+	}
+	for _, p := range pods.Items {
+		t.Logf("pod %s on %q: %s deleting=%v %+v", p.Name, p.Spec.NodeName, p.Status.Phase, p.DeletionTimestamp != nil, p.Status.Conditions)
+	}
+	for _, q := range quotas.Items {
+		t.Logf("quota %s: hard %v used %v", q.Name, q.Status.Hard, q.Status.Used)
+	}
+	for _, e := range evs.Items {
+		t.Logf("event %s %s %s: %s", e.Type, e.Reason, e.Regarding.Name, e.Note)
+	}
+}
+
+func updateIn(t *testing.T, c *testenv.Cluster, ns string, change func(*v1alpha1.ModelDeployment)) {
+	t.Helper()
+	md := get(t, c, ns)
+	change(md)
+	if err := c.Client.Update(context.Background(), md); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runOf(md *v1alpha1.ModelDeployment, name string) *v1alpha1.AnalysisRunStatus {
+	for i := range md.Status.AnalysisRuns {
+		if md.Status.AnalysisRuns[i].Name == name {
+			return &md.Status.AnalysisRuns[i]
+		}
+	}
+	return nil
+}
+
+// waitReplicas waits until Deployment name wants n replicas and has n ready.
+func waitReplicas(t *testing.T, c *testenv.Cluster, ns, name string, n int32) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d := &appsv1.Deployment{}
+	err := testenv.Eventually(ctx, func(ctx context.Context) (bool, error) {
+		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
+			return false, client.IgnoreNotFound(err)
+		}
+		return d.Spec.Replicas != nil && *d.Spec.Replicas == n && d.Status.ReadyReplicas == n && d.Status.Replicas == n, nil
+	})
+	if err != nil {
+		t.Fatalf("Deployment %s/%s with %d ready replicas: %v\n%+v %+v", ns, name, n, err, d.Spec.Replicas, d.Status)
+	}
+}
+
+func waitGoneIn(t *testing.T, c *testenv.Cluster, ns, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := testenv.Eventually(ctx, func(ctx context.Context) (bool, error) {
+		err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &appsv1.Deployment{})
+		return err != nil, client.IgnoreNotFound(err)
+	}); err != nil {
+		t.Fatalf("Deployment %s/%s not deleted: %v", ns, name, err)
+	}
+}
+
+// errorRateApp serves the gauge marina_test_error_rate{version} for Prometheus to scrape.
+type errorRateApp struct {
+	rate *prometheus.GaugeVec
+	addr string
+}
+
+func newErrorRateApp(t *testing.T) *errorRateApp {
+	t.Helper()
+	rate := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "marina_test_error_rate", Help: "Error rate by version."}, []string{"version"})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(rate)
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	t.Cleanup(srv.Close)
+	return &errorRateApp{rate: rate, addr: srv.Listener.Addr().String()}
+}
+
+func (a *errorRateApp) set(version string, v float64) { a.rate.WithLabelValues(version).Set(v) }
+
+// startPrometheus starts a Prometheus scraping app and waits until it has its series.
+func startPrometheus(t *testing.T, app *errorRateApp, series int) *prometheustest.Server {
+	t.Helper()
+	p := prometheustest.Start(t, app.addr)
+	p.WaitForData(context.Background(), t, "marina_test_error_rate", series)
+	return p
+}
+
+// statusHistory is every status of a namespace's ModelDeployment, as a watch delivered them.
+type statusHistory struct {
+	mu       sync.Mutex
+	statuses []v1alpha1.ModelDeploymentStatus
+}
+
+// watchStatus records the statuses written from now on until the test ends.
+func watchStatus(t *testing.T, c *testenv.Cluster, ns string) *statusHistory {
+	t.Helper()
+	wc, err := client.NewWithWatch(c.Config, client.Options{Scheme: testenv.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &statusHistory{}
+	open := func(rv string) (watch.Interface, error) {
+		opts := []client.ListOption{client.InNamespace(ns)}
+		if rv != "" {
+			opts = append(opts, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})
+		}
+		return wc.Watch(ctx, &v1alpha1.ModelDeploymentList{}, opts...)
+	}
+	rv := ""
+	w, err := open(rv)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			for ev := range w.ResultChan() {
+				md, ok := ev.Object.(*v1alpha1.ModelDeployment)
+				if !ok {
+					continue
+				}
+				h.mu.Lock()
+				h.statuses = append(h.statuses, *md.Status.DeepCopy())
+				rv = md.ResourceVersion
+				h.mu.Unlock()
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			// The server ended the watch: go on from the last status seen.
+			if w, err = open(rv); err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		w.Stop()
+		<-done
+	})
+	return h
+}
+
+// steps is the sequence of step indexes the rollout of version went through, each once.
+func (h *statusHistory) steps(version string) []int32 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []int32
+	for _, st := range h.statuses {
+		if st.CanaryVersion != version || st.CurrentStepIndex == nil {
+			continue
+		}
+		if i := *st.CurrentStepIndex; len(out) == 0 || out[len(out)-1] != i {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// weightsAt is the split of the last status at step i of version's rollout.
+func (h *statusHistory) weightsAt(version string, i int32) v1alpha1.TrafficWeights {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var w v1alpha1.TrafficWeights
+	for _, st := range h.statuses {
+		if st.CanaryVersion == version && st.CurrentStepIndex != nil && *st.CurrentStepIndex == i && st.Weights != nil {
+			w = *st.Weights
+		}
+	}
+	return w
+}
+
+// lastRun is the last status of the analysis run name.
+func (h *statusHistory) lastRun(name string) v1alpha1.AnalysisRunStatus {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var run v1alpha1.AnalysisRunStatus
+	for _, st := range h.statuses {
+		for _, r := range st.AnalysisRuns {
+			if r.Name == name {
+				run = r
+			}
+		}
+	}
+	return run
+}
+
+// newRemote is a bare repository made from examples/ml-platform where 1.1.0 of iris-classifier is registered and
+// promoted to staging, which runs 1.0.0 before: the state Git is in while the controller rolls 1.1.0 out.
+func newRemote(t *testing.T) string {
+	t.Helper()
+	dir := repotest.Example(t, nil)
+	r := repotest.Open(t, dir)
+	onnx := filepath.Join(repotest.ExamplePath(), "models", e2eModel, "artifacts", "v1.0.0.onnx")
+	if _, err := (&registry.Registry{Repo: r}).Register(registry.Registration{Name: e2eModel, Version: "1.1.0", File: onnx, URI: "s3://models/iris/1.1.0.onnx"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := release.Promote(r, release.Promotion{Model: e2eModel, Version: "1.1.0", Environment: e2eEnv}); err != nil {
+		t.Fatal(err)
+	}
+	bare := filepath.Join(t.TempDir(), "models.git")
+	repotest.Git(t, dir, "clone", "-q", "--bare", dir, bare)
+	repotest.Git(t, bare, "config", "http.receivepack", "true")
+	return bare
+}
+
+// serveGit serves bare through git http-backend behind basic auth as gitUser/gitToken and returns its URL.
+func serveGit(t *testing.T, bare string) string {
+	t.Helper()
+	if _, err := os.Stat(httpBinary); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no git http-backend: %v", err)
+		}
+		t.Skipf("no git http-backend: %v", err)
+	}
+	backend := &cgi.Handler{Path: httpBinary, Env: []string{"GIT_PROJECT_ROOT=" + filepath.Dir(bare), "GIT_HTTP_EXPORT_ALL=1"}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != gitUser || p != gitToken {
+			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/" + filepath.Base(bare)
+}
+
+// git runs the git CLI in dir and returns its trimmed output.
+func git(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// readRemote reads, with git show, the version staging runs at rev of bare and the metadata of 1.1.0.
+func readRemote(t *testing.T, bare, rev string) (string, *model.Version) {
+	t.Helper()
+	app, _, err := project.ParseApplication(appFile, []byte(git(t, bare, "show", rev+":"+appFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := model.Parse(badFile, []byte(git(t, bare, "show", rev+":"+badFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app.Spec.Environments[e2eEnv].Version, v
+}
+
+// gpuMonitor polls a namespace's Pods and ReplicaSets for what a quota-aware rollout must never cause.
+type gpuMonitor struct {
+	mu       sync.Mutex
+	maxPods  int
+	atMax    string
+	problems []string
+}
+
+func monitorGPUPods(t *testing.T, c *testenv.Cluster, ns string) *gpuMonitor {
+	t.Helper()
+	m := &gpuMonitor{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	pendingSince := map[string]time.Time{}
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var pods corev1.PodList
+			var rss appsv1.ReplicaSetList
+			if err := c.Client.List(ctx, &pods, client.InNamespace(ns)); err == nil {
+				n, desc := 0, []string{}
+				for _, p := range pods.Items {
+					if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+						continue
+					}
+					n++
+					desc = append(desc, fmt.Sprintf("%s %s deleting=%v", p.Name, p.Status.Phase, p.DeletionTimestamp != nil))
+					if p.Status.Phase != corev1.PodPending {
+						continue
+					}
+					if _, ok := pendingSince[string(p.UID)]; !ok {
+						pendingSince[string(p.UID)] = time.Now()
+					} else if time.Since(pendingSince[string(p.UID)]) > 5*time.Second {
+						m.problem(fmt.Sprintf("pod %s Pending for more than 5 s: %+v", p.Name, p.Status.Conditions))
+					}
+				}
+				m.mu.Lock()
+				if n > m.maxPods {
+					m.maxPods, m.atMax = n, strings.Join(desc, ", ")
+				}
+				m.mu.Unlock()
+			}
+			if err := c.Client.List(ctx, &rss, client.InNamespace(ns)); err == nil {
+				for _, rs := range rss.Items {
+					for _, cond := range rs.Status.Conditions {
+						if cond.Type == appsv1.ReplicaSetReplicaFailure && cond.Status == corev1.ConditionTrue {
+							m.problem(fmt.Sprintf("ReplicaSet %s: %s %s", rs.Name, cond.Reason, cond.Message))
+						}
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return m
+}
+
+func (m *gpuMonitor) problem(s string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !slices.Contains(m.problems, s) {
+		m.problems = append(m.problems, s)
+	}
+}
+
+// check fails the test when a Pod was refused or stuck, or more than 2 GPU pods ran at once.
+func (m *gpuMonitor) check(t *testing.T) {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.problems) > 0 {
+		t.Fatalf("during the rollout:\n%s", strings.Join(m.problems, "\n"))
+	}
+	if m.maxPods != 2 {
+		t.Fatalf("at most %d GPU pods at once, want 2 (the quota): %s", m.maxPods, m.atMax)
+	}
+}

@@ -1,0 +1,410 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/analysis/prometheustest"
+	"github.com/marina-dev/marina/internal/testenv"
+)
+
+var marina string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "marina-e2e")
+	if err != nil {
+		panic(err)
+	}
+	marina = filepath.Join(dir, "marina")
+	build := exec.Command("go", "build", "-o", marina, "github.com/marina-dev/marina/cmd/marina")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		panic("building marina: " + err.Error())
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const (
+	ns    = "e2e"
+	name  = "iris-classifier"
+	pause = 8 * time.Second
+)
+
+// TestControllerKilledMidRolloutResumesWhereItWas runs `marina controller` as a process and kills it with SIGKILL
+// during a pause and during an analysis: each time the restarted controller goes on with the same step, the pause
+// ends its duration after it began, the analysis takes its remaining measurements (none lost, none repeated), and
+// the status shows every step once and in order.
+func TestControllerKilledMidRolloutResumesWhereItWas(t *testing.T) {
+	c := testenv.Start(t, testenv.Options{CRDs: true, Workloads: true})
+	c.AddNode(t, testenv.Node{Name: "cpu-0"})
+	ctx := context.Background()
+	if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	prom := startPrometheus(t, 0.01)
+	ctl := &controllerProcess{kubeconfig: c.Kubeconfig, log: filepath.Join(t.TempDir(), "controller.log")}
+	ctl.start(t)
+	t.Cleanup(func() {
+		ctl.kill(t)
+		if t.Failed() {
+			b, _ := os.ReadFile(ctl.log)
+			t.Logf("controller log:\n%s", b[max(0, len(b)-8000):])
+		}
+	})
+	hist := watchStatus(t, c)
+
+	count := int32(4)
+	replicas := int32(2)
+	md := &v1alpha1.ModelDeployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"marina.dev/environment": "staging"}},
+		Spec: v1alpha1.ModelDeploymentSpec{
+			Model: name, Version: "1.0.0", Replicas: &replicas,
+			Artifact: v1alpha1.Artifact{URI: "models/iris-classifier/artifacts/v1.0.0.onnx",
+				Digest: "sha256:1e3fa9ff4412f893618f6767cdecb4b0ad04754682bd48f47dbf51e78e3b4318", Size: 1024, Format: "onnx"},
+			Runtime: v1alpha1.Runtime{Image: "ghcr.io/marina-dev/marina-serve:0.1.0", Port: 8080},
+			Strategy: &v1alpha1.Strategy{Canary: &v1alpha1.CanaryStrategy{Steps: []v1alpha1.CanaryStep{
+				{SetWeight: ptr(int32(50))},
+				{Pause: &v1alpha1.PauseStep{Duration: v1alpha1.DurationString(pause.String())}},
+				{Analysis: &v1alpha1.AnalysisStep{Template: "error-rate"}},
+				{SetWeight: ptr(int32(100))},
+			}}},
+			Analysis: &v1alpha1.Analysis{Templates: []v1alpha1.AnalysisTemplate{{
+				Name: "error-rate", Prometheus: &v1alpha1.PrometheusProvider{Address: prom.Address()},
+				Metrics: []v1alpha1.AnalysisMetric{{Name: "error-rate", Query: `marina_test_error_rate{version="1.1.0"}`,
+					SuccessCondition: "result[0] < 0.05", Interval: "1s", Count: &count}},
+			}}},
+		},
+	}
+	if err := c.Client.Create(ctx, md); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c, "1.0.0 Ready", time.Minute, func(md *v1alpha1.ModelDeployment) bool {
+		return md.Status.StableVersion == "1.0.0" && ready(md)
+	})
+	if metrics := ctl.get(t, "/metrics"); !strings.Contains(metrics, "marina_reconcile_duration_seconds_count ") ||
+		strings.Contains(metrics, "marina_reconcile_duration_seconds_count 0\n") {
+		t.Fatalf("/metrics has no marina_reconcile_duration_seconds observations:\n%s", metrics)
+	}
+
+	patch := client.MergeFrom(md.DeepCopy())
+	md.Spec.Version = "1.1.0"
+	if err := c.Client.Patch(ctx, md, patch); err != nil {
+		t.Fatal(err)
+	}
+	atPause := waitFor(t, c, "the pause", time.Minute, atStep(1))
+	pauseStart := atPause.Status.StepStartTime.Time
+	// Killed 2 s into the pause and down for 2 s: the new controller ends the pause 8 s after it began.
+	time.Sleep(time.Until(pauseStart.Add(2 * time.Second)))
+	ctl.kill(t)
+	time.Sleep(2 * time.Second)
+	if md := get(t, c); !isStep(md, 1) || !md.Status.StepStartTime.Time.Equal(pauseStart) {
+		t.Fatalf("with the controller down: %+v", md.Status)
+	}
+	ctl.start(t)
+	atAnalysis := waitFor(t, c, "the analysis", time.Minute, atStep(2))
+	if took := atAnalysis.Status.StepStartTime.Sub(pauseStart); took < pause || took > pause+2*time.Second {
+		t.Fatalf("the %s pause took %s across the restart", pause, took)
+	}
+	if starts := hist.stepStarts("1.1.0", 1); len(starts) != 1 {
+		t.Fatalf("the pause step had start times %v, want one", starts)
+	}
+
+	// Killed after the second of 4 measurements and down for 2 s: the next controller takes the last 2.
+	waitFor(t, c, "the second measurement", 30*time.Second, func(md *v1alpha1.ModelDeployment) bool {
+		run := runOf(md, "1.1.0-step-2")
+		return run != nil && len(run.Metrics) == 1 && run.Metrics[0].Successful == 2
+	})
+	ctl.kill(t)
+	time.Sleep(2 * time.Second)
+	if run := runOf(get(t, c), "1.1.0-step-2"); run == nil || run.Phase != v1alpha1.AnalysisRunning || run.Metrics[0].Successful != 2 {
+		t.Fatalf("analysis run with the controller down: %+v", run)
+	}
+	ctl.start(t)
+	waitFor(t, c, "promotion of 1.1.0", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
+		return md.Status.StableVersion == "1.1.0" && ready(md)
+	})
+	if steps := hist.steps("1.1.0"); !slices.Equal(steps, []int32{0, 1, 2, 3}) {
+		t.Fatalf("steps seen in status %v, want [0 1 2 3]", steps)
+	}
+	if starts := hist.stepStarts("1.1.0", 2); len(starts) != 1 {
+		t.Fatalf("the analysis step had start times %v, want one", starts)
+	}
+	counts := hist.successes("1.1.0-step-2")
+	if !slices.Equal(counts, []int32{1, 2, 3, 4}) {
+		t.Fatalf("successful measurements seen %v, want 1 2 3 4: one each, none lost or repeated", counts)
+	}
+	run := hist.lastRun("1.1.0-step-2")
+	m := run.Metrics[0]
+	if run.Phase != v1alpha1.AnalysisSuccessful || m.Successful != 4 || m.Error != 0 || m.Failed != 0 {
+		t.Fatalf("analysis run: %+v", run)
+	}
+	// 4 measurements a second apart, one gap of about the 2 s the controller was down.
+	if took := m.LastMeasuredAt.Sub(run.StartedAt.Time); took < 3*time.Second || took > 8*time.Second {
+		t.Fatalf("4 measurements at a 1 s interval took %s across the restart", took)
+	}
+}
+
+// controllerProcess is `marina controller` run by the test.
+type controllerProcess struct {
+	kubeconfig, log string
+	metrics, health string
+	cmd             *exec.Cmd
+	done            chan struct{}
+}
+
+// start runs the controller on fresh loopback ports and waits until it is ready.
+func (p *controllerProcess) start(t *testing.T) {
+	t.Helper()
+	p.metrics, p.health = prometheustest.FreeAddr(t), prometheustest.FreeAddr(t)
+	log, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(marina, "controller", "--kubeconfig", p.kubeconfig, "-n", ns,
+		"--metrics-addr", p.metrics, "--health-addr", p.health, "--git-cache", t.TempDir())
+	p.cmd.Stdout, p.cmd.Stderr = log, log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
+		_ = log.Close()
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func(cmd *exec.Cmd) {
+		_ = cmd.Wait()
+		_ = log.Close()
+		close(done)
+	}(p.cmd)
+	p.done = done
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + p.health + "/readyz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-done:
+			t.Fatal("marina controller exited")
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("marina controller not ready on %s: %v", p.health, err)
+		}
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone; it does nothing when it is not running.
+func (p *controllerProcess) kill(t *testing.T) {
+	t.Helper()
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	p.cmd = nil
+}
+
+func (p *controllerProcess) get(t *testing.T, path string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + p.metrics + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %v", path, resp.Status, err)
+	}
+	return string(b)
+}
+
+// startPrometheus serves marina_test_error_rate{version="1.1.0"} at rate and starts a Prometheus scraping it.
+func startPrometheus(t *testing.T, rate float64) *prometheustest.Server {
+	t.Helper()
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "marina_test_error_rate", Help: "Error rate by version."}, []string{"version"})
+	g.WithLabelValues("1.1.0").Set(rate)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(g)
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Addr: prometheustest.FreeAddr(t), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.ListenAndServe() }()
+	t.Cleanup(func() { _ = srv.Close() })
+	p := prometheustest.Start(t, srv.Addr)
+	p.WaitForData(context.Background(), t, "marina_test_error_rate", 1)
+	return p
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func ready(md *v1alpha1.ModelDeployment) bool {
+	return md.Status.ObservedGeneration == md.Generation && meta.IsStatusConditionTrue(md.Status.Conditions, v1alpha1.ReadyCondition)
+}
+
+func isStep(md *v1alpha1.ModelDeployment, i int32) bool {
+	return md.Status.CanaryVersion == "1.1.0" && md.Status.CurrentStepIndex != nil && *md.Status.CurrentStepIndex == i
+}
+
+func atStep(i int32) func(*v1alpha1.ModelDeployment) bool {
+	return func(md *v1alpha1.ModelDeployment) bool { return isStep(md, i) }
+}
+
+func runOf(md *v1alpha1.ModelDeployment, name string) *v1alpha1.AnalysisRunStatus {
+	for i := range md.Status.AnalysisRuns {
+		if md.Status.AnalysisRuns[i].Name == name {
+			return &md.Status.AnalysisRuns[i]
+		}
+	}
+	return nil
+}
+
+func get(t *testing.T, c *testenv.Cluster) *v1alpha1.ModelDeployment {
+	t.Helper()
+	md := &v1alpha1.ModelDeployment{}
+	if err := c.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, md); err != nil {
+		t.Fatal(err)
+	}
+	return md
+}
+
+// waitFor polls the ModelDeployment until cond holds.
+func waitFor(t *testing.T, c *testenv.Cluster, what string, timeout time.Duration, cond func(*v1alpha1.ModelDeployment) bool) *v1alpha1.ModelDeployment {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	md := &v1alpha1.ModelDeployment{}
+	err := testenv.Eventually(ctx, func(ctx context.Context) (bool, error) {
+		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, md); err != nil {
+			return false, err
+		}
+		return cond(md), nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v\nstatus: %+v", what, err, md.Status)
+	}
+	return md
+}
+
+// history is every status the ModelDeployment had, in order, as a watch delivered them.
+type history struct {
+	mu       sync.Mutex
+	statuses []v1alpha1.ModelDeploymentStatus
+}
+
+// watchStatus records every status written from now on until the test ends.
+func watchStatus(t *testing.T, c *testenv.Cluster) *history {
+	t.Helper()
+	wc, err := client.NewWithWatch(c.Config, client.Options{Scheme: testenv.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := wc.Watch(ctx, &v1alpha1.ModelDeploymentList{}, client.InNamespace(ns))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	h := &history{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			if md, ok := ev.Object.(*v1alpha1.ModelDeployment); ok {
+				h.mu.Lock()
+				h.statuses = append(h.statuses, *md.Status.DeepCopy())
+				h.mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		w.Stop()
+		<-done
+	})
+	return h
+}
+
+// steps is the sequence of step indexes version's rollout went through, each once.
+func (h *history) steps(version string) []int32 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []int32
+	for _, st := range h.statuses {
+		if st.CanaryVersion == version && st.CurrentStepIndex != nil {
+			if i := *st.CurrentStepIndex; len(out) == 0 || out[len(out)-1] != i {
+				out = append(out, i)
+			}
+		}
+	}
+	return out
+}
+
+// stepStarts are the distinct start times step i of version's rollout had.
+func (h *history) stepStarts(version string, i int32) []time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []time.Time
+	for _, st := range h.statuses {
+		if st.CanaryVersion == version && st.CurrentStepIndex != nil && *st.CurrentStepIndex == i && st.StepStartTime != nil &&
+			!slices.ContainsFunc(out, st.StepStartTime.Time.Equal) {
+			out = append(out, st.StepStartTime.Time)
+		}
+	}
+	return out
+}
+
+// successes is the sequence of successful-measurement counts of run's metric, each once.
+func (h *history) successes(run string) []int32 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []int32
+	for _, st := range h.statuses {
+		for _, r := range st.AnalysisRuns {
+			if r.Name == run && len(r.Metrics) == 1 {
+				if n := r.Metrics[0].Successful; len(out) == 0 || out[len(out)-1] != n {
+					out = append(out, n)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// lastRun is the last status of the analysis run name.
+func (h *history) lastRun(name string) v1alpha1.AnalysisRunStatus {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var run v1alpha1.AnalysisRunStatus
+	for _, st := range h.statuses {
+		for _, r := range st.AnalysisRuns {
+			if r.Name == name {
+				run = r
+			}
+		}
+	}
+	return run
+}
