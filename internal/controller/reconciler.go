@@ -2,8 +2,12 @@ package controller
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -344,7 +348,12 @@ func (r *Reconciler) applyDeployment(ctx context.Context, md *v1alpha1.ModelDepl
 // FieldManager is the controller's server-side apply field manager.
 const FieldManager = "marina-controller"
 
-// serverApply server-side applies obj, owned by md.
+// AppliedHashAnnotation holds a hash of what the controller last applied to an object. A reconcile whose desired
+// object hashes the same (and whose replicas or selector nobody changed) sends nothing: with a thousand
+// ModelDeployments, unchanged applies would be most of the API server's load.
+const AppliedHashAnnotation = "marina.dev/applied-hash"
+
+// serverApply server-side applies obj, owned by md, unless the cached object already has it.
 func (r *Reconciler) serverApply(ctx context.Context, md *v1alpha1.ModelDeployment, obj client.Object) error {
 	if err := controllerutil.SetControllerReference(md, obj, r.Scheme); err != nil {
 		return err
@@ -356,8 +365,35 @@ func (r *Reconciler) serverApply(ctx context.Context, md *v1alpha1.ModelDeployme
 	delete(m, "status")
 	unstructured.RemoveNestedField(m, "metadata", "creationTimestamp")
 	unstructured.RemoveNestedField(m, "spec", "template", "metadata", "creationTimestamp")
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(raw)
+	hash := hex.EncodeToString(sum[:8])
+	current := obj.DeepCopyObject().(client.Object)
+	if err := r.Get(ctx, client.ObjectKeyFromObject(obj), current); err == nil &&
+		current.GetAnnotations()[AppliedHashAnnotation] == hash && !drifted(obj, current) {
+		return nil
+	}
+	if err := unstructured.SetNestedField(m, hash, "metadata", "annotations", AppliedHashAnnotation); err != nil {
+		return err
+	}
 	return r.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: m}),
 		client.FieldOwner(FieldManager), client.ForceOwnership)
+}
+
+// drifted reports whether someone changed what matters most in an object the controller applied: a
+// Deployment's replicas (kubectl scale) or a Service's selector.
+func drifted(want, got client.Object) bool {
+	switch w := want.(type) {
+	case *appsv1.Deployment:
+		g := got.(*appsv1.Deployment)
+		return g.Spec.Replicas == nil || *g.Spec.Replicas != *w.Spec.Replicas
+	case *corev1.Service:
+		return !maps.Equal(w.Spec.Selector, got.(*corev1.Service).Spec.Selector)
+	}
+	return false
 }
 
 // writeBack writes the revert of an aborted rollout to Git and records the outcome in st.

@@ -1,0 +1,226 @@
+//go:build bench
+
+// Package controller measures how fast marina controller converges many ModelDeployments on a real control plane
+// (kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kwok nodes), against the same number of plain
+// Deployments applied directly — what `marina render --backend plain` + kubectl apply gives a cluster without the
+// controller. Run with bench/controller/run.sh.
+package controller
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/testenv"
+)
+
+func count() int {
+	if n, err := strconv.Atoi(os.Getenv("MARINA_BENCH_N")); err == nil && n > 0 {
+		return n
+	}
+	return 1000
+}
+
+func TestConverge(t *testing.T) {
+	n := count()
+	c := testenv.Start(t, testenv.Options{CRDs: true, Workloads: true})
+	for i := range (2*n+99)/100 + 1 { // 110 pods per node, for the plain and the marina pods
+		c.AddNode(t, testenv.Node{Name: fmt.Sprintf("node-%d", i), CPU: "64", Memory: "256Gi"})
+	}
+	ctx := context.Background()
+	for _, ns := range []string{"marina", "plain"} {
+		if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "marina")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/marina").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	kc := kubernetes.NewForConfigOrDie(c.Config)
+
+	// Baseline: plain Deployments, one replica each, Ready when available.
+	plain := measure(t, kc, n, func(i int) error {
+		return c.Client.Create(ctx, deployment(i))
+	}, func() (int, error) {
+		var l appsv1.DeploymentList
+		if err := c.Client.List(ctx, &l, client.InNamespace("plain")); err != nil {
+			return 0, err
+		}
+		ready := 0
+		for _, d := range l.Items {
+			if d.Status.AvailableReplicas == 1 {
+				ready++
+			}
+		}
+		return ready, nil
+	})
+
+	cmd := exec.Command(bin, "controller", "--kubeconfig", c.Kubeconfig, "-n", "marina", "--metrics-addr", "0", "--health-addr", "0", "--concurrency", "8")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var peak int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			peak = max(peak, hwm(t, cmd.Process.Pid))
+			select {
+			case <-done:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	})
+	marina := measure(t, kc, n, func(i int) error {
+		return c.Client.Create(ctx, modelDeployment(i))
+	}, func() (int, error) {
+		var l v1alpha1.ModelDeploymentList
+		if err := c.Client.List(ctx, &l, client.InNamespace("marina")); err != nil {
+			return 0, err
+		}
+		ready := 0
+		for _, md := range l.Items {
+			if meta.IsStatusConditionTrue(md.Status.Conditions, v1alpha1.ReadyCondition) {
+				ready++
+			}
+		}
+		return ready, nil
+	})
+	close(done)
+	wg.Wait()
+	peak = max(peak, hwm(t, cmd.Process.Pid))
+
+	fmt.Printf("%d plain Deployments applied directly:  Ready in %6.1fs, API server %6.0f requests/s\n", n, plain.took.Seconds(), plain.rate)
+	fmt.Printf("%d ModelDeployments via marina:        Ready in %6.1fs, API server %6.0f requests/s, controller peak RSS %d MiB\n",
+		n, marina.took.Seconds(), marina.rate, peak>>10)
+	fmt.Printf("ratio marina/plain time to Ready: %.2fx (the controller adds a Deployment, 3 Services and a status per model)\n",
+		marina.took.Seconds()/plain.took.Seconds())
+}
+
+type result struct {
+	took time.Duration
+	rate float64 // API server requests per second over the run
+}
+
+// measure creates n objects with 16 workers and waits until ready reports all n, counting the API server's requests.
+func measure(t *testing.T, kc kubernetes.Interface, n int, create func(int) error, ready func() (int, error)) result {
+	before := requests(t, kc)
+	start := time.Now()
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for i := range work {
+				if err := create(i); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	deadline := time.Now().Add(20 * time.Minute)
+	for {
+		got, err := ready()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d Ready after 20 minutes", got, n)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	took := time.Since(start)
+	return result{took: took, rate: float64(requests(t, kc)-before) / took.Seconds()}
+}
+
+// requests sums apiserver_request_total from the API server's own metrics.
+func requests(t *testing.T, kc kubernetes.Interface) float64 {
+	raw, err := kc.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64); err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+// hwm is a process's peak resident set in KiB (VmHWM).
+func hwm(t *testing.T, pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			v, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+func labels(i int) map[string]string { return map[string]string{"app": fmt.Sprintf("m%d", i)} }
+
+func deployment(i int) *appsv1.Deployment {
+	one := int32(1)
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("m%d", i), Namespace: "plain"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &one,
+			Selector: &metav1.LabelSelector{MatchLabels: labels(i)},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels(i)},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "model-server", Image: "ghcr.io/marina-dev/marina-serve:0.1.0"}}},
+			},
+		},
+	}
+}
+
+func modelDeployment(i int) *v1alpha1.ModelDeployment {
+	one := int32(1)
+	return &v1alpha1.ModelDeployment{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("m%d", i), Namespace: "marina"},
+		Spec: v1alpha1.ModelDeploymentSpec{
+			Model: fmt.Sprintf("m%d", i), Version: "1.0.0", Replicas: &one,
+			Artifact: v1alpha1.Artifact{URI: "models/m/v1.0.0.onnx", Digest: "sha256:" + strings.Repeat("ab", 32), Size: 1024, Format: "onnx"},
+			Runtime:  v1alpha1.Runtime{Image: "ghcr.io/marina-dev/marina-serve:0.1.0"},
+		},
+	}
+}
