@@ -67,7 +67,9 @@ func TestRouterInFrontOfMarinaServeMeasuresTheShadowsAgreement(t *testing.T) {
 	inferencetest.Lib(t)
 	v1 := startServe(t, "--model", thresholdModel(t, 0.5), "--name", "clf")
 	v11 := startServe(t, "--model", thresholdModel(t, 0.5), "--name", "clf")
-	shadow := startServe(t, "--model", thresholdModel(t, 0.7), "--name", "clf") // disagrees for 0.5 < x < 0.7
+	// Disagrees for 0.5 < x < 0.7. Two shadow workers stay under its --max-concurrency (4 on two cores): more would
+	// get 503s, which are drops, not comparisons.
+	shadow := startServe(t, "--model", thresholdModel(t, 0.7), "--name", "clf")
 	file := filepath.Join(t.TempDir(), "router.yaml")
 	config := fmt.Sprintf(`listen: 127.0.0.1:0
 metrics: 127.0.0.1:0
@@ -75,7 +77,7 @@ model: clf
 upstreams:
   - {version: 1.0.0, url: %q, weight: 1}
   - {version: 1.1.0, url: %q, weight: 0}
-shadow: {version: 1.2.0, url: %q, percent: 100}
+shadow: {version: 1.2.0, url: %q, percent: 100, workers: 2}
 `, v1, v11, shadow)
 	if err := os.WriteFile(file, []byte(config), 0o644); err != nil {
 		t.Fatal(err)

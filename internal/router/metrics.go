@@ -14,6 +14,7 @@ const (
 	dropQueueFull = "queue_full"
 	dropTimeout   = "timeout"
 	dropError     = "upstream_error"
+	dropBusy      = "overloaded"
 	dropClosed    = "shutdown"
 )
 
@@ -64,7 +65,7 @@ func newMetrics() *metrics {
 		mirrored: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "marina_router_mirror_requests_total",
 			Help: "Requests chosen to be mirrored to the shadow, queued or dropped."}, pair),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "marina_router_mirror_dropped_total",
-			Help: "Mirrored requests dropped: queue_full, timeout, upstream_error or shutdown."}, []string{"model", "shadow", "reason"}),
+			Help: "Mirrored requests dropped: queue_full, timeout, upstream_error, overloaded (the shadow answered 429 or 503) or shutdown."}, []string{"model", "shadow", "reason"}),
 		queueLen: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "marina_router_mirror_queue_length",
 			Help: "Mirrored requests waiting for a worker."}, []string{"model", "shadow"}),
 		comparisons: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "marina_router_shadow_comparisons_total",

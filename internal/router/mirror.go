@@ -110,7 +110,7 @@ func newMirror(cfg *Config, u *url.URL, m *metrics, log *slog.Logger, rnd func()
 		queueLen: m.queueLen.WithLabelValues(cfg.Model, s.Version),
 		dropped:  map[string]prometheus.Counter{},
 	}
-	for _, r := range []string{dropQueueFull, dropTimeout, dropError, dropClosed} {
+	for _, r := range []string{dropQueueFull, dropTimeout, dropError, dropBusy, dropClosed} {
 		mr.dropped[r] = m.dropped.WithLabelValues(cfg.Model, s.Version, r)
 	}
 	mr.ctx, mr.cancel = context.WithCancel(context.Background())
@@ -159,8 +159,8 @@ func (mr *mirror) work() {
 	}
 }
 
-// send mirrors one request and compares the answers. Transport errors and timeouts are drops, not comparisons: a
-// shadow that is down says nothing about its model.
+// send mirrors one request and compares the answers. Transport errors, timeouts and 429/503 answers are drops, not
+// comparisons: a shadow that is down or shedding load says nothing about its model.
 func (mr *mirror) send(j *job) {
 	ctx, cancel := context.WithTimeout(mr.ctx, mr.timeout)
 	defer cancel()
@@ -208,6 +208,10 @@ func (mr *mirror) send(j *job) {
 		default:
 			mr.dropped[dropError].Inc()
 		}
+		return
+	}
+	if got.Status == http.StatusTooManyRequests || got.Status == http.StatusServiceUnavailable {
+		mr.dropped[dropBusy].Inc() // shedding load, like a slow shadow: says nothing about its model
 		return
 	}
 	c := Compare(mr.protocol, mr.decoded(j), got)

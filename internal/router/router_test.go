@@ -506,3 +506,22 @@ func TestAGzippedPrimaryResponseIsComparedDecompressed(t *testing.T) {
 		t.Errorf("exact comparisons %v, want 1", n)
 	}
 }
+
+func TestAShadowSheddingLoadIsADropNotADisagreement(t *testing.T) {
+	t.Parallel()
+	v1, _ := oipUpstream(t, "1.0.0", goodModel, 0)
+	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "too many inferences in progress", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(busy.Close)
+	rt := startRouter(t, config(fmt.Sprintf("upstreams: [{version: 1.0.0, url: %q, weight: 1}]\nshadow: {version: 1.2.0, url: %q, percent: 100}\n", v1.URL, busy.URL)), Options{})
+	for range 10 {
+		if status, _, _ := infer(t, client(), rt.url, 0.3, nil); status != http.StatusOK {
+			t.Fatalf("status %d", status)
+		}
+	}
+	eventually(t, 5*time.Second, "10 drops as overloaded", func() bool { return rt.dropsOf("1.2.0", dropBusy) == 10 })
+	if n := rt.compared("1.0.0", "1.2.0"); n != 0 {
+		t.Errorf("%v comparisons with a shadow that answered 503, want 0", n)
+	}
+}
