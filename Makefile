@@ -26,6 +26,7 @@ test: ## unit and envtest tests (race detector on); builds the control plane (~1
 lint: ## gofmt, go vet, staticcheck
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
+	go vet -tags bench ./bench/...
 	go run $(STATICCHECK) ./...
 
 generate: ## regenerate the API's deepcopy and CRD, the example repository, golden files and generated docs
@@ -45,3 +46,5 @@ bench: ## benchmarks under bench/, each printing a ratio against the tool users 
 	bash bench/register/run.sh
 	bash bench/validate/run.sh
 	bash bench/serve/run.sh
+	bash bench/router/run.sh
+	bash bench/controller/run.sh
