@@ -2,6 +2,7 @@
 # hack/gen-api.sh — regenerate the code and manifests of the marina.dev API from the types in api/:
 #   api/v1alpha1/zz_generated.deepcopy.go   (controller-gen object)
 #   config/crd/bases/*.yaml                 (controller-gen crd; config/crd embeds them for marina validate)
+#   charts/marina/crds, templates/clusterrole.yaml (copies of the two above for the Helm chart)
 #   config/rbac/role.yaml                   (controller-gen rbac, from the markers on internal/controller.Reconciler;
 #                                            config/rbac embeds it for marina init)
 #
@@ -25,3 +26,7 @@ fi
 cd "$root"
 "$gen" object paths=./api/... crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 "$gen" rbac:roleName=marina-controller paths=./internal/controller/... output:rbac:artifacts:config=config/rbac
+
+# The Helm chart carries the same CRD and ClusterRole (Helm installs crds/ before the templates).
+cp config/crd/bases/*.yaml charts/marina/crds/
+cp config/rbac/role.yaml charts/marina/templates/clusterrole.yaml
