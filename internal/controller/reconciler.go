@@ -169,6 +169,7 @@ func (r *Reconciler) observe(ctx context.Context, md *v1alpha1.ModelDeployment, 
 	if err := r.List(ctx, &deps, client.InNamespace(md.Namespace), client.MatchingLabels(selector(md))); err != nil {
 		return obs, err
 	}
+	var ownPods int64
 	for _, d := range deps.Items {
 		v := d.Labels[LabelVersion]
 		if v == "" || !metav1.IsControlledBy(&d, md) {
@@ -181,7 +182,12 @@ func (r *Reconciler) observe(ctx context.Context, md *v1alpha1.ModelDeployment, 
 		if d.Status.ObservedGeneration < d.Generation {
 			w.Ready = min(w.Ready, d.Status.UpdatedReplicas) // a template change not yet rolled out is not ready
 		}
+		if refused(&d) {
+			w.Refused = max(w.Replicas-d.Status.Replicas, 0)
+		}
 		obs.Workloads[v] = w
+		// Pods asked for (and not refused) or still there, whichever is more: what the model holds of a quota.
+		ownPods += int64(max(w.Replicas-w.Refused, d.Status.Replicas))
 	}
 	if per := gpusPerPod(md); per > 0 {
 		obs.GPU.PerPod = per
@@ -198,8 +204,11 @@ func (r *Reconciler) observe(ctx context.Context, md *v1alpha1.ModelDeployment, 
 				if !ok {
 					continue
 				}
+				// The quota's status.used comes from another informer than the Deployments and can lag behind them
+				// (a pod just admitted, or the quota controller recounting from a stale cache): never believe it
+				// has more room than the model's own pods leave, or stable and canary both grow into one GPU.
 				used := q.Status.Used[key]
-				free := hard.Value() - used.Value()
+				free := min(hard.Value()-used.Value(), hard.Value()-ownPods*per)
 				if !obs.GPU.Limited || free < obs.GPU.Free {
 					obs.GPU.Limited, obs.GPU.Free = true, max(free, 0)
 				}
@@ -210,6 +219,16 @@ func (r *Reconciler) observe(ctx context.Context, md *v1alpha1.ModelDeployment, 
 		obs.Analysis, obs.AnalysisMessage, obs.AnalysisErroring = run.Phase, run.Message, erroring(run)
 	}
 	return obs, nil
+}
+
+// refused reports whether d's ReplicaSet could not create a pod (FailedCreate, e.g. over a ResourceQuota).
+func refused(d *appsv1.Deployment) bool {
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }
 
 // currentRun is the analysis run of the current step, if it has started.

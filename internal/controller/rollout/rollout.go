@@ -42,6 +42,9 @@ const DefaultProgressDeadline = 10 * time.Minute
 type Workload struct {
 	// Replicas is the Deployment's spec.replicas; Ready its ready replicas.
 	Replicas, Ready int32
+	// Refused is how many of Replicas have no pod because creating one failed (FailedCreate, e.g. refused by a
+	// ResourceQuota): they hold no quota.
+	Refused int32
 }
 
 // GPU is the namespace's GPU budget for a model that requests GPUs.

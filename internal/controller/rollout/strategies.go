@@ -16,11 +16,13 @@ const gpuRetry = 2 * time.Second
 
 // canary walks the steps; after the last one the canary takes all replicas and becomes stable.
 func (d *decider) canary(steps []v1alpha1.CanaryStep) {
-	total, v := d.total(), d.st.CanaryVersion
+	total := d.total()
 	for {
 		i := int(*d.st.CurrentStepIndex)
 		if i >= len(steps) {
-			if d.place(total) == total && d.waitReady(v, total) {
+			// placeAndWait looks again soon while the GPU quota holds the canary back: nothing it watches
+			// changes when the quota frees up.
+			if d.placeAndWait(total) {
 				d.promote()
 			}
 			return
@@ -200,7 +202,9 @@ func (d *decider) place(n int32) int32 {
 	if g.PerPod <= 0 || !g.Limited {
 		return n
 	}
-	cur := d.o.Workloads[stable].Replicas + d.o.Workloads[v].Replicas
+	// What the model's pods hold now: a replica whose pod was refused holds nothing, and counting it would keep
+	// stable from making the room it waits for.
+	cur := held(d.o.Workloads[stable]) + held(d.o.Workloads[v])
 	room := int32(g.Free / g.PerPod)
 	if total+n > cur+room {
 		d.replicas[stable] = max(total-n, 0)
@@ -208,6 +212,9 @@ func (d *decider) place(n int32) int32 {
 	d.replicas[v] = min(n, d.o.Workloads[v].Replicas+room)
 	return d.replicas[v]
 }
+
+// held is the replicas of w that have a pod.
+func held(w Workload) int32 { return max(w.Replicas-w.Refused, 0) }
 
 // placeExtra gives version v n replicas beside a full stable (blue-green's preview, shadow), as far as the GPU
 // quota allows, and reports whether it got them all; a shortfall waits for the deadline like unready pods.
