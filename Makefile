@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin:$(shell go env GOPATH 2>/dev/null)/bin
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build demo test lint generate fuzz bench
+.PHONY: help build demo test e2e lint generate fuzz bench
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -23,10 +23,17 @@ test: ## unit and envtest tests (race detector on); builds the control plane (~1
 	KUBEBUILDER_ASSETS="$$(bash hack/controlplane.sh | tail -n 1)" \
 	go test -race -count=1 ./...
 
+e2e: ## end-to-end tier: marina controller as a process (killed and restarted) on the test control plane
+	bash hack/prometheus.sh >/dev/null
+	MARINA_CRDS_DIR="$$(bash hack/crds.sh | tail -n 1)" \
+	KUBEBUILDER_ASSETS="$$(bash hack/controlplane.sh | tail -n 1)" \
+	go test -tags e2e -count=1 -timeout 20m ./test/e2e/
+
 lint: ## gofmt, go vet, staticcheck
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go vet -tags bench ./bench/...
+	go vet -tags e2e ./test/e2e/
 	go run $(STATICCHECK) ./...
 
 generate: ## regenerate the API's deepcopy and CRD, the example repository, golden files and generated docs
