@@ -115,6 +115,8 @@ func Start(tb testing.TB, o Options) *Cluster {
 		// The API server needs ~10 s to serve 40 CRDs on 2 idle cores; more when tests run in parallel.
 		CRDInstallOptions: envtest.CRDInstallOptions{MaxTime: 2 * time.Minute},
 	}
+	// envtest's default /24 has 254 Service IPs; marina runs three Services per model.
+	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.0.0.0/16")
 	if o.CRDs {
 		env.CRDDirectoryPaths = crdFiles(tb)
 	}
