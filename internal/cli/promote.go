@@ -59,18 +59,29 @@ type promoteOptions struct {
 	env      string
 	strategy string
 	force    bool
+	resume   bool
+	kube     kubeOptions
 }
 
 func (o *promoteOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.env, "env", "", "environment to deploy to (required)")
 	fs.StringVar(&o.strategy, "strategy", "", "rollout strategy for this change: canary, bluegreen or shadow (default: keep the environment's)")
 	fs.BoolVar(&o.force, "force", false, "skip the environment order of marina.yaml (a blocked version is still refused)")
+	fs.BoolVar(&o.resume, "resume", false, "resume NAME's paused rollout in the environment's cluster instead (marina controller; uses --kubeconfig, --context)")
 	o.branchOptions.AddFlags(fs)
+	fs.StringVar(&o.kube.kubeconfig, "kubeconfig", "", "with --resume: path of the kubeconfig file")
+	fs.StringVar(&o.kube.context, "context", "", "with --resume: kubeconfig context to use")
 }
 
 func (o *promoteOptions) Validate() error {
 	if o.env == "" {
 		return usagef("--env is required")
+	}
+	if o.resume {
+		if strings.Contains(o.target, "@") || o.strategy != "" || o.branch != "" || o.push {
+			return usagef("--resume takes NAME only, without --strategy, --branch or --push")
+		}
+		return nil
 	}
 	name, version, ok := strings.Cut(o.target, "@")
 	if !ok || name == "" || version == "" {
@@ -85,6 +96,9 @@ func (o *promoteOptions) Validate() error {
 }
 
 func (o *promoteOptions) Run() error {
+	if o.resume {
+		return o.resumeRollout()
+	}
 	name, version, _ := strings.Cut(o.target, "@")
 	return o.write(func(r *repo.Repo) error {
 		if err := o.check(r); err != nil {
@@ -121,15 +135,21 @@ func (g *globalOptions) report(res *release.Result, verb string) error {
 func newPromoteCommand(g *globalOptions) *cobra.Command {
 	o := &promoteOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "promote NAME@VERSION --env ENV",
+		Use:   "promote NAME@VERSION --env ENV | promote NAME --env ENV --resume",
 		Short: "Deploy a registered version to an environment, as one Git commit",
 		Long: `promote changes the environment's version in applications/NAME/model.yaml in one
 commit. It refuses a blocked or unregistered version, and a version that has not
-run in the environments marina.yaml says must come first (unless --force).`,
+run in the environments marina.yaml says must come first (unless --force).
+
+With --resume, nothing is committed: the ModelDeployment NAME in the environment's
+namespace gets the annotation marina.dev/resume, and marina controller moves its
+paused rollout (a pause without duration, an inconclusive analysis, a blue-green
+preview) to the next step.`,
 		Example: `  marina promote fraud-detector@1.1.0 --env staging
+  marina promote fraud-detector --env prod --resume        # a rollout paused by marina controller goes on
   marina promote fraud-detector@1.1.0 --env prod --strategy canary
   marina promote fraud-detector@1.1.0 --env prod --branch promote-1.1.0 --push`,
-		Args: exactArgs(1, "NAME@VERSION"),
+		Args: exactArgs(1, "NAME@VERSION (or NAME with --resume)"),
 		RunE: runE(o, func(args []string) { o.target = args[0] }),
 	}
 	o.AddFlags(cmd.Flags())
