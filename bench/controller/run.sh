@@ -10,4 +10,4 @@ cd "$root"
 export MARINA_BENCH_N=${1:-1000}
 export MARINA_CRDS_DIR=${MARINA_CRDS_DIR:-$(bash hack/crds.sh | tail -n 1)}
 export KUBEBUILDER_ASSETS=${KUBEBUILDER_ASSETS:-$(bash hack/controlplane.sh | tail -n 1)}
-go test -tags bench -count=1 -timeout 60m -run TestConverge ./bench/controller/ | grep -v '^ok\|^PASS'
+go test -v -tags bench -count=1 -timeout 60m -run TestConverge ./bench/controller/ | grep -Ev '^(=== RUN|--- PASS|PASS|ok )'
