@@ -43,11 +43,7 @@ generate: ## regenerate the API's deepcopy and CRD, the example repository, gold
 	go test ./internal/scaffold/ ./internal/render/ ./internal/validate/ ./internal/ci/ ./examples/ -update
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
-	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
-	  for f in $$(grep -h '^func Fuzz' $$t/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
-	    echo "== $$t $$f"; go test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} $$t || exit 1; \
-	  done; \
-	done
+	bash hack/fuzz.sh
 
 bench: ## benchmarks under bench/, each printing a ratio against the tool users would otherwise run
 	bash bench/register/run.sh
