@@ -1,17 +1,14 @@
 package cli_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/marina-dev/marina/internal/repo/repotest"
+	"github.com/marina-dev/marina/internal/scaffold"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -29,11 +26,7 @@ func TestValidateServer(t *testing.T) {
 	c := testenv.Start(t, testenv.Options{CRDs: true})
 	// The engines' namespaces exist once Argo CD and Flux are installed; without them every object of
 	// gitops/ is reported (the namespace-missing case is covered in internal/dryrun).
-	for _, ns := range []string{"argocd", "flux-system"} {
-		if err := c.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c.CreateNamespaces(t, scaffold.ArgoCDNamespace, scaffold.FluxNamespace)
 
 	dir := repotest.Example(t, nil)
 	code, out, errOut := marina(t, "--repo", dir, "validate", "--server", "--kubeconfig", c.Kubeconfig)

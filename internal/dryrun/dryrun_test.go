@@ -7,14 +7,12 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/marina-dev/marina/internal/dryrun"
 	"github.com/marina-dev/marina/internal/kubeschema"
 	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/internal/repo/repotest"
+	"github.com/marina-dev/marina/internal/scaffold"
 	"github.com/marina-dev/marina/internal/testenv"
 	"github.com/marina-dev/marina/schemas"
 )
@@ -63,11 +61,7 @@ func TestServer(t *testing.T) {
 // environment with each backend, infrastructure/ and gitops/ — with a server-side dry run, and expects no problem.
 func exampleOnServer(t *testing.T, c *testenv.Cluster) {
 	// The engines' own namespaces exist once Argo CD and Flux are installed.
-	for _, ns := range []string{"argocd", "flux-system"} {
-		if err := c.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c.CreateNamespaces(t, scaffold.ArgoCDNamespace, scaffold.FluxNamespace)
 	for _, backend := range []string{"plain", "kserve", "marina"} {
 		t.Run(backend, func(t *testing.T) {
 			r := exampleWithBackend(t, backend)

@@ -65,3 +65,13 @@ func (c *Cluster) AddNode(tb testing.TB, n Node) *corev1.Node {
 	}
 	return node
 }
+
+// CreateNamespaces creates namespaces, e.g. those Argo CD and Flux run in once they are installed.
+func (c *Cluster) CreateNamespaces(tb testing.TB, names ...string) {
+	tb.Helper()
+	for _, ns := range names {
+		if err := c.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			tb.Fatalf("creating namespace %s: %v", ns, err)
+		}
+	}
+}

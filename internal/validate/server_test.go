@@ -8,10 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/marina-dev/marina/internal/repo/repotest"
+	"github.com/marina-dev/marina/internal/scaffold"
 	"github.com/marina-dev/marina/internal/testenv"
 	"github.com/marina-dev/marina/internal/validate"
 )
@@ -30,11 +28,7 @@ spec:
 // deploys, which the server rejects (and only with prod in scope), and a kustomization that does not build.
 func TestServer(t *testing.T) {
 	c := testenv.Start(t, testenv.Options{CRDs: true})
-	for _, ns := range []string{"argocd", "flux-system"} {
-		if err := c.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c.CreateNamespaces(t, scaffold.ArgoCDNamespace, scaffold.FluxNamespace)
 	overlay, err := os.ReadFile(filepath.Join(repotest.ExamplePath(), "infrastructure/overlays/prod/kustomization.yaml"))
 	if err != nil {
 		t.Fatal(err)
