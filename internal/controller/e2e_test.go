@@ -3,10 +3,7 @@ package controller_test
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -46,7 +43,6 @@ const (
 	badFile    = "models/" + e2eModel + "/v1.1.0.json"
 	gitUser    = "marina"
 	gitToken   = "t0ken-e2e-5c4b3a"
-	httpBinary = "/usr/lib/git-core/git-http-backend"
 )
 
 // TestRolloutsEndToEnd runs rollouts on one real control plane (kube-controller-manager, kube-scheduler, kwok), each
@@ -106,7 +102,7 @@ func TestRolloutsEndToEnd(t *testing.T) {
 		if v, _ := readRemote(t, bare, "HEAD"); v != "1.1.0" {
 			t.Fatalf("fixture: %s runs %s, want 1.1.0", e2eEnv, v)
 		}
-		url := serveGit(t, bare)
+		url := repotest.ServeGit(t, filepath.Dir(bare), repotest.GitAuth{Username: gitUser, Password: gitToken}).RepoURL(bare)
 		h := watchStatus(t, c, ns)
 		if err := c.Client.Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git", Namespace: ns},
 			StringData: map[string]string{"username": gitUser, "password": gitToken}}); err != nil {
@@ -557,28 +553,6 @@ func newRemote(t *testing.T) string {
 	repotest.Git(t, dir, "clone", "-q", "--bare", dir, bare)
 	repotest.Git(t, bare, "config", "http.receivepack", "true")
 	return bare
-}
-
-// serveGit serves bare through git http-backend behind basic auth as gitUser/gitToken and returns its URL.
-func serveGit(t *testing.T, bare string) string {
-	t.Helper()
-	if _, err := os.Stat(httpBinary); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no git http-backend: %v", err)
-		}
-		t.Skipf("no git http-backend: %v", err)
-	}
-	backend := &cgi.Handler{Path: httpBinary, Env: []string{"GIT_PROJECT_ROOT=" + filepath.Dir(bare), "GIT_HTTP_EXPORT_ALL=1"}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != gitUser || p != gitToken {
-			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-			http.Error(w, "authentication required", http.StatusUnauthorized)
-			return
-		}
-		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL + "/" + filepath.Base(bare)
 }
 
 // git runs the git CLI in dir and returns its trimmed output.

@@ -5,9 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/cgi"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,7 +31,6 @@ const (
 	badToken   = "wr0ng-t0ken-1a2b3c"
 	appFile    = "applications/iris-classifier/model.yaml"
 	badFile    = "models/iris-classifier/v1.1.0.json"
-	httpBinary = "/usr/lib/git-core/git-http-backend"
 )
 
 // templateRoot holds the bare repositories newRemote copies, one per list of promotions,
@@ -100,29 +96,11 @@ func buildRemote(t *testing.T, bare string, promotions []string) {
 	repotest.Git(t, bare, "config", "http.receivepack", "true")
 }
 
-// serveHTTP serves the bare repositories beside bare through git http-backend, with
-// basic auth as gitUser/gitToken, and returns the URL of bare. A read-only server
-// refuses pushes with 403.
+// serveHTTP serves bare through git http-backend with basic auth as gitUser/gitToken and returns its URL. A
+// read-only server refuses pushes with 403.
 func serveHTTP(t *testing.T, bare string, readOnly bool) string {
 	t.Helper()
-	if _, err := os.Stat(httpBinary); err != nil {
-		t.Skipf("no git http-backend: %v", err)
-	}
-	backend := &cgi.Handler{Path: httpBinary, Env: []string{"GIT_PROJECT_ROOT=" + filepath.Dir(bare), "GIT_HTTP_EXPORT_ALL=1"}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != gitUser || p != gitToken {
-			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
-			http.Error(w, "authentication required", http.StatusUnauthorized)
-			return
-		}
-		if readOnly && (r.URL.Query().Get("service") == "git-receive-pack" || strings.HasSuffix(r.URL.Path, "/git-receive-pack")) {
-			http.Error(w, "pushing is not allowed", http.StatusForbidden)
-			return
-		}
-		backend.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL + "/" + filepath.Base(bare)
+	return repotest.ServeGit(t, filepath.Dir(bare), repotest.GitAuth{Username: gitUser, Password: gitToken, ReadOnly: readOnly}).RepoURL(bare)
 }
 
 // transports serve a bare repository as a Request's URL and credentials.

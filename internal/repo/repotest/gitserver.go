@@ -1,0 +1,81 @@
+package repotest
+
+import (
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// GitHTTPBackend is Debian's git http-backend, the CGI program GitServer runs.
+const GitHTTPBackend = "/usr/lib/git-core/git-http-backend"
+
+// GitAuth is what a GitServer asks of its clients.
+type GitAuth struct {
+	// Username and Password, when Username is set, are required as HTTP basic auth; anything else gets 401.
+	Username, Password string
+	// ReadOnly refuses pushes with 403.
+	ReadOnly bool
+}
+
+// GitServer serves the bare repositories in a directory over HTTP on loopback through git http-backend, the
+// smart HTTP protocol every Git client and GitOps engine speaks.
+type GitServer struct {
+	// URL is the server's base URL: a repository dir/NAME.git is URL + "/NAME.git".
+	URL string
+
+	mu   sync.Mutex
+	auth GitAuth
+}
+
+// ServeGit serves the bare repositories in root until the test ends. Without git http-backend the test is skipped,
+// or fails with CI=true.
+func ServeGit(tb testing.TB, root string, auth GitAuth) *GitServer {
+	tb.Helper()
+	if _, err := os.Stat(GitHTTPBackend); err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("no git http-backend: %v", err)
+		}
+		tb.Skipf("no git http-backend: %v", err)
+	}
+	backend := &cgi.Handler{Path: GitHTTPBackend, Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}}
+	s := &GitServer{auth: auth}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := s.Auth()
+		if u, p, ok := r.BasicAuth(); a.Username != "" && (!ok || u != a.Username || p != a.Password) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		if a.ReadOnly && (r.URL.Query().Get("service") == "git-receive-pack" || strings.HasSuffix(r.URL.Path, "/git-receive-pack")) {
+			http.Error(w, "pushing is not allowed", http.StatusForbidden)
+			return
+		}
+		backend.ServeHTTP(w, r)
+	}))
+	tb.Cleanup(srv.Close)
+	s.URL = srv.URL
+	return s
+}
+
+// RepoURL is the URL of the bare repository bare, which must be in the served directory.
+func (s *GitServer) RepoURL(bare string) string { return s.URL + "/" + filepath.Base(bare) }
+
+// Auth returns what the server asks of clients now.
+func (s *GitServer) Auth() GitAuth {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.auth
+}
+
+// SetAuth changes what the server asks of clients from the next request on: a test can make a server that
+// worked start refusing credentials.
+func (s *GitServer) SetAuth(a GitAuth) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.auth = a
+}
