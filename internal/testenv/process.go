@@ -9,15 +9,20 @@ import (
 	"time"
 )
 
-// run starts one control-plane binary from the assets directory, its output going to <component>.log, and stops
-// it in the test's Cleanup: SIGTERM, then SIGKILL after 10 s. The kernel kills it too if the test binary dies first.
+// run starts one control-plane binary from the assets directory; see start.
 func (c *Cluster) run(tb testing.TB, component string, args ...string) {
+	tb.Helper()
+	c.start(tb, component, exec.Command(filepath.Join(c.Assets, component), args...))
+}
+
+// start starts cmd, its output going to <component>.log (see Logs), and stops it in the test's Cleanup: SIGTERM,
+// then SIGKILL after 10 s. The kernel kills it too if the test binary dies first.
+func (c *Cluster) start(tb testing.TB, component string, cmd *exec.Cmd) {
 	tb.Helper()
 	log, err := os.Create(filepath.Join(c.logs, component+".log"))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(c.Assets, component), args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

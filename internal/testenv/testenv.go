@@ -78,7 +78,16 @@ func Scheme() *runtime.Scheme {
 // where it fails: CI must not pass by skipping.
 func Assets(tb testing.TB) string {
 	tb.Helper()
-	dir := os.Getenv("KUBEBUILDER_ASSETS")
+	return cached(tb, "KUBEBUILDER_ASSETS", filepath.Join("controlplane", KubernetesVersion), "kube-apiserver",
+		"hack/controlplane.sh", "~15 min once")
+}
+
+// cached returns the directory of binaries a hack/ script builds: the environment variable env, or sub under
+// MARINA_CACHE (default ~/.cache/marina). When it holds no file probe the test is skipped with a hint, except
+// with CI=true, where it fails: CI must not pass by skipping.
+func cached(tb testing.TB, env, sub, probe, script, cost string) string {
+	tb.Helper()
+	dir := os.Getenv(env)
 	if dir == "" {
 		cache := os.Getenv("MARINA_CACHE")
 		if cache == "" {
@@ -88,17 +97,12 @@ func Assets(tb testing.TB) string {
 			}
 			cache = filepath.Join(home, ".cache", "marina")
 		}
-		dir = filepath.Join(cache, "controlplane", KubernetesVersion)
+		dir = filepath.Join(cache, sub)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "kube-apiserver")); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, probe)); err == nil {
 		return dir
 	}
-	msg := "control-plane binaries not found in " + dir + ": run `bash hack/controlplane.sh` (~15 min once) " +
-		"or set KUBEBUILDER_ASSETS to its output"
-	if os.Getenv("CI") == "true" {
-		tb.Fatal(msg)
-	}
-	tb.Skip(msg)
+	missing(tb, probe+" not found in "+dir+": run `bash "+script+"` ("+cost+") or set "+env+" to its output")
 	return ""
 }
 

@@ -1,0 +1,124 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/marina-dev/marina/internal/testenv"
+)
+
+// fluxKustomizations are the Kustomizations marina init writes for staging and prod.
+var fluxKustomizations = []string{
+	"ml-platform", "ml-platform-infrastructure", "ml-platform-infra-staging", "ml-platform-infra-prod",
+	"ml-platform-apps-staging", "ml-platform-apps-prod",
+}
+
+// fluxPoll is the GitRepository interval the test's team sets (marina init writes 1m).
+const fluxPoll = "5s"
+
+// TestFlux bootstraps Flux with what marina init wrote and follows a promotion and a rollback from `git push` to
+// the Pods, with real source-controller and kustomize-controller processes; nothing writes status for them.
+func TestFlux(t *testing.T) {
+	c := gitopsCluster(t)
+	c.StartFlux(t, 2*time.Second)
+	r := newGitOpsRepo(t, "flux", func(work string) {
+		f := filepath.Join(work, "gitops", "flux", "gitrepository.yaml")
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strings.Replace(string(b), "interval: 1m", "interval: "+fluxPoll, 1)
+		if s == string(b) {
+			t.Fatalf("%s has no 'interval: 1m' to shorten", f)
+		}
+		if err := os.WriteFile(f, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(c.Logs("source-controller"))
+			t.Log(c.Logs("kustomize-controller"))
+		}
+	})
+
+	applyKustomization(t, c.Client, filepath.Join(r.work, "gitops", "flux"))
+	took := waitUntil(t, "Flux applies the repository", 5*time.Minute, func(ctx context.Context) (bool, string) {
+		if ok, why := fluxApplied(ctx, c.Client, r.head(t)); !ok {
+			return false, why
+		}
+		return running(ctx, c.Client, map[string]string{
+			"models-staging/iris-classifier": "1.0.0", "models-prod/iris-classifier": "1.0.0", "models-staging/vision-gpu": "1.0.0",
+		})
+	})
+	t.Logf("bootstrap (kubectl apply -k gitops/flux) to every Kustomization Ready and every Pod Ready: %s", took.Round(100*time.Millisecond))
+
+	t.Run("promote", func(t *testing.T) {
+		r.marina(t, "promote", "iris-classifier@1.1.0", "--env", "staging", "--push")
+		took := waitUntil(t, "Flux applies the promotion", 3*time.Minute, func(ctx context.Context) (bool, string) {
+			if ok, why := fluxApplied(ctx, c.Client, r.head(t)); !ok {
+				return false, why
+			}
+			return running(ctx, c.Client, map[string]string{"models-staging/iris-classifier": "1.1.0", "models-prod/iris-classifier": "1.0.0"})
+		})
+		t.Logf("marina promote --push to 1.1.0 Ready in staging: %s (GitRepository interval %s)", took.Round(100*time.Millisecond), fluxPoll)
+	})
+	t.Run("rollback", func(t *testing.T) {
+		r.marina(t, "rollback", "iris-classifier", "--env", "staging", "--reason", "e2e", "--push")
+		took := waitUntil(t, "Flux applies the rollback", 3*time.Minute, func(ctx context.Context) (bool, string) {
+			if ok, why := fluxApplied(ctx, c.Client, r.head(t)); !ok {
+				return false, why
+			}
+			return running(ctx, c.Client, map[string]string{"models-staging/iris-classifier": "1.0.0"})
+		})
+		t.Logf("marina rollback --push to 1.0.0 Ready in staging: %s (GitRepository interval %s)", took.Round(100*time.Millisecond), fluxPoll)
+	})
+}
+
+// fluxApplied reports whether the GitRepository has fetched rev and every Kustomization applied it and is Ready.
+func fluxApplied(ctx context.Context, c client.Client, rev string) (bool, string) {
+	repo, err := getUnstructured(ctx, c, "source.toolkit.fluxcd.io/v1", "GitRepository", testenv.FluxNamespace, "ml-platform")
+	if err != nil {
+		return false, err.Error()
+	}
+	if ok, why := conditionTrue(repo, "Ready"); !ok {
+		return false, "GitRepository " + why
+	}
+	for _, name := range fluxKustomizations {
+		k, err := getUnstructured(ctx, c, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", testenv.FluxNamespace, name)
+		if err != nil {
+			return false, err.Error()
+		}
+		if ok, why := conditionTrue(k, "Ready"); !ok {
+			return false, "Kustomization " + why
+		}
+		if applied := stringAt(k, "status", "lastAppliedRevision"); !strings.HasSuffix(applied, rev) {
+			return false, "Kustomization " + name + " applied " + applied + ", want " + rev
+		}
+	}
+	return true, ""
+}
+
+// running reports whether each Deployment (namespace/name → version) runs its version on all replicas, GPU models
+// (vision-*) on the GPU node and the others on the CPU node.
+func running(ctx context.Context, c client.Client, want map[string]string) (bool, string) {
+	for key, version := range want {
+		ns, name, _ := strings.Cut(key, "/")
+		node := "cpu-"
+		if strings.HasPrefix(name, "vision-") {
+			node = "gpu-"
+		}
+		if ok, why := deploymentRunning(ctx, c, ns, name, version, node); !ok {
+			return false, why
+		}
+	}
+	return true, ""
+}

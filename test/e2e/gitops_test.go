@@ -1,0 +1,226 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/marina-dev/marina/internal/repo/repotest"
+	"github.com/marina-dev/marina/internal/testenv"
+)
+
+// gitopsRepo is a model repository made the way a team makes one — marina init, the example models registered
+// and promoted — pushed to a Git server on loopback that the GitOps engine pulls from.
+type gitopsRepo struct {
+	work   string // the team's clone, with origin = url
+	url    string // what marina.yaml and gitops/ name
+	server *repotest.GitServer
+}
+
+// newGitOpsRepo makes the repository for one engine (argocd or flux). edit runs on the fresh scaffold before the
+// first push (the test's own settings, e.g. a shorter poll interval, as a team edits gitops/ by hand).
+func newGitOpsRepo(t *testing.T, engine string, edit func(work string)) *gitopsRepo {
+	t.Helper()
+	root := t.TempDir()
+	server := repotest.ServeGit(t, root, repotest.GitAuth{})
+	bare := filepath.Join(root, "ml-platform.git")
+	r := &gitopsRepo{work: filepath.Join(t.TempDir(), "ml-platform"), url: server.RepoURL(bare), server: server}
+	t.Setenv("GIT_AUTHOR_NAME", "e2e")
+	t.Setenv("GIT_AUTHOR_EMAIL", "e2e@marina.dev")
+	t.Setenv("GIT_COMMITTER_NAME", "e2e")
+	t.Setenv("GIT_COMMITTER_EMAIL", "e2e@marina.dev")
+
+	r.marina(t, "init", r.work, "--repo-url", r.url, "--engine", engine, "--ci", "github")
+	example := repotest.ExamplePath()
+	for _, f := range []string{
+		"models/iris-classifier/artifacts/v1.0.0.onnx", "models/iris-classifier/eval/iris.csv",
+		"models/vision-gpu/artifacts/v1.0.0.onnx",
+	} {
+		copyFile(t, filepath.Join(example, f), filepath.Join(r.work, f))
+	}
+	for _, m := range []string{"iris-classifier", "vision-gpu"} {
+		entries, err := os.ReadDir(filepath.Join(example, "..", "templates", m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			copyFile(t, filepath.Join(example, "..", "templates", m, e.Name()), filepath.Join(r.work, "applications", m, e.Name()))
+		}
+	}
+	if edit != nil {
+		edit(r.work)
+	}
+	r.git(t, "add", "-A")
+	r.git(t, "commit", "-qm", "e2e: models, applications and the test's GitOps settings")
+	r.marina(t, "model", "register", "iris-classifier", "--version", "1.0.0", "--file", "models/iris-classifier/artifacts/v1.0.0.onnx")
+	r.marina(t, "model", "register", "iris-classifier", "--version", "1.1.0", "--file", "models/iris-classifier/artifacts/v1.0.0.onnx")
+	r.marina(t, "model", "register", "vision-gpu", "--version", "1.0.0", "--file", "models/vision-gpu/artifacts/v1.0.0.onnx")
+	r.marina(t, "promote", "iris-classifier@1.0.0", "--env", "staging")
+	r.marina(t, "promote", "iris-classifier@1.0.0", "--env", "prod")
+	r.marina(t, "promote", "vision-gpu@1.0.0", "--env", "staging")
+
+	repotest.Git(t, r.work, "clone", "-q", "--bare", r.work, bare)
+	repotest.Git(t, bare, "config", "http.receivepack", "true") // anonymous pushes, as the test's team pushes
+	r.git(t, "remote", "add", "origin", r.url)
+	r.git(t, "fetch", "-q", "origin")
+	r.git(t, "branch", "-q", "--set-upstream-to=origin/main")
+	return r
+}
+
+// marina runs the marina binary in the repository and fails the test on a non-zero exit.
+func (r *gitopsRepo) marina(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(marina, args...)
+	cmd.Dir = r.work
+	if args[0] == "init" {
+		cmd.Dir = filepath.Dir(r.work)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("marina %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (r *gitopsRepo) git(t *testing.T, args ...string) string {
+	t.Helper()
+	return repotest.Git(t, r.work, args...)
+}
+
+// head is the commit the team's clone is at.
+func (r *gitopsRepo) head(t *testing.T) string { return r.git(t, "rev-parse", "HEAD") }
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// applyKustomization does what `kubectl apply -k dir` does for the bootstrap step of the README: build the
+// kustomization and server-side apply every object.
+func applyKustomization(t *testing.T, c client.Client, dir string) {
+	t.Helper()
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		t.Fatalf("kustomize build %s: %v", dir, err)
+	}
+	for _, r := range res.Resources() {
+		m, err := r.Map()
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &unstructured.Unstructured{Object: m}
+		if err := c.Patch(context.Background(), u, client.Apply, client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
+			t.Fatalf("applying %s %s from %s: %v", u.GetKind(), u.GetName(), dir, err)
+		}
+	}
+}
+
+// gitopsCluster is a control plane with workloads, a CPU node and a GPU node.
+func gitopsCluster(t *testing.T) *testenv.Cluster {
+	t.Helper()
+	c := testenv.Start(t, testenv.Options{CRDs: true, Workloads: true})
+	c.AddNode(t, testenv.Node{Name: "cpu-0", CPU: "16", Memory: "64Gi"})
+	c.AddNode(t, testenv.Node{Name: "gpu-0", GPUs: 2})
+	return c
+}
+
+// waitUntil polls cond until it holds, failing the test after timeout with what cond last said.
+func waitUntil(t *testing.T, what string, timeout time.Duration, cond func(ctx context.Context) (bool, string)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var last string
+	err := testenv.Eventually(ctx, func(ctx context.Context) (bool, error) {
+		ok, why := cond(ctx)
+		last = why
+		return ok, nil
+	})
+	if err != nil {
+		t.Fatalf("%s: not within %s: %s", what, timeout, last)
+	}
+	return time.Since(start)
+}
+
+// deploymentRunning reports whether Deployment ns/name runs version on all its replicas, Ready, on nodes whose
+// names start with node.
+func deploymentRunning(ctx context.Context, c client.Client, ns, name, version, node string) (bool, string) {
+	var d appsv1.Deployment
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &d); err != nil {
+		return false, err.Error()
+	}
+	if v := d.Spec.Template.Labels["marina.dev/version"]; v != version {
+		return false, fmt.Sprintf("Deployment %s/%s runs %s, want %s", ns, name, v, version)
+	}
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	s := d.Status
+	if s.ObservedGeneration < d.Generation || s.UpdatedReplicas != want || s.ReadyReplicas != want || s.Replicas != want {
+		return false, fmt.Sprintf("Deployment %s/%s: %d/%d updated, %d ready, %d in all", ns, name, s.UpdatedReplicas, want, s.ReadyReplicas, s.Replicas)
+	}
+	var pods corev1.PodList
+	if err := c.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels(d.Spec.Selector.MatchLabels)); err != nil {
+		return false, err.Error()
+	}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil && !strings.HasPrefix(p.Spec.NodeName, node) {
+			return false, fmt.Sprintf("Pod %s is on node %q, want %s*", p.Name, p.Spec.NodeName, node)
+		}
+	}
+	return true, ""
+}
+
+// conditionTrue reports whether an unstructured object's condition typ is True, and its message otherwise.
+func conditionTrue(u *unstructured.Unstructured, typ string) (bool, string) {
+	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ {
+			msg, _ := m["message"].(string)
+			return m["status"] == "True", fmt.Sprintf("%s %s=%v: %s", u.GetName(), typ, m["status"], msg)
+		}
+	}
+	return false, u.GetName() + ": no " + typ + " condition yet"
+}
+
+// getUnstructured reads one object of apiVersion/kind.
+func getUnstructured(ctx context.Context, c client.Client, apiVersion, kind, ns, name string) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(apiVersion)
+	u.SetKind(kind)
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
+		return nil, fmt.Errorf("%s %s/%s: %w", kind, ns, name, err)
+	}
+	return u, nil
+}
+
+// stringAt is the string at path in u, or "".
+func stringAt(u *unstructured.Unstructured, path ...string) string {
+	s, _, _ := unstructured.NestedString(u.Object, path...)
+	return s
+}
