@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/marina-dev/marina/internal/doctor"
+	"github.com/marina-dev/marina/internal/dryrun"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/repo"
@@ -107,7 +108,18 @@ func (o *doctorOptions) input(r *repo.Repo) (doctor.Input, error) {
 	if err != nil {
 		return doctor.Input{}, err
 	}
-	in := doctor.Input{Project: proj, Env: env}
+	in := doctor.Input{Project: proj, Env: env, Sources: map[string]string{}}
+	objs, _, err := dryrun.Collect(r, nil)
+	if err != nil {
+		return doctor.Input{}, err
+	}
+	for _, o := range objs {
+		key := o.Object.GetKind() + "/" + o.Object.GetName()
+		if ns := o.Object.GetNamespace(); ns != "" {
+			key = o.Object.GetKind() + "/" + ns + "/" + o.Object.GetName()
+		}
+		in.Sources[key] = o.File
+	}
 	for _, n := range names {
 		app, _, err := project.LoadApplication(r, n)
 		if err != nil {

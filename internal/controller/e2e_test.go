@@ -37,12 +37,12 @@ import (
 
 // The model of examples/ml-platform the rollouts of these tests run; its staging environment is the one rolled out.
 const (
-	e2eModel   = "iris-classifier"
-	e2eEnv     = "staging"
-	appFile    = "applications/" + e2eModel + "/model.yaml"
-	badFile    = "models/" + e2eModel + "/v1.1.0.json"
-	gitUser    = "marina"
-	gitToken   = "t0ken-e2e-5c4b3a"
+	e2eModel = "iris-classifier"
+	e2eEnv   = "staging"
+	appFile  = "applications/" + e2eModel + "/model.yaml"
+	badFile  = "models/" + e2eModel + "/v1.1.0.json"
+	gitUser  = "marina"
+	gitToken = "t0ken-e2e-5c4b3a"
 )
 
 // TestRolloutsEndToEnd runs rollouts on one real control plane (kube-controller-manager, kube-scheduler, kwok), each

@@ -71,6 +71,9 @@ type Input struct {
 	Apps []*project.ModelApplication
 	// Env limits the checks to one environment; empty checks all of them.
 	Env string
+	// Sources maps the objects the repository deploys, as Kind/namespace/name (Kind/name when cluster-scoped), to
+	// the file each comes from: when an engine fails on an object, its check names the file to fix.
+	Sources map[string]string
 }
 
 // Run runs every check in order and returns their results. When the API server cannot be reached, the other checks

@@ -112,11 +112,20 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 			createWithStatus(t, cl, argoApp("argo-other-repo", "https://git.example.com/other.git"), map[string]any{
 				"sync": map[string]any{"status": "OutOfSync"}, "health": map[string]any{"status": "Missing"},
 			})
-			checks := doctor.Run(ctx, input(t, c, newProject(url, []string{scaffold.EngineArgoCD}, "staging", "argo-staging")))
+			in := input(t, c, newProject(url, []string{scaffold.EngineArgoCD}, "staging", "argo-staging"))
+			checks := doctor.Run(ctx, in)
 			expect(t, checks, doctor.CheckArgoCD, "Application argocd/argo-healthy", doctor.Pass, []string{"sync Synced, health Healthy"})
 			expect(t, checks, doctor.CheckArgoCD, "Application argocd/argo-broken", doctor.Fail,
 				[]string{"sync OutOfSync, health Degraded", "SyncError: Failed sync attempt", `last sync (Failed): one or more objects failed to apply, reason: Deployment.apps "iris-classifier" is invalid`},
 				"argocd app sync argo-broken")
+			// Knowing where the repository's objects come from, the fix names the file of the object in the message.
+			in.Sources = map[string]string{"Deployment/models-staging/iris-classifier": "applications/iris-classifier/staging/deployment.yaml"}
+			expect(t, doctor.Run(ctx, in), doctor.CheckArgoCD, "Application argocd/argo-broken", doctor.Fail, nil,
+				"fix applications/iris-classifier/staging/deployment.yaml")
+			// The same name in two namespaces: the message does not say which file.
+			in.Sources["Deployment/models-prod/iris-classifier"] = "applications/iris-classifier/prod/deployment.yaml"
+			expect(t, doctor.Run(ctx, in), doctor.CheckArgoCD, "Application argocd/argo-broken", doctor.Fail, nil,
+				"fix them in Git")
 			for _, ch := range checks {
 				if ch.Target == "Application argocd/argo-other-repo" {
 					t.Errorf("an Application of another repository was checked: %+v", ch)
@@ -145,11 +154,14 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 			}), map[string]any{"conditions": []any{condition("Ready", "False", "GitOperationFailed",
 				"failed to checkout and determine revision: unable to clone 'https://git.example.com/private.git': authentication required")}})
 
-			checks := doctor.Run(ctx, input(t, c, newProject(url, []string{scaffold.EngineFlux}, "staging", "flux-staging")))
+			in := input(t, c, newProject(url, []string{scaffold.EngineFlux}, "staging", "flux-staging"))
+			in.Sources = map[string]string{"Deployment/models-staging/iris-classifier": "applications/iris-classifier/staging/deployment.yaml"}
+			checks := doctor.Run(ctx, in)
 			expect(t, checks, doctor.CheckFlux, "GitRepository flux-system/flux-repo", doctor.Pass, []string{"Ready", "stored artifact"})
 			expect(t, checks, doctor.CheckFlux, "Kustomization flux-system/flux-infra", doctor.Pass, []string{"Applied revision"})
 			expect(t, checks, doctor.CheckFlux, "Kustomization flux-system/flux-apps", doctor.Fail,
-				[]string{"not Ready", "ReconciliationFailed", "dry-run failed"}, "flux reconcile kustomization flux-apps -n flux-system --with-source")
+				[]string{"not Ready", "ReconciliationFailed", "dry-run failed"},
+				"fix applications/iris-classifier/staging/deployment.yaml (marina validate --server shows the server's complaint), push, then flux reconcile kustomization flux-apps -n flux-system --with-source")
 			for _, ch := range checks {
 				if strings.Contains(ch.Target, "flux-elsewhere") || strings.Contains(ch.Target, "flux-private") {
 					t.Errorf("an object of another repository was checked: %+v", ch)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -64,7 +65,7 @@ func (d *doctor) checkArgoCD(ctx context.Context) []Check {
 		if !argoPulls(app, repoURL) {
 			continue
 		}
-		out = append(out, argoApplication(app))
+		out = append(out, d.argoApplication(app))
 	}
 	if len(out) == 0 {
 		return []Check{{Name: CheckArgoCD, Status: Fail,
@@ -91,7 +92,7 @@ func argoPulls(app *unstructured.Unstructured, repoURL string) bool {
 }
 
 // argoApplication judges one Application: Synced and Healthy passes; still progressing warns.
-func argoApplication(app *unstructured.Unstructured) Check {
+func (d *doctor) argoApplication(app *unstructured.Unstructured) Check {
 	c := Check{Name: CheckArgoCD, Target: "Application " + app.GetNamespace() + "/" + app.GetName()}
 	sync, _, _ := unstructured.NestedString(app.Object, "status", "sync", "status")
 	health, _, _ := unstructured.NestedString(app.Object, "status", "health", "status")
@@ -124,6 +125,9 @@ func argoApplication(app *unstructured.Unstructured) Check {
 	}
 	c.Status = Fail
 	c.Fix = "argocd app get " + name + " shows the failing resources; fix them in Git (marina validate --server catches most), then argocd app sync " + name
+	if files := d.sourceFiles(append(details, argoFailedResources(app)...)...); len(files) > 0 {
+		c.Fix = "fix " + strings.Join(files, ", ") + " (marina validate --server shows the server's complaint), push, then argocd app sync " + name
+	}
 	return c
 }
 
@@ -154,7 +158,7 @@ func (d *doctor) checkFlux(ctx context.Context) []Check {
 		if u, _, _ := unstructured.NestedString(r.Object, "spec", "url"); !sameRepo(u, repoURL) {
 			continue
 		}
-		out = append(out, fluxReady(r, "GitRepository", "flux reconcile source git "+r.GetName()+" -n "+r.GetNamespace()))
+		out = append(out, d.fluxReady(r, "GitRepository", "flux reconcile source git "+r.GetName()+" -n "+r.GetNamespace()))
 		for j := range ks.Items {
 			k := &ks.Items[j]
 			kind, _, _ := unstructured.NestedString(k.Object, "spec", "sourceRef", "kind")
@@ -164,7 +168,7 @@ func (d *doctor) checkFlux(ctx context.Context) []Check {
 				ns = k.GetNamespace()
 			}
 			if kind == "GitRepository" && name == r.GetName() && ns == r.GetNamespace() {
-				out = append(out, fluxReady(k, "Kustomization", "flux reconcile kustomization "+k.GetName()+" -n "+k.GetNamespace()+" --with-source"))
+				out = append(out, d.fluxReady(k, "Kustomization", "flux reconcile kustomization "+k.GetName()+" -n "+k.GetNamespace()+" --with-source"))
 			}
 		}
 	}
@@ -177,7 +181,7 @@ func (d *doctor) checkFlux(ctx context.Context) []Check {
 }
 
 // fluxReady judges a Flux object by its Ready condition, as flux get does.
-func fluxReady(u *unstructured.Unstructured, kind, reconcile string) Check {
+func (d *doctor) fluxReady(u *unstructured.Unstructured, kind, reconcile string) Check {
 	c := Check{Name: CheckFlux, Target: kind + " " + u.GetNamespace() + "/" + u.GetName()}
 	ready, found := condition(u, "Ready")
 	if suspended, _, _ := unstructured.NestedBool(u.Object, "spec", "suspend"); suspended {
@@ -202,8 +206,82 @@ func fluxReady(u *unstructured.Unstructured, kind, reconcile string) Check {
 		c.Status = Fail
 		c.Evidence = "not Ready" + ready.describe()
 		c.Fix = "fix what the message names (in Git, or the credentials Secret for a source), then " + reconcile
+		if files := d.sourceFiles(ready.message); len(files) > 0 {
+			c.Fix = "fix " + strings.Join(files, ", ") + " (marina validate --server shows the server's complaint), push, then " + reconcile
+		}
 	}
 	return c
+}
+
+// objectRef finds the objects an engine's message names: Flux writes Kind/namespace/name, Argo CD and the API
+// server Kind.group "name".
+var objectRef = regexp.MustCompile(`\b([A-Z][A-Za-z0-9]*)(?:\.[a-z0-9.-]+)?(?:/([a-z0-9][a-z0-9.-]*))?/([a-z0-9][a-z0-9.-]*)|\b([A-Z][A-Za-z0-9]*)(?:\.[a-z0-9.-]+)? "([a-z0-9][a-z0-9.-]*)"`)
+
+// fluxSources are the kinds a Flux message names as the source of a Kustomization.
+var fluxSources = map[string]bool{"GitRepository": true, "OCIRepository": true, "Bucket": true}
+
+// sourceFiles returns the repository files of the objects texts name (each text a message, or a reference
+// Kind/namespace/name), sorted and without duplicates.
+func (d *doctor) sourceFiles(texts ...string) []string {
+	var files []string
+	for _, text := range texts {
+		for _, m := range objectRef.FindAllStringSubmatch(text, -1) {
+			kind, ns, name := m[1], m[2], m[3]
+			if kind == "" {
+				kind, name = m[4], m[5]
+			}
+			if fluxSources[kind] {
+				continue // "Source 'GitRepository/flux-system/x' not ready" is not a file to fix
+			}
+			if f := d.sourceOf(kind, ns, name); f != "" && !slices.Contains(files, f) {
+				files = append(files, f)
+			}
+		}
+	}
+	slices.Sort(files)
+	return files
+}
+
+// sourceOf is the file of the object kind/ns/name; without a namespace, of the one object of that kind and name.
+func (d *doctor) sourceOf(kind, ns, name string) string {
+	if ns != "" {
+		return d.Sources[kind+"/"+ns+"/"+name]
+	}
+	if f, ok := d.Sources[kind+"/"+name]; ok {
+		return f
+	}
+	var found string
+	for key, f := range d.Sources {
+		k, rest, _ := strings.Cut(key, "/")
+		if _, n, ok := strings.Cut(rest, "/"); ok && k == kind && n == name {
+			if found != "" && found != f {
+				return "" // two namespaces deploy it: the message does not say which
+			}
+			found = f
+		}
+	}
+	return found
+}
+
+// argoFailedResources lists the resources an Application's last sync could not apply, as Kind/namespace/name.
+func argoFailedResources(app *unstructured.Unstructured) []string {
+	resources, _, _ := unstructured.NestedSlice(app.Object, "status", "operationState", "syncResult", "resources")
+	var out []string
+	for _, r := range resources {
+		m, _ := r.(map[string]any)
+		if status, _ := m["status"].(string); status != "SyncFailed" {
+			continue
+		}
+		kind, _ := m["kind"].(string)
+		ns, _ := m["namespace"].(string)
+		name, _ := m["name"].(string)
+		if ns != "" {
+			out = append(out, kind+"/"+ns+"/"+name)
+		} else {
+			out = append(out, kind+"/"+name)
+		}
+	}
+	return out
 }
 
 // notServed reports whether a list failed because the kind is not served: no match in discovery, or a 404 from a

@@ -25,12 +25,12 @@ import (
 )
 
 const (
-	modelName  = "iris-classifier"
-	gitUser    = "marina"
-	gitToken   = "s3cr3t-t0ken-9f8e7d"
-	badToken   = "wr0ng-t0ken-1a2b3c"
-	appFile    = "applications/iris-classifier/model.yaml"
-	badFile    = "models/iris-classifier/v1.1.0.json"
+	modelName = "iris-classifier"
+	gitUser   = "marina"
+	gitToken  = "s3cr3t-t0ken-9f8e7d"
+	badToken  = "wr0ng-t0ken-1a2b3c"
+	appFile   = "applications/iris-classifier/model.yaml"
+	badFile   = "models/iris-classifier/v1.1.0.json"
 )
 
 // templateRoot holds the bare repositories newRemote copies, one per list of promotions,
