@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,19 +23,41 @@ type routerOptions struct {
 	ctx            context.Context
 	config         string
 	reloadInterval time.Duration
+
+	// cluster mode
+	modelDeployment string
+	kube            kubeOptions
+	listen, metrics string
+	protocol        string
+	upstreams       []string // VERSION=URL
 }
 
 func (o *routerOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.config, "config", "", "the router configuration file (required)")
+	fs.StringVar(&o.config, "config", "", "the router configuration file (local mode)")
 	fs.DurationVar(&o.reloadInterval, "reload-interval", time.Second, "how often to check the configuration file for changes (0: only on SIGHUP)")
+	fs.StringVar(&o.modelDeployment, "model-deployment", "", "cluster mode: follow this ModelDeployment's status.weights (in --namespace)")
+	o.kube.AddFlags(fs)
+	fs.StringVar(&o.listen, "listen", "", "cluster mode: the proxy's address (default :8080)")
+	fs.StringVar(&o.metrics, "metrics", "", "cluster mode: the /metrics address (default :9100)")
+	fs.StringVar(&o.protocol, "protocol", "", "cluster mode: how responses are compared, oip-v2 (default) or kserve-v1")
+	fs.StringArrayVar(&o.upstreams, "upstream", nil, "cluster mode: VERSION=URL, where a version answers instead of Service NAME-stable or NAME-canary (repeatable)")
 }
 
 func (o *routerOptions) Validate() error {
-	if o.config == "" {
-		return usagef("--config is required: a router configuration file (see marina router --help)")
-	}
-	if o.reloadInterval < 0 {
+	switch {
+	case o.config == "" && o.modelDeployment == "":
+		return usagef("--config or --model-deployment is required: a router configuration file, or the ModelDeployment to follow (see marina router --help)")
+	case o.config != "" && o.modelDeployment != "":
+		return usagef("--config and --model-deployment exclude each other: a file or a ModelDeployment sets the versions and weights")
+	case o.config != "" && (o.listen != "" || o.metrics != "" || o.protocol != "" || len(o.upstreams) > 0):
+		return usagef("--listen, --metrics, --protocol and --upstream are for --model-deployment; with --config the file sets them")
+	case o.reloadInterval < 0:
 		return usagef("--reload-interval must be 0 or more, not %s", o.reloadInterval)
+	}
+	for _, u := range o.upstreams {
+		if v, url, ok := strings.Cut(u, "="); !ok || v == "" || url == "" {
+			return usagef("--upstream %q: want VERSION=URL, e.g. 1.0.0=http://127.0.0.1:9001", u)
+		}
 	}
 	return nil
 }
@@ -43,48 +67,34 @@ func (o *routerOptions) Run() error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cfg, err := router.Load(o.config)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return usagef("--config %s: no such file", o.config)
-		}
-		return usagef("%v", err)
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	cfg, follow, err := o.source(wctx)
+	if err != nil || cfg == nil {
+		return err // cfg is nil when ctx ended while waiting for the ModelDeployment
+	}
+	where := o.config
+	if where == "" {
+		where = "--model-deployment " + o.modelDeployment
 	}
 	rt, err := router.New(cfg, router.Options{Log: o.log})
 	if err != nil {
-		return usagef("%s: %v", o.config, err)
+		return usagef("%s: %v", where, err)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return usagef("%s: listen: %v", o.config, err)
+		return usagef("%s: listen: %v", where, err)
 	}
 	var mln net.Listener
 	metrics := ""
 	if cfg.Metrics != "" {
 		if mln, err = net.Listen("tcp", cfg.Metrics); err != nil {
 			ln.Close()
-			return usagef("%s: metrics: %v", o.config, err)
+			return usagef("%s: metrics: %v", where, err)
 		}
 		metrics = fmt.Sprintf(", metrics on http://%s/metrics", mln.Addr())
 	}
-	wctx, stop := context.WithCancel(ctx)
-	defer stop()
-	if o.reloadInterval > 0 {
-		go rt.WatchFile(wctx, o.config, o.reloadInterval)
-	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-wctx.Done():
-				return
-			case <-hup:
-				rt.ReloadFile(o.config)
-			}
-		}
-	}()
+	go follow(wctx, rt)
 	fmt.Fprintf(o.out, "routing %s on http://%s%s\n", cfg.Model, ln.Addr(), metrics)
 	if err := rt.Serve(ctx, ln, mln); err != nil {
 		return usagef("routing on %s: %v", ln.Addr(), err)
@@ -93,10 +103,67 @@ func (o *routerOptions) Run() error {
 	return nil
 }
 
+// source returns the first configuration and what keeps the router's configuration up to date: the file's watcher
+// and SIGHUP in local mode, the ModelDeployment's informer in cluster mode.
+func (o *routerOptions) source(ctx context.Context) (*router.Config, func(context.Context, *router.Router), error) {
+	if o.config != "" {
+		cfg, err := router.Load(o.config)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, nil, usagef("--config %s: no such file", o.config)
+			}
+			return nil, nil, usagef("%v", err)
+		}
+		// SIGHUP is caught from now on: its default action would end the process.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		context.AfterFunc(ctx, func() { signal.Stop(hup) })
+		return cfg, func(ctx context.Context, rt *router.Router) { o.followFile(ctx, rt, hup) }, nil
+	}
+	restCfg, ns, err := o.kube.restConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	src := &router.ModelDeploymentSource{Namespace: ns, Name: o.modelDeployment, URLs: map[string]string{},
+		Base: router.Config{Listen: cmp.Or(o.listen, ":8080"), Metrics: cmp.Or(o.metrics, ":9100"), Protocol: o.protocol}}
+	for _, u := range o.upstreams {
+		v, url, _ := strings.Cut(u, "=")
+		src.URLs[v] = url
+	}
+	if err := src.Validate(); err != nil {
+		return nil, nil, usagef("--model-deployment %s: %v", o.modelDeployment, err)
+	}
+	w, err := router.WatchModelDeployment(ctx, restCfg, src, o.log)
+	if err != nil {
+		return nil, nil, usagef("%v", err)
+	}
+	fmt.Fprintf(o.out, "following ModelDeployment %s/%s\n", ns, o.modelDeployment)
+	cfg, err := w.First(ctx)
+	if err != nil {
+		return nil, nil, nil // stopped while waiting
+	}
+	return cfg, w.Follow, nil
+}
+
+// followFile reloads the configuration file when it changes and on each signal from hup, until ctx ends.
+func (o *routerOptions) followFile(ctx context.Context, rt *router.Router, hup <-chan os.Signal) {
+	if o.reloadInterval > 0 {
+		go rt.WatchFile(ctx, o.config, o.reloadInterval)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			rt.ReloadFile(o.config)
+		}
+	}
+}
+
 func newRouterCommand(g *globalOptions) *cobra.Command {
 	o := &routerOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "router --config FILE",
+		Use:   "router (--config FILE | --model-deployment NAME)",
 		Short: "Split traffic between model versions, mirror a share to a shadow and compare its answers",
 		Long: `router is marina's data plane: a reverse proxy in front of the versions of one
 model (HTTP/1.1, and HTTP/2 without TLS).
@@ -139,8 +206,22 @@ Changes to the file are picked up within --reload-interval, or on SIGHUP, and
 swapped in atomically; a file that does not load is logged and the previous
 configuration stays (listen and metrics addresses need a restart). SIGTERM or
 Ctrl-C stops accepting connections and lets requests in flight finish (up to
-timeouts.drain). Exit 2 when the configuration is invalid or an address is taken.`,
+timeouts.drain). Exit 2 when the configuration is invalid or an address is taken.
+
+Cluster mode (--model-deployment NAME, in --namespace) takes the versions and
+weights from the ModelDeployment's status, which marina controller writes:
+status.stableVersion is reached through Service NAME-stable, status.canaryVersion
+through NAME-canary (port 80; --upstream VERSION=URL points a version elsewhere),
+status.weights splits between them, and a shadow rollout's mirrored percent
+goes to the canary. Changes apply without a restart. Until the status has
+weights the router waits and says so; when they go away, or the ModelDeployment
+is deleted, the last good configuration stays (logged, and counted as a failed
+reload). The router's service account needs get, list and watch on
+modeldeployments.marina.dev in that namespace.`,
 		Example: `  marina router --config router.yaml
+  marina router --model-deployment fraud-detector -n prod
+  marina router --model-deployment fraud-detector -n staging --listen 127.0.0.1:8080 \
+      --upstream 1.0.0=http://127.0.0.1:9001 --upstream 1.1.0=http://127.0.0.1:9002
   curl -s localhost:8080/v2/models/fraud-detector/infer -H 'X-Marina-Version: 1.1.0' -d @request.json
   curl -s localhost:9100/metrics | grep marina_router_shadow_argmax_rows_total`,
 		Args: cobra.NoArgs,

@@ -14,20 +14,24 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/cli"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/model/onnxtest"
+	"github.com/marina-dev/marina/internal/testenv"
 )
 
 var routingRE = regexp.MustCompile(`routing \S+ on (http://[0-9.:]+), metrics on (http://[0-9.:]+/metrics)`)
 
-// startRouter runs `marina router --config file` until the test ends and returns its proxy and metrics URLs.
-func startRouter(t *testing.T, file string, args ...string) (string, string) {
+// startRouter runs `marina router args…` until the test ends and returns its proxy and metrics URLs.
+func startRouter(t *testing.T, args ...string) (string, string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut lockedBuffer
 	cmd := cli.NewRootCommand(strings.NewReader(""), &out, &errOut)
-	cmd.SetArgs(append([]string{"router", "--config", file}, args...))
+	cmd.SetArgs(append([]string{"router"}, args...))
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx) }()
 	t.Cleanup(func() {
@@ -46,6 +50,17 @@ func startRouter(t *testing.T, file string, args ...string) (string, string) {
 	}
 	t.Fatalf("router did not start:\n%s%s", out.String(), errOut.String())
 	return "", ""
+}
+
+// answeredBy posts one request to the router at base and returns the version that answered it.
+func answeredBy(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Post(base+"/v2/models/m/infer", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.Header.Get("X-Marina-Version")
 }
 
 // thresholdModel writes a one-feature, two-class ONNX classifier that picks class 1 when x > threshold.
@@ -82,7 +97,7 @@ shadow: {version: 1.2.0, url: %q, percent: 100, workers: 2}
 	if err := os.WriteFile(file, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	base, metrics := startRouter(t, file, "--reload-interval", "20ms")
+	base, metrics := startRouter(t, "--config", file, "--reload-interval", "20ms")
 
 	const n = 100
 	for i := range n {
@@ -137,14 +152,24 @@ func TestRouterRefusesBadConfigurationsWithExit2(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("listen: 127.0.0.1:0\nmodel: m\nupstreams: [{version: a, url: \"http://h:1\", weight: 1}]\nshadow: {version: s, url: \"http://h:2\", percent: 150}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Flags are checked before the cluster is asked anything.
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"http://127.0.0.1:1\"}}]\ncontexts: [{name: c, context: {cluster: c}}]\ncurrent-context: c\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"router"}, "--config is required"},
+		{[]string{"router"}, "--config or --model-deployment is required"},
 		{[]string{"router", "--config", filepath.Join(dir, "missing.yaml")}, "no such file"},
 		{[]string{"router", "--config", bad}, bad + ": shadow.percent: 150: want 0 to 100"},
 		{[]string{"router", "--config", bad, "--reload-interval", "-1s"}, "--reload-interval must be 0 or more"},
+		{[]string{"router", "--config", bad, "--model-deployment", "iris"}, "--config and --model-deployment exclude each other"},
+		{[]string{"router", "--config", bad, "--listen", ":8080"}, "--listen, --metrics, --protocol and --upstream are for --model-deployment"},
+		{[]string{"router", "--model-deployment", "iris", "--upstream", "1.0.0"}, `--upstream "1.0.0": want VERSION=URL`},
+		{[]string{"router", "--model-deployment", "iris", "-n", "models", "--kubeconfig", kubeconfig, "--protocol", "grpc"}, `--model-deployment iris: protocol: "grpc": want oip-v2 or kserve-v1`},
+		{[]string{"router", "--model-deployment", "iris", "-n", "models", "--kubeconfig", kubeconfig, "--upstream", "1.0.0=https://h:1"}, `upstream 1.0.0.url: "https://h:1": want http://host:port`},
 	} {
 		code, _, errOut := marina(t, tc.args...)
 		if code != cli.ExitUsage || !strings.Contains(errOut, tc.want) {
@@ -168,17 +193,9 @@ func TestRouterReloadsItsConfigurationOnSIGHUP(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	version := func(base string) string {
-		t.Helper()
-		resp, err := http.Post(base+"/v2/models/m/infer", "application/json", strings.NewReader(`{}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.Header.Get("X-Marina-Version")
-	}
+	version := func(base string) string { return answeredBy(t, base) }
 	write(1, 0)
-	base, _ := startRouter(t, file, "--reload-interval", "0") // only SIGHUP reloads
+	base, _ := startRouter(t, "--config", file, "--reload-interval", "0") // only SIGHUP reloads
 	if v := version(base); v != "a" {
 		t.Fatalf("answered by %q, want a", v)
 	}
@@ -193,6 +210,47 @@ func TestRouterReloadsItsConfigurationOnSIGHUP(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); version(base) != "b"; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("SIGHUP did not reload the new weights")
+		}
+	}
+}
+
+func TestRouterInClusterModeFollowsTheModelDeploymentsWeights(t *testing.T) {
+	c := testenv.Start(t, testenv.Options{CRDs: true})
+	c.CreateNamespaces(t, "models")
+	ctx := context.Background()
+	var upstreams [2]string
+	for i := range upstreams {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, `{"outputs":[]}`) }))
+		t.Cleanup(srv.Close)
+		upstreams[i] = srv.URL
+	}
+	md := &v1alpha1.ModelDeployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "iris", Namespace: "models"},
+		Spec: v1alpha1.ModelDeploymentSpec{Model: "iris", Version: "1.1.0",
+			Artifact: v1alpha1.Artifact{URI: "models/iris.onnx", Digest: "sha256:" + strings.Repeat("0", 64), Size: 1, Format: "onnx"},
+			Runtime:  v1alpha1.Runtime{Image: "example.com/serve:1"}},
+	}
+	if err := c.Client.Create(ctx, md); err != nil {
+		t.Fatal(err)
+	}
+	md.Status = v1alpha1.ModelDeploymentStatus{StableVersion: "1.0.0", CanaryVersion: "1.1.0", Weights: &v1alpha1.TrafficWeights{Stable: 100}}
+	if err := c.Client.Status().Update(ctx, md); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := startRouter(t, "--model-deployment", "iris", "-n", "models", "--kubeconfig", c.Kubeconfig,
+		"--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
+		"--upstream", "1.0.0="+upstreams[0], "--upstream", "1.1.0="+upstreams[1])
+	version := func() string { return answeredBy(t, base) }
+	if v := version(); v != "1.0.0" {
+		t.Fatalf("answered by %q, want the stable 1.0.0", v)
+	}
+	md.Status.Weights = &v1alpha1.TrafficWeights{Canary: 100}
+	if err := c.Client.Status().Update(ctx, md); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); version() != "1.1.0"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the canary's weight of 100 in the status never routed to 1.1.0")
 		}
 	}
 }
