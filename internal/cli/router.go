@@ -23,6 +23,7 @@ type routerOptions struct {
 	ctx            context.Context
 	config         string
 	reloadInterval time.Duration
+	otlpEndpoint   string
 
 	// cluster mode
 	modelDeployment string
@@ -35,6 +36,7 @@ type routerOptions struct {
 func (o *routerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.config, "config", "", "the router configuration file (local mode)")
 	fs.DurationVar(&o.reloadInterval, "reload-interval", time.Second, "how often to check the configuration file for changes (0: only on SIGHUP)")
+	fs.StringVar(&o.otlpEndpoint, "otlp-endpoint", "", "send spans over OTLP/HTTP to this collector base URL, e.g. http://otel-collector:4318 (default: $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or $OTEL_EXPORTER_OTLP_ENDPOINT; unset: no tracing)")
 	fs.StringVar(&o.modelDeployment, "model-deployment", "", "cluster mode: follow this ModelDeployment's status.weights (in --namespace)")
 	o.kube.AddFlags(fs)
 	fs.StringVar(&o.listen, "listen", "", "cluster mode: the proxy's address (default :8080)")
@@ -77,7 +79,22 @@ func (o *routerOptions) Run() error {
 	if where == "" {
 		where = "--model-deployment " + o.modelDeployment
 	}
-	rt, err := router.New(cfg, router.Options{Log: o.log})
+	opts := router.Options{Log: o.log}
+	tp, err := router.NewOTLPTracing(ctx, o.otlpEndpoint)
+	if err != nil {
+		return usagef("--otlp-endpoint: %v", err)
+	}
+	if tp != nil {
+		opts.TracerProvider = tp
+		defer func() {
+			flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(flush); err != nil {
+				o.log.Warn("spans not sent to the OTLP collector", "error", err)
+			}
+		}()
+	}
+	rt, err := router.New(cfg, opts)
 	if err != nil {
 		return usagef("%s: %v", where, err)
 	}
@@ -182,9 +199,13 @@ model (HTTP/1.1, and HTTP/2 without TLS).
     difference, shape/datatype mismatch, error mismatch, latency delta.
   - Prometheus metrics on the separate metrics address: requests and latency per
     version and status code, in flight, upstream errors, mirror drops and the
-    comparisons per model/version pair. W3C traceparent headers pass through
-    to the primary and the shadow. HTTP/2 without TLS means prior knowledge
-    (curl --http2-prior-knowledge), not the Upgrade: h2c handshake.
+    comparisons per model/version pair. HTTP/2 without TLS means prior
+    knowledge (curl --http2-prior-knowledge), not the Upgrade: h2c handshake.
+  - Tracing: with --otlp-endpoint, or OTEL_EXPORTER_OTLP_ENDPOINT or
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT set, a span for each primary and each
+    shadow request goes over OTLP/HTTP to the collector, and the upstreams see
+    the span's W3C traceparent (a child of the client's). Otherwise the client's
+    traceparent reaches the upstreams untouched and nothing is recorded.
 
 The configuration file (unknown fields are errors):
 

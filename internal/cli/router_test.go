@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -251,6 +253,41 @@ func TestRouterInClusterModeFollowsTheModelDeploymentsWeights(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); version() != "1.1.0"; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the canary's weight of 100 in the status never routed to 1.1.0")
+		}
+	}
+}
+
+func TestRouterSendsSpansToTheOTLPEndpointItIsGiven(t *testing.T) {
+	var mu sync.Mutex
+	var received []byte
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/v1/traces" && r.Header.Get("Content-Type") == "application/x-protobuf" {
+			mu.Lock()
+			received = append(received, b...)
+			mu.Unlock()
+		}
+	}))
+	t.Cleanup(collector.Close)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, `{"outputs":[]}`) }))
+	t.Cleanup(upstream.Close)
+	file := filepath.Join(t.TempDir(), "router.yaml")
+	config := fmt.Sprintf("listen: 127.0.0.1:0\nmetrics: 127.0.0.1:0\nmodel: m\nupstreams: [{version: a, url: %q, weight: 1}]\n", upstream.URL)
+	if err := os.WriteFile(file, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("router", func(t *testing.T) { // its cleanup stops the router, which sends the batched spans
+		base, _ := startRouter(t, "--config", file, "--otlp-endpoint", collector.URL)
+		if v := answeredBy(t, base); v != "a" {
+			t.Fatalf("answered by %q", v)
+		}
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	// A protobuf string field is its bytes: the span's name and the resource's service.name.
+	for _, want := range []string{"primary m", "marina-router"} {
+		if !bytes.Contains(received, []byte(want)) {
+			t.Errorf("the collector received no %q (%d bytes)", want, len(received))
 		}
 	}
 }
