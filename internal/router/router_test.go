@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bufio"
 	"compress/gzip"
 	"context"
 	"crypto/tls"
@@ -431,6 +432,36 @@ func TestServesHTTP2WithoutTLS(t *testing.T) {
 	resp.Body.Close()
 	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK || resp.Header.Get(VersionHeader) != "1.0.0" || !strings.Contains(string(body), "outputs") {
 		t.Errorf("h2c: %s %d %q %s", resp.Proto, resp.StatusCode, resp.Header.Get(VersionHeader), body)
+	}
+}
+
+// An HTTP/1.1 Upgrade is a request a server may ignore (RFC 9110 §7.8): the router answers it over HTTP/1.1 and the
+// connection-level headers stay with the client's connection.
+func TestAnUpgradeToH2CIsAnsweredOverHTTP1(t *testing.T) {
+	t.Parallel()
+	v1, seen := oipUpstream(t, "1.0.0", goodModel, 0)
+	rt := startRouter(t, config(fmt.Sprintf("upstreams: [{version: 1.0.0, url: %q, weight: 1}]\n", v1.URL)), Options{})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(rt.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := inferBody(0.3)
+	fmt.Fprintf(conn, "POST /v2/models/iris/infer HTTP/1.1\r\nHost: router\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"+
+		"HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Proto != "HTTP/1.1" || !strings.Contains(string(got), "outputs") {
+		t.Fatalf("%s %d %s, want HTTP/1.1 200 with the model's answer", resp.Proto, resp.StatusCode, got)
+	}
+	for _, h := range []string{"Upgrade", "HTTP2-Settings", "Connection"} {
+		if v := seen.get(h); v != "" {
+			t.Errorf("the upstream saw %s: %s", h, v)
+		}
 	}
 }
 

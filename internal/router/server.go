@@ -13,6 +13,11 @@ import (
 // Serve answers requests on ln (HTTP/1.1 and HTTP/2 without TLS, h2c with prior knowledge) and, when metricsLn is not
 // nil, serves /metrics and /healthz on it, until ctx ends. Then it stops accepting connections, lets requests in
 // flight finish for up to the configuration's drain timeout, and stops the shadow workers.
+//
+// HTTP/2 without TLS is prior knowledge only. The other way in, an HTTP/1.1 request with Upgrade: h2c, is not offered:
+// RFC 9113 §3.1 deprecated it, net/http (Go 1.26) implements only prior knowledge, and the one implementation of the
+// upgrade, golang.org/x/net/http2/h2c, is itself deprecated in favour of net/http's. Such a request is answered
+// over HTTP/1.1, as RFC 9110 §7.8 allows, and its Upgrade headers are not forwarded.
 func (rt *Router) Serve(ctx context.Context, ln, metricsLn net.Listener) error {
 	cfg := rt.Config()
 	var protocols http.Protocols
