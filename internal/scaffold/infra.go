@@ -1,12 +1,17 @@
 package scaffold
 
 import (
+	"fmt"
+	"maps"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
+	"github.com/marina-dev/marina/config/monitoring"
 	"github.com/marina-dev/marina/config/rbac"
 )
 
@@ -22,6 +27,7 @@ const (
 	gpuNodeLabel       = "nvidia.com/gpu.present"
 	environmentLabel   = "marina.dev/environment"
 	infraBaseDir       = "infrastructure/base"
+	infraMonitoringDir = "infrastructure/base/monitoring"
 	infraEnvDir        = "infrastructure/base/environment"
 	infraOverlayPrefix = "infrastructure/overlays/"
 )
@@ -37,7 +43,7 @@ func (g *generator) infrastructure() error {
 	g.addYAML(infraBaseDir+"/kustomization.yaml", []string{generatedHeader,
 		"Cluster-wide infrastructure, applied once per cluster. Per-environment objects are in environment/,",
 		"placed into models-<env> by ../overlays/<env>."},
-		kustomization([]string{"namespace.yaml", "rbac.yaml", "nvidia-device-plugin.yaml"}, nil))
+		kustomization([]string{"namespace.yaml", "rbac.yaml", "nvidia-device-plugin.yaml", "monitoring"}, nil))
 	g.addYAML(infraBaseDir+"/namespace.yaml", []string{generatedHeader}, g.systemNamespace())
 	rbacObjects, err := g.rbac()
 	if err != nil {
@@ -53,6 +59,9 @@ func (g *generator) infrastructure() error {
 		"with a nodeSelector for GPU nodes (label nvidia.com/gpu.present=true, set by GPU feature discovery or",
 		"your node pool) and resource limits added. Remove it if the GPU Operator or your cloud installs the plugin."},
 		g.devicePlugin())
+	if err := g.monitoring(); err != nil {
+		return err
+	}
 
 	g.addYAML(infraEnvDir+"/kustomization.yaml", []string{generatedHeader,
 		"One environment's namespace, quota and defaults. Each overlay sets `namespace: models-<env>`, which also",
@@ -77,6 +86,46 @@ func (g *generator) infrastructure() error {
 			}))
 	}
 	g.addTemplate("infrastructure/terraform/README.md", "terraform.md.tmpl")
+	return nil
+}
+
+// monitoring writes the router's alerts and Grafana dashboard from config/monitoring, into marina-system. They are a
+// directory of their own so that a cluster without the Prometheus Operator drops them with one line.
+func (g *generator) monitoring() error {
+	g.addYAML(infraMonitoringDir+"/kustomization.yaml", []string{generatedHeader,
+		"Monitoring of marina router: alerts and a Grafana dashboard. The PrometheusRule needs the Prometheus",
+		"Operator's CRDs; without them, remove `- monitoring` from ../kustomization.yaml."},
+		kustomization([]string{"prometheusrule.yaml", "grafana-dashboard.yaml"}, nil))
+	var rule object
+	if err := yaml.UnmarshalStrict(monitoring.PrometheusRule, &rule); err != nil {
+		return fmt.Errorf("config/monitoring/prometheusrule.yaml: %w", err)
+	}
+	meta, _ := rule["metadata"].(object)
+	if meta == nil {
+		return fmt.Errorf("config/monitoring/prometheusrule.yaml: no metadata")
+	}
+	meta["namespace"] = systemNamespace
+	labels, _ := meta["labels"].(object)
+	if labels == nil {
+		labels = object{}
+	}
+	maps.Copy(labels, g.anyLabels())
+	meta["labels"] = labels
+	g.addYAML(infraMonitoringDir+"/prometheusrule.yaml", []string{generatedHeader,
+		"Alerts on marina router's metrics (config/monitoring/prometheusrule.yaml of marina): error rate, latency,",
+		"upstream errors, shadow disagreement and mirror drops. The Prometheus Operator loads it when its",
+		"ruleSelector and ruleNamespaceSelector match (kube-prometheus-stack: set",
+		"prometheus.prometheusSpec.ruleSelectorNilUsesHelmValues=false, or add its release label here)."}, rule)
+	g.addYAML(infraMonitoringDir+"/grafana-dashboard.yaml", []string{generatedHeader,
+		"marina router's Grafana dashboard (config/monitoring/router-dashboard.json of marina). Grafana's dashboard",
+		"sidecar loads ConfigMaps labelled grafana_dashboard: \"1\"; with kube-prometheus-stack, let it search every",
+		"namespace (grafana.sidecar.dashboards.searchNamespace: ALL) or move this ConfigMap to Grafana's."},
+		&corev1.ConfigMap{
+			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+			ObjectMeta: metav1.ObjectMeta{Name: monitoring.DashboardConfigMap, Namespace: systemNamespace,
+				Labels: g.labels(monitoring.DashboardLabel, "1")},
+			Data: map[string]string{monitoring.DashboardKey: string(monitoring.Dashboard)},
+		})
 	return nil
 }
 

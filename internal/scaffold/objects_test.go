@@ -40,6 +40,7 @@ var crdGroups = map[string]bool{
 	"argoproj.io/v1alpha1":            true,
 	"source.toolkit.fluxcd.io/v1":     true,
 	"kustomize.toolkit.fluxcd.io/v1":  true,
+	"monitoring.coreos.com/v1":        true,
 	"kustomize.config.k8s.io/v1beta1": false, // kustomize's own file, checked by checkKustomization
 	project.APIVersion:                false, // marina's files, checked against schemas/
 }
@@ -84,6 +85,7 @@ func crdValidator(t *testing.T) *kubeschema.Validator {
 		kubeschematest.Dir(t, kubeschematest.ArgoCD),
 		kubeschematest.Dir(t, kubeschematest.FluxSource),
 		kubeschematest.Dir(t, kubeschematest.FluxKustomize),
+		kubeschematest.Dir(t, kubeschematest.PrometheusOperator),
 	}
 	crdOnce.Do(func() { crdV, crdErr = kubeschema.LoadDirs(dirs...) })
 	if crdErr != nil {
