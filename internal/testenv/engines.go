@@ -53,9 +53,10 @@ func (c *Cluster) StartFlux(tb testing.TB, requeueDependency time.Duration) {
 
 // ArgoCD is what StartArgoCD runs.
 type ArgoCD struct {
-	// ResyncSeconds is the application controller's --app-resync: how often it compares every Application with
-	// Git (Argo CD's default timeout.reconciliation is 180 s).
-	ResyncSeconds int
+	// Reconciliation is argocd-cm's timeout.reconciliation (Argo CD's install passes it to every component as
+	// ARGOCD_RECONCILIATION_TIMEOUT): how often Applications are compared with Git, and how long the repo-server
+	// caches what a branch points to. Argo CD's default is 180 s; jitter is off here.
+	Reconciliation time.Duration
 }
 
 // StartArgoCD runs Argo CD's repo-server, application-controller and applicationset-controller (one binary from
@@ -86,7 +87,8 @@ func (c *Cluster) StartArgoCD(tb testing.TB, o ArgoCD) {
 		"PATH="+filepath.Join(dir, "path")+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"ARGOCD_FAKE_IN_CLUSTER=true", "ARGOCD_GPG_ENABLED=false",
 		"ARGOCD_TLS_DATA_PATH="+filepath.Join(home, "tls"), "ARGOCD_SSH_DATA_PATH="+filepath.Join(home, "ssh"),
-		"ARGOCD_GNUPGHOME="+filepath.Join(home, "gnupg"))
+		"ARGOCD_GNUPGHOME="+filepath.Join(home, "gnupg"), "ARGOCD_RECONCILIATION_TIMEOUT="+o.Reconciliation.String(),
+		"ARGOCD_RECONCILIATION_JITTER=0s")
 	argocd := func(component string, args ...string) {
 		cmd := exec.Command(filepath.Join(dir, "argocd"), args...)
 		cmd.Env = append(env, "ARGOCD_BINARY_NAME="+component)
@@ -99,12 +101,11 @@ func (c *Cluster) StartArgoCD(tb testing.TB, o ArgoCD) {
 	argocd("argocd-repo-server", "--address=127.0.0.1", "--port="+strconv.Itoa(ports[1]),
 		"--metrics-address=127.0.0.1", "--metrics-port="+strconv.Itoa(ports[2]), "--redis="+addr(0), "--loglevel=debug")
 	argocd("argocd-application-controller", "--namespace="+ArgoCDNamespace, "--repo-server="+addr(1),
-		"--redis="+addr(0), "--metrics-port="+strconv.Itoa(ports[3]), "--app-resync="+strconv.Itoa(o.ResyncSeconds),
-		"--app-resync-jitter=0", "--loglevel=debug")
+		"--redis="+addr(0), "--metrics-port="+strconv.Itoa(ports[3]), "--loglevel=debug")
 	argocd("argocd-applicationset-controller", "--namespace="+ArgoCDNamespace, "--argocd-repo-server="+addr(1),
 		"--metrics-addr="+addr(4), "--probe-addr="+addr(5), "--webhook-addr="+addr(6), "--loglevel=debug")
 	c.waitHealthy(tb, "argocd-repo-server", "http://"+addr(2)+"/metrics")
-	c.waitHealthy(tb, "argocd-applicationset-controller", "http://"+addr(5)+"/readyz")
+	c.waitHealthy(tb, "argocd-applicationset-controller", "http://"+addr(4)+"/metrics")
 }
 
 // createArgoCDSettings creates the objects Argo CD's install manifests carry besides its workloads.

@@ -40,6 +40,9 @@ type Options struct {
 	// Workloads starts kube-controller-manager, kube-scheduler and kwok: Deployments get Pods, Pods are scheduled
 	// onto Nodes added with AddNode and become Running and Ready there.
 	Workloads bool
+	// Metrics serves the resource metrics API (metrics.k8s.io) so HorizontalPodAutoscalers scale; see PodMetrics.
+	// It needs Workloads.
+	Metrics bool
 }
 
 // Cluster is a running control plane.
@@ -52,6 +55,8 @@ type Cluster struct {
 	Kubeconfig string
 	// Assets is the directory of the control-plane binaries.
 	Assets string
+	// Metrics sets the CPU use the metrics API reports (with Options.Metrics).
+	Metrics *PodMetrics
 
 	logs string
 }
@@ -121,6 +126,10 @@ func Start(tb testing.TB, o Options) *Cluster {
 	}
 	// envtest's default /24 has 254 Service IPs; marina runs three Services per model.
 	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.0.0.0/16")
+	if o.Metrics {
+		// Aggregated APIs are reached through their endpoints, not their Service's unroutable ClusterIP.
+		env.ControlPlane.GetAPIServer().Configure().Set("enable-aggregator-routing", "true")
+	}
 	if o.CRDs {
 		env.CRDDirectoryPaths = crdFiles(tb)
 	}
@@ -147,6 +156,9 @@ func Start(tb testing.TB, o Options) *Cluster {
 	if o.Workloads {
 		cl.startWorkloads(tb)
 	}
+	if o.Metrics {
+		cl.Metrics = cl.servePodMetrics(tb)
+	}
 	return cl
 }
 
@@ -158,7 +170,8 @@ func (c *Cluster) startWorkloads(tb testing.TB) {
 	c.run(tb, "kube-controller-manager", kc, "--controllers=*,-serviceaccount-token", "--leader-elect=false",
 		"--secure-port=0", "--use-service-account-credentials=false",
 		// Fast enough for tests: HPAs re-evaluate and unready nodes are noticed in seconds.
-		"--horizontal-pod-autoscaler-sync-period=2s", "--node-monitor-period=2s")
+		"--horizontal-pod-autoscaler-sync-period=2s", "--horizontal-pod-autoscaler-cpu-initialization-period=5s",
+		"--node-monitor-period=2s")
 	c.run(tb, "kube-scheduler", kc, "--leader-elect=false", "--secure-port=0")
 	c.run(tb, "kwok", kc, "--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector="+kwokAnnotation+"=fake",

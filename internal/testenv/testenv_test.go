@@ -6,6 +6,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -116,3 +117,58 @@ func TestCRDs(t *testing.T) {
 		}
 	}
 }
+
+// TestPodMetricsDriveTheHPAController: the real HPA controller reads the metrics API PodMetrics serves and scales
+// a Deployment up when the reported CPU use passes the target, and is Able to scale (ScalingActive) before that.
+func TestPodMetricsDriveTheHPAController(t *testing.T) {
+	c := testenv.Start(t, testenv.Options{Workloads: true, Metrics: true})
+	c.AddNode(t, testenv.Node{Name: "cpu-0"})
+	ctx := context.Background()
+	d := gpuDeployment("web", 1)
+	d.Spec.Template.Spec.NodeSelector, d.Spec.Template.Spec.Tolerations = nil, nil
+	d.Spec.Template.Spec.Containers[0].Resources = corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}}
+	target := int32(50)
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
+			MinReplicas:    ptr(int32(1)), MaxReplicas: 3,
+			Metrics: []autoscalingv2.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+				Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: &target}}}},
+		},
+	}
+	c.Metrics.SetCPU("default", "10m")
+	for _, o := range []client.Object{d, hpa} {
+		if err := c.Client.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		if err := testenv.Eventually(waitCtx, func(ctx context.Context) (bool, error) { return cond(), nil }); err != nil {
+			_ = c.Client.Get(ctx, client.ObjectKeyFromObject(hpa), hpa)
+			t.Fatalf("%s: %v\nHPA status: %+v\n%s", what, err, hpa.Status, c.Logs("kube-controller-manager"))
+		}
+	}
+	wait("the HPA reads 10% CPU", func() bool {
+		_ = c.Client.Get(ctx, client.ObjectKeyFromObject(hpa), hpa)
+		for _, m := range hpa.Status.CurrentMetrics {
+			if m.Resource != nil && m.Resource.Current.AverageUtilization != nil && *m.Resource.Current.AverageUtilization == 10 {
+				return true
+			}
+		}
+		return false
+	})
+	if hpa.Status.DesiredReplicas != 1 {
+		t.Fatalf("at 10%% of a 50%% target the HPA wants %d replicas, want 1", hpa.Status.DesiredReplicas)
+	}
+	c.Metrics.SetCPU("default", "80m") // 160% of the request: 1 × 160/50 → 4, capped at 3
+	wait("the HPA scales the Deployment to 3", func() bool {
+		_ = c.Client.Get(ctx, client.ObjectKeyFromObject(d), d)
+		return *d.Spec.Replicas == 3
+	})
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -64,7 +64,7 @@ func TestControllerKilledMidRolloutResumesWhereItWas(t *testing.T) {
 		t.Fatal(err)
 	}
 	prom := startPrometheus(t, 0.01)
-	ctl := &controllerProcess{kubeconfig: c.Kubeconfig, log: filepath.Join(t.TempDir(), "controller.log")}
+	ctl := &controllerProcess{kubeconfig: c.Kubeconfig, log: filepath.Join(t.TempDir(), "controller.log"), namespace: ns}
 	ctl.start(t)
 	t.Cleanup(func() {
 		ctl.kill(t)
@@ -169,6 +169,7 @@ func TestControllerKilledMidRolloutResumesWhereItWas(t *testing.T) {
 // controllerProcess is `marina controller` run by the test.
 type controllerProcess struct {
 	kubeconfig, log string
+	namespace       string // the one namespace it watches; "" for all
 	metrics, health string
 	cmd             *exec.Cmd
 	done            chan struct{}
@@ -182,8 +183,12 @@ func (p *controllerProcess) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(marina, "controller", "--kubeconfig", p.kubeconfig, "-n", ns,
-		"--metrics-addr", p.metrics, "--health-addr", p.health, "--git-cache", t.TempDir())
+	scope := []string{"-A"}
+	if p.namespace != "" {
+		scope = []string{"-n", p.namespace}
+	}
+	p.cmd = exec.Command(marina, append([]string{"controller", "--kubeconfig", p.kubeconfig,
+		"--metrics-addr", p.metrics, "--health-addr", p.health, "--git-cache", t.TempDir()}, scope...)...)
 	p.cmd.Stdout, p.cmd.Stderr = log, log
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {

@@ -1,0 +1,101 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/marina-dev/marina/internal/testenv"
+)
+
+// argoApplications are the Applications of the repository: the root App of Apps, the infrastructure ones it
+// holds, and one per applications/<model>/<env> from the ApplicationSet.
+var argoApplications = []string{
+	"ml-platform-root", "ml-platform-infrastructure", "ml-platform-infra-staging", "ml-platform-infra-prod",
+	"iris-classifier-staging", "iris-classifier-prod", "vision-gpu-staging",
+}
+
+// argoReconciliation is the test's timeout.reconciliation (Argo CD's default: 3 min).
+const argoReconciliation = 5 * time.Second
+
+// TestArgoCD bootstraps Argo CD with what marina init wrote and follows a promotion and a rollback from `git push`
+// to the Pods, with real repo-server, application-controller and applicationset-controller processes; nothing
+// writes status for them. The ModelDeployment is Healthy through the Lua health check of gitops/argocd/argocd-cm.yaml.
+func TestArgoCD(t *testing.T) {
+	c := gitopsCluster(t)
+	c.StartArgoCD(t, testenv.ArgoCD{Reconciliation: argoReconciliation})
+	r := newGitOpsRepo(t, "argocd", nil)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, n := range []string{"argocd-repo-server", "argocd-application-controller", "argocd-applicationset-controller"} {
+				t.Log(c.Logs(n))
+			}
+		}
+	})
+
+	applyKustomization(t, c.Client, filepath.Join(r.work, "gitops", "argocd"))
+	took := waitUntil(t, "Argo CD syncs the repository", 5*time.Minute, func(ctx context.Context) (bool, string) {
+		if ok, why := argoSynced(ctx, c.Client, r.head(t)); !ok {
+			return false, why
+		}
+		return running(ctx, c.Client, map[string]string{
+			"models-staging/iris-classifier": "1.0.0", "models-prod/iris-classifier": "1.0.0", "models-staging/vision-gpu": "1.0.0",
+		})
+	})
+	t.Logf("bootstrap (kubectl apply -k gitops/argocd) to every Application Synced and Healthy and every Pod Ready: %s", took.Round(100*time.Millisecond))
+
+	t.Run("promote", func(t *testing.T) {
+		r.marina(t, "promote", "iris-classifier@1.1.0", "--env", "staging", "--push")
+		took := waitUntil(t, "Argo CD syncs the promotion", 3*time.Minute, func(ctx context.Context) (bool, string) {
+			if ok, why := argoSynced(ctx, c.Client, r.head(t)); !ok {
+				return false, why
+			}
+			return running(ctx, c.Client, map[string]string{"models-staging/iris-classifier": "1.1.0", "models-prod/iris-classifier": "1.0.0"})
+		})
+		t.Logf("marina promote --push to 1.1.0 Ready in staging: %s (timeout.reconciliation %s)", took.Round(100*time.Millisecond), argoReconciliation)
+	})
+	t.Run("rollback", func(t *testing.T) {
+		r.marina(t, "rollback", "iris-classifier", "--env", "staging", "--reason", "e2e", "--push")
+		took := waitUntil(t, "Argo CD syncs the rollback", 3*time.Minute, func(ctx context.Context) (bool, string) {
+			if ok, why := argoSynced(ctx, c.Client, r.head(t)); !ok {
+				return false, why
+			}
+			return running(ctx, c.Client, map[string]string{"models-staging/iris-classifier": "1.0.0"})
+		})
+		t.Logf("marina rollback --push to 1.0.0 Ready in staging: %s (timeout.reconciliation %s)", took.Round(100*time.Millisecond), argoReconciliation)
+	})
+}
+
+// argoSynced reports whether exactly the repository's Applications exist and each is Synced to rev and Healthy.
+func argoSynced(ctx context.Context, c client.Client, rev string) (bool, string) {
+	apps := &unstructured.UnstructuredList{}
+	apps.SetAPIVersion("argoproj.io/v1alpha1")
+	apps.SetKind("ApplicationList")
+	if err := c.List(ctx, apps, client.InNamespace(testenv.ArgoCDNamespace)); err != nil {
+		return false, err.Error()
+	}
+	var names []string
+	for i := range apps.Items {
+		app := &apps.Items[i]
+		names = append(names, app.GetName())
+		sync, health := stringAt(app, "status", "sync", "status"), stringAt(app, "status", "health", "status")
+		if revision := stringAt(app, "status", "sync", "revision"); sync != "Synced" || health != "Healthy" || revision != rev {
+			return false, "Application " + app.GetName() + ": " + sync + " to " + revision + ", " + health + " (" +
+				stringAt(app, "status", "health", "message") + stringAt(app, "status", "operationState", "message") + "); want Synced to " + rev + ", Healthy"
+		}
+	}
+	slices.Sort(names)
+	want := slices.Sorted(slices.Values(argoApplications))
+	if !slices.Equal(names, want) {
+		return false, fmt.Sprintf("Applications %v, want %v", names, want)
+	}
+	return true, ""
+}
