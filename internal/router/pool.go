@@ -2,12 +2,13 @@ package router
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -103,15 +104,11 @@ func (p *connPool) closeIdle() {
 	}
 }
 
-// roundTrip sends req with body and returns the response; the connection goes back to the pool once the body is
-// read to the end and closed. A reused connection the upstream had closed while idle is retried once on a new one,
-// as http.Transport does: nothing was processed.
-func (p *connPool) roundTrip(ctx context.Context, req *http.Request, body []byte) (*http.Response, error) {
+// roundTrip sends req and returns the response; the connection goes back to the pool once the body is read to the
+// end and closed. A reused connection the upstream had closed while idle is retried once on a new one, as
+// http.Transport does: nothing was processed.
+func (p *connPool) roundTrip(ctx context.Context, req *upstreamRequest) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
-		req.Body, req.ContentLength = http.NoBody, int64(len(body))
-		if body != nil {
-			req.Body = io.NopCloser(bytes.NewReader(body))
-		}
 		c, reused, err := p.get(ctx)
 		if err != nil {
 			return nil, err
@@ -133,16 +130,13 @@ func staleConn(err error) bool {
 }
 
 // exchange writes req and reads the response headers on c, within headerTimeout, abandoning them when ctx ends.
-func (c *upstreamConn) exchange(ctx context.Context, req *http.Request, headerTimeout time.Duration) (*http.Response, error) {
+func (c *upstreamConn) exchange(ctx context.Context, req *upstreamRequest, headerTimeout time.Duration) (*http.Response, error) {
 	c.received = 0
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Unix(1, 0)) })
 	if headerTimeout > 0 {
 		_ = c.SetDeadline(time.Now().Add(headerTimeout))
 	}
-	if err := req.Write(c.bw); err != nil {
-		stop()
-		return nil, err
-	}
+	req.write(c.bw)
 	if err := c.bw.Flush(); err != nil {
 		stop()
 		return nil, err
@@ -150,7 +144,7 @@ func (c *upstreamConn) exchange(ctx context.Context, req *http.Request, headerTi
 	var resp *http.Response
 	var err error
 	for {
-		resp, err = http.ReadResponse(c.br, req)
+		resp, err = http.ReadResponse(c.br, req.head())
 		if err != nil {
 			stop()
 			if ctx.Err() != nil {
@@ -166,7 +160,7 @@ func (c *upstreamConn) exchange(ctx context.Context, req *http.Request, headerTi
 	if headerTimeout > 0 {
 		_ = c.SetDeadline(time.Time{})
 	}
-	resp.Body = &pooledBody{ReadCloser: resp.Body, conn: c, stop: stop, reusable: !resp.Close && !req.Close}
+	resp.Body = &pooledBody{ReadCloser: resp.Body, conn: c, stop: stop, reusable: !resp.Close}
 	return resp, nil
 }
 
@@ -201,4 +195,105 @@ func (b *pooledBody) Close() error {
 		b.conn.Close()
 	}
 	return err
+}
+
+// upstreamRequest is a request to a primary upstream, written straight onto the connection: what http.Request.Write
+// would write for it, without building the outgoing request, its header map and its transfer writer first (about a
+// dozen allocations per request).
+type upstreamRequest struct {
+	method              string
+	prefix, path, query string // the upstream's escaped path prefix; the request's escaped path and raw query
+	host                string
+	header              http.Header // the client's; written without hop-by-hop headers and X-Marina-Version
+	trace               http.Header // the router span's traceparent and tracestate, replacing the client's; nil without
+	forwardedFor        string      // the client's address, appended to X-Forwarded-For
+	body                []byte
+}
+
+// Headers net/http's server keeps in Request.Header that the writer sets itself.
+var ownHeaders = []string{"Host", "Content-Length", "User-Agent"}
+
+// write writes the request; errors surface at the Flush that follows.
+func (q *upstreamRequest) write(bw *bufio.Writer) {
+	bw.WriteString(q.method)
+	bw.WriteByte(' ')
+	bw.WriteString(q.prefix)
+	bw.WriteString(q.path)
+	if q.prefix == "" && q.path == "" {
+		bw.WriteByte('/')
+	}
+	if q.query != "" {
+		bw.WriteByte('?')
+		bw.WriteString(q.query)
+	}
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(q.host)
+	bw.WriteString("\r\n")
+	// A client without User-Agent gets none upstream either, rather than Go's.
+	if ua := q.header["User-Agent"]; len(ua) > 0 && ua[0] != "" {
+		writeField(bw, "User-Agent", ua[0])
+	}
+	conn := q.header["Connection"]
+	for k, vs := range q.header {
+		if k == versionHeaderKey || k == "X-Forwarded-For" || slices.Contains(hopHeaders, k) || slices.Contains(ownHeaders, k) ||
+			(len(conn) > 0 && connectionNames(conn, k)) {
+			continue
+		}
+		if _, replaced := q.trace[k]; replaced {
+			continue
+		}
+		for _, v := range vs {
+			writeField(bw, k, v)
+		}
+	}
+	for k, vs := range q.trace {
+		for _, v := range vs {
+			writeField(bw, k, v)
+		}
+	}
+	if prior, ip := q.header["X-Forwarded-For"], q.forwardedFor; len(prior) > 0 || ip != "" {
+		bw.WriteString("X-Forwarded-For: ")
+		for i, p := range prior {
+			if i > 0 {
+				bw.WriteString(", ")
+			}
+			bw.WriteString(p)
+		}
+		if ip != "" {
+			if len(prior) > 0 {
+				bw.WriteString(", ")
+			}
+			bw.WriteString(ip)
+		}
+		bw.WriteString("\r\n")
+	}
+	// As http.Request.Write: a length for any body, and 0 for the methods that carry one.
+	if len(q.body) > 0 || q.method == http.MethodPost || q.method == http.MethodPut || q.method == http.MethodPatch {
+		bw.WriteString("Content-Length: ")
+		bw.Write(strconv.AppendInt(bw.AvailableBuffer(), int64(len(q.body)), 10))
+		bw.WriteString("\r\n")
+	}
+	bw.WriteString("\r\n")
+	bw.Write(q.body)
+}
+
+// writeField writes one header line. net/http's server has checked the client's names and values: no CR or LF.
+func writeField(bw *bufio.Writer, k, v string) {
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	bw.WriteString(v)
+	bw.WriteString("\r\n")
+}
+
+// Requests http.ReadResponse reads responses to; it looks only at their method (a HEAD response has no body).
+var (
+	headRequest  = &http.Request{Method: http.MethodHead}
+	otherRequest = &http.Request{Method: http.MethodPost}
+)
+
+func (q *upstreamRequest) head() *http.Request {
+	if q.method == http.MethodHead {
+		return headRequest
+	}
+	return otherRequest
 }

@@ -63,7 +63,9 @@ type state struct {
 // upstream is one version's address and metrics.
 type upstream struct {
 	version string
+	answer  []string // the X-Marina-Version value of its responses, shared by all of them
 	url     *url.URL
+	prefix  string // the URL's path, escaped, without a trailing slash
 	pool    *connPool
 	metrics *versionMetrics
 	errors  map[string]prometheus.Counter // by kind
@@ -216,7 +218,7 @@ func (rt *Router) newUpstream(model, version, rawURL string) (*upstream, error) 
 		return nil, fmt.Errorf("version %s: url %q: %w", version, rawURL, err)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	up := &upstream{version: version, url: u, metrics: rt.metrics.forVersion(model, version), errors: map[string]prometheus.Counter{}}
+	up := &upstream{version: version, answer: []string{version}, url: u, prefix: u.EscapedPath(), metrics: rt.metrics.forVersion(model, version), errors: map[string]prometheus.Counter{}}
 	for _, kind := range []string{errConnect, errTimeout, errOther} {
 		up.errors[kind] = rt.metrics.upstreamError.WithLabelValues(model, version, kind)
 	}
@@ -319,7 +321,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	w.Header()[versionHeaderKey] = []string{u.version}
+	w.Header()[versionHeaderKey] = u.answer
 	body, status := readBody(r, st.cfg.maxBody)
 	if status != 0 {
 		msg := "reading the request body failed"
@@ -419,24 +421,10 @@ var propagator = propagation.TraceContext{}
 // the status sent to the client, the span context the upstream saw (for the shadow's span) and the transport error.
 func (rt *Router) forward(w http.ResponseWriter, r *http.Request, st *state, u *upstream, body []byte, c *capture) (int, trace.SpanContext, error) {
 	ctx := r.Context()
-	out := &http.Request{
-		Method:     r.Method,
-		URL:        &url.URL{Scheme: u.url.Scheme, Host: u.url.Host, Path: u.url.Path + r.URL.Path, RawPath: rawPath(u.url, r.URL), RawQuery: r.URL.RawQuery},
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     make(http.Header, len(r.Header)+1),
-		Host:       u.url.Host,
-	}
-	copyHeader(out.Header, r.Header, versionHeaderKey)
-	if _, ok := out.Header["User-Agent"]; !ok {
-		out.Header["User-Agent"] = []string{""} // the client sent none: add none, rather than Go's
-	}
+	out := &upstreamRequest{method: r.Method, prefix: u.prefix, path: r.URL.EscapedPath(), query: r.URL.RawQuery,
+		host: u.url.Host, header: r.Header, body: body}
 	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		if prior := r.Header["X-Forwarded-For"]; len(prior) > 0 {
-			ip = strings.Join(prior, ", ") + ", " + ip
-		}
-		out.Header["X-Forwarded-For"] = []string{ip}
+		out.forwardedFor = ip
 	}
 	var span trace.Span
 	if rt.tracer != nil {
@@ -444,10 +432,11 @@ func (rt *Router) forward(w http.ResponseWriter, r *http.Request, st *state, u *
 		ctx, span = rt.tracer.Start(ctx, "primary "+st.cfg.Model, trace.WithSpanKind(trace.SpanKindClient),
 			trace.WithAttributes(attribute.String("marina.model", st.cfg.Model), attribute.String("marina.version", u.version)))
 		defer span.End()
-		propagator.Inject(ctx, propagation.HeaderCarrier(out.Header))
+		out.trace = http.Header{}
+		propagator.Inject(ctx, propagation.HeaderCarrier(out.trace))
 	}
 	sc := trace.SpanContextFromContext(ctx)
-	resp, err := u.pool.roundTrip(ctx, out, body)
+	resp, err := u.pool.roundTrip(ctx, out)
 	if err != nil {
 		status, kind := http.StatusBadGateway, errOther
 		var oe *net.OpError
@@ -486,14 +475,6 @@ func (rt *Router) forward(w http.ResponseWriter, r *http.Request, st *state, u *
 		w.Header()[k] = v
 	}
 	return resp.StatusCode, sc, nil
-}
-
-// rawPath joins the encoded paths of the upstream and the request when the request's path needs its encoding kept.
-func rawPath(base, req *url.URL) string {
-	if req.RawPath == "" {
-		return ""
-	}
-	return base.EscapedPath() + req.EscapedPath()
 }
 
 // copyBody streams the upstream's body to the client, flushing each chunk of streamed responses (unknown length,
