@@ -6,6 +6,7 @@
 # About 30 s.
 #
 #   bash bench/router/run.sh [DURATION] [RATE] [SHADOW_DELAY]     # defaults 3s 5000 200ms
+#   BASELINE=HEAD~3 bash bench/router/run.sh                       # also marina built from that revision, alongside
 #
 # Everything runs on this machine's cores: upstreams, proxies and the load generator (bench/router/loadgen) compete,
 # as they would on one node. Installs nginx-light with apt-get when nginx is missing and running as root.
@@ -39,6 +40,11 @@ cleanup() {
 trap cleanup EXIT
 
 go build -o "$work/marina" ./cmd/marina
+if [[ -n ${BASELINE:-} ]]; then
+	mkdir "$work/base"
+	git archive "$BASELINE" | tar -x -C "$work/base"
+	(cd "$work/base" && go build -o "$work/marina-base" ./cmd/marina)
+fi
 go build -o "$work/upstream" ./bench/router/upstream
 go build -o "$work/loadgen" ./bench/router/loadgen
 
@@ -99,6 +105,11 @@ for mode in plain shadow; do
 	start "router-$mode" "$work/marina" router --config "$work/router-$mode.yaml" --reload-interval 0
 done
 marina_plain=$(address router-plain 's|routing bench on http://\([0-9.:]*\).*|\1|p')
+base_target=""
+if [[ -n ${BASELINE:-} ]]; then
+	start router-base "$work/marina-base" router --config "$work/router-plain.yaml" --reload-interval 0
+	base_target=",marina-base=http://$(address router-base 's|routing bench on http://\([0-9.:]*\).*|\1|p')/v2/models/bench/infer"
+fi
 marina_shadow=$(address router-shadow 's|routing bench on http://\([0-9.:]*\).*|\1|p')
 
 nginx_plain=127.0.0.1:$(free_port)
@@ -148,7 +159,7 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 
-echo "marina router vs nginx $(nginx -v 2>&1 | sed 's|.*/||'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
+echo "marina router${BASELINE:+ (marina-base: $BASELINE)} vs nginx $(nginx -v 2>&1 | sed 's|.*/||'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
 "$work/loadgen" -rate "$rate" -d "$duration" \
-	-targets "direct=http://$fast/v2/models/bench/infer,marina=http://$marina_plain/v2/models/bench/infer,nginx=http://$nginx_plain/v2/models/bench/infer,marina-shadow=http://$marina_shadow/v2/models/bench/infer,nginx-shadow=http://$nginx_shadow/v2/models/bench/infer"
+	-targets "direct=http://$fast/v2/models/bench/infer,marina=http://$marina_plain/v2/models/bench/infer,nginx=http://$nginx_plain/v2/models/bench/infer,marina-shadow=http://$marina_shadow/v2/models/bench/infer,nginx-shadow=http://$nginx_shadow/v2/models/bench/infer$base_target"
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) after the run"

@@ -171,12 +171,25 @@ func suite(targets map[string]string, rate, conns, maxConns, rounds int, warm, d
 	us := func(x time.Duration) float64 { return float64(x) / float64(time.Microsecond) }
 	added := func(r, base result, p float64) float64 { return us(r.percentile(p)) - us(base.percentile(p)) }
 
+	// marina-base, when given, is marina built from another revision (run.sh BASELINE=REV): before and after, measured
+	// alongside.
+	with := func(names ...string) []string {
+		var out []string
+		for _, n := range names {
+			out = append(out, n)
+			if n == "marina" && targets["marina-base"] != "" {
+				out = append(out, "marina-base")
+			}
+		}
+		return out
+	}
+
 	fmt.Printf("added latency at %d req/s (%s each, in %d interleaved rounds after %s warm-up each):\n", rate, d, rounds, warm)
-	at := interleave(targets, []string{"direct", "marina", "nginx"}, rate, conns, rounds, warm, d)
-	print(at, fmt.Sprintf("%d req/s fixed rate", rate), "direct", "marina", "nginx")
+	at := interleave(targets, with("direct", "marina", "nginx"), rate, conns, rounds, warm, d)
+	print(at, fmt.Sprintf("%d req/s fixed rate", rate), with("direct", "marina", "nginx")...)
 	fmt.Printf("maximum throughput:\n")
-	top := interleave(targets, []string{"marina", "nginx"}, 0, maxConns, rounds, warm, d)
-	print(top, fmt.Sprintf("%d connections closed loop", maxConns), "marina", "nginx")
+	top := interleave(targets, with("marina", "nginx"), 0, maxConns, rounds, warm, d)
+	print(top, fmt.Sprintf("%d connections closed loop", maxConns), with("marina", "nginx")...)
 	fmt.Printf("10%% shadow to a slow upstream, %d req/s, against no shadow:\n", rate)
 	sh := interleave(targets, []string{"marina", "marina-shadow", "nginx", "nginx-shadow"}, rate, conns, rounds, warm, d)
 	print(sh, fmt.Sprintf("%d req/s fixed rate", rate), "marina", "marina-shadow", "nginx", "nginx-shadow")
@@ -186,6 +199,10 @@ func suite(targets map[string]string, rate, conns, maxConns, rounds int, warm, d
 		added(at["marina"], at["direct"], 0.5), added(at["marina"], at["direct"], 0.99), added(at["nginx"], at["direct"], 0.5), added(at["nginx"], at["direct"], 0.99))
 	fmt.Printf("  max throughput              marina %.0f req/s   nginx %.0f req/s   ratio marina/nginx %.2f   (goal >= 1)\n",
 		top["marina"].rps(), top["nginx"].rps(), top["marina"].rps()/top["nginx"].rps())
+	if base, ok := top["marina-base"]; ok {
+		fmt.Printf("  baseline                    marina-base %.0f req/s   ratio marina-base/nginx %.2f   marina/marina-base %.2f; added p50/p99 %+.0f/%+.0f µs\n",
+			base.rps(), base.rps()/top["nginx"].rps(), top["marina"].rps()/base.rps(), added(at["marina-base"], at["direct"], 0.5), added(at["marina-base"], at["direct"], 0.99))
+	}
 	fmt.Printf("  p99 with shadow / without   marina %.2f   nginx %.2f   (goal: marina <= 1.05)\n",
 		us(sh["marina-shadow"].percentile(0.99))/us(sh["marina"].percentile(0.99)), us(sh["nginx-shadow"].percentile(0.99))/us(sh["nginx"].percentile(0.99)))
 	return nil
@@ -199,7 +216,7 @@ func main() {
 	d := flag.Duration("d", 3*time.Second, "duration of each measurement")
 	warm := flag.Duration("warm", 300*time.Millisecond, "warm-up before each measurement (each round with -targets)")
 	rounds := flag.Int("rounds", 3, "with -targets: interleaved rounds each measurement is split into")
-	targets := flag.String("targets", "", "name=URL,… for direct, marina, nginx, marina-shadow, nginx-shadow")
+	targets := flag.String("targets", "", "name=URL,… for direct, marina, nginx, marina-shadow, nginx-shadow, and optionally marina-base")
 	flag.Parse()
 	if *targets != "" {
 		m := map[string]string{}
