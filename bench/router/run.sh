@@ -152,12 +152,20 @@ http {
 }
 EOF
 start nginx nginx -c "$work/nginx.conf" -p "$work/nginx"
+up=""
 for _ in $(seq 50); do
-	if (exec 3<>"/dev/tcp/${nginx_shadow%:*}/${nginx_shadow#*:}") 2>/dev/null; then
+	if (exec 3<>"/dev/tcp/${nginx_plain%:*}/${nginx_plain#*:}") 2>/dev/null &&
+		(exec 3<>"/dev/tcp/${nginx_shadow%:*}/${nginx_shadow#*:}") 2>/dev/null; then
+		up=1
 		break
 	fi
 	sleep 0.1
 done
+if [[ -z $up ]]; then # e.g. a free port taken meanwhile: measuring nothing would print ratios of nothing
+	echo "nginx did not start:" >&2
+	cat "$work/nginx.log" "$work/nginx/error.log" >&2 2>/dev/null || true
+	exit 1
+fi
 
 echo "marina router${BASELINE:+ (marina-base: $BASELINE)} vs nginx $(nginx -v 2>&1 | sed 's|.*/||'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
 "$work/loadgen" -rate "$rate" -d "$duration" \
