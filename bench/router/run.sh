@@ -72,11 +72,13 @@ address() {
 	echo "$a"
 }
 
-# free_port: a loopback port nothing listens on.
+# free_port: a loopback port nothing listens on, below the ephemeral range: a port there may be the source port of a
+# client connection (the load generator opens thousands), which nothing listens on but nginx cannot bind.
 free_port() {
-	local p
+	local p low
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (low - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return
