@@ -139,8 +139,8 @@ func newInitCommand(g *globalOptions) *cobra.Command {
 		Use:   "init [DIR]",
 		Short: "Scaffold a model GitOps repository and make its first commit",
 		Long: `init writes marina.yaml, infrastructure/ (namespaces, RBAC, quotas, GPU device
-plugin), gitops/ (Argo CD and/or Flux), CI templates and a README, initialises Git
-and commits. It refuses a non-empty directory unless --force, and even then never
+plugin, and the router's Prometheus alerts and Grafana dashboard), gitops/ (Argo CD
+and/or Flux), CI templates and a README, initialises Git and commits. It refuses a non-empty directory unless --force, and even then never
 overwrites a file that exists.`,
 		Example: `  marina init ml-platform
   marina init ml-platform --envs dev,staging,prod --engine flux --ci gitlab
