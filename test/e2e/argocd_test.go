@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -37,6 +38,11 @@ func TestArgoCD(t *testing.T) {
 		if t.Failed() {
 			for _, n := range []string{"argocd-repo-server", "argocd-application-controller", "argocd-applicationset-controller"} {
 				t.Log(c.Logs(n))
+			}
+			var ds appsv1.DeploymentList
+			_ = c.Client.List(context.Background(), &ds)
+			for _, d := range ds.Items {
+				t.Logf("Deployment %s/%s generation %d: %+v", d.Namespace, d.Name, d.Generation, d.Status)
 			}
 		}
 	})
@@ -72,6 +78,26 @@ func TestArgoCD(t *testing.T) {
 		})
 		t.Logf("marina rollback --push to 1.0.0 Ready in staging: %s (timeout.reconciliation %s)", took.Round(100*time.Millisecond), argoReconciliation)
 	})
+	t.Run("the HPA owns replicas", func(t *testing.T) {
+		want := hpaScales(t, c)
+		scaled := time.Now()
+		// Two comparisons later (selfHeal on) the Application is still Synced and the count is the HPA's.
+		waitUntil(t, "Argo CD compares prod again", time.Minute, func(ctx context.Context) (bool, string) {
+			app, err := getUnstructured(ctx, c.Client, "argoproj.io/v1alpha1", "Application", testenv.ArgoCDNamespace, "iris-classifier-prod")
+			if err != nil {
+				return false, err.Error()
+			}
+			at, err := time.Parse(time.RFC3339, stringAt(app, "status", "reconciledAt"))
+			if err != nil {
+				return false, "status.reconciledAt: " + err.Error()
+			}
+			return at.After(scaled.Add(2 * argoReconciliation)), "reconciled at " + at.String()
+		})
+		if ok, why := argoSynced(context.Background(), c.Client, r.head(t)); !ok {
+			t.Fatal(why)
+		}
+		replicasAfter(t, c, want)
+	})
 }
 
 // argoSynced reports whether exactly the repository's Applications exist and each is Synced to rev and Healthy.
@@ -88,8 +114,9 @@ func argoSynced(ctx context.Context, c client.Client, rev string) (bool, string)
 		names = append(names, app.GetName())
 		sync, health := stringAt(app, "status", "sync", "status"), stringAt(app, "status", "health", "status")
 		if revision := stringAt(app, "status", "sync", "revision"); sync != "Synced" || health != "Healthy" || revision != rev {
-			return false, "Application " + app.GetName() + ": " + sync + " to " + revision + ", " + health + " (" +
-				stringAt(app, "status", "health", "message") + stringAt(app, "status", "operationState", "message") + "); want Synced to " + rev + ", Healthy"
+			return false, fmt.Sprintf("Application %s: %s to %s, %s: %s (last sync: %s; resources not Healthy: %v); want Synced to %s, Healthy",
+				app.GetName(), sync, revision, health, stringAt(app, "status", "health", "message"),
+				stringAt(app, "status", "operationState", "message"), unhealthy(app), rev)
 		}
 	}
 	slices.Sort(names)
@@ -98,4 +125,19 @@ func argoSynced(ctx context.Context, c client.Client, rev string) (bool, string)
 		return false, fmt.Sprintf("Applications %v, want %v", names, want)
 	}
 	return true, ""
+}
+
+// unhealthy lists an Application's resources that are not Healthy, with what Argo CD says of them.
+func unhealthy(app *unstructured.Unstructured) []string {
+	resources, _, _ := unstructured.NestedSlice(app.Object, "status", "resources")
+	var out []string
+	for _, r := range resources {
+		m, _ := r.(map[string]any)
+		h, _ := m["health"].(map[string]any)
+		if h == nil || h["status"] == "Healthy" {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%v/%v %v: %v", m["kind"], m["name"], h["status"], h["message"]))
+	}
+	return out
 }

@@ -69,6 +69,28 @@ func TestFlux(t *testing.T) {
 		})
 		t.Logf("marina rollback --push to 1.0.0 Ready in staging: %s (GitRepository interval %s)", took.Round(100*time.Millisecond), fluxPoll)
 	})
+	t.Run("the HPA owns replicas", func(t *testing.T) {
+		want := hpaScales(t, c)
+		// flux reconcile kustomization ml-platform-apps-prod: Flux applies prod again, with the HPA's count live.
+		ks, err := getUnstructured(context.Background(), c.Client, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", testenv.FluxNamespace, "ml-platform-apps-prod")
+		if err != nil {
+			t.Fatal(err)
+		}
+		requested := time.Now().Format(time.RFC3339Nano)
+		ks.SetAnnotations(map[string]string{"reconcile.fluxcd.io/requestedAt": requested})
+		if err := c.Client.Update(context.Background(), ks); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "Flux reconciles prod again", time.Minute, func(ctx context.Context) (bool, string) {
+			k, err := getUnstructured(ctx, c.Client, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", testenv.FluxNamespace, "ml-platform-apps-prod")
+			if err != nil {
+				return false, err.Error()
+			}
+			ready, why := conditionTrue(k, "Ready")
+			return ready && stringAt(k, "status", "lastHandledReconcileAt") == requested, why
+		})
+		replicasAfter(t, c, want)
+	})
 }
 
 // fluxApplied reports whether the GitRepository has fetched rev and every Kustomization applied it and is Ready.

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 	"github.com/marina-dev/marina/internal/testenv"
 )
@@ -160,13 +161,14 @@ func replaceIn(t *testing.T, file, old, new string) {
 	}
 }
 
-// gitopsCluster is a control plane with workloads, a CPU node, a GPU node and marina controller watching every
-// namespace.
+// gitopsCluster is a control plane with workloads and resource metrics, a CPU node, a GPU node, the Gateway the
+// rendered HTTPRoutes attach to (accepted by testenv's stand-in) and marina controller watching every namespace.
 func gitopsCluster(t *testing.T) *testenv.Cluster {
 	t.Helper()
-	c := testenv.Start(t, testenv.Options{CRDs: true, Workloads: true})
+	c := testenv.Start(t, testenv.Options{CRDs: true, Workloads: true, Metrics: true})
 	c.AddNode(t, testenv.Node{Name: "cpu-0", CPU: "16", Memory: "64Gi"})
 	c.AddNode(t, testenv.Node{Name: "gpu-0", GPUs: 2})
+	c.AcceptRoutes(t, render.DefaultGatewayNamespace, render.DefaultGatewayName)
 	ctl := &controllerProcess{kubeconfig: c.Kubeconfig, log: filepath.Join(t.TempDir(), "controller.log")}
 	ctl.start(t)
 	t.Cleanup(func() {
@@ -283,4 +285,34 @@ func getUnstructured(ctx context.Context, c client.Client, apiVersion, kind, ns,
 func stringAt(u *unstructured.Unstructured, path ...string) string {
 	s, _, _ := unstructured.NestedString(u.Object, path...)
 	return s
+}
+
+// hpaScales has the HPA of iris-classifier in prod scale its Deployment to the maximum (CPU use 2× the request
+// against a 70% target) and returns the replica count.
+func hpaScales(t *testing.T, c *testenv.Cluster) int32 {
+	t.Helper()
+	c.Metrics.SetCPU("models-prod", "500m")
+	var replicas int32
+	waitUntil(t, "the HPA scales iris-classifier in prod up", 2*time.Minute, func(ctx context.Context) (bool, string) {
+		var d appsv1.Deployment
+		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: "models-prod", Name: "iris-classifier"}, &d); err != nil {
+			return false, err.Error()
+		}
+		replicas = *d.Spec.Replicas
+		return replicas == 6, fmt.Sprintf("%d replicas, want the HPA's maximum 6", replicas)
+	})
+	return replicas
+}
+
+// replicasAfter checks that Deployment models-prod/iris-classifier still has want replicas once the engine has
+// reconciled again (synced reports that, with the time it reconciled).
+func replicasAfter(t *testing.T, c *testenv.Cluster, want int32) {
+	t.Helper()
+	var d appsv1.Deployment
+	if err := c.Client.Get(context.Background(), client.ObjectKey{Namespace: "models-prod", Name: "iris-classifier"}, &d); err != nil {
+		t.Fatal(err)
+	}
+	if *d.Spec.Replicas != want {
+		t.Fatalf("after the engine reconciled, iris-classifier in prod has %d replicas; the HPA had set %d", *d.Spec.Replicas, want)
+	}
 }
