@@ -109,6 +109,20 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 					"startedAt": time.Now().UTC().Format(time.RFC3339),
 				},
 			})
+			createWithStatus(t, cl, argoApp("argo-retrying", url), map[string]any{
+				"sync":   map[string]any{"status": "OutOfSync"},
+				"health": map[string]any{"status": "Healthy"},
+				"operationState": map[string]any{
+					"operation": map[string]any{"sync": map[string]any{"revision": "def"}},
+					"phase":     "Running",
+					"message":   `one or more synchronization tasks completed unsuccessfully, reason: Deployment.apps "iris-classifier" is invalid. Retrying attempt #2 at 2026-11-25T22:16:24Z.`,
+					"startedAt": time.Now().UTC().Format(time.RFC3339),
+					"syncResult": map[string]any{"revision": "def", "resources": []any{map[string]any{
+						"group": "apps", "version": "v1", "kind": "Deployment", "namespace": "models-staging", "name": "iris-classifier",
+						"status": "SyncFailed", "message": `Deployment.apps "iris-classifier" is invalid`,
+					}}},
+				},
+			})
 			createWithStatus(t, cl, argoApp("argo-other-repo", "https://git.example.com/other.git"), map[string]any{
 				"sync": map[string]any{"status": "OutOfSync"}, "health": map[string]any{"status": "Missing"},
 			})
@@ -122,6 +136,9 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 			in.Sources = map[string]string{"Deployment/models-staging/iris-classifier": "applications/iris-classifier/staging/deployment.yaml"}
 			expect(t, doctor.Run(ctx, in), doctor.CheckArgoCD, "Application argocd/argo-broken", doctor.Fail, nil,
 				"fix applications/iris-classifier/staging/deployment.yaml")
+			// A failed sync being retried is a failure, not progress: no newer commit is synced until it ends.
+			expect(t, doctor.Run(ctx, in), doctor.CheckArgoCD, "Application argocd/argo-retrying", doctor.Fail,
+				[]string{"Retrying attempt #2"}, "fix applications/iris-classifier/staging/deployment.yaml", "argocd app terminate-op argo-retrying")
 			// The same name in two namespaces: the message does not say which file.
 			in.Sources["Deployment/models-prod/iris-classifier"] = "applications/iris-classifier/prod/deployment.yaml"
 			expect(t, doctor.Run(ctx, in), doctor.CheckArgoCD, "Application argocd/argo-broken", doctor.Fail, nil,

@@ -118,6 +118,16 @@ func (d *doctor) argoApplication(app *unstructured.Unstructured) Check {
 		c.Evidence += "; " + strings.Join(details, "; ")
 	}
 	name := app.GetName()
+	message, _, _ := unstructured.NestedString(app.Object, "status", "operationState", "message")
+	if phase == "Running" && strings.Contains(message, "Retrying attempt") {
+		// A failed sync being retried: Argo CD syncs no newer commit until the retries end.
+		c.Status = Fail
+		c.Fix = "fix the manifest in Git; Argo CD retries the failing revision before it syncs a newer commit, so after pushing the fix run argocd app terminate-op " + name
+		if files := d.sourceFiles(append(details, argoFailedResources(app)...)...); len(files) > 0 {
+			c.Fix = "fix " + strings.Join(files, ", ") + " (marina validate --server shows the server's complaint) and push; Argo CD retries the failing revision before it syncs a newer commit, so then run argocd app terminate-op " + name
+		}
+		return c
+	}
 	if (health == "Progressing" || health == "Suspended") && sync == "Synced" || phase == "Running" {
 		c.Status = Warn
 		c.Fix = "wait for the sync to finish (argocd app wait " + name + "), then run marina doctor again"

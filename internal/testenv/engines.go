@@ -55,7 +55,8 @@ func (c *Cluster) StartFlux(tb testing.TB, requeueDependency time.Duration) {
 type ArgoCD struct {
 	// Reconciliation is argocd-cm's timeout.reconciliation (Argo CD's install passes it to every component as
 	// ARGOCD_RECONCILIATION_TIMEOUT): how often Applications are compared with Git, and how long the repo-server
-	// caches what a branch points to. Argo CD's default is 180 s; jitter is off here.
+	// caches what a branch points to. Argo CD's default is 180 s; jitter is off here, and repository errors show in
+	// Application conditions after two reconciliations (Argo CD's default grace: 180 s).
 	Reconciliation time.Duration
 }
 
@@ -88,7 +89,9 @@ func (c *Cluster) StartArgoCD(tb testing.TB, o ArgoCD) {
 		"ARGOCD_FAKE_IN_CLUSTER=true", "ARGOCD_GPG_ENABLED=false",
 		"ARGOCD_TLS_DATA_PATH="+filepath.Join(home, "tls"), "ARGOCD_SSH_DATA_PATH="+filepath.Join(home, "ssh"),
 		"ARGOCD_GNUPGHOME="+filepath.Join(home, "gnupg"), "ARGOCD_RECONCILIATION_TIMEOUT="+o.Reconciliation.String(),
-		"ARGOCD_RECONCILIATION_JITTER=0s")
+		"ARGOCD_RECONCILIATION_JITTER=0s",
+		// How long repository errors are kept out of Application conditions (default 3 min): two reconciliations.
+		"ARGOCD_REPO_ERROR_GRACE_PERIOD_SECONDS="+(2*o.Reconciliation).String())
 	argocd := func(component string, args ...string) {
 		cmd := exec.Command(filepath.Join(dir, "argocd"), args...)
 		cmd.Env = append(env, "ARGOCD_BINARY_NAME="+component)

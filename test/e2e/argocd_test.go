@@ -5,8 +5,8 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/marina-dev/marina/internal/doctor"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -47,36 +48,37 @@ func TestArgoCD(t *testing.T) {
 		}
 	})
 
-	applyKustomization(t, c.Client, filepath.Join(r.work, "gitops", "argocd"))
-	took := waitUntil(t, "Argo CD syncs the repository", 5*time.Minute, func(ctx context.Context) (bool, string) {
-		if ok, why := argoSynced(ctx, c.Client, r.head(t)); !ok {
-			return false, why
-		}
-		return running(ctx, c.Client, map[string]string{
-			"models-staging/iris-classifier": "1.0.0", "models-prod/iris-classifier": "1.0.0", "models-staging/vision-gpu": "1.0.0",
-		})
-	})
-	t.Logf("bootstrap (kubectl apply -k gitops/argocd) to every Application Synced and Healthy and every Pod Ready: %s", took.Round(100*time.Millisecond))
-
-	t.Run("promote", func(t *testing.T) {
-		r.marina(t, "promote", "iris-classifier@1.1.0", "--env", "staging", "--push")
-		took := waitUntil(t, "Argo CD syncs the promotion", 3*time.Minute, func(ctx context.Context) (bool, string) {
-			if ok, why := argoSynced(ctx, c.Client, r.head(t)); !ok {
-				return false, why
+	argo := engine{name: "Argo CD", dir: "argocd", applied: argoSynced, setting: "timeout.reconciliation " + argoReconciliation.String()}
+	argo.deliver(t, c, r)
+	app := func(ctx context.Context) (*unstructured.Unstructured, error) {
+		return getUnstructured(ctx, c.Client, "argoproj.io/v1alpha1", "Application", testenv.ArgoCDNamespace, "iris-classifier-staging")
+	}
+	failurePaths(t, c, r, argo, engineFailure{
+		check: doctor.CheckArgoCD, target: "Application argocd/iris-classifier-staging",
+		wait: func(ctx context.Context) (bool, string) {
+			a, err := app(ctx)
+			if err != nil {
+				return false, err.Error()
 			}
-			return running(ctx, c.Client, map[string]string{"models-staging/iris-classifier": "1.1.0", "models-prod/iris-classifier": "1.0.0"})
-		})
-		t.Logf("marina promote --push to 1.1.0 Ready in staging: %s (timeout.reconciliation %s)", took.Round(100*time.Millisecond), argoReconciliation)
-	})
-	t.Run("rollback", func(t *testing.T) {
-		r.marina(t, "rollback", "iris-classifier", "--env", "staging", "--reason", "e2e", "--push")
-		took := waitUntil(t, "Argo CD syncs the rollback", 3*time.Minute, func(ctx context.Context) (bool, string) {
-			if ok, why := argoSynced(ctx, c.Client, r.head(t)); !ok {
-				return false, why
+			phase, msg := stringAt(a, "status", "operationState", "phase"), stringAt(a, "status", "operationState", "message")
+			failed := phase == "Failed" || phase == "Error" || phase == "Running" && strings.Contains(msg, "Retrying attempt")
+			return failed && strings.Contains(msg, "is invalid"), "last sync " + phase + ": " + msg
+		},
+	}, engineFailure{
+		check: doctor.CheckArgoCD, target: "Application argocd/iris-classifier-staging",
+		wait: func(ctx context.Context) (bool, string) {
+			a, err := app(ctx)
+			if err != nil {
+				return false, err.Error()
 			}
-			return running(ctx, c.Client, map[string]string{"models-staging/iris-classifier": "1.0.0"})
-		})
-		t.Logf("marina rollback --push to 1.0.0 Ready in staging: %s (timeout.reconciliation %s)", took.Round(100*time.Millisecond), argoReconciliation)
+			conds, _, _ := unstructured.NestedSlice(a.Object, "status", "conditions")
+			for _, x := range conds {
+				if m, _ := x.(map[string]any); m["type"] == "ComparisonError" && strings.Contains(fmt.Sprint(m["message"]), "authentication required") {
+					return true, ""
+				}
+			}
+			return false, fmt.Sprintf("conditions %v", conds)
+		},
 	})
 	t.Run("the HPA owns replicas", func(t *testing.T) {
 		want := hpaScales(t, c)

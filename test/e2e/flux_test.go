@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/marina-dev/marina/internal/doctor"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -38,36 +40,32 @@ func TestFlux(t *testing.T) {
 		}
 	})
 
-	applyKustomization(t, c.Client, filepath.Join(r.work, "gitops", "flux"))
-	took := waitUntil(t, "Flux applies the repository", 5*time.Minute, func(ctx context.Context) (bool, string) {
-		if ok, why := fluxApplied(ctx, c.Client, r.head(t)); !ok {
-			return false, why
-		}
-		return running(ctx, c.Client, map[string]string{
-			"models-staging/iris-classifier": "1.0.0", "models-prod/iris-classifier": "1.0.0", "models-staging/vision-gpu": "1.0.0",
-		})
-	})
-	t.Logf("bootstrap (kubectl apply -k gitops/flux) to every Kustomization Ready and every Pod Ready: %s", took.Round(100*time.Millisecond))
-
-	t.Run("promote", func(t *testing.T) {
-		r.marina(t, "promote", "iris-classifier@1.1.0", "--env", "staging", "--push")
-		took := waitUntil(t, "Flux applies the promotion", 3*time.Minute, func(ctx context.Context) (bool, string) {
-			if ok, why := fluxApplied(ctx, c.Client, r.head(t)); !ok {
-				return false, why
+	flux := engine{name: "Flux", dir: "flux", applied: fluxApplied, setting: "GitRepository interval " + fluxPoll}
+	flux.deliver(t, c, r)
+	fluxObject := func(ctx context.Context, kind, name string) (*unstructured.Unstructured, error) {
+		group := map[string]string{"GitRepository": "source", "Kustomization": "kustomize"}[kind]
+		return getUnstructured(ctx, c.Client, group+".toolkit.fluxcd.io/v1", kind, testenv.FluxNamespace, name)
+	}
+	failurePaths(t, c, r, flux, engineFailure{
+		check: doctor.CheckFlux, target: "Kustomization flux-system/ml-platform-apps-staging",
+		wait: func(ctx context.Context) (bool, string) {
+			k, err := fluxObject(ctx, "Kustomization", "ml-platform-apps-staging")
+			if err != nil {
+				return false, err.Error()
 			}
-			return running(ctx, c.Client, map[string]string{"models-staging/iris-classifier": "1.1.0", "models-prod/iris-classifier": "1.0.0"})
-		})
-		t.Logf("marina promote --push to 1.1.0 Ready in staging: %s (GitRepository interval %s)", took.Round(100*time.Millisecond), fluxPoll)
-	})
-	t.Run("rollback", func(t *testing.T) {
-		r.marina(t, "rollback", "iris-classifier", "--env", "staging", "--reason", "e2e", "--push")
-		took := waitUntil(t, "Flux applies the rollback", 3*time.Minute, func(ctx context.Context) (bool, string) {
-			if ok, why := fluxApplied(ctx, c.Client, r.head(t)); !ok {
-				return false, why
+			ready, why := conditionTrue(k, "Ready")
+			return !ready && strings.Contains(why, "Deployment/models-staging/iris-classifier"), why
+		},
+	}, engineFailure{
+		check: doctor.CheckFlux, target: "GitRepository flux-system/ml-platform",
+		wait: func(ctx context.Context) (bool, string) {
+			g, err := fluxObject(ctx, "GitRepository", "ml-platform")
+			if err != nil {
+				return false, err.Error()
 			}
-			return running(ctx, c.Client, map[string]string{"models-staging/iris-classifier": "1.0.0"})
-		})
-		t.Logf("marina rollback --push to 1.0.0 Ready in staging: %s (GitRepository interval %s)", took.Round(100*time.Millisecond), fluxPoll)
+			ready, why := conditionTrue(g, "Ready")
+			return !ready && strings.Contains(why, "authentication required"), why
+		},
 	})
 	t.Run("the HPA owns replicas", func(t *testing.T) {
 		want := hpaScales(t, c)

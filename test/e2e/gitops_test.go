@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,6 +24,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/doctor"
 	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 	"github.com/marina-dev/marina/internal/testenv"
@@ -304,8 +307,8 @@ func hpaScales(t *testing.T, c *testenv.Cluster) int32 {
 	return replicas
 }
 
-// replicasAfter checks that Deployment models-prod/iris-classifier still has want replicas once the engine has
-// reconciled again (synced reports that, with the time it reconciled).
+// replicasAfter checks that Deployment models-prod/iris-classifier still has want replicas; the caller has made sure
+// the engine reconciled prod again after the HPA scaled it.
 func replicasAfter(t *testing.T, c *testenv.Cluster, want int32) {
 	t.Helper()
 	var d appsv1.Deployment
@@ -314,5 +317,124 @@ func replicasAfter(t *testing.T, c *testenv.Cluster, want int32) {
 	}
 	if *d.Spec.Replicas != want {
 		t.Fatalf("after the engine reconciled, iris-classifier in prod has %d replicas; the HPA had set %d", *d.Spec.Replicas, want)
+	}
+}
+
+// doctor runs `marina doctor -o json` in the repository against the cluster (it exits 1 when a check fails) and
+// returns the check named name on target.
+func (r *gitopsRepo) doctor(t *testing.T, kubeconfig, name, target string) doctor.Check {
+	t.Helper()
+	cmd := exec.Command(marina, "doctor", "--kubeconfig", kubeconfig, "-o", "json")
+	cmd.Dir = r.work
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("marina doctor: %v", err)
+	}
+	var report struct{ Checks []doctor.Check }
+	if err := json.Unmarshal(out, &report); err != nil {
+		t.Fatalf("marina doctor -o json: %v\n%s", err, out)
+	}
+	for _, c := range report.Checks {
+		if c.Name == name && c.Target == target {
+			return c
+		}
+	}
+	t.Fatalf("marina doctor has no %s check of %q:\n%s", name, target, out)
+	return doctor.Check{}
+}
+
+// expectFailure checks that a doctor check fails and that its evidence and fix say what they must.
+func expectFailure(t *testing.T, c doctor.Check, evidence, fix string) {
+	t.Helper()
+	if c.Status != doctor.Fail || !strings.Contains(c.Evidence, evidence) || !strings.Contains(c.Fix, fix) {
+		t.Errorf("marina doctor %s %s: %s\nevidence: %s\nfix: %s\nwant fail, evidence with %q, fix with %q", c.Name, c.Target, c.Status, c.Evidence, c.Fix, evidence, fix)
+	}
+}
+
+// failurePaths runs the failures users meet with an engine: a pushed manifest the API server rejects, and a Git
+// server that starts refusing the engine. rejected and refused say how the engine reports each and which doctor
+// check must then fail. After each the cause is undone and the engine must apply the repository's head again.
+func failurePaths(t *testing.T, c *testenv.Cluster, r *gitopsRepo, e engine, rejected, refused engineFailure) {
+	synced := func(t *testing.T) {
+		// Argo CD retries a failed automated sync 5 times (5 s doubling, ~2.5 min) before it syncs a newer commit.
+		e.wait(t, c, r, "applies the repository again", 5*time.Minute, map[string]string{"models-staging/iris-classifier": "1.0.0"})
+	}
+	t.Run("a manifest the API server rejects", func(t *testing.T) {
+		// A CPU request above the limit: kustomize builds it, offline validation has no rule for it, the server says no.
+		file := "applications/iris-classifier/staging/deployment.yaml"
+		replaceIn(t, filepath.Join(r.work, file), "cpu: 250m", `cpu: "2"`)
+		r.git(t, "commit", "-qam", "iris-classifier: more CPU in staging")
+		r.git(t, "push", "-q", "origin", "main")
+		took := waitUntil(t, "the engine reports the rejected Deployment", 2*time.Minute, rejected.wait)
+		t.Logf("push to the engine reporting the rejection: %s", took.Round(100*time.Millisecond))
+		expectFailure(t, r.doctor(t, c.Kubeconfig, rejected.check, rejected.target), "must be less than or equal to cpu limit", "fix "+file)
+		r.git(t, "revert", "--no-edit", "HEAD")
+		r.git(t, "push", "-q", "origin", "main")
+		synced(t)
+	})
+	t.Run("the Git server refuses credentials", func(t *testing.T) {
+		r.server.SetAuth(repotest.GitAuth{Username: "ci", Password: "rotated-token"})
+		t.Cleanup(func() { r.server.SetAuth(repotest.GitAuth{}) }) // also when this subtest fails
+		waitUntil(t, "the engine reports the refusal", 2*time.Minute, refused.wait)
+		expectFailure(t, r.doctor(t, c.Kubeconfig, refused.check, refused.target), "authentication required", "")
+		r.server.SetAuth(repotest.GitAuth{})
+		synced(t)
+	})
+}
+
+// engineFailure is how a test waits for an engine to report a failure, and the doctor check that shows it.
+type engineFailure struct {
+	wait          func(ctx context.Context) (bool, string)
+	check, target string
+}
+
+// engine is a GitOps engine as the tests drive it.
+type engine struct {
+	name string // "Flux", "Argo CD"
+	dir  string // its directory under gitops/, applied once to bootstrap
+	// applied reports whether the engine has applied revision rev of the repository and found it healthy.
+	applied func(ctx context.Context, c client.Client, rev string) (bool, string)
+	// setting names the test's poll setting, for the timings it logs.
+	setting string
+}
+
+// wait waits until the engine has applied the head of the team's clone and the models run the versions of want
+// (namespace/name → version), and returns how long that took.
+func (e engine) wait(t *testing.T, c *testenv.Cluster, r *gitopsRepo, what string, timeout time.Duration, want map[string]string) time.Duration {
+	t.Helper()
+	rev := r.head(t)
+	return waitUntil(t, e.name+" "+what, timeout, func(ctx context.Context) (bool, string) {
+		if ok, why := e.applied(ctx, c.Client, rev); !ok {
+			return false, why
+		}
+		return running(ctx, c.Client, want)
+	})
+}
+
+// deliver bootstraps the engine as the README says (kubectl apply -k gitops/<engine>) and follows a promotion and
+// a rollback from `git push` to Ready Pods, logging how long each took.
+func (e engine) deliver(t *testing.T, c *testenv.Cluster, r *gitopsRepo) {
+	t.Helper()
+	applyKustomization(t, c.Client, filepath.Join(r.work, "gitops", e.dir))
+	took := e.wait(t, c, r, "applies the repository", 5*time.Minute, map[string]string{
+		"models-staging/iris-classifier": "1.0.0", "models-prod/iris-classifier": "1.0.0", "models-staging/vision-gpu": "1.0.0",
+	})
+	t.Logf("bootstrap (kubectl apply -k gitops/%s) to every engine object healthy and every Pod Ready: %s", e.dir, took.Round(100*time.Millisecond))
+	for _, step := range []struct {
+		name string
+		args []string
+		want map[string]string
+	}{
+		{"promote", []string{"promote", "iris-classifier@1.1.0", "--env", "staging", "--push"},
+			map[string]string{"models-staging/iris-classifier": "1.1.0", "models-prod/iris-classifier": "1.0.0"}},
+		{"rollback", []string{"rollback", "iris-classifier", "--env", "staging", "--reason", "e2e", "--push"},
+			map[string]string{"models-staging/iris-classifier": "1.0.0"}},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			r.marina(t, step.args...)
+			took := e.wait(t, c, r, "applies the "+step.name, 3*time.Minute, step.want)
+			t.Logf("marina %s --push to Ready in staging: %s (%s)", step.name, took.Round(100*time.Millisecond), e.setting)
+		})
 	}
 }
