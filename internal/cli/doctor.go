@@ -164,13 +164,15 @@ for each check what it observed and how to fix what is wrong:
   controller     the marina controller runs, when an application uses backend: marina
   argocd, flux   the engines of marina.yaml are installed; their Applications, GitRepository
                  and Kustomizations for this repository are synced, healthy and Ready,
-                 with the last sync error
+                 with the last sync error and the repository file of an object they
+                 could not apply
   gpu            models that request nvidia.com/gpu have enough of it on nodes they may
                  run on (nodeSelector, taints), and none of their pods is Unschedulable
   device-plugin  the NVIDIA device plugin DaemonSet is ready on every GPU node
   hpa            HorizontalPodAutoscalers get their metrics (AbleToScale, ScalingActive)
   quota          each environment's ResourceQuota has room for the next rollout's surge
   pods           no model pod is in ImagePullBackOff, ErrImagePull or CrashLoopBackOff
+  routes         a Gateway controller accepted each HTTPRoute and resolved its backends
 
 Exit 0 when nothing failed (warnings allowed), 1 when a check failed (an unreachable API
 server included: the other checks are then skipped), 2 on usage errors.`,

@@ -36,6 +36,7 @@ const (
 	CheckHPA          = "hpa"
 	CheckQuota        = "quota"
 	CheckPods         = "pods"
+	CheckRoutes       = "routes"
 )
 
 // Check is one observation about the cluster.
@@ -82,7 +83,7 @@ func Run(ctx context.Context, in Input) []Check {
 	api := checkAPI(in)
 	if api.Status == Fail {
 		checks := []Check{api}
-		for _, name := range []string{CheckCRD, CheckController, CheckArgoCD, CheckFlux, CheckGPU, CheckDevicePlugin, CheckHPA, CheckQuota, CheckPods} {
+		for _, name := range []string{CheckCRD, CheckController, CheckArgoCD, CheckFlux, CheckGPU, CheckDevicePlugin, CheckHPA, CheckQuota, CheckPods, CheckRoutes} {
 			checks = append(checks, Check{Name: name, Status: Skip, Evidence: "not checked: the API server is unreachable"})
 		}
 		return checks
@@ -90,7 +91,7 @@ func Run(ctx context.Context, in Input) []Check {
 	d := &doctor{Input: in, envs: in.environments()}
 	checks := []Check{api}
 	for _, step := range []func(context.Context) []Check{
-		d.checkCRD, d.checkController, d.checkEngines, d.checkGPU, d.checkDevicePlugin, d.checkHPA, d.checkQuota, d.checkPods,
+		d.checkCRD, d.checkController, d.checkEngines, d.checkGPU, d.checkDevicePlugin, d.checkHPA, d.checkQuota, d.checkPods, d.checkRoutes,
 	} {
 		checks = append(checks, step(ctx)...)
 	}

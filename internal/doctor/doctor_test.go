@@ -58,8 +58,8 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 			in.Discovery, in.Server = d, "https://127.0.0.1:1"
 			checks := doctor.Run(ctx, in)
 			expect(t, checks, doctor.CheckAPI, "https://127.0.0.1:1", doctor.Fail, []string{"GET /version", "connection refused"}, "kubeconfig")
-			if len(checks) != 10 {
-				t.Fatalf("want api and 9 skipped checks:\n%s", dump(checks))
+			if len(checks) != 11 {
+				t.Fatalf("want api and 10 skipped checks:\n%s", dump(checks))
 			}
 			for _, ch := range checks[1:] {
 				if ch.Status != doctor.Skip || !strings.Contains(ch.Evidence, "unreachable") {
@@ -270,6 +270,48 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 				"pod iris-crash container model-server: CrashLoopBackOff: back-off 40s",
 			}, "runtime.image", "--previous")
 			expect(t, checks, doctor.CheckPods, good, doctor.Pass, []string{"1 model pod, none failing"})
+		})
+
+		t.Run("routes passes accepted HTTPRoutes and fails those no Gateway controller accepts", func(t *testing.T) {
+			t.Parallel()
+			ns := "routes-staging"
+			createNamespace(t, cl, ns)
+			c.AcceptRoutes(t, "gateway-system", "models") // testenv's stand-in for a Gateway implementation
+			if err := cl.Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "iris", Namespace: ns},
+				Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}); err != nil {
+				t.Fatal(err)
+			}
+			route := func(name, gateway, backend string) {
+				t.Helper()
+				r := &unstructured.Unstructured{Object: map[string]any{
+					"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+					"metadata": map[string]any{"name": name, "namespace": ns},
+					"spec": map[string]any{
+						"parentRefs": []any{map[string]any{"name": gateway, "namespace": "gateway-system"}},
+						"rules":      []any{map[string]any{"backendRefs": []any{map[string]any{"name": backend, "port": int64(80)}}}},
+					},
+				}}
+				if err := cl.Create(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			route("accepted", "models", "iris")
+			route("no-backend", "models", "missing")
+			route("no-gateway", "nowhere", "iris")
+			in := input(t, c, newProject("https://git.example.com/routes.git", nil, "staging", ns))
+			var checks []doctor.Check
+			waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			_ = testenv.Eventually(waitCtx, func(ctx context.Context) (bool, error) {
+				checks = doctor.Run(ctx, in)
+				return find(t, checks, doctor.CheckRoutes, "HTTPRoute "+ns+"/accepted").Status == doctor.Pass &&
+					find(t, checks, doctor.CheckRoutes, "HTTPRoute "+ns+"/no-backend").Status == doctor.Fail, nil
+			})
+			expect(t, checks, doctor.CheckRoutes, "HTTPRoute "+ns+"/accepted", doctor.Pass, []string{"accepted by Gateway gateway-system/models"})
+			expect(t, checks, doctor.CheckRoutes, "HTTPRoute "+ns+"/no-backend", doctor.Fail,
+				[]string{"Gateway gateway-system/models: ResolvedRefs=False (BackendNotFound): Service routes-staging/missing not found"}, "backendRef")
+			expect(t, checks, doctor.CheckRoutes, "HTTPRoute "+ns+"/no-gateway", doctor.Fail,
+				[]string{"no Gateway controller has accepted it", "Gateway gateway-system/nowhere does not exist"}, "create Gateway gateway-system/nowhere")
 		})
 	})
 
