@@ -16,17 +16,10 @@
 set -euo pipefail
 
 ARGOCD_VERSION=${ARGOCD_VERSION:-v3.6.1}
-cache=${MARINA_CACHE:-$HOME/.cache/marina}/argocd
-out=$cache/$ARGOCD_VERSION
-dir=$cache/build/$ARGOCD_VERSION
-mkdir -p "$out" "$dir"
-
-command -v go >/dev/null || { echo "argocd: go is needed" >&2; exit 2; }
-export GOFLAGS=-mod=mod CGO_ENABLED=0 GOWORK=off GO111MODULE=on GOTOOLCHAIN=go1.27.3
-unset GOOS GOARCH
-
-log() { echo "argocd: $(date -u +%H:%M:%S) $*" >&2; }
-elapsed() { local s=$(($(date +%s) - $1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+# shellcheck source=lib/build.sh
+. "$(dirname "$0")/lib/build.sh"
+build_setup argocd "$ARGOCD_VERSION"
+export GOTOOLCHAIN=go1.27.3
 
 if ! command -v redis-server >/dev/null; then
   sudo=""
@@ -37,11 +30,6 @@ if ! command -v redis-server >/dev/null; then
   log "installing Debian's redis-server"
   $sudo apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >&2
-fi
-
-if command -v flock >/dev/null; then
-  exec 9>"$cache/.lock"
-  flock 9
 fi
 
 start=$(date +%s)

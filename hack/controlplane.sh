@@ -29,25 +29,12 @@ dynamic-resource-allocation endpointslice externaljwt kms kube-aggregator kube-c
 kube-scheduler kubectl kubelet metrics mount-utils pod-security-admission sample-apiserver sample-cli-plugin
 sample-controller"
 
-cache=${MARINA_CACHE:-$HOME/.cache/marina}/controlplane
-out=$cache/$K8S_VERSION
-builds=$cache/build/$K8S_VERSION
-mkdir -p "$out" "$builds"
-
-command -v go >/dev/null || { echo "controlplane: go is needed" >&2; exit 2; }
-export GOFLAGS=-mod=mod CGO_ENABLED=0 GOWORK=off GO111MODULE=on
-unset GOOS GOARCH
-
-log() { echo "controlplane: $(date -u +%H:%M:%S) $*" >&2; }
+# shellcheck source=lib/build.sh
+. "$(dirname "$0")/lib/build.sh"
+build_setup controlplane "$K8S_VERSION"
+builds=$dir
 done_() { [ -f "$out/.$1.complete" ] && [ -x "$out/$1" ]; }
 mark() { touch "$out/.$1.complete"; }
-elapsed() { local s=$(($(date +%s) - $1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
-
-# One run at a time per cache (a second one waits, then finds everything built).
-if command -v flock >/dev/null; then
-  exec 9>"$cache/.lock"
-  flock 9
-fi
 
 # newmod DIR NAME: a fresh throwaway module in DIR (go.sum kept: it only speeds up a rebuild).
 newmod() {

@@ -11,23 +11,10 @@
 set -euo pipefail
 
 FLUX_VERSION=${FLUX_VERSION:-v1.9.6}
-cache=${MARINA_CACHE:-$HOME/.cache/marina}/flux
-out=$cache/$FLUX_VERSION
-dir=$cache/build/$FLUX_VERSION
-mkdir -p "$out" "$dir"
-
-command -v go >/dev/null || { echo "flux: go is needed" >&2; exit 2; }
-export GOFLAGS=-mod=mod CGO_ENABLED=0 GOWORK=off GO111MODULE=on
-unset GOOS GOARCH
-
-log() { echo "flux: $(date -u +%H:%M:%S) $*" >&2; }
+# shellcheck source=lib/build.sh
+. "$(dirname "$0")/lib/build.sh"
+build_setup flux "$FLUX_VERSION"
 built() { [ -f "$out/.$1.complete" ] && [ -x "$out/$1" ]; }
-elapsed() { local s=$(($(date +%s) - $1)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
-
-if command -v flock >/dev/null; then
-  exec 9>"$cache/.lock"
-  flock 9
-fi
 
 if built source-controller && built kustomize-controller; then
   log "source-controller, kustomize-controller $FLUX_VERSION: cached"
