@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -17,18 +16,8 @@ import (
 func TestPromoteResumeAnnotatesTheModelDeployment(t *testing.T) {
 	c := testenv.Start(t, testenv.Options{CRDs: true})
 	ctx := context.Background()
-	if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "models-staging"}}); err != nil {
-		t.Fatal(err)
-	}
-	md := &v1alpha1.ModelDeployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "iris-classifier", Namespace: "models-staging"},
-		Spec: v1alpha1.ModelDeploymentSpec{Model: "iris-classifier", Version: "1.0.0",
-			Artifact: v1alpha1.Artifact{URI: "models/iris.onnx", Digest: "sha256:" + strings.Repeat("0", 64), Size: 1, Format: "onnx"},
-			Runtime:  v1alpha1.Runtime{Image: "example.com/serve:1"}},
-	}
-	if err := c.Client.Create(ctx, md); err != nil {
-		t.Fatal(err)
-	}
+	c.CreateNamespaces(t, "models-staging")
+	md := createModelDeployment(t, c, "models-staging", "iris-classifier", "1.0.0")
 	dir := repotest.Example(t, nil)
 
 	code, out, errOut := marina(t, "--repo", dir, "promote", "iris-classifier", "--env", "staging", "--resume", "--kubeconfig", c.Kubeconfig)
@@ -55,4 +44,19 @@ func TestPromoteResumeAnnotatesTheModelDeployment(t *testing.T) {
 			t.Errorf("%v: exit %d, want %d\n%s%s", tt.args, code, tt.code, out, errOut)
 		}
 	}
+}
+
+// createModelDeployment creates a ModelDeployment of version with the least its CRD accepts.
+func createModelDeployment(t *testing.T, c *testenv.Cluster, namespace, name, version string) *v1alpha1.ModelDeployment {
+	t.Helper()
+	md := &v1alpha1.ModelDeployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+		Spec: v1alpha1.ModelDeploymentSpec{Model: name, Version: version,
+			Artifact: v1alpha1.Artifact{URI: "models/" + name + ".onnx", Digest: "sha256:" + strings.Repeat("0", 64), Size: 1, Format: "onnx"},
+			Runtime:  v1alpha1.Runtime{Image: "example.com/serve:1"}},
+	}
+	if err := c.Client.Create(context.Background(), md); err != nil {
+		t.Fatal(err)
+	}
+	return md
 }

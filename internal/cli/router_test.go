@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/cli"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
@@ -226,15 +224,7 @@ func TestRouterInClusterModeFollowsTheModelDeploymentsWeights(t *testing.T) {
 		t.Cleanup(srv.Close)
 		upstreams[i] = srv.URL
 	}
-	md := &v1alpha1.ModelDeployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "iris", Namespace: "models"},
-		Spec: v1alpha1.ModelDeploymentSpec{Model: "iris", Version: "1.1.0",
-			Artifact: v1alpha1.Artifact{URI: "models/iris.onnx", Digest: "sha256:" + strings.Repeat("0", 64), Size: 1, Format: "onnx"},
-			Runtime:  v1alpha1.Runtime{Image: "example.com/serve:1"}},
-	}
-	if err := c.Client.Create(ctx, md); err != nil {
-		t.Fatal(err)
-	}
+	md := createModelDeployment(t, c, "models", "iris", "1.1.0")
 	md.Status = v1alpha1.ModelDeploymentStatus{StableVersion: "1.0.0", CanaryVersion: "1.1.0", Weights: &v1alpha1.TrafficWeights{Stable: 100}}
 	if err := c.Client.Status().Update(ctx, md); err != nil {
 		t.Fatal(err)
