@@ -53,12 +53,16 @@ echo "(the model check: digest, signature, smoke inference, latency, accuracy on
 run 1 model check iris-classifier@1.1.0 --file "$work/models/iris-classifier-v2-worse.onnx" --runs 50
 echo "(prod requires staging first, so this is refused with exit 1)"
 run 1 promote iris-classifier@1.1.0 --env prod
-run 0 promote iris-classifier@1.1.0 --env staging
-echo "(this is what CI says about that commit: 1.1.0 fails the accuracy gates of marina.yaml, exit 1)"
+echo "(1.1.0 fails the accuracy gates of marina.yaml: promote checks what validate would and refuses it, exit 1)"
+run 1 promote iris-classifier@1.1.0 --env staging
+echo "(forcing it anyway, to show the way back; the commit records the override in a Marina-Forced trailer)"
+run 0 promote iris-classifier@1.1.0 --env staging --force
+echo "(this is what CI says about that commit: 1.1.0 fails the accuracy gates, exit 1)"
 run 1 validate --env staging
-echo "(promoting it to prod anyway, to show the way back)"
-run 0 promote iris-classifier@1.1.0 --env prod --strategy canary
-run 0 rollback iris-classifier --env prod --reason "accuracy dropped in the canary"
+echo "(iris-classifier uses backend: plain, which cannot run a canary: refused, even with --force, rather than ignored)"
+run 1 promote iris-classifier@1.1.0 --env prod --strategy canary --force
+run 0 promote iris-classifier@1.1.0 --env prod --force
+run 0 rollback iris-classifier --env prod --reason "accuracy dropped in prod"
 run 0 rollback iris-classifier --env staging --reason "blocked in prod"
 run 0 history iris-classifier
 run 0 model list

@@ -24,7 +24,8 @@ func prBranch(t *testing.T, accuracy string) string {
 	writeIrisModel(t, f)
 	mustMarina(t, "--repo", dir, "model", "register", "iris-classifier", "--file", f+"1.1.0", "--version", "1.1.0",
 		"--metric", "accuracy="+accuracy, "--metric", "latency_p95_ms=10")
-	mustMarina(t, "--repo", dir, "promote", "iris-classifier@1.1.0", "--env", "staging")
+	// --force: promote itself refuses a version below the gates; ci must catch what was forced past it.
+	mustMarina(t, "--repo", dir, "promote", "iris-classifier@1.1.0", "--env", "staging", "--force")
 	return dir
 }
 

@@ -126,13 +126,28 @@ func TestWalkThroughRegisterPromoteRollbackHistory(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "staging first") {
 		t.Fatalf("skipping staging: exit %d %s", code, errOut)
 	}
-	for _, step := range [][]string{
-		{"promote", "iris@1.0.0", "--env", "staging"}, {"promote", "iris@1.0.0", "--env", "prod"},
-		{"promote", "iris@1.1.0", "--env", "staging"}, {"promote", "iris@1.1.0", "--env", "prod", "--strategy", "canary"},
-		{"rollback", "iris", "--env", "prod", "--reason", "latency"},
-	} {
-		mustMarina(t, append([]string{"--repo", dir}, step...)...)
+	mustMarina(t, "--repo", dir, "promote", "iris@1.0.0", "--env", "staging")
+	head := repotest.Git(t, dir, "rev-parse", "HEAD")
+	// init's prod policy requires an image pinned by digest, which a fresh repository has not recorded yet.
+	code, _, errOut = marina(t, "--repo", dir, "promote", "iris@1.0.0", "--env", "prod")
+	if code != 1 || !strings.Contains(errOut, "policy-digest") || !strings.Contains(errOut, "marina model set-image iris@VERSION") || !strings.Contains(errOut, "--force") {
+		t.Fatalf("promote to prod with an unpinned image: exit %d %s", code, errOut)
 	}
+	if got := repotest.Git(t, dir, "rev-parse", "HEAD"); got != head {
+		t.Fatal("a refused promotion committed")
+	}
+	mustMarina(t, "--repo", dir, "promote", "iris@1.0.0", "--env", "prod", "--force")
+	if got := repotest.Git(t, dir, "log", "-1", "--format=%B"); !strings.Contains(got, "Marina-Forced: policy-digest") {
+		t.Fatalf("--force is not recorded in the commit:\n%s", got)
+	}
+	mustMarina(t, "--repo", dir, "promote", "iris@1.1.0", "--env", "staging")
+	// the generated model.yaml has backend plain, which cannot run a canary: refused, not ignored
+	code, _, errOut = marina(t, "--repo", dir, "promote", "iris@1.1.0", "--env", "prod", "--strategy", "canary", "--force")
+	if code != 1 || !strings.Contains(errOut, "spec.backend: marina") {
+		t.Fatalf("a canary on the plain backend: exit %d %s", code, errOut)
+	}
+	mustMarina(t, "--repo", dir, "promote", "iris@1.1.0", "--env", "prod", "--force")
+	mustMarina(t, "--repo", dir, "rollback", "iris", "--env", "prod", "--reason", "latency")
 	var hist []struct{ Environment, From, To string }
 	if err := json.Unmarshal([]byte(mustMarina(t, "--repo", dir, "history", "iris", "--env", "prod", "-o", "json")), &hist); err != nil {
 		t.Fatal(err)
@@ -159,7 +174,7 @@ func TestPromoteRefusesADirtyModelYAML(t *testing.T) {
 	p := filepath.Join(dir, "applications/iris/model.yaml")
 	b, _ := os.ReadFile(p)
 	os.WriteFile(p, append(b, "# my edit\n"...), 0o644)
-	code, _, errOut := marina(t, "--repo", dir, "promote", "iris@1.0.0", "--env", "prod")
+	code, _, errOut := marina(t, "--repo", dir, "promote", "iris@1.0.0", "--env", "prod", "--force") // --force never overrides this
 	if code != 1 || !strings.Contains(errOut, "applications/iris/model.yaml") || !strings.Contains(errOut, "git stash") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}

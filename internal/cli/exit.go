@@ -6,6 +6,7 @@ import (
 
 	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/release"
+	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/schemas"
 )
@@ -14,7 +15,7 @@ import (
 // rather than a usage or environment problem (exit 2).
 var checkedWrong = []error{
 	registry.ErrConflict, registry.ErrNotFound, release.ErrRefused,
-	repo.ErrDirty, repo.ErrBadPath, repo.ErrTooLarge, schemas.ErrInvalid,
+	repo.ErrDirty, repo.ErrBadPath, repo.ErrTooLarge, schemas.ErrInvalid, render.ErrUnsupportedStrategy,
 }
 
 // Exit codes shared by every command (DESIGN §2).

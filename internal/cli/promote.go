@@ -10,6 +10,7 @@ import (
 
 	"github.com/marina-dev/marina/internal/release"
 	"github.com/marina-dev/marina/internal/repo"
+	"github.com/marina-dev/marina/internal/validate"
 )
 
 // branchOptions put a change on a new branch and push it, for review flows.
@@ -66,7 +67,7 @@ type promoteOptions struct {
 func (o *promoteOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.env, "env", "", "environment to deploy to (required)")
 	fs.StringVar(&o.strategy, "strategy", "", "rollout strategy for this change: canary, bluegreen or shadow (default: keep the environment's)")
-	fs.BoolVar(&o.force, "force", false, "skip the environment order of marina.yaml (a blocked version is still refused)")
+	fs.BoolVar(&o.force, "force", false, "override the environment order, policies and quality gates of marina.yaml, recorded in the commit's Marina-Forced trailer (a blocked version is still refused)")
 	fs.BoolVar(&o.resume, "resume", false, "resume NAME's paused rollout in the environment's cluster instead (marina controller; uses --kubeconfig, --context)")
 	o.branchOptions.AddFlags(fs)
 	fs.StringVar(&o.kube.kubeconfig, "kubeconfig", "", "with --resume: path of the kubeconfig file")
@@ -104,7 +105,8 @@ func (o *promoteOptions) Run() error {
 		if err := o.check(r); err != nil {
 			return err
 		}
-		res, err := release.Promote(r, release.Promotion{Model: name, Version: version, Environment: o.env, Strategy: o.strategy, Force: o.force, Branch: o.branch})
+		res, err := release.Promote(r, release.Promotion{Model: name, Version: version, Environment: o.env, Strategy: o.strategy, Force: o.force, Branch: o.branch,
+			Check: validate.CheckPromotion})
 		if err != nil {
 			return err
 		}
@@ -138,8 +140,13 @@ func newPromoteCommand(g *globalOptions) *cobra.Command {
 		Use:   "promote NAME@VERSION --env ENV | promote NAME --env ENV --resume",
 		Short: "Deploy a registered version to an environment, as one Git commit",
 		Long: `promote changes the environment's version in applications/NAME/model.yaml in one
-commit. It refuses a blocked or unregistered version, and a version that has not
-run in the environments marina.yaml says must come first (unless --force).
+commit, with the environment's re-rendered manifests. Before committing it checks
+what validate would: it refuses a blocked or unregistered version, a version that has
+not run in the environments marina.yaml says must come first, one that breaks the
+environment's policies (limits, digest-pinned image, signed artifact) or the quality
+gates, and a strategy the model's backend cannot carry out (canary, bluegreen and
+shadow need spec.backend: marina). --force overrides all but the blocked version and
+the strategy, and the commit records what it overrode (Marina-Forced trailer).
 
 With --resume, nothing is committed: the ModelDeployment NAME in the environment's
 namespace gets the annotation marina.dev/resume, and marina controller moves its

@@ -199,3 +199,43 @@ func (s *Strategy) StrategyName() string {
 	}
 	return ""
 }
+
+// Backends of spec.backend: what render emits for a model.
+const (
+	BackendPlain  = "plain"
+	BackendKServe = "kserve"
+	BackendMarina = "marina"
+)
+
+// BackendName returns spec.backend, plain when it is not set.
+func (s *ApplicationSpec) BackendName() string {
+	if s.Backend == "" {
+		return BackendPlain
+	}
+	return s.Backend
+}
+
+// UnsupportedStrategy describes a strategy env asks for that its backend cannot carry out: only the marina backend,
+// whose ModelDeployment marina controller rolls out, runs canary, blueGreen and shadow; plain and kserve would replace
+// the version in one rolling update, so such a strategy must be refused rather than ignored. field is where the
+// strategy is set (spec.environments.<env>.strategy or spec.strategy); all three are empty when env has no such problem.
+func (s *ApplicationSpec) UnsupportedStrategy(env string) (strategy, field, message string) {
+	e, ok := s.Resolve(env)
+	if !ok || s.BackendName() == BackendMarina {
+		return "", "", ""
+	}
+	strategy = e.Strategy.StrategyName()
+	if strategy == "" {
+		return "", "", ""
+	}
+	field = "spec.strategy"
+	if s.Environments[env].Strategy != nil {
+		field = "spec.environments." + env + ".strategy"
+	}
+	message = "a " + strategy + " rollout needs spec.backend: marina (marina controller carries out canary, blueGreen and shadow); " +
+		"backend " + s.BackendName() + " would replace the version in " + env + " in one rolling update"
+	return strategy, field, message
+}
+
+// UnsupportedStrategyHint says how to resolve what UnsupportedStrategy reports.
+const UnsupportedStrategyHint = "set spec.backend: marina (and install marina controller: kubectl apply -k config/default), or remove the strategy"

@@ -44,6 +44,11 @@ metadata:
 spec:
   model: %s
   backend: plain
+  # Requests and limits for every environment (override them per environment); environments whose
+  # policy in marina.yaml has requireLimits refuse a model without limits.
+  resources:
+    requests: {cpu: 500m, memory: 1Gi}
+    limits: {cpu: "1", memory: 2Gi}
   environments: {}
 `, project.APIVersion, model, model)
 	return parseApplication(project.ApplicationPath(model), []byte(src))

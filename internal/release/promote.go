@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,10 +30,33 @@ type Promotion struct {
 	Environment string
 	// Strategy is canary, bluegreen, shadow, or "" to keep the environment's strategy.
 	Strategy string
-	// Force skips the environment order of marina.yaml (never the blocked check).
+	// Force overrides the environment order of marina.yaml and what Check finds (never the blocked check); the
+	// commit records what it overrode in a Marina-Forced trailer.
 	Force bool
 	// Branch puts the commit on a new branch instead of the current one.
 	Branch string
+	// Check, when set, judges what the promotion would commit before it is committed (validate's policy, gate and
+	// strategy rules); a problem refuses the promotion unless Force.
+	Check func(Prospect) []Problem
+}
+
+// Prospect is what a promotion is about to commit, for Promotion.Check.
+type Prospect struct {
+	Project *project.Project
+	// AppFile and AppData are applications/<model>/model.yaml as it would be committed.
+	AppFile string
+	AppData []byte
+	Env     string
+	// Lookup returns a registered version's metadata.
+	Lookup func(name, version string) (*model.Version, error)
+}
+
+// Problem is one rule a prospect breaks.
+type Problem struct {
+	// Rule is the validate rule id, e.g. policy-digest.
+	Rule string
+	// Text says where, what and how to fix it, on one line.
+	Text string
 }
 
 // Result is the commit an operation made.
@@ -65,10 +89,12 @@ func Promote(r *repo.Repo, p Promotion) (*Result, error) {
 	if v.State == model.StateBlocked {
 		return nil, fmt.Errorf("%w: %s@%s is blocked (%s); register a fixed version instead", ErrRefused, p.Model, v.Version, v.StateReason)
 	}
-	if !p.Force {
-		if err := checkRequires(r, proj, env, p.Model, v.Version); err != nil {
+	var forced []string
+	if err := checkRequires(r, proj, env, p.Model, v.Version); err != nil {
+		if !p.Force {
 			return nil, err
 		}
+		forced = append(forced, "requires")
 	}
 	var app *application
 	if r.Exists(project.ApplicationPath(p.Model)) {
@@ -90,6 +116,15 @@ func Promote(r *repo.Repo, p Promotion) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.Check != nil {
+		problems := p.Check(Prospect{Project: proj, AppFile: app.file, AppData: appData, Env: env.Name, Lookup: reg.Get})
+		if len(problems) > 0 && !p.Force {
+			return nil, refusal(p, problems)
+		}
+		for _, pr := range problems {
+			forced = append(forced, pr.Rule)
+		}
+	}
 	changes, err := withRendered(r, proj, app.file, appData, newApp, env.Name)
 	if err != nil {
 		return nil, err
@@ -106,12 +141,27 @@ func Promote(r *repo.Repo, p Promotion) (*Result, error) {
 		changes = append(changes, repo.Change{Path: model.File(v.Name, v.Version), Data: data})
 	}
 	msg := fmt.Sprintf("promote: %s %s → %s in %s\n\n%s", p.Model, orNone(from), v.Version, env.Name, trailers(p.Model, env.Name, from, v.Version))
+	if len(forced) > 0 {
+		slices.Sort(forced)
+		msg += "Marina-Forced: " + strings.Join(slices.Compact(forced), ", ") + "\n"
+	}
 	commit, err := r.Commit(repo.Commit{Message: msg, Changes: changes, Branch: p.Branch})
 	if err != nil {
 		return nil, err
 	}
 	res.Commit = commit.String()
 	return res, nil
+}
+
+// refusal is the error of a promotion that breaks the rules Check applies.
+func refusal(p Promotion, problems []Problem) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s@%s in %s would break %d rule(s) that marina validate checks:", p.Model, p.Version, p.Environment, len(problems))
+	for _, pr := range problems {
+		b.WriteString("\n  " + pr.Text)
+	}
+	b.WriteString("\nfix them and promote again, or pass --force to override (the commit records it as Marina-Forced)")
+	return fmt.Errorf("%w: %s", ErrRefused, b.String())
 }
 
 // withRendered returns the changes of an edit to model.yaml: the file itself and the

@@ -11,16 +11,26 @@ import (
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/release"
+	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 )
 
-// fixture is a repository with model "m" registered at the given versions.
+// appYAML is model "m"'s model.yaml with the given backend.
+func appYAML(backend string) string {
+	return "apiVersion: marina.dev/v1alpha1\nkind: ModelApplication\nmetadata:\n  name: m\nspec:\n  model: m\n  backend: " + backend +
+		"\n  # the serving image\n  runtime: {image: serve:1, port: 8080}\n  environments: {}\n"
+}
+
+// fixture is a repository with model "m" (backend plain) registered at the given versions.
 func fixture(t *testing.T, versions ...string) (string, *repo.Repo) {
+	return fixtureWith(t, appYAML("plain"), versions...)
+}
+
+// fixtureWith is fixture with the given model.yaml.
+func fixtureWith(t *testing.T, app string, versions ...string) (string, *repo.Repo) {
 	t.Helper()
-	dir := repotest.Dir(t, map[string]string{
-		"applications/m/model.yaml": "apiVersion: marina.dev/v1alpha1\nkind: ModelApplication\nmetadata:\n  name: m\nspec:\n  model: m\n  # the serving image\n  runtime: {image: serve:1, port: 8080}\n  environments: {}\n",
-	})
+	dir := repotest.Dir(t, map[string]string{"applications/m/model.yaml": app})
 	r := repotest.Open(t, dir)
 	reg := &registry.Registry{Repo: r}
 	for _, v := range versions {
@@ -106,13 +116,61 @@ func TestPromoteWithForceSkipsTheEnvironmentOrder(t *testing.T) {
 
 func TestPromoteSetsTheStrategy(t *testing.T) {
 	t.Parallel()
-	dir, r := fixture(t, "1.0.0")
+	dir, r := fixtureWith(t, appYAML("marina"), "1.0.0")
 	if _, err := release.Promote(r, release.Promotion{Model: "m", Version: "1.0.0", Environment: "staging", Strategy: "canary"}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "applications/m/model.yaml"))
 	if !strings.Contains(string(b), "canary:\n          steps:\n            - setWeight: 20") {
 		t.Fatalf("model.yaml:\n%s", b)
+	}
+}
+
+func TestPromoteRefusesAStrategyTheBackendCannotCarryOut(t *testing.T) {
+	t.Parallel()
+	for _, backend := range []string{"plain", "kserve"} {
+		for _, strategy := range []string{"canary", "bluegreen", "shadow"} {
+			t.Run(backend+" "+strategy, func(t *testing.T) {
+				t.Parallel()
+				dir, r := fixtureWith(t, appYAML(backend), "1.0.0")
+				head := repotest.Git(t, dir, "rev-parse", "HEAD")
+				_, err := release.Promote(r, release.Promotion{Model: "m", Version: "1.0.0", Environment: "staging", Strategy: strategy})
+				if !errors.Is(err, render.ErrUnsupportedStrategy) || !strings.Contains(err.Error(), "spec.backend: marina") ||
+					!strings.Contains(err.Error(), "spec.environments.staging.strategy") {
+					t.Fatalf("err = %v, want %v naming the field and spec.backend: marina", err, render.ErrUnsupportedStrategy)
+				}
+				if got := repotest.Git(t, dir, "rev-parse", "HEAD"); got != head {
+					t.Fatal("a refused promotion committed")
+				}
+			})
+		}
+	}
+}
+
+func TestPromoteRefusesWhatCheckFindsUnlessForced(t *testing.T) {
+	t.Parallel()
+	var seen release.Prospect
+	check := func(p release.Prospect) []release.Problem {
+		seen = p
+		return []release.Problem{{Rule: "policy-digest", Text: "applications/m/model.yaml:8: error policy-digest: not pinned"}}
+	}
+	dir, r := fixture(t, "1.0.0")
+	head := repotest.Git(t, dir, "rev-parse", "HEAD")
+	_, err := release.Promote(r, release.Promotion{Model: "m", Version: "1.0.0", Environment: "staging", Check: check})
+	if !errors.Is(err, release.ErrRefused) || !strings.Contains(err.Error(), "policy-digest: not pinned") || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("err = %v, want a refusal listing the problem and --force", err)
+	}
+	if got := repotest.Git(t, dir, "rev-parse", "HEAD"); got != head {
+		t.Fatal("a refused promotion committed")
+	}
+	if seen.Env != "staging" || seen.AppFile != "applications/m/model.yaml" || !strings.Contains(string(seen.AppData), "staging:\n      version: 1.0.0") {
+		t.Fatalf("Check saw %s %s:\n%s, want the model.yaml about to be committed", seen.Env, seen.AppFile, seen.AppData)
+	}
+	if _, err := release.Promote(r, release.Promotion{Model: "m", Version: "1.0.0", Environment: "prod", Check: check, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := repotest.Git(t, dir, "log", "-1", "--format=%B"); !strings.Contains(got, "Marina-Forced: policy-digest, requires") {
+		t.Fatalf("commit message does not record what --force overrode:\n%s", got)
 	}
 }
 

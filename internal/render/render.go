@@ -3,6 +3,7 @@ package render
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -15,10 +16,13 @@ import (
 
 // Backends render can emit.
 const (
-	BackendPlain  = "plain"
-	BackendKServe = "kserve"
-	BackendMarina = "marina"
+	BackendPlain  = project.BackendPlain
+	BackendKServe = project.BackendKServe
+	BackendMarina = project.BackendMarina
 )
+
+// ErrUnsupportedStrategy means model.yaml asks for a rollout strategy its backend cannot carry out.
+var ErrUnsupportedStrategy = errors.New("unsupported strategy")
 
 // Defaults for what model.yaml leaves out.
 const (
@@ -135,9 +139,9 @@ func newContext(in Input) (*context, error) {
 	if in.Version == nil || in.Version.Version != c.settings.Version {
 		return nil, fmt.Errorf("%s: spec.environments.%s.version %s: no metadata given for it", c.appFile, in.Env, c.settings.Version)
 	}
-	c.backend = in.App.Spec.Backend
-	if c.backend == "" {
-		c.backend = BackendPlain
+	c.backend = in.App.Spec.BackendName()
+	if _, field, msg := in.App.Spec.UnsupportedStrategy(in.Env); msg != "" {
+		return nil, fmt.Errorf("%w: %s: %s: %s: %s", ErrUnsupportedStrategy, c.appFile, field, msg, project.UnsupportedStrategyHint)
 	}
 	c.name = in.App.Spec.Model
 	c.image, c.port = DefaultImage, DefaultPort

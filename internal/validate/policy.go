@@ -120,7 +120,7 @@ func (v *validation) checkPolicy(a *application, env string, mv *model.Version) 
 				what = fmt.Sprintf("spec.runtime.image is not set, and the default %s is not pinned by digest", image)
 			}
 			out = append(out, finding("policy-digest", a.file, field, line,
-				"write the image as registry/name@sha256:<digest>, or record the version's image with its digest in the registry",
+				"write spec.runtime.image as registry/name@sha256:<digest>, or record the image CI built for the version: marina model set-image "+a.spec.Spec.Model+"@VERSION --image REGISTRY/REPOSITORY@sha256:DIGEST",
 				"environment %q requires images pinned by digest; %s", env, what))
 		}
 	}

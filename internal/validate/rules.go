@@ -8,7 +8,7 @@ import (
 
 // Rule describes one kind of finding. Rule ids are stable lowercase slugs whose first word is the family:
 // file-*, yaml, schema (marina's own files), k8s-* (Kubernetes objects), xref-* (references between files), env-*
-// (per-environment wiring), version-* (registry state), policy-* (marina.yaml policies), artifact-*, gpu-*, gate-*
+// (per-environment wiring), strategy-* (rollouts), version-* (registry state), policy-* (marina.yaml policies), artifact-*, gpu-*, gate-*
 // and stale-render. An id never changes meaning; a retired rule keeps its id reserved.
 type Rule struct {
 	ID       string
@@ -42,6 +42,8 @@ var Rules = []Rule{
 		"Every key of spec.environments must be the name of an environment in marina.yaml spec.environments. Add the environment to marina.yaml, or fix the name."},
 	{"xref-version", SeverityError, "An environment deploys a version that is not registered",
 		"spec.environments.<env>.version must have a models/<model>/v<version>.json. Register it with `marina model register`, or promote a registered version with `marina promote`."},
+	{"strategy-backend", SeverityError, "An environment asks for a rollout strategy its backend cannot carry out",
+		"Only spec.backend: marina (a ModelDeployment that marina controller rolls out) runs canary, blueGreen and shadow; plain and kserve would replace the version in one rolling update, so the strategy would be silently ignored. Set spec.backend: marina and install marina controller, or remove the strategy."},
 	{"version-blocked", SeverityError, "An environment deploys a blocked version",
 		"A version is blocked after a failed rollout or by hand. Deploy another version with `marina promote NAME@VERSION --env ENV`, or go back with `marina rollback NAME --env ENV`."},
 	{"version-archived", SeverityWarning, "An environment deploys an archived version",

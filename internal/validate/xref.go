@@ -28,9 +28,9 @@ func (v *validation) crossTasks() []task {
 		}
 		tasks = append(tasks, func() result {
 			out := v.checkApplicationRefs(a)
-			// A broken reference makes render fail for a reason the finding already names.
+			// A broken reference, or a strategy render refuses, makes render fail for a reason the finding already names.
 			broken := slices.ContainsFunc(out, func(f Finding) bool {
-				return strings.HasPrefix(f.Rule, "xref-") || f.Rule == "artifact-digest"
+				return strings.HasPrefix(f.Rule, "xref-") || f.Rule == "artifact-digest" || f.Rule == "strategy-backend"
 			})
 			return result{findings: append(out, v.checkRendered(a, broken)...), apply: func() {
 				if broken {
@@ -113,6 +113,7 @@ func (v *validation) checkApplicationRefs(a *application) []Finding {
 				continue
 			}
 		}
+		out = append(out, v.checkStrategy(a, env)...)
 		vf := v.versions[model.File(m, es.Version)]
 		vline := a.line("spec", "environments", env, "version")
 		switch {
@@ -238,4 +239,14 @@ func (v *validation) projectLine(ptr string) int {
 		return 0
 	}
 	return lineAt(v.projectDoc, ptr)
+}
+
+// checkStrategy reports a strategy the application's backend cannot carry out in env (render refuses it too).
+func (v *validation) checkStrategy(a *application, env string) []Finding {
+	_, field, msg := a.spec.Spec.UnsupportedStrategy(env)
+	if msg == "" {
+		return nil
+	}
+	keys := strings.Split(field, ".")
+	return []Finding{finding("strategy-backend", a.file, field, a.line(keys...), project.UnsupportedStrategyHint, "%s", msg)}
 }
