@@ -9,8 +9,9 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-build: ## build bin/marina
-	go build -o bin/marina ./cmd/marina
+build: ## build bin/marina (static, CGO_ENABLED=0: CLI, controller, router) and bin/marina-serve (cgo: the model server with ONNX Runtime)
+	CGO_ENABLED=0 go build -o bin/marina ./cmd/marina
+	CGO_ENABLED=1 go build -o bin/marina-serve ./cmd/marina-serve
 
 demo: ## marina's main job on the bundled example repository
 	bash hack/demo.sh
@@ -22,6 +23,7 @@ test: ## unit and envtest tests (race detector on); builds the control plane (~1
 	MARINA_CRDS_DIR="$$(bash hack/crds.sh | tail -n 1)" \
 	KUBEBUILDER_ASSETS="$$(bash hack/controlplane.sh | tail -n 1)" \
 	go test -race -count=1 ./...
+	CGO_ENABLED=0 go test -count=1 ./internal/inference/
 
 e2e: ## end-to-end tier: marina controller killed and restarted; real Flux and Argo CD syncing a marina repo (builds them once, ~20 min)
 	bash hack/prometheus.sh >/dev/null

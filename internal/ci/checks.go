@@ -27,8 +27,12 @@ const (
 // ChecksModes lists the modes, for flag help and errors.
 var ChecksModes = []string{ChecksAuto, ChecksOn, ChecksOff}
 
-// NoRuntimeNote is the summary's note when ChecksAuto finds no ONNX Runtime.
+// NoRuntimeNote is the summary's note when ChecksAuto finds no ONNX Runtime library.
 const NoRuntimeNote = "model checks skipped: ONNX Runtime not installed (bash hack/onnxruntime.sh)"
+
+// NotInBuildNote is the summary's note when ChecksAuto runs in a marina built without cgo, which cannot load
+// ONNX Runtime at all.
+var NotInBuildNote = "model checks skipped: " + inference.ErrNotInBuild.Error()
 
 // ModelCheck is the model check of one version whose gates ci evaluates.
 type ModelCheck struct {
@@ -98,6 +102,9 @@ func (c *checker) check(ctx context.Context, v *model.Version) (*model.Version, 
 			if c.mode == ChecksAuto && errors.Is(err, inference.ErrNoRuntime) {
 				c.noLib = true
 				c.res.ChecksSkipped = NoRuntimeNote
+				if errors.Is(err, inference.ErrNotInBuild) {
+					c.res.ChecksSkipped = NotInBuildNote
+				}
 				return v, nil
 			}
 			return nil, err

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -114,6 +115,10 @@ func (o *ciOptions) Run() error {
 	if err != nil {
 		return err
 	}
+	if res.ChecksSkipped != "" {
+		// Also on stderr: a summary nobody opens must not be the only place that says nothing was measured.
+		fmt.Fprintf(o.errOut, "warning: %s\n", res.ChecksSkipped)
+	}
 	if !res.Passed {
 		return failedf("marina ci failed: %s", strings.Join(res.Reasons(), "; "))
 	}
@@ -168,9 +173,10 @@ func newCICommand(g *globalOptions) *cobra.Command {
      evaluation set of models/<model>/eval/. The measured metrics replace the
      recorded ones in the gates; a failed step (digest or signature mismatch, load
      failure) fails the run. Artifacts elsewhere (s3://, oci://) are not checked:
-     their gates read the recorded metrics. With auto and no ONNX Runtime installed
-     the summary says the checks were skipped; with on that is an error (exit 2);
-     off never runs them.
+     their gates read the recorded metrics. With auto and no ONNX Runtime (not
+     installed, or a marina built without cgo, which cannot load it) the summary and
+     a warning on stderr say the checks were skipped; with on that is an error
+     (exit 2); off never runs them.
 
 The summary goes to stdout (-o text, -o markdown for a pull request comment, -o json);
 --sarif, --junit and --markdown also write files. Exit 1 when a gate fails, the rendered

@@ -135,7 +135,7 @@ func (g *globalOptions) colorEnabled() bool {
 // NewRootCommand builds the marina command tree.
 func NewRootCommand(in io.Reader, out, errOut io.Writer) *cobra.Command {
 	g := &globalOptions{in: in, out: out, errOut: errOut}
-	cmd := &cobra.Command{
+	cmd := newRoot(g, &cobra.Command{
 		Use:   "marina",
 		Short: "GitOps for AI models on Kubernetes",
 		Long: `marina keeps one Git repository as the source of truth for your models, their
@@ -150,34 +150,7 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
   # Roll it out to staging, then prod
   marina promote fraud-detector@1.0.0 --env staging
   marina promote fraud-detector@1.0.0 --env prod`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			level := slog.LevelWarn
-			switch {
-			case g.verbosity >= 2:
-				level = slog.LevelDebug
-			case g.verbosity == 1:
-				level = slog.LevelInfo
-			}
-			g.log = slog.New(slog.NewTextHandler(g.errOut, &slog.HandlerOptions{Level: level}))
-			// client-go logs through klog, a process-wide logger: silence it once. What matters to a user
-			// (a request that failed) comes back as an error.
-			silenceKlog.Do(func() { klog.SetLogger(logr.Discard()) })
-			return nil
-		},
-	}
-	cmd.SetIn(in)
-	cmd.SetOut(out)
-	cmd.SetErr(errOut)
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
-
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&g.repoPath, "repo", "", "path inside the model repository (default: walk up from the working directory)")
-	pf.StringVarP(&g.output, "output", "o", "table", "output format where the output is data: table|json|yaml")
-	pf.BoolVar(&g.noColor, "no-color", false, "never colour the output (colour is only used on a terminal anyway)")
-	pf.CountVarP(&g.verbosity, "verbose", "v", "log more (-v info, -vv debug) to stderr")
-
+	})
 	cmd.AddCommand(
 		newVersionCommand(g),
 		newInitCommand(g),
@@ -196,11 +169,65 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
 	return cmd
 }
 
+// NewServeRootCommand builds marina-serve: marina's model server alone, the binary of the image that carries ONNX
+// Runtime (marina itself builds without cgo for the static CLI, controller and router image).
+func NewServeRootCommand(in io.Reader, out, errOut io.Writer) *cobra.Command {
+	g := &globalOptions{in: in, out: out, errOut: errOut}
+	cmd := newRoot(g, &cobra.Command{
+		Use:   "marina-serve",
+		Short: "marina's model server: an ONNX model over the Open Inference Protocol, in ONNX Runtime",
+		Long: `marina-serve is the model server of marina's serve image: marina serve, built with
+cgo and ONNX Runtime. Rendered Deployments run it as "serve --model ...".`,
+		Example: `  marina-serve serve --model model.onnx --name iris --addr :8080`,
+	})
+	cmd.AddCommand(newVersionCommand(g), newServeCommand(g))
+	return cmd
+}
+
+// newRoot completes a root command with the global flags, logging and error handling every marina binary shares.
+func newRoot(g *globalOptions, cmd *cobra.Command) *cobra.Command {
+	cmd.SilenceUsage = true
+	cmd.SilenceErrors = true
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		level := slog.LevelWarn
+		switch {
+		case g.verbosity >= 2:
+			level = slog.LevelDebug
+		case g.verbosity == 1:
+			level = slog.LevelInfo
+		}
+		g.log = slog.New(slog.NewTextHandler(g.errOut, &slog.HandlerOptions{Level: level}))
+		// client-go logs through klog, a process-wide logger: silence it once. What matters to a user
+		// (a request that failed) comes back as an error.
+		silenceKlog.Do(func() { klog.SetLogger(logr.Discard()) })
+		return nil
+	}
+	cmd.SetIn(g.in)
+	cmd.SetOut(g.out)
+	cmd.SetErr(g.errOut)
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
+
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&g.repoPath, "repo", "", "path inside the model repository (default: walk up from the working directory)")
+	pf.StringVarP(&g.output, "output", "o", "table", "output format where the output is data: table|json|yaml")
+	pf.BoolVar(&g.noColor, "no-color", false, "never colour the output (colour is only used on a terminal anyway)")
+	pf.CountVarP(&g.verbosity, "verbose", "v", "log more (-v info, -vv debug) to stderr")
+	return cmd
+}
+
 // Execute runs marina with args and returns the process exit code.
 func Execute(args []string, in io.Reader, out, errOut io.Writer) int {
+	return execute(NewRootCommand(in, out, errOut), args, errOut)
+}
+
+// ExecuteServe runs marina-serve with args and returns the process exit code.
+func ExecuteServe(args []string, in io.Reader, out, errOut io.Writer) int {
+	return execute(NewServeRootCommand(in, out, errOut), args, errOut)
+}
+
+func execute(cmd *cobra.Command, args []string, errOut io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cmd := NewRootCommand(in, out, errOut)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
 	if err != nil {

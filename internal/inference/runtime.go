@@ -2,12 +2,9 @@ package inference
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
-
-	ort "github.com/yalue/onnxruntime_go"
 )
 
 // RuntimeVersion is the ONNX Runtime release hack/onnxruntime.sh installs and LibPath looks for.
@@ -15,6 +12,20 @@ const RuntimeVersion = "1.30.0"
 
 // ErrNoRuntime means the ONNX Runtime shared library could not be loaded.
 var ErrNoRuntime = errors.New("ONNX Runtime is not installed")
+
+// ErrNotInBuild means this binary was built without cgo (CGO_ENABLED=0), which ONNX Runtime needs: every entry
+// point of this package returns it there. It also matches ErrNoRuntime, so callers that handle a missing library
+// handle this too.
+var ErrNotInBuild error = notInBuild{}
+
+type notInBuild struct{}
+
+func (notInBuild) Error() string {
+	return "this marina was built without cgo: ONNX Runtime is not in this build; " +
+		"use marina-serve (the model server's image) or a marina built with cgo (CGO_ENABLED=1 go build ./cmd/marina)"
+}
+
+func (notInBuild) Is(target error) bool { return target == ErrNoRuntime }
 
 // LibPath is where the ONNX Runtime library is expected: $ONNXRUNTIME_LIB, else
 // ${MARINA_CACHE:-$HOME/.cache/marina}/onnxruntime/1.30.0/libonnxruntime.so.1, where hack/onnxruntime.sh puts it.
@@ -39,23 +50,11 @@ var (
 )
 
 // Init loads the ONNX Runtime library from LibPath once per process; later calls return the first result.
-// A library that is missing or cannot be loaded gives an error wrapping ErrNoRuntime.
+// A library that is missing or cannot be loaded gives an error wrapping ErrNoRuntime; a build without cgo gives
+// ErrNotInBuild.
 func Init() error {
 	initOnce.Do(func() { initErr = initialize(LibPath()) })
 	return initErr
-}
-
-func initialize(lib string) error {
-	hint := "install it with `bash hack/onnxruntime.sh` or set ONNXRUNTIME_LIB"
-	if _, err := os.Stat(lib); err != nil {
-		return fmt.Errorf("%w: %s not found: %s", ErrNoRuntime, lib, hint)
-	}
-	ort.SetSharedLibraryPath(lib)
-	// Warnings from ORT's default logger would go to stderr on every session; errors are returned to us anyway.
-	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
-		return fmt.Errorf("%w: loading %s: %v: %s", ErrNoRuntime, lib, err, hint)
-	}
-	return nil
 }
 
 // Version is the loaded ONNX Runtime's version, or "" before a successful Init.
@@ -63,5 +62,5 @@ func Version() string {
 	if Init() != nil {
 		return ""
 	}
-	return ort.GetVersion()
+	return runtimeVersion()
 }

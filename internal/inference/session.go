@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	ort "github.com/yalue/onnxruntime_go"
-
 	"github.com/marina-dev/marina/internal/model"
 )
 
@@ -50,8 +48,15 @@ type Session struct {
 	outputs []model.Tensor
 
 	mu     sync.RWMutex // Run holds it for reading, Close for writing: no run sees a destroyed session
-	ort    *ort.DynamicAdvancedSession
+	engine engine
 	closed bool
+}
+
+// engine is the model as loaded in the runtime. Inputs reach it checked and in the model's order; it returns every
+// output in Outputs order.
+type engine interface {
+	run(inputs []Tensor) ([]Tensor, error)
+	destroy() error
 }
 
 // Load reads an ONNX model file into a new session. It calls Init. Errors name the file; a file ONNX Runtime
@@ -64,32 +69,7 @@ func Load(path string) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading model: %w", err)
 	}
-	ins, outs, err := ort.GetInputOutputInfoWithONNXData(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w: ONNX Runtime cannot load it: %v", path, model.ErrMalformedONNX, err)
-	}
-	s := &Session{path: path, inputs: signature(ins), outputs: signature(outs)}
-	if len(ins) == 0 || len(outs) == 0 {
-		return nil, fmt.Errorf("%s: %w: the graph has %d inputs and %d outputs", path, model.ErrMalformedONNX, len(ins), len(outs))
-	}
-	opts, err := ort.NewSessionOptions()
-	if err != nil {
-		return nil, fmt.Errorf("%s: session options: %w", path, err)
-	}
-	defer func() { _ = opts.Destroy() }()
-	// Concurrency comes from running requests side by side; ORT's own thread pools would only compete with them
-	// for the same cores (and spin while idle).
-	if err := opts.SetIntraOpNumThreads(1); err != nil {
-		return nil, fmt.Errorf("%s: session options: %w", path, err)
-	}
-	if err := opts.SetInterOpNumThreads(1); err != nil {
-		return nil, fmt.Errorf("%s: session options: %w", path, err)
-	}
-	s.ort, err = ort.NewDynamicAdvancedSessionWithONNXData(data, names(s.inputs), names(s.outputs), opts)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w: ONNX Runtime cannot load it: %v", path, model.ErrMalformedONNX, err)
-	}
-	return s, nil
+	return open(path, data)
 }
 
 // Path is the model file the session was loaded from.
@@ -113,37 +93,11 @@ func (s *Session) Run(inputs []Tensor) ([]Tensor, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
-	values := make([]ort.Value, len(ordered))
-	defer func() {
-		for _, v := range values {
-			if v != nil {
-				_ = v.Destroy()
-			}
-		}
-	}()
-	for i, t := range ordered {
-		if values[i], err = newValue(t); err != nil {
-			return nil, fmt.Errorf("%s: input %q: %w", s.path, t.Name, err)
-		}
+	out, err := s.engine.run(ordered)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.path, err)
 	}
-	outs := make([]ort.Value, len(s.outputs))
-	defer func() {
-		for _, v := range outs {
-			if v != nil {
-				_ = v.Destroy()
-			}
-		}
-	}()
-	if err := s.ort.Run(values, outs); err != nil {
-		return nil, fmt.Errorf("%s: running the model: %w", s.path, err)
-	}
-	result := make([]Tensor, len(outs))
-	for i, v := range outs {
-		if result[i], err = fromValue(s.outputs[i].Name, v); err != nil {
-			return nil, fmt.Errorf("%s: %w", s.path, err)
-		}
-	}
-	return result, nil
+	return out, nil
 }
 
 // Close releases the session; it waits for runs in progress. Calling it again does nothing.
@@ -154,7 +108,7 @@ func (s *Session) Close() error {
 		return nil
 	}
 	s.closed = true
-	return s.ort.Destroy()
+	return s.engine.destroy()
 }
 
 // check orders inputs as the model declares them and validates each against its declaration.
@@ -216,68 +170,6 @@ func CheckTensor(decl model.Tensor, t Tensor) error {
 		return fmt.Errorf("%w: input %q: shape %v needs %d values, got %d", ErrBadInput, t.Name, t.Shape, n, t.Len())
 	}
 	return nil
-}
-
-func newValue(t Tensor) (ort.Value, error) {
-	shape := ort.NewShape(t.Shape...)
-	if t.DType == Int64 {
-		return ort.NewTensor(shape, t.Int64)
-	}
-	return ort.NewTensor(shape, t.Float32)
-}
-
-func fromValue(name string, v ort.Value) (Tensor, error) {
-	switch x := v.(type) {
-	case *ort.Tensor[float32]:
-		return Tensor{Name: name, DType: Float32, Shape: x.GetShape(), Float32: slices.Clone(x.GetData())}, nil
-	case *ort.Tensor[int64]:
-		return Tensor{Name: name, DType: Int64, Shape: x.GetShape(), Int64: slices.Clone(x.GetData())}, nil
-	case nil:
-		return Tensor{}, fmt.Errorf("output %q: ONNX Runtime returned nothing", name)
-	default:
-		return Tensor{}, fmt.Errorf("output %q: %s values are not supported (float32 or int64 tensors)", name, v.GetONNXType())
-	}
-}
-
-func signature(infos []ort.InputOutputInfo) []model.Tensor {
-	out := make([]model.Tensor, len(infos))
-	for i, info := range infos {
-		out[i].Name = info.Name
-		if info.OrtValueType != ort.ONNXTypeTensor {
-			out[i].DType = strings.ToLower(info.OrtValueType.String())
-			continue
-		}
-		out[i].DType = dtypeName(info.DataType)
-		out[i].Shape = make([]int64, len(info.Dimensions))
-		for j, d := range info.Dimensions {
-			out[i].Shape[j] = max(d, -1)
-		}
-	}
-	return out
-}
-
-func dtypeName(t ort.TensorElementDataType) string {
-	switch t {
-	case ort.TensorElementDataTypeFloat:
-		return Float32
-	case ort.TensorElementDataTypeInt64:
-		return Int64
-	case ort.TensorElementDataTypeDouble:
-		return "float64"
-	case ort.TensorElementDataTypeInt32:
-		return "int32"
-	case ort.TensorElementDataTypeInt8:
-		return "int8"
-	case ort.TensorElementDataTypeUint8:
-		return "uint8"
-	case ort.TensorElementDataTypeBool:
-		return "bool"
-	case ort.TensorElementDataTypeString:
-		return "string"
-	case ort.TensorElementDataTypeFloat16:
-		return "float16"
-	}
-	return fmt.Sprintf("unknown(%d)", int(t))
 }
 
 func names(ts []model.Tensor) []string {

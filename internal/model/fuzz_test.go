@@ -2,12 +2,13 @@ package model
 
 import (
 	"bytes"
-	"github.com/marina-dev/marina/internal/model/onnxtest"
 	"reflect"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/marina-dev/marina/internal/model/onnxpb"
+	"github.com/marina-dev/marina/internal/model/onnxtest"
 )
 
 // FuzzInspectONNX feeds arbitrary bytes to the format detector and ONNX reader. It must never panic, and
@@ -33,7 +34,7 @@ func FuzzInspectONNX(f *testing.F) {
 		if err != nil || got.Format != FormatONNX {
 			return
 		}
-		var m onnx.ModelProto
+		var m onnxpb.ModelProto
 		if proto.Unmarshal(data, &m) != nil {
 			return // the streaming reader skips fields proto.Unmarshal validates, such as node strings
 		}

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/marina-dev/marina/internal/model/onnxpb"
 )
 
 // onnxLimits bound what the ONNX reader holds in memory. Real models are far below each; a file beyond them is
@@ -95,8 +96,8 @@ type onnxParser struct {
 	producer     string
 	opsets       int
 	opset        int64
-	inputs       []*onnx.ValueInfoProto
-	outputs      []*onnx.ValueInfoProto
+	inputs       []*onnxpb.ValueInfoProto
+	outputs      []*onnxpb.ValueInfoProto
 	initializers map[string]struct{}
 	nameBytes    int
 	valueBytes   int64
@@ -185,7 +186,7 @@ func (p *onnxParser) modelField(num protowire.Number, typ protowire.Type, end in
 		if p.opsets++; p.opsets > p.limits.opsets {
 			return fmt.Errorf("more than %d opset_import entries", p.limits.opsets)
 		}
-		var set onnx.OperatorSetIdProto
+		var set onnxpb.OperatorSetIdProto
 		if err := proto.Unmarshal(b, &set); err != nil {
 			return fmt.Errorf("opset_import: %w", err)
 		}
@@ -221,7 +222,7 @@ func (p *onnxParser) graphField(num protowire.Number, typ protowire.Type, end in
 		if p.valueBytes += int64(len(b)); p.valueBytes > p.limits.valueInfoTotal {
 			return fmt.Errorf("graph inputs and outputs exceed %d bytes together", p.limits.valueInfoTotal)
 		}
-		vi := &onnx.ValueInfoProto{}
+		vi := &onnxpb.ValueInfoProto{}
 		if err := proto.Unmarshal(b, vi); err != nil {
 			return fmt.Errorf("%s %d: %w", what, len(*list), err)
 		}
@@ -398,10 +399,10 @@ func noEOF(err error) error {
 }
 
 // tensorOf converts an ONNX value description to marina's Tensor.
-func tensorOf(vi *onnx.ValueInfoProto) Tensor {
+func tensorOf(vi *onnxpb.ValueInfoProto) Tensor {
 	t := Tensor{Name: vi.GetName()}
 	typ := vi.GetType()
-	var shape *onnx.TensorShapeProto
+	var shape *onnxpb.TensorShapeProto
 	switch {
 	case typ.GetTensorType() != nil:
 		t.DType = dtypeName(typ.GetTensorType().GetElemType())
@@ -421,7 +422,7 @@ func tensorOf(vi *onnx.ValueInfoProto) Tensor {
 	if shape != nil {
 		t.Shape = make([]int64, 0, len(shape.GetDim()))
 		for _, d := range shape.GetDim() {
-			v, ok := d.GetValue().(*onnx.TensorShapeProto_Dimension_DimValue)
+			v, ok := d.GetValue().(*onnxpb.TensorShapeProto_Dimension_DimValue)
 			if !ok || v.DimValue < 0 {
 				t.Shape = append(t.Shape, -1)
 				continue

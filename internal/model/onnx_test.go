@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/marina-dev/marina/internal/model/onnxpb"
 	"github.com/marina-dev/marina/internal/model/onnxtest"
 )
 
@@ -34,7 +34,7 @@ func mustBytes(t testing.TB, l onnxtest.Linear) []byte {
 	return b
 }
 
-func mustMarshal(t testing.TB, m *onnx.ModelProto) []byte {
+func mustMarshal(t testing.TB, m *onnxpb.ModelProto) []byte {
 	t.Helper()
 	b, err := onnxtest.Marshal(m)
 	if err != nil {
@@ -97,17 +97,17 @@ func TestInspectReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seq := &onnx.ValueInfoProto{Name: "tokens", Type: &onnx.TypeProto{Value: &onnx.TypeProto_SequenceType{
-		SequenceType: &onnx.TypeProto_Sequence{}}}}
-	unranked := onnxtest.ValueInfo("ids", onnx.TensorProto_INT64)
+	seq := &onnxpb.ValueInfoProto{Name: "tokens", Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_SequenceType{
+		SequenceType: &onnxpb.TypeProto_Sequence{}}}}
+	unranked := onnxtest.ValueInfo("ids", onnxpb.TensorProto_INT64)
 	unranked.Type.GetTensorType().Shape = nil
 	types.Graph.Input = append(types.Graph.Input,
-		onnxtest.ValueInfo("text", onnx.TensorProto_STRING, -1, -1),
-		onnxtest.ValueInfo("temperature", onnx.TensorProto_DOUBLE), // a scalar
+		onnxtest.ValueInfo("text", onnxpb.TensorProto_STRING, -1, -1),
+		onnxtest.ValueInfo("temperature", onnxpb.TensorProto_DOUBLE), // a scalar
 		unranked, seq)
 	types.OpsetImport = append(types.OpsetImport,
-		&onnx.OperatorSetIdProto{Domain: "com.microsoft", Version: 1},
-		&onnx.OperatorSetIdProto{Domain: "ai.onnx.ml", Version: 3})
+		&onnxpb.OperatorSetIdProto{Domain: "com.microsoft", Version: 1},
+		&onnxpb.OperatorSetIdProto{Domain: "ai.onnx.ml", Version: 3})
 	typesSig := irisSig
 	typesSig.Inputs = append(append([]Tensor{}, irisSig.Inputs...),
 		Tensor{Name: "text", DType: "string", Shape: []int64{-1, -1}},

@@ -1,3 +1,3 @@
-// Package onnxtest builds small, real ONNX models (linear softmax classifiers) from the ONNX protobuf types, for
-// tests and for hack/genmodels, which writes the example models.
+// Package onnxtest builds small, real ONNX models (linear softmax classifiers) from the ONNX protobuf types of
+// package onnxpb, for tests and for hack/genmodels, which writes the example models.
 package onnxtest

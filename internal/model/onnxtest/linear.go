@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/marina-dev/marina/internal/model/onnxpb"
 )
 
 // Defaults of Linear: the versions ONNX Runtime 1.30 is verified to run (see NOTES.md).
@@ -36,7 +37,7 @@ type Linear struct {
 }
 
 // Model builds the ModelProto.
-func (l Linear) Model() (*onnx.ModelProto, error) {
+func (l Linear) Model() (*onnxpb.ModelProto, error) {
 	features := int64(1)
 	for _, d := range l.InputShape {
 		if d <= 0 {
@@ -66,42 +67,42 @@ func (l Linear) Model() (*onnx.ModelProto, error) {
 		producer = DefaultProducer
 	}
 
-	var nodes []*onnx.NodeProto
+	var nodes []*onnxpb.NodeProto
 	x := l.Input
 	if len(l.InputShape) > 1 {
-		nodes = append(nodes, &onnx.NodeProto{
+		nodes = append(nodes, &onnxpb.NodeProto{
 			Name: "flatten", OpType: "Flatten", Input: []string{x}, Output: []string{"flat"},
-			Attribute: []*onnx.AttributeProto{{Name: "axis", Type: onnx.AttributeProto_INT, I: 1}},
+			Attribute: []*onnxpb.AttributeProto{{Name: "axis", Type: onnxpb.AttributeProto_INT, I: 1}},
 		})
 		x = "flat"
 	}
 	nodes = append(nodes,
-		&onnx.NodeProto{Name: "matmul", OpType: "MatMul", Input: []string{x, "W"}, Output: []string{"logits_raw"}},
-		&onnx.NodeProto{Name: "add", OpType: "Add", Input: []string{"logits_raw", "B"}, Output: []string{"logits_biased"}},
-		&onnx.NodeProto{
+		&onnxpb.NodeProto{Name: "matmul", OpType: "MatMul", Input: []string{x, "W"}, Output: []string{"logits_raw"}},
+		&onnxpb.NodeProto{Name: "add", OpType: "Add", Input: []string{"logits_raw", "B"}, Output: []string{"logits_biased"}},
+		&onnxpb.NodeProto{
 			Name: "softmax", OpType: "Softmax", Input: []string{"logits_biased"}, Output: []string{l.Output},
-			Attribute: []*onnx.AttributeProto{{Name: "axis", Type: onnx.AttributeProto_INT, I: -1}},
+			Attribute: []*onnxpb.AttributeProto{{Name: "axis", Type: onnxpb.AttributeProto_INT, I: -1}},
 		},
 	)
-	inputs := []*onnx.ValueInfoProto{ValueInfo(l.Input, onnx.TensorProto_FLOAT, append([]int64{-1}, l.InputShape...)...)}
+	inputs := []*onnxpb.ValueInfoProto{ValueInfo(l.Input, onnxpb.TensorProto_FLOAT, append([]int64{-1}, l.InputShape...)...)}
 	if l.InitializersAsInputs {
 		inputs = append(inputs,
-			ValueInfo("W", onnx.TensorProto_FLOAT, features, classes),
-			ValueInfo("B", onnx.TensorProto_FLOAT, classes))
+			ValueInfo("W", onnxpb.TensorProto_FLOAT, features, classes),
+			ValueInfo("B", onnxpb.TensorProto_FLOAT, classes))
 	}
-	return &onnx.ModelProto{
+	return &onnxpb.ModelProto{
 		IrVersion:    ir,
 		ProducerName: producer,
-		OpsetImport:  []*onnx.OperatorSetIdProto{{Domain: "", Version: opset}},
-		Graph: &onnx.GraphProto{
+		OpsetImport:  []*onnxpb.OperatorSetIdProto{{Domain: "", Version: opset}},
+		Graph: &onnxpb.GraphProto{
 			Name: "linear_softmax",
 			Node: nodes,
-			Initializer: []*onnx.TensorProto{
+			Initializer: []*onnxpb.TensorProto{
 				Float32Tensor("W", []int64{features, classes}, l.Weights),
 				Float32Tensor("B", []int64{classes}, l.Bias),
 			},
 			Input:  inputs,
-			Output: []*onnx.ValueInfoProto{ValueInfo(l.Output, onnx.TensorProto_FLOAT, -1, classes)},
+			Output: []*onnxpb.ValueInfoProto{ValueInfo(l.Output, onnxpb.TensorProto_FLOAT, -1, classes)},
 		},
 	}, nil
 }
@@ -116,39 +117,39 @@ func (l Linear) Bytes() ([]byte, error) {
 }
 
 // Marshal serializes a model deterministically (fields in number order, as ONNX exporters write them).
-func Marshal(m *onnx.ModelProto) ([]byte, error) {
+func Marshal(m *onnxpb.ModelProto) ([]byte, error) {
 	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
 }
 
 // ValueInfo describes a tensor value; a negative dimension is symbolic, named "batch" when it is the first.
-func ValueInfo(name string, dtype onnx.TensorProto_DataType, shape ...int64) *onnx.ValueInfoProto {
-	dims := make([]*onnx.TensorShapeProto_Dimension, len(shape))
+func ValueInfo(name string, dtype onnxpb.TensorProto_DataType, shape ...int64) *onnxpb.ValueInfoProto {
+	dims := make([]*onnxpb.TensorShapeProto_Dimension, len(shape))
 	for i, d := range shape {
 		switch {
 		case d >= 0:
-			dims[i] = &onnx.TensorShapeProto_Dimension{Value: &onnx.TensorShapeProto_Dimension_DimValue{DimValue: d}}
+			dims[i] = &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}}
 		case i == 0:
-			dims[i] = &onnx.TensorShapeProto_Dimension{Value: &onnx.TensorShapeProto_Dimension_DimParam{DimParam: "batch"}}
+			dims[i] = &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: "batch"}}
 		default:
-			dims[i] = &onnx.TensorShapeProto_Dimension{Value: &onnx.TensorShapeProto_Dimension_DimParam{DimParam: fmt.Sprintf("d%d", i)}}
+			dims[i] = &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: fmt.Sprintf("d%d", i)}}
 		}
 	}
-	return &onnx.ValueInfoProto{
+	return &onnxpb.ValueInfoProto{
 		Name: name,
-		Type: &onnx.TypeProto{Value: &onnx.TypeProto_TensorType{TensorType: &onnx.TypeProto_Tensor{
+		Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{
 			ElemType: int32(dtype),
-			Shape:    &onnx.TensorShapeProto{Dim: dims},
+			Shape:    &onnxpb.TensorShapeProto{Dim: dims},
 		}}},
 	}
 }
 
 // Float32Tensor is an initializer holding values as little-endian float32 raw data, the layout exporters use.
-func Float32Tensor(name string, dims []int64, values []float32) *onnx.TensorProto {
+func Float32Tensor(name string, dims []int64, values []float32) *onnxpb.TensorProto {
 	raw := make([]byte, 4*len(values))
 	for i, v := range values {
 		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
 	}
-	return &onnx.TensorProto{Name: name, Dims: dims, DataType: int32(onnx.TensorProto_FLOAT), RawData: raw}
+	return &onnxpb.TensorProto{Name: name, Dims: dims, DataType: int32(onnxpb.TensorProto_FLOAT), RawData: raw}
 }
 
 // Predict evaluates the classifier on one example, in float32 as ONNX Runtime does, and returns the softmax
