@@ -22,7 +22,7 @@ func prBranch(t *testing.T, accuracy string) string {
 	repotest.Git(t, dir, "checkout", "-q", "-b", "pr")
 	f := filepath.Join(t.TempDir(), "m.onnx")
 	writeIrisModel(t, f)
-	mustMarina(t, "--repo", dir, "model", "register", "iris-classifier", "--file", f+"1.1.0", "--version", "1.1.0",
+	mustMarina(t, "--repo", dir, "model", "register", "iris-classifier", "--file", f+"1.1.0", "--uri", "s3://models/iris-classifier/1.1.0", "--version", "1.1.0",
 		"--metric", "accuracy="+accuracy, "--metric", "latency_p95_ms=10")
 	mustMarina(t, "--repo", dir, "promote", "iris-classifier@1.1.0", "--env", "staging")
 	return dir

@@ -17,7 +17,7 @@ func TestPromoteOnABranchPushesItToTheRemote(t *testing.T) {
 	repotest.Git(t, dir, "remote", "add", "origin", remote)
 	f := filepath.Join(t.TempDir(), "m.onnx")
 	writeIrisModel(t, f)
-	mustMarina(t, "--repo", dir, "model", "register", "iris", "--file", f+"1.0.0", "--version", "1.0.0")
+	mustMarina(t, "--repo", dir, "model", "register", "iris", "--file", f+"1.0.0", "--uri", "s3://models/iris/1.0.0", "--version", "1.0.0")
 	head := repotest.Git(t, dir, "rev-parse", "HEAD")
 
 	out := mustMarina(t, "--repo", dir, "promote", "iris@1.0.0", "--env", "staging", "--branch", "promote-iris-1.0.0", "--push")

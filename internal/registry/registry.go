@@ -205,7 +205,12 @@ func (g *Registry) Register(reg Registration) (*Result, error) {
 	}
 	uri := reg.URI
 	if uri == "" {
-		uri = g.artifactPath(reg.File)
+		if uri, err = g.artifactPath(reg.File); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := (model.Artifact{URI: uri}).Locate(); err != nil {
+		return nil, fmt.Errorf("--uri: %w", err)
 	}
 	now := time.Now
 	if reg.Now != nil {
@@ -265,20 +270,22 @@ func digestArtifact(reg Registration) (string, int64, error) {
 	return model.Digest(io.TeeReader(f, reg.Progress(st.Size())))
 }
 
-// artifactPath is the artifact's path relative to the repository when it is inside it,
-// else its absolute path.
-func (g *Registry) artifactPath(file string) string {
+// artifactPath is the artifact's path relative to the repository. A file outside the repository
+// has no path the cluster, validate or model check could read, so it needs --uri.
+func (g *Registry) artifactPath(file string) (string, error) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
-		return file
+		return "", fmt.Errorf("--file %s: %w", file, err)
 	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = real
+	rel, err := filepath.Rel(g.Repo.Root, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("--file %s: %w: the file is outside the repository %s; pass --uri with where the cluster fetches it (oci://, s3://, gs://, https://), or commit it into the repository", file, repo.ErrBadPath, g.Repo.Root)
 	}
-	if rel, err := filepath.Rel(g.Repo.Root, abs); err == nil && !strings.HasPrefix(rel, "..") {
-		return filepath.ToSlash(rel)
+	rel = filepath.ToSlash(rel)
+	if _, err := g.Repo.CheckRegularFile(rel); err != nil {
+		return "", fmt.Errorf("--file %s: %w", file, err)
 	}
-	return abs
+	return rel, nil
 }
 
 // SetState changes a version's state (e.g. blocked) and returns the new file content.

@@ -64,6 +64,8 @@ var Rules = []Rule{
 		"The environment's policy has requireSignedArtifacts: sign the artifact with cosign and record the bundle or reference in the version's signing field, or deploy a signed version."},
 	{"artifact-digest", SeverityError, "A registered version does not pin its artifact by digest",
 		"models/<model>/v<version>.json must record artifact.digest as sha256:<64 hex digits>. Register the version again with `marina model register`, which hashes the file."},
+	{"artifact-location", SeverityError, "A version's artifact is outside the repository, or a symlink or special file in it",
+		"artifact.uri is a remote URI (oci://, s3://, gs://, https://) or a clean path relative to the repository root naming a regular file committed there. An absolute path, file://, \"..\" or a symlink would make validate, model check and serve read a file the repository does not hold, and render write a host path into the Deployment. Commit the artifact and record its path, or upload it (marina model push) and record the URI."},
 	{"gpu-toleration", SeverityError, "A GPU model does not tolerate the GPU node taint",
 		"Models that request nvidia.com/gpu must carry a toleration for nvidia.com/gpu, or they never schedule on tainted GPU nodes. Add {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule} to tolerations."},
 	{"gpu-node-selector", SeverityWarning, "A GPU model has no nodeSelector",

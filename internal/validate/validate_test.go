@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/marina-dev/marina/internal/render"
@@ -258,6 +259,30 @@ func TestRunFindsEachKindOfMistake(t *testing.T) {
 		{name: "a bad digest in a registry file",
 			edit: replace("models/m/v1.1.0.json", "sha256:1111", "sha256:zz11"),
 			want: validate.Finding{Rule: "schema", File: "models/m/v1.1.0.json", Path: "artifact.digest", Line: 6}},
+		{name: "an absolute artifact path would read outside the repository",
+			edit: replace("models/m/v1.1.0.json", "s3://models/m/1.1.0.onnx", "/etc/passwd"),
+			want: validate.Finding{Rule: "artifact-location", File: "models/m/v1.1.0.json", Path: "artifact.uri", Line: 6}},
+		{name: "a file:// artifact URI would read outside the repository",
+			edit: replace("models/m/v1.1.0.json", "s3://models/m/1.1.0.onnx", "file:///etc/passwd"),
+			want: validate.Finding{Rule: "artifact-location", File: "models/m/v1.1.0.json", Path: "artifact.uri", Line: 6}},
+		{name: "an artifact path with .. leaves the repository",
+			edit: replace("models/m/v1.1.0.json", "s3://models/m/1.1.0.onnx", "models/../../x.onnx"),
+			want: validate.Finding{Rule: "artifact-location", File: "models/m/v1.1.0.json", Path: "artifact.uri", Line: 6}},
+		{name: "an artifact that is a committed symlink",
+			edit: replace("models/m/v1.1.0.json", "s3://models/m/1.1.0.onnx", "models/m/model.onnx"),
+			after: func(dir string) {
+				if err := os.Symlink("/etc/passwd", filepath.Join(dir, "models", "m", "model.onnx")); err != nil {
+					panic(err)
+				}
+			},
+			want: validate.Finding{Rule: "artifact-location", File: "models/m/v1.1.0.json", Path: "artifact.uri", Line: 6}},
+		{name: "a FIFO among the manifests is refused without blocking",
+			after: func(dir string) {
+				if err := syscall.Mkfifo(filepath.Join(dir, "infrastructure", "base", "pipe.yaml"), 0o644); err != nil {
+					panic(err)
+				}
+			},
+			want: validate.Finding{Rule: "file-unreadable", File: "infrastructure/base/pipe.yaml"}},
 		{name: "a registry file named after another version",
 			edit: set("models/m/v1.2.0.json", versionJSON("1.1.0", "registered", "")),
 			want: validate.Finding{Rule: "schema", File: "models/m/v1.2.0.json", Path: "name"}},
