@@ -200,6 +200,11 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
 func Execute(args []string, in io.Reader, out, errOut io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first SIGINT or SIGTERM cancels ctx, and commands wind down; a second one kills the process
+	// (the default action once stop has run), so a command stuck outside ctx can always be stopped.
+	context.AfterFunc(ctx, stop)
+	// Errors and logs leave through stderr: one place to take credentials out of them.
+	errOut = repo.RedactWriter(errOut)
 	cmd := NewRootCommand(in, out, errOut)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)

@@ -3,9 +3,7 @@ package repo
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
-	"strings"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
@@ -26,12 +24,10 @@ func (r *Repo) Push(remote, branch string) error {
 	}
 	if urls := rem.Config().URLs; len(urls) > 0 {
 		if ep, err := transport.NewEndpoint(urls[0]); err == nil && (ep.Protocol == "http" || ep.Protocol == "https") {
+			rememberCredential(ep.User, ep.Password)
 			if tok := os.Getenv("MARINA_GIT_TOKEN"); tok != "" {
-				user := os.Getenv("MARINA_GIT_USERNAME")
-				if user == "" {
-					user = "marina"
-				}
-				opts.Auth = &http.BasicAuth{Username: user, Password: tok}
+				opts.Auth = &http.BasicAuth{Username: gitUsername(), Password: tok}
+				rememberCredential(gitUsername(), tok)
 			}
 		}
 	}
@@ -40,21 +36,7 @@ func (r *Repo) Push(remote, branch string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("pushing %s to %s: %s", branch, remote, redact(err.Error()))
+		return fmt.Errorf("pushing %s to %s: %s", branch, remote, Redact(err.Error()))
 	}
 	return nil
-}
-
-// redact removes credentials embedded in URLs from a message.
-func redact(msg string) string {
-	fields := strings.Fields(msg)
-	for _, f := range fields {
-		if u, err := url.Parse(strings.Trim(f, `"'(),`)); err == nil && u.User != nil {
-			msg = strings.ReplaceAll(msg, u.User.String()+"@", "***@")
-		}
-	}
-	if tok := os.Getenv("MARINA_GIT_TOKEN"); tok != "" {
-		msg = strings.ReplaceAll(msg, tok, "***")
-	}
-	return msg
 }
