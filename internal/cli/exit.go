@@ -14,7 +14,7 @@ import (
 // rather than a usage or environment problem (exit 2).
 var checkedWrong = []error{
 	registry.ErrConflict, registry.ErrNotFound, release.ErrRefused,
-	repo.ErrDirty, repo.ErrBadPath, repo.ErrTooLarge, schemas.ErrInvalid,
+	repo.ErrDirty, repo.ErrBadPath, repo.ErrTooLarge, repo.ErrPushRejected, schemas.ErrInvalid,
 }
 
 // Exit codes shared by every command (DESIGN §2).
