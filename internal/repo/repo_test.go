@@ -251,3 +251,34 @@ func TestReadFileRefusesWhatIsNotARegularFileWithoutBlocking(t *testing.T) {
 		t.Fatalf("CheckRegularFile = %q, %v", got, err)
 	}
 }
+
+func TestASplitIndexIsRefusedWithHowToUndoIt(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, map[string]string{"a.txt": "one\n"})
+	repotest.Git(t, dir, "update-index", "--split-index")
+	r := repotest.Open(t, dir)
+	_, err := r.Commit(repo.Commit{Message: "x", Changes: []repo.Change{{Path: "a.txt", Data: []byte("two\n")}}})
+	if err == nil || !strings.Contains(err.Error(), "split index") || !strings.Contains(err.Error(), "git update-index --no-split-index") {
+		t.Fatalf("err = %v, want it to name the split index and how to undo it", err)
+	}
+}
+
+func TestATornJournalTmpIsRemovedByTheNextCommand(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, nil)
+	tmp := filepath.Join(dir, ".git", "marina", "journal.json.tmp")
+	if err := os.WriteFile(tmp, []byte(`{"ref":"refs/heads/ma`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("journal.json.tmp left behind: %v", err)
+	}
+}
