@@ -30,6 +30,8 @@ var Rules = []Rule{
 		"marina.yaml, applications/*/model.yaml, models/*/v*.json and ci/pipeline.yaml are checked against the schemas in schemas/. Fix the field at the path shown: a misspelt field is unknown, a value of the wrong type or a missing required field is reported where it is."},
 	{"k8s-schema", SeverityError, "A Kubernetes object does not match its schema",
 		"Objects under applications/*/<env>/, infrastructure/ and gitops/ are checked offline against the Kubernetes and CRD schemas built into marina (plus --crds). An unknown field would be pruned or rejected by the API server; fix the field at the path shown. For rendered files, fix model.yaml and run `marina render --write`."},
+	{"k8s-label", SeverityError, "A label key or value breaks the API server's rules",
+		"Label keys are an optional DNS-subdomain prefix and a name of at most 63 characters; values are empty or at most 63 characters of letters, digits, '-', '_' and '.', beginning and ending with a letter or digit. The API server refuses anything else, so the object never applies. Fix the label; for rendered files, fix what feeds it and run `marina render --write`."},
 	{"k8s-unknown-kind", SeverityWarning, "No schema is known for a Kubernetes object's apiVersion and kind",
 		"The object was not checked. Pass the directory holding its CustomResourceDefinition with --crds DIR, or check the apiVersion for a typo."},
 	{"k8s-server", SeverityError, "The API server rejects an object (validate --server)",

@@ -283,6 +283,12 @@ func TestRunFindsEachKindOfMistake(t *testing.T) {
 				}
 			},
 			want: validate.Finding{Rule: "file-unreadable", File: "infrastructure/base/pipe.yaml"}},
+		{name: "a registry file with SemVer build metadata",
+			edit: set("models/m/v1.1.0+build.7.json", strings.Replace(versionJSON("1.1.0+build.7", "registered", ""), "abcdef0", "abcdef1", 1)),
+			want: validate.Finding{Rule: "schema", File: "models/m/v1.1.0+build.7.json", Path: "version", Line: 3}},
+		{name: "a label value the API server refuses",
+			edit: set("infrastructure/base/labelled.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: l\n  labels:\n    app.kubernetes.io/version: 1.0.0+build.7\n"),
+			want: validate.Finding{Rule: "k8s-label", File: "infrastructure/base/labelled.yaml", Path: "metadata.labels.app.kubernetes.io/version", Line: 6}},
 		{name: "a registry file named after another version",
 			edit: set("models/m/v1.2.0.json", versionJSON("1.1.0", "registered", "")),
 			want: validate.Finding{Rule: "schema", File: "models/m/v1.2.0.json", Path: "name"}},
