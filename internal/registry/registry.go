@@ -80,23 +80,14 @@ func (g *Registry) List(name string) ([]model.Version, error) {
 		}
 		names = []string{name}
 	} else {
-		entries, err := g.Repo.ReadDir(model.Dir)
-		if err != nil {
+		var problems []error
+		var err error
+		if names, problems, err = g.Models(); err != nil {
 			return nil, err
 		}
-		for _, e := range entries {
-			if e.Type()&fs.ModeSymlink != 0 {
-				return nil, fmt.Errorf("%w: %s/%s is a symlink; marina does not follow symlinks in %s/", repo.ErrBadPath, model.Dir, e.Name(), model.Dir)
-			}
-			if !e.IsDir() {
-				continue
-			}
-			if err := CheckName(e.Name()); err != nil {
-				return nil, fmt.Errorf("%s/%q: %w (rename or remove the directory)", model.Dir, e.Name(), err)
-			}
-			names = append(names, e.Name())
+		if len(problems) > 0 {
+			return nil, problems[0]
 		}
-		sort.Strings(names)
 	}
 	var out []model.Version
 	for _, n := range names {
@@ -113,6 +104,9 @@ func (g *Registry) List(name string) ([]model.Version, error) {
 				continue
 			}
 			file := path.Join(dir, fn)
+			if e.Type()&fs.ModeSymlink != 0 {
+				return nil, fmt.Errorf("%w: %s is a symlink; marina does not follow symlinks in %s/ (replace it with the file)", repo.ErrBadPath, file, model.Dir)
+			}
 			if err := repo.CheckPath(file); err != nil {
 				return nil, err
 			}
@@ -130,6 +124,31 @@ func (g *Registry) List(name string) ([]model.Version, error) {
 		out = append(out, vs...)
 	}
 	return out, nil
+}
+
+// Models lists the model directories under models/, sorted. Entries no command may use (a symlink, a
+// directory whose name is not a model name, like ..x) are problems wrapping repo.ErrBadPath: validate
+// reports every one, the other commands refuse the first, so all give one verdict. Files directly in
+// models/ are ignored.
+func (g *Registry) Models() (names []string, problems []error, err error) {
+	entries, err := g.Repo.ReadDir(model.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range entries {
+		p := path.Join(model.Dir, e.Name())
+		switch {
+		case e.Type()&fs.ModeSymlink != 0:
+			problems = append(problems, fmt.Errorf("%w: %s is a symlink; marina does not follow symlinks in %s/ (replace it with the directory)", repo.ErrBadPath, p, model.Dir))
+		case !e.IsDir():
+		case CheckName(e.Name()) != nil:
+			problems = append(problems, fmt.Errorf("%w: %s/%q: %v (rename or remove the directory)", repo.ErrBadPath, model.Dir, e.Name(), CheckName(e.Name())))
+		default:
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, problems, nil
 }
 
 func sortVersions(vs []model.Version) {

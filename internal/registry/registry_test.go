@@ -177,6 +177,9 @@ func TestListRefusesHostileEntries(t *testing.T) {
 		"a non-UTF-8 directory name": {func(t *testing.T, dir string) {
 			os.MkdirAll(filepath.Join(dir, "models", "bad\xff"), 0o755)
 		}, "models/\"bad\\xff\""},
+		"a directory named ..x": {func(t *testing.T, dir string) {
+			repotest.WriteFile(t, dir, "models/..x/v1.0.0.json", "{}")
+		}, "models/\"..x\""},
 		"an oversized metadata file": {func(t *testing.T, dir string) {
 			repotest.WriteFile(t, dir, "models/m/v1.0.0.json", strings.Repeat(" ", schemas.MaxFileSize+1))
 		}, "models/m/v1.0.0.json is 1048577 bytes"},

@@ -24,6 +24,8 @@ type Rule struct {
 var Rules = []Rule{
 	{"file-unreadable", SeverityError, "A file cannot be read safely",
 		"The file is larger than its limit, is a symlink that leaves the repository, or is not a regular file. marina never follows links out of the repository; replace the link with the file, or split the file."},
+	{"file-name", SeverityError, "An entry in models/ that no command can use",
+		"Every directory in models/ is a model, named like a Kubernetes object (lowercase letters, digits and '-', at most 63 characters), and is not a symlink; marina model list and every other command refuse the repository otherwise. Rename or remove the entry."},
 	{"yaml", SeverityError, "A file is not valid YAML or JSON, or breaks a parsing limit",
 		"Fix the syntax at the line shown. marina refuses YAML aliases and merge keys, duplicate keys, non-string keys, non-UTF-8 text and nesting deeper than 64 levels: write the values out."},
 	{"schema", SeverityError, "A marina file does not match its JSON Schema",
