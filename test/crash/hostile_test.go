@@ -138,7 +138,7 @@ func TestAHostileRepositoryNeverMakesACommandReadOutsideIt(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("hostile repositories: %d cases, %d command runs, %d refused, none hung or read outside", len(cases), trials, refused)
+	t.Logf("hostile repositories: %d cases, %d command runs, %d refused with a non-zero exit", len(cases), trials, refused)
 }
 
 func symlink(t *testing.T, target, link string) {
