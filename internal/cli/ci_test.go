@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"os"
@@ -260,5 +261,26 @@ func TestCIRefusesAnUnknownChecksMode(t *testing.T) {
 	dir := citest.Repo(t)
 	if code, _, errOut := marina(t, "--repo", dir, "ci", "--checks", "maybe"); code != 2 || !strings.Contains(errOut, "--checks must be one of auto, on, off") {
 		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
+func TestCIOnAnOversizedModelYAMLIsExit1LikeValidate(t *testing.T) {
+	t.Parallel()
+	dir := citest.Repo(t)
+	repotest.Git(t, dir, "checkout", "-q", "-b", "pr")
+	app := filepath.Join(dir, "applications", "iris-classifier", "model.yaml")
+	b, err := os.ReadFile(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(app, append(b, bytes.Repeat([]byte("#"), 2<<20)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	citest.Commit(t, dir, "an oversized model.yaml")
+	for _, args := range [][]string{{"ci", "--base", "main"}, {"validate"}} {
+		code, out, errOut := marina(t, append([]string{"--repo", dir}, args...)...)
+		if code != 1 {
+			t.Errorf("marina %v: exit %d, want 1\n%s%s", args, code, out, errOut)
+		}
 	}
 }

@@ -56,10 +56,18 @@ func exitCode(err error) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	for _, target := range checkedWrong {
-		if errors.Is(err, target) {
-			return ExitFailed
-		}
+	if isCheckedWrong(err) {
+		return ExitFailed
 	}
 	return ExitUsage
+}
+
+// isCheckedWrong reports whether err says the checked thing is wrong (a bad repository file, a refused change).
+func isCheckedWrong(err error) bool {
+	for _, target := range checkedWrong {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }

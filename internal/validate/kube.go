@@ -161,15 +161,22 @@ func (v *validation) checkObject(file string, d *schemas.Document, obj map[strin
 	return append(labels, out...)
 }
 
-// labelMaps are where objects carry labels the API server validates: the object's own, a workload's pod
-// template and its selector.
+// labelMaps are where objects carry labels the API server validates: the object's own and, for the
+// workload kinds, the pod template's and the selector's (other kinds' spec.template, like an
+// ApplicationSet's, is a template of something else, with placeholders).
 var labelMaps = [][]string{{"metadata", "labels"}, {"spec", "template", "metadata", "labels"}, {"spec", "selector", "matchLabels"}}
+
+var workloadKinds = map[string]bool{"Deployment": true, "StatefulSet": true, "DaemonSet": true, "ReplicaSet": true, "Job": true, "ReplicationController": true}
 
 // labelFindings checks label keys and values with the API server's own rules (apimachinery's validation):
 // the offline schemas only say they are strings, so a value like 1.0.0+build.7 passed and the server refused it.
 func labelFindings(file string, d *schemas.Document, obj map[string]any, prefix string) []Finding {
 	var out []Finding
-	for _, at := range labelMaps {
+	maps := labelMaps
+	if kind, _ := obj["kind"].(string); !workloadKinds[kind] {
+		maps = maps[:1]
+	}
+	for _, at := range maps {
 		var cur any = obj
 		for _, k := range at {
 			m, _ := cur.(map[string]any)
