@@ -239,6 +239,11 @@ spec:
 
 func TestRunFindsEachKindOfMistake(t *testing.T) {
 	t.Parallel()
+	// artifactURI records uri as version 1.1.0's artifact; badArtifact is the finding it must bring.
+	artifactURI := func(uri string) func(map[string]string) {
+		return replace("models/m/v1.1.0.json", "s3://models/m/1.1.0.onnx", uri)
+	}
+	badArtifact := validate.Finding{Rule: "artifact-location", File: "models/m/v1.1.0.json", Path: "artifact.uri", Line: 6}
 	cases := []struct {
 		name  string
 		edit  func(map[string]string)
@@ -259,23 +264,17 @@ func TestRunFindsEachKindOfMistake(t *testing.T) {
 		{name: "a bad digest in a registry file",
 			edit: replace("models/m/v1.1.0.json", "sha256:1111", "sha256:zz11"),
 			want: validate.Finding{Rule: "schema", File: "models/m/v1.1.0.json", Path: "artifact.digest", Line: 6}},
-		{name: "an absolute artifact path would read outside the repository",
-			edit: replace("models/m/v1.1.0.json", "s3://models/m/1.1.0.onnx", "/etc/passwd"),
-			want: validate.Finding{Rule: "artifact-location", File: "models/m/v1.1.0.json", Path: "artifact.uri", Line: 6}},
-		{name: "a file:// artifact URI would read outside the repository",
-			edit: replace("models/m/v1.1.0.json", "s3://models/m/1.1.0.onnx", "file:///etc/passwd"),
-			want: validate.Finding{Rule: "artifact-location", File: "models/m/v1.1.0.json", Path: "artifact.uri", Line: 6}},
-		{name: "an artifact path with .. leaves the repository",
-			edit: replace("models/m/v1.1.0.json", "s3://models/m/1.1.0.onnx", "models/../../x.onnx"),
-			want: validate.Finding{Rule: "artifact-location", File: "models/m/v1.1.0.json", Path: "artifact.uri", Line: 6}},
+		{name: "an absolute artifact path would read outside the repository", edit: artifactURI("/etc/passwd"), want: badArtifact},
+		{name: "a file:// artifact URI would read outside the repository", edit: artifactURI("file:///etc/passwd"), want: badArtifact},
+		{name: "an artifact path with .. leaves the repository", edit: artifactURI("models/../../x.onnx"), want: badArtifact},
 		{name: "an artifact that is a committed symlink",
-			edit: replace("models/m/v1.1.0.json", "s3://models/m/1.1.0.onnx", "models/m/model.onnx"),
+			edit: artifactURI("models/m/model.onnx"),
 			after: func(dir string) {
 				if err := os.Symlink("/etc/passwd", filepath.Join(dir, "models", "m", "model.onnx")); err != nil {
 					panic(err)
 				}
 			},
-			want: validate.Finding{Rule: "artifact-location", File: "models/m/v1.1.0.json", Path: "artifact.uri", Line: 6}},
+			want: badArtifact},
 		{name: "a FIFO among the manifests is refused without blocking",
 			after: func(dir string) {
 				if err := syscall.Mkfifo(filepath.Join(dir, "infrastructure", "base", "pipe.yaml"), 0o644); err != nil {
