@@ -25,19 +25,19 @@ test: ## unit and envtest tests (race detector on); builds the control plane (~1
 	go test -race -count=1 ./...
 	CGO_ENABLED=0 go test -count=1 ./internal/inference/
 
-e2e: ## end-to-end tier: marina controller killed and restarted; real Flux and Argo CD syncing a marina repo (builds them once, ~20 min)
+e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and a push race on marina itself; real Flux and Argo CD syncing a marina repo (builds them once, ~20 min)
 	bash hack/prometheus.sh >/dev/null
 	MARINA_CRDS_DIR="$$(bash hack/crds.sh | tail -n 1)" \
 	KUBEBUILDER_ASSETS="$$(bash hack/controlplane.sh | tail -n 1)" \
 	MARINA_FLUX_ASSETS="$$(bash hack/flux.sh | tail -n 1)" \
 	MARINA_ARGOCD_ASSETS="$$(bash hack/argocd.sh | tail -n 1)" \
-	go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ 2>&1 | grep -E '^(=== RUN|---|ok|FAIL|PASS|panic)|_test.go:'; exit $${PIPESTATUS[0]}
+	go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ ./test/crash/ 2>&1 | grep -E '^(=== RUN|---|ok|FAIL|PASS|panic)|_test.go:'; exit $${PIPESTATUS[0]}
 
 lint: ## gofmt, go vet, staticcheck
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go vet -tags bench ./bench/...
-	go vet -tags e2e ./test/e2e/
+	go vet -tags e2e ./test/e2e/ ./test/crash/
 	go run $(STATICCHECK) ./...
 
 generate: ## regenerate the API's deepcopy and CRD, the example repository, golden files and generated docs

@@ -47,7 +47,8 @@ run 0 model register iris-classifier --version 1.1.0 --file "$work/models/iris-c
 echo "(registering the same file again is a no-op; another file under 1.1.0 is refused)"
 run 0 model register iris-classifier --version 1.1.0 --file "$work/models/iris-classifier-v2-worse.onnx" \
   --uri oci://registry.example.com/models/iris-classifier:1.1.0
-run 1 model register iris-classifier --version 1.1.0 --file "$work/models/iris-classifier-v1.onnx"
+run 1 model register iris-classifier --version 1.1.0 --file "$work/models/iris-classifier-v1.onnx" \
+  --uri oci://registry.example.com/models/iris-classifier:1.1.0
 run 0 model show iris-classifier@1.1.0
 echo "(the model check: digest, signature, smoke inference, latency, accuracy on the eval set, then marina.yaml's gates — 1.1.0 fails them, exit 1)"
 run 1 model check iris-classifier@1.1.0 --file "$work/models/iris-classifier-v2-worse.onnx" --runs 50

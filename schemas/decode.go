@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -217,10 +218,16 @@ func (d *Document) convert(n *yaml.Node, ptr, path string, depth int) (any, erro
 		}
 		return s, nil
 	case yaml.ScalarNode:
+		if n.Tag == "!!str" && n.Style == 0 && outOfRange.MatchString(n.Value) {
+			return nil, fileError(d.File, n.Line, path, "%s is a number too large to represent; write a value within range (sizes and counts are at most 9223372036854775807)", n.Value)
+		}
 		return scalar(n)
 	}
 	return nil, fileError(d.File, n.Line, path, "unsupported YAML node")
 }
+
+// outOfRange matches an unquoted number that YAML left a string because it overflows float64, like -1e309.
+var outOfRange = regexp.MustCompile(`^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$`)
 
 func scalar(n *yaml.Node) (any, error) {
 	switch n.Tag {
@@ -323,7 +330,11 @@ func (d *Document) collect(ve *jsonschema.ValidationError, fe *FileError) {
 		}
 		return
 	}
-	fe.Problems = append(fe.Problems, Problem{Path: d.paths[ptr], Line: d.lines[ptr], Message: ve.ErrorKind.LocalizedString(printer)})
+	msg := ve.ErrorKind.LocalizedString(printer)
+	if _, ok := ve.ErrorKind.(*kind.Not); ok && strings.Contains(ve.SchemaURL, "/relPath") {
+		msg = `a path with a ".." segment leaves the directory it is relative to; name a file inside it, like config.yaml`
+	}
+	fe.Problems = append(fe.Problems, Problem{Path: d.paths[ptr], Line: d.lines[ptr], Message: msg})
 }
 
 // keyPointer returns the first (by pointer order) JSON pointer whose last key is key.

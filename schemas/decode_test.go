@@ -56,6 +56,7 @@ func TestDecodeReportsFileFieldAndLine(t *testing.T) {
 		{"empty", "", "marina.yaml: file is empty"},
 		{"syntax error", "a: [1,\n", "marina.yaml"},
 		{"too large", "a: " + strings.Repeat("x", schemas.MaxFileSize) + "\n", "larger than the 1048576 byte limit"},
+		{"a number out of range", strings.Replace(validProject, "name: demo", "name: -1e309", 1), "marina.yaml:4: metadata.name: -1e309 is a number too large to represent"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -104,4 +105,14 @@ func FuzzParse(f *testing.F) {
 		var p project
 		_ = doc.Decode(schemas.Project, &p)
 	})
+}
+
+func TestARelativePathWithDotDotSaysItLeavesItsDirectory(t *testing.T) {
+	t.Parallel()
+	app := "apiVersion: marina.dev/v1alpha1\nkind: ModelApplication\nmetadata: {name: m}\nspec:\n  model: m\n  config: ../../..\n"
+	var v map[string]any
+	err := schemas.Decode(schemas.Application, "applications/m/model.yaml", []byte(app), &v)
+	if err == nil || !strings.Contains(err.Error(), `spec.config: a path with a ".." segment leaves the directory`) || strings.Contains(err.Error(), "'not' failed") {
+		t.Fatalf("error: %v", err)
+	}
 }

@@ -246,23 +246,26 @@ func resolve(r *repo.Repo, v *model.Version, override string) (string, Step) {
 		s.Passed, s.Message = true, fmt.Sprintf("%s (--file, instead of %s)", override, v.Artifact.URI)
 		return override, s
 	}
-	uri := v.Artifact.URI
-	if scheme, _, ok := strings.Cut(uri, "://"); ok && scheme != "file" {
-		s.Message = fmt.Sprintf("cannot fetch %s:// artifacts here (%s); download it and pass --file with the local copy", scheme, uri)
+	meta := model.File(v.Name, v.Version)
+	loc, err := v.Artifact.Locate()
+	if err != nil {
+		s.Message = fmt.Sprintf("%s: %v", meta, err)
 		return "", s
 	}
-	uri = strings.TrimPrefix(uri, "file://")
-	file := uri
-	if !filepath.IsAbs(uri) {
-		if err := repo.CheckPath(uri); err != nil {
-			s.Message = fmt.Sprintf("%s: artifact.uri %q: %v", model.File(v.Name, v.Version), uri, err)
-			return "", s
-		}
-		if !r.Exists(uri) {
-			s.Message = fmt.Sprintf("%s: artifact.uri %s does not exist in the repository; restore it or pass --file", model.File(v.Name, v.Version), uri)
-			return "", s
-		}
-		file = filepath.Join(r.Root, filepath.FromSlash(uri))
+	if loc.Remote != "" {
+		scheme, _, _ := strings.Cut(loc.Remote, "://")
+		s.Message = fmt.Sprintf("cannot fetch %s:// artifacts here (%s); download it and pass --file with the local copy", scheme, loc.Remote)
+		return "", s
+	}
+	uri := loc.Path
+	if !r.Exists(uri) {
+		s.Message = fmt.Sprintf("%s: artifact.uri %s does not exist in the repository; restore it or pass --file", meta, uri)
+		return "", s
+	}
+	file, err := r.CheckRegularFile(uri)
+	if err != nil {
+		s.Message = fmt.Sprintf("%s: artifact.uri: %v", meta, err)
+		return "", s
 	}
 	s.Passed, s.Message = true, uri
 	return file, s

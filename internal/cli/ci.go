@@ -79,6 +79,9 @@ func (o *ciOptions) Run() error {
 		if errors.Is(err, ci.ErrBase) {
 			return usagef("--base: %v", err)
 		}
+		if isCheckedWrong(err) {
+			return failed(err) // a bad repository file (too large, invalid) is exit 1 like in validate
+		}
 		return usagef("%v", err)
 	}
 	tool := marinaTool()

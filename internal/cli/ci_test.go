@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"os"
@@ -22,7 +23,7 @@ func prBranch(t *testing.T, accuracy string) string {
 	repotest.Git(t, dir, "checkout", "-q", "-b", "pr")
 	f := filepath.Join(t.TempDir(), "m.onnx")
 	writeIrisModel(t, f)
-	mustMarina(t, "--repo", dir, "model", "register", "iris-classifier", "--file", f+"1.1.0", "--version", "1.1.0",
+	mustMarina(t, "--repo", dir, "model", "register", "iris-classifier", "--file", f+"1.1.0", "--uri", "s3://models/iris-classifier/1.1.0", "--version", "1.1.0",
 		"--metric", "accuracy="+accuracy, "--metric", "latency_p95_ms=10")
 	// --force: promote itself refuses a version below the gates; ci must catch what was forced past it.
 	mustMarina(t, "--repo", dir, "promote", "iris-classifier@1.1.0", "--env", "staging", "--force")
@@ -261,5 +262,26 @@ func TestCIRefusesAnUnknownChecksMode(t *testing.T) {
 	dir := citest.Repo(t)
 	if code, _, errOut := marina(t, "--repo", dir, "ci", "--checks", "maybe"); code != 2 || !strings.Contains(errOut, "--checks must be one of auto, on, off") {
 		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
+func TestCIOnAnOversizedModelYAMLIsExit1LikeValidate(t *testing.T) {
+	t.Parallel()
+	dir := citest.Repo(t)
+	repotest.Git(t, dir, "checkout", "-q", "-b", "pr")
+	app := filepath.Join(dir, "applications", "iris-classifier", "model.yaml")
+	b, err := os.ReadFile(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(app, append(b, bytes.Repeat([]byte("#"), 2<<20)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	citest.Commit(t, dir, "an oversized model.yaml")
+	for _, args := range [][]string{{"ci", "--base", "main"}, {"validate"}} {
+		code, out, errOut := marina(t, append([]string{"--repo", dir}, args...)...)
+		if code != 1 {
+			t.Errorf("marina %v: exit %d, want 1\n%s%s", args, code, out, errOut)
+		}
 	}
 }

@@ -113,7 +113,7 @@ func TestWalkThroughRegisterPromoteRollbackHistory(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "m.onnx")
 	writeIrisModel(t, f)
 	for _, v := range []string{"1.0.0", "1.1.0"} {
-		mustMarina(t, "--repo", dir, "model", "register", "iris", "--file", f+v, "--version", v, "--metric", "accuracy=0.9")
+		mustMarina(t, "--repo", dir, "model", "register", "iris", "--file", f+v, "--uri", "s3://models/iris/"+v, "--version", v, "--metric", "accuracy=0.9")
 	}
 	var shown model.Version
 	if err := json.Unmarshal([]byte(mustMarina(t, "--repo", dir, "model", "show", "iris", "-o", "json")), &shown); err != nil {
@@ -169,7 +169,7 @@ func TestPromoteRefusesADirtyModelYAML(t *testing.T) {
 	mustMarina(t, "init", dir)
 	f := filepath.Join(t.TempDir(), "m.onnx")
 	writeIrisModel(t, f)
-	mustMarina(t, "--repo", dir, "model", "register", "iris", "--file", f+"1.0.0", "--version", "1.0.0")
+	mustMarina(t, "--repo", dir, "model", "register", "iris", "--file", f+"1.0.0", "--uri", "s3://models/iris/1.0.0", "--version", "1.0.0")
 	mustMarina(t, "--repo", dir, "promote", "iris@1.0.0", "--env", "staging")
 	p := filepath.Join(dir, "applications/iris/model.yaml")
 	b, _ := os.ReadFile(p)

@@ -15,7 +15,7 @@ import (
 // rather than a usage or environment problem (exit 2).
 var checkedWrong = []error{
 	registry.ErrConflict, registry.ErrNotFound, release.ErrRefused,
-	repo.ErrDirty, repo.ErrBadPath, repo.ErrTooLarge, schemas.ErrInvalid, render.ErrUnsupportedStrategy,
+	repo.ErrDirty, repo.ErrBadPath, repo.ErrTooLarge, repo.ErrPushRejected, schemas.ErrInvalid, render.ErrUnsupportedStrategy,
 }
 
 // Exit codes shared by every command (DESIGN §2).
@@ -57,10 +57,18 @@ func exitCode(err error) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	for _, target := range checkedWrong {
-		if errors.Is(err, target) {
-			return ExitFailed
-		}
+	if isCheckedWrong(err) {
+		return ExitFailed
 	}
 	return ExitUsage
+}
+
+// isCheckedWrong reports whether err says the checked thing is wrong (a bad repository file, a refused change).
+func isCheckedWrong(err error) bool {
+	for _, target := range checkedWrong {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }

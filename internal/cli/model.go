@@ -41,7 +41,7 @@ type registerOptions struct {
 func (o *registerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.file, "file", "", "model artifact to hash and inspect (required)")
 	fs.StringVar(&o.version, "version", "", "semantic version to register, e.g. 1.2.0 (required)")
-	fs.StringVar(&o.uri, "uri", "", "where the cluster fetches the artifact (oci://, s3://, gs://, https://); default: the file's path in the repository")
+	fs.StringVar(&o.uri, "uri", "", "where the cluster fetches the artifact (oci://, s3://, gs://, https://); default: the file's path in the repository; required for a file outside it")
 	fs.StringArrayVar(&o.metrics, "metric", nil, "a measured metric, key=value (repeatable), e.g. --metric accuracy=0.93")
 	fs.StringVar(&o.metricsFile, "metrics-file", "", "JSON object of metrics, e.g. {\"accuracy\": 0.93}")
 	fs.StringArrayVar(&o.labels, "label", nil, "a free label, key=value (repeatable)")

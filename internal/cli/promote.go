@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -37,20 +39,94 @@ func (o *branchOptions) check(r *repo.Repo) error {
 	return nil
 }
 
-// publish pushes what was committed when --push is set.
-func (o *branchOptions) publish(r *repo.Repo) error {
+// pushAttempts bounds how often apply re-applies an operation on a remote that keeps moving.
+const pushAttempts = 3
+
+// apply runs op, which commits at most once and returns the commit ("" when there was nothing to do),
+// and with --push pushes the branch, also when op had nothing to do (a run killed between commit and
+// push, or whose push failed, left the commit unpushed). A push the remote rejects because its branch
+// moved takes this run's commit off the branch again; when the remote only moved ahead, op runs again
+// on the remote's head (an operation is a function of the files it reads) and that is pushed. It
+// returns a note for the user on what happened to the push.
+func (o *branchOptions) apply(r *repo.Repo, op func() (string, error)) (string, error) {
 	if !o.push {
-		return nil
+		_, err := op()
+		return "", err
 	}
 	branch := o.branch
 	if branch == "" {
 		head, _, err := r.Head()
 		if err != nil {
-			return err
+			return "", err
 		}
 		branch = head.Short()
 	}
-	return r.Push(o.remote, branch)
+	note := fmt.Sprintf("pushed %s to %s", branch, o.remote)
+	for attempt := 1; ; attempt++ {
+		commit, err := op()
+		if err != nil {
+			return "", err
+		}
+		err = r.Push(o.remote, branch)
+		if err == nil {
+			return note, nil
+		}
+		if !errors.Is(err, repo.ErrPushRejected) {
+			if commit != "" {
+				return "", fmt.Errorf("%w; commit %s stays on %s: run the same command with --push again to push it", err, commit[:12], branch)
+			}
+			return "", err
+		}
+		if o.branch != "" {
+			return "", failedf("%v: branch %s already exists there; choose another --branch name (the local branch %s is kept; delete it with git branch -D %s)", err, branch, branch, branch)
+		}
+		if commit != "" {
+			if err := o.takeBack(r, commit); err != nil {
+				return "", err
+			}
+		}
+		remoteHead, err := r.Fetch(o.remote, branch)
+		if err != nil {
+			return "", err
+		}
+		_, local, err := r.Head()
+		if err != nil {
+			return "", err
+		}
+		ahead, err := r.IsAncestor(local, remoteHead)
+		if err != nil {
+			return "", err
+		}
+		undone := ""
+		if commit != "" {
+			undone = " This run's commit was taken back: nothing is left unpushed."
+		}
+		if !ahead {
+			return "", failedf("%v, and %s has commits %s/%s does not: run git pull --rebase %s %s, then run the command again.%s", err, branch, o.remote, branch, o.remote, branch, undone)
+		}
+		if attempt == pushAttempts {
+			return "", failedf("%v: %s/%s moved %d times while marina re-applied the change; run the command again.%s", repo.ErrPushRejected, o.remote, branch, attempt, undone)
+		}
+		if err := r.MoveBranch(remoteHead); err != nil {
+			return "", fmt.Errorf("fast-forwarding %s to %s/%s (%s) to re-apply the change: %w", branch, o.remote, branch, remoteHead.String()[:12], err)
+		}
+		note = fmt.Sprintf("pushed %s to %s after re-applying the change on %s/%s (%s), which had moved", branch, o.remote, o.remote, branch, remoteHead.String()[:12])
+	}
+}
+
+// takeBack moves the current branch back to the parent of commit, this run's commit, and drops its tags.
+func (o *branchOptions) takeBack(r *repo.Repo, commit string) error {
+	c, err := r.Git().CommitObject(plumbing.NewHash(commit))
+	if err != nil {
+		return err
+	}
+	if c.NumParents() != 1 {
+		return fmt.Errorf("commit %s has %d parents; cannot take it back", commit[:12], c.NumParents())
+	}
+	if err := r.MoveBranch(c.ParentHashes[0]); err != nil {
+		return fmt.Errorf("taking back commit %s after the rejected push: %w", commit[:12], err)
+	}
+	return r.DropTags(c.Hash)
 }
 
 type promoteOptions struct {
@@ -105,32 +181,43 @@ func (o *promoteOptions) Run() error {
 		if err := o.check(r); err != nil {
 			return err
 		}
-		res, err := release.Promote(r, release.Promotion{Model: name, Version: version, Environment: o.env, Strategy: o.strategy, Force: o.force, Branch: o.branch,
-			Check: validate.CheckPromotion})
+		var res *release.Result
+		note, err := o.apply(r, func() (string, error) {
+			var err error
+			res, err = release.Promote(r, release.Promotion{Model: name, Version: version, Environment: o.env, Strategy: o.strategy, Force: o.force, Branch: o.branch,
+				Check: validate.CheckPromotion})
+			if err != nil {
+				return "", err
+			}
+			return res.Commit, nil
+		})
 		if err != nil {
 			return err
 		}
-		if !res.Unchanged {
-			if err := o.publish(r); err != nil {
-				return err
-			}
-		}
-		return o.report(res, "promoted")
+		return o.report(res, "promoted", note)
 	})
 }
 
 // report prints an operation's result: one line, or the result as data with -o json|yaml.
-func (g *globalOptions) report(res *release.Result, verb string) error {
+// note, when set, says what happened to the push.
+func (g *globalOptions) report(res *release.Result, verb, note string) error {
 	return g.result(res, func(w io.Writer) {
-		if res.Unchanged {
+		if res.Unchanged && note == "" {
 			fmt.Fprintf(w, "%s already runs %s in %s: nothing to do\n", res.Model, res.To, res.Environment)
+			return
+		}
+		if note != "" {
+			note = "; " + note
+		}
+		if res.Unchanged {
+			fmt.Fprintf(w, "%s already runs %s in %s: nothing to commit%s\n", res.Model, res.To, res.Environment, note)
 			return
 		}
 		where := ""
 		if res.Branch != "" {
 			where = " on branch " + res.Branch
 		}
-		fmt.Fprintf(w, "%s %s in %s: %s → %s (commit %s%s)\n", verb, res.Model, res.Environment, dash(res.From), res.To, res.Commit[:12], where)
+		fmt.Fprintf(w, "%s %s in %s: %s → %s (commit %s%s)%s\n", verb, res.Model, res.Environment, dash(res.From), res.To, res.Commit[:12], where, note)
 	})
 }
 

@@ -36,14 +36,19 @@ func (o *rollbackOptions) Run() error {
 		if err := o.check(r); err != nil {
 			return err
 		}
-		res, err := release.RollBack(r, release.Rollback{Model: o.name, Environment: o.env, To: o.to, Reason: o.reason, Branch: o.branch})
+		var res *release.Result
+		note, err := o.apply(r, func() (string, error) {
+			var err error
+			res, err = release.RollBack(r, release.Rollback{Model: o.name, Environment: o.env, To: o.to, Reason: o.reason, Branch: o.branch})
+			if err != nil {
+				return "", err
+			}
+			return res.Commit, nil
+		})
 		if err != nil {
 			return err
 		}
-		if err := o.publish(r); err != nil {
-			return err
-		}
-		return o.report(res, "rolled back")
+		return o.report(res, "rolled back", note)
 	})
 }
 

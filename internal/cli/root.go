@@ -217,17 +217,23 @@ func newRoot(g *globalOptions, cmd *cobra.Command) *cobra.Command {
 
 // Execute runs marina with args and returns the process exit code.
 func Execute(args []string, in io.Reader, out, errOut io.Writer) int {
-	return execute(NewRootCommand(in, out, errOut), args, errOut)
+	return execute(args, errOut, func(errOut io.Writer) *cobra.Command { return NewRootCommand(in, out, errOut) })
 }
 
 // ExecuteServe runs marina-serve with args and returns the process exit code.
 func ExecuteServe(args []string, in io.Reader, out, errOut io.Writer) int {
-	return execute(NewServeRootCommand(in, out, errOut), args, errOut)
+	return execute(args, errOut, func(errOut io.Writer) *cobra.Command { return NewServeRootCommand(in, out, errOut) })
 }
 
-func execute(cmd *cobra.Command, args []string, errOut io.Writer) int {
+func execute(args []string, errOut io.Writer, newCommand func(errOut io.Writer) *cobra.Command) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first SIGINT or SIGTERM cancels ctx, and commands wind down; a second one kills the process
+	// (the default action once stop has run), so a command stuck outside ctx can always be stopped.
+	context.AfterFunc(ctx, stop)
+	// Errors and logs leave through stderr: one place to take credentials out of them.
+	errOut = repo.RedactWriter(errOut)
+	cmd := newCommand(errOut)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 	"github.com/marina-dev/marina/internal/inference"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/registry"
-	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/internal/serve"
 )
 
@@ -164,19 +163,18 @@ func (o *serveOptions) resolve() (served, error) {
 		return m, err
 	}
 	meta := model.File(v.Name, v.Version)
-	uri := strings.TrimPrefix(v.Artifact.URI, "file://")
-	if scheme, _, ok := strings.Cut(uri, "://"); ok {
-		return m, usagef("%s: artifact.uri %s: cannot fetch %s:// artifacts; download it and pass --model FILE --digest %s", meta, v.Artifact.URI, scheme, v.Artifact.Digest)
+	loc, err := v.Artifact.Locate()
+	if err != nil {
+		return m, failedf("%s: %v", meta, err)
 	}
-	m.file = uri
-	if !filepath.IsAbs(uri) {
-		if err := repo.CheckPath(uri); err != nil {
-			return m, usagef("%s: artifact.uri %q: %v", meta, uri, err)
-		}
-		if !r.Exists(uri) {
-			return m, failedf("%s: artifact.uri %s does not exist in the repository; restore it or pass --model FILE", meta, uri)
-		}
-		m.file = filepath.Join(r.Root, filepath.FromSlash(uri))
+	if loc.Remote != "" {
+		return m, usagef("%s: artifact.uri %s: cannot fetch remote artifacts; download it and pass --model FILE --digest %s", meta, loc.Remote, v.Artifact.Digest)
+	}
+	if !r.Exists(loc.Path) {
+		return m, failedf("%s: artifact.uri %s does not exist in the repository; restore it or pass --model FILE", meta, loc.Path)
+	}
+	if m.file, err = r.CheckRegularFile(loc.Path); err != nil {
+		return m, failedf("%s: artifact.uri: %w", meta, err)
 	}
 	if m.name == "" {
 		m.name = v.Name

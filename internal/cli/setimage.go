@@ -56,14 +56,14 @@ func (o *setImageOptions) Run() error {
 		if err := o.check(r); err != nil {
 			return err
 		}
-		var err error
-		if res, err = ci.RecordImage(r, o.name, o.version, o.parsed); err != nil {
-			return err
-		}
-		if res.Unchanged {
-			return nil
-		}
-		return o.publish(r)
+		_, err := o.apply(r, func() (string, error) {
+			var err error
+			if res, err = ci.RecordImage(r, o.name, o.version, o.parsed); err != nil {
+				return "", err
+			}
+			return res.Commit, nil
+		})
+		return err
 	})
 	if err != nil {
 		return err

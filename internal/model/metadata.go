@@ -25,6 +25,10 @@ func ParseSemver(s string) (*semver.Version, error) {
 	if err != nil {
 		return nil, fmt.Errorf("version %q is not a semantic version like 1.2.3 (%v)", s, err)
 	}
+	if v.Metadata() != "" {
+		base := strings.SplitN(s, "+", 2)[0]
+		return nil, fmt.Errorf("version %q has build metadata (+%s), which marina does not accept: SemVer gives it the same precedence as %s, so the two could not be told apart, and Kubernetes label values cannot hold '+'; register a new version and record the build with --label build=%s", s, v.Metadata(), base, v.Metadata())
+	}
 	return v, nil
 }
 
@@ -33,6 +37,9 @@ func Parse(file string, data []byte) (*Version, error) {
 	var v Version
 	if err := schemas.Decode(schemas.ModelVersion, file, data, &v); err != nil {
 		return nil, err
+	}
+	if _, err := ParseSemver(v.Version); err != nil {
+		return nil, &schemas.FileError{File: file, Problems: []schemas.Problem{{Path: "version", Message: err.Error()}}}
 	}
 	if want := File(v.Name, v.Version); file != want && strings.HasPrefix(file, Dir+"/") {
 		return nil, &schemas.FileError{File: file, Problems: []schemas.Problem{{

@@ -80,23 +80,14 @@ func (g *Registry) List(name string) ([]model.Version, error) {
 		}
 		names = []string{name}
 	} else {
-		entries, err := g.Repo.ReadDir(model.Dir)
-		if err != nil {
+		var problems []error
+		var err error
+		if names, problems, err = g.Models(); err != nil {
 			return nil, err
 		}
-		for _, e := range entries {
-			if e.Type()&fs.ModeSymlink != 0 {
-				return nil, fmt.Errorf("%w: %s/%s is a symlink; marina does not follow symlinks in %s/", repo.ErrBadPath, model.Dir, e.Name(), model.Dir)
-			}
-			if !e.IsDir() {
-				continue
-			}
-			if err := CheckName(e.Name()); err != nil {
-				return nil, fmt.Errorf("%s/%q: %w (rename or remove the directory)", model.Dir, e.Name(), err)
-			}
-			names = append(names, e.Name())
+		if len(problems) > 0 {
+			return nil, problems[0]
 		}
-		sort.Strings(names)
 	}
 	var out []model.Version
 	for _, n := range names {
@@ -113,6 +104,9 @@ func (g *Registry) List(name string) ([]model.Version, error) {
 				continue
 			}
 			file := path.Join(dir, fn)
+			if e.Type()&fs.ModeSymlink != 0 {
+				return nil, fmt.Errorf("%w: %s is a symlink; marina does not follow symlinks in %s/ (replace it with the file)", repo.ErrBadPath, file, model.Dir)
+			}
 			if err := repo.CheckPath(file); err != nil {
 				return nil, err
 			}
@@ -130,6 +124,31 @@ func (g *Registry) List(name string) ([]model.Version, error) {
 		out = append(out, vs...)
 	}
 	return out, nil
+}
+
+// Models lists the model directories under models/, sorted. Entries no command may use (a symlink, a
+// directory whose name is not a model name, like ..x) are problems wrapping repo.ErrBadPath: validate
+// reports every one, the other commands refuse the first, so all give one verdict. Files directly in
+// models/ are ignored.
+func (g *Registry) Models() (names []string, problems []error, err error) {
+	entries, err := g.Repo.ReadDir(model.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, e := range entries {
+		p := path.Join(model.Dir, e.Name())
+		switch {
+		case e.Type()&fs.ModeSymlink != 0:
+			problems = append(problems, fmt.Errorf("%w: %s is a symlink; marina does not follow symlinks in %s/ (replace it with the directory)", repo.ErrBadPath, p, model.Dir))
+		case !e.IsDir():
+		case CheckName(e.Name()) != nil:
+			problems = append(problems, fmt.Errorf("%w: %s/%q: %v (rename or remove the directory)", repo.ErrBadPath, model.Dir, e.Name(), CheckName(e.Name())))
+		default:
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, problems, nil
 }
 
 func sortVersions(vs []model.Version) {
@@ -205,7 +224,12 @@ func (g *Registry) Register(reg Registration) (*Result, error) {
 	}
 	uri := reg.URI
 	if uri == "" {
-		uri = g.artifactPath(reg.File)
+		if uri, err = g.artifactPath(reg.File); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := (model.Artifact{URI: uri}).Locate(); err != nil {
+		return nil, fmt.Errorf("--uri: %w", err)
 	}
 	now := time.Now
 	if reg.Now != nil {
@@ -265,20 +289,22 @@ func digestArtifact(reg Registration) (string, int64, error) {
 	return model.Digest(io.TeeReader(f, reg.Progress(st.Size())))
 }
 
-// artifactPath is the artifact's path relative to the repository when it is inside it,
-// else its absolute path.
-func (g *Registry) artifactPath(file string) string {
+// artifactPath is the artifact's path relative to the repository. A file outside the repository
+// has no path the cluster, validate or model check could read, so it needs --uri.
+func (g *Registry) artifactPath(file string) (string, error) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
-		return file
+		return "", fmt.Errorf("--file %s: %w", file, err)
 	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = real
+	rel, err := filepath.Rel(g.Repo.Root, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("--file %s: %w: the file is outside the repository %s; pass --uri with where the cluster fetches it (oci://, s3://, gs://, https://), or commit it into the repository", file, repo.ErrBadPath, g.Repo.Root)
 	}
-	if rel, err := filepath.Rel(g.Repo.Root, abs); err == nil && !strings.HasPrefix(rel, "..") {
-		return filepath.ToSlash(rel)
+	rel = filepath.ToSlash(rel)
+	if _, err := g.Repo.CheckRegularFile(rel); err != nil {
+		return "", fmt.Errorf("--file %s: %w", file, err)
 	}
-	return abs
+	return rel, nil
 }
 
 // SetState changes a version's state (e.g. blocked) and returns the new file content.

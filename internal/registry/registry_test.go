@@ -62,11 +62,11 @@ func TestRegisterTheSameDigestTwiceIsANoOp(t *testing.T) {
 	r := repotest.Open(t, dir)
 	reg := &registry.Registry{Repo: r}
 	f := artifact(t, t.TempDir(), "weights")
-	if _, err := reg.Register(registry.Registration{Name: "m", Version: "1.0.0", File: f}); err != nil {
+	if _, err := reg.Register(registry.Registration{Name: "m", Version: "1.0.0", File: f, URI: "s3://b/m"}); err != nil {
 		t.Fatal(err)
 	}
 	head := repotest.Git(t, dir, "rev-parse", "HEAD")
-	res, err := reg.Register(registry.Registration{Name: "m", Version: "1.0.0", File: f})
+	res, err := reg.Register(registry.Registration{Name: "m", Version: "1.0.0", File: f, URI: "s3://b/m"})
 	if err != nil || !res.Unchanged {
 		t.Fatalf("second register: %+v %v", res, err)
 	}
@@ -74,7 +74,7 @@ func TestRegisterTheSameDigestTwiceIsANoOp(t *testing.T) {
 		t.Fatal("a no-op registration committed")
 	}
 	other := artifact(t, t.TempDir(), "other weights")
-	if _, err := reg.Register(registry.Registration{Name: "m", Version: "1.0.0", File: other}); !errors.Is(err, registry.ErrConflict) {
+	if _, err := reg.Register(registry.Registration{Name: "m", Version: "1.0.0", File: other, URI: "s3://b/m"}); !errors.Is(err, registry.ErrConflict) {
 		t.Fatalf("another digest: %v, want ErrConflict", err)
 	}
 }
@@ -85,6 +85,10 @@ func TestRegisterRefusesBadInput(t *testing.T) {
 	r := repotest.Open(t, dir)
 	reg := &registry.Registry{Repo: r}
 	f := artifact(t, t.TempDir(), "w")
+	link := filepath.Join(dir, "linked.onnx")
+	if err := os.Symlink(f, link); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		reg  registry.Registration
@@ -95,7 +99,13 @@ func TestRegisterRefusesBadInput(t *testing.T) {
 		{"a name that escapes", registry.Registration{Name: "../x", Version: "1.0.0", File: f}, "model name"},
 		{"an uppercase name", registry.Registration{Name: "Fraud", Version: "1.0.0", File: f}, "model name"},
 		{"a missing file", registry.Registration{Name: "m", Version: "1.0.0", File: "/nonexistent"}, "--file /nonexistent"},
-		{"a bad metric name", registry.Registration{Name: "m", Version: "1.0.0", File: f, Metrics: map[string]float64{"bad metric!": 1}}, "metrics"},
+		{"a bad metric name", registry.Registration{Name: "m", Version: "1.0.0", File: f, URI: "s3://b/m", Metrics: map[string]float64{"bad metric!": 1}}, "metrics"},
+		{"a file outside the repository without --uri", registry.Registration{Name: "m", Version: "1.0.0", File: f}, "outside the repository"},
+		{"a file:// URI", registry.Registration{Name: "m", Version: "1.0.0", File: f, URI: "file://" + f}, "file:// URIs are not allowed"},
+		{"an absolute path as URI", registry.Registration{Name: "m", Version: "1.0.0", File: f, URI: f}, "is absolute"},
+		{"a URI that leaves the repository", registry.Registration{Name: "m", Version: "1.0.0", File: f, URI: "../x.onnx"}, "leaves the repository"},
+		{"an unknown scheme", registry.Registration{Name: "m", Version: "1.0.0", File: f, URI: "ftp://h/x"}, "unknown scheme"},
+		{"a symlink in the repository", registry.Registration{Name: "m", Version: "1.0.0", File: link}, "symlink"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -104,7 +114,7 @@ func TestRegisterRefusesBadInput(t *testing.T) {
 			}
 		})
 	}
-	if got := repotest.Git(t, dir, "status", "--porcelain"); got != "?? model.bin" && got != "" {
+	if got := repotest.Git(t, dir, "status", "--porcelain"); got != "?? linked.onnx" {
 		t.Fatalf("refusals left files behind: %q", got)
 	}
 }
@@ -116,7 +126,7 @@ func TestListAndLatestOrderBySemver(t *testing.T) {
 	reg := &registry.Registry{Repo: r}
 	for i, v := range []string{"1.10.0", "1.2.0", "1.9.0-rc.1", "1.9.0"} {
 		f := artifact(t, t.TempDir(), "w"+v)
-		if _, err := reg.Register(registry.Registration{Name: []string{"b", "a", "a", "a"}[i], Version: v, File: f}); err != nil {
+		if _, err := reg.Register(registry.Registration{Name: []string{"b", "a", "a", "a"}[i], Version: v, File: f, URI: "s3://b/m"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -167,6 +177,9 @@ func TestListRefusesHostileEntries(t *testing.T) {
 		"a non-UTF-8 directory name": {func(t *testing.T, dir string) {
 			os.MkdirAll(filepath.Join(dir, "models", "bad\xff"), 0o755)
 		}, "models/\"bad\\xff\""},
+		"a directory named ..x": {func(t *testing.T, dir string) {
+			repotest.WriteFile(t, dir, "models/..x/v1.0.0.json", "{}")
+		}, "models/\"..x\""},
 		"an oversized metadata file": {func(t *testing.T, dir string) {
 			repotest.WriteFile(t, dir, "models/m/v1.0.0.json", strings.Repeat(" ", schemas.MaxFileSize+1))
 		}, "models/m/v1.0.0.json is 1048577 bytes"},

@@ -180,7 +180,7 @@ func TestPromoteWritesModelYAMLForANewModel(t *testing.T) {
 	r := repotest.Open(t, dir)
 	f := filepath.Join(t.TempDir(), "w")
 	os.WriteFile(f, []byte("w"), 0o644)
-	if _, err := (&registry.Registry{Repo: r}).Register(registry.Registration{Name: "fresh", Version: "0.1.0", File: f}); err != nil {
+	if _, err := (&registry.Registry{Repo: r}).Register(registry.Registration{Name: "fresh", Version: "0.1.0", File: f, URI: "s3://bucket/fresh"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := release.Promote(r, release.Promotion{Model: "fresh", Version: "0.1.0", Environment: "staging"}); err != nil {

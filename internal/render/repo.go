@@ -243,6 +243,9 @@ func ApplicationWithVersions(r *repo.Repo, proj *project.Project, app *project.M
 			if v, err = lookup(app.Spec.Model, spec.Version); err != nil {
 				return nil, fmt.Errorf("%s: spec.environments.%s.version: %w", appFile, env, err)
 			}
+			if _, err := v.Artifact.Locate(); err != nil {
+				return nil, fmt.Errorf("%s: %w", model.File(v.Name, v.Version), err)
+			}
 			versions[spec.Version] = v
 		}
 		files, err := Render(Input{Project: proj, App: app, Env: env, Version: v, Config: config, SealedSecrets: sealed})

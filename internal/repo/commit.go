@@ -88,7 +88,8 @@ func (r *Repo) Lock() (unlock func(), err error) {
 // no other process holds the write lock. Read-only commands call it so they never
 // show a half-updated work tree.
 func (r *Repo) Recover() error {
-	if _, err := os.Stat(r.journalPath()); err != nil {
+	_, err := os.Stat(r.journalPath())
+	if _, errTmp := os.Stat(r.journalPath() + ".tmp"); err != nil && errTmp != nil {
 		return nil
 	}
 	unlock, err := r.Lock()
@@ -106,6 +107,10 @@ func (r *Repo) journalPath() string { return filepath.Join(r.gitDir, "marina", "
 
 // recover finishes or discards an operation left by a killed process.
 func (r *Repo) recover() error {
+	// A journal being written when its process was killed never took effect.
+	if err := os.Remove(r.journalPath() + ".tmp"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	b, err := os.ReadFile(r.journalPath())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -132,11 +137,20 @@ func (r *Repo) recover() error {
 		return err
 	}
 	if cur.String() != j.New {
-		// The ref was never moved: the new commit is unreachable garbage.
-		r.log().Warn("discarded an operation that a killed marina process had not committed", "pid", j.PID, "started", j.Started)
-		return os.Remove(r.journalPath())
+		newHash := plumbing.NewHash(j.New)
+		if published, _ := r.IsAncestor(newHash, cur); !published || cur.IsZero() {
+			// The ref was never moved: the new commit is unreachable garbage.
+			r.log().Warn("discarded an operation that a killed marina process had not committed", "pid", j.PID, "started", j.Started)
+			return os.Remove(r.journalPath())
+		}
+		// The commit was published, and a Git command has moved the ref on since: finish the tags, but
+		// leave the work tree and index to what that command made of them.
+		r.log().Warn("a killed marina process had published its commit, but another Git command has moved the branch since; marina did not update these work-tree files for it: compare them with git diff "+j.New[:12]+" HEAD -- FILES",
+			"pid", j.PID, "ref", j.Ref, "commit", j.New[:12], "now", cur.String()[:12], "files", strings.Join(j.Paths, ","))
+		j.Worktree = false
+	} else {
+		r.log().Warn("finishing an operation that a killed marina process had committed", "pid", j.PID, "ref", j.Ref, "commit", j.New[:12])
 	}
-	r.log().Warn("finishing an operation that a killed marina process had committed", "pid", j.PID, "ref", j.Ref, "commit", j.New[:12])
 	return r.finish(j)
 }
 
@@ -340,9 +354,9 @@ func (r *Repo) finish(j journal) error {
 
 // checkClean refuses changes to paths whose work tree or index differ from HEAD.
 func (r *Repo) checkClean(base *object.Tree, changes []Change) error {
-	idx, err := r.git.Storer.Index()
+	idx, err := r.index()
 	if err != nil {
-		return fmt.Errorf("reading the Git index: %w", err)
+		return err
 	}
 	var dirty []string
 	for _, ch := range changes {
@@ -577,7 +591,7 @@ func (r *Repo) updateRef(name plumbing.ReferenceName, old, new plumbing.Hash) er
 // updateIndex points the index entries of paths at their new blobs, with the stat
 // data of the freshly written files so git status sees them clean.
 func (r *Repo) updateIndex(entries map[string]plumbing.Hash) error {
-	idx, err := r.git.Storer.Index()
+	idx, err := r.index()
 	if err != nil {
 		return err
 	}
@@ -626,6 +640,18 @@ func (r *Repo) updateIndex(entries map[string]plumbing.Hash) error {
 		return err
 	}
 	return os.Rename(lock, filepath.Join(r.gitDir, "index"))
+}
+
+// index reads the Git index, saying what to do about a split index, which go-git cannot read.
+func (r *Repo) index() (*index.Index, error) {
+	idx, err := r.git.Storer.Index()
+	if errors.Is(err, index.ErrUnknownExtension) {
+		return nil, fmt.Errorf("reading the Git index (%s): it uses an extension marina cannot read, most likely a split index, which marina does not support; undo it with git update-index --no-split-index and git config core.splitIndex false, then run marina again", filepath.Join(r.gitDir, "index"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the Git index: %w", err)
+	}
+	return idx, nil
 }
 
 func fillStat(e *index.Entry, st os.FileInfo) {

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 
 	"github.com/go-git/go-git/v5"
@@ -130,28 +131,55 @@ func CheckPath(p string) error {
 }
 
 // ReadFile reads a work-tree file of at most max bytes. Symlinks that lead out of
-// the repository, "..", and oversized files are refused with the path in the error.
+// the repository, "..", files that are not regular (a FIFO is refused before it is
+// opened for reading) and oversized files are refused with the path in the error.
 func (r *Repo) ReadFile(p string, max int64) ([]byte, error) {
+	return r.readFile(p, max, false)
+}
+
+// ReadFileNoSymlinks is ReadFile refusing every symlink on the path, even one that
+// stays inside the repository.
+func (r *Repo) ReadFileNoSymlinks(p string, max int64) ([]byte, error) {
+	return r.readFile(p, max, true)
+}
+
+// CheckRegularFile checks that p is a regular file reached without any symlink and
+// returns its path on this machine, for libraries that open files by name (ONNX
+// Runtime, the digest stream).
+func (r *Repo) CheckRegularFile(p string) (string, error) {
+	if err := CheckPath(p); err != nil {
+		return "", err
+	}
+	fd, ok, err := r.openBeneath(p, true)
+	if ok {
+		if err != nil {
+			return "", err
+		}
+		closeFD(fd)
+	} else if _, err := r.rootOpen(p, true); err != nil {
+		return "", err
+	}
+	return filepath.Join(r.Root, filepath.FromSlash(p)), nil
+}
+
+func (r *Repo) readFile(p string, max int64, noSymlinks bool) ([]byte, error) {
 	if err := CheckPath(p); err != nil {
 		return nil, err
 	}
-	if fd, ok, err := r.openBeneath(p); ok {
+	if fd, ok, err := r.openBeneath(p, noSymlinks); ok {
 		if err != nil {
 			return nil, err
 		}
 		return readFD(fd, p, max)
 	}
-	f, err := r.root.Open(filepath.FromSlash(p))
+	f, err := r.rootOpen(p, noSymlinks)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, unwrapPathErr(err))
+		return nil, err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrBadPath, p)
 	}
 	if st.Size() > max {
 		return nil, fmt.Errorf("%w: %s is %d bytes, over the %d byte limit", ErrTooLarge, p, st.Size(), max)
@@ -166,6 +194,34 @@ func (r *Repo) ReadFile(p string, max int64) ([]byte, error) {
 	return b, nil
 }
 
+// rootOpen is openBeneath through os.Root, for kernels without openat2: every component
+// is checked with Lstat first, so no FIFO is opened and, with noSymlinks, no symlink followed.
+func (r *Repo) rootOpen(p string, noSymlinks bool) (*os.File, error) {
+	parts := strings.Split(p, "/")
+	for i := range parts {
+		sub := filepath.FromSlash(strings.Join(parts[:i+1], "/"))
+		st, err := r.root.Lstat(sub)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, unwrapPathErr(err))
+		}
+		if noSymlinks && st.Mode()&fs.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%s: %w: the path or a directory on it is a symlink; marina does not follow symlinks here", p, ErrBadPath)
+		}
+	}
+	st, err := r.root.Stat(filepath.FromSlash(p))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, unwrapPathErr(err))
+	}
+	if err := checkRegular(p, fileType(st.Mode())); err != nil {
+		return nil, err
+	}
+	f, err := r.root.OpenFile(filepath.FromSlash(p), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, unwrapPathErr(err))
+	}
+	return f, nil
+}
+
 // ReadDir lists a work-tree directory; a missing directory is empty.
 func (r *Repo) ReadDir(p string) ([]fs.DirEntry, error) {
 	if err := CheckPath(p); err != nil {
@@ -174,12 +230,15 @@ func (r *Repo) ReadDir(p string) ([]fs.DirEntry, error) {
 	f, ok, err := r.openDirBeneath(p)
 	if !ok {
 		f, err = r.root.Open(filepath.FromSlash(p))
+		if err != nil {
+			err = fmt.Errorf("%s: %w", p, unwrapPathErr(err))
+		}
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, unwrapPathErr(err))
+		return nil, err
 	}
 	defer f.Close()
 	entries, err := f.ReadDir(-1)

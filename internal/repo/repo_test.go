@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/internal/repo/repotest"
@@ -197,4 +199,86 @@ func TestCommitDeletesFilesAndEmptyDirectories(t *testing.T) {
 		t.Fatalf("status: %s", got)
 	}
 	repotest.Git(t, dir, "fsck", "--strict")
+}
+
+func TestReadFileRefusesWhatIsNotARegularFileWithoutBlocking(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, map[string]string{"models/m/v1.0.0.json": "{}\n"})
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("models/m/v1.0.0.json", filepath.Join(dir, "inside.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("models", filepath.Join(dir, "linkdir")); err != nil {
+		t.Fatal(err)
+	}
+	r := repotest.Open(t, dir)
+	cases := []struct {
+		name, path string
+		read       func(string, int64) ([]byte, error)
+		want       string // "" means the read succeeds
+	}{
+		{"FIFO", "fifo.yaml", r.ReadFile, "fifo.yaml is a named pipe (FIFO)"},
+		{"FIFO, no symlinks", "fifo.yaml", r.ReadFileNoSymlinks, "fifo.yaml is a named pipe (FIFO)"},
+		{"directory", "models", r.ReadFile, "models is a directory"},
+		{"symlink inside the repository", "inside.json", r.ReadFile, ""},
+		{"symlink, no symlinks", "inside.json", r.ReadFileNoSymlinks, "is a symlink"},
+		{"symlinked directory, no symlinks", "linkdir/m/v1.0.0.json", r.ReadFileNoSymlinks, "is a symlink"},
+		{"regular file, no symlinks", "models/m/v1.0.0.json", r.ReadFileNoSymlinks, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() { _, err := c.read(c.path, 1<<20); done <- err }()
+			select {
+			case err := <-done:
+				switch {
+				case c.want == "" && err != nil:
+					t.Fatalf("read %s: %v", c.path, err)
+				case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, repo.ErrBadPath)):
+					t.Fatalf("read %s: error %v, want ErrBadPath with %q", c.path, err, c.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("read %s still blocked after 10s", c.path)
+			}
+		})
+	}
+	if _, err := r.CheckRegularFile("fifo.yaml"); !errors.Is(err, repo.ErrBadPath) {
+		t.Fatalf("CheckRegularFile(fifo.yaml) = %v, want ErrBadPath", err)
+	}
+	if got, err := r.CheckRegularFile("models/m/v1.0.0.json"); err != nil || got != filepath.Join(r.Root, "models/m/v1.0.0.json") {
+		t.Fatalf("CheckRegularFile = %q, %v", got, err)
+	}
+}
+
+func TestASplitIndexIsRefusedWithHowToUndoIt(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, map[string]string{"a.txt": "one\n"})
+	repotest.Git(t, dir, "update-index", "--split-index")
+	r := repotest.Open(t, dir)
+	_, err := r.Commit(repo.Commit{Message: "x", Changes: []repo.Change{{Path: "a.txt", Data: []byte("two\n")}}})
+	if err == nil || !strings.Contains(err.Error(), "split index") || !strings.Contains(err.Error(), "git update-index --no-split-index") {
+		t.Fatalf("err = %v, want it to name the split index and how to undo it", err)
+	}
+}
+
+func TestATornJournalTmpIsRemovedByTheNextCommand(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, nil)
+	tmp := filepath.Join(dir, ".git", "marina", "journal.json.tmp")
+	if err := os.WriteFile(tmp, []byte(`{"ref":"refs/heads/ma`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("journal.json.tmp left behind: %v", err)
+	}
 }

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	kvalidation "k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/marina-dev/marina/internal/kubeschema"
 	"github.com/marina-dev/marina/schemas"
@@ -131,13 +134,14 @@ func (v *validation) checkObject(file string, d *schemas.Document, obj map[strin
 		return []Finding{finding("k8s-unknown-kind", file, "", line, "pass the directory of its CustomResourceDefinition with --crds DIR",
 			"no schema for %s %s%s; pass --crds DIR", apiVersion, kind, objectName(obj))}
 	}
+	labels := labelFindings(file, d, obj, fmt.Sprintf("%s %s%s: ", apiVersion, kind, objectName(obj)))
 	err := v.kube.Validate(obj)
 	if err == nil {
-		return nil
+		return labels
 	}
 	var ke *kubeschema.Error
 	if !errors.As(err, &ke) {
-		return []Finding{finding("k8s-schema", file, "", line, "", "%s %s%s: %v", apiVersion, kind, objectName(obj), err)}
+		return append(labels, finding("k8s-schema", file, "", line, "", "%s %s%s: %v", apiVersion, kind, objectName(obj), err))
 	}
 	hint := "fix the field; see `kubectl explain " + strings.ToLower(kind) + "` for its schema"
 	if strings.HasPrefix(file, "applications/") {
@@ -153,6 +157,50 @@ func (v *validation) checkObject(file string, d *schemas.Document, obj map[strin
 			msg = fmt.Sprintf("%s %q", msg, name)
 		}
 		out = append(out, finding("k8s-schema", file, fe.Field, lineAt(d, fe.Path), hint, "%s%s", prefix, msg))
+	}
+	return append(labels, out...)
+}
+
+// labelMaps are where objects carry labels the API server validates: the object's own and, for the
+// workload kinds, the pod template's and the selector's (other kinds' spec.template, like an
+// ApplicationSet's, is a template of something else, with placeholders).
+var labelMaps = [][]string{{"metadata", "labels"}, {"spec", "template", "metadata", "labels"}, {"spec", "selector", "matchLabels"}}
+
+var workloadKinds = map[string]bool{"Deployment": true, "StatefulSet": true, "DaemonSet": true, "ReplicaSet": true, "Job": true, "ReplicationController": true}
+
+// labelFindings checks label keys and values with the API server's own rules (apimachinery's validation):
+// the offline schemas only say they are strings, so a value like 1.0.0+build.7 passed and the server refused it.
+func labelFindings(file string, d *schemas.Document, obj map[string]any, prefix string) []Finding {
+	var out []Finding
+	maps := labelMaps
+	if kind, _ := obj["kind"].(string); !workloadKinds[kind] {
+		maps = maps[:1]
+	}
+	for _, at := range maps {
+		var cur any = obj
+		for _, k := range at {
+			m, _ := cur.(map[string]any)
+			cur = m[k]
+		}
+		labels, _ := cur.(map[string]any)
+		keys := make([]string, 0, len(labels))
+		for k := range labels {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			val, _ := labels[k].(string)
+			problems := kvalidation.IsQualifiedName(k)
+			problems = append(problems, kvalidation.IsValidLabelValue(val)...)
+			if len(problems) == 0 {
+				continue
+			}
+			ptr := "/" + strings.Join(at, "/") + "/" + escapePointer(k)
+			field := strings.Join(at, ".") + "." + k
+			out = append(out, finding("k8s-label", file, field, lineAt(d, ptr),
+				"label keys are [prefix/]name and values at most 63 characters of letters, digits, '-', '_' and '.', starting and ending alphanumeric; for rendered files, fix what feeds the label (a version with build metadata, for instance) and run `marina render --write`",
+				"%slabel %s=%q: %s", prefix, k, val, strings.Join(problems, "; ")))
+		}
 	}
 	return out
 }

@@ -99,6 +99,8 @@ func (v *validation) checkModelVersion(file string, data []byte) result {
 	if err != nil {
 		doc, _ := schemas.Parse(file, data)
 		findings = problemFindings(err, file, "schema", doc)
+	} else {
+		findings = v.checkArtifactLocation(file, data, mv)
 	}
 	return result{findings: findings, apply: func() { v.versions[file] = &versionFile{file: file, v: mv} }}
 }
@@ -113,4 +115,23 @@ func (v *validation) checkPipeline(file string, data []byte) result {
 		return result{findings: problemFindings(err, file, "schema", doc)}
 	}
 	return result{}
+}
+
+// checkArtifactLocation flags an artifact.uri that would make marina read outside the repository: an absolute
+// path, file://, "..", an unknown scheme, or a path in the repository that is a symlink or not a regular file.
+// A missing file is not flagged: artifacts are often kept out of Git (LFS, CI caches) and model check says so.
+func (v *validation) checkArtifactLocation(file string, data []byte, mv *model.Version) []Finding {
+	loc, err := mv.Artifact.Locate()
+	if err == nil && loc.Path != "" && v.r.Exists(loc.Path) {
+		_, err = v.r.CheckRegularFile(loc.Path)
+	}
+	if err == nil {
+		return nil
+	}
+	line := 0
+	if doc, _ := schemas.Parse(file, data); doc != nil {
+		line = doc.LineOfPath("artifact.uri")
+	}
+	return []Finding{finding("artifact-location", file, "artifact.uri", line,
+		"commit the artifact into the repository as a regular file and record its path relative to the root, or record where the cluster fetches it (oci://, s3://, gs://, https://)", "%v", err)}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/marina-dev/marina/internal/kubeschema"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
+	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/schemas"
@@ -234,12 +235,16 @@ func (v *validation) discover() ([]file, []Finding, error) {
 	if v.r.Exists("ci/pipeline.yaml") {
 		add("ci/pipeline.yaml", kindPipeline)
 	}
-	modelDirs, f, err := v.subdirs(model.Dir)
+	// The registry's own listing, so validate and every other command agree on models/.
+	models, problems, err := (&registry.Registry{Repo: v.r}).Models()
 	if err != nil {
 		return nil, nil, err
 	}
-	findings = append(findings, f...)
-	for _, d := range modelDirs {
+	for _, p := range problems {
+		findings = append(findings, finding("file-name", model.Dir, "", 0, "rename or remove it; model directories are named like Kubernetes objects", "%s", strings.TrimPrefix(p.Error(), repo.ErrBadPath.Error()+": ")))
+	}
+	for _, name := range models {
+		d := path.Join(model.Dir, name)
 		entries, err := v.r.ReadDir(d)
 		if err != nil {
 			return nil, nil, err

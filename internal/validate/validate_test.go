@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/marina-dev/marina/internal/render"
@@ -238,6 +239,11 @@ spec:
 
 func TestRunFindsEachKindOfMistake(t *testing.T) {
 	t.Parallel()
+	// artifactURI records uri as version 1.1.0's artifact; badArtifact is the finding it must bring.
+	artifactURI := func(uri string) func(map[string]string) {
+		return replace("models/m/v1.1.0.json", "s3://models/m/1.1.0.onnx", uri)
+	}
+	badArtifact := validate.Finding{Rule: "artifact-location", File: "models/m/v1.1.0.json", Path: "artifact.uri", Line: 6}
 	cases := []struct {
 		name  string
 		edit  func(map[string]string)
@@ -258,6 +264,33 @@ func TestRunFindsEachKindOfMistake(t *testing.T) {
 		{name: "a bad digest in a registry file",
 			edit: replace("models/m/v1.1.0.json", "sha256:1111", "sha256:zz11"),
 			want: validate.Finding{Rule: "schema", File: "models/m/v1.1.0.json", Path: "artifact.digest", Line: 6}},
+		{name: "an absolute artifact path would read outside the repository", edit: artifactURI("/etc/passwd"), want: badArtifact},
+		{name: "a file:// artifact URI would read outside the repository", edit: artifactURI("file:///etc/passwd"), want: badArtifact},
+		{name: "an artifact path with .. leaves the repository", edit: artifactURI("models/../../x.onnx"), want: badArtifact},
+		{name: "an artifact that is a committed symlink",
+			edit: artifactURI("models/m/model.onnx"),
+			after: func(dir string) {
+				if err := os.Symlink("/etc/passwd", filepath.Join(dir, "models", "m", "model.onnx")); err != nil {
+					panic(err)
+				}
+			},
+			want: badArtifact},
+		{name: "a FIFO among the manifests is refused without blocking",
+			after: func(dir string) {
+				if err := syscall.Mkfifo(filepath.Join(dir, "infrastructure", "base", "pipe.yaml"), 0o644); err != nil {
+					panic(err)
+				}
+			},
+			want: validate.Finding{Rule: "file-unreadable", File: "infrastructure/base/pipe.yaml"}},
+		{name: "a registry file with SemVer build metadata",
+			edit: set("models/m/v1.1.0+build.7.json", strings.Replace(versionJSON("1.1.0+build.7", "registered", ""), "abcdef0", "abcdef1", 1)),
+			want: validate.Finding{Rule: "schema", File: "models/m/v1.1.0+build.7.json", Path: "version", Line: 3}},
+		{name: "a label value the API server refuses",
+			edit: set("infrastructure/base/labelled.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: l\n  labels:\n    app.kubernetes.io/version: 1.0.0+build.7\n"),
+			want: validate.Finding{Rule: "k8s-label", File: "infrastructure/base/labelled.yaml", Path: "metadata.labels.app.kubernetes.io/version", Line: 6}},
+		{name: "a model directory named ..x, which model list refuses too",
+			edit: set("models/..x/v1.0.0.json", versionJSON("1.0.0", "registered", "")),
+			want: validate.Finding{Rule: "file-name", File: "models"}},
 		{name: "a registry file named after another version",
 			edit: set("models/m/v1.2.0.json", versionJSON("1.1.0", "registered", "")),
 			want: validate.Finding{Rule: "schema", File: "models/m/v1.2.0.json", Path: "name"}},

@@ -1,5 +1,5 @@
-// Package crash kills real marina processes in the middle of register and promote
-// and checks that the repository is never left in a half state.
+//go:build e2e
+
 package crash
 
 import (
@@ -9,30 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/marina-dev/marina/internal/repo/repotest"
 )
-
-var marina string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "marina-crash")
-	if err != nil {
-		panic(err)
-	}
-	marina = filepath.Join(dir, "marina")
-	build := exec.Command("go", "build", "-o", marina, "github.com/marina-dev/marina/cmd/marina")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		panic("building marina: " + err.Error())
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
 
 // The named points in internal/repo where a commit can be interrupted, in order.
 var failpoints = []string{"objects-written", "journal-written", "ref-updated", "tag-written", "worktree-file-written", "index-written"}
@@ -148,6 +131,12 @@ func checkFinished(t *testing.T, dir, old string, op operation) {
 }
 
 func TestKillAtEveryFailpointLeavesHeadAtTheOldOrTheNewCommit(t *testing.T) {
+	var mu sync.Mutex
+	outcomes := map[string]int{}
+	t.Cleanup(func() {
+		t.Logf("kill sweep: %d trials (operation × failpoint); HEAD at the old commit %d, at the new one %d, half state 0",
+			outcomes["old"]+outcomes["new"], outcomes["old"], outcomes["new"])
+	})
 	for _, op := range operations {
 		for _, fp := range failpoints {
 			if fp == "tag-written" && !op.usesTags {
@@ -165,6 +154,9 @@ func TestKillAtEveryFailpointLeavesHeadAtTheOldOrTheNewCommit(t *testing.T) {
 				// A read-only command after the crash finishes a committed operation, and says so.
 				_, out := run(t, dir, "", "model", "list")
 				published := repotest.Git(t, dir, "rev-parse", "HEAD") != old
+				mu.Lock()
+				outcomes[map[bool]string{true: "new", false: "old"}[published]]++
+				mu.Unlock()
 				if said := strings.Contains(out, "finishing an operation that a killed marina process had committed"); said != published {
 					t.Fatalf("recovery message shown=%v, commit published=%v:\n%s", said, published, out)
 				}
@@ -177,9 +169,15 @@ func TestKillAtEveryFailpointLeavesHeadAtTheOldOrTheNewCommit(t *testing.T) {
 
 func TestKillAtRandomMomentsLeavesHeadAtTheOldOrTheNewCommit(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
+	const trials = 15
 	for _, op := range operations {
 		t.Run(op.name, func(t *testing.T) {
-			for i := range 15 {
+			outcomes := map[string]int{}
+			defer func() {
+				t.Logf("random kills of %s: %d trials; killed before publishing %d, after %d, finished before the kill %d, half state 0",
+					op.name, trials, outcomes["old"], outcomes["new"], outcomes["done"])
+			}()
+			for i := range trials {
 				dir := repotest.Dir(t, nil)
 				args := op.setup(t, dir)
 				old := repotest.Git(t, dir, "rev-parse", "HEAD")
@@ -190,8 +188,16 @@ func TestKillAtRandomMomentsLeavesHeadAtTheOldOrTheNewCommit(t *testing.T) {
 				}
 				time.Sleep(time.Duration(rng.IntN(40_000)) * time.Microsecond)
 				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
+				err := cmd.Wait()
 				checkNoHalfState(t, dir, old, op)
+				switch {
+				case err == nil:
+					outcomes["done"]++
+				case repotest.Git(t, dir, "rev-parse", "HEAD") == old:
+					outcomes["old"]++
+				default:
+					outcomes["new"]++
+				}
 				run(t, dir, "", args...)
 				checkFinished(t, dir, old, op)
 				if t.Failed() {
