@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -394,4 +396,56 @@ func TestAnInferenceAnswerThatIsNotTheProtocolsJSONReachesTheClientAndIsCountedA
 			}
 		})
 	}
+}
+
+// FuzzRewrite sends any request net/http's server would accept through the router's rewrite and writes it as
+// http.Transport does: the upstream must be able to read it, under the upstream's path prefix, for its host, with the
+// same method, query and body, and without the pin or the client's connection headers.
+func FuzzRewrite(f *testing.F) {
+	for _, seed := range []string{
+		"POST /v2/models/iris/infer?debug=1&x=%20 HTTP/1.1\r\nHost: r\r\nContent-Length: 4\r\nX-Marina-Version: 1\r\n\r\nbody",
+		"GET /v2/models/a%2Fb/ready HTTP/1.1\r\nHost: r\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nTe: trailers\r\n\r\n",
+		"PUT / HTTP/1.1\r\nHost: r\r\nTransfer-Encoding: chunked\r\nX-Forwarded-For: 10.0.0.1\r\nUpgrade: h2c\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		"OPTIONS * HTTP/1.1\r\nHost: r\r\nExpect: 100-continue\r\n\r\n",
+	} {
+		f.Add(seed)
+	}
+	u := &upstream{version: "1", answer: []string{"1"}, url: &url.URL{Scheme: "http", Host: "10.1.2.3:8080", Path: "/base"}}
+	f.Fuzz(func(t *testing.T, raw string) {
+		in, err := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
+		if err != nil || in.Method == http.MethodConnect {
+			return // net/http's server refuses it; CONNECT is not proxied
+		}
+		body, err := io.ReadAll(in.Body)
+		if err != nil {
+			return
+		}
+		in.Body, in.RemoteAddr = io.NopCloser(strings.NewReader(string(body))), "192.0.2.1:5000"
+		out := in.Clone(context.Background())
+		out.RequestURI, out.Body, out.ContentLength = "", io.NopCloser(strings.NewReader(string(body))), int64(len(body))
+		u.rewrite(&httputil.ProxyRequest{In: in, Out: out})
+		var wire strings.Builder
+		if err := out.Write(&wire); err != nil {
+			t.Fatalf("writing the rewritten request of %q: %v", raw, err)
+		}
+		got, err := http.ReadRequest(bufio.NewReader(strings.NewReader(wire.String())))
+		if err != nil {
+			t.Fatalf("the upstream cannot read %q (from %q): %v", wire.String(), raw, err)
+		}
+		gotBody, err := io.ReadAll(got.Body)
+		if err != nil || string(gotBody) != string(body) {
+			t.Errorf("body %q (%v), want %q", gotBody, err, body)
+		}
+		if got.Method != in.Method || got.Host != u.url.Host || !strings.HasPrefix(got.URL.Path, "/base") {
+			t.Errorf("%s %s for %s, want %s /base… for %s", got.Method, got.URL.Path, got.Host, in.Method, u.url.Host)
+		}
+		for _, k := range []string{VersionHeader, "Connection", "Upgrade", "Expect", "Keep-Alive"} {
+			if v, ok := got.Header[k]; ok {
+				t.Errorf("the upstream got %s: %q", k, v)
+			}
+		}
+		if xff := got.Header.Get("X-Forwarded-For"); !strings.HasSuffix(xff, "192.0.2.1") {
+			t.Errorf("X-Forwarded-For %q, want the client's address last", xff)
+		}
+	})
 }
