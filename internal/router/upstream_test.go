@@ -422,7 +422,8 @@ func FuzzRewrite(f *testing.F) {
 		}
 		in.Body, in.RemoteAddr = io.NopCloser(strings.NewReader(string(body))), "192.0.2.1:5000"
 		out := in.Clone(context.Background())
-		out.RequestURI, out.Body, out.ContentLength = "", io.NopCloser(strings.NewReader(string(body))), int64(len(body))
+		// As ReverseProxy prepares it: the client's HTTP/1.0 or Connection: close does not close the upstream's.
+		out.RequestURI, out.Body, out.ContentLength, out.Close = "", io.NopCloser(strings.NewReader(string(body))), int64(len(body)), false
 		u.rewrite(&httputil.ProxyRequest{In: in, Out: out})
 		var wire strings.Builder
 		if err := out.Write(&wire); err != nil {
