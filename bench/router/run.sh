@@ -5,8 +5,10 @@
 # split_clients and mirrors with mirror (its config is written here); marina router reads the equivalent file.
 # About 30 s.
 #
-#   bash bench/router/run.sh [DURATION] [RATE] [SHADOW_DELAY]     # defaults 3s 5000 200ms
-#   BASELINE=HEAD~3 bash bench/router/run.sh                       # also marina built from that revision, alongside
+#   bash bench/router/run.sh [DURATION] [RATE] [SHADOW_DELAY] [MODEL_LATENCY]   # defaults 3s 5000 200ms 0
+#   BASELINE=HEAD~3 bash bench/router/run.sh                                     # also marina built from that revision
+#
+# MODEL_LATENCY makes the upstream wait that long before answering, as a model would (e.g. 5ms).
 #
 # Everything runs on this machine's cores: upstreams, proxies and the load generator (bench/router/loadgen) compete,
 # as they would on one node. Installs nginx-light with apt-get when nginx is missing and running as root.
@@ -15,6 +17,7 @@ set -euo pipefail
 duration=${1:-3s}
 rate=${2:-5000}
 shadow_delay=${3:-200ms}
+model_latency=${4:-0}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
@@ -86,7 +89,7 @@ free_port() {
 	done
 }
 
-start fast "$work/upstream"
+start fast "$work/upstream" -delay "$model_latency"
 start slow "$work/upstream" -delay "$shadow_delay"
 fast=$(address fast 's|listening on http://||p')
 slow=$(address slow 's|listening on http://||p')
@@ -169,7 +172,7 @@ if [[ -z $up ]]; then # e.g. a free port taken meanwhile: measuring nothing woul
 	exit 1
 fi
 
-echo "marina router${BASELINE:+ (marina-base: $BASELINE)} vs nginx $(nginx -v 2>&1 | sed 's|.*/||'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
+echo "marina router${BASELINE:+ (marina-base: $BASELINE)} vs nginx $(nginx -v 2>&1 | sed 's|.*/||'), $(nproc) cores, upstream latency $model_latency, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
 "$work/loadgen" -rate "$rate" -d "$duration" \
 	-targets "direct=http://$fast/v2/models/bench/infer,marina=http://$marina_plain/v2/models/bench/infer,nginx=http://$nginx_plain/v2/models/bench/infer,marina-shadow=http://$marina_shadow/v2/models/bench/infer,nginx-shadow=http://$nginx_shadow/v2/models/bench/infer$base_target"
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) after the run"

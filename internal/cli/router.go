@@ -197,8 +197,15 @@ model (HTTP/1.1, and HTTP/2 without TLS).
   - The shadow's answers are compared with the primary's (Open Inference
     Protocol v2 or KServe v1 JSON): exact match, argmax agreement, max abs/rel
     difference, shape/datatype mismatch, error mismatch, latency delta.
+  - Requests stream to the version as they arrive; only a mirrored one is kept
+    in memory (up to maxBody) for the shadow. A request the version may have
+    received is never sent twice: as Go's HTTP client, the router retries on a
+    new connection only what it had not written yet, or GET, HEAD, OPTIONS and
+    TRACE without a body.
   - Prometheus metrics on the separate metrics address: requests and latency per
-    version and status code, in flight, upstream errors, mirror drops and the
+    version and status code, in flight, upstream errors (connect, timeout,
+    other, and protocol: a 2xx answer to an inference request whose body is not
+    the protocol's JSON, passed to the client as it is), mirror drops and the
     comparisons per model/version pair. HTTP/2 without TLS means prior
     knowledge (curl --http2-prior-knowledge), not the Upgrade: h2c handshake.
   - Tracing: with --otlp-endpoint, or OTEL_EXPORTER_OTLP_ENDPOINT or
@@ -221,6 +228,7 @@ The configuration file (unknown fields are errors):
   sticky: {header: X-User-Id, cookie: session}
   maxBody: 8Mi                    # larger request bodies get 413
   maxIdleConnsPerHost: 256
+  maxConnsPerHost: 1024           # per upstream address; more requests wait for one
   timeouts: {upstream: 60s, readHeader: 10s, idle: 90s, drain: 10s}
 
 Changes to the file are picked up within --reload-interval, or on SIGHUP, and

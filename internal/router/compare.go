@@ -2,8 +2,10 @@ package router
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strings"
@@ -25,6 +27,32 @@ type Response struct {
 }
 
 func (r Response) ok() bool { return r.Err == nil && r.Status >= 200 && r.Status < 300 }
+
+// decompressed is r with a gzip body (encoding is its Content-Encoding) decompressed, up to limit: a client may ask
+// for gzip, the shadow never is.
+func decompressed(r Response, encoding string, limit int64) Response {
+	if !strings.EqualFold(encoding, "gzip") || !r.ok() || r.Truncated {
+		return r
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(r.Body))
+	if err == nil {
+		r.Body, err = io.ReadAll(io.LimitReader(zr, limit+1))
+	}
+	r.Truncated = err != nil || int64(len(r.Body)) > limit
+	return r
+}
+
+// checkResponse reports why body is not a successful inference answer of protocol (ProtocolOIPv2 or
+// ProtocolKServeV1): not JSON, or JSON without the outputs or predictions the protocol requires. It reads no further
+// than that, leaving the values to Compare.
+func checkResponse(protocol string, body []byte) error {
+	if protocol == ProtocolKServeV1 {
+		_, err := decodeKServe(body)
+		return err
+	}
+	_, err := decodeOIP(body)
+	return err
+}
 
 // Result is the outcome of comparing a shadow's response with the primary's.
 type Result string
@@ -226,14 +254,28 @@ type oipResponse struct {
 	} `json:"outputs"`
 }
 
-// parseOIP reads the outputs of an OIP v2 response.
-func parseOIP(body []byte) ([]tensor, error) {
+// decodeOIP reads an OIP v2 response down to each output's name, shape, datatype and undecoded data, all required.
+func decodeOIP(body []byte) (*oipResponse, error) {
 	var r oipResponse
 	if err := json.Unmarshal(body, &r); err != nil {
 		return nil, err
 	}
 	if r.Outputs == nil {
 		return nil, fmt.Errorf("no outputs")
+	}
+	for i, o := range r.Outputs {
+		if o.Name == "" || o.Shape == nil || o.Datatype == "" || len(o.Data) == 0 || string(o.Data) == "null" {
+			return nil, fmt.Errorf("outputs[%d]: name, shape, datatype and data are required", i)
+		}
+	}
+	return &r, nil
+}
+
+// parseOIP reads the outputs of an OIP v2 response.
+func parseOIP(body []byte) ([]tensor, error) {
+	r, err := decodeOIP(body)
+	if err != nil {
+		return nil, err
 	}
 	ts := make([]tensor, len(r.Outputs))
 	seen := map[string]bool{}
@@ -251,20 +293,29 @@ func parseOIP(body []byte) ([]tensor, error) {
 	return ts, nil
 }
 
-// parseKServe reads the predictions of a KServe v1 response as one tensor whose shape is the nesting of its lists.
-func parseKServe(body []byte) ([]tensor, error) {
+// decodeKServe reads the undecoded predictions of a KServe v1 response.
+func decodeKServe(body []byte) (json.RawMessage, error) {
 	var r struct {
 		Predictions json.RawMessage `json:"predictions"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil {
 		return nil, err
 	}
-	if r.Predictions == nil {
+	if r.Predictions == nil || string(r.Predictions) == "null" {
 		return nil, fmt.Errorf("no predictions")
+	}
+	return r.Predictions, nil
+}
+
+// parseKServe reads the predictions of a KServe v1 response as one tensor whose shape is the nesting of its lists.
+func parseKServe(body []byte) ([]tensor, error) {
+	predictions, err := decodeKServe(body)
+	if err != nil {
+		return nil, err
 	}
 	t := tensor{name: "predictions"}
 	var shape []int
-	if err := t.fill(r.Predictions, &shape); err != nil {
+	if err := t.fill(predictions, &shape); err != nil {
 		return nil, err
 	}
 	t.shape = shape

@@ -50,6 +50,8 @@ const (
 	DefaultDrainTimeout = 10 * time.Second
 	// DefaultMaxIdleConnsPerHost is maxIdleConnsPerHost's default.
 	DefaultMaxIdleConnsPerHost = 256
+	// DefaultMaxConnsPerHost is maxConnsPerHost's default, Envoy's default max_connections per upstream cluster.
+	DefaultMaxConnsPerHost = 1024
 )
 
 // ErrInvalidConfig is wrapped by every error about a router configuration's content.
@@ -75,6 +77,8 @@ type Config struct {
 	MaxBody *resource.Quantity `json:"maxBody,omitempty"`
 	// MaxIdleConnsPerHost sizes the keep-alive pool to each upstream.
 	MaxIdleConnsPerHost int `json:"maxIdleConnsPerHost,omitempty"`
+	// MaxConnsPerHost caps the connections to each upstream address; requests beyond it wait for one.
+	MaxConnsPerHost int `json:"maxConnsPerHost,omitempty"`
 	// Timeouts bound each phase of a request.
 	Timeouts Timeouts `json:"timeouts,omitempty"`
 
@@ -242,11 +246,17 @@ func (c *Config) validate() error {
 		}
 		c.maxBody = n
 	}
-	if c.MaxIdleConnsPerHost < 0 {
-		return fieldError("maxIdleConnsPerHost", "%d: want 0 (default %d) or more", c.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost)
-	}
-	if c.MaxIdleConnsPerHost == 0 {
-		c.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
+	for _, f := range []struct {
+		name string
+		v    *int
+		def  int
+	}{{"maxIdleConnsPerHost", &c.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost}, {"maxConnsPerHost", &c.MaxConnsPerHost, DefaultMaxConnsPerHost}} {
+		if *f.v < 0 {
+			return fieldError(f.name, "%d: want 0 (default %d) or more", *f.v, f.def)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
 	}
 	t := &c.Timeouts
 	for _, d := range []struct {

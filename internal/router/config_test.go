@@ -24,7 +24,7 @@ func TestParseAcceptsTheDesignExampleAndFillsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.maxBody != DefaultMaxBody || c.Shadow.Workers != DefaultWorkers || c.Shadow.Timeout.Duration != 2*time.Second ||
-		c.Timeouts.Drain.Duration != DefaultDrainTimeout || c.MaxIdleConnsPerHost != DefaultMaxIdleConnsPerHost {
+		c.Timeouts.Drain.Duration != DefaultDrainTimeout || c.MaxIdleConnsPerHost != DefaultMaxIdleConnsPerHost || c.MaxConnsPerHost != DefaultMaxConnsPerHost {
 		t.Errorf("defaults not filled: %+v", c)
 	}
 }
@@ -47,6 +47,7 @@ func TestParseNamesTheFieldThatIsWrong(t *testing.T) {
 		{"sticky names a header or a cookie", "sticky: {}\n", "sticky: set header or cookie"},
 		{"maxBody is a positive size", "maxBody: 0\n", "maxBody: 0"},
 		{"timeouts are not negative", "timeouts: {drain: -1s}\n", "timeouts.drain: -1s"},
+		{"the connection cap is not negative", "maxConnsPerHost: -1\n", "maxConnsPerHost: -1: want 0 (default 1024) or more"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

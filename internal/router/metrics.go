@@ -59,7 +59,7 @@ func newMetrics() *metrics {
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "marina_router_in_flight_requests",
 			Help: "Requests being answered."}, []string{"model"}),
 		upstreamError: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "marina_router_upstream_errors_total",
-			Help: "Requests a version did not answer: kind is connect, timeout or other."}, []string{"model", "version", "kind"}),
+			Help: "Requests a version did not answer (kind connect, timeout or other), and 2xx answers to inference requests that are not the protocol's JSON (kind protocol)."}, []string{"model", "version", "kind"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "marina_router_config_reloads_total",
 			Help: "Configuration reloads, by result (success or failure: the previous configuration stays)."}, []string{"result"}),
 		mirrored: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "marina_router_mirror_requests_total",

@@ -2,14 +2,12 @@ package router
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,7 +102,7 @@ func newMirror(cfg *Config, u *url.URL, m *metrics, log *slog.Logger, rnd func()
 	mr := &mirror{
 		model: cfg.Model, protocol: cfg.Protocol, version: s.Version, url: u, limit: cfg.maxBody, timeout: s.Timeout.Duration,
 		// Its own pool, as large as the workers: a slow shadow must not hold the primary's connections.
-		transport: newTransport(s.Workers, s.Timeout.Duration),
+		transport: newTransport(s.Workers, s.Workers, s.Timeout.Duration),
 		tracer:    tracer, log: log, logCfg: s.Log, rand: rnd,
 		queue: make(chan *job, s.Queue), maxBytes: s.QueueBytes,
 		queueLen: m.queueLen.WithLabelValues(cfg.Model, s.Version),
@@ -214,26 +212,11 @@ func (mr *mirror) send(j *job) {
 		mr.dropped[dropBusy].Inc() // shedding load, like a slow shadow: says nothing about its model
 		return
 	}
-	c := Compare(mr.protocol, mr.decoded(j), got)
+	c := Compare(mr.protocol, decompressed(j.primary, j.encoding, mr.limit), got)
 	j.pair.record(c)
 	if l := mr.logCfg; l != nil && c.Disagrees() && float64(mr.rand()%1_000_000) < l.Sample*1_000_000 {
 		mr.logDisagreement(j, got, c)
 	}
-}
-
-// decoded is the primary's response with a gzip body (the client asked for it; the shadow is asked for plain bodies)
-// decompressed, up to the limit.
-func (mr *mirror) decoded(j *job) Response {
-	p := j.primary
-	if !strings.EqualFold(j.encoding, "gzip") || !p.ok() || p.Truncated {
-		return p
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(p.Body))
-	if err == nil {
-		p.Body, err = io.ReadAll(io.LimitReader(zr, mr.limit+1))
-	}
-	p.Truncated = err != nil || int64(len(p.Body)) > mr.limit
-	return p
 }
 
 // logDisagreement logs one sampled disagreement; bodies only when the configuration asks for them, truncated.

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/textproto"
 	"net/url"
 	"slices"
@@ -43,7 +45,7 @@ type Router struct {
 	metrics *metrics
 	state   atomic.Pointer[state]
 	reload  sync.Mutex // serialises Reload, not requests
-	copyBuf sync.Pool  // *[]byte response copy buffers
+	buffers bufferPool // response copy buffers of every version's ReverseProxy
 }
 
 // state is one configuration, ready to route; Reload swaps it whole.
@@ -53,20 +55,21 @@ type state struct {
 	cum       []uint64             // cumulative weights of upstreams
 	total     uint64               // sum of the weights
 	byVersion map[string]*upstream // every version a request may pin, the shadow's too
-	pools     map[string]*connPool // keep-alive pools by upstream address
+	transport *http.Transport      // keep-alive connections to every version
 	mirror    *mirror              // nil without a shadow
 	mirrorPPM uint64               // mirrored requests per million
 	stickyHdr string               // canonical header key
 	inFlight  prometheus.Gauge     // of the model
 }
 
-// upstream is one version's address and metrics.
+// upstream is one version's address, proxy and metrics.
 type upstream struct {
+	model   string
 	version string
 	answer  []string // the X-Marina-Version value of its responses, shared by all of them
 	url     *url.URL
-	prefix  string // the URL's path, escaped, without a trailing slash
-	pool    *connPool
+	traced  bool // the router records spans: the upstream sees the router's traceparent, not the client's
+	proxy   *httputil.ReverseProxy
 	metrics *versionMetrics
 	errors  map[string]prometheus.Counter // by kind
 	pair    *pairMetrics                  // comparisons of the shadow against this version; nil without a shadow
@@ -84,7 +87,6 @@ func New(cfg *Config, opts Options) (*Router, error) {
 	if opts.TracerProvider != nil {
 		rt.tracer = opts.TracerProvider.Tracer("github.com/marina-dev/marina/internal/router")
 	}
-	rt.copyBuf.New = func() any { b := make([]byte, 32<<10); return &b }
 	st, err := rt.build(cfg, nil)
 	if err != nil {
 		return nil, err
@@ -100,8 +102,8 @@ func (rt *Router) Config() *Config { return rt.state.Load().cfg }
 func (rt *Router) MetricsHandler() http.Handler { return rt.metrics.handler() }
 
 // Reload swaps in cfg atomically: requests already routed finish on the previous configuration, the next ones use
-// cfg. Keep-alive connections survive when the pool settings stay; the shadow queue is replaced only when the shadow
-// changes.
+// cfg. Keep-alive connections survive when the connection settings stay; the shadow queue is replaced only when the
+// shadow changes.
 func (rt *Router) Reload(cfg *Config) error {
 	rt.reload.Lock()
 	defer rt.reload.Unlock()
@@ -116,10 +118,8 @@ func (rt *Router) Reload(cfg *Config) error {
 	if cfg.Listen != old.cfg.Listen || cfg.Metrics != old.cfg.Metrics {
 		rt.log.Warn("listen and metrics addresses change only with a restart", "listen", old.cfg.Listen, "metrics", old.cfg.Metrics)
 	}
-	for addr, p := range old.pools {
-		if st.pools[addr] != p {
-			p.closeIdle()
-		}
+	if old.transport != st.transport {
+		old.transport.CloseIdleConnections()
 	}
 	if old.mirror != nil && old.mirror != st.mirror {
 		go old.mirror.close()
@@ -133,42 +133,32 @@ func (rt *Router) close() {
 	if st.mirror != nil {
 		st.mirror.close()
 	}
-	for _, p := range st.pools {
-		p.closeIdle()
-	}
+	st.transport.CloseIdleConnections()
 }
 
-// build prepares cfg for routing, reusing the connection pools and mirror of old when their settings did not change.
+// build prepares cfg for routing, reusing the transport and mirror of old when their settings did not change.
 func (rt *Router) build(cfg *Config, old *state) (*state, error) {
 	if cfg.maxBody == 0 { // built by hand rather than by Load or Parse
 		if err := cfg.validate(); err != nil {
 			return nil, err
 		}
 	}
-	st := &state{cfg: cfg, byVersion: map[string]*upstream{}, pools: map[string]*connPool{},
-		inFlight: rt.metrics.inFlight.WithLabelValues(cfg.Model)}
+	st := &state{cfg: cfg, byVersion: map[string]*upstream{}, inFlight: rt.metrics.inFlight.WithLabelValues(cfg.Model)}
 	if s := cfg.Sticky; s != nil && s.Header != "" {
 		st.stickyHdr = textproto.CanonicalMIMEHeaderKey(s.Header)
 	}
-	samePools := old != nil && old.cfg.MaxIdleConnsPerHost == cfg.MaxIdleConnsPerHost && old.cfg.Timeouts.Upstream == cfg.Timeouts.Upstream
-	pool := func(addr string) *connPool {
-		if p, ok := st.pools[addr]; ok {
-			return p
-		}
-		p, ok := old.poolFor(addr, samePools)
-		if !ok {
-			p = newConnPool(addr, cfg.MaxIdleConnsPerHost, cfg.Timeouts.Upstream.Duration)
-		}
-		st.pools[addr] = p
-		return p
+	if old != nil && old.cfg.MaxIdleConnsPerHost == cfg.MaxIdleConnsPerHost && old.cfg.MaxConnsPerHost == cfg.MaxConnsPerHost &&
+		old.cfg.Timeouts.Upstream == cfg.Timeouts.Upstream {
+		st.transport = old.transport
+	} else {
+		st.transport = newTransport(cfg.MaxIdleConnsPerHost, cfg.MaxConnsPerHost, cfg.Timeouts.Upstream.Duration)
 	}
 	m := rt.metrics
 	for _, u := range cfg.Upstreams {
-		up, err := rt.newUpstream(cfg.Model, u.Version, u.URL)
+		up, err := rt.newUpstream(cfg.Model, u.Version, u.URL, st.transport)
 		if err != nil {
 			return nil, err
 		}
-		up.pool = pool(up.url.Host)
 		st.byVersion[u.Version] = up
 		if u.Weight > 0 {
 			st.total += uint64(u.Weight)
@@ -177,11 +167,10 @@ func (rt *Router) build(cfg *Config, old *state) (*state, error) {
 		}
 	}
 	if s := cfg.Shadow; s != nil {
-		up, err := rt.newUpstream(cfg.Model, s.Version, s.URL)
+		up, err := rt.newUpstream(cfg.Model, s.Version, s.URL, st.transport) // for requests pinned to the shadow
 		if err != nil {
 			return nil, err
 		}
-		up.pool = pool(up.url.Host) // for requests pinned to the shadow
 		st.byVersion[s.Version] = up
 		st.mirrorPPM = uint64(s.Percent * 10_000)
 		if old != nil && old.mirror != nil && old.cfg.Model == cfg.Model && old.cfg.Protocol == cfg.Protocol &&
@@ -197,44 +186,43 @@ func (rt *Router) build(cfg *Config, old *state) (*state, error) {
 	return st, nil
 }
 
-// poolFor returns old's pool to addr when reuse allows it.
-func (old *state) poolFor(addr string, reuse bool) (*connPool, bool) {
-	if old == nil || !reuse {
-		return nil, false
-	}
-	p, ok := old.pools[addr]
-	return p, ok
-}
-
 // sameShadow reports whether two shadow configurations need the same queue and workers.
 func sameShadow(a, b *Shadow) bool {
 	return a.Version == b.Version && a.URL == b.URL && a.Queue == b.Queue && a.QueueBytes == b.QueueBytes &&
 		a.Workers == b.Workers && a.Timeout == b.Timeout && (a.Log == nil) == (b.Log == nil) && (a.Log == nil || *a.Log == *b.Log)
 }
 
-func (rt *Router) newUpstream(model, version, rawURL string) (*upstream, error) {
+func (rt *Router) newUpstream(model, version, rawURL string, transport http.RoundTripper) (*upstream, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("version %s: url %q: %w", version, rawURL, err)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	up := &upstream{version: version, answer: []string{version}, url: u, prefix: u.EscapedPath(), metrics: rt.metrics.forVersion(model, version), errors: map[string]prometheus.Counter{}}
-	for _, kind := range []string{errConnect, errTimeout, errOther} {
+	u.RawPath = ""
+	up := &upstream{model: model, version: version, answer: []string{version}, url: u, traced: rt.tracer != nil,
+		metrics: rt.metrics.forVersion(model, version), errors: map[string]prometheus.Counter{}}
+	up.proxy = &httputil.ReverseProxy{Rewrite: up.rewrite, Transport: transport, BufferPool: &rt.buffers,
+		ModifyResponse: up.answered, ErrorHandler: up.failed, ErrorLog: slog.NewLogLogger(rt.log.Handler(), slog.LevelDebug)}
+	for _, kind := range []string{errConnect, errTimeout, errProtocol, errOther} {
 		up.errors[kind] = rt.metrics.upstreamError.WithLabelValues(model, version, kind)
 	}
 	return up, nil
 }
 
-// newTransport is the keep-alive pool to the upstreams: sized for throughput, never compressing (bodies pass through).
-func newTransport(maxIdlePerHost int, responseHeaderTimeout time.Duration) *http.Transport {
+// newTransport is the keep-alive pool to the upstreams: at most maxPerHost connections to each (0: no limit; requests
+// beyond it wait for one), never compressing (bodies pass through).
+func newTransport(maxIdlePerHost, maxPerHost int, responseHeaderTimeout time.Duration) *http.Transport {
 	return &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          0,
 		MaxIdleConnsPerHost:   maxIdlePerHost,
+		MaxConnsPerHost:       maxPerHost,
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: responseHeaderTimeout,
 		DisableCompression:    true,
 		ForceAttemptHTTP2:     false,
+		WriteBufferSize:       16 << 10,
+		ReadBufferSize:        16 << 10,
 	}
 }
 
@@ -242,7 +230,10 @@ func newTransport(maxIdlePerHost int, responseHeaderTimeout time.Duration) *http
 const (
 	errConnect = "connect"
 	errTimeout = "timeout"
-	errOther   = "other"
+	// errProtocol counts successful answers to inference requests whose body is not the protocol's JSON: the client
+	// gets them as they are, but they are the upstream's failures.
+	errProtocol = "protocol"
+	errOther    = "other"
 )
 
 var versionHeaderKey = textproto.CanonicalMIMEHeaderKey(VersionHeader)
@@ -321,29 +312,59 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	w.Header()[versionHeaderKey] = u.answer
-	body, status := readBody(r, st.cfg.maxBody)
-	if status != 0 {
-		msg := "reading the request body failed"
-		if status == http.StatusRequestEntityTooLarge {
-			msg = fmt.Sprintf("request body larger than %d bytes (the router's maxBody)", st.cfg.maxBody)
-		}
-		http.Error(w, msg, status)
-		u.metrics.observe(status, time.Since(start).Seconds())
+	ex := &exchange{ResponseWriter: w}
+	// Deferred: ReverseProxy aborts the handler (http.ErrAbortHandler) when the upstream fails mid-body.
+	defer func() { u.metrics.observe(ex.status, time.Since(start).Seconds()) }()
+	if r.ContentLength > st.cfg.maxBody {
+		u.refuse(ex, http.StatusRequestEntityTooLarge, st.cfg.maxBody)
 		return
 	}
 	mirrored := !pinned && st.mirror != nil && r.Method == http.MethodPost && rt.rand()%1_000_000 < st.mirrorPPM
-	var cp *capture
-	if mirrored {
-		cp = &capture{limit: st.cfg.maxBody}
+	var body []byte
+	switch {
+	case mirrored: // the shadow is sent the body after the primary answered: only then is it kept
+		var status int
+		if body, status = readBody(r, st.cfg.maxBody); status != 0 {
+			u.refuse(ex, status, st.cfg.maxBody)
+			return
+		}
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	case r.Body != nil && r.Body != http.NoBody: // streamed to the upstream as it arrives
+		ex.body.rc = http.MaxBytesReader(w, r.Body, st.cfg.maxBody)
+		r.Body = &ex.body
+	}
+	inference := st.inference(r)
+	if mirrored || inference {
+		ex.capture = &capture{limit: st.cfg.maxBody}
 	}
 	sent := time.Now()
-	status, span, err := rt.forward(w, r, st, u, body, cp)
+	span := rt.forward(ex, r, st, u)
 	end := time.Now()
-	u.metrics.observe(status, end.Sub(start).Seconds())
-	if mirrored && status != StatusClientClosed {
-		st.mirror.enqueue(r, body, u.pair, span, cp.encoding, Response{Status: status, Err: err, Body: cp.buf, Truncated: cp.truncated, Latency: end.Sub(sent)})
+	if ex.capture == nil {
+		return
 	}
+	answer := Response{Status: ex.status, Err: ex.err, Body: ex.capture.buf, Truncated: ex.capture.truncated, Latency: end.Sub(sent)}
+	encoding := ex.Header().Get("Content-Encoding")
+	if inference {
+		if plain := decompressed(answer, encoding, st.cfg.maxBody); plain.ok() && !plain.Truncated && checkResponse(st.cfg.Protocol, plain.Body) != nil {
+			u.errors[errProtocol].Inc() // passed on as it is, but the upstream failed
+		}
+	}
+	if mirrored && ex.status != StatusClientClosed {
+		st.mirror.enqueue(r, body, u.pair, span, encoding, answer)
+	}
+}
+
+// inference reports whether r asks for an inference in the configuration's protocol: its successful answers must be
+// the protocol's JSON.
+func (st *state) inference(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	if st.cfg.Protocol == ProtocolKServeV1 {
+		return strings.HasSuffix(r.URL.Path, ":predict")
+	}
+	return strings.HasSuffix(r.URL.Path, "/infer")
 }
 
 // readBody reads the whole request body, once, so it can be sent to the primary and the shadow. It returns a status
@@ -351,9 +372,6 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func readBody(r *http.Request, limit int64) ([]byte, int) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, 0
-	}
-	if r.ContentLength > limit {
-		return nil, http.StatusRequestEntityTooLarge
 	}
 	if r.ContentLength >= 0 {
 		b := make([]byte, r.ContentLength)
@@ -372,10 +390,57 @@ func readBody(r *http.Request, limit int64) ([]byte, int) {
 	return b, 0
 }
 
+// exchange is one proxied request: the client's ResponseWriter, recording the status sent and keeping a copy of the
+// body when capture is set, and the client's request body as the upstream reads it.
+type exchange struct {
+	http.ResponseWriter
+	status  int
+	err     error    // why the upstream did not answer
+	capture *capture // nil: nothing kept
+	body    clientBody
+}
+
+// WriteHeader records the final status; 1xx interim responses pass through.
+func (ex *exchange) WriteHeader(code int) {
+	if code >= 200 && ex.status == 0 {
+		ex.status = code
+	}
+	ex.ResponseWriter.WriteHeader(code)
+}
+
+func (ex *exchange) Write(p []byte) (int, error) {
+	if ex.status == 0 {
+		ex.status = http.StatusOK
+	}
+	if ex.capture != nil {
+		ex.capture.write(p)
+	}
+	return ex.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController (ReverseProxy's flushes) reach the server's ResponseWriter.
+func (ex *exchange) Unwrap() http.ResponseWriter { return ex.ResponseWriter }
+
+// clientBody is a request body on its way upstream; it keeps the error reading it failed with, the client's fault
+// rather than the upstream's.
+type clientBody struct {
+	rc  io.ReadCloser
+	err error
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *clientBody) Close() error { return b.rc.Close() }
+
 // capture keeps the first limit bytes of the primary's response for the comparison with the shadow's.
 type capture struct {
 	buf       []byte
-	encoding  string // the response's Content-Encoding
 	limit     int64
 	truncated bool
 }
@@ -388,7 +453,7 @@ func (c *capture) write(p []byte) {
 }
 
 // hopHeaders are hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection and are never forwarded; nor is
-// Expect, as the router has read the body already.
+// Expect, as the router reads the body itself.
 var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Expect"}
 
@@ -417,96 +482,90 @@ func connectionNames(conn []string, key string) bool {
 
 var propagator = propagation.TraceContext{}
 
-// forward sends r with body to u and copies the response to w, keeping a copy in c when c is not nil. It returns
-// the status sent to the client, the span context the upstream saw (for the shadow's span) and the transport error.
-func (rt *Router) forward(w http.ResponseWriter, r *http.Request, st *state, u *upstream, body []byte, c *capture) (int, trace.SpanContext, error) {
-	ctx := r.Context()
-	out := &upstreamRequest{method: r.Method, prefix: u.prefix, path: r.URL.EscapedPath(), query: r.URL.RawQuery,
-		host: u.url.Host, header: r.Header, body: body}
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		out.forwardedFor = ip
+// forward proxies r to u through ex. It returns the span context the upstream saw, for the shadow's span.
+func (rt *Router) forward(ex *exchange, r *http.Request, st *state, u *upstream) trace.SpanContext {
+	if rt.tracer == nil {
+		u.proxy.ServeHTTP(ex, r)
+		return trace.SpanContextFromContext(r.Context())
 	}
-	var span trace.Span
-	if rt.tracer != nil {
-		ctx = propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
-		ctx, span = rt.tracer.Start(ctx, "primary "+st.cfg.Model, trace.WithSpanKind(trace.SpanKindClient),
-			trace.WithAttributes(attribute.String("marina.model", st.cfg.Model), attribute.String("marina.version", u.version)))
-		defer span.End()
-		out.trace = http.Header{}
-		propagator.Inject(ctx, propagation.HeaderCarrier(out.trace))
-	}
-	sc := trace.SpanContextFromContext(ctx)
-	resp, err := u.pool.roundTrip(ctx, out)
-	if err != nil {
-		status, kind := http.StatusBadGateway, errOther
-		var oe *net.OpError
-		switch {
-		case isTimeout(err):
-			status, kind = http.StatusGatewayTimeout, errTimeout
-		case errors.As(err, &oe) && oe.Op == "dial":
-			kind = errConnect
+	ctx := propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	ctx, span := rt.tracer.Start(ctx, "primary "+st.cfg.Model, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("marina.model", st.cfg.Model), attribute.String("marina.version", u.version)))
+	defer func() {
+		if ex.err != nil {
+			span.RecordError(ex.err)
+		} else {
+			span.SetAttributes(attribute.Int("http.response.status_code", ex.status))
 		}
-		if span != nil {
-			span.RecordError(err)
-		}
-		if r.Context().Err() != nil { // the client hung up: nobody to answer, and not the upstream's fault
-			return StatusClientClosed, sc, err
-		}
-		u.errors[kind].Inc()
-		http.Error(w, fmt.Sprintf("%s %s did not answer: %s", st.cfg.Model, u.version, kind), status)
-		return status, sc, err
-	}
-	defer resp.Body.Close()
-	copyHeader(w.Header(), resp.Header, versionHeaderKey)
-	if c != nil {
-		c.encoding = resp.Header.Get("Content-Encoding")
-	}
-	if len(resp.Trailer) > 0 {
-		for k := range resp.Trailer {
-			w.Header().Add("Trailer", k)
-		}
-	}
-	w.WriteHeader(resp.StatusCode)
-	if span != nil {
-		span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
-	}
-	rt.copyBody(w, resp, c)
-	for k, v := range resp.Trailer {
-		w.Header()[k] = v
-	}
-	return resp.StatusCode, sc, nil
+		span.End()
+	}()
+	u.proxy.ServeHTTP(ex, r.WithContext(ctx))
+	return span.SpanContext()
 }
 
-// copyBody streams the upstream's body to the client, flushing each chunk of streamed responses (unknown length,
-// such as server-sent events).
-func (rt *Router) copyBody(w http.ResponseWriter, resp *http.Response, c *capture) {
-	bp := rt.copyBuf.Get().(*[]byte)
-	defer rt.copyBuf.Put(bp)
-	buf := *bp
-	var rc *http.ResponseController
-	if resp.ContentLength < 0 {
-		rc = http.NewResponseController(w)
+// rewrite is the request the upstream receives: the client's under the upstream's URL, without the headers that pin
+// a version or belong to the client's connection, with the client's address appended to X-Forwarded-For and
+// X-Forwarded-Host and -Proto set.
+func (u *upstream) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(u.url)
+	h := pr.Out.Header
+	// ReverseProxy passes Upgrade on; the router offers none (see Serve). It sends the body itself: no Expect.
+	for _, k := range []string{versionHeaderKey, "Upgrade", "Connection", "Expect"} {
+		delete(h, k)
 	}
-	for {
-		n, err := resp.Body.Read(buf)
-		if n > 0 {
-			if c != nil {
-				c.write(buf[:n])
-			}
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
-			}
-			if rc != nil {
-				_ = rc.Flush()
-			}
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) && c != nil {
-				c.truncated = true // a broken response is not compared
-			}
-			return
-		}
+	h["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+	pr.SetXForwarded()
+	if u.traced {
+		delete(h, "Traceparent")
+		delete(h, "Tracestate")
+		propagator.Inject(pr.In.Context(), propagation.HeaderCarrier(h))
 	}
+}
+
+// answered names the version in the response, replacing whatever the upstream said.
+func (u *upstream) answered(resp *http.Response) error {
+	resp.Header[versionHeaderKey] = u.answer
+	return nil
+}
+
+// failed answers a request the upstream did not: 499 (nothing sent) when the client hung up, 413 or 400 when its
+// body was too large or broke off, else 502, or 504 on a timeout, counted as the upstream's error.
+func (u *upstream) failed(w http.ResponseWriter, r *http.Request, err error) {
+	ex := w.(*exchange)
+	ex.err = err
+	var tooLarge *http.MaxBytesError
+	switch {
+	case r.Context().Err() != nil: // nobody to answer, and not the upstream's fault
+		ex.status = StatusClientClosed
+		return
+	case errors.As(ex.body.err, &tooLarge):
+		u.refuse(ex, http.StatusRequestEntityTooLarge, tooLarge.Limit)
+		return
+	case ex.body.err != nil:
+		u.refuse(ex, http.StatusBadRequest, 0)
+		return
+	}
+	status, kind := http.StatusBadGateway, errOther
+	var oe *net.OpError
+	switch {
+	case isTimeout(err):
+		status, kind = http.StatusGatewayTimeout, errTimeout
+	case errors.As(err, &oe) && oe.Op == "dial":
+		kind = errConnect
+	}
+	u.errors[kind].Inc()
+	ex.Header()[versionHeaderKey] = u.answer
+	http.Error(ex, fmt.Sprintf("%s %s did not answer: %s", u.model, u.version, kind), status)
+}
+
+// refuse answers a request whose body the router would not or could not read: 413 over limit, else 400.
+func (u *upstream) refuse(w http.ResponseWriter, status int, limit int64) {
+	msg := "reading the request body failed"
+	if status == http.StatusRequestEntityTooLarge {
+		msg = fmt.Sprintf("request body larger than %d bytes (the router's maxBody)", limit)
+	}
+	w.Header()[versionHeaderKey] = u.answer
+	http.Error(w, msg, status)
 }
 
 // isTimeout reports whether err is a timeout: a deadline, or the transport's wait for response headers.
@@ -514,3 +573,17 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
+
+// bufferPool recycles ReverseProxy's response copy buffers.
+type bufferPool struct{ pool sync.Pool }
+
+var _ httputil.BufferPool = (*bufferPool)(nil)
+
+func (p *bufferPool) Get() []byte {
+	if b, ok := p.pool.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }

@@ -113,12 +113,16 @@ func (s *Server) SetModel(m Model, loadTime time.Duration) {
 // ServeHTTP serves the protocol endpoints and /metrics.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
+// readTimeout bounds reading a request, headers and body alike: a client trickling either holds a connection and a
+// goroutine no longer than this. It asks for 0.8 MB/s of a body as large as DefaultMaxBody.
+const readTimeout = 10 * time.Second
+
 // Serve serves on ln until ctx is done, then shuts down gracefully: in-flight requests get up to timeout to finish.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, timeout time.Duration) error {
 	srv := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       time.Minute,
+		ReadHeaderTimeout: readTimeout,
+		ReadTimeout:       readTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.opts.Log.Handler(), slog.LevelWarn),
 	}
