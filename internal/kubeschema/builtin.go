@@ -86,9 +86,13 @@ type bundleKind struct {
 	Source string          `json:"source"`
 	Native bool            `json:"native,omitempty"`
 	Schema json.RawMessage `json:"schema"`
+	// Structural holds a CRD's defaults and list types (see skeleton), which the API server applies beside the
+	// schema; absent when it has none.
+	Structural json.RawMessage `json:"structural,omitempty"`
 }
 
-const bundleFormat = 1
+// bundleFormat 2 added Structural.
+const bundleFormat = 2
 
 func decodeBundle(gz []byte) (*Validator, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(gz))
@@ -111,7 +115,7 @@ func decodeBundle(gz []byte) (*Validator, error) {
 	}
 	v := &Validator{schemas: make(map[string]*entry, len(b.Kinds)), sources: b.Sources}
 	for key, k := range b.Kinds {
-		v.schemas[key] = &entry{source: k.Source, builtin: true, native: k.Native, raw: k.Schema}
+		v.schemas[key] = &entry{source: k.Source, builtin: true, native: k.Native, raw: k.Schema, rawSkel: k.Structural}
 	}
 	return v, nil
 }

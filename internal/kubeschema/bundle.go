@@ -20,6 +20,7 @@ type bundleEntry struct {
 	source string
 	native bool
 	schema map[string]any
+	skel   map[string]any // defaults and list types of a CRD (see skeleton)
 }
 
 // NewBundle returns an empty Bundle.
@@ -60,7 +61,7 @@ func (b *Bundle) AddCRDs(source, dir string) (int, error) {
 		return 0, fmt.Errorf("loading CRDs from %s: no CustomResourceDefinition found", dir)
 	}
 	for key, e := range v.schemas {
-		if err := b.put(key, bundleEntry{source: source, schema: e.doc}); err != nil {
+		if err := b.put(key, bundleEntry{source: source, schema: e.doc, skel: e.skel}); err != nil {
 			return 0, err
 		}
 	}
@@ -109,7 +110,13 @@ func (b *Bundle) Encode() ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", key, err)
 		}
-		f.Kinds[key] = bundleKind{Source: e.source, Native: e.native, Schema: raw}
+		k := bundleKind{Source: e.source, Native: e.native, Schema: raw}
+		if e.skel != nil {
+			if k.Structural, err = marshal(e.skel); err != nil {
+				return nil, fmt.Errorf("%s: %w", key, err)
+			}
+		}
+		f.Kinds[key] = k
 	}
 	raw, err := marshal(f)
 	if err != nil {
