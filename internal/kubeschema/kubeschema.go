@@ -37,6 +37,10 @@ type Validator struct {
 	schemas map[string]*entry // key: apiVersion + " " + kind
 	sources []string          // module versions the builtin schemas came from
 	added   int               // schemas added by CRDs, to tell a path without any
+	// experimental are the builtin Gateway API experimental-channel schemas, shared, never changed;
+	// experimentalSource is their module version.
+	experimental       map[string]*entry
+	experimentalSource string
 }
 
 type entry struct {
@@ -51,7 +55,7 @@ type entry struct {
 	rawSkel json.RawMessage
 
 	once       sync.Once
-	fast       *fastNode // doc compiled for the fast validator; nil when it uses keywords the fast one does not know
+	fast       *fastNode                    // doc compiled for the fast validator; nil when it uses keywords the fast one does not know
 	structural *structuralschema.Structural // skel compiled; nil when there is none
 	err        error
 

@@ -37,9 +37,9 @@ func withCorpus(t *testing.T, name string) func(map[string]string) {
 }
 
 // corpusFindings validates the base fixture plus the corpus directory name and returns the findings in it.
-func corpusFindings(t *testing.T, name string) []validate.Finding {
+func corpusFindings(t *testing.T, name string, edits ...func(map[string]string)) []validate.Finding {
 	t.Helper()
-	rep := run(t, fixture(t, withCorpus(t, name), nil), validate.Options{})
+	rep := run(t, fixture(t, all(append(edits, withCorpus(t, name))...), nil), validate.Options{})
 	var out []validate.Finding
 	for _, f := range rep.Findings {
 		if dir, _ := path.Split(f.File); dir == path.Join("infrastructure/corpus", name)+"/" {
@@ -116,5 +116,37 @@ func TestManifestYAMLIsReadAsKubernetesToolsReadIt(t *testing.T) {
 	}
 	if !strings.Contains(fs[2].Message, "got 123456789, want 65535") {
 		t.Errorf("message %q does not print the integers as written", fs[2].Message)
+	}
+}
+
+// TestBuiltinSchemasAreCurrent: an ExternalSecret from External Secrets v1.3.2's docs uses target.manifest, which
+// v0.16.2's CRD did not have.
+func TestBuiltinSchemasAreCurrent(t *testing.T) {
+	t.Parallel()
+	if got := corpusFindings(t, "currency"); len(got) != 0 {
+		t.Fatalf("findings on objects current releases accept: %+v", got)
+	}
+}
+
+// TestMarinaYAMLChoosesTheGatewayAPIChannel: Gateway API's experimental-channel example (TLSRoute v1alpha2) has no
+// schema in the standard channel and passes in the experimental one.
+func TestMarinaYAMLChoosesTheGatewayAPIChannel(t *testing.T) {
+	t.Parallel()
+	experimental := replace("marina.yaml", "  engines: [argocd, flux]\n", "  engines: [argocd, flux]\n  gatewayAPI: {channel: experimental}\n")
+	tests := []struct {
+		name  string
+		edits []func(map[string]string)
+		want  []brief
+	}{
+		{"standard", nil, []brief{{Rule: "k8s-unknown-kind", File: "tls-route.yaml", Line: 1}}},
+		{"experimental", []func(map[string]string){experimental}, []brief{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := briefs(corpusFindings(t, "experimental", tt.edits...)); !slices.Equal(got, tt.want) {
+				t.Fatalf("findings = %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }

@@ -32,9 +32,9 @@ const (
 	ArgoCD             = "argo-cd@v3.6.1"
 	FluxSource         = "source-controller@v1.9.6"
 	FluxKustomize      = "kustomize-controller@v1.9.6"
-	GatewayAPI         = "gateway-api@v1.6.3"
+	GatewayAPI         = "gateway-api@v1.7.0"
 	KEDA               = "keda@v2.21.0"
-	ExternalSecrets    = "external-secrets@v0.16.2"
+	ExternalSecrets    = "external-secrets@v1.3.2"
 	SealedSecrets      = "sealed-secrets@v0.40.0"
 	PrometheusOperator = "prometheus-operator@v0.85.0"
 )
