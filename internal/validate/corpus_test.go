@@ -5,10 +5,12 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/marina-dev/marina/internal/validate"
+	"github.com/marina-dev/marina/schemas"
 )
 
 // corpusDir holds the real-world manifests of testdata/corpus (sources and licences in its README.md).
@@ -148,5 +150,80 @@ func TestMarinaYAMLChoosesTheGatewayAPIChannel(t *testing.T) {
 				t.Fatalf("findings = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// verdict is one line of testdata/corpus/verdicts.txt: the API server's verdict on one object of the corpus.
+type verdict struct {
+	file   string // under testdata/corpus
+	doc    int    // 1-based among the file's documents that parse
+	reject bool
+	// obj is the object; first and end bound its lines (end is 0 for the file's last document).
+	obj        map[string]any
+	first, end int
+}
+
+// corpusVerdicts reads verdicts.txt and the objects it names.
+func corpusVerdicts(t *testing.T) []verdict {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(corpusDir, "verdicts.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []verdict
+	for i, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		n, err := strconv.Atoi(f[1])
+		if len(f) != 3 || err != nil || (f[2] != "accept" && f[2] != "reject") {
+			t.Fatalf("verdicts.txt:%d: want FILE DOCUMENT accept|reject, got %q", i+1, line)
+		}
+		raw, err := os.ReadFile(filepath.Join(corpusDir, f[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs, _ := schemas.ParseStream(f[0], raw, schemas.MaxManifestSize)
+		if n < 1 || n > len(docs) {
+			t.Fatalf("verdicts.txt:%d: %s has %d documents that parse", i+1, f[0], len(docs))
+		}
+		v := verdict{file: f[0], doc: n, reject: f[2] == "reject", first: docs[n-1].Line("")}
+		v.obj, _ = docs[n-1].Value.(map[string]any)
+		if n < len(docs) {
+			v.end = docs[n].Line("")
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// TestOfflineVerdictsAgreeWithTheServer: marina validate reports an error on exactly the corpus objects the API
+// server rejects (verdicts.txt, which TestCorpusVerdictsAreTheServers checks against a real one).
+func TestOfflineVerdictsAgreeWithTheServer(t *testing.T) {
+	t.Parallel()
+	edits := []func(map[string]string){
+		replace("marina.yaml", "  engines: [argocd, flux]\n", "  engines: [argocd, flux]\n  gatewayAPI: {channel: experimental}\n"),
+	}
+	entries, err := os.ReadDir(corpusDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			edits = append(edits, withCorpus(t, e.Name()))
+		}
+	}
+	rep := run(t, fixture(t, all(edits...), nil), validate.Options{})
+	for _, v := range corpusVerdicts(t) {
+		rejected := false
+		for _, f := range rep.Findings {
+			if f.File == path.Join("infrastructure/corpus", v.file) && f.Rule == "k8s-schema" && f.Line >= v.first && (v.end == 0 || f.Line < v.end) {
+				rejected = true
+			}
+		}
+		if rejected != v.reject {
+			t.Errorf("%s document %d: offline rejected=%t, the API server's verdict rejected=%t\n%s", v.file, v.doc, rejected, v.reject, dump(rep))
+		}
 	}
 }

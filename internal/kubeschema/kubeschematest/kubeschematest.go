@@ -3,7 +3,9 @@ package kubeschematest
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/marina-dev/marina/internal/kubeschema"
@@ -38,6 +40,24 @@ const (
 	SealedSecrets      = "sealed-secrets@v0.40.0"
 	PrometheusOperator = "prometheus-operator@v0.85.0"
 )
+
+// GatewayAPIExperimental returns config/crd/experimental of the Gateway API module version GatewayAPI names, in
+// the Go module cache (hack/crds.sh downloads the module there). Missing: skipped locally, fatal with CI=true.
+func GatewayAPIExperimental(t testing.TB) string {
+	t.Helper()
+	_, version, _ := strings.Cut(GatewayAPI, "@")
+	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	dir := filepath.Join(strings.TrimSpace(string(out)), "sigs.k8s.io", "gateway-api@"+version, "config", "crd", "experimental")
+	if fi, statErr := os.Stat(dir); err == nil && statErr == nil && fi.IsDir() {
+		return dir
+	}
+	msg := "Gateway API's experimental CRDs not found in " + dir + ": run hack/crds.sh"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
 
 // KServe returns ../shared/crds/kserve beside the repository (KServe's CRDs, which no Go module carries),
 // or MARINA_KSERVE_CRDS. Missing: skipped locally, fatal with CI=true.
