@@ -68,27 +68,11 @@ func run(out string, openapi, crds, experimental []string, skipped map[string]bo
 		}
 		fmt.Fprintf(os.Stderr, "%-55s %4d kinds from %d group versions\n", source, total, len(files))
 	}
-	for _, arg := range crds {
-		source, dir, err := split(arg)
-		if err != nil {
-			return err
-		}
-		n, err := b.AddCRDs(source, dir)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "%-55s %4d kinds\n", source, n)
+	if err := addCRDs(crds, b.AddCRDs, ""); err != nil {
+		return err
 	}
-	for _, arg := range experimental {
-		source, dir, err := split(arg)
-		if err != nil {
-			return err
-		}
-		n, err := b.AddExperimentalCRDs(source, dir)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "%-55s %4d kinds (experimental channel)\n", source, n)
+	if err := addCRDs(experimental, b.AddExperimentalCRDs, " (experimental channel)"); err != nil {
+		return err
 	}
 	data, err := b.Encode()
 	if err != nil {
@@ -105,6 +89,22 @@ func run(out string, openapi, crds, experimental []string, skipped map[string]bo
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "%s: %d kinds, %d bytes (%.2f MB)\n", out, len(b.Kinds()), len(data), float64(len(data))/(1<<20))
+	return nil
+}
+
+// addCRDs adds the CRD directories of MODULE@VERSION=DIR arguments with add, logging each.
+func addCRDs(args []string, add func(source, dir string) (int, error), note string) error {
+	for _, arg := range args {
+		source, dir, err := split(arg)
+		if err != nil {
+			return err
+		}
+		n, err := add(source, dir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "%-55s %4d kinds%s\n", source, n, note)
+	}
 	return nil
 }
 
