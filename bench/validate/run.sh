@@ -77,7 +77,7 @@ for i in $(seq "$copies"); do
   done
 done
 cobjects=$((per_copy * copies))
-marina_corpus() { (cd "$crepo" && "$work/marina" validate) || true; }
+marina_corpus() { (cd "$crepo" && "$work/marina" validate 2>/dev/null) || true; }
 kubeconform_corpus() {
   find "$crepo/infrastructure/corpus" -name '*.yaml' -print0 | xargs -0 "$bin/kubeconform" -strict -summary \
     -schema-location "$work/schemas-x/{{ .Group }}/{{ .ResourceAPIVersion }}/{{ .ResourceKind }}.json" || true
