@@ -17,9 +17,9 @@ mkdir -p "$cache"
 # One copy of each CRD only: Gateway API's standard channel (the experimental channel redefines the same kinds) and
 # Prometheus Operator's example/prometheus-operator-crd-full (bundle.yaml and prometheus-operator-crd repeat them).
 modules=(
-  "sigs.k8s.io/gateway-api v1.6.3 config/crd/standard -"
+  "sigs.k8s.io/gateway-api v1.7.0 config/crd/standard GOTOOLCHAIN=go1.27.3"
   "github.com/kedacore/keda/v2 v2.21.0 config/crd/bases -"
-  "github.com/external-secrets/external-secrets v0.16.2 config/crds/bases -"
+  "github.com/external-secrets/external-secrets v1.3.2 config/crds/bases -"
   "github.com/bitnami-labs/sealed-secrets v0.40.0 - -"
   "github.com/fluxcd/source-controller v1.9.6 config/crd/bases -"
   "github.com/fluxcd/kustomize-controller v1.9.6 config/crd/bases -"

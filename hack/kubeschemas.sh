@@ -8,7 +8,9 @@
 # Sources, all through the Go module proxy:
 #   - built-in kinds: the OpenAPI v3 spec files in k8s.io/kubernetes@$KUBERNETES_VERSION (api/openapi-spec/v3),
 #     every stable group version (see -skip-groups in hack/kubeschemas to leave groups out);
-#   - CRD kinds: the modules hack/crds.sh fetches (its `modules` list is the one place they are pinned).
+#   - CRD kinds: the modules hack/crds.sh fetches (its `modules` list is the one place they are pinned);
+#   - Gateway API's experimental channel (config/crd/experimental of the gateway-api version hack/crds.sh pins),
+#     which a project chooses with spec.gatewayAPI.channel in marina.yaml.
 # Both are cached under ${MARINA_CACHE:-$HOME/.cache/marina} (openapi/ here, crds/ by hack/crds.sh), each directory
 # with a .complete marker, so a warm run only builds and runs the generator (a few seconds).
 set -euo pipefail
@@ -59,6 +61,25 @@ while read -r mod ver _; do
   fi
   args+=(-crds "$mod@$ver=$crds/$last@$ver")
 done < <(sed -n '/^modules=(/,/^)/{s/^[[:space:]]*"\([^"]*\)".*/\1/p}' "$root/hack/crds.sh")
+# Gateway API's experimental channel, from the module version and environment hack/crds.sh pins.
+read -r gwmod gwver _ gwenv < <(sed -n 's/^[[:space:]]*"\(sigs.k8s.io\/gateway-api [^"]*\)".*/\1/p' "$root/hack/crds.sh")
+if [[ -z "${gwver:-}" ]]; then
+  echo "kubeschemas: found no sigs.k8s.io/gateway-api in hack/crds.sh" >&2
+  exit 2
+fi
+envs=()
+if [[ "$gwenv" != "-" ]]; then
+  envs=("$gwenv")
+fi
+gwjson="$(cd "$cache/openapi" && env GO111MODULE=on GOFLAGS=-mod=mod "${envs[@]}" go mod download -json "$gwmod@$gwver")"
+gwdir="$(printf '%s\n' "$gwjson" | sed -n 's/^[[:space:]]*"Dir":[[:space:]]*"\(.*\)",\{0,1\}$/\1/p' | head -n1)"
+if [[ -z "$gwdir" || ! -d "$gwdir/config/crd/experimental" ]]; then
+  echo "kubeschemas: $gwmod@$gwver has no config/crd/experimental:" >&2
+  printf '%s\n' "$gwjson" >&2
+  exit 2
+fi
+args+=(-gateway-api-experimental "$gwmod@$gwver=$gwdir/config/crd/experimental")
+
 if [[ "${#args[@]}" -lt 4 ]]; then
   echo "kubeschemas: found no modules in hack/crds.sh" >&2
   exit 2

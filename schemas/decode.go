@@ -141,6 +141,28 @@ type Document struct {
 	Root  *yaml.Node
 	lines map[string]int // JSON pointer → line
 	paths map[string]string
+	// aliases is how many more values YAML aliases may expand to; 0 refuses aliases and merge keys (marina's
+	// own files).
+	aliases int
+	// yaml11 lists the JSON pointers of plain scalars that YAML 1.2 reads as strings and YAML 1.1 as booleans.
+	yaml11 []string
+}
+
+// YAML11Booleans returns the JSON pointers of the unquoted scalars (yes, no, on, off, y, n in any of their
+// spellings) that this parser, kustomize and Flux read as strings (YAML 1.2) but kubectl and other readers built
+// on sigs.k8s.io/yaml read as booleans (YAML 1.1).
+func (d *Document) YAML11Booleans() []string { return d.yaml11 }
+
+// yaml11Bools are the plain scalars YAML 1.1 resolves to booleans and YAML 1.2 (core schema) to strings.
+var yaml11Bools = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
+	"n": false, "N": false, "no": false, "No": false, "NO": false, "off": false, "Off": false, "OFF": false,
+}
+
+// YAML11Boolean returns the boolean YAML 1.1 reads s as, and whether it reads s as one where YAML 1.2 reads a string.
+func YAML11Boolean(s string) (value, ok bool) {
+	value, ok = yaml11Bools[s]
+	return value, ok
 }
 
 // Parse reads one YAML or JSON document with marina's limits: size, UTF-8, depth,
@@ -185,20 +207,35 @@ func (d *Document) convert(n *yaml.Node, ptr, path string, depth int) (any, erro
 	d.paths[ptr] = path
 	switch n.Kind {
 	case yaml.AliasNode:
-		return nil, fileError(d.File, n.Line, path, "YAML aliases (*%s) are not allowed in marina files; write the value out", n.Value)
+		if d.aliases == 0 {
+			return nil, fileError(d.File, n.Line, path, "YAML aliases (*%s) are not allowed in marina files; write the value out", n.Value)
+		}
+		if d.aliases -= countNodes(n.Alias, d.aliases); d.aliases <= 0 {
+			return nil, fileError(d.File, n.Line, path, "YAML aliases expand to more than %d values; write the values out", MaxAliasExpansion)
+		}
+		line := n.Line
+		v, err := d.convert(n.Alias, ptr, path, depth)
+		d.lines[ptr] = line
+		return v, err
 	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
+		// Merge keys first, so the mapping's own fields (and their lines) win over merged ones.
+		m, err := d.merged(n, ptr, path, depth)
+		if err != nil {
+			return nil, err
+		}
+		own := make(map[string]bool, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Tag == "!!merge" {
-				return nil, fileError(d.File, k.Line, path, "YAML merge keys (<<) are not allowed in marina files; write the fields out")
+				continue
 			}
 			if k.Kind != yaml.ScalarNode || (k.Tag != "!!str" && k.Tag != "!!int" && k.Tag != "!!bool" && k.Tag != "!!float") {
 				return nil, fileError(d.File, k.Line, path, "mapping keys must be plain strings")
 			}
-			if _, dup := m[k.Value]; dup {
+			if own[k.Value] {
 				return nil, fileError(d.File, k.Line, joinPath(path, k.Value), "duplicate key %q", k.Value)
 			}
+			own[k.Value] = true
 			child, err := d.convert(v, ptr+"/"+escapePtr(k.Value), joinPath(path, k.Value), depth+1)
 			if err != nil {
 				return nil, err
@@ -218,8 +255,13 @@ func (d *Document) convert(n *yaml.Node, ptr, path string, depth int) (any, erro
 		}
 		return s, nil
 	case yaml.ScalarNode:
-		if n.Tag == "!!str" && n.Style == 0 && outOfRange.MatchString(n.Value) {
-			return nil, fileError(d.File, n.Line, path, "%s is a number too large to represent; write a value within range (sizes and counts are at most 9223372036854775807)", n.Value)
+		if n.Style == 0 && n.Tag == "!!str" {
+			if outOfRange.MatchString(n.Value) {
+				return nil, fileError(d.File, n.Line, path, "%s is a number too large to represent; write a value within range (sizes and counts are at most 9223372036854775807)", n.Value)
+			}
+			if _, ok := yaml11Bools[n.Value]; ok {
+				d.yaml11 = append(d.yaml11, ptr)
+			}
 		}
 		return scalar(n)
 	}
@@ -228,6 +270,62 @@ func (d *Document) convert(n *yaml.Node, ptr, path string, depth int) (any, erro
 
 // outOfRange matches an unquoted number that YAML left a string because it overflows float64, like -1e309.
 var outOfRange = regexp.MustCompile(`^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$`)
+
+// merged returns a new map holding the fields that the merge keys of mapping n (<<: *base, or <<: [*a, *b])
+// bring in; of several mappings the first wins, as YAML's merge key type says. Merge keys are refused where
+// aliases are (marina's own files).
+func (d *Document) merged(n *yaml.Node, ptr, path string, depth int) (map[string]any, error) {
+	m := make(map[string]any, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Tag != "!!merge" {
+			continue
+		}
+		if d.aliases == 0 {
+			return nil, fileError(d.File, k.Line, path, "YAML merge keys (<<) are not allowed in marina files; write the fields out")
+		}
+		sources := []*yaml.Node{v}
+		if v.Kind == yaml.SequenceNode {
+			sources = v.Content
+		}
+		for j := len(sources) - 1; j >= 0; j-- {
+			src := sources[j]
+			target := src
+			if target.Kind == yaml.AliasNode {
+				target = target.Alias
+			}
+			if target.Kind != yaml.MappingNode {
+				return nil, fileError(d.File, src.Line, path, "a merge key (<<) takes a mapping or a list of mappings")
+			}
+			val, err := d.convert(src, ptr, path, depth)
+			if err != nil {
+				return nil, err
+			}
+			for f, fv := range val.(map[string]any) {
+				m[f] = fv
+			}
+		}
+	}
+	d.lines[ptr] = n.Line
+	d.paths[ptr] = path
+	return m, nil
+}
+
+// countNodes counts the values under n, stopping once it passes limit.
+func countNodes(n *yaml.Node, limit int) int {
+	count := 1
+	for _, c := range n.Content {
+		if count > limit {
+			break
+		}
+		if c.Kind == yaml.AliasNode {
+			count += countNodes(c.Alias, limit-count)
+			continue
+		}
+		count += countNodes(c, limit-count)
+	}
+	return count
+}
 
 func scalar(n *yaml.Node) (any, error) {
 	switch n.Tag {

@@ -20,11 +20,12 @@ func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
 func main() {
-	var openapi, crds listFlag
+	var openapi, crds, experimental listFlag
 	out := flag.String("out", "", "file to write the gzipped bundle to")
 	skip := flag.String("skip-groups", "", "comma-separated API groups of the OpenAPI spec to leave out")
 	flag.Var(&openapi, "openapi", "MODULE@VERSION=DIR: a directory of Kubernetes OpenAPI v3 files (repeatable)")
 	flag.Var(&crds, "crds", "MODULE@VERSION=DIR: a directory of CustomResourceDefinitions (repeatable)")
+	flag.Var(&experimental, "gateway-api-experimental", "MODULE@VERSION=DIR: Gateway API's experimental-channel CRDs (once)")
 	flag.Parse()
 	if *out == "" || flag.NArg() > 0 || (len(openapi) == 0 && len(crds) == 0) {
 		fmt.Fprintln(os.Stderr, "usage: go run ./hack/kubeschemas -out FILE [-openapi MOD@V=DIR]… [-crds MOD@V=DIR]…")
@@ -36,13 +37,13 @@ func main() {
 			skipped[g] = true
 		}
 	}
-	if err := run(*out, openapi, crds, skipped); err != nil {
+	if err := run(*out, openapi, crds, experimental, skipped); err != nil {
 		fmt.Fprintln(os.Stderr, "kubeschemas:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out string, openapi, crds []string, skipped map[string]bool) error {
+func run(out string, openapi, crds, experimental []string, skipped map[string]bool) error {
 	b := kubeschema.NewBundle()
 	for _, arg := range openapi {
 		source, dir, err := split(arg)
@@ -67,16 +68,11 @@ func run(out string, openapi, crds []string, skipped map[string]bool) error {
 		}
 		fmt.Fprintf(os.Stderr, "%-55s %4d kinds from %d group versions\n", source, total, len(files))
 	}
-	for _, arg := range crds {
-		source, dir, err := split(arg)
-		if err != nil {
-			return err
-		}
-		n, err := b.AddCRDs(source, dir)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "%-55s %4d kinds\n", source, n)
+	if err := addCRDs(crds, b.AddCRDs, ""); err != nil {
+		return err
+	}
+	if err := addCRDs(experimental, b.AddExperimentalCRDs, " (experimental channel)"); err != nil {
+		return err
 	}
 	data, err := b.Encode()
 	if err != nil {
@@ -93,6 +89,22 @@ func run(out string, openapi, crds []string, skipped map[string]bool) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "%s: %d kinds, %d bytes (%.2f MB)\n", out, len(b.Kinds()), len(data), float64(len(data))/(1<<20))
+	return nil
+}
+
+// addCRDs adds the CRD directories of MODULE@VERSION=DIR arguments with add, logging each.
+func addCRDs(args []string, add func(source, dir string) (int, error), note string) error {
+	for _, arg := range args {
+		source, dir, err := split(arg)
+		if err != nil {
+			return err
+		}
+		n, err := add(source, dir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "%-55s %4d kinds%s\n", source, n, note)
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,9 +34,24 @@ func mustMarina(t *testing.T, args ...string) string {
 
 func TestVersionPrintsJSON(t *testing.T) {
 	t.Parallel()
-	var v struct{ Version, GoVersion string }
+	var v struct {
+		Version, GoVersion string
+		Schemas            struct {
+			Bundle                 []string
+			GatewayAPIExperimental string
+		}
+	}
 	if err := json.Unmarshal([]byte(mustMarina(t, "version", "-o", "json")), &v); err != nil || v.Version == "" || !strings.HasPrefix(v.GoVersion, "go") {
 		t.Fatalf("version: %+v %v", v, err)
+	}
+	// The built-in schemas name their sources, so a user can tell whether they are current.
+	for _, want := range []string{"k8s.io/kubernetes@v", "sigs.k8s.io/gateway-api@v", "github.com/external-secrets/external-secrets@v"} {
+		if !slices.ContainsFunc(v.Schemas.Bundle, func(s string) bool { return strings.HasPrefix(s, want) }) {
+			t.Errorf("schemas.bundle %v lacks %s…", v.Schemas.Bundle, want)
+		}
+	}
+	if !strings.HasPrefix(v.Schemas.GatewayAPIExperimental, "sigs.k8s.io/gateway-api@v") {
+		t.Errorf("schemas.gatewayAPIExperimental = %q", v.Schemas.GatewayAPIExperimental)
 	}
 }
 

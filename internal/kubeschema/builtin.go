@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	_ "embed" // the builtin bundle
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -45,7 +46,8 @@ func Builtin() (*Validator, error) {
 	if builtinErr != nil {
 		return nil, builtinErr
 	}
-	v := &Validator{schemas: make(map[string]*entry, len(builtinBase.schemas)), sources: builtinBase.sources}
+	v := &Validator{schemas: make(map[string]*entry, len(builtinBase.schemas)), sources: builtinBase.sources,
+		experimental: builtinBase.experimental, experimentalSource: builtinBase.experimentalSource}
 	for k, e := range builtinBase.schemas {
 		v.schemas[k] = e
 	}
@@ -75,20 +77,59 @@ func (v *Validator) Sources() []string {
 	return append([]string(nil), v.sources...)
 }
 
+// Gateway API release channels: the standard channel's CRDs are the default; a cluster that installed the
+// experimental channel's serves more kinds (the gateway.networking.x-k8s.io group) and more fields.
+const (
+	GatewayAPIStandard     = "standard"
+	GatewayAPIExperimental = "experimental"
+)
+
+// ExperimentalSource is the module version of the builtin Gateway API experimental-channel schemas, or "".
+func (v *Validator) ExperimentalSource() string { return v.experimentalSource }
+
+// UseGatewayAPIChannel makes v judge Gateway API objects with the CRDs of channel (GatewayAPIStandard, the default,
+// or GatewayAPIExperimental). A CRD loaded with AddCRDs still wins. It must not run concurrently with Validate.
+func (v *Validator) UseGatewayAPIChannel(channel string) error {
+	switch channel {
+	case "", GatewayAPIStandard:
+		return nil
+	case GatewayAPIExperimental:
+	default:
+		return fmt.Errorf("unknown Gateway API channel %q: want %s or %s", channel, GatewayAPIStandard, GatewayAPIExperimental)
+	}
+	if len(v.experimental) == 0 {
+		return errors.New("no Gateway API experimental-channel schemas are built in: run hack/kubeschemas.sh")
+	}
+	for key, e := range v.experimental {
+		if prev, ok := v.schemas[key]; ok && !prev.builtin {
+			continue
+		}
+		v.schemas[key] = e
+	}
+	return nil
+}
+
 // bundleFile is the JSON inside builtin/bundle.json.gz.
 type bundleFile struct {
 	Format  int                   `json:"format"`
 	Sources []string              `json:"sources"`
 	Kinds   map[string]bundleKind `json:"kinds"` // key: apiVersion + " " + kind
+	// Experimental holds the kinds of Gateway API's experimental channel (see Validator.UseGatewayAPIChannel).
+	Experimental       map[string]bundleKind `json:"experimental,omitempty"`
+	ExperimentalSource string                `json:"experimentalSource,omitempty"`
 }
 
 type bundleKind struct {
 	Source string          `json:"source"`
 	Native bool            `json:"native,omitempty"`
 	Schema json.RawMessage `json:"schema"`
+	// Structural holds a CRD's defaults and list types (see skeleton), which the API server applies beside the
+	// schema; absent when it has none.
+	Structural json.RawMessage `json:"structural,omitempty"`
 }
 
-const bundleFormat = 1
+// bundleFormat 2 added Structural.
+const bundleFormat = 2
 
 func decodeBundle(gz []byte) (*Validator, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(gz))
@@ -109,9 +150,13 @@ func decodeBundle(gz []byte) (*Validator, error) {
 	if b.Format != bundleFormat {
 		return nil, fmt.Errorf("bundle format %d, want %d: run hack/kubeschemas.sh", b.Format, bundleFormat)
 	}
-	v := &Validator{schemas: make(map[string]*entry, len(b.Kinds)), sources: b.Sources}
+	v := &Validator{schemas: make(map[string]*entry, len(b.Kinds)), sources: b.Sources,
+		experimental: make(map[string]*entry, len(b.Experimental)), experimentalSource: b.ExperimentalSource}
 	for key, k := range b.Kinds {
-		v.schemas[key] = &entry{source: k.Source, builtin: true, native: k.Native, raw: k.Schema}
+		v.schemas[key] = &entry{source: k.Source, builtin: true, native: k.Native, raw: k.Schema, rawSkel: k.Structural}
+	}
+	for key, k := range b.Experimental {
+		v.experimental[key] = &entry{source: k.Source, builtin: true, raw: k.Schema, rawSkel: k.Structural}
 	}
 	return v, nil
 }

@@ -358,7 +358,7 @@ func TestBuiltinHoldsTheRequiredGroupsAndRecordsItsSources(t *testing.T) {
 			t.Errorf("the builtin bundle has no %s", k)
 		}
 	}
-	if s := v.Sources(); !slices.Contains(s, "k8s.io/kubernetes@v1.37.2") || !slices.Contains(s, "sigs.k8s.io/gateway-api@v1.6.3") {
+	if s := v.Sources(); !slices.Contains(s, "k8s.io/kubernetes@v1.37.2") || !slices.Contains(s, "sigs.k8s.io/gateway-api@v1.7.0") {
 		t.Errorf("sources %v lack the Kubernetes or Gateway API module", s)
 	}
 }

@@ -14,17 +14,22 @@ import (
 type Bundle struct {
 	sources []string
 	kinds   map[string]bundleEntry
+	// experimental are the kinds of Gateway API's experimental channel, which replace the standard ones for a
+	// project that chooses it; experimentalSource is their module version.
+	experimental       map[string]bundleEntry
+	experimentalSource string
 }
 
 type bundleEntry struct {
 	source string
 	native bool
 	schema map[string]any
+	skel   map[string]any // defaults and list types of a CRD (see skeleton)
 }
 
 // NewBundle returns an empty Bundle.
 func NewBundle() *Bundle {
-	return &Bundle{kinds: map[string]bundleEntry{}}
+	return &Bundle{kinds: map[string]bundleEntry{}, experimental: map[string]bundleEntry{}}
 }
 
 // AddOpenAPI adds the top-level kinds of one Kubernetes OpenAPI v3 document (see KindsFromOpenAPI) whose apiVersion
@@ -52,19 +57,34 @@ func (b *Bundle) AddOpenAPI(source string, spec []byte, keep func(apiVersion str
 // AddCRDs adds every served version of the CustomResourceDefinitions under dir, recording source (module@version).
 // It returns the number of kinds (apiVersion + kind) added.
 func (b *Bundle) AddCRDs(source, dir string) (int, error) {
-	v := &Validator{schemas: map[string]*entry{}}
-	if err := v.loadDir(dir); err != nil {
-		return 0, fmt.Errorf("loading CRDs from %s: %w", dir, err)
-	}
-	if len(v.schemas) == 0 {
-		return 0, fmt.Errorf("loading CRDs from %s: no CustomResourceDefinition found", dir)
+	v, err := LoadDirs(dir)
+	if err != nil {
+		return 0, err
 	}
 	for key, e := range v.schemas {
-		if err := b.put(key, bundleEntry{source: source, schema: e.doc}); err != nil {
+		if err := b.put(key, bundleEntry{source: source, schema: e.doc, skel: e.skel}); err != nil {
 			return 0, err
 		}
 	}
 	b.addSource(source)
+	return len(v.schemas), nil
+}
+
+// AddExperimentalCRDs adds the CRDs of Gateway API's experimental channel under dir (config/crd/experimental of
+// the module), which Validator.UseGatewayAPIChannel puts in place of the standard channel's. It returns the number of
+// kinds added.
+func (b *Bundle) AddExperimentalCRDs(source, dir string) (int, error) {
+	if b.experimentalSource != "" {
+		return 0, fmt.Errorf("the experimental channel is already taken from %s", b.experimentalSource)
+	}
+	v, err := LoadDirs(dir)
+	if err != nil {
+		return 0, err
+	}
+	for key, e := range v.schemas {
+		b.experimental[key] = bundleEntry{source: source, schema: e.doc, skel: e.skel}
+	}
+	b.experimentalSource = source
 	return len(v.schemas), nil
 }
 
@@ -98,18 +118,25 @@ func (b *Bundle) Kinds() []string {
 // Encode returns the gzipped JSON of the bundle. The bytes depend only on the contents (sorted keys, no gzip name or
 // modification time), so a regenerated bundle is byte-identical to the committed one.
 func (b *Bundle) Encode() ([]byte, error) {
-	f := struct {
-		Format  int                   `json:"format"`
-		Sources []string              `json:"sources"`
-		Kinds   map[string]bundleKind `json:"kinds"`
-	}{Format: bundleFormat, Sources: append([]string(nil), b.sources...), Kinds: map[string]bundleKind{}}
+	f := bundleFile{Format: bundleFormat, Sources: append([]string(nil), b.sources...), Kinds: map[string]bundleKind{},
+		ExperimentalSource: b.experimentalSource}
 	sort.Strings(f.Sources)
 	for key, e := range b.kinds {
-		raw, err := marshal(e.schema)
+		k, err := e.encode()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", key, err)
 		}
-		f.Kinds[key] = bundleKind{Source: e.source, Native: e.native, Schema: raw}
+		f.Kinds[key] = k
+	}
+	if len(b.experimental) > 0 {
+		f.Experimental = map[string]bundleKind{}
+	}
+	for key, e := range b.experimental {
+		k, err := e.encode()
+		if err != nil {
+			return nil, fmt.Errorf("%s (experimental): %w", key, err)
+		}
+		f.Experimental[key] = k
 	}
 	raw, err := marshal(f)
 	if err != nil {
@@ -128,6 +155,20 @@ func (b *Bundle) Encode() ([]byte, error) {
 		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+func (e bundleEntry) encode() (bundleKind, error) {
+	raw, err := marshal(e.schema)
+	if err != nil {
+		return bundleKind{}, err
+	}
+	k := bundleKind{Source: e.source, Native: e.native, Schema: raw}
+	if e.skel != nil {
+		if k.Structural, err = marshal(e.skel); err != nil {
+			return bundleKind{}, err
+		}
+	}
+	return k, nil
 }
 
 // marshal is json.Marshal (sorted map keys) without HTML escaping, which would only bloat regex patterns.

@@ -7,5 +7,10 @@
 // CRD kinds marina emits or scaffolds; and marina's own CRDs (ModelDeployment), embedded from config/crd. AddCRDs,
 // Load and LoadDirs add CustomResourceDefinitions (openAPIV3Schema of each served version) from files.
 //
+// Before the schema check a CRD's defaults are applied, and beside it the uniqueness of x-kubernetes-list-type map
+// and set arrays is checked, with the API server's own code (k8s.io/apiextensions-apiserver's structural schema
+// defaulting and listtype packages), so an object is judged as the server would judge it. Gateway API's
+// experimental channel is built in beside the standard one (UseGatewayAPIChannel).
+//
 // CEL rules (x-kubernetes-validations) and formats are not evaluated; the API server still checks them.
 package kubeschema

@@ -411,14 +411,14 @@ func (n *fastNode) validate(v any, path []string, errs *[]fastErr) bool {
 	default:
 		if f, isNum := number(v); isNum {
 			if n.min != nil && (f < *n.min || (n.exclMin && f == *n.min)) {
-				ok = fail(fmt.Sprintf("%s: got %v, want %v", bound("minimum", n.exclMin), f, *n.min))
+				ok = fail(fmt.Sprintf("%s: got %s, want %s", bound("minimum", n.exclMin), num(f), num(*n.min)))
 			}
 			if n.max != nil && (f > *n.max || (n.exclMax && f == *n.max)) {
-				ok = fail(fmt.Sprintf("%s: got %v, want %v", bound("maximum", n.exclMax), f, *n.max))
+				ok = fail(fmt.Sprintf("%s: got %s, want %s", bound("maximum", n.exclMax), num(f), num(*n.max)))
 			}
 			if n.multipleOf > 0 {
 				if q := f / n.multipleOf; q != math.Trunc(q) {
-					ok = fail(fmt.Sprintf("multipleOf: got %v, want %v", f, n.multipleOf))
+					ok = fail(fmt.Sprintf("multipleOf: got %s, want %s", num(f), num(n.multipleOf)))
 				}
 			}
 		}
@@ -458,6 +458,11 @@ func (n *fastNode) validate(v any, path []string, errs *[]fastErr) bool {
 		ok = fail("matches a schema it must not match (not)")
 	}
 	return ok
+}
+
+// num prints a number as written in YAML: 123456789, not 1.23456789e+08.
+func num(f float64) string {
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
 func bound(name string, exclusive bool) string {

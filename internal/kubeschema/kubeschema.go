@@ -19,6 +19,7 @@ import (
 	jskind "github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
@@ -36,6 +37,10 @@ type Validator struct {
 	schemas map[string]*entry // key: apiVersion + " " + kind
 	sources []string          // module versions the builtin schemas came from
 	added   int               // schemas added by CRDs, to tell a path without any
+	// experimental are the builtin Gateway API experimental-channel schemas, shared, never changed;
+	// experimentalSource is their module version.
+	experimental       map[string]*entry
+	experimentalSource string
 }
 
 type entry struct {
@@ -44,10 +49,15 @@ type entry struct {
 	native  bool   // a built-in kind, decoded into Go structs: a null field is the same as an absent one
 	doc     map[string]any
 	raw     json.RawMessage // doc, still encoded (builtin schemas are decoded on first use)
+	// skel is the CRD schema's defaults and list types (see skeleton); nil when it has none. rawSkel is the same,
+	// still encoded.
+	skel    map[string]any
+	rawSkel json.RawMessage
 
-	once sync.Once
-	fast *fastNode // doc compiled for the fast validator; nil when it uses keywords the fast one does not know
-	err  error
+	once       sync.Once
+	fast       *fastNode                    // doc compiled for the fast validator; nil when it uses keywords the fast one does not know
+	structural *structuralschema.Structural // skel compiled; nil when there is none
+	err        error
 
 	generalOnce sync.Once
 	schema      *jsonschema.Schema // doc compiled by the general JSON Schema validator
@@ -175,7 +185,8 @@ func (v *Validator) add(source string, crd *customResourceDefinition, builtin bo
 		if prev, ok := v.schemas[key]; ok && !prev.builtin {
 			return fmt.Errorf("%s is also defined in %s: keep one copy of each CRD", key, prev.source)
 		}
-		v.schemas[key] = &entry{source: source, builtin: builtin, doc: toJSONSchema(ver.Schema.OpenAPIV3Schema)}
+		v.schemas[key] = &entry{source: source, builtin: builtin, doc: toJSONSchema(ver.Schema.OpenAPIV3Schema),
+			skel: skeleton(ver.Schema.OpenAPIV3Schema)}
 		if !builtin {
 			v.added++
 		}
@@ -225,34 +236,37 @@ func (v *Validator) validate(obj map[string]any, general bool) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", apiVersion, kind, err)
 	}
+	// As the API server does: defaults first, then the schema and the list types.
+	var fields []FieldError
+	if e.structural != nil {
+		inst = applyDefaults(inst, e.structural)
+		fields = listErrors(inst, e.structural)
+	}
 	if fast != nil {
 		var errs []fastErr
-		if fast.validate(inst, make([]string, 0, 16), &errs) {
-			return nil
-		}
-		return newError(apiVersion, kind, obj, inst, func(out *[]FieldError) {
+		if !fast.validate(inst, make([]string, 0, 16), &errs) {
 			for _, fe := range errs {
-				*out = append(*out, fieldError(inst, fe.path, fe.msg))
+				fields = append(fields, fieldError(inst, fe.path, fe.msg))
 			}
-		})
+		}
+	} else if err := sch.Validate(inst); err != nil {
+		var verr *jsonschema.ValidationError
+		if !errors.As(err, &verr) {
+			return fmt.Errorf("%s %s: %w", apiVersion, kind, err)
+		}
+		collect(verr, inst, &fields)
 	}
-	err = sch.Validate(inst)
-	if err == nil {
+	if len(fields) == 0 {
 		return nil
 	}
-	var verr *jsonschema.ValidationError
-	if !errors.As(err, &verr) {
-		return fmt.Errorf("%s %s: %w", apiVersion, kind, err)
-	}
-	return newError(apiVersion, kind, obj, inst, func(out *[]FieldError) { collect(verr, inst, out) })
+	return newError(apiVersion, kind, obj, fields)
 }
 
-func newError(apiVersion, kind string, obj map[string]any, inst any, fill func(*[]FieldError)) *Error {
-	out := &Error{APIVersion: apiVersion, Kind: kind}
+func newError(apiVersion, kind string, obj map[string]any, fields []FieldError) *Error {
+	out := &Error{APIVersion: apiVersion, Kind: kind, Fields: fields}
 	if md, ok := obj["metadata"].(map[string]any); ok {
 		out.Name, _ = md["name"].(string)
 	}
-	fill(&out.Fields)
 	sort.SliceStable(out.Fields, func(i, j int) bool { return out.Fields[i].Path < out.Fields[j].Path })
 	return out
 }
@@ -266,6 +280,17 @@ func (e *entry) compile(apiVersion, kind string, general bool) (*fastNode, *json
 				e.err = fmt.Errorf("%s: schema of %s %s: %w", e.source, apiVersion, kind, err)
 			}
 			e.raw = nil
+		}
+		if e.skel == nil && e.rawSkel != nil {
+			if err := json.Unmarshal(e.rawSkel, &e.skel); err != nil {
+				e.err = fmt.Errorf("%s: defaults of %s %s: %w", e.source, apiVersion, kind, err)
+			}
+			e.rawSkel = nil
+		}
+		if e.err == nil && e.skel != nil {
+			if e.structural, e.err = newStructural(e.skel); e.err != nil {
+				e.err = fmt.Errorf("%s: defaults of %s %s: %w", e.source, apiVersion, kind, e.err)
+			}
 		}
 		if e.err == nil {
 			e.fast = buildFast(e.doc)

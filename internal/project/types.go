@@ -36,6 +36,8 @@ type ProjectSpec struct {
 	Traffic string `json:"traffic,omitempty"`
 	// Gateway is the parent Gateway of rendered HTTPRoutes.
 	Gateway *GatewayRef `json:"gateway,omitempty"`
+	// GatewayAPI describes the Gateway API the clusters run, for validate's offline schemas.
+	GatewayAPI *GatewayAPI `json:"gatewayAPI,omitempty"`
 	// Engines lists the GitOps engines the repository is wired for: argocd, flux.
 	Engines []string `json:"engines,omitempty"`
 	// Gates are the model quality thresholds a version must pass before it deploys.
@@ -46,6 +48,21 @@ type ProjectSpec struct {
 type Repository struct {
 	URL    string `json:"url"`
 	Branch string `json:"branch,omitempty"`
+}
+
+// GatewayAPI describes the Gateway API CRDs installed in the clusters.
+type GatewayAPI struct {
+	// Channel is the release channel of the installed CRDs: standard (the default) or experimental, whose CRDs
+	// have more kinds and fields (validate judges Gateway API objects with that channel's schemas).
+	Channel string `json:"channel,omitempty"`
+}
+
+// GatewayAPIChannel returns the Gateway API release channel of the project: "standard" unless set.
+func (p *Project) GatewayAPIChannel() string {
+	if p.Spec.GatewayAPI == nil || p.Spec.GatewayAPI.Channel == "" {
+		return "standard"
+	}
+	return p.Spec.GatewayAPI.Channel
 }
 
 // GatewayRef names a Gateway API Gateway.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -37,9 +38,17 @@ func (v *validation) checkKustomization(file string, data []byte) result {
 		m, _ := d.Value.(map[string]any)
 		for _, key := range []string{"patches", "patchesJson6902"} {
 			list, _ := m[key].([]any)
-			for _, item := range list {
-				if im, ok := item.(map[string]any); ok {
-					addPatch(im["path"])
+			for i, item := range list {
+				switch it := item.(type) {
+				case map[string]any:
+					addPatch(it["path"])
+				case string:
+					// A path written as a plain string is still a patch file, not a whole object; kustomize
+					// itself refuses the entry (its Patch is an object), so say how to write it.
+					addPatch(it)
+					findings = append(findings, finding("k8s-kustomization", file, fmt.Sprintf("%s[%d]", key, i),
+						d.Line(fmt.Sprintf("/%s/%d", key, i)), fmt.Sprintf("write the entry as `- path: %s`", it),
+						"%s[%d] is the string %q; kustomize refuses it (cannot unmarshal string into a Patch)", key, i, it))
 				}
 			}
 		}
@@ -136,19 +145,19 @@ func (v *validation) checkObject(file string, d *schemas.Document, obj map[strin
 	}
 	labels := labelFindings(file, d, obj, fmt.Sprintf("%s %s%s: ", apiVersion, kind, objectName(obj)))
 	err := v.kube.Validate(obj)
+	out := v.yaml11Findings(file, d, obj, err)
 	if err == nil {
-		return labels
+		return append(labels, out...)
 	}
 	var ke *kubeschema.Error
 	if !errors.As(err, &ke) {
-		return append(labels, finding("k8s-schema", file, "", line, "", "%s %s%s: %v", apiVersion, kind, objectName(obj), err))
+		return append(append(labels, out...), finding("k8s-schema", file, "", line, "", "%s %s%s: %v", apiVersion, kind, objectName(obj), err))
 	}
 	hint := "fix the field; see `kubectl explain " + strings.ToLower(kind) + "` for its schema"
 	if strings.HasPrefix(file, "applications/") {
 		hint = "fix model.yaml and run `marina render --write` rather than editing rendered files"
 	}
 	prefix := fmt.Sprintf("%s %s%s: ", apiVersion, kind, objectName(obj))
-	var out []Finding
 	for _, fe := range ke.Fields {
 		msg := fe.Message
 		if msg == "unknown field" || msg == "required field is missing" {
@@ -203,6 +212,105 @@ func labelFindings(file string, d *schemas.Document, obj map[string]any, prefix 
 		}
 	}
 	return out
+}
+
+// yaml11Findings warns about the unquoted yes, no, on, off (and y, n) where the schema wants a string: marina,
+// kustomize and Flux read them as strings (YAML 1.2), kubectl and readers built on sigs.k8s.io/yaml as booleans
+// (YAML 1.1), which the API server then rejects. Which reading applies depends on the tool, so it is a warning with
+// the fix that suits both: quote the value. err is obj's own validation result.
+func (v *validation) yaml11Findings(file string, d *schemas.Document, obj map[string]any, err error) []Finding {
+	ptrs := d.YAML11Booleans()
+	if len(ptrs) == 0 {
+		return nil
+	}
+	failing := func(err error) map[string]bool {
+		var ke *kubeschema.Error
+		if !errors.As(err, &ke) {
+			return nil
+		}
+		m := map[string]bool{}
+		for _, f := range ke.Fields {
+			m[f.Path] = true
+		}
+		return m
+	}
+	already := failing(err)
+	var as11 any = obj
+	for _, p := range ptrs {
+		b, _ := schemas.YAML11Boolean(pointerValue(obj, p))
+		as11 = withValue(as11, pointerTokens(p), b)
+	}
+	m, _ := as11.(map[string]any)
+	rejected := failing(v.kube.Validate(m))
+	var out []Finding
+	for _, p := range ptrs {
+		if !rejected[p] || already[p] {
+			continue
+		}
+		s := pointerValue(obj, p)
+		b, _ := schemas.YAML11Boolean(s)
+		out = append(out, finding("k8s-yaml11-bool", file, d.Path(p), lineAt(d, p), fmt.Sprintf("quote it: %q", s),
+			"unquoted %s is the string %q for kustomize and Flux (YAML 1.2) but the boolean %t for kubectl (YAML 1.1), where the schema wants a string",
+			s, s, b))
+	}
+	return out
+}
+
+// pointerTokens splits a JSON pointer into its unescaped tokens.
+func pointerTokens(ptr string) []string {
+	if ptr == "" {
+		return nil
+	}
+	parts := strings.Split(ptr[1:], "/")
+	for i, p := range parts {
+		parts[i] = strings.NewReplacer("~1", "/", "~0", "~").Replace(p)
+	}
+	return parts
+}
+
+// pointerValue returns the string at ptr in v, or "".
+func pointerValue(v any, ptr string) string {
+	for _, t := range pointerTokens(ptr) {
+		switch c := v.(type) {
+		case map[string]any:
+			v = c[t]
+		case []any:
+			i, err := strconv.Atoi(t)
+			if err != nil || i < 0 || i >= len(c) {
+				return ""
+			}
+			v = c[i]
+		default:
+			return ""
+		}
+	}
+	s, _ := v.(string)
+	return s
+}
+
+// withValue returns v with the value at tokens replaced by val, copying only the maps and slices on the way.
+func withValue(v any, tokens []string, val any) any {
+	if len(tokens) == 0 {
+		return val
+	}
+	switch c := v.(type) {
+	case map[string]any:
+		cp := make(map[string]any, len(c))
+		for k, x := range c {
+			cp[k] = x
+		}
+		cp[tokens[0]] = withValue(c[tokens[0]], tokens[1:], val)
+		return cp
+	case []any:
+		i, err := strconv.Atoi(tokens[0])
+		if err != nil || i < 0 || i >= len(c) {
+			return v
+		}
+		cp := append([]any(nil), c...)
+		cp[i] = withValue(c[i], tokens[1:], val)
+		return cp
+	}
+	return v
 }
 
 func objectName(obj map[string]any) string {

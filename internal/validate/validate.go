@@ -48,8 +48,13 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 	}
 	var findings []Finding
 
-	// marina.yaml first: the environments decide what the rest checks.
+	// marina.yaml first: the environments decide what the rest checks, the Gateway API channel which schemas.
 	findings = append(findings, v.checkProject()...)
+	if v.project != nil {
+		if err := kube.UseGatewayAPIChannel(v.project.GatewayAPIChannel()); err != nil {
+			return nil, fmt.Errorf("%s: spec.gatewayAPI.channel: %w", project.ProjectFile, err)
+		}
+	}
 	if v.project != nil && opts.Env != "" {
 		if _, ok := v.project.Environment(opts.Env); !ok {
 			return nil, fmt.Errorf("%w %q: marina.yaml defines %s", ErrUnknownEnv, opts.Env, strings.Join(v.project.EnvironmentNames(), ", "))

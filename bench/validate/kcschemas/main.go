@@ -16,14 +16,15 @@ import (
 func main() {
 	bundle := flag.String("bundle", "internal/kubeschema/builtin/bundle.json.gz", "marina's schema bundle")
 	out := flag.String("out", "", "directory to write")
+	channel := flag.String("gateway-api-channel", "standard", "standard, or experimental to write Gateway API's experimental-channel schemas instead")
 	flag.Parse()
-	if err := run(*bundle, *out); err != nil {
+	if err := run(*bundle, *out, *channel == "experimental"); err != nil {
 		fmt.Fprintln(os.Stderr, "kcschemas:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bundle, out string) error {
+func run(bundle, out string, experimental bool) error {
 	f, err := os.Open(bundle)
 	if err != nil {
 		return err
@@ -37,9 +38,17 @@ func run(bundle, out string) error {
 		Kinds map[string]struct {
 			Schema json.RawMessage `json:"schema"`
 		} `json:"kinds"`
+		Experimental map[string]struct {
+			Schema json.RawMessage `json:"schema"`
+		} `json:"experimental"`
 	}
 	if err := json.NewDecoder(zr).Decode(&b); err != nil {
 		return err
+	}
+	if experimental {
+		for key, k := range b.Experimental {
+			b.Kinds[key] = k
+		}
 	}
 	for key, k := range b.Kinds {
 		apiVersion, kind, _ := strings.Cut(key, " ")

@@ -3,7 +3,9 @@ package kubeschematest
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/marina-dev/marina/internal/kubeschema"
@@ -19,12 +21,17 @@ func Dir(t testing.TB, module string) string {
 	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
 		return dir
 	}
-	msg := "third-party CRDs not found in " + dir + ": run hack/crds.sh (or set MARINA_CRDS_DIR to its output)"
+	missing(t, "third-party CRDs not found in "+dir+": run hack/crds.sh (or set MARINA_CRDS_DIR to its output)")
+	return ""
+}
+
+// missing skips the test, or fails it with CI=true: CI must not pass by skipping.
+func missing(t testing.TB, msg string) {
+	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
-	return ""
 }
 
 // Module directories inside the cache, as hack/crds.sh names them.
@@ -32,12 +39,26 @@ const (
 	ArgoCD             = "argo-cd@v3.6.1"
 	FluxSource         = "source-controller@v1.9.6"
 	FluxKustomize      = "kustomize-controller@v1.9.6"
-	GatewayAPI         = "gateway-api@v1.6.3"
+	GatewayAPI         = "gateway-api@v1.7.0"
 	KEDA               = "keda@v2.21.0"
-	ExternalSecrets    = "external-secrets@v0.16.2"
+	ExternalSecrets    = "external-secrets@v1.3.2"
 	SealedSecrets      = "sealed-secrets@v0.40.0"
 	PrometheusOperator = "prometheus-operator@v0.85.0"
 )
+
+// GatewayAPIExperimental returns config/crd/experimental of the Gateway API module version GatewayAPI names, in
+// the Go module cache (hack/crds.sh downloads the module there). Missing: skipped locally, fatal with CI=true.
+func GatewayAPIExperimental(t testing.TB) string {
+	t.Helper()
+	_, version, _ := strings.Cut(GatewayAPI, "@")
+	out, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	dir := filepath.Join(strings.TrimSpace(string(out)), "sigs.k8s.io", "gateway-api@"+version, "config", "crd", "experimental")
+	if fi, statErr := os.Stat(dir); err == nil && statErr == nil && fi.IsDir() {
+		return dir
+	}
+	missing(t, "Gateway API's experimental CRDs not found in "+dir+": run hack/crds.sh")
+	return ""
+}
 
 // KServe returns ../shared/crds/kserve beside the repository (KServe's CRDs, which no Go module carries),
 // or MARINA_KSERVE_CRDS. Missing: skipped locally, fatal with CI=true.
@@ -62,10 +83,6 @@ func KServe(t testing.TB) string {
 	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
 		return dir
 	}
-	msg := "KServe CRDs not found (../shared/crds/kserve beside the repository, or MARINA_KSERVE_CRDS)"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	missing(t, "KServe CRDs not found (../shared/crds/kserve beside the repository, or MARINA_KSERVE_CRDS)")
 	return ""
 }
