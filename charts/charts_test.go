@@ -77,6 +77,7 @@ func TestChartMatchesConfig(t *testing.T) {
 		"marina/crds/marina.dev_modeldeployments.yaml": "../config/crd/bases/marina.dev_modeldeployments.yaml",
 		"marina/templates/clusterrole.yaml":            "../config/rbac/role.yaml",
 		"marina/templates/router-clusterrole.yaml":     "../config/rbac/router_role.yaml",
+		"marina/templates/doctor-clusterrole.yaml":     "../config/rbac/doctor_role.yaml",
 	} {
 		a, err := os.ReadFile(chart)
 		if err != nil {

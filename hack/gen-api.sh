@@ -3,7 +3,8 @@
 #   api/v1alpha1/zz_generated.deepcopy.go   (controller-gen object)
 #   config/crd/bases/*.yaml                 (controller-gen crd; config/crd embeds them for marina validate)
 #   charts/marina/crds, templates/clusterrole.yaml (copies of the two above for the Helm chart, with the
-#                                            router's config/rbac/router_role.yaml as templates/router-clusterrole.yaml)
+#                                            router's and doctor's config/rbac/{router,doctor}_role.yaml as
+#                                            templates/{router,doctor}-clusterrole.yaml)
 #   config/rbac/role.yaml                   (controller-gen rbac, from the markers on internal/controller.Reconciler;
 #                                            config/rbac embeds it for marina init)
 #
@@ -32,3 +33,4 @@ cd "$root"
 cp config/crd/bases/*.yaml charts/marina/crds/
 cp config/rbac/role.yaml charts/marina/templates/clusterrole.yaml
 cp config/rbac/router_role.yaml charts/marina/templates/router-clusterrole.yaml
+cp config/rbac/doctor_role.yaml charts/marina/templates/doctor-clusterrole.yaml
