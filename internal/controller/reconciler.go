@@ -504,7 +504,7 @@ func (o *ownership) forget(uid types.UID) { o.fields.Delete(uid) }
 func ownedFields(obj metav1.Object) ([sha256.Size]byte, bool) {
 	for _, e := range obj.GetManagedFields() {
 		if e.Manager == FieldManager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "" && e.FieldsV1 != nil {
-			return sha256.Sum256(e.FieldsV1.Raw), true
+			return sha256.Sum256(e.FieldsV1.GetRawBytes()), true
 		}
 	}
 	return [sha256.Size]byte{}, false
