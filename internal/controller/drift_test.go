@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
@@ -36,10 +37,13 @@ func TestWhatSomeoneElseChangesInAnAppliedObjectIsCorrected(t *testing.T) {
 		}, func(o client.Object) bool {
 			return o.(*appsv1.Deployment).Spec.Template.Spec.Containers[0].Image == md.Spec.Runtime.Image
 		}},
-		{"the Service's port", &corev1.Service{}, func(o client.Object) {
-			o.(*corev1.Service).Spec.Ports[0].Port = 8081
+		// Not the port itself: it keys the ports list, so another port is another writer's entry, which an apply
+		// leaves alone.
+		{"the Service's target port", &corev1.Service{}, func(o client.Object) {
+			o.(*corev1.Service).Spec.Ports[0].TargetPort = intstr.FromInt32(9999)
 		}, func(o client.Object) bool {
-			return o.(*corev1.Service).Spec.Ports[0].Port == controller.ServicePort
+			p := o.(*corev1.Service).Spec.Ports
+			return len(p) == 1 && p[0].Port == controller.ServicePort && p[0].TargetPort == intstr.FromString("http")
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
