@@ -1,72 +1,31 @@
-// Package charts_test checks the Helm chart. Its templates use nothing but value lookups ({{ .Values.x }},
-// {{ .Release.Namespace }}), so text/template renders them exactly as `helm template` does.
+// Package charts_test checks the Helm chart, rendered by package charts as `helm template` does.
 package charts_test
 
 import (
 	"bytes"
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"text/template"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
+	"github.com/marina-dev/marina/charts"
 	"github.com/marina-dev/marina/internal/dryrun"
 	"github.com/marina-dev/marina/internal/kubeschema"
 	"github.com/marina-dev/marina/internal/testenv"
-	"github.com/marina-dev/marina/schemas"
 )
 
 const namespace = "marina-system"
 
-// render returns every object the chart installs: crds/ as they are, templates/ rendered with values.yaml.
+// render returns every object the chart installs.
 func render(t *testing.T) []dryrun.Object {
 	t.Helper()
-	raw, err := os.ReadFile("marina/values.yaml")
+	objs, err := charts.Render("marina", "marina", namespace)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var values map[string]any
-	if err := yaml.Unmarshal(raw, &values); err != nil {
-		t.Fatal(err)
-	}
-	data := map[string]any{"Values": values, "Release": map[string]any{"Name": "marina", "Namespace": namespace}}
-	var objs []dryrun.Object
-	for _, pattern := range []string{"marina/crds/*.yaml", "marina/templates/*.yaml"} {
-		files, err := filepath.Glob(pattern)
-		if err != nil || len(files) == 0 {
-			t.Fatalf("%s: %v", pattern, err)
-		}
-		for _, f := range files {
-			src, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tmpl, err := template.New(f).Option("missingkey=error").Parse(string(src))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out bytes.Buffer
-			if err := tmpl.Execute(&out, data); err != nil {
-				t.Fatal(err)
-			}
-			docs, err := schemas.ParseStream(f, out.Bytes(), schemas.MaxManifestSize)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, d := range docs {
-				u, err := dryrun.Unstructured(d.Value.(map[string]any))
-				if err != nil {
-					t.Fatalf("%s: %v", f, err)
-				}
-				objs = append(objs, dryrun.Object{File: f, Object: u})
-			}
-		}
 	}
 	return objs
 }
@@ -112,11 +71,13 @@ func TestChartInstalls(t *testing.T) {
 	}
 }
 
-// TestChartMatchesConfig keeps the chart's CRD and ClusterRole the generated ones (hack/gen-api.sh copies them).
+// TestChartMatchesConfig keeps the chart's CRD and ClusterRoles those of config/ (hack/gen-api.sh copies them).
 func TestChartMatchesConfig(t *testing.T) {
 	for chart, config := range map[string]string{
 		"marina/crds/marina.dev_modeldeployments.yaml": "../config/crd/bases/marina.dev_modeldeployments.yaml",
 		"marina/templates/clusterrole.yaml":            "../config/rbac/role.yaml",
+		"marina/templates/router-clusterrole.yaml":     "../config/rbac/router_role.yaml",
+		"marina/templates/doctor-clusterrole.yaml":     "../config/rbac/doctor_role.yaml",
 	} {
 		a, err := os.ReadFile(chart)
 		if err != nil {

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # hack/crds.sh — fetch the third-party CRDs marina checks its output against, from their Go modules.
 #
-# For every module pinned in ../shared/crds/README.md this runs `go mod download -json MODULE@VERSION` and
+# For every module pinned below this runs `go mod download -json MODULE@VERSION` and
 # copies the module's CustomResourceDefinition YAML files into
 #   ${MARINA_CACHE:-$HOME/.cache/marina}/crds/<module-name>@<version>/
 # (<module-name> is the last path element of the module without a /vN suffix, e.g. argo-cd@v3.6.1).
 # A directory whose .complete marker matches this script's layout is not fetched again, so a warm run takes milliseconds.
 # Prints the cache dir (crds/) on stdout; progress goes to stderr.
-# Tests read it from MARINA_CRDS_DIR or this default path.
+# Tests read it from MARINA_CRDS_DIR or this default path. KServe's CRDs come from no Go module on the proxy: they are
+# carried in the repository, third_party/kserve (version, source and license in its README.md).
 set -euo pipefail
 
 cache="${MARINA_CACHE:-$HOME/.cache/marina}/crds"

@@ -2,7 +2,9 @@
 # hack/gen-api.sh — regenerate the code and manifests of the marina.dev API from the types in api/:
 #   api/v1alpha1/zz_generated.deepcopy.go   (controller-gen object)
 #   config/crd/bases/*.yaml                 (controller-gen crd; config/crd embeds them for marina validate)
-#   charts/marina/crds, templates/clusterrole.yaml (copies of the two above for the Helm chart)
+#   charts/marina/crds, templates/clusterrole.yaml (copies of the two above for the Helm chart, with the
+#                                            router's and doctor's config/rbac/{router,doctor}_role.yaml as
+#                                            templates/{router,doctor}-clusterrole.yaml)
 #   config/rbac/role.yaml                   (controller-gen rbac, from the markers on internal/controller.Reconciler;
 #                                            config/rbac embeds it for marina init)
 #
@@ -30,3 +32,5 @@ cd "$root"
 # The Helm chart carries the same CRD and ClusterRole (Helm installs crds/ before the templates).
 cp config/crd/bases/*.yaml charts/marina/crds/
 cp config/rbac/role.yaml charts/marina/templates/clusterrole.yaml
+cp config/rbac/router_role.yaml charts/marina/templates/router-clusterrole.yaml
+cp config/rbac/doctor_role.yaml charts/marina/templates/doctor-clusterrole.yaml

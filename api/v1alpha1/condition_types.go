@@ -10,3 +10,16 @@ const (
 	// DegradedCondition is True when a rollout was aborted or missed its progress deadline.
 	DegradedCondition = "Degraded"
 )
+
+// Reasons of a Ready=False condition the controller sets when a reconcile fails before the rollout could move; the
+// message carries the API server's answer. Status is patched with them on every failed reconcile, so Ready always
+// says why and observedGeneration stays current.
+const (
+	// ObserveFailedReason: reading what the cluster runs for the model (Deployments, ResourceQuotas) failed.
+	ObserveFailedReason = "ObserveFailed"
+	// ApplyFailedReason: the API server refused a Deployment, Service or HTTPRoute the rollout needs (admission,
+	// a quota, a schema), or writing it failed.
+	ApplyFailedReason = "ApplyFailed"
+	// ReconcileFailedReason: any other failure of a reconcile.
+	ReconcileFailedReason = "ReconcileFailed"
+)

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/cli"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
@@ -214,36 +217,67 @@ func TestRouterReloadsItsConfigurationOnSIGHUP(t *testing.T) {
 	}
 }
 
+// TestRouterInClusterModeFollowsTheModelDeploymentsWeights runs the router as the cluster's admin and as a
+// ServiceAccount with a real token bound (in the model's namespace) to nothing but the ClusterRole marina-router
+// that config/rbac and the Helm chart ship: a permission cluster mode needs and the role lacks fails the test.
 func TestRouterInClusterModeFollowsTheModelDeploymentsWeights(t *testing.T) {
 	c := testenv.Start(t, testenv.Options{CRDs: true})
 	c.CreateNamespaces(t, "models")
-	ctx := context.Background()
 	var upstreams [2]string
 	for i := range upstreams {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, `{"outputs":[]}`) }))
 		t.Cleanup(srv.Close)
 		upstreams[i] = srv.URL
 	}
-	md := createModelDeployment(t, c, "models", "iris", "1.1.0")
-	md.Status = v1alpha1.ModelDeploymentStatus{StableVersion: "1.0.0", CanaryVersion: "1.1.0", Weights: &v1alpha1.TrafficWeights{Stable: 100}}
-	if err := c.Client.Status().Update(ctx, md); err != nil {
-		t.Fatal(err)
+	type identity struct {
+		name       string
+		kubeconfig func(t *testing.T) string
 	}
-	base, _ := startRouter(t, "--model-deployment", "iris", "-n", "models", "--kubeconfig", c.Kubeconfig,
-		"--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
-		"--upstream", "1.0.0="+upstreams[0], "--upstream", "1.1.0="+upstreams[1])
-	version := func() string { return answeredBy(t, base) }
-	if v := version(); v != "1.0.0" {
-		t.Fatalf("answered by %q, want the stable 1.0.0", v)
+	identities := []identity{{"the cluster's admin", func(*testing.T) string { return c.Kubeconfig }}}
+	for _, install := range testenv.Installs {
+		identities = append(identities, identity{"a ServiceAccount bound to marina-router of " + install.Name, func(t *testing.T) string {
+			c.InstallRBAC(t, install)
+			binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "marina-router", Namespace: "models"},
+				RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "marina-router"},
+				Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: "marina-router", Namespace: "models"}}}
+			if err := c.Client.Create(context.Background(), binding); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := c.Client.Delete(context.Background(), binding); err != nil {
+					t.Error(err)
+				}
+			})
+			return c.ServiceAccount(t, "models", "marina-router").Kubeconfig
+		}})
 	}
-	md.Status.Weights = &v1alpha1.TrafficWeights{Canary: 100}
-	if err := c.Client.Status().Update(ctx, md); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); version() != "1.1.0"; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the canary's weight of 100 in the status never routed to 1.1.0")
-		}
+	for i, id := range identities {
+		// Not parallel: both installs create the same ClusterRole.
+		t.Run(id.name, func(t *testing.T) {
+			ctx := context.Background()
+			name := fmt.Sprintf("iris-%d", i)
+			md := createModelDeployment(t, c, "models", name, "1.1.0")
+			md.Status = v1alpha1.ModelDeploymentStatus{StableVersion: "1.0.0", CanaryVersion: "1.1.0", Weights: &v1alpha1.TrafficWeights{Stable: 100}}
+			if err := c.Client.Status().Update(ctx, md); err != nil {
+				t.Fatal(err)
+			}
+			base, _ := startRouter(t, "--model-deployment", name, "-n", "models", "--kubeconfig", id.kubeconfig(t),
+				"--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0",
+				"--upstream", "1.0.0="+upstreams[0], "--upstream", "1.1.0="+upstreams[1])
+			version := func() string { return answeredBy(t, base) }
+			if v := version(); v != "1.0.0" {
+				t.Fatalf("answered by %q, want the stable 1.0.0", v)
+			}
+			md.Status.Weights = &v1alpha1.TrafficWeights{Canary: 100}
+			if err := c.Client.Status().Update(ctx, md); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(10 * time.Second); version() != "1.1.0"; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the canary's weight of 100 in the status never routed to 1.1.0")
+				}
+			}
+		})
 	}
 }
 

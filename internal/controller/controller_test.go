@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -37,14 +38,22 @@ func testScheme(t *testing.T) *runtime.Scheme {
 	return s
 }
 
-// startController runs the reconciler in a manager until stop is called (or the test ends); with sets its
-// Analyzer, Writer or clock.
+// startController runs the reconciler in a manager, as the cluster's admin, until stop is called (or the test
+// ends); with sets its Analyzer, Writer or clock.
 func startController(t *testing.T, c *testenv.Cluster, with ...func(*controller.Reconciler)) (stop func()) {
+	t.Helper()
+	return startManager(t, c.Config, ctrl.Options{}, with...)
+}
+
+// startManager runs the reconciler in a manager with the credentials of cfg and the options of opts (the scheme,
+// metrics and probes are set here).
+func startManager(t *testing.T, cfg *rest.Config, opts ctrl.Options, with ...func(*controller.Reconciler)) (stop func()) {
 	t.Helper()
 	s := testScheme(t)
 	skip := true // a restarted controller registers the same controller name again in this process
-	mgr, err := ctrl.NewManager(c.Config, ctrl.Options{Scheme: s, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		Controller: config.Controller{SkipNameValidation: &skip}})
+	opts.Scheme, opts.Metrics, opts.HealthProbeBindAddress = s, metricsserver.Options{BindAddress: "0"}, "0"
+	opts.Controller = config.Controller{SkipNameValidation: &skip}
+	mgr, err := ctrl.NewManager(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,8 +141,13 @@ func dump(t *testing.T, c *testenv.Cluster) {
 
 func deployment(t *testing.T, c *testenv.Cluster, name string) (*appsv1.Deployment, bool) {
 	t.Helper()
+	return deploymentIn(t, c, ns, name)
+}
+
+func deploymentIn(t *testing.T, c *testenv.Cluster, namespace, name string) (*appsv1.Deployment, bool) {
+	t.Helper()
 	d := &appsv1.Deployment{}
-	err := c.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, d)
+	err := c.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, d)
 	if apierrors.IsNotFound(err) {
 		return nil, false
 	}

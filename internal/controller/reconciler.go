@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -64,18 +65,27 @@ type GitWriter interface {
 // Reconciler reconciles ModelDeployments.
 type Reconciler struct {
 	client.Client
-	Scheme   *runtime.Scheme
-	Recorder events.EventRecorder
+	// APIReader reads straight from the API server what the Client's cache must not hold: Secrets. A cached read
+	// would start an informer that lists and watches every Secret in scope, which the shipped role does not grant
+	// (secrets: get) and the controller must not keep in memory. SetupWithManager sets the manager's when nil.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  events.EventRecorder
 	// Analyzer measures analysis steps; nil leaves them waiting.
 	Analyzer Analyzer
 	// Writer writes reverts to Git; nil leaves them pending.
 	Writer GitWriter
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	owned ownership
 }
 
 // SetupWithManager registers the reconciler: it watches ModelDeployments and what they own.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ModelDeployment{}).
 		Owns(&appsv1.Deployment{}).
@@ -91,8 +101,10 @@ func (r *Reconciler) now() time.Time {
 	return time.Now()
 }
 
-// Reconcile moves one ModelDeployment's rollout forward.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+// Reconcile moves one ModelDeployment's rollout forward. Like Flux's reconcilers it defers one status patch, so the
+// status is written on every exit, failures included: a failed step leaves Ready=False with its reason (see
+// failure) and the API server's message, and observedGeneration current.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	start := time.Now()
 	defer func() { reconcileDuration.Observe(time.Since(start).Seconds()) }()
 	md := &v1alpha1.ModelDeployment{}
@@ -105,19 +117,34 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !md.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil // owner references take the rest with it
 	}
+	base := md.DeepCopy()
+	st := md.Status.DeepCopy()
+	defer func() {
+		if retErr != nil {
+			r.summarizeFailure(md, st, retErr)
+		}
+		retErr = errors.Join(retErr, r.patchStatus(ctx, base, st))
+		md.Status = *st
+		recordPhase(md)
+	}()
+	return r.reconcile(ctx, md, st)
+}
+
+// reconcile runs the steps of a rollout: observe, decide, analyze, apply, write back. It sets *st to the decided
+// status only once the cluster has what that status says (a status naming weights the route does not have would
+// send the router's traffic to a version that is not there); a failed step leaves *st as it was.
+func (r *Reconciler) reconcile(ctx context.Context, md *v1alpha1.ModelDeployment, st *v1alpha1.ModelDeploymentStatus) (ctrl.Result, error) {
 	now := r.now()
 	obs, err := r.observe(ctx, md, now)
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, &failure{reason: v1alpha1.ObserveFailedReason, err: err}
 	}
 	d := rollout.Decide(md, obs)
 	if d.Analysis != "" {
-		if d, err = r.analyze(ctx, md, obs, d); err != nil {
-			return ctrl.Result{}, err
-		}
+		d = r.analyze(ctx, md, obs, d)
 	}
 	if err := r.apply(ctx, md, d); err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, &failure{reason: v1alpha1.ApplyFailedReason, err: err}
 	}
 	if d.WriteBack {
 		meta.SetStatusCondition(&d.Status.Conditions, metav1.Condition{Type: WriteBackCondition, Status: metav1.ConditionFalse,
@@ -141,17 +168,54 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		patch := client.MergeFrom(md.DeepCopy())
 		delete(md.Annotations, ResumeAnnotation)
 		if err := r.Patch(ctx, md, patch); err != nil {
-			return ctrl.Result{}, err
+			return ctrl.Result{}, &failure{reason: v1alpha1.ApplyFailedReason, err: fmt.Errorf("removing annotation %s: %w", ResumeAnnotation, err)}
 		}
 	}
-	if !equality.Semantic.DeepEqual(md.Status, d.Status) {
-		md.Status = d.Status
-		if err := r.Status().Update(ctx, md); err != nil {
-			return ctrl.Result{}, err
-		}
-	}
-	recordPhase(md)
+	*st = d.Status
 	return ctrl.Result{RequeueAfter: requeue}, nil
+}
+
+// failure is an error of a reconcile step with the reason Ready reports for it.
+type failure struct {
+	reason string
+	err    error
+}
+
+func (f *failure) Error() string { return f.err.Error() }
+func (f *failure) Unwrap() error { return f.err }
+
+// maxConditionMessage keeps a condition's message well inside the API's limit of 32768 bytes.
+const maxConditionMessage = 4096
+
+// summarizeFailure records a failed reconcile in st: Ready=False with the step's reason and the error (the API
+// server's message), observedGeneration current, and a Warning Event.
+func (r *Reconciler) summarizeFailure(md *v1alpha1.ModelDeployment, st *v1alpha1.ModelDeploymentStatus, err error) {
+	reason := v1alpha1.ReconcileFailedReason
+	if f, ok := errors.AsType[*failure](err); ok {
+		reason = f.reason
+	}
+	msg := err.Error()
+	if len(msg) > maxConditionMessage {
+		msg = msg[:maxConditionMessage] + "…"
+	}
+	st.ObservedGeneration = md.Generation
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: v1alpha1.ReadyCondition, Status: metav1.ConditionFalse,
+		Reason: reason, Message: msg, ObservedGeneration: md.Generation, LastTransitionTime: metav1.NewTime(r.now())})
+	r.Recorder.Eventf(md, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", msg)
+}
+
+// patchStatus writes st as a JSON merge patch against base: no resourceVersion, so no conflict with whoever wrote
+// the object since it was read (a user's label, the resume annotation), and nothing sent when nothing changed.
+func (r *Reconciler) patchStatus(ctx context.Context, base *v1alpha1.ModelDeployment, st *v1alpha1.ModelDeploymentStatus) error {
+	if equality.Semantic.DeepEqual(base.Status, *st) {
+		return nil
+	}
+	md := base.DeepCopy()
+	md.Status = *st
+	if err := r.Status().Patch(ctx, md, client.MergeFrom(base)); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("patching the status of ModelDeployment %s/%s: %w", base.Namespace, base.Name, err)
+	}
+	return nil
 }
 
 func nonZero(d, fallback time.Duration) time.Duration {
@@ -252,9 +316,9 @@ func runKey(st v1alpha1.ModelDeploymentStatus) string {
 }
 
 // analyze takes the due measurements of the decided template and decides again if the run finished.
-func (r *Reconciler) analyze(ctx context.Context, md *v1alpha1.ModelDeployment, obs rollout.Observed, d rollout.Decision) (rollout.Decision, error) {
+func (r *Reconciler) analyze(ctx context.Context, md *v1alpha1.ModelDeployment, obs rollout.Observed, d rollout.Decision) rollout.Decision {
 	if r.Analyzer == nil {
-		return d, nil
+		return d
 	}
 	run := ensureRun(&d.Status, d.Analysis, obs.Now)
 	if tmpl, ok := template(md, d.Analysis); !ok {
@@ -274,7 +338,7 @@ func (r *Reconciler) analyze(ctx context.Context, md *v1alpha1.ModelDeployment, 
 	if next.RequeueAfter == 0 || (d.RequeueAfter > 0 && d.RequeueAfter < next.RequeueAfter) {
 		next.RequeueAfter = d.RequeueAfter
 	}
-	return next, nil
+	return next
 }
 
 func template(md *v1alpha1.ModelDeployment, name string) (v1alpha1.AnalysisTemplate, bool) {
@@ -317,6 +381,7 @@ func (r *Reconciler) apply(ctx context.Context, md *v1alpha1.ModelDeployment, d 
 			if err := r.Delete(ctx, dep); client.IgnoreNotFound(err) != nil {
 				return err
 			}
+			r.owned.forget(dep.UID)
 		}
 	}
 	canary := d.Status.CanaryVersion
@@ -368,8 +433,8 @@ func (r *Reconciler) applyDeployment(ctx context.Context, md *v1alpha1.ModelDepl
 const FieldManager = "marina-controller"
 
 // AppliedHashAnnotation holds a hash of what the controller last applied to an object. A reconcile whose desired
-// object hashes the same (and whose replicas or selector nobody changed) sends nothing: with a thousand
-// ModelDeployments, unchanged applies would be most of the API server's load.
+// object hashes the same, and whose fields nobody else changed since (see ownership), sends nothing: with a
+// thousand ModelDeployments, unchanged applies would be most of the API server's load.
 const AppliedHashAnnotation = "marina.dev/applied-hash"
 
 // serverApply server-side applies obj, owned by md, unless the cached object already has it.
@@ -392,27 +457,57 @@ func (r *Reconciler) serverApply(ctx context.Context, md *v1alpha1.ModelDeployme
 	hash := hex.EncodeToString(sum[:8])
 	current := obj.DeepCopyObject().(client.Object)
 	if err := r.Get(ctx, client.ObjectKeyFromObject(obj), current); err == nil &&
-		current.GetAnnotations()[AppliedHashAnnotation] == hash && !drifted(obj, current) {
+		current.GetAnnotations()[AppliedHashAnnotation] == hash && r.owned.unchanged(current) {
 		return nil
 	}
 	if err := unstructured.SetNestedField(m, hash, "metadata", "annotations", AppliedHashAnnotation); err != nil {
 		return err
 	}
-	return r.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: m}),
-		client.FieldOwner(FieldManager), client.ForceOwnership)
+	applied := &unstructured.Unstructured{Object: m}
+	if err := r.Apply(ctx, client.ApplyConfigurationFromUnstructured(applied),
+		client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return err
+	}
+	r.owned.remember(applied)
+	return nil
 }
 
-// drifted reports whether someone changed what matters most in an object the controller applied: a
-// Deployment's replicas (kubectl scale) or a Service's selector.
-func drifted(want, got client.Object) bool {
-	switch w := want.(type) {
-	case *appsv1.Deployment:
-		g := got.(*appsv1.Deployment)
-		return g.Spec.Replicas == nil || *g.Spec.Replicas != *w.Spec.Replicas
-	case *corev1.Service:
-		return !maps.Equal(w.Spec.Selector, got.(*corev1.Service).Spec.Selector)
+// ownership remembers, for each object the controller applied, the fields its last apply left FieldManager owning
+// (its managedFields entry). Whoever changes one of those fields afterwards (kubectl edit or scale, a patch, a
+// forced apply) takes its ownership, so the entry in the cache no longer matches and the object is applied again:
+// drift in anything the controller sets is corrected, not only in replicas or a selector. Fields the controller
+// does not set are not compared; an apply would leave them as they are anyway. A restarted controller remembers
+// nothing and applies each object once (a no-op on the server when nothing drifted).
+type ownership struct {
+	fields sync.Map // types.UID → sha256 of the managedFields entry's fieldsV1
+}
+
+// remember records the fields obj, the API server's answer to an apply, says FieldManager owns.
+func (o *ownership) remember(obj metav1.Object) {
+	if sum, ok := ownedFields(obj); ok {
+		o.fields.Store(obj.GetUID(), sum)
+	} else {
+		o.fields.Delete(obj.GetUID())
 	}
-	return false
+}
+
+// unchanged reports whether FieldManager still owns in obj exactly the fields its last apply left it.
+func (o *ownership) unchanged(obj metav1.Object) bool {
+	want, ok := o.fields.Load(obj.GetUID())
+	got, found := ownedFields(obj)
+	return ok && found && want.([sha256.Size]byte) == got
+}
+
+// forget drops what is remembered of a deleted object.
+func (o *ownership) forget(uid types.UID) { o.fields.Delete(uid) }
+
+func ownedFields(obj metav1.Object) ([sha256.Size]byte, bool) {
+	for _, e := range obj.GetManagedFields() {
+		if e.Manager == FieldManager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "" && e.FieldsV1 != nil {
+			return sha256.Sum256(e.FieldsV1.GetRawBytes()), true
+		}
+	}
+	return [sha256.Size]byte{}, false
 }
 
 // writeBack writes the revert of an aborted rollout to Git and records the outcome in st.
@@ -428,7 +523,7 @@ func (r *Reconciler) writeBack(ctx context.Context, md *v1alpha1.ModelDeployment
 	var secret *corev1.Secret
 	if wb.SecretRef != nil {
 		secret = &corev1.Secret{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: md.Namespace, Name: wb.SecretRef.Name}, secret); err != nil {
+		if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: md.Namespace, Name: wb.SecretRef.Name}, secret); err != nil {
 			cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, "Pending", fmt.Sprintf("reading Secret %s: %v", wb.SecretRef.Name, err)
 			meta.SetStatusCondition(&st.Conditions, cond)
 			return err

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/marina-dev/marina/internal/kubeschema"
+	"github.com/marina-dev/marina/internal/kubeschema/kubeschematest"
 )
 
 func builtin(t testing.TB) *kubeschema.Validator {
@@ -440,12 +441,8 @@ spec:
 
 func TestAddCRDsLoadsKServe(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join("..", "..", "..", "shared", "crds", "kserve")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skip("KServe CRDs not found beside the repository (../shared/crds/kserve)")
-	}
 	v := builtin(t)
-	if err := v.AddCRDs(dir); err != nil {
+	if err := v.AddCRDs(kubeschematest.KServe(t)); err != nil {
 		t.Fatal(err)
 	}
 	const isvc = `apiVersion: serving.kserve.io/v1beta1

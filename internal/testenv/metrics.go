@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/marina-dev/marina/internal/prereq"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -48,7 +49,7 @@ func (c *Cluster) servePodMetrics(tb testing.TB) *PodMetrics {
 	tb.Helper()
 	ip := hostIP()
 	if ip == nil {
-		missing(tb, "no non-loopback IPv4 address for the metrics API's endpoint (the API server refuses loopback ones)")
+		prereq.Missing(tb, "no non-loopback IPv4 address for the metrics API's endpoint (the API server refuses loopback ones)")
 	}
 	m := &PodMetrics{c: c.Client, cpu: map[string]resource.Quantity{}}
 	l, err := net.Listen("tcp", net.JoinHostPort(ip.String(), "0"))

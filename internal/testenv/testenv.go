@@ -27,6 +27,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/prereq"
 )
 
 // KubernetesVersion is the version hack/controlplane.sh builds; it names the cache directory.
@@ -35,7 +36,7 @@ const KubernetesVersion = "v1.37.2"
 // Options selects what Start runs besides kube-apiserver and etcd.
 type Options struct {
 	// CRDs installs marina's CRDs and every third-party CRD marina renders objects for (hack/crds.sh's cache and
-	// KServe's from ../shared/crds/kserve).
+	// KServe's from third_party/kserve).
 	CRDs bool
 	// Workloads starts kube-controller-manager, kube-scheduler and kwok: Deployments get Pods, Pods are scheduled
 	// onto Nodes added with AddNode and become Running and Ready there.
@@ -79,8 +80,8 @@ func Scheme() *runtime.Scheme {
 }
 
 // Assets returns the directory of the control-plane binaries: KUBEBUILDER_ASSETS, or hack/controlplane.sh's
-// default cache directory. When neither holds kube-apiserver the test is skipped with a hint, except with CI=true,
-// where it fails: CI must not pass by skipping.
+// default cache directory. When neither holds kube-apiserver the test is skipped with a hint, or fails where
+// prerequisites are required (see package prereq).
 func Assets(tb testing.TB) string {
 	tb.Helper()
 	return cached(tb, "KUBEBUILDER_ASSETS", filepath.Join("controlplane", KubernetesVersion), "kube-apiserver",
@@ -88,8 +89,8 @@ func Assets(tb testing.TB) string {
 }
 
 // cached returns the directory of binaries a hack/ script builds: the environment variable env, or sub under
-// MARINA_CACHE (default ~/.cache/marina). When it holds no file probe the test is skipped with a hint, except
-// with CI=true, where it fails: CI must not pass by skipping.
+// MARINA_CACHE (default ~/.cache/marina). When it holds no file probe the test is skipped with a hint, or
+// fails where prerequisites are required (see package prereq).
 func cached(tb testing.TB, env, sub, probe, script, cost string) string {
 	tb.Helper()
 	dir := os.Getenv(env)
@@ -107,7 +108,7 @@ func cached(tb testing.TB, env, sub, probe, script, cost string) string {
 	if _, err := os.Stat(filepath.Join(dir, probe)); err == nil {
 		return dir
 	}
-	missing(tb, probe+" not found in "+dir+": run `bash "+script+"` ("+cost+") or set "+env+" to its output")
+	prereq.Missing(tb, probe+" not found in "+dir+": run `bash "+script+"` ("+cost+") or set "+env+" to its output")
 	return ""
 }
 

@@ -15,21 +15,19 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/marina-dev/marina/internal/prereq"
 )
 
-// Binary finds prometheus on PATH; without it the test is skipped, except with CI=true, where it fails: CI must
-// not pass by skipping.
+// Binary finds prometheus on PATH; without it the test is skipped, or fails where prerequisites are
+// required (see package prereq).
 func Binary(tb testing.TB) string {
 	tb.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err == nil {
 		return bin
 	}
-	msg := "prometheus not found on PATH: run hack/prometheus.sh (as root) to install Debian's"
-	if os.Getenv("CI") == "true" {
-		tb.Fatal(msg)
-	}
-	tb.Skip(msg)
+	prereq.Missing(tb, "prometheus not found on PATH: run hack/prometheus.sh (as root) to install Debian's")
 	return ""
 }
 

@@ -9,11 +9,12 @@ import (
 	"testing"
 
 	"github.com/marina-dev/marina/internal/kubeschema"
+	"github.com/marina-dev/marina/internal/prereq"
 )
 
 // Dir returns the cached CRD directory of one module version, e.g. "argo-cd@v3.6.1", under kubeschema.CacheDir.
-// When it is missing the test is skipped with a hint to run hack/crds.sh, except with CI=true, where a missing cache
-// fails the test: CI must not pass by skipping.
+// When it is missing the test is skipped with a hint to run hack/crds.sh, or fails where prerequisites are required
+// (see package prereq).
 func Dir(t testing.TB, module string) string {
 	t.Helper()
 	root := kubeschema.CacheDir()
@@ -21,17 +22,8 @@ func Dir(t testing.TB, module string) string {
 	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
 		return dir
 	}
-	missing(t, "third-party CRDs not found in "+dir+": run hack/crds.sh (or set MARINA_CRDS_DIR to its output)")
+	prereq.Missing(t, "third-party CRDs not found in "+dir+": run hack/crds.sh (or set MARINA_CRDS_DIR to its output)")
 	return ""
-}
-
-// missing skips the test, or fails it with CI=true: CI must not pass by skipping.
-func missing(t testing.TB, msg string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
 }
 
 // Module directories inside the cache, as hack/crds.sh names them.
@@ -56,33 +48,28 @@ func GatewayAPIExperimental(t testing.TB) string {
 	if fi, statErr := os.Stat(dir); err == nil && statErr == nil && fi.IsDir() {
 		return dir
 	}
-	missing(t, "Gateway API's experimental CRDs not found in "+dir+": run hack/crds.sh")
+	prereq.Missing(t, "Gateway API's experimental CRDs not found in "+dir+": run hack/crds.sh")
 	return ""
 }
 
-// KServe returns ../shared/crds/kserve beside the repository (KServe's CRDs, which no Go module carries),
-// or MARINA_KSERVE_CRDS. Missing: skipped locally, fatal with CI=true.
+// KServe returns third_party/kserve of the repository: KServe's CRDs, which no Go module on the proxy carries, so
+// the repository does (see its README.md for version, source and license).
 func KServe(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("MARINA_KSERVE_CRDS")
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			t.Fatal(err)
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			dir := filepath.Join(d, "third_party", "kserve")
+			if _, err := os.Stat(filepath.Join(dir, "serving.kserve.io_inferenceservices.yaml")); err != nil {
+				t.Fatalf("KServe CRDs: %v (third_party/kserve is part of the repository: restore it with git checkout)", err)
+			}
+			return dir
 		}
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(d, "..", "shared", "crds", "kserve")
-				break
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
+		if filepath.Dir(d) == d {
+			t.Fatalf("no go.mod above %s", wd)
 		}
 	}
-	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
-		return dir
-	}
-	missing(t, "KServe CRDs not found (../shared/crds/kserve beside the repository, or MARINA_KSERVE_CRDS)")
-	return ""
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/marina-dev/marina/internal/prereq"
 )
 
 // GitHTTPBackend is Debian's git http-backend, the CGI program GitServer runs.
@@ -33,14 +35,11 @@ type GitServer struct {
 }
 
 // ServeGit serves the bare repositories in root until the test ends. Without git http-backend the test is skipped,
-// or fails with CI=true.
+// or fails where prerequisites are required (see package prereq).
 func ServeGit(tb testing.TB, root string, auth GitAuth) *GitServer {
 	tb.Helper()
 	if _, err := os.Stat(GitHTTPBackend); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("no git http-backend: %v", err)
-		}
-		tb.Skipf("no git http-backend: %v", err)
+		prereq.Missing(tb, "no git http-backend: "+err.Error()+" (install git)")
 	}
 	backend := &cgi.Handler{Path: GitHTTPBackend, Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}}
 	s := &GitServer{auth: auth}

@@ -1,0 +1,153 @@
+package testenv
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/marina-dev/marina/charts"
+)
+
+// ServiceAccount is a client identity the API server authenticates with a real ServiceAccount token.
+type ServiceAccount struct {
+	// Config authenticates as the ServiceAccount.
+	Config *rest.Config
+	// Kubeconfig is the path of a kubeconfig file for Config, for commands run as the ServiceAccount.
+	Kubeconfig string
+}
+
+// ServiceAccount creates the ServiceAccount namespace/name (unless it exists) and returns credentials for it: a
+// token from the TokenRequest API, as the kubelet gives a Pod. Unlike Config (system:masters), requests with it
+// are judged by RBAC, so a test running marina with it fails when a permission is missing.
+func (c *Cluster) ServiceAccount(tb testing.TB, namespace, name string) ServiceAccount {
+	tb.Helper()
+	ctx := context.Background()
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+	if _, err := cs.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		tb.Fatalf("creating ServiceAccount %s/%s: %v", namespace, name, err)
+	}
+	hour := int64(3600)
+	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &hour}}, metav1.CreateOptions{})
+	if err != nil {
+		tb.Fatalf("requesting a token for ServiceAccount %s/%s: %v", namespace, name, err)
+	}
+	cfg := rest.AnonymousClientConfig(c.Config)
+	cfg.BearerToken = tr.Status.Token
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["testenv"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	kc.Contexts[name] = &clientcmdapi.Context{Cluster: "testenv", AuthInfo: name, Namespace: namespace}
+	kc.CurrentContext = name
+	dir := tb.TempDir()
+	path := filepath.Join(dir, "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return ServiceAccount{Config: cfg, Kubeconfig: path}
+}
+
+// Create creates objs as the admin, e.g. the RBAC objects an install ships; a namespaced object's namespace is
+// created first when it does not exist.
+func (c *Cluster) Create(tb testing.TB, objs ...*unstructured.Unstructured) {
+	tb.Helper()
+	ctx := context.Background()
+	for _, o := range objs {
+		if ns := o.GetNamespace(); ns != "" {
+			err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+			if err != nil && !apierrors.IsAlreadyExists(err) {
+				tb.Fatal(err)
+			}
+		}
+		if err := c.Client.Create(ctx, o.DeepCopy()); err != nil {
+			tb.Fatalf("creating %s %s: %v", o.GetKind(), o.GetName(), err)
+		}
+	}
+}
+
+// Kustomize builds the kustomization in dir (relative to the repository root, e.g. config/rbac) as
+// `kubectl apply -k` would and returns its objects.
+func Kustomize(tb testing.TB, dir string) []*unstructured.Unstructured {
+	tb.Helper()
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(RepoRoot(tb), dir))
+	if err != nil {
+		tb.Fatalf("kustomize build %s: %v", dir, err)
+	}
+	var objs []*unstructured.Unstructured
+	for _, r := range res.Resources() {
+		m, err := r.Map()
+		if err != nil {
+			tb.Fatalf("%s: %v", dir, err)
+		}
+		objs = append(objs, &unstructured.Unstructured{Object: m})
+	}
+	return objs
+}
+
+// Install is one way marina ships its RBAC.
+type Install struct {
+	// Name says where the objects come from.
+	Name string
+	// RBAC returns the install's ServiceAccounts, ClusterRoles, Roles and their bindings, read from its files.
+	RBAC func(tb testing.TB) []*unstructured.Unstructured
+}
+
+// ControllerNamespace is where both installs put the controller's ServiceAccount (config/default's namespace,
+// and the chart's release namespace in Installs).
+const ControllerNamespace = "marina-system"
+
+// Installs are the ways marina ships its RBAC, read from the files a user installs: config/rbac as
+// `kubectl apply -k` builds it, and the Helm chart's RBAC objects as `helm template` renders them (release marina
+// in ControllerNamespace). Both name the same cluster-wide objects: install one at a time (InstallRBAC).
+var Installs = []Install{
+	{Name: "config/rbac", RBAC: func(tb testing.TB) []*unstructured.Unstructured { return Kustomize(tb, "config/rbac") }},
+	{Name: "the Helm chart", RBAC: func(tb testing.TB) []*unstructured.Unstructured {
+		objs, err := charts.Render(filepath.Join(RepoRoot(tb), "charts", "marina"), "marina", ControllerNamespace)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var out []*unstructured.Unstructured
+		for _, o := range objs {
+			if slices.Contains([]string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}, o.Object.GetKind()) {
+				out = append(out, o.Object)
+			}
+		}
+		return out
+	}},
+}
+
+// InstallRBAC creates the RBAC objects of install and deletes them when the test ends.
+func (c *Cluster) InstallRBAC(tb testing.TB, install Install) {
+	tb.Helper()
+	objs := install.RBAC(tb)
+	c.Create(tb, objs...)
+	tb.Cleanup(func() {
+		for _, o := range objs {
+			if err := c.Client.Delete(context.Background(), o.DeepCopy()); client.IgnoreNotFound(err) != nil {
+				tb.Errorf("deleting %s %s: %v", o.GetKind(), o.GetName(), err)
+			}
+		}
+	})
+}
