@@ -74,12 +74,12 @@ func (r *Repo) remoteAuth(remote string) (transport.AuthMethod, error) {
 	if err != nil || (ep.Protocol != "http" && ep.Protocol != "https") {
 		return nil, nil
 	}
-	rememberCredential(ep.User, ep.Password)
+	RememberCredential(ep.User, ep.Password)
 	tok := os.Getenv("MARINA_GIT_TOKEN")
 	if tok == "" {
 		return nil, nil
 	}
-	rememberCredential(gitUsername(), tok)
+	RememberCredential(gitUsername(), tok)
 	return &http.BasicAuth{Username: gitUsername(), Password: tok}, nil
 }
 

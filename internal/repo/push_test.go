@@ -33,7 +33,7 @@ func TestRedactRemovesEveryFormOfACredential(t *testing.T) {
 		})
 	}
 	// A credential Push saw in a remote URL is redacted in later messages that carry only its encoded form.
-	rememberCredential("alice", "pa55word-xyz")
+	RememberCredential("alice", "pa55word-xyz")
 	alice := base64.StdEncoding.EncodeToString([]byte("alice:pa55word-xyz"))
 	if got := Redact("body: " + alice); strings.Contains(got, alice) {
 		t.Errorf("base64 of a remembered URL credential survived: %q", got)

@@ -20,9 +20,9 @@ var secrets struct {
 // authHeader matches an HTTP Authorization value a server may echo: "Basic <base64>", "Bearer <token>".
 var authHeader = regexp.MustCompile(`\b(Basic|Bearer|BASIC|BEARER|basic|bearer)(\s+|%20)[A-Za-z0-9+/=._~%-]{8,}`)
 
-// rememberCredential registers a username and secret: the secret raw, URL-encoded and inside the
+// RememberCredential registers a username and secret with Redact (push and the controller's write-back do): the secret raw, URL-encoded and inside the
 // base64 of "user:secret" that HTTP basic auth sends.
-func rememberCredential(user, secret string) {
+func RememberCredential(user, secret string) {
 	if secret == "" {
 		return
 	}
@@ -59,7 +59,7 @@ func contains(list []string, s string) bool {
 // Every message marina prints to stderr (errors and logs) goes through it (RedactWriter).
 func Redact(msg string) string {
 	if tok := os.Getenv("MARINA_GIT_TOKEN"); tok != "" {
-		rememberCredential(gitUsername(), tok)
+		RememberCredential(gitUsername(), tok)
 	}
 	for _, f := range strings.Fields(msg) {
 		u, err := url.Parse(strings.Trim(f, `"'(),<>`))
@@ -67,7 +67,7 @@ func Redact(msg string) string {
 			continue
 		}
 		if p, ok := u.User.Password(); ok {
-			rememberCredential(u.User.Username(), p)
+			RememberCredential(u.User.Username(), p)
 		}
 		msg = strings.ReplaceAll(msg, u.User.String()+"@", "***@")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/marina-dev/marina/internal/repo"
 	"net/url"
 	"strings"
 
@@ -85,23 +86,19 @@ func (c Credentials) authFor(repoURL string) (transport.AuthMethod, error) {
 	return nil, fmt.Errorf("repository URL %s: credentials work over HTTP(S) only; use an https:// URL", safeURL(repoURL))
 }
 
-// secrets lists the values an error must never show.
-func (c Credentials) secrets(repoURL string) []string {
-	var out []string
-	for _, s := range []string{c.Password, c.BearerToken, urlPassword(repoURL)} {
-		if s != "" {
-			out = append(out, s)
-		}
+// remember registers the credentials with repo.Redact, the one place that takes them out of messages in every
+// form they travel in (raw, URL-encoded, base64 of user:secret as HTTP basic auth sends it).
+func (c Credentials) remember(repoURL string) {
+	user := c.Username
+	if user == "" {
+		user = "git"
 	}
-	return out
-}
-
-func urlPassword(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
+	repo.RememberCredential(user, c.Password)
+	repo.RememberCredential(user, c.BearerToken)
+	if u, err := url.Parse(repoURL); err == nil && u.User != nil {
 		p, _ := u.User.Password()
-		return p
+		repo.RememberCredential(u.User.Username(), p)
 	}
-	return ""
 }
 
 // safeURL is raw without the user information, for messages.
@@ -111,19 +108,6 @@ func safeURL(raw string) string {
 		return u.String()
 	}
 	return raw
-}
-
-// redact removes user information embedded in URLs, then every secret, from msg.
-func redact(msg string, secrets []string) string {
-	for _, f := range strings.Fields(msg) {
-		if u, err := url.Parse(strings.Trim(f, `"'(),`)); err == nil && u.User != nil {
-			msg = strings.ReplaceAll(msg, u.User.String()+"@", "***@")
-		}
-	}
-	for _, s := range secrets {
-		msg = strings.ReplaceAll(msg, s, "***")
-	}
-	return msg
 }
 
 // redactedError is a network error with the secrets taken out of its message. It
@@ -143,9 +127,10 @@ var sentinels = []error{
 	transport.ErrEmptyRemoteRepository, context.Canceled, context.DeadlineExceeded,
 }
 
-// redactErr wraps err, which may hold a secret, as "<what>: <redacted message>".
-func redactErr(what string, err error, secrets []string) error {
-	e := &redactedError{msg: redact(what+": "+strings.TrimSpace(err.Error()), secrets)}
+// redactErr wraps err, which may hold a secret, as "<what>: <redacted message>" (repo.Redact, with the
+// credentials remember registered).
+func redactErr(what string, err error) error {
+	e := &redactedError{msg: repo.Redact(what + ": " + strings.TrimSpace(err.Error()))}
 	for _, s := range sentinels {
 		if errors.Is(err, s) {
 			e.kinds = append(e.kinds, s)

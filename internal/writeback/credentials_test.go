@@ -1,6 +1,7 @@
 package writeback
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -93,16 +94,19 @@ func TestAuthForSendsCredentialsOverHTTPOnly(t *testing.T) {
 
 func TestRedactedErrorsHideSecretsAndKeepTheirKind(t *testing.T) {
 	t.Parallel()
-	secrets := Credentials{Password: "hunter2"}.secrets("https://bob:s3cr3t@git.example.com/x.git")
-	err := redactErr("fetching", fmt.Errorf(`Get "https://bob:s3cr3t@git.example.com/x.git": %w (sent hunter2)`, transport.ErrAuthenticationRequired), secrets)
-	if got := err.Error(); strings.Contains(got, "s3cr3t") || strings.Contains(got, "hunter2") || !strings.Contains(got, "https://***@git.example.com") {
+	Credentials{Username: "alice", Password: "hunter2"}.remember("https://bob:s3cr3t@git.example.com/x.git")
+	// A server that echoes the Authorization header puts base64("alice:hunter2") in the error.
+	basic := base64.StdEncoding.EncodeToString([]byte("alice:hunter2"))
+	err := redactErr("fetching", fmt.Errorf(`Get "https://bob:s3cr3t@git.example.com/x.git": %w (sent hunter2, Authorization: Basic %s, echoed %s)`,
+		transport.ErrAuthenticationRequired, basic, basic))
+	if got := err.Error(); strings.Contains(got, "s3cr3t") || strings.Contains(got, "hunter2") || strings.Contains(got, basic) || !strings.Contains(got, "https://***@git.example.com") {
 		t.Fatalf("redacted: %q", got)
 	}
 	if !errors.Is(err, transport.ErrAuthenticationRequired) {
 		t.Fatal("the error no longer says authentication was required")
 	}
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		if strings.Contains(e.Error(), "hunter2") || strings.Contains(e.Error(), "s3cr3t") {
+		if strings.Contains(e.Error(), "hunter2") || strings.Contains(e.Error(), "s3cr3t") || strings.Contains(e.Error(), basic) {
 			t.Fatalf("an unwrapped error shows a secret: %v", e)
 		}
 	}

@@ -131,6 +131,7 @@ func Write(ctx context.Context, req Request, workDir string) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	req.Auth.remember(req.RepoURL)
 	author, err := parseAuthor(req.Author)
 	if err != nil {
 		return Result{}, err
@@ -148,7 +149,7 @@ func Write(ctx context.Context, req Request, workDir string) (Result, error) {
 	defer closeClone()
 	r.Author = author
 	w := &writer{
-		req: req, r: r, auth: auth, secrets: req.Auth.secrets(req.RepoURL),
+		req: req, r: r, auth: auth,
 		remote: git.NewRemote(r.Git().Storer, &config.RemoteConfig{Name: remoteName, URLs: []string{req.RepoURL}}),
 	}
 	delay := firstBackoff
@@ -268,11 +269,10 @@ var errRaced = errors.New("the remote branch moved")
 
 // writer is one Write: the clone, the remote and what the errors must not show.
 type writer struct {
-	req     Request
-	r       *repo.Repo
-	remote  *git.Remote
-	auth    transport.AuthMethod
-	secrets []string
+	req    Request
+	r      *repo.Repo
+	remote *git.Remote
+	auth   transport.AuthMethod
 	// target is the branch being pushed, for messages.
 	target string
 }
@@ -354,7 +354,7 @@ func (w *writer) attempt(ctx context.Context) (Result, error) {
 func (w *writer) heads(ctx context.Context) (map[string]plumbing.Hash, string, error) {
 	refs, err := w.remote.ListContext(ctx, &git.ListOptions{Auth: w.auth})
 	if err != nil {
-		return nil, "", redactErr("write-back: listing the branches of "+safeURL(w.req.RepoURL), err, w.secrets)
+		return nil, "", redactErr("write-back: listing the branches of "+safeURL(w.req.RepoURL), err)
 	}
 	heads := map[string]plumbing.Hash{}
 	def := ""
@@ -380,7 +380,7 @@ func (w *writer) fetch(ctx context.Context, branches []string) error {
 	}
 	err := w.remote.FetchContext(ctx, &git.FetchOptions{RemoteName: remoteName, RefSpecs: specs, Auth: w.auth, Tags: git.NoTags})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return redactErr("write-back: fetching "+safeURL(w.req.RepoURL), err, w.secrets)
+		return redactErr("write-back: fetching "+safeURL(w.req.RepoURL), err)
 	}
 	return nil
 }
@@ -501,5 +501,5 @@ func (w *writer) push(ctx context.Context, branch string, old plumbing.Hash) err
 	if heads, _, lerr := w.heads(ctx); lerr == nil && heads[branch] != old {
 		return errRaced
 	}
-	return redactErr(fmt.Sprintf("write-back: pushing %s to %s", branch, safeURL(w.req.RepoURL)), err, w.secrets)
+	return redactErr(fmt.Sprintf("write-back: pushing %s to %s", branch, safeURL(w.req.RepoURL)), err)
 }
