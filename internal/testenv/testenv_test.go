@@ -101,7 +101,7 @@ func TestCRDs(t *testing.T) {
 		{"kustomize.toolkit.fluxcd.io", "v1", "Kustomization"},
 		{"gateway.networking.k8s.io", "v1", "HTTPRoute"},
 		{"keda.sh", "v1alpha1", "ScaledObject"},
-		{"external-secrets.io", "v1beta1", "ExternalSecret"},
+		{"external-secrets.io", "v1", "ExternalSecret"}, // what render emits; v1.x no longer serves v1beta1
 		{"bitnami.com", "v1alpha1", "SealedSecret"},
 		{"monitoring.coreos.com", "v1", "ServiceMonitor"},
 		{"serving.kserve.io", "v1beta1", "InferenceService"},
