@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/marina-dev/marina/internal/model"
@@ -32,7 +33,9 @@ func promotion(p release.Prospect) []Finding {
 	v := &validation{project: p.Project, versions: map[string]*versionFile{}}
 	var promoted *model.Version
 	envs := p.Project.EnvironmentNames()
-	for _, env := range []string{p.Env, envs[len(envs)-1]} {
+	// The promoted environment, and the last one (gates measure regressions against its version): one read when
+	// they are the same.
+	for _, env := range slices.Compact([]string{p.Env, envs[len(envs)-1]}) {
 		es, ok := spec.Spec.Environments[env]
 		if !ok {
 			continue
