@@ -178,11 +178,12 @@ func (mr *mirror) send(j *job) {
 	if j.body != nil {
 		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(j.body)), int64(len(j.body))
 	}
+	// The span covers the exchange with the shadow and ends before the comparison is recorded: whoever sees the
+	// comparison (a test, an analysis) finds the span already handed to the exporter.
+	span := trace.SpanFromContext(ctx) // a no-op span unless the router traces
 	if mr.tracer != nil {
-		var span trace.Span
 		ctx, span = mr.tracer.Start(trace.ContextWithSpanContext(ctx, j.span), "shadow "+mr.model, trace.WithSpanKind(trace.SpanKindClient),
 			trace.WithAttributes(attribute.String("marina.model", mr.model), attribute.String("marina.version", mr.version)))
-		defer span.End()
 		propagator.Inject(ctx, propagation.HeaderCarrier(out.Header))
 	}
 	start := time.Now()
@@ -197,6 +198,12 @@ func (mr *mirror) send(j *job) {
 		}
 	}
 	got.Latency = time.Since(start)
+	if err != nil {
+		span.RecordError(err)
+	} else {
+		span.SetAttributes(attribute.Int("http.response.status_code", got.Status))
+	}
+	span.End()
 	if err != nil {
 		switch {
 		case mr.ctx.Err() != nil:
