@@ -25,7 +25,7 @@ test: ## unit and envtest tests (race detector on); builds the control plane (~1
 	MARINA_CRDS_DIR="$$(bash hack/crds.sh | tail -n 1)" \
 	KUBEBUILDER_ASSETS="$$(bash hack/controlplane.sh | tail -n 1)" \
 	MARINA_REQUIRE_ASSETS=1 \
-	go test -race -count=1 ./...
+	go test -race -count=1 -timeout 30m ./...
 	CGO_ENABLED=0 go test -count=1 ./internal/inference/
 
 e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and a push race on marina itself; real Flux and Argo CD syncing a marina repo (builds them once, ~20 min)

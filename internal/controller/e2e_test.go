@@ -74,6 +74,7 @@ func TestRolloutsEndToEnd(t *testing.T) {
 		if got.Status.CanaryVersion != "" || got.Status.Weights.Stable != 100 || got.Status.CurrentStepIndex != nil {
 			t.Fatalf("after promotion: %+v", got.Status)
 		}
+		h.through(t, got)
 		if steps := h.steps("1.1.0"); !slices.Equal(steps, []int32{0, 1, 2}) {
 			t.Fatalf("steps seen in status %v, want [0 1 2]", steps)
 		}
@@ -126,8 +127,9 @@ func TestRolloutsEndToEnd(t *testing.T) {
 			got.Status.StableVersion != "1.0.0" || ready(got) {
 			t.Fatalf("after the abort: %+v", got.Status)
 		}
+		h.through(t, got)
 		if steps := h.steps("1.1.0"); !slices.Equal(steps, []int32{0, 1}) {
-			t.Fatalf("steps seen %v, want [0 1]: the abort happened in the analysis step", steps)
+			t.Fatalf("steps seen %v, want [0 1]: the abort happened in the analysis step; statuses seen:%s", steps, h)
 		}
 		waitReplicas(t, c, ns, "iris-classifier-1-1-0", 0)
 		waitReplicas(t, c, ns, "iris-classifier-1-0-0", 2)
@@ -193,9 +195,9 @@ func TestRolloutsEndToEnd(t *testing.T) {
 			t.Fatalf("%d measurement errors in 5 s at a 1 s interval, want at least 3", errorsSeen)
 		}
 		prom.Start(t)
-		waitOn(t, c, ns, "promotion of 1.1.0 after the outage", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
+		h.through(t, waitOn(t, c, ns, "promotion of 1.1.0 after the outage", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
 			return md.Status.StableVersion == "1.1.0" && ready(md)
-		})
+		}))
 		run := h.lastRun("1.1.0-step-1")
 		if run.Phase != v1alpha1.AnalysisSuccessful || run.Successful != 3 || run.Failed != 0 || run.Error < errorsSeen {
 			t.Fatalf("analysis run after the outage: %+v", run)
@@ -236,9 +238,9 @@ func TestRolloutsEndToEnd(t *testing.T) {
 		waitOn(t, c, ns, "1.0.0 Ready", time.Minute, ready)
 		h := watchStatus(t, c, ns)
 		updateIn(t, c, ns, func(md *v1alpha1.ModelDeployment) { md.Spec.Version = "1.1.0" })
-		waitOn(t, c, ns, "promotion of 1.1.0", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
+		h.through(t, waitOn(t, c, ns, "promotion of 1.1.0", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
 			return md.Status.StableVersion == "1.1.0" && ready(md)
-		})
+		}))
 		waitReplicas(t, c, ns, "iris-classifier-1-1-0", 2)
 		waitGoneIn(t, c, ns, "iris-classifier-1-0-0")
 		// Step 1 is past the last step: the canary grows to full size as the quota lets it, stable shrinking first.
@@ -437,6 +439,24 @@ func startPrometheus(t *testing.T, app *errorRateApp, series int) *prometheustes
 type statusHistory struct {
 	mu       sync.Mutex
 	statuses []v1alpha1.ModelDeploymentStatus
+	versions []string // the resourceVersion of each status
+}
+
+// through waits until the watch has delivered md's resourceVersion: a watch lags behind the GET that saw md (by
+// seconds on a loaded machine), and the history must hold every status up to md before the test reads it.
+func (h *statusHistory) through(t *testing.T, md *v1alpha1.ModelDeployment) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		h.mu.Lock()
+		seen := slices.Contains(h.versions, md.ResourceVersion)
+		h.mu.Unlock()
+		if seen {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the watch did not deliver resourceVersion %s within 30s; statuses seen:%s", md.ResourceVersion, h)
+		}
+	}
 }
 
 // watchStatus records the statuses written from now on until the test ends.
@@ -472,6 +492,7 @@ func watchStatus(t *testing.T, c *testenv.Cluster, ns string) *statusHistory {
 				}
 				h.mu.Lock()
 				h.statuses = append(h.statuses, *md.Status.DeepCopy())
+				h.versions = append(h.versions, md.ResourceVersion)
 				rv = md.ResourceVersion
 				h.mu.Unlock()
 			}
@@ -490,6 +511,21 @@ func watchStatus(t *testing.T, c *testenv.Cluster, ns string) *statusHistory {
 		<-done
 	})
 	return h
+}
+
+// String lists the statuses seen, one line each: what a failed assertion on the history needs to be understood.
+func (h *statusHistory) String() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var b strings.Builder
+	for _, st := range h.statuses {
+		step := "-"
+		if st.CurrentStepIndex != nil {
+			step = fmt.Sprint(*st.CurrentStepIndex)
+		}
+		fmt.Fprintf(&b, "\n  stable %s canary %q step %s weights %+v runs %d abort %q", st.StableVersion, st.CanaryVersion, step, st.Weights, len(st.AnalysisRuns), st.AbortMessage)
+	}
+	return b.String()
 }
 
 // steps is the sequence of step indexes the rollout of version went through, each once.
