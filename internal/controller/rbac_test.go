@@ -81,6 +81,31 @@ func TestWriteBackWithASecretRefCompletesAsTheShippedServiceAccount(t *testing.T
 			if v, bad := readRemote(t, bare, "HEAD"); v != "1.0.0" || bad.State != model.StateBlocked {
 				t.Fatalf("in Git: %s runs %s, 1.1.0 is %q; want 1.0.0 and blocked", e2eEnv, v, bad.State)
 			}
+			// Leader election announces itself with a core/v1 Event (controller-runtime's leader election records
+			// through client-go's old recorder): the role must let it, or the announcement is refused and logged.
+			waitLeaderEvent(t, c, i)
 		})
 	}
+}
+
+// waitLeaderEvent waits for the n+1-th core/v1 Event of the controller's leader election in its namespace.
+func waitLeaderEvent(t *testing.T, c *testenv.Cluster, n int) {
+	t.Helper()
+	var seen []string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		var evs corev1.EventList
+		if err := c.Client.List(context.Background(), &evs, client.InNamespace(testenv.ControllerNamespace)); err != nil {
+			t.Fatal(err)
+		}
+		seen = seen[:0]
+		for _, e := range evs.Items {
+			if e.Reason == "LeaderElection" && e.InvolvedObject.Kind == "Lease" {
+				seen = append(seen, e.Message)
+			}
+		}
+		if len(seen) > n {
+			return
+		}
+	}
+	t.Fatalf("leader election Events in %s: %q, want %d: the shipped role does not let the controller announce it leads", testenv.ControllerNamespace, seen, n+1)
 }
