@@ -42,7 +42,7 @@ func TestAnalysisOnARealPrometheus(t *testing.T) {
 
 	successRate := v1alpha1.AnalysisMetric{Name: "success-rate",
 		Query:            `sum(app_requests_total{code!~"5.."}) / sum(app_requests_total)`,
-		SuccessCondition: "result[0] >= 0.95", FailureCondition: "result[0] < 0.95", Interval: "1s", Count: ptr(3)}
+		SuccessCondition: "result[0] >= 0.95", FailureCondition: "result[0] < 0.95", Interval: "1s", Count: new(int32(3))}
 
 	t.Run("measurements", func(t *testing.T) {
 		cases := []struct {
@@ -53,16 +53,16 @@ func TestAnalysisOnARealPrometheus(t *testing.T) {
 		}{
 			{name: "a success rate above its threshold passes", wantPhase: v1alpha1.AnalysisSuccessful, metrics: []v1alpha1.AnalysisMetric{
 				successRate,
-				{Name: "by-code", Query: "sum by (code) (app_requests_total)", Interval: "1s", Count: ptr(2),
+				{Name: "by-code", Query: "sum by (code) (app_requests_total)", Interval: "1s", Count: new(int32(2)),
 					SuccessCondition: "len(result) == 2 && result[0] == 990 && result[1] == 10"},
 				{Name: "no-404", Query: `app_requests_total{code="404"}`, SuccessCondition: "len(result) == 0"},
 			}},
 			{name: "an error rate above its threshold fails", wantPhase: v1alpha1.AnalysisFailed, metrics: []v1alpha1.AnalysisMetric{{
 				Name: "error-rate", Query: `sum(app_requests_total{code=~"5.."}) / sum(app_requests_total)`,
-				FailureCondition: "result[0] > 0.005", Interval: "1s", Count: ptr(3)}},
+				FailureCondition: "result[0] > 0.005", Interval: "1s", Count: new(int32(3))}},
 				wantMessage: `error-rate: 1 failed measurements, more than failureLimit 0: result [0.01]: failureCondition "result[0] > 0.005" holds`},
 			{name: "a query Prometheus cannot parse is an Error", wantPhase: v1alpha1.AnalysisError, metrics: []v1alpha1.AnalysisMetric{{
-				Name: "typo", Query: "sum(app_requests_total", SuccessCondition: "result[0] > 0", Interval: "1s", ConsecutiveErrorLimit: ptr(1)}},
+				Name: "typo", Query: "sum(app_requests_total", SuccessCondition: "result[0] > 0", Interval: "1s", ConsecutiveErrorLimit: new(int32(1))}},
 				wantMessage: "typo: 2 measurement errors in a row, more than consecutiveErrorLimit 1: query: bad_data: "},
 		}
 		for _, c := range cases {

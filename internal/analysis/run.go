@@ -3,9 +3,9 @@ package analysis
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
@@ -73,20 +73,15 @@ type MetricState struct {
 func Run(ctx context.Context, q Querier, t v1alpha1.AnalysisTemplate, s RunState, now time.Time) RunState {
 	due := Due(t, s, now)
 	measurements := make([]Measurement, len(due))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range min(len(due), maxConcurrentQueries) {
-		wg.Go(func() {
-			for i := range work {
-				measurements[i] = Measure(ctx, q, due[i], now)
-			}
+	var g errgroup.Group
+	g.SetLimit(maxConcurrentQueries)
+	for i, m := range due {
+		g.Go(func() error {
+			measurements[i] = Measure(ctx, q, m, now) // an error is a measurement (phase Error), not the group's
+			return nil
 		})
 	}
-	for i := range due {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+	_ = g.Wait()
 	if ctx.Err() != nil {
 		return s
 	}

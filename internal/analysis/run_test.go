@@ -16,8 +16,6 @@ import (
 
 var t0 = time.Date(2026, 5, 1, 12, 0, 0, 123456789, time.UTC)
 
-func ptr(v int32) *int32 { return &v }
-
 const (
 	S = v1alpha1.AnalysisSuccessful
 	F = v1alpha1.AnalysisFailed
@@ -38,38 +36,38 @@ func TestStepDecidesAMetricByItsLimits(t *testing.T) {
 	}{
 		{name: "one success is enough by default", measurements: []v1alpha1.AnalysisPhase{S}, phases: []v1alpha1.AnalysisPhase{S},
 			wantMessage: "m: 1 of 1 measurements successful: ok"},
-		{name: "count successes pass", metric: v1alpha1.AnalysisMetric{Count: ptr(3)},
+		{name: "count successes pass", metric: v1alpha1.AnalysisMetric{Count: new(int32(3))},
 			measurements: []v1alpha1.AnalysisPhase{S, S, S}, phases: []v1alpha1.AnalysisPhase{R, R, S}},
-		{name: "a failure fails at once by default", metric: v1alpha1.AnalysisMetric{Count: ptr(3)},
+		{name: "a failure fails at once by default", metric: v1alpha1.AnalysisMetric{Count: new(int32(3))},
 			measurements: []v1alpha1.AnalysisPhase{S, F}, phases: []v1alpha1.AnalysisPhase{R, F},
 			wantMessage: "m: 1 failed measurements, more than failureLimit 0: bad"},
-		{name: "failures up to failureLimit are tolerated", metric: v1alpha1.AnalysisMetric{Count: ptr(3), FailureLimit: ptr(1)},
+		{name: "failures up to failureLimit are tolerated", metric: v1alpha1.AnalysisMetric{Count: new(int32(3)), FailureLimit: new(int32(1))},
 			measurements: []v1alpha1.AnalysisPhase{F, S, S}, phases: []v1alpha1.AnalysisPhase{R, R, S}},
-		{name: "failures past failureLimit fail", metric: v1alpha1.AnalysisMetric{Count: ptr(3), FailureLimit: ptr(1)},
+		{name: "failures past failureLimit fail", metric: v1alpha1.AnalysisMetric{Count: new(int32(3)), FailureLimit: new(int32(1))},
 			measurements: []v1alpha1.AnalysisPhase{F, F}, phases: []v1alpha1.AnalysisPhase{R, F}},
-		{name: "an inconclusive measurement makes the run inconclusive by default", metric: v1alpha1.AnalysisMetric{Count: ptr(2)},
+		{name: "an inconclusive measurement makes the run inconclusive by default", metric: v1alpha1.AnalysisMetric{Count: new(int32(2))},
 			measurements: []v1alpha1.AnalysisPhase{I}, phases: []v1alpha1.AnalysisPhase{I},
 			wantMessage: "more than inconclusiveLimit 0"},
 		{name: "inconclusive measurements up to inconclusiveLimit are tolerated",
-			metric:       v1alpha1.AnalysisMetric{Count: ptr(2), InconclusiveLimit: ptr(1)},
+			metric:       v1alpha1.AnalysisMetric{Count: new(int32(2)), InconclusiveLimit: new(int32(1))},
 			measurements: []v1alpha1.AnalysisPhase{I, S}, phases: []v1alpha1.AnalysisPhase{R, S}},
 		{name: "count measurements without a success are inconclusive",
-			metric:       v1alpha1.AnalysisMetric{Count: ptr(2), FailureLimit: ptr(5)},
+			metric:       v1alpha1.AnalysisMetric{Count: new(int32(2)), FailureLimit: new(int32(5))},
 			measurements: []v1alpha1.AnalysisPhase{F, F}, phases: []v1alpha1.AnalysisPhase{R, I},
 			wantMessage: "none of 2 measurements succeeded"},
-		{name: "errors are retried and do not count towards count", metric: v1alpha1.AnalysisMetric{Count: ptr(2)},
+		{name: "errors are retried and do not count towards count", metric: v1alpha1.AnalysisMetric{Count: new(int32(2))},
 			measurements: []v1alpha1.AnalysisPhase{E, S, E, S}, phases: []v1alpha1.AnalysisPhase{R, R, R, S}},
 		{name: "an error never makes a run successful", measurements: []v1alpha1.AnalysisPhase{E, E, E, E},
 			phases: []v1alpha1.AnalysisPhase{R, R, R, R}, wantMessage: "m: measurement error 4 in a row of at most 4, retrying: down"},
 		{name: "more errors in a row than the default limit of 4 are an Error",
 			measurements: []v1alpha1.AnalysisPhase{E, E, E, E, E}, phases: []v1alpha1.AnalysisPhase{R, R, R, R, E},
 			wantMessage: "m: 5 measurement errors in a row, more than consecutiveErrorLimit 4: down"},
-		{name: "consecutiveErrorLimit 0 makes the first error an Error", metric: v1alpha1.AnalysisMetric{ConsecutiveErrorLimit: ptr(0)},
+		{name: "consecutiveErrorLimit 0 makes the first error an Error", metric: v1alpha1.AnalysisMetric{ConsecutiveErrorLimit: new(int32(0))},
 			measurements: []v1alpha1.AnalysisPhase{E}, phases: []v1alpha1.AnalysisPhase{E}},
-		{name: "any other measurement resets the errors in a row", metric: v1alpha1.AnalysisMetric{Count: ptr(3), InconclusiveLimit: ptr(1)},
+		{name: "any other measurement resets the errors in a row", metric: v1alpha1.AnalysisMetric{Count: new(int32(3)), InconclusiveLimit: new(int32(1))},
 			measurements: []v1alpha1.AnalysisPhase{E, E, E, E, I, E, E, E, E, S, E, E, E, E, S},
 			phases:       []v1alpha1.AnalysisPhase{R, R, R, R, R, R, R, R, R, R, R, R, R, R, S}},
-		{name: "a measurement in an unknown phase counts as an error", metric: v1alpha1.AnalysisMetric{ConsecutiveErrorLimit: ptr(0)},
+		{name: "a measurement in an unknown phase counts as an error", metric: v1alpha1.AnalysisMetric{ConsecutiveErrorLimit: new(int32(0))},
 			measurements: []v1alpha1.AnalysisPhase{"Weird"}, phases: []v1alpha1.AnalysisPhase{E}},
 	}
 	messages := map[v1alpha1.AnalysisPhase]string{S: "ok", F: "bad", I: "unsure", E: "down", "Weird": "down"}
@@ -110,7 +108,7 @@ func TestStepDecidesAMetricByItsLimits(t *testing.T) {
 func TestStepCountsEachPhaseAndLeavesItsInputAlone(t *testing.T) {
 	t.Parallel()
 	tmpl := v1alpha1.AnalysisTemplate{Name: "t", Metrics: []v1alpha1.AnalysisMetric{
-		{Name: "m", Query: "q", Count: ptr(5), FailureLimit: ptr(5), InconclusiveLimit: ptr(5)}}}
+		{Name: "m", Query: "q", Count: new(int32(5)), FailureLimit: new(int32(5)), InconclusiveLimit: new(int32(5))}}}
 	var s analysis.RunState
 	for i, p := range []v1alpha1.AnalysisPhase{S, F, E, I, E} {
 		before, _ := json.Marshal(s)
@@ -143,9 +141,9 @@ func TestStepCountsEachPhaseAndLeavesItsInputAlone(t *testing.T) {
 func TestARunIsTheWorstOfItsMetrics(t *testing.T) {
 	t.Parallel()
 	tmpl := v1alpha1.AnalysisTemplate{Name: "t", Metrics: []v1alpha1.AnalysisMetric{
-		{Name: "a", Query: "a", Count: ptr(2), InconclusiveLimit: ptr(0)},
-		{Name: "b", Query: "b", Count: ptr(2)},
-		{Name: "c", Query: "c", Count: ptr(1)},
+		{Name: "a", Query: "a", Count: new(int32(2)), InconclusiveLimit: new(int32(0))},
+		{Name: "b", Query: "b", Count: new(int32(2))},
+		{Name: "c", Query: "c", Count: new(int32(1))},
 	}}
 	type step struct {
 		metric string
@@ -192,9 +190,9 @@ func TestARunIsTheWorstOfItsMetrics(t *testing.T) {
 func TestNextIsTheEarliestDueMetric(t *testing.T) {
 	t.Parallel()
 	tmpl := v1alpha1.AnalysisTemplate{Name: "t", Metrics: []v1alpha1.AnalysisMetric{
-		{Name: "slow", Query: "slow", Count: ptr(3), Interval: "5m"},
-		{Name: "fast", Query: "fast", Count: ptr(3), Interval: "30s"},
-		{Name: "default", Query: "default", Count: ptr(3)},
+		{Name: "slow", Query: "slow", Count: new(int32(3)), Interval: "5m"},
+		{Name: "fast", Query: "fast", Count: new(int32(3)), Interval: "30s"},
+		{Name: "default", Query: "default", Count: new(int32(3))},
 	}}
 	var s analysis.RunState
 	if next, ok := analysis.Next(tmpl, s); !ok || !next.IsZero() {
@@ -231,7 +229,7 @@ func TestNextIsTheEarliestDueMetric(t *testing.T) {
 
 func TestAMetricAddedToTheTemplateMidRunIsMeasuredAtOnce(t *testing.T) {
 	t.Parallel()
-	tmpl := v1alpha1.AnalysisTemplate{Name: "t", Metrics: []v1alpha1.AnalysisMetric{{Name: "a", Query: "a", Count: ptr(2)}}}
+	tmpl := v1alpha1.AnalysisTemplate{Name: "t", Metrics: []v1alpha1.AnalysisMetric{{Name: "a", Query: "a", Count: new(int32(2))}}}
 	s := analysis.Step(tmpl, analysis.RunState{}, analysis.Measurement{Metric: "a", Phase: S, At: t0})
 	tmpl.Metrics = append(tmpl.Metrics, v1alpha1.AnalysisMetric{Name: "b", Query: "b"})
 	if due := analysis.Due(tmpl, s, t0.Add(time.Second)); len(due) != 1 || due[0].Name != "b" {
@@ -257,7 +255,7 @@ func TestARestartedControllerResumesTheSameRun(t *testing.T) {
 		wantState func(analysis.RunState) bool
 	}{
 		{name: "a run retried through errors succeeds",
-			latency: v1alpha1.AnalysisMetric{Interval: "45s", Count: ptr(3)},
+			latency: v1alpha1.AnalysisMetric{Interval: "45s", Count: new(int32(3))},
 			script: map[string][]answer{
 				"success": {{value: vector(0.97)}, down, down, {value: vector(0.92)}, down, {value: vector(0.99)}},
 				"latency": {down, {value: vector(0.2)}, down, down, down, {value: vector(0.25)}},
@@ -267,7 +265,7 @@ func TestARestartedControllerResumesTheSameRun(t *testing.T) {
 				return s.Metrics[0].Error == 3 && s.Metrics[1].Error == 4 && s.Metrics[0].Inconclusive == 1
 			}},
 		{name: "errors in a row across restarts add up to an Error",
-			latency: v1alpha1.AnalysisMetric{Interval: "45s", Count: ptr(5), ConsecutiveErrorLimit: ptr(3)},
+			latency: v1alpha1.AnalysisMetric{Interval: "45s", Count: new(int32(5)), ConsecutiveErrorLimit: new(int32(3))},
 			script: map[string][]answer{
 				"success": {{value: vector(0.97)}},
 				"latency": {{value: vector(0.2)}, down, down, down, down},
@@ -281,7 +279,7 @@ func TestARestartedControllerResumesTheSameRun(t *testing.T) {
 			c.latency.Name, c.latency.Query, c.latency.SuccessCondition = "latency", "latency", "result[0] < 0.3"
 			tmpl := v1alpha1.AnalysisTemplate{Name: "t", Metrics: []v1alpha1.AnalysisMetric{
 				{Name: "success-rate", Query: "success", SuccessCondition: "result[0] >= 0.95",
-					FailureCondition: "result[0] < 0.9", Interval: "1m", Count: ptr(4), InconclusiveLimit: ptr(1)},
+					FailureCondition: "result[0] < 0.9", Interval: "1m", Count: new(int32(4)), InconclusiveLimit: new(int32(1))},
 				c.latency,
 			}}
 			// reconcile returns the final state and the times of the reconciles that measured; with restartEvery

@@ -18,7 +18,6 @@ import (
 
 type modelCheckOptions struct {
 	*globalOptions
-	ctx              context.Context
 	name, version    string
 	runs, warmup     int
 	file, outputFile string
@@ -56,16 +55,12 @@ func (o *modelCheckOptions) Validate() error {
 	return nil
 }
 
-func (o *modelCheckOptions) Run() error {
+func (o *modelCheckOptions) Run(ctx context.Context) error {
 	r, err := o.openRepo()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	ctx := o.ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	warmup := o.warmup
 	if warmup == 0 {
 		warmup = -1 // check.Options: negative means none, zero the default
@@ -137,11 +132,7 @@ Exit status: 1 when a check or gate fails, 2 when ONNX Runtime is not installed
   marina model check iris-classifier@1.1.0 --runs 500 -o junit --output-file check.xml
   marina model check llm@2.0.0 --file ./downloaded.onnx -o json`,
 		Args: exactArgs(1, "NAME@VERSION"),
-	}
-	run := runE(o, func(args []string) { o.name, o.version, _ = strings.Cut(args[0], "@") })
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		o.ctx = c.Context()
-		return run(c, args)
+		RunE: runE(o, func(args []string) { o.name, o.version, _ = strings.Cut(args[0], "@") }),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"os"
 	"slices"
 	"strings"
@@ -13,7 +12,6 @@ import (
 
 // checkOptions are the flags validate and ci share: extra CRDs and concurrency.
 type checkOptions struct {
-	ctx         context.Context
 	crds        []string
 	concurrency int
 }
@@ -45,14 +43,6 @@ func resolveFormat(cmd, output string, formats []string) (string, error) {
 		return "", usagef("unknown output format %q for %s: use -o %s", output, cmd, strings.Join(formats, ", -o "))
 	}
 	return output, nil
-}
-
-// context is the command's context, for cancellation on Ctrl-C.
-func (o *checkOptions) context() context.Context {
-	if o.ctx == nil {
-		return context.Background()
-	}
-	return o.ctx
 }
 
 // marinaTool describes marina in SARIF and JUnit reports.

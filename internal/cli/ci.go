@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -62,13 +63,12 @@ func (o *ciOptions) Validate() error {
 	return o.checkOptions.Validate()
 }
 
-func (o *ciOptions) Run() error {
+func (o *ciOptions) Run(ctx context.Context) error {
 	r, err := o.openRepo()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	ctx := o.context()
 	warmup := o.warmup
 	if warmup == 0 {
 		warmup = -1 // check.Options: negative means none, zero the default
@@ -198,11 +198,7 @@ Runtime).`,
   # The PR comment body
   marina ci -o markdown > comment.md`,
 		Args: cobra.NoArgs,
-	}
-	run := runE(o, func([]string) {})
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		o.ctx = c.Context()
-		return run(c, args)
+		RunE: runE(o, func([]string) {}),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

@@ -22,7 +22,6 @@ import (
 
 type controllerOptions struct {
 	*globalOptions
-	ctx         context.Context
 	kube        kubeOptions
 	watchAll    bool
 	metricsAddr string
@@ -62,7 +61,7 @@ func scheme() (*runtime.Scheme, error) {
 	return s, v1alpha1.AddToScheme(s)
 }
 
-func (o *controllerOptions) Run() error {
+func (o *controllerOptions) Run(ctx context.Context) error {
 	cfg, ns, err := o.kube.restConfig()
 	if err != nil {
 		return err
@@ -106,7 +105,7 @@ func (o *controllerOptions) Run() error {
 		scope = "all namespaces"
 	}
 	o.log.Info("marina controller starting", "watch", scope, "metrics", o.metricsAddr, "health", o.healthAddr)
-	if err := mgr.Start(o.ctx); err != nil {
+	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("controller: %w", err)
 	}
 	return nil
@@ -149,11 +148,7 @@ it stops cleanly on SIGTERM.`,
   # Resume a paused rollout
   kubectl annotate modeldeployment iris-classifier marina.dev/resume=true`,
 		Args: cobra.NoArgs,
-	}
-	run := runE(o, func([]string) {})
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		o.ctx = c.Context()
-		return run(c, args)
+		RunE: runE(o, func([]string) {}),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

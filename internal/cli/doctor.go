@@ -24,7 +24,6 @@ type doctorOptions struct {
 	kube    kubeOptions
 	env     string
 	timeout time.Duration
-	ctx     context.Context
 }
 
 func (o *doctorOptions) AddFlags(fs *pflag.FlagSet) {
@@ -46,15 +45,11 @@ type doctorReport struct {
 	Summary map[doctor.Status]int `json:"summary"`
 }
 
-func (o *doctorOptions) Run() error {
+func (o *doctorOptions) Run(ctx context.Context) error {
 	return o.read(func(r *repo.Repo, p *printer) error {
 		in, err := o.input(r)
 		if err != nil {
 			return err
-		}
-		ctx := o.ctx
-		if ctx == nil {
-			ctx = context.Background()
 		}
 		checks := doctor.Run(ctx, in)
 		rep := doctorReport{Checks: checks, Summary: map[doctor.Status]int{doctor.Pass: 0, doctor.Warn: 0, doctor.Fail: 0, doctor.Skip: 0}}
@@ -185,10 +180,7 @@ server included: the other checks are then skipped), 2 on usage errors.`,
   # The failed checks only
   marina doctor -o json | jq '.checks[] | select(.status == "fail")'`,
 		Args: exactArgs(0, "no arguments"),
-		RunE: func(c *cobra.Command, args []string) error {
-			o.ctx = c.Context()
-			return runE(o, func([]string) {})(c, args)
-		},
+		RunE: runE(o, func([]string) {}),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -62,7 +63,7 @@ type initResult struct {
 	Status string `json:"status"`
 }
 
-func (o *initOptions) Run() error {
+func (o *initOptions) Run(ctx context.Context) error {
 	p, err := o.printer()
 	if err != nil {
 		return err

@@ -14,9 +14,14 @@ type kubeOptions struct {
 }
 
 func (o *kubeOptions) AddFlags(fs *pflag.FlagSet) {
+	o.addClusterFlags(fs)
+	fs.StringVarP(&o.namespace, "namespace", "n", "", "namespace for objects that name none (default: the context's, then default)")
+}
+
+// addClusterFlags adds the flags that choose the cluster, for a command whose namespace comes from elsewhere.
+func (o *kubeOptions) addClusterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "path of the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	fs.StringVar(&o.context, "context", "", "kubeconfig context to use (default: the current context)")
-	fs.StringVarP(&o.namespace, "namespace", "n", "", "namespace for objects that name none (default: the context's, then default)")
 }
 
 // restConfig loads the client configuration and the default namespace the way kubectl does. Its errors are

@@ -35,7 +35,6 @@ type registerOptions struct {
 	metricsFile              string
 	gitCommit, datasetDigest string
 	evaluate                 bool
-	ctx                      context.Context
 }
 
 func (o *registerOptions) AddFlags(fs *pflag.FlagSet) {
@@ -129,7 +128,7 @@ func readMetricsFile(file string) (map[string]float64, error) {
 	return out, nil
 }
 
-func (o *registerOptions) Run() error {
+func (o *registerOptions) Run(ctx context.Context) error {
 	reg, err := o.registration()
 	if err != nil {
 		return err
@@ -137,7 +136,7 @@ func (o *registerOptions) Run() error {
 	var res *registry.Result
 	err = o.write(func(r *repo.Repo) error {
 		if o.evaluate {
-			if err := o.measure(r, &reg); err != nil {
+			if err := o.measure(ctx, r, &reg); err != nil {
 				return err
 			}
 		}
@@ -167,7 +166,7 @@ func (o *registerOptions) Run() error {
 
 // measure runs the artifact in ONNX Runtime (latency, and the evaluation set when the repository has one) and
 // records the measured metrics in reg, over any given with --metric.
-func (o *registerOptions) measure(r *repo.Repo, reg *registry.Registration) error {
+func (o *registerOptions) measure(ctx context.Context, r *repo.Repo, reg *registry.Registration) error {
 	insp, err := model.Inspect(o.file)
 	if err != nil {
 		return failedf("--file %s: %w", o.file, err)
@@ -178,10 +177,6 @@ func (o *registerOptions) measure(r *repo.Repo, reg *registry.Registration) erro
 	eval, err := check.ReadEval(r, o.name)
 	if err != nil {
 		return err
-	}
-	ctx := o.ctx
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	rep, err := check.Run(ctx, check.Input{Artifact: o.file, Eval: eval}, check.Options{})
 	if err != nil {
@@ -225,11 +220,7 @@ Runtime it exits 2 (install it with bash hack/onnxruntime.sh).`,
     --uri oci://registry.example.com/models/llm:2.1.0
   marina model register iris-classifier --file v1.1.0.onnx --version 1.1.0 --evaluate`,
 		Args: exactArgs(1, "NAME"),
-	}
-	run := runE(o, func(args []string) { o.name = args[0] })
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		o.ctx = c.Context()
-		return run(c, args)
+		RunE: runE(o, func(args []string) { o.name = args[0] }),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

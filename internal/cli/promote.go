@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -146,8 +147,7 @@ func (o *promoteOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.force, "force", false, "override the environment order, policies and quality gates of marina.yaml, recorded in the commit's Marina-Forced trailer (a blocked version is still refused)")
 	fs.BoolVar(&o.resume, "resume", false, "resume NAME's paused rollout in the environment's cluster instead (marina controller; uses --kubeconfig, --context)")
 	o.branchOptions.AddFlags(fs)
-	fs.StringVar(&o.kube.kubeconfig, "kubeconfig", "", "with --resume: path of the kubeconfig file")
-	fs.StringVar(&o.kube.context, "context", "", "with --resume: kubeconfig context to use")
+	o.kube.addClusterFlags(fs) // with --resume; the namespace is the environment's
 }
 
 func (o *promoteOptions) Validate() error {
@@ -172,9 +172,9 @@ func (o *promoteOptions) Validate() error {
 	return nil
 }
 
-func (o *promoteOptions) Run() error {
+func (o *promoteOptions) Run(ctx context.Context) error {
 	if o.resume {
-		return o.resumeRollout()
+		return o.resumeRollout(ctx)
 	}
 	name, version, _ := strings.Cut(o.target, "@")
 	return o.write(func(r *repo.Repo) error {

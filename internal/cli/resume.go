@@ -14,7 +14,7 @@ import (
 )
 
 // resumeRollout annotates the environment's ModelDeployment so that marina controller resumes its paused rollout.
-func (o *promoteOptions) resumeRollout() error {
+func (o *promoteOptions) resumeRollout(ctx context.Context) error {
 	r, err := o.openRepo()
 	if err != nil {
 		return err
@@ -42,7 +42,6 @@ func (o *promoteOptions) resumeRollout() error {
 		return usagef("%v", err)
 	}
 	md := &v1alpha1.ModelDeployment{}
-	ctx := context.Background()
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: o.target}, md); err != nil {
 		if apierrors.IsNotFound(err) {
 			return failedf("no ModelDeployment %s in namespace %s: is %s rendered with backend marina and synced?", o.target, ns, o.target)

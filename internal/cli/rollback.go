@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -31,7 +33,7 @@ func (o *rollbackOptions) Validate() error {
 	return nil
 }
 
-func (o *rollbackOptions) Run() error {
+func (o *rollbackOptions) Run(ctx context.Context) error {
 	return o.write(func(r *repo.Repo) error {
 		if err := o.check(r); err != nil {
 			return err

@@ -93,17 +93,17 @@ func (g *globalOptions) read(fn func(*repo.Repo, *printer) error) error {
 // command is what each command's options struct implements (ko's pattern).
 type command interface {
 	Validate() error
-	Run() error
+	Run(ctx context.Context) error
 }
 
 // runE wires a command's options: bind the arguments, validate, run.
 func runE(o command, bind func(args []string)) func(*cobra.Command, []string) error {
-	return func(_ *cobra.Command, args []string) error {
+	return func(c *cobra.Command, args []string) error {
 		bind(args)
 		if err := o.Validate(); err != nil {
 			return err
 		}
-		return o.Run()
+		return o.Run(c.Context())
 	}
 }
 

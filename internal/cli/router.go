@@ -20,7 +20,6 @@ import (
 
 type routerOptions struct {
 	*globalOptions
-	ctx            context.Context
 	config         string
 	reloadInterval time.Duration
 	otlpEndpoint   string
@@ -64,11 +63,7 @@ func (o *routerOptions) Validate() error {
 	return nil
 }
 
-func (o *routerOptions) Run() error {
-	ctx := o.ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
+func (o *routerOptions) Run(ctx context.Context) error {
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	cfg, follow, err := o.source(wctx)
@@ -254,11 +249,7 @@ modeldeployments.marina.dev in that namespace.`,
   curl -s localhost:8080/v2/models/fraud-detector/infer -H 'X-Marina-Version: 1.1.0' -d @request.json
   curl -s localhost:9100/metrics | grep marina_router_shadow_argmax_rows_total`,
 		Args: cobra.NoArgs,
-	}
-	run := runE(o, func([]string) {})
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		o.ctx = c.Context()
-		return run(c, args)
+		RunE: runE(o, func([]string) {}),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

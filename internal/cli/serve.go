@@ -23,7 +23,6 @@ import (
 
 type serveOptions struct {
 	*globalOptions
-	ctx            context.Context
 	model, addr    string
 	name, digest   string
 	maxBody        string
@@ -70,11 +69,7 @@ type served struct {
 	digests             map[string]string // expected digest → where it comes from
 }
 
-func (o *serveOptions) Run() error {
-	ctx := o.ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
+func (o *serveOptions) Run(ctx context.Context) error {
 	m, err := o.resolve()
 	if err != nil {
 		return err
@@ -237,11 +232,7 @@ fills; without it serve exits 2. This is the command rendered Deployments run.`,
   marina serve --model ./model.onnx --name iris --addr :8080
   curl -s localhost:8080/v2/models/iris/infer -d '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}'`,
 		Args: cobra.NoArgs,
-	}
-	run := runE(o, func([]string) {})
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		o.ctx = c.Context()
-		return run(c, args)
+		RunE: runE(o, func([]string) {}),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -50,7 +51,7 @@ func (o *setImageOptions) Validate() error {
 	return nil
 }
 
-func (o *setImageOptions) Run() error {
+func (o *setImageOptions) Run(ctx context.Context) error {
 	var res *ci.ImageResult
 	err := o.write(func(r *repo.Repo) error {
 		if err := o.check(r); err != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -39,14 +40,13 @@ func (o *validateOptions) Validate() error {
 	return o.checkOptions.Validate()
 }
 
-func (o *validateOptions) Run() error {
+func (o *validateOptions) Run(ctx context.Context) error {
 	// Not g.read: its printer knows table|json|yaml, while validate writes its own formats.
 	r, err := o.openRepo()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	ctx := o.context()
 	rep, err := validate.Run(ctx, r, validate.Options{Env: o.env, ExtraCRDDirs: o.crds, Concurrency: o.concurrency})
 	if err != nil {
 		if errors.Is(err, validate.ErrUnknownEnv) {
@@ -140,11 +140,7 @@ Formats: text (default), json, sarif (SARIF 2.1.0 for code scanning) and junit
   # JUnit XML for GitLab's test report
   marina validate -o junit --output-file marina-junit.xml`,
 		Args: cobra.NoArgs,
-	}
-	run := runE(o, func([]string) {})
-	cmd.RunE = func(c *cobra.Command, args []string) error {
-		o.ctx = c.Context()
-		return run(c, args)
+		RunE: runE(o, func([]string) {}),
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

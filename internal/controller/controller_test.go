@@ -97,8 +97,6 @@ func modelDeployment(version string, steps ...v1alpha1.CanaryStep) *v1alpha1.Mod
 
 const digest = "1e3fa9ff4412f893618f6767cdecb4b0ad04754682bd48f47dbf51e78e3b4318"
 
-func i32(v int32) *int32 { return &v }
-
 // waitFor polls md until cond holds.
 func waitFor(t *testing.T, c *testenv.Cluster, what string, timeout time.Duration, cond func(*v1alpha1.ModelDeployment) bool) *v1alpha1.ModelDeployment {
 	t.Helper()
@@ -197,7 +195,7 @@ func TestCanaryOnARealCluster(t *testing.T) {
 	}
 	stop := startController(t, c)
 
-	if err := c.Client.Create(ctx, modelDeployment("1.0.0", v1alpha1.CanaryStep{SetWeight: i32(50)},
+	if err := c.Client.Create(ctx, modelDeployment("1.0.0", v1alpha1.CanaryStep{SetWeight: new(int32(50))},
 		v1alpha1.CanaryStep{Pause: &v1alpha1.PauseStep{Duration: "6s"}})); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +246,7 @@ func TestCanaryOnARealCluster(t *testing.T) {
 	update(t, c, func(md *v1alpha1.ModelDeployment) {
 		md.Spec.Version = "1.2.0"
 		md.Spec.Runtime.NodeSelector = map[string]string{"pool": "nowhere"}
-		md.Spec.ProgressDeadlineSeconds = i32(3)
+		md.Spec.ProgressDeadlineSeconds = new(int32(3))
 	})
 	md = waitFor(t, c, "abort", time.Minute, func(md *v1alpha1.ModelDeployment) bool {
 		return meta.IsStatusConditionTrue(md.Status.Conditions, v1alpha1.DegradedCondition)

@@ -163,7 +163,7 @@ func TestRolloutsEndToEnd(t *testing.T) {
 		prom := startPrometheus(t, app, 1)
 		h := watchStatus(t, c, ns)
 		// Enough errors in a row allowed that the outage pauses the rollout instead of aborting it.
-		md := e2eDeployment(ns, "1.0.0", prom.Address(), errorRate(3, i32(30)), canarySteps()...)
+		md := e2eDeployment(ns, "1.0.0", prom.Address(), errorRate(3, new(int32(30))), canarySteps()...)
 		create(t, c, md)
 		waitOn(t, c, ns, "1.0.0 Ready", time.Minute, ready)
 		updateIn(t, c, ns, func(md *v1alpha1.ModelDeployment) { md.Spec.Version = "1.1.0" })
@@ -229,7 +229,7 @@ func TestRolloutsEndToEnd(t *testing.T) {
 			t.Fatalf("ResourceQuota status: %v", err)
 		}
 		mon := monitorGPUPods(t, c, ns)
-		md := e2eDeployment(ns, "1.0.0", "", nil, v1alpha1.CanaryStep{SetWeight: i32(50)})
+		md := e2eDeployment(ns, "1.0.0", "", nil, v1alpha1.CanaryStep{SetWeight: new(int32(50))})
 		gpu := corev1.ResourceList{testenv.GPUResource: resource.MustParse("1")}
 		md.Spec.Runtime.Resources = &corev1.ResourceRequirements{Requests: gpu, Limits: gpu}
 		md.Spec.Runtime.Tolerations = []corev1.Toleration{{Key: string(testenv.GPUResource), Operator: corev1.TolerationOpExists}}
@@ -272,9 +272,9 @@ func namespace(t *testing.T, c *testenv.Cluster, name string) string {
 // so each one shows in status.
 func canarySteps() []v1alpha1.CanaryStep {
 	return []v1alpha1.CanaryStep{
-		{SetWeight: i32(50)},
+		{SetWeight: new(int32(50))},
 		{Analysis: &v1alpha1.AnalysisStep{Template: "error-rate"}},
-		{SetWeight: i32(100)},
+		{SetWeight: new(int32(100))},
 	}
 }
 

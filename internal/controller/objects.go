@@ -115,7 +115,7 @@ func mutateDeployment(md *v1alpha1.ModelDeployment, d *appsv1.Deployment, v stri
 	deadline := max(600, 2*render.StartupSeconds(s.Artifact.Size))
 	d.Spec.Selector = &metav1.LabelSelector{MatchLabels: versionSelector(md, v)}
 	d.Spec.ProgressDeadlineSeconds = &deadline
-	d.Spec.RevisionHistoryLimit = ptr(int32(2))
+	d.Spec.RevisionHistoryLimit = new(int32(2))
 	d.Spec.Strategy = appsv1.DeploymentStrategy{
 		Type:          appsv1.RollingUpdateDeploymentStrategyType,
 		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavailable},
@@ -134,5 +134,3 @@ func mutateService(md *v1alpha1.ModelDeployment, s *corev1.Service, sel map[stri
 		Name: "http", Port: ServicePort, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP,
 	}}
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -60,7 +60,7 @@ func TestWriteBackWithASecretRefCompletesAsTheShippedServiceAccount(t *testing.T
 					r.Writer = &controller.GitWriteBack{WorkDir: t.TempDir(), Author: "marina-rbac <rbac@marina.test>"}
 				})
 
-			md := e2eDeployment(ns, "1.0.0", "", nil, v1alpha1.CanaryStep{SetWeight: i32(50)})
+			md := e2eDeployment(ns, "1.0.0", "", nil, v1alpha1.CanaryStep{SetWeight: new(int32(50))})
 			md.Spec.GitWriteBack = &v1alpha1.GitWriteBack{Repo: url, Mode: v1alpha1.GitWriteBackCommit, SecretRef: &corev1.LocalObjectReference{Name: "git"}}
 			create(t, c, md)
 			waitOn(t, c, ns, "1.0.0 Ready", time.Minute, ready)
@@ -68,7 +68,7 @@ func TestWriteBackWithASecretRefCompletesAsTheShippedServiceAccount(t *testing.T
 			updateIn(t, c, ns, func(md *v1alpha1.ModelDeployment) {
 				md.Spec.Version = "1.1.0"
 				md.Spec.Runtime.NodeSelector = map[string]string{"pool": "nowhere"}
-				md.Spec.ProgressDeadlineSeconds = i32(3)
+				md.Spec.ProgressDeadlineSeconds = new(int32(3))
 			})
 			got := waitOn(t, c, ns, "the revert written to Git", time.Minute, func(md *v1alpha1.ModelDeployment) bool {
 				return meta.IsStatusConditionTrue(md.Status.Conditions, controller.WriteBackCondition)

@@ -105,7 +105,7 @@ func TestADeploymentTheAPIServerRefusesShowsInReadyWithTheServersMessage(t *test
 		t.Fatalf("Ready: %+v, want False naming the Deployment and the server's message %q", r, why)
 	}
 
-	updateIn(t, c, ns, func(md *v1alpha1.ModelDeployment) { md.Spec.Replicas = i32(3) })
+	updateIn(t, c, ns, func(md *v1alpha1.ModelDeployment) { md.Spec.Replicas = new(int32(3)) })
 	waitOn(t, c, ns, "Ready=False ApplyFailed at generation 2", 30*time.Second, refused(2))
 
 	lift()

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -109,38 +111,23 @@ type checker struct {
 
 // run checks a batch on opts.Concurrency workers.
 func (c *checker) run(ctx context.Context, objs []Object) ([]Problem, error) {
-	var (
-		mu       sync.Mutex
-		problems []Problem
-		fatal    error
-		wg       sync.WaitGroup
-	)
-	work := make(chan Object)
-	for range c.opts.Concurrency {
-		wg.Go(func() {
-			for o := range work {
-				p, err := c.check(ctx, o)
-				mu.Lock()
-				problems = append(problems, p...)
-				if err != nil && fatal == nil {
-					fatal = err
-				}
-				mu.Unlock()
-			}
+	found := make([][]Problem, len(objs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.opts.Concurrency)
+	for i, o := range objs {
+		if gctx.Err() != nil {
+			break // a server error or the caller ended the run: send no more objects
+		}
+		g.Go(func() error {
+			var err error
+			found[i], err = c.check(gctx, o)
+			return err
 		})
 	}
-	for _, o := range objs {
-		if ctx.Err() != nil {
-			break
-		}
-		work <- o
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
-	close(work)
-	wg.Wait()
-	if fatal != nil {
-		return nil, fatal
-	}
-	return problems, ctx.Err()
+	return slices.Concat(found...), ctx.Err()
 }
 
 // check dry-runs one object. The error is for a failure of the server or the connection, not of the object.

@@ -9,8 +9,6 @@ import (
 	"github.com/marina-dev/marina/internal/project"
 )
 
-func ptr[T any](v T) *T { return &v }
-
 func version(v string, metrics map[string]float64) *model.Version {
 	return &model.Version{Name: "iris", Version: v, Metrics: metrics}
 }
@@ -18,7 +16,7 @@ func version(v string, metrics map[string]float64) *model.Version {
 func TestCheck(t *testing.T) {
 	t.Parallel()
 	all := &project.Gates{
-		Accuracy:     &project.AccuracyGate{Min: ptr(0.9), MaxRegression: ptr(0.01)},
+		Accuracy:     &project.AccuracyGate{Min: new(0.9), MaxRegression: new(0.01)},
 		LatencyP95Ms: &project.MaxGate{Max: 50},
 	}
 	prod := gate.Reference{Env: "prod", Version: version("1.0.0", map[string]float64{"accuracy": 0.95})}
@@ -37,24 +35,24 @@ func TestCheck(t *testing.T) {
 		want  []want
 	}{
 		{"pass every gate a version meets", all, version("1.1.0", map[string]float64{"accuracy": 0.96, "latency_p95_ms": 20}), prod, []want{
-			{gate.AccuracyMin, true, false, ptr(0.96), "meets the minimum 0.9"},
-			{gate.AccuracyMaxRegression, true, false, ptr(-0.01), "does not regress from 0.95 of iris@1.0.0 in prod"},
-			{gate.LatencyP95Max, true, false, ptr(20.0), "within the maximum 50 ms"},
+			{gate.AccuracyMin, true, false, new(0.96), "meets the minimum 0.9"},
+			{gate.AccuracyMaxRegression, true, false, new(-0.01), "does not regress from 0.95 of iris@1.0.0 in prod"},
+			{gate.LatencyP95Max, true, false, new(20.0), "within the maximum 50 ms"},
 		}},
 		{"fail a version below the accuracy minimum", all, version("1.1.0", map[string]float64{"accuracy": 0.85, "latency_p95_ms": 20}), prod, []want{
-			{gate.AccuracyMin, false, false, ptr(0.85), "accuracy 0.85 is below the minimum 0.9"},
-			{gate.AccuracyMaxRegression, false, false, ptr(0.1), "regresses 0.1 from 0.95 of iris@1.0.0 in prod, more than maxRegression 0.01"},
-			{gate.LatencyP95Max, true, false, ptr(20.0), ""},
+			{gate.AccuracyMin, false, false, new(0.85), "accuracy 0.85 is below the minimum 0.9"},
+			{gate.AccuracyMaxRegression, false, false, new(0.1), "regresses 0.1 from 0.95 of iris@1.0.0 in prod, more than maxRegression 0.01"},
+			{gate.LatencyP95Max, true, false, new(20.0), ""},
 		}},
 		{"pass a regression exactly at the limit despite float noise", all, version("1.1.0", map[string]float64{"accuracy": 0.94, "latency_p95_ms": 50}), prod, []want{
-			{gate.AccuracyMin, true, false, ptr(0.94), ""},
+			{gate.AccuracyMin, true, false, new(0.94), ""},
 			{gate.AccuracyMaxRegression, true, false, nil, "regresses 0.01 from 0.95 of iris@1.0.0 in prod, within maxRegression 0.01"},
-			{gate.LatencyP95Max, true, false, ptr(50.0), ""},
+			{gate.LatencyP95Max, true, false, new(50.0), ""},
 		}},
 		{"fail a version slower than the latency maximum", all, version("1.1.0", map[string]float64{"accuracy": 0.96, "latency_p95_ms": 80}), prod, []want{
 			{gate.AccuracyMin, true, false, nil, ""},
 			{gate.AccuracyMaxRegression, true, false, nil, ""},
-			{gate.LatencyP95Max, false, false, ptr(80.0), "latency_p95_ms 80 ms is above the maximum 50 ms"},
+			{gate.LatencyP95Max, false, false, new(80.0), "latency_p95_ms 80 ms is above the maximum 50 ms"},
 		}},
 		{"fail every configured gate whose metric is missing, saying how to record it", all, version("1.1.0", nil), prod, []want{
 			{gate.AccuracyMin, false, false, nil, "no accuracy metric recorded; register with --metric accuracy=… or run marina model check"},

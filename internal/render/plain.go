@@ -96,8 +96,8 @@ func (c *context) deployment() (*appsv1.Deployment, error) {
 		ObjectMeta: metav1.ObjectMeta{Name: c.name, Namespace: c.namespace, Labels: c.labels(), Annotations: c.annotations()},
 		Spec: appsv1.DeploymentSpec{
 			Selector:                &metav1.LabelSelector{MatchLabels: c.selector()},
-			RevisionHistoryLimit:    ptr(int32(5)),
-			ProgressDeadlineSeconds: ptr(int32(max(600, 2*c.startupSeconds()))),
+			RevisionHistoryLimit:    new(int32(5)),
+			ProgressDeadlineSeconds: new(int32(max(600, 2*c.startupSeconds()))),
 			Strategy:                c.rollingUpdate(),
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: c.labels(), Annotations: c.annotations()},
@@ -106,7 +106,7 @@ func (c *context) deployment() (*appsv1.Deployment, error) {
 		},
 	}
 	if !c.autoscaled() {
-		d.Spec.Replicas = ptr(c.replicas())
+		d.Spec.Replicas = new(c.replicas())
 	}
 	return d, nil
 }
@@ -216,8 +216,8 @@ func PodSpec(p Pod) corev1.PodSpec {
 		ReadinessProbe: &corev1.Probe{ProbeHandler: httpGet(readyPath), PeriodSeconds: 5, FailureThreshold: 3},
 		LivenessProbe:  &corev1.Probe{ProbeHandler: httpGet(livePath), PeriodSeconds: 10, FailureThreshold: 3},
 		SecurityContext: &corev1.SecurityContext{
-			AllowPrivilegeEscalation: ptr(false),
-			ReadOnlyRootFilesystem:   ptr(true),
+			AllowPrivilegeEscalation: new(false),
+			ReadOnlyRootFilesystem:   new(true),
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 		},
 		VolumeMounts: []corev1.VolumeMount{{Name: "models", MountPath: "/models"}, {Name: "tmp", MountPath: "/tmp"}},
@@ -227,12 +227,12 @@ func PodSpec(p Pod) corev1.PodSpec {
 		Containers:                    []corev1.Container{container},
 		NodeSelector:                  p.NodeSelector,
 		Tolerations:                   p.Tolerations,
-		TerminationGracePeriodSeconds: ptr(int64(30)),
+		TerminationGracePeriodSeconds: new(int64(30)),
 		SecurityContext: &corev1.PodSecurityContext{
-			RunAsNonRoot:   ptr(true),
-			RunAsUser:      ptr(int64(nonRootUID)),
-			RunAsGroup:     ptr(int64(nonRootUID)),
-			FSGroup:        ptr(int64(nonRootUID)),
+			RunAsNonRoot:   new(true),
+			RunAsUser:      new(int64(nonRootUID)),
+			RunAsGroup:     new(int64(nonRootUID)),
+			FSGroup:        new(int64(nonRootUID)),
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 		Volumes: []corev1.Volume{
@@ -315,11 +315,11 @@ func (c *context) httpRoute() *gatewayv1.HTTPRoute {
 	}
 	parent := gatewayv1.ParentReference{Name: gatewayv1.ObjectName(gw.Name)}
 	if gw.Namespace != "" {
-		parent.Namespace = ptr(gatewayv1.Namespace(gw.Namespace))
+		parent.Namespace = new(gatewayv1.Namespace(gw.Namespace))
 	}
 	var matches []gatewayv1.HTTPRouteMatch
 	for _, p := range c.routePaths() {
-		matches = append(matches, gatewayv1.HTTPRouteMatch{Path: &gatewayv1.HTTPPathMatch{Type: ptr(gatewayv1.PathMatchPathPrefix), Value: ptr(p)}})
+		matches = append(matches, gatewayv1.HTTPRouteMatch{Path: &gatewayv1.HTTPPathMatch{Type: new(gatewayv1.PathMatchPathPrefix), Value: new(p)}})
 	}
 	return &gatewayv1.HTTPRoute{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "gateway.networking.k8s.io/v1", Kind: "HTTPRoute"},
@@ -329,7 +329,7 @@ func (c *context) httpRoute() *gatewayv1.HTTPRoute {
 			Rules: []gatewayv1.HTTPRouteRule{{
 				Matches: matches,
 				BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{
-					BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(c.name), Port: ptr(gatewayv1.PortNumber(80))},
+					BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(c.name), Port: new(gatewayv1.PortNumber(80))},
 				}}},
 			}},
 		},
@@ -341,7 +341,7 @@ func (c *context) ingress() *networkingv1.Ingress {
 	for _, p := range c.routePaths() {
 		paths = append(paths, networkingv1.HTTPIngressPath{
 			Path:     p,
-			PathType: ptr(networkingv1.PathTypePrefix),
+			PathType: new(networkingv1.PathTypePrefix),
 			Backend:  networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: c.name, Port: networkingv1.ServiceBackendPort{Name: portName}}},
 		})
 	}
@@ -362,11 +362,11 @@ func (c *context) hpa(h *project.HPA) *autoscalingv2.HorizontalPodAutoscaler {
 		ObjectMeta: metav1.ObjectMeta{Name: c.name, Namespace: c.namespace, Labels: c.labels()},
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
 			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: c.name},
-			MinReplicas:    ptr(h.Min),
+			MinReplicas:    new(h.Min),
 			MaxReplicas:    h.Max,
 			Metrics: []autoscalingv2.MetricSpec{{
 				Type:     autoscalingv2.ResourceMetricSourceType,
-				Resource: &autoscalingv2.ResourceMetricSource{Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr(util)}},
+				Resource: &autoscalingv2.ResourceMetricSource{Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: new(util)}},
 			}},
 		},
 	}
@@ -449,5 +449,3 @@ func configData(appFile, configFile string, raw []byte) (map[string]string, erro
 	}
 	return m, nil
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -2,19 +2,20 @@ package render
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"path"
 	"runtime"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/schemas"
+	"golang.org/x/sync/errgroup"
 )
 
 // MaxManifestSize caps a rendered or committed manifest file that render reads back.
@@ -58,39 +59,30 @@ func Repo(r *repo.Repo, opts Options) ([]Output, error) {
 		}
 		names = []string{opts.Model}
 	}
+	var envs []string
+	if opts.Env != "" {
+		envs = []string{opts.Env}
+	}
 	results := make([][]Output, len(names))
 	errs := make([]error, len(names))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(len(names), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				app, _, err := project.LoadApplication(r, names[i])
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				var envs []string
-				if opts.Env != "" {
-					envs = []string{opts.Env}
-				}
-				results[i], errs[i] = Application(r, proj, app, envs)
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, name := range names {
+		g.Go(func() error {
+			app, _, err := project.LoadApplication(r, name)
+			if err == nil {
+				results[i], err = Application(r, proj, app, envs)
 			}
-		}()
+			errs[i] = err
+			return err
+		})
 	}
-	for i := range names {
-		work <- i
+	if g.Wait() != nil {
+		return nil, cmp.Or(errs...) // the first in names' order, not in time: one input, one message
 	}
-	close(work)
-	wg.Wait()
 	var out []Output
 	deployed := map[string][]string{}
 	for i := range names {
-		if errs[i] != nil {
-			return nil, errs[i]
-		}
 		out = append(out, results[i]...)
 		for _, o := range results[i] {
 			deployed[o.Env] = append(deployed[o.Env], o.Model)

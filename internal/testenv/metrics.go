@@ -74,7 +74,7 @@ func (c *Cluster) servePodMetrics(tb testing.TB) *PodMetrics {
 				discoveryv1.LabelServiceName: metricsService, discoveryv1.LabelManagedBy: "marina-testenv"}},
 			AddressType: discoveryv1.AddressTypeIPv4,
 			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip.String()}}},
-			Ports:       []discoveryv1.EndpointPort{{Name: ptr("https"), Port: &port}},
+			Ports:       []discoveryv1.EndpointPort{{Name: new("https"), Port: &port}},
 		},
 		&unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
@@ -202,5 +202,3 @@ func hostIP() net.IP {
 	}
 	return nil
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -132,7 +132,7 @@ func TestPodMetricsDriveTheHPAController(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
 			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
-			MinReplicas:    ptr(int32(1)), MaxReplicas: 3,
+			MinReplicas:    new(int32(1)), MaxReplicas: 3,
 			Metrics: []autoscalingv2.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
 				Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: &target}}}},
 		},
@@ -170,5 +170,3 @@ func TestPodMetricsDriveTheHPAController(t *testing.T) {
 		return *d.Spec.Replicas == 3
 	})
 }
-
-func ptr[T any](v T) *T { return &v }

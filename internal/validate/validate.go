@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/marina-dev/marina/internal/kubeschema"
 	"github.com/marina-dev/marina/internal/model"
@@ -18,6 +17,7 @@ import (
 	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/schemas"
+	"golang.org/x/sync/errgroup"
 )
 
 // ErrUnknownEnv means Options.Env is not an environment of marina.yaml.
@@ -123,8 +123,8 @@ func validators(extra []string) (*kubeschema.Validator, error) {
 	return v, nil
 }
 
-// result is what one task produced: findings, and an apply step the collector runs alone, so tasks never write
-// shared state concurrently.
+// result is what one task produced: findings, and an apply step run after all the tasks of a pool, so tasks
+// never write shared state concurrently.
 type result struct {
 	findings []Finding
 	apply    func()
@@ -132,35 +132,24 @@ type result struct {
 
 type task func() result
 
-// pool runs tasks on n workers fed by a channel (kubeconform's layout) and collects their findings in one
-// goroutine. Order is restored by the caller's sort, so the output is the same for any n.
+// pool runs tasks on at most n goroutines, then their apply steps one at a time. Findings come in the tasks'
+// order; the caller's sort makes the output the same for any n anyway.
 func pool(ctx context.Context, n int, tasks []task) ([]Finding, error) {
-	if n > len(tasks) {
-		n = len(tasks)
-	}
-	jobs := make(chan task)
-	results := make(chan result)
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			for t := range jobs {
-				results <- t()
-			}
+	results := make([]result, len(tasks))
+	var g errgroup.Group
+	g.SetLimit(n)
+	for i, t := range tasks {
+		if ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			results[i] = t()
+			return nil
 		})
 	}
-	go func() {
-		defer close(jobs)
-		for _, t := range tasks {
-			select {
-			case jobs <- t:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	go func() { wg.Wait(); close(results) }()
+	_ = g.Wait() // tasks report problems as findings, not errors
 	var out []Finding
-	for res := range results {
+	for _, res := range results {
 		out = append(out, res.findings...)
 		if res.apply != nil {
 			res.apply()
@@ -178,7 +167,7 @@ type validation struct {
 	project    *project.Project
 	projectDoc *schemas.Document
 
-	// Written by apply steps in the collector only; read by cross-file tasks afterwards.
+	// Written by apply steps only, after their pool's tasks; read by the tasks of later pools.
 	apps     map[string]*application // by directory name under applications/
 	versions map[string]*versionFile // by file path
 	patches  map[string]bool         // kustomize patch files

@@ -85,10 +85,10 @@ func TestControllerKilledMidRolloutResumesWhereItWas(t *testing.T) {
 				Digest: "sha256:1e3fa9ff4412f893618f6767cdecb4b0ad04754682bd48f47dbf51e78e3b4318", Size: 1024, Format: "onnx"},
 			Runtime: v1alpha1.Runtime{Image: "ghcr.io/marina-dev/marina-serve:0.1.0", Port: 8080},
 			Strategy: &v1alpha1.Strategy{Canary: &v1alpha1.CanaryStrategy{Steps: []v1alpha1.CanaryStep{
-				{SetWeight: ptr(int32(50))},
+				{SetWeight: new(int32(50))},
 				{Pause: &v1alpha1.PauseStep{Duration: v1alpha1.DurationString(pause.String())}},
 				{Analysis: &v1alpha1.AnalysisStep{Template: "error-rate"}},
-				{SetWeight: ptr(int32(100))},
+				{SetWeight: new(int32(100))},
 			}}},
 			Analysis: &v1alpha1.Analysis{Templates: []v1alpha1.AnalysisTemplate{{
 				Name: "error-rate", Prometheus: &v1alpha1.PrometheusProvider{Address: prom.Address()},
@@ -263,8 +263,6 @@ func startPrometheus(t *testing.T, rate float64) *prometheustest.Server {
 	p.WaitForData(context.Background(), t, "marina_test_error_rate", 1)
 	return p
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func ready(md *v1alpha1.ModelDeployment) bool {
 	return md.Status.ObservedGeneration == md.Generation && meta.IsStatusConditionTrue(md.Status.Conditions, v1alpha1.ReadyCondition)

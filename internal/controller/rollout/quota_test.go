@@ -17,7 +17,7 @@ func TestGPUCanaryWhosePodWasRefusedMakesRoomByScalingStableDown(t *testing.T) {
 	m := md("1.1.0", 2, canary(weight(50)))
 	start := metav1.NewTime(t0)
 	m.Status = v1alpha1.ModelDeploymentStatus{
-		StableVersion: "1.0.0", CanaryVersion: "1.1.0", CurrentStepIndex: i32(0), StepStartTime: &start,
+		StableVersion: "1.0.0", CanaryVersion: "1.1.0", CurrentStepIndex: new(int32(0)), StepStartTime: &start,
 		Weights: &v1alpha1.TrafficWeights{Stable: 50, Canary: 50}, Strategy: v1alpha1.StrategyCanary,
 	}
 	o := rollout.Observed{Now: t0.Add(5 * time.Second), Workloads: map[string]rollout.Workload{
@@ -42,7 +42,7 @@ func TestGPUCanaryHeldBackAfterItsLastStepLooksAgain(t *testing.T) {
 	m := md("1.1.0", 2, canary(weight(50)))
 	start := metav1.NewTime(t0)
 	m.Status = v1alpha1.ModelDeploymentStatus{
-		StableVersion: "1.0.0", CanaryVersion: "1.1.0", CurrentStepIndex: i32(1), StepStartTime: &start,
+		StableVersion: "1.0.0", CanaryVersion: "1.1.0", CurrentStepIndex: new(int32(1)), StepStartTime: &start,
 		Weights: &v1alpha1.TrafficWeights{Stable: 50, Canary: 50}, Strategy: v1alpha1.StrategyCanary,
 	}
 	d := rollout.Decide(m, rollout.Observed{Now: t0.Add(time.Second), Workloads: map[string]rollout.Workload{

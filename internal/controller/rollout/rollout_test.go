@@ -15,12 +15,10 @@ import (
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
-func i32(v int32) *int32 { return &v }
-
 func md(version string, replicas int32, s *v1alpha1.Strategy) *v1alpha1.ModelDeployment {
 	return &v1alpha1.ModelDeployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "iris", Namespace: "models", Generation: 1},
-		Spec:       v1alpha1.ModelDeploymentSpec{Model: "iris", Version: version, Replicas: i32(replicas), Strategy: s},
+		Spec:       v1alpha1.ModelDeploymentSpec{Model: "iris", Version: version, Replicas: new(replicas), Strategy: s},
 	}
 }
 
@@ -28,7 +26,7 @@ func canary(steps ...v1alpha1.CanaryStep) *v1alpha1.Strategy {
 	return &v1alpha1.Strategy{Canary: &v1alpha1.CanaryStrategy{Steps: steps}}
 }
 
-func weight(w int32) v1alpha1.CanaryStep { return v1alpha1.CanaryStep{SetWeight: i32(w)} }
+func weight(w int32) v1alpha1.CanaryStep { return v1alpha1.CanaryStep{SetWeight: new(w)} }
 func pause(d string) v1alpha1.CanaryStep {
 	return v1alpha1.CanaryStep{Pause: &v1alpha1.PauseStep{Duration: v1alpha1.DurationString(d)}}
 }
