@@ -1,5 +1,7 @@
 package v1alpha1
 
+import corev1 "k8s.io/api/core/v1"
+
 // Analysis holds the analysis templates a rollout can run.
 type Analysis struct {
 	// Templates are named sets of metrics; canary analysis steps run them by name.
@@ -28,12 +30,27 @@ type AnalysisTemplate struct {
 	Metrics []AnalysisMetric `json:"metrics"`
 }
 
-// PrometheusProvider locates a Prometheus server.
+// PrometheusProvider locates a Prometheus server and the credentials it takes.
+// +kubebuilder:validation:XValidation:rule="!self.address.matches('^https?://[^/?#]*@')",message="prometheus.address must not hold credentials (user:password@): put them in a Secret (keys username and password, or token) and name it in prometheus.secretRef"
 type PrometheusProvider struct {
-	// Address is the server's base URL, e.g. http://prometheus.monitoring.svc:9090.
+	// Address is the server's base URL, e.g. http://prometheus.monitoring.svc:9090, without credentials.
 	// +kubebuilder:validation:Pattern=`^https?://`
+	// +kubebuilder:validation:MaxLength=512
 	Address string `json:"address"`
+
+	// SecretRef names a Secret in the ModelDeployment's namespace with the credentials Prometheus takes: keys
+	// username and password (basic auth), or token (a bearer token). The controller reads it with a get when it
+	// measures and never writes its values to status, events or logs.
+	// +optional
+	SecretRef *corev1.LocalObjectReference `json:"secretRef,omitempty"`
 }
+
+// Keys of the Secret a PrometheusProvider's SecretRef names.
+const (
+	PrometheusUsernameKey = "username"
+	PrometheusPasswordKey = "password"
+	PrometheusTokenKey    = "token"
+)
 
 // AnalysisMetric is one query, measured Count times every Interval. Each measurement is Successful, Failed,
 // Inconclusive (neither condition holds) or Error (the query itself failed); errors are retried, never success.

@@ -38,7 +38,7 @@ spec:
   analysis:
     templates:
       - name: error-rate
-        prometheus: {address: "http://prometheus.monitoring.svc:9090"}
+        prometheus: {address: "http://prometheus.monitoring.svc:9090", secretRef: {name: prometheus}}
         metrics:
           - {name: errors, query: "sum(rate(errors[1m]))", failureCondition: "result[0] > 0.01", interval: 1m, count: 5, failureLimit: 1, inconclusiveLimit: 2, consecutiveErrorLimit: 4}
   gitWriteBack: {repo: "https://git.example.com/ml-platform.git", branch: main, secretRef: {name: git}, mode: pr}
@@ -96,6 +96,10 @@ func TestTheAPIServerEnforcesTheCRDRules(t *testing.T) {
 		{"reject a canary weight over 100", func(m map[string]any) {
 			spec(m)["strategy"] = map[string]any{"canary": map[string]any{"steps": []any{map[string]any{"setWeight": 150}}}}
 		}, "should be less than or equal to 100"},
+		{"reject credentials in the Prometheus address", func(m map[string]any) {
+			tmpl := spec(m)["analysis"].(map[string]any)["templates"].([]any)[0].(map[string]any)
+			tmpl["prometheus"] = map[string]any{"address": "https://marina:s3cret@prometheus.example.com"}
+		}, "prometheus.address must not hold credentials"},
 		{"reject a digest that is not sha256", func(m map[string]any) {
 			spec(m)["artifact"].(map[string]any)["digest"] = "sha256:ABC"
 		}, "spec.artifact.digest"},

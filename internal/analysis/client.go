@@ -22,10 +22,18 @@ const maxResponseBytes = 16 << 20
 // ErrResponseTooLarge is returned by queries whose response is larger than 16 MiB.
 var ErrResponseTooLarge = errors.New("the Prometheus response is larger than 16 MiB")
 
-// NewClient returns a Querier for the Prometheus server at address (http or https, with an optional path prefix).
-// Credentials in the address (https://user:password@host) are sent as basic auth and kept out of the URL, so no
-// error ever contains them; nor does the error for an invalid address.
-func NewClient(address string) (Querier, error) {
+// Auth is what Prometheus is asked with: basic auth (Username, Password) or a bearer Token; zero for none.
+type Auth struct {
+	Username, Password, Token string
+}
+
+// ErrCredentialsInAddress means a Prometheus address carries user:password@: credentials belong in a Secret.
+var ErrCredentialsInAddress = errors.New("prometheus address must not hold credentials (user:password@): put them in a Secret (keys username and password, or token) and name it in prometheus.secretRef")
+
+// NewClient returns a Querier for the Prometheus server at address (http or https, with an optional path prefix),
+// asking with auth. An address with credentials is refused (ErrCredentialsInAddress), and no error ever contains
+// the address's userinfo or auth.
+func NewClient(address string, auth Auth) (Querier, error) {
 	u, err := url.Parse(address)
 	if err != nil {
 		var uerr *url.Error
@@ -38,13 +46,14 @@ func NewClient(address string) (Querier, error) {
 		// Not echoed: in "user:password@host" the password would be the URL's opaque part, which Redacted keeps.
 		return nil, errors.New("prometheus address: want http://host:port or https://host:port")
 	}
+	if u.User != nil {
+		return nil, ErrCredentialsInAddress
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	rt := limitedTransport{next: transport, user: u.User}
-	u.User = nil
 	c, err := api.NewClient(api.Config{
 		Address: u.String(),
-		Client:  &http.Client{Transport: rt, Timeout: HTTPTimeout},
+		Client:  &http.Client{Transport: limitedTransport{next: transport, auth: auth}, Timeout: HTTPTimeout},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("prometheus address %s: %w", u.Redacted(), err)
@@ -52,17 +61,20 @@ func NewClient(address string) (Querier, error) {
 	return promv1.NewAPI(c), nil
 }
 
-// limitedTransport adds basic auth and bounds the size of responses.
+// limitedTransport adds the credentials and bounds the size of responses.
 type limitedTransport struct {
 	next http.RoundTripper
-	user *url.Userinfo
+	auth Auth
 }
 
 func (t limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.user != nil {
+	switch {
+	case t.auth.Token != "":
 		req = req.Clone(req.Context())
-		password, _ := t.user.Password()
-		req.SetBasicAuth(t.user.Username(), password)
+		req.Header.Set("Authorization", "Bearer "+t.auth.Token)
+	case t.auth.Username != "" || t.auth.Password != "":
+		req = req.Clone(req.Context())
+		req.SetBasicAuth(t.auth.Username, t.auth.Password)
 	}
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {

@@ -14,25 +14,37 @@ import (
 	"github.com/marina-dev/marina/internal/analysis"
 )
 
-func TestNewClientSendsAddressCredentialsAsBasicAuth(t *testing.T) {
+func TestNewClientSendsTheCredentialsItIsGiven(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, password, ok := r.BasicAuth()
-		if !ok || user != "marina" || password != "s3cret" || r.URL.Path != "/prom/api/v1/query" {
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0.99"]}]}}`))
-	}))
-	t.Cleanup(srv.Close)
-	q, err := analysis.NewClient(strings.Replace(srv.URL, "http://", "http://marina:s3cret@", 1) + "/prom/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := analysis.Measure(context.Background(), q, v1alpha1.AnalysisMetric{Name: "m", Query: "up", SuccessCondition: "result[0] > 0.9"}, time.Now())
-	if got.Phase != v1alpha1.AnalysisSuccessful {
-		t.Fatalf("Measure = %s %q, want Successful", got.Phase, got.Message)
+	for _, tc := range []struct {
+		name string
+		auth analysis.Auth
+		want string
+	}{
+		{"basic auth from a username and password", analysis.Auth{Username: "marina", Password: "s3cret"}, "Basic bWFyaW5hOnMzY3JldA=="},
+		{"a bearer token", analysis.Auth{Token: "t0ken"}, "Bearer t0ken"},
+		{"nothing without credentials", analysis.Auth{}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Authorization") != tc.want || r.URL.Path != "/prom/api/v1/query" {
+					http.Error(w, "unauthorized", http.StatusUnauthorized)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0.99"]}]}}`))
+			}))
+			t.Cleanup(srv.Close)
+			q, err := analysis.NewClient(srv.URL+"/prom/", tc.auth)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := analysis.Measure(context.Background(), q, v1alpha1.AnalysisMetric{Name: "m", Query: "up", SuccessCondition: "result[0] > 0.9"}, time.Now())
+			if got.Phase != v1alpha1.AnalysisSuccessful {
+				t.Fatalf("Measure = %s %q, want Successful", got.Phase, got.Message)
+			}
+		})
 	}
 }
 
@@ -44,7 +56,7 @@ func TestNewClientKeepsCredentialsOutOfErrors(t *testing.T) {
 	}
 	closed := l.Addr().String()
 	_ = l.Close()
-	q, err := analysis.NewClient("http://marina:s3cret@" + closed)
+	q, err := analysis.NewClient("http://"+closed, analysis.Auth{Username: "marina", Password: "s3cret"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +65,7 @@ func TestNewClientKeepsCredentialsOutOfErrors(t *testing.T) {
 		t.Errorf("Measure on a closed port = %s %q, want an Error without the password", got.Phase, got.Message)
 	}
 	for _, address := range []string{"http://marina:s3cret@[::1", "ftp://marina:s3cret@host", "marina:s3cret@host:9090", "http://marina:s3cret@"} {
-		_, err := analysis.NewClient(address)
+		_, err := analysis.NewClient(address, analysis.Auth{})
 		if err == nil || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("NewClient(%q) = %v, want an error without the password", strings.ReplaceAll(address, "s3cret", "…"), err)
 		}
@@ -74,12 +86,22 @@ func TestNewClientRefusesHugeResponses(t *testing.T) {
 		_, _ = w.Write([]byte(`"},"value":[1,"1"]}]}}`))
 	}))
 	t.Cleanup(srv.Close)
-	q, err := analysis.NewClient(srv.URL)
+	q, err := analysis.NewClient(srv.URL, analysis.Auth{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, _, err = q.Query(context.Background(), "up", time.Now())
 	if !errors.Is(err, analysis.ErrResponseTooLarge) {
 		t.Fatalf("err = %v, want ErrResponseTooLarge", err)
+	}
+}
+
+func TestNewClientRefusesCredentialsInTheAddress(t *testing.T) {
+	t.Parallel()
+	for _, address := range []string{"http://marina:s3cret@prometheus:9090", "https://marina@prometheus", "https://:s3cret@prometheus/prom"} {
+		_, err := analysis.NewClient(address, analysis.Auth{})
+		if err == nil || !strings.Contains(err.Error(), "secretRef") || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("NewClient(%q) = %v, want an error pointing at secretRef, without the password", strings.ReplaceAll(address, "s3cret", "…"), err)
+		}
 	}
 }

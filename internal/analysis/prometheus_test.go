@@ -32,7 +32,7 @@ func TestAnalysisOnARealPrometheus(t *testing.T) {
 	t.Cleanup(app.Close)
 
 	p := prometheustest.Start(t, app.Listener.Addr().String())
-	q, err := analysis.NewClient(p.Address())
+	q, err := analysis.NewClient(p.Address(), analysis.Auth{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,11 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/analysis"
@@ -16,11 +19,17 @@ type PrometheusAnalyzer struct {
 	DefaultAddress string
 
 	mu      sync.Mutex
-	clients map[string]analysis.Querier
+	clients map[clientKey]analysis.Querier
+}
+
+// clientKey identifies a client: one per address and credentials, so a rotated Secret gets a new one.
+type clientKey struct {
+	addr string
+	auth analysis.Auth
 }
 
 // Measure implements Analyzer.
-func (a *PrometheusAnalyzer) Measure(ctx context.Context, tmpl v1alpha1.AnalysisTemplate, run *v1alpha1.AnalysisRunStatus, now time.Time) time.Duration {
+func (a *PrometheusAnalyzer) Measure(ctx context.Context, tmpl v1alpha1.AnalysisTemplate, secret *corev1.Secret, run *v1alpha1.AnalysisRunStatus, now time.Time) time.Duration {
 	addr := a.DefaultAddress
 	if tmpl.Prometheus != nil && tmpl.Prometheus.Address != "" {
 		addr = tmpl.Prometheus.Address
@@ -29,7 +38,12 @@ func (a *PrometheusAnalyzer) Measure(ctx context.Context, tmpl v1alpha1.Analysis
 		run.Phase, run.Message = v1alpha1.AnalysisError, "no Prometheus to ask: set prometheus.address in the template, or run the controller with --prometheus"
 		return 0
 	}
-	q, err := a.client(addr)
+	auth, err := prometheusAuth(secret)
+	if err != nil {
+		run.Phase, run.Message = v1alpha1.AnalysisError, err.Error()
+		return 0
+	}
+	q, err := a.client(clientKey{addr: addr, auth: auth})
 	if err != nil {
 		run.Phase, run.Message = v1alpha1.AnalysisError, err.Error()
 		return 0
@@ -45,6 +59,23 @@ func (a *PrometheusAnalyzer) Measure(ctx context.Context, tmpl v1alpha1.Analysis
 		return 0
 	}
 	return max(next.Sub(now), time.Second)
+}
+
+// prometheusAuth reads the credentials of a template's prometheus.secretRef; nil is none.
+func prometheusAuth(secret *corev1.Secret) (analysis.Auth, error) {
+	if secret == nil {
+		return analysis.Auth{}, nil
+	}
+	auth := analysis.Auth{
+		Username: string(secret.Data[v1alpha1.PrometheusUsernameKey]),
+		Password: string(secret.Data[v1alpha1.PrometheusPasswordKey]),
+		Token:    string(secret.Data[v1alpha1.PrometheusTokenKey]),
+	}
+	if auth == (analysis.Auth{}) {
+		return auth, fmt.Errorf("prometheus.secretRef: Secret %s has none of the keys %s and %s, or %s: add them, or remove secretRef",
+			secret.Name, v1alpha1.PrometheusUsernameKey, v1alpha1.PrometheusPasswordKey, v1alpha1.PrometheusTokenKey)
+	}
+	return auth, nil
 }
 
 // stateOf is the analysis state a run's status holds.
@@ -65,19 +96,19 @@ func erroring(run *v1alpha1.AnalysisRunStatus) bool {
 	return run != nil && stateOf(*run).Erroring()
 }
 
-func (a *PrometheusAnalyzer) client(addr string) (analysis.Querier, error) {
+func (a *PrometheusAnalyzer) client(k clientKey) (analysis.Querier, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if q, ok := a.clients[addr]; ok {
+	if q, ok := a.clients[k]; ok {
 		return q, nil
 	}
-	q, err := analysis.NewClient(addr)
+	q, err := analysis.NewClient(k.addr, k.auth)
 	if err != nil {
 		return nil, err
 	}
 	if a.clients == nil {
-		a.clients = map[string]analysis.Querier{}
+		a.clients = map[clientKey]analysis.Querier{}
 	}
-	a.clients[addr] = q
+	a.clients[k] = q
 	return q, nil
 }

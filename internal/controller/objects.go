@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"maps"
 	"regexp"
 	"strings"
@@ -27,15 +29,21 @@ const defaultServerPort = 8080
 
 var notDNS = regexp.MustCompile(`[^a-z0-9-]+`)
 
-// deploymentName is NAME-<version>, the version made a DNS label ("1.2.0-rc.1" → "1-2-0-rc-1"), cut to leave
-// room for the ReplicaSet and Pod suffixes.
+// maxDeploymentName leaves room for the ReplicaSet and Pod suffixes in a 63-character label value.
+const maxDeploymentName = 47
+
+// deploymentName is NAME-<version>, the version made a DNS label ("1.2.0-rc.1" → "1-2-0-rc-1"). A longer name is
+// cut and ends in a hash of the model and version, so two versions that differ only past the cut keep two
+// Deployments, and the name of a version never changes between reconciles.
 func deploymentName(md *v1alpha1.ModelDeployment, version string) string {
 	slug := strings.Trim(notDNS.ReplaceAllString(strings.ToLower(version), "-"), "-")
 	name := md.Name + "-" + slug
-	if len(name) > 47 {
-		name = strings.TrimRight(name[:47], "-")
+	if len(name) <= maxDeploymentName {
+		return name
 	}
-	return name
+	sum := sha256.Sum256([]byte(md.Name + "\x00" + version))
+	suffix := hex.EncodeToString(sum[:])[:8]
+	return strings.TrimRight(name[:maxDeploymentName-len(suffix)-1], "-") + "-" + suffix
 }
 
 func selector(md *v1alpha1.ModelDeployment) map[string]string {

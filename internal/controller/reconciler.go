@@ -38,9 +38,10 @@ const WriteBackCondition = "GitWriteBack"
 
 // Analyzer measures an analysis template.
 type Analyzer interface {
-	// Measure takes the measurements of tmpl that are due at now, recording them in run, and returns how long
-	// until the next one is due (0 when the run is over).
-	Measure(ctx context.Context, tmpl v1alpha1.AnalysisTemplate, run *v1alpha1.AnalysisRunStatus, now time.Time) time.Duration
+	// Measure takes the measurements of tmpl that are due at now, with the credentials in secret (nil when
+	// tmpl names none), recording them in run, and returns how long until the next one is due (0 when the run is
+	// over).
+	Measure(ctx context.Context, tmpl v1alpha1.AnalysisTemplate, secret *corev1.Secret, run *v1alpha1.AnalysisRunStatus, now time.Time) time.Duration
 }
 
 // GitWriter writes an aborted rollout's revert to the model repository.
@@ -321,10 +322,22 @@ func (r *Reconciler) analyze(ctx context.Context, md *v1alpha1.ModelDeployment, 
 		return d
 	}
 	run := ensureRun(&d.Status, d.Analysis, obs.Now)
-	if tmpl, ok := template(md, d.Analysis); !ok {
+	tmpl, ok := template(md, d.Analysis)
+	var secret *corev1.Secret
+	var err error
+	if ok && tmpl.Prometheus != nil && tmpl.Prometheus.SecretRef != nil {
+		secret = &corev1.Secret{}
+		err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: md.Namespace, Name: tmpl.Prometheus.SecretRef.Name}, secret)
+	}
+	switch {
+	case !ok:
 		run.Phase, run.Message = v1alpha1.AnalysisError, fmt.Sprintf("no analysis template %q in spec.analysis.templates", d.Analysis)
-	} else if next := r.Analyzer.Measure(ctx, tmpl, run, obs.Now); next > 0 && (d.RequeueAfter == 0 || next < d.RequeueAfter) {
-		d.RequeueAfter = next
+	case err != nil:
+		run.Phase, run.Message = v1alpha1.AnalysisError, fmt.Sprintf("reading Secret %s (prometheus.secretRef of template %s): %v", tmpl.Prometheus.SecretRef.Name, tmpl.Name, err)
+	default:
+		if next := r.Analyzer.Measure(ctx, tmpl, secret, run, obs.Now); next > 0 && (d.RequeueAfter == 0 || next < d.RequeueAfter) {
+			d.RequeueAfter = next
+		}
 	}
 	// Decide again with the measurements taken: a finished run moves the rollout on, an erroring one says why
 	// it waits.

@@ -16,10 +16,9 @@ import (
 
 var httpRouteGVK = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"}
 
-// applyRoute sets the weights of the HTTPRoute named like md, when there is one: every rule sends Stable percent
-// to NAME-stable and Canary percent to NAME-canary, and mirrors Shadow percent to NAME-canary. It reports whether
-// a route carries the split; without one, traffic follows the replica ratio behind Service NAME (or marina router
-// reads status.weights).
+// applyRoute sets the weights of the HTTPRoute named like md, when there is one, in the rules marina owns (see
+// splitRules). It reports whether a route carries the split; without one, traffic follows the replica ratio behind
+// Service NAME (or marina router reads status.weights).
 func (r *Reconciler) applyRoute(ctx context.Context, md *v1alpha1.ModelDeployment, w v1alpha1.TrafficWeights) (bool, error) {
 	route := &unstructured.Unstructured{}
 	route.SetGroupVersionKind(httpRouteGVK)
@@ -32,22 +31,47 @@ func (r *Reconciler) applyRoute(ctx context.Context, md *v1alpha1.ModelDeploymen
 	}
 	before := route.DeepCopy()
 	rules, _, _ := unstructured.NestedSlice(route.Object, "spec", "rules")
+	rules, carried, err := splitRules(md.Name, rules, w)
+	if err != nil {
+		return false, fmt.Errorf("HTTPRoute %s/%s: %w", md.Namespace, md.Name, err)
+	}
+	if err := unstructured.SetNestedSlice(route.Object, rules, "spec", "rules"); err != nil {
+		return false, err
+	}
+	if equality.Semantic.DeepEqual(before.Object, route.Object) {
+		return carried, nil
+	}
+	return carried, r.Patch(ctx, route, client.MergeFrom(before))
+}
+
+// splitRules returns the rules of the HTTPRoute named name with w applied to the rules marina owns, and whether
+// there is one. Like Argo Rollouts' traffic routers, marina owns only what it routes: a rule whose backends are all
+// Services of the model (NAME, as marina render writes it, or NAME-stable and NAME-canary, as the controller
+// leaves it) sends Stable percent to NAME-stable and Canary percent to NAME-canary, and mirrors Shadow percent to
+// NAME-canary. Every other rule (another Service, a redirect without backends) is left as written. A route
+// without rules gets one.
+func splitRules(name string, rules []any, w v1alpha1.TrafficWeights) ([]any, bool, error) {
 	if len(rules) == 0 {
 		rules = []any{map[string]any{}}
 	}
+	carried := false
 	for i, rule := range rules {
 		rm, ok := rule.(map[string]any)
 		if !ok {
-			return false, fmt.Errorf("HTTPRoute %s/%s: spec.rules[%d] is not an object", md.Namespace, md.Name, i)
+			return nil, false, fmt.Errorf("spec.rules[%d] is not an object", i)
 		}
+		if !ownRule(rm, name) {
+			continue
+		}
+		carried = true
 		rm["backendRefs"] = []any{
-			backendRef(md.Name+"-stable", int64(w.Stable)),
-			backendRef(md.Name+"-canary", int64(w.Canary)),
+			backendRef(name+"-stable", int64(w.Stable)),
+			backendRef(name+"-canary", int64(w.Canary)),
 		}
 		var filters []any
 		existing, _ := rm["filters"].([]any)
 		for _, f := range existing {
-			if fm, ok := f.(map[string]any); ok && fm["type"] == "RequestMirror" && isOurMirror(fm, md.Name) {
+			if fm, ok := f.(map[string]any); ok && fm["type"] == "RequestMirror" && isOurMirror(fm, name) {
 				continue
 			}
 			filters = append(filters, f)
@@ -56,7 +80,7 @@ func (r *Reconciler) applyRoute(ctx context.Context, md *v1alpha1.ModelDeploymen
 			filters = append(filters, map[string]any{
 				"type": "RequestMirror",
 				"requestMirror": map[string]any{
-					"backendRef": map[string]any{"name": md.Name + "-canary", "port": int64(ServicePort)},
+					"backendRef": map[string]any{"name": name + "-canary", "port": int64(ServicePort)},
 					"percent":    int64(w.Shadow),
 				},
 			})
@@ -68,13 +92,40 @@ func (r *Reconciler) applyRoute(ctx context.Context, md *v1alpha1.ModelDeploymen
 		}
 		rules[i] = rm
 	}
-	if err := unstructured.SetNestedSlice(route.Object, rules, "spec", "rules"); err != nil {
-		return false, err
+	return rules, carried, nil
+}
+
+// ownRule reports whether rule routes only to the Services of model name: a new route's empty rule, or one whose
+// every backendRef is a Service NAME, NAME-stable or NAME-canary in the route's namespace.
+func ownRule(rule map[string]any, name string) bool {
+	refs, ok := rule["backendRefs"].([]any)
+	if !ok {
+		return len(rule) == 0
 	}
-	if equality.Semantic.DeepEqual(before.Object, route.Object) {
-		return true, nil
+	if len(refs) == 0 {
+		return false
 	}
-	return true, r.Patch(ctx, route, client.MergeFrom(before))
+	for _, ref := range refs {
+		m, ok := ref.(map[string]any)
+		if !ok {
+			return false
+		}
+		if kind, set := m["kind"]; set && kind != "Service" {
+			return false
+		}
+		if group, set := m["group"]; set && group != "" {
+			return false
+		}
+		if _, set := m["namespace"]; set {
+			return false
+		}
+		switch m["name"] {
+		case name, name + "-stable", name + "-canary":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func backendRef(name string, weight int64) map[string]any {

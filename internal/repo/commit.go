@@ -585,7 +585,7 @@ func (r *Repo) updateRef(name plumbing.ReferenceName, old, new plumbing.Hash) er
 		return err
 	}
 	committed = true
-	return nil
+	return syncDir(os.Open(filepath.Dir(p)))
 }
 
 // updateIndex points the index entries of paths at their new blobs, with the stat
@@ -630,16 +630,21 @@ func (r *Repo) updateIndex(entries map[string]plumbing.Hash) error {
 		}
 		return err
 	}
-	if _, err := f.Write(buf.Bytes()); err != nil {
-		f.Close()
-		os.Remove(lock)
-		return err
+	_, werr := f.Write(buf.Bytes())
+	if werr == nil {
+		werr = f.Sync()
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(lock)
-		return err
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
 	}
-	return os.Rename(lock, filepath.Join(r.gitDir, "index"))
+	if werr == nil {
+		werr = os.Rename(lock, filepath.Join(r.gitDir, "index"))
+	}
+	if werr != nil {
+		os.Remove(lock)
+		return werr
+	}
+	return syncDir(os.Open(r.gitDir))
 }
 
 // index reads the Git index, saying what to do about a split index, which go-git cannot read.
@@ -701,6 +706,9 @@ func (r *Repo) WriteFileAtomic(p string, data []byte) error {
 		_ = r.root.Remove(filepath.FromSlash(tmp))
 		return fmt.Errorf("%s: %w", p, unwrapPathErr(werr))
 	}
+	if err := syncDir(r.root.Open(filepath.FromSlash(dir))); err != nil {
+		return fmt.Errorf("%s: %w", dir, unwrapPathErr(err))
+	}
 	return nil
 }
 
@@ -718,24 +726,39 @@ func (r *Repo) RemoveFile(p string) error {
 	return nil
 }
 
+// writeFileAtomic replaces p with data durably: temporary file, fsync, rename, fsync of the directory.
 func writeFileAtomic(p string, data []byte, mode os.FileMode) error {
 	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
+	if err != nil {
 		return err
 	}
-	f, err := os.Open(tmp)
-	if err == nil {
-		_ = f.Sync()
-		f.Close()
+	_, werr := f.Write(data)
+	if werr == nil {
+		werr = f.Sync()
 	}
-	return os.Rename(tmp, p)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, p)
+	}
+	if werr != nil {
+		_ = os.Remove(tmp)
+		return werr
+	}
+	return syncDir(os.Open(filepath.Dir(p)))
 }
 
-// failpoint kills the process at a named point when MARINA_FAILPOINT names it,
-// so the crash-consistency tests can stop a real marina process exactly there.
-func failpoint(name string) {
-	if os.Getenv("MARINA_FAILPOINT") == name {
-		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {}
+// syncDir fsyncs the directory d (opened by the caller, err its error): a rename into it is durable only then,
+// else a crash soon after can bring the old file back under the name.
+func syncDir(d *os.File, err error) error {
+	if err != nil {
+		return err
 	}
+	serr := d.Sync()
+	if cerr := d.Close(); serr == nil {
+		serr = cerr
+	}
+	return serr
 }

@@ -15,7 +15,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	marina = filepath.Join(dir, "marina")
-	build := exec.Command("go", "build", "-o", marina, "github.com/marina-dev/marina/cmd/marina")
+	build := exec.Command("go", "build", "-tags", "failpoints", "-o", marina, "github.com/marina-dev/marina/cmd/marina")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		panic("building marina: " + err.Error())
