@@ -169,6 +169,9 @@ func (o *registerOptions) Run() error {
 // records the measured metrics in reg, over any given with --metric.
 func (o *registerOptions) measure(r *repo.Repo, reg *registry.Registration) error {
 	insp, err := model.Inspect(o.file)
+	if err == nil {
+		err = insp.CheckName(o.file)
+	}
 	if err != nil {
 		return failedf("--file %s: %w", o.file, err)
 	}

@@ -211,10 +211,6 @@ func (g *Registry) Register(reg Registration) (*Result, error) {
 		}
 		return nil, fmt.Errorf("%s@%s: %w: %s records %s, the file has %s; register it as a new version", reg.Name, reg.Version, ErrConflict, file, cur.Artifact.Digest, digest)
 	}
-	insp, err := model.Inspect(reg.File)
-	if err != nil {
-		return nil, fmt.Errorf("--file %s: %w", reg.File, err)
-	}
 	_, head, err := g.Repo.Head()
 	if err != nil {
 		return nil, err
@@ -230,6 +226,13 @@ func (g *Registry) Register(reg Registration) (*Result, error) {
 	}
 	if _, err := (model.Artifact{URI: uri}).Locate(); err != nil {
 		return nil, fmt.Errorf("--uri: %w", err)
+	}
+	insp, err := model.Inspect(reg.File)
+	if err == nil {
+		err = insp.CheckName(reg.File)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--file %s: %w", reg.File, err)
 	}
 	now := time.Now
 	if reg.Now != nil {
