@@ -218,6 +218,9 @@ func (g *globalOptions) report(res *release.Result, verb, note string) error {
 			where = " on branch " + res.Branch
 		}
 		fmt.Fprintf(w, "%s %s in %s: %s → %s (commit %s%s)%s\n", verb, res.Model, res.Environment, dash(res.From), res.To, res.Commit[:12], where, note)
+		for _, e := range res.StillRunning {
+			fmt.Fprintf(w, "%s@%s is now blocked but still deployed in %s: roll it back there too (marina rollback %s --env %s)\n", res.Model, res.From, e, res.Model, e)
+		}
 	})
 }
 
