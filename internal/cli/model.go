@@ -272,6 +272,9 @@ func newModelListCommand(g *globalOptions) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				if name != "" && len(vs) == 0 {
+					return unknownModel(r, name)
+				}
 				if vs == nil {
 					vs = []model.Version{}
 				}

@@ -61,7 +61,8 @@ func (o *branchOptions) apply(r *repo.Repo, op func() (string, error)) (string, 
 		}
 		branch = head.Short()
 	}
-	note := fmt.Sprintf("pushed %s to %s", branch, o.remote)
+	to := o.remoteLocation(r)
+	note := fmt.Sprintf("pushed %s to %s", branch, to)
 	for attempt := 1; ; attempt++ {
 		commit, err := op()
 		if err != nil {
@@ -110,7 +111,7 @@ func (o *branchOptions) apply(r *repo.Repo, op func() (string, error)) (string, 
 		if err := r.MoveBranch(remoteHead); err != nil {
 			return "", fmt.Errorf("fast-forwarding %s to %s/%s (%s) to re-apply the change: %w", branch, o.remote, branch, remoteHead.String()[:12], err)
 		}
-		note = fmt.Sprintf("pushed %s to %s after re-applying the change on %s/%s (%s), which had moved", branch, o.remote, o.remote, branch, remoteHead.String()[:12])
+		note = fmt.Sprintf("pushed %s to %s after re-applying the change on %s/%s (%s), which had moved", branch, to, o.remote, branch, remoteHead.String()[:12])
 	}
 }
 
