@@ -68,7 +68,7 @@ func TestExitCodes(t *testing.T) {
 		{"unknown flag is a usage error", []string{"version", "--frob"}, 2, "unknown flag"},
 		{"bad output format is a usage error", []string{"version", "-o", "xml"}, 2, "-o table, -o json or -o yaml"},
 		{"missing repository is an environment error", []string{"--repo", t.TempDir(), "model", "list"}, 2, "marina init"},
-		{"register without --file is a usage error", []string{"--repo", dir, "model", "register", "m", "--version", "1.0.0"}, 2, "--file and --version are required"},
+		{"register of a new version without --file is a usage error", []string{"--repo", dir, "model", "register", "m", "--version", "1.0.0"}, 2, "--file is required to register a new version"},
 		{"bad semver is a usage error", []string{"--repo", dir, "model", "register", "m", "--version", "1.0", "--file", "x"}, 2, "not a semantic version"},
 		{"unregistered version is refused", []string{"--repo", dir, "promote", "m@1.0.0", "--env", "staging"}, 1, "not registered"},
 		{"missing model is reported", []string{"--repo", dir, "model", "show", "m"}, 1, "not registered"},

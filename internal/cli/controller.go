@@ -117,7 +117,8 @@ func newControllerCommand(g *globalOptions) *cobra.Command {
 		Use:   "controller [--kubeconfig K] [--context C] [-n NS | -A] [--metrics-addr :8080] [--health-addr :8081] [--leader-elect]",
 		Short: "Run the operator that rolls ModelDeployments out: canary, blue-green, shadow, analysis, rollback to Git",
 		Long: `controller reconciles ModelDeployments (marina.dev/v1alpha1), the objects
-` + "`marina render --backend marina`" + ` writes. For each one it runs one Deployment per
+marina render writes for a model whose model.yaml says spec.backend: marina. For
+each one it runs one Deployment per
 version, Services in front of them (NAME, NAME-stable, NAME-canary) and the
 traffic split: the weights of the Gateway API HTTPRoute NAME when one exists,
 else the replica ratio; status.weights always holds them, for marina router.

@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"path"
+
 	"github.com/spf13/cobra"
 
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/release"
 	"github.com/marina-dev/marina/internal/repo"
@@ -22,9 +26,17 @@ each environment version change (newest first), whether marina or a person made 
 				return usagef("%v", err)
 			}
 			return g.read(func(r *repo.Repo, p *printer) error {
+				if env != "" {
+					if err := knownEnv(r, env); err != nil {
+						return err
+					}
+				}
 				changes, err := release.History(r, args[0], env)
 				if err != nil {
 					return err
+				}
+				if len(changes) == 0 && !r.Exists(project.ApplicationPath(args[0])) && !r.Exists(path.Join(model.Dir, args[0])) {
+					return unknownModel(r, args[0])
 				}
 				if changes == nil {
 					changes = []release.Change{}

@@ -50,6 +50,9 @@ func (o *initOptions) Validate() error {
 	if o.Options.Name == "" {
 		o.Options.Name = strings.Trim(notLabel.ReplaceAllString(strings.ToLower(filepath.Base(abs)), "-"), "-")
 	}
+	if len(o.envs) == 0 {
+		return usagef("--envs: no environment given: list at least one, first to last, e.g. --envs staging,prod")
+	}
 	o.Options.Envs = o.envs
 	if err := o.Options.Validate(); err != nil {
 		return usagef("%v", err)
@@ -129,6 +132,9 @@ func (o *initOptions) Run(ctx context.Context) error {
 	}
 	if err := p.print(results, t); err != nil {
 		return err
+	}
+	if o.RepoURL == "" {
+		fmt.Fprintf(o.errOut, "warning: no --repo-url: gitops/ and marina.yaml name the placeholder %s, which Argo CD and Flux cannot pull; replace it with your repository's URL (marina validate flags it until then)\n", scaffold.DefaultRepoURL(o.Options.Name))
 	}
 	fmt.Fprintf(o.out, "\nInitialised model repository %s in %s.\nNext: marina model register NAME --file MODEL.onnx --version 1.0.0 --repo %s\n", o.Options.Name, o.dir, o.dir)
 	return nil

@@ -37,6 +37,9 @@ func (o *kubeOptions) restConfig() (*rest.Config, string, error) {
 	}
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
 	cfg, err := cc.ClientConfig()
+	if clientcmd.IsEmptyConfig(err) {
+		return nil, "", usagef("no kubeconfig found (no --kubeconfig, $KUBECONFIG unset or empty, no ~/.kube/config): pass --kubeconfig FILE or set KUBECONFIG to reach a cluster")
+	}
 	if err != nil {
 		return nil, "", usagef("kubeconfig: %v (pass --kubeconfig or --context, or set KUBECONFIG)", err)
 	}

@@ -38,7 +38,7 @@ type registerOptions struct {
 }
 
 func (o *registerOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.file, "file", "", "model artifact to hash and inspect (required)")
+	fs.StringVar(&o.file, "file", "", "model artifact to hash and inspect (required for a new version; on a registered version it must have the recorded digest)")
 	fs.StringVar(&o.version, "version", "", "semantic version to register, e.g. 1.2.0 (required)")
 	fs.StringVar(&o.uri, "uri", "", "where the cluster fetches the artifact (oci://, s3://, gs://, https://); default: the file's path in the repository; required for a file outside it")
 	fs.StringArrayVar(&o.metrics, "metric", nil, "a measured metric, key=value (repeatable), e.g. --metric accuracy=0.93")
@@ -46,12 +46,15 @@ func (o *registerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.labels, "label", nil, "a free label, key=value (repeatable)")
 	fs.StringVar(&o.gitCommit, "git-commit", "", "commit of the training code (provenance)")
 	fs.StringVar(&o.datasetDigest, "dataset-digest", "", "sha256:… digest of the training dataset (provenance)")
-	fs.BoolVar(&o.evaluate, "evaluate", false, "measure an ONNX model in ONNX Runtime before recording it: latency and the metrics of models/NAME/eval/*.csv (see `marina model check --help`); measured metrics override --metric of the same name")
+	fs.BoolVar(&o.evaluate, "evaluate", false, "run the ONNX model of --file in ONNX Runtime and record its latency and, with models/NAME/eval/*.csv, its accuracy (measured values win over --metric)")
 }
 
 func (o *registerOptions) Validate() error {
-	if o.file == "" || o.version == "" {
-		return usagef("--file and --version are required")
+	if o.version == "" {
+		return usagef("--version is required")
+	}
+	if o.evaluate && o.file == "" {
+		return usagef("--evaluate needs --file: the model to run")
 	}
 	if err := registry.CheckName(o.name); err != nil {
 		return usagef("%v", err)
@@ -135,6 +138,9 @@ func (o *registerOptions) Run(ctx context.Context) error {
 	}
 	var res *registry.Result
 	err = o.write(func(r *repo.Repo) error {
+		if o.file == "" && !r.Exists(model.File(o.name, o.version)) {
+			return usagef("--file is required to register a new version (%s@%s is not registered yet)", o.name, o.version)
+		}
 		if o.evaluate {
 			if err := o.measure(ctx, r, &reg); err != nil {
 				return err
@@ -149,7 +155,11 @@ func (o *registerOptions) Run(ctx context.Context) error {
 	v := res.Version
 	return o.result(v, func(w io.Writer) {
 		if res.Unchanged {
-			fmt.Fprintf(w, "%s@%s is already registered with digest %s: nothing to do\n", v.Name, v.Version, v.Artifact.Digest)
+			fmt.Fprintf(w, "%s@%s is already registered with digest %s and these metrics and labels: nothing to do\n", v.Name, v.Version, v.Artifact.Digest)
+			return
+		}
+		if len(res.Updated) > 0 {
+			fmt.Fprintf(w, "recorded on %s@%s (commit %s):\n  %s\n", v.Name, v.Version, res.Commit[:12], strings.Join(res.Updated, "\n  "))
 			return
 		}
 		fmt.Fprintf(w, "registered %s@%s (%s, %s, %d bytes)\n  file   %s\n  tags   %s@v%s, %s\n  commit %s\n",
@@ -168,6 +178,9 @@ func (o *registerOptions) Run(ctx context.Context) error {
 // records the measured metrics in reg, over any given with --metric.
 func (o *registerOptions) measure(ctx context.Context, r *repo.Repo, reg *registry.Registration) error {
 	insp, err := model.Inspect(o.file)
+	if err == nil {
+		err = insp.CheckName(o.file)
+	}
 	if err != nil {
 		return failedf("--file %s: %w", o.file, err)
 	}
@@ -177,6 +190,9 @@ func (o *registerOptions) measure(ctx context.Context, r *repo.Repo, reg *regist
 	eval, err := check.ReadEval(r, o.name)
 	if err != nil {
 		return err
+	}
+	if len(eval) == 0 {
+		fmt.Fprintf(o.errOut, "--evaluate: no evaluation set (%s/*.csv): measuring latency only, no accuracy\n", check.EvalDir(o.name))
 	}
 	rep, err := check.Run(ctx, check.Input{Artifact: o.file, Eval: eval}, check.Options{})
 	if err != nil {
@@ -206,7 +222,10 @@ func newRegisterCommand(g *globalOptions) *cobra.Command {
 commits it and tags the commit NAME@vVERSION and vVERSION-<short sha>.
 
 Registering a version again with the same digest does nothing; with another
-digest it is refused: versions are immutable.
+digest it is refused: versions are immutable. What was measured about a version
+may grow, though: registering an existing version with --metric, --metrics-file,
+--label or --evaluate records those (one commit), and --file is then optional
+(without --evaluate).
 
 --evaluate runs an ONNX artifact in ONNX Runtime first and records what it
 measures: latency_p50_ms, latency_p95_ms and latency_p99_ms, and, when
@@ -218,7 +237,8 @@ Runtime it exits 2 (install it with bash hack/onnxruntime.sh).`,
     --metric accuracy=0.93 --label team=risk
   marina model register llm --file weights.bin --version 2.1.0 \
     --uri oci://registry.example.com/models/llm:2.1.0
-  marina model register iris-classifier --file v1.1.0.onnx --version 1.1.0 --evaluate`,
+  marina model register iris-classifier --file v1.1.0.onnx --version 1.1.0 --evaluate
+  marina model register fraud-detector --version 1.0.0 --metric latency_p95_ms=12.5`,
 		Args: exactArgs(1, "NAME"),
 		RunE: runE(o, func(args []string) { o.name = args[0] }),
 	}
@@ -242,6 +262,9 @@ func newModelListCommand(g *globalOptions) *cobra.Command {
 				vs, err := (&registry.Registry{Repo: r}).List(name)
 				if err != nil {
 					return err
+				}
+				if name != "" && len(vs) == 0 {
+					return unknownModel(r, name)
 				}
 				if vs == nil {
 					vs = []model.Version{}

@@ -62,7 +62,8 @@ func (o *branchOptions) apply(r *repo.Repo, op func() (string, error)) (string, 
 		}
 		branch = head.Short()
 	}
-	note := fmt.Sprintf("pushed %s to %s", branch, o.remote)
+	to := o.remoteLocation(r)
+	note := fmt.Sprintf("pushed %s to %s", branch, to)
 	for attempt := 1; ; attempt++ {
 		commit, err := op()
 		if err != nil {
@@ -111,7 +112,7 @@ func (o *branchOptions) apply(r *repo.Repo, op func() (string, error)) (string, 
 		if err := r.MoveBranch(remoteHead); err != nil {
 			return "", fmt.Errorf("fast-forwarding %s to %s/%s (%s) to re-apply the change: %w", branch, o.remote, branch, remoteHead.String()[:12], err)
 		}
-		note = fmt.Sprintf("pushed %s to %s after re-applying the change on %s/%s (%s), which had moved", branch, o.remote, o.remote, branch, remoteHead.String()[:12])
+		note = fmt.Sprintf("pushed %s to %s after re-applying the change on %s/%s (%s), which had moved", branch, to, o.remote, branch, remoteHead.String()[:12])
 	}
 }
 
@@ -218,6 +219,9 @@ func (g *globalOptions) report(res *release.Result, verb, note string) error {
 			where = " on branch " + res.Branch
 		}
 		fmt.Fprintf(w, "%s %s in %s: %s → %s (commit %s%s)%s\n", verb, res.Model, res.Environment, dash(res.From), res.To, res.Commit[:12], where, note)
+		for _, e := range res.StillRunning {
+			fmt.Fprintf(w, "%s@%s is now blocked but still deployed in %s: roll it back there too (marina rollback %s --env %s)\n", res.Model, res.From, e, res.Model, e)
+		}
 	})
 }
 

@@ -21,7 +21,7 @@ func TestPromoteOnABranchPushesItToTheRemote(t *testing.T) {
 	head := repotest.Git(t, dir, "rev-parse", "HEAD")
 
 	out := mustMarina(t, "--repo", dir, "promote", "iris@1.0.0", "--env", "staging", "--branch", "promote-iris-1.0.0", "--push")
-	if !strings.Contains(out, "on branch promote-iris-1.0.0") {
+	if !strings.Contains(out, "on branch promote-iris-1.0.0") || !strings.Contains(out, "pushed promote-iris-1.0.0 to origin ("+remote+")") {
 		t.Fatalf("output: %s", out)
 	}
 	if got := repotest.Git(t, dir, "rev-parse", "HEAD"); got != head {

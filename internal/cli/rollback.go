@@ -62,7 +62,8 @@ func newRollbackCommand(g *globalOptions) *cobra.Command {
 		Long: `rollback makes one revert-style commit: the environment's version in
 applications/NAME/model.yaml goes back to the version deployed before (or --to),
 and the version being rolled back is marked blocked in models/NAME/ so it cannot
-be promoted again by mistake.`,
+be promoted again by mistake. It names the other environments that still deploy
+the blocked version (stillRunning with -o json): roll each of them back too.`,
 		Example: `  marina rollback fraud-detector --env prod
   marina rollback fraud-detector --env prod --to 1.0.0 --reason "p99 latency doubled"`,
 		Args: exactArgs(1, "NAME"),

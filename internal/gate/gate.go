@@ -64,7 +64,7 @@ func Check(g *project.Gates, v *model.Version, ref Reference) []Result {
 		return Result{Model: v.Name, Version: v.Version, Gate: gate, Threshold: threshold}
 	}
 	acc, hasAcc := v.Metrics[MetricAccuracy]
-	missingAcc := fmt.Sprintf("no %s metric recorded; register with --metric %s=… or run marina model check", MetricAccuracy, MetricAccuracy)
+	missingAcc := "no " + MetricAccuracy + " metric recorded; " + RecordHint(v, MetricAccuracy)
 	if a := g.Accuracy; a != nil && a.Min != nil {
 		r := res(AccuracyMin, *a.Min)
 		switch {
@@ -88,7 +88,7 @@ func Check(g *project.Gates, v *model.Version, ref Reference) []Result {
 		name := MetricLatencyP95
 		switch {
 		case !ok:
-			r.Message = fmt.Sprintf("no %s metric recorded; register with --metric %s=… or run marina model check", MetricLatencyP95, MetricLatencyP95)
+			r.Message = "no " + MetricLatencyP95 + " metric recorded; " + RecordHint(v, MetricLatencyP95)
 		case lat > l.Max+tolerance:
 			r.Value = &lat
 			r.Message = fmt.Sprintf("%s %s ms is above the maximum %s ms (spec.gates.latencyP95Ms.max)", name, Format(lat), Format(l.Max))
@@ -99,6 +99,12 @@ func Check(g *project.Gates, v *model.Version, ref Reference) []Result {
 		out = append(out, r)
 	}
 	return out
+}
+
+// RecordHint says how to record metric on v: the commands work on a registered version (one commit each).
+func RecordHint(v *model.Version, metric string) string {
+	return fmt.Sprintf("record it with `marina model register %s --version %s --metric %s=VALUE`, or measure it with `marina model register %s --version %s --file MODEL.onnx --evaluate`",
+		v.Name, v.Version, metric, v.Name, v.Version)
 }
 
 // regression measures how much accuracy drops against the reference version.

@@ -55,9 +55,9 @@ func TestCheck(t *testing.T) {
 			{gate.LatencyP95Max, false, false, new(80.0), "latency_p95_ms 80 ms is above the maximum 50 ms"},
 		}},
 		{"fail every configured gate whose metric is missing, saying how to record it", all, version("1.1.0", nil), prod, []want{
-			{gate.AccuracyMin, false, false, nil, "no accuracy metric recorded; register with --metric accuracy=… or run marina model check"},
+			{gate.AccuracyMin, false, false, nil, "no accuracy metric recorded; record it with `marina model register iris --version 1.1.0 --metric accuracy=VALUE`"},
 			{gate.AccuracyMaxRegression, false, false, nil, "no accuracy metric recorded"},
-			{gate.LatencyP95Max, false, false, nil, "no latency_p95_ms metric recorded; register with --metric latency_p95_ms=…"},
+			{gate.LatencyP95Max, false, false, nil, "no latency_p95_ms metric recorded; record it with `marina model register iris --version 1.1.0 --metric latency_p95_ms=VALUE`"},
 		}},
 		{"skip the regression gate when nothing is deployed in prod", all, version("1.1.0", map[string]float64{"accuracy": 0.96, "latency_p95_ms": 1}), gate.Reference{Env: "prod"}, []want{
 			{gate.AccuracyMin, true, false, nil, ""},

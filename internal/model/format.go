@@ -41,6 +41,25 @@ type Inspection struct {
 	Producer  string
 	Inputs    []Tensor
 	Outputs   []Tensor
+
+	// notONNX says why content detected as FormatOther is not an ONNX model, for CheckName.
+	notONNX error
+}
+
+// CheckName refuses a file whose name promises ONNX (".onnx") but whose content is not an ONNX model, with
+// the reason it does not parse: a mistyped path or a text file must not be recorded as format "other".
+func (in Inspection) CheckName(path string) error {
+	if !strings.EqualFold(filepath.Ext(path), ".onnx") || in.Format == FormatONNX {
+		return nil
+	}
+	why := "it is a zip archive"
+	switch {
+	case in.Format != FormatOther:
+		why = "it is a " + in.Format + " model"
+	case in.notONNX != nil:
+		why = in.notONNX.Error()
+	}
+	return fmt.Errorf("%w: %s is named .onnx but does not parse as an ONNX model: %s (check the path, or export the model to ONNX again)", ErrMalformedONNX, path, why)
 }
 
 // ErrMalformedONNX is returned for a file that starts like an ONNX model but cannot be read as one.

@@ -114,16 +114,18 @@ func inspectONNX(r io.ReadSeeker, size int64, limits onnxLimits) (Inspection, er
 			return p.inspection()
 		}
 	}
-	if !looksONNX {
-		return Inspection{Format: FormatOther}, nil
-	}
 	if err == nil {
 		switch {
+		case !p.hasIRVersion:
+			err = errors.New("no ir_version field")
 		case p.irVersion <= 0:
 			err = fmt.Errorf("ir_version %d is not positive", p.irVersion)
 		default:
 			err = errors.New("no graph (truncated file?)")
 		}
+	}
+	if !looksONNX {
+		return Inspection{Format: FormatOther, notONNX: err}, nil
 	}
 	return Inspection{}, fmt.Errorf("%w: %w", ErrMalformedONNX, err)
 }

@@ -199,6 +199,10 @@ func TestInspectReader(t *testing.T) {
 			if err != nil {
 				t.Fatalf("inspect: %v", err)
 			}
+			if got.Format == FormatOther && got.notONNX == nil && !bytes.HasPrefix(tt.content, []byte("PK")) {
+				t.Error("no reason recorded for content that is not ONNX")
+			}
+			got.notONNX = nil // its wording is checked where it is shown (registry's tests)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("inspection\n got %+v\nwant %+v", got, tt.want)
 			}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -181,9 +182,11 @@ type Registration struct {
 // Result says what Register did.
 type Result struct {
 	Version *model.Version
-	// Unchanged is true when the same digest was already registered (a no-op).
+	// Unchanged is true when the same digest was already registered with the same metrics and labels (a no-op).
 	Unchanged bool
-	Commit    string
+	// Updated lists what a registration of an existing version changed ("metric accuracy: 0.91 → 0.93").
+	Updated []string
+	Commit  string
 }
 
 // Register hashes and inspects the artifact, writes models/<name>/v<version>.json,
@@ -196,22 +199,14 @@ func (g *Registry) Register(reg Registration) (*Result, error) {
 	if _, err := model.ParseSemver(reg.Version); err != nil {
 		return nil, err
 	}
-	digest, size, err := digestArtifact(reg)
-	if err != nil {
-		return nil, fmt.Errorf("--file %s: %w", reg.File, err)
-	}
 	file := model.File(reg.Name, reg.Version)
 	if g.Repo.Exists(file) {
-		cur, err := g.Get(reg.Name, reg.Version)
-		if err != nil {
-			return nil, err
-		}
-		if cur.Artifact.Digest == digest {
-			return &Result{Version: cur, Unchanged: true}, nil
-		}
-		return nil, fmt.Errorf("%s@%s: %w: %s records %s, the file has %s; register it as a new version", reg.Name, reg.Version, ErrConflict, file, cur.Artifact.Digest, digest)
+		return g.update(reg)
 	}
-	insp, err := model.Inspect(reg.File)
+	if reg.File == "" {
+		return nil, fmt.Errorf("%s@%s: %w: --file is required to register a new version", reg.Name, reg.Version, ErrNotFound)
+	}
+	digest, size, err := digestArtifact(reg)
 	if err != nil {
 		return nil, fmt.Errorf("--file %s: %w", reg.File, err)
 	}
@@ -230,6 +225,13 @@ func (g *Registry) Register(reg Registration) (*Result, error) {
 	}
 	if _, err := (model.Artifact{URI: uri}).Locate(); err != nil {
 		return nil, fmt.Errorf("--uri: %w", err)
+	}
+	insp, err := model.Inspect(reg.File)
+	if err == nil {
+		err = insp.CheckName(reg.File)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--file %s: %w", reg.File, err)
 	}
 	now := time.Now
 	if reg.Now != nil {
@@ -271,6 +273,87 @@ func (g *Registry) Register(reg Registration) (*Result, error) {
 		return nil, err
 	}
 	return &Result{Version: v, Commit: commit.String()}, nil
+}
+
+// update records reg's metrics and labels on a registered version, in one commit: versions are immutable, but what
+// was measured about them (model check, a later evaluation) and how they are labelled may grow. reg.File, when
+// given, must have the registered digest. Nothing new is a no-op.
+func (g *Registry) update(reg Registration) (*Result, error) {
+	cur, err := g.Get(reg.Name, reg.Version)
+	if err != nil {
+		return nil, err
+	}
+	file := model.File(reg.Name, reg.Version)
+	if reg.File != "" {
+		digest, _, err := digestArtifact(reg)
+		if err != nil {
+			return nil, fmt.Errorf("--file %s: %w", reg.File, err)
+		}
+		if cur.Artifact.Digest != digest {
+			return nil, fmt.Errorf("%s@%s: %w: %s records %s, the file has %s; register it as a new version", reg.Name, reg.Version, ErrConflict, file, cur.Artifact.Digest, digest)
+		}
+	}
+	if reg.URI != "" && reg.URI != cur.Artifact.URI {
+		return nil, fmt.Errorf("%s@%s: %w: %s records the artifact at %s, not %s; register a new version to move it", reg.Name, reg.Version, ErrConflict, file, cur.Artifact.URI, reg.URI)
+	}
+	if reg.Provenance != nil && (cur.Provenance == nil || cur.Provenance.GitCommit != reg.Provenance.GitCommit || cur.Provenance.DatasetDigest != reg.Provenance.DatasetDigest) {
+		return nil, fmt.Errorf("%s@%s: %w: the training provenance of a registered version cannot change; register a new version", reg.Name, reg.Version, ErrConflict)
+	}
+	var changed []string
+	cur.Metrics, changed = merge(cur.Metrics, reg.Metrics, "metric ", changed, func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) })
+	cur.Labels, changed = merge(cur.Labels, reg.Labels, "label ", changed, func(v string) string { return v })
+	if len(changed) == 0 {
+		return &Result{Version: cur, Unchanged: true}, nil
+	}
+	data, err := cur.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := model.Parse(file, data); err != nil {
+		return nil, err
+	}
+	commit, err := g.Repo.Commit(repo.Commit{
+		Message: fmt.Sprintf("model: record %s on %s v%s\n\n%s\n", strings.Join(changedNames(changed), ", "), reg.Name, reg.Version, strings.Join(changed, "\n")),
+		Changes: []repo.Change{{Path: file, Data: data}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Version: cur, Updated: changed, Commit: commit.String()}, nil
+}
+
+// merge sets add's entries in cur and appends "<kind><key>: <old> → <new>" to changed for each one that differs.
+func merge[V comparable](cur, add map[string]V, kind string, changed []string, format func(V) string) (map[string]V, []string) {
+	keys := make([]string, 0, len(add))
+	for k := range add {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		old, had := cur[k]
+		if had && old == add[k] {
+			continue
+		}
+		from := "(none)"
+		if had {
+			from = format(old)
+		}
+		if cur == nil {
+			cur = map[string]V{}
+		}
+		cur[k] = add[k]
+		changed = append(changed, fmt.Sprintf("%s%s: %s → %s", kind, k, from, format(add[k])))
+	}
+	return cur, changed
+}
+
+// changedNames is the "metric accuracy" part of merge's lines.
+func changedNames(changed []string) []string {
+	out := make([]string, len(changed))
+	for i, c := range changed {
+		out[i], _, _ = strings.Cut(c, ":")
+	}
+	return out
 }
 
 func digestArtifact(reg Registration) (string, int64, error) {

@@ -2,6 +2,8 @@ package registry_test
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/model/onnxtest"
 	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 	"github.com/marina-dev/marina/schemas"
@@ -203,5 +206,42 @@ func TestListRefusesHostileEntries(t *testing.T) {
 				t.Fatalf("err = %v, want it to contain %q", err, c.want)
 			}
 		})
+	}
+}
+
+func TestRegisterRefusesAFileNamedONNXWhoseContentIsNotONNX(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Dir(t, nil)
+	reg := &registry.Registry{Repo: repotest.Open(t, dir)}
+	linear := onnxtest.Linear{Input: "x", Output: "y", InputShape: []int64{2}, Weights: make([]float32, 4), Bias: []float32{0, 0}}
+	onnx, err := linear.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	random := make([]byte, 4096)
+	_, _ = rand.NewChaCha8([32]byte{1}).Read(random)
+	cases := []struct {
+		name, file string
+		content    []byte
+		want       string // "" means registered
+	}{
+		{"a text file is refused with the parse error", "notes.onnx", []byte("this is not a model\n"), "does not parse as an ONNX model"},
+		{"random bytes are refused", "noise.onnx", random, "does not parse as an ONNX model"},
+		{"a zip archive is refused", "archive.ONNX", []byte("PK\x03\x04rest"), "it is a zip archive"},
+		{"a real ONNX model is registered", "model.onnx", onnx, ""},
+		{"random bytes under another name stay format other", "noise.bin", random, ""},
+	}
+	for i, c := range cases {
+		f := filepath.Join(t.TempDir(), c.file)
+		if err := os.WriteFile(f, c.content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := reg.Register(registry.Registration{Name: "m", Version: fmt.Sprintf("1.0.%d", i), File: f, URI: "s3://b/" + c.file})
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), f) || !errors.Is(err, model.ErrMalformedONNX)):
+			t.Errorf("%s: err = %v, want it to name %s and say %q", c.name, err, f, c.want)
+		}
 	}
 }

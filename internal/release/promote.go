@@ -69,6 +69,9 @@ type Result struct {
 	Branch      string `json:"branch,omitempty"`
 	// Unchanged is true when the environment already ran the version: nothing was committed.
 	Unchanged bool `json:"unchanged,omitempty"`
+	// StillRunning lists the other environments (in marina.yaml's order) that still deploy the version a rollback
+	// blocked: each needs its own rollback.
+	StillRunning []string `json:"stillRunning,omitempty"`
 }
 
 // Promote makes one commit that sets the environment's version. The caller holds the repository lock.
@@ -287,7 +290,13 @@ func RollBack(r *repo.Repo, rb Rollback) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Model: rb.Model, Environment: rb.Environment, From: current, To: target, Commit: commit.String(), Branch: rb.Branch}, nil
+	var still []string
+	for _, e := range proj.EnvironmentNames() {
+		if e != rb.Environment && app.spec.Spec.Environments[e].Version == current {
+			still = append(still, e)
+		}
+	}
+	return &Result{Model: rb.Model, Environment: rb.Environment, From: current, To: target, Commit: commit.String(), Branch: rb.Branch, StillRunning: still}, nil
 }
 
 // previousVersion walks the environment's history back to the newest version that

@@ -46,7 +46,7 @@ func (g *generator) argoCD() error {
 		"Infrastructure first (sync waves -2, -1): cluster-wide base, then one Application per environment."}, infra...)
 	g.addYAML(argoDir+"/apps/applicationset.yaml", []string{generatedHeader,
 		"One Application per model and environment: applications/<model>/<env>/ holds the manifests",
-		"marina render --write commits; <env> selects the namespace models-<env>."}, g.applicationSet())
+		"marina render --write writes them (promote and rollback commit them); <env> selects the namespace models-<env>."}, g.applicationSet())
 	return nil
 }
 

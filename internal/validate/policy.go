@@ -228,7 +228,7 @@ func (v *validation) checkGates(a *application, env string, mv *model.Version) [
 		id := mv.Name + "@" + mv.Version + ": "
 		switch {
 		case r.Value == nil:
-			out = append(out, finding("gate-metric-missing", a.file, field, line, "record the metric with `marina model register` or `marina model check`", "%s%s", id, r.Message))
+			out = append(out, finding("gate-metric-missing", a.file, field, line, "run the command in the message: it records the metric on the registered version in one commit", "%s%s", id, r.Message))
 		case r.Gate == gate.LatencyP95Max:
 			out = append(out, finding("gate-latency", a.file, field, line, "deploy a version that meets spec.gates.latencyP95Ms.max in marina.yaml", "%s%s", id, r.Message))
 		default:

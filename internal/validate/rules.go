@@ -89,7 +89,7 @@ var Rules = []Rule{
 	{"gate-latency", SeverityError, "A deployed version fails the latency gate",
 		"The version's recorded p95 latency (metric latencyP95Ms) is above spec.gates.latencyP95Ms.max. Deploy a faster version, or change the gate deliberately."},
 	{"gate-metric-missing", SeverityInfo, "A deployed version has no metric for a gate",
-		"The gate cannot be evaluated from the metadata. Record the metric at registration (`marina model register --metric accuracy=0.93`)."},
+		"The gate cannot be evaluated from the metadata. Record it on the registered version (`marina model register NAME --version VERSION --metric accuracy=0.93`, or `--file MODEL.onnx --evaluate` to measure it); this adds the metric in one commit."},
 	{"stale-render", SeverityError, "Rendered manifests differ from what model.yaml and models/ render to",
 		"applications/<model>/<env>/ is committed rendered output. Run `marina render --write` and commit the result; never edit rendered files by hand."},
 }

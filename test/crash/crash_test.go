@@ -33,7 +33,7 @@ type operation struct {
 }
 
 func artifact(t *testing.T) string {
-	f := filepath.Join(t.TempDir(), "model.onnx")
+	f := filepath.Join(t.TempDir(), "model.bin")
 	if err := os.WriteFile(f, []byte("weights"), 0o644); err != nil {
 		t.Fatal(err)
 	}
