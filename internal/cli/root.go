@@ -165,6 +165,7 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
 		newRouterCommand(g),
 		newControllerCommand(g),
 		newDoctorCommand(g),
+		newStatusCommand(g),
 	)
 	return cmd
 }

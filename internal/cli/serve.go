@@ -66,6 +66,7 @@ func (o *serveOptions) Validate() error {
 // served is what serve runs: a model file and what is known about it.
 type served struct {
 	file, name, version string
+	blocked             *model.Version    // the registered version, when it is blocked
 	digests             map[string]string // expected digest → where it comes from
 }
 
@@ -92,7 +93,7 @@ func (o *serveOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return usagef("--addr: %v", err)
 	}
-	srv := serve.New(serve.Options{Name: m.name, Version: m.version, MaxBody: o.maxBodyBytes, MaxConcurrency: o.maxConcurrency, Log: o.log})
+	srv := serve.New(serve.Options{Name: m.name, Version: m.version, ServerVersion: currentVersion().Version, MaxBody: o.maxBodyBytes, MaxConcurrency: o.maxConcurrency, Log: o.log})
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
@@ -114,6 +115,10 @@ func (o *serveOptions) Run(ctx context.Context) error {
 	version := m.version
 	if version == "" {
 		version = "unversioned"
+	}
+	if b := m.blocked; b != nil {
+		o.log.Warn("serving a blocked version", "model", b.Name, "version", b.Version, "reason", b.StateReason,
+			"file", model.File(b.Name, b.Version))
 	}
 	fmt.Fprintf(o.out, "serving %s (%s) from %s on http://%s (ONNX Runtime %s)\n", m.name, version, m.file, ln.Addr(), inference.Version())
 	if err := <-done; err != nil {
@@ -175,6 +180,9 @@ func (o *serveOptions) resolve() (served, error) {
 		m.name = v.Name
 	}
 	m.version = v.Version
+	if v.State == model.StateBlocked {
+		m.blocked = v
+	}
 	if v.Artifact.Digest != "" {
 		m.digests[v.Artifact.Digest] = meta
 	}
@@ -223,7 +231,11 @@ artifact.uri must then be a file in the repository. When a digest is known
 (the registered one, or --digest) the file must match it, or serve exits 1.
 Requests are checked against the model's inputs (names, datatypes, shapes) and
 rejected with 400 and a JSON {"error": ...}; bodies over --max-body get 413,
-requests over --max-concurrency get 503. SIGTERM or Ctrl-C stops accepting
+requests over --max-concurrency get 503, a method an endpoint does not take gets
+405 with an Allow header. GET /v2 reports marina's version and, as its own field
+"onnxruntime", ONNX Runtime's. -v logs one line per request (method, path,
+status, duration; never a body). Serving a version the registry marks blocked
+logs a warning. SIGTERM or Ctrl-C stops accepting
 connections and lets requests in flight finish (up to 10s).
 
 ONNX Runtime is loaded from $ONNXRUNTIME_LIB or the cache hack/onnxruntime.sh

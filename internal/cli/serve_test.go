@@ -45,6 +45,13 @@ var servingRE = regexp.MustCompile(`on (http://[0-9.:]+) `)
 // startServe runs `marina serve args…` on a free loopback port until the test ends, and returns its base URL.
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()
+	url, _ := startServeLogging(t, args...)
+	return url
+}
+
+// startServeLogging is startServe that also returns what serve writes to stderr.
+func startServeLogging(t *testing.T, args ...string) (string, *lockedBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut lockedBuffer
 	cmd := cli.NewRootCommand(strings.NewReader(""), &out, &errOut)
@@ -63,7 +70,7 @@ func startServe(t *testing.T, args ...string) string {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := servingRE.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
+			return m[1], &errOut
 		}
 		select {
 		case err := <-done:
@@ -73,7 +80,7 @@ func startServe(t *testing.T, args ...string) string {
 		}
 	}
 	t.Fatalf("serve did not start:\n%s%s", out.String(), errOut.String())
-	return ""
+	return "", nil
 }
 
 func post(t *testing.T, url, body string) (int, map[string]any) {
@@ -170,6 +177,31 @@ func TestServeARegisteredVersionVerifiesItsDigest(t *testing.T) {
 	}
 	if code, resp := post(t, base+"/v1/models/iris-classifier:predict", `{"instances":[[5.1,3.5,1.4,0.2],[6.7,3.0,5.2,2.3]]}`); code != 200 || len(resp["predictions"].([]any)) != 2 {
 		t.Fatalf("predict: %d %v", code, resp)
+	}
+}
+
+func TestServeWarnsWhenServingABlockedVersionAndReportsItsOwnVersion(t *testing.T) {
+	inferencetest.Lib(t)
+	dir := serveRepo(t, false)
+	meta := filepath.Join(dir, "models", "iris-classifier", "v1.0.0.json")
+	b, err := os.ReadFile(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(meta, []byte(strings.Replace(string(b), `"state": "active"`, `"state": "blocked", "stateReason": "accuracy regression in prod"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base, errOut := startServeLogging(t, "--repo", dir, "--model", "iris-classifier@1.0.0", "-v")
+	if !strings.Contains(errOut.String(), "level=WARN msg=\"serving a blocked version\" model=iris-classifier version=1.0.0 reason=\"accuracy regression in prod\"") {
+		t.Errorf("no warning:\n%s", errOut.String())
+	}
+	code, body := get(t, base+"/v2")
+	var meta2 struct{ Name, Version, Onnxruntime string }
+	if err := json.Unmarshal([]byte(body), &meta2); err != nil || code != 200 || meta2.Name != "marina" || meta2.Version != "dev" || !strings.HasPrefix(meta2.Onnxruntime, "1.") {
+		t.Errorf("/v2: %d %s", code, body)
+	}
+	if !strings.Contains(errOut.String(), "msg=request method=GET path=/v2 status=200") {
+		t.Errorf("-v logs no request line:\n%s", errOut.String())
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -21,6 +22,9 @@ import (
 	"github.com/marina-dev/marina/internal/inference"
 	"github.com/marina-dev/marina/internal/model"
 )
+
+// wildcard matches a path pattern's wildcard segment.
+var wildcard = regexp.MustCompile(`\{[^}]*\}`)
 
 // Model is what the server runs: an inference.Session, or a stand-in in tests.
 type Model interface {
@@ -43,11 +47,14 @@ type Options struct {
 	Name string
 	// Version is reported in metadata and responses; empty when unknown.
 	Version string
+	// ServerVersion is marina's own version, reported by GET /v2 (ONNX Runtime's is its own field there).
+	ServerVersion string
 	// MaxBody bounds a request body in bytes (default DefaultMaxBody); larger bodies get 413.
 	MaxBody int64
 	// MaxConcurrency bounds inferences in progress (default 2×GOMAXPROCS); requests beyond it get 503 at once.
 	MaxConcurrency int
-	// Log receives request errors the client cannot fix (500s); nil discards them.
+	// Log receives request errors the client cannot fix (500s) at error level, and one line per request at info
+	// level (method, path, status, duration; never a body); nil discards them.
 	Log *slog.Logger
 }
 
@@ -79,9 +86,23 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, slots: make(chan struct{}, opts.MaxConcurrency), metrics: newMetrics()}
 	mux := http.NewServeMux()
-	route := func(pattern, endpoint string, h http.HandlerFunc) {
-		mux.Handle(pattern, s.instrument(endpoint, h))
+	// allowed lists the methods of each path, so another method gets 405 with an Allow header rather than 404.
+	// Paths are keyed without their wildcards' names: /v1/models/{name} and /v1/models/{target} are one path.
+	allowed := map[string][]string{}
+	var paths []string // as first registered, in order
+	handle := func(pattern string, h http.Handler) {
+		method, path, _ := strings.Cut(pattern, " ")
+		key := wildcard.ReplaceAllString(path, "{}")
+		if allowed[key] == nil {
+			paths = append(paths, path)
+		}
+		allowed[key] = append(allowed[key], method)
+		if method == http.MethodGet {
+			allowed[key] = append(allowed[key], http.MethodHead)
+		}
+		mux.Handle(pattern, h)
 	}
+	route := func(pattern, endpoint string, h http.HandlerFunc) { handle(pattern, s.instrument(endpoint, h)) }
 	route("GET /v2/health/live", "live", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"live": true})
 	})
@@ -95,10 +116,18 @@ func New(opts Options) *Server {
 	route("POST /v2/models/{name}/versions/{version}/infer", "infer", s.infer)
 	route("POST /v1/models/{target}", "predict", s.predict)
 	route("GET /v1/models/{name}", "v1_model", s.v1Model)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
-	route("/", "other", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	for _, path := range paths {
+		allow := strings.Join(allowed[wildcard.ReplaceAllString(path, "{}")], ", ")
+		// A pattern without a method matches only what the patterns with one did not.
+		mux.Handle(path, s.instrument("other", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s: use %s", r.Method, r.URL.Path, allow))
+		}))
+	}
+	mux.Handle("/", s.instrument("other", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
-	})
+	}))
 	s.handler = mux
 	return s
 }
@@ -181,8 +210,10 @@ func (s *Server) instrument(endpoint string, h http.HandlerFunc) http.Handler {
 			if rec.code == 0 {
 				rec.code = http.StatusOK
 			}
+			elapsed := time.Since(start)
 			s.metrics.requests.WithLabelValues(endpoint, strconv.Itoa(rec.code)).Inc()
-			s.metrics.duration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+			s.metrics.duration.WithLabelValues(endpoint).Observe(elapsed.Seconds())
+			s.opts.Log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.code, "duration", elapsed, "remote", r.RemoteAddr)
 		}()
 		h(rec, r)
 	})
@@ -197,7 +228,7 @@ func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) serverMetadata(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"name": "marina", "version": inference.Version(), "extensions": []string{}})
+	writeJSON(w, http.StatusOK, map[string]any{"name": "marina", "version": s.opts.ServerVersion, "onnxruntime": inference.Version(), "extensions": []string{}})
 }
 
 // lookup finds the served model for a request naming it; it writes the error response and returns nil when the
