@@ -179,11 +179,15 @@ func (o *registerOptions) measure(r *repo.Repo, reg *registry.Registration) erro
 	if err != nil {
 		return err
 	}
+	samples, err := check.ReadSamples(r, o.name)
+	if err != nil {
+		return err
+	}
 	ctx := o.ctx
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	rep, err := check.Run(ctx, check.Input{Artifact: o.file, Eval: eval}, check.Options{})
+	rep, err := check.Run(ctx, check.Input{Artifact: o.file, Eval: eval, Samples: samples}, check.Options{})
 	if err != nil {
 		return checkError(err)
 	}

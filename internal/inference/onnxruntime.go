@@ -180,7 +180,7 @@ func preallocate(o model.Tensor) (ort.Value, error) {
 	n := int64(1)
 	for _, d := range o.Shape {
 		if d < 0 {
-			return nil, fmt.Errorf("%w: a float16 output must have a fixed shape to be read through ONNX Runtime's Go binding, and this one is %s; cast it to float32 in the model", ErrUnsupported, fmtShape(o.Shape))
+			return nil, fmt.Errorf("%w: a float16 output must have a fixed shape to be read through ONNX Runtime's Go binding, and this one is %s; cast it to float32 in the model", ErrUnsupported, FormatShape(o.Shape))
 		}
 		n *= d
 	}
@@ -225,7 +225,7 @@ func fromValue(name string, v ort.Value) (Tensor, error) {
 		return Tensor{}, fmt.Errorf("output %q: %w: %s values (%s tensors)", name, ErrUnsupported, v.GetONNXType(), DTypes)
 	}
 	if int64(t.Len()) != product(t.Shape) {
-		return Tensor{}, fmt.Errorf("output %q: ONNX Runtime returned %d values for shape %v", name, t.Len(), fmtShape(t.Shape))
+		return Tensor{}, fmt.Errorf("output %q: ONNX Runtime returned %d values for shape %v", name, t.Len(), FormatShape(t.Shape))
 	}
 	return t, nil
 }

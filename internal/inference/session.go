@@ -185,7 +185,7 @@ func CheckTensor(decl model.Tensor, t Tensor) error {
 	case t.buffers() > 1 || (t.buffers() == 1 && t.Len() == 0):
 		return fmt.Errorf("%w: input %q: data does not match dtype %s", ErrBadInput, t.Name, t.DType)
 	case decl.Shape != nil && len(t.Shape) != len(decl.Shape):
-		return fmt.Errorf("%w: input %q: shape %v has rank %d, the model wants %v (rank %d)", ErrBadInput, t.Name, fmtShape(t.Shape), len(t.Shape), fmtShape(decl.Shape), len(decl.Shape))
+		return fmt.Errorf("%w: input %q: shape %v has rank %d, the model wants %v (rank %d)", ErrBadInput, t.Name, FormatShape(t.Shape), len(t.Shape), FormatShape(decl.Shape), len(decl.Shape))
 	}
 	n := int64(1)
 	for i, d := range t.Shape {
@@ -193,7 +193,7 @@ func CheckTensor(decl model.Tensor, t Tensor) error {
 			return fmt.Errorf("%w: input %q: shape %v: dimension %d is %d, want at least 1", ErrBadInput, t.Name, t.Shape, i, d)
 		}
 		if decl.Shape != nil && decl.Shape[i] >= 0 && decl.Shape[i] != d {
-			return fmt.Errorf("%w: input %q: shape %v, the model wants %v (dimension %d must be %d)", ErrBadInput, t.Name, t.Shape, fmtShape(decl.Shape), i, decl.Shape[i])
+			return fmt.Errorf("%w: input %q: shape %v, the model wants %v (dimension %d must be %d)", ErrBadInput, t.Name, t.Shape, FormatShape(decl.Shape), i, decl.Shape[i])
 		}
 		// Stop before the product can overflow: it is already more than the buffer holds.
 		if n > int64(t.Len())/d+1 {
@@ -223,8 +223,8 @@ func cloneSignature(ts []model.Tensor) []model.Tensor {
 	return out
 }
 
-// fmtShape writes a shape with ? for a dynamic dimension; a scalar's is [].
-func fmtShape(s []int64) string {
+// FormatShape writes a shape with ? for a dynamic dimension; a scalar's is [].
+func FormatShape(s []int64) string {
 	parts := make([]string, len(s))
 	for i, d := range s {
 		if d < 0 {

@@ -331,3 +331,11 @@ func decodePredictRequest(body []byte, decl model.Tensor) (inference.Tensor, err
 	}
 	return t, inference.CheckTensor(decl, t)
 }
+
+// DecodeInputs reads the inputs of an Open Inference Protocol v2 inference request body (what a sample request
+// under models/<model>/samples/ holds) and checks them against the model's inputs and outputs, as the infer
+// endpoint does. Errors say what to fix.
+func DecodeInputs(body []byte, inputs, outputs []model.Tensor) ([]inference.Tensor, error) {
+	req, err := decodeInferRequest(body, inputs, outputs)
+	return req.Inputs, err
+}
