@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"path"
 	"path/filepath"
@@ -228,24 +229,29 @@ func Run(ctx context.Context, in Input, opts Options) (*Report, error) {
 
 // ReadEval reads models/<name>/eval/*.csv in name order; none is an empty set.
 func ReadEval(r *repo.Repo, name string) ([]EvalFile, error) {
-	dir := EvalDir(name)
+	return readFiles(r, EvalDir(name), ".csv", MaxEvalFileSize, func(p string, data []byte) EvalFile { return EvalFile{Name: p, Data: data} })
+}
+
+// readFiles reads the files of dir whose names end in ext, in name order, each up to limit bytes; a missing
+// directory has none.
+func readFiles[T any](r *repo.Repo, dir, ext string, limit int64, file func(path string, data []byte) T) ([]T, error) {
 	entries, err := r.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	var out []EvalFile
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	var out []T
 	for _, e := range entries {
-		if e.IsDir() || filepath.Ext(e.Name()) != ".csv" {
+		if e.IsDir() || filepath.Ext(e.Name()) != ext {
 			continue
 		}
 		p := path.Join(dir, e.Name())
-		data, err := r.ReadFile(p, MaxEvalFileSize)
+		data, err := r.ReadFile(p, limit)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, EvalFile{Name: p, Data: data})
+		out = append(out, file(p, data))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 

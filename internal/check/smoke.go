@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -32,25 +31,7 @@ type Sample struct {
 
 // ReadSamples reads models/<name>/samples/*.json in name order; none is an empty set.
 func ReadSamples(r *repo.Repo, name string) ([]Sample, error) {
-	dir := SamplesDir(name)
-	entries, err := r.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []Sample
-	for _, e := range entries {
-		if e.IsDir() || path.Ext(e.Name()) != ".json" {
-			continue
-		}
-		p := path.Join(dir, e.Name())
-		data, err := r.ReadFile(p, MaxSampleSize)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, Sample{Name: p, Data: data})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return readFiles(r, SamplesDir(name), ".json", MaxSampleSize, func(p string, data []byte) Sample { return Sample{Name: p, Data: data} })
 }
 
 // ParseInputShapes reads --input-shape values, NAME=D1,D2,… each (NAME= for a scalar). The name is everything
