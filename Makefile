@@ -21,6 +21,7 @@ demo: ## marina's main job on the bundled example repository
 test: ## unit and envtest tests (race detector on); builds the control plane (~15 min once) and fetches CRDs once
 	bash hack/sarif-schema.sh >/dev/null
 	bash hack/onnxruntime.sh >/dev/null
+	bash hack/models.sh >/dev/null
 	bash hack/prometheus.sh >/dev/null
 	MARINA_CRDS_DIR="$$(bash hack/crds.sh | tail -n 1)" \
 	KUBEBUILDER_ASSETS="$$(bash hack/controlplane.sh | tail -n 1)" \

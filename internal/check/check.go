@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"path"
 	"path/filepath"
@@ -61,6 +62,9 @@ type Options struct {
 	BatchSize int
 	// File, when set, is a local copy of the artifact to check instead of the one the metadata's URI names.
 	File string
+	// InputShapes, when set, are the shapes of the generated smoke inputs (--input-shape), used instead of the
+	// sample requests; inputs not named keep their declared shape.
+	InputShapes map[string][]int64
 }
 
 func (o Options) withDefaults() Options {
@@ -155,6 +159,9 @@ type Input struct {
 	Version *model.Version
 	// Eval are the evaluation files; none skips the evaluation.
 	Eval []EvalFile
+	// Samples are the sample requests the smoke inference and the latency runs use, when no Options.InputShapes
+	// are given; none means generated inputs.
+	Samples []Sample
 }
 
 // Check checks a registered version of a model in r: the artifact its metadata names (or opts.File), with the
@@ -176,6 +183,10 @@ func Check(ctx context.Context, r *repo.Repo, name, version string, opts Options
 	if err != nil {
 		return nil, err
 	}
+	samples, err := ReadSamples(r, name)
+	if err != nil {
+		return nil, err
+	}
 	rep := &Report{Model: v.Name, Version: v.Version, Metrics: map[string]float64{}}
 	file, step := resolve(r, v, opts.File)
 	rep.Artifact = v.Artifact.URI
@@ -186,7 +197,7 @@ func Check(ctx context.Context, r *repo.Repo, name, version string, opts Options
 	if !step.Passed {
 		return rep.finish(), nil
 	}
-	if err := run(ctx, rep, Input{Artifact: file, Version: v, Eval: eval}, opts); err != nil {
+	if err := run(ctx, rep, Input{Artifact: file, Version: v, Eval: eval, Samples: samples}, opts); err != nil {
 		return nil, err
 	}
 	// Gates judge what was measured; a metric this check cannot measure (no evaluation set) is judged as recorded.
@@ -218,24 +229,29 @@ func Run(ctx context.Context, in Input, opts Options) (*Report, error) {
 
 // ReadEval reads models/<name>/eval/*.csv in name order; none is an empty set.
 func ReadEval(r *repo.Repo, name string) ([]EvalFile, error) {
-	dir := EvalDir(name)
+	return readFiles(r, EvalDir(name), ".csv", MaxEvalFileSize, func(p string, data []byte) EvalFile { return EvalFile{Name: p, Data: data} })
+}
+
+// readFiles reads the files of dir whose names end in ext, in name order, each up to limit bytes; a missing
+// directory has none.
+func readFiles[T any](r *repo.Repo, dir, ext string, limit int64, file func(path string, data []byte) T) ([]T, error) {
 	entries, err := r.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	var out []EvalFile
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	var out []T
 	for _, e := range entries {
-		if e.IsDir() || filepath.Ext(e.Name()) != ".csv" {
+		if e.IsDir() || filepath.Ext(e.Name()) != ext {
 			continue
 		}
 		p := path.Join(dir, e.Name())
-		data, err := r.ReadFile(p, MaxEvalFileSize)
+		data, err := r.ReadFile(p, limit)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, EvalFile{Name: p, Data: data})
+		out = append(out, file(p, data))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
@@ -320,30 +336,22 @@ func run(ctx context.Context, rep *Report, in Input, opts Options) error {
 	if v := in.Version; v != nil {
 		rep.add(signatureStep(v, sess))
 	}
-	inputs, err := smokeInputs(sess.Inputs())
-	if err == nil {
-		_, err = sess.Run(inputs)
+	samplesDir := SamplesDir("<model>") + "/"
+	if v := in.Version; v != nil {
+		samplesDir = SamplesDir(v.Name) + "/"
 	}
-	if err != nil {
-		rep.add(Step{Name: StepSmoke, Message: fmt.Sprintf("inference on generated inputs failed: %v", err)})
+	inputs, step := smoke(sess, in.Samples, opts.InputShapes, samplesDir)
+	rep.add(step)
+	if !step.Passed {
 		return ctx.Err()
 	}
-	rep.add(Step{Name: StepSmoke, Passed: true, Message: "inference on generated inputs (dynamic dimensions 1) succeeded"})
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	lat, err := measureLatency(ctx, sess, inputs, opts)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		rep.add(Step{Name: StepLatency, Message: err.Error()})
-	} else {
-		rep.Latency = lat
-		rep.Metrics[MetricLatencyP50], rep.Metrics[MetricLatencyP95], rep.Metrics[MetricLatencyP99] = lat.P50Ms, lat.P95Ms, lat.P99Ms
-		p95 := lat.P95Ms
-		rep.add(Step{Name: StepLatency, Passed: true, Value: &p95, Message: fmt.Sprintf("p50 %s ms, p95 %s ms, p99 %s ms over %d runs (after %d warm-up)",
-			ms(lat.P50Ms), ms(lat.P95Ms), ms(lat.P99Ms), lat.Runs, lat.Warmup)})
+	if inputs == nil {
+		rep.add(Step{Name: StepLatency, Passed: true, Skipped: true, Message: "nothing to time: the smoke inference could not run"})
+	} else if err := latencyStep(ctx, rep, sess, inputs, opts); err != nil {
+		return err
 	}
 	if len(in.Eval) == 0 {
 		msg := "no evaluation set (models/<model>/eval/*.csv)"
@@ -374,6 +382,24 @@ func run(ctx context.Context, rep *Report, in Input, opts Options) error {
 		s.Message = fmt.Sprintf("MAE %s on %d examples of %s", gate.Format(*ev.MAE), ev.Examples, strings.Join(ev.Files, ", "))
 	}
 	rep.add(s)
+	return nil
+}
+
+// latencyStep times the model on inputs and adds the latency step; the error is ctx's.
+func latencyStep(ctx context.Context, rep *Report, sess *inference.Session, inputs []inference.Tensor, opts Options) error {
+	lat, err := measureLatency(ctx, sess, inputs, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rep.add(Step{Name: StepLatency, Message: err.Error()})
+		return nil
+	}
+	rep.Latency = lat
+	rep.Metrics[MetricLatencyP50], rep.Metrics[MetricLatencyP95], rep.Metrics[MetricLatencyP99] = lat.P50Ms, lat.P95Ms, lat.P99Ms
+	p95 := lat.P95Ms
+	rep.add(Step{Name: StepLatency, Passed: true, Value: &p95, Message: fmt.Sprintf("p50 %s ms, p95 %s ms, p99 %s ms over %d runs (after %d warm-up)",
+		ms(lat.P50Ms), ms(lat.P95Ms), ms(lat.P99Ms), lat.Runs, lat.Warmup)})
 	return nil
 }
 
@@ -435,42 +461,6 @@ func compareTensors(kind string, declared, actual []model.Tensor) []string {
 		}
 	}
 	return diffs
-}
-
-// smokeInputs generates deterministic inputs; dynamic dimensions are 1.
-func smokeInputs(specs []model.Tensor) ([]inference.Tensor, error) {
-	var out []inference.Tensor
-	for _, s := range specs {
-		shape := make([]int64, len(s.Shape))
-		n := int64(1)
-		for i, d := range s.Shape {
-			if d < 0 {
-				d = 1
-			}
-			shape[i] = d
-			n *= d
-		}
-		if n > 1<<26 {
-			return nil, fmt.Errorf("input %q has %d elements; marina generates at most %d", s.Name, n, 1<<26)
-		}
-		t := inference.Tensor{Name: s.Name, DType: s.DType, Shape: shape}
-		switch s.DType {
-		case "float32":
-			t.Float32 = make([]float32, n)
-			for i := range t.Float32 {
-				t.Float32[i] = float32(i%7) / 7
-			}
-		case "int64":
-			t.Int64 = make([]int64, n)
-			for i := range t.Int64 {
-				t.Int64[i] = int64(i % 7)
-			}
-		default:
-			return nil, fmt.Errorf("input %q has dtype %s; marina generates float32 and int64 inputs only", s.Name, s.DType)
-		}
-		out = append(out, t)
-	}
-	return out, nil
 }
 
 // measureLatency times opts.Runs inferences after opts.Warmup untimed ones.

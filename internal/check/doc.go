@@ -1,7 +1,16 @@
 // Package check runs a registered model version in ONNX Runtime and measures it: the artifact resolves and its
-// digest matches the metadata, it loads, its inputs and outputs are the declared ones, a smoke inference on
-// generated inputs succeeds, latency over N timed runs (p50/p95/p99 after a warm-up), and metrics on the
-// evaluation set of models/<model>/eval/*.csv; then the quality gates of marina.yaml judge the measured metrics.
+// digest matches the metadata, it loads, its inputs and outputs are the declared ones, a smoke inference
+// succeeds, latency over N timed runs (p50/p95/p99 after a warm-up), and metrics on the evaluation set of
+// models/<model>/eval/*.csv; then the quality gates of marina.yaml judge the measured metrics.
+//
+// # Smoke inputs
+//
+// The smoke inference and the latency runs use, in this order of preference: generated inputs of the shapes
+// given with --input-shape NAME=D1,D2,… (Options.InputShapes); the sample requests models/<model>/samples/*.json,
+// each an Open Inference Protocol v2 inference request body as a client POSTs it to marina serve (all are run,
+// the first is timed); generated inputs of the declared shapes, a leading dynamic (batch) dimension taken as 1.
+// A dynamic dimension anywhere else is a length only the user knows (an audio window, a sequence): the smoke step
+// is skipped saying "cannot smoke-test without a shape", rather than failing a valid model on a guessed shape.
 //
 // # Evaluation set format
 //

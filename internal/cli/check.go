@@ -21,8 +21,10 @@ type modelCheckOptions struct {
 	name, version    string
 	runs, warmup     int
 	file, outputFile string
+	inputShapes      []string
 
-	format string // resolved from -o by Validate
+	format string             // resolved from -o by Validate
+	shapes map[string][]int64 // parsed from --input-shape by Validate
 }
 
 func (o *modelCheckOptions) AddFlags(fs *pflag.FlagSet) {
@@ -30,6 +32,7 @@ func (o *modelCheckOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.warmup, "warmup", check.DefaultWarmup, "untimed inferences before the timed ones")
 	fs.StringVar(&o.file, "file", "", "a local copy of the artifact, for versions whose uri is remote (s3://, oci://, …)")
 	fs.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of stdout (stdout then gets the text report)")
+	fs.StringArrayVar(&o.inputShapes, "input-shape", nil, "NAME=D1,D2,… (NAME= for a scalar): the shape of a generated smoke input, for dynamic dimensions (repeatable; instead of the sample requests)")
 }
 
 func (o *modelCheckOptions) Validate() error {
@@ -42,6 +45,9 @@ func (o *modelCheckOptions) Validate() error {
 	}
 	if o.warmup < 0 {
 		return usagef("--warmup must be 0 or more, not %d", o.warmup)
+	}
+	if o.shapes, err = check.ParseInputShapes(o.inputShapes); err != nil {
+		return usagef("%v", err)
 	}
 	if err := registry.CheckName(o.name); err != nil {
 		return usagef("%v", err)
@@ -65,7 +71,7 @@ func (o *modelCheckOptions) Run(ctx context.Context) error {
 	if warmup == 0 {
 		warmup = -1 // check.Options: negative means none, zero the default
 	}
-	rep, err := check.Check(ctx, r, o.name, o.version, check.Options{Runs: o.runs, Warmup: warmup, File: o.file})
+	rep, err := check.Check(ctx, r, o.name, o.version, check.Options{Runs: o.runs, Warmup: warmup, File: o.file, InputShapes: o.shapes})
 	if err != nil {
 		return checkError(err)
 	}
@@ -100,7 +106,7 @@ func checkError(err error) error {
 func newModelCheckCommand(g *globalOptions) *cobra.Command {
 	o := &modelCheckOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "check NAME@VERSION [--runs N] [--warmup W] [--file F] [-o text|json|junit] [--output-file F]",
+		Use:   "check NAME@VERSION [--runs N] [--warmup W] [--file F] [--input-shape NAME=D1,D2,…] [-o text|json|junit] [--output-file F]",
 		Short: "Run a model version in ONNX Runtime: digest, signature, smoke inference, latency, evaluation, gates",
 		Long: `check runs a registered ONNX model version in ONNX Runtime and measures it:
 
@@ -108,8 +114,14 @@ func newModelCheckCommand(g *globalOptions) *cobra.Command {
   digest     its SHA-256 is the one models/NAME/vVERSION.json records
   load       ONNX Runtime loads it
   signature  its inputs and outputs are the declared ones (name, dtype, shape)
-  smoke      an inference on generated inputs (dynamic dimensions 1) succeeds
-  latency    --warmup untimed runs, then p50/p95/p99 over --runs timed runs
+  smoke      an inference succeeds on the sample requests models/NAME/samples/*.json
+             (Open Inference Protocol v2 request bodies, as POSTed to marina serve),
+             else on generated inputs: --input-shape shapes, else the declared ones
+             with a leading dynamic (batch) dimension of 1; another dynamic
+             dimension with neither samples nor --input-shape skips the step
+             ("cannot smoke-test without a shape") instead of guessing
+  latency    --warmup untimed runs, then p50/p95/p99 over --runs timed runs (of the
+             first sample, or the generated inputs)
   evaluate   metrics on the evaluation set models/NAME/eval/*.csv
   gates      spec.gates of marina.yaml against the measured metrics (the recorded ones
              for what was not measured); regressions are measured against the
@@ -130,7 +142,8 @@ Exit status: 1 when a check or gate fails, 2 when ONNX Runtime is not installed
 (bash hack/onnxruntime.sh) or on a usage error.`,
 		Example: `  marina model check iris-classifier@1.0.0
   marina model check iris-classifier@1.1.0 --runs 500 -o junit --output-file check.xml
-  marina model check llm@2.0.0 --file ./downloaded.onnx -o json`,
+  marina model check llm@2.0.0 --file ./downloaded.onnx -o json
+  marina model check melspectrogram@1.0.0 --input-shape input=1,1280`,
 		Args: exactArgs(1, "NAME@VERSION"),
 		RunE: runE(o, func(args []string) { o.name, o.version, _ = strings.Cut(args[0], "@") }),
 	}

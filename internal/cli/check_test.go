@@ -44,6 +44,7 @@ func TestModelCheckUsageErrors(t *testing.T) {
 		{"a bad semver is a usage error", []string{"model", "check", "m@1"}, "m@1"},
 		{"--runs 0 is a usage error", []string{"model", "check", "m@1.0.0", "--runs", "0"}, "--runs"},
 		{"an unknown -o is a usage error", []string{"model", "check", "m@1.0.0", "-o", "sarif"}, "-o text, -o json, -o junit"},
+		{"an --input-shape without a name is a usage error", []string{"model", "check", "m@1.0.0", "--input-shape", "1,4"}, "want NAME=D1,D2"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -77,6 +78,17 @@ func TestModelCheckExitsByTheOutcome(t *testing.T) {
 			args:  []string{"--runs", "5"},
 			code:  1,
 			want:  []string{"FAIL  digest", "sha256:05f6759bd4f2", "checks failed"},
+		},
+		{
+			name: "--input-shape sets the shape of the generated smoke input",
+			args: []string{"--runs", "5", "--input-shape", "input=3,4"},
+			want: []string{"PASS  smoke      inference on generated inputs (input [3,4]) succeeded"},
+		},
+		{
+			name: "an --input-shape the model contradicts fails the smoke step",
+			args: []string{"--runs", "5", "--input-shape", "input=1,5"},
+			code: 1,
+			want: []string{"FAIL  smoke", "--input-shape input=1,5: the model's input is [?,4]: dimension 1 must be 4"},
 		},
 		{
 			name: "-o json writes the report with the measured metrics",

@@ -194,7 +194,11 @@ func (o *registerOptions) measure(ctx context.Context, r *repo.Repo, reg *regist
 	if len(eval) == 0 {
 		fmt.Fprintf(o.errOut, "--evaluate: no evaluation set (%s/*.csv): measuring latency only, no accuracy\n", check.EvalDir(o.name))
 	}
-	rep, err := check.Run(ctx, check.Input{Artifact: o.file, Eval: eval}, check.Options{})
+	samples, err := check.ReadSamples(r, o.name)
+	if err != nil {
+		return err
+	}
+	rep, err := check.Run(ctx, check.Input{Artifact: o.file, Eval: eval, Samples: samples}, check.Options{})
 	if err != nil {
 		return checkError(err)
 	}

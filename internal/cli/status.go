@@ -51,7 +51,6 @@ type statusOptions struct {
 	model   string
 	cluster bool
 	timeout time.Duration
-	ctx     context.Context
 }
 
 func (o *statusOptions) AddFlags(fs *pflag.FlagSet) {
@@ -114,14 +113,14 @@ type statusReport struct {
 	Models []statusRow `json:"models"`
 }
 
-func (o *statusOptions) Run() error {
+func (o *statusOptions) Run(ctx context.Context) error {
 	return o.read(func(r *repo.Repo, p *printer) error {
 		rows, envs, err := o.gitRows(r)
 		if err != nil {
 			return err
 		}
 		if o.cluster {
-			if err := o.clusterRows(rows, envs); err != nil {
+			if err := o.clusterRows(ctx, rows, envs); err != nil {
 				return err
 			}
 		}
@@ -243,7 +242,7 @@ func (o *statusOptions) modelRows(r *repo.Repo, reg *registry.Registry, proj *pr
 
 // clusterRows adds to each row what the cluster runs in the environment's namespace: the objects render emitted for
 // that model and environment, found by their labels, with the version they run and whether they are ready.
-func (o *statusOptions) clusterRows(rows []statusRow, envs map[string]project.Environment) error {
+func (o *statusOptions) clusterRows(ctx context.Context, rows []statusRow, envs map[string]project.Environment) error {
 	cfg, _, err := o.kube.restConfig()
 	if err != nil {
 		return err
@@ -252,10 +251,6 @@ func (o *statusOptions) clusterRows(rows []statusRow, envs map[string]project.En
 	c, err := client.New(cfg, client.Options{Scheme: clientgoscheme.Scheme})
 	if err != nil {
 		return usagef("kubeconfig: %v", err)
-	}
-	ctx := o.ctx
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	for i := range rows {
 		row := &rows[i]
@@ -450,7 +445,6 @@ report was printed, 1 for an unknown MODEL, 2 on usage errors or an unreachable 
   marina status --cluster -o json | jq '.models[] | select(.environment == "prod" and .cluster.sync != "in-sync")'`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			o.ctx = c.Context()
 			for _, f := range []string{"kubeconfig", "context", "namespace"} {
 				o.cluster = o.cluster || c.Flags().Changed(f)
 			}

@@ -28,20 +28,24 @@ func (notInBuild) Error() string {
 func (notInBuild) Is(target error) bool { return target == ErrNoRuntime }
 
 // LibPath is where the ONNX Runtime library is expected: $ONNXRUNTIME_LIB, else
-// ${MARINA_CACHE:-$HOME/.cache/marina}/onnxruntime/1.30.0/libonnxruntime.so.1, where hack/onnxruntime.sh puts it.
+// CacheDir()/onnxruntime/1.30.0/libonnxruntime.so.1, where hack/onnxruntime.sh puts it.
 func LibPath() string {
 	if p := os.Getenv("ONNXRUNTIME_LIB"); p != "" {
 		return p
 	}
-	cache := os.Getenv("MARINA_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			home = "."
-		}
-		cache = filepath.Join(home, ".cache", "marina")
+	return filepath.Join(CacheDir(), "onnxruntime", RuntimeVersion, "libonnxruntime.so.1")
+}
+
+// CacheDir is where the hack/ scripts install what marina runs against: ${MARINA_CACHE:-$HOME/.cache/marina}.
+func CacheDir() string {
+	if cache := os.Getenv("MARINA_CACHE"); cache != "" {
+		return cache
 	}
-	return filepath.Join(cache, "onnxruntime", RuntimeVersion, "libonnxruntime.so.1")
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = "."
+	}
+	return filepath.Join(home, ".cache", "marina")
 }
 
 var (

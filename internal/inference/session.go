@@ -14,31 +14,68 @@ import (
 // ErrBadInput means the tensors given to Run do not match the model's inputs (names, dtypes or shapes).
 var ErrBadInput = errors.New("bad input")
 
+// ErrUnsupported means the model needs a value marina cannot carry: a sequence or map, or a dtype outside DTypes.
+var ErrUnsupported = errors.New("not supported")
+
 // ErrClosed is returned by Run after Close.
 var ErrClosed = errors.New("inference session is closed")
 
-// Element types a Tensor can hold.
+// Element types a Tensor can hold, named as the model metadata names them.
 const (
 	Float32 = "float32"
+	Float16 = "float16"
 	Int64   = "int64"
+	Bool    = "bool"
+	String  = "string"
 )
 
-// Tensor is one named input or output value: a row-major flat buffer and its shape. Exactly one of Float32 and
-// Int64 holds the data, as DType says.
+// DTypes lists the element types a Tensor can hold, for messages.
+const DTypes = "float32, float16, int64, bool or string"
+
+// Supported reports whether a Tensor can hold values of dtype.
+func Supported(dtype string) bool {
+	switch dtype {
+	case Float32, Float16, Int64, Bool, String:
+		return true
+	}
+	return false
+}
+
+// Tensor is one named input or output value: a row-major flat buffer and its shape (empty for a scalar). The
+// buffer DType selects holds the data, and no other: Float32 for float32 and float16 (converted at the runtime's
+// boundary), Int64, Bool or String.
 type Tensor struct {
 	Name    string
-	DType   string // "float32" | "int64"
+	DType   string
 	Shape   []int64
 	Float32 []float32
 	Int64   []int64
+	Bool    []bool
+	String  []string
 }
 
 // Len is the number of elements held in the buffer DType selects.
 func (t Tensor) Len() int {
-	if t.DType == Int64 {
+	switch t.DType {
+	case Int64:
 		return len(t.Int64)
+	case Bool:
+		return len(t.Bool)
+	case String:
+		return len(t.String)
 	}
 	return len(t.Float32)
+}
+
+// buffers is how many of the four buffers hold something.
+func (t Tensor) buffers() int {
+	n := 0
+	for _, l := range []int{len(t.Float32), len(t.Int64), len(t.Bool), len(t.String)} {
+		if l > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // Session is one model loaded in ONNX Runtime. Run may be called from many goroutines at once.
@@ -137,20 +174,18 @@ func (s *Session) check(inputs []Tensor) ([]Tensor, error) {
 	return ordered, nil
 }
 
-// CheckTensor validates a value against a declared tensor: dtype, rank, fixed dimensions, and a buffer holding
-// exactly as many elements as the shape says. Errors wrap ErrBadInput.
+// CheckTensor validates a value against a declared tensor: dtype, rank (0 for a scalar), fixed dimensions, and a
+// buffer holding exactly as many elements as the shape says. Errors wrap ErrBadInput.
 func CheckTensor(decl model.Tensor, t Tensor) error {
 	switch {
-	case t.DType != Float32 && t.DType != Int64:
-		return fmt.Errorf("%w: input %q: dtype %q is not supported (float32 or int64)", ErrBadInput, t.Name, t.DType)
+	case !Supported(t.DType):
+		return fmt.Errorf("%w: input %q: dtype %q is not supported (%s)", ErrBadInput, t.Name, t.DType, DTypes)
 	case t.DType != decl.DType:
 		return fmt.Errorf("%w: input %q: dtype %s, the model wants %s", ErrBadInput, t.Name, t.DType, decl.DType)
-	case t.DType == Float32 && t.Int64 != nil, t.DType == Int64 && t.Float32 != nil:
+	case t.buffers() > 1 || (t.buffers() == 1 && t.Len() == 0):
 		return fmt.Errorf("%w: input %q: data does not match dtype %s", ErrBadInput, t.Name, t.DType)
 	case decl.Shape != nil && len(t.Shape) != len(decl.Shape):
-		return fmt.Errorf("%w: input %q: shape %v has rank %d, the model wants %v (rank %d)", ErrBadInput, t.Name, t.Shape, len(t.Shape), fmtShape(decl.Shape), len(decl.Shape))
-	case len(t.Shape) == 0:
-		return fmt.Errorf("%w: input %q: scalar inputs are not supported", ErrBadInput, t.Name)
+		return fmt.Errorf("%w: input %q: shape %v has rank %d, the model wants %v (rank %d)", ErrBadInput, t.Name, FormatShape(t.Shape), len(t.Shape), FormatShape(decl.Shape), len(decl.Shape))
 	}
 	n := int64(1)
 	for i, d := range t.Shape {
@@ -158,7 +193,7 @@ func CheckTensor(decl model.Tensor, t Tensor) error {
 			return fmt.Errorf("%w: input %q: shape %v: dimension %d is %d, want at least 1", ErrBadInput, t.Name, t.Shape, i, d)
 		}
 		if decl.Shape != nil && decl.Shape[i] >= 0 && decl.Shape[i] != d {
-			return fmt.Errorf("%w: input %q: shape %v, the model wants %v (dimension %d must be %d)", ErrBadInput, t.Name, t.Shape, fmtShape(decl.Shape), i, decl.Shape[i])
+			return fmt.Errorf("%w: input %q: shape %v, the model wants %v (dimension %d must be %d)", ErrBadInput, t.Name, t.Shape, FormatShape(decl.Shape), i, decl.Shape[i])
 		}
 		// Stop before the product can overflow: it is already more than the buffer holds.
 		if n > int64(t.Len())/d+1 {
@@ -188,7 +223,8 @@ func cloneSignature(ts []model.Tensor) []model.Tensor {
 	return out
 }
 
-func fmtShape(s []int64) string {
+// FormatShape writes a shape with ? for a dynamic dimension; a scalar's is [].
+func FormatShape(s []int64) string {
 	parts := make([]string, len(s))
 	for i, d := range s {
 		if d < 0 {

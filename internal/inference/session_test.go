@@ -18,23 +18,10 @@ import (
 	"github.com/marina-dev/marina/internal/model/onnxtest"
 )
 
-func writeModel(t *testing.T, l onnxtest.Linear) string {
-	t.Helper()
-	b, err := l.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "model.onnx")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func load(t *testing.T, l onnxtest.Linear) *inference.Session {
 	t.Helper()
 	inferencetest.Lib(t)
-	s, err := inference.Load(writeModel(t, l))
+	s, err := inference.Load(inferencetest.Write(t, l.Bytes))
 	if err != nil {
 		t.Fatal(err)
 	}

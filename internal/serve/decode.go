@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
+	"strings"
 
 	"github.com/marina-dev/marina/internal/inference"
 	"github.com/marina-dev/marina/internal/model"
@@ -15,18 +17,27 @@ import (
 // errBadRequest marks a request the client must fix (400).
 var errBadRequest = errors.New("bad request")
 
+// maxFloat16 is the largest finite float16.
+const maxFloat16 = 65504
+
 // maxNesting bounds how deep tensor data may nest; no supported tensor has more dimensions.
 const maxNesting = 32
 
 // Open Inference Protocol datatypes of the dtypes marina serves, and the names of others for metadata.
 var (
-	dtypeOf    = map[string]string{"FP32": inference.Float32, "INT64": inference.Int64}
+	dtypeOf = map[string]string{
+		"FP32": inference.Float32, "FP16": inference.Float16, "INT64": inference.Int64, "BOOL": inference.Bool,
+		"BYTES": inference.String,
+	}
 	datatypeOf = map[string]string{
 		"float32": "FP32", "int64": "INT64", "float64": "FP64", "float16": "FP16", "bfloat16": "BF16",
 		"int32": "INT32", "int16": "INT16", "int8": "INT8", "uint8": "UINT8", "uint16": "UINT16",
 		"uint32": "UINT32", "uint64": "UINT64", "bool": "BOOL", "string": "BYTES",
 	}
 )
+
+// datatypes lists the protocol datatypes marina serves, for messages.
+const datatypes = "FP32, FP16, INT64, BOOL or BYTES"
 
 // datatype is the protocol name of a model dtype.
 func datatype(dtype string) string {
@@ -81,7 +92,7 @@ func decodeInferRequest(body []byte, inputs, outputs []model.Tensor) (decodedReq
 		}
 		dtype, ok := dtypeOf[in.Datatype]
 		if !ok {
-			return decodedRequest{}, fmt.Errorf("%w: input %q: datatype %q is not supported (FP32 or INT64)", errBadRequest, in.Name, in.Datatype)
+			return decodedRequest{}, fmt.Errorf("%w: input %q: datatype %q is not supported (%s)", errBadRequest, in.Name, in.Datatype, datatypes)
 		}
 		if in.Shape == nil {
 			return decodedRequest{}, fmt.Errorf("%w: input %q has no shape", errBadRequest, in.Name)
@@ -131,8 +142,9 @@ func strictUnmarshal(body []byte, v any) error {
 	return nil
 }
 
-// readData appends the numbers of a flat or nested JSON array to t's buffer. Nested data must be rectangular and
-// nest exactly as t.Shape says; flat data is checked by count only.
+// readData appends the values (numbers, booleans or strings, as t.DType says) of a flat or nested JSON array to
+// t's buffer. Nested data must be rectangular and nest exactly as t.Shape says; flat data is checked by count only.
+// A scalar's (shape []) data is a list of one value, or the value itself.
 func readData(raw json.RawMessage, t *inference.Tensor) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -141,7 +153,16 @@ func readData(raw json.RawMessage, t *inference.Tensor) error {
 		return fmt.Errorf("data: %v", err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return errors.New("data must be an array of numbers")
+		if len(t.Shape) != 0 || ok {
+			return errors.New("data must be an array of values")
+		}
+		if err := appendValue(t, tok); err != nil {
+			return err
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return errors.New("data holds more than one value")
+		}
+		return nil
 	}
 	counts := []int64{0} // values or lists seen in each open list
 	leaf := 0            // the depth at which numbers sit, once known
@@ -174,40 +195,63 @@ func readData(raw json.RawMessage, t *inference.Tensor) error {
 				}
 				counts = counts[:depth-1]
 			default:
-				return errors.New("data must be an array of numbers")
+				return errors.New("data must be an array of values")
 			}
-		case json.Number:
+		default:
 			if leaf == 0 {
 				leaf = depth
 			} else if depth != leaf {
-				return errors.New("data is ragged: numbers at different depths")
+				return errors.New("data is ragged: values at different depths")
 			}
 			counts[depth-1]++
-			if err := appendNumber(t, v); err != nil {
+			if err := appendValue(t, tok); err != nil {
 				return err
 			}
-		default:
-			return fmt.Errorf("data holds %v, not a number", tok)
 		}
 	}
 	return nil
 }
 
-func appendNumber(t *inference.Tensor, n json.Number) error {
-	if t.DType == inference.Int64 {
-		v, err := strconv.ParseInt(string(n), 10, 64)
-		if err != nil {
-			return fmt.Errorf("%s is not an INT64", n)
+// appendValue appends one JSON value to t's buffer, refusing one that is not of t's datatype.
+func appendValue(t *inference.Tensor, tok json.Token) error {
+	want := datatype(t.DType)
+	switch v := tok.(type) {
+	case json.Number:
+		switch t.DType {
+		case inference.Int64:
+			n, err := strconv.ParseInt(string(v), 10, 64)
+			if err != nil {
+				return fmt.Errorf("%s is not an INT64", v)
+			}
+			t.Int64 = append(t.Int64, n)
+			return nil
+		case inference.Float32, inference.Float16:
+			f, err := strconv.ParseFloat(string(v), 32)
+			if err != nil || (t.DType == inference.Float16 && math.Abs(f) > maxFloat16) {
+				return fmt.Errorf("%s is not an %s", v, want)
+			}
+			t.Float32 = append(t.Float32, float32(f))
+			return nil
 		}
-		t.Int64 = append(t.Int64, v)
-		return nil
+	case bool:
+		if t.DType == inference.Bool {
+			t.Bool = append(t.Bool, v)
+			return nil
+		}
+	case string:
+		if t.DType == inference.String {
+			t.String = append(t.String, v)
+			return nil
+		}
 	}
-	v, err := strconv.ParseFloat(string(n), 32)
-	if err != nil {
-		return fmt.Errorf("%s is not an FP32", n)
+	if str, ok := tok.(string); ok {
+		tok = strconv.Quote(str)
 	}
-	t.Float32 = append(t.Float32, float32(v))
-	return nil
+	article := "a"
+	if strings.HasPrefix(want, "FP") || strings.HasPrefix(want, "INT") {
+		article = "an"
+	}
+	return fmt.Errorf("data holds %v, not %s %s value", tok, article, want)
 }
 
 // elements is the product of shape's dimensions, or -1 when a dimension is negative or the product overflows.
@@ -264,11 +308,11 @@ func decodePredictRequest(body []byte, decl model.Tensor) (inference.Tensor, err
 	if len(req.Instances) == 0 {
 		return inference.Tensor{}, fmt.Errorf("%w: \"instances\" is empty or missing", errBadRequest)
 	}
-	if decl.DType != inference.Float32 && decl.DType != inference.Int64 {
-		return inference.Tensor{}, fmt.Errorf("%w: input %q is %s; only FP32 and INT64 inputs are served", errBadRequest, decl.Name, decl.DType)
+	if !inference.Supported(decl.DType) {
+		return inference.Tensor{}, fmt.Errorf("%w: input %q is %s; only %s inputs are served", errBadRequest, decl.Name, decl.DType, datatypes)
 	}
-	if len(decl.Shape) < 2 || elements(decl.Shape[1:]) <= 0 {
-		return inference.Tensor{}, fmt.Errorf("%w: input %q has shape %v; KServe v1 needs fixed dimensions after the batch, use the v2 infer endpoint", errBadRequest, decl.Name, decl.Shape)
+	if len(decl.Shape) < 1 || elements(decl.Shape[1:]) <= 0 {
+		return inference.Tensor{}, fmt.Errorf("%w: input %q has shape %v; KServe v1 needs a batch dimension and fixed dimensions after it, use the v2 infer endpoint", errBadRequest, decl.Name, decl.Shape)
 	}
 	t := inference.Tensor{Name: decl.Name, DType: decl.DType, Shape: append([]int64{int64(len(req.Instances))}, decl.Shape[1:]...)}
 	per := elements(decl.Shape[1:])
@@ -282,6 +326,16 @@ func decodePredictRequest(body []byte, decl model.Tensor) (inference.Tensor, err
 		}
 		t.Float32 = append(t.Float32, one.Float32...)
 		t.Int64 = append(t.Int64, one.Int64...)
+		t.Bool = append(t.Bool, one.Bool...)
+		t.String = append(t.String, one.String...)
 	}
 	return t, inference.CheckTensor(decl, t)
+}
+
+// DecodeInputs reads the inputs of an Open Inference Protocol v2 inference request body (what a sample request
+// under models/<model>/samples/ holds) and checks them against the model's inputs and outputs, as the infer
+// endpoint does. Errors say what to fix.
+func DecodeInputs(body []byte, inputs, outputs []model.Tensor) ([]inference.Tensor, error) {
+	req, err := decodeInferRequest(body, inputs, outputs)
+	return req.Inputs, err
 }

@@ -373,9 +373,9 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		if len(req.Outputs) > 0 && !contains(req.Outputs, t.Name) {
 			continue
 		}
-		o := responseOutput{Name: t.Name, Shape: t.Shape, Datatype: datatype(t.DType), Data: t.Float32}
-		if t.DType == inference.Int64 {
-			o.Data = t.Int64
+		o := responseOutput{Name: t.Name, Shape: t.Shape, Datatype: datatype(t.DType), Data: data(t)}
+		if o.Shape == nil {
+			o.Shape = []int64{} // a scalar's shape is [], never null
 		}
 		resp.Outputs = append(resp.Outputs, o)
 	}
@@ -427,17 +427,43 @@ func (s *Server) predict(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"predictions": predictions})
 }
 
-// example is the i-th entry along the batch dimension of t, nested as t's other dimensions.
+// data is the buffer of t that its dtype selects.
+func data(t inference.Tensor) any {
+	switch t.DType {
+	case inference.Int64:
+		return t.Int64
+	case inference.Bool:
+		return t.Bool
+	case inference.String:
+		return t.String
+	}
+	return t.Float32
+}
+
+// example is the i-th entry along the batch dimension of t, nested as t's other dimensions; a scalar output is
+// the same for every example.
 func example(t inference.Tensor, i int) any {
-	if len(t.Shape) == 0 || t.Shape[0] <= int64(i) {
+	if len(t.Shape) == 0 {
+		return batchEntry(t, 0, 1, nil)
+	}
+	if t.Shape[0] <= int64(i) {
 		return nil
 	}
 	rest := t.Shape[1:]
-	n := int(elements(rest))
-	if t.DType == inference.Int64 {
-		return nest(t.Int64[i*n:(i+1)*n], rest)
+	return batchEntry(t, i, int(elements(rest)), rest)
+}
+
+// batchEntry is the i-th run of n values of t's buffer, nested as shape.
+func batchEntry(t inference.Tensor, i, n int, shape []int64) any {
+	switch t.DType {
+	case inference.Int64:
+		return nest(t.Int64[i*n:(i+1)*n], shape)
+	case inference.Bool:
+		return nest(t.Bool[i*n:(i+1)*n], shape)
+	case inference.String:
+		return nest(t.String[i*n:(i+1)*n], shape)
 	}
-	return nest(t.Float32[i*n:(i+1)*n], rest)
+	return nest(t.Float32[i*n:(i+1)*n], shape)
 }
 
 func nest[T any](data []T, shape []int64) any {

@@ -223,16 +223,18 @@ func TestBadRequestsGetAClearErrorAndTheServerKeepsServing(t *testing.T) {
 		{"no inputs", infer, `{"inputs":[]}`, 400, "no inputs"},
 		{"an unknown input", infer, `{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}`, 400, `unknown input "x"`},
 		{"a wrong datatype", infer, input("[1,4]", "INT64", "[1,2,3,4]"), 400, "datatype INT64, the model wants FP32"},
-		{"an unsupported datatype", infer, input("[1,4]", "BYTES", `["a"]`), 400, `datatype "BYTES" is not supported`},
+		{"an unsupported datatype", infer, input("[1,4]", "FP64", `[1,2,3,4]`), 400, `datatype "FP64" is not supported`},
+		{"a supported datatype the model does not want", infer, input("[1,4]", "BYTES", `["a","b","c","d"]`), 400, "datatype BYTES, the model wants FP32"},
+		{"a bare value for a shape that is not a scalar", infer, input("[1,4]", "FP32", `1`), 400, "array of values"},
 		{"too few values for the shape", infer, input("[2,4]", "FP32", "[1,2,3,4]"), 400, "needs 8 values, data has 4"},
 		{"a wrong fixed dimension", infer, input("[1,3]", "FP32", "[1,2,3]"), 400, "dimension 1 must be 4"},
 		{"the wrong rank", infer, input("[4]", "FP32", "[1,2,3,4]"), 400, "rank 1"},
 		{"a negative dimension", infer, input("[-1,4]", "FP32", "[1,2,3,4]"), 400, "needs an impossible number of values"},
 		{"a ragged nested list", infer, input("[2,4]", "FP32", "[[1,2,3,4],[5,6,7]]"), 400, "wants 4"},
 		{"mixed nesting", infer, input("[2,4]", "FP32", "[[1,2,3,4],5,6,7,8]"), 400, "ragged"},
-		{"a string in the data", infer, input("[1,4]", "FP32", `[1,2,3,"4"]`), 400, "not a number"},
+		{"a string in the data", infer, input("[1,4]", "FP32", `[1,2,3,"4"]`), 400, `data holds "4", not an FP32 value`},
 		{"an FP32 out of range", infer, input("[1,4]", "FP32", "[1,2,3,1e39]"), 400, "not an FP32"},
-		{"data that is not a list", infer, input("[1,4]", "FP32", `{"a":1}`), 400, "array of numbers"},
+		{"data that is not a list", infer, input("[1,4]", "FP32", `{"a":1}`), 400, "array of values"},
 		{"an unknown requested output", infer, `{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}],"outputs":[{"name":"nope"}]}`, 400, `no output "nope"`},
 		{"an oversized body", infer, input("[1,4]", "FP32", "["+strings.Repeat("1,", 4096)+"1]"), 413, "byte limit"},
 		{"an unknown model", ts.URL + "/v2/models/other/infer", input("[1,4]", "FP32", "[1,2,3,4]"), 404, "unknown model"},
@@ -368,4 +370,25 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestKServeV1InstancesMayBeScalars(t *testing.T) {
+	t.Parallel()
+	decl := model.Tensor{Name: "class", DType: "int64", Shape: []int64{-1}}
+	got, err := decodePredictRequest([]byte(`{"instances":[1,0,[7]]}`), decl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "class" || fmt.Sprint(got.Shape) != "[3]" || fmt.Sprint(got.Int64) != "[1 0 7]" {
+		t.Fatalf("decoded %+v, want class [3] = [1 0 7]", got)
+	}
+}
+
+func TestFP16ValuesBeyondFloat16sRangeAreRefused(t *testing.T) {
+	t.Parallel()
+	decl := []model.Tensor{{Name: "half", DType: "float16", Shape: []int64{-1}}}
+	_, err := decodeInferRequest([]byte(`{"inputs":[{"name":"half","shape":[2],"datatype":"FP16","data":[65504,70000]}]}`), decl, nil)
+	if err == nil || !strings.Contains(err.Error(), "70000 is not an FP16") {
+		t.Fatalf("error = %v, want 70000 named as no FP16", err)
+	}
 }
