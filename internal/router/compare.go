@@ -92,7 +92,7 @@ type Comparison struct {
 	// MaxRel is the largest |primary - shadow| / max(|primary|, |shadow|).
 	MaxRel float64
 	// ArgmaxRows is how many classification rows were compared (rows of outputs whose last dimension holds class
-	// scores, or integer class labels); ArgmaxAgree of them picked the same class.
+	// scores, integer class labels, or BYTES labels); ArgmaxAgree of them picked the same class.
 	ArgmaxRows, ArgmaxAgree int
 	// LatencyDelta is the shadow's latency minus the primary's.
 	LatencyDelta time.Duration
@@ -169,6 +169,16 @@ func compareTensors(p, s []tensor, c *Comparison) Result {
 		}
 		if !slices.Equal(a.strs, b.strs) {
 			result = worse(result, ResultDiffers)
+		}
+		if a.datatype == "BYTES" {
+			// Strings out of a model are labels (a LabelEncoder's class names): each one is a classification row, so a
+			// changed label is a disagreement even when another output's rows agree.
+			for j := range a.strs {
+				c.ArgmaxRows++
+				if a.strs[j] == b.strs[j] {
+					c.ArgmaxAgree++
+				}
+			}
 		}
 		if len(a.nums) == 0 {
 			continue
