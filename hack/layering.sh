@@ -4,6 +4,7 @@
 #                         scaffold, writeback — the write-back is injected by internal/cli); it builds pods with
 #                         internal/modelpod and reads label keys from api/v1alpha1.
 #   internal/doctor       reads the cluster: not marina init's scaffold nor render.
+#   internal/check        writes its report through internal/report, not validate's reporters.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -23,4 +24,5 @@ forbid() {
 
 forbid internal/controller internal/render internal/registry internal/repo internal/release schemas internal/scaffold internal/writeback
 forbid internal/doctor internal/scaffold internal/render
+forbid internal/check internal/validate
 exit "$status"

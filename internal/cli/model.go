@@ -189,7 +189,7 @@ func (o *registerOptions) measure(r *repo.Repo, reg *registry.Registration) erro
 	}
 	if !rep.Passed {
 		var b strings.Builder
-		_ = check.WriteText(&b, rep)
+		_ = rep.WriteText(&b, false)
 		return failedf("--evaluate: %s failed its checks, nothing registered:\n%s", o.file, strings.TrimRight(b.String(), "\n"))
 	}
 	if reg.Metrics == nil {
