@@ -38,12 +38,14 @@ e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and
 	MARINA_REQUIRE_ASSETS=1 \
 	go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ ./test/crash/ 2>&1 | grep -E '^(=== RUN|---|ok|FAIL|PASS|panic)|_test.go:'; exit $${PIPESTATUS[0]}
 
-lint: ## gofmt, go vet, staticcheck
+lint: ## gofmt, go vet, staticcheck, package layering (hack/layering.sh)
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go vet -tags bench ./bench/...
 	go vet -tags e2e ./test/e2e/ ./test/crash/
+	go vet -tags failpoints ./internal/repo/
 	go run $(STATICCHECK) ./...
+	bash hack/layering.sh
 
 generate: ## regenerate the API's deepcopy and CRD, the example repository, golden files and generated docs
 	bash hack/gen-api.sh

@@ -44,27 +44,9 @@ type RunState struct {
 	Metrics []MetricState `json:"metrics,omitempty"`
 }
 
-// MetricState is the progress of one metric of a run.
-type MetricState struct {
-	// Name is the metric's name.
-	Name string `json:"name"`
-	// Phase is Pending, Running, Successful, Failed, Error or Inconclusive.
-	Phase v1alpha1.AnalysisPhase `json:"phase"`
-	// Successful counts successful measurements.
-	Successful int32 `json:"successful,omitempty"`
-	// Failed counts failed measurements.
-	Failed int32 `json:"failed,omitempty"`
-	// Inconclusive counts inconclusive measurements.
-	Inconclusive int32 `json:"inconclusive,omitempty"`
-	// Error counts measurements that errored.
-	Error int32 `json:"error,omitempty"`
-	// ConsecutiveErrors counts the errors since the last measurement that was not one.
-	ConsecutiveErrors int32 `json:"consecutiveErrors,omitempty"`
-	// LastMeasuredAt is when the metric was last measured; the next measurement is due an interval later.
-	LastMeasuredAt *metav1.MicroTime `json:"lastMeasuredAt,omitempty"`
-	// Message is about the last measurement.
-	Message string `json:"message,omitempty"`
-}
+// MetricState is the progress of one metric of a run: the API's AnalysisMetricStatus itself, so what the
+// controller stores in status.analysisRuns[].metrics is exactly what a run resumes from.
+type MetricState = v1alpha1.AnalysisMetricStatus
 
 // Run measures the metrics of t that are due at now on q and records the measurements in s: what a reconcile
 // calls before storing the result and coming back at Next. Queries run concurrently, at most a few at a time;

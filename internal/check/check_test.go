@@ -3,11 +3,13 @@ package check_test
 import (
 	"context"
 	"encoding/xml"
-	"github.com/marina-dev/marina/internal/model/onnxtest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/marina-dev/marina/internal/model/onnxtest"
+	"github.com/marina-dev/marina/internal/report"
 
 	"github.com/marina-dev/marina/internal/check"
 	"github.com/marina-dev/marina/internal/gate"
@@ -15,7 +17,6 @@ import (
 	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/internal/repo/repotest"
-	"github.com/marina-dev/marina/internal/validate"
 )
 
 const (
@@ -241,10 +242,10 @@ func TestReportsAreWrittenAsTextJSONAndParseableJUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b strings.Builder
-	if err := check.Write(&b, check.FormatJUnit, rep); err != nil {
+	if err := report.Write(&b, report.FormatJUnit, rep, report.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	var doc validate.JUnitSuites
+	var doc report.JUnitSuites
 	if err := xml.Unmarshal([]byte(b.String()), &doc); err != nil {
 		t.Fatalf("JUnit does not parse: %v\n%s", err, b.String())
 	}
@@ -252,7 +253,7 @@ func TestReportsAreWrittenAsTextJSONAndParseableJUnit(t *testing.T) {
 		t.Errorf("JUnit counts tests=%d failures=%d, report has %d steps, %d gates, %d failures", doc.Tests, doc.Failures, len(rep.Steps), len(rep.Gates), rep.Failures())
 	}
 	b.Reset()
-	if err := check.Write(&b, check.FormatText, rep); err != nil || !strings.Contains(b.String(), "FAIL  digest") {
+	if err := report.Write(&b, report.FormatText, rep, report.Options{}); err != nil || !strings.Contains(b.String(), "FAIL  digest") {
 		t.Errorf("text: %v\n%s", err, b.String())
 	}
 }

@@ -1,38 +1,14 @@
 package check
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 
-	"github.com/marina-dev/marina/internal/validate"
+	"github.com/marina-dev/marina/internal/report"
 )
 
-// Output formats of a report.
-const (
-	FormatText  = "text"
-	FormatJSON  = "json"
-	FormatJUnit = "junit"
-)
-
-// Formats lists the output formats, for flag help and errors.
-var Formats = []string{FormatText, FormatJSON, FormatJUnit}
-
-// Write writes the report in one of Formats.
-func Write(w io.Writer, format string, rep *Report) error {
-	switch format {
-	case FormatText:
-		return WriteText(w, rep)
-	case FormatJSON:
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	case FormatJUnit:
-		return JUnit(rep).Write(w)
-	}
-	return fmt.Errorf("unknown format %q: use %s", format, strings.Join(Formats, ", "))
-}
+var _ report.Report = (*Report)(nil)
 
 func (r *Report) title() string {
 	if r.Model == "" {
@@ -51,8 +27,8 @@ func status(passed, skipped bool) string {
 	return "FAIL"
 }
 
-// WriteText writes one line per step and gate, then a summary.
-func WriteText(w io.Writer, rep *Report) error {
+// WriteText writes one line per step and gate, then a summary; it has no colours.
+func (rep *Report) WriteText(w io.Writer, _ bool) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "model check %s\n", rep.title())
 	for _, s := range rep.Steps {
@@ -71,17 +47,17 @@ func WriteText(w io.Writer, rep *Report) error {
 }
 
 // JUnit builds one testsuite with a testcase per step and per gate.
-func JUnit(rep *Report) *validate.JUnitSuites {
-	suite := validate.JUnitSuite{Name: "model check " + rep.title()}
+func (rep *Report) JUnit() *report.JUnitSuites {
+	suite := report.JUnitSuite{Name: "model check " + rep.title()}
 	class := "marina.check." + rep.title()
 	add := func(name, message string, passed, skipped bool) {
-		c := validate.JUnitCase{Name: name, ClassName: class, SystemOut: message}
+		c := report.JUnitCase{Name: name, ClassName: class, SystemOut: message}
 		switch {
 		case skipped:
-			c.Skipped = &validate.JUnitSkipped{Message: message}
+			c.Skipped = &report.JUnitSkipped{Message: message}
 			suite.Skipped++
 		case !passed:
-			c.Failure = &validate.JUnitFailure{Message: message, Type: name, Text: message}
+			c.Failure = &report.JUnitFailure{Message: message, Type: name, Text: message}
 			suite.Failures++
 		}
 		suite.Cases = append(suite.Cases, c)
@@ -92,7 +68,7 @@ func JUnit(rep *Report) *validate.JUnitSuites {
 	for _, g := range rep.Gates {
 		add("gate "+g.Gate, g.Message, g.Passed, g.Skipped)
 	}
-	doc := &validate.JUnitSuites{Name: "marina model check"}
+	doc := &report.JUnitSuites{Name: "marina model check"}
 	doc.Add(suite)
 	return doc
 }

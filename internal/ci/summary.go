@@ -2,13 +2,13 @@ package ci
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
 
 	"github.com/marina-dev/marina/internal/gate"
+	"github.com/marina-dev/marina/internal/report"
 	"github.com/marina-dev/marina/internal/validate"
 )
 
@@ -17,9 +17,7 @@ const MaxListedFindings = 20
 
 // WriteJSON writes the result as indented JSON.
 func WriteJSON(w io.Writer, res *Result) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(res)
+	return report.WriteJSON(w, res)
 }
 
 // WriteBuilds writes one line per serving image to build, NAME@VERSION, a tab and the artifact's path, for

@@ -14,6 +14,7 @@ import (
 	"github.com/marina-dev/marina/internal/inference"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/registry"
+	"github.com/marina-dev/marina/internal/report"
 )
 
 type modelCheckOptions struct {
@@ -37,7 +38,7 @@ func (o *modelCheckOptions) AddFlags(fs *pflag.FlagSet) {
 
 func (o *modelCheckOptions) Validate() error {
 	var err error
-	if o.format, err = resolveFormat("model check", o.output, check.Formats); err != nil {
+	if o.format, err = resolveFormat("model check", o.output, report.Formats(&check.Report{})); err != nil {
 		return err
 	}
 	if o.runs < 1 {
@@ -77,16 +78,16 @@ func (o *modelCheckOptions) Run(ctx context.Context) error {
 	}
 	if o.outputFile != "" {
 		var buf bytes.Buffer
-		if err := check.Write(&buf, o.format, rep); err != nil {
+		if err := report.Write(&buf, o.format, rep, report.Options{}); err != nil {
 			return err
 		}
 		if err := os.WriteFile(o.outputFile, buf.Bytes(), 0o644); err != nil {
 			return usagef("--output-file: %v", err)
 		}
-		if err := check.WriteText(o.out, rep); err != nil {
+		if err := rep.WriteText(o.out, false); err != nil {
 			return err
 		}
-	} else if err := check.Write(o.out, o.format, rep); err != nil {
+	} else if err := report.Write(o.out, o.format, rep, report.Options{}); err != nil {
 		return err
 	}
 	if n := rep.Failures(); n > 0 {

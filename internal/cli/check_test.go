@@ -12,7 +12,7 @@ import (
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/repo/repotest"
-	"github.com/marina-dev/marina/internal/validate"
+	"github.com/marina-dev/marina/internal/report"
 )
 
 const irisV1 = "models/iris-classifier/artifacts/v1.0.0.onnx"
@@ -126,7 +126,7 @@ func TestModelCheckWritesJUnitToTheOutputFileAndTextToStdout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc validate.JUnitSuites
+	var doc report.JUnitSuites
 	if err := xml.Unmarshal(b, &doc); err != nil {
 		t.Fatalf("JUnit does not parse: %v\n%s", err, b)
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/marina-dev/marina/internal/validate"
+	"github.com/marina-dev/marina/internal/report"
 )
 
 // checkOptions are the flags validate and ci share: extra CRDs and concurrency.
@@ -37,7 +37,7 @@ func (o *checkOptions) Validate() error {
 // whose default "table" means the human format, text.
 func resolveFormat(cmd, output string, formats []string) (string, error) {
 	if output == "" || output == "table" {
-		output = validate.FormatText
+		output = report.FormatText
 	}
 	if !slices.Contains(formats, output) {
 		return "", usagef("unknown output format %q for %s: use -o %s", output, cmd, strings.Join(formats, ", -o "))
@@ -46,6 +46,6 @@ func resolveFormat(cmd, output string, formats []string) (string, error) {
 }
 
 // marinaTool describes marina in SARIF and JUnit reports.
-func marinaTool() validate.Tool {
-	return validate.Tool{Name: "marina", Version: currentVersion().Version, InformationURI: "https://github.com/marina-dev/marina"}
+func marinaTool() report.Tool {
+	return report.Tool{Name: "marina", Version: currentVersion().Version, InformationURI: "https://github.com/marina-dev/marina"}
 }

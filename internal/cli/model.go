@@ -204,7 +204,7 @@ func (o *registerOptions) measure(ctx context.Context, r *repo.Repo, reg *regist
 	}
 	if !rep.Passed {
 		var b strings.Builder
-		_ = check.WriteText(&b, rep)
+		_ = rep.WriteText(&b, false)
 		return failedf("--evaluate: %s failed its checks, nothing registered:\n%s", o.file, strings.TrimRight(b.String(), "\n"))
 	}
 	if reg.Metrics == nil {

@@ -9,7 +9,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
-	"github.com/marina-dev/marina/internal/controller"
 	"github.com/marina-dev/marina/internal/project"
 )
 
@@ -52,11 +51,11 @@ func (o *promoteOptions) resumeRollout(ctx context.Context) error {
 	if md.Annotations == nil {
 		md.Annotations = map[string]string{}
 	}
-	md.Annotations[controller.ResumeAnnotation] = "true"
+	md.Annotations[v1alpha1.AnnotationResume] = "true"
 	if err := c.Patch(ctx, md, patch); err != nil {
 		return usagef("annotating ModelDeployment %s/%s: %v", ns, o.target, err)
 	}
 	return o.result(map[string]string{"modelDeployment": o.target, "namespace": ns, "resumed": "requested"}, func(w io.Writer) {
-		fmt.Fprintf(w, "asked marina controller to resume %s in %s (annotation %s)\n", o.target, ns, controller.ResumeAnnotation)
+		fmt.Fprintf(w, "asked marina controller to resume %s in %s (annotation %s)\n", o.target, ns, v1alpha1.AnnotationResume)
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/marina-dev/marina/internal/report"
 	"github.com/marina-dev/marina/internal/validate"
 )
 
@@ -34,7 +35,7 @@ func (o *validateOptions) AddFlags(fs *pflag.FlagSet) {
 
 func (o *validateOptions) Validate() error {
 	var err error
-	if o.format, err = resolveFormat("validate", o.output, validate.Formats); err != nil {
+	if o.format, err = resolveFormat("validate", o.output, report.Formats(&validate.Report{})); err != nil {
 		return err
 	}
 	return o.checkOptions.Validate()
@@ -65,22 +66,22 @@ func (o *validateOptions) Run(ctx context.Context) error {
 		}
 		rep.Add(fs...)
 	}
-	opts := validate.WriteOptions{
+	opts := report.Options{
 		Color: o.colorEnabled() && o.outputFile == "",
 		Tool:  marinaTool(),
 	}
 	if o.outputFile != "" {
 		var buf bytes.Buffer
-		if err := validate.Write(&buf, o.format, rep, opts); err != nil {
+		if err := report.Write(&buf, o.format, rep, opts); err != nil {
 			return err
 		}
 		if err := os.WriteFile(o.outputFile, buf.Bytes(), 0o644); err != nil {
 			return usagef("--output-file: %v", err)
 		}
-		if err := validate.WriteText(o.out, rep, o.colorEnabled()); err != nil {
+		if err := rep.WriteText(o.out, o.colorEnabled()); err != nil {
 			return err
 		}
-	} else if err := validate.Write(o.out, o.format, rep, opts); err != nil {
+	} else if err := report.Write(o.out, o.format, rep, opts); err != nil {
 		return err
 	}
 	if n := rep.Errors(); n > 0 {

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/repo/repotest"
-	"github.com/marina-dev/marina/internal/scaffold"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -26,7 +26,7 @@ func TestValidateServer(t *testing.T) {
 	c := testenv.Start(t, testenv.Options{CRDs: true})
 	// The engines' namespaces exist once Argo CD and Flux are installed; without them every object of
 	// gitops/ is reported (the namespace-missing case is covered in internal/dryrun).
-	c.CreateNamespaces(t, scaffold.ArgoCDNamespace, scaffold.FluxNamespace)
+	c.CreateNamespaces(t, project.ArgoCDNamespace, project.FluxNamespace)
 
 	dir := repotest.Example(t, nil)
 	code, out, errOut := marina(t, "--repo", dir, "validate", "--server", "--kubeconfig", c.Kubeconfig)

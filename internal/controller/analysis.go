@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,9 +51,7 @@ func (a *PrometheusAnalyzer) Measure(ctx context.Context, tmpl v1alpha1.Analysis
 	}
 	s := analysis.Run(ctx, q, tmpl, stateOf(*run), now)
 	st := s.Status(run.Name, run.Template)
-	for _, m := range s.Metrics {
-		st.Metrics = append(st.Metrics, v1alpha1.AnalysisMetricStatus(m))
-	}
+	st.Metrics = s.Metrics
 	*run = st
 	next, ok := analysis.Next(tmpl, s)
 	if !ok {
@@ -84,9 +83,7 @@ func stateOf(run v1alpha1.AnalysisRunStatus) analysis.RunState {
 	if s.Phase == v1alpha1.AnalysisPending {
 		s.Phase = ""
 	}
-	for _, m := range run.Metrics {
-		s.Metrics = append(s.Metrics, analysis.MetricState(m))
-	}
+	s.Metrics = slices.Clone(run.Metrics)
 	return s
 }
 

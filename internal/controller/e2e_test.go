@@ -33,6 +33,7 @@ import (
 	"github.com/marina-dev/marina/internal/release"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 	"github.com/marina-dev/marina/internal/testenv"
+	"github.com/marina-dev/marina/internal/writeback"
 )
 
 // The model of examples/ml-platform the rollouts of these tests run; its staging environment is the one rolled out.
@@ -54,7 +55,7 @@ func TestRolloutsEndToEnd(t *testing.T) {
 	c.AddNode(t, testenv.Node{Name: "gpu-e2e", GPUs: 4})
 	startController(t, c, func(r *controller.Reconciler) {
 		r.Analyzer = &controller.PrometheusAnalyzer{}
-		r.Writer = &controller.GitWriteBack{WorkDir: t.TempDir(), Author: "marina-e2e <e2e@marina.test>"}
+		r.Writer = &writeback.Writer{WorkDir: t.TempDir(), Author: "marina-e2e <e2e@marina.test>"}
 	})
 
 	t.Run("a canary that passes its analysis is promoted step by step", func(t *testing.T) {

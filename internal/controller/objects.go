@@ -13,13 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
-	"github.com/marina-dev/marina/internal/render"
-)
-
-// Labels the controller sets on what it owns.
-const (
-	LabelModelDeployment = "marina.dev/modeldeployment"
-	LabelVersion         = "marina.dev/version"
+	"github.com/marina-dev/marina/internal/modelpod"
 )
 
 // ServicePort is the port of the Services in front of a model; it targets the server's named port.
@@ -47,27 +41,27 @@ func deploymentName(md *v1alpha1.ModelDeployment, version string) string {
 }
 
 func selector(md *v1alpha1.ModelDeployment) map[string]string {
-	return map[string]string{LabelModelDeployment: md.Name}
+	return map[string]string{v1alpha1.LabelModelDeployment: md.Name}
 }
 
 func versionSelector(md *v1alpha1.ModelDeployment, version string) map[string]string {
-	return map[string]string{LabelModelDeployment: md.Name, LabelVersion: version}
+	return map[string]string{v1alpha1.LabelModelDeployment: md.Name, v1alpha1.LabelVersion: version}
 }
 
 func labels(md *v1alpha1.ModelDeployment, version string) map[string]string {
 	l := map[string]string{
 		"app.kubernetes.io/name":      md.Spec.Model,
 		"app.kubernetes.io/component": "model-server",
-		render.LabelManagedBy:         render.ManagedBy,
-		render.LabelModel:             md.Spec.Model,
-		LabelModelDeployment:          md.Name,
+		v1alpha1.LabelManagedBy:       v1alpha1.ManagedBy,
+		v1alpha1.LabelModel:           md.Spec.Model,
+		v1alpha1.LabelModelDeployment: md.Name,
 	}
 	if version != "" {
-		l[LabelVersion] = version
+		l[v1alpha1.LabelVersion] = version
 		l["app.kubernetes.io/version"] = version
 	}
-	if env := md.Labels[render.LabelEnvironment]; env != "" {
-		l[render.LabelEnvironment] = env
+	if env := md.Labels[v1alpha1.LabelEnvironment]; env != "" {
+		l[v1alpha1.LabelEnvironment] = env
 	}
 	return l
 }
@@ -101,11 +95,11 @@ func mutateDeployment(md *v1alpha1.ModelDeployment, d *appsv1.Deployment, v stri
 	d.Spec.Replicas = &replicas
 	d.Labels = labels(md, v)
 	d.Annotations = map[string]string{
-		"marina.dev/artifact-uri":    md.Spec.Artifact.URI,
-		"marina.dev/artifact-digest": md.Spec.Artifact.Digest,
+		v1alpha1.AnnotationArtifactURI:    md.Spec.Artifact.URI,
+		v1alpha1.AnnotationArtifactDigest: md.Spec.Artifact.Digest,
 	}
 	s := md.Spec
-	pod := render.Pod{
+	pod := modelpod.Pod{
 		Name: s.Model, Image: s.Runtime.Image, Port: port(md),
 		Version: v, URI: s.Artifact.URI, Digest: s.Artifact.Digest, Format: s.Artifact.Format, Size: s.Artifact.Size,
 		NodeSelector: s.Runtime.NodeSelector, Tolerations: s.Runtime.Tolerations,
@@ -116,21 +110,13 @@ func mutateDeployment(md *v1alpha1.ModelDeployment, d *appsv1.Deployment, v stri
 	if s.Config != nil {
 		pod.ConfigMap = s.Config.ConfigMapName
 	}
-	surge, unavailable := intstr.FromString("25%"), intstr.FromInt32(0)
-	if gpusPerPod(md) > 0 {
-		surge, unavailable = intstr.FromInt32(0), intstr.FromInt32(1) // an extra GPU pod may not fit
-	}
-	deadline := max(600, 2*render.StartupSeconds(s.Artifact.Size))
 	d.Spec.Selector = &metav1.LabelSelector{MatchLabels: versionSelector(md, v)}
-	d.Spec.ProgressDeadlineSeconds = &deadline
+	d.Spec.ProgressDeadlineSeconds = new(modelpod.ProgressDeadlineSeconds(s.Artifact.Size))
 	d.Spec.RevisionHistoryLimit = new(int32(2))
-	d.Spec.Strategy = appsv1.DeploymentStrategy{
-		Type:          appsv1.RollingUpdateDeploymentStrategyType,
-		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavailable},
-	}
+	d.Spec.Strategy = modelpod.RollingUpdate(gpusPerPod(md) > 0)
 	d.Spec.Template = corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: labels(md, v), Annotations: maps.Clone(d.Annotations)},
-		Spec:       render.PodSpec(pod),
+		Spec:       modelpod.Spec(pod),
 	}
 }
 

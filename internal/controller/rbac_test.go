@@ -20,6 +20,7 @@ import (
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 	"github.com/marina-dev/marina/internal/testenv"
+	"github.com/marina-dev/marina/internal/writeback"
 )
 
 // controllerAccount is the controller's ServiceAccount in both installs.
@@ -57,7 +58,7 @@ func TestWriteBackWithASecretRefCompletesAsTheShippedServiceAccount(t *testing.T
 			startManager(t, sa.Config, ctrl.Options{LeaderElection: true, LeaderElectionNamespace: testenv.ControllerNamespace,
 				LeaderElectionID: "marina-controller.marina.dev", LeaderElectionReleaseOnCancel: true},
 				func(r *controller.Reconciler) {
-					r.Writer = &controller.GitWriteBack{WorkDir: t.TempDir(), Author: "marina-rbac <rbac@marina.test>"}
+					r.Writer = &writeback.Writer{WorkDir: t.TempDir(), Author: "marina-rbac <rbac@marina.test>"}
 				})
 
 			md := e2eDeployment(ns, "1.0.0", "", nil, v1alpha1.CanaryStep{SetWeight: new(int32(50))})

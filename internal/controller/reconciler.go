@@ -29,9 +29,6 @@ import (
 	"github.com/marina-dev/marina/internal/controller/rollout"
 )
 
-// ResumeAnnotation asks a paused rollout to go on; the controller removes it when it acts on it.
-const ResumeAnnotation = "marina.dev/resume"
-
 // WriteBackCondition records whether an aborted rollout's revert is in Git: False/Pending until it is, then
 // True/Written with the commit.
 const WriteBackCondition = "GitWriteBack"
@@ -44,7 +41,11 @@ type Analyzer interface {
 	Measure(ctx context.Context, tmpl v1alpha1.AnalysisTemplate, secret *corev1.Secret, run *v1alpha1.AnalysisRunStatus, now time.Time) time.Duration
 }
 
-// GitWriter writes an aborted rollout's revert to the model repository.
+// ErrNothingToWrite wraps a write-back that must not be retried: Git holds something newer, or a pull-request
+// branch already exists without the revert. A human decides.
+var ErrNothingToWrite = errors.New("not written")
+
+// GitWriter writes an aborted rollout's revert to the model repository (package writeback's Writer).
 type GitWriter interface {
 	// WriteBack sets the environment of md back to its stable version and blocks the canary version, with
 	// credentials from secret (nil when spec.gitWriteBack names none). It returns the commit.
@@ -167,9 +168,9 @@ func (r *Reconciler) reconcile(ctx context.Context, md *v1alpha1.ModelDeployment
 	}
 	if d.ConsumeResume {
 		patch := client.MergeFrom(md.DeepCopy())
-		delete(md.Annotations, ResumeAnnotation)
+		delete(md.Annotations, v1alpha1.AnnotationResume)
 		if err := r.Patch(ctx, md, patch); err != nil {
-			return ctrl.Result{}, &failure{reason: v1alpha1.ApplyFailedReason, err: fmt.Errorf("removing annotation %s: %w", ResumeAnnotation, err)}
+			return ctrl.Result{}, &failure{reason: v1alpha1.ApplyFailedReason, err: fmt.Errorf("removing annotation %s: %w", v1alpha1.AnnotationResume, err)}
 		}
 	}
 	*st = d.Status
@@ -229,14 +230,14 @@ func nonZero(d, fallback time.Duration) time.Duration {
 // observe reads what the cluster runs for md.
 func (r *Reconciler) observe(ctx context.Context, md *v1alpha1.ModelDeployment, now time.Time) (rollout.Observed, error) {
 	obs := rollout.Observed{Now: now, Workloads: map[string]rollout.Workload{}}
-	_, obs.Resume = md.Annotations[ResumeAnnotation]
+	_, obs.Resume = md.Annotations[v1alpha1.AnnotationResume]
 	var deps appsv1.DeploymentList
 	if err := r.List(ctx, &deps, client.InNamespace(md.Namespace), client.MatchingLabels(selector(md))); err != nil {
 		return obs, err
 	}
 	var ownPods int64
 	for _, d := range deps.Items {
-		v := d.Labels[LabelVersion]
+		v := d.Labels[v1alpha1.LabelVersion]
 		if v == "" || !metav1.IsControlledBy(&d, md) {
 			continue
 		}
@@ -390,7 +391,7 @@ func (r *Reconciler) apply(ctx context.Context, md *v1alpha1.ModelDeployment, d 
 	}
 	for i := range deps.Items {
 		dep := &deps.Items[i]
-		if _, keep := d.Replicas[dep.Labels[LabelVersion]]; !keep && metav1.IsControlledBy(dep, md) {
+		if _, keep := d.Replicas[dep.Labels[v1alpha1.LabelVersion]]; !keep && metav1.IsControlledBy(dep, md) {
 			if err := r.Delete(ctx, dep); client.IgnoreNotFound(err) != nil {
 				return err
 			}
@@ -445,11 +446,6 @@ func (r *Reconciler) applyDeployment(ctx context.Context, md *v1alpha1.ModelDepl
 // FieldManager is the controller's server-side apply field manager.
 const FieldManager = "marina-controller"
 
-// AppliedHashAnnotation holds a hash of what the controller last applied to an object. A reconcile whose desired
-// object hashes the same, and whose fields nobody else changed since (see ownership), sends nothing: with a
-// thousand ModelDeployments, unchanged applies would be most of the API server's load.
-const AppliedHashAnnotation = "marina.dev/applied-hash"
-
 // serverApply server-side applies obj, owned by md, unless the cached object already has it.
 func (r *Reconciler) serverApply(ctx context.Context, md *v1alpha1.ModelDeployment, obj client.Object) error {
 	if err := controllerutil.SetControllerReference(md, obj, r.Scheme); err != nil {
@@ -470,10 +466,10 @@ func (r *Reconciler) serverApply(ctx context.Context, md *v1alpha1.ModelDeployme
 	hash := hex.EncodeToString(sum[:8])
 	current := obj.DeepCopyObject().(client.Object)
 	if err := r.Get(ctx, client.ObjectKeyFromObject(obj), current); err == nil &&
-		current.GetAnnotations()[AppliedHashAnnotation] == hash && r.owned.unchanged(current) {
+		current.GetAnnotations()[v1alpha1.AnnotationAppliedHash] == hash && r.owned.unchanged(current) {
 		return nil
 	}
-	if err := unstructured.SetNestedField(m, hash, "metadata", "annotations", AppliedHashAnnotation); err != nil {
+	if err := unstructured.SetNestedField(m, hash, "metadata", "annotations", v1alpha1.AnnotationAppliedHash); err != nil {
 		return err
 	}
 	applied := &unstructured.Unstructured{Object: m}

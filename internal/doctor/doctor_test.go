@@ -18,9 +18,9 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/doctor"
-	"github.com/marina-dev/marina/internal/render"
-	"github.com/marina-dev/marina/internal/scaffold"
+	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -32,7 +32,7 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 	c := testenv.Start(t, testenv.Options{CRDs: true})
 	cl := c.Client
 	ctx := context.Background()
-	for _, ns := range []string{scaffold.ArgoCDNamespace, scaffold.FluxNamespace, doctor.ControllerNamespace} {
+	for _, ns := range []string{project.ArgoCDNamespace, project.FluxNamespace, doctor.ControllerNamespace} {
 		createNamespace(t, cl, ns)
 	}
 
@@ -71,7 +71,7 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 		t.Run("controller fails while its Deployment is missing and passes once it is Available", func(t *testing.T) {
 			t.Parallel()
 			app := exampleApp(t, "iris-classifier")
-			app.Spec.Backend = render.BackendMarina
+			app.Spec.Backend = project.BackendMarina
 			in := input(t, c, newProject("https://git.example.com/ctl.git", nil, "staging", "ctl-staging"), app)
 			target := doctor.ControllerNamespace + "/" + doctor.ControllerName
 			expect(t, doctor.Run(ctx, in), doctor.CheckController, target, doctor.Fail,
@@ -126,7 +126,7 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 			createWithStatus(t, cl, argoApp("argo-other-repo", "https://git.example.com/other.git"), map[string]any{
 				"sync": map[string]any{"status": "OutOfSync"}, "health": map[string]any{"status": "Missing"},
 			})
-			in := input(t, c, newProject(url, []string{scaffold.EngineArgoCD}, "staging", "argo-staging"))
+			in := input(t, c, newProject(url, []string{project.EngineArgoCD}, "staging", "argo-staging"))
 			checks := doctor.Run(ctx, in)
 			expect(t, checks, doctor.CheckArgoCD, "Application argocd/argo-healthy", doctor.Pass, []string{"sync Synced, health Healthy"})
 			expect(t, checks, doctor.CheckArgoCD, "Application argocd/argo-broken", doctor.Fail,
@@ -149,7 +149,7 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 				}
 			}
 
-			checks = doctor.Run(ctx, input(t, c, newProject("https://git.example.com/unsynced.git", []string{scaffold.EngineArgoCD}, "staging", "argo-staging")))
+			checks = doctor.Run(ctx, input(t, c, newProject("https://git.example.com/unsynced.git", []string{project.EngineArgoCD}, "staging", "argo-staging")))
 			expect(t, checks, doctor.CheckArgoCD, "", doctor.Fail, []string{"no Argo CD Application pulls https://git.example.com/unsynced.git"}, "kubectl apply -k gitops/argocd")
 		})
 
@@ -171,7 +171,7 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 			}), map[string]any{"conditions": []any{condition("Ready", "False", "GitOperationFailed",
 				"failed to checkout and determine revision: unable to clone 'https://git.example.com/private.git': authentication required")}})
 
-			in := input(t, c, newProject(url, []string{scaffold.EngineFlux}, "staging", "flux-staging"))
+			in := input(t, c, newProject(url, []string{project.EngineFlux}, "staging", "flux-staging"))
 			in.Sources = map[string]string{"Deployment/models-staging/iris-classifier": "applications/iris-classifier/staging/deployment.yaml"}
 			checks := doctor.Run(ctx, in)
 			expect(t, checks, doctor.CheckFlux, "GitRepository flux-system/flux-repo", doctor.Pass, []string{"Ready", "stored artifact"})
@@ -185,7 +185,7 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 				}
 			}
 
-			checks = doctor.Run(ctx, input(t, c, newProject("https://git.example.com/private.git", []string{scaffold.EngineFlux}, "staging", "flux-staging")))
+			checks = doctor.Run(ctx, input(t, c, newProject("https://git.example.com/private.git", []string{project.EngineFlux}, "staging", "flux-staging")))
 			expect(t, checks, doctor.CheckFlux, "GitRepository flux-system/flux-private", doctor.Fail, []string{"GitOperationFailed", "authentication required"}, "flux reconcile source git flux-private")
 		})
 
@@ -333,7 +333,7 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in := input(t, c, newProject("https://git.example.com/argo.git", []string{scaffold.EngineArgoCD, scaffold.EngineFlux}, "staging", "gone-staging"))
+		in := input(t, c, newProject("https://git.example.com/argo.git", []string{project.EngineArgoCD, project.EngineFlux}, "staging", "gone-staging"))
 		in.Client = fresh
 		checks := doctor.Run(ctx, in)
 		expect(t, checks, doctor.CheckCRD, doctor.CRDName, doctor.Fail, []string{"CustomResourceDefinition modeldeployments.marina.dev not found"}, "config/crd")
@@ -364,7 +364,7 @@ func argoApp(name, repoURL string) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "argoproj.io/v1alpha1",
 		"kind":       "Application",
-		"metadata":   map[string]any{"name": name, "namespace": scaffold.ArgoCDNamespace},
+		"metadata":   map[string]any{"name": name, "namespace": project.ArgoCDNamespace},
 		"spec": map[string]any{
 			"project":     "default",
 			"source":      map[string]any{"repoURL": repoURL, "path": "applications/iris-classifier/staging", "targetRevision": "main"},
@@ -377,7 +377,7 @@ func fluxObject(apiVersion, kind, name string, spec map[string]any) *unstructure
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": apiVersion,
 		"kind":       kind,
-		"metadata":   map[string]any{"name": name, "namespace": scaffold.FluxNamespace},
+		"metadata":   map[string]any{"name": name, "namespace": project.FluxNamespace},
 		"spec":       spec,
 	}}
 }
@@ -396,7 +396,7 @@ func modelPod(t *testing.T, cl client.Client, ns, name string, state corev1.Cont
 	ctx := context.Background()
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{
-			render.LabelManagedBy: render.ManagedBy, render.LabelModel: "iris-classifier", render.LabelEnvironment: "staging",
+			v1alpha1.LabelManagedBy: v1alpha1.ManagedBy, v1alpha1.LabelModel: "iris-classifier", v1alpha1.LabelEnvironment: "staging",
 		}},
 		Spec: corev1.PodSpec{NodeName: "node-0", Containers: []corev1.Container{{Name: "model-server", Image: "ghcr.io/marina-dev/marina-serve:9.9.9"}}},
 	}

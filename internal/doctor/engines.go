@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/marina-dev/marina/internal/project"
-	"github.com/marina-dev/marina/internal/scaffold"
 )
 
 // The GitOps engines' kinds, read as unstructured objects so marina needs neither engine's Go module.
@@ -31,7 +30,7 @@ func (d *doctor) checkEngines(ctx context.Context) []Check {
 	for _, e := range []struct {
 		engine, check string
 		run           func(context.Context) []Check
-	}{{scaffold.EngineArgoCD, CheckArgoCD, d.checkArgoCD}, {scaffold.EngineFlux, CheckFlux, d.checkFlux}} {
+	}{{project.EngineArgoCD, CheckArgoCD, d.checkArgoCD}, {project.EngineFlux, CheckFlux, d.checkFlux}} {
 		if slices.Contains(engines, e.engine) {
 			out = append(out, e.run(ctx)...)
 		} else {
@@ -54,7 +53,7 @@ func (d *doctor) checkArgoCD(ctx context.Context) []Check {
 	if notServed(err) {
 		return []Check{{Name: CheckArgoCD, Status: Fail,
 			Evidence: "Argo CD is not installed: the API server serves no argoproj.io/v1alpha1 Application",
-			Fix:      "install Argo CD (https://argo-cd.readthedocs.io/en/stable/getting_started/) in namespace " + scaffold.ArgoCDNamespace + ", then kubectl apply -k gitops/argocd"}}
+			Fix:      "install Argo CD (https://argo-cd.readthedocs.io/en/stable/getting_started/) in namespace " + project.ArgoCDNamespace + ", then kubectl apply -k gitops/argocd"}}
 	}
 	if err != nil {
 		return []Check{readError(Check{Name: CheckArgoCD}, "Argo CD Applications", err)}
@@ -148,7 +147,7 @@ func (d *doctor) checkFlux(ctx context.Context) []Check {
 	if notServed(err) {
 		return []Check{{Name: CheckFlux, Status: Fail,
 			Evidence: "Flux is not installed: the API server serves no source.toolkit.fluxcd.io/v1 GitRepository",
-			Fix:      "install Flux (flux install, or flux bootstrap) in namespace " + scaffold.FluxNamespace + ", then kubectl apply -k gitops/flux"}}
+			Fix:      "install Flux (flux install, or flux bootstrap) in namespace " + project.FluxNamespace + ", then kubectl apply -k gitops/flux"}}
 	}
 	if err != nil {
 		return []Check{readError(Check{Name: CheckFlux}, "Flux GitRepositories", err)}

@@ -12,9 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/project"
-	"github.com/marina-dev/marina/internal/render"
-	"github.com/marina-dev/marina/internal/scaffold"
 )
 
 const gpuResource corev1.ResourceName = project.GPUResource
@@ -67,7 +66,7 @@ func (d *doctor) gpuCapacity(ctx context.Context, dep deployment, nodes []corev1
 		n := &nodes[i]
 		alloc := n.Status.Allocatable[gpuResource]
 		if alloc.IsZero() {
-			if n.Labels[scaffold.GPUNodeLabel] == "true" {
+			if n.Labels[project.GPUNodeLabel] == "true" {
 				labelledWithout++
 			}
 			continue
@@ -96,7 +95,7 @@ func (d *doctor) gpuCapacity(ctx context.Context, dep deployment, nodes []corev1
 		ev = append(ev, "excluded: "+strings.Join(excluded, "; "))
 	}
 	if labelledWithout > 0 {
-		ev = append(ev, fmt.Sprintf("%s labelled %s=true advertise no %s", plural(labelledWithout, "node"), scaffold.GPUNodeLabel, gpuResource))
+		ev = append(ev, fmt.Sprintf("%s labelled %s=true advertise no %s", plural(labelledWithout, "node"), project.GPUNodeLabel, gpuResource))
 	}
 	if len(unschedulable) > 0 {
 		ev = append(ev, fmt.Sprintf("%s Pending: %s", plural(len(unschedulable), "pod"), strings.Join(unschedulable, "; ")))
@@ -112,7 +111,7 @@ func (d *doctor) gpuCapacity(ctx context.Context, dep deployment, nodes []corev1
 	case labelledWithout > 0:
 		fix = append(fix, "install the NVIDIA device plugin on the GPU nodes so they advertise "+string(gpuResource)+" (infrastructure/base/nvidia-device-plugin.yaml)")
 	case gpuNodes == 0:
-		fix = append(fix, fmt.Sprintf("add GPU nodes labelled %s=true with the NVIDIA device plugin (infrastructure/terraform has a node pool stub)", scaffold.GPUNodeLabel))
+		fix = append(fix, fmt.Sprintf("add GPU nodes labelled %s=true with the NVIDIA device plugin (infrastructure/terraform has a node pool stub)", project.GPUNodeLabel))
 	}
 	if len(excluded) > 0 {
 		fix = append(fix, "check the nodeSelector and tolerations in "+project.ApplicationPath(dep.app.Spec.Model)+" against the excluded nodes' labels and taints")
@@ -181,7 +180,7 @@ func tolerated(t corev1.Taint, tols []project.Toleration) bool {
 
 // unschedulablePods lists a deployment's Pods the scheduler gave up on, with its message.
 func (d *doctor) unschedulablePods(ctx context.Context, dep deployment) ([]string, error) {
-	pods, err := d.modelPods(ctx, dep.env.Namespace, client.MatchingLabels{render.LabelModel: dep.app.Spec.Model, render.LabelEnvironment: dep.env.Name})
+	pods, err := d.modelPods(ctx, dep.env.Namespace, client.MatchingLabels{v1alpha1.LabelModel: dep.app.Spec.Model, v1alpha1.LabelEnvironment: dep.env.Name})
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +207,7 @@ func unschedulable(p *corev1.Pod) (string, bool) {
 
 // modelPods lists the Pods marina's rendered objects run in a namespace.
 func (d *doctor) modelPods(ctx context.Context, ns string, extra client.MatchingLabels) ([]corev1.Pod, error) {
-	sel := client.MatchingLabels{render.LabelManagedBy: render.ManagedBy}
+	sel := client.MatchingLabels{v1alpha1.LabelManagedBy: v1alpha1.ManagedBy}
 	for k, v := range extra {
 		sel[k] = v
 	}
@@ -223,7 +222,7 @@ func (d *doctor) modelPods(ctx context.Context, ns string, extra client.Matching
 // checkDevicePlugin checks the NVIDIA device plugin DaemonSet when a model requests GPUs: the one marina init
 // writes, else any DaemonSet named like it (the GPU operator's).
 func (d *doctor) checkDevicePlugin(ctx context.Context) []Check {
-	want := scaffold.DevicePluginNamespace + "/" + scaffold.DevicePluginName
+	want := project.DevicePluginNamespace + "/" + project.DevicePluginName
 	c := Check{Name: CheckDevicePlugin, Target: want}
 	if len(d.gpuDeployments()) == 0 {
 		c.Status = Skip
@@ -231,7 +230,7 @@ func (d *doctor) checkDevicePlugin(ctx context.Context) []Check {
 		return []Check{c}
 	}
 	var ds appsv1.DaemonSet
-	err := d.Client.Get(ctx, client.ObjectKey{Namespace: scaffold.DevicePluginNamespace, Name: scaffold.DevicePluginName}, &ds)
+	err := d.Client.Get(ctx, client.ObjectKey{Namespace: project.DevicePluginNamespace, Name: project.DevicePluginName}, &ds)
 	if apierrors.IsNotFound(err) {
 		var all appsv1.DaemonSetList
 		if err := d.Client.List(ctx, &all); err != nil {
@@ -239,14 +238,14 @@ func (d *doctor) checkDevicePlugin(ctx context.Context) []Check {
 		}
 		found := false
 		for _, o := range all.Items {
-			if strings.Contains(o.Name, scaffold.DevicePluginName) {
+			if strings.Contains(o.Name, project.DevicePluginName) {
 				ds, found = o, true
 				break
 			}
 		}
 		if !found {
 			c.Status = Fail
-			c.Evidence = "DaemonSet " + want + " not found, and no DaemonSet named like " + scaffold.DevicePluginName + " in any namespace"
+			c.Evidence = "DaemonSet " + want + " not found, and no DaemonSet named like " + project.DevicePluginName + " in any namespace"
 			c.Fix = "sync infrastructure/base (it holds nvidia-device-plugin.yaml), or install the NVIDIA GPU operator; without it no node advertises " + string(gpuResource)
 			return []Check{c}
 		}
@@ -259,7 +258,7 @@ func (d *doctor) checkDevicePlugin(ctx context.Context) []Check {
 	case st.DesiredNumberScheduled == 0:
 		c.Status = Fail
 		c.Evidence = fmt.Sprintf("DaemonSet %s runs on no node (desired 0)", c.Target)
-		c.Fix = fmt.Sprintf("label the GPU nodes %s=true (its nodeSelector) or add GPU nodes", scaffold.GPUNodeLabel)
+		c.Fix = fmt.Sprintf("label the GPU nodes %s=true (its nodeSelector) or add GPU nodes", project.GPUNodeLabel)
 	case st.NumberReady < st.DesiredNumberScheduled:
 		c.Status = Fail
 		c.Evidence = fmt.Sprintf("DaemonSet %s: %d of %d pods ready", c.Target, st.NumberReady, st.DesiredNumberScheduled)

@@ -12,8 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/marina-dev/marina/internal/render"
-	"github.com/marina-dev/marina/internal/scaffold"
+	"github.com/marina-dev/marina/internal/project"
 )
 
 // CRDName is marina's ModelDeployment CustomResourceDefinition.
@@ -22,8 +21,8 @@ const CRDName = "modeldeployments.marina.dev"
 // The marina controller's Deployment. marina init writes its namespace, ServiceAccount and RBAC under these names;
 // the Deployment itself comes from marina's config/ install and uses the same name.
 const (
-	ControllerNamespace = scaffold.SystemNamespace
-	ControllerName      = scaffold.ControllerName
+	ControllerNamespace = project.SystemNamespace
+	ControllerName      = project.ControllerName
 )
 
 var crdGVK = schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"}
@@ -61,7 +60,7 @@ func (d *doctor) checkController(ctx context.Context) []Check {
 	c := Check{Name: CheckController, Target: ControllerNamespace + "/" + ControllerName}
 	var users []string
 	for _, dep := range d.deployments() {
-		if dep.app.Spec.Backend == render.BackendMarina {
+		if dep.app.Spec.Backend == project.BackendMarina {
 			users = append(users, dep.target())
 		}
 	}

@@ -13,8 +13,6 @@ import (
 
 	"github.com/marina-dev/marina/internal/doctor"
 	"github.com/marina-dev/marina/internal/project"
-	"github.com/marina-dev/marina/internal/render"
-	"github.com/marina-dev/marina/internal/scaffold"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -23,7 +21,7 @@ import (
 // marina-doctor that config/rbac and the Helm chart ship: no check may be left undecided by a forbidden read.
 func TestDoctorReadsEverythingItChecksWithTheShippedDoctorRole(t *testing.T) {
 	c := testenv.Start(t, testenv.Options{CRDs: true})
-	for _, ns := range []string{scaffold.ArgoCDNamespace, scaffold.FluxNamespace, doctor.ControllerNamespace, "rbac-staging"} {
+	for _, ns := range []string{project.ArgoCDNamespace, project.FluxNamespace, doctor.ControllerNamespace, "rbac-staging"} {
 		createNamespace(t, c.Client, ns)
 	}
 	for i, install := range testenv.Installs {
@@ -54,7 +52,7 @@ func TestDoctorReadsEverythingItChecksWithTheShippedDoctorRole(t *testing.T) {
 			}
 			gpu := exampleApp(t, "vision-gpu")
 			iris := exampleApp(t, "iris-classifier")
-			iris.Spec.Backend = render.BackendMarina
+			iris.Spec.Backend = project.BackendMarina
 			in := doctor.Input{Client: as, Discovery: d, Server: sa.Config.Host, Apps: []*project.ModelApplication{gpu, iris},
 				Project: newProject("https://git.example.com/rbac.git", []string{"argocd", "flux"}, "staging", "rbac-staging")}
 			checks := doctor.Run(ctx, in)

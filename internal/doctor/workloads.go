@@ -15,8 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/project"
-	"github.com/marina-dev/marina/internal/render"
 )
 
 // checkHPA reads the conditions the HPA controller writes on every HorizontalPodAutoscaler of the environments.
@@ -334,7 +334,7 @@ func (d *doctor) checkPods(ctx context.Context) []Check {
 					reasons[w.Reason] = true
 				}
 			}
-			model := p.Labels[render.LabelModel] + "/" + env.Name
+			model := p.Labels[v1alpha1.LabelModel] + "/" + env.Name
 			if msg, ok := unschedulable(p); ok && !gpuModels[model] {
 				problems = append(problems, fmt.Sprintf("pod %s: Unschedulable: %s", p.Name, msg))
 				reasons["Unschedulable"] = true

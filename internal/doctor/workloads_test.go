@@ -11,9 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/doctor"
-	"github.com/marina-dev/marina/internal/render"
-	"github.com/marina-dev/marina/internal/scaffold"
+	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -44,7 +44,7 @@ func TestDoctorOnAClusterThatSchedules(t *testing.T) {
 				"1 pod Pending: vision-gpu-",
 				"0/1 nodes are available",
 			}, "add GPU nodes labelled nvidia.com/gpu.present=true")
-			expect(t, checks, doctor.CheckDevicePlugin, scaffold.DevicePluginNamespace+"/"+scaffold.DevicePluginName, doctor.Fail,
+			expect(t, checks, doctor.CheckDevicePlugin, project.DevicePluginNamespace+"/"+project.DevicePluginName, doctor.Fail,
 				[]string{"not found"}, "nvidia-device-plugin.yaml")
 			// The pods check leaves a GPU model's scheduling to the gpu check.
 			expect(t, checks, doctor.CheckPods, ns, doctor.Pass, []string{"1 model pod, none failing"})
@@ -56,7 +56,7 @@ func TestDoctorOnAClusterThatSchedules(t *testing.T) {
 			wait(t, "the vision-gpu pod Ready on gpu-0 and the device plugin ready", func(ctx context.Context) (bool, error) {
 				pods := modelPods(ctx, t, cl, ns, "vision-gpu")
 				var ds appsv1.DaemonSet
-				if err := cl.Get(ctx, client.ObjectKey{Namespace: scaffold.DevicePluginNamespace, Name: scaffold.DevicePluginName}, &ds); err != nil {
+				if err := cl.Get(ctx, client.ObjectKey{Namespace: project.DevicePluginNamespace, Name: project.DevicePluginName}, &ds); err != nil {
 					return false, err
 				}
 				return len(pods) == 1 && pods[0].Spec.NodeName == "gpu-0" && ready(pods[0]) &&
@@ -64,7 +64,7 @@ func TestDoctorOnAClusterThatSchedules(t *testing.T) {
 			})
 			checks := doctor.Run(ctx, in)
 			expect(t, checks, doctor.CheckGPU, "vision-gpu/staging", doctor.Pass, []string{"needs 1 nvidia.com/gpu", "schedulable nodes it fits offer 2: gpu-0=2"})
-			expect(t, checks, doctor.CheckDevicePlugin, scaffold.DevicePluginNamespace+"/"+scaffold.DevicePluginName, doctor.Pass, []string{"1 of 1 pods ready"})
+			expect(t, checks, doctor.CheckDevicePlugin, project.DevicePluginNamespace+"/"+project.DevicePluginName, doctor.Pass, []string{"1 of 1 pods ready"})
 			// maxSurge 0: a GPU model's rollout needs no quota headroom.
 			expect(t, checks, doctor.CheckQuota, ns, doctor.Skip, []string{"no ResourceQuota in gpu-staging"})
 		})
@@ -152,7 +152,7 @@ func TestDoctorOnAClusterThatSchedules(t *testing.T) {
 func modelPods(ctx context.Context, t *testing.T, cl client.Client, ns, model string) []corev1.Pod {
 	t.Helper()
 	var l corev1.PodList
-	if err := cl.List(ctx, &l, client.InNamespace(ns), client.MatchingLabels{render.LabelModel: model}); err != nil {
+	if err := cl.List(ctx, &l, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelModel: model}); err != nil {
 		t.Fatal(err)
 	}
 	return l.Items

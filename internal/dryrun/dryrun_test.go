@@ -9,10 +9,10 @@ import (
 
 	"github.com/marina-dev/marina/internal/dryrun"
 	"github.com/marina-dev/marina/internal/kubeschema"
+	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/internal/repo/repotest"
-	"github.com/marina-dev/marina/internal/scaffold"
 	"github.com/marina-dev/marina/internal/testenv"
 	"github.com/marina-dev/marina/schemas"
 )
@@ -61,7 +61,7 @@ func TestServer(t *testing.T) {
 // environment with each backend, infrastructure/ and gitops/ — with a server-side dry run, and expects no problem.
 func exampleOnServer(t *testing.T, c *testenv.Cluster) {
 	// The engines' own namespaces exist once Argo CD and Flux are installed.
-	c.CreateNamespaces(t, scaffold.ArgoCDNamespace, scaffold.FluxNamespace)
+	c.CreateNamespaces(t, project.ArgoCDNamespace, project.FluxNamespace)
 	for _, backend := range []string{"plain", "kserve", "marina"} {
 		t.Run(backend, func(t *testing.T) {
 			r := exampleWithBackend(t, backend)

@@ -2,6 +2,8 @@ package render
 
 import (
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/marina-dev/marina/internal/modelpod"
 )
 
 // kserve renders a KServe InferenceService with the same model, resources and placement.
@@ -10,7 +12,7 @@ func (c *context) kserve() ([]object, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, server := p.Resources, PodSpec(p).Containers[0]
+	res, server := p.Resources, modelpod.Spec(p).Containers[0]
 	modelSpec := map[string]any{
 		"modelFormat": map[string]any{"name": c.Version.Format},
 		"storageUri":  c.Version.Artifact.URI,

@@ -14,20 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/marina-dev/marina/internal/modelpod"
 	"github.com/marina-dev/marina/internal/project"
-)
-
-// Model server conventions: the Open Inference Protocol v2 health endpoints and the
-// paths a shared Gateway routes on (v2 and KServe v1 protocols).
-const (
-	readyPath = "/v2/health/ready"
-	livePath  = "/v2/health/live"
-	portName  = "http"
-	// loadBytesPerSecond is a conservative speed for fetching and loading a model, to size the startup probe.
-	loadBytesPerSecond = 50 << 20
-	probePeriodSeconds = 5
-	// uid of the non-root user the model server runs as (distroless "nonroot").
-	nonRootUID = 65532
 )
 
 // plain renders a Deployment, Service, route and autoscaling objects.
@@ -97,8 +85,8 @@ func (c *context) deployment() (*appsv1.Deployment, error) {
 		Spec: appsv1.DeploymentSpec{
 			Selector:                &metav1.LabelSelector{MatchLabels: c.selector()},
 			RevisionHistoryLimit:    new(int32(5)),
-			ProgressDeadlineSeconds: new(int32(max(600, 2*c.startupSeconds()))),
-			Strategy:                c.rollingUpdate(),
+			ProgressDeadlineSeconds: new(modelpod.ProgressDeadlineSeconds(c.Version.Artifact.Size)),
+			Strategy:                modelpod.RollingUpdate(c.gpu()),
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: c.labels(), Annotations: c.annotations()},
 				Spec:       pod,
@@ -111,43 +99,21 @@ func (c *context) deployment() (*appsv1.Deployment, error) {
 	return d, nil
 }
 
-// rollingUpdate never surges a GPU model: an extra GPU pod may not fit the quota or the nodes.
-func (c *context) rollingUpdate() appsv1.DeploymentStrategy {
-	surge, unavailable := intstr.FromString("25%"), intstr.FromInt32(0)
-	if c.gpu() {
-		surge, unavailable = intstr.FromInt32(0), intstr.FromInt32(1)
-	}
-	return appsv1.DeploymentStrategy{
-		Type:          appsv1.RollingUpdateDeploymentStrategyType,
-		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavailable},
-	}
-}
-
-// startupSeconds is how long the model may take to fetch and load, from its size.
-func (c *context) startupSeconds() int32 {
-	return StartupSeconds(c.Version.Artifact.Size)
-}
-
-// StartupSeconds is how long a model of size bytes may take to fetch and load.
-func StartupSeconds(size int64) int32 {
-	return int32(60 + size/loadBytesPerSecond)
-}
-
 func (c *context) podSpec() (corev1.PodSpec, error) {
 	p, err := c.pod()
 	if err != nil {
 		return corev1.PodSpec{}, err
 	}
-	return PodSpec(p), nil
+	return modelpod.Spec(p), nil
 }
 
 // pod is what the model's pod is made from.
-func (c *context) pod() (Pod, error) {
+func (c *context) pod() (modelpod.Pod, error) {
 	res, err := c.resources()
 	if err != nil {
-		return Pod{}, err
+		return modelpod.Pod{}, err
 	}
-	p := Pod{
+	p := modelpod.Pod{
 		Name: c.name, Image: c.image, Port: c.port, Args: c.args(),
 		Version: c.Version.Version, URI: c.Version.Artifact.URI, Digest: c.Version.Artifact.Digest,
 		Format: c.Version.Format, Size: c.Version.Artifact.Size, ConfigMap: c.configMap,
@@ -157,93 +123,6 @@ func (c *context) pod() (Pod, error) {
 		p.Secrets = append(p.Secrets, s.Name)
 	}
 	return p, nil
-}
-
-// Pod is what a model server's pod is made from: render's plain backend and marina's controller build the same
-// pod from it.
-type Pod struct {
-	// Name is the model's name; Image and Port the server's.
-	Name, Image string
-	Port        int32
-	// Args replace the default `marina serve` arguments when set.
-	Args []string
-	// Version, URI, Digest, Format and Size describe the artifact the server loads.
-	Version, URI, Digest, Format string
-	Size                         int64
-	// ConfigMap and Secrets are loaded into the environment; "" and nil for none.
-	ConfigMap    string
-	Secrets      []string
-	Resources    corev1.ResourceRequirements
-	NodeSelector map[string]string
-	Tolerations  []corev1.Toleration
-}
-
-// PodSpec is the pod of a model server: marina serve (or Args) on the artifact named in its environment,
-// startup/readiness/liveness probes sized by the model, non-root with a read-only root file system.
-func PodSpec(p Pod) corev1.PodSpec {
-	startup := StartupSeconds(p.Size)
-	args := p.Args
-	if len(args) == 0 {
-		args = []string{"serve", "--model=$(MARINA_MODEL_URI)", "--digest=$(MARINA_MODEL_DIGEST)", "--name=$(MARINA_MODEL_NAME)", fmt.Sprintf("--addr=:%d", p.Port)}
-	}
-	var envFrom []corev1.EnvFromSource
-	if p.ConfigMap != "" {
-		envFrom = append(envFrom, corev1.EnvFromSource{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: p.ConfigMap}}})
-	}
-	for _, s := range p.Secrets {
-		envFrom = append(envFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: s}}})
-	}
-	container := corev1.Container{
-		Name:  "model-server",
-		Image: p.Image,
-		Args:  args,
-		Ports: []corev1.ContainerPort{{Name: portName, ContainerPort: p.Port, Protocol: corev1.ProtocolTCP}},
-		// The model server reads which artifact to load and check from these.
-		Env: []corev1.EnvVar{
-			{Name: "MARINA_MODEL_NAME", Value: p.Name},
-			{Name: "MARINA_MODEL_VERSION", Value: p.Version},
-			{Name: "MARINA_MODEL_URI", Value: p.URI},
-			{Name: "MARINA_MODEL_DIGEST", Value: p.Digest},
-			{Name: "MARINA_MODEL_FORMAT", Value: p.Format},
-		},
-		EnvFrom:   envFrom,
-		Resources: p.Resources,
-		StartupProbe: &corev1.Probe{
-			ProbeHandler:     httpGet(readyPath),
-			PeriodSeconds:    probePeriodSeconds,
-			FailureThreshold: (startup + probePeriodSeconds - 1) / probePeriodSeconds,
-		},
-		ReadinessProbe: &corev1.Probe{ProbeHandler: httpGet(readyPath), PeriodSeconds: 5, FailureThreshold: 3},
-		LivenessProbe:  &corev1.Probe{ProbeHandler: httpGet(livePath), PeriodSeconds: 10, FailureThreshold: 3},
-		SecurityContext: &corev1.SecurityContext{
-			AllowPrivilegeEscalation: new(false),
-			ReadOnlyRootFilesystem:   new(true),
-			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		},
-		VolumeMounts: []corev1.VolumeMount{{Name: "models", MountPath: "/models"}, {Name: "tmp", MountPath: "/tmp"}},
-	}
-	modelsSize := resource.NewQuantity(max(p.Size*2, 1<<30), resource.BinarySI)
-	return corev1.PodSpec{
-		Containers:                    []corev1.Container{container},
-		NodeSelector:                  p.NodeSelector,
-		Tolerations:                   p.Tolerations,
-		TerminationGracePeriodSeconds: new(int64(30)),
-		SecurityContext: &corev1.PodSecurityContext{
-			RunAsNonRoot:   new(true),
-			RunAsUser:      new(int64(nonRootUID)),
-			RunAsGroup:     new(int64(nonRootUID)),
-			FSGroup:        new(int64(nonRootUID)),
-			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		},
-		Volumes: []corev1.Volume{
-			{Name: "models", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: modelsSize}}},
-			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-		},
-	}
-}
-
-func httpGet(p string) corev1.ProbeHandler {
-	return corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: p, Port: intstr.FromString(portName)}}
 }
 
 // args are model.yaml's runtime.args; nil means PodSpec's default, marina serve on the artifact.
@@ -298,7 +177,7 @@ func (c *context) service() *corev1.Service {
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeClusterIP,
 			Selector: c.selector(),
-			Ports:    []corev1.ServicePort{{Name: portName, Port: 80, TargetPort: intstr.FromString(portName), Protocol: corev1.ProtocolTCP}},
+			Ports:    []corev1.ServicePort{{Name: modelpod.PortName, Port: 80, TargetPort: intstr.FromString(modelpod.PortName), Protocol: corev1.ProtocolTCP}},
 		},
 	}
 }
@@ -342,7 +221,7 @@ func (c *context) ingress() *networkingv1.Ingress {
 		paths = append(paths, networkingv1.HTTPIngressPath{
 			Path:     p,
 			PathType: new(networkingv1.PathTypePrefix),
-			Backend:  networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: c.name, Port: networkingv1.ServiceBackendPort{Name: portName}}},
+			Backend:  networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: c.name, Port: networkingv1.ServiceBackendPort{Name: modelpod.PortName}}},
 		})
 	}
 	return &networkingv1.Ingress{

@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
 )
@@ -36,18 +37,6 @@ const (
 	DefaultGatewayNamespace = "gateway-system"
 	// DefaultPrometheus is the Prometheus KEDA queries when model.yaml names none.
 	DefaultPrometheus = "http://prometheus.monitoring.svc:9090"
-)
-
-// Labels render puts on every object it writes; marina doctor finds model pods by them.
-const (
-	// LabelManagedBy is set to ManagedBy on every rendered object.
-	LabelManagedBy = "app.kubernetes.io/managed-by"
-	// ManagedBy is the value of LabelManagedBy.
-	ManagedBy = "marina"
-	// LabelModel names the model an object serves.
-	LabelModel = "marina.dev/model"
-	// LabelEnvironment names the environment an object belongs to.
-	LabelEnvironment = "marina.dev/environment"
 )
 
 // Input is everything one (model, environment) renders from.
@@ -167,10 +156,10 @@ func (c *context) labels() map[string]string {
 		"app.kubernetes.io/version":   c.Version.Version,
 		"app.kubernetes.io/component": "model-server",
 		"app.kubernetes.io/part-of":   c.Project.Metadata.Name,
-		LabelManagedBy:                ManagedBy,
-		LabelModel:                    c.name,
-		"marina.dev/version":          c.Version.Version,
-		LabelEnvironment:              c.Env,
+		v1alpha1.LabelManagedBy:       v1alpha1.ManagedBy,
+		v1alpha1.LabelModel:           c.name,
+		v1alpha1.LabelVersion:         c.Version.Version,
+		v1alpha1.LabelEnvironment:     c.Env,
 	}
 }
 
@@ -185,8 +174,8 @@ func (c *context) selector() map[string]string {
 // annotations pin the exact artifact on the objects that run it.
 func (c *context) annotations() map[string]string {
 	return map[string]string{
-		"marina.dev/artifact-uri":    c.Version.Artifact.URI,
-		"marina.dev/artifact-digest": c.Version.Artifact.Digest,
+		v1alpha1.AnnotationArtifactURI:    c.Version.Artifact.URI,
+		v1alpha1.AnnotationArtifactDigest: c.Version.Artifact.Digest,
 	}
 }
 

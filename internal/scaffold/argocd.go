@@ -3,11 +3,14 @@ package scaffold
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/project"
 )
 
 const (
 	argoAPIVersion   = "argoproj.io/v1alpha1"
-	argoNamespace    = "argocd"
+	argoNamespace    = project.ArgoCDNamespace
 	argoDir          = "gitops/argocd"
 	inClusterServer  = "https://kubernetes.default.svc"
 	argoHealthKey    = "resource.customizations.health.marina.dev_ModelDeployment"
@@ -130,7 +133,7 @@ func (g *generator) applicationSet() object {
 					"labels": object{
 						"app.kubernetes.io/managed-by": "marina",
 						"app.kubernetes.io/part-of":    o.Name,
-						"marina.dev/model":             "{{ index .path.segments 1 }}",
+						v1alpha1.LabelModel:            "{{ index .path.segments 1 }}",
 						environmentLabel:               "{{ .path.basename }}",
 					},
 				},

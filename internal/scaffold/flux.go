@@ -1,11 +1,14 @@
 package scaffold
 
-import "github.com/marina-dev/marina/internal/render"
+import (
+	"github.com/marina-dev/marina/internal/project"
+	"github.com/marina-dev/marina/internal/render"
+)
 
 const (
 	fluxSourceAPIVersion    = "source.toolkit.fluxcd.io/v1"
 	fluxKustomizeAPIVersion = "kustomize.toolkit.fluxcd.io/v1"
-	fluxNamespace           = "flux-system"
+	fluxNamespace           = project.FluxNamespace
 	fluxDir                 = "gitops/flux"
 )
 

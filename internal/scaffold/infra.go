@@ -11,21 +11,23 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/config/monitoring"
 	"github.com/marina-dev/marina/config/rbac"
+	"github.com/marina-dev/marina/internal/project"
 )
 
 // Names of the cluster-wide objects.
 const (
-	systemNamespace    = "marina-system"
-	controllerName     = "marina-controller"
-	devicePluginName   = "nvidia-device-plugin"
-	devicePluginNS     = "kube-system"
+	systemNamespace    = project.SystemNamespace
+	controllerName     = project.ControllerName
+	devicePluginName   = project.DevicePluginName
+	devicePluginNS     = project.DevicePluginNamespace
 	devicePluginImage  = "nvcr.io/nvidia/k8s-device-plugin:v0.17.0"
 	envPlaceholderNS   = "models"
 	gpuResource        = "nvidia.com/gpu"
-	gpuNodeLabel       = "nvidia.com/gpu.present"
-	environmentLabel   = "marina.dev/environment"
+	gpuNodeLabel       = project.GPUNodeLabel
+	environmentLabel   = v1alpha1.LabelEnvironment
 	infraBaseDir       = "infrastructure/base"
 	infraMonitoringDir = "infrastructure/base/monitoring"
 	infraEnvDir        = "infrastructure/base/environment"

@@ -7,12 +7,14 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/marina-dev/marina/internal/project"
 )
 
-// Engine and CI choices.
+// Engine and CI choices: --engine takes an engine of marina.yaml's spec.engines, or both.
 const (
-	EngineArgoCD = "argocd"
-	EngineFlux   = "flux"
+	EngineArgoCD = project.EngineArgoCD
+	EngineFlux   = project.EngineFlux
 	EngineBoth   = "both"
 	CIGitHub     = "github"
 	CIGitLab     = "gitlab"

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/marina-dev/marina/internal/golden"
 	"io"
 	"io/fs"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/marina-dev/marina/internal/golden"
 
 	"go.yaml.in/yaml/v3"
 

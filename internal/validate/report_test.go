@@ -11,6 +11,7 @@ import (
 
 	"github.com/marina-dev/marina/internal/golden"
 	"github.com/marina-dev/marina/internal/prereq"
+	"github.com/marina-dev/marina/internal/report"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -21,7 +22,7 @@ func TestTextOutputOfARepositoryWithMistakesMatchesTheGoldenFile(t *testing.T) {
 	t.Parallel()
 	rep := run(t, mistakes(t), validate.Options{})
 	var got bytes.Buffer
-	if err := validate.WriteText(&got, rep, false); err != nil {
+	if err := rep.WriteText(&got, false); err != nil {
 		t.Fatal(err)
 	}
 	golden.Check(t, filepath.Join("testdata", "mistakes.txt"), got.Bytes())
@@ -31,8 +32,8 @@ func TestTextOutputColoursOnlyWhenAsked(t *testing.T) {
 	t.Parallel()
 	rep := &validate.Report{Findings: []validate.Finding{{Severity: validate.SeverityError, Rule: "schema", File: "marina.yaml", Line: 3, Message: "bad", Hint: "fix"}}, Files: []string{"marina.yaml"}}
 	var plain, colour bytes.Buffer
-	_ = validate.WriteText(&plain, rep, false)
-	_ = validate.WriteText(&colour, rep, true)
+	_ = rep.WriteText(&plain, false)
+	_ = rep.WriteText(&colour, true)
 	if strings.Contains(plain.String(), "\x1b[") || !strings.Contains(colour.String(), "\x1b[31merror") {
 		t.Fatalf("plain %q\ncolour %q", plain.String(), colour.String())
 	}
@@ -45,7 +46,7 @@ func TestJSONOutputIsTheReport(t *testing.T) {
 	t.Parallel()
 	rep := run(t, mistakes(t), validate.Options{})
 	var buf bytes.Buffer
-	if err := validate.WriteJSON(&buf, rep); err != nil {
+	if err := report.Write(&buf, report.FormatJSON, rep, report.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	var back validate.Report
@@ -56,7 +57,7 @@ func TestJSONOutputIsTheReport(t *testing.T) {
 		t.Fatalf("round trip lost findings:\n%s", buf.String())
 	}
 	buf.Reset()
-	_ = validate.WriteJSON(&buf, &validate.Report{})
+	_ = report.Write(&buf, report.FormatJSON, &validate.Report{}, report.Options{})
 	if !strings.Contains(buf.String(), `"findings": []`) {
 		t.Fatalf("an empty report must list no findings as []: %s", buf.String())
 	}
@@ -106,7 +107,7 @@ func TestSARIFOutputValidatesAgainstTheSARIFSchema(t *testing.T) {
 	rep := run(t, mistakes(t), validate.Options{})
 	for name, r := range map[string]*validate.Report{"with findings": rep, "empty": {}} {
 		var buf bytes.Buffer
-		if err := validate.WriteSARIF(&buf, r, validate.Tool{Name: "marina", Version: "v0.0.0-test", InformationURI: "https://github.com/marina-dev/marina"}); err != nil {
+		if err := r.SARIF(report.Tool{Name: "marina", Version: "v0.0.0-test", InformationURI: "https://github.com/marina-dev/marina"}).Write(&buf); err != nil {
 			t.Fatal(err)
 		}
 		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(buf.Bytes()))
@@ -120,7 +121,7 @@ func TestSARIFOutputValidatesAgainstTheSARIFSchema(t *testing.T) {
 
 	// And it says what code scanning needs.
 	var buf bytes.Buffer
-	_ = validate.WriteSARIF(&buf, rep, validate.Tool{Name: "marina", Version: "v1"})
+	_ = rep.SARIF(report.Tool{Name: "marina", Version: "v1"}).Write(&buf)
 	var log struct {
 		Runs []struct {
 			Tool struct {
@@ -173,7 +174,7 @@ func TestJUnitOutputParsesWithOneSuitePerFile(t *testing.T) {
 	t.Parallel()
 	rep := run(t, mistakes(t), validate.Options{})
 	var buf bytes.Buffer
-	if err := validate.WriteJUnit(&buf, rep); err != nil {
+	if err := rep.JUnit().Write(&buf); err != nil {
 		t.Fatal(err)
 	}
 	var suites struct {
@@ -233,7 +234,7 @@ func TestJUnitOutputParsesWithOneSuitePerFile(t *testing.T) {
 
 func TestWriteRejectsAnUnknownFormat(t *testing.T) {
 	t.Parallel()
-	if err := validate.Write(&bytes.Buffer{}, "xml", &validate.Report{}, validate.WriteOptions{}); err == nil || !strings.Contains(err.Error(), "sarif") {
+	if err := report.Write(&bytes.Buffer{}, "xml", &validate.Report{}, report.Options{}); err == nil || !strings.Contains(err.Error(), "sarif") {
 		t.Fatalf("err = %v", err)
 	}
 }

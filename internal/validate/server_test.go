@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/repo/repotest"
-	"github.com/marina-dev/marina/internal/scaffold"
 	"github.com/marina-dev/marina/internal/testenv"
 	"github.com/marina-dev/marina/internal/validate"
 )
@@ -28,7 +28,7 @@ spec:
 // deploys, which the server rejects (and only with prod in scope), and a kustomization that does not build.
 func TestServer(t *testing.T) {
 	c := testenv.Start(t, testenv.Options{CRDs: true})
-	c.CreateNamespaces(t, scaffold.ArgoCDNamespace, scaffold.FluxNamespace)
+	c.CreateNamespaces(t, project.ArgoCDNamespace, project.FluxNamespace)
 	overlay, err := os.ReadFile(filepath.Join(repotest.ExamplePath(), "infrastructure/overlays/prod/kustomization.yaml"))
 	if err != nil {
 		t.Fatal(err)

@@ -178,7 +178,7 @@ func run(t *testing.T, r *repo.Repo, opts validate.Options) *validate.Report {
 
 func dump(rep *validate.Report) string {
 	var b strings.Builder
-	_ = validate.WriteText(&b, rep, false)
+	_ = rep.WriteText(&b, false)
 	return b.String()
 }
 

@@ -1,0 +1,106 @@
+package project_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/project"
+)
+
+// model.yaml's strategy and scaling are copied as they are into the ModelDeployments render writes, so the three
+// definitions of each shape — model.yaml's Go types, the ModelDeployment API and model.yaml's JSON Schema — must
+// name the same fields.
+func TestStrategyAndScalingHaveOneShapeInModelYAMLTheAPIAndTheSchema(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "schemas", "application.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		t.Fatal(err)
+	}
+	defs := schema["$defs"].(map[string]any)
+	for _, tc := range []struct {
+		name           string
+		modelYAML, api reflect.Type
+	}{
+		{"strategy", reflect.TypeFor[project.Strategy](), reflect.TypeFor[v1alpha1.Strategy]()},
+		{"scaling", reflect.TypeFor[project.Scaling](), reflect.TypeFor[v1alpha1.Scaling]()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fromModelYAML, fromAPI := goFields(tc.modelYAML, ""), goFields(tc.api, "")
+			fromSchema := schemaFields(defs, defs[tc.name].(map[string]any), "")
+			if !slices.Equal(fromModelYAML, fromAPI) {
+				t.Errorf("project.%s and v1alpha1.%s differ:\n model.yaml %s\n API        %s", tc.modelYAML.Name(), tc.api.Name(), fromModelYAML, fromAPI)
+			}
+			if !slices.Equal(fromModelYAML, fromSchema) {
+				t.Errorf("project.%s and application.schema.json's $defs.%s differ:\n Go     %s\n schema %s", tc.modelYAML.Name(), tc.name, fromModelYAML, fromSchema)
+			}
+		})
+	}
+}
+
+// goFields lists the JSON paths of t's fields, sorted ("canary.steps[].setWeight").
+func goFields(t reflect.Type, prefix string) []string {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		if t.Kind() == reflect.Slice {
+			prefix += "[]"
+		}
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var out []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		p := join(prefix, name)
+		out = append(out, p)
+		out = append(out, goFields(f.Type, p)...)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// schemaFields lists the JSON paths a JSON Schema node allows, sorted, following $ref into defs.
+func schemaFields(defs, node map[string]any, prefix string) []string {
+	if ref, ok := node["$ref"].(string); ok {
+		return schemaFields(defs, defs[strings.TrimPrefix(ref, "#/$defs/")].(map[string]any), prefix)
+	}
+	var out []string
+	if items, ok := node["items"].(map[string]any); ok {
+		out = append(out, schemaFields(defs, items, prefix+"[]")...)
+	}
+	for _, key := range []string{"allOf", "anyOf", "oneOf"} {
+		subs, _ := node[key].([]any)
+		for _, s := range subs {
+			out = append(out, schemaFields(defs, s.(map[string]any), prefix)...)
+		}
+	}
+	props, _ := node["properties"].(map[string]any)
+	for name, sub := range props {
+		p := join(prefix, name)
+		out = append(out, p)
+		out = append(out, schemaFields(defs, sub.(map[string]any), p)...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func join(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	return prefix + "." + name
+}
