@@ -167,6 +167,7 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
 		newDoctorCommand(g),
 	)
 	declareOutputs(cmd)
+	registerCompletions(g, cmd)
 	return cmd
 }
 
