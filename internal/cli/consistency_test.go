@@ -40,12 +40,20 @@ func TestInitRefusesNoEnvironmentsAndWarnsAboutThePlaceholderURL(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, "--envs: no environment given") {
 		t.Fatalf("init --envs \"\": exit %d %s", code, errOut)
 	}
-	_, _, errOut = marina(t, "init", filepath.Join(t.TempDir(), "ml"))
+	placeholder := filepath.Join(t.TempDir(), "ml")
+	_, _, errOut = marina(t, "init", placeholder)
 	if !strings.Contains(errOut, "warning: no --repo-url: gitops/ and marina.yaml name the placeholder https://git.example.com/ml.git") {
 		t.Fatalf("init without --repo-url: stderr %q", errOut)
 	}
-	if _, _, errOut = marina(t, "init", filepath.Join(t.TempDir(), "ml"), "--repo-url", "https://github.com/acme/ml.git"); errOut != "" {
+	if _, out, _ := marina(t, "--repo", placeholder, "validate"); !strings.Contains(out, "info repo-url-placeholder: https://git.example.com/ml.git") {
+		t.Fatalf("validate does not flag the placeholder URL:\n%s", out)
+	}
+	real := filepath.Join(t.TempDir(), "ml")
+	if _, _, errOut = marina(t, "init", real, "--repo-url", "https://github.com/acme/ml.git"); errOut != "" {
 		t.Fatalf("init with --repo-url: stderr %q", errOut)
+	}
+	if _, out, _ := marina(t, "--repo", real, "validate"); strings.Contains(out, "repo-url-placeholder") {
+		t.Fatalf("validate flags a real URL:\n%s", out)
 	}
 }
 
