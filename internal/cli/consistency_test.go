@@ -8,30 +8,37 @@ import (
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 )
 
-func TestQueriesForAnUnknownModelOrEnvironmentFail(t *testing.T) {
-	t.Parallel()
-	dir := exampleDirWith(t, nil)
-	cases := []struct {
-		name string
-		args []string
-		code int
-		want string
-	}{
-		{"model list of an unknown model", []string{"model", "list", "nope"}, 1, `model "nope": not registered`},
-		{"history of an unknown model", []string{"history", "nope"}, 1, "registered models: iris-classifier, vision-gpu"},
-		{"history in an unknown environment", []string{"history", "iris-classifier", "--env", "qa"}, 1, `unknown environment "qa": marina.yaml lists staging, prod`},
-		{"model list of a known model", []string{"model", "list", "iris-classifier"}, 0, "iris-classifier   1.0.0"},
-		{"history of a known model", []string{"history", "iris-classifier", "--env", "prod"}, 0, "prod"},
-	}
+// exitCase is a marina run in a repository and what it must exit with and print.
+type exitCase struct {
+	name string
+	args []string
+	code int
+	want string
+}
+
+// checkExits runs each case with --repo dir, in parallel.
+func checkExits(t *testing.T, dir string, cases []exitCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			code, out, errOut := marina(t, append([]string{"--repo", dir}, c.args...)...)
 			if code != c.code || !strings.Contains(out+errOut, c.want) {
-				t.Fatalf("exit %d (want %d)\n%s%s\nwant %q", code, c.code, out, errOut, c.want)
+				t.Fatalf("exit %d (want %d)\n%.2000s%s\nwant %q", code, c.code, out, errOut, c.want)
 			}
 		})
 	}
+}
+
+func TestQueriesForAnUnknownModelOrEnvironmentFail(t *testing.T) {
+	t.Parallel()
+	checkExits(t, exampleDirWith(t, nil), []exitCase{
+		{"model list of an unknown model", []string{"model", "list", "nope"}, 1, `model "nope": not registered`},
+		{"history of an unknown model", []string{"history", "nope"}, 1, "registered models: iris-classifier, vision-gpu"},
+		{"history in an unknown environment", []string{"history", "iris-classifier", "--env", "qa"}, 1, `unknown environment "qa": marina.yaml lists staging, prod`},
+		{"model list of a known model", []string{"model", "list", "iris-classifier"}, 0, "iris-classifier   1.0.0"},
+		{"history of a known model", []string{"history", "iris-classifier", "--env", "prod"}, 0, "prod"},
+	})
 }
 
 func TestInitRefusesNoEnvironmentsAndWarnsAboutThePlaceholderURL(t *testing.T) {

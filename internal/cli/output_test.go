@@ -28,13 +28,7 @@ func TestEveryCommandDeclaresItsOutputFormatsInItsHelp(t *testing.T) {
 
 func TestAnOutputFormatACommandDoesNotDeclareIsRefused(t *testing.T) {
 	t.Parallel()
-	dir := exampleDirWith(t, nil)
-	cases := []struct {
-		name string
-		args []string
-		code int
-		want string
-	}{
+	checkExits(t, exampleDirWith(t, nil), []exitCase{
 		{"render -o json is refused, not printed as YAML", []string{"render", "-o", "json"}, 2, `unknown output format "json" for marina render: use -o yaml`},
 		{"render -o yaml is what it prints", []string{"render", "--env", "staging", "-o", "yaml"}, 0, "kind: Deployment"},
 		{"serve has no -o", []string{"serve", "--model", "x.onnx", "-o", "json"}, 2, "marina serve has no -o output"},
@@ -42,14 +36,5 @@ func TestAnOutputFormatACommandDoesNotDeclareIsRefused(t *testing.T) {
 		{"history -o yaml is data", []string{"history", "iris-classifier", "-o", "yaml"}, 0, "environment: prod"},
 		{"ci -o sarif is refused (it has --sarif FILE)", []string{"ci", "-o", "sarif"}, 2, "use -o text, -o markdown, -o json"},
 		{"model list -o json is data", []string{"model", "list", "-o", "json"}, 0, `"name": "iris-classifier"`},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			code, out, errOut := marina(t, append([]string{"--repo", dir}, c.args...)...)
-			if code != c.code || !strings.Contains(out+errOut, c.want) {
-				t.Fatalf("exit %d (want %d)\n%.2000s%s\nwant %q", code, c.code, out, errOut, c.want)
-			}
-		})
-	}
+	})
 }
