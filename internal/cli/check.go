@@ -143,8 +143,8 @@ Exit status: 1 when a check or gate fails, 2 when ONNX Runtime is not installed
 (bash hack/onnxruntime.sh) or on a usage error.`,
 		Example: `  marina model check iris-classifier@1.0.0
   marina model check iris-classifier@1.1.0 --runs 500 -o junit --output-file check.xml
-  marina model check llm@2.0.0 --file ./downloaded.onnx -o json
-  marina model check melspectrogram@1.0.0 --input-shape input=1,1280`,
+  marina model check iris-classifier@1.0.0 --file ./downloaded.onnx -o json
+  marina model check iris-classifier@1.0.0 --input-shape input=8,4`,
 		Args: exactArgs(1, "NAME@VERSION"),
 		RunE: runE(o, func(args []string) { o.name, o.version, _ = strings.Cut(args[0], "@") }),
 	}

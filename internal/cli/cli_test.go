@@ -66,7 +66,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"unknown command is a usage error", []string{"frobnicate"}, 2, "unknown command"},
 		{"unknown flag is a usage error", []string{"version", "--frob"}, 2, "unknown flag"},
-		{"bad output format is a usage error", []string{"version", "-o", "xml"}, 2, "-o table, -o json or -o yaml"},
+		{"bad output format is a usage error", []string{"version", "-o", "xml"}, 2, "use -o table, -o json, -o yaml"},
 		{"missing repository is an environment error", []string{"--repo", t.TempDir(), "model", "list"}, 2, "marina init"},
 		{"register of a new version without --file is a usage error", []string{"--repo", dir, "model", "register", "m", "--version", "1.0.0"}, 2, "--file is required to register a new version"},
 		{"bad semver is a usage error", []string{"--repo", dir, "model", "register", "m", "--version", "1.0", "--file", "x"}, 2, "not a semantic version"},

@@ -8,30 +8,37 @@ import (
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 )
 
-func TestQueriesForAnUnknownModelOrEnvironmentFail(t *testing.T) {
-	t.Parallel()
-	dir := exampleDirWith(t, nil)
-	cases := []struct {
-		name string
-		args []string
-		code int
-		want string
-	}{
-		{"model list of an unknown model", []string{"model", "list", "nope"}, 1, `model "nope": not registered`},
-		{"history of an unknown model", []string{"history", "nope"}, 1, "registered models: iris-classifier, vision-gpu"},
-		{"history in an unknown environment", []string{"history", "iris-classifier", "--env", "qa"}, 1, `unknown environment "qa": marina.yaml lists staging, prod`},
-		{"model list of a known model", []string{"model", "list", "iris-classifier"}, 0, "iris-classifier   1.0.0"},
-		{"history of a known model", []string{"history", "iris-classifier", "--env", "prod"}, 0, "prod"},
-	}
+// exitCase is a marina run in a repository and what it must exit with and print.
+type exitCase struct {
+	name string
+	args []string
+	code int
+	want string
+}
+
+// checkExits runs each case with --repo dir, in parallel.
+func checkExits(t *testing.T, dir string, cases []exitCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			code, out, errOut := marina(t, append([]string{"--repo", dir}, c.args...)...)
 			if code != c.code || !strings.Contains(out+errOut, c.want) {
-				t.Fatalf("exit %d (want %d)\n%s%s\nwant %q", code, c.code, out, errOut, c.want)
+				t.Fatalf("exit %d (want %d)\n%.2000s%s\nwant %q", code, c.code, out, errOut, c.want)
 			}
 		})
 	}
+}
+
+func TestQueriesForAnUnknownModelOrEnvironmentFail(t *testing.T) {
+	t.Parallel()
+	checkExits(t, exampleDirWith(t, nil), []exitCase{
+		{"model list of an unknown model", []string{"model", "list", "nope"}, 1, `model "nope": not registered`},
+		{"history of an unknown model", []string{"history", "nope"}, 1, "registered models: iris-classifier, vision-gpu"},
+		{"history in an unknown environment", []string{"history", "iris-classifier", "--env", "qa"}, 1, `unknown environment "qa": marina.yaml lists staging, prod`},
+		{"model list of a known model", []string{"model", "list", "iris-classifier"}, 0, "iris-classifier   1.0.0"},
+		{"history of a known model", []string{"history", "iris-classifier", "--env", "prod"}, 0, "prod"},
+	})
 }
 
 func TestInitRefusesNoEnvironmentsAndWarnsAboutThePlaceholderURL(t *testing.T) {
@@ -40,12 +47,20 @@ func TestInitRefusesNoEnvironmentsAndWarnsAboutThePlaceholderURL(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, "--envs: no environment given") {
 		t.Fatalf("init --envs \"\": exit %d %s", code, errOut)
 	}
-	_, _, errOut = marina(t, "init", filepath.Join(t.TempDir(), "ml"))
+	placeholder := filepath.Join(t.TempDir(), "ml")
+	_, _, errOut = marina(t, "init", placeholder)
 	if !strings.Contains(errOut, "warning: no --repo-url: gitops/ and marina.yaml name the placeholder https://git.example.com/ml.git") {
 		t.Fatalf("init without --repo-url: stderr %q", errOut)
 	}
-	if _, _, errOut = marina(t, "init", filepath.Join(t.TempDir(), "ml"), "--repo-url", "https://github.com/acme/ml.git"); errOut != "" {
+	if _, out, _ := marina(t, "--repo", placeholder, "validate"); !strings.Contains(out, "info repo-url-placeholder: https://git.example.com/ml.git") {
+		t.Fatalf("validate does not flag the placeholder URL:\n%s", out)
+	}
+	real := filepath.Join(t.TempDir(), "ml")
+	if _, _, errOut = marina(t, "init", real, "--repo-url", "https://github.com/acme/ml.git"); errOut != "" {
 		t.Fatalf("init with --repo-url: stderr %q", errOut)
+	}
+	if _, out, _ := marina(t, "--repo", real, "validate"); strings.Contains(out, "repo-url-placeholder") {
+		t.Fatalf("validate flags a real URL:\n%s", out)
 	}
 }
 

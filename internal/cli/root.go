@@ -167,6 +167,8 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
 		newDoctorCommand(g),
 		newStatusCommand(g),
 	)
+	declareOutputs(cmd)
+	registerCompletions(g, cmd)
 	return cmd
 }
 
@@ -182,6 +184,7 @@ cgo and ONNX Runtime. Rendered Deployments run it as "serve --model ...".`,
 		Example: `  marina-serve serve --model model.onnx --name iris --addr :8080`,
 	})
 	cmd.AddCommand(newVersionCommand(g), newServeCommand(g))
+	declareOutputs(cmd)
 	return cmd
 }
 
@@ -189,7 +192,7 @@ cgo and ONNX Runtime. Rendered Deployments run it as "serve --model ...".`,
 func newRoot(g *globalOptions, cmd *cobra.Command) *cobra.Command {
 	cmd.SilenceUsage = true
 	cmd.SilenceErrors = true
-	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
 		level := slog.LevelWarn
 		switch {
 		case g.verbosity >= 2:
@@ -201,7 +204,7 @@ func newRoot(g *globalOptions, cmd *cobra.Command) *cobra.Command {
 		// client-go logs through klog, a process-wide logger: silence it once. What matters to a user
 		// (a request that failed) comes back as an error.
 		silenceKlog.Do(func() { klog.SetLogger(logr.Discard()) })
-		return nil
+		return checkOutput(c, g.output)
 	}
 	cmd.SetIn(g.in)
 	cmd.SetOut(g.out)
@@ -210,7 +213,7 @@ func newRoot(g *globalOptions, cmd *cobra.Command) *cobra.Command {
 
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&g.repoPath, "repo", "", "path inside the model repository (default: walk up from the working directory)")
-	pf.StringVarP(&g.output, "output", "o", "table", "output format where the output is data: table|json|yaml")
+	pf.StringVarP(&g.output, "output", "o", "table", "output format: each command's help lists the ones it takes (most: table|json|yaml)")
 	pf.BoolVar(&g.noColor, "no-color", false, "never colour the output (colour is only used on a terminal anyway)")
 	pf.CountVarP(&g.verbosity, "verbose", "v", "log more (-v info, -vv debug) to stderr")
 	return cmd

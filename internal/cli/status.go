@@ -17,7 +17,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/marina-dev/marina/internal/controller"
+	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/registry"
@@ -269,7 +269,7 @@ func (o *statusOptions) clusterRows(ctx context.Context, rows []statusRow, envs 
 // workloads lists the Deployments of the model's environment (plain backend, or the controller's per-version
 // Deployments) and the custom resource of its backend.
 func workloads(ctx context.Context, c client.Client, namespace, name, env, backend string) ([]workload, error) {
-	sel := client.MatchingLabels{render.LabelModel: name, render.LabelEnvironment: env}
+	sel := client.MatchingLabels{v1alpha1.LabelModel: name, v1alpha1.LabelEnvironment: env}
 	var deps appsv1.DeploymentList
 	if err := c.List(ctx, &deps, client.InNamespace(namespace), sel); err != nil {
 		return nil, err
@@ -304,7 +304,7 @@ func deploymentWorkload(d *appsv1.Deployment) workload {
 		want = *d.Spec.Replicas
 	}
 	ready := d.Status.ReadyReplicas
-	w := workload{Kind: "Deployment", Name: d.Name, Version: d.Labels[controller.LabelVersion], Replicas: &want, ReadyReplicas: &ready}
+	w := workload{Kind: "Deployment", Name: d.Name, Version: d.Labels[v1alpha1.LabelVersion], Replicas: &want, ReadyReplicas: &ready}
 	switch {
 	case d.Status.ObservedGeneration < d.Generation:
 		w.Message = "the Deployment controller has not seen the latest spec yet"
@@ -326,7 +326,7 @@ func deploymentWorkload(d *appsv1.Deployment) workload {
 // resourceWorkload reads a ModelDeployment or InferenceService: its version label, and its Ready condition
 // (both publish kstatus-style conditions).
 func resourceWorkload(u *unstructured.Unstructured) workload {
-	w := workload{Kind: u.GetKind(), Name: u.GetName(), Version: u.GetLabels()[controller.LabelVersion], Message: "no Ready condition yet"}
+	w := workload{Kind: u.GetKind(), Name: u.GetName(), Version: u.GetLabels()[v1alpha1.LabelVersion], Message: "no Ready condition yet"}
 	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	for _, c := range conds {
 		m, _ := c.(map[string]any)

@@ -11,6 +11,7 @@ import (
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/render"
+	"github.com/marina-dev/marina/internal/scaffold"
 )
 
 // gpuResource is the extended resource of NVIDIA's device plugin.
@@ -252,6 +253,16 @@ func (v *validation) reference(a *application) gate.Reference {
 }
 
 // checkGatesPresent warns when marina.yaml sets no gates at all.
+// checkRepoURL notes the placeholder URL marina init writes when no --repo-url is given.
+func (v *validation) checkRepoURL() []Finding {
+	if u := v.project.Spec.Repository.URL; u != scaffold.DefaultRepoURL(v.project.Metadata.Name) {
+		return nil
+	}
+	return []Finding{finding("repo-url-placeholder", "marina.yaml", "spec.repository.url", v.projectLine("/spec/repository/url"),
+		"replace it in marina.yaml and gitops/ with the URL Argo CD and Flux pull this repository from",
+		"%s is the placeholder marina init writes without --repo-url", v.project.Spec.Repository.URL)}
+}
+
 func (v *validation) checkGatesPresent() []Finding {
 	if v.project.Spec.Gates != nil && (v.project.Spec.Gates.Accuracy != nil || v.project.Spec.Gates.LatencyP95Ms != nil) {
 		return nil

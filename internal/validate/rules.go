@@ -82,6 +82,8 @@ var Rules = []Rule{
 		"Without a nodeSelector the scheduler relies on the device plugin alone. Add e.g. nvidia.com/gpu.present: \"true\" to nodeSelector to keep GPU pods on GPU nodes."},
 	{"gpu-quota", SeverityError, "GPU models need more GPUs than the environment's ResourceQuota allows",
 		"Replicas (the autoscaler maximum when one is set) times GPUs per replica, summed over the environment's models, must fit requests.nvidia.com/gpu of the environment's ResourceQuota. Lower replicas, or raise the quota in infrastructure/overlays/<env>/."},
+	{"repo-url-placeholder", SeverityInfo, "marina.yaml names the placeholder repository URL marina init writes without --repo-url",
+		"spec.repository.url is https://git.example.com/<project>.git, which Argo CD and Flux cannot pull. Replace it in marina.yaml and gitops/ with the URL of this repository."},
 	{"gates-missing", SeverityWarning, "marina.yaml sets no quality gates",
 		"Without spec.gates any registered version may be promoted. Set spec.gates.accuracy.min and spec.gates.latencyP95Ms.max."},
 	{"gate-accuracy", SeverityError, "A deployed version fails the accuracy gate",

@@ -392,6 +392,8 @@ func TestRunFindsEachKindOfMistake(t *testing.T) {
 				set("infrastructure/overlays/staging/quota.yaml", strings.Replace(quotaYAML, `"2"`, `"1"`, 1))),
 			want: validate.Finding{Rule: "gpu-quota", File: app, Path: "spec.environments.staging",
 				Message: `m needs 2 GPUs in "staging" (2 replicas × 1 GPU), over the quota of 1 in infrastructure/overlays/staging/quota.yaml`}},
+		{name: "the placeholder repository URL of marina init is a note (the base fixture has it)",
+			want: validate.Finding{Rule: "repo-url-placeholder", Severity: validate.SeverityInfo, File: "marina.yaml", Path: "spec.repository.url"}},
 		{name: "no gates in marina.yaml is a warning",
 			edit: replace("marina.yaml", "  gates:\n    accuracy: {min: 0.9, maxRegression: 0.05}\n    latencyP95Ms: {max: 50}\n", ""),
 			want: validate.Finding{Rule: "gates-missing", Severity: validate.SeverityWarning, File: "marina.yaml", Path: "spec.gates"}},

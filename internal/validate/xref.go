@@ -49,6 +49,7 @@ func (v *validation) crossTasks() []task {
 		tasks = append(tasks, func() result { return result{findings: v.checkEnvironment(e)} })
 	}
 	tasks = append(tasks, func() result { return result{findings: v.checkGatesPresent()} })
+	tasks = append(tasks, func() result { return result{findings: v.checkRepoURL()} })
 	return tasks
 }
 
@@ -121,7 +122,7 @@ func (v *validation) checkApplicationRefs(a *application) []Finding {
 			// reported once as xref-model
 		case vf == nil:
 			out = append(out, finding("xref-version", a.file, field+".version", vline,
-				fmt.Sprintf("register it with `marina model register %s --version %s`, or deploy one of %s", m, es.Version, strings.Join(versions, ", ")),
+				fmt.Sprintf("register it with `marina model register %s --file MODEL --version %s`, or deploy one of %s", m, es.Version, strings.Join(versions, ", ")),
 				"%s@%s is not registered (no %s)", m, es.Version, model.File(m, es.Version)))
 		case vf.v == nil:
 			out = append(out, finding("artifact-digest", a.file, field+".version", vline, "fix or re-register "+vf.file,
