@@ -385,7 +385,7 @@ func (d *Document) Decode(s Schema, v any) error {
 			return fileError(d.File, 0, "", "%v", err)
 		}
 		fe := &FileError{File: d.File}
-		d.collect(ve, fe)
+		d.collect(s, ve, fe)
 		sort.SliceStable(fe.Problems, func(i, j int) bool { return fe.Problems[i].Line < fe.Problems[j].Line })
 		return fe
 	}
@@ -404,7 +404,7 @@ func (d *Document) Decode(s Schema, v any) error {
 var printer = message.NewPrinter(language.English)
 
 // collect flattens a validation error tree into one problem per leaf.
-func (d *Document) collect(ve *jsonschema.ValidationError, fe *FileError) {
+func (d *Document) collect(s Schema, ve *jsonschema.ValidationError, fe *FileError) {
 	if pn, ok := ve.ErrorKind.(*kind.PropertyNames); ok {
 		// The library reuses the location slice of propertyNames errors, so find the key by name.
 		ptr := d.keyPointer(pn.Property)
@@ -413,7 +413,7 @@ func (d *Document) collect(ve *jsonschema.ValidationError, fe *FileError) {
 	}
 	if len(ve.Causes) > 0 {
 		for _, c := range ve.Causes {
-			d.collect(c, fe)
+			d.collect(s, c, fe)
 		}
 		return
 	}
@@ -424,7 +424,7 @@ func (d *Document) collect(ve *jsonschema.ValidationError, fe *FileError) {
 	if ap, ok := ve.ErrorKind.(*kind.AdditionalProperties); ok {
 		for _, p := range ap.Properties {
 			child := ptr + "/" + escapePtr(p)
-			fe.Problems = append(fe.Problems, Problem{Path: joinPath(d.paths[ptr], p), Line: d.lines[child], Message: "unknown field (check the spelling, or see `schemas/` for the allowed fields)"})
+			fe.Problems = append(fe.Problems, Problem{Path: joinPath(d.paths[ptr], p), Line: d.lines[child], Message: "unknown field (check the spelling; the allowed fields: " + DocsURL(s) + ")"})
 		}
 		return
 	}

@@ -1,5 +1,6 @@
 // Command gendocs writes the generated docs: the CLI reference under docs/cli from
-// marina's cobra commands, and docs/validate-rules.md from validate's rules table.
+// marina's cobra commands, the field reference of marina's files under docs/reference from
+// the JSON schemas in schemas/, and docs/validate-rules.md from validate's rules table.
 // Usage: go run ./hack/gendocs [-out docs]
 package main
 
@@ -33,6 +34,9 @@ func generate(out string) error {
 		return err
 	}
 	if err := doc.GenMarkdownTree(root, dir); err != nil {
+		return err
+	}
+	if err := writeFieldReferences(out); err != nil {
 		return err
 	}
 	f, err := os.Create(filepath.Join(out, "validate-rules.md"))

@@ -28,7 +28,7 @@ const (
 var ChecksModes = []string{ChecksAuto, ChecksOn, ChecksOff}
 
 // NoRuntimeNote is the summary's note when ChecksAuto finds no ONNX Runtime library.
-const NoRuntimeNote = "model checks skipped: ONNX Runtime not installed (bash hack/onnxruntime.sh)"
+const NoRuntimeNote = "model checks skipped: ONNX Runtime not installed (install it with `marina runtime install`, or run marina ci --checks on to fail instead)"
 
 // NotInBuildNote is the summary's note when ChecksAuto runs in a marina built without cgo, which cannot load
 // ONNX Runtime at all.

@@ -140,7 +140,7 @@ feature columns, in the order the model's input takes them, then a last column
 Latency metrics: latency_p50_ms, latency_p95_ms, latency_p99_ms.
 
 Exit status: 1 when a check or gate fails, 2 when ONNX Runtime is not installed
-(bash hack/onnxruntime.sh) or on a usage error.`,
+(marina runtime install) or on a usage error.`,
 		Example: `  marina model check iris-classifier@1.0.0
   marina model check iris-classifier@1.1.0 --runs 500 -o junit --output-file check.xml
   marina model check iris-classifier@1.0.0 --file ./downloaded.onnx -o json

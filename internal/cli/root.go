@@ -166,6 +166,7 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
 		newControllerCommand(g),
 		newDoctorCommand(g),
 		newStatusCommand(g),
+		newRuntimeCommand(g),
 	)
 	declareOutputs(cmd)
 	registerCompletions(g, cmd)
@@ -183,7 +184,7 @@ func NewServeRootCommand(in io.Reader, out, errOut io.Writer) *cobra.Command {
 cgo and ONNX Runtime. Rendered Deployments run it as "serve --model ...".`,
 		Example: `  marina-serve serve --model model.onnx --name iris --addr :8080`,
 	})
-	cmd.AddCommand(newVersionCommand(g), newServeCommand(g))
+	cmd.AddCommand(newVersionCommand(g), newServeCommand(g), newRuntimeCommand(g))
 	declareOutputs(cmd)
 	return cmd
 }

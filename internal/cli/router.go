@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -74,7 +75,12 @@ func (o *routerOptions) Run(ctx context.Context) error {
 	if where == "" {
 		where = "--model-deployment " + o.modelDeployment
 	}
-	opts := router.Options{Log: o.log}
+	// A server's log: one line per reload and per version marked down or up even without -v.
+	log := o.log
+	if o.verbosity == 0 {
+		log = slog.New(slog.NewTextHandler(o.errOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	opts := router.Options{Log: log, Source: where}
 	tp, err := router.NewOTLPTracing(ctx, o.otlpEndpoint)
 	if err != nil {
 		return usagef("--otlp-endpoint: %v", err)
@@ -225,6 +231,17 @@ The configuration file (unknown fields are errors):
   maxIdleConnsPerHost: 256
   maxConnsPerHost: 1024           # per upstream address; more requests wait for one
   timeouts: {upstream: 60s, readHeader: 10s, idle: 90s, drain: 10s}
+  health: {consecutiveErrors: 5, backoff: 10s, failover: false}
+
+Passive health: a version that fails health.consecutiveErrors requests in a row
+without answering (refused, timed out, connection broken; an HTTP error status is
+an answer) is marked down for health.backoff, then tried again. While it is down
+its share of traffic gets 503 with Retry-After at once, or, with health.failover,
+goes to the split's other versions by their weights; pinned requests still reach it.
+
+The metrics address also serves GET /status: JSON with each version's weight,
+share and health, the shadow and its percent, and the last reload (time, result,
+error). Each reload, each version marked down or up, is one log line on stderr.
 
 Changes to the file are picked up within --reload-interval, or on SIGHUP, and
 swapped in atomically; a file that does not load is logged and the previous

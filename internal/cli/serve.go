@@ -238,8 +238,8 @@ status, duration; never a body). Serving a version the registry marks blocked
 logs a warning. SIGTERM or Ctrl-C stops accepting
 connections and lets requests in flight finish (up to 10s).
 
-ONNX Runtime is loaded from $ONNXRUNTIME_LIB or the cache hack/onnxruntime.sh
-fills; without it serve exits 2. This is the command rendered Deployments run.`,
+ONNX Runtime is loaded from $ONNXRUNTIME_LIB or the cache marina runtime install
+(or hack/onnxruntime.sh) fills; without it serve exits 2. This is the command rendered Deployments run.`,
 		Example: `  marina serve --model iris-classifier@1.0.0
   marina serve --model ./model.onnx --name iris --addr :8080
   curl -s localhost:8080/v2/models/iris/infer -d '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}'`,

@@ -17,7 +17,7 @@ import (
 )
 
 func initialize(lib string) error {
-	hint := "install it with `bash hack/onnxruntime.sh` or set ONNXRUNTIME_LIB"
+	hint := "install it with `marina runtime install` (or `bash hack/onnxruntime.sh` in marina's source tree), or set ONNXRUNTIME_LIB"
 	if _, err := os.Stat(lib); err != nil {
 		return fmt.Errorf("%w: %s not found: %s", ErrNoRuntime, lib, hint)
 	}

@@ -27,12 +27,17 @@ func (notInBuild) Error() string {
 
 func (notInBuild) Is(target error) bool { return target == ErrNoRuntime }
 
-// LibPath is where the ONNX Runtime library is expected: $ONNXRUNTIME_LIB, else
-// CacheDir()/onnxruntime/1.30.0/libonnxruntime.so.1, where hack/onnxruntime.sh puts it.
+// LibPath is where the ONNX Runtime library is expected: $ONNXRUNTIME_LIB, else CacheLibPath.
 func LibPath() string {
 	if p := os.Getenv("ONNXRUNTIME_LIB"); p != "" {
 		return p
 	}
+	return CacheLibPath()
+}
+
+// CacheLibPath is CacheDir()/onnxruntime/1.30.0/libonnxruntime.so.1, where marina runtime install and
+// hack/onnxruntime.sh put the library.
+func CacheLibPath() string {
 	return filepath.Join(CacheDir(), "onnxruntime", RuntimeVersion, "libonnxruntime.so.1")
 }
 

@@ -215,18 +215,15 @@ func (w *ModelDeploymentWatch) Follow(ctx context.Context, rt *Router) {
 		}
 		cfg, err := w.current()
 		if err != nil {
-			rt.metrics.reloads.WithLabelValues("failure").Inc()
-			w.log.Warn("keeping the last good configuration", "error", err)
+			rt.ReloadFailed(err)
 			continue
 		}
 		if reflect.DeepEqual(cfg, last) {
 			continue // a status change that moves no traffic
 		}
-		if err := rt.Reload(cfg); err != nil {
-			w.log.Warn("keeping the last good configuration", "error", err)
-			continue
+		if rt.Reload(cfg) != nil {
+			continue // logged and counted by Reload
 		}
 		last = cfg
-		w.log.Info("configuration reloaded", "namespace", w.src.Namespace, "modelDeployment", w.src.Name, "upstreams", cfg.Upstreams, "shadow", cfg.Shadow)
 	}
 }

@@ -139,7 +139,7 @@ func TestClusterModeFollowsTheModelDeploymentStatus(t *testing.T) {
 		return strings.Contains(log.String(), "waiting for a ModelDeployment to route by") && strings.Contains(log.String(), "no status.weights")
 	})
 	setStatus("1.0.0", "1.1.0", &v1alpha1.TrafficWeights{Stable: 90, Canary: 10})
-	r, err := New(<-first, Options{Rand: seeded(7)})
+	r, err := New(<-first, Options{Rand: seeded(7), Log: log.logger(), Source: "ModelDeployment models/iris"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,8 @@ func TestClusterModeFollowsTheModelDeploymentStatus(t *testing.T) {
 			t.Errorf("%s: %v answered, want 1.0.0 alone", change.what, got)
 		}
 	}
-	for _, want := range []string{"keeping the last good configuration", "no status.weights", "ModelDeployment models/iris not found"} {
+	for _, want := range []string{"configuration not reloaded; the previous one stays", "no status.weights", "ModelDeployment models/iris not found",
+		`msg="configuration reloaded" source="ModelDeployment models/iris" model=iris weights="[1.0.0=30 1.1.0=70]"`} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}

@@ -52,6 +52,10 @@ const (
 	DefaultMaxIdleConnsPerHost = 256
 	// DefaultMaxConnsPerHost is maxConnsPerHost's default, Envoy's default max_connections per upstream cluster.
 	DefaultMaxConnsPerHost = 1024
+	// DefaultConsecutiveErrors is health.consecutiveErrors's default, Envoy's outlier detection default.
+	DefaultConsecutiveErrors = 5
+	// DefaultHealthBackoff is health.backoff's default.
+	DefaultHealthBackoff = 10 * time.Second
 )
 
 // ErrInvalidConfig is wrapped by every error about a router configuration's content.
@@ -81,6 +85,8 @@ type Config struct {
 	MaxConnsPerHost int `json:"maxConnsPerHost,omitempty"`
 	// Timeouts bound each phase of a request.
 	Timeouts Timeouts `json:"timeouts,omitempty"`
+	// Health marks a version that stops answering down (passive health checking).
+	Health Health `json:"health,omitempty"`
 
 	maxBody int64 // resolved by validate
 }
@@ -129,6 +135,20 @@ type Sticky struct {
 	Header string `json:"header,omitempty"`
 	// Cookie whose value is the key, when Header is empty or absent from the request.
 	Cookie string `json:"cookie,omitempty"`
+}
+
+// Health is passive health checking: a version that fails consecutiveErrors requests in a row without answering
+// (connection refused, timeout, connection broken; an HTTP error status is an answer) is marked down for backoff.
+// Then one request may try it again: an answer marks it up, another transport error down for backoff again.
+type Health struct {
+	// ConsecutiveErrors marks a version down after this many transport errors in a row (default 5).
+	ConsecutiveErrors int `json:"consecutiveErrors,omitempty"`
+	// Backoff is how long a version stays down (default 10s).
+	Backoff Duration `json:"backoff,omitempty"`
+	// Failover sends the requests a down version would get to the other versions of the split, by their weights.
+	// Off by default: the split is the rollout's decision, so a down version's share gets 503 at once (with
+	// Retry-After) instead. Requests pinned with X-Marina-Version always go to their version.
+	Failover bool `json:"failover,omitempty"`
 }
 
 // Timeouts bound each phase of a request.
@@ -258,15 +278,20 @@ func (c *Config) validate() error {
 			*f.v = f.def
 		}
 	}
+	if h := &c.Health; h.ConsecutiveErrors < 0 {
+		return fieldError("health.consecutiveErrors", "%d: want 0 (default %d) or more", h.ConsecutiveErrors, DefaultConsecutiveErrors)
+	} else if h.ConsecutiveErrors == 0 {
+		h.ConsecutiveErrors = DefaultConsecutiveErrors
+	}
 	t := &c.Timeouts
 	for _, d := range []struct {
 		name string
 		v    *Duration
 		def  time.Duration
-	}{{"upstream", &t.Upstream, DefaultUpstreamTimeout}, {"readHeader", &t.ReadHeader, DefaultReadHeaderTimeout},
-		{"idle", &t.Idle, DefaultIdleTimeout}, {"drain", &t.Drain, DefaultDrainTimeout}} {
+	}{{"timeouts.upstream", &t.Upstream, DefaultUpstreamTimeout}, {"timeouts.readHeader", &t.ReadHeader, DefaultReadHeaderTimeout},
+		{"timeouts.idle", &t.Idle, DefaultIdleTimeout}, {"timeouts.drain", &t.Drain, DefaultDrainTimeout}, {"health.backoff", &c.Health.Backoff, DefaultHealthBackoff}} {
 		if d.v.Duration < 0 {
-			return fieldError("timeouts."+d.name, "%s: must not be negative", d.v.Duration)
+			return fieldError(d.name, "%s: must not be negative", d.v.Duration)
 		}
 		if d.v.Duration == 0 {
 			d.v.Duration = d.def

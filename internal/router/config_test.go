@@ -48,6 +48,10 @@ func TestParseNamesTheFieldThatIsWrong(t *testing.T) {
 		{"maxBody is a positive size", "maxBody: 0\n", "maxBody: 0"},
 		{"timeouts are not negative", "timeouts: {drain: -1s}\n", "timeouts.drain: -1s"},
 		{"the connection cap is not negative", "maxConnsPerHost: -1\n", "maxConnsPerHost: -1: want 0 (default 1024) or more"},
+		{"health counts errors from 1", "health: {consecutiveErrors: -1}\n", "health.consecutiveErrors: -1: want 0 (default 5) or more"},
+		{"health backs off for a positive time", "health: {backoff: -1s}\n", "health.backoff: -1s: must not be negative"},
+		{"health failover is a boolean", "health: {failover: sometimes}\n", "health.failover"},
+		{"health has no other fields", "health: {interval: 5s}\n", `unknown field "interval"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

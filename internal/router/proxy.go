@@ -35,6 +35,8 @@ type Options struct {
 	// TracerProvider records a span for each primary and shadow request and injects its W3C traceparent upstream.
 	// nil records nothing: the client's traceparent and tracestate headers then reach the upstreams verbatim.
 	TracerProvider trace.TracerProvider
+	// Source says where configurations come from (a file, a ModelDeployment), in /status and the reload log.
+	Source string
 }
 
 // Router is the reverse proxy in front of the versions of one model. It is an http.Handler.
@@ -46,6 +48,10 @@ type Router struct {
 	state   atomic.Pointer[state]
 	reload  sync.Mutex // serialises Reload, not requests
 	buffers bufferPool // response copy buffers of every version's ReverseProxy
+	source  string
+
+	lastReload atomic.Pointer[ReloadStatus]
+	reloads    [2]atomic.Int64 // successes, failures
 }
 
 // state is one configuration, ready to route; Reload swaps it whole.
@@ -73,11 +79,15 @@ type upstream struct {
 	metrics *versionMetrics
 	errors  map[string]prometheus.Counter // by kind
 	pair    *pairMetrics                  // comparisons of the shadow against this version; nil without a shadow
+	health  *health
+	cfg     Health
+	log     *slog.Logger
 }
 
 // New builds a Router for cfg (from Load or Parse).
 func New(cfg *Config, opts Options) (*Router, error) {
-	rt := &Router{log: opts.Log, rand: opts.Rand, metrics: newMetrics()}
+	rt := &Router{log: opts.Log, rand: opts.Rand, metrics: newMetrics(), source: opts.Source}
+	rt.lastReload.Store(&ReloadStatus{Time: time.Now().UTC(), Result: reloadSuccess, Source: opts.Source})
 	if rt.log == nil {
 		rt.log = slog.New(slog.DiscardHandler)
 	}
@@ -103,18 +113,19 @@ func (rt *Router) MetricsHandler() http.Handler { return rt.metrics.handler() }
 
 // Reload swaps in cfg atomically: requests already routed finish on the previous configuration, the next ones use
 // cfg. Keep-alive connections survive when the connection settings stay; the shadow queue is replaced only when the
-// shadow changes.
+// shadow changes; a version keeps its health while its URL stays. Either way the result is logged, counted and
+// reported by /status.
 func (rt *Router) Reload(cfg *Config) error {
 	rt.reload.Lock()
 	defer rt.reload.Unlock()
 	old := rt.state.Load()
 	st, err := rt.build(cfg, old)
 	if err != nil {
-		rt.metrics.reloads.WithLabelValues("failure").Inc()
+		rt.ReloadFailed(err)
 		return err
 	}
 	rt.state.Store(st)
-	rt.metrics.reloads.WithLabelValues("success").Inc()
+	rt.reloaded(cfg, nil)
 	if cfg.Listen != old.cfg.Listen || cfg.Metrics != old.cfg.Metrics {
 		rt.log.Warn("listen and metrics addresses change only with a restart", "listen", old.cfg.Listen, "metrics", old.cfg.Metrics)
 	}
@@ -159,6 +170,12 @@ func (rt *Router) build(cfg *Config, old *state) (*state, error) {
 		if err != nil {
 			return nil, err
 		}
+		up.cfg = cfg.Health
+		if old != nil {
+			if o := old.byVersion[u.Version]; o != nil && o.url.String() == up.url.String() {
+				up.health = o.health
+			}
+		}
 		st.byVersion[u.Version] = up
 		if u.Weight > 0 {
 			st.total += uint64(u.Weight)
@@ -200,7 +217,7 @@ func (rt *Router) newUpstream(model, version, rawURL string, transport http.Roun
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	u.RawPath = ""
 	up := &upstream{model: model, version: version, answer: []string{version}, url: u, traced: rt.tracer != nil,
-		metrics: rt.metrics.forVersion(model, version), errors: map[string]prometheus.Counter{}}
+		metrics: rt.metrics.forVersion(model, version), errors: map[string]prometheus.Counter{}, health: &health{}, log: rt.log}
 	up.proxy = &httputil.ReverseProxy{Rewrite: up.rewrite, Transport: transport, BufferPool: &rt.buffers,
 		ModifyResponse: up.answered, ErrorHandler: up.failed, ErrorLog: slog.NewLogLogger(rt.log.Handler(), slog.LevelDebug)}
 	for _, kind := range []string{errConnect, errTimeout, errProtocol, errOther} {
@@ -309,10 +326,24 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	u, pinned, err := st.choose(r, rt.rand)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	ex := &exchange{ResponseWriter: w}
+	if !pinned {
+		if down, until := u.health.down(start); down {
+			var alt *upstream
+			if st.cfg.Health.Failover {
+				alt = st.failover(start, rt.rand)
+			}
+			if alt == nil {
+				u.metrics.observe(http.StatusServiceUnavailable, time.Since(start).Seconds())
+				u.unavailable(w, until, start, st.cfg.Health)
+				return
+			}
+			u = alt
+		}
+	}
 	// Deferred: ReverseProxy aborts the handler (http.ErrAbortHandler) when the upstream fails mid-body.
 	defer func() { u.metrics.observe(ex.status, time.Since(start).Seconds()) }()
 	if r.ContentLength > st.cfg.maxBody {
@@ -522,9 +553,12 @@ func (u *upstream) rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
-// answered names the version in the response, replacing whatever the upstream said.
+// answered names the version in the response, replacing whatever the upstream said, and marks the version up.
 func (u *upstream) answered(resp *http.Response) error {
 	resp.Header[versionHeaderKey] = u.answer
+	if u.health.success() {
+		u.log.Info("version answers again: marked up", "model", u.model, "version", u.version)
+	}
 	return nil
 }
 
@@ -554,8 +588,12 @@ func (u *upstream) failed(w http.ResponseWriter, r *http.Request, err error) {
 		kind = errConnect
 	}
 	u.errors[kind].Inc()
+	if u.health.failure(time.Now(), u.cfg) {
+		u.log.Warn("version marked down", "model", u.model, "version", u.version, "consecutiveErrors", u.cfg.ConsecutiveErrors,
+			"backoff", u.cfg.Backoff.Duration, "error", err)
+	}
 	ex.Header()[versionHeaderKey] = u.answer
-	http.Error(ex, fmt.Sprintf("%s %s did not answer: %s", u.model, u.version, kind), status)
+	writeError(ex, status, fmt.Sprintf("%s %s did not answer: %s", u.model, u.version, kind))
 }
 
 // refuse answers a request whose body the router would not or could not read: 413 over limit, else 400.
@@ -565,7 +603,7 @@ func (u *upstream) refuse(w http.ResponseWriter, status int, limit int64) {
 		msg = fmt.Sprintf("request body larger than %d bytes (the router's maxBody)", limit)
 	}
 	w.Header()[versionHeaderKey] = u.answer
-	http.Error(w, msg, status)
+	writeError(w, status, msg)
 }
 
 // isTimeout reports whether err is a timeout: a deadline, or the transport's wait for response headers.

@@ -37,6 +37,7 @@ func (rt *Router) Serve(ctx context.Context, ln, metricsLn net.Listener) error {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", rt.MetricsHandler())
 		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+		mux.Handle("GET /status", rt.StatusHandler())
 		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: cfg.Timeouts.ReadHeader.Duration}
 		servers = append(servers, msrv)
 		go func() { errc <- msrv.Serve(metricsLn) }()
@@ -84,15 +85,12 @@ func (rt *Router) WatchFile(ctx context.Context, file string, interval time.Dura
 // ReloadFile loads file and swaps it in; on error the previous configuration stays. It reports whether it swapped.
 func (rt *Router) ReloadFile(file string) bool {
 	cfg, err := Load(file)
-	if err == nil {
-		err = rt.Reload(cfg)
-	} else {
-		rt.metrics.reloads.WithLabelValues("failure").Inc()
-	}
 	if err != nil {
-		rt.log.Error("configuration not reloaded; the previous one stays", "file", file, "error", err)
+		rt.ReloadFailed(err)
 		return false
 	}
-	rt.log.Info("configuration reloaded", "file", file, "model", cfg.Model)
-	return true
+	return rt.Reload(cfg) == nil
 }
+
+// ReloadFailed records a configuration that could not be loaded: the previous one stays.
+func (rt *Router) ReloadFailed(err error) { rt.reloaded(nil, err) }

@@ -37,13 +37,13 @@ func schemaHint(rule, file string) string {
 	}
 	switch {
 	case file == project.ProjectFile:
-		return "see schemas/project.schema.json for the fields of marina.yaml"
+		return "the fields of marina.yaml: " + schemas.DocsURL(schemas.Project)
 	case strings.HasSuffix(file, "/"+project.ApplicationFile):
-		return "see schemas/application.schema.json for the fields of model.yaml"
+		return "the fields of model.yaml: " + schemas.DocsURL(schemas.Application)
 	case strings.HasPrefix(file, model.Dir+"/"):
 		return "registry files are written by `marina model register`; register the version again rather than editing it"
 	case file == "ci/pipeline.yaml":
-		return "see schemas/pipeline.schema.json for the stages of ci/pipeline.yaml"
+		return "the stages of ci/pipeline.yaml: " + schemas.DocsURL(schemas.Pipeline)
 	}
 	return ""
 }

@@ -29,7 +29,7 @@ var Rules = []Rule{
 	{"yaml", SeverityError, "A file is not valid YAML or JSON, or breaks a parsing limit",
 		"Fix the syntax at the line shown. marina refuses YAML aliases and merge keys, duplicate keys, non-string keys, non-UTF-8 text and nesting deeper than 64 levels: write the values out."},
 	{"schema", SeverityError, "A marina file does not match its JSON Schema",
-		"marina.yaml, applications/*/model.yaml, models/*/v*.json and ci/pipeline.yaml are checked against the schemas in schemas/. Fix the field at the path shown: a misspelt field is unknown, a value of the wrong type or a missing required field is reported where it is."},
+		"marina.yaml, applications/*/model.yaml, models/*/v*.json and ci/pipeline.yaml are checked against marina's JSON schemas (their field reference: docs/reference/). Fix the field at the path shown: a misspelt field is unknown, a value of the wrong type or a missing required field is reported where it is."},
 	{"k8s-schema", SeverityError, "A Kubernetes object does not match its schema",
 		"Objects under applications/*/<env>/, infrastructure/ and gitops/ are checked offline against the Kubernetes and CRD schemas built into marina (plus --crds). An unknown field would be pruned or rejected by the API server; fix the field at the path shown. For rendered files, fix model.yaml and run `marina render --write`."},
 	{"k8s-label", SeverityError, "A label key or value breaks the API server's rules",
