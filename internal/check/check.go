@@ -1,6 +1,7 @@
 package check
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -235,7 +235,7 @@ func ReadEval(r *repo.Repo, name string) ([]EvalFile, error) {
 		}
 		out = append(out, EvalFile{Name: p, Data: data})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	slices.SortFunc(out, func(a, b EvalFile) int { return cmp.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
@@ -496,7 +496,7 @@ func measureLatency(ctx context.Context, sess *inference.Session, inputs []infer
 
 // latencyOf computes nearest-rank percentiles of durations in ms.
 func latencyOf(d []float64, warmup int) *Latency {
-	sort.Float64s(d)
+	slices.Sort(d)
 	return &Latency{Runs: len(d), Warmup: warmup, P50Ms: Percentile(d, 50), P95Ms: Percentile(d, 95), P99Ms: Percentile(d, 99)}
 }
 

@@ -2,7 +2,7 @@ package cli
 
 import (
 	"io"
-	"sort"
+	"slices"
 
 	"github.com/spf13/cobra"
 )
@@ -22,7 +22,7 @@ func sortedKeys[V any](m map[string]V) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	return keys
 }
 

@@ -1,9 +1,10 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -142,7 +143,7 @@ func unfit(n *corev1.Node, s project.EnvironmentSpec) string {
 	for k := range s.NodeSelector {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	for _, k := range keys {
 		if v, ok := n.Labels[k]; !ok || v != s.NodeSelector[k] {
 			return fmt.Sprintf("nodeSelector %s=%s does not match", k, s.NodeSelector[k])
@@ -216,7 +217,7 @@ func (d *doctor) modelPods(ctx context.Context, ns string, extra client.Matching
 	if err := d.Client.List(ctx, &pods, client.InNamespace(ns), sel); err != nil {
 		return nil, err
 	}
-	sort.Slice(pods.Items, func(i, j int) bool { return pods.Items[i].Name < pods.Items[j].Name })
+	slices.SortFunc(pods.Items, func(a, b corev1.Pod) int { return cmp.Compare(a.Name, b.Name) })
 	return pods.Items, nil
 }
 

@@ -5,7 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -111,7 +111,7 @@ func (b *Bundle) Kinds() []string {
 	for k := range b.kinds {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	return keys
 }
 
@@ -120,7 +120,7 @@ func (b *Bundle) Kinds() []string {
 func (b *Bundle) Encode() ([]byte, error) {
 	f := bundleFile{Format: bundleFormat, Sources: append([]string(nil), b.sources...), Kinds: map[string]bundleKind{},
 		ExperimentalSource: b.experimentalSource}
-	sort.Strings(f.Sources)
+	slices.Sort(f.Sources)
 	for key, e := range b.kinds {
 		k, err := e.encode()
 		if err != nil {

@@ -3,6 +3,7 @@ package kubeschema
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -200,7 +201,7 @@ func (v *Validator) Kinds() []string {
 	for k := range v.schemas {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	return keys
 }
 
@@ -267,7 +268,7 @@ func newError(apiVersion, kind string, obj map[string]any, fields []FieldError) 
 	if md, ok := obj["metadata"].(map[string]any); ok {
 		out.Name, _ = md["name"].(string)
 	}
-	sort.SliceStable(out.Fields, func(i, j int) bool { return out.Fields[i].Path < out.Fields[j].Path })
+	slices.SortStableFunc(out.Fields, func(a, b FieldError) int { return cmp.Compare(a.Path, b.Path) })
 	return out
 }
 

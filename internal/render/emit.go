@@ -3,7 +3,7 @@ package render
 import (
 	"bytes"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -29,7 +29,7 @@ func emitMapping(b *bytes.Buffer, m map[string]any, indent int, firstInline bool
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	for i, k := range keys {
 		if i > 0 || !firstInline {
 			b.WriteString(strings.Repeat(" ", indent))

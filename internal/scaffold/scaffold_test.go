@@ -4,15 +4,16 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/marina-dev/marina/internal/golden"
 	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/marina-dev/marina/internal/golden"
 
 	"go.yaml.in/yaml/v3"
 
@@ -231,7 +232,7 @@ func TestFilesMatchTheGoldenFilesForTheDefaultOptions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v (run go test ./internal/scaffold -update to create the golden files)", err)
 	}
-	sort.Strings(onDisk)
+	slices.Sort(onDisk)
 	var generated []string
 	for _, f := range files {
 		generated = append(generated, f.Path)

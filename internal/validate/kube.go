@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -196,7 +196,7 @@ func labelFindings(file string, d *schemas.Document, obj map[string]any, prefix 
 		for k := range labels {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
+		slices.Sort(keys)
 		for _, k := range keys {
 			val, _ := labels[k].(string)
 			problems := kvalidation.IsQualifiedName(k)
