@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -377,12 +378,12 @@ func (cs *ChangeSet) classify(kinds map[string]string, baseTree, headTree *objec
 			}
 		}
 	}
-	for _, name := range sortedKeys(models) {
+	for _, name := range slices.Sorted(maps.Keys(models)) {
 		m := models[name]
 		slices.SortFunc(m.Versions, func(a, b VersionChange) int { return model.CompareVersions(a.Version, b.Version) })
 		cs.Models = append(cs.Models, *m)
 	}
-	for _, app := range sortedKeys(apps) {
+	for _, app := range slices.Sorted(maps.Keys(apps)) {
 		var envs []EnvChange
 		for _, env := range orderEnvs(apps[app], envOrder) {
 			e := apps[app][env]
@@ -474,15 +475,6 @@ func orderEnvs[V any](m map[string]V, order []string) []string {
 	}
 	slices.Sort(rest)
 	return append(out, rest...)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func hashOf(s string) plumbing.Hash { return plumbing.NewHash(s) }

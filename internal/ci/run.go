@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -291,10 +292,7 @@ func (s *state) gatesAndBuilds(ctx context.Context, cs *ChangeSet, c *checker) (
 			}
 		}
 	}
-	keys := make([]key, 0, len(candidates))
-	for k := range candidates {
-		keys = append(keys, k)
-	}
+	keys := slices.Collect(maps.Keys(candidates))
 	slices.SortFunc(keys, func(a, b key) int {
 		return cmp.Or(cmp.Compare(a.model, b.model), model.CompareVersions(a.version, b.version))
 	})

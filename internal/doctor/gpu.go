@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -139,12 +140,7 @@ func unfit(n *corev1.Node, s project.EnvironmentSpec) string {
 	if !ready {
 		return "not Ready"
 	}
-	var keys []string
-	for k := range s.NodeSelector {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(s.NodeSelector)) {
 		if v, ok := n.Labels[k]; !ok || v != s.NodeSelector[k] {
 			return fmt.Sprintf("nodeSelector %s=%s does not match", k, s.NodeSelector[k])
 		}

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -107,12 +108,7 @@ func (b *Bundle) addSource(s string) {
 
 // Kinds lists the bundle's "apiVersion kind" keys, sorted.
 func (b *Bundle) Kinds() []string {
-	keys := make([]string, 0, len(b.kinds))
-	for k := range b.kinds {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
+	return slices.Sorted(maps.Keys(b.kinds))
 }
 
 // Encode returns the gzipped JSON of the bundle. The bytes depend only on the contents (sorted keys, no gzip name or

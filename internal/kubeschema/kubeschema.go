@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -197,12 +198,7 @@ func (v *Validator) add(source string, crd *customResourceDefinition, builtin bo
 
 // Kinds lists the loaded "apiVersion kind" pairs, sorted.
 func (v *Validator) Kinds() []string {
-	keys := make([]string, 0, len(v.schemas))
-	for k := range v.schemas {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
+	return slices.Sorted(maps.Keys(v.schemas))
 }
 
 // Has reports whether a schema for apiVersion and kind is loaded.
