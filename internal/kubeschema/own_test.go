@@ -2,12 +2,11 @@ package kubeschema_test
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/marina-dev/marina/internal/kubeschema"
+	"github.com/marina-dev/marina/internal/kubeschema/kubeschematest"
 )
 
 // modelDeployment uses every field of the marina.dev API that render emits, and the ones it does not yet.
@@ -117,27 +116,10 @@ func TestBuiltinKnowsMarinasOwnModelDeployment(t *testing.T) {
 func TestAddCRDsReplacesMarinasOwnModelDeployment(t *testing.T) {
 	t.Parallel()
 	// A newer controller's CRD, passed with --crds, whose spec accepts anything.
-	const crd = `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: modeldeployments.marina.dev}
-spec:
-  group: marina.dev
-  names: {kind: ModelDeployment, plural: modeldeployments}
-  scope: Namespaced
-  versions:
-  - name: v1alpha1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
-`
-	file := filepath.Join(t.TempDir(), "modeldeployment.yaml")
-	if err := os.WriteFile(file, []byte(crd), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := kubeschematest.WriteCRD(t, t.TempDir(), "marina.dev", "ModelDeployment", "v1alpha1", `type: object
+properties:
+  spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
+`)
 	v := builtin(t)
 	if err := v.AddCRDs(file); err != nil {
 		t.Fatal(err)
