@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"path"
 	"path/filepath"
@@ -189,16 +190,7 @@ func Check(ctx context.Context, r *repo.Repo, name, version string, opts Options
 	if err := run(ctx, rep, Input{Artifact: file, Version: v, Eval: eval}, opts); err != nil {
 		return nil, err
 	}
-	// Gates judge what was measured; a metric this check cannot measure (no evaluation set) is judged as recorded.
-	measured := *v
-	measured.Metrics = map[string]float64{}
-	for k, m := range v.Metrics {
-		measured.Metrics[k] = m
-	}
-	for k, m := range rep.Metrics {
-		measured.Metrics[k] = m
-	}
-	rep.Gates = gate.Check(p.Spec.Gates, &measured, reference(r, p, v))
+	rep.Gates = gate.Check(p.Spec.Gates, rep.Measured(v), reference(r, p, v))
 	return rep.finish(), nil
 }
 
@@ -237,6 +229,16 @@ func ReadEval(r *repo.Repo, name string) ([]EvalFile, error) {
 	}
 	slices.SortFunc(out, func(a, b EvalFile) int { return cmp.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// Measured is v with the metrics rep measured in place of those v records: what gates judge, so that a metric this
+// check cannot measure (no evaluation set) is judged as recorded.
+func (rep *Report) Measured(v *model.Version) *model.Version {
+	measured := *v
+	measured.Metrics = make(map[string]float64, len(v.Metrics)+len(rep.Metrics))
+	maps.Copy(measured.Metrics, v.Metrics)
+	maps.Copy(measured.Metrics, rep.Metrics)
+	return &measured
 }
 
 // resolve finds the artifact on disk: override, else the metadata's URI when it is a path in the repository.
