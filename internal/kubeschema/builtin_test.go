@@ -230,17 +230,7 @@ func TestBuiltinReportsEachErrorAtItsField(t *testing.T) {
 			m := object(t, tt.doc)
 			tt.edit(m)
 			err := v.Validate(m)
-			var verr *kubeschema.Error
-			if !errors.As(err, &verr) {
-				t.Fatalf("want *kubeschema.Error, got %v", err)
-			}
-			if len(verr.Fields) != 1 {
-				t.Fatalf("want one field error, got %v", err)
-			}
-			f := verr.Fields[0]
-			if f.Field != tt.wantField || !strings.Contains(f.Message, tt.wantMsg) {
-				t.Fatalf("want %s: …%s…, got %s: %s", tt.wantField, tt.wantMsg, f.Field, f.Message)
-			}
+			wantOneFieldError(t, err, tt.wantField, tt.wantMsg)
 			if !strings.Contains(err.Error(), tt.wantField+": ") {
 				t.Fatalf("error text does not name %s: %v", tt.wantField, err)
 			}

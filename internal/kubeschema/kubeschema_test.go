@@ -67,6 +67,21 @@ func widgetValidator(t *testing.T) *kubeschema.Validator {
 	return v
 }
 
+// wantOneFieldError fails t unless err is a *kubeschema.Error with one field error, at field, whose message holds msg.
+func wantOneFieldError(t *testing.T, err error, field, msg string) {
+	t.Helper()
+	var verr *kubeschema.Error
+	if !errors.As(err, &verr) {
+		t.Fatalf("want *kubeschema.Error, got %v", err)
+	}
+	if len(verr.Fields) != 1 {
+		t.Fatalf("want one field error, got %v", err)
+	}
+	if f := verr.Fields[0]; f.Field != field || !strings.Contains(f.Message, msg) {
+		t.Fatalf("want %s: …%s…, got %s: %s", field, msg, f.Field, f.Message)
+	}
+}
+
 func object(t testing.TB, y string) map[string]any {
 	t.Helper()
 	var m map[string]any

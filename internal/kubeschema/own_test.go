@@ -1,11 +1,8 @@
 package kubeschema_test
 
 import (
-	"errors"
-	"strings"
 	"testing"
 
-	"github.com/marina-dev/marina/internal/kubeschema"
 	"github.com/marina-dev/marina/internal/kubeschema/kubeschematest"
 )
 
@@ -98,17 +95,7 @@ func TestBuiltinKnowsMarinasOwnModelDeployment(t *testing.T) {
 			t.Parallel()
 			m := object(t, modelDeployment)
 			tt.edit(m)
-			var verr *kubeschema.Error
-			if err := v.Validate(m); !errors.As(err, &verr) {
-				t.Fatalf("want *kubeschema.Error, got %v", err)
-			}
-			if len(verr.Fields) != 1 {
-				t.Fatalf("want one field error, got %v", verr)
-			}
-			f := verr.Fields[0]
-			if f.Field != tt.wantField || !strings.Contains(f.Message, tt.wantMsg) {
-				t.Fatalf("want %s: …%s…, got %s: %s", tt.wantField, tt.wantMsg, f.Field, f.Message)
-			}
+			wantOneFieldError(t, v.Validate(m), tt.wantField, tt.wantMsg)
 		})
 	}
 }
