@@ -49,15 +49,7 @@ func TestControllerKilledMidRolloutResumesWhereItWas(t *testing.T) {
 		t.Fatal(err)
 	}
 	prom := startPrometheus(t, 0.01)
-	ctl := &controllerProcess{kubeconfig: c.Kubeconfig, log: filepath.Join(t.TempDir(), "controller.log"), namespace: ns}
-	ctl.start(t)
-	t.Cleanup(func() {
-		ctl.kill(t)
-		if t.Failed() {
-			b, _ := os.ReadFile(ctl.log)
-			t.Logf("controller log:\n%s", b[max(0, len(b)-8000):])
-		}
-	})
+	ctl := runController(t, c.Kubeconfig, ns)
 	hist := c.WatchStatus(t, ns)
 
 	count := int32(4)
@@ -158,6 +150,22 @@ type controllerProcess struct {
 	metrics, health string
 	cmd             *exec.Cmd
 	done            chan struct{}
+}
+
+// runController starts marina controller as a process (for namespace, or all with "") for the rest of the test;
+// when the test fails, the end of its log is logged.
+func runController(t *testing.T, kubeconfig, namespace string) *controllerProcess {
+	t.Helper()
+	ctl := &controllerProcess{kubeconfig: kubeconfig, log: filepath.Join(t.TempDir(), "controller.log"), namespace: namespace}
+	ctl.start(t)
+	t.Cleanup(func() {
+		ctl.kill(t)
+		if t.Failed() {
+			b, _ := os.ReadFile(ctl.log)
+			t.Logf("controller log:\n%s", b[max(0, len(b)-8000):])
+		}
+	})
+	return ctl
 }
 
 // start runs the controller on fresh loopback ports and waits until it is ready.
