@@ -60,9 +60,7 @@ func TestRolloutsOnARealControlPlane(t *testing.T) {
 	t.Run("a canary that passes its analysis is promoted step by step", func(t *testing.T) {
 		t.Parallel()
 		ns := namespace(t, c, "e2e-pass")
-		app := newErrorRateApp(t)
-		app.set("1.1.0", 0.01)
-		prom := startPrometheus(t, app, 1)
+		prom := startPrometheus(t, 0.01)
 		h := c.WatchStatus(t, ns)
 		md := e2eDeployment(ns, "1.0.0", prom.Address(), errorRate(2, nil), canarySteps()...)
 		rollOut(t, c, md)
@@ -92,9 +90,7 @@ func TestRolloutsOnARealControlPlane(t *testing.T) {
 	t.Run("a canary whose error rate fails its analysis aborts and the revert reaches Git", func(t *testing.T) {
 		t.Parallel()
 		ns := namespace(t, c, "e2e-abort")
-		app := newErrorRateApp(t)
-		app.set("1.1.0", 0.5)
-		prom := startPrometheus(t, app, 1)
+		prom := startPrometheus(t, 0.5)
 		bare := newRemote(t)
 		before := git(t, bare, "rev-parse", "HEAD")
 		if v, _ := readRemote(t, bare, "HEAD"); v != "1.1.0" {
@@ -152,9 +148,7 @@ func TestRolloutsOnARealControlPlane(t *testing.T) {
 	t.Run("an analysis waits with AnalysisError while Prometheus is down and goes on when it is back", func(t *testing.T) {
 		t.Parallel()
 		ns := namespace(t, c, "e2e-outage")
-		app := newErrorRateApp(t)
-		app.set("1.1.0", 0.01)
-		prom := startPrometheus(t, app, 1)
+		prom := startPrometheus(t, 0.01)
 		h := c.WatchStatus(t, ns)
 		// Enough errors in a row allowed that the outage pauses the rollout instead of aborting it.
 		md := e2eDeployment(ns, "1.0.0", prom.Address(), errorRate(3, new(int32(30))), canarySteps()...)
@@ -417,11 +411,14 @@ func newErrorRateApp(t *testing.T) *errorRateApp {
 
 func (a *errorRateApp) set(version string, v float64) { a.rate.WithLabelValues(version).Set(v) }
 
-// startPrometheus starts a Prometheus scraping app and waits until it has its series.
-func startPrometheus(t *testing.T, app *errorRateApp, series int) *prometheustest.Server {
+// startPrometheus serves canaryRate as the error rate of 1.1.0 and starts a Prometheus scraping it, returning once
+// Prometheus has the series.
+func startPrometheus(t *testing.T, canaryRate float64) *prometheustest.Server {
 	t.Helper()
+	app := newErrorRateApp(t)
+	app.set("1.1.0", canaryRate)
 	p := prometheustest.Start(t, app.addr)
-	p.WaitForData(context.Background(), t, "marina_test_error_rate", series)
+	p.WaitForData(context.Background(), t, "marina_test_error_rate", 1)
 	return p
 }
 
