@@ -25,8 +25,16 @@ func TestExampleRendersForEveryBackendAndTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := exampleRepo(t)
-	for _, backend := range []string{render.BackendPlain, render.BackendKServe, render.BackendMarina} {
-		for _, traffic := range []string{"gateway", "ingress"} {
+	backends, traffics := []string{render.BackendPlain, render.BackendKServe, render.BackendMarina}, []string{"gateway", "ingress"}
+	var names []string
+	for _, backend := range backends {
+		for _, traffic := range traffics {
+			names = append(names, backend+"-"+traffic+".yaml")
+		}
+	}
+	golden.Only(t, filepath.Join("testdata", "golden"), names...)
+	for _, backend := range backends {
+		for _, traffic := range traffics {
 			name := backend + "-" + traffic
 			t.Run(name, func(t *testing.T) {
 				proj, err := project.Load(r)

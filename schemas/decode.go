@@ -2,13 +2,14 @@ package schemas
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -386,7 +387,7 @@ func (d *Document) Decode(s Schema, v any) error {
 		}
 		fe := &FileError{File: d.File}
 		d.collect(s, ve, fe)
-		sort.SliceStable(fe.Problems, func(i, j int) bool { return fe.Problems[i].Line < fe.Problems[j].Line })
+		slices.SortStableFunc(fe.Problems, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
 		return fe
 	}
 	b, err := json.Marshal(d.Value)

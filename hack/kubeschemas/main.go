@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/marina-dev/marina/internal/kubeschema"
@@ -136,6 +136,6 @@ func stableGroupVersions(dir string, skipped map[string]bool) ([]string, error) 
 	if len(files) == 0 {
 		return nil, errors.New(dir + ": no OpenAPI v3 file of a stable group version")
 	}
-	sort.Strings(files)
+	slices.Sort(files)
 	return files, nil
 }

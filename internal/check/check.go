@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -200,16 +200,7 @@ func Check(ctx context.Context, r *repo.Repo, name, version string, opts Options
 	if err := run(ctx, rep, Input{Artifact: file, Version: v, Eval: eval, Samples: samples}, opts); err != nil {
 		return nil, err
 	}
-	// Gates judge what was measured; a metric this check cannot measure (no evaluation set) is judged as recorded.
-	measured := *v
-	measured.Metrics = map[string]float64{}
-	for k, m := range v.Metrics {
-		measured.Metrics[k] = m
-	}
-	for k, m := range rep.Metrics {
-		measured.Metrics[k] = m
-	}
-	rep.Gates = gate.Check(p.Spec.Gates, &measured, reference(r, p, v))
+	rep.Gates = gate.Check(p.Spec.Gates, rep.Measured(v), reference(r, p, v))
 	return rep.finish(), nil
 }
 
@@ -253,6 +244,16 @@ func readFiles[T any](r *repo.Repo, dir, ext string, limit int64, file func(path
 		out = append(out, file(p, data))
 	}
 	return out, nil
+}
+
+// Measured is v with the metrics rep measured in place of those v records: what gates judge, so that a metric this
+// check cannot measure (no evaluation set) is judged as recorded.
+func (rep *Report) Measured(v *model.Version) *model.Version {
+	measured := *v
+	measured.Metrics = make(map[string]float64, len(v.Metrics)+len(rep.Metrics))
+	maps.Copy(measured.Metrics, v.Metrics)
+	maps.Copy(measured.Metrics, rep.Metrics)
+	return &measured
 }
 
 // resolve finds the artifact on disk: override, else the metadata's URI when it is a path in the repository.
@@ -486,7 +487,7 @@ func measureLatency(ctx context.Context, sess *inference.Session, inputs []infer
 
 // latencyOf computes nearest-rank percentiles of durations in ms.
 func latencyOf(d []float64, warmup int) *Latency {
-	sort.Float64s(d)
+	slices.Sort(d)
 	return &Latency{Runs: len(d), Warmup: warmup, P50Ms: Percentile(d, 50), P95Ms: Percentile(d, 95), P99Ms: Percentile(d, 99)}
 }
 

@@ -3,11 +3,13 @@ package check_test
 import (
 	"context"
 	"encoding/xml"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/model/onnxtest"
 	"github.com/marina-dev/marina/internal/report"
 
@@ -274,5 +276,19 @@ func TestAVersionWithoutAnEvaluationSetIsJudgedOnItsRecordedMetrics(t *testing.T
 	}
 	if g := gateResult(rep, gate.LatencyP95Max); !g.Passed || g.Value == nil || *g.Value != rep.Latency.P95Ms {
 		t.Errorf("latency gate does not judge the measured p95: %+v", g)
+	}
+}
+
+func TestMeasuredMetricsReplaceRecordedOnesAndTheRestStay(t *testing.T) {
+	t.Parallel()
+	v := &model.Version{Name: "iris", Version: "1.0.0", Metrics: map[string]float64{"accuracy": 0.9, "f1": 0.8}}
+	rep := &check.Report{Metrics: map[string]float64{"accuracy": 0.95, "latency_p95_ms": 3}}
+	got := rep.Measured(v)
+	want := map[string]float64{"accuracy": 0.95, "f1": 0.8, "latency_p95_ms": 3}
+	if !maps.Equal(got.Metrics, want) || got.Name != "iris" {
+		t.Errorf("measured %+v, want metrics %v", got, want)
+	}
+	if v.Metrics["accuracy"] != 0.9 || len(v.Metrics) != 2 {
+		t.Errorf("Measured changed the recorded version: %v", v.Metrics)
 	}
 }

@@ -123,15 +123,7 @@ func (c *checker) check(ctx context.Context, v *model.Version) (*model.Version, 
 	rep.Passed = rep.Failures() == 0
 	mc.Report = rep
 	c.res.Checks = append(c.res.Checks, mc)
-	measured := *v
-	measured.Metrics = map[string]float64{}
-	for k, m := range v.Metrics {
-		measured.Metrics[k] = m
-	}
-	for k, m := range rep.Metrics {
-		measured.Metrics[k] = m
-	}
-	return &measured, nil
+	return rep.Measured(v), nil
 }
 
 // measuredLine is the measured metrics of a check, e.g. "accuracy 0.553333, f1 0.5; latency p50 0.01 ms,

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -183,7 +183,7 @@ func Detect(r *repo.Repo, base string) (*ChangeSet, error) {
 	for p := range kinds {
 		cs.Files = append(cs.Files, p)
 	}
-	sort.Strings(cs.Files)
+	slices.Sort(cs.Files)
 	envOrder := environmentOrder(headTree, baseTree)
 	if err := cs.classify(kinds, baseTree, headTree, envOrder); err != nil {
 		return nil, err
@@ -378,12 +378,12 @@ func (cs *ChangeSet) classify(kinds map[string]string, baseTree, headTree *objec
 			}
 		}
 	}
-	for _, name := range sortedKeys(models) {
+	for _, name := range slices.Sorted(maps.Keys(models)) {
 		m := models[name]
-		sort.Slice(m.Versions, func(i, j int) bool { return lessSemver(m.Versions[i].Version, m.Versions[j].Version) })
+		slices.SortFunc(m.Versions, func(a, b VersionChange) int { return model.CompareVersions(a.Version, b.Version) })
 		cs.Models = append(cs.Models, *m)
 	}
-	for _, app := range sortedKeys(apps) {
+	for _, app := range slices.Sorted(maps.Keys(apps)) {
 		var envs []EnvChange
 		for _, env := range orderEnvs(apps[app], envOrder) {
 			e := apps[app][env]
@@ -473,26 +473,8 @@ func orderEnvs[V any](m map[string]V, order []string) []string {
 			rest = append(rest, e)
 		}
 	}
-	sort.Strings(rest)
+	slices.Sort(rest)
 	return append(out, rest...)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func lessSemver(a, b string) bool {
-	va, errA := model.ParseSemver(a)
-	vb, errB := model.ParseSemver(b)
-	if errA != nil || errB != nil {
-		return a < b
-	}
-	return va.LessThan(vb)
 }
 
 func hashOf(s string) plumbing.Hash { return plumbing.NewHash(s) }

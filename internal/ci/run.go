@@ -1,10 +1,12 @@
 package ci
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -184,7 +186,7 @@ func (res *Result) checkRendered(r *repo.Repo) error {
 		}
 		res.Stale = append(res.Stale, StaleFile{Path: c.Path, Change: kind})
 	}
-	sort.Slice(res.Stale, func(i, j int) bool { return res.Stale[i].Path < res.Stale[j].Path })
+	slices.SortFunc(res.Stale, func(a, b StaleFile) int { return cmp.Compare(a.Path, b.Path) })
 	return nil
 }
 
@@ -290,15 +292,9 @@ func (s *state) gatesAndBuilds(ctx context.Context, cs *ChangeSet, c *checker) (
 			}
 		}
 	}
-	keys := make([]key, 0, len(candidates))
-	for k := range candidates {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].model != keys[j].model {
-			return keys[i].model < keys[j].model
-		}
-		return lessSemver(keys[i].version, keys[j].version)
+	keys := slices.Collect(maps.Keys(candidates))
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.model, b.model), model.CompareVersions(a.version, b.version))
 	})
 	results := []gate.Result{}
 	for _, k := range keys {

@@ -178,14 +178,7 @@ func WriteText(w io.Writer, res *Result) error {
 		b.WriteString("  no changed version to check\n")
 	}
 	for _, g := range res.Gates {
-		mark := "ok  "
-		switch {
-		case g.Skipped:
-			mark = "skip"
-		case !g.Passed:
-			mark = "FAIL"
-		}
-		fmt.Fprintf(&b, "  %s %s@%s %s: %s\n", mark, g.Model, g.Version, g.Gate, g.Message)
+		fmt.Fprintf(&b, "  %s %s@%s %s: %s\n", gateMark(g, "ok  ", "skip", "FAIL"), g.Model, g.Version, g.Gate, g.Message)
 	}
 	if len(res.Checks) > 0 || res.ChecksSkipped != "" {
 		b.WriteString("\nmodel checks:\n")
@@ -304,18 +297,11 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 	} else {
 		b.WriteString("| | version | gate | threshold | value | details |\n|---|---|---|---|---|---|\n")
 		for _, g := range res.Gates {
-			mark := "✅"
-			switch {
-			case g.Skipped:
-				mark = "⏭️"
-			case !g.Passed:
-				mark = "❌"
-			}
 			value := "—"
 			if g.Value != nil {
 				value = gate.Format(*g.Value)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", mark, code(g.Model+"@"+g.Version), code(g.Gate), gate.Format(g.Threshold), value, md(g.Message))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", gateMark(g, "✅", "⏭️", "❌"), code(g.Model+"@"+g.Version), code(g.Gate), gate.Format(g.Threshold), value, md(g.Message))
 		}
 		b.WriteString("\n")
 	}
@@ -390,4 +376,15 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 	}
 	_, err := io.WriteString(w, strings.TrimRight(b.String(), "\n")+"\n")
 	return err
+}
+
+// gateMark is the mark of a gate result in a report: passed, skipped or failed.
+func gateMark(g gate.Result, passed, skipped, failed string) string {
+	switch {
+	case g.Skipped:
+		return skipped
+	case !g.Passed:
+		return failed
+	}
+	return passed
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"io"
-	"sort"
 
 	"github.com/spf13/cobra"
 )
@@ -15,15 +14,6 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 		}
 		return nil
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // readCapped reads at most max bytes, failing beyond.

@@ -62,17 +62,22 @@ func (o *modelCheckOptions) Validate() error {
 	return nil
 }
 
+// checkWarmup maps --warmup, where 0 means none, to check.Options.Warmup, where 0 means the default and a negative
+// number none.
+func checkWarmup(flag int) int {
+	if flag == 0 {
+		return -1
+	}
+	return flag
+}
+
 func (o *modelCheckOptions) Run(ctx context.Context) error {
 	r, err := o.openRepo()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	warmup := o.warmup
-	if warmup == 0 {
-		warmup = -1 // check.Options: negative means none, zero the default
-	}
-	rep, err := check.Check(ctx, r, o.name, o.version, check.Options{Runs: o.runs, Warmup: warmup, File: o.file, InputShapes: o.shapes})
+	rep, err := check.Check(ctx, r, o.name, o.version, check.Options{Runs: o.runs, Warmup: checkWarmup(o.warmup), File: o.file, InputShapes: o.shapes})
 	if err != nil {
 		return checkError(err)
 	}

@@ -69,12 +69,8 @@ func (o *ciOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer r.Close()
-	warmup := o.warmup
-	if warmup == 0 {
-		warmup = -1 // check.Options: negative means none, zero the default
-	}
 	res, err := ci.Run(ctx, r, ci.Options{Base: o.base, CRDDirs: o.crds, Concurrency: o.concurrency,
-		Checks: o.checks, Check: check.Options{Runs: o.runs, Warmup: warmup}})
+		Checks: o.checks, Check: check.Options{Runs: o.runs, Warmup: checkWarmup(o.warmup)}})
 	if err != nil {
 		if errors.Is(err, ci.ErrBase) {
 			return usagef("--base: %v", err)

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -166,7 +168,7 @@ func (o *registerOptions) Run(ctx context.Context) error {
 			v.Name, v.Version, v.Format, v.Artifact.Digest, v.Artifact.Size, model.File(v.Name, v.Version), v.Name, v.Version, v.Tag, res.Commit[:12])
 		if len(v.Metrics) > 0 {
 			var ms []string
-			for _, k := range sortedKeys(v.Metrics) {
+			for _, k := range slices.Sorted(maps.Keys(v.Metrics)) {
 				ms = append(ms, k+"="+strconv.FormatFloat(v.Metrics[k], 'g', 6, 64))
 			}
 			fmt.Fprintf(w, "  metrics %s\n", strings.Join(ms, " "))
@@ -321,10 +323,10 @@ func versionTable(v *model.Version) table {
 			t.rows = append(t.rows, []string{"output", tensorString(out)})
 		}
 	}
-	for _, k := range sortedKeys(v.Metrics) {
+	for _, k := range slices.Sorted(maps.Keys(v.Metrics)) {
 		t.rows = append(t.rows, []string{"metric " + k, strconv.FormatFloat(v.Metrics[k], 'g', -1, 64)})
 	}
-	for _, k := range sortedKeys(v.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(v.Labels)) {
 		t.rows = append(t.rows, []string{"label " + k, v.Labels[k]})
 	}
 	return t

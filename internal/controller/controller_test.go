@@ -97,23 +97,15 @@ func modelDeployment(version string, steps ...v1alpha1.CanaryStep) *v1alpha1.Mod
 
 const digest = "1e3fa9ff4412f893618f6767cdecb4b0ad04754682bd48f47dbf51e78e3b4318"
 
-// waitFor polls md until cond holds.
+// waitFor polls the ModelDeployment until cond holds; on a timeout the log shows the namespace's workloads.
 func waitFor(t *testing.T, c *testenv.Cluster, what string, timeout time.Duration, cond func(*v1alpha1.ModelDeployment) bool) *v1alpha1.ModelDeployment {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	md := &v1alpha1.ModelDeployment{}
-	err := testenv.Eventually(ctx, func(ctx context.Context) (bool, error) {
-		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "iris"}, md); err != nil {
-			return false, err
+	defer func() {
+		if t.Failed() {
+			dump(t, c)
 		}
-		return cond(md), nil
-	})
-	if err != nil {
-		dump(t, c)
-		t.Fatalf("%s: %v\nstatus: %+v", what, err, md.Status)
-	}
-	return md
+	}()
+	return c.WaitForModelDeployment(t, client.ObjectKey{Namespace: ns, Name: "iris"}, what, timeout, cond)
 }
 
 // dump logs the Deployments and Pods of the test namespace, for a failure message.

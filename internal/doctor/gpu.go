@@ -1,9 +1,11 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -137,12 +139,7 @@ func unfit(n *corev1.Node, s project.EnvironmentSpec) string {
 	if !ready {
 		return "not Ready"
 	}
-	var keys []string
-	for k := range s.NodeSelector {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(s.NodeSelector)) {
 		if v, ok := n.Labels[k]; !ok || v != s.NodeSelector[k] {
 			return fmt.Sprintf("nodeSelector %s=%s does not match", k, s.NodeSelector[k])
 		}
@@ -215,7 +212,7 @@ func (d *doctor) modelPods(ctx context.Context, ns string, extra client.Matching
 	if err := d.Client.List(ctx, &pods, client.InNamespace(ns), sel); err != nil {
 		return nil, err
 	}
-	sort.Slice(pods.Items, func(i, j int) bool { return pods.Items[i].Name < pods.Items[j].Name })
+	slices.SortFunc(pods.Items, func(a, b corev1.Pod) int { return cmp.Compare(a.Name, b.Name) })
 	return pods.Items, nil
 }
 

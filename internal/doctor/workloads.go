@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -367,6 +366,6 @@ func podFix(reasons map[string]bool, ns string) string {
 	if reasons["Unschedulable"] {
 		fix = append(fix, "add nodes or lower the requests in model.yaml; kubectl -n "+ns+" describe pod POD shows the scheduler's reasons")
 	}
-	sort.Strings(fix)
+	slices.Sort(fix)
 	return strings.Join(fix, "; ")
 }

@@ -1,11 +1,11 @@
 package dryrun
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
@@ -76,11 +76,8 @@ func Check(ctx context.Context, cfg *rest.Config, objs []Object, opts Options) (
 		}
 		problems = append(problems, p...)
 	}
-	sort.SliceStable(problems, func(i, j int) bool {
-		if problems[i].File != problems[j].File {
-			return problems[i].File < problems[j].File
-		}
-		return problems[i].Object < problems[j].Object
+	slices.SortStableFunc(problems, func(a, b Problem) int {
+		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Object, b.Object))
 	})
 	return problems, nil
 }

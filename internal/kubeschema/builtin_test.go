@@ -2,8 +2,6 @@ package kubeschema_test
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -232,17 +230,7 @@ func TestBuiltinReportsEachErrorAtItsField(t *testing.T) {
 			m := object(t, tt.doc)
 			tt.edit(m)
 			err := v.Validate(m)
-			var verr *kubeschema.Error
-			if !errors.As(err, &verr) {
-				t.Fatalf("want *kubeschema.Error, got %v", err)
-			}
-			if len(verr.Fields) != 1 {
-				t.Fatalf("want one field error, got %v", err)
-			}
-			f := verr.Fields[0]
-			if f.Field != tt.wantField || !strings.Contains(f.Message, tt.wantMsg) {
-				t.Fatalf("want %s: …%s…, got %s: %s", tt.wantField, tt.wantMsg, f.Field, f.Message)
-			}
+			wantOneFieldError(t, err, tt.wantField, tt.wantMsg)
 			if !strings.Contains(err.Error(), tt.wantField+": ") {
 				t.Fatalf("error text does not name %s: %v", tt.wantField, err)
 			}
@@ -383,9 +371,7 @@ func TestEveryBuiltinSchemaCompiles(t *testing.T) {
 func TestAddCRDsExtendsOnlyThatValidator(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "widgets.yaml"), []byte(widgetCRD), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeWidgetCRD(t, dir)
 	v := builtin(t)
 	if err := v.AddCRDs(dir); err != nil {
 		t.Fatal(err)
@@ -408,27 +394,10 @@ func TestAddCRDsExtendsOnlyThatValidator(t *testing.T) {
 func TestAddCRDsReplacesTheBuiltinSchemaOfTheSameKind(t *testing.T) {
 	t.Parallel()
 	// A cluster with an older Gateway API whose HTTPRoute only knows hostnames.
-	const crd = `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: httproutes.gateway.networking.k8s.io}
-spec:
-  group: gateway.networking.k8s.io
-  names: {kind: HTTPRoute, plural: httproutes}
-  scope: Namespaced
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec: {type: object, properties: {hostnames: {type: array, items: {type: string}}}}
-`
-	file := filepath.Join(t.TempDir(), "httproute.yaml")
-	if err := os.WriteFile(file, []byte(crd), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := kubeschematest.WriteCRD(t, t.TempDir(), "gateway.networking.k8s.io", "HTTPRoute", "v1", `type: object
+properties:
+  spec: {type: object, properties: {hostnames: {type: array, items: {type: string}}}}
+`)
 	v := builtin(t)
 	if err := v.AddCRDs(file); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,8 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -107,12 +108,7 @@ func (b *Bundle) addSource(s string) {
 
 // Kinds lists the bundle's "apiVersion kind" keys, sorted.
 func (b *Bundle) Kinds() []string {
-	keys := make([]string, 0, len(b.kinds))
-	for k := range b.kinds {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return slices.Sorted(maps.Keys(b.kinds))
 }
 
 // Encode returns the gzipped JSON of the bundle. The bytes depend only on the contents (sorted keys, no gzip name or
@@ -120,7 +116,7 @@ func (b *Bundle) Kinds() []string {
 func (b *Bundle) Encode() ([]byte, error) {
 	f := bundleFile{Format: bundleFormat, Sources: append([]string(nil), b.sources...), Kinds: map[string]bundleKind{},
 		ExperimentalSource: b.experimentalSource}
-	sort.Strings(f.Sources)
+	slices.Sort(f.Sources)
 	for key, e := range b.kinds {
 		k, err := e.encode()
 		if err != nil {

@@ -3,14 +3,16 @@ package kubeschema
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,12 +198,7 @@ func (v *Validator) add(source string, crd *customResourceDefinition, builtin bo
 
 // Kinds lists the loaded "apiVersion kind" pairs, sorted.
 func (v *Validator) Kinds() []string {
-	keys := make([]string, 0, len(v.schemas))
-	for k := range v.schemas {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return slices.Sorted(maps.Keys(v.schemas))
 }
 
 // Has reports whether a schema for apiVersion and kind is loaded.
@@ -267,7 +264,7 @@ func newError(apiVersion, kind string, obj map[string]any, fields []FieldError) 
 	if md, ok := obj["metadata"].(map[string]any); ok {
 		out.Name, _ = md["name"].(string)
 	}
-	sort.SliceStable(out.Fields, func(i, j int) bool { return out.Fields[i].Path < out.Fields[j].Path })
+	slices.SortStableFunc(out.Fields, func(a, b FieldError) int { return cmp.Compare(a.Path, b.Path) })
 	return out
 }
 

@@ -13,68 +13,73 @@ import (
 	"github.com/marina-dev/marina/internal/kubeschema/kubeschematest"
 )
 
-// widgetCRD exercises every conversion rule without needing the downloaded CRDs.
-const widgetCRD = `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: widgets.example.com
-spec:
-  group: example.com
-  names: {kind: Widget, plural: widgets}
-  scope: Namespaced
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
+// widgetSchema exercises every conversion rule without needing the downloaded CRDs.
+const widgetSchema = `type: object
+properties:
+  apiVersion: {type: string}
+  kind: {type: string}
+  metadata: {type: object}
+  spec:
+    type: object
+    required: [size]
+    properties:
+      size: {type: integer, minimum: 0, exclusiveMinimum: true}
+      port:
+        x-kubernetes-int-or-string: true
+        anyOf: [{type: integer}, {type: string}]
+      note: {type: string, nullable: true}
+      mode: {type: string, enum: [a, b], nullable: true}
+      free:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+      labels:
+        type: object
+        additionalProperties: {type: string}
+      template:
+        type: object
+        x-kubernetes-embedded-resource: true
+        properties:
+          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
+      either:
         type: object
         properties:
-          apiVersion: {type: string}
-          kind: {type: string}
-          metadata: {type: object}
-          spec:
-            type: object
-            required: [size]
-            properties:
-              size: {type: integer, minimum: 0, exclusiveMinimum: true}
-              port:
-                x-kubernetes-int-or-string: true
-                anyOf: [{type: integer}, {type: string}]
-              note: {type: string, nullable: true}
-              mode: {type: string, enum: [a, b], nullable: true}
-              free:
-                type: object
-                x-kubernetes-preserve-unknown-fields: true
-              labels:
-                type: object
-                additionalProperties: {type: string}
-              template:
-                type: object
-                x-kubernetes-embedded-resource: true
-                properties:
-                  spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
-              either:
-                type: object
-                properties:
-                  a: {type: string}
-                  b: {type: string}
-                oneOf:
-                - required: [a]
-                - required: [b]
+          a: {type: string}
+          b: {type: string}
+        oneOf:
+        - required: [a]
+        - required: [b]
 `
+
+// writeWidgetCRD writes the CRD of example.com/v1 Widget to dir and returns its path.
+func writeWidgetCRD(t testing.TB, dir string) string {
+	t.Helper()
+	return kubeschematest.WriteCRD(t, dir, "example.com", "Widget", "v1", widgetSchema)
+}
 
 func widgetValidator(t *testing.T) *kubeschema.Validator {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "widgets.yaml"), []byte(widgetCRD), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeWidgetCRD(t, dir)
 	v, err := kubeschema.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// wantOneFieldError fails t unless err is a *kubeschema.Error with one field error, at field, whose message holds msg.
+func wantOneFieldError(t *testing.T, err error, field, msg string) {
+	t.Helper()
+	var verr *kubeschema.Error
+	if !errors.As(err, &verr) {
+		t.Fatalf("want *kubeschema.Error, got %v", err)
+	}
+	if len(verr.Fields) != 1 {
+		t.Fatalf("want one field error, got %v", err)
+	}
+	if f := verr.Fields[0]; f.Field != field || !strings.Contains(f.Message, msg) {
+		t.Fatalf("want %s: …%s…, got %s: %s", field, msg, f.Field, f.Message)
+	}
 }
 
 func object(t testing.TB, y string) map[string]any {
@@ -147,10 +152,12 @@ func TestValidateRejectsAKindNoCRDDefines(t *testing.T) {
 func TestLoadRejectsTheSameKindDefinedTwice(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for _, f := range []string{"a.yaml", "b.yaml"} {
-		if err := os.WriteFile(filepath.Join(dir, f), []byte(widgetCRD), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	crd, err := os.ReadFile(writeWidgetCRD(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "again.yaml"), crd, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := kubeschema.Load(dir); err == nil || !strings.Contains(err.Error(), "also defined") {
 		t.Fatalf("want a duplicate-definition error, got %v", err)

@@ -1,13 +1,9 @@
 package kubeschema_test
 
 import (
-	"errors"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/marina-dev/marina/internal/kubeschema"
+	"github.com/marina-dev/marina/internal/kubeschema/kubeschematest"
 )
 
 // modelDeployment uses every field of the marina.dev API that render emits, and the ones it does not yet.
@@ -99,17 +95,7 @@ func TestBuiltinKnowsMarinasOwnModelDeployment(t *testing.T) {
 			t.Parallel()
 			m := object(t, modelDeployment)
 			tt.edit(m)
-			var verr *kubeschema.Error
-			if err := v.Validate(m); !errors.As(err, &verr) {
-				t.Fatalf("want *kubeschema.Error, got %v", err)
-			}
-			if len(verr.Fields) != 1 {
-				t.Fatalf("want one field error, got %v", verr)
-			}
-			f := verr.Fields[0]
-			if f.Field != tt.wantField || !strings.Contains(f.Message, tt.wantMsg) {
-				t.Fatalf("want %s: …%s…, got %s: %s", tt.wantField, tt.wantMsg, f.Field, f.Message)
-			}
+			wantOneFieldError(t, v.Validate(m), tt.wantField, tt.wantMsg)
 		})
 	}
 }
@@ -117,27 +103,10 @@ func TestBuiltinKnowsMarinasOwnModelDeployment(t *testing.T) {
 func TestAddCRDsReplacesMarinasOwnModelDeployment(t *testing.T) {
 	t.Parallel()
 	// A newer controller's CRD, passed with --crds, whose spec accepts anything.
-	const crd = `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: modeldeployments.marina.dev}
-spec:
-  group: marina.dev
-  names: {kind: ModelDeployment, plural: modeldeployments}
-  scope: Namespaced
-  versions:
-  - name: v1alpha1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
-`
-	file := filepath.Join(t.TempDir(), "modeldeployment.yaml")
-	if err := os.WriteFile(file, []byte(crd), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := kubeschematest.WriteCRD(t, t.TempDir(), "marina.dev", "ModelDeployment", "v1alpha1", `type: object
+properties:
+  spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
+`)
 	v := builtin(t)
 	if err := v.AddCRDs(file); err != nil {
 		t.Fatal(err)

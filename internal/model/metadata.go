@@ -32,6 +32,17 @@ func ParseSemver(s string) (*semver.Version, error) {
 	return v, nil
 }
 
+// CompareVersions orders versions by SemVer precedence, for slices.SortFunc. A string that is not a version
+// compares as text, so that a broken file still sorts the same way every time.
+func CompareVersions(a, b string) int {
+	va, errA := ParseSemver(a)
+	vb, errB := ParseSemver(b)
+	if errA != nil || errB != nil {
+		return strings.Compare(a, b)
+	}
+	return va.Compare(vb)
+}
+
 // Parse decodes and checks one metadata file; the file name must match its name and version.
 func Parse(file string, data []byte) (*Version, error) {
 	var v Version

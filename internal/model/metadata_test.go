@@ -2,6 +2,7 @@ package model_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,6 +30,17 @@ func TestParseSemverRefusesBuildMetadata(t *testing.T) {
 				t.Fatalf("ParseSemver(%q) = %v, want %q", c.version, err, c.want)
 			}
 		})
+	}
+}
+
+func TestCompareVersionsOrdersBySemVerPrecedence(t *testing.T) {
+	t.Parallel()
+	got := []string{"1.10.0", "1.2.0", "not-a-version", "1.2.0-rc.1", "0.9.0", "1.2.0-alpha"}
+	slices.SortFunc(got, model.CompareVersions)
+	// Numbers compare as numbers, pre-releases before their release; text after digits, as strings compare.
+	want := []string{"0.9.0", "1.2.0-alpha", "1.2.0-rc.1", "1.2.0", "1.10.0", "not-a-version"}
+	if !slices.Equal(got, want) {
+		t.Errorf("sorted %v, want %v", got, want)
 	}
 }
 

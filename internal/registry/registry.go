@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -97,7 +98,7 @@ func (g *Registry) List(name string) ([]model.Version, error) {
 		if err != nil {
 			return nil, err
 		}
-		sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+		slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 		var vs []model.Version
 		for _, e := range entries {
 			fn := e.Name()
@@ -148,19 +149,12 @@ func (g *Registry) Models() (names []string, problems []error, err error) {
 			names = append(names, e.Name())
 		}
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	return names, problems, nil
 }
 
 func sortVersions(vs []model.Version) {
-	sort.Slice(vs, func(i, j int) bool {
-		a, _ := model.ParseSemver(vs[i].Version)
-		b, _ := model.ParseSemver(vs[j].Version)
-		if a == nil || b == nil {
-			return vs[i].Version < vs[j].Version
-		}
-		return a.LessThan(b)
-	})
+	slices.SortFunc(vs, func(a, b model.Version) int { return model.CompareVersions(a.Version, b.Version) })
 }
 
 // Registration is what to register.

@@ -26,6 +26,13 @@ func artifact(t *testing.T, dir, content string) string {
 	return f
 }
 
+// newRegistry is the registry of a new model repository in dir.
+func newRegistry(t *testing.T) (dir string, reg *registry.Registry) {
+	t.Helper()
+	dir = repotest.Dir(t, nil)
+	return dir, &registry.Registry{Repo: repotest.Open(t, dir)}
+}
+
 func TestRegisterRecordsCommitsAndTags(t *testing.T) {
 	t.Parallel()
 	dir := repotest.Dir(t, nil)
@@ -61,9 +68,7 @@ func TestRegisterRecordsCommitsAndTags(t *testing.T) {
 
 func TestRegisterTheSameDigestTwiceIsANoOp(t *testing.T) {
 	t.Parallel()
-	dir := repotest.Dir(t, nil)
-	r := repotest.Open(t, dir)
-	reg := &registry.Registry{Repo: r}
+	dir, reg := newRegistry(t)
 	f := artifact(t, t.TempDir(), "weights")
 	if _, err := reg.Register(registry.Registration{Name: "m", Version: "1.0.0", File: f, URI: "s3://b/m"}); err != nil {
 		t.Fatal(err)
@@ -84,9 +89,7 @@ func TestRegisterTheSameDigestTwiceIsANoOp(t *testing.T) {
 
 func TestRegisterRefusesBadInput(t *testing.T) {
 	t.Parallel()
-	dir := repotest.Dir(t, nil)
-	r := repotest.Open(t, dir)
-	reg := &registry.Registry{Repo: r}
+	dir, reg := newRegistry(t)
 	f := artifact(t, t.TempDir(), "w")
 	link := filepath.Join(dir, "linked.onnx")
 	if err := os.Symlink(f, link); err != nil {
@@ -124,9 +127,7 @@ func TestRegisterRefusesBadInput(t *testing.T) {
 
 func TestListAndLatestOrderBySemver(t *testing.T) {
 	t.Parallel()
-	dir := repotest.Dir(t, nil)
-	r := repotest.Open(t, dir)
-	reg := &registry.Registry{Repo: r}
+	_, reg := newRegistry(t)
 	for i, v := range []string{"1.10.0", "1.2.0", "1.9.0-rc.1", "1.9.0"} {
 		f := artifact(t, t.TempDir(), "w"+v)
 		if _, err := reg.Register(registry.Registration{Name: []string{"b", "a", "a", "a"}[i], Version: v, File: f, URI: "s3://b/m"}); err != nil {

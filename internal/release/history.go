@@ -3,7 +3,7 @@ package release
 import (
 	"errors"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,7 +62,7 @@ func History(r *repo.Repo, model, env string) ([]Change, error) {
 				names = append(names, e)
 			}
 		}
-		sort.Strings(names)
+		slices.Sort(names)
 		for _, e := range names {
 			if before[e] == after[e] {
 				continue

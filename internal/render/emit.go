@@ -3,7 +3,8 @@ package render
 import (
 	"bytes"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -25,12 +26,7 @@ const maxImplicitKey = 1000
 
 // emitMapping writes m's keys at indent; with firstInline the first key follows a "- ".
 func emitMapping(b *bytes.Buffer, m map[string]any, indent int, firstInline bool) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for i, k := range keys {
+	for i, k := range slices.Sorted(maps.Keys(m)) {
 		if i > 0 || !firstInline {
 			b.WriteString(strings.Repeat(" ", indent))
 		}

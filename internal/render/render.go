@@ -1,12 +1,13 @@
 package render
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"path"
-	"sort"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -200,14 +201,14 @@ func (c *context) files(objs []object) ([]File, error) {
 		out = append(out, f)
 		resources = append(resources, o.file)
 	}
-	sort.Strings(resources)
+	slices.Sort(resources)
 	k := map[string]any{
 		"apiVersion": "kustomize.config.k8s.io/v1beta1",
 		"kind":       "Kustomization",
 		"resources":  toAny(resources),
 	}
 	out = append(out, File{Path: path.Join(dir, "kustomization.yaml"), Data: emitYAML(k), Object: k})
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	slices.SortFunc(out, func(a, b File) int { return cmp.Compare(a.Path, b.Path) })
 	for i := 1; i < len(out); i++ {
 		if out[i].Path == out[i-1].Path {
 			return nil, fmt.Errorf("%s: two objects render to %s", c.appFile, out[i].Path)

@@ -113,6 +113,11 @@ func input(t *testing.T, c renderCase) render.Input {
 
 func TestRenderMatchesTheGoldenFiles(t *testing.T) {
 	t.Parallel()
+	var names []string
+	for _, c := range cases {
+		names = append(names, c.name+".yaml")
+	}
+	golden.Only(t, filepath.Join("testdata", "golden"), names...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -7,7 +7,6 @@ import (
 	"path"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/marina-dev/marina/internal/model"
@@ -173,7 +172,7 @@ func Applications(r *repo.Repo) ([]string, error) {
 			names = append(names, e.Name())
 		}
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	return names, nil
 }
 

@@ -2,6 +2,7 @@ package repo
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -270,7 +271,7 @@ func (r *Repo) Commit(c Commit) (plumbing.Hash, error) {
 		for p := range blobs {
 			j.Paths = append(j.Paths, p)
 		}
-		sort.Strings(j.Paths)
+		slices.Sort(j.Paths)
 	}
 	failpoint("objects-written")
 	if err := r.writeJournal(j); err != nil {
@@ -297,7 +298,7 @@ func (r *Repo) finish(j journal) error {
 	for n := range j.Tags {
 		names = append(names, n)
 	}
-	sort.Strings(names)
+	slices.Sort(names)
 	for _, n := range names {
 		want := plumbing.NewHash(j.Tags[n])
 		cur, err := r.refHash(plumbing.ReferenceName(n))
@@ -488,7 +489,7 @@ func (r *Repo) writeTree(base *object.Tree, blobs map[string]plumbing.Hash) (plu
 		set(object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: h})
 	}
 	// Git orders tree entries by name, comparing a directory as if it ended in "/".
-	sort.Slice(entries, func(i, j int) bool { return treeKey(entries[i]) < treeKey(entries[j]) })
+	slices.SortFunc(entries, func(a, b object.TreeEntry) int { return cmp.Compare(treeKey(a), treeKey(b)) })
 	return r.writeObject(&object.Tree{Entries: entries})
 }
 
@@ -613,7 +614,7 @@ func (r *Repo) updateIndex(entries map[string]plumbing.Hash) error {
 			fillStat(e, st)
 		}
 	}
-	sort.Slice(idx.Entries, func(i, j int) bool { return idx.Entries[i].Name < idx.Entries[j].Name })
+	slices.SortFunc(idx.Entries, func(a, b *index.Entry) int { return cmp.Compare(a.Name, b.Name) })
 	idx.Cache = nil
 	if idx.Version == 0 || idx.Version > 3 {
 		idx.Version = 2

@@ -11,7 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -220,7 +220,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 // percentile returns the p-th percentile (0–100) of ds.
 func percentile(ds []time.Duration, p float64) time.Duration {
 	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	slices.Sort(s)
 	return s[min(len(s)-1, int(float64(len(s))*p/100))]
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -265,11 +266,7 @@ func (st *state) choose(r *http.Request, rnd func() uint64) (u *upstream, pinned
 		if u, ok := st.byVersion[v[0]]; ok {
 			return u, true, nil
 		}
-		known := make([]string, 0, len(st.byVersion))
-		for k := range st.byVersion {
-			known = append(known, k)
-		}
-		slices.Sort(known)
+		known := slices.Sorted(maps.Keys(st.byVersion))
 		return nil, true, fmt.Errorf("%s: %q is not a version of %s; use one of %s", VersionHeader, v[0], st.cfg.Model, strings.Join(known, ", "))
 	}
 	if key := st.stickyKey(r); key != "" {

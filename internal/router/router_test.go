@@ -183,52 +183,45 @@ func mirrorAll(t *testing.T, rt *running, n int, primary, shadow string) {
 	eventually(t, 20*time.Second, "every mirrored request compared", func() bool { return rt.compared(primary, shadow) == float64(n) })
 }
 
-func TestShadowOfAnIdenticalModelAgreesOnEveryRequest(t *testing.T) {
+func TestShadowComparisonMeasuresHowOftenTheShadowAgrees(t *testing.T) {
 	t.Parallel()
-	v1, _ := oipUpstream(t, "1.0.0", goodModel, 0)
-	sh, _ := oipUpstream(t, "1.2.0", goodModel, 0)
-	rt := startRouter(t, config(fmt.Sprintf(`upstreams: [{version: 1.0.0, url: %q, weight: 1}]
+	const n = 500
+	for _, c := range []struct {
+		name     string
+		model    model
+		agreeing float64 // of the n rows, those whose argmax agrees; of the n responses, those exactly equal
+	}{
+		{"an identical model agrees on every request", goodModel, n},
+		{"a worse model disagrees at its measured rate (it swaps classes on 20% of inputs)", worseModel, 0.8 * n},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			v1, _ := oipUpstream(t, "1.0.0", goodModel, 0)
+			sh, _ := oipUpstream(t, "1.2.0", c.model, 0)
+			rt := startRouter(t, config(fmt.Sprintf(`upstreams: [{version: 1.0.0, url: %q, weight: 1}]
 shadow: {version: 1.2.0, url: %q, percent: 100}
 `, v1.URL, sh.URL)), Options{})
-	const n = 500
-	mirrorAll(t, rt, n, "1.0.0", "1.2.0")
-	if got := rt.comparisonsOf("1.0.0", "1.2.0", ResultExact); got != n {
-		t.Errorf("exact comparisons %v, want %d", got, n)
-	}
-	agree := testutil.ToFloat64(rt.metrics.argmax.WithLabelValues("iris", "1.0.0", "1.2.0", "agree"))
-	disagree := testutil.ToFloat64(rt.metrics.argmax.WithLabelValues("iris", "1.0.0", "1.2.0", "disagree"))
-	if agree != n || disagree != 0 {
-		t.Errorf("argmax rows agree %v disagree %v, want %d and 0", agree, disagree, n)
-	}
-}
-
-func TestShadowOfAWorseModelDisagreesAtItsMeasuredRate(t *testing.T) {
-	t.Parallel()
-	v1, _ := oipUpstream(t, "1.0.0", goodModel, 0)
-	sh, _ := oipUpstream(t, "1.2.0", worseModel, 0)
-	rt := startRouter(t, config(fmt.Sprintf(`upstreams: [{version: 1.0.0, url: %q, weight: 1}]
-shadow: {version: 1.2.0, url: %q, percent: 100}
-`, v1.URL, sh.URL)), Options{})
-	const n = 500
-	mirrorAll(t, rt, n, "1.0.0", "1.2.0")
-	agree := testutil.ToFloat64(rt.metrics.argmax.WithLabelValues("iris", "1.0.0", "1.2.0", "agree"))
-	disagree := testutil.ToFloat64(rt.metrics.argmax.WithLabelValues("iris", "1.0.0", "1.2.0", "disagree"))
-	if rate := agree / (agree + disagree); agree+disagree != n || rate != 0.8 {
-		t.Errorf("argmax agreement %v of %v rows, want exactly 0.8 of %d (the worse model swaps classes on 20%% of inputs)", agree, agree+disagree, n)
-	}
-	if exact, differs := rt.comparisonsOf("1.0.0", "1.2.0", ResultExact), rt.comparisonsOf("1.0.0", "1.2.0", ResultDiffers); exact != 0.8*n || differs != 0.2*n {
-		t.Errorf("exact %v differs %v, want %v and %v", exact, differs, 0.8*n, 0.2*n)
-	}
-	// The metrics listener exports the comparison for an analysis query.
-	resp, err := http.Get(rt.metricsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	want := `marina_router_shadow_argmax_rows_total{agreement="disagree",model="iris",primary="1.0.0",shadow="1.2.0"} 100`
-	if !strings.Contains(string(text), want) {
-		t.Errorf("/metrics lacks %s", want)
+			mirrorAll(t, rt, n, "1.0.0", "1.2.0")
+			agree := testutil.ToFloat64(rt.metrics.argmax.WithLabelValues("iris", "1.0.0", "1.2.0", "agree"))
+			disagree := testutil.ToFloat64(rt.metrics.argmax.WithLabelValues("iris", "1.0.0", "1.2.0", "disagree"))
+			if agree != c.agreeing || disagree != n-c.agreeing {
+				t.Errorf("argmax rows agree %v disagree %v, want %v and %v", agree, disagree, c.agreeing, n-c.agreeing)
+			}
+			if exact, differs := rt.comparisonsOf("1.0.0", "1.2.0", ResultExact), rt.comparisonsOf("1.0.0", "1.2.0", ResultDiffers); exact != c.agreeing || differs != n-c.agreeing {
+				t.Errorf("exact %v differs %v, want %v and %v", exact, differs, c.agreeing, n-c.agreeing)
+			}
+			// The metrics listener exports the comparison for an analysis query.
+			resp, err := http.Get(rt.metricsURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			text, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			want := fmt.Sprintf(`marina_router_shadow_argmax_rows_total{agreement="disagree",model="iris",primary="1.0.0",shadow="1.2.0"} %v`, disagree)
+			if !strings.Contains(string(text), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		})
 	}
 }
 

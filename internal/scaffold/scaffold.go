@@ -1,11 +1,12 @@
 package scaffold
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/marina-dev/marina/internal/project"
@@ -184,7 +185,7 @@ func Files(o Options) ([]File, error) {
 	for _, f := range g.files {
 		out = append(out, f)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	slices.SortFunc(out, func(a, b File) int { return cmp.Compare(a.Path, b.Path) })
 	return out, nil
 }
 

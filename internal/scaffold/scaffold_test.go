@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -206,64 +203,12 @@ func TestFilesMatchTheGoldenFilesForTheDefaultOptions(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join("testdata", "golden", "default")
 	files := mustFiles(t, scaffold.Options{Name: "ml-platform"})
-	if golden.Update() {
-		if err := os.RemoveAll(dir); err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range files {
-			p := filepath.Join(dir, filepath.FromSlash(f.Path))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	var onDisk []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		onDisk = append(onDisk, filepath.ToSlash(rel))
-		return err
-	})
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/scaffold -update to create the golden files)", err)
-	}
-	sort.Strings(onDisk)
-	var generated []string
+	var paths []string
 	for _, f := range files {
-		generated = append(generated, f.Path)
-		want, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
-		if err != nil {
-			t.Errorf("%s: %v (run go test ./internal/scaffold -update)", f.Path, err)
-			continue
-		}
-		if !bytes.Equal(want, f.Data) {
-			t.Errorf("%s differs from its golden file (run go test ./internal/scaffold -update and review the diff):\n%s",
-				f.Path, firstDifference(want, f.Data))
-		}
+		paths = append(paths, f.Path)
 	}
-	if strings.Join(onDisk, "\n") != strings.Join(generated, "\n") {
-		t.Errorf("golden file list differs:\n golden: %v\n    got: %v", onDisk, generated)
+	golden.Only(t, dir, paths...)
+	for _, f := range files {
+		golden.Check(t, filepath.Join(dir, filepath.FromSlash(f.Path)), f.Data)
 	}
-}
-
-func firstDifference(want, got []byte) string {
-	wl, gl := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	for i := 0; i < len(wl) || i < len(gl); i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w != g {
-			return fmt.Sprintf("line %d:\n want: %q\n  got: %q", i+1, w, g)
-		}
-	}
-	return ""
 }

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -181,23 +182,18 @@ var workloadKinds = map[string]bool{"Deployment": true, "StatefulSet": true, "Da
 // the offline schemas only say they are strings, so a value like 1.0.0+build.7 passed and the server refused it.
 func labelFindings(file string, d *schemas.Document, obj map[string]any, prefix string) []Finding {
 	var out []Finding
-	maps := labelMaps
+	paths := labelMaps
 	if kind, _ := obj["kind"].(string); !workloadKinds[kind] {
-		maps = maps[:1]
+		paths = paths[:1]
 	}
-	for _, at := range maps {
+	for _, at := range paths {
 		var cur any = obj
 		for _, k := range at {
 			m, _ := cur.(map[string]any)
 			cur = m[k]
 		}
 		labels, _ := cur.(map[string]any)
-		keys := make([]string, 0, len(labels))
-		for k := range labels {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(labels)) {
 			val, _ := labels[k].(string)
 			problems := kvalidation.IsQualifiedName(k)
 			problems = append(problems, kvalidation.IsValidLabelValue(val)...)

@@ -1,8 +1,9 @@
 package validate
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -192,7 +193,7 @@ func (v *validation) checkQuota(e project.Environment) []Finding {
 		needs = append(needs, need{a, g * pods, fmt.Sprintf("%s × %d GPU", why, g)})
 		total += g * pods
 	}
-	sort.Slice(needs, func(i, j int) bool { return needs[i].app.file < needs[j].app.file })
+	slices.SortFunc(needs, func(a, b need) int { return cmp.Compare(a.app.file, b.app.file) })
 	var out []Finding
 	hint := "lower replicas or the autoscaler maximum, or raise requests.nvidia.com/gpu in infrastructure/overlays/" + e.Name + "/"
 	var parts []string

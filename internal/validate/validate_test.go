@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/marina-dev/marina/internal/kubeschema/kubeschematest"
 	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/internal/repo/repotest"
@@ -525,29 +526,13 @@ func TestKustomizePatchesAreNotCheckedAsWholeObjects(t *testing.T) {
 func TestExtraCRDsAddKinds(t *testing.T) {
 	t.Parallel()
 	crds := t.TempDir()
-	const crd = `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: widgets.example.com}
-spec:
-  group: example.com
-  names: {kind: Widget, plural: widgets}
-  scope: Namespaced
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
-            properties:
-              size: {type: integer}
-`
-	if err := os.WriteFile(filepath.Join(crds, "widget.yaml"), []byte(crd), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	kubeschematest.WriteCRD(t, crds, "example.com", "Widget", "v1", `type: object
+properties:
+  spec:
+    type: object
+    properties:
+      size: {type: integer}
+`)
 	r := fixture(t, set("gitops/flux/widget.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  size: big\n"), nil)
 	rep := run(t, r, validate.Options{ExtraCRDDirs: []string{crds}})
 	want := validate.Finding{Rule: "k8s-schema", File: "gitops/flux/widget.yaml", Path: "spec.size", Line: 5}

@@ -5,7 +5,6 @@ import (
 	"path"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/marina-dev/marina/internal/model"
@@ -20,7 +19,7 @@ func (v *validation) crossTasks() []task {
 	for d := range v.apps {
 		dirs = append(dirs, d)
 	}
-	sort.Strings(dirs)
+	slices.Sort(dirs)
 	for _, d := range dirs {
 		a := v.apps[d]
 		if a.spec == nil {
@@ -61,7 +60,7 @@ func (v *validation) envs(a *application) []string {
 			out = append(out, name)
 		}
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
 

@@ -157,74 +157,82 @@ func gitLog(t *testing.T, bare, branch string) []string {
 	return strings.Split(repotest.Git(t, bare, "log", "--format=%H %s", branch), "\n")
 }
 
-func TestWriteCommitsTheRollbackOnceThenIsANoOp(t *testing.T) {
-	t.Parallel()
+// overEachTransport runs test in parallel over each transport, with a remote where 1.1.0 runs in staging and in prod:
+// bare is the remote, before the log of its main branch, req the rollback of prod to write to it.
+func overEachTransport(t *testing.T, test func(t *testing.T, bare string, before []string, req Request)) {
+	t.Helper()
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			t.Parallel()
 			bare := newRemote(t, "1.1.0@staging", "1.1.0@prod")
-			if got := readRemote(t, bare, "main"); got.prodVersion != "1.1.0" || got.badState == model.StateBlocked {
-				t.Fatalf("fixture: %+v", got)
-			}
 			before := gitLog(t, bare, "main")
 			url, auth := tr.serve(t, bare)
-			req := rollback(url, auth)
-			work := t.TempDir()
-
-			res, err := Write(context.Background(), req, work)
-			if err != nil {
-				t.Fatal(err)
-			}
-			after := gitLog(t, bare, "main")
-			if len(after) != len(before)+1 || after[1] != before[0] {
-				t.Fatalf("want exactly one new commit on main, log:\n%s", strings.Join(after, "\n"))
-			}
-			if want := res.Commit + " rollback: iris-classifier 1.1.0 → 1.0.0 in prod"; after[0] != want || res.Branch != "main" || res.NoOp {
-				t.Fatalf("result %+v, head %q, want %q", res, after[0], want)
-			}
-			got := readRemote(t, bare, "main")
-			if got.prodVersion != "1.0.0" || got.badState != model.StateBlocked || !strings.HasSuffix(got.badReason, ": error rate 4.2% > 1%") {
-				t.Fatalf("remote after the write-back: %+v", got)
-			}
-			msg := repotest.Git(t, bare, "log", "-1", "--format=%an <%ae>%n%B", "main")
-			for _, want := range []string{DefaultAuthor, "Marina-Model: iris-classifier", "Marina-Environment: prod", "Marina-From: 1.1.0", "Marina-To: 1.0.0"} {
-				if !strings.Contains(msg, want) {
-					t.Errorf("commit lacks %q:\n%s", want, msg)
-				}
-			}
-			if strings.Contains(msg, gitToken) {
-				t.Error("the commit message holds the token")
-			}
-
-			broken := t.TempDir()
-			repotest.WriteFile(t, broken, filepath.Join(cacheKey(url), ".git"), "not a git directory\n")
-			for _, again := range []struct{ name, work string }{
-				{"the same cache", work},
-				{"a lost cache", t.TempDir()},
-				{"a broken cache", broken},
-			} {
-				res, err := Write(context.Background(), req, again.work)
-				if err != nil || !res.NoOp || res.Commit != hashOf(after[0]) || res.Branch != "main" {
-					t.Fatalf("again with %s: %+v %v", again.name, res, err)
-				}
-			}
-			if got := gitLog(t, bare, "main"); len(got) != len(after) {
-				t.Fatalf("a no-op pushed: %s", got[0])
-			}
-			err = filepath.WalkDir(work, func(p string, d os.DirEntry, err error) error {
-				if err != nil || d.IsDir() {
-					return err
-				}
-				if b, err := os.ReadFile(p); err != nil || bytes.Contains(b, []byte(gitToken)) {
-					return fmt.Errorf("%s holds the token (%v)", p, err)
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			test(t, bare, before, rollback(url, auth))
 		})
 	}
+}
+
+func TestWriteCommitsTheRollbackOnceThenIsANoOp(t *testing.T) {
+	t.Parallel()
+	overEachTransport(t, func(t *testing.T, bare string, before []string, req Request) {
+		if got := readRemote(t, bare, "main"); got.prodVersion != "1.1.0" || got.badState == model.StateBlocked {
+			t.Fatalf("fixture: %+v", got)
+		}
+		work := t.TempDir()
+
+		res, err := Write(context.Background(), req, work)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := gitLog(t, bare, "main")
+		if len(after) != len(before)+1 || after[1] != before[0] {
+			t.Fatalf("want exactly one new commit on main, log:\n%s", strings.Join(after, "\n"))
+		}
+		if want := res.Commit + " rollback: iris-classifier 1.1.0 → 1.0.0 in prod"; after[0] != want || res.Branch != "main" || res.NoOp {
+			t.Fatalf("result %+v, head %q, want %q", res, after[0], want)
+		}
+		got := readRemote(t, bare, "main")
+		if got.prodVersion != "1.0.0" || got.badState != model.StateBlocked || !strings.HasSuffix(got.badReason, ": error rate 4.2% > 1%") {
+			t.Fatalf("remote after the write-back: %+v", got)
+		}
+		msg := repotest.Git(t, bare, "log", "-1", "--format=%an <%ae>%n%B", "main")
+		for _, want := range []string{DefaultAuthor, "Marina-Model: iris-classifier", "Marina-Environment: prod", "Marina-From: 1.1.0", "Marina-To: 1.0.0"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("commit lacks %q:\n%s", want, msg)
+			}
+		}
+		if strings.Contains(msg, gitToken) {
+			t.Error("the commit message holds the token")
+		}
+
+		broken := t.TempDir()
+		repotest.WriteFile(t, broken, filepath.Join(cacheKey(req.RepoURL), ".git"), "not a git directory\n")
+		for _, again := range []struct{ name, work string }{
+			{"the same cache", work},
+			{"a lost cache", t.TempDir()},
+			{"a broken cache", broken},
+		} {
+			res, err := Write(context.Background(), req, again.work)
+			if err != nil || !res.NoOp || res.Commit != hashOf(after[0]) || res.Branch != "main" {
+				t.Fatalf("again with %s: %+v %v", again.name, res, err)
+			}
+		}
+		if got := gitLog(t, bare, "main"); len(got) != len(after) {
+			t.Fatalf("a no-op pushed: %s", got[0])
+		}
+		err = filepath.WalkDir(work, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			if b, err := os.ReadFile(p); err != nil || bytes.Contains(b, []byte(gitToken)) {
+				return fmt.Errorf("%s holds the token (%v)", p, err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // hashOf is the hash of a gitLog line.
@@ -235,36 +243,29 @@ func hashOf(line string) string {
 
 func TestWriteRedoesTheRollbackOnTopWhenThePushRaces(t *testing.T) {
 	t.Parallel()
-	for _, tr := range transports {
-		t.Run(tr.name, func(t *testing.T) {
-			t.Parallel()
-			bare := newRemote(t, "1.1.0@staging", "1.1.0@prod")
-			before := gitLog(t, bare, "main")
-			url, auth := tr.serve(t, bare)
-			req := rollback(url, auth)
-			var once sync.Once
-			pushes := 0
-			req.beforePush = func() {
-				pushes++
-				once.Do(func() { pushCompeting(t, bare, "README.md") })
-			}
-			res, err := Write(context.Background(), req, t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			after := gitLog(t, bare, "main")
-			if pushes != 2 || len(after) != len(before)+2 || after[0] != res.Commit+" rollback: iris-classifier 1.1.0 → 1.0.0 in prod" ||
-				!strings.HasSuffix(after[1], " a competing change") || after[2] != before[0] {
-				t.Fatalf("pushes %d, result %+v, log:\n%s", pushes, res, strings.Join(after[:3], "\n"))
-			}
-			if got := readRemote(t, bare, "main"); got.prodVersion != "1.0.0" || got.badState != model.StateBlocked {
-				t.Fatalf("remote: %+v", got)
-			}
-			if got := repotest.Git(t, bare, "show", "main:README.md"); got != "changed by someone else" {
-				t.Fatalf("the competing change was lost: README.md is %q", got)
-			}
-		})
-	}
+	overEachTransport(t, func(t *testing.T, bare string, before []string, req Request) {
+		var once sync.Once
+		pushes := 0
+		req.beforePush = func() {
+			pushes++
+			once.Do(func() { pushCompeting(t, bare, "README.md") })
+		}
+		res, err := Write(context.Background(), req, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := gitLog(t, bare, "main")
+		if pushes != 2 || len(after) != len(before)+2 || after[0] != res.Commit+" rollback: iris-classifier 1.1.0 → 1.0.0 in prod" ||
+			!strings.HasSuffix(after[1], " a competing change") || after[2] != before[0] {
+			t.Fatalf("pushes %d, result %+v, log:\n%s", pushes, res, strings.Join(after[:3], "\n"))
+		}
+		if got := readRemote(t, bare, "main"); got.prodVersion != "1.0.0" || got.badState != model.StateBlocked {
+			t.Fatalf("remote: %+v", got)
+		}
+		if got := repotest.Git(t, bare, "show", "main:README.md"); got != "changed by someone else" {
+			t.Fatalf("the competing change was lost: README.md is %q", got)
+		}
+	})
 }
 
 // pushCompeting commits a change to file in a clone of bare and pushes it to main.
@@ -387,34 +388,27 @@ func TestWriteBlocksTheVersionWhenTheEnvironmentIsAlreadyBack(t *testing.T) {
 
 func TestWritePullRequestModePushesABranchAndLeavesTheBaseAlone(t *testing.T) {
 	t.Parallel()
-	for _, tr := range transports {
-		t.Run(tr.name, func(t *testing.T) {
-			t.Parallel()
-			bare := newRemote(t, "1.1.0@staging", "1.1.0@prod")
-			before := gitLog(t, bare, "main")
-			url, auth := tr.serve(t, bare)
-			req := rollback(url, auth)
-			req.Mode = v1alpha1.GitWriteBackPullRequest
-			res, err := Write(context.Background(), req, t.TempDir())
-			const branch = "marina/rollback/iris-classifier-prod-v1.1.0"
-			if err != nil || res.Branch != branch || res.Base != "main" || res.NoOp {
-				t.Fatalf("%+v %v", res, err)
-			}
-			if after := gitLog(t, bare, "main"); after[0] != before[0] {
-				t.Fatalf("main moved to %s", after[0])
-			}
-			if got := gitLog(t, bare, branch); len(got) != len(before)+1 || got[1] != before[0] || hashOf(got[0]) != res.Commit {
-				t.Fatalf("branch log:\n%s", strings.Join(got[:2], "\n"))
-			}
-			if got := readRemote(t, bare, branch); got.prodVersion != "1.0.0" || got.badState != model.StateBlocked {
-				t.Fatalf("branch: %+v", got)
-			}
-			again, err := Write(context.Background(), req, t.TempDir())
-			if err != nil || !again.NoOp || again.Branch != branch || again.Commit != res.Commit {
-				t.Fatalf("again: %+v %v", again, err)
-			}
-		})
-	}
+	overEachTransport(t, func(t *testing.T, bare string, before []string, req Request) {
+		req.Mode = v1alpha1.GitWriteBackPullRequest
+		res, err := Write(context.Background(), req, t.TempDir())
+		const branch = "marina/rollback/iris-classifier-prod-v1.1.0"
+		if err != nil || res.Branch != branch || res.Base != "main" || res.NoOp {
+			t.Fatalf("%+v %v", res, err)
+		}
+		if after := gitLog(t, bare, "main"); after[0] != before[0] {
+			t.Fatalf("main moved to %s", after[0])
+		}
+		if got := gitLog(t, bare, branch); len(got) != len(before)+1 || got[1] != before[0] || hashOf(got[0]) != res.Commit {
+			t.Fatalf("branch log:\n%s", strings.Join(got[:2], "\n"))
+		}
+		if got := readRemote(t, bare, branch); got.prodVersion != "1.0.0" || got.badState != model.StateBlocked {
+			t.Fatalf("branch: %+v", got)
+		}
+		again, err := Write(context.Background(), req, t.TempDir())
+		if err != nil || !again.NoOp || again.Branch != branch || again.Commit != res.Commit {
+			t.Fatalf("again: %+v %v", again, err)
+		}
+	})
 }
 
 func TestWritePullRequestModeRefusesABranchWithoutTheRevert(t *testing.T) {

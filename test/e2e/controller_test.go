@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,21 +29,7 @@ import (
 
 var marina string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "marina-e2e")
-	if err != nil {
-		panic(err)
-	}
-	marina = filepath.Join(dir, "marina")
-	build := exec.Command("go", "build", "-o", marina, "github.com/marina-dev/marina/cmd/marina")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		panic("building marina: " + err.Error())
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MainWithMarina(m, &marina) }
 
 const (
 	ns    = "e2e"
@@ -64,16 +49,8 @@ func TestControllerKilledMidRolloutResumesWhereItWas(t *testing.T) {
 		t.Fatal(err)
 	}
 	prom := startPrometheus(t, 0.01)
-	ctl := &controllerProcess{kubeconfig: c.Kubeconfig, log: filepath.Join(t.TempDir(), "controller.log"), namespace: ns}
-	ctl.start(t)
-	t.Cleanup(func() {
-		ctl.kill(t)
-		if t.Failed() {
-			b, _ := os.ReadFile(ctl.log)
-			t.Logf("controller log:\n%s", b[max(0, len(b)-8000):])
-		}
-	})
-	hist := watchStatus(t, c)
+	ctl := runController(t, c.Kubeconfig, ns)
+	hist := c.WatchStatus(t, ns)
 
 	count := int32(4)
 	replicas := int32(2)
@@ -127,7 +104,7 @@ func TestControllerKilledMidRolloutResumesWhereItWas(t *testing.T) {
 	if took := atAnalysis.Status.StepStartTime.Sub(pauseStart); took < pause || took > pause+2*time.Second {
 		t.Fatalf("the %s pause took %s across the restart", pause, took)
 	}
-	if starts := hist.stepStarts("1.1.0", 1); len(starts) != 1 {
+	if starts := stepStarts(hist, "1.1.0", 1); len(starts) != 1 {
 		t.Fatalf("the pause step had start times %v, want one", starts)
 	}
 
@@ -142,20 +119,20 @@ func TestControllerKilledMidRolloutResumesWhereItWas(t *testing.T) {
 		t.Fatalf("analysis run with the controller down: %+v", run)
 	}
 	ctl.start(t)
-	waitFor(t, c, "promotion of 1.1.0", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
+	hist.Through(t, waitFor(t, c, "promotion of 1.1.0", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
 		return md.Status.StableVersion == "1.1.0" && ready(md)
-	})
-	if steps := hist.steps("1.1.0"); !slices.Equal(steps, []int32{0, 1, 2, 3}) {
+	}))
+	if steps := hist.Steps("1.1.0"); !slices.Equal(steps, []int32{0, 1, 2, 3}) {
 		t.Fatalf("steps seen in status %v, want [0 1 2 3]", steps)
 	}
-	if starts := hist.stepStarts("1.1.0", 2); len(starts) != 1 {
+	if starts := stepStarts(hist, "1.1.0", 2); len(starts) != 1 {
 		t.Fatalf("the analysis step had start times %v, want one", starts)
 	}
-	counts := hist.successes("1.1.0-step-2")
+	counts := successes(hist, "1.1.0-step-2")
 	if !slices.Equal(counts, []int32{1, 2, 3, 4}) {
 		t.Fatalf("successful measurements seen %v, want 1 2 3 4: one each, none lost or repeated", counts)
 	}
-	run := hist.lastRun("1.1.0-step-2")
+	run := hist.LastRun("1.1.0-step-2")
 	m := run.Metrics[0]
 	if run.Phase != v1alpha1.AnalysisSuccessful || m.Successful != 4 || m.Error != 0 || m.Failed != 0 {
 		t.Fatalf("analysis run: %+v", run)
@@ -173,6 +150,22 @@ type controllerProcess struct {
 	metrics, health string
 	cmd             *exec.Cmd
 	done            chan struct{}
+}
+
+// runController starts marina controller as a process (for namespace, or all with "") for the rest of the test;
+// when the test fails, the end of its log is logged.
+func runController(t *testing.T, kubeconfig, namespace string) *controllerProcess {
+	t.Helper()
+	ctl := &controllerProcess{kubeconfig: kubeconfig, log: filepath.Join(t.TempDir(), "controller.log"), namespace: namespace}
+	ctl.start(t)
+	t.Cleanup(func() {
+		ctl.kill(t)
+		if t.Failed() {
+			b, _ := os.ReadFile(ctl.log)
+			t.Logf("controller log:\n%s", b[max(0, len(b)-8000):])
+		}
+	})
+	return ctl
 }
 
 // start runs the controller on fresh loopback ports and waits until it is ready.
@@ -297,81 +290,13 @@ func get(t *testing.T, c *testenv.Cluster) *v1alpha1.ModelDeployment {
 // waitFor polls the ModelDeployment until cond holds.
 func waitFor(t *testing.T, c *testenv.Cluster, what string, timeout time.Duration, cond func(*v1alpha1.ModelDeployment) bool) *v1alpha1.ModelDeployment {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	md := &v1alpha1.ModelDeployment{}
-	err := testenv.Eventually(ctx, func(ctx context.Context) (bool, error) {
-		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, md); err != nil {
-			return false, err
-		}
-		return cond(md), nil
-	})
-	if err != nil {
-		t.Fatalf("%s: %v\nstatus: %+v", what, err, md.Status)
-	}
-	return md
-}
-
-// history is every status the ModelDeployment had, in order, as a watch delivered them.
-type history struct {
-	mu       sync.Mutex
-	statuses []v1alpha1.ModelDeploymentStatus
-}
-
-// watchStatus records every status written from now on until the test ends.
-func watchStatus(t *testing.T, c *testenv.Cluster) *history {
-	t.Helper()
-	wc, err := client.NewWithWatch(c.Config, client.Options{Scheme: testenv.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w, err := wc.Watch(ctx, &v1alpha1.ModelDeploymentList{}, client.InNamespace(ns))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	h := &history{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ev := range w.ResultChan() {
-			if md, ok := ev.Object.(*v1alpha1.ModelDeployment); ok {
-				h.mu.Lock()
-				h.statuses = append(h.statuses, *md.Status.DeepCopy())
-				h.mu.Unlock()
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		w.Stop()
-		<-done
-	})
-	return h
-}
-
-// steps is the sequence of step indexes version's rollout went through, each once.
-func (h *history) steps(version string) []int32 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []int32
-	for _, st := range h.statuses {
-		if st.CanaryVersion == version && st.CurrentStepIndex != nil {
-			if i := *st.CurrentStepIndex; len(out) == 0 || out[len(out)-1] != i {
-				out = append(out, i)
-			}
-		}
-	}
-	return out
+	return c.WaitForModelDeployment(t, client.ObjectKey{Namespace: ns, Name: name}, what, timeout, cond)
 }
 
 // stepStarts are the distinct start times step i of version's rollout had.
-func (h *history) stepStarts(version string, i int32) []time.Time {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+func stepStarts(h *testenv.StatusHistory, version string, i int32) []time.Time {
 	var out []time.Time
-	for _, st := range h.statuses {
+	for _, st := range h.Statuses() {
 		if st.CanaryVersion == version && st.CurrentStepIndex != nil && *st.CurrentStepIndex == i && st.StepStartTime != nil &&
 			!slices.ContainsFunc(out, st.StepStartTime.Time.Equal) {
 			out = append(out, st.StepStartTime.Time)
@@ -381,11 +306,9 @@ func (h *history) stepStarts(version string, i int32) []time.Time {
 }
 
 // successes is the sequence of successful-measurement counts of run's metric, each once.
-func (h *history) successes(run string) []int32 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+func successes(h *testenv.StatusHistory, run string) []int32 {
 	var out []int32
-	for _, st := range h.statuses {
+	for _, st := range h.Statuses() {
 		for _, r := range st.AnalysisRuns {
 			if r.Name == run && len(r.Metrics) == 1 {
 				if n := r.Metrics[0].Successful; len(out) == 0 || out[len(out)-1] != n {
@@ -395,19 +318,4 @@ func (h *history) successes(run string) []int32 {
 		}
 	}
 	return out
-}
-
-// lastRun is the last status of the analysis run name.
-func (h *history) lastRun(name string) v1alpha1.AnalysisRunStatus {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var run v1alpha1.AnalysisRunStatus
-	for _, st := range h.statuses {
-		for _, r := range st.AnalysisRuns {
-			if r.Name == name {
-				run = r
-			}
-		}
-	}
-	return run
 }

@@ -172,15 +172,7 @@ func gitopsCluster(t *testing.T) *testenv.Cluster {
 	c.AddNode(t, testenv.Node{Name: "cpu-0", CPU: "16", Memory: "64Gi"})
 	c.AddNode(t, testenv.Node{Name: "gpu-0", GPUs: 2})
 	c.AcceptRoutes(t, render.DefaultGatewayNamespace, render.DefaultGatewayName)
-	ctl := &controllerProcess{kubeconfig: c.Kubeconfig, log: filepath.Join(t.TempDir(), "controller.log")}
-	ctl.start(t)
-	t.Cleanup(func() {
-		ctl.kill(t)
-		if t.Failed() {
-			b, _ := os.ReadFile(ctl.log)
-			t.Logf("controller log:\n%s", b[max(0, len(b)-4000):])
-		}
-	})
+	runController(t, c.Kubeconfig, "")
 	return c
 }
 

@@ -2,6 +2,7 @@
 package kubeschematest
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,4 +73,35 @@ func KServe(t testing.TB) string {
 			t.Fatalf("no go.mod above %s", wd)
 		}
 	}
+}
+
+// WriteCRD writes a namespaced CustomResourceDefinition of kind (plural: lower-case kind + "s") in group, serving
+// version with schema as its openAPIV3Schema (YAML starting at column 0), to dir/<plural>.yaml and returns the path:
+// a CRD a test adds to a validator, written out only as far as the test needs.
+func WriteCRD(t testing.TB, dir, group, kind, version, schema string) string {
+	t.Helper()
+	plural := strings.ToLower(kind) + "s"
+	var body strings.Builder
+	for line := range strings.Lines(schema) {
+		body.WriteString("        " + line)
+	}
+	crd := fmt.Sprintf(`apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: %[2]s.%[1]s}
+spec:
+  group: %[1]s
+  names: {kind: %[3]s, plural: %[2]s}
+  scope: Namespaced
+  versions:
+  - name: %[4]s
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+%[5]s`, group, plural, kind, version, body.String())
+	file := filepath.Join(dir, plural+".yaml")
+	if err := os.WriteFile(file, []byte(crd), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }

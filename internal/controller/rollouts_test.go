@@ -20,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
@@ -46,10 +45,11 @@ const (
 	gitToken = "t0ken-e2e-5c4b3a"
 )
 
-// TestRolloutsEndToEnd runs rollouts on one real control plane (kube-controller-manager, kube-scheduler, kwok), each
-// in its own namespace, with analyses measured on a real Prometheus scraping numbers the test sets and reverts
-// pushed to a bare Git repository served by git http-backend.
-func TestRolloutsEndToEnd(t *testing.T) {
+// TestRolloutsOnARealControlPlane runs rollouts with the reconciler in the test process (test/e2e runs marina
+// controller as a process) on one real control plane (kube-controller-manager, kube-scheduler, kwok), each in its
+// own namespace, with analyses measured on a real Prometheus scraping numbers the test sets and reverts pushed to a
+// bare Git repository served by git http-backend.
+func TestRolloutsOnARealControlPlane(t *testing.T) {
 	c := testenv.Start(t, testenv.Options{CRDs: true, Workloads: true})
 	c.AddNode(t, testenv.Node{Name: "cpu-e2e"})
 	c.AddNode(t, testenv.Node{Name: "gpu-e2e", GPUs: 4})
@@ -61,31 +61,27 @@ func TestRolloutsEndToEnd(t *testing.T) {
 	t.Run("a canary that passes its analysis is promoted step by step", func(t *testing.T) {
 		t.Parallel()
 		ns := namespace(t, c, "e2e-pass")
-		app := newErrorRateApp(t)
-		app.set("1.1.0", 0.01)
-		prom := startPrometheus(t, app, 1)
-		h := watchStatus(t, c, ns)
+		prom := startPrometheus(t, 0.01)
+		h := c.WatchStatus(t, ns)
 		md := e2eDeployment(ns, "1.0.0", prom.Address(), errorRate(2, nil), canarySteps()...)
-		create(t, c, md)
-		waitOn(t, c, ns, "1.0.0 Ready", time.Minute, ready)
-		updateIn(t, c, ns, func(md *v1alpha1.ModelDeployment) { md.Spec.Version = "1.1.0" })
+		rollOut(t, c, md)
 		got := waitOn(t, c, ns, "promotion of 1.1.0", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
 			return md.Status.StableVersion == "1.1.0" && ready(md)
 		})
 		if got.Status.CanaryVersion != "" || got.Status.Weights.Stable != 100 || got.Status.CurrentStepIndex != nil {
 			t.Fatalf("after promotion: %+v", got.Status)
 		}
-		h.through(t, got)
-		if steps := h.steps("1.1.0"); !slices.Equal(steps, []int32{0, 1, 2}) {
+		h.Through(t, got)
+		if steps := h.Steps("1.1.0"); !slices.Equal(steps, []int32{0, 1, 2}) {
 			t.Fatalf("steps seen in status %v, want [0 1 2]", steps)
 		}
-		if w := h.weightsAt("1.1.0", 0); w != (v1alpha1.TrafficWeights{Stable: 50, Canary: 50}) {
+		if w := weightsAt(h, "1.1.0", 0); w != (v1alpha1.TrafficWeights{Stable: 50, Canary: 50}) {
 			t.Fatalf("weights at step 0: %+v", w)
 		}
-		if w := h.weightsAt("1.1.0", 2); w != (v1alpha1.TrafficWeights{Stable: 0, Canary: 100}) {
+		if w := weightsAt(h, "1.1.0", 2); w != (v1alpha1.TrafficWeights{Stable: 0, Canary: 100}) {
 			t.Fatalf("weights at step 2: %+v", w)
 		}
-		run := h.lastRun("1.1.0-step-1")
+		run := h.LastRun("1.1.0-step-1")
 		if run.Phase != v1alpha1.AnalysisSuccessful || run.Successful != 2 || run.Failed != 0 || run.Error != 0 {
 			t.Fatalf("analysis run of step 1: %+v", run)
 		}
@@ -96,25 +92,21 @@ func TestRolloutsEndToEnd(t *testing.T) {
 	t.Run("a canary whose error rate fails its analysis aborts and the revert reaches Git", func(t *testing.T) {
 		t.Parallel()
 		ns := namespace(t, c, "e2e-abort")
-		app := newErrorRateApp(t)
-		app.set("1.1.0", 0.5)
-		prom := startPrometheus(t, app, 1)
+		prom := startPrometheus(t, 0.5)
 		bare := newRemote(t)
 		before := git(t, bare, "rev-parse", "HEAD")
 		if v, _ := readRemote(t, bare, "HEAD"); v != "1.1.0" {
 			t.Fatalf("fixture: %s runs %s, want 1.1.0", e2eEnv, v)
 		}
 		url := repotest.ServeGit(t, filepath.Dir(bare), repotest.GitAuth{Username: gitUser, Password: gitToken}).RepoURL(bare)
-		h := watchStatus(t, c, ns)
+		h := c.WatchStatus(t, ns)
 		if err := c.Client.Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git", Namespace: ns},
 			StringData: map[string]string{"username": gitUser, "password": gitToken}}); err != nil {
 			t.Fatal(err)
 		}
 		md := e2eDeployment(ns, "1.0.0", prom.Address(), errorRate(2, nil), canarySteps()...)
 		md.Spec.GitWriteBack = &v1alpha1.GitWriteBack{Repo: url, Mode: v1alpha1.GitWriteBackCommit, SecretRef: &corev1.LocalObjectReference{Name: "git"}}
-		create(t, c, md)
-		waitOn(t, c, ns, "1.0.0 Ready", time.Minute, ready)
-		updateIn(t, c, ns, func(md *v1alpha1.ModelDeployment) { md.Spec.Version = "1.1.0" })
+		rollOut(t, c, md)
 		got := waitOn(t, c, ns, "the revert written to Git", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
 			return meta.IsStatusConditionTrue(md.Status.Conditions, controller.WriteBackCondition)
 		})
@@ -128,8 +120,8 @@ func TestRolloutsEndToEnd(t *testing.T) {
 			got.Status.StableVersion != "1.0.0" || ready(got) {
 			t.Fatalf("after the abort: %+v", got.Status)
 		}
-		h.through(t, got)
-		if steps := h.steps("1.1.0"); !slices.Equal(steps, []int32{0, 1}) {
+		h.Through(t, got)
+		if steps := h.Steps("1.1.0"); !slices.Equal(steps, []int32{0, 1}) {
 			t.Fatalf("steps seen %v, want [0 1]: the abort happened in the analysis step; statuses seen:%s", steps, h)
 		}
 		waitReplicas(t, c, ns, "iris-classifier-1-1-0", 0)
@@ -159,15 +151,11 @@ func TestRolloutsEndToEnd(t *testing.T) {
 	t.Run("an analysis waits with AnalysisError while Prometheus is down and goes on when it is back", func(t *testing.T) {
 		t.Parallel()
 		ns := namespace(t, c, "e2e-outage")
-		app := newErrorRateApp(t)
-		app.set("1.1.0", 0.01)
-		prom := startPrometheus(t, app, 1)
-		h := watchStatus(t, c, ns)
+		prom := startPrometheus(t, 0.01)
+		h := c.WatchStatus(t, ns)
 		// Enough errors in a row allowed that the outage pauses the rollout instead of aborting it.
 		md := e2eDeployment(ns, "1.0.0", prom.Address(), errorRate(3, new(int32(30))), canarySteps()...)
-		create(t, c, md)
-		waitOn(t, c, ns, "1.0.0 Ready", time.Minute, ready)
-		updateIn(t, c, ns, func(md *v1alpha1.ModelDeployment) { md.Spec.Version = "1.1.0" })
+		rollOut(t, c, md)
 		waitOn(t, c, ns, "the first measurement", time.Minute, func(md *v1alpha1.ModelDeployment) bool {
 			run := runOf(md, "1.1.0-step-1")
 			return run != nil && run.Successful == 1
@@ -196,14 +184,14 @@ func TestRolloutsEndToEnd(t *testing.T) {
 			t.Fatalf("%d measurement errors in 5 s at a 1 s interval, want at least 3", errorsSeen)
 		}
 		prom.Start(t)
-		h.through(t, waitOn(t, c, ns, "promotion of 1.1.0 after the outage", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
+		h.Through(t, waitOn(t, c, ns, "promotion of 1.1.0 after the outage", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
 			return md.Status.StableVersion == "1.1.0" && ready(md)
 		}))
-		run := h.lastRun("1.1.0-step-1")
+		run := h.LastRun("1.1.0-step-1")
 		if run.Phase != v1alpha1.AnalysisSuccessful || run.Successful != 3 || run.Failed != 0 || run.Error < errorsSeen {
 			t.Fatalf("analysis run after the outage: %+v", run)
 		}
-		if steps := h.steps("1.1.0"); !slices.Equal(steps, []int32{0, 1, 2}) {
+		if steps := h.Steps("1.1.0"); !slices.Equal(steps, []int32{0, 1, 2}) {
 			t.Fatalf("steps seen in status %v, want [0 1 2]", steps)
 		}
 	})
@@ -235,17 +223,15 @@ func TestRolloutsEndToEnd(t *testing.T) {
 		md.Spec.Runtime.Resources = &corev1.ResourceRequirements{Requests: gpu, Limits: gpu}
 		md.Spec.Runtime.Tolerations = []corev1.Toleration{{Key: string(testenv.GPUResource), Operator: corev1.TolerationOpExists}}
 		md.Spec.Runtime.NodeSelector = map[string]string{"nvidia.com/gpu.present": "true"}
-		create(t, c, md)
-		waitOn(t, c, ns, "1.0.0 Ready", time.Minute, ready)
-		h := watchStatus(t, c, ns)
-		updateIn(t, c, ns, func(md *v1alpha1.ModelDeployment) { md.Spec.Version = "1.1.0" })
-		h.through(t, waitOn(t, c, ns, "promotion of 1.1.0", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
+		h := c.WatchStatus(t, ns)
+		rollOut(t, c, md)
+		h.Through(t, waitOn(t, c, ns, "promotion of 1.1.0", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
 			return md.Status.StableVersion == "1.1.0" && ready(md)
 		}))
 		waitReplicas(t, c, ns, "iris-classifier-1-1-0", 2)
 		waitGoneIn(t, c, ns, "iris-classifier-1-0-0")
 		// Step 1 is past the last step: the canary grows to full size as the quota lets it, stable shrinking first.
-		if steps := h.steps("1.1.0"); !slices.Equal(steps, []int32{0, 1}) {
+		if steps := h.Steps("1.1.0"); !slices.Equal(steps, []int32{0, 1}) {
 			t.Fatalf("steps seen in status %v, want [0 1]", steps)
 		}
 		mon.check(t)
@@ -301,6 +287,14 @@ func e2eDeployment(ns, version, prom string, a *v1alpha1.Analysis, steps ...v1al
 	return md
 }
 
+// rollOut creates md at 1.0.0, waits until it is Ready and starts the rollout of 1.1.0.
+func rollOut(t *testing.T, c *testenv.Cluster, md *v1alpha1.ModelDeployment) {
+	t.Helper()
+	create(t, c, md)
+	waitOn(t, c, md.Namespace, "1.0.0 Ready", time.Minute, ready)
+	updateIn(t, c, md.Namespace, func(md *v1alpha1.ModelDeployment) { md.Spec.Version = "1.1.0" })
+}
+
 func create(t *testing.T, c *testenv.Cluster, md *v1alpha1.ModelDeployment) {
 	t.Helper()
 	if err := c.Client.Create(context.Background(), md); err != nil {
@@ -317,23 +311,15 @@ func get(t *testing.T, c *testenv.Cluster, ns string) *v1alpha1.ModelDeployment 
 	return md
 }
 
-// waitOn polls the ModelDeployment of ns until cond holds.
+// waitOn polls the ModelDeployment of ns until cond holds; on a timeout the log shows what ns holds.
 func waitOn(t *testing.T, c *testenv.Cluster, ns, what string, timeout time.Duration, cond func(*v1alpha1.ModelDeployment) bool) *v1alpha1.ModelDeployment {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	md := &v1alpha1.ModelDeployment{}
-	err := testenv.Eventually(ctx, func(ctx context.Context) (bool, error) {
-		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: e2eModel}, md); err != nil {
-			return false, err
+	defer func() {
+		if t.Failed() {
+			dumpNamespace(t, c, ns)
 		}
-		return cond(md), nil
-	})
-	if err != nil {
-		dumpNamespace(t, c, ns)
-		t.Fatalf("%s in %s: %v\nstatus: %+v", what, ns, err, md.Status)
-	}
-	return md
+	}()
+	return c.WaitForModelDeployment(t, client.ObjectKey{Namespace: ns, Name: e2eModel}, what+" in "+ns, timeout, cond)
 }
 
 // dumpNamespace logs the Deployments, Pods, ResourceQuotas and Events of ns, for a failure message.
@@ -428,149 +414,26 @@ func newErrorRateApp(t *testing.T) *errorRateApp {
 
 func (a *errorRateApp) set(version string, v float64) { a.rate.WithLabelValues(version).Set(v) }
 
-// startPrometheus starts a Prometheus scraping app and waits until it has its series.
-func startPrometheus(t *testing.T, app *errorRateApp, series int) *prometheustest.Server {
+// startPrometheus serves canaryRate as the error rate of 1.1.0 and starts a Prometheus scraping it, returning once
+// Prometheus has the series.
+func startPrometheus(t *testing.T, canaryRate float64) *prometheustest.Server {
 	t.Helper()
+	app := newErrorRateApp(t)
+	app.set("1.1.0", canaryRate)
 	p := prometheustest.Start(t, app.addr)
-	p.WaitForData(context.Background(), t, "marina_test_error_rate", series)
+	p.WaitForData(context.Background(), t, "marina_test_error_rate", 1)
 	return p
 }
 
-// statusHistory is every status of a namespace's ModelDeployment, as a watch delivered them.
-type statusHistory struct {
-	mu       sync.Mutex
-	statuses []v1alpha1.ModelDeploymentStatus
-	versions []string // the resourceVersion of each status
-}
-
-// through waits until the watch has delivered md's resourceVersion: a watch lags behind the GET that saw md (by
-// seconds on a loaded machine), and the history must hold every status up to md before the test reads it.
-func (h *statusHistory) through(t *testing.T, md *v1alpha1.ModelDeployment) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		h.mu.Lock()
-		seen := slices.Contains(h.versions, md.ResourceVersion)
-		h.mu.Unlock()
-		if seen {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the watch did not deliver resourceVersion %s within 30s; statuses seen:%s", md.ResourceVersion, h)
-		}
-	}
-}
-
-// watchStatus records the statuses written from now on until the test ends.
-func watchStatus(t *testing.T, c *testenv.Cluster, ns string) *statusHistory {
-	t.Helper()
-	wc, err := client.NewWithWatch(c.Config, client.Options{Scheme: testenv.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h := &statusHistory{}
-	open := func(rv string) (watch.Interface, error) {
-		opts := []client.ListOption{client.InNamespace(ns)}
-		if rv != "" {
-			opts = append(opts, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: rv}})
-		}
-		return wc.Watch(ctx, &v1alpha1.ModelDeploymentList{}, opts...)
-	}
-	rv := ""
-	w, err := open(rv)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			for ev := range w.ResultChan() {
-				md, ok := ev.Object.(*v1alpha1.ModelDeployment)
-				if !ok {
-					continue
-				}
-				h.mu.Lock()
-				h.statuses = append(h.statuses, *md.Status.DeepCopy())
-				h.versions = append(h.versions, md.ResourceVersion)
-				rv = md.ResourceVersion
-				h.mu.Unlock()
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			// The server ended the watch: go on from the last status seen.
-			if w, err = open(rv); err != nil {
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		w.Stop()
-		<-done
-	})
-	return h
-}
-
-// String lists the statuses seen, one line each: what a failed assertion on the history needs to be understood.
-func (h *statusHistory) String() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var b strings.Builder
-	for _, st := range h.statuses {
-		step := "-"
-		if st.CurrentStepIndex != nil {
-			step = fmt.Sprint(*st.CurrentStepIndex)
-		}
-		fmt.Fprintf(&b, "\n  stable %s canary %q step %s weights %+v runs %d abort %q", st.StableVersion, st.CanaryVersion, step, st.Weights, len(st.AnalysisRuns), st.AbortMessage)
-	}
-	return b.String()
-}
-
-// steps is the sequence of step indexes the rollout of version went through, each once.
-func (h *statusHistory) steps(version string) []int32 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []int32
-	for _, st := range h.statuses {
-		if st.CanaryVersion != version || st.CurrentStepIndex == nil {
-			continue
-		}
-		if i := *st.CurrentStepIndex; len(out) == 0 || out[len(out)-1] != i {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
 // weightsAt is the split of the last status at step i of version's rollout.
-func (h *statusHistory) weightsAt(version string, i int32) v1alpha1.TrafficWeights {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+func weightsAt(h *testenv.StatusHistory, version string, i int32) v1alpha1.TrafficWeights {
 	var w v1alpha1.TrafficWeights
-	for _, st := range h.statuses {
+	for _, st := range h.Statuses() {
 		if st.CanaryVersion == version && st.CurrentStepIndex != nil && *st.CurrentStepIndex == i && st.Weights != nil {
 			w = *st.Weights
 		}
 	}
 	return w
-}
-
-// lastRun is the last status of the analysis run name.
-func (h *statusHistory) lastRun(name string) v1alpha1.AnalysisRunStatus {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var run v1alpha1.AnalysisRunStatus
-	for _, st := range h.statuses {
-		for _, r := range st.AnalysisRuns {
-			if r.Name == name {
-				run = r
-			}
-		}
-	}
-	return run
 }
 
 // newRemote is a bare repository made from examples/ml-platform where 1.1.0 of iris-classifier is registered and
