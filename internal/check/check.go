@@ -337,6 +337,9 @@ func run(ctx context.Context, rep *Report, in Input, opts Options) error {
 	if v := in.Version; v != nil {
 		rep.add(signatureStep(v, sess))
 	}
+	if err := checkShapes(sess.Inputs(), opts.InputShapes); err != nil {
+		return err
+	}
 	samplesDir := SamplesDir("<model>") + "/"
 	if v := in.Version; v != nil {
 		samplesDir = SamplesDir(v.Name) + "/"

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -108,19 +109,11 @@ func smoke(sess *inference.Session, samples []Sample, shapes map[string][]int64,
 // generate makes deterministic inputs of the given shapes, else of the declared ones with a leading dynamic
 // dimension of 1. unknown names the inputs that still have a dynamic dimension.
 func generate(specs []model.Tensor, shapes map[string][]int64) (inputs []inference.Tensor, unknown string, err error) {
-	for name := range shapes {
-		if !slices.ContainsFunc(specs, func(s model.Tensor) bool { return s.Name == name }) {
-			return nil, "", fmt.Errorf("--input-shape: the model has no input %q (its inputs: %s)", name, inputNames(specs))
-		}
-	}
 	var missing []string
 	for _, spec := range specs {
 		shape, given := shapes[spec.Name]
 		switch {
 		case given:
-			if err := fits(spec, shape); err != nil {
-				return nil, "", err
-			}
 		case spec.Shape == nil:
 			missing = append(missing, fmt.Sprintf("input %q has no declared shape", spec.Name))
 			continue
@@ -143,17 +136,29 @@ func generate(specs []model.Tensor, shapes map[string][]int64) (inputs []inferen
 	return inputs, strings.Join(missing, ", "), nil
 }
 
-// fits checks an --input-shape against the declared shape: same rank, same fixed dimensions.
-func fits(spec model.Tensor, shape []int64) error {
-	if spec.Shape == nil {
-		return nil
+// ErrInputShape marks an --input-shape that the model contradicts: a usage error, not a broken model.
+var ErrInputShape = errors.New("--input-shape does not fit the model")
+
+// checkShapes checks each --input-shape against the model's inputs: a named input, of the same rank, with the
+// same fixed dimensions.
+func checkShapes(specs []model.Tensor, shapes map[string][]int64) error {
+	for name := range shapes {
+		if !slices.ContainsFunc(specs, func(s model.Tensor) bool { return s.Name == name }) {
+			return fmt.Errorf("%w: the model has no input %q (its inputs: %s)", ErrInputShape, name, inputNames(specs))
+		}
 	}
-	if len(shape) != len(spec.Shape) {
-		return fmt.Errorf("--input-shape %s=%s: the model's input is %s, of rank %d", spec.Name, dims(shape), inference.FormatShape(spec.Shape), len(spec.Shape))
-	}
-	for i, d := range spec.Shape {
-		if d >= 0 && shape[i] != d {
-			return fmt.Errorf("--input-shape %s=%s: the model's input is %s: dimension %d must be %d", spec.Name, dims(shape), inference.FormatShape(spec.Shape), i, d)
+	for _, spec := range specs {
+		shape, given := shapes[spec.Name]
+		if !given || spec.Shape == nil {
+			continue
+		}
+		if len(shape) != len(spec.Shape) {
+			return fmt.Errorf("%w: %s=%s: the model's input is %s, of rank %d", ErrInputShape, spec.Name, dims(shape), inference.FormatShape(spec.Shape), len(spec.Shape))
+		}
+		for i, d := range spec.Shape {
+			if d >= 0 && shape[i] != d {
+				return fmt.Errorf("%w: %s=%s: the model's input is %s: dimension %d must be %d", ErrInputShape, spec.Name, dims(shape), inference.FormatShape(spec.Shape), i, d)
+			}
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package check_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -37,6 +38,8 @@ func TestSmokeTestsRealModelsWithTheShapesOrSamplesTheyNeed(t *testing.T) {
 		model   func(t *testing.T) string
 		samples func(t *testing.T) []check.Sample
 		shapes  map[string][]int64
+		// err is what Run's error must say when the shapes contradict the model.
+		err []string
 		// smoke is what the smoke step must say; passed and skipped what it must be.
 		smoke           []string
 		passed, skipped bool
@@ -83,13 +86,19 @@ func TestSmokeTestsRealModelsWithTheShapesOrSamplesTheyNeed(t *testing.T) {
 			name:   "--input-shape naming no input of the model",
 			model:  func(t *testing.T) string { return inferencetest.Model(t, "hey_rhasspy_v0.1.onnx") },
 			shapes: map[string][]int64{"onnx::Flatten": {1, 16, 96}},
-			smoke:  []string{`the model has no input "onnx::Flatten"`, `"onnx::Flatten_0"`},
+			err:    []string{`the model has no input "onnx::Flatten"`, `"onnx::Flatten_0"`},
 		},
 		{
 			name:   "--input-shape that contradicts a fixed dimension",
 			model:  func(t *testing.T) string { return inferencetest.Model(t, "hey_rhasspy_v0.1.onnx") },
 			shapes: map[string][]int64{"onnx::Flatten_0": {1, 15, 96}},
-			smoke:  []string{"--input-shape onnx::Flatten_0=1,15,96", "dimension 1 must be 16"},
+			err:    []string{"--input-shape does not fit the model: onnx::Flatten_0=1,15,96", "dimension 1 must be 16"},
+		},
+		{
+			name:   "--input-shape of another rank",
+			model:  func(t *testing.T) string { return inferencetest.Model(t, "hey_rhasspy_v0.1.onnx") },
+			shapes: map[string][]int64{"onnx::Flatten_0": {16, 96}},
+			err:    []string{"onnx::Flatten_0=16,96", "of rank 3"},
 		},
 		{
 			name:   "generated scalar, bool and float16 inputs",
@@ -105,6 +114,18 @@ func TestSmokeTestsRealModelsWithTheShapesOrSamplesTheyNeed(t *testing.T) {
 				in.Samples = tc.samples(t)
 			}
 			rep, err := check.Run(context.Background(), in, check.Options{Runs: 3, InputShapes: tc.shapes})
+			if tc.err != nil {
+				// An --input-shape the model contradicts is the user's mistake, not a failed check of the model.
+				if !errors.Is(err, check.ErrInputShape) {
+					t.Fatalf("err = %v, want check.ErrInputShape", err)
+				}
+				for _, want := range tc.err {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error %q does not say %q", err, want)
+					}
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -101,9 +101,10 @@ func (o *modelCheckOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// checkError maps an error of a model check to its exit code: a missing ONNX Runtime is an environment error.
+// checkError maps an error of a model check to its exit code: a missing ONNX Runtime, or an --input-shape the
+// model contradicts, is a usage error.
 func checkError(err error) error {
-	if errors.Is(err, inference.ErrNoRuntime) {
+	if errors.Is(err, inference.ErrNoRuntime) || errors.Is(err, check.ErrInputShape) {
 		return usagef("%v", err)
 	}
 	return err

@@ -85,10 +85,10 @@ func TestModelCheckExitsByTheOutcome(t *testing.T) {
 			want: []string{"PASS  smoke      inference on generated inputs (input [3,4]) succeeded"},
 		},
 		{
-			name: "an --input-shape the model contradicts fails the smoke step",
+			name: "an --input-shape the model contradicts is a usage error (exit 2), not a failed model",
 			args: []string{"--runs", "5", "--input-shape", "input=1,5"},
-			code: 1,
-			want: []string{"FAIL  smoke", "--input-shape input=1,5: the model's input is [?,4]: dimension 1 must be 4"},
+			code: 2,
+			want: []string{"--input-shape does not fit the model: input=1,5: the model's input is [?,4]: dimension 1 must be 4"},
 		},
 		{
 			name: "-o json writes the report with the measured metrics",
