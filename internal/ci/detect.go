@@ -143,7 +143,7 @@ func Detect(r *repo.Repo, base string) (*ChangeSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading HEAD %s: %w", headRef.Hash(), err)
 	}
-	headTree, err := head.Tree()
+	headTree, err := r.Tree(head)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func Detect(r *repo.Repo, base string) (*ChangeSet, error) {
 		cs.Everything, cs.Reason = true, "no base commit: "+how
 	} else {
 		cs.Base = baseCommit.Hash.String()
-		if baseTree, err = baseCommit.Tree(); err != nil {
+		if baseTree, err = r.Tree(baseCommit); err != nil {
 			return nil, err
 		}
 	}

@@ -202,7 +202,7 @@ func headState(r *repo.Repo, head string) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := c.Tree()
+	t, err := r.Tree(c)
 	if err != nil {
 		return nil, err
 	}

@@ -213,7 +213,7 @@ func newRoot(g *globalOptions, cmd *cobra.Command) *cobra.Command {
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
 
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&g.repoPath, "repo", "", "path inside the model repository (default: walk up from the working directory)")
+	pf.StringVar(&g.repoPath, "repo", "", "path inside the model repository: the nearest directory with marina.yaml at or above it, up to the Git repository's top, is the repository (default: the working directory)")
 	pf.StringVarP(&g.output, "output", "o", "table", "output format: each command's help lists the ones it takes (most: table|json|yaml)")
 	pf.BoolVar(&g.noColor, "no-color", false, "never colour the output (colour is only used on a terminal anyway)")
 	pf.CountVarP(&g.verbosity, "verbose", "v", "log more (-v info, -vv debug) to stderr")

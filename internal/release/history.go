@@ -34,7 +34,7 @@ func History(r *repo.Repo, model, env string) ([]Change, error) {
 	if err != nil || head.IsZero() {
 		return nil, err
 	}
-	file := project.ApplicationPath(model)
+	file := r.GitPath(project.ApplicationPath(model))
 	iter, err := r.Git().Log(&git.LogOptions{From: head, FileName: &file, Order: git.LogOrderCommitterTime})
 	if err != nil {
 		return nil, err

@@ -131,7 +131,7 @@ func (r *Repo) recover() error {
 		r.removeStaleLock(filepath.Join(r.gitDir, filepath.FromSlash(name)+".lock"), st)
 	}
 	for _, p := range j.Paths {
-		r.removeStaleLock(filepath.Join(r.Root, filepath.FromSlash(p))+fmt.Sprintf(".marina-%d.tmp", j.PID), st)
+		r.removeStaleLock(filepath.Join(r.top, filepath.FromSlash(p))+fmt.Sprintf(".marina-%d.tmp", j.PID), st)
 	}
 	cur, err := r.refHash(plumbing.ReferenceName(j.Ref))
 	if err != nil {
@@ -219,7 +219,14 @@ func (r *Repo) Commit(c Commit) (plumbing.Hash, error) {
 			return plumbing.ZeroHash, err
 		}
 	}
-	if err := r.checkClean(base, c.Changes); err != nil {
+	paths := make([]string, 0, len(c.Changes)) // in Git's tree
+	for _, ch := range c.Changes {
+		if err := CheckPath(ch.Path); err != nil {
+			return plumbing.ZeroHash, err
+		}
+		paths = append(paths, r.GitPath(ch.Path))
+	}
+	if err := r.checkClean(base, paths); err != nil {
 		return plumbing.ZeroHash, err
 	}
 	for _, t := range c.Tags {
@@ -231,17 +238,17 @@ func (r *Repo) Commit(c Commit) (plumbing.Hash, error) {
 		}
 	}
 
-	blobs := map[string]plumbing.Hash{}
+	blobs := map[string]plumbing.Hash{} // by path in Git's tree
 	for _, ch := range c.Changes {
 		if ch.Delete {
-			blobs[ch.Path] = plumbing.ZeroHash
+			blobs[r.GitPath(ch.Path)] = plumbing.ZeroHash
 			continue
 		}
 		h, err := r.writeBlob(ch.Data)
 		if err != nil {
 			return plumbing.ZeroHash, err
 		}
-		blobs[ch.Path] = h
+		blobs[r.GitPath(ch.Path)] = h
 	}
 	tree, err := r.writeTree(base, blobs)
 	if err != nil {
@@ -326,7 +333,7 @@ func (r *Repo) finish(j journal) error {
 		for _, p := range j.Paths {
 			f, err := tree.File(p)
 			if errors.Is(err, object.ErrFileNotFound) {
-				if err := r.RemoveFile(p); err != nil {
+				if err := removeIn(r.work, p); err != nil {
 					return err
 				}
 				entries[p] = plumbing.ZeroHash
@@ -339,7 +346,7 @@ func (r *Repo) finish(j journal) error {
 			if err != nil {
 				return err
 			}
-			if err := r.WriteFileAtomic(p, []byte(data)); err != nil {
+			if err := writeIn(r.work, p, []byte(data)); err != nil {
 				return err
 			}
 			entries[p] = f.Hash
@@ -353,41 +360,57 @@ func (r *Repo) finish(j journal) error {
 	return os.Remove(r.journalPath())
 }
 
-// checkClean refuses changes to paths whose work tree or index differ from HEAD.
-func (r *Repo) checkClean(base *object.Tree, changes []Change) error {
+// checkClean refuses to change paths (in Git's tree) whose work-tree file or index entry differ from base,
+// HEAD's tree.
+func (r *Repo) checkClean(base *object.Tree, paths []string) error {
 	idx, err := r.index()
 	if err != nil {
 		return err
 	}
 	var dirty []string
-	for _, ch := range changes {
-		if err := CheckPath(ch.Path); err != nil {
-			return err
-		}
+	for _, p := range paths {
 		var head plumbing.Hash
 		if base != nil {
-			if f, err := base.File(ch.Path); err == nil {
+			if f, err := base.File(p); err == nil {
 				head = f.Hash
 			}
 		}
 		var staged plumbing.Hash
-		if e, err := idx.Entry(ch.Path); err == nil {
+		if e, err := idx.Entry(p); err == nil {
 			staged = e.Hash
 		}
-		var work plumbing.Hash
-		if b, err := r.ReadFile(ch.Path, 1<<30); err == nil {
-			work = plumbing.ComputeHash(plumbing.BlobObject, b)
-		} else if r.Exists(ch.Path) {
+		work, err := r.workHash(p)
+		if err != nil {
 			return err
 		}
 		if head != staged || head != work {
-			dirty = append(dirty, ch.Path)
+			dirty = append(dirty, p)
 		}
 	}
 	if len(dirty) > 0 {
 		return fmt.Errorf("%w in %s: commit or stash them (git stash), then run marina again", ErrDirty, strings.Join(dirty, ", "))
 	}
 	return nil
+}
+
+// workHash is the blob hash of the work-tree file at p (in Git's tree); zero when there is none.
+func (r *Repo) workHash(p string) (plumbing.Hash, error) {
+	f, err := r.work.Open(filepath.FromSlash(p))
+	if errors.Is(err, os.ErrNotExist) {
+		return plumbing.ZeroHash, nil
+	}
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("%s: %w", p, unwrapPathErr(err))
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return plumbing.ZeroHash, fmt.Errorf("%s: %w: not a regular file", p, ErrBadPath)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 1<<30))
+	if err != nil {
+		return plumbing.ZeroHash, fmt.Errorf("%s: %w", p, err)
+	}
+	return plumbing.ComputeHash(plumbing.BlobObject, b), nil
 }
 
 func (r *Repo) writeBlob(data []byte) (plumbing.Hash, error) {
@@ -610,7 +633,7 @@ func (r *Repo) updateIndex(entries map[string]plumbing.Hash) error {
 		e.Stage = 0 // go-git's index.Merged is 1, which git reads as a conflict stage
 		e.SkipWorktree = false
 		e.IntentToAdd = false
-		if st, err := os.Lstat(filepath.Join(r.Root, filepath.FromSlash(p))); err == nil {
+		if st, err := os.Lstat(filepath.Join(r.top, filepath.FromSlash(p))); err == nil {
 			fillStat(e, st)
 		}
 	}
@@ -672,24 +695,36 @@ func fillStat(e *index.Entry, st os.FileInfo) {
 	}
 }
 
-// WriteFileAtomic replaces a work-tree file by writing a temporary file beside it
-// and renaming it over, so readers see the old or the new content, never a mix.
-// Unchanged content is left alone.
+// WriteFileAtomic replaces a file below the marina root by writing a temporary file beside it and renaming it
+// over, so readers see the old or the new content, never a mix. Unchanged content is left alone.
 func (r *Repo) WriteFileAtomic(p string, data []byte) error {
 	if err := CheckPath(p); err != nil {
 		return err
 	}
-	if cur, err := r.ReadFile(p, int64(len(data))); err == nil && bytes.Equal(cur, data) {
+	return writeIn(r.root, p, data)
+}
+
+// RemoveFile removes a file below the marina root if it exists, and its directory if that is left empty.
+func (r *Repo) RemoveFile(p string) error {
+	if err := CheckPath(p); err != nil {
+		return err
+	}
+	return removeIn(r.root, p)
+}
+
+// writeIn is WriteFileAtomic in root, p a clean slash path.
+func writeIn(root *os.Root, p string, data []byte) error {
+	if cur, err := readIn(root, p, int64(len(data))); err == nil && bytes.Equal(cur, data) {
 		return nil
 	}
 	dir := path.Dir(p)
 	if dir != "." {
-		if err := r.root.MkdirAll(filepath.FromSlash(dir), 0o755); err != nil {
+		if err := root.MkdirAll(filepath.FromSlash(dir), 0o755); err != nil {
 			return fmt.Errorf("%s: %w", dir, unwrapPathErr(err))
 		}
 	}
 	tmp := fmt.Sprintf("%s.marina-%d.tmp", p, os.Getpid())
-	f, err := r.root.OpenFile(filepath.FromSlash(tmp), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	f, err := root.OpenFile(filepath.FromSlash(tmp), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, unwrapPathErr(err))
 	}
@@ -701,28 +736,38 @@ func (r *Repo) WriteFileAtomic(p string, data []byte) error {
 		werr = cerr
 	}
 	if werr == nil {
-		werr = r.root.Rename(filepath.FromSlash(tmp), filepath.FromSlash(p))
+		werr = root.Rename(filepath.FromSlash(tmp), filepath.FromSlash(p))
 	}
 	if werr != nil {
-		_ = r.root.Remove(filepath.FromSlash(tmp))
+		_ = root.Remove(filepath.FromSlash(tmp))
 		return fmt.Errorf("%s: %w", p, unwrapPathErr(werr))
 	}
-	if err := syncDir(r.root.Open(filepath.FromSlash(dir))); err != nil {
+	if err := syncDir(root.Open(filepath.FromSlash(dir))); err != nil {
 		return fmt.Errorf("%s: %w", dir, unwrapPathErr(err))
 	}
 	return nil
 }
 
-// RemoveFile removes a work-tree file if it exists, and its directory if that is left empty.
-func (r *Repo) RemoveFile(p string) error {
-	if err := CheckPath(p); err != nil {
-		return err
+// readIn reads the regular file p in root when it holds at most max bytes.
+func readIn(root *os.Root, p string, max int64) ([]byte, error) {
+	f, err := root.Open(filepath.FromSlash(p))
+	if err != nil {
+		return nil, err
 	}
-	if err := r.root.Remove(filepath.FromSlash(p)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() || st.Size() > max {
+		return nil, ErrBadPath
+	}
+	return io.ReadAll(io.LimitReader(f, max))
+}
+
+// removeIn is RemoveFile in root, p a clean slash path.
+func removeIn(root *os.Root, p string) error {
+	if err := root.Remove(filepath.FromSlash(p)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s: %w", p, unwrapPathErr(err))
 	}
 	if dir := path.Dir(p); dir != "." {
-		_ = r.root.Remove(filepath.FromSlash(dir)) // fails, as wanted, when not empty
+		_ = root.Remove(filepath.FromSlash(dir)) // fails, as wanted, when not empty
 	}
 	return nil
 }

@@ -123,17 +123,15 @@ func (r *Repo) MoveBranch(to plumbing.Hash) error {
 	if err != nil {
 		return err
 	}
-	var changes []Change
 	var paths []string
 	for _, ch := range diff {
 		for _, p := range []string{ch.From.Name, ch.To.Name} {
 			if p != "" && (len(paths) == 0 || paths[len(paths)-1] != p) {
 				paths = append(paths, p)
-				changes = append(changes, Change{Path: p})
 			}
 		}
 	}
-	if err := r.checkClean(from, changes); err != nil {
+	if err := r.checkClean(from, paths); err != nil {
 		return err
 	}
 	j := journal{Ref: string(ref), Old: cur.String(), New: to.String(), Paths: paths, Worktree: true, Started: time.Now().UTC(), PID: os.Getpid()}

@@ -32,14 +32,21 @@ var (
 	ErrTooLarge = errors.New("file too large")
 )
 
-// Repo is an opened model repository.
+// Repo is an opened model repository: the directory holding marina.yaml (its root) in a Git work tree. The root
+// is the work tree's top directory, or a directory below it (a monorepo, or the example under examples/): paths
+// given to and returned by Repo are relative to the root; Git's own paths carry the root's prefix.
 type Repo struct {
-	// Root is the absolute path of the work tree.
-	Root   string
+	// Root is the absolute path of the marina root: the directory holding marina.yaml.
+	Root string
+	// top is the Git work tree's top directory, work that directory opened (root itself when they are one), and
+	// prefix the marina root's slash path below it ("" at the top).
+	top    string
+	work   *os.Root
+	prefix string
 	gitDir string
 	git    *git.Repository
 	root   *os.Root
-	rootFD int // the work tree's directory, for openat2; -1 when not open
+	rootFD int // the marina root's directory, for openat2; -1 when not open
 	locked bool
 	// Log receives what the repository does on its own (recovery) and each commit; nil discards.
 	Log *slog.Logger
@@ -55,18 +62,90 @@ func (r *Repo) log() *slog.Logger {
 	return r.Log
 }
 
-// Open finds the repository containing start (walking up like git) and opens it.
-// The work tree must hold marina.yaml.
+// Open finds the model repository containing start and opens it: the nearest directory at or above start that
+// holds marina.yaml, up to the top of the Git work tree (walking up like git).
 func Open(start string) (*Repo, error) {
 	r, err := OpenGit(start)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := r.root.Lstat("marina.yaml"); err != nil {
+	dir, err := marinaRoot(start, r.top)
+	if err == nil && dir != r.top {
+		err = r.setRoot(dir)
+	}
+	if err != nil {
 		r.Close()
-		return nil, fmt.Errorf("%w: %s has no marina.yaml", ErrNotRepo, r.Root)
+		return nil, err
 	}
 	return r, nil
+}
+
+// marinaRoot is the nearest directory from start up to the work tree's top that holds marina.yaml.
+func marinaRoot(start, work string) (string, error) {
+	dir, err := filepath.Abs(start)
+	if err == nil {
+		dir, err = filepath.EvalSymlinks(dir)
+	}
+	if err != nil {
+		return "", err
+	}
+	top, err := filepath.EvalSymlinks(work)
+	if err != nil {
+		return "", err
+	}
+	for {
+		if st, err := os.Lstat(filepath.Join(dir, "marina.yaml")); err == nil && st.Mode().IsRegular() {
+			return dir, nil
+		}
+		if dir == top || dir == filepath.Dir(dir) {
+			return "", fmt.Errorf("%w: no marina.yaml in %s or above it in the Git work tree %s", ErrNotRepo, start, work)
+		}
+		dir = filepath.Dir(dir)
+	}
+}
+
+// setRoot makes dir, below the work tree's top, the marina root.
+func (r *Repo) setRoot(dir string) error {
+	top, err := filepath.EvalSymlinks(r.top)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(top, dir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("%w: %s is not inside the Git work tree %s", ErrNotRepo, dir, r.top)
+	}
+	if rel == "." {
+		return nil
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	closeRootFD(r.rootFD)
+	// Root keeps the top's spelling (go-git's, symbolic links unresolved), like a Repo opened at the top.
+	r.Root, r.root, r.rootFD, r.prefix = filepath.Join(r.top, rel), root, openRootFD(dir), filepath.ToSlash(rel)
+	return nil
+}
+
+// GitPath is the path in Git's trees and index of p, a path relative to the marina root.
+func (r *Repo) GitPath(p string) string {
+	if r.prefix == "" {
+		return p
+	}
+	return r.prefix + "/" + p
+}
+
+// Tree is commit c's tree at the marina root; an empty tree when c does not have the directory.
+func (r *Repo) Tree(c *object.Commit) (*object.Tree, error) {
+	t, err := c.Tree()
+	if err != nil || r.prefix == "" {
+		return t, err
+	}
+	sub, err := t.Tree(r.prefix)
+	if errors.Is(err, object.ErrDirectoryNotFound) {
+		return &object.Tree{}, nil
+	}
+	return sub, err
 }
 
 // OpenGit opens the Git repository containing start without requiring marina.yaml (for init).
@@ -95,13 +174,16 @@ func OpenGit(start string) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Repo{Root: rootDir, gitDir: st.Filesystem().Root(), git: g, root: root, rootFD: openRootFD(rootDir)}, nil
+	return &Repo{Root: rootDir, top: rootDir, work: root, gitDir: st.Filesystem().Root(), git: g, root: root, rootFD: openRootFD(rootDir)}, nil
 }
 
 // Close releases the repository's file handles and its write lock.
 func (r *Repo) Close() error {
 	closeRootFD(r.rootFD)
 	r.rootFD = -1
+	if r.work != r.root {
+		r.work.Close()
+	}
 	return r.root.Close()
 }
 
