@@ -31,6 +31,8 @@ type routerOptions struct {
 	listen, metrics string
 	protocol        string
 	upstreams       []string // VERSION=URL
+	probes          string
+	probeInterval   time.Duration
 }
 
 func (o *routerOptions) AddFlags(fs *pflag.FlagSet) {
@@ -43,6 +45,8 @@ func (o *routerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.metrics, "metrics", "", "cluster mode: the /metrics address (default :9100)")
 	fs.StringVar(&o.protocol, "protocol", "", "cluster mode: how responses are compared, oip-v2 (default) or kserve-v1")
 	fs.StringArrayVar(&o.upstreams, "upstream", nil, "cluster mode: VERSION=URL, where a version answers instead of Service NAME-stable or NAME-canary (repeatable)")
+	fs.StringVar(&o.probes, "probes", "", "cluster mode: send the sample requests in this directory (*.json, OIP v2) to every version on a timer, as the file's probes.dir")
+	fs.DurationVar(&o.probeInterval, "probe-interval", router.DefaultProbeInterval, "cluster mode: the time between two rounds of --probes")
 }
 
 func (o *routerOptions) Validate() error {
@@ -51,8 +55,8 @@ func (o *routerOptions) Validate() error {
 		return usagef("--config or --model-deployment is required: a router configuration file, or the ModelDeployment to follow (see marina router --help)")
 	case o.config != "" && o.modelDeployment != "":
 		return usagef("--config and --model-deployment exclude each other: a file or a ModelDeployment sets the versions and weights")
-	case o.config != "" && (o.listen != "" || o.metrics != "" || o.protocol != "" || len(o.upstreams) > 0):
-		return usagef("--listen, --metrics, --protocol and --upstream are for --model-deployment; with --config the file sets them")
+	case o.config != "" && (o.listen != "" || o.metrics != "" || o.protocol != "" || len(o.upstreams) > 0 || o.probes != ""):
+		return usagef("--listen, --metrics, --protocol, --upstream and --probes are for --model-deployment; with --config the file sets them")
 	case o.reloadInterval < 0:
 		return usagef("--reload-interval must be 0 or more, not %s", o.reloadInterval)
 	}
@@ -144,6 +148,9 @@ func (o *routerOptions) source(ctx context.Context) (*router.Config, func(contex
 	}
 	src := &router.ModelDeploymentSource{Namespace: ns, Name: o.modelDeployment, URLs: map[string]string{},
 		Base: router.Config{Listen: cmp.Or(o.listen, ":8080"), Metrics: cmp.Or(o.metrics, ":9100"), Protocol: o.protocol}}
+	if o.probes != "" {
+		src.Base.Probes = &router.Probes{Dir: o.probes, Interval: router.Duration{Duration: o.probeInterval}}
+	}
 	for _, u := range o.upstreams {
 		v, url, _ := strings.Cut(u, "=")
 		src.URLs[v] = url
@@ -232,6 +239,15 @@ The configuration file (unknown fields are errors):
   maxConnsPerHost: 1024           # per upstream address; more requests wait for one
   timeouts: {upstream: 60s, readHeader: 10s, idle: 90s, drain: 10s}
   health: {consecutiveErrors: 5, backoff: 10s, failover: false}
+  probes: {dir: samples, interval: 30s}   # relative to this file
+
+Probes: every probes.interval each sample request in probes.dir (*.json Open
+Inference Protocol v2 bodies: the model repository's models/NAME/samples, which
+marina model check and marina ci run too) goes to every version, pinned, and with
+a shadow is mirrored and compared as live traffic is: versions are exercised and
+compared while live traffic is scarce. Probes are counted in
+marina_router_probes_total{result="ok"|"failed"}, not among the requests; a failed
+one is logged with its sample and answer.
 
 Passive health: a version that fails health.consecutiveErrors requests in a row
 without answering (refused, timed out, connection broken; an HTTP error status is

@@ -114,19 +114,7 @@ shadow: {version: 1.2.0, url: %q, percent: 100, workers: 2}
 		`marina_router_shadow_argmax_rows_total{agreement="disagree",model="clf",primary="1.0.0",shadow="1.2.0"} 20`,
 		`marina_router_requests_total{code="200",model="clf",version="1.0.0"} 100`,
 	}
-	missing := want
-	for deadline := time.Now().Add(10 * time.Second); len(missing) > 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		_, text := get(t, metrics)
-		missing = nil
-		for _, w := range want {
-			if !strings.Contains(text, w) {
-				missing = append(missing, w)
-			}
-		}
-	}
-	for _, w := range missing {
-		t.Errorf("/metrics lacks %s", w)
-	}
+	waitForMetrics(t, metrics, want)
 
 	// A new weight in the file moves the traffic without a restart.
 	if err := os.WriteFile(file, []byte(strings.Replace(strings.Replace(config, "weight: 1}", "weight: 0}", 1), "weight: 0}\nshadow", "weight: 1}\nshadow", 1)), 0o644); err != nil {
@@ -145,6 +133,68 @@ shadow: {version: 1.2.0, url: %q, percent: 100, workers: 2}
 		if time.Now().After(deadline) {
 			t.Fatal("the reloaded weights never routed to 1.1.0")
 		}
+	}
+}
+
+// waitForMetrics waits up to 10 s until the router's /metrics has every line of want, and fails naming those it lacks.
+func waitForMetrics(t *testing.T, metrics string, want []string) {
+	t.Helper()
+	missing := want
+	for deadline := time.Now().Add(10 * time.Second); len(missing) > 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_, text := get(t, metrics)
+		missing = nil
+		for _, w := range want {
+			if !strings.Contains(text, w) {
+				missing = append(missing, w)
+			}
+		}
+	}
+	for _, w := range missing {
+		t.Errorf("/metrics lacks %s", w)
+	}
+}
+
+// TestRouterProbesEveryVersionWithTheSampleRequests has no live traffic: the probes alone, from the sample requests
+// beside the configuration file, reach marina serve's versions and compare the shadow with them.
+func TestRouterProbesEveryVersionWithTheSampleRequests(t *testing.T) {
+	inferencetest.Lib(t)
+	v1 := startServe(t, "--model", thresholdModel(t, 0.5), "--name", "clf")
+	shadow := startServe(t, "--model", thresholdModel(t, 0.7), "--name", "clf") // disagrees for 0.5 < x < 0.7
+	dir := t.TempDir()
+	for name, x := range map[string]float64{"agree.json": 0.1, "disagree.json": 0.6} {
+		body := fmt.Sprintf(`{"inputs":[{"name":"input","shape":[1,1],"datatype":"FP32","data":[%v]}]}`, x)
+		if err := os.MkdirAll(filepath.Join(dir, "samples"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "samples", name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(dir, "router.yaml")
+	config := fmt.Sprintf(`listen: 127.0.0.1:0
+metrics: 127.0.0.1:0
+model: clf
+upstreams:
+  - {version: 1.0.0, url: %q, weight: 1}
+shadow: {version: 1.2.0, url: %q, percent: 0, workers: 2}
+probes: {dir: samples, interval: 200ms}
+`, v1, shadow)
+	if err := os.WriteFile(file, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, metrics := startRouter(t, "--config", file)
+	// Counted from the first round on: each series reaches 1 or more (the router exports them at 0 from the start).
+	counted := regexp.MustCompile(`(?m)^(marina_router_probes_total\{model="clf",result="ok",version="1.0.0"\}|` +
+		`marina_router_shadow_argmax_rows_total\{agreement="(?:agree|disagree)",model="clf",primary="1.0.0",shadow="1.2.0"\}) [1-9]`)
+	var text string
+	for deadline := time.Now().Add(10 * time.Second); len(counted.FindAllString(text, -1)) < 3; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s, the probes did not reach the version or were not compared with the shadow:\n%s", text)
+		}
+		_, text = get(t, metrics)
+	}
+	if !strings.Contains(text, `marina_router_requests_total{code="200",model="clf",version="1.0.0"} 0`) {
+		t.Errorf("probes were counted among the live requests:\n%s", text)
 	}
 }
 
@@ -169,7 +219,7 @@ func TestRouterRefusesBadConfigurationsWithExit2(t *testing.T) {
 		{[]string{"router", "--config", bad}, bad + ": shadow.percent: 150: want 0 to 100"},
 		{[]string{"router", "--config", bad, "--reload-interval", "-1s"}, "--reload-interval must be 0 or more"},
 		{[]string{"router", "--config", bad, "--model-deployment", "iris"}, "--config and --model-deployment exclude each other"},
-		{[]string{"router", "--config", bad, "--listen", ":8080"}, "--listen, --metrics, --protocol and --upstream are for --model-deployment"},
+		{[]string{"router", "--config", bad, "--listen", ":8080"}, "--listen, --metrics, --protocol, --upstream and --probes are for --model-deployment"},
 		{[]string{"router", "--model-deployment", "iris", "--upstream", "1.0.0"}, `--upstream "1.0.0": want VERSION=URL`},
 		{[]string{"router", "--model-deployment", "iris", "-n", "models", "--kubeconfig", kubeconfig, "--protocol", "grpc"}, `--model-deployment iris: protocol: "grpc": want oip-v2 or kserve-v1`},
 		{[]string{"router", "--model-deployment", "iris", "-n", "models", "--kubeconfig", kubeconfig, "--upstream", "1.0.0=https://h:1"}, `upstream 1.0.0.url: "https://h:1": want http://host:port`},

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -87,6 +88,8 @@ type Config struct {
 	Timeouts Timeouts `json:"timeouts,omitempty"`
 	// Health marks a version that stops answering down (passive health checking).
 	Health Health `json:"health,omitempty"`
+	// Probes sends the model's sample requests to every version on a timer.
+	Probes *Probes `json:"probes,omitempty"`
 
 	maxBody int64 // resolved by validate
 }
@@ -194,7 +197,11 @@ func Load(file string) (*Config, error) {
 	if len(data) > maxConfigSize {
 		return nil, fmt.Errorf("%s: larger than %d bytes: %w", file, maxConfigSize, ErrInvalidConfig)
 	}
-	return Parse(file, data)
+	c, err := Parse(file, data)
+	if err == nil && c.Probes != nil && !filepath.IsAbs(c.Probes.Dir) {
+		c.Probes.Dir = filepath.Join(filepath.Dir(file), c.Probes.Dir)
+	}
+	return c, err
 }
 
 // Parse decodes a router configuration strictly (unknown fields are errors) and checks it.
@@ -252,6 +259,11 @@ func (c *Config) validate() error {
 	}
 	if s := c.Shadow; s != nil {
 		if err := s.validate(seen); err != nil {
+			return err
+		}
+	}
+	if p := c.Probes; p != nil {
+		if err := p.validate(c.Protocol); err != nil {
 			return err
 		}
 	}

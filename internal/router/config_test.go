@@ -52,6 +52,9 @@ func TestParseNamesTheFieldThatIsWrong(t *testing.T) {
 		{"health backs off for a positive time", "health: {backoff: -1s}\n", "health.backoff: -1s: must not be negative"},
 		{"health failover is a boolean", "health: {failover: sometimes}\n", "health.failover"},
 		{"health has no other fields", "health: {interval: 5s}\n", `unknown field "interval"`},
+		{"probes name their directory", "probes: {interval: 5s}\n", "probes.dir: required"},
+		{"probes are OIP v2 requests", "protocol: kserve-v1\nprobes: {dir: samples}\n", "probes: sample requests are Open Inference Protocol v2 bodies"},
+		{"the probe interval is not negative", "probes: {dir: samples, interval: -1s}\n", "probes.interval: -1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

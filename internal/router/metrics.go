@@ -27,6 +27,7 @@ type metrics struct {
 	inFlight      *prometheus.GaugeVec     // model
 	upstreamError *prometheus.CounterVec   // model, version, kind
 	reloads       *prometheus.CounterVec   // result
+	probes        *prometheus.CounterVec   // model, version, result
 
 	mirrored    *prometheus.CounterVec   // model, primary, shadow
 	dropped     *prometheus.CounterVec   // model, shadow, reason
@@ -62,6 +63,8 @@ func newMetrics() *metrics {
 			Help: "Requests a version did not answer (kind connect, timeout or other), and 2xx answers to inference requests that are not the protocol's JSON (kind protocol)."}, []string{"model", "version", "kind"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "marina_router_config_reloads_total",
 			Help: "Configuration reloads, by result (success or failure: the previous configuration stays)."}, []string{"result"}),
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "marina_router_probes_total",
+			Help: "Sample requests sent to a version by the router's probes, by result (ok: a 2xx answer; failed)."}, []string{"model", "version", "result"}),
 		mirrored: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "marina_router_mirror_requests_total",
 			Help: "Requests chosen to be mirrored to the shadow, queued or dropped."}, pair),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "marina_router_mirror_dropped_total",
@@ -81,7 +84,7 @@ func newMetrics() *metrics {
 		latencyDiff: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "marina_router_shadow_latency_delta_seconds",
 			Help: "Shadow latency minus primary latency, per compared response.", Buckets: deltaBuckets}, pair),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.upstreamError, m.reloads, m.mirrored, m.dropped, m.queueLen,
+	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.upstreamError, m.reloads, m.probes, m.mirrored, m.dropped, m.queueLen,
 		m.comparisons, m.argmax, m.absDiff, m.relDiff, m.latencyDiff,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -63,6 +63,7 @@ type state struct {
 	total     uint64               // sum of the weights
 	byVersion map[string]*upstream // every version a request may pin, the shadow's too
 	transport *http.Transport      // keep-alive connections to every version
+	samples   []sample             // the probes' requests; nil without probes
 	mirror    *mirror              // nil without a shadow
 	mirrorPPM uint64               // mirrored requests per million
 	stickyHdr string               // canonical header key
@@ -158,6 +159,12 @@ func (rt *Router) build(cfg *Config, old *state) (*state, error) {
 	st := &state{cfg: cfg, byVersion: map[string]*upstream{}, inFlight: rt.metrics.inFlight.WithLabelValues(cfg.Model)}
 	if s := cfg.Sticky; s != nil && s.Header != "" {
 		st.stickyHdr = textproto.CanonicalMIMEHeaderKey(s.Header)
+	}
+	if p := cfg.Probes; p != nil {
+		var err error
+		if st.samples, err = readSamples(p.Dir, cfg.maxBody); err != nil {
+			return nil, err
+		}
 	}
 	if old != nil && old.cfg.MaxIdleConnsPerHost == cfg.MaxIdleConnsPerHost && old.cfg.MaxConnsPerHost == cfg.MaxConnsPerHost &&
 		old.cfg.Timeouts.Upstream == cfg.Timeouts.Upstream {
@@ -341,13 +348,17 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			u = alt
 		}
 	}
-	// Deferred: ReverseProxy aborts the handler (http.ErrAbortHandler) when the upstream fails mid-body.
-	defer func() { u.metrics.observe(ex.status, time.Since(start).Seconds()) }()
+	// A probe is synthetic: counted by the prober, not among the requests, and always compared with the shadow.
+	probe := r.Context().Value(probeKey{}) != nil
+	if !probe {
+		// Deferred: ReverseProxy aborts the handler (http.ErrAbortHandler) when the upstream fails mid-body.
+		defer func() { u.metrics.observe(ex.status, time.Since(start).Seconds()) }()
+	}
 	if r.ContentLength > st.cfg.maxBody {
 		u.refuse(ex, http.StatusRequestEntityTooLarge, st.cfg.maxBody)
 		return
 	}
-	mirrored := !pinned && st.mirror != nil && r.Method == http.MethodPost && rt.rand()%1_000_000 < st.mirrorPPM
+	mirrored := st.mirror != nil && r.Method == http.MethodPost && (probe || !pinned && rt.rand()%1_000_000 < st.mirrorPPM)
 	var body []byte
 	switch {
 	case mirrored: // the shadow is sent the body after the primary answered: only then is it kept

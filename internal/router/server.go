@@ -42,11 +42,16 @@ func (rt *Router) Serve(ctx context.Context, ln, metricsLn net.Listener) error {
 		servers = append(servers, msrv)
 		go func() { errc <- msrv.Serve(metricsLn) }()
 	}
+	probing, stopProbes := context.WithCancel(ctx)
+	probed := make(chan struct{})
+	go func() { defer close(probed); rt.probe(probing) }()
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	stopProbes()
+	<-probed
 	drain, cancel := context.WithTimeout(context.Background(), rt.Config().Timeouts.Drain.Duration)
 	defer cancel()
 	for _, s := range servers {
