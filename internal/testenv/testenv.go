@@ -1,10 +1,3 @@
-// Package testenv starts a real Kubernetes control plane for tests: kube-apiserver and etcd through
-// controller-runtime's envtest and, on request, kube-controller-manager, kube-scheduler and kwok, so Deployments
-// get ReplicaSets and Pods that are scheduled onto fake nodes (CPU or GPU) and become Ready without containers.
-//
-// The binaries come from hack/controlplane.sh, which builds them from Go modules into a versioned cache and prints
-// the directory; tests read it from KUBEBUILDER_ASSETS or the script's default path. Everything a test starts is
-// stopped in its Cleanup, also when the test fails.
 package testenv
 
 import (

@@ -1,4 +1,3 @@
-// Package inferencetest loads ONNX Runtime for tests that need it.
 package inferencetest
 
 import (

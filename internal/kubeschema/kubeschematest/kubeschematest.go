@@ -1,4 +1,3 @@
-// Package kubeschematest finds the third-party CRDs that hack/crds.sh caches, for tests.
 package kubeschematest
 
 import (

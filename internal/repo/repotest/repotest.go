@@ -1,4 +1,3 @@
-// Package repotest makes real Git model repositories in temporary directories for tests.
 package repotest
 
 import (

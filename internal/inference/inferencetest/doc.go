@@ -1,0 +1,2 @@
+// Package inferencetest loads ONNX Runtime for tests that need it.
+package inferencetest
