@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/cli"
+	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/model/onnxtest"
 	"github.com/marina-dev/marina/internal/testenv"
@@ -46,13 +48,16 @@ func startRouter(t *testing.T, args ...string) (string, string) {
 			t.Errorf("router did not report stopping:\n%s", out.String())
 		}
 	})
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if m := routingRE.FindStringSubmatch(out.String()); m != nil {
-			return m[1], m[2]
-		}
+	var m []string
+	wait, stop := context.WithTimeout(ctx, 10*time.Second)
+	defer stop()
+	if err := eventually.Poll(wait, func(context.Context) (bool, error) {
+		m = routingRE.FindStringSubmatch(out.String())
+		return m != nil, nil
+	}); err != nil {
+		t.Fatalf("router did not start:\n%s%s", out.String(), errOut.String())
 	}
-	t.Fatalf("router did not start:\n%s%s", out.String(), errOut.String())
-	return "", ""
+	return m[1], m[2]
 }
 
 // answeredBy posts one request to the router at base and returns the version that answered it.
@@ -120,37 +125,29 @@ shadow: {version: 1.2.0, url: %q, percent: 100, workers: 2}
 	if err := os.WriteFile(file, []byte(strings.Replace(strings.Replace(config, "weight: 1}", "weight: 0}", 1), "weight: 0}\nshadow", "weight: 1}\nshadow", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	eventually.True(t, 10*time.Second, "the reloaded weights route to 1.1.0", func() bool {
 		resp, err := http.Post(base+"/v2/models/clf/infer", "application/json", strings.NewReader(`{"inputs":[{"name":"input","shape":[1,1],"datatype":"FP32","data":[0.1]}]}`))
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		if resp.Header.Get("X-Marina-Version") == "1.1.0" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the reloaded weights never routed to 1.1.0")
-		}
-	}
+		return resp.Header.Get("X-Marina-Version") == "1.1.0"
+	})
 }
 
 // waitForMetrics waits up to 10 s until the router's /metrics has every line of want, and fails naming those it lacks.
 func waitForMetrics(t *testing.T, metrics string, want []string) {
 	t.Helper()
-	missing := want
-	for deadline := time.Now().Add(10 * time.Second); len(missing) > 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		_, text := get(t, metrics)
-		missing = nil
-		for _, w := range want {
-			if !strings.Contains(text, w) {
-				missing = append(missing, w)
-			}
+	var text string
+	eventually.True(t, 10*time.Second, "/metrics has every line of want", func() bool {
+		_, text = get(t, metrics)
+		return !slices.ContainsFunc(want, func(w string) bool { return !strings.Contains(text, w) })
+	})
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("/metrics lacks %s", w)
 		}
-	}
-	for _, w := range missing {
-		t.Errorf("/metrics lacks %s", w)
 	}
 }
 
@@ -187,12 +184,10 @@ probes: {dir: samples, interval: 200ms}
 	counted := regexp.MustCompile(`(?m)^(marina_router_probes_total\{model="clf",result="ok",version="1.0.0"\}|` +
 		`marina_router_shadow_argmax_rows_total\{agreement="(?:agree|disagree)",model="clf",primary="1.0.0",shadow="1.2.0"\}) [1-9]`)
 	var text string
-	for deadline := time.Now().Add(10 * time.Second); len(counted.FindAllString(text, -1)) < 3; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10 s, the probes did not reach the version or were not compared with the shadow:\n%s", text)
-		}
+	eventually.True(t, 10*time.Second, "the probes reach the version and are compared with the shadow", func() bool {
 		_, text = get(t, metrics)
-	}
+		return len(counted.FindAllString(text, -1)) == 3
+	})
 	if !strings.Contains(text, `marina_router_requests_total{code="200",model="clf",version="1.0.0"} 0`) {
 		t.Errorf("probes were counted among the live requests:\n%s", text)
 	}
@@ -260,11 +255,7 @@ func TestRouterReloadsItsConfigurationOnSIGHUP(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); version(base) != "b"; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("SIGHUP did not reload the new weights")
-		}
-	}
+	eventually.True(t, 5*time.Second, "SIGHUP reloads the new weights", func() bool { return version(base) == "b" })
 }
 
 // TestRouterInClusterModeFollowsTheModelDeploymentsWeights runs the router as the cluster's admin and as a
@@ -322,11 +313,7 @@ func TestRouterInClusterModeFollowsTheModelDeploymentsWeights(t *testing.T) {
 			if err := c.Client.Status().Update(ctx, md); err != nil {
 				t.Fatal(err)
 			}
-			for deadline := time.Now().Add(10 * time.Second); version() != "1.1.0"; time.Sleep(20 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatal("the canary's weight of 100 in the status never routed to 1.1.0")
-				}
-			}
+			eventually.True(t, 10*time.Second, "the canary's weight of 100 in the status routes to 1.1.0", func() bool { return version() == "1.1.0" })
 		})
 	}
 }

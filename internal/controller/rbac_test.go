@@ -17,6 +17,7 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/controller"
+	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 	"github.com/marina-dev/marina/internal/testenv"
@@ -93,10 +94,12 @@ func TestWriteBackWithASecretRefCompletesAsTheShippedServiceAccount(t *testing.T
 func waitLeaderEvent(t *testing.T, c *testenv.Cluster, n int) {
 	t.Helper()
 	var seen []string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := eventually.Poll(ctx, func(ctx context.Context) (bool, error) {
 		var evs corev1.EventList
-		if err := c.Client.List(context.Background(), &evs, client.InNamespace(testenv.ControllerNamespace)); err != nil {
-			t.Fatal(err)
+		if err := c.Client.List(ctx, &evs, client.InNamespace(testenv.ControllerNamespace)); err != nil {
+			return false, err
 		}
 		seen = seen[:0]
 		for _, e := range evs.Items {
@@ -104,9 +107,10 @@ func waitLeaderEvent(t *testing.T, c *testenv.Cluster, n int) {
 				seen = append(seen, e.Message)
 			}
 		}
-		if len(seen) > n {
-			return
-		}
+		return len(seen) > n, nil
+	})
+	if err == nil {
+		return
 	}
-	t.Fatalf("leader election Events in %s: %q, want %d: the shipped role does not let the controller announce it leads", testenv.ControllerNamespace, seen, n+1)
+	t.Fatalf("leader election Events in %s: %q, want %d: the shipped role does not let the controller announce it leads (%v)", testenv.ControllerNamespace, seen, n+1, err)
 }

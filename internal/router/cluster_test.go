@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -135,7 +136,7 @@ func TestClusterModeFollowsTheModelDeploymentStatus(t *testing.T) {
 		}
 		first <- cfg
 	}()
-	eventually(t, 10*time.Second, "the router says what it waits for", func() bool {
+	eventually.True(t, 10*time.Second, "the router says what it waits for", func() bool {
 		return strings.Contains(log.String(), "waiting for a ModelDeployment to route by") && strings.Contains(log.String(), "no status.weights")
 	})
 	setStatus("1.0.0", "1.1.0", &v1alpha1.TrafficWeights{Stable: 90, Canary: 10})
@@ -178,12 +179,12 @@ func TestClusterModeFollowsTheModelDeploymentStatus(t *testing.T) {
 	within4σ("canary at 10%", got["1.1.0"], n, 0.1)
 
 	setStatus("1.0.0", "1.1.0", &v1alpha1.TrafficWeights{Stable: 30, Canary: 70})
-	eventually(t, 10*time.Second, "the router takes the new weights", func() bool { return r.Config().Upstreams[1].Weight == 70 })
+	eventually.True(t, 10*time.Second, "the router takes the new weights", func() bool { return r.Config().Upstreams[1].Weight == 70 })
 	got = split(n)
 	within4σ("canary at 70%", got["1.1.0"], n, 0.7)
 
 	setStatus("1.0.0", "1.2.0", &v1alpha1.TrafficWeights{Stable: 100, Shadow: 40})
-	eventually(t, 10*time.Second, "the router mirrors to the shadow", func() bool { s := r.Config().Shadow; return s != nil && s.Version == "1.2.0" })
+	eventually.True(t, 10*time.Second, "the router mirrors to the shadow", func() bool { s := r.Config().Shadow; return s != nil && s.Version == "1.2.0" })
 	mirrored := func() int {
 		return int(testutil.ToFloat64(r.metrics.mirrored.WithLabelValues("iris", "1.0.0", "1.2.0")))
 	}
@@ -206,7 +207,7 @@ func TestClusterModeFollowsTheModelDeploymentStatus(t *testing.T) {
 	} {
 		failures := testutil.ToFloat64(r.metrics.reloads.WithLabelValues("failure"))
 		change.do()
-		eventually(t, 10*time.Second, change.what+": the failure is counted", func() bool {
+		eventually.True(t, 10*time.Second, change.what+": the failure is counted", func() bool {
 			return testutil.ToFloat64(r.metrics.reloads.WithLabelValues("failure")) > failures
 		})
 		if s := r.Config().Shadow; s == nil || s.Percent != 40 {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/marina-dev/marina/internal/eventually"
 )
 
 // getStatus reads GET /status from the router's metrics address.
@@ -190,11 +192,11 @@ upstreams:
 
 			// Back after the backoff: the next request tries it, an answer marks it up.
 			revive()
-			eventually(t, 5*time.Second, "1.1.0 answers once its backoff ends", func() bool {
+			eventually.True(t, 5*time.Second, "1.1.0 answers once its backoff ends", func() bool {
 				code, _, _ := errorBody(t, rt.url, nil)
 				return code == http.StatusOK && getStatus(t, rt).Versions[1].Healthy && getStatus(t, rt).Versions[1].ConsecutiveErrors == 0
 			})
-			eventually(t, 5*time.Second, "the log says it is up", func() bool {
+			eventually.True(t, 5*time.Second, "the log says it is up", func() bool {
 				return strings.Contains(log.String(), `msg="version answers again: marked up" model=iris version=1.1.0`)
 			})
 		})

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/marina-dev/marina/internal/eventually"
 )
 
 // TestProbesSendTheSamplesToEveryVersionAndCompareTheShadow runs probes with no live traffic: every version gets
@@ -43,7 +45,7 @@ probes: {dir: %q, interval: 100ms}
 `, stable.URL, broken.URL, shadow.URL, samples)), Options{Log: log.logger()})
 
 	m := rt.metrics
-	eventually(t, 10*time.Second, "two rounds of probes, compared with the shadow", func() bool {
+	eventually.True(t, 10*time.Second, "two rounds of probes, compared with the shadow", func() bool {
 		return testutil.ToFloat64(m.probes.WithLabelValues("iris", "1.0.0", probeOK)) >= 4 &&
 			testutil.ToFloat64(m.probes.WithLabelValues("iris", "1.1.0", probeFailed)) >= 4 &&
 			testutil.ToFloat64(m.argmax.WithLabelValues("iris", "1.0.0", "1.2.0", "disagree")) >= 2 &&

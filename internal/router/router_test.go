@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/marina-dev/marina/internal/eventually"
 )
 
 func TestSplitsTrafficByWeightWithinFourSigma(t *testing.T) {
@@ -180,7 +182,7 @@ func mirrorAll(t *testing.T, rt *running, n int, primary, shadow string) {
 			t.Errorf("status %d", status)
 		}
 	})
-	eventually(t, 20*time.Second, "every mirrored request compared", func() bool { return rt.compared(primary, shadow) == float64(n) })
+	eventually.True(t, 20*time.Second, "every mirrored request compared", func() bool { return rt.compared(primary, shadow) == float64(n) })
 }
 
 func TestShadowComparisonMeasuresHowOftenTheShadowAgrees(t *testing.T) {
@@ -242,7 +244,7 @@ shadow: {version: 1.2.0, url: %q, percent: 100, log: {sample: 1}}
 	}
 	rt := serveRouter(t, r)
 	mirrorAll(t, rt, 100, "1.0.0", "1.2.0")
-	eventually(t, 5*time.Second, "20 disagreements logged (sample 1)", func() bool { return strings.Count(log.String(), "shadow disagreement") == 20 })
+	eventually.True(t, 5*time.Second, "20 disagreements logged (sample 1)", func() bool { return strings.Count(log.String(), "shadow disagreement") == 20 })
 	out := log.String()
 	if strings.Contains(out, "probabilities") || !strings.Contains(out, "[redacted]") {
 		t.Errorf("bodies are not redacted:\n%s", out)
@@ -361,10 +363,10 @@ func TestConfigFileChangesAreReloadedAndBadOnesKeepThePrevious(t *testing.T) {
 	}
 	time.Sleep(30 * time.Millisecond) // a modification time the watcher can tell apart
 	writeFile(t, file[:strings.LastIndex(file, "/")], "router.yaml", weights(0, 100))
-	eventually(t, 5*time.Second, "the new weights route to 1.1.0", answeredBy("1.1.0"))
+	eventually.True(t, 5*time.Second, "the new weights route to 1.1.0", answeredBy("1.1.0"))
 
 	writeFile(t, file[:strings.LastIndex(file, "/")], "router.yaml", weights(0, 100)+"bogus: field\n")
-	eventually(t, 5*time.Second, "the bad configuration is counted", func() bool {
+	eventually.True(t, 5*time.Second, "the bad configuration is counted", func() bool {
 		return testutil.ToFloat64(rt.metrics.reloads.WithLabelValues("failure")) == 1
 	})
 	for range 20 {
@@ -394,7 +396,7 @@ func TestShutdownDrainsRequestsInFlight(t *testing.T) {
 			results <- result{status: resp.StatusCode}
 		}()
 	}
-	eventually(t, 5*time.Second, "4 requests in flight", func() bool {
+	eventually.True(t, 5*time.Second, "4 requests in flight", func() bool {
 		return testutil.ToFloat64(rt.metrics.inFlight.WithLabelValues("iris")) == 4
 	})
 	if err := rt.stop(); err != nil {
@@ -468,7 +470,7 @@ func TestTraceparentReachesPrimaryAndShadow(t *testing.T) {
 		sh, shadow := oipUpstream(t, "1.2.0", goodModel, 0)
 		rt := startRouter(t, config(fmt.Sprintf("upstreams: [{version: 1.0.0, url: %q, weight: 1}]\nshadow: {version: 1.2.0, url: %q, percent: 100}\n", v1.URL, sh.URL)), Options{})
 		infer(t, client(), rt.url, 0.3, map[string]string{"Traceparent": traceparent})
-		eventually(t, 5*time.Second, "the shadow compared", func() bool { return rt.compared("1.0.0", "1.2.0") == 1 })
+		eventually.True(t, 5*time.Second, "the shadow compared", func() bool { return rt.compared("1.0.0", "1.2.0") == 1 })
 		if p, s := primary.get("Traceparent"), shadow.get("Traceparent"); p != traceparent || s != traceparent {
 			t.Errorf("traceparent at primary %q, shadow %q, want %q", p, s, traceparent)
 		}
@@ -481,7 +483,7 @@ func TestTraceparentReachesPrimaryAndShadow(t *testing.T) {
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 		rt := startRouter(t, config(fmt.Sprintf("upstreams: [{version: 1.0.0, url: %q, weight: 1}]\nshadow: {version: 1.2.0, url: %q, percent: 100}\n", v1.URL, sh.URL)), Options{TracerProvider: tp})
 		infer(t, client(), rt.url, 0.3, map[string]string{"Traceparent": traceparent})
-		eventually(t, 5*time.Second, "two spans ended", func() bool { return len(spans.Ended()) == 2 })
+		eventually.True(t, 5*time.Second, "two spans ended", func() bool { return len(spans.Ended()) == 2 })
 		// The primary's span is a child of the client's; the shadow's, which starts once the primary answered, a child
 		// of the primary's.
 		ended := spans.Ended()
@@ -525,7 +527,7 @@ func TestAGzippedPrimaryResponseIsComparedDecompressed(t *testing.T) {
 	if resp.Header.Get("Content-Encoding") != "gzip" {
 		t.Fatalf("the client asked for gzip and got %q", resp.Header.Get("Content-Encoding"))
 	}
-	eventually(t, 5*time.Second, "the shadow compared", func() bool { return rt.compared("1.0.0", "1.2.0") == 1 })
+	eventually.True(t, 5*time.Second, "the shadow compared", func() bool { return rt.compared("1.0.0", "1.2.0") == 1 })
 	if n := rt.comparisonsOf("1.0.0", "1.2.0", ResultExact); n != 1 {
 		t.Errorf("exact comparisons %v, want 1", n)
 	}
@@ -544,7 +546,7 @@ func TestAShadowSheddingLoadIsADropNotADisagreement(t *testing.T) {
 			t.Fatalf("status %d", status)
 		}
 	}
-	eventually(t, 5*time.Second, "10 drops as overloaded", func() bool { return rt.dropsOf("1.2.0", dropBusy) == 10 })
+	eventually.True(t, 5*time.Second, "10 drops as overloaded", func() bool { return rt.dropsOf("1.2.0", dropBusy) == 10 })
 	if n := rt.compared("1.0.0", "1.2.0"); n != 0 {
 		t.Errorf("%v comparisons with a shadow that answered 503, want 0", n)
 	}

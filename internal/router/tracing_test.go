@@ -16,6 +16,8 @@ import (
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/marina-dev/marina/internal/eventually"
 )
 
 // otlpReceiver is an OTLP/HTTP trace receiver: it decodes the protobuf requests posted to its path and keeps the
@@ -129,7 +131,7 @@ func TestSpansReachAnOTLPCollector(t *testing.T) {
 			rt := startRouter(t, config(fmt.Sprintf("upstreams: [{version: 1.0.0, url: %q, weight: 1}]\nshadow: {version: 1.2.0, url: %q, percent: 100}\n", v1.URL, sh.URL)),
 				Options{TracerProvider: tp})
 			infer(t, client(), rt.url, 0.3, map[string]string{"Traceparent": "00-" + traceID + "-" + clientSpan + "-01"})
-			eventually(t, 10*time.Second, "the shadow answered", func() bool { return rt.compared("1.0.0", "1.2.0") == 1 })
+			eventually.True(t, 10*time.Second, "the shadow answered", func() bool { return rt.compared("1.0.0", "1.2.0") == 1 })
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := tp.Shutdown(ctx); err != nil { // sends what is batched

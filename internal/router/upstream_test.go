@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/marina-dev/marina/internal/eventually"
 )
 
 // An upstream may close a kept-alive connection just as the router reuses it. As Go's client, the router then sends
@@ -58,7 +60,7 @@ func TestAClientThatHangsUpFreesTheUpstreamConnectionAndIsNotAnUpstreamError(t *
 		resp.Body.Close()
 		t.Fatal("the request outlived its client's deadline")
 	}
-	eventually(t, 5*time.Second, "the abandoned request leaves", func() bool {
+	eventually.True(t, 5*time.Second, "the abandoned request leaves", func() bool {
 		return testutil.ToFloat64(rt.metrics.inFlight.WithLabelValues("iris")) == 0
 	})
 	if status, _, _ := infer(t, client(), rt.url, 0.3, nil); status != http.StatusOK {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/marina-dev/marina/internal/dryrun"
+	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/kubeschema/kubeschematest"
 	"github.com/marina-dev/marina/internal/testenv"
 )
@@ -66,19 +68,13 @@ func installCRD(t *testing.T, c *testenv.Cluster, file string) {
 	if err := c.Client.Create(ctx, &crd); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(time.Minute); ; {
+	eventually.True(t, time.Minute, "CRD "+crd.Name+" established", func() bool {
 		var got apiextensionsv1.CustomResourceDefinition
 		if err := c.Client.Get(ctx, types.NamespacedName{Name: crd.Name}, &got); err != nil {
 			t.Fatal(err)
 		}
-		for _, cond := range got.Status.Conditions {
-			if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("CRD %s not established after a minute", crd.Name)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return slices.ContainsFunc(got.Status.Conditions, func(c apiextensionsv1.CustomResourceDefinitionCondition) bool {
+			return c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue
+		})
+	})
 }

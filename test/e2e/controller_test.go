@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/analysis/prometheustest"
+	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -195,23 +197,24 @@ func (p *controllerProcess) start(t *testing.T) {
 		close(done)
 	}(p.cmd)
 	p.done = done
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + p.health + "/readyz")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var last error
+	err = eventually.Poll(ctx, func(context.Context) (bool, error) {
 		select {
 		case <-done:
-			t.Fatal("marina controller exited")
-		case <-time.After(100 * time.Millisecond):
+			return false, errors.New("marina controller exited")
+		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("marina controller not ready on %s: %v", p.health, err)
+		resp, err := http.Get("http://" + p.health + "/readyz")
+		if last = err; err != nil {
+			return false, nil
 		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		t.Fatalf("marina controller not ready on %s: %v (last probe: %v)", p.health, err, last)
 	}
 }
 
