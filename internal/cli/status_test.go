@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 	"github.com/marina-dev/marina/internal/testenv"
 )
@@ -188,7 +189,7 @@ func TestStatusShowsGitAndWhatTheClusterRuns(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		var s statusJSON
-		err := testenv.Eventually(ctx, func(context.Context) (bool, error) {
+		err := eventually.Poll(ctx, func(context.Context) (bool, error) {
 			s = status(t)
 			return s.Models[s.row(t, "iris-classifier", "staging")].Cluster.Sync == "in-sync", nil
 		})

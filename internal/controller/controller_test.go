@@ -22,6 +22,7 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/controller"
+	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -269,7 +270,7 @@ func waitGone(t *testing.T, c *testenv.Cluster, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := testenv.Eventually(ctx, func(context.Context) (bool, error) {
+	if err := eventually.Poll(ctx, func(context.Context) (bool, error) {
 		_, ok := deployment(t, c, name)
 		return !ok, nil
 	}); err != nil {

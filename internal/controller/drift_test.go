@@ -12,6 +12,7 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/controller"
+	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -62,7 +63,7 @@ func TestWhatSomeoneElseChangesInAnAppliedObjectIsCorrected(t *testing.T) {
 			}
 			wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			if err := testenv.Eventually(wctx, func(ctx context.Context) (bool, error) {
+			if err := eventually.Poll(wctx, func(ctx context.Context) (bool, error) {
 				err := c.Client.Get(ctx, key, tc.obj)
 				return err == nil && tc.restored(tc.obj), err
 			}); err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/marina-dev/marina/internal/analysis/prometheustest"
 	"github.com/marina-dev/marina/internal/controller"
 	"github.com/marina-dev/marina/internal/controller/rollout"
+	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/registry"
@@ -210,7 +211,7 @@ func TestRolloutsOnARealControlPlane(t *testing.T) {
 		// a namespace set up before its models is.
 		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		if err := testenv.Eventually(qctx, func(ctx context.Context) (bool, error) {
+		if err := eventually.Poll(qctx, func(ctx context.Context) (bool, error) {
 			err := c.Client.Get(ctx, client.ObjectKeyFromObject(quota), quota)
 			_, counted := quota.Status.Used["requests.nvidia.com/gpu"]
 			return err == nil && counted, err
@@ -373,7 +374,7 @@ func waitReplicas(t *testing.T, c *testenv.Cluster, ns, name string, n int32) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	d := &appsv1.Deployment{}
-	err := testenv.Eventually(ctx, func(ctx context.Context) (bool, error) {
+	err := eventually.Poll(ctx, func(ctx context.Context) (bool, error) {
 		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
 			return false, client.IgnoreNotFound(err)
 		}
@@ -388,7 +389,7 @@ func waitGoneIn(t *testing.T, c *testenv.Cluster, ns, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := testenv.Eventually(ctx, func(ctx context.Context) (bool, error) {
+	if err := eventually.Poll(ctx, func(ctx context.Context) (bool, error) {
 		err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &appsv1.Deployment{})
 		return err != nil, client.IgnoreNotFound(err)
 	}); err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/controller"
+	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -64,7 +65,7 @@ func refuseDeployments(t *testing.T, c *testenv.Cluster, ns, message string) (li
 		}}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := testenv.Eventually(wctx, func(ctx context.Context) (bool, error) {
+	if err := eventually.Poll(wctx, func(ctx context.Context) (bool, error) {
 		err := c.Client.Create(ctx, probe.DeepCopy(), client.DryRunAll)
 		return err != nil && strings.Contains(err.Error(), message), nil
 	}); err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/doctor"
+	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/testenv"
 )
@@ -302,7 +303,7 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 			var checks []doctor.Check
 			waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			_ = testenv.Eventually(waitCtx, func(ctx context.Context) (bool, error) {
+			_ = eventually.Poll(waitCtx, func(ctx context.Context) (bool, error) {
 				checks = doctor.Run(ctx, in)
 				// Until the stand-in has written both routes' status (no-backend fails before it, for having none).
 				return find(t, checks, doctor.CheckRoutes, "HTTPRoute "+ns+"/accepted").Status == doctor.Pass &&

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/marina-dev/marina/internal/doctor"
+	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/testenv"
 )
@@ -185,7 +186,7 @@ func wait(t *testing.T, what string, cond func(context.Context) (bool, error)) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if err := testenv.Eventually(ctx, cond); err != nil {
+	if err := eventually.Poll(ctx, cond); err != nil {
 		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }

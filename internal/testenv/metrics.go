@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/prereq"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -92,7 +93,7 @@ func (c *Cluster) servePodMetrics(tb testing.TB) *PodMetrics {
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	err = Eventually(waitCtx, func(ctx context.Context) (bool, error) {
+	err = eventually.Poll(waitCtx, func(ctx context.Context) (bool, error) {
 		var l unstructured.UnstructuredList
 		l.SetAPIVersion("metrics.k8s.io/v1beta1")
 		l.SetKind("PodMetricsList")

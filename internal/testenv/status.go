@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/eventually"
 )
 
 // StatusHistory is every status the ModelDeployments of one namespace had, in the order a watch delivered them:
@@ -84,7 +85,7 @@ func (h *StatusHistory) Through(tb testing.TB, md *v1alpha1.ModelDeployment) *St
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := Eventually(ctx, func(context.Context) (bool, error) {
+	if err := eventually.Poll(ctx, func(context.Context) (bool, error) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		return slices.Contains(h.versions, md.ResourceVersion), nil
@@ -148,7 +149,7 @@ func (c *Cluster) WaitForModelDeployment(tb testing.TB, key client.ObjectKey, wh
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	md := &v1alpha1.ModelDeployment{}
-	err := Eventually(ctx, func(ctx context.Context) (bool, error) {
+	err := eventually.Poll(ctx, func(ctx context.Context) (bool, error) {
 		if err := c.Client.Get(ctx, key, md); err != nil {
 			return false, err
 		}

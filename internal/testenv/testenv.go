@@ -20,6 +20,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/prereq"
 )
 
@@ -172,7 +173,7 @@ func (c *Cluster) startWorkloads(tb testing.TB) {
 		"--server-address=127.0.0.1:0", "--config="+filepath.Join(c.Assets, "kwok-stages.yaml"))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := Eventually(ctx, func(ctx context.Context) (bool, error) {
+	err := eventually.Poll(ctx, func(ctx context.Context) (bool, error) {
 		var sa corev1.ServiceAccount
 		err := c.Client.Get(ctx, client.ObjectKey{Namespace: "default", Name: "default"}, &sa)
 		return err == nil, client.IgnoreNotFound(err)
@@ -192,24 +193,4 @@ func (c *Cluster) Logs(component string) string {
 		b = bytes.Join(lines[len(lines)-40:], []byte("\n"))
 	}
 	return fmt.Sprintf("--- last lines of %s ---\n%s", component, b)
-}
-
-// Eventually polls cond every 100 ms until it returns true, returns an error, or ctx ends.
-func Eventually(ctx context.Context, cond func(context.Context) (bool, error)) error {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		ok, err := cond(ctx)
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
 }

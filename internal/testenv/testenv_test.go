@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -70,7 +71,7 @@ func TestWorkloads(t *testing.T) {
 	if err := c.Client.Create(ctx, gpuDeployment("vision", 3)); err != nil {
 		t.Fatal(err)
 	}
-	err := testenv.Eventually(ctx, func(ctx context.Context) (bool, error) {
+	err := eventually.Poll(ctx, func(ctx context.Context) (bool, error) {
 		var readyOnGPU, unschedulable int
 		for _, p := range pods(ctx, t, c.Client, "vision") {
 			if ready(p) && p.Spec.NodeName == "gpu-0" {
@@ -147,7 +148,7 @@ func TestPodMetricsDriveTheHPAController(t *testing.T) {
 		t.Helper()
 		waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
-		if err := testenv.Eventually(waitCtx, func(ctx context.Context) (bool, error) { return cond(), nil }); err != nil {
+		if err := eventually.Poll(waitCtx, func(ctx context.Context) (bool, error) { return cond(), nil }); err != nil {
 			_ = c.Client.Get(ctx, client.ObjectKeyFromObject(hpa), hpa)
 			t.Fatalf("%s: %v\nHPA status: %+v\n%s", what, err, hpa.Status, c.Logs("kube-controller-manager"))
 		}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/doctor"
+	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 	"github.com/marina-dev/marina/internal/testenv"
@@ -209,7 +210,7 @@ func waitUntil(t *testing.T, what string, timeout time.Duration, cond func(ctx c
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var last string
-	err := testenv.Eventually(ctx, func(ctx context.Context) (bool, error) {
+	err := eventually.Poll(ctx, func(ctx context.Context) (bool, error) {
 		ok, why := cond(ctx)
 		if ctx.Err() == nil {
 			last = why
