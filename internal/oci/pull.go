@@ -144,10 +144,9 @@ func unpack(vr *content.VerifyReader, p *Pulled, dir string) (metadata []byte, e
 	if got := digest.NewDigest(digest.SHA256, hash).String(); got != p.Digest {
 		return nil, fmt.Errorf("%w: the model file has digest %s, the manifest says %s", ErrDigestMismatch, got, p.Digest)
 	}
+	// No fsync: a file a crash left short or empty has another digest, so the next pull fetches it again and serve
+	// refuses it; syncing 100 MiB would cost more than the download.
 	if err := tmp.Chmod(0o444); err != nil {
-		return nil, err
-	}
-	if err := tmp.Sync(); err != nil {
 		return nil, err
 	}
 	if err := tmp.Close(); err != nil {
@@ -155,10 +154,6 @@ func unpack(vr *content.VerifyReader, p *Pulled, dir string) (metadata []byte, e
 	}
 	if err := os.Rename(tmp.Name(), p.File); err != nil {
 		return nil, err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
 	}
 	return metadata, nil
 }

@@ -50,20 +50,9 @@ func (o Options) repository(ref Reference) (*remote.Repository, error) {
 		return nil, fmt.Errorf("%s: %v", ref, err)
 	}
 	repo.PlainHTTP = o.PlainHTTP
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("--ca-file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", o.CAFile)
-		}
-		transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	transport, err := o.Transport()
+	if err != nil {
+		return nil, err
 	}
 	var store credentials.Store
 	if o.DockerConfig != "" {
@@ -82,6 +71,27 @@ func (o Options) repository(ref Reference) (*remote.Repository, error) {
 	client.SetUserAgent("marina")
 	repo.Client = client
 	return repo, nil
+}
+
+// Transport is an HTTP transport trusting the system's CAs and CAFile's.
+func (o Options) Transport() (*http.Transport, error) {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	if o.CAFile == "" {
+		return transport, nil
+	}
+	pem, err := os.ReadFile(o.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", o.CAFile)
+	}
+	transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return transport, nil
 }
 
 // explain turns a registry error into one that says what to do, wrapping one of the errors above. what says what
