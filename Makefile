@@ -63,3 +63,4 @@ bench: ## benchmarks under bench/, each printing a ratio against the tool users 
 	bash bench/serve/run.sh
 	bash bench/router/run.sh
 	bash bench/controller/run.sh
+	bash bench/oci/run.sh
