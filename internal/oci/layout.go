@@ -16,6 +16,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/marina-dev/marina/internal/model"
 )
 
 // Media types and annotation keys of a model artifact. ArtifactType and the org.cncf.model.* keys are the CNCF
@@ -89,19 +91,33 @@ type packed struct {
 	configJSON, manifestJSON []byte
 }
 
-// pack hashes the artifact's layer and builds its config and manifest. It reads the model file once, checking its
-// digest against a.Digest.
+// pack hashes the artifact's layer and builds its config and manifest, checking the model file's digest against
+// a.Digest. The two digests are computed at once, each over its own read of the file (the page cache serves the
+// second): a file that changed in between gives a layer whose model file has another digest, which pull refuses.
 func pack(a Artifact) (*packed, error) {
 	if err := CheckFileName(a.Name); err != nil {
 		return nil, err
 	}
-	layerHash, fileHash := sha256.New(), sha256.New()
-	size, err := writeLayer(layerHash, a, fileHash)
+	type fileDigest struct {
+		digest string
+		err    error
+	}
+	fileDone := make(chan fileDigest, 1)
+	go func() {
+		d, _, err := model.DigestFile(a.File)
+		fileDone <- fileDigest{d, err}
+	}()
+	layerHash := sha256.New()
+	size, err := writeLayer(layerHash, a)
+	file := <-fileDone
 	if err != nil {
 		return nil, err
 	}
-	if got := digest.NewDigest(digest.SHA256, fileHash).String(); got != a.Digest {
-		return nil, fmt.Errorf("%s has digest %s, but the version records %s: push the registered file", a.File, got, a.Digest)
+	if file.err != nil {
+		return nil, file.err
+	}
+	if file.digest != a.Digest {
+		return nil, fmt.Errorf("%s has digest %s, but the version records %s: push the registered file", a.File, file.digest, a.Digest)
 	}
 	p := &packed{layer: ocispec.Descriptor{
 		MediaType: MediaTypeLayer, Digest: digest.NewDigest(digest.SHA256, layerHash), Size: size,
@@ -141,9 +157,8 @@ func pack(a Artifact) (*packed, error) {
 }
 
 // writeLayer writes the artifact's tar layer to w: model/ (0555), model/marina.json and model/<Name> (0444), owned
-// by 0:0, modified at the Unix epoch, so the same inputs give the same bytes. The model file's content also goes
-// to fileHash. It returns the layer's size.
-func writeLayer(w io.Writer, a Artifact, fileHash io.Writer) (int64, error) {
+// by 0:0, modified at the Unix epoch, so the same inputs give the same bytes. It returns the layer's size.
+func writeLayer(w io.Writer, a Artifact) (int64, error) {
 	f, err := os.Open(a.File)
 	if err != nil {
 		return 0, err
@@ -174,7 +189,7 @@ func writeLayer(w io.Writer, a Artifact, fileHash io.Writer) (int64, error) {
 	if err := tw.WriteHeader(header(path.Join(Dir, a.Name), 0o444, fi.Size(), tar.TypeReg)); err != nil {
 		return 0, err
 	}
-	n, err := io.Copy(io.MultiWriter(tw, fileHash), f)
+	n, err := io.Copy(tw, f)
 	if err != nil {
 		return 0, fmt.Errorf("reading %s: %w", a.File, err)
 	}

@@ -52,7 +52,7 @@ func pushBlob(ctx context.Context, repo *remote.Repository, desc ocispec.Descrip
 func layerReader(a Artifact) io.ReadCloser {
 	pr, pw := io.Pipe()
 	go func() {
-		_, err := writeLayer(pw, a, io.Discard)
+		_, err := writeLayer(pw, a)
 		pw.CloseWithError(err)
 	}()
 	return pr
