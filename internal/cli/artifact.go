@@ -81,7 +81,7 @@ func (o *registryFlags) download(ctx context.Context, rawURL, dir, want string) 
 		return "", usagef("--model %s: the URL's path must end in the model file's name: %v", rawURL, err)
 	}
 	file := filepath.Join(dir, name)
-	if got, _, err := model.DigestFile(file); err == nil && got == want {
+	if oci.Holds(file, want) {
 		return file, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {

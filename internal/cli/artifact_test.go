@@ -91,8 +91,14 @@ func TestModelPushRecordsTheArtifactAndServingItFromTheRegistryAnswersLikeTheFil
 	modelDir := filepath.Join(t.TempDir(), "models")
 	remote := startServe(t, "--model", v.Artifact.URI, "--model-dir", modelDir, "--plain-http")
 	registeredRemote := startServe(t, "--repo", dir, "--model", "iris-classifier@1.0.0", "--model-dir", t.TempDir(), "--plain-http")
+	https := httptest.NewTLSServer(http.FileServer(http.Dir(filepath.Join(dir, "models", "iris-classifier", "artifacts"))))
+	t.Cleanup(https.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	writePEM(t, ca, https.TLS)
+	downloaded := startServe(t, "--model", https.URL+"/v1.0.0.onnx", "--digest", v.Artifact.Digest, "--ca-file", ca,
+		"--model-dir", t.TempDir(), "--name", "iris-classifier")
 	wantPred := predict(t, local, "iris-classifier")
-	for _, base := range []string{remote, registeredRemote} {
+	for _, base := range []string{remote, registeredRemote, downloaded} {
 		if got := predict(t, base, "iris-classifier"); !reflect.DeepEqual(got, wantPred) {
 			t.Fatalf("served from the registry: %v, from the file: %v", got, wantPred)
 		}

@@ -6,12 +6,14 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path"
 	"path/filepath"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
 	"github.com/marina-dev/marina/internal/model"
@@ -70,8 +72,8 @@ func Pull(ctx context.Context, o Options, ref Reference, dir, want string) (*Pul
 		return nil, fmt.Errorf("%s: %w: the artifact holds a model file with digest %s, but %s was expected", what, ErrDigestMismatch, fileDigest, want)
 	}
 	p := &Pulled{File: filepath.Join(dir, name), Name: name, Digest: fileDigest,
-		Model: m.Annotations[AnnotationModelName], Version: m.Annotations["org.opencontainers.image.version"]}
-	if holds(p.File, fileDigest) {
+		Model: m.Annotations[AnnotationModelName], Version: m.Annotations[ocispec.AnnotationVersion]}
+	if Holds(p.File, fileDigest) {
 		p.Cached = true
 		return p, nil
 	}
@@ -125,7 +127,7 @@ func unpack(vr *content.VerifyReader, p *Pulled, dir string) (metadata []byte, e
 			}
 		case h.Typeflag == tar.TypeReg && h.Name == path.Join(Dir, p.Name) && !sawFile:
 			sawFile = true
-			if _, err := io.Copy(io.MultiWriter(tmp, hash), tr); err != nil {
+			if err := copyHashing(tmp, tr, hash); err != nil {
 				return nil, fmt.Errorf("writing %s: %w", tmp.Name(), err)
 			}
 		default:
@@ -158,9 +160,27 @@ func unpack(vr *content.VerifyReader, p *Pulled, dir string) (metadata []byte, e
 	return metadata, nil
 }
 
-// holds reports whether file is a regular file (not a link, FIFO or device, which are never opened) with the
+// copyHashing copies r to w while another goroutine hashes the same bytes into h: the layer's digest (hashed as the
+// layer is read) and the model file's are computed on two cores.
+func copyHashing(w io.Writer, r io.Reader, h hash.Hash) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(h, pr)
+		pr.CloseWithError(err)
+		done <- err
+	}()
+	_, err := io.Copy(io.MultiWriter(w, pw), r)
+	pw.CloseWithError(err)
+	if herr := <-done; err == nil {
+		err = herr
+	}
+	return err
+}
+
+// Holds reports whether file is a regular file (not a link, FIFO or device, which are never opened) with the
 // digest want.
-func holds(file, want string) bool {
+func Holds(file, want string) bool {
 	if fi, err := os.Lstat(file); err != nil || !fi.Mode().IsRegular() {
 		return false
 	}
