@@ -205,8 +205,13 @@ func (o *serveOptions) resolve(ctx context.Context) (served, error) {
 	if m.name == "" {
 		m.name = v.Name
 	}
-	if ref, err := oci.ParseURI(loc.Remote); err == nil {
+	if v.State == model.StateBlocked {
+		m.blocked = v
+	}
+	if v.Artifact.Digest != "" {
 		m.digests[v.Artifact.Digest] = meta
+	}
+	if ref, err := oci.ParseURI(loc.Remote); err == nil {
 		m, err = o.fetch(ctx, m, ref, v.Artifact.Digest)
 		m.version = v.Version
 		return m, err
@@ -221,12 +226,6 @@ func (o *serveOptions) resolve(ctx context.Context) (served, error) {
 		return m, failedf("%s: artifact.uri: %w", meta, err)
 	}
 	m.version = v.Version
-	if v.State == model.StateBlocked {
-		m.blocked = v
-	}
-	if v.Artifact.Digest != "" {
-		m.digests[v.Artifact.Digest] = meta
-	}
 	return m, nil
 }
 
