@@ -99,6 +99,9 @@ var notRun = map[string]string{
 	"marina status --context":                           "needs a cluster",
 	"marina status iris-classifier --context":           "needs a cluster",
 	"marina runtime install":                            "downloads ONNX Runtime (113 MB) from the npm registry; internal/inference's installer tests install from a tarball",
+	"marina model push":                                 "pushes to the example's registry.example.com; artifact_test.go pushes to a real registry on loopback",
+	"marina model pull":                                 "pulls from registry.example.com; artifact_test.go pulls from a real registry on loopback",
+	"marina model register fraud-detector --file model.onnx --version 1.1.0": "pushes to registry.example.com; artifact_test.go runs register --push against a real registry",
 }
 
 // needsOnnxRuntime are the commands that run a model.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/marina-dev/marina/internal/check"
 	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/oci"
 	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/schemas"
@@ -26,7 +27,8 @@ func newModelCommand(g *globalOptions) *cobra.Command {
 		Use:   "model",
 		Short: "Register and query model versions (the registry in models/)",
 	}
-	cmd.AddCommand(newRegisterCommand(g), newModelListCommand(g), newModelShowCommand(g), newSetImageCommand(g), newModelCheckCommand(g))
+	cmd.AddCommand(newRegisterCommand(g), newModelListCommand(g), newModelShowCommand(g), newSetImageCommand(g), newModelCheckCommand(g),
+		newModelPushCommand(g), newModelPullCommand(g))
 	return cmd
 }
 
@@ -37,6 +39,11 @@ type registerOptions struct {
 	metricsFile              string
 	gitCommit, datasetDigest string
 	evaluate                 bool
+	// --push and --to: push the file to an OCI registry and record oci://…@sha256:… instead of a repository path.
+	registryFlags
+	pushArtifact bool
+	to           string
+	toRef        oci.Reference
 }
 
 func (o *registerOptions) AddFlags(fs *pflag.FlagSet) {
@@ -49,6 +56,9 @@ func (o *registerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.gitCommit, "git-commit", "", "commit of the training code (provenance)")
 	fs.StringVar(&o.datasetDigest, "dataset-digest", "", "sha256:… digest of the training dataset (provenance)")
 	fs.BoolVar(&o.evaluate, "evaluate", false, "run the ONNX model of --file in ONNX Runtime and record its latency and, with models/NAME/eval/*.csv, its accuracy (measured values win over --metric)")
+	fs.BoolVar(&o.pushArtifact, "push", false, "push --file to the OCI registry repository --to and record oci://…@sha256:… as artifact.uri, in the same commit (see marina model push)")
+	fs.StringVar(&o.to, "to", "", "registry repository for --push, HOST/REPO")
+	o.registryFlags.AddFlags(fs)
 }
 
 func (o *registerOptions) Validate() error {
@@ -63,6 +73,21 @@ func (o *registerOptions) Validate() error {
 	}
 	if _, err := model.ParseSemver(o.version); err != nil {
 		return usagef("--version: %v", err)
+	}
+	if o.pushArtifact {
+		if o.to == "" {
+			return usagef("--push needs --to, the registry repository, e.g. --to registry.example.com/models/%s", o.name)
+		}
+		if o.uri != "" {
+			return usagef("--push and --uri: the artifact's URI is where --push puts it; leave --uri out")
+		}
+		ref, err := oci.ParseRepository(o.to)
+		if err != nil {
+			return usagef("--to %v", err)
+		}
+		o.toRef = ref
+	} else if o.to != "" {
+		return usagef("--to is where --push pushes the artifact; add --push, or push later with marina model push %s@%s --to %s", o.name, o.version, o.to)
 	}
 	return nil
 }
@@ -137,6 +162,9 @@ func (o *registerOptions) Run(ctx context.Context) error {
 	reg, err := o.registration()
 	if err != nil {
 		return err
+	}
+	if o.pushArtifact {
+		reg.Publish = o.publisher(ctx, o.toRef)
 	}
 	var res *registry.Result
 	err = o.write(func(r *repo.Repo) error {
@@ -238,12 +266,19 @@ measures: latency_p50_ms, latency_p95_ms and latency_p99_ms, and, when
 models/NAME/eval/*.csv exist, accuracy and f1 (classification) or mae
 (regression); the format is in ` + "`marina model check --help`" + `. Measured metrics
 override --metric and --metrics-file values of the same name. Without ONNX
-Runtime it exits 2 (install it with bash hack/onnxruntime.sh).`,
+Runtime it exits 2 (install it with bash hack/onnxruntime.sh).
+
+--push --to HOST/REPO pushes --file to that registry repository as marina model
+push does, before anything is committed, and records artifact.uri
+oci://HOST/REPO@sha256:… in the register commit; --file may then be outside the
+repository.`,
 		Example: `  marina model register fraud-detector --file model.onnx --version 1.0.0 \
     --metric accuracy=0.93 --label team=risk
   marina model register llm --file weights.bin --version 2.1.0 \
     --uri oci://registry.example.com/models/llm:2.1.0
   marina model register iris-classifier --file v1.1.0.onnx --version 1.1.0 --evaluate
+  marina model register fraud-detector --file model.onnx --version 1.1.0 \
+    --push --to registry.example.com/models/fraud-detector
   marina model register fraud-detector --version 1.0.0 --metric latency_p95_ms=12.5`,
 		Args: exactArgs(1, "NAME"),
 		RunE: runE(o, func(args []string) { o.name = args[0] }),

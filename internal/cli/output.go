@@ -22,6 +22,8 @@ var outputs = map[string][]string{
 	"marina model show":            dataFormats,
 	"marina model set-image":       dataFormats,
 	"marina model check":           {"text", "json", "junit"},
+	"marina model push":            dataFormats,
+	"marina model pull":            dataFormats,
 	"marina promote":               dataFormats,
 	"marina rollback":              dataFormats,
 	"marina history":               dataFormats,

@@ -17,13 +17,16 @@ import (
 
 	"github.com/marina-dev/marina/internal/inference"
 	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/oci"
 	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/serve"
 )
 
 type serveOptions struct {
 	*globalOptions
+	registryFlags
 	model, addr    string
+	modelDir       string
 	name, digest   string
 	maxBody        string
 	maxConcurrency int
@@ -32,12 +35,14 @@ type serveOptions struct {
 }
 
 func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.model, "model", "", "the model: an ONNX file, or NAME@VERSION registered in the repository (required)")
+	fs.StringVar(&o.model, "model", "", "the model: an ONNX file, NAME@VERSION registered in the repository, oci://HOST/REPO@sha256:… or https://… with --digest (required)")
+	fs.StringVar(&o.modelDir, "model-dir", "", "where a model from a registry or https:// is fetched to (default /models when writable, else ~/.cache/marina/artifacts)")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "address to listen on (:8080 for every interface)")
 	fs.StringVar(&o.name, "name", "", "model name in URLs (default: the registered name, else the file name without extension)")
 	fs.StringVar(&o.digest, "digest", "", "refuse to serve unless the file's digest is this sha256:… (default: the registered digest)")
 	fs.StringVar(&o.maxBody, "max-body", "8MiB", "largest request body (bytes, or with KiB/MiB/GiB, KB/MB/GB)")
 	fs.IntVar(&o.maxConcurrency, "max-concurrency", 0, "inferences in progress at once; more get 503 (default 2×GOMAXPROCS)")
+	o.registryFlags.AddFlags(fs)
 }
 
 var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
@@ -51,6 +56,17 @@ func (o *serveOptions) Validate() error {
 	}
 	if o.digest != "" && !digestRE.MatchString(o.digest) {
 		return usagef("--digest %q: want sha256: and 64 lowercase hex digits", o.digest)
+	}
+	if strings.HasPrefix(o.model, "https://") && o.digest == "" {
+		return usagef("--model %s: pass --digest sha256:… with an https:// model: serve runs only a download it can check", o.model)
+	}
+	if strings.HasPrefix(o.model, oci.Scheme) {
+		if _, err := oci.ParseURI(o.model); err != nil {
+			return usagef("--model %v", err)
+		}
+	}
+	if o.modelDir == "" {
+		o.modelDir = defaultModelDir()
 	}
 	n, err := parseSize(o.maxBody)
 	if err != nil || n < 1 {
@@ -71,7 +87,7 @@ type served struct {
 }
 
 func (o *serveOptions) Run(ctx context.Context) error {
-	m, err := o.resolve()
+	m, err := o.resolve(ctx)
 	if err != nil {
 		return err
 	}
@@ -128,9 +144,10 @@ func (o *serveOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-// resolve finds the model file: --model as a file, else as NAME@VERSION (or models/NAME@VERSION) in the registry,
-// whose artifact uri must be a path in the repository or on this machine.
-func (o *serveOptions) resolve() (served, error) {
+// resolve finds the model file: --model as a file, an oci:// or https:// model fetched into --model-dir, else
+// NAME@VERSION (or models/NAME@VERSION) in the registry, whose artifact uri must be a path in the repository or
+// an OCI artifact.
+func (o *serveOptions) resolve(ctx context.Context) (served, error) {
 	m := served{file: o.model, name: o.name, digests: map[string]string{}}
 	if o.digest != "" {
 		m.digests[o.digest] = "--digest"
@@ -143,8 +160,26 @@ func (o *serveOptions) resolve() (served, error) {
 		}
 		return m, nil
 	}
+	if strings.HasPrefix(o.model, oci.Scheme) {
+		ref, err := oci.ParseURI(o.model)
+		if err != nil {
+			return m, usagef("--model %v", err)
+		}
+		return o.fetch(ctx, m, ref, o.digest)
+	}
+	if strings.HasPrefix(o.model, "https://") {
+		file, err := o.download(ctx, o.model, o.modelDir, o.digest)
+		if err != nil {
+			return m, err
+		}
+		m.file = file
+		if m.name == "" {
+			m.name = strings.TrimSuffix(filepath.Base(m.file), filepath.Ext(m.file))
+		}
+		return m, nil
+	}
 	if scheme, _, ok := strings.Cut(o.model, "://"); ok {
-		return m, usagef("--model %s: cannot fetch %s:// artifacts; download it and pass --model FILE --digest DIGEST", o.model, scheme)
+		return m, usagef("--model %s: cannot fetch %s:// artifacts; download it and pass --model FILE --digest DIGEST (serve fetches oci:// and https://)", o.model, scheme)
 	}
 	name, version, ok := strings.Cut(strings.TrimPrefix(o.model, model.Dir+"/"), "@")
 	if !ok {
@@ -167,6 +202,20 @@ func (o *serveOptions) resolve() (served, error) {
 	if err != nil {
 		return m, failedf("%s: %v", meta, err)
 	}
+	if m.name == "" {
+		m.name = v.Name
+	}
+	if v.State == model.StateBlocked {
+		m.blocked = v
+	}
+	if v.Artifact.Digest != "" {
+		m.digests[v.Artifact.Digest] = meta
+	}
+	if ref, err := oci.ParseURI(loc.Remote); err == nil {
+		m, err = o.fetch(ctx, m, ref, v.Artifact.Digest)
+		m.version = v.Version
+		return m, err
+	}
 	if loc.Remote != "" {
 		return m, usagef("%s: artifact.uri %s: cannot fetch remote artifacts; download it and pass --model FILE --digest %s", meta, loc.Remote, v.Artifact.Digest)
 	}
@@ -176,16 +225,23 @@ func (o *serveOptions) resolve() (served, error) {
 	if m.file, err = r.CheckRegularFile(loc.Path); err != nil {
 		return m, failedf("%s: artifact.uri: %w", meta, err)
 	}
-	if m.name == "" {
-		m.name = v.Name
-	}
 	m.version = v.Version
-	if v.State == model.StateBlocked {
-		m.blocked = v
+	return m, nil
+}
+
+// fetch pulls the model file of the artifact ref into --model-dir (want, when set, is the digest it must have) and
+// records the artifact's digest for the check before loading.
+func (o *serveOptions) fetch(ctx context.Context, m served, ref oci.Reference, want string) (served, error) {
+	p, err := o.pull(ctx, ref, o.modelDir, want)
+	if err != nil {
+		return m, err
 	}
-	if v.Artifact.Digest != "" {
-		m.digests[v.Artifact.Digest] = meta
+	m.file = p.File
+	m.digests[p.Digest] = "the artifact " + ref.URI()
+	if m.name == "" {
+		m.name = p.Model
 	}
+	m.version = p.Version
 	return m, nil
 }
 
@@ -216,7 +272,7 @@ func parseSize(s string) (int64, error) {
 func newServeCommand(g *globalOptions) *cobra.Command {
 	o := &serveOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "serve --model FILE|NAME@VERSION [--addr 127.0.0.1:8080] [--name NAME] [--digest sha256:…]",
+		Use:   "serve --model FILE|NAME@VERSION|oci://…@sha256:…|https://… [--addr 127.0.0.1:8080] [--name NAME] [--digest sha256:…]",
 		Short: "Serve an ONNX model over the Open Inference Protocol (v2) and KServe v1, with Prometheus metrics",
 		Long: `serve loads an ONNX model in ONNX Runtime and serves it over HTTP:
 
@@ -226,9 +282,16 @@ func newServeCommand(g *globalOptions) *cobra.Command {
   POST /v1/models/NAME:predict               KServe v1 {"instances": [...]}, one-input models
   GET  /metrics                              Prometheus: requests, latency, in flight, load time
 
---model is an ONNX file, or NAME@VERSION registered in the repository, whose
-artifact.uri must then be a file in the repository. When a digest is known
-(the registered one, or --digest) the file must match it, or serve exits 1.
+--model is an ONNX file; NAME@VERSION registered in the repository, whose
+artifact.uri is then a file in the repository or an OCI artifact; an OCI
+artifact oci://HOST/REPO@sha256:… (marina model push); or https://… with
+--digest. Remote models are fetched into --model-dir (default /models when
+writable, else ~/.cache/marina/artifacts; a file already there with the right
+digest is reused), through a temporary file renamed only once its digest checks
+out. When a digest is known (the registered one, the artifact's, or --digest)
+the file must match it, or serve exits 1 naming both digests. Registry
+credentials come from the Docker configuration; --plain-http and --ca-file as for
+marina model pull.
 Requests are checked against the model's inputs (names, datatypes, shapes) and
 rejected with 400 and a JSON {"error": ...}; bodies over --max-body get 413,
 requests over --max-concurrency get 503, a method an endpoint does not take gets
@@ -242,6 +305,8 @@ ONNX Runtime is loaded from $ONNXRUNTIME_LIB or the cache marina runtime install
 (or hack/onnxruntime.sh) fills; without it serve exits 2. This is the command rendered Deployments run.`,
 		Example: `  marina serve --model iris-classifier@1.0.0
   marina serve --model ./model.onnx --name iris --addr :8080
+  marina serve --model oci://registry.example.com/models/iris@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+  marina serve --model https://models.example.com/iris/v1.0.0.onnx --digest sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
   curl -s localhost:8080/v2/models/iris/infer -d '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}'`,
 		Args: cobra.NoArgs,
 		RunE: runE(o, func([]string) {}),

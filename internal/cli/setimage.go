@@ -30,15 +30,9 @@ func (o *setImageOptions) AddFlags(fs *pflag.FlagSet) {
 }
 
 func (o *setImageOptions) Validate() error {
-	var ok bool
-	if o.name, o.version, ok = strings.Cut(o.target, "@"); !ok || o.version == "" {
-		return usagef("%q: name the version as NAME@VERSION, e.g. fraud-detector@1.2.0", o.target)
-	}
-	if err := registry.CheckName(o.name); err != nil {
-		return usagef("%v", err)
-	}
-	if _, err := model.ParseSemver(o.version); err != nil {
-		return usagef("%v", err)
+	var err error
+	if o.name, o.version, err = parseVersionRef(o.target); err != nil {
+		return err
 	}
 	if o.image == "" {
 		return usagef("--image is required: the image reference with its digest, e.g. ghcr.io/acme/models/%s@sha256:…", o.name)
@@ -103,4 +97,19 @@ digest (a rebuild) replaces the one recorded. Push the commit with --push, or wi
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// parseVersionRef reads NAME@VERSION, a registered version's name and semantic version.
+func parseVersionRef(target string) (name, version string, err error) {
+	name, version, ok := strings.Cut(target, "@")
+	if !ok || version == "" {
+		return "", "", usagef("%q: name the version as NAME@VERSION, e.g. fraud-detector@1.2.0", target)
+	}
+	if err := registry.CheckName(name); err != nil {
+		return "", "", usagef("%v", err)
+	}
+	if _, err := model.ParseSemver(version); err != nil {
+		return "", "", usagef("%v", err)
+	}
+	return name, version, nil
 }

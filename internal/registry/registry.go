@@ -171,7 +171,14 @@ type Registration struct {
 	Now        func() time.Time
 	// Progress, when set, receives a writer for the artifact's bytes as they are hashed (for a progress bar).
 	Progress func(total int64) io.Writer
+	// Publish, when set, uploads the new version's artifact (File) before anything is committed and returns where
+	// it went; that becomes artifact.uri, and File may then be outside the repository (register --push).
+	Publish Publisher
 }
+
+// Publisher uploads a version's artifact from file and returns the artifact's URI and the file's name in it
+// (artifact.uri and artifact.file), e.g. oci://HOST/REPO@sha256:… and v1.0.0.onnx.
+type Publisher func(v *model.Version, file string) (uri, name string, err error)
 
 // Result says what Register did.
 type Result struct {
@@ -194,6 +201,9 @@ func (g *Registry) Register(reg Registration) (*Result, error) {
 		return nil, err
 	}
 	file := model.File(reg.Name, reg.Version)
+	if g.Repo.Exists(file) && reg.Publish != nil {
+		return nil, fmt.Errorf("%s@%s: %w: the version is registered already; push its artifact with marina model push %s@%s --to HOST/REPO", reg.Name, reg.Version, ErrConflict, reg.Name, reg.Version)
+	}
 	if g.Repo.Exists(file) {
 		return g.update(reg)
 	}
@@ -212,13 +222,19 @@ func (g *Registry) Register(reg Registration) (*Result, error) {
 		return nil, fmt.Errorf("%s has no commits yet; create the repository with `marina init`", g.Repo.Root)
 	}
 	uri := reg.URI
-	if uri == "" {
+	switch {
+	case reg.Publish != nil && uri != "":
+		return nil, fmt.Errorf("--uri %s: the artifact's URI comes from where it is pushed; leave --uri out", uri)
+	case reg.Publish != nil: // set once pushed, below
+	case uri == "":
 		if uri, err = g.artifactPath(reg.File); err != nil {
 			return nil, err
 		}
-	}
-	if _, err := (model.Artifact{URI: uri}).Locate(); err != nil {
-		return nil, fmt.Errorf("--uri: %w", err)
+		fallthrough
+	default:
+		if _, err := (model.Artifact{URI: uri}).Locate(); err != nil {
+			return nil, fmt.Errorf("--uri: %w", err)
+		}
 	}
 	insp, err := model.Inspect(reg.File)
 	if err == nil {
@@ -246,6 +262,11 @@ func (g *Registry) Register(reg Registration) (*Result, error) {
 	}
 	if insp.Format == "onnx" {
 		v.Signature = &model.Signature{Opset: insp.Opset, IRVersion: insp.IRVersion, Producer: insp.Producer, Inputs: insp.Inputs, Outputs: insp.Outputs}
+	}
+	if reg.Publish != nil {
+		if v.Artifact.URI, v.Artifact.File, err = reg.Publish(v, reg.File); err != nil {
+			return nil, err
+		}
 	}
 	data, err := v.Marshal()
 	if err != nil {
