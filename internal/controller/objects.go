@@ -107,6 +107,9 @@ func mutateDeployment(md *v1alpha1.ModelDeployment, d *appsv1.Deployment, v stri
 	if s.Runtime.Resources != nil {
 		pod.Resources = *s.Runtime.Resources
 	}
+	if a := s.Runtime.Artifact; a != nil {
+		pod.Artifact = modelpod.Artifact{Via: a.Via, PullSecret: a.PullSecret, PullImage: a.PullImage}
+	}
 	if s.Config != nil {
 		pod.ConfigMap = s.Config.ConfigMapName
 	}

@@ -7,7 +7,14 @@ func (c *context) marina() ([]object, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The controller builds the pod with modelpod as plain does: refuse here what it would refuse there.
+	if _, err := c.pod(); err != nil {
+		return nil, err
+	}
 	runtime := map[string]any{"image": c.image, "port": c.port}
+	if rt := c.App.Spec.Runtime; rt != nil && rt.Artifact != nil {
+		runtime["artifact"] = rt.Artifact
+	}
 	if len(res.Requests) > 0 || len(res.Limits) > 0 {
 		runtime["resources"] = res
 	}
