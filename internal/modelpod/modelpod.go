@@ -110,8 +110,8 @@ func Spec(p Pod) corev1.PodSpec {
 			PeriodSeconds:    probePeriodSeconds,
 			FailureThreshold: (startup + probePeriodSeconds - 1) / probePeriodSeconds,
 		},
-		ReadinessProbe: &corev1.Probe{ProbeHandler: httpGet(readyPath), PeriodSeconds: 5, FailureThreshold: 3},
-		LivenessProbe:  &corev1.Probe{ProbeHandler: httpGet(livePath), PeriodSeconds: 10, FailureThreshold: 3},
+		ReadinessProbe:  &corev1.Probe{ProbeHandler: httpGet(readyPath), PeriodSeconds: 5, FailureThreshold: 3},
+		LivenessProbe:   &corev1.Probe{ProbeHandler: httpGet(livePath), PeriodSeconds: 10, FailureThreshold: 3},
 		SecurityContext: security,
 		VolumeMounts:    []corev1.VolumeMount{{Name: modelsVolume, MountPath: ModelsDir}, {Name: "tmp", MountPath: "/tmp"}},
 	}
