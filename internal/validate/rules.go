@@ -69,7 +69,7 @@ var Rules = []Rule{
 	{"policy-limits", SeverityError, "A model runs without CPU or memory limits where the environment requires them",
 		"The environment's policy has requireLimits: set resources.limits.cpu and resources.limits.memory in model.yaml, at spec level or for the environment."},
 	{"policy-digest", SeverityError, "A model's image is not pinned by digest where the environment requires it",
-		"The environment's policy has requireDigestPinnedImages: write spec.runtime.image as registry/name@sha256:<digest> (e.g. from `crane digest` or your CI's build output)."},
+		"The environment's policy has requireDigestPinnedImages: write spec.runtime.image as registry/name@sha256:<digest> (the digest `make image`, `crane digest` or your CI's build printed), or let CI record the image it built for the version: `marina model set-image NAME@VERSION --image REGISTRY/REPOSITORY@sha256:<digest>` (the workflows marina init writes run it)."},
 	{"policy-signed", SeverityError, "A version without a signature is deployed where the environment requires signed artifacts",
 		"The environment's policy has requireSignedArtifacts: sign the artifact with cosign and record the bundle or reference in the version's signing field, or deploy a signed version."},
 	{"artifact-digest", SeverityError, "A registered version does not pin its artifact by digest",
