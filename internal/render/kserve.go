@@ -21,11 +21,11 @@ func (c *context) kserve() ([]object, error) {
 	}
 	// KServe fetches remote artifacts itself (an oci:// one as a modelcar) into /mnt/models. A file in this
 	// repository it cannot fetch: no storageUri, and validate's artifact-in-repository says to push it.
+	if loc, _ := c.Version.Artifact.Locate(); loc.Remote != "" {
+		modelSpec["storageUri"] = loc.Remote
+	}
 	if _, ok := modelpod.OCIReference(c.Version.Artifact.URI); ok {
-		modelSpec["storageUri"] = c.Version.Artifact.URI
 		setEnv(server.Env, modelpod.ModelPathEnv, path.Join(kserveModelDir, modelpod.FileName(c.Version.Version, c.Version.Format)))
-	} else if loc, _ := c.Version.Artifact.Locate(); loc.Remote != "" {
-		modelSpec["storageUri"] = c.Version.Artifact.URI
 	}
 	if rt := c.App.Spec.Runtime; rt != nil && rt.Image != "" {
 		// A custom image runs as a KServe custom predictor container instead of a built-in runtime.
