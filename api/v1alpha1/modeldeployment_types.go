@@ -105,6 +105,12 @@ type Artifact struct {
 	// Format is the model's serialization format.
 	// +kubebuilder:validation:Enum=onnx;torchscript;savedmodel;other
 	Format string `json:"format"`
+
+	// File is the model file's name inside an oci:// artifact (model/<file> in its layer), as marina model push
+	// records it; unset means v<version> and the format's extension.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[^./][^/]{0,254}$`
+	File string `json:"file,omitempty"`
 }
 
 // Runtime is the container that serves the model.

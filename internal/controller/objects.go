@@ -101,7 +101,7 @@ func mutateDeployment(md *v1alpha1.ModelDeployment, d *appsv1.Deployment, v stri
 	s := md.Spec
 	pod := modelpod.Pod{
 		Name: s.Model, Image: s.Runtime.Image, Port: port(md),
-		Version: v, URI: s.Artifact.URI, Digest: s.Artifact.Digest, Format: s.Artifact.Format, Size: s.Artifact.Size,
+		Version: v, URI: s.Artifact.URI, Digest: s.Artifact.Digest, Format: s.Artifact.Format, File: s.Artifact.File, Size: s.Artifact.Size,
 		NodeSelector: s.Runtime.NodeSelector, Tolerations: s.Runtime.Tolerations,
 	}
 	if s.Runtime.Resources != nil {

@@ -46,6 +46,9 @@ type Artifact struct {
 	URI    string `json:"uri"`
 	Digest string `json:"digest"`
 	Size   int64  `json:"size"`
+	// File is the model file's name inside the OCI artifact URI names (marina model push): model/<File> in its
+	// layer, so /models/<File> once marina model pull fetched it.
+	File string `json:"file,omitempty"`
 }
 
 // Signature is the model's interface, read from the file where the format allows.

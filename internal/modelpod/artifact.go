@@ -66,9 +66,13 @@ func OCIReference(uri string) (string, bool) {
 	return ref, ok && ref != ""
 }
 
-// FileName is the model file's name in a version's artifact: v<version> and the format's extension
-// (v1.0.0.onnx), what marina model pull writes into its directory.
-func FileName(version, format string) string {
+// FileName is the model file's name in a version's artifact, what marina model pull writes into its directory:
+// file, as marina model push records it (artifact.file), else v<version> and the format's extension
+// (v1.0.0.onnx) for an oci:// URI recorded by hand.
+func FileName(file, version, format string) string {
+	if file != "" {
+		return file
+	}
 	ext := map[string]string{"onnx": ".onnx", "torchscript": ".pt"}[format]
 	return "v" + version + ext
 }
@@ -80,9 +84,9 @@ func (p Pod) ModelPath() string {
 		return p.URI
 	}
 	if p.Artifact.Via == ViaImageVolume {
-		return path.Join(ModelsDir, artifactModelDir, FileName(p.Version, p.Format))
+		return path.Join(ModelsDir, artifactModelDir, FileName(p.File, p.Version, p.Format))
 	}
-	return path.Join(ModelsDir, FileName(p.Version, p.Format))
+	return path.Join(ModelsDir, FileName(p.File, p.Version, p.Format))
 }
 
 // Check reports an Artifact the pod cannot be built with: an unknown way, or an image volume whose reference

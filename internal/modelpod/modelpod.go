@@ -53,9 +53,10 @@ type Pod struct {
 	Port        int32
 	// Args replace the default `marina serve` arguments when set.
 	Args []string
-	// Version, URI, Digest, Format and Size describe the artifact the server loads.
-	Version, URI, Digest, Format string
-	Size                         int64
+	// Version, URI, Digest, Format and Size describe the artifact the server loads; File is the model file's name
+	// in an oci:// artifact (artifact.file).
+	Version, URI, Digest, Format, File string
+	Size                               int64
 	// Artifact says how an oci:// artifact gets into the pod.
 	Artifact Artifact
 	// ConfigMap and Secrets are loaded into the environment; "" and nil for none.

@@ -178,6 +178,25 @@ func TestAPodThatCannotBeBuiltIsRefusedWithTheFix(t *testing.T) {
 	}
 }
 
+func TestTheServerLoadsTheFileMarinaModelPushRecorded(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, file, via, want string
+	}{
+		{"artifact.file, pulled", "iris.onnx", "", "/models/iris.onnx"},
+		{"artifact.file, mounted", "iris.onnx", modelpod.ViaImageVolume, "/models/model/iris.onnx"},
+		{"no artifact.file: v<version> and the format's extension", "", "", "/models/v1.0.0.onnx"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := modelpod.Pod{Version: "1.0.0", Format: "onnx", URI: ociURI, File: tc.file, Artifact: modelpod.Artifact{Via: tc.via}}
+			if got := p.ModelPath(); got != tc.want {
+				t.Fatalf("ModelPath() = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestAFileArtifactIsServedFromItsPathWithoutAnInitContainer(t *testing.T) {
 	t.Parallel()
 	spec := modelpod.Spec(modelpod.Pod{Name: "iris", Image: "i", Port: 8080, Version: "1.0.0", URI: "https://models.example.com/iris.onnx", Digest: artifactDigest})

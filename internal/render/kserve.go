@@ -25,7 +25,7 @@ func (c *context) kserve() ([]object, error) {
 		modelSpec["storageUri"] = loc.Remote
 	}
 	if _, ok := modelpod.OCIReference(c.Version.Artifact.URI); ok {
-		setEnv(server.Env, modelpod.ModelPathEnv, path.Join(kserveModelDir, modelpod.FileName(c.Version.Version, c.Version.Format)))
+		setEnv(server.Env, modelpod.ModelPathEnv, path.Join(kserveModelDir, modelpod.FileName(c.Version.Artifact.File, c.Version.Version, c.Version.Format)))
 	}
 	if rt := c.App.Spec.Runtime; rt != nil && rt.Image != "" {
 		// A custom image runs as a KServe custom predictor container instead of a built-in runtime.

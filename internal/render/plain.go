@@ -117,7 +117,7 @@ func (c *context) pod() (modelpod.Pod, error) {
 	p := modelpod.Pod{
 		Name: c.name, Image: c.image, Port: c.port, Args: c.args(),
 		Version: c.Version.Version, URI: c.Version.Artifact.URI, Digest: c.Version.Artifact.Digest,
-		Format: c.Version.Format, Size: c.Version.Artifact.Size, Artifact: c.artifact(), ConfigMap: c.configMap,
+		Format: c.Version.Format, File: c.Version.Artifact.File, Size: c.Version.Artifact.Size, Artifact: c.artifact(), ConfigMap: c.configMap,
 		Resources: res, NodeSelector: c.settings.NodeSelector, Tolerations: tolerations(c.settings.Tolerations),
 	}
 	if err := p.Check(); err != nil {

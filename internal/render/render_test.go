@@ -54,8 +54,8 @@ type renderCase struct {
 	size    int64
 	config  string
 	sealed  map[string][]byte
-	// uri replaces the version's artifact.uri.
-	uri string
+	// uri and file replace the version's artifact.uri and artifact.file.
+	uri, file string
 }
 
 var cases = []renderCase{
@@ -93,7 +93,7 @@ var cases = []renderCase{
   environments:
     prod: {version: 1.0.0}
 `},
-	{name: "plain-oci-pull-secret", traffic: "gateway", env: "staging", size: 350, uri: ociRepository + manifestDigest, app: `
+	{name: "plain-oci-pull-secret", traffic: "gateway", env: "staging", size: 350, uri: ociRepository + manifestDigest, file: "fraud-detector.onnx", app: `
   runtime: {artifact: {pullSecret: model-registry}}
   resources: {requests: {cpu: 250m, memory: 256Mi}, limits: {cpu: "1", memory: 512Mi}}
   environments:
@@ -104,7 +104,7 @@ var cases = []renderCase{
   environments:
     staging: {version: 1.0.0}
 `},
-	{name: "kserve-oci", traffic: "gateway", env: "staging", size: 350, uri: ociRepository + manifestDigest, app: `
+	{name: "kserve-oci", traffic: "gateway", env: "staging", size: 350, uri: ociRepository + manifestDigest, file: "fraud-detector.onnx", app: `
   backend: kserve
   environments:
     staging: {version: 1.0.0}
@@ -134,7 +134,7 @@ func input(t *testing.T, c renderCase) render.Input {
 	}
 	in := render.Input{Project: &p, App: app, Env: c.env, Version: version(app.Spec.Environments[c.env].Version, c.size), SealedSecrets: c.sealed}
 	if c.uri != "" {
-		in.Version.Artifact.URI = c.uri
+		in.Version.Artifact.URI, in.Version.Artifact.File = c.uri, c.file
 	}
 	if c.config != "" {
 		in.Config = []byte(c.config)
