@@ -37,6 +37,11 @@ func TestExampleScaffoldIsWhatInitWrites(t *testing.T) {
 			t.Errorf("%s: %v (run make generate)", f.Path, err)
 			continue
 		}
+		if f.Path == "marina.yaml" {
+			// The one rule hack/gen-example.sh turns off: no release of marina's image exists to pin yet.
+			f.Data = []byte(strings.Replace(string(f.Data), "      requireDigestPinnedImages: true\n",
+				"      # requireDigestPinnedImages: true  (marina init writes it; pin runtime.image by digest, then restore it)\n", 1))
+		}
 		if !bytes.Equal(got, f.Data) {
 			t.Errorf("%s differs from what marina init writes now (run make generate)", f.Path)
 		}

@@ -105,6 +105,12 @@ type Artifact struct {
 	// Format is the model's serialization format.
 	// +kubebuilder:validation:Enum=onnx;torchscript;savedmodel;other
 	Format string `json:"format"`
+
+	// File is the model file's name inside an oci:// artifact (model/<file> in its layer), as marina model push
+	// records it; unset means v<version> and the format's extension.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[^./][^/]{0,254}$`
+	File string `json:"file,omitempty"`
 }
 
 // Runtime is the container that serves the model.
@@ -131,6 +137,33 @@ type Runtime struct {
 	// Tolerations let the replicas run on tainted nodes (e.g. GPU nodes).
 	// +optional
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// Artifact says how an oci:// artifact gets into the pod; unset means an init container running
+	// marina model pull into the /models emptyDir.
+	// +optional
+	Artifact *RuntimeArtifact `json:"artifact,omitempty"`
+}
+
+// RuntimeArtifact says how an oci:// model artifact gets into the model server's pod.
+type RuntimeArtifact struct {
+	// Via is initContainer (marina model pull into the /models emptyDir; works on every container runtime) or
+	// imageVolume (a Kubernetes image volume pinned by digest, read-only at /models; needs containerd 2.1+ or
+	// CRI-O 1.31+ and the ImageVolume feature).
+	// +optional
+	// +kubebuilder:validation:Enum=initContainer;imageVolume
+	Via string `json:"via,omitempty"`
+
+	// PullSecret names a Secret of type kubernetes.io/dockerconfigjson with the registry's credentials: the init
+	// container's Docker config, or the pod's imagePullSecrets for an image volume.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	PullSecret string `json:"pullSecret,omitempty"`
+
+	// PullImage is the init container's image; unset means marina's own image of the release the controller
+	// was built for.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	PullImage string `json:"pullImage,omitempty"`
 }
 
 // Config names the ConfigMap the model server reads its environment from (envFrom).

@@ -87,8 +87,9 @@ digest. A tag in the reference is dropped; the digest decides what runs.
 
 It commits the change alone. Recording the same image again does nothing; another
 digest (a rebuild) replaces the one recorded. Push the commit with --push, or with git.`,
-		Example: `  marina model set-image fraud-detector@1.2.0 \
-    --image ghcr.io/acme/models/fraud-detector@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+		Example: `  # DIGEST is what the registry answered to the push, sha256:…
+  marina model set-image fraud-detector@1.2.0 \
+    --image "ghcr.io/acme/models/fraud-detector@$DIGEST"
 
   # In CI, after docker/build-push-action
   marina model set-image "$REF" --image "$IMAGE@$DIGEST" --push`,

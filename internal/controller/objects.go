@@ -101,11 +101,14 @@ func mutateDeployment(md *v1alpha1.ModelDeployment, d *appsv1.Deployment, v stri
 	s := md.Spec
 	pod := modelpod.Pod{
 		Name: s.Model, Image: s.Runtime.Image, Port: port(md),
-		Version: v, URI: s.Artifact.URI, Digest: s.Artifact.Digest, Format: s.Artifact.Format, Size: s.Artifact.Size,
+		Version: v, URI: s.Artifact.URI, Digest: s.Artifact.Digest, Format: s.Artifact.Format, File: s.Artifact.File, Size: s.Artifact.Size,
 		NodeSelector: s.Runtime.NodeSelector, Tolerations: s.Runtime.Tolerations,
 	}
 	if s.Runtime.Resources != nil {
 		pod.Resources = *s.Runtime.Resources
+	}
+	if a := s.Runtime.Artifact; a != nil {
+		pod.Artifact = modelpod.Artifact{Via: a.Via, PullSecret: a.PullSecret, PullImage: a.PullImage}
 	}
 	if s.Config != nil {
 		pod.ConfigMap = s.Config.ConfigMapName

@@ -3,9 +3,12 @@ package controller
 import (
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/modelpod"
 )
 
 func TestDeploymentNamesStayDistinctAndStableWhenCut(t *testing.T) {
@@ -44,5 +47,26 @@ func TestShortDeploymentNamesAreNameDashVersion(t *testing.T) {
 	md := &v1alpha1.ModelDeployment{ObjectMeta: metav1.ObjectMeta{Name: "fraud"}}
 	if got := deploymentName(md, "1.2.0-rc.1"); got != "fraud-1-2-0-rc-1" {
 		t.Fatalf("deploymentName = %s, want fraud-1-2-0-rc-1", got)
+	}
+}
+
+func TestTheControllerPullsAnOCIArtifactAsRenderDoes(t *testing.T) {
+	t.Parallel()
+	md := &v1alpha1.ModelDeployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "fraud"},
+		Spec: v1alpha1.ModelDeploymentSpec{Model: "fraud", Version: "1.0.0",
+			Artifact: v1alpha1.Artifact{URI: "oci://registry.example.com/models/fraud@sha256:1e3fa9ff4412f893618f6767cdecb4b0ad04754682bd48f47dbf51e78e3b4318",
+				Digest: "sha256:05f6759bd4f24b056f0d290267459d5b63dcc1f451fd702ee5796f4179c78cf5", Format: "onnx", File: "fraud.onnx"},
+			Runtime: v1alpha1.Runtime{Image: modelpod.ServerImage, Artifact: &v1alpha1.RuntimeArtifact{PullSecret: "model-registry"}}},
+	}
+	var d appsv1.Deployment
+	mutateDeployment(md, &d, "1.0.0", 1)
+	pod := d.Spec.Template.Spec
+	if len(pod.InitContainers) != 1 || len(pod.InitContainers[0].Args) != 5 || pod.InitContainers[0].Args[2] != md.Spec.Artifact.URI ||
+		len(pod.InitContainers[0].Env) != 1 || pod.InitContainers[0].Env[0].Name != "DOCKER_CONFIG" {
+		t.Fatalf("init containers %+v, want marina model pull of the artifact with the pull secret's Docker config", pod.InitContainers)
+	}
+	if env := pod.Containers[0].Env; env[len(env)-1] != (corev1.EnvVar{Name: modelpod.ModelPathEnv, Value: "/models/fraud.onnx"}) {
+		t.Fatalf("server env %+v, want %s=/models/fraud.onnx (the spec's artifact.file)", env, modelpod.ModelPathEnv)
 	}
 }

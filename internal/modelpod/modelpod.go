@@ -5,7 +5,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -54,9 +53,12 @@ type Pod struct {
 	Port        int32
 	// Args replace the default `marina serve` arguments when set.
 	Args []string
-	// Version, URI, Digest, Format and Size describe the artifact the server loads.
-	Version, URI, Digest, Format string
-	Size                         int64
+	// Version, URI, Digest, Format and Size describe the artifact the server loads; File is the model file's name
+	// in an oci:// artifact (artifact.file).
+	Version, URI, Digest, Format, File string
+	Size                               int64
+	// Artifact says how an oci:// artifact gets into the pod.
+	Artifact Artifact
 	// ConfigMap and Secrets are loaded into the environment; "" and nil for none.
 	ConfigMap    string
 	Secrets      []string
@@ -66,12 +68,14 @@ type Pod struct {
 }
 
 // Spec is the pod of a model server: marina serve (or Args) on the artifact named in its environment,
-// startup/readiness/liveness probes sized by the model, non-root with a read-only root file system.
+// startup/readiness/liveness probes sized by the model, non-root with a read-only root file system. An oci://
+// artifact is pulled into /models by an init container, or mounted there as an image volume (p.Artifact); call
+// p.Check first.
 func Spec(p Pod) corev1.PodSpec {
 	startup := StartupSeconds(p.Size)
 	args := p.Args
 	if len(args) == 0 {
-		args = []string{"serve", "--model=$(MARINA_MODEL_URI)", "--digest=$(MARINA_MODEL_DIGEST)", "--name=$(MARINA_MODEL_NAME)", fmt.Sprintf("--addr=:%d", p.Port)}
+		args = []string{"serve", "--model=$(" + ModelPathEnv + ")", "--digest=$(MARINA_MODEL_DIGEST)", "--name=$(MARINA_MODEL_NAME)", fmt.Sprintf("--addr=:%d", p.Port)}
 	}
 	var envFrom []corev1.EnvFromSource
 	if p.ConfigMap != "" {
@@ -79,6 +83,11 @@ func Spec(p Pod) corev1.PodSpec {
 	}
 	for _, s := range p.Secrets {
 		envFrom = append(envFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: s}}})
+	}
+	security := &corev1.SecurityContext{
+		AllowPrivilegeEscalation: new(false),
+		ReadOnlyRootFilesystem:   new(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 	}
 	container := corev1.Container{
 		Name:  "model-server",
@@ -92,6 +101,8 @@ func Spec(p Pod) corev1.PodSpec {
 			{Name: "MARINA_MODEL_URI", Value: p.URI},
 			{Name: "MARINA_MODEL_DIGEST", Value: p.Digest},
 			{Name: "MARINA_MODEL_FORMAT", Value: p.Format},
+			// The file the server loads: the artifact's path, or where an oci:// artifact lands in /models.
+			{Name: ModelPathEnv, Value: p.ModelPath()},
 		},
 		EnvFrom:   envFrom,
 		Resources: p.Resources,
@@ -100,17 +111,12 @@ func Spec(p Pod) corev1.PodSpec {
 			PeriodSeconds:    probePeriodSeconds,
 			FailureThreshold: (startup + probePeriodSeconds - 1) / probePeriodSeconds,
 		},
-		ReadinessProbe: &corev1.Probe{ProbeHandler: httpGet(readyPath), PeriodSeconds: 5, FailureThreshold: 3},
-		LivenessProbe:  &corev1.Probe{ProbeHandler: httpGet(livePath), PeriodSeconds: 10, FailureThreshold: 3},
-		SecurityContext: &corev1.SecurityContext{
-			AllowPrivilegeEscalation: new(false),
-			ReadOnlyRootFilesystem:   new(true),
-			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		},
-		VolumeMounts: []corev1.VolumeMount{{Name: "models", MountPath: "/models"}, {Name: "tmp", MountPath: "/tmp"}},
+		ReadinessProbe:  &corev1.Probe{ProbeHandler: httpGet(readyPath), PeriodSeconds: 5, FailureThreshold: 3},
+		LivenessProbe:   &corev1.Probe{ProbeHandler: httpGet(livePath), PeriodSeconds: 10, FailureThreshold: 3},
+		SecurityContext: security,
+		VolumeMounts:    []corev1.VolumeMount{{Name: modelsVolume, MountPath: ModelsDir}, {Name: "tmp", MountPath: "/tmp"}},
 	}
-	modelsSize := resource.NewQuantity(max(p.Size*2, 1<<30), resource.BinarySI)
-	return corev1.PodSpec{
+	spec := corev1.PodSpec{
 		Containers:                    []corev1.Container{container},
 		NodeSelector:                  p.NodeSelector,
 		Tolerations:                   p.Tolerations,
@@ -123,10 +129,12 @@ func Spec(p Pod) corev1.PodSpec {
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
 		Volumes: []corev1.Volume{
-			{Name: "models", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: modelsSize}}},
+			{Name: modelsVolume, VolumeSource: p.modelsVolumeSource()},
 			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		},
 	}
+	p.fetch(&spec, security)
+	return spec
 }
 
 func httpGet(p string) corev1.ProbeHandler {

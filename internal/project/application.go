@@ -28,6 +28,19 @@ type Runtime struct {
 	Image string   `json:"image,omitempty"`
 	Port  int      `json:"port,omitempty"`
 	Args  []string `json:"args,omitempty"`
+	// Artifact says how a version recorded as oci://… gets into the pod.
+	Artifact *RuntimeArtifact `json:"artifact,omitempty"`
+}
+
+// RuntimeArtifact says how an oci:// model artifact gets into the pod.
+type RuntimeArtifact struct {
+	// Via is initContainer (the default: marina model pull into the /models emptyDir) or imageVolume (a
+	// Kubernetes image volume at /models, which needs a runtime that supports it).
+	Via string `json:"via,omitempty"`
+	// PullSecret names a Secret of type kubernetes.io/dockerconfigjson with the registry's credentials.
+	PullSecret string `json:"pullSecret,omitempty"`
+	// PullImage is the init container's image; default marina's own image of the same release as the server's.
+	PullImage string `json:"pullImage,omitempty"`
 }
 
 // SecretRef declares a secret the model server needs, from External Secrets or Sealed Secrets.

@@ -1,6 +1,8 @@
 package render
 
 import (
+	"path"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/marina-dev/marina/internal/modelpod"
@@ -15,8 +17,15 @@ func (c *context) kserve() ([]object, error) {
 	res, server := p.Resources, modelpod.Spec(p).Containers[0]
 	modelSpec := map[string]any{
 		"modelFormat": map[string]any{"name": c.Version.Format},
-		"storageUri":  c.Version.Artifact.URI,
 		"env":         server.Env,
+	}
+	// KServe fetches remote artifacts itself (an oci:// one as a modelcar) into /mnt/models. A file in this
+	// repository it cannot fetch: no storageUri, and validate's artifact-in-repository says to push it.
+	if loc, _ := c.Version.Artifact.Locate(); loc.Remote != "" {
+		modelSpec["storageUri"] = loc.Remote
+	}
+	if _, ok := modelpod.OCIReference(c.Version.Artifact.URI); ok {
+		setEnv(server.Env, modelpod.ModelPathEnv, path.Join(kserveModelDir, modelpod.FileName(c.Version.Artifact.File, c.Version.Version, c.Version.Format)))
 	}
 	if rt := c.App.Spec.Runtime; rt != nil && rt.Image != "" {
 		// A custom image runs as a KServe custom predictor container instead of a built-in runtime.
@@ -60,4 +69,16 @@ func (c *context) kserve() ([]object, error) {
 		"metadata":   meta,
 		"spec":       map[string]any{"predictor": predictor},
 	}}}, nil
+}
+
+// kserveModelDir is where KServe's storage initializer or modelcar puts the model.
+const kserveModelDir = "/mnt/models"
+
+// setEnv sets the value of the variable name in env.
+func setEnv(env []corev1.EnvVar, name, value string) {
+	for i := range env {
+		if env[i].Name == name {
+			env[i].Value = value
+		}
+	}
 }

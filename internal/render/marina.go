@@ -7,7 +7,14 @@ func (c *context) marina() ([]object, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The controller builds the pod with modelpod as plain does: refuse here what it would refuse there.
+	if _, err := c.pod(); err != nil {
+		return nil, err
+	}
 	runtime := map[string]any{"image": c.image, "port": c.port}
+	if rt := c.App.Spec.Runtime; rt != nil && rt.Artifact != nil {
+		runtime["artifact"] = rt.Artifact
+	}
 	if len(res.Requests) > 0 || len(res.Limits) > 0 {
 		runtime["resources"] = res
 	}
@@ -17,16 +24,20 @@ func (c *context) marina() ([]object, error) {
 	if t := tolerations(c.settings.Tolerations); len(t) > 0 {
 		runtime["tolerations"] = t
 	}
+	artifact := map[string]any{
+		"uri":    c.Version.Artifact.URI,
+		"digest": c.Version.Artifact.Digest,
+		"size":   c.Version.Artifact.Size,
+		"format": c.Version.Format,
+	}
+	if f := c.Version.Artifact.File; f != "" {
+		artifact["file"] = f
+	}
 	spec := map[string]any{
-		"model":   c.name,
-		"version": c.Version.Version,
-		"artifact": map[string]any{
-			"uri":    c.Version.Artifact.URI,
-			"digest": c.Version.Artifact.Digest,
-			"size":   c.Version.Artifact.Size,
-			"format": c.Version.Format,
-		},
-		"runtime": runtime,
+		"model":    c.name,
+		"version":  c.Version.Version,
+		"artifact": artifact,
+		"runtime":  runtime,
 	}
 	if !c.autoscaled() {
 		spec["replicas"] = c.replicas()

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/modelpod"
 	"github.com/marina-dev/marina/internal/project"
 )
@@ -116,13 +117,25 @@ func (c *context) pod() (modelpod.Pod, error) {
 	p := modelpod.Pod{
 		Name: c.name, Image: c.image, Port: c.port, Args: c.args(),
 		Version: c.Version.Version, URI: c.Version.Artifact.URI, Digest: c.Version.Artifact.Digest,
-		Format: c.Version.Format, Size: c.Version.Artifact.Size, ConfigMap: c.configMap,
+		Format: c.Version.Format, File: c.Version.Artifact.File, Size: c.Version.Artifact.Size, Artifact: c.artifact(), ConfigMap: c.configMap,
 		Resources: res, NodeSelector: c.settings.NodeSelector, Tolerations: tolerations(c.settings.Tolerations),
+	}
+	if err := p.Check(); err != nil {
+		return modelpod.Pod{}, fmt.Errorf("%s: spec.runtime.artifact: %s: %w", c.appFile, model.File(c.Version.Name, c.Version.Version), err)
 	}
 	for _, s := range c.App.Spec.Secrets {
 		p.Secrets = append(p.Secrets, s.Name)
 	}
 	return p, nil
+}
+
+// artifact is model.yaml's runtime.artifact: how an oci:// artifact gets into the pod.
+func (c *context) artifact() modelpod.Artifact {
+	rt := c.App.Spec.Runtime
+	if rt == nil || rt.Artifact == nil {
+		return modelpod.Artifact{}
+	}
+	return modelpod.Artifact{Via: rt.Artifact.Via, PullSecret: rt.Artifact.PullSecret, PullImage: rt.Artifact.PullImage}
 }
 
 // args are model.yaml's runtime.args; nil means PodSpec's default, marina serve on the artifact.

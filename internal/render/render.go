@@ -13,6 +13,7 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/modelpod"
 	"github.com/marina-dev/marina/internal/project"
 )
 
@@ -29,7 +30,7 @@ var ErrUnsupportedStrategy = errors.New("unsupported strategy")
 // Defaults for what model.yaml leaves out.
 const (
 	// DefaultImage is marina's own ONNX model server (marina serve).
-	DefaultImage = "ghcr.io/marina-dev/marina-serve:0.1.0"
+	DefaultImage = modelpod.ServerImage
 	// DefaultPort is the container port of the model server.
 	DefaultPort = 8080
 	// DefaultGatewayName and DefaultGatewayNamespace name the Gateway HTTPRoutes attach to

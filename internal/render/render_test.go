@@ -29,10 +29,19 @@ spec:
 `
 }
 
+// Digests of real files, so that no golden file carries a made-up one (examples.TestNoDigestIsMadeUp): the
+// example's models, examples/ml-platform/models/{iris-classifier,vision-gpu}/artifacts/v1.0.0.onnx, the first as
+// the model file, the second standing for an artifact's manifest in a registry (render never resolves it).
+const (
+	fileDigest     = "sha256:05f6759bd4f24b056f0d290267459d5b63dcc1f451fd702ee5796f4179c78cf5"
+	manifestDigest = "sha256:1e3fa9ff4412f893618f6767cdecb4b0ad04754682bd48f47dbf51e78e3b4318"
+	ociRepository  = "oci://registry.example.com/models/fraud@"
+)
+
 func version(v string, size int64) *model.Version {
 	return &model.Version{
 		Name: "fraud", Version: v, Tag: "v" + v + "-abcdef0", Format: "onnx", State: model.StateActive,
-		Artifact: model.Artifact{URI: "s3://models/fraud/" + v + ".onnx", Digest: "sha256:" + strings.Repeat("ab", 32), Size: size},
+		Artifact: model.Artifact{URI: "s3://models/fraud/" + v + ".onnx", Digest: fileDigest, Size: size},
 		Created:  time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC),
 	}
 }
@@ -45,11 +54,13 @@ type renderCase struct {
 	size    int64
 	config  string
 	sealed  map[string][]byte
+	// uri and file replace the version's artifact.uri and artifact.file.
+	uri, file string
 }
 
 var cases = []renderCase{
 	{name: "plain-gateway-hpa-config", traffic: "gateway", env: "prod", size: 350, config: "LOG_LEVEL: info\nMAX_BATCH: 64\n", app: `
-  runtime: {image: "registry.example.com/serve@sha256:` + strings.Repeat("0", 64) + `", port: 9000}
+  runtime: {image: "registry.example.com/serve:1.4.2", port: 9000}
   config: config.yaml
   resources: {requests: {cpu: 250m, memory: 256Mi}, limits: {cpu: "1", memory: 512Mi}}
   scaling: {hpa: {min: 2, max: 6, cpuUtilization: 60}}
@@ -82,8 +93,25 @@ var cases = []renderCase{
   environments:
     prod: {version: 1.0.0}
 `},
-	{name: "marina-canary-config", traffic: "gateway", env: "prod", size: 350, config: "THRESHOLD: 0.5\n", app: `
+	{name: "plain-oci-pull-secret", traffic: "gateway", env: "staging", size: 350, uri: ociRepository + manifestDigest, file: "fraud-detector.onnx", app: `
+  runtime: {artifact: {pullSecret: model-registry}}
+  resources: {requests: {cpu: 250m, memory: 256Mi}, limits: {cpu: "1", memory: 512Mi}}
+  environments:
+    staging: {version: 1.0.0}
+`},
+	{name: "plain-oci-image-volume", traffic: "gateway", env: "staging", size: 350, uri: ociRepository + manifestDigest, app: `
+  runtime: {artifact: {via: imageVolume, pullSecret: model-registry}}
+  environments:
+    staging: {version: 1.0.0}
+`},
+	{name: "kserve-oci", traffic: "gateway", env: "staging", size: 350, uri: ociRepository + manifestDigest, file: "fraud-detector.onnx", app: `
+  backend: kserve
+  environments:
+    staging: {version: 1.0.0}
+`},
+	{name: "marina-canary-config", traffic: "gateway", env: "prod", size: 350, config: "THRESHOLD: 0.5\n", uri: ociRepository + manifestDigest, app: `
   backend: marina
+  runtime: {artifact: {pullSecret: model-registry}}
   config: config.yaml
   resources: {requests: {cpu: 500m, memory: 1Gi}, limits: {memory: 2Gi}}
   environments:
@@ -105,6 +133,9 @@ func input(t *testing.T, c renderCase) render.Input {
 		t.Fatal(err)
 	}
 	in := render.Input{Project: &p, App: app, Env: c.env, Version: version(app.Spec.Environments[c.env].Version, c.size), SealedSecrets: c.sealed}
+	if c.uri != "" {
+		in.Version.Artifact.URI, in.Version.Artifact.File = c.uri, c.file
+	}
 	if c.config != "" {
 		in.Config = []byte(c.config)
 	}
@@ -246,6 +277,10 @@ func TestRenderRefusesBadInput(t *testing.T) {
 		{"a config key that is not a ConfigMap key", func(in *render.Input) { in.Config = []byte("\"A B\": 1\n") }, "key must be letters"},
 		{"a config with an alias", func(in *render.Input) { in.Config = []byte("a: &x 1\nb: *x\n") }, "aliases"},
 		{"a bad quantity", func(in *render.Input) { in.App.Spec.Resources.Requests["cpu"] = "lots" }, `resources.requests["cpu"]: "lots" is not a Kubernetes quantity`},
+		{"an image volume of an artifact by tag", func(in *render.Input) {
+			in.Version.Artifact.URI = "oci://registry.example.com/models/fraud:1.0.0"
+			in.App.Spec.Runtime = &project.Runtime{Artifact: &project.RuntimeArtifact{Via: "imageVolume"}}
+		}, `applications/fraud/model.yaml: spec.runtime.artifact: models/fraud/v1.0.0.json: artifact.uri "oci://registry.example.com/models/fraud:1.0.0" is not pinned by digest`},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {

@@ -55,7 +55,8 @@ func (g *generator) project() error {
 		return fmt.Errorf("scaffold: %s: %w", project.ProjectFile, err)
 	}
 	header := "# marina project configuration: environments (first to last), policies and quality gates.\n" +
-		"# marina validate checks it; see README.md for the everyday commands.\n"
+		"# marina validate checks it; see README.md for the everyday commands. requireDigestPinnedImages wants\n" +
+		"# runtime.image as REGISTRY/NAME@sha256:…, or the image CI built for the version (marina model set-image).\n"
 	g.add(project.ProjectFile, append([]byte(header), y...))
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/marina-dev/marina/internal/gate"
 	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/modelpod"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/scaffold"
@@ -126,6 +127,9 @@ func (v *validation) checkPolicy(a *application, env string, mv *model.Version) 
 				"environment %q requires images pinned by digest; %s", env, what))
 		}
 	}
+	if pol.RequireDigestPinnedImages {
+		out = append(out, checkPullImage(a, env, mv)...)
+	}
 	if pol.RequireSignedArtifacts && mv != nil && (mv.Signing == nil || (mv.Signing.Bundle == "" && mv.Signing.Ref == "")) {
 		out = append(out, finding("policy-signed", a.file, "spec.environments."+env+".version", a.line("spec", "environments", env, "version"),
 			"sign the artifact with cosign and record it in "+model.File(mv.Name, mv.Version)+" signing, or deploy a signed version",
@@ -151,6 +155,30 @@ func (v *validation) checkPolicy(a *application, env string, mv *model.Version) 
 		}
 	}
 	return out
+}
+
+// checkPullImage applies requireDigestPinnedImages to the init container that pulls an oci:// artifact: it runs in
+// the pod as the server does.
+func checkPullImage(a *application, env string, mv *model.Version) []Finding {
+	if mv == nil {
+		return nil
+	}
+	if _, ok := modelpod.OCIReference(mv.Artifact.URI); !ok {
+		return nil
+	}
+	image, set := modelpod.PullImage, a.spec.Spec.Runtime != nil && a.spec.Spec.Runtime.Artifact != nil
+	if set && a.spec.Spec.Runtime.Artifact.Via == modelpod.ViaImageVolume {
+		return nil // the volume is pinned by the artifact's digest, and nothing runs
+	}
+	if set && a.spec.Spec.Runtime.Artifact.PullImage != "" {
+		image = a.spec.Spec.Runtime.Artifact.PullImage
+	}
+	if strings.Contains(image, "@sha256:") {
+		return nil
+	}
+	return []Finding{finding("policy-digest", a.file, "spec.runtime.artifact.pullImage", a.line("spec", "runtime", "artifact", "pullImage"),
+		"write spec.runtime.artifact.pullImage as registry/name@sha256:<digest> (marina's image, "+modelpod.PullImage+", by the digest of its release)",
+		"environment %q requires images pinned by digest; %s@%s is pulled by an init container running %s, which is not", env, mv.Name, mv.Version, image)}
 }
 
 // checkQuota checks that the GPU models of an environment fit its ResourceQuota: an overlay's quota replaces the

@@ -140,6 +140,7 @@ func (v *validation) checkApplicationRefs(a *application) []Finding {
 				"%s@%s is archived", m, es.Version))
 		}
 		if vf != nil && vf.v != nil {
+			out = append(out, checkFetchable(a, env, vf.v)...)
 			out = append(out, v.checkPolicy(a, env, vf.v)...)
 			out = append(out, v.checkGates(a, env, vf.v)...)
 		} else {
@@ -249,4 +250,16 @@ func (v *validation) checkStrategy(a *application, env string) []Finding {
 	}
 	keys := strings.Split(field, ".")
 	return []Finding{finding("strategy-backend", a.file, field, a.line(keys...), project.UnsupportedStrategyHint, "%s", msg)}
+}
+
+// checkFetchable flags a deployed version whose artifact only the repository holds: the rendered server cannot
+// fetch it.
+func checkFetchable(a *application, env string, mv *model.Version) []Finding {
+	loc, err := mv.Artifact.Locate()
+	if err != nil || loc.Path == "" {
+		return nil // a remote URI, or one artifact-location reports
+	}
+	return []Finding{finding("artifact-in-repository", a.file, "spec.environments."+env+".version", a.line("spec", "environments", env, "version"),
+		fmt.Sprintf("marina model push %s@%s", mv.Name, mv.Version),
+		"%s@%s is deployed to %q from %s, a file in this repository that the cluster cannot fetch", mv.Name, mv.Version, env, loc.Path)}
 }
