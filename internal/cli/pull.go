@@ -111,7 +111,8 @@ A wrong digest or something that is not a model artifact exits 1; a missing
 artifact, refused credentials or an unreachable registry exit 2. Credentials
 come from the Docker configuration, as for marina model push.`,
 		Example: `  marina model pull fraud-detector@1.0.0 --dir /tmp/models
-  marina model pull oci://registry.example.com/models/fraud-detector@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef --dir /models`,
+  # DIGEST is the manifest digest marina model push recorded, sha256:…
+  marina model pull "oci://registry.example.com/models/fraud-detector@$DIGEST" --dir /models`,
 		Args: exactArgs(1, "NAME@VERSION or oci://HOST/REPO@sha256:…"),
 		RunE: runE(o, func(args []string) { o.target = args[0] }),
 	}

@@ -305,8 +305,9 @@ ONNX Runtime is loaded from $ONNXRUNTIME_LIB or the cache marina runtime install
 (or hack/onnxruntime.sh) fills; without it serve exits 2. This is the command rendered Deployments run.`,
 		Example: `  marina serve --model iris-classifier@1.0.0
   marina serve --model ./model.onnx --name iris --addr :8080
-  marina serve --model oci://registry.example.com/models/iris@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
-  marina serve --model https://models.example.com/iris/v1.0.0.onnx --digest sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+  # DIGEST: the artifact's digest, sha256:… (what marina model push recorded; for https://, the file's)
+  marina serve --model "oci://registry.example.com/models/iris@$DIGEST"
+  marina serve --model https://models.example.com/iris/v1.0.0.onnx --digest "$DIGEST"
   curl -s localhost:8080/v2/models/iris/infer -d '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}'`,
 		Args: cobra.NoArgs,
 		RunE: runE(o, func([]string) {}),
