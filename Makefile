@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin:$(shell go env GOPATH 2>/dev/null)/bin
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build demo test e2e lint generate fuzz bench
+.PHONY: help build image image-lock demo test e2e lint generate fuzz bench
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -12,6 +12,12 @@ help: ## list the targets
 build: ## build bin/marina (static, CGO_ENABLED=0: CLI, controller, router) and bin/marina-serve (cgo: the model server with ONNX Runtime)
 	CGO_ENABLED=0 go build -o bin/marina ./cmd/marina
 	CGO_ENABLED=1 go build -o bin/marina-serve ./cmd/marina-serve
+
+image: ## marina's container images (marina, marina-serve) without Docker into bin/image, an OCI layout; REGISTRY=host:port[/path] also pushes them
+	go run ./hack/image -onnxruntime "$$(bash hack/onnxruntime.sh)" -out bin/image $(if $(REGISTRY),-registry $(REGISTRY))
+
+image-lock: ## pin the images' Debian packages (hack/image/debian.lock) to the versions apt offers now; run apt-get update first
+	go run ./hack/image -update-lock
 
 demo: ## marina's main job on the bundled example repository
 	bash hack/demo.sh
