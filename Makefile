@@ -24,13 +24,14 @@ demo: ## marina's main job on the bundled example repository
 
 # make test and make e2e install what their tests run against, so a test that would skip for lack of it fails
 # instead (MARINA_REQUIRE_ASSETS=1, internal/prereq): a green run never hides skipped cluster tests.
-test: ## unit and envtest tests (race detector on); builds the control plane (~15 min once) and fetches CRDs once
+test: ## unit and envtest tests (race detector on); builds the control plane (~15 min once) and the OCI registry (~8 min once), fetches CRDs once
 	bash hack/sarif-schema.sh >/dev/null
 	bash hack/onnxruntime.sh >/dev/null
 	bash hack/models.sh >/dev/null
 	bash hack/prometheus.sh >/dev/null
 	MARINA_CRDS_DIR="$$(bash hack/crds.sh | tail -n 1)" \
 	KUBEBUILDER_ASSETS="$$(bash hack/controlplane.sh | tail -n 1)" \
+	MARINA_REGISTRY_BIN="$$(bash hack/registry.sh | tail -n 1)" \
 	MARINA_REQUIRE_ASSETS=1 \
 	go test -race -count=1 -timeout 30m ./...
 	CGO_ENABLED=0 go test -count=1 ./internal/inference/

@@ -1,6 +1,8 @@
 // Package testenv starts a real Kubernetes control plane for tests: kube-apiserver and etcd through
 // controller-runtime's envtest and, on request, kube-controller-manager, kube-scheduler and kwok, so Deployments
 // get ReplicaSets and Pods that are scheduled onto fake nodes (CPU or GPU) and become Ready without containers.
+// StartRegistry runs a real OCI registry (CNCF distribution, from hack/registry.sh) on loopback, with basic auth
+// and TLS on request.
 //
 // The binaries come from hack/controlplane.sh, which builds them from Go modules into a versioned cache and prints
 // the directory; tests read it from KUBEBUILDER_ASSETS or the script's default path. Everything a test starts is
@@ -95,21 +97,26 @@ func cached(tb testing.TB, env, sub, probe, script, cost string) string {
 	tb.Helper()
 	dir := os.Getenv(env)
 	if dir == "" {
-		cache := os.Getenv("MARINA_CACHE")
-		if cache == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				tb.Fatal(err)
-			}
-			cache = filepath.Join(home, ".cache", "marina")
-		}
-		dir = filepath.Join(cache, sub)
+		dir = filepath.Join(cacheDir(tb), sub)
 	}
 	if _, err := os.Stat(filepath.Join(dir, probe)); err == nil {
 		return dir
 	}
 	prereq.Missing(tb, probe+" not found in "+dir+": run `bash "+script+"` ("+cost+") or set "+env+" to its output")
 	return ""
+}
+
+// cacheDir is where the hack/ scripts cache what they build: MARINA_CACHE, default ~/.cache/marina.
+func cacheDir(tb testing.TB) string {
+	tb.Helper()
+	if cache := os.Getenv("MARINA_CACHE"); cache != "" {
+		return cache
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return filepath.Join(home, ".cache", "marina")
 }
 
 // Start runs a control plane for the test and stops it when the test ends.

@@ -1,0 +1,256 @@
+package testenv
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/marina-dev/marina/internal/prereq"
+)
+
+// RegistryVersion is the CNCF distribution version hack/registry.sh builds; it names the cache directory.
+const RegistryVersion = "v3.1.2"
+
+// RegistryOptions selects how StartRegistry's registry is protected.
+type RegistryOptions struct {
+	// BasicAuth requires HTTP basic authentication (an htpasswd file, bcrypt) with Registry.Username and
+	// Registry.Password.
+	BasicAuth bool
+	// TLS serves HTTPS with a certificate for 127.0.0.1 and localhost, issued by a CA made for the test and written
+	// to Registry.CAFile. Without it the registry speaks plain HTTP (clients need --plain-http).
+	TLS bool
+}
+
+// Registry is a CNCF distribution registry run by a test on loopback.
+type Registry struct {
+	// Host is the registry's 127.0.0.1:PORT, as references name it (Host/repo@sha256:…).
+	Host string
+	// CAFile is the PEM file of the CA that issued the registry's certificate (with RegistryOptions.TLS).
+	CAFile string
+	// Username and Password are the credentials the registry accepts (with RegistryOptions.BasicAuth).
+	Username, Password string
+	// Storage is the registry's storage directory (filesystem driver), inside the test's TempDir.
+	Storage string
+
+	cmd  *exec.Cmd
+	done chan struct{}
+	dir  string
+}
+
+// RegistryBinary returns the path of the registry binary hack/registry.sh builds and prints: MARINA_REGISTRY_BIN,
+// or the script's default path in the cache. Without it the test is skipped with a hint, or fails where
+// prerequisites are required (see package prereq).
+func RegistryBinary(tb testing.TB) string {
+	tb.Helper()
+	bin := os.Getenv("MARINA_REGISTRY_BIN")
+	if bin == "" {
+		bin = filepath.Join(cacheDir(tb), "registry", RegistryVersion, "registry")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		prereq.Missing(tb, bin+" not found: run `bash hack/registry.sh` (~3 min once) or set MARINA_REGISTRY_BIN to its output")
+	}
+	return bin
+}
+
+// StartRegistry runs a registry for the test on a free loopback port, its storage in the test's TempDir, and stops
+// it when the test ends. It returns once the registry answers GET /v2/.
+func StartRegistry(tb testing.TB, o RegistryOptions) *Registry {
+	tb.Helper()
+	bin := RegistryBinary(tb)
+	r := &Registry{Host: freeAddr(tb), dir: tb.TempDir()}
+	r.Storage = filepath.Join(r.dir, "storage")
+	config := fmt.Sprintf("version: 0.1\nlog:\n  level: warn\n  accesslog: {disabled: true}\n"+
+		"storage:\n  filesystem: {rootdirectory: %q}\n  delete: {enabled: true}\n"+
+		"http:\n  addr: %q\n  secret: marina-test\n", r.Storage, r.Host)
+	if o.TLS {
+		cert, key := r.writeCertificates(tb)
+		config += fmt.Sprintf("  tls: {certificate: %q, key: %q}\n", cert, key)
+	}
+	if o.BasicAuth {
+		r.Username, r.Password = "marina", rand.Text()
+		hash, err := bcrypt.GenerateFromPassword([]byte(r.Password), bcrypt.MinCost)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		htpasswd := filepath.Join(r.dir, "htpasswd")
+		writeFile(tb, htpasswd, []byte(r.Username+":"+string(hash)+"\n"))
+		config += fmt.Sprintf("auth:\n  htpasswd: {realm: marina-test, path: %q}\n", htpasswd)
+	}
+	writeFile(tb, filepath.Join(r.dir, "config.yml"), []byte(config))
+	r.start(tb, bin)
+	tb.Cleanup(func() {
+		r.Stop()
+		if tb.Failed() {
+			log, _ := os.ReadFile(filepath.Join(r.dir, "registry.log"))
+			tb.Logf("registry.log:\n%s", log[max(0, len(log)-4000):])
+		}
+	})
+	r.waitReady(tb)
+	return r
+}
+
+// start runs the registry process; the kernel kills it if the test binary dies first.
+func (r *Registry) start(tb testing.TB, bin string) {
+	tb.Helper()
+	log, err := os.Create(filepath.Join(r.dir, "registry.log"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", filepath.Join(r.dir, "config.yml"))
+	// distribution exports OpenTelemetry traces to an OTLP collector by default; there is none.
+	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		_ = log.Close()
+		tb.Fatalf("starting the registry: %v", err)
+	}
+	r.cmd, r.done = cmd, make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		_ = log.Close()
+		close(r.done)
+	}()
+}
+
+// Stop stops the registry (SIGTERM, then SIGKILL after 10 s), as an outage would; it does nothing when stopped.
+func (r *Registry) Stop() {
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.done:
+	case <-time.After(10 * time.Second):
+		_ = r.cmd.Process.Kill()
+		<-r.done
+	}
+	r.cmd = nil
+}
+
+// Client is an HTTP client that trusts the registry's CA (a plain client without TLS).
+func (r *Registry) Client(tb testing.TB) *http.Client {
+	tb.Helper()
+	if r.CAFile == "" {
+		return &http.Client{}
+	}
+	pem, err := os.ReadFile(r.CAFile)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+}
+
+// URL is the registry's base URL, http:// or https://.
+func (r *Registry) URL() string {
+	if r.CAFile != "" {
+		return "https://" + r.Host
+	}
+	return "http://" + r.Host
+}
+
+// waitReady polls GET /v2/ until the registry answers (200, or 401 behind basic auth), for up to 30 s.
+func (r *Registry) waitReady(tb testing.TB) {
+	tb.Helper()
+	client := r.Client(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URL()+"/v2/", nil)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
+				return
+			}
+		}
+		select {
+		case <-r.done:
+			log, _ := os.ReadFile(filepath.Join(r.dir, "registry.log"))
+			tb.Fatalf("the registry exited before answering on %s:\n%s", r.Host, log)
+		case <-ctx.Done():
+			tb.Fatalf("the registry did not answer on %s within 30 s: %v", r.Host, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// writeCertificates makes a CA (written to r.CAFile) and a server certificate for 127.0.0.1 and localhost, and
+// returns the paths of the server's certificate and key.
+func (r *Registry) writeCertificates(tb testing.TB) (certFile, keyFile string) {
+	tb.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	now := time.Now()
+	ca := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "marina test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r.CAFile = filepath.Join(r.dir, "ca.pem")
+	certFile, keyFile = filepath.Join(r.dir, "server.pem"), filepath.Join(r.dir, "server-key.pem")
+	writeFile(tb, r.CAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
+	writeFile(tb, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}))
+	writeFile(tb, keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
+	return certFile, keyFile
+}
+
+// freeAddr returns a loopback host:port nothing listens on now.
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	return fmt.Sprintf("127.0.0.1:%d", freePorts(tb, 1)[0])
+}
+
+// writeFile writes a file of the test's, readable by the processes it starts only.
+func writeFile(tb testing.TB, path string, data []byte) {
+	tb.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+}
