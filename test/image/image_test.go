@@ -40,9 +40,6 @@ import (
 // default seccomp profile, and one on ~/go/bin would come first on PATH.
 const runc = "/usr/sbin/runc"
 
-// root is marina's source tree, where make image runs.
-const root = "../.."
-
 var digestLine = regexp.MustCompile(`(?m)^(marina|marina-serve)@(sha256:[0-9a-f]{64})\t`)
 
 // built is the layout the first make image of this test binary wrote, shared by the tests that run its images.
