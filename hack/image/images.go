@@ -198,7 +198,8 @@ func assemble(spec imageSpec, info buildInfo, work string) (v1.Image, error) {
 		if err := writeFile(tarPath, func(f *os.File) error { return l.files.writeTar(f, info.created) }); err != nil {
 			return nil, fmt.Errorf("%s layer %d: %w", spec.name, i, err)
 		}
-		layer, err := tarball.LayerFromFile(tarPath, tarball.WithMediaType(types.OCILayer))
+		// The compressed layer is read for its digest, the layout and the push: gzip it once.
+		layer, err := tarball.LayerFromFile(tarPath, tarball.WithMediaType(types.OCILayer), tarball.WithCompressedCaching)
 		if err != nil {
 			return nil, err
 		}

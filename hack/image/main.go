@@ -89,6 +89,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err := goBuild(src.serve, "./cmd/marina-serve", true, info); err != nil {
 		return err
 	}
+	fmt.Fprintf(stderr, "image: built the binaries in %s\n", time.Since(start).Round(time.Second))
 	if src.debs, err = debs(filepath.Join(o.cache, "debs"), pkgs); err != nil {
 		return err
 	}
