@@ -101,7 +101,7 @@ func debs(dir string, pkgs []pkg) (map[string]string, error) {
 		path := filepath.Join(dir, p.debName())
 		if _, err := os.Stat(path); err != nil {
 			if err := aptDownload(dir, p.aptSpec(), p.debName()); err != nil {
-				return nil, fmt.Errorf("%w (when Debian has moved on: apt-get update && make image-lock, review, commit)", err)
+				return nil, fmt.Errorf("%w (run apt-get update; if apt still lacks %s %s, Debian has moved on: make image-lock, review the diff of %s, commit)", err, p.Name, p.Version, "hack/image/debian.lock")
 			}
 		}
 		got, err := fileSHA256(path)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -203,6 +204,33 @@ func TestTheRuntimeLayerKeepsWhatTheELFDependenciesReachAndNamesWhatIsMissing(t 
 		_, err := elfDeps(old, target)
 		if err == nil || !strings.Contains(err.Error(), "from libc.so.6, which the locked /lib/x86_64-linux-gnu/libc.so.6 lacks") {
 			t.Fatalf("elfDeps with an old libc: %v", err)
+		}
+	})
+}
+
+func TestAPackageThatIsNotThePinnedOneIsRefused(t *testing.T) {
+	t.Parallel()
+	sum := strings.Repeat("0", 64)
+	t.Run("a cached .deb with another sha256", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		p := pkg{Name: "libc6", Version: "2.36-9+deb12u14", Arch: "amd64", SHA256: sum}
+		if err := os.WriteFile(filepath.Join(dir, p.debName()), []byte("not the package"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := debs(dir, []pkg{p})
+		if err == nil || !strings.Contains(err.Error(), "but hack/image/debian.lock pins "+sum+" for libc6 2.36-9+deb12u14: refusing it") {
+			t.Fatalf("debs: %v", err)
+		}
+	})
+	t.Run("a version apt does not offer", func(t *testing.T) {
+		t.Parallel()
+		if _, err := exec.LookPath("apt-get"); err != nil {
+			prereq.Missing(t, "apt-get is needed to download the images' Debian packages")
+		}
+		_, err := debs(t.TempDir(), []pkg{{Name: "libc6", Version: "0.0-marina-test", Arch: "amd64", SHA256: sum}})
+		if err == nil || !strings.Contains(err.Error(), "apt-get download libc6:amd64=0.0-marina-test") || !strings.Contains(err.Error(), "make image-lock") {
+			t.Fatalf("debs: %v", err)
 		}
 	})
 }
