@@ -59,7 +59,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	if o.updateLock {
-		return updateLock(o.lock, o.cache)
+		return updateLock(o.lock)
 	}
 	if o.onnxRuntime == "" {
 		return errors.New("-onnxruntime is required: the path bash hack/onnxruntime.sh prints")

@@ -137,9 +137,7 @@ func TestMakeImageGivesTheSameDigestsTwiceAndPushesThemToARegistry(t *testing.T)
 
 func TestTheServeImageAnswersAnInferenceUnderRuncAsNonrootWithAReadOnlyRoot(t *testing.T) {
 	t.Parallel()
-	requireRunc(t)
-	dir, _ := sharedBuild(t)
-	img := image(t, dir, "marina-serve")
+	img := runnable(t, "marina-serve")
 	models, err := filepath.Abs(filepath.Join(root, "examples/ml-platform/models/iris-classifier/artifacts"))
 	if err != nil {
 		t.Fatal(err)
@@ -196,9 +194,7 @@ func TestTheServeImageAnswersAnInferenceUnderRuncAsNonrootWithAReadOnlyRoot(t *t
 
 func TestTheMarinaImageRunsMarinaVersionAndHasNoShell(t *testing.T) {
 	t.Parallel()
-	requireRunc(t)
-	dir, _ := sharedBuild(t)
-	img := image(t, dir, "marina")
+	img := runnable(t, "marina")
 	c := start(t, img, []string{"version", "-o", "json"}, "")
 	if err := c.wait(30 * time.Second); err != nil {
 		t.Fatalf("marina version in the image: %v\n%s", err, c.output())
@@ -221,7 +217,8 @@ func TestTheMarinaImageRunsMarinaVersionAndHasNoShell(t *testing.T) {
 	}
 }
 
-func requireRunc(t *testing.T) {
+// runnable is an image of the shared build, for a test that runs it under runc.
+func runnable(t *testing.T, ref string) v1.Image {
 	t.Helper()
 	if _, err := os.Stat(runc); err != nil {
 		prereq.Missing(t, runc+" not found: apt-get install runc (Debian's, with seccomp)")
@@ -229,6 +226,8 @@ func requireRunc(t *testing.T) {
 	if os.Geteuid() != 0 {
 		prereq.Missing(t, "running a container with runc needs root")
 	}
+	dir, _ := sharedBuild(t)
+	return image(t, dir, ref)
 }
 
 // image reads one image of an OCI layout by its org.opencontainers.image.ref.name.
