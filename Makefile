@@ -4,7 +4,7 @@ export PATH := $(PATH):/usr/local/go/bin:$(shell go env GOPATH 2>/dev/null)/bin
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build demo test e2e lint generate fuzz bench
+.PHONY: help build image image-lock demo test e2e lint generate fuzz bench
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -12,6 +12,13 @@ help: ## list the targets
 build: ## build bin/marina (static, CGO_ENABLED=0: CLI, controller, router) and bin/marina-serve (cgo: the model server with ONNX Runtime)
 	CGO_ENABLED=0 go build -o bin/marina ./cmd/marina
 	CGO_ENABLED=1 go build -o bin/marina-serve ./cmd/marina-serve
+
+IMAGE_OUT ?= bin/image
+image: ## marina's container images (marina, marina-serve) without Docker into bin/image (IMAGE_OUT), an OCI layout; REGISTRY=host:port[/path] also pushes them
+	go run ./hack/image -onnxruntime "$$(bash hack/onnxruntime.sh)" -out $(IMAGE_OUT) $(if $(REGISTRY),-registry $(REGISTRY))
+
+image-lock: ## pin the images' Debian packages (hack/image/debian.lock) to the versions apt offers now; run apt-get update first
+	go run ./hack/image -update-lock
 
 demo: ## marina's main job on the bundled example repository
 	bash hack/demo.sh
@@ -30,20 +37,23 @@ test: ## unit and envtest tests (race detector on); builds the control plane (~1
 	go test -race -count=1 -timeout 30m ./...
 	CGO_ENABLED=0 go test -count=1 ./internal/inference/
 
-e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and a push race on marina itself; real Flux and Argo CD syncing a marina repo (builds them once, ~20 min)
+e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and a push race on marina itself; real Flux and Argo CD syncing a marina repo (builds them once, ~20 min); make image twice, its images run under runc
 	bash hack/prometheus.sh >/dev/null
+	bash hack/runc.sh >/dev/null
+	bash hack/onnxruntime.sh >/dev/null
 	MARINA_CRDS_DIR="$$(bash hack/crds.sh | tail -n 1)" \
 	KUBEBUILDER_ASSETS="$$(bash hack/controlplane.sh | tail -n 1)" \
 	MARINA_FLUX_ASSETS="$$(bash hack/flux.sh | tail -n 1)" \
 	MARINA_ARGOCD_ASSETS="$$(bash hack/argocd.sh | tail -n 1)" \
+	MARINA_REGISTRY_BIN="$$(bash hack/registry.sh | tail -n 1)" \
 	MARINA_REQUIRE_ASSETS=1 \
-	go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ ./test/crash/ 2>&1 | grep -E '^(=== RUN|---|ok|FAIL|PASS|panic)|_test.go:'; exit $${PIPESTATUS[0]}
+	go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ ./test/crash/ ./test/image/ 2>&1 | grep -E '^(=== RUN|---|ok|FAIL|PASS|panic)|_test.go:'; exit $${PIPESTATUS[0]}
 
 lint: ## gofmt, go vet, staticcheck, package layering (hack/layering.sh)
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go vet -tags bench ./bench/...
-	go vet -tags e2e ./test/e2e/ ./test/crash/
+	go vet -tags e2e ./test/e2e/ ./test/crash/ ./test/image/
 	go vet -tags failpoints ./internal/repo/
 	go run $(STATICCHECK) ./...
 	bash hack/layering.sh

@@ -4,14 +4,6 @@
 # (prometheus --config.file=F --storage.tsdb.path=DIR --web.listen-address=127.0.0.1:P). Idempotent; instant when
 # installed. Installing needs root (or sudo).
 set -euo pipefail
-if ! command -v prometheus >/dev/null; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "prometheus: run as root to install the Debian package" >&2; exit 2; }
-    sudo="sudo"
-  fi
-  echo "prometheus: installing the Debian package" >&2
-  $sudo apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >&2
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+command -v prometheus >/dev/null || apt_install prometheus prometheus
 command -v prometheus
