@@ -26,7 +26,7 @@ func newModelCommand(g *globalOptions) *cobra.Command {
 		Use:   "model",
 		Short: "Register and query model versions (the registry in models/)",
 	}
-	cmd.AddCommand(newRegisterCommand(g), newModelListCommand(g), newModelShowCommand(g), newSetImageCommand(g), newModelCheckCommand(g))
+	cmd.AddCommand(newRegisterCommand(g), newModelListCommand(g), newModelShowCommand(g), newSetImageCommand(g), newModelCheckCommand(g), newModelSignCommand(g))
 	return cmd
 }
 

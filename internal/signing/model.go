@@ -99,6 +99,11 @@ func DigestResource(name, digest string) Resource {
 	return Resource{Name: name, Algorithm: "sha256", Digest: strings.TrimPrefix(digest, "sha256:")}
 }
 
+// ReadBundle reads a signature file, refusing one over MaxBundleSize.
+func ReadBundle(file string) ([]byte, error) {
+	return readCapped(file, MaxBundleSize)
+}
+
 // rootDigest is the statement's subject digest: sha256 over the resources' raw digests in name order.
 func rootDigest(res []Resource) ([]byte, error) {
 	h := sha256.New()
@@ -263,7 +268,6 @@ func verifyBundle(b *bundle.Bundle, subjectDigest []byte, keys []PublicKey) erro
 		return errNoKeys
 	}
 	var names []string
-	var last error
 	for _, k := range keys {
 		trusted := root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
 			return root.NewExpiringKey(k.verifier, time.Time{}, time.Time{}), nil
@@ -272,38 +276,27 @@ func verifyBundle(b *bundle.Bundle, subjectDigest []byte, keys []PublicKey) erro
 		if err != nil {
 			return err
 		}
-		if _, last = v.Verify(b, verify.NewPolicy(verify.WithArtifactDigest("sha256", subjectDigest), verify.WithKey())); last == nil {
+		if _, err := v.Verify(b, verify.NewPolicy(verify.WithArtifactDigest("sha256", subjectDigest), verify.WithKey())); err == nil {
 			return nil
 		}
 		names = append(names, k.File)
 	}
-	return fmt.Errorf("%w with %s (signed with another key, or the signature file was altered): %v", ErrSignature, strings.Join(names, ", "), last)
+	return fmt.Errorf("%w with %s: signed with another key, or the signature file was altered", ErrSignature, strings.Join(names, ", "))
 }
 
-// Check compares the files as they are with the signed ones: same names, same digests.
-func (m Manifest) Check(files []Resource) error {
-	signed := map[string]Resource{}
-	for _, r := range m.Resources {
-		signed[r.Name] = r
-	}
-	var problems []string
-	for _, f := range files {
-		s, ok := signed[f.Name]
-		switch {
-		case !ok:
-			problems = append(problems, fmt.Sprintf("%s is not signed", f.Name))
-		case s.Algorithm != f.Algorithm || s.Digest != f.Digest:
-			problems = append(problems, fmt.Sprintf("%s has %s:%s, the signature says %s:%s", f.Name, f.Algorithm, f.Digest, s.Algorithm, s.Digest))
+// Check compares a single-file model as it is with the signed file: the signature must list exactly one file,
+// with the same digest. The name may differ (a pulled model is renamed), so only the digest counts.
+func (m Manifest) Check(file Resource) error {
+	if len(m.Resources) != 1 {
+		names := make([]string, len(m.Resources))
+		for i, r := range m.Resources {
+			names[i] = r.Name
 		}
-		delete(signed, f.Name)
+		return fmt.Errorf("%w: the signature lists %d files (%s), marina serves one", ErrMismatch, len(m.Resources), strings.Join(names, ", "))
 	}
-	for _, r := range m.Resources {
-		if _, ok := signed[r.Name]; ok {
-			problems = append(problems, fmt.Sprintf("%s is signed but missing", r.Name))
-		}
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%w: %s", ErrMismatch, strings.Join(problems, "; "))
+	s := m.Resources[0]
+	if s.Algorithm != file.Algorithm || s.Digest != file.Digest {
+		return fmt.Errorf("%w: %s has %s:%s, but the signed %s has %s:%s", ErrMismatch, file.Name, file.Algorithm, file.Digest, s.Name, s.Algorithm, s.Digest)
 	}
 	return nil
 }

@@ -76,7 +76,7 @@ func TestASignedModelVerifiesWithItsKeyOfEveryKind(t *testing.T) {
 			if m.Model != "iris" || len(m.Resources) != 1 || m.Resources[0].Name != "v1.0.0.onnx" {
 				t.Fatalf("manifest %+v", m)
 			}
-			if err := m.Check([]signing.Resource{resource(t, file)}); err != nil {
+			if err := m.Check(resource(t, file)); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -90,21 +90,26 @@ func TestVerificationRefusesWhatIsNotTheSignedModelByTheKey(t *testing.T) {
 	file := modelFile(t, "weights")
 	bundle := signModel(t, priv, file)
 	tampered := modelFile(t, "weightz")
+	two, err := signing.SignModel(context.Background(), priv, signing.Manifest{Model: "iris", Resources: []signing.Resource{resource(t, file), signing.DigestResource("extra.bin", resource(t, tampered).Digest)}})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	cases := []struct {
 		name   string
 		bundle []byte
 		keys   []signing.PublicKey
-		files  []signing.Resource
+		file   *signing.Resource
 		want   error
 		says   string
 	}{
 		{"a file with one byte changed is refused with both digests", bundle, []signing.PublicKey{pub},
-			[]signing.Resource{signing.DigestResource("v1.0.0.onnx", resource(t, tampered).Digest)}, signing.ErrMismatch, "the signature says sha256:"},
-		{"another file name is refused", bundle, []signing.PublicKey{pub},
-			[]signing.Resource{signing.DigestResource("v2.onnx", resource(t, file).Digest)}, signing.ErrMismatch, "v2.onnx is not signed"},
+			new(signing.DigestResource("v1.0.0.onnx", resource(t, tampered).Digest)), signing.ErrMismatch, "but the signed v1.0.0.onnx has sha256:"},
+		{"the same file under another name verifies (a pulled model is renamed)", bundle, []signing.PublicKey{pub},
+			new(signing.DigestResource("model.onnx", resource(t, file).Digest)), nil, ""},
+		{"a signature over two files does not sign one of them alone", two, []signing.PublicKey{pub}, new(resource(t, file)), signing.ErrMismatch, "lists 2 files (extra.bin, v1.0.0.onnx)"},
 		{"a bundle signed by another key is refused, naming the key file", bundle, []signing.PublicKey{other}, nil, signing.ErrSignature, other.File},
-		{"one of several keys suffices", bundle, []signing.PublicKey{other, pub}, []signing.Resource{resource(t, file)}, nil, ""},
+		{"one of several keys suffices", bundle, []signing.PublicKey{other, pub}, new(resource(t, file)), nil, ""},
 		{"an altered statement in the bundle is refused", alterPayload(t, bundle), []signing.PublicKey{pub}, nil, signing.ErrSignature, "does not verify"},
 		{"a bundle without an envelope is refused", []byte(`{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}`), []signing.PublicKey{pub}, nil, signing.ErrInvalidBundle, "Sigstore bundle"},
 		{"not JSON is refused", []byte("sig"), []signing.PublicKey{pub}, nil, signing.ErrInvalidBundle, "not a Sigstore bundle"},
@@ -113,8 +118,8 @@ func TestVerificationRefusesWhatIsNotTheSignedModelByTheKey(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			m, err := signing.VerifyModel(c.bundle, c.keys)
-			if err == nil && c.files != nil {
-				err = m.Check(c.files)
+			if err == nil && c.file != nil {
+				err = m.Check(*c.file)
 			}
 			if !errors.Is(err, c.want) || (c.want != nil && !strings.Contains(err.Error(), c.says)) {
 				t.Fatalf("got %v, want %v saying %q", err, c.want, c.says)
