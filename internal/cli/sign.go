@@ -147,10 +147,10 @@ validate (spec.signing.publicKeys in marina.yaml) check the signature with the
 public key. Signing again replaces the signature.`,
 		Example: `  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out marina.key
   openssl pkey -in marina.key -pubout -out marina.pub
-  marina model sign fraud-detector@1.2.0 --key marina.key
+  marina model sign fraud-detector@1.0.0 --key marina.key
 
-  # With a cosign key pair, an artifact kept in a registry
-  COSIGN_PASSWORD=… marina model sign fraud-detector@1.2.0 --key cosign.key --file fraud-detector.onnx --push`,
+  # An artifact kept in a registry: sign the file that was pushed
+  marina model sign fraud-detector@1.2.0 --key marina.key --file fraud-detector.onnx --push`,
 		Args: exactArgs(1, "NAME@VERSION"),
 		RunE: runE(o, func(args []string) { o.target = args[0] }),
 	}
