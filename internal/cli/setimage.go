@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/marina-dev/marina/internal/ci"
 	"github.com/marina-dev/marina/internal/model"
-	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/repo"
 )
 
@@ -24,21 +22,13 @@ type setImageOptions struct {
 
 func (o *setImageOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.image, "image", "", "the built serving image, REGISTRY/REPOSITORY@sha256:… (required)")
-	// --push and --remote as promote has them; there is no --branch: the image belongs on the branch it was built from.
-	fs.BoolVar(&o.push, "push", false, "push the current branch to --remote after committing")
-	fs.StringVar(&o.remote, "remote", "origin", "remote to push to")
+	o.addPushFlags(fs)
 }
 
 func (o *setImageOptions) Validate() error {
-	var ok bool
-	if o.name, o.version, ok = strings.Cut(o.target, "@"); !ok || o.version == "" {
-		return usagef("%q: name the version as NAME@VERSION, e.g. fraud-detector@1.2.0", o.target)
-	}
-	if err := registry.CheckName(o.name); err != nil {
-		return usagef("%v", err)
-	}
-	if _, err := model.ParseSemver(o.version); err != nil {
-		return usagef("%v", err)
+	var err error
+	if o.name, o.version, err = versionArg(o.target); err != nil {
+		return err
 	}
 	if o.image == "" {
 		return usagef("--image is required: the image reference with its digest, e.g. ghcr.io/acme/models/%s@sha256:…", o.name)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -26,20 +25,13 @@ type modelSignOptions struct {
 func (o *modelSignOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.key, "key", "", "PEM private key, ECDSA or Ed25519 (openssl genpkey, or cosign generate-key-pair's cosign.key with $COSIGN_PASSWORD) (required)")
 	fs.StringVar(&o.file, "file", "", "the artifact file to sign, when artifact.uri is remote (it must have the registered digest)")
-	fs.BoolVar(&o.push, "push", false, "push the current branch to --remote after committing")
-	fs.StringVar(&o.remote, "remote", "origin", "remote to push to")
+	o.addPushFlags(fs)
 }
 
 func (o *modelSignOptions) Validate() error {
-	var ok bool
-	if o.name, o.version, ok = strings.Cut(o.target, "@"); !ok || o.version == "" {
-		return usagef("%q: name the version as NAME@VERSION, e.g. fraud-detector@1.2.0", o.target)
-	}
-	if err := registry.CheckName(o.name); err != nil {
-		return usagef("%v", err)
-	}
-	if _, err := model.ParseSemver(o.version); err != nil {
-		return usagef("%v", err)
+	var err error
+	if o.name, o.version, err = versionArg(o.target); err != nil {
+		return err
 	}
 	if o.key == "" {
 		return usagef("--key is required: a PEM private key (openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out marina.key)")
