@@ -69,6 +69,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 
 bench: ## benchmarks under bench/, each printing a ratio against the tool users would otherwise run
 	bash bench/register/run.sh
+	bash bench/sign/run.sh
 	bash bench/validate/run.sh
 	bash bench/serve/run.sh
 	bash bench/router/run.sh

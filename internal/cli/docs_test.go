@@ -14,6 +14,7 @@ import (
 	"github.com/marina-dev/marina/internal/cli"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/repo/repotest"
+	"github.com/marina-dev/marina/internal/signing/signingtest"
 )
 
 // documented is one `marina …` command shown to users, and where.
@@ -141,6 +142,15 @@ func docRepository(t *testing.T) string {
 		mustMarina(t, append(args, good...)...)
 	}
 	mustMarina(t, append([]string{"--repo", dir, "model", "register", "iris-classifier", "--version", "1.1.0", "--file", filepath.Join(dir, "v1.1.0.onnx")}, good...)...)
+	// model sign's examples: a key pair, and the artifact of 1.2.0, whose uri is remote
+	private, public := signingtest.KeyPair(t, signingtest.ECDSA)
+	for from, to := range map[string]string{private: "marina.key", public: "marina.pub", f + "1.1.0": "fraud-detector.onnx"} {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		repotest.WriteFile(t, dir, to, string(b))
+	}
 	for _, v := range []string{"1.0.0", "1.1.0"} {
 		for _, env := range []string{"staging", "prod"} {
 			mustMarina(t, "--repo", dir, "promote", "fraud-detector@"+v, "--env", env)

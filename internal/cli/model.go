@@ -28,7 +28,7 @@ func newModelCommand(g *globalOptions) *cobra.Command {
 		Short: "Register and query model versions (the registry in models/)",
 	}
 	cmd.AddCommand(newRegisterCommand(g), newModelListCommand(g), newModelShowCommand(g), newSetImageCommand(g), newModelCheckCommand(g),
-		newModelPushCommand(g), newModelPullCommand(g))
+		newModelPushCommand(g), newModelPullCommand(g), newModelSignCommand(g))
 	return cmd
 }
 

@@ -21,6 +21,7 @@ var outputs = map[string][]string{
 	"marina model list":            dataFormats,
 	"marina model show":            dataFormats,
 	"marina model set-image":       dataFormats,
+	"marina model sign":            dataFormats,
 	"marina model check":           {"text", "json", "junit"},
 	"marina model push":            dataFormats,
 	"marina model pull":            dataFormats,

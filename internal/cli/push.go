@@ -29,7 +29,7 @@ func (o *modelPushOptions) AddFlags(fs *pflag.FlagSet) {
 
 func (o *modelPushOptions) Validate() error {
 	var err error
-	if o.name, o.version, err = parseVersionRef(o.target); err != nil {
+	if o.name, o.version, err = versionArg(o.target); err != nil {
 		return err
 	}
 	if o.to != "" {

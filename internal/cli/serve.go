@@ -20,6 +20,7 @@ import (
 	"github.com/marina-dev/marina/internal/oci"
 	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/serve"
+	"github.com/marina-dev/marina/internal/signing"
 )
 
 type serveOptions struct {
@@ -30,9 +31,16 @@ type serveOptions struct {
 	name, digest   string
 	maxBody        string
 	maxConcurrency int
+	verifyKeys     []string
+	signature      string
 
-	maxBodyBytes int64 // parsed from maxBody by Validate
+	maxBodyBytes int64               // parsed from maxBody by Validate
+	keys         []signing.PublicKey // loaded from verifyKeys by Run
 }
+
+// verifyKeyEnv names the public keys serve verifies with when --verify-key is not given (comma-separated files):
+// a Deployment sets it once for every container.
+const verifyKeyEnv = "MARINA_VERIFY_KEY"
 
 func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.model, "model", "", "the model: an ONNX file, NAME@VERSION registered in the repository, oci://HOST/REPO@sha256:… or https://… with --digest (required)")
@@ -43,6 +51,8 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.maxBody, "max-body", "8MiB", "largest request body (bytes, or with KiB/MiB/GiB, KB/MB/GB)")
 	fs.IntVar(&o.maxConcurrency, "max-concurrency", 0, "inferences in progress at once; more get 503 (default 2×GOMAXPROCS)")
 	o.registryFlags.AddFlags(fs)
+	fs.StringSliceVar(&o.verifyKeys, "verify-key", nil, "PEM public key: refuse to serve unless the model's signature verifies with it (repeatable; default $"+verifyKeyEnv+", comma-separated)")
+	fs.StringVar(&o.signature, "signature", "", "the model's signature, a Sigstore bundle (default: the registered version's signing.bundle)")
 }
 
 var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
@@ -76,6 +86,14 @@ func (o *serveOptions) Validate() error {
 	if o.maxConcurrency < 0 {
 		return usagef("--max-concurrency must be 0 (the default) or more, not %d", o.maxConcurrency)
 	}
+	if len(o.verifyKeys) == 0 {
+		if env := os.Getenv(verifyKeyEnv); env != "" {
+			o.verifyKeys = strings.Split(env, ",")
+		}
+	}
+	if o.signature != "" && len(o.verifyKeys) == 0 {
+		return usagef("--signature needs --verify-key (or $%s): the public key to check it with", verifyKeyEnv)
+	}
 	return nil
 }
 
@@ -84,14 +102,23 @@ type served struct {
 	file, name, version string
 	blocked             *model.Version    // the registered version, when it is blocked
 	digests             map[string]string // expected digest → where it comes from
+	bundle              []byte            // the signature, when verifying
+	bundleFrom          string            // where the signature was read from
 }
 
 func (o *serveOptions) Run(ctx context.Context) error {
+	for _, f := range o.verifyKeys {
+		k, err := signing.LoadPublicKey(f)
+		if err != nil {
+			return usagef("--verify-key %v", err)
+		}
+		o.keys = append(o.keys, k)
+	}
 	m, err := o.resolve(ctx)
 	if err != nil {
 		return err
 	}
-	if len(m.digests) > 0 {
+	if len(m.digests) > 0 || len(o.keys) > 0 {
 		got, _, err := model.DigestFile(m.file)
 		if err != nil {
 			return usagef("%v", err)
@@ -100,6 +127,9 @@ func (o *serveOptions) Run(ctx context.Context) error {
 			if got != want {
 				return failedf("%s has digest %s, but %s says %s: refusing to serve a different artifact", m.file, got, from, want)
 			}
+		}
+		if err := o.verify(m, got); err != nil {
+			return err
 		}
 	}
 	if err := inference.Init(); err != nil {
@@ -144,6 +174,26 @@ func (o *serveOptions) Run(ctx context.Context) error {
 	return nil
 }
 
+// verify checks the model's signature with the --verify-key keys, the file's digest being digest; without keys it
+// does nothing. Unsigned, not signed by a key given, or signed over other bytes: exit 1 with the reason.
+func (o *serveOptions) verify(m served, digest string) error {
+	if len(o.keys) == 0 {
+		return nil
+	}
+	if m.bundle == nil {
+		return failedf("%s is not signed: refusing to serve an unsigned model with --verify-key (sign it with marina model sign, or pass its bundle with --signature)", m.file)
+	}
+	signed, err := signing.VerifyModel(m.bundle, o.keys)
+	if err == nil {
+		err = signed.Check(signing.DigestResource(filepath.Base(m.file), digest))
+	}
+	if err != nil {
+		return failedf("%s: %v: refusing to serve %s", m.bundleFrom, err, m.file)
+	}
+	o.log.Info("signature verified", "file", m.file, "signature", m.bundleFrom)
+	return nil
+}
+
 // resolve finds the model file: --model as a file, an oci:// or https:// model fetched into --model-dir, else
 // NAME@VERSION (or models/NAME@VERSION) in the registry, whose artifact uri must be a path in the repository or
 // an OCI artifact.
@@ -151,6 +201,13 @@ func (o *serveOptions) resolve(ctx context.Context) (served, error) {
 	m := served{file: o.model, name: o.name, digests: map[string]string{}}
 	if o.digest != "" {
 		m.digests[o.digest] = "--digest"
+	}
+	if o.signature != "" {
+		b, err := signing.ReadBundle(o.signature)
+		if err != nil {
+			return m, usagef("--signature: %v", err)
+		}
+		m.bundle, m.bundleFrom = b, o.signature
 	}
 	file := strings.TrimPrefix(o.model, "file://")
 	if fi, err := os.Stat(file); err == nil && fi.Mode().IsRegular() {
@@ -210,6 +267,12 @@ func (o *serveOptions) resolve(ctx context.Context) (served, error) {
 	}
 	if v.Artifact.Digest != "" {
 		m.digests[v.Artifact.Digest] = meta
+	}
+	if len(o.keys) > 0 && m.bundle == nil && v.Signing != nil && v.Signing.Bundle != "" {
+		if m.bundle, err = r.ReadFile(v.Signing.Bundle, signing.MaxBundleSize); err != nil {
+			return m, failedf("%s: signing.bundle: %v (sign the version again with marina model sign)", meta, err)
+		}
+		m.bundleFrom = v.Signing.Bundle
 	}
 	if ref, err := oci.ParseURI(loc.Remote); err == nil {
 		m, err = o.fetch(ctx, m, ref, v.Artifact.Digest)
@@ -272,7 +335,7 @@ func parseSize(s string) (int64, error) {
 func newServeCommand(g *globalOptions) *cobra.Command {
 	o := &serveOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "serve --model FILE|NAME@VERSION|oci://…@sha256:…|https://… [--addr 127.0.0.1:8080] [--name NAME] [--digest sha256:…]",
+		Use:   "serve --model FILE|NAME@VERSION|oci://…@sha256:…|https://… [--addr 127.0.0.1:8080] [--name NAME] [--digest sha256:…] [--verify-key PUB [--signature BUNDLE]]",
 		Short: "Serve an ONNX model over the Open Inference Protocol (v2) and KServe v1, with Prometheus metrics",
 		Long: `serve loads an ONNX model in ONNX Runtime and serves it over HTTP:
 
@@ -292,6 +355,11 @@ out. When a digest is known (the registered one, the artifact's, or --digest)
 the file must match it, or serve exits 1 naming both digests. Registry
 credentials come from the Docker configuration; --plain-http and --ca-file as for
 marina model pull.
+With --verify-key (or $MARINA_VERIFY_KEY) the model must also carry a
+signature that verifies with one of the keys over the exact file, checked before
+loading: the registered version's signing.bundle (marina model sign), or
+--signature BUNDLE. Unsigned, signed by another key, or signed over other bytes:
+serve exits 1 with the reason.
 Requests are checked against the model's inputs (names, datatypes, shapes) and
 rejected with 400 and a JSON {"error": ...}; bodies over --max-body get 413,
 requests over --max-concurrency get 503, a method an endpoint does not take gets
@@ -304,6 +372,7 @@ connections and lets requests in flight finish (up to 10s).
 ONNX Runtime is loaded from $ONNXRUNTIME_LIB or the cache marina runtime install
 (or hack/onnxruntime.sh) fills; without it serve exits 2. This is the command rendered Deployments run.`,
 		Example: `  marina serve --model iris-classifier@1.0.0
+  marina serve --model iris-classifier@1.0.0 --verify-key marina.pub
   marina serve --model ./model.onnx --name iris --addr :8080
   # DIGEST: the artifact's digest, sha256:… (what marina model push recorded; for https://, the file's)
   marina serve --model "oci://registry.example.com/models/iris@$DIGEST"

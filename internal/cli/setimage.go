@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/marina-dev/marina/internal/ci"
 	"github.com/marina-dev/marina/internal/model"
-	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/repo"
 )
 
@@ -24,14 +22,12 @@ type setImageOptions struct {
 
 func (o *setImageOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.image, "image", "", "the built serving image, REGISTRY/REPOSITORY@sha256:… (required)")
-	// --push and --remote as promote has them; there is no --branch: the image belongs on the branch it was built from.
-	fs.BoolVar(&o.push, "push", false, "push the current branch to --remote after committing")
-	fs.StringVar(&o.remote, "remote", "origin", "remote to push to")
+	o.addPushFlags(fs)
 }
 
 func (o *setImageOptions) Validate() error {
 	var err error
-	if o.name, o.version, err = parseVersionRef(o.target); err != nil {
+	if o.name, o.version, err = versionArg(o.target); err != nil {
 		return err
 	}
 	if o.image == "" {
@@ -98,19 +94,4 @@ digest (a rebuild) replaces the one recorded. Push the commit with --push, or wi
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
-}
-
-// parseVersionRef reads NAME@VERSION, a registered version's name and semantic version.
-func parseVersionRef(target string) (name, version string, err error) {
-	name, version, ok := strings.Cut(target, "@")
-	if !ok || version == "" {
-		return "", "", usagef("%q: name the version as NAME@VERSION, e.g. fraud-detector@1.2.0", target)
-	}
-	if err := registry.CheckName(name); err != nil {
-		return "", "", usagef("%v", err)
-	}
-	if _, err := model.ParseSemver(version); err != nil {
-		return "", "", usagef("%v", err)
-	}
-	return name, version, nil
 }

@@ -110,7 +110,8 @@ func newValidateCommand(g *globalOptions) *cobra.Command {
     against the Kubernetes and CRD schemas built into marina (add more with --crds);
   - cross-references: registered, unblocked versions; environments, config and
     sealed-secret files that exist; an overlay and Argo CD/Flux entry per environment;
-  - the policies of marina.yaml (limits, digest-pinned images, signed artifacts),
+  - the policies of marina.yaml (limits, digest-pinned images, signed artifacts:
+    each deployed version's signature verified with spec.signing.publicKeys),
     GPU tolerations and the GPU ResourceQuota, and the quality gates;
   - rendered output in applications/<model>/<env>/ that is stale against model.yaml.
 

@@ -19,6 +19,12 @@ func File(name, version string) string {
 	return path.Join(Dir, name, "v"+version+".json")
 }
 
+// SignatureFile is the repository path of a version's signature (a Sigstore bundle written by marina model sign):
+// models/<name>/signatures/v<version>.sigstore.json, in a directory of its own so nothing takes it for a version.
+func SignatureFile(name, version string) string {
+	return path.Join(Dir, name, "signatures", "v"+version+".sigstore.json")
+}
+
 // ParseSemver parses a strict semantic version ("1.2.3", no leading "v").
 func ParseSemver(s string) (*semver.Version, error) {
 	v, err := semver.StrictNewVersion(s)

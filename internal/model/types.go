@@ -67,8 +67,10 @@ type Provenance struct {
 	Parameters    map[string]string `json:"parameters,omitempty"`
 }
 
-// Signing references a cosign signature of the artifact.
+// Signing locates the artifact's signature.
 type Signing struct {
+	// Bundle is the repository path of a Sigstore bundle (model.SignatureFile, written by marina model sign).
 	Bundle string `json:"bundle,omitempty"`
-	Ref    string `json:"ref,omitempty"`
+	// Ref is an OCI reference of a signature kept in a registry.
+	Ref string `json:"ref,omitempty"`
 }

@@ -42,6 +42,14 @@ type ProjectSpec struct {
 	Engines []string `json:"engines,omitempty"`
 	// Gates are the model quality thresholds a version must pass before it deploys.
 	Gates *Gates `json:"gates,omitempty"`
+	// Signing names the keys model signatures are verified with.
+	Signing *Signing `json:"signing,omitempty"`
+}
+
+// Signing is who may sign the models the repository deploys.
+type Signing struct {
+	// PublicKeys are PEM public keys, paths relative to the repository root.
+	PublicKeys []string `json:"publicKeys"`
 }
 
 // Repository locates the Git repository for the GitOps engines.

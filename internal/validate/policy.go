@@ -130,10 +130,8 @@ func (v *validation) checkPolicy(a *application, env string, mv *model.Version) 
 	if pol.RequireDigestPinnedImages {
 		out = append(out, checkPullImage(a, env, mv)...)
 	}
-	if pol.RequireSignedArtifacts && mv != nil && (mv.Signing == nil || (mv.Signing.Bundle == "" && mv.Signing.Ref == "")) {
-		out = append(out, finding("policy-signed", a.file, "spec.environments."+env+".version", a.line("spec", "environments", env, "version"),
-			"sign the artifact with cosign and record it in "+model.File(mv.Name, mv.Version)+" signing, or deploy a signed version",
-			"environment %q requires signed artifacts; %s@%s has no signing", env, mv.Name, mv.Version))
+	if pol.RequireSignedArtifacts && mv != nil {
+		out = append(out, v.checkSigned(a, env, mv)...)
 	}
 	if gpus(res.value) > 0 {
 		tol := tolerations(a, env)

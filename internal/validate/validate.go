@@ -178,6 +178,8 @@ type validation struct {
 	renderedFiles map[string]render.File
 	// committed holds the content of the files read under applications/, so the stale check does not read them again.
 	committed map[string][]byte
+	// signatures holds the public keys of marina.yaml and the verified signatures.
+	signatures signatures
 	// broken is set when an application has a broken reference: render cannot run, so neither can the
 	// stale check of the Flux index it maintains.
 	broken bool

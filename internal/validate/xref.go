@@ -49,6 +49,7 @@ func (v *validation) crossTasks() []task {
 	}
 	tasks = append(tasks, func() result { return result{findings: v.checkGatesPresent()} })
 	tasks = append(tasks, func() result { return result{findings: v.checkRepoURL()} })
+	tasks = append(tasks, func() result { return result{findings: v.checkSigningKeys()} })
 	return tasks
 }
 
