@@ -17,11 +17,8 @@ func (g *Registry) RecordPush(v *model.Version, uri, file string) (*Result, erro
 	previous := v.Artifact.URI
 	v.Artifact.URI, v.Artifact.File = uri, file
 	path := model.File(v.Name, v.Version)
-	data, err := v.Marshal()
+	data, err := encode(path, v)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := model.Parse(path, data); err != nil {
 		return nil, err
 	}
 	commit, err := g.Repo.Commit(repo.Commit{

@@ -268,12 +268,8 @@ func (g *Registry) Register(reg Registration) (*Result, error) {
 			return nil, err
 		}
 	}
-	data, err := v.Marshal()
+	data, err := encode(file, v)
 	if err != nil {
-		return nil, err
-	}
-	// Check what we write with the same schema readers use.
-	if _, err := model.Parse(file, data); err != nil {
 		return nil, err
 	}
 	commit, err := g.Repo.Commit(repo.Commit{
@@ -320,11 +316,8 @@ func (g *Registry) update(reg Registration) (*Result, error) {
 	if len(changed) == 0 {
 		return &Result{Version: cur, Unchanged: true}, nil
 	}
-	data, err := cur.Marshal()
+	data, err := encode(file, cur)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := model.Parse(file, data); err != nil {
 		return nil, err
 	}
 	commit, err := g.Repo.Commit(repo.Commit{
@@ -403,6 +396,19 @@ func (g *Registry) artifactPath(file string) (string, error) {
 		return "", fmt.Errorf("--file %s: %w", file, err)
 	}
 	return rel, nil
+}
+
+// encode renders v as its metadata file, checked with the schema its readers use: nothing is committed that
+// marina could not read back.
+func encode(file string, v *model.Version) ([]byte, error) {
+	data, err := v.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := model.Parse(file, data); err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 // SetState changes a version's state (e.g. blocked) and returns the new file content.

@@ -13,11 +13,8 @@ func (g *Registry) RecordSignature(v *model.Version, bundle []byte, signer strin
 	file := model.File(v.Name, v.Version)
 	sig := model.SignatureFile(v.Name, v.Version)
 	v.Signing = &model.Signing{Bundle: sig}
-	data, err := v.Marshal()
+	data, err := encode(file, v)
 	if err != nil {
-		return "", err
-	}
-	if _, err := model.Parse(file, data); err != nil {
 		return "", err
 	}
 	commit, err := g.Repo.Commit(repo.Commit{
