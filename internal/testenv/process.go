@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -35,7 +36,7 @@ func (c *Cluster) start(tb testing.TB, component string, cmd *exec.Cmd) {
 		_ = log.Close()
 		close(done)
 	}()
-	tb.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-done:
@@ -44,4 +45,21 @@ func (c *Cluster) start(tb testing.TB, component string, cmd *exec.Cmd) {
 			<-done
 		}
 	})
+	c.mu.Lock()
+	if c.stops == nil {
+		c.stops = map[string]func(){}
+	}
+	c.stops[component] = stop
+	c.mu.Unlock()
+	tb.Cleanup(stop)
+}
+
+// stop stops a component started by start before the test's Cleanup would; it does nothing for one not running.
+func (c *Cluster) stop(component string) {
+	c.mu.Lock()
+	stop := c.stops[component]
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 }

@@ -36,11 +36,14 @@ type RegistryOptions struct {
 	// TLS serves HTTPS with a certificate for 127.0.0.1 and localhost, issued by a CA made for the test and written
 	// to Registry.CAFile. Without it the registry speaks plain HTTP (clients need --plain-http).
 	TLS bool
+	// HostIP listens on the host's first non-loopback IPv4 address instead of 127.0.0.1, so that Pods on a real
+	// node (StartRealNode), whose 127.0.0.1 is their own, reach it too. Not with TLS.
+	HostIP bool
 }
 
 // Registry is a CNCF distribution registry run by a test on loopback.
 type Registry struct {
-	// Host is the registry's 127.0.0.1:PORT, as references name it (Host/repo@sha256:…).
+	// Host is the registry's 127.0.0.1:PORT (or HOSTIP:PORT), as references name it (Host/repo@sha256:…).
 	Host string
 	// CAFile is the PEM file of the CA that issued the registry's certificate (with RegistryOptions.TLS).
 	CAFile string
@@ -75,6 +78,14 @@ func StartRegistry(tb testing.TB, o RegistryOptions) *Registry {
 	tb.Helper()
 	bin := RegistryBinary(tb)
 	r := &Registry{Host: freeAddr(tb), dir: tb.TempDir()}
+	if o.HostIP {
+		ip := hostIP()
+		if ip == nil || o.TLS {
+			tb.Fatal("RegistryOptions.HostIP: the host has no non-loopback IPv4 address, or TLS was asked for too")
+		}
+		_, port, _ := net.SplitHostPort(r.Host)
+		r.Host = net.JoinHostPort(ip.String(), port)
+	}
 	r.Storage = filepath.Join(r.dir, "storage")
 	config := fmt.Sprintf("version: 0.1\nlog:\n  level: warn\n  accesslog: {disabled: true}\n"+
 		"storage:\n  filesystem: {rootdirectory: %q}\n  delete: {enabled: true}\n"+

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,7 +54,9 @@ type Cluster struct {
 	// Metrics sets the CPU use the metrics API reports (with Options.Metrics).
 	Metrics *PodMetrics
 
-	logs string
+	logs  string
+	mu    sync.Mutex
+	stops map[string]func() // by component; see start
 }
 
 func init() { logf.SetLogger(logr.Discard()) }
