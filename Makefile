@@ -14,8 +14,8 @@ build: ## build bin/marina (static, CGO_ENABLED=0: CLI, controller, router) and 
 	CGO_ENABLED=1 go build -o bin/marina-serve ./cmd/marina-serve
 
 IMAGE_OUT ?= bin/image
-image: ## marina's container images (marina, marina-serve) without Docker into bin/image (IMAGE_OUT), an OCI layout; REGISTRY=host:port[/path] also pushes them
-	go run ./hack/image -onnxruntime "$$(bash hack/onnxruntime.sh)" -out $(IMAGE_OUT) $(if $(REGISTRY),-registry $(REGISTRY))
+image: ## marina's container images (marina, marina-serve) without Docker into bin/image (IMAGE_OUT), an OCI layout; REGISTRY=host:port[/path] also pushes them (PLAIN_HTTP=1: without TLS)
+	go run ./hack/image -onnxruntime "$$(bash hack/onnxruntime.sh)" -out $(IMAGE_OUT) $(if $(REGISTRY),-registry $(REGISTRY)) $(if $(PLAIN_HTTP),-plain-http)
 
 image-lock: ## pin the images' Debian packages (hack/image/debian.lock) to the versions apt offers now; run apt-get update first
 	go run ./hack/image -update-lock

@@ -164,6 +164,10 @@ type RuntimeArtifact struct {
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	PullImage string `json:"pullImage,omitempty"`
+
+	// PlainHTTP has the init container talk HTTP to the registry: an in-cluster registry without TLS.
+	// +optional
+	PlainHTTP bool `json:"plainHTTP,omitempty"`
 }
 
 // Config names the ConfigMap the model server reads its environment from (envFrom).

@@ -24,7 +24,7 @@ import (
 // options are the command's flags.
 type options struct {
 	out, lock, cache, onnxRuntime, registry, version string
-	updateLock                                       bool
+	updateLock, plainHTTP                            bool
 }
 
 func main() {
@@ -35,6 +35,7 @@ func main() {
 	flag.StringVar(&o.onnxRuntime, "onnxruntime", "", "libonnxruntime.so.1 (what hack/onnxruntime.sh prints)")
 	flag.StringVar(&o.registry, "registry", "", "also push both images to this registry (host:port[/path]), credentials from the Docker config")
 	flag.StringVar(&o.version, "version", "", "the version the binaries report (default: git describe --tags --always --dirty)")
+	flag.BoolVar(&o.plainHTTP, "plain-http", false, "push over HTTP, not HTTPS (a test registry without TLS; loopback ones are reached over HTTP anyway)")
 	flag.BoolVar(&o.updateLock, "update-lock", false, "pin the versions apt offers now in the lock file, and build nothing")
 	flag.Parse()
 	if err := run(context.Background(), o, os.Stdout, os.Stderr); err != nil {
@@ -120,7 +121,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return nil
 	}
 	for _, n := range names {
-		if err := push(ctx, stdout, o.registry, n, info.version, images[n]); err != nil {
+		if err := push(ctx, stdout, o.registry, n, info.version, images[n], o.plainHTTP); err != nil {
 			return err
 		}
 	}
@@ -234,14 +235,18 @@ func mib(n int64) float64 { return float64(n) / (1 << 20) }
 
 // push writes img to REGISTRY/NAME:TAG (plain HTTP for a loopback registry, as ggcr does) and prints its reference
 // by digest.
-func push(ctx context.Context, w io.Writer, registry, n, version string, img v1.Image) error {
+func push(ctx context.Context, w io.Writer, registry, n, version string, img v1.Image, plainHTTP bool) error {
 	tag := strings.Map(func(r rune) rune {
 		if r == '+' {
 			return '_'
 		}
 		return r
 	}, version)
-	ref, err := name.NewTag(registry + "/" + n + ":" + tag)
+	var opts []name.Option
+	if plainHTTP {
+		opts = append(opts, name.Insecure)
+	}
+	ref, err := name.NewTag(registry+"/"+n+":"+tag, opts...)
 	if err != nil {
 		return fmt.Errorf("-registry %s: %w", registry, err)
 	}

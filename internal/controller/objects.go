@@ -108,7 +108,7 @@ func mutateDeployment(md *v1alpha1.ModelDeployment, d *appsv1.Deployment, v stri
 		pod.Resources = *s.Runtime.Resources
 	}
 	if a := s.Runtime.Artifact; a != nil {
-		pod.Artifact = modelpod.Artifact{Via: a.Via, PullSecret: a.PullSecret, PullImage: a.PullImage}
+		pod.Artifact = modelpod.Artifact{Via: a.Via, PullSecret: a.PullSecret, PullImage: a.PullImage, PlainHTTP: a.PlainHTTP}
 	}
 	if s.Config != nil {
 		pod.ConfigMap = s.Config.ConfigMapName

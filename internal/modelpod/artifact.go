@@ -57,6 +57,8 @@ type Artifact struct {
 	PullSecret string
 	// PullImage replaces PullImage as the init container's image (a mirror, or marina's image pinned by digest).
 	PullImage string
+	// PlainHTTP has the init container talk HTTP to the registry (marina model pull --plain-http).
+	PlainHTTP bool
 }
 
 // OCIReference is the registry reference of an oci:// artifact URI (HOST/REPO@sha256:… or HOST/REPO:TAG), and
@@ -142,6 +144,9 @@ func (p Pod) fetch(spec *corev1.PodSpec, security *corev1.SecurityContext) {
 		},
 		SecurityContext: security.DeepCopy(),
 		VolumeMounts:    []corev1.VolumeMount{{Name: modelsVolume, MountPath: ModelsDir}, {Name: "tmp", MountPath: "/tmp"}},
+	}
+	if p.Artifact.PlainHTTP {
+		pull.Args = append(pull.Args, "--plain-http")
 	}
 	if s := p.Artifact.PullSecret; s != "" {
 		pull.Env = []corev1.EnvVar{{Name: "DOCKER_CONFIG", Value: registryConfigDir}}

@@ -92,9 +92,11 @@ func TestAnOCIArtifactIsPulledIntoModelsByAnInitContainerThatRunsLikeTheServer(t
 		artifact   modelpod.Artifact
 		pullImage  string
 		dockerConf bool
+		extraArgs  []string
 	}{
 		{name: "with marina's image and the node's credentials", pullImage: modelpod.PullImage},
 		{name: "with a pull secret mounted as the Docker config", artifact: modelpod.Artifact{PullSecret: "registry", PullImage: "mirror.example.com/marina:0.1.0"}, pullImage: "mirror.example.com/marina:0.1.0", dockerConf: true},
+		{name: "from a registry without TLS", artifact: modelpod.Artifact{PlainHTTP: true}, pullImage: modelpod.PullImage, extraArgs: []string{"--plain-http"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -107,7 +109,7 @@ func TestAnOCIArtifactIsPulledIntoModelsByAnInitContainerThatRunsLikeTheServer(t
 				t.Fatalf("init containers %+v, want the model pull", spec.InitContainers)
 			}
 			pull, server := spec.InitContainers[0], spec.Containers[0]
-			if want := []string{"model", "pull", ociURI, "--dir", "/models"}; !slices.Equal(pull.Args, want) || pull.Image != tc.pullImage {
+			if want := append([]string{"model", "pull", ociURI, "--dir", "/models"}, tc.extraArgs...); !slices.Equal(pull.Args, want) || pull.Image != tc.pullImage {
 				t.Errorf("init container runs %s %q, want %s %q", pull.Image, pull.Args, tc.pullImage, want)
 			}
 			if !reflect.DeepEqual(pull.SecurityContext, server.SecurityContext) || *pull.SecurityContext.ReadOnlyRootFilesystem != true {

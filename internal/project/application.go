@@ -41,6 +41,8 @@ type RuntimeArtifact struct {
 	PullSecret string `json:"pullSecret,omitempty"`
 	// PullImage is the init container's image; default marina's own image of the same release as the server's.
 	PullImage string `json:"pullImage,omitempty"`
+	// PlainHTTP has the init container talk HTTP to the registry: an in-cluster registry without TLS.
+	PlainHTTP bool `json:"plainHTTP,omitempty"`
 }
 
 // SecretRef declares a secret the model server needs, from External Secrets or Sealed Secrets.

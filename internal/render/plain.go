@@ -135,7 +135,7 @@ func (c *context) artifact() modelpod.Artifact {
 	if rt == nil || rt.Artifact == nil {
 		return modelpod.Artifact{}
 	}
-	return modelpod.Artifact{Via: rt.Artifact.Via, PullSecret: rt.Artifact.PullSecret, PullImage: rt.Artifact.PullImage}
+	return modelpod.Artifact{Via: rt.Artifact.Via, PullSecret: rt.Artifact.PullSecret, PullImage: rt.Artifact.PullImage, PlainHTTP: rt.Artifact.PlainHTTP}
 }
 
 // args are model.yaml's runtime.args; nil means PodSpec's default, marina serve on the artifact.

@@ -40,7 +40,16 @@ type RealNode struct {
 	// Registry is where containerd pulls images from (plain HTTP, started with RegistryOptions.HostIP so Pods reach
 	// it too); the sandbox ("pause") image is pushed there.
 	Registry *Registry
+	// Dedicated taints the node RealNodeTaint, so only Pods that tolerate it (and select RealNodeLabel) run there,
+	// and everything else stays on kwok nodes.
+	Dedicated bool
 }
+
+// RealNodeLabel is the label the real node carries (with the value "real").
+const RealNodeLabel = "marina.dev/test-node"
+
+// RealNodeTaint is the taint of a Dedicated real node.
+var RealNodeTaint = corev1.Taint{Key: RealNodeLabel, Value: "real", Effect: corev1.TaintEffectNoSchedule}
 
 // PodCIDR is the real node's Pod network (the CNI bridge's subnet).
 const PodCIDR = "10.244.0.0/24"
@@ -114,7 +123,10 @@ func (c *Cluster) StartRealNode(tb testing.TB, n RealNode) *corev1.Node {
 	kubelet := exec.Command(filepath.Join(c.Assets, "kubelet"), "--config="+filepath.Join(dir, "kubelet.yaml"),
 		"--kubeconfig="+c.Kubeconfig, "--hostname-override="+n.Name, "--node-ip="+ip.String(),
 		"--root-dir="+filepath.Join(dir, "kubelet"), "--cert-dir="+filepath.Join(dir, "pki"),
-		"--node-labels=marina.dev/test-node=real", "--v=1")
+		"--node-labels="+RealNodeLabel+"=real", "--v=1")
+	if n.Dedicated {
+		kubelet.Args = append(kubelet.Args, "--register-with-taints="+RealNodeTaint.ToString())
+	}
 	c.start(tb, "kubelet", kubelet)
 	c.run(tb, "kube-proxy", "--config="+filepath.Join(dir, "kube-proxy.yaml"), "--v=1")
 	// Cleanup is LIFO: the Pods go while the kubelet still runs (it stops their sandboxes, which releases their

@@ -32,9 +32,9 @@ const argoReconciliation = 5 * time.Second
 // to the Pods, with real repo-server, application-controller and applicationset-controller processes; nothing
 // writes status for them. The ModelDeployment is Healthy through the Lua health check of gitops/argocd/argocd-cm.yaml.
 func TestArgoCD(t *testing.T) {
-	c := gitopsCluster(t)
+	c, d := gitopsCluster(t)
 	c.StartArgoCD(t, testenv.ArgoCD{Reconciliation: argoReconciliation})
-	r := newGitOpsRepo(t, "argocd", nil)
+	r := newGitOpsRepo(t, "argocd", d, nil)
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, n := range []string{"argocd-repo-server", "argocd-application-controller", "argocd-applicationset-controller"} {

@@ -28,9 +28,9 @@ const fluxPoll = "5s"
 // TestFlux bootstraps Flux with what marina init wrote and follows a promotion and a rollback from `git push` to
 // the Pods, with real source-controller and kustomize-controller processes; nothing writes status for them.
 func TestFlux(t *testing.T) {
-	c := gitopsCluster(t)
+	c, d := gitopsCluster(t)
 	c.StartFlux(t, 2*time.Second)
-	r := newGitOpsRepo(t, "flux", func(work string) {
+	r := newGitOpsRepo(t, "flux", d, func(work string) {
 		replaceIn(t, filepath.Join(work, "gitops", "flux", "gitrepository.yaml"), "interval: 1m", "interval: "+fluxPoll)
 	})
 	t.Cleanup(func() {

@@ -26,6 +26,7 @@ import (
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/doctor"
 	"github.com/marina-dev/marina/internal/eventually"
+	"github.com/marina-dev/marina/internal/model/onnxtest"
 	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 	"github.com/marina-dev/marina/internal/testenv"
@@ -37,23 +38,28 @@ type gitopsRepo struct {
 	work   string // the team's clone, with origin = url
 	url    string // what marina.yaml and gitops/ name
 	server *repotest.GitServer
+	// v1 and v2 are iris-classifier's model files of 1.0.0 and 1.1.0 (v2 answers differently).
+	v1, v2 string
 }
 
-// newGitOpsRepo makes the repository for one engine (argocd or flux). edit runs on the fresh scaffold before the
-// first push (the test's own settings, e.g. a shorter poll interval, as a team edits gitops/ by hand).
-func newGitOpsRepo(t *testing.T, engine string, edit func(work string)) *gitopsRepo {
+// newGitOpsRepo makes the repository for one engine (argocd or flux). Every model runs marina's images from d's
+// registry, pinned by digest, and every version is pushed there as an OCI artifact; staging's iris-classifier runs
+// on the real node. edit runs on the fresh scaffold before the first push (the test's own settings, e.g. a shorter
+// poll interval, as a team edits gitops/ by hand).
+func newGitOpsRepo(t *testing.T, engine string, d *dataPath, edit func(work string)) *gitopsRepo {
 	t.Helper()
 	root := t.TempDir()
 	server := repotest.ServeGit(t, root, repotest.GitAuth{})
 	bare := filepath.Join(root, "ml-platform.git")
-	r := &gitopsRepo{work: filepath.Join(t.TempDir(), "ml-platform"), url: server.RepoURL(bare), server: server}
+	example := repotest.ExamplePath()
+	r := &gitopsRepo{work: filepath.Join(t.TempDir(), "ml-platform"), url: server.RepoURL(bare), server: server,
+		v1: filepath.Join(example, "models/iris-classifier/artifacts/v1.0.0.onnx"), v2: onnxtest.Generated(t, "iris-classifier-v2-worse.onnx")}
 	t.Setenv("GIT_AUTHOR_NAME", "e2e")
 	t.Setenv("GIT_AUTHOR_EMAIL", "e2e@marina.dev")
 	t.Setenv("GIT_COMMITTER_NAME", "e2e")
 	t.Setenv("GIT_COMMITTER_EMAIL", "e2e@marina.dev")
 
 	r.marina(t, "init", r.work, "--repo-url", r.url, "--engine", engine, "--ci", "github")
-	example := repotest.ExamplePath()
 	for _, f := range []string{
 		"models/iris-classifier/artifacts/v1.0.0.onnx", "models/iris-classifier/eval/iris.csv",
 		"models/vision-gpu/artifacts/v1.0.0.onnx",
@@ -72,21 +78,27 @@ func newGitOpsRepo(t *testing.T, engine string, edit func(work string)) *gitopsR
 	// vision-gpu is rolled out by marina controller (a ModelDeployment), iris-classifier by plain Deployments:
 	// each engine has to judge both.
 	replaceIn(t, filepath.Join(r.work, "applications", "vision-gpu", "model.yaml"), "backend: plain", "backend: marina")
-	// As in examples/ml-platform (hack/gen-example.sh): no released marina-serve image exists to pin by digest, and
-	// kwok runs no image, so prod's requireDigestPinnedImages is set aside here; the image itself is built and run
-	// under runc by test/image, and the real node of the next tier will pull it by digest.
-	replaceIn(t, filepath.Join(r.work, "marina.yaml"), "      requireDigestPinnedImages: true", "      # requireDigestPinnedImages: true")
+	// marina's images as make image built them, pinned by digest (prod's requireDigestPinnedImages holds).
+	for _, m := range []string{"iris-classifier", "vision-gpu"} {
+		replaceIn(t, filepath.Join(r.work, "applications", m, "model.yaml"), "  runtime:\n    image: ghcr.io/marina-dev/marina-serve:0.1.0\n    port: 8080\n", d.runtime())
+	}
 	if edit != nil {
 		edit(r.work)
 	}
 	r.git(t, "add", "-A")
 	r.git(t, "commit", "-qm", "e2e: models, applications and the test's GitOps settings")
-	r.marina(t, "model", "register", "iris-classifier", "--version", "1.0.0", "--file", "models/iris-classifier/artifacts/v1.0.0.onnx")
-	r.marina(t, "model", "register", "iris-classifier", "--version", "1.1.0", "--file", "models/iris-classifier/artifacts/v1.0.0.onnx")
-	r.marina(t, "model", "register", "vision-gpu", "--version", "1.0.0", "--file", "models/vision-gpu/artifacts/v1.0.0.onnx")
+	for _, v := range []struct{ model, version, file string }{
+		{"iris-classifier", "1.0.0", r.v1}, {"iris-classifier", "1.1.0", r.v2}, {"vision-gpu", "1.0.0", "models/vision-gpu/artifacts/v1.0.0.onnx"},
+	} {
+		r.marina(t, "model", "register", v.model, "--version", v.version, "--file", v.file,
+			"--push", "--to", d.reg.Host+"/models/"+v.model, "--plain-http")
+	}
 	r.marina(t, "promote", "iris-classifier@1.0.0", "--env", "staging")
 	r.marina(t, "promote", "iris-classifier@1.0.0", "--env", "prod")
 	r.marina(t, "promote", "vision-gpu@1.0.0", "--env", "staging")
+	replaceIn(t, filepath.Join(r.work, "applications", "iris-classifier", "model.yaml"), "    staging:\n      version: 1.0.0\n", "    staging:\n      version: 1.0.0\n"+onRealNode())
+	r.marina(t, "render", "--model", "iris-classifier", "--env", "staging", "--write")
+	r.git(t, "commit", "-qam", "e2e: staging's iris-classifier runs on the real node")
 
 	repotest.Git(t, r.work, "clone", "-q", "--bare", r.work, bare)
 	repotest.Git(t, bare, "config", "http.receivepack", "true") // anonymous pushes, as the test's team pushes
@@ -169,16 +181,18 @@ func replaceIn(t *testing.T, file, old, new string) {
 	}
 }
 
-// gitopsCluster is a control plane with workloads and resource metrics, a CPU node, a GPU node, the Gateway the
-// rendered HTTPRoutes attach to (accepted by testenv's stand-in) and marina controller watching every namespace.
-func gitopsCluster(t *testing.T) *testenv.Cluster {
+// gitopsCluster is a control plane with workloads and resource metrics, a CPU node, a GPU node (both kwok), a
+// real node with marina's images in a registry it pulls from (dataPath), the Gateway the rendered HTTPRoutes attach
+// to (accepted by testenv's stand-in) and marina controller watching every namespace.
+func gitopsCluster(t *testing.T) (*testenv.Cluster, *dataPath) {
 	t.Helper()
 	c := testenv.Start(t, testenv.Options{CRDs: true, Workloads: true, Metrics: true})
 	c.AddNode(t, testenv.Node{Name: "cpu-0", CPU: "16", Memory: "64Gi"})
 	c.AddNode(t, testenv.Node{Name: "gpu-0", GPUs: 2})
+	d := startDataPath(t, c)
 	c.AcceptRoutes(t, render.DefaultGatewayNamespace, render.DefaultGatewayName)
 	runController(t, c.Kubeconfig, "")
-	return c
+	return c, d
 }
 
 // running reports whether each model (namespace/name → version) runs its version on all replicas, GPU models
@@ -418,20 +432,24 @@ func (e engine) deliver(t *testing.T, c *testenv.Cluster, r *gitopsRepo) {
 		"models-staging/iris-classifier": "1.0.0", "models-prod/iris-classifier": "1.0.0", "models-staging/vision-gpu": "1.0.0",
 	})
 	t.Logf("bootstrap (kubectl apply -k gitops/%s) to every engine object healthy and every Pod Ready: %s", e.dir, took.Round(100*time.Millisecond))
+	v1, v2 := wantAnswers(t, r.v1), wantAnswers(t, r.v2)
+	answersAre(t, c, "models-staging", "iris-classifier", v1, "staging's iris-classifier 1.0.0 answers through its Service as ONNX Runtime on the host does")
 	for _, step := range []struct {
-		name string
-		args []string
-		want map[string]string
+		name    string
+		args    []string
+		want    map[string]string
+		answers []float32
 	}{
 		{"promote", []string{"promote", "iris-classifier@1.1.0", "--env", "staging", "--push"},
-			map[string]string{"models-staging/iris-classifier": "1.1.0", "models-prod/iris-classifier": "1.0.0"}},
+			map[string]string{"models-staging/iris-classifier": "1.1.0", "models-prod/iris-classifier": "1.0.0"}, v2},
 		{"rollback", []string{"rollback", "iris-classifier", "--env", "staging", "--reason", "e2e", "--push"},
-			map[string]string{"models-staging/iris-classifier": "1.0.0"}},
+			map[string]string{"models-staging/iris-classifier": "1.0.0"}, v1},
 	} {
 		t.Run(step.name, func(t *testing.T) {
 			r.marina(t, step.args...)
 			took := e.wait(t, c, r, "applies the "+step.name, 3*time.Minute, step.want)
 			t.Logf("marina %s --push to Ready in staging: %s (%s)", step.name, took.Round(100*time.Millisecond), e.setting)
+			answersAre(t, c, "models-staging", "iris-classifier", step.answers, "staging answers with the model of the "+step.name)
 		})
 	}
 }

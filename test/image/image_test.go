@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -40,8 +39,6 @@ import (
 // default seccomp profile, and one on ~/go/bin would come first on PATH.
 const runc = "/usr/sbin/runc"
 
-var digestLine = regexp.MustCompile(`(?m)^(marina|marina-serve)@(sha256:[0-9a-f]{64})\t`)
-
 // built is the layout the first make image of this test binary wrote, shared by the tests that run its images.
 var built struct {
 	once    sync.Once
@@ -63,24 +60,8 @@ func TestMain(m *testing.M) {
 func makeImage(t *testing.T, out, registry string) (map[string]string, string) {
 	t.Helper()
 	inferencetest.Lib(t) // make image packs ONNX Runtime: skip (or fail) with the hint when it is missing
-	args := []string{"-s", "-C", root, "image", "IMAGE_OUT=" + out}
-	if registry != "" {
-		args = append(args, "REGISTRY="+registry)
-	}
-	cmd := exec.Command("make", args...)
-	b, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("make image: %v\n%s", err, b)
-	}
-	digests := map[string]string{}
-	for _, m := range digestLine.FindAllStringSubmatch(string(b), -1) {
-		digests[m[1]] = m[2]
-	}
-	if len(digests) != 2 {
-		t.Fatalf("make image printed %d image digests, want marina's and marina-serve's:\n%s", len(digests), b)
-	}
-	t.Logf("make image:\n%s", b)
-	return digests, string(b)
+	b := testenv.MakeImage(t, out, registry, false)
+	return b.Digests, b.Output
 }
 
 // sharedBuild is the first make image of the test binary.

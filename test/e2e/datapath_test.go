@@ -1,0 +1,179 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/marina-dev/marina/internal/inference"
+	"github.com/marina-dev/marina/internal/inference/inferencetest"
+	"github.com/marina-dev/marina/internal/testenv"
+)
+
+// dataPath is what makes staging's iris-classifier run for real: a registry Pods reach, marina's images built by
+// make image and pushed there, and a real node (named cpu-real, tainted so that only staging's iris-classifier,
+// which tolerates and selects it, runs there; prod's six HPA replicas and the GPU model stay on kwok nodes).
+type dataPath struct {
+	reg *testenv.Registry
+	// serve and pull are marina-serve's and marina's images, pinned by the digests make image printed.
+	serve, pull string
+}
+
+// realNodeName starts as the kwok CPU node's name does: running() accepts either for CPU models.
+const realNodeName = "cpu-real"
+
+// startDataPath builds and pushes marina's images and starts the real node.
+func startDataPath(t *testing.T, c *testenv.Cluster) *dataPath {
+	t.Helper()
+	inferencetest.Lib(t) // make image packs ONNX Runtime, and the expected answers are computed with it
+	reg := testenv.StartRegistry(t, testenv.RegistryOptions{HostIP: true})
+	build := testenv.MakeImage(t, filepath.Join(t.TempDir(), "layout"), reg.Host+"/marina", true)
+	c.StartRealNode(t, testenv.RealNode{Name: realNodeName, Registry: reg, Dedicated: true})
+	return &dataPath{
+		reg:   reg,
+		serve: reg.Host + "/marina/marina-serve@" + build.Digests["marina-serve"],
+		pull:  reg.Host + "/marina/marina@" + build.Digests["marina"],
+	}
+}
+
+// runtime is the runtime block of model.yaml for a model served by marina's image from this registry.
+func (d *dataPath) runtime() string {
+	return fmt.Sprintf("  runtime:\n    image: %s\n    port: 8080\n    artifact: {pullImage: %s, plainHTTP: true}\n", d.serve, d.pull)
+}
+
+// onRealNode is what staging's iris-classifier adds under its environment to run on the real node.
+func onRealNode() string {
+	return fmt.Sprintf("      nodeSelector: {%s: real}\n      tolerations: [{key: %s, operator: Equal, value: real, effect: NoSchedule}]\n",
+		testenv.RealNodeLabel, testenv.RealNodeLabel)
+}
+
+// irisInput is three iris flowers, one of each class.
+var irisInput = []float32{5.0, 3.4, 1.5, 0.2, 5.9, 2.8, 4.3, 1.3, 6.6, 3.0, 5.6, 2.1}
+
+// wantAnswers is what ONNX Runtime on the host computes for irisInput with the model file.
+func wantAnswers(t *testing.T, file string) []float32 {
+	t.Helper()
+	s, err := inference.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out, err := s.Run([]inference.Tensor{{Name: "input", DType: inference.Float32, Shape: []int64{3, 4}, Float32: irisInput}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out[0].Float32
+}
+
+// answers posts irisInput to the model's Service (its ClusterIP, through kube-proxy's rules on the host) and
+// returns the probabilities, or why there are none yet.
+func answers(ctx context.Context, c client.Client, ns, name string) ([]float32, string) {
+	var svc corev1.Service
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &svc); err != nil {
+		return nil, err.Error()
+	}
+	if len(svc.Spec.Ports) == 0 || svc.Spec.ClusterIP == "" {
+		return nil, fmt.Sprintf("Service %s/%s has no ClusterIP or port", ns, name)
+	}
+	url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(svc.Spec.Ports[0].Port))) + "/v2/models/" + name + "/infer"
+	body, _ := json.Marshal(map[string]any{"inputs": []map[string]any{{"name": "input", "shape": []int{3, 4}, "datatype": "FP32", "data": irisInput}}})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err.Error()
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		return nil, "POST " + url + ": " + err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var got struct {
+		Outputs []struct{ Data []float32 }
+	}
+	if err := json.Unmarshal(b, &got); err != nil || resp.StatusCode != http.StatusOK || len(got.Outputs) != 1 {
+		return nil, fmt.Sprintf("POST %s: %d %s", url, resp.StatusCode, b)
+	}
+	return got.Outputs[0].Data, ""
+}
+
+// answersAre waits until every answer of the Service is want (a rollout in progress may answer with either
+// version: ask several times).
+func answersAre(t *testing.T, c *testenv.Cluster, ns, name string, want []float32, what string) {
+	t.Helper()
+	var seen []string // every distinct reason, for the failure message
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("while waiting for %s/%s's answers:\n%s\n%s\n%s", ns, name, strings.Join(seen, "\n"), endpoints(c, ns), c.Logs("kube-proxy"))
+		}
+	})
+	waitUntil(t, what, 2*time.Minute, func(ctx context.Context) (bool, string) {
+		for range 6 {
+			got, why := answers(ctx, c.Client, ns, name)
+			if got == nil {
+				if !slices.Contains(seen, why) && ctx.Err() == nil {
+					seen = append(seen, why)
+				}
+				return false, why
+			}
+			if !sameAnswers(got, want) {
+				return false, fmt.Sprintf("%s/%s answers %v, want %v", ns, name, got, want)
+			}
+		}
+		return true, ""
+	})
+}
+
+func sameAnswers(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Abs(float64(a[i]-b[i])) > 1e-6 {
+			return false
+		}
+	}
+	return true
+}
+
+// endpoints lists the namespace's Pods and EndpointSlices, for failure messages.
+func endpoints(c *testenv.Cluster, ns string) string {
+	var b strings.Builder
+	var pods corev1.PodList
+	_ = c.Client.List(context.Background(), &pods, client.InNamespace(ns))
+	for _, p := range pods.Items {
+		fmt.Fprintf(&b, "Pod %s on %s, IP %s, %s\n", p.Name, p.Spec.NodeName, p.Status.PodIP, p.Status.Phase)
+	}
+	var slices discoveryv1.EndpointSliceList
+	_ = c.Client.List(context.Background(), &slices, client.InNamespace(ns))
+	for _, s := range slices.Items {
+		for _, e := range s.Endpoints {
+			fmt.Fprintf(&b, "EndpointSlice %s: %v ready=%v\n", s.Name, e.Addresses, e.Conditions.Ready != nil && *e.Conditions.Ready)
+		}
+	}
+	out, _ := exec.Command("iptables-save", "-t", "nat").Output()
+	for line := range strings.SplitSeq(string(out), "\n") {
+		if strings.Contains(line, ns+"/") {
+			fmt.Fprintln(&b, line)
+		}
+	}
+	return b.String()
+}
