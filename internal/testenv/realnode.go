@@ -71,7 +71,8 @@ type realNode struct {
 
 // StartRealNode runs a real node for the cluster (started with Options.Workloads) and returns once the Node is
 // Ready. Everything it sets up on the host — processes, mounts, network namespaces, the CNI bridge, iptables rules,
-// cgroups, sysctls — is undone when the test ends, also after a failure. It needs root; one at a time per host.
+// cgroups, sysctls — is undone when the test ends, also after a failure. It needs root; one runs per host at a
+// time (tests in other packages wait for the one before to be torn down).
 func (c *Cluster) StartRealNode(tb testing.TB, n RealNode) *corev1.Node {
 	tb.Helper()
 	if os.Geteuid() != 0 {
@@ -99,6 +100,16 @@ func (c *Cluster) StartRealNode(tb testing.TB, n RealNode) *corev1.Node {
 		tb.Fatal("RealNode.Registry is required: containerd pulls the sandbox image and every other image from it")
 	}
 	pause := pushPause(tb, assets, n.Registry.Host)
+
+	// One real node per host at a time (kubelet's port, the bridge, kubepods, iptables): a second test waits.
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "marina-real-node.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		tb.Fatalf("waiting for the host's real node lock: %v", err)
+	}
+	tb.Cleanup(func() { _ = lock.Close() }) // after teardown (LIFO): closing releases the lock
 
 	// A short directory: unix socket paths are limited to 108 bytes, and TempDir's can be long.
 	dir, err := os.MkdirTemp("", "marina-node-")
