@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -62,4 +63,15 @@ func (c *Cluster) stop(component string) {
 	if stop != nil {
 		stop()
 	}
+}
+
+// Kubectl runs kubectl — hack/controlplane.sh's, of the cluster's version — with the admin kubeconfig, as a user
+// would, and returns its output; a non-zero exit fails the test.
+func (c *Cluster) Kubectl(tb testing.TB, args ...string) string {
+	tb.Helper()
+	out, err := exec.Command(filepath.Join(c.Assets, "kubectl"), append([]string{"--kubeconfig=" + c.Kubeconfig}, args...)...).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }

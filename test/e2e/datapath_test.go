@@ -11,11 +11,13 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -162,9 +164,9 @@ func endpoints(c *testenv.Cluster, ns string) string {
 	for _, p := range pods.Items {
 		fmt.Fprintf(&b, "Pod %s on %s, IP %s, %s\n", p.Name, p.Spec.NodeName, p.Status.PodIP, p.Status.Phase)
 	}
-	var slices discoveryv1.EndpointSliceList
-	_ = c.Client.List(context.Background(), &slices, client.InNamespace(ns))
-	for _, s := range slices.Items {
+	var eps discoveryv1.EndpointSliceList
+	_ = c.Client.List(context.Background(), &eps, client.InNamespace(ns))
+	for _, s := range eps.Items {
 		for _, e := range s.Endpoints {
 			fmt.Fprintf(&b, "EndpointSlice %s: %v ready=%v\n", s.Name, e.Addresses, e.Conditions.Ready != nil && *e.Conditions.Ready)
 		}
@@ -176,4 +178,98 @@ func endpoints(c *testenv.Cluster, ns string) string {
 		}
 	}
 	return b.String()
+}
+
+// killedServerRestarts checks, on a Ready Pod of the Deployment running on the real node, that the model server's
+// process runs as rendered — user 65532, no capabilities, no privilege escalation, seccomp filtering, a read-only
+// root — then kills it (SIGKILL, as the OOM killer would) and waits for the kubelet to restart it and the Service to
+// answer want again.
+func killedServerRestarts(t *testing.T, c *testenv.Cluster, ns, name string, want []float32) {
+	t.Helper()
+	var pods corev1.PodList
+	if err := c.Client.List(context.Background(), &pods, client.InNamespace(ns), client.MatchingLabels{"app.kubernetes.io/name": name}); err != nil {
+		t.Fatal(err)
+	}
+	var pod *corev1.Pod
+	for i := range pods.Items {
+		if p := &pods.Items[i]; p.Spec.NodeName == realNodeName && p.DeletionTimestamp == nil && len(p.Status.ContainerStatuses) == 1 && p.Status.ContainerStatuses[0].Ready {
+			pod = p
+		}
+	}
+	if pod == nil {
+		t.Fatalf("no Ready Pod of %s/%s on %s:\n%s", ns, name, realNodeName, endpoints(c, ns))
+	}
+	status := pod.Status.ContainerStatuses[0]
+	pid := containerPID(t, strings.TrimPrefix(status.ContainerID, "containerd://"))
+	for _, want := range []struct{ field, value string }{
+		{"Uid", "65532\t65532\t65532\t65532"}, {"Gid", "65532\t65532\t65532\t65532"},
+		{"CapEff", "0000000000000000"}, {"CapPrm", "0000000000000000"}, {"NoNewPrivs", "1"}, {"Seccomp", "2"},
+	} {
+		if got := procStatus(t, pid, want.field); got != want.value {
+			t.Errorf("the server's %s is %q, want %q", want.field, got, want.value)
+		}
+	}
+	if !rootReadOnly(t, pid) {
+		t.Errorf("the server's root file system is writable; the rendered Pod asks for readOnlyRootFilesystem")
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the kubelet restarts the killed server", 2*time.Minute, func(ctx context.Context) (bool, string) {
+		var p corev1.Pod
+		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(pod), &p); err != nil {
+			return false, err.Error()
+		}
+		s := p.Status.ContainerStatuses[0]
+		return s.RestartCount > status.RestartCount && s.Ready, fmt.Sprintf("restarts %d, ready %v, state %+v", s.RestartCount, s.Ready, s.State)
+	})
+	answersAre(t, c, ns, name, want, "the restarted server answers")
+}
+
+// containerPID finds the process of a container by its cgroup (cgroupfs: …/pod<uid>/<container id>).
+func containerPID(t *testing.T, id string) int {
+	t.Helper()
+	cgroups, _ := filepath.Glob("/proc/[0-9]*/cgroup")
+	for _, f := range cgroups {
+		b, err := os.ReadFile(f)
+		if err != nil || !bytes.Contains(b, []byte("/"+id+"\n")) {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		if err == nil {
+			return pid
+		}
+	}
+	t.Fatalf("no process in container %s's cgroup", id)
+	return 0
+}
+
+// procStatus is a field of /proc/PID/status.
+func procStatus(t *testing.T, pid int, field string) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// rootReadOnly reports whether the process's root mount is read-only.
+func rootReadOnly(t *testing.T, pid int) bool {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 5 && f[4] == "/" {
+			return slices.Contains(strings.Split(f[5], ","), "ro")
+		}
+	}
+	return false
 }

@@ -69,25 +69,44 @@ func TestFlux(t *testing.T) {
 	})
 	t.Run("the HPA owns replicas", func(t *testing.T) {
 		want := hpaScales(t, c)
-		// flux reconcile kustomization ml-platform-apps-prod: Flux applies prod again, with the HPA's count live.
-		ks, err := getUnstructured(context.Background(), c.Client, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", testenv.FluxNamespace, "ml-platform-apps-prod")
-		if err != nil {
-			t.Fatal(err)
-		}
-		requested := time.Now().Format(time.RFC3339Nano)
-		ks.SetAnnotations(map[string]string{"reconcile.fluxcd.io/requestedAt": requested})
-		if err := c.Client.Update(context.Background(), ks); err != nil {
-			t.Fatal(err)
-		}
-		waitUntil(t, "Flux reconciles prod again", time.Minute, func(ctx context.Context) (bool, string) {
-			k, err := getUnstructured(ctx, c.Client, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", testenv.FluxNamespace, "ml-platform-apps-prod")
-			if err != nil {
-				return false, err.Error()
-			}
-			ready, why := conditionTrue(k, "Ready")
-			return ready && stringAt(k, "status", "lastHandledReconcileAt") == requested, why
-		})
+		fluxReconcile(t, c, "ml-platform-apps-prod") // Flux applies prod again, with the HPA's count live
 		replicasAfter(t, c, want)
+	})
+	// The seed's recovery path when Git cannot be reached: kubectl rollout undo on the rendered Deployment brings
+	// back the previous version's Pods; Flux puts Git's version back at its next reconciliation.
+	t.Run("kubectl rollout undo, then Flux corrects the drift", func(t *testing.T) {
+		v1, v2 := wantAnswers(t, r.v1), wantAnswers(t, r.v2) // Git has staging at 1.0.0 since the rollback
+		c.Kubectl(t, "rollout", "undo", "deployment/iris-classifier", "-n", "models-staging")
+		c.Kubectl(t, "rollout", "status", "deployment/iris-classifier", "-n", "models-staging", "--timeout=3m")
+		answersAre(t, c, "models-staging", "iris-classifier", v2, "the undone Deployment answers with 1.1.0's model")
+		fluxReconcile(t, c, "ml-platform-apps-staging")
+		answersAre(t, c, "models-staging", "iris-classifier", v1, "Flux restores 1.0.0 from Git")
+	})
+	t.Run("a killed server is restarted by the kubelet and runs as rendered", func(t *testing.T) {
+		killedServerRestarts(t, c, "models-staging", "iris-classifier", wantAnswers(t, r.v1))
+	})
+}
+
+// fluxReconcile does what `flux reconcile kustomization NAME` does: it asks kustomize-controller to apply the
+// Kustomization again now and waits until it has.
+func fluxReconcile(t *testing.T, c *testenv.Cluster, name string) {
+	t.Helper()
+	ks, err := getUnstructured(context.Background(), c.Client, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", testenv.FluxNamespace, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requested := time.Now().Format(time.RFC3339Nano)
+	ks.SetAnnotations(map[string]string{"reconcile.fluxcd.io/requestedAt": requested})
+	if err := c.Client.Update(context.Background(), ks); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "Flux reconciles "+name+" again", time.Minute, func(ctx context.Context) (bool, string) {
+		k, err := getUnstructured(ctx, c.Client, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", testenv.FluxNamespace, name)
+		if err != nil {
+			return false, err.Error()
+		}
+		ready, why := conditionTrue(k, "Ready")
+		return ready && stringAt(k, "status", "lastHandledReconcileAt") == requested, why
 	})
 }
 
