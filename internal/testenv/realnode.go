@@ -342,6 +342,9 @@ func (rn *realNode) teardown(tb testing.TB) {
 		rn.c.stop(component)
 	}
 	killShims(rn.sock)
+	// Containers outlive their shim (runc starts each in its own session): whatever still runs in the Pods'
+	// cgroups — a kubelet that died first stopped nothing — is killed there.
+	killCgroup(tb, "kubepods")
 	unmountUnder(tb, rn.dir)
 	for ns := range netnsNames() {
 		if !rn.netnsBefore[ns] && strings.HasPrefix(ns, "cni-") {
@@ -372,10 +375,11 @@ func (rn *realNode) teardown(tb testing.TB) {
 	}
 }
 
-// drain deletes every Pod bound to the node and waits (up to a minute) until the kubelet has stopped them.
+// drain deletes every Pod bound to the node and waits (up to 30 s; a few when the kubelet is alive) until the
+// kubelet has stopped them.
 func (rn *realNode) drain(tb testing.TB) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var pods corev1.PodList
 	if err := rn.c.Client.List(ctx, &pods, client.MatchingFields{"spec.nodeName": rn.name}); err != nil {
@@ -447,6 +451,44 @@ func killShims(sock string) {
 			_ = syscall.Kill(-pid, syscall.SIGKILL) // the shim leads its containers' process group
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
+	}
+}
+
+// killCgroup kills every process in the cgroup tree name (of the pids hierarchy, or cgroup v2) and waits up to
+// 10 s for it to be empty.
+func killCgroup(tb testing.TB, name string) {
+	tb.Helper()
+	root := filepath.Join("/sys/fs/cgroup/pids", name)
+	if _, err := os.Stat(root); err != nil {
+		root = filepath.Join("/sys/fs/cgroup", name)
+	}
+	procs := func() []int {
+		var pids []int
+		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.Name() != "cgroup.procs" {
+				return nil
+			}
+			b, _ := os.ReadFile(p)
+			for f := range strings.FieldsSeq(string(b)) {
+				var pid int
+				if _, err := fmt.Sscanf(f, "%d", &pid); err == nil {
+					pids = append(pids, pid)
+				}
+			}
+			return nil
+		})
+		return pids
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for pids := procs(); len(pids) > 0; pids = procs() {
+		if time.Now().After(deadline) {
+			tb.Errorf("processes %v still run in %s", pids, root)
+			return
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
