@@ -53,7 +53,7 @@ else
       -o argocd.tmp github.com/argoproj/argo-cd/v3/cmd
   )
   mv "$dir/argocd.tmp" "$out/argocd"
-  ARGOCD_BINARY_NAME=argocd-repo-server "$out/argocd" --help 2>&1 | grep -q -- '--parallelismlimit' || { log "argocd-repo-server --help does not look right"; exit 1; }
+  grep -q -- '--parallelismlimit' <<<"$(ARGOCD_BINARY_NAME=argocd-repo-server "$out/argocd" --help 2>&1)" || { log "argocd-repo-server --help does not look right"; exit 1; }
   touch "$out/.argocd.complete"
   log "argocd $ARGOCD_VERSION: built in $(elapsed "$start")"
 fi
@@ -74,7 +74,7 @@ else
   (cd "$dir/kustomize" && go get "sigs.k8s.io/kustomize/kustomize/v5@v$kustomize" &&
     go build -trimpath -ldflags "-s -w" -o kustomize.tmp sigs.k8s.io/kustomize/kustomize/v5)
   mv "$dir/kustomize/kustomize.tmp" "$out/path/kustomize"
-  "$out/path/kustomize" version | grep -qF "$kustomize" || { log "kustomize version does not print $kustomize"; exit 1; }
+  grep -qF "$kustomize" <<<"$("$out/path/kustomize" version)" || { log "kustomize version does not print $kustomize"; exit 1; }
   touch "$out/.path.complete"
   log "kustomize v$kustomize: built"
 fi

@@ -133,9 +133,9 @@ GO
   for n in $names; do
     ln -sfn kubernetes "$out/$n"
     if [ "$n" = kubectl ]; then
-      "$out/$n" version --client | grep -qF "Client Version: $K8S_VERSION" || { log "kubectl version --client does not print $K8S_VERSION"; exit 1; }
+      grep -qF "Client Version: $K8S_VERSION" <<<"$("$out/$n" version --client)" || { log "kubectl version --client does not print $K8S_VERSION"; exit 1; }
     else
-      "$out/$n" --version | grep -qF "Kubernetes $K8S_VERSION" || { log "$n --version does not print $K8S_VERSION"; exit 1; }
+      grep -qF "Kubernetes $K8S_VERSION" <<<"$("$out/$n" --version)" || { log "$n --version does not print $K8S_VERSION"; exit 1; }
     fi
     mark "$n"
   done
@@ -171,7 +171,7 @@ GO
     go build -trimpath -ldflags "-s -w" -o etcd.tmp .
   )
   mv "$dir/etcd.tmp" "$out/etcd"
-  "$out/etcd" --version | grep -qF "etcd Version: ${version#v}" || { log "etcd --version does not print ${version#v}"; exit 1; }
+  grep -qF "etcd Version: ${version#v}" <<<"$("$out/etcd" --version)" || { log "etcd --version does not print ${version#v}"; exit 1; }
   mark etcd
   log "etcd $version: built in $(elapsed "$t0") ($(du -h "$out/etcd" | cut -f1))"
 }
@@ -199,7 +199,7 @@ build_kwok() {
   [ "$n" -gt 0 ] || { log "kwok: no Stage files under $moddir/kustomize/stage"; exit 1; }
   mv "$dir/kwok-stages.yaml" "$out/kwok-stages.yaml"
   mv "$dir/kwok.tmp" "$out/kwok"
-  "$out/kwok" --version | grep -qF "${KWOK_VERSION#v}" || { log "kwok --version does not print ${KWOK_VERSION#v}"; exit 1; }
+  grep -qF "${KWOK_VERSION#v}" <<<"$("$out/kwok" --version)" || { log "kwok --version does not print ${KWOK_VERSION#v}"; exit 1; }
   mark kwok
   log "kwok $KWOK_VERSION: built in $(elapsed "$t0") ($(du -h "$out/kwok" | cut -f1)), $n Stage files in kwok-stages.yaml"
 }

@@ -42,7 +42,7 @@ GOMOD
     t0=$(date +%s)
     go build -trimpath -ldflags "-s -w" -o "$name.tmp" "github.com/fluxcd/$name"
     mv "$name.tmp" "$out/$name"
-    "$out/$name" --help 2>&1 | grep -q -- '--metrics-addr' || { log "$name --help does not list --metrics-addr"; exit 1; }
+    grep -q -- '--metrics-addr' <<<"$("$out/$name" --help 2>&1)" || { log "$name --help does not list --metrics-addr"; exit 1; }
     touch "$out/.$name.complete"
     log "$name: built in $(elapsed "$t0") ($(du -h "$out/$name" | cut -f1))"
   done

@@ -63,7 +63,7 @@ build_pause() {
   log "pause: compiling $src (static)"
   cc -Os -Wall -Werror -static -DVERSION="$K8S_VERSION" -o "$out/pause.tmp" "$src"
   strip "$out/pause.tmp" 2>/dev/null || true
-  "$out/pause.tmp" -v | grep -qF "pause.c $K8S_VERSION" || { log "pause -v does not print $K8S_VERSION"; exit 1; }
+  grep -qF "pause.c $K8S_VERSION" <<<"$("$out/pause.tmp" -v)" || { log "pause -v does not print $K8S_VERSION"; exit 1; }
   mv "$out/pause.tmp" "$out/pause"
   mark pause
 }
