@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/marina-dev/marina/charts"
@@ -59,9 +57,7 @@ func TestChartInstalls(t *testing.T) {
 		t.Errorf("values do not reach the controller's arguments: %v", args)
 	}
 	c := testenv.Start(t, testenv.Options{})
-	if err := c.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
-		t.Fatal(err) // helm install --create-namespace
-	}
+	c.CreateNamespaces(t, namespace) // helm install --create-namespace
 	problems, err := dryrun.Check(context.Background(), c.Config, objs, dryrun.Options{})
 	if err != nil {
 		t.Fatal(err)

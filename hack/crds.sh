@@ -11,6 +11,9 @@
 # carried in the repository, third_party/kserve (version, source and license in its README.md).
 set -euo pipefail
 
+# shellcheck source=hack/lib/gomod.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/gomod.sh"
+
 cache="${MARINA_CACHE:-$HOME/.cache/marina}/crds"
 mkdir -p "$cache"
 
@@ -52,18 +55,11 @@ for entry in "${modules[@]}"; do
     continue
   fi
   echo "crds: downloading $mod@$ver" >&2
-  # Run outside any module so the project's go.mod is neither read nor changed.
+  envs=()
   if [[ "$extra" != "-" ]]; then
-    json="$(cd "$cache" && env GO111MODULE=on GOFLAGS=-mod=mod "$extra" go mod download -json "$mod@$ver")"
-  else
-    json="$(cd "$cache" && env GO111MODULE=on GOFLAGS=-mod=mod go mod download -json "$mod@$ver")"
+    envs=("$extra")
   fi
-  dir="$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir":[[:space:]]*"\(.*\)",\{0,1\}$/\1/p' | head -n1)"
-  if [[ -z "$dir" || ! -d "$dir" ]]; then
-    echo "crds: go mod download $mod@$ver printed no Dir:" >&2
-    printf '%s\n' "$json" >&2
-    exit 2
-  fi
+  dir="$(cd "$cache" && module_dir crds "$mod@$ver" . "${envs[@]}")"
   root="$dir"
   if [[ "$sub" != "-" ]]; then
     root="$dir/$sub"

@@ -18,6 +18,8 @@ set -euo pipefail
 KUBERNETES_VERSION=v1.37.2
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=hack/lib/gomod.sh
+source "$root/hack/lib/gomod.sh"
 bundle="$root/internal/kubeschema/builtin/bundle.json.gz"
 check=false
 case "${1:-}" in
@@ -32,14 +34,7 @@ marker="layout=1 k8s.io/kubernetes@$KUBERNETES_VERSION api/openapi-spec/v3"
 if [[ ! -f "$openapi/.complete" || "$(cat "$openapi/.complete")" != "$marker" ]]; then
   echo "kubeschemas: downloading k8s.io/kubernetes@$KUBERNETES_VERSION" >&2
   mkdir -p "$cache/openapi"
-  # Run outside any module so the project's go.mod is neither read nor changed.
-  json="$(cd "$cache/openapi" && env GO111MODULE=on GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION")"
-  dir="$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir":[[:space:]]*"\(.*\)",\{0,1\}$/\1/p' | head -n1)"
-  if [[ -z "$dir" || ! -d "$dir/api/openapi-spec/v3" ]]; then
-    echo "kubeschemas: k8s.io/kubernetes@$KUBERNETES_VERSION has no api/openapi-spec/v3:" >&2
-    printf '%s\n' "$json" >&2
-    exit 2
-  fi
+  dir="$(cd "$cache/openapi" && module_dir kubeschemas "k8s.io/kubernetes@$KUBERNETES_VERSION" api/openapi-spec/v3)"
   tmp="$(mktemp -d "$cache/openapi/.tmp.XXXXXX")"
   trap 'rm -rf "$tmp"' EXIT
   cp "$dir"/api/openapi-spec/v3/*.json "$tmp/"
@@ -71,13 +66,7 @@ envs=()
 if [[ "$gwenv" != "-" ]]; then
   envs=("$gwenv")
 fi
-gwjson="$(cd "$cache/openapi" && env GO111MODULE=on GOFLAGS=-mod=mod "${envs[@]}" go mod download -json "$gwmod@$gwver")"
-gwdir="$(printf '%s\n' "$gwjson" | sed -n 's/^[[:space:]]*"Dir":[[:space:]]*"\(.*\)",\{0,1\}$/\1/p' | head -n1)"
-if [[ -z "$gwdir" || ! -d "$gwdir/config/crd/experimental" ]]; then
-  echo "kubeschemas: $gwmod@$gwver has no config/crd/experimental:" >&2
-  printf '%s\n' "$gwjson" >&2
-  exit 2
-fi
+gwdir="$(cd "$cache/openapi" && module_dir kubeschemas "$gwmod@$gwver" config/crd/experimental "${envs[@]}")"
 args+=(-gateway-api-experimental "$gwmod@$gwver=$gwdir/config/crd/experimental")
 
 if [[ "${#args[@]}" -lt 4 ]]; then

@@ -10,6 +10,9 @@
 # Tests read it from MARINA_SARIF_SCHEMA or this default path.
 set -euo pipefail
 
+# shellcheck source=hack/lib/gomod.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/gomod.sh"
+
 mod="github.com/owenrumney/go-sarif/v3"
 ver="v3.3.1"
 src="pkg/report/v210/sarif/schema.go"
@@ -27,13 +30,7 @@ if [[ -f "$out" && "$(sum "$out")" == "$want" ]]; then
 fi
 
 echo "sarif-schema: downloading $mod@$ver" >&2
-json="$(cd "$dir" && env GO111MODULE=on GOFLAGS=-mod=mod go mod download -json "$mod@$ver")"
-moddir="$(printf '%s\n' "$json" | sed -n 's/^[[:space:]]*"Dir":[[:space:]]*"\(.*\)",\{0,1\}$/\1/p' | head -n1)"
-if [[ -z "$moddir" || ! -f "$moddir/$src" ]]; then
-  echo "sarif-schema: $mod@$ver has no $src:" >&2
-  printf '%s\n' "$json" >&2
-  exit 2
-fi
+moddir="$(cd "$dir" && module_dir sarif-schema "$mod@$ver" "$src")"
 
 tmp="$(mktemp "$dir/.tmp.XXXXXX")"
 trap 'rm -f "$tmp"' EXIT

@@ -44,11 +44,7 @@ func TestConverge(t *testing.T) {
 		c.AddNode(t, testenv.Node{Name: fmt.Sprintf("node-%d", i), CPU: "64", Memory: "256Gi"})
 	}
 	ctx := context.Background()
-	for _, ns := range []string{"marina", "plain"} {
-		if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c.CreateNamespaces(t, "marina", "plain")
 	bin := filepath.Join(t.TempDir(), "marina")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/marina").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

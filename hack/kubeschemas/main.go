@@ -45,34 +45,40 @@ func main() {
 
 func run(out string, openapi, crds, experimental []string, skipped map[string]bool) error {
 	b := kubeschema.NewBundle()
-	for _, arg := range openapi {
-		source, dir, err := split(arg)
-		if err != nil {
-			return err
-		}
+	addOpenAPI := func(source, dir string) (int, string, error) {
 		files, err := stableGroupVersions(dir, skipped)
 		if err != nil {
-			return err
+			return 0, "", err
 		}
 		total := 0
 		for _, f := range files {
 			spec, err := os.ReadFile(f)
 			if err != nil {
-				return err
+				return 0, "", err
 			}
 			n, err := b.AddOpenAPI(source, spec, nil)
 			if err != nil {
-				return fmt.Errorf("%s: %w", f, err)
+				return 0, "", fmt.Errorf("%s: %w", f, err)
 			}
 			total += n
 		}
-		fmt.Fprintf(os.Stderr, "%-55s %4d kinds from %d group versions\n", source, total, len(files))
+		return total, fmt.Sprintf(" from %d group versions", len(files)), nil
 	}
-	if err := addCRDs(crds, b.AddCRDs, ""); err != nil {
-		return err
+	addCRDs := func(source, dir string) (int, string, error) {
+		n, err := b.AddCRDs(source, dir)
+		return n, "", err
 	}
-	if err := addCRDs(experimental, b.AddExperimentalCRDs, " (experimental channel)"); err != nil {
-		return err
+	addExperimental := func(source, dir string) (int, string, error) {
+		n, err := b.AddExperimentalCRDs(source, dir)
+		return n, " (experimental channel)", err
+	}
+	for _, a := range []struct {
+		args []string
+		add  func(source, dir string) (int, string, error)
+	}{{openapi, addOpenAPI}, {crds, addCRDs}, {experimental, addExperimental}} {
+		if err := addAll(a.args, a.add); err != nil {
+			return err
+		}
 	}
 	data, err := b.Encode()
 	if err != nil {
@@ -92,14 +98,15 @@ func run(out string, openapi, crds, experimental []string, skipped map[string]bo
 	return nil
 }
 
-// addCRDs adds the CRD directories of MODULE@VERSION=DIR arguments with add, logging each.
-func addCRDs(args []string, add func(source, dir string) (int, error), note string) error {
+// addAll adds the directories of MODULE@VERSION=DIR arguments with add, logging the kinds each one brought and
+// add's note about them.
+func addAll(args []string, add func(source, dir string) (kinds int, note string, err error)) error {
 	for _, arg := range args {
 		source, dir, err := split(arg)
 		if err != nil {
 			return err
 		}
-		n, err := add(source, dir)
+		n, note, err := add(source, dir)
 		if err != nil {
 			return err
 		}

@@ -35,8 +35,8 @@
 // # Runs
 //
 // An analysis run measures every metric of one AnalysisTemplate Count times (default 1), Interval apart (default
-// DefaultInterval). All of its progress is in a RunState, plain data that the controller stores in the
-// ModelDeployment's status, so a controller restarted mid-run resumes with the same remaining measurements and the
+// DefaultInterval). All of its progress is in its v1alpha1.AnalysisRunStatus, the very value the controller stores
+// in the ModelDeployment's status (no copy of it in another shape), so a controller restarted mid-run resumes with the same remaining measurements and the
 // same next due time: Run measures the metrics that are due and Step records a measurement; Next says when to come
 // back. Per metric, after each measurement:
 //
@@ -49,10 +49,10 @@
 //
 // An Error measurement is not a failure: it does not count towards Count and is retried at the metric's interval;
 // any other measurement resets the count of consecutive errors. While a metric's last measurement was an error,
-// the run stays Running (RunState.Erroring reports it): the rollout pauses and never promotes, because the run is
+// the run stays Running (Erroring reports it): the rollout pauses and never promotes, because the run is
 // not Successful.
 //
-// Times in a RunState have the precision of their JSON form (StartedAt, a metav1.Time, is whole seconds;
+// Times in an AnalysisRunStatus have the precision of their JSON form (StartedAt, a metav1.Time, is whole seconds;
 // LastMeasuredAt, a metav1.MicroTime, microseconds), so storing and reading it back changes nothing.
 //
 // The run's phase is the worst of its metrics': Failed as soon as one metric failed, else Error as soon as one

@@ -69,7 +69,7 @@ func TestAnalysisOnARealPrometheus(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()
 				tmpl := v1alpha1.AnalysisTemplate{Name: "t", Metrics: c.metrics}
-				s := runToEnd(ctx, t, q, tmpl, analysis.RunState{})
+				s := runToEnd(ctx, t, q, tmpl, v1alpha1.AnalysisRunStatus{})
 				if s.Phase != c.wantPhase || !strings.Contains(s.Message, c.wantMessage) {
 					t.Fatalf("run %s %q, want %s %q", s.Phase, s.Message, c.wantPhase, c.wantMessage)
 				}
@@ -79,7 +79,7 @@ func TestAnalysisOnARealPrometheus(t *testing.T) {
 
 	t.Run("a run waits while Prometheus is down and succeeds once it is back", func(t *testing.T) {
 		tmpl := v1alpha1.AnalysisTemplate{Name: "t", Metrics: []v1alpha1.AnalysisMetric{successRate}}
-		s := analysis.Run(ctx, q, tmpl, analysis.RunState{}, time.Now())
+		s := analysis.Run(ctx, q, tmpl, v1alpha1.AnalysisRunStatus{}, time.Now())
 		if s.Phase != v1alpha1.AnalysisRunning || s.Metrics[0].Successful != 1 {
 			t.Fatalf("first measurement: %s %q, want Running with one success", s.Phase, s.Message)
 		}
@@ -88,7 +88,7 @@ func TestAnalysisOnARealPrometheus(t *testing.T) {
 			next, _ := analysis.Next(tmpl, s)
 			time.Sleep(time.Until(next))
 			s = analysis.Run(ctx, q, tmpl, s, time.Now())
-			if s.Phase != v1alpha1.AnalysisRunning || !s.Erroring() || s.Metrics[0].ConsecutiveErrors != int32(i+1) ||
+			if s.Phase != v1alpha1.AnalysisRunning || !analysis.Erroring(s) || s.Metrics[0].ConsecutiveErrors != int32(i+1) ||
 				!strings.Contains(s.Message, "connection refused") {
 				t.Fatalf("Prometheus down, measurement %d: %s %q, want Running, retrying after a connection error", i+2, s.Phase, s.Message)
 			}
@@ -98,7 +98,7 @@ func TestAnalysisOnARealPrometheus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var resumed analysis.RunState
+		var resumed v1alpha1.AnalysisRunStatus
 		if err := json.Unmarshal(data, &resumed); err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +116,7 @@ func TestAnalysisOnARealPrometheus(t *testing.T) {
 }
 
 // runToEnd reconciles the run as a controller would, coming back when Next says, until the run is over.
-func runToEnd(ctx context.Context, t *testing.T, q analysis.Querier, tmpl v1alpha1.AnalysisTemplate, s analysis.RunState) analysis.RunState {
+func runToEnd(ctx context.Context, t *testing.T, q analysis.Querier, tmpl v1alpha1.AnalysisTemplate, s v1alpha1.AnalysisRunStatus) v1alpha1.AnalysisRunStatus {
 	t.Helper()
 	for {
 		s = analysis.Run(ctx, q, tmpl, s, time.Now())

@@ -28,31 +28,11 @@ const (
 // maxConcurrentQueries bounds the queries one Run sends to Prometheus at once.
 const maxConcurrentQueries = 4
 
-// RunState is the progress of one analysis run: everything needed to resume it, and nothing else, so a controller
-// that stores it in status and reads it back after a restart takes the same remaining measurements at the same
-// times. Its times have the precision of their JSON form, so it round-trips through JSON unchanged. The zero
-// RunState is a run that has not started.
-type RunState struct {
-	// Phase is the run's phase: Pending before the first measurement, then Running, then one of Successful,
-	// Failed, Error and Inconclusive, after which the run does not change.
-	Phase v1alpha1.AnalysisPhase `json:"phase,omitempty"`
-	// StartedAt is when the run took its first measurement.
-	StartedAt *metav1.Time `json:"startedAt,omitempty"`
-	// Message is about the last measurement, or, once the run is over, about the metric that decided its phase.
-	Message string `json:"message,omitempty"`
-	// Metrics is the progress of each metric, in the template's order.
-	Metrics []MetricState `json:"metrics,omitempty"`
-}
-
-// MetricState is the progress of one metric of a run: the API's AnalysisMetricStatus itself, so what the
-// controller stores in status.analysisRuns[].metrics is exactly what a run resumes from.
-type MetricState = v1alpha1.AnalysisMetricStatus
-
-// Run measures the metrics of t that are due at now on q and records the measurements in s: what a reconcile
-// calls before storing the result and coming back at Next. Queries run concurrently, at most a few at a time;
+// Run measures the metrics of t that are due at now on q and records the measurements in s, the run's status: what
+// a reconcile calls before storing the result and coming back at Next. Queries run concurrently, at most a few at a time;
 // measurements are recorded in the template's order. When ctx ends during the queries (the controller is shutting
 // down), nothing is recorded: the errors would be the caller's, not Prometheus', and the metrics stay due.
-func Run(ctx context.Context, q Querier, t v1alpha1.AnalysisTemplate, s RunState, now time.Time) RunState {
+func Run(ctx context.Context, q Querier, t v1alpha1.AnalysisTemplate, s v1alpha1.AnalysisRunStatus, now time.Time) v1alpha1.AnalysisRunStatus {
 	due := Due(t, s, now)
 	measurements := make([]Measurement, len(due))
 	var g errgroup.Group
@@ -75,8 +55,8 @@ func Run(ctx context.Context, q Querier, t v1alpha1.AnalysisTemplate, s RunState
 
 // Due returns the metrics of t to measure at now, in the template's order: those not measured yet and those whose
 // interval has passed since their last measurement. It returns none once the run is over.
-func Due(t v1alpha1.AnalysisTemplate, s RunState, now time.Time) []v1alpha1.AnalysisMetric {
-	if s.Over() {
+func Due(t v1alpha1.AnalysisTemplate, s v1alpha1.AnalysisRunStatus, now time.Time) []v1alpha1.AnalysisMetric {
+	if Over(s) {
 		return nil
 	}
 	var due []v1alpha1.AnalysisMetric
@@ -90,8 +70,8 @@ func Due(t v1alpha1.AnalysisTemplate, s RunState, now time.Time) []v1alpha1.Anal
 
 // Next returns when the next measurement of the run is due (a time at or before now means now), and false once the
 // run is over.
-func Next(t v1alpha1.AnalysisTemplate, s RunState) (time.Time, bool) {
-	if s.Over() {
+func Next(t v1alpha1.AnalysisTemplate, s v1alpha1.AnalysisRunStatus) (time.Time, bool) {
+	if Over(s) {
 		return time.Time{}, false
 	}
 	var next time.Time
@@ -105,13 +85,14 @@ func Next(t v1alpha1.AnalysisTemplate, s RunState) (time.Time, bool) {
 }
 
 // Step records measurement m of one of t's metrics in s and decides the metric's and the run's phases (see the
-// package doc). A measurement of a metric t does not have, or of a metric or run that is over, changes nothing;
-// a measurement in a phase other than Successful, Failed and Inconclusive counts as an Error. s is not modified.
-func Step(t v1alpha1.AnalysisTemplate, s RunState, m Measurement) RunState {
-	if s.Over() {
+// package doc); the run's counts are its metrics' added up. A measurement of a metric t does not have, or of a
+// metric or run that is over, changes nothing; a measurement in a phase other than Successful, Failed and
+// Inconclusive counts as an Error. s is not modified.
+func Step(t v1alpha1.AnalysisTemplate, s v1alpha1.AnalysisRunStatus, m Measurement) v1alpha1.AnalysisRunStatus {
+	if Over(s) {
 		return s
 	}
-	s = s.sync(t, m.At)
+	s = synced(s, t, m.At)
 	i := indexOf(t, m.Metric)
 	if i < 0 || over(s.Metrics[i].Phase) {
 		return s
@@ -134,6 +115,13 @@ func Step(t v1alpha1.AnalysisTemplate, s RunState, m Measurement) RunState {
 		ms.ConsecutiveErrors++
 	}
 	ms.Phase, ms.Message = assessMetric(spec, *ms, m.Message)
+	s.Successful, s.Failed, s.Error, s.Inconclusive = 0, 0, 0, 0
+	for _, d := range s.Metrics {
+		s.Successful += d.Successful
+		s.Failed += d.Failed
+		s.Error += d.Error
+		s.Inconclusive += d.Inconclusive
+	}
 	s.Phase = runPhase(s.Metrics)
 	s.Message = ms.Name + ": " + ms.Message
 	if over(s.Phase) {
@@ -147,13 +135,13 @@ func Step(t v1alpha1.AnalysisTemplate, s RunState, m Measurement) RunState {
 	return s
 }
 
-// Over reports whether the run has its final phase.
-func (s RunState) Over() bool { return over(s.Phase) }
+// Over reports whether run s has its final phase.
+func Over(s v1alpha1.AnalysisRunStatus) bool { return over(s.Phase) }
 
-// Erroring reports whether the run is still running but the last measurement of one of its metrics was an error:
+// Erroring reports whether run s is still running but the last measurement of one of its metrics was an error:
 // the rollout waits, with an Error reason, while the measurement is retried.
-func (s RunState) Erroring() bool {
-	if s.Over() {
+func Erroring(s v1alpha1.AnalysisRunStatus) bool {
+	if Over(s) {
 		return false
 	}
 	for _, m := range s.Metrics {
@@ -164,30 +152,12 @@ func (s RunState) Erroring() bool {
 	return false
 }
 
-// Status summarizes s in the fields of v1alpha1.AnalysisRunStatus, with the counts of all metrics added up.
-func (s RunState) Status(name, template string) v1alpha1.AnalysisRunStatus {
-	st := v1alpha1.AnalysisRunStatus{Name: name, Template: template, Phase: s.Phase, Message: s.Message}
-	if st.Phase == "" {
-		st.Phase = v1alpha1.AnalysisPending
-	}
-	if s.StartedAt != nil {
-		st.StartedAt = s.StartedAt.DeepCopy()
-	}
-	for _, m := range s.Metrics {
-		st.Successful += m.Successful
-		st.Failed += m.Failed
-		st.Error += m.Error
-		st.Inconclusive += m.Inconclusive
-	}
-	return st
-}
-
-// sync returns a copy of s with a state for each of t's metrics, in t's order (a metric added to the template
+// synced returns a copy of s with a state for each of t's metrics, in t's order (a metric added to the template
 // since the run started is Pending, one removed is dropped), started at now if it had not started.
-func (s RunState) sync(t v1alpha1.AnalysisTemplate, now time.Time) RunState {
-	metrics := make([]MetricState, len(t.Metrics))
+func synced(s v1alpha1.AnalysisRunStatus, t v1alpha1.AnalysisTemplate, now time.Time) v1alpha1.AnalysisRunStatus {
+	metrics := make([]v1alpha1.AnalysisMetricStatus, len(t.Metrics))
 	for i, m := range t.Metrics {
-		metrics[i] = MetricState{Name: m.Name, Phase: v1alpha1.AnalysisPending}
+		metrics[i] = v1alpha1.AnalysisMetricStatus{Name: m.Name, Phase: v1alpha1.AnalysisPending}
 		for _, ms := range s.Metrics {
 			if ms.Name == m.Name {
 				metrics[i] = ms
@@ -208,7 +178,7 @@ func (s RunState) sync(t v1alpha1.AnalysisTemplate, now time.Time) RunState {
 
 // dueAt returns when metric m of run s is due: now when it was never measured, an interval after its last
 // measurement otherwise; false when it is over.
-func dueAt(m v1alpha1.AnalysisMetric, s RunState) (time.Time, bool) {
+func dueAt(m v1alpha1.AnalysisMetric, s v1alpha1.AnalysisRunStatus) (time.Time, bool) {
 	for _, ms := range s.Metrics {
 		if ms.Name != m.Name {
 			continue
@@ -224,7 +194,7 @@ func dueAt(m v1alpha1.AnalysisMetric, s RunState) (time.Time, bool) {
 }
 
 // assessMetric decides a metric's phase after a measurement whose message is last.
-func assessMetric(m v1alpha1.AnalysisMetric, ms MetricState, last string) (v1alpha1.AnalysisPhase, string) {
+func assessMetric(m v1alpha1.AnalysisMetric, ms v1alpha1.AnalysisMetricStatus, last string) (v1alpha1.AnalysisPhase, string) {
 	failureLimit := limit(m.FailureLimit, DefaultFailureLimit)
 	inconclusiveLimit := limit(m.InconclusiveLimit, DefaultInconclusiveLimit)
 	errorLimit := limit(m.ConsecutiveErrorLimit, DefaultConsecutiveErrorLimit)
@@ -254,7 +224,7 @@ func assessMetric(m v1alpha1.AnalysisMetric, ms MetricState, last string) (v1alp
 }
 
 // runPhase is the worst phase of a run's metrics (see the package doc).
-func runPhase(metrics []MetricState) v1alpha1.AnalysisPhase {
+func runPhase(metrics []v1alpha1.AnalysisMetricStatus) v1alpha1.AnalysisPhase {
 	has := map[v1alpha1.AnalysisPhase]bool{}
 	for _, m := range metrics {
 		has[m.Phase] = true

@@ -76,7 +76,7 @@ func TestStepDecidesAMetricByItsLimits(t *testing.T) {
 			t.Parallel()
 			c.metric.Name, c.metric.Query, c.metric.Interval = "m", "q", "1m"
 			tmpl := v1alpha1.AnalysisTemplate{Name: "t", Metrics: []v1alpha1.AnalysisMetric{c.metric}}
-			var s analysis.RunState
+			var s v1alpha1.AnalysisRunStatus
 			now := t0
 			for i, p := range c.measurements {
 				if due := analysis.Due(tmpl, s, now); len(due) != 1 {
@@ -86,16 +86,16 @@ func TestStepDecidesAMetricByItsLimits(t *testing.T) {
 				if s.Phase != c.phases[i] {
 					t.Fatalf("after measurement %d (%s): phase %s, want %s (%s)", i+1, p, s.Phase, c.phases[i], s.Message)
 				}
-				if got := s.Erroring(); got != (p != S && p != F && p != I && !s.Over()) {
+				if got := analysis.Erroring(s); got != (p != S && p != F && p != I && !analysis.Over(s)) {
 					t.Errorf("after measurement %d (%s): Erroring() = %v", i+1, p, got)
 				}
 				next, ok := analysis.Next(tmpl, s)
-				if ok != !s.Over() || ok && !next.Equal(now.Truncate(time.Microsecond).Add(time.Minute)) {
-					t.Fatalf("after measurement %d: Next = %v, %v; want %v, %v", i+1, next, ok, now.Add(time.Minute), !s.Over())
+				if ok != !analysis.Over(s) || ok && !next.Equal(now.Truncate(time.Microsecond).Add(time.Minute)) {
+					t.Fatalf("after measurement %d: Next = %v, %v; want %v, %v", i+1, next, ok, now.Add(time.Minute), !analysis.Over(s))
 				}
 				now = now.Add(time.Minute)
 			}
-			if due := analysis.Due(tmpl, s, now.Add(time.Hour)); s.Over() && len(due) != 0 {
+			if due := analysis.Due(tmpl, s, now.Add(time.Hour)); analysis.Over(s) && len(due) != 0 {
 				t.Errorf("%d metrics due after the run is over", len(due))
 			}
 			if !strings.Contains(s.Message, c.wantMessage) {
@@ -109,7 +109,7 @@ func TestStepCountsEachPhaseAndLeavesItsInputAlone(t *testing.T) {
 	t.Parallel()
 	tmpl := v1alpha1.AnalysisTemplate{Name: "t", Metrics: []v1alpha1.AnalysisMetric{
 		{Name: "m", Query: "q", Count: new(int32(5)), FailureLimit: new(int32(5)), InconclusiveLimit: new(int32(5))}}}
-	var s analysis.RunState
+	s := v1alpha1.AnalysisRunStatus{Name: "t-2", Template: "t", Phase: v1alpha1.AnalysisPending}
 	for i, p := range []v1alpha1.AnalysisPhase{S, F, E, I, E} {
 		before, _ := json.Marshal(s)
 		next := analysis.Step(tmpl, s, analysis.Measurement{Metric: "m", Phase: p, At: t0.Add(time.Duration(i) * time.Minute)})
@@ -125,16 +125,13 @@ func TestStepCountsEachPhaseAndLeavesItsInputAlone(t *testing.T) {
 	if !s.StartedAt.Equal(&metav1.Time{Time: t0.Truncate(time.Second)}) {
 		t.Errorf("started at %v, want %v", s.StartedAt, t0)
 	}
-	st := s.Status("t-2", "t")
-	want := v1alpha1.AnalysisRunStatus{Name: "t-2", Template: "t", Phase: R, Successful: 1, Failed: 1, Error: 2,
-		Inconclusive: 1, Message: s.Message, StartedAt: s.StartedAt}
-	if st.Name != want.Name || st.Template != want.Template || st.Phase != want.Phase || st.Successful != want.Successful ||
-		st.Failed != want.Failed || st.Error != want.Error || st.Inconclusive != want.Inconclusive ||
-		st.Message != want.Message || !st.StartedAt.Equal(want.StartedAt) {
-		t.Errorf("Status = %+v, want %+v", st, want)
+	if s.Name != "t-2" || s.Template != "t" || s.Phase != R || s.Successful != 1 || s.Failed != 1 || s.Error != 2 ||
+		s.Inconclusive != 1 || s.Message != "m: "+m.Message {
+		t.Errorf("run status %+v, want its name and template kept, phase Running and its metric's counts and message", s)
 	}
-	if got := (analysis.RunState{}).Status("x", "t").Phase; got != v1alpha1.AnalysisPending {
-		t.Errorf("a run not started has phase %s in status, want Pending", got)
+	unknown := analysis.Step(tmpl, v1alpha1.AnalysisRunStatus{}, analysis.Measurement{Metric: "gone", Phase: S, At: t0})
+	if unknown.Phase != v1alpha1.AnalysisPending || unknown.Successful != 0 || len(unknown.Metrics) != 1 {
+		t.Errorf("a measurement of a metric the template lacks: %+v, want a Pending run with its metric not measured", unknown)
 	}
 }
 
@@ -173,7 +170,7 @@ func TestARunIsTheWorstOfItsMetrics(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			var s analysis.RunState
+			var s v1alpha1.AnalysisRunStatus
 			for i, st := range c.steps {
 				s = analysis.Step(tmpl, s, analysis.Measurement{Metric: st.metric, Phase: st.phase, At: t0.Add(time.Duration(i) * time.Minute)})
 				if s.Phase != st.want {
@@ -194,7 +191,7 @@ func TestNextIsTheEarliestDueMetric(t *testing.T) {
 		{Name: "fast", Query: "fast", Count: new(int32(3)), Interval: "30s"},
 		{Name: "default", Query: "default", Count: new(int32(3))},
 	}}
-	var s analysis.RunState
+	var s v1alpha1.AnalysisRunStatus
 	if next, ok := analysis.Next(tmpl, s); !ok || !next.IsZero() {
 		t.Fatalf("a run not started: Next = %v, %v; want due now", next, ok)
 	}
@@ -203,6 +200,9 @@ func TestNextIsTheEarliestDueMetric(t *testing.T) {
 	}
 	for _, m := range tmpl.Metrics {
 		s = analysis.Step(tmpl, s, analysis.Measurement{Metric: m.Name, Phase: S, At: t0})
+	}
+	if s.Successful != 3 {
+		t.Errorf("the run counts %d successful measurements, want its 3 metrics' added up", s.Successful)
 	}
 	at := t0.Truncate(time.Microsecond)
 	if next, ok := analysis.Next(tmpl, s); !ok || !next.Equal(at.Add(30*time.Second)) {
@@ -230,7 +230,7 @@ func TestNextIsTheEarliestDueMetric(t *testing.T) {
 func TestAMetricAddedToTheTemplateMidRunIsMeasuredAtOnce(t *testing.T) {
 	t.Parallel()
 	tmpl := v1alpha1.AnalysisTemplate{Name: "t", Metrics: []v1alpha1.AnalysisMetric{{Name: "a", Query: "a", Count: new(int32(2))}}}
-	s := analysis.Step(tmpl, analysis.RunState{}, analysis.Measurement{Metric: "a", Phase: S, At: t0})
+	s := analysis.Step(tmpl, v1alpha1.AnalysisRunStatus{}, analysis.Measurement{Metric: "a", Phase: S, At: t0})
 	tmpl.Metrics = append(tmpl.Metrics, v1alpha1.AnalysisMetric{Name: "b", Query: "b"})
 	if due := analysis.Due(tmpl, s, t0.Add(time.Second)); len(due) != 1 || due[0].Name != "b" {
 		t.Fatalf("due %v, want b", due)
@@ -252,7 +252,7 @@ func TestARestartedControllerResumesTheSameRun(t *testing.T) {
 		latency   v1alpha1.AnalysisMetric
 		script    map[string][]answer
 		wantPhase v1alpha1.AnalysisPhase
-		wantState func(analysis.RunState) bool
+		wantState func(v1alpha1.AnalysisRunStatus) bool
 	}{
 		{name: "a run retried through errors succeeds",
 			latency: v1alpha1.AnalysisMetric{Interval: "45s", Count: new(int32(3))},
@@ -261,7 +261,7 @@ func TestARestartedControllerResumesTheSameRun(t *testing.T) {
 				"latency": {down, {value: vector(0.2)}, down, down, down, {value: vector(0.25)}},
 			},
 			wantPhase: S,
-			wantState: func(s analysis.RunState) bool {
+			wantState: func(s v1alpha1.AnalysisRunStatus) bool {
 				return s.Metrics[0].Error == 3 && s.Metrics[1].Error == 4 && s.Metrics[0].Inconclusive == 1
 			}},
 		{name: "errors in a row across restarts add up to an Error",
@@ -271,7 +271,7 @@ func TestARestartedControllerResumesTheSameRun(t *testing.T) {
 				"latency": {{value: vector(0.2)}, down, down, down, down},
 			},
 			wantPhase: E,
-			wantState: func(s analysis.RunState) bool { return s.Metrics[1].ConsecutiveErrors == 4 }},
+			wantState: func(s v1alpha1.AnalysisRunStatus) bool { return s.Metrics[1].ConsecutiveErrors == 4 }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -284,9 +284,9 @@ func TestARestartedControllerResumesTheSameRun(t *testing.T) {
 			}}
 			// reconcile returns the final state and the times of the reconciles that measured; with restartEvery
 			// n, a new controller (the state through JSON) takes over before every nth reconcile.
-			reconcile := func(restartEvery int) (analysis.RunState, []time.Time) {
+			reconcile := func(restartEvery int) (v1alpha1.AnalysisRunStatus, []time.Time) {
 				q := &fakeQuerier{answers: c.script}
-				var s analysis.RunState
+				var s v1alpha1.AnalysisRunStatus
 				var measuredAt []time.Time
 				now := t0
 				for i := 1; i < 100; i++ {
@@ -295,7 +295,7 @@ func TestARestartedControllerResumesTheSameRun(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						s = analysis.RunState{}
+						s = v1alpha1.AnalysisRunStatus{}
 						if err := json.Unmarshal(data, &s); err != nil {
 							t.Fatal(err)
 						}
@@ -342,7 +342,7 @@ func TestRunRecordsNothingWhenItsContextEnds(t *testing.T) {
 	tmpl := v1alpha1.AnalysisTemplate{Name: "t", Metrics: []v1alpha1.AnalysisMetric{{Name: "m", Query: "up"}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	s := analysis.Run(ctx, &fakeQuerier{block: true}, tmpl, analysis.RunState{}, t0)
+	s := analysis.Run(ctx, &fakeQuerier{block: true}, tmpl, v1alpha1.AnalysisRunStatus{}, t0)
 	if s.Phase != "" || len(s.Metrics) != 0 {
 		t.Fatalf("state %+v, want the run not started", s)
 	}

@@ -146,6 +146,16 @@ func (r *Report) Failures() int {
 
 func (r *Report) add(s Step) { r.Steps = append(r.Steps, s) }
 
+// fail records err as the failure of step name, and returns nil so the check goes on; when ctx has ended, err is
+// its consequence, not the model's: nothing is recorded and ctx's error stops the check.
+func (r *Report) fail(ctx context.Context, name string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	r.add(Step{Name: name, Message: err.Error()})
+	return nil
+}
+
 func (r *Report) finish() *Report {
 	r.Passed = r.Failures() == 0
 	return r
@@ -367,11 +377,7 @@ func run(ctx context.Context, rep *Report, in Input, opts Options) error {
 	}
 	ev, err := evaluate(ctx, sess, in.Eval, opts.BatchSize)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		rep.add(Step{Name: StepEvaluate, Message: err.Error()})
-		return nil
+		return rep.fail(ctx, StepEvaluate, err)
 	}
 	rep.Evaluation = ev
 	s := Step{Name: StepEvaluate, Passed: true}
@@ -393,11 +399,7 @@ func run(ctx context.Context, rep *Report, in Input, opts Options) error {
 func latencyStep(ctx context.Context, rep *Report, sess *inference.Session, inputs []inference.Tensor, opts Options) error {
 	lat, err := measureLatency(ctx, sess, inputs, opts)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		rep.add(Step{Name: StepLatency, Message: err.Error()})
-		return nil
+		return rep.fail(ctx, StepLatency, err)
 	}
 	rep.Latency = lat
 	rep.Metrics[MetricLatencyP50], rep.Metrics[MetricLatencyP95], rep.Metrics[MetricLatencyP99] = lat.P50Ms, lat.P95Ms, lat.P99Ms

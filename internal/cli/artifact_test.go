@@ -237,14 +237,7 @@ func TestServingABlockedVersionFromTheRegistryWarnsAsFromTheRepository(t *testin
 	dir := serveRepo(t, false)
 	r := testenv.StartRegistry(t, testenv.RegistryOptions{})
 	mustMarina(t, "--repo", dir, "model", "push", "iris-classifier@1.0.0", "--to", r.Host+"/models/iris", "--plain-http")
-	meta := filepath.Join(dir, "models", "iris-classifier", "v1.0.0.json")
-	b, err := os.ReadFile(meta)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(meta, []byte(strings.Replace(string(b), `"state": "active"`, `"state": "blocked", "stateReason": "drift"`, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	blockByHand(t, dir, "drift")
 	_, errOut := startServeLogging(t, "--repo", dir, "--model", "iris-classifier@1.0.0", "--model-dir", t.TempDir(), "--plain-http", "-v")
 	if !strings.Contains(errOut.String(), `msg="serving a blocked version" model=iris-classifier version=1.0.0 reason=drift`) {
 		t.Fatalf("no warning:\n%s", errOut.String())

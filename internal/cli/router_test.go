@@ -33,30 +33,7 @@ var routingRE = regexp.MustCompile(`routing \S+ on (http://[0-9.:]+), metrics on
 // startRouter runs `marina router args…` until the test ends and returns its proxy and metrics URLs.
 func startRouter(t *testing.T, args ...string) (string, string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut lockedBuffer
-	cmd := cli.NewRootCommand(strings.NewReader(""), &out, &errOut)
-	cmd.SetArgs(append([]string{"router"}, args...))
-	done := make(chan error, 1)
-	go func() { done <- cmd.ExecuteContext(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("router after cancel: %v", err)
-		}
-		if !strings.Contains(out.String(), "stopped routing") {
-			t.Errorf("router did not report stopping:\n%s", out.String())
-		}
-	})
-	var m []string
-	wait, stop := context.WithTimeout(ctx, 10*time.Second)
-	defer stop()
-	if err := eventually.Poll(wait, func(context.Context) (bool, error) {
-		m = routingRE.FindStringSubmatch(out.String())
-		return m != nil, nil
-	}); err != nil {
-		t.Fatalf("router did not start:\n%s%s", out.String(), errOut.String())
-	}
+	m, _ := startCommand(t, routingRE, "stopped routing", append([]string{"router"}, args...)...)
 	return m[1], m[2]
 }
 

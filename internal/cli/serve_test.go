@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,33 +11,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/marina-dev/marina/internal/cli"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
+	"github.com/marina-dev/marina/internal/logtest"
 	"github.com/marina-dev/marina/internal/model/onnxtest"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 )
-
-// lockedBuffer is a bytes.Buffer the command writes while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 var servingRE = regexp.MustCompile(`on (http://[0-9.:]+) `)
 
@@ -50,37 +31,46 @@ func startServe(t *testing.T, args ...string) string {
 }
 
 // startServeLogging is startServe that also returns what serve writes to stderr.
-func startServeLogging(t *testing.T, args ...string) (string, *lockedBuffer) {
+func startServeLogging(t *testing.T, args ...string) (string, *logtest.Buffer) {
+	t.Helper()
+	m, errOut := startCommand(t, servingRE, "stopped serving", append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	return m[1], errOut
+}
+
+// startCommand runs a long-running marina command (serve, router) until the test ends, and returns the submatches
+// of started in its stdout, once it has printed that, and its stderr. At the end of the test it cancels the
+// command, which must then exit without error after printing stopped.
+func startCommand(t *testing.T, started *regexp.Regexp, stopped string, args ...string) ([]string, *logtest.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut lockedBuffer
+	var out, errOut logtest.Buffer
 	cmd := cli.NewRootCommand(strings.NewReader(""), &out, &errOut)
-	cmd.SetArgs(append([]string{"serve", "--addr", "127.0.0.1:0"}, args...))
+	cmd.SetArgs(args)
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("serve after cancel: %v", err)
+			t.Errorf("marina %s after cancel: %v", args[0], err)
 		}
-		if !strings.Contains(out.String(), "stopped serving") {
-			t.Errorf("serve did not report stopping:\n%s", out.String())
+		if !strings.Contains(out.String(), stopped) {
+			t.Errorf("marina %s did not say %q when stopped:\n%s", args[0], stopped, out.String())
 		}
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if m := servingRE.FindStringSubmatch(out.String()); m != nil {
-			return m[1], &errOut
+		if m := started.FindStringSubmatch(out.String()); m != nil {
+			return m, &errOut
 		}
 		select {
 		case err := <-done:
 			done <- err
-			t.Fatalf("serve exited early: %v\n%s%s", err, out.String(), errOut.String())
+			t.Fatalf("marina %s exited early: %v\n%s%s", args[0], err, out.String(), errOut.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	t.Fatalf("serve did not start:\n%s%s", out.String(), errOut.String())
-	return "", nil
+	t.Fatalf("marina %s did not start:\n%s%s", args[0], out.String(), errOut.String())
+	return nil, nil
 }
 
 func post(t *testing.T, url, body string) (int, map[string]any) {
@@ -180,17 +170,25 @@ func TestServeARegisteredVersionVerifiesItsDigest(t *testing.T) {
 	}
 }
 
-func TestServeWarnsWhenServingABlockedVersionAndReportsItsOwnVersion(t *testing.T) {
-	inferencetest.Lib(t)
-	dir := serveRepo(t, false)
+// blockByHand marks iris-classifier 1.0.0 of dir blocked for reason in its metadata, uncommitted, as a hand edit
+// would (serve reads the work tree).
+func blockByHand(t *testing.T, dir, reason string) {
+	t.Helper()
 	meta := filepath.Join(dir, "models", "iris-classifier", "v1.0.0.json")
 	b, err := os.ReadFile(meta)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(meta, []byte(strings.Replace(string(b), `"state": "active"`, `"state": "blocked", "stateReason": "accuracy regression in prod"`, 1)), 0o644); err != nil {
+	blocked := strings.Replace(string(b), `"state": "active"`, `"state": "blocked", "stateReason": "`+reason+`"`, 1)
+	if err := os.WriteFile(meta, []byte(blocked), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestServeWarnsWhenServingABlockedVersionAndReportsItsOwnVersion(t *testing.T) {
+	inferencetest.Lib(t)
+	dir := serveRepo(t, false)
+	blockByHand(t, dir, "accuracy regression in prod")
 	base, errOut := startServeLogging(t, "--repo", dir, "--model", "iris-classifier@1.0.0", "-v")
 	if !strings.Contains(errOut.String(), "level=WARN msg=\"serving a blocked version\" model=iris-classifier version=1.0.0 reason=\"accuracy regression in prod\"") {
 		t.Errorf("no warning:\n%s", errOut.String())

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -49,11 +48,8 @@ func (a *PrometheusAnalyzer) Measure(ctx context.Context, tmpl v1alpha1.Analysis
 		run.Phase, run.Message = v1alpha1.AnalysisError, err.Error()
 		return 0
 	}
-	s := analysis.Run(ctx, q, tmpl, stateOf(*run), now)
-	st := s.Status(run.Name, run.Template)
-	st.Metrics = s.Metrics
-	*run = st
-	next, ok := analysis.Next(tmpl, s)
+	*run = analysis.Run(ctx, q, tmpl, *run, now)
+	next, ok := analysis.Next(tmpl, *run)
 	if !ok {
 		return 0
 	}
@@ -77,20 +73,10 @@ func prometheusAuth(secret *corev1.Secret) (analysis.Auth, error) {
 	return auth, nil
 }
 
-// stateOf is the analysis state a run's status holds.
-func stateOf(run v1alpha1.AnalysisRunStatus) analysis.RunState {
-	s := analysis.RunState{Phase: run.Phase, StartedAt: run.StartedAt, Message: run.Message}
-	if s.Phase == v1alpha1.AnalysisPending {
-		s.Phase = ""
-	}
-	s.Metrics = slices.Clone(run.Metrics)
-	return s
-}
-
 // erroring reports whether a running analysis's last measurement of some metric failed to measure: the rollout
 // waits, saying why, and never goes on.
 func erroring(run *v1alpha1.AnalysisRunStatus) bool {
-	return run != nil && stateOf(*run).Erroring()
+	return run != nil && analysis.Erroring(*run)
 }
 
 func (a *PrometheusAnalyzer) client(k clientKey) (analysis.Querier, error) {

@@ -172,9 +172,7 @@ func TestCanaryOnARealCluster(t *testing.T) {
 	c := testenv.Start(t, testenv.Options{CRDs: true, Workloads: true})
 	c.AddNode(t, testenv.Node{Name: "cpu-0"})
 	ctx := context.Background()
-	if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
+	c.CreateNamespaces(t, ns)
 	route := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
 		"metadata": map[string]any{"name": "iris", "namespace": ns},

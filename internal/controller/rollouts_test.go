@@ -250,9 +250,7 @@ func TestRolloutsOnARealControlPlane(t *testing.T) {
 
 func namespace(t *testing.T, c *testenv.Cluster, name string) string {
 	t.Helper()
-	if err := c.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
-		t.Fatal(err)
-	}
+	c.CreateNamespaces(t, name)
 	return name
 }
 

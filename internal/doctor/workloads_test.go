@@ -59,7 +59,7 @@ func TestDoctorOnAClusterThatSchedules(t *testing.T) {
 				if err := cl.Get(ctx, client.ObjectKey{Namespace: project.DevicePluginNamespace, Name: project.DevicePluginName}, &ds); err != nil {
 					return false, err
 				}
-				return len(pods) == 1 && pods[0].Spec.NodeName == "gpu-0" && ready(pods[0]) &&
+				return len(pods) == 1 && pods[0].Spec.NodeName == "gpu-0" && testenv.PodReady(pods[0]) &&
 					ds.Status.DesiredNumberScheduled == 1 && ds.Status.NumberReady == 1, nil
 			})
 			checks := doctor.Run(ctx, in)
@@ -165,13 +165,4 @@ func scheduled(p corev1.Pod) corev1.ConditionStatus {
 		}
 	}
 	return corev1.ConditionUnknown
-}
-
-func ready(p corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }

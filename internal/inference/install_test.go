@@ -19,13 +19,7 @@ func TestInstallScriptRefusesATarballThatIsNotThePinnedOne(t *testing.T) {
 	tarball := filepath.Join(work, "onnxruntime-node-1.30.0.tgz")
 	writeTarball(t, tarball, "package/bin/napi-v6/linux/x64/libonnxruntime.so.1", "not the real library")
 	cache := filepath.Join(work, "cache")
-	cmd := exec.Command("bash", filepath.Join("..", "..", "hack", "onnxruntime.sh"))
-	cmd.Env = append(os.Environ(), "MARINA_CACHE="+cache, "ONNXRUNTIME_TARBALL="+tarball)
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-		t.Fatalf("hack/onnxruntime.sh: %v, want exit 1\n%s", err, out)
-	}
+	out := refusal(t, "onnxruntime.sh", "MARINA_CACHE="+cache, "ONNXRUNTIME_TARBALL="+tarball)
 	for _, want := range []string{tarball, "6e3390d6b783e7be946fad629292799da28d0b42f84856e50d2c1b0383291e75", "refusing to install"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output does not mention %q:\n%s", want, out)
@@ -34,6 +28,19 @@ func TestInstallScriptRefusesATarballThatIsNotThePinnedOne(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cache, "onnxruntime", "1.30.0", "libonnxruntime.so.1")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the library was installed anyway (stat: %v)", err)
 	}
+}
+
+// refusal runs hack/<script> with env added to the test's and returns its output; it must exit 1.
+func refusal(t *testing.T, script string, env ...string) []byte {
+	t.Helper()
+	cmd := exec.Command("bash", filepath.Join("..", "..", "hack", script))
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("hack/%s: %v, want exit 1\n%s", script, err, out)
+	}
+	return out
 }
 
 func writeTarball(t *testing.T, path, name, content string) {
@@ -64,13 +71,7 @@ func TestModelsScriptRefusesATarballThatIsNotThePinnedOne(t *testing.T) {
 	work := t.TempDir()
 	writeTarball(t, filepath.Join(work, "ricky0123-vad-web-0.0.31.tgz"), "package/dist/silero_vad_v5.onnx", "not the real model")
 	cache := filepath.Join(work, "cache")
-	cmd := exec.Command("bash", filepath.Join("..", "..", "hack", "models.sh"))
-	cmd.Env = append(os.Environ(), "MARINA_CACHE="+cache, "MARINA_MODELS_TARBALLS="+work)
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-		t.Fatalf("hack/models.sh: %v, want exit 1\n%s", err, out)
-	}
+	out := refusal(t, "models.sh", "MARINA_CACHE="+cache, "MARINA_MODELS_TARBALLS="+work)
 	for _, want := range []string{"@ricky0123/vad-web@0.0.31", "d1a211cf1a2ed26297da52cc08de79e75d79838a274bfc6de546feb1f828c940", "refusing it"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output does not mention %q:\n%s", want, out)

@@ -728,13 +728,7 @@ func writeIn(root *os.Root, p string, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, unwrapPathErr(err))
 	}
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
+	werr := writeSynced(f, data)
 	if werr == nil {
 		werr = root.Rename(filepath.FromSlash(tmp), filepath.FromSlash(p))
 	}
@@ -779,13 +773,7 @@ func writeFileAtomic(p string, data []byte, mode os.FileMode) error {
 	if err != nil {
 		return err
 	}
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
+	werr := writeSynced(f, data)
 	if werr == nil {
 		werr = os.Rename(tmp, p)
 	}
@@ -794,6 +782,18 @@ func writeFileAtomic(p string, data []byte, mode os.FileMode) error {
 		return werr
 	}
 	return syncDir(os.Open(filepath.Dir(p)))
+}
+
+// writeSynced writes data to the new file f, fsyncs and closes it (f is closed on every path).
+func writeSynced(f *os.File, data []byte) error {
+	_, err := f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // syncDir fsyncs the directory d (opened by the caller, err its error): a rename into it is durable only then,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/eventually"
+	"github.com/marina-dev/marina/internal/logtest"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -121,10 +122,10 @@ func TestClusterModeFollowsTheModelDeploymentStatus(t *testing.T) {
 		}
 	}
 
-	var log lockedLog
+	var log logtest.Buffer
 	src := &ModelDeploymentSource{Namespace: "models", Name: "iris", Base: Config{Listen: "127.0.0.1:0", Metrics: "127.0.0.1:0"},
 		URLs: map[string]string{"1.0.0": v1.URL, "1.1.0": v11.URL, "1.2.0": v12.URL}}
-	w, err := WatchModelDeployment(ctx, c.Config, src, log.logger())
+	w, err := WatchModelDeployment(ctx, c.Config, src, log.Logger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func TestClusterModeFollowsTheModelDeploymentStatus(t *testing.T) {
 		return strings.Contains(log.String(), "waiting for a ModelDeployment to route by") && strings.Contains(log.String(), "no status.weights")
 	})
 	setStatus("1.0.0", "1.1.0", &v1alpha1.TrafficWeights{Stable: 90, Canary: 10})
-	r, err := New(<-first, Options{Rand: seeded(7), Log: log.logger(), Source: "ModelDeployment models/iris"})
+	r, err := New(<-first, Options{Rand: seeded(7), Log: log.Logger(), Source: "ModelDeployment models/iris"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/marina-dev/marina/internal/eventually"
+	"github.com/marina-dev/marina/internal/logtest"
 )
 
 // getStatus reads GET /status from the router's metrics address.
@@ -67,8 +68,8 @@ func TestStatusReportsTheSplitTheShadowAndTheLastReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log lockedLog
-	r, err := New(cfg, Options{Log: log.logger(), Source: file})
+	var log logtest.Buffer
+	r, err := New(cfg, Options{Log: log.Logger(), Source: file})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,12 +146,12 @@ func TestADeadVersionIsMarkedDownForItsBackoff(t *testing.T) {
 			t.Parallel()
 			good, _ := oipUpstream(t, "1.0.0", goodModel, 0)
 			dead, revive := revivable(t, "1.1.0")
-			var log lockedLog
+			var log logtest.Buffer
 			rt := startRouter(t, config(fmt.Sprintf(`health: {consecutiveErrors: 3, backoff: 2s, failover: %v}
 upstreams:
   - {version: 1.0.0, url: %q, weight: 1}
   - {version: 1.1.0, url: %q, weight: 1}
-`, tc.failover, good.URL, dead)), Options{Log: log.logger()})
+`, tc.failover, good.URL, dead)), Options{Log: log.Logger()})
 			pin := map[string]string{VersionHeader: "1.1.0"}
 
 			// Three transport errors in a row mark 1.1.0 down; each is a JSON 502.

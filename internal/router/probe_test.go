@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/marina-dev/marina/internal/eventually"
+	"github.com/marina-dev/marina/internal/logtest"
 )
 
 // TestProbesSendTheSamplesToEveryVersionAndCompareTheShadow runs probes with no live traffic: every version gets
@@ -36,13 +37,13 @@ func TestProbesSendTheSamplesToEveryVersionAndCompareTheShadow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var log lockedLog
+	var log logtest.Buffer
 	rt := startRouter(t, config(fmt.Sprintf(`upstreams:
   - {version: 1.0.0, url: %q, weight: 100}
   - {version: 1.1.0, url: %q, weight: 0}
 shadow: {version: 1.2.0, url: %q, percent: 0}
 probes: {dir: %q, interval: 100ms}
-`, stable.URL, broken.URL, shadow.URL, samples)), Options{Log: log.logger()})
+`, stable.URL, broken.URL, shadow.URL, samples)), Options{Log: log.Logger()})
 
 	m := rt.metrics
 	eventually.True(t, 10*time.Second, "two rounds of probes, compared with the shadow", func() bool {

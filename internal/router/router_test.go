@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/marina-dev/marina/internal/eventually"
+	"github.com/marina-dev/marina/internal/logtest"
 )
 
 func TestSplitsTrafficByWeightWithinFourSigma(t *testing.T) {
@@ -231,14 +232,14 @@ func TestSampledDisagreementsAreLoggedWithBodiesRedacted(t *testing.T) {
 	t.Parallel()
 	v1, _ := oipUpstream(t, "1.0.0", goodModel, 0)
 	sh, _ := oipUpstream(t, "1.2.0", worseModel, 0)
-	var log lockedLog
+	var log logtest.Buffer
 	cfg, err := Parse("r.yaml", []byte(config(fmt.Sprintf(`upstreams: [{version: 1.0.0, url: %q, weight: 1}]
 shadow: {version: 1.2.0, url: %q, percent: 100, log: {sample: 1}}
 `, v1.URL, sh.URL))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := New(cfg, Options{Log: log.logger()})
+	r, err := New(cfg, Options{Log: log.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,16 +1,15 @@
 package serve
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/marina-dev/marina/internal/inference"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
+	"github.com/marina-dev/marina/internal/logtest"
 )
 
 // newTestServer serves opts without a model: enough for what does not run one.
@@ -72,24 +71,6 @@ func TestServerMetadataReportsMarinasVersionAndONNXRuntimesApart(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination the server's goroutines write to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestEachRequestIsLoggedAtInfoLevelWithoutItsBody(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -97,7 +78,7 @@ func TestEachRequestIsLoggedAtInfoLevelWithoutItsBody(t *testing.T) {
 		want  bool
 	}{{slog.LevelInfo, true}, {slog.LevelWarn, false}} {
 		t.Run(tc.level.String(), func(t *testing.T) {
-			var buf syncBuffer
+			var buf logtest.Buffer
 			log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: tc.level}))
 			ts := newTestServer(t, Options{Name: "iris", Log: log})
 			do(t, "POST", ts.URL+"/v2/models/iris/infer", `{"inputs":"secret-payload"}`)

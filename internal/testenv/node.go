@@ -75,3 +75,13 @@ func (c *Cluster) CreateNamespaces(tb testing.TB, names ...string) {
 		}
 	}
 }
+
+// PodReady reports whether p's Ready condition is True: what kwok sets on a fake node's pods once they "run".
+func PodReady(p corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}

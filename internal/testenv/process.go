@@ -1,14 +1,13 @@
 package testenv
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/marina-dev/marina/internal/testenv/proc"
 )
 
 // run starts one control-plane binary from the assets directory; see start.
@@ -21,31 +20,11 @@ func (c *Cluster) run(tb testing.TB, component string, args ...string) {
 // then SIGKILL after 10 s. The kernel kills it too if the test binary dies first.
 func (c *Cluster) start(tb testing.TB, component string, cmd *exec.Cmd) {
 	tb.Helper()
-	log, err := os.Create(filepath.Join(c.logs, component+".log"))
+	p, err := proc.Start(cmd, filepath.Join(c.logs, component+".log"))
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("%s: %v", component, err)
 	}
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		_ = log.Close()
-		tb.Fatalf("starting %s: %v", component, err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		_ = log.Close()
-		close(done)
-	}()
-	stop := sync.OnceFunc(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
+	stop := func() { p.Stop(10 * time.Second) }
 	c.mu.Lock()
 	if c.stops == nil {
 		c.stops = map[string]func(){}

@@ -16,13 +16,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/marina-dev/marina/internal/prereq"
+	"github.com/marina-dev/marina/internal/testenv/proc"
 )
 
 // RegistryVersion is the CNCF distribution version hack/registry.sh builds; it names the cache directory.
@@ -52,8 +52,7 @@ type Registry struct {
 	// Storage is the registry's storage directory (filesystem driver), inside the test's TempDir.
 	Storage string
 
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *proc.Process
 	dir  string
 }
 
@@ -120,40 +119,21 @@ func StartRegistry(tb testing.TB, o RegistryOptions) *Registry {
 // start runs the registry process; the kernel kills it if the test binary dies first.
 func (r *Registry) start(tb testing.TB, bin string) {
 	tb.Helper()
-	log, err := os.Create(filepath.Join(r.dir, "registry.log"))
-	if err != nil {
-		tb.Fatal(err)
-	}
 	cmd := exec.Command(bin, "serve", filepath.Join(r.dir, "config.yml"))
 	// distribution exports OpenTelemetry traces to an OTLP collector by default; there is none.
 	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_SDK_DISABLED=true")
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		_ = log.Close()
-		tb.Fatalf("starting the registry: %v", err)
+	p, err := proc.Start(cmd, filepath.Join(r.dir, "registry.log"))
+	if err != nil {
+		tb.Fatalf("the registry: %v", err)
 	}
-	r.cmd, r.done = cmd, make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		_ = log.Close()
-		close(r.done)
-	}()
+	r.proc = p
 }
 
 // Stop stops the registry (SIGTERM, then SIGKILL after 10 s), as an outage would; it does nothing when stopped.
 func (r *Registry) Stop() {
-	if r.cmd == nil {
-		return
+	if r.proc != nil {
+		r.proc.Stop(10 * time.Second)
 	}
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-	case <-time.After(10 * time.Second):
-		_ = r.cmd.Process.Kill()
-		<-r.done
-	}
-	r.cmd = nil
 }
 
 // Client is an HTTP client that trusts the registry's CA (a plain client without TLS).
@@ -198,7 +178,7 @@ func (r *Registry) waitReady(tb testing.TB) {
 			}
 		}
 		select {
-		case <-r.done:
+		case <-r.proc.Exited():
 			log, _ := os.ReadFile(filepath.Join(r.dir, "registry.log"))
 			tb.Fatalf("the registry exited before answering on %s:\n%s", r.Host, log)
 		case <-ctx.Done():

@@ -49,15 +49,6 @@ func pods(ctx context.Context, t *testing.T, c client.Client, app string) []core
 	return list.Items
 }
 
-func ready(p corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 // TestWorkloads runs the whole chain: kube-controller-manager makes Pods, kube-scheduler places GPU Pods only on
 // the GPU node (and leaves the one that does not fit Pending), kwok makes the placed Pods Ready.
 func TestWorkloads(t *testing.T) {
@@ -74,7 +65,7 @@ func TestWorkloads(t *testing.T) {
 	err := eventually.Poll(ctx, func(ctx context.Context) (bool, error) {
 		var readyOnGPU, unschedulable int
 		for _, p := range pods(ctx, t, c.Client, "vision") {
-			if ready(p) && p.Spec.NodeName == "gpu-0" {
+			if testenv.PodReady(p) && p.Spec.NodeName == "gpu-0" {
 				readyOnGPU++
 			}
 			for _, cond := range p.Status.Conditions {

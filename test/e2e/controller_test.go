@@ -18,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -47,9 +46,7 @@ func TestControllerKilledMidRolloutResumesWhereItWas(t *testing.T) {
 	c := testenv.Start(t, testenv.Options{CRDs: true, Workloads: true})
 	c.AddNode(t, testenv.Node{Name: "cpu-0"})
 	ctx := context.Background()
-	if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
+	c.CreateNamespaces(t, ns)
 	prom := startPrometheus(t, 0.01)
 	ctl := runController(t, c.Kubeconfig, ns)
 	hist := c.WatchStatus(t, ns)

@@ -12,11 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/marina-dev/marina/internal/prereq"
+	"github.com/marina-dev/marina/internal/testenv/proc"
 )
 
 // Binary finds prometheus on PATH; without it the test is skipped, or fails where prerequisites are
@@ -34,8 +34,7 @@ func Binary(tb testing.TB) string {
 // Server is a Prometheus process run by a test.
 type Server struct {
 	bin, dir, addr string
-	cmd            *exec.Cmd
-	done           chan struct{}
+	proc           *proc.Process
 }
 
 // Start starts Prometheus on a free loopback port, scraping targets (host:port, job "app") every second; the
@@ -70,44 +69,26 @@ func (s *Server) Address() string { return "http://" + s.addr }
 // Start starts the server again after Stop, on the same port and storage; it does nothing while it runs.
 func (s *Server) Start(tb testing.TB) {
 	tb.Helper()
-	if s.cmd != nil {
+	if s.proc != nil {
 		return
-	}
-	log, err := os.OpenFile(filepath.Join(s.dir, "prometheus.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		tb.Fatal(err)
 	}
 	cmd := exec.Command(s.bin, "--config.file="+filepath.Join(s.dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(s.dir, "data"), "--web.listen-address="+s.addr)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		_ = log.Close()
-		tb.Fatalf("starting prometheus: %v", err)
+	p, err := proc.Start(cmd, filepath.Join(s.dir, "prometheus.log"))
+	if err != nil {
+		tb.Fatalf("prometheus: %v", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		_ = log.Close()
-		close(done)
-	}()
-	s.cmd, s.done = cmd, done
+	s.proc = p
 }
 
 // Stop stops the server (SIGTERM, then SIGKILL after 10 s) and waits for it to exit; it does nothing when stopped.
 func (s *Server) Stop(tb testing.TB) {
 	tb.Helper()
-	if s.cmd == nil {
+	if s.proc == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd = nil
+	s.proc.Stop(10 * time.Second)
+	s.proc = nil
 }
 
 // WaitForData waits up to 30 s (or until ctx ends) until query returns at least series series, e.g. until

@@ -10,16 +10,23 @@ import (
 	"github.com/marina-dev/marina/internal/controller/rollout"
 )
 
+// halfwayGPUCanary is a canary of 1.1.0 over 1.0.0 (2 replicas, one step: 50%) at step, with half the traffic on
+// each version since t0.
+func halfwayGPUCanary(step int32) *v1alpha1.ModelDeployment {
+	m := md("1.1.0", 2, canary(weight(50)))
+	start := metav1.NewTime(t0)
+	m.Status = v1alpha1.ModelDeploymentStatus{
+		StableVersion: "1.0.0", CanaryVersion: "1.1.0", CurrentStepIndex: &step, StepStartTime: &start,
+		Weights: &v1alpha1.TrafficWeights{Stable: 50, Canary: 50}, Strategy: v1alpha1.StrategyCanary,
+	}
+	return m
+}
+
 // TestGPUCanaryWhosePodWasRefusedMakesRoomByScalingStableDown: a canary replica the quota refused (another pod
 // took the free GPU first) holds no GPU; stable gives one up so the canary's pod can be created, instead of both
 // waiting for each other until the progress deadline aborts the rollout.
 func TestGPUCanaryWhosePodWasRefusedMakesRoomByScalingStableDown(t *testing.T) {
-	m := md("1.1.0", 2, canary(weight(50)))
-	start := metav1.NewTime(t0)
-	m.Status = v1alpha1.ModelDeploymentStatus{
-		StableVersion: "1.0.0", CanaryVersion: "1.1.0", CurrentStepIndex: new(int32(0)), StepStartTime: &start,
-		Weights: &v1alpha1.TrafficWeights{Stable: 50, Canary: 50}, Strategy: v1alpha1.StrategyCanary,
-	}
+	m := halfwayGPUCanary(0)
 	o := rollout.Observed{Now: t0.Add(5 * time.Second), Workloads: map[string]rollout.Workload{
 		"1.0.0": {Replicas: 2, Ready: 2},
 		"1.1.0": {Replicas: 1, Refused: 1},
@@ -39,12 +46,7 @@ func TestGPUCanaryWhosePodWasRefusedMakesRoomByScalingStableDown(t *testing.T) {
 // their GPUs, which the controller does not watch; it must come back by itself rather than wait for an unrelated
 // event.
 func TestGPUCanaryHeldBackAfterItsLastStepLooksAgain(t *testing.T) {
-	m := md("1.1.0", 2, canary(weight(50)))
-	start := metav1.NewTime(t0)
-	m.Status = v1alpha1.ModelDeploymentStatus{
-		StableVersion: "1.0.0", CanaryVersion: "1.1.0", CurrentStepIndex: new(int32(1)), StepStartTime: &start,
-		Weights: &v1alpha1.TrafficWeights{Stable: 50, Canary: 50}, Strategy: v1alpha1.StrategyCanary,
-	}
+	m := halfwayGPUCanary(1)
 	d := rollout.Decide(m, rollout.Observed{Now: t0.Add(time.Second), Workloads: map[string]rollout.Workload{
 		"1.0.0": {Replicas: 1, Ready: 1},
 		"1.1.0": {Replicas: 1, Ready: 1},
