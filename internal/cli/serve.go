@@ -107,12 +107,9 @@ type served struct {
 }
 
 func (o *serveOptions) Run(ctx context.Context) error {
-	for _, f := range o.verifyKeys {
-		k, err := signing.LoadPublicKey(f)
-		if err != nil {
-			return usagef("--verify-key %v", err)
-		}
-		o.keys = append(o.keys, k)
+	var err error
+	if o.keys, err = loadPublicKeys("--verify-key", o.verifyKeys); err != nil {
+		return err
 	}
 	m, err := o.resolve(ctx)
 	if err != nil {
