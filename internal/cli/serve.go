@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -115,19 +117,23 @@ func (o *serveOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(m.digests) > 0 || len(o.keys) > 0 {
-		got, _, err := model.DigestFile(m.file)
-		if err != nil {
-			return usagef("%v", err)
+	// The file is read once: its digest and signature are checked on these bytes, and ONNX Runtime loads these
+	// bytes, so a file replaced after the check is never what runs.
+	data, err := readModel(m.file)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	got := digest.FromBytes(data).String()
+	for want, from := range m.digests {
+		if got != want {
+			return failedf("%s has digest %s, but %s says %s: refusing to serve a different artifact", m.file, got, from, want)
 		}
-		for want, from := range m.digests {
-			if got != want {
-				return failedf("%s has digest %s, but %s says %s: refusing to serve a different artifact", m.file, got, from, want)
-			}
-		}
-		if err := o.verify(m, got); err != nil {
-			return err
-		}
+	}
+	if err := o.verify(m, got); err != nil {
+		return err
+	}
+	if checked != nil {
+		checked(m.file)
 	}
 	if err := inference.Init(); err != nil {
 		return usagef("%v", err)
@@ -144,7 +150,8 @@ func (o *serveOptions) Run(ctx context.Context) error {
 
 	// Live while loading (big models take a while), ready once loaded.
 	start := time.Now()
-	sess, err := inference.Load(m.file)
+	sess, err := inference.LoadBytes(m.file, data)
+	data = nil // the session holds the model now; let the collector have the copy
 	if err != nil {
 		stop()
 		<-done
@@ -169,6 +176,28 @@ func (o *serveOptions) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(o.out, "stopped serving %s\n", m.name)
 	return nil
+}
+
+// checked, when set (by tests only), is called with the model file once its digest and signature are checked and
+// before ONNX Runtime loads it: the moment a file swapped on disk would be loaded if serve read it again.
+var checked func(file string)
+
+// readModel reads the model file whole, refusing what is not a regular file (a FIFO would block, a device never
+// end); ONNX Runtime needs the whole model in memory anyway.
+func readModel(file string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", file)
+	}
+	return io.ReadAll(f)
 }
 
 // verify checks the model's signature with the --verify-key keys, the file's digest being digest; without keys it
