@@ -144,20 +144,14 @@ func (o *imageVerifyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return registryError(err)
 	}
-	var problems []string
-	for _, s := range sigs {
-		err := signing.VerifyImage(s.Bundle, o.ref.Digest, keys)
-		if err == nil {
-			return o.result(imageResult{Image: o.ref.String(), Signature: s.Referrer.String()}, func(w io.Writer) {
-				fmt.Fprintf(w, "verified %s\n  signature %s\n", o.ref, s.Referrer)
-			})
-		}
-		problems = append(problems, fmt.Sprintf("signature %s: %v", s.Referrer.Digest, err))
+	s, err := firstVerified(o.ref.String(), keys, sigs, func(bundle []byte) error { return signing.VerifyImage(bundle, o.ref.Digest, keys) },
+		"sign it with marina image sign "+o.ref.String()+" --key KEY")
+	if err != nil {
+		return err
 	}
-	if len(problems) == 0 {
-		return failedf("%s has no signature attached: sign it with marina image sign %s --key KEY", o.ref, o.ref)
-	}
-	return failedf("%s: no signature verifies with %s:\n  %s", o.ref, strings.Join(o.keys, ", "), strings.Join(problems, "\n  "))
+	return o.result(imageResult{Image: o.ref.String(), Signature: s.Referrer.String()}, func(w io.Writer) {
+		fmt.Fprintf(w, "verified %s\n  signature %s\n", o.ref, s.Referrer)
+	})
 }
 
 // loadPublicKeys reads the PEM public keys files name; flag names them in errors.

@@ -321,6 +321,15 @@ func (o *serveOptions) resolve(ctx context.Context) (served, error) {
 // fetch pulls the model file of the artifact ref into --model-dir (want, when set, is the digest it must have) and
 // records the artifact's digest for the check before loading.
 func (o *serveOptions) fetch(ctx context.Context, m served, ref oci.Reference, want string) (served, error) {
+	if len(o.keys) > 0 && m.bundle == nil {
+		// No signature given or registered: the one attached to the artifact, checked before the download, names
+		// the digest the pulled file must have; verify checks the file's bytes against it again before loading.
+		sig, signed, err := o.signedModel(ctx, ref, o.keys, want)
+		if err != nil {
+			return m, err
+		}
+		want, m.bundle, m.bundleFrom = signed, sig.Bundle, "the signature "+sig.Referrer.String()
+	}
 	p, err := o.pull(ctx, ref, o.modelDir, want)
 	if err != nil {
 		return m, err
@@ -383,8 +392,10 @@ credentials come from the Docker configuration; --plain-http and --ca-file as fo
 marina model pull.
 With --verify-key (or $MARINA_VERIFY_KEY) the model must also carry a
 signature that verifies with one of the keys over the exact file, checked before
-loading: the registered version's signing.bundle (marina model sign), or
---signature BUNDLE. Unsigned, signed by another key, or signed over other bytes:
+loading: the registered version's signing.bundle (marina model sign),
+--signature BUNDLE, or for an oci:// model the signature attached to the
+artifact in the registry (found as an OCI referrer and checked before the
+download). Unsigned, signed by another key, or signed over other bytes:
 serve exits 1 with the reason.
 Requests are checked against the model's inputs (names, datatypes, shapes) and
 rejected with 400 and a JSON {"error": ...}; bodies over --max-body get 413,
