@@ -17,13 +17,7 @@ import (
 
 func TestAnAttachedSignatureIsAReferrerCosignFinds(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		o    testenv.RegistryOptions
-	}{
-		{name: "plain HTTP on loopback"},
-		{name: "TLS and basic auth", o: testenv.RegistryOptions{TLS: true, BasicAuth: true}},
-	} {
+	for _, tc := range registries {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			r := testenv.StartRegistry(t, tc.o)
@@ -58,7 +52,7 @@ func TestAnAttachedSignatureIsAReferrerCosignFinds(t *testing.T) {
 
 			// The layout cosign v3 writes and reads (pkg/oci/remote/write.go, WriteReferrer).
 			var m ocispec.Manifest
-			if err := json.Unmarshal(registryGet(t, r, o, "manifests/"+refs[0].Digest), &m); err != nil {
+			if err := json.Unmarshal(registryGet(t, r, "manifests/"+refs[0].Digest, ocispec.MediaTypeImageManifest), &m); err != nil {
 				t.Fatal(err)
 			}
 			if m.MediaType != ocispec.MediaTypeImageManifest || m.ArtifactType != oci.SignatureArtifactType ||
@@ -71,7 +65,7 @@ func TestAnAttachedSignatureIsAReferrerCosignFinds(t *testing.T) {
 			// distribution v3.1 has no referrers API: the referrers tag schema's index lists them, where cosign
 			// (go-containerregistry's remote.Referrers) looks when the API answers 404.
 			var index ocispec.Index
-			if err := json.Unmarshal(registryGet(t, r, o, "manifests/"+strings.Replace(ref.Digest, ":", "-", 1)), &index); err != nil {
+			if err := json.Unmarshal(registryGet(t, r, "manifests/"+strings.Replace(ref.Digest, ":", "-", 1), ocispec.MediaTypeImageIndex), &index); err != nil {
 				t.Fatal(err)
 			}
 			if len(index.Manifests) != 2 || index.Manifests[0].ArtifactType != oci.SignatureArtifactType {
@@ -121,14 +115,15 @@ func TestSignaturesOfWhatIsNotThereFailClearly(t *testing.T) {
 	}
 }
 
-// registryGet reads path under the test repository's /v2/models/fraud/ with the registry's credentials.
-func registryGet(t *testing.T, r *testenv.Registry, o oci.Options, path string) []byte {
+// registryGet reads path under the test repository's /v2/models/fraud/ as a runtime would, with the registry's
+// credentials, accepting the media types accept.
+func registryGet(t *testing.T, r *testenv.Registry, path, accept string) []byte {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, r.URL()+"/v2/models/fraud/"+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Accept", ocispec.MediaTypeImageManifest+", "+ocispec.MediaTypeImageIndex)
+	req.Header.Set("Accept", accept)
 	if r.Username != "" {
 		req.SetBasicAuth(r.Username, r.Password)
 	}
