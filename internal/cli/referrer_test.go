@@ -10,6 +10,7 @@ import (
 
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/oci"
+	"github.com/marina-dev/marina/internal/repo/repotest"
 	"github.com/marina-dev/marina/internal/signing"
 	"github.com/marina-dev/marina/internal/signing/signingtest"
 	"github.com/marina-dev/marina/internal/testenv"
@@ -148,5 +149,39 @@ func TestPullAndServeWithAVerifyKeyKeepOnlyWhatTheKeySigned(t *testing.T) {
 	base := startServe(t, "--model", signed, "--verify-key", public, "--model-dir", t.TempDir(), "--plain-http")
 	if code, resp := post(t, base+"/v1/models/iris-classifier:predict", `{"instances":[[5.1,3.5,1.4,0.2]]}`); code != 200 || len(resp["predictions"].([]any)) != 1 {
 		t.Fatalf("predict: %d %v", code, resp)
+	}
+}
+
+func TestRenderPassesMarinaYAMLsPublicKeysToTheInitContainer(t *testing.T) {
+	t.Parallel()
+	_, public := signingtest.KeyPair(t, signingtest.ECDSA)
+	pem, err := os.ReadFile(public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	project, err := os.ReadFile(filepath.Join(repotest.ExamplePath(), "marina.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := os.ReadFile(filepath.Join(repotest.ExamplePath(), "models", "iris-classifier", "v1.0.0.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the artifact pushed to a registry: its manifest digest stands for any (render never resolves it)
+	manifest := registered(t, serveRepo(t, false)).Artifact.Digest
+	pushed := strings.Replace(string(meta), `"models/iris-classifier/artifacts/v1.0.0.onnx"`, `"oci://registry.example.com/models/iris@`+manifest+`"`, 1)
+	signed := strings.Replace(string(project), "\nspec:\n", "\nspec:\n  signing:\n    publicKeys:\n    - keys/release.pub\n", 1)
+	dir := repotest.Example(t, map[string]string{"marina.yaml": signed, "models/iris-classifier/v1.0.0.json": pushed, "keys/release.pub": string(pem)})
+	out := mustMarina(t, "--repo", dir, "render", "--env", "staging", "--model", "iris-classifier")
+	for _, want := range []string{"kind: ConfigMap", "iris-classifier-signing-keys-", `- "--verify-key"`, "/etc/marina/keys/0.pub", strings.Split(string(pem), "\n")[1]} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("render lacks %q:\n%s", want, out)
+		}
+	}
+
+	missing := repotest.Example(t, map[string]string{"marina.yaml": signed, "models/iris-classifier/v1.0.0.json": pushed})
+	code, _, errOut := marina(t, "--repo", missing, "render", "--env", "staging")
+	if code == 0 || !strings.Contains(errOut, "marina.yaml: spec.signing.publicKeys[0]") {
+		t.Fatalf("a missing key: exit %d %s", code, errOut)
 	}
 }
