@@ -107,6 +107,9 @@ func (o *modelSignOptions) artifactFile(ctx context.Context, r *repo.Repo, v *mo
 		return "", failedf("%s: %v", meta, err)
 	}
 	if ref, err := oci.ParseURI(loc.Remote); err == nil {
+		if o.cleanup != nil { // a retried operation pulls again
+			o.cleanup()
+		}
 		dir, err := os.MkdirTemp("", "marina-sign-")
 		if err != nil {
 			return "", usagef("%v", err)
