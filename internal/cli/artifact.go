@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/pflag"
@@ -18,6 +20,7 @@ import (
 	"github.com/marina-dev/marina/internal/inference"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/oci"
+	"github.com/marina-dev/marina/internal/signing"
 )
 
 // registryFlags are how model push, pull and serve reach an OCI registry, named as oras and crane name them.
@@ -149,4 +152,77 @@ func (o *registryFlags) publisher(ctx context.Context, to oci.Reference) func(v 
 		}
 		return ref.URI(), name, nil
 	}
+}
+
+// firstVerified returns the first of sigs, the signatures attached to what, that verify accepts. No signature, or
+// none accepted, is exit 1 with each signature's reason; hint says how to attach one.
+func firstVerified(what string, keys []signing.PublicKey, sigs []oci.Signature, verify func(bundle []byte) error, hint string) (oci.Signature, error) {
+	if len(sigs) == 0 {
+		return oci.Signature{}, failedf("%s has no signature attached: %s", what, hint)
+	}
+	var problems []string
+	for _, s := range sigs {
+		err := verify(s.Bundle)
+		if err == nil {
+			return s, nil
+		}
+		problems = append(problems, fmt.Sprintf("signature %s: %v", s.Referrer.Digest, err))
+	}
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = k.File
+	}
+	return oci.Signature{}, failedf("%s: no signature verifies with %s:\n  %s", what, strings.Join(names, ", "), strings.Join(problems, "\n  "))
+}
+
+// signedModel finds the model signatures attached to the artifact ref and returns the one that verifies with keys
+// and the model file digest it signs: what the pull must then bring, before the file is kept. When want (the
+// registered digest) is set, the signed digest must be it.
+func (o *registryFlags) signedModel(ctx context.Context, ref oci.Reference, keys []signing.PublicKey, want string) (oci.Signature, string, error) {
+	sigs, err := oci.Signatures(ctx, o.options(), ref)
+	if err != nil {
+		return oci.Signature{}, "", registryError(err)
+	}
+	var signed string
+	s, err := firstVerified(ref.URI(), keys, sigs, func(bundle []byte) error {
+		m, err := signing.VerifyModel(bundle, keys)
+		if err != nil {
+			return err
+		}
+		if len(m.Resources) != 1 {
+			return fmt.Errorf("the signature lists %d files, marina serves one", len(m.Resources))
+		}
+		signed = "sha256:" + m.Resources[0].Digest
+		return nil
+	}, "sign the version with marina model sign NAME@VERSION --key KEY, which attaches its signature to the artifact")
+	if err != nil {
+		return s, "", err
+	}
+	if want != "" && want != signed {
+		return s, "", failedf("%s: the signature %s signs a model file with digest %s, but %s was expected: refusing it", ref.URI(), s.Referrer.Digest, signed, want)
+	}
+	return s, signed, nil
+}
+
+// attachSignature attaches a model signature to the artifact at uri (oci://…@sha256:…) unless the same bundle is
+// attached already, and returns the signature's reference.
+func (o *registryFlags) attachSignature(ctx context.Context, uri string, bundle []byte) (string, error) {
+	ref, err := oci.ParseURI(uri)
+	if err != nil {
+		return "", failedf("%v", err)
+	}
+	sigs, err := oci.Signatures(ctx, o.options(), ref)
+	if err != nil {
+		return "", registryError(err)
+	}
+	for _, s := range sigs {
+		if bytes.Equal(s.Bundle, bundle) {
+			return s.Referrer.String(), nil
+		}
+	}
+	sig, err := oci.Attach(ctx, o.options(), ref, bundle, signing.ModelPredicateType)
+	if err != nil {
+		return "", registryError(err)
+	}
+	return sig.String(), nil
 }

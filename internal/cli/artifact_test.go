@@ -3,7 +3,6 @@ package cli_test
 import (
 	"bytes"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -140,14 +139,7 @@ func TestRegisterPushRecordsTheOCIArtifactInTheRegisterCommit(t *testing.T) {
 func TestRegistryCredentialsComeFromTheDockerConfig(t *testing.T) {
 	dir := serveRepo(t, false)
 	r := testenv.StartRegistry(t, testenv.RegistryOptions{TLS: true, BasicAuth: true})
-	config := func(password string) {
-		d := t.TempDir()
-		auth := base64.StdEncoding.EncodeToString([]byte(r.Username + ":" + password))
-		if err := os.WriteFile(filepath.Join(d, "config.json"), []byte(`{"auths":{"`+r.Host+`":{"auth":"`+auth+`"}}}`), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		t.Setenv("DOCKER_CONFIG", d)
-	}
+	config := func(password string) { dockerLogin(t, r, password) }
 	push := []string{"--repo", dir, "model", "push", "iris-classifier@1.0.0", "--to", r.Host + "/models/iris", "--ca-file", r.CAFile}
 	config(r.Password + "x")
 	code, out, errOut := marina(t, push...)

@@ -102,6 +102,7 @@ var notRun = map[string]string{
 	"marina runtime install":                            "downloads ONNX Runtime (113 MB) from the npm registry; internal/inference's installer tests install from a tarball",
 	"marina model push":                                 "pushes to the example's registry.example.com; artifact_test.go pushes to a real registry on loopback",
 	"marina model pull":                                 "pulls from registry.example.com; artifact_test.go pulls from a real registry on loopback",
+	"marina image":                                      "signs and verifies in registry.example.com; image_test.go does in a real registry on loopback",
 	"marina model register fraud-detector --file model.onnx --version 1.1.0": "pushes to registry.example.com; artifact_test.go runs register --push against a real registry",
 }
 

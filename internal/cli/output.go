@@ -25,6 +25,8 @@ var outputs = map[string][]string{
 	"marina model check":           {"text", "json", "junit"},
 	"marina model push":            dataFormats,
 	"marina model pull":            dataFormats,
+	"marina image sign":            dataFormats,
+	"marina image verify":          dataFormats,
 	"marina promote":               dataFormats,
 	"marina rollback":              dataFormats,
 	"marina history":               dataFormats,

@@ -18,10 +18,12 @@ type modelPullOptions struct {
 	*globalOptions
 	registryFlags
 	target, dir string
+	verifyKeys  []string
 }
 
 func (o *modelPullOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.dir, "dir", ".", "directory to write the model file into (created if missing)")
+	fs.StringSliceVar(&o.verifyKeys, "verify-key", nil, "PEM public key: keep the file only if a signature attached to the artifact by it signs the model file (repeatable: one suffices)")
 	o.registryFlags.AddFlags(fs)
 }
 
@@ -51,6 +53,8 @@ type pullResult struct {
 	File     string `json:"file"`
 	Digest   string `json:"digest"`
 	Cached   bool   `json:"cached"`
+	// Signature is the attached signature that verified, with --verify-key.
+	Signature string `json:"signature,omitempty"`
 }
 
 func (o *modelPullOptions) Run(ctx context.Context) error {
@@ -70,16 +74,33 @@ func (o *modelPullOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return failedf("%v", err)
 	}
+	var signature string
+	if len(o.verifyKeys) > 0 {
+		// The signature is checked first and names the digest the pull must bring: a file that is not the signed
+		// one is never kept under the model's name.
+		keys, err := loadPublicKeys("--verify-key", o.verifyKeys)
+		if err != nil {
+			return err
+		}
+		sig, signed, err := o.signedModel(ctx, ref, keys, want)
+		if err != nil {
+			return err
+		}
+		want, signature = signed, sig.Referrer.String()
+	}
 	p, err := o.pull(ctx, ref, o.dir, want)
 	if err != nil {
 		return err
 	}
-	return o.result(pullResult{Artifact: ref.URI(), File: p.File, Digest: p.Digest, Cached: p.Cached}, func(w io.Writer) {
+	return o.result(pullResult{Artifact: ref.URI(), File: p.File, Digest: p.Digest, Cached: p.Cached, Signature: signature}, func(w io.Writer) {
 		if p.Cached {
 			fmt.Fprintf(w, "%s already has digest %s: nothing downloaded\n", p.File, p.Digest)
-			return
+		} else {
+			fmt.Fprintf(w, "pulled %s\n  file   %s\n  digest %s\n", ref.URI(), p.File, p.Digest)
 		}
-		fmt.Fprintf(w, "pulled %s\n  file   %s\n  digest %s\n", ref.URI(), p.File, p.Digest)
+		if signature != "" {
+			fmt.Fprintf(w, "  signature %s verified\n", signature)
+		}
 	})
 }
 
@@ -97,7 +118,7 @@ func (o *modelPullOptions) version() (*model.Version, error) {
 func newModelPullCommand(g *globalOptions) *cobra.Command {
 	o := &modelPullOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "pull (NAME@VERSION | oci://HOST/REPO@sha256:…) [--dir DIR]",
+		Use:   "pull (NAME@VERSION | oci://HOST/REPO@sha256:…) [--dir DIR] [--verify-key PUB]",
 		Short: "Fetch a version's model file from its OCI artifact, digest-checked",
 		Long: `pull fetches the model file of an artifact marina model push made into DIR/<file>
 (artifact.file): NAME@VERSION reads artifact.uri from the repository, an
@@ -107,12 +128,21 @@ renamed only once the layer's digest and the model file's digest
 (artifact.digest) check out: a failed pull leaves no file under the model's
 name. A file already in DIR with that digest is kept, nothing downloaded.
 
+With --verify-key the artifact must carry a signature, attached as an OCI referrer
+(marina model sign on a pushed version, or marina model push of a signed one),
+that verifies with one of the keys; the model file must then have the digest it
+signs, checked before the file is renamed into place. No signature, another key,
+an altered signature, or a file other than the signed one: exit 1 with the reason,
+and no file.
+
 A wrong digest or something that is not a model artifact exits 1; a missing
 artifact, refused credentials or an unreachable registry exit 2. Credentials
 come from the Docker configuration, as for marina model push.`,
 		Example: `  marina model pull fraud-detector@1.0.0 --dir /tmp/models
   # DIGEST is the manifest digest marina model push recorded, sha256:…
-  marina model pull "oci://registry.example.com/models/fraud-detector@$DIGEST" --dir /models`,
+  marina model pull "oci://registry.example.com/models/fraud-detector@$DIGEST" --dir /models
+  # only a file signed by the key, as a rendered Pod's init container runs it
+  marina model pull "oci://registry.example.com/models/fraud-detector@$DIGEST" --dir /models --verify-key /etc/marina/keys/0.pub`,
 		Args: exactArgs(1, "NAME@VERSION or oci://HOST/REPO@sha256:…"),
 		RunE: runE(o, func(args []string) { o.target = args[0] }),
 	}

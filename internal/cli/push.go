@@ -12,6 +12,7 @@ import (
 	"github.com/marina-dev/marina/internal/oci"
 	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/repo"
+	"github.com/marina-dev/marina/internal/signing"
 )
 
 type modelPushOptions struct {
@@ -88,6 +89,15 @@ func (o *modelPushOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if v.Signing != nil && v.Signing.Bundle != "" {
+			bundle, err := r.ReadFile(v.Signing.Bundle, signing.MaxBundleSize)
+			if err != nil {
+				return failedf("%s: signing.bundle: %v (sign the version again with marina model sign)", meta, err)
+			}
+			if _, err := o.attachSignature(ctx, uri, bundle); err != nil {
+				return err
+			}
+		}
 		res, err = g.RecordPush(v, uri, name)
 		return err
 	})
@@ -128,7 +138,9 @@ The model file is artifact.uri when that is a file in the repository, else --fil
 and its digest must be the registered one. Pushing a version already recorded at
 --to (or anywhere, without --to) does nothing. Credentials come from the Docker
 configuration ($DOCKER_CONFIG/config.json or ~/.docker/config.json, credential
-helpers included): log in with docker login or oras login.`,
+helpers included): log in with docker login or oras login. A signed version
+(marina model sign) gets its signature attached to the artifact as an OCI
+referrer, where marina model pull --verify-key finds it.`,
 		Example: `  marina model push fraud-detector@1.0.0 --to registry.example.com/models/fraud-detector
 
   # A registry on loopback without TLS, and one with a private CA

@@ -155,6 +155,7 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
 		newVersionCommand(g),
 		newInitCommand(g),
 		newModelCommand(g),
+		newImageCommand(g),
 		newPromoteCommand(g),
 		newRollbackCommand(g),
 		newHistoryCommand(g),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -107,30 +109,31 @@ type served struct {
 }
 
 func (o *serveOptions) Run(ctx context.Context) error {
-	for _, f := range o.verifyKeys {
-		k, err := signing.LoadPublicKey(f)
-		if err != nil {
-			return usagef("--verify-key %v", err)
-		}
-		o.keys = append(o.keys, k)
+	var err error
+	if o.keys, err = loadPublicKeys("--verify-key", o.verifyKeys); err != nil {
+		return err
 	}
 	m, err := o.resolve(ctx)
 	if err != nil {
 		return err
 	}
-	if len(m.digests) > 0 || len(o.keys) > 0 {
-		got, _, err := model.DigestFile(m.file)
-		if err != nil {
-			return usagef("%v", err)
+	// The file is read once: its digest and signature are checked on these bytes, and ONNX Runtime loads these
+	// bytes, so a file replaced after the check is never what runs.
+	data, err := readModel(m.file)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	got := digest.FromBytes(data).String()
+	for want, from := range m.digests {
+		if got != want {
+			return failedf("%s has digest %s, but %s says %s: refusing to serve a different artifact", m.file, got, from, want)
 		}
-		for want, from := range m.digests {
-			if got != want {
-				return failedf("%s has digest %s, but %s says %s: refusing to serve a different artifact", m.file, got, from, want)
-			}
-		}
-		if err := o.verify(m, got); err != nil {
-			return err
-		}
+	}
+	if err := o.verify(m, got); err != nil {
+		return err
+	}
+	if checked != nil {
+		checked(m.file)
 	}
 	if err := inference.Init(); err != nil {
 		return usagef("%v", err)
@@ -147,7 +150,8 @@ func (o *serveOptions) Run(ctx context.Context) error {
 
 	// Live while loading (big models take a while), ready once loaded.
 	start := time.Now()
-	sess, err := inference.Load(m.file)
+	sess, err := inference.LoadBytes(m.file, data)
+	data = nil // the session holds the model now; let the collector have the copy
 	if err != nil {
 		stop()
 		<-done
@@ -172,6 +176,28 @@ func (o *serveOptions) Run(ctx context.Context) error {
 	}
 	fmt.Fprintf(o.out, "stopped serving %s\n", m.name)
 	return nil
+}
+
+// checked, when set (by tests only), is called with the model file once its digest and signature are checked and
+// before ONNX Runtime loads it: the moment a file swapped on disk would be loaded if serve read it again.
+var checked func(file string)
+
+// readModel reads the model file whole, refusing what is not a regular file (a FIFO would block, a device never
+// end); ONNX Runtime needs the whole model in memory anyway.
+func readModel(file string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", file)
+	}
+	return io.ReadAll(f)
 }
 
 // verify checks the model's signature with the --verify-key keys, the file's digest being digest; without keys it
@@ -295,6 +321,15 @@ func (o *serveOptions) resolve(ctx context.Context) (served, error) {
 // fetch pulls the model file of the artifact ref into --model-dir (want, when set, is the digest it must have) and
 // records the artifact's digest for the check before loading.
 func (o *serveOptions) fetch(ctx context.Context, m served, ref oci.Reference, want string) (served, error) {
+	if len(o.keys) > 0 && m.bundle == nil {
+		// No signature given or registered: the one attached to the artifact, checked before the download, names
+		// the digest the pulled file must have; verify checks the file's bytes against it again before loading.
+		sig, signed, err := o.signedModel(ctx, ref, o.keys, want)
+		if err != nil {
+			return m, err
+		}
+		want, m.bundle, m.bundleFrom = signed, sig.Bundle, "the signature "+sig.Referrer.String()
+	}
 	p, err := o.pull(ctx, ref, o.modelDir, want)
 	if err != nil {
 		return m, err
@@ -357,8 +392,10 @@ credentials come from the Docker configuration; --plain-http and --ca-file as fo
 marina model pull.
 With --verify-key (or $MARINA_VERIFY_KEY) the model must also carry a
 signature that verifies with one of the keys over the exact file, checked before
-loading: the registered version's signing.bundle (marina model sign), or
---signature BUNDLE. Unsigned, signed by another key, or signed over other bytes:
+loading: the registered version's signing.bundle (marina model sign),
+--signature BUNDLE, or for an oci:// model the signature attached to the
+artifact in the registry (found as an OCI referrer and checked before the
+download). Unsigned, signed by another key, or signed over other bytes:
 serve exits 1 with the reason.
 Requests are checked against the model's inputs (names, datatypes, shapes) and
 rejected with 400 and a JSON {"error": ...}; bodies over --max-body get 413,

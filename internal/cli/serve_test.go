@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,8 +18,11 @@ import (
 	"github.com/marina-dev/marina/internal/cli"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/logtest"
+	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/model/onnxtest"
 	"github.com/marina-dev/marina/internal/repo/repotest"
+	"github.com/marina-dev/marina/internal/signing"
+	"github.com/marina-dev/marina/internal/signing/signingtest"
 )
 
 var servingRE = regexp.MustCompile(`on (http://[0-9.:]+) `)
@@ -262,5 +266,75 @@ func TestServeAcceptsTheFlagsRenderedDeploymentsPass(t *testing.T) {
 	base := startServe(t, "--model="+file, "--digest="+digest, "--name=iris-classifier")
 	if code, _ := get(t, base+"/v2/models/iris-classifier/ready"); code != 200 {
 		t.Fatalf("model ready = %d", code)
+	}
+}
+
+func TestServeRunsTheBytesItVerifiedEvenIfTheFileIsReplacedBeforeLoading(t *testing.T) {
+	inferencetest.Lib(t)
+	// not parallel: the hook is the package's
+	dir := t.TempDir()
+	writeIrisModel(t, filepath.Join(dir, "v"))
+	verified, swapped := filepath.Join(dir, "v1.0.0"), filepath.Join(dir, "v1.1.0")
+	d, _, err := model.DigestFile(verified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	private, public := signingtest.KeyPair(t, signingtest.ECDSA)
+	key, err := signing.LoadPrivateKey(private, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, err := signing.SignModel(t.Context(), key, signing.Manifest{Model: "iris", Resources: []signing.Resource{signing.DigestResource("iris.onnx", d)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := filepath.Join(dir, "iris.sigstore.json")
+	if err := os.WriteFile(sig, bundle, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := predict(t, startServe(t, "--model", verified, "--name", "iris"), "iris")
+	if other := predict(t, startServe(t, "--model", swapped, "--name", "iris"), "iris"); reflect.DeepEqual(other, want) {
+		t.Fatalf("the two models answer alike (%v): the test could not tell them apart", want)
+	}
+	for _, tc := range []struct {
+		name  string
+		check []string
+	}{
+		{"checked by digest", []string{"--digest", d}},
+		{"checked by signature", []string{"--verify-key", public, "--signature", sig}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "iris.onnx")
+			copyFile(t, verified, file)
+			hooked := false
+			t.Cleanup(cli.SetChecked(func(f string) {
+				if f == file {
+					hooked = true
+					copyFile(t, swapped, file) // what an attacker with write access to --model-dir would do
+				}
+			}))
+			got := predict(t, startServe(t, append([]string{"--model", file, "--name", "iris"}, tc.check...)...), "iris")
+			if !hooked {
+				t.Fatal("serve never reached the point between its checks and loading")
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("serve answers %v, the replaced file's answers, not the verified model's %v", got, want)
+			}
+		})
+	}
+}
+
+// copyFile replaces to with a copy of from.
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to+".tmp", b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(to+".tmp", to); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/oci"
 	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/internal/signing"
@@ -18,14 +21,17 @@ import (
 type modelSignOptions struct {
 	*globalOptions
 	branchOptions
+	registryFlags
 	target, name, version string
 	key, file             string
+	cleanup               func() // removes the artifact pulled to be signed
 }
 
 func (o *modelSignOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.key, "key", "", "PEM private key, ECDSA or Ed25519 (openssl genpkey, or cosign generate-key-pair's cosign.key with $COSIGN_PASSWORD) (required)")
-	fs.StringVar(&o.file, "file", "", "the artifact file to sign, when artifact.uri is remote (it must have the registered digest)")
+	fs.StringVar(&o.file, "file", "", "the artifact file to sign, when artifact.uri is remote and not oci:// (it must have the registered digest); an oci:// artifact is pulled")
 	o.addPushFlags(fs)
+	o.registryFlags.AddFlags(fs)
 }
 
 func (o *modelSignOptions) Validate() error {
@@ -43,7 +49,9 @@ func (o *modelSignOptions) Validate() error {
 type signResult struct {
 	Version   *model.Version `json:"version"`
 	Signature string         `json:"signature"`
-	Commit    string         `json:"commit"`
+	// Attached is the signature's reference in the registry, attached to the version's OCI artifact.
+	Attached string `json:"attached,omitempty"`
+	Commit   string `json:"commit"`
 }
 
 func (o *modelSignOptions) Run(ctx context.Context) error {
@@ -51,6 +59,11 @@ func (o *modelSignOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return usagef("--key %v", err)
 	}
+	defer func() {
+		if o.cleanup != nil {
+			o.cleanup()
+		}
+	}()
 	var res signResult
 	err = o.write(func(r *repo.Repo) error {
 		if err := o.check(r); err != nil {
@@ -61,7 +74,7 @@ func (o *modelSignOptions) Run(ctx context.Context) error {
 			if err != nil {
 				return "", err
 			}
-			file, err := o.artifactFile(r, v)
+			file, err := o.artifactFile(ctx, r, v)
 			if err != nil {
 				return "", err
 			}
@@ -74,12 +87,17 @@ func (o *modelSignOptions) Run(ctx context.Context) error {
 		return err
 	}
 	return o.result(res, func(w io.Writer) {
-		fmt.Fprintf(w, "signed %s@%s (%s)\n  signature %s\n  file      %s\n  commit    %s\n", o.name, o.version, res.Version.Artifact.Digest, res.Signature, model.File(o.name, o.version), res.Commit[:12])
+		fmt.Fprintf(w, "signed %s@%s (%s)\n  signature %s\n  file      %s\n", o.name, o.version, res.Version.Artifact.Digest, res.Signature, model.File(o.name, o.version))
+		if res.Attached != "" {
+			fmt.Fprintf(w, "  attached  %s\n", res.Attached)
+		}
+		fmt.Fprintf(w, "  commit    %s\n", res.Commit[:12])
 	})
 }
 
-// artifactFile is the file to sign: --file, else the artifact in the repository.
-func (o *modelSignOptions) artifactFile(r *repo.Repo, v *model.Version) (string, error) {
+// artifactFile is the file to sign: --file, else the artifact in the repository, else the version's OCI artifact
+// pulled (digest-checked) into a temporary directory.
+func (o *modelSignOptions) artifactFile(ctx context.Context, r *repo.Repo, v *model.Version) (string, error) {
 	meta := model.File(v.Name, v.Version)
 	if o.file != "" {
 		return o.file, nil
@@ -87,6 +105,21 @@ func (o *modelSignOptions) artifactFile(r *repo.Repo, v *model.Version) (string,
 	loc, err := v.Artifact.Locate()
 	if err != nil {
 		return "", failedf("%s: %v", meta, err)
+	}
+	if ref, err := oci.ParseURI(loc.Remote); err == nil {
+		if o.cleanup != nil { // a retried operation pulls again
+			o.cleanup()
+		}
+		dir, err := os.MkdirTemp("", "marina-sign-")
+		if err != nil {
+			return "", usagef("%v", err)
+		}
+		o.cleanup = func() { _ = os.RemoveAll(dir) }
+		p, err := o.pull(ctx, ref, dir, v.Artifact.Digest)
+		if err != nil {
+			return "", err
+		}
+		return p.File, nil
 	}
 	if loc.Remote != "" {
 		return "", usagef("%s: artifact.uri %s is remote: pass the artifact file with --file (it must have digest %s)", meta, loc.Remote, v.Artifact.Digest)
@@ -111,11 +144,18 @@ func (o *modelSignOptions) sign(ctx context.Context, r *repo.Repo, v *model.Vers
 	if err != nil {
 		return signResult{}, err
 	}
+	// Attached before the commit: a registry that refuses it leaves nothing committed, and signing again is safe.
+	var attached string
+	if strings.HasPrefix(v.Artifact.URI, oci.Scheme) {
+		if attached, err = o.attachSignature(ctx, v.Artifact.URI, bundle); err != nil {
+			return signResult{}, err
+		}
+	}
 	commit, err := (&registry.Registry{Repo: r}).RecordSignature(v, bundle, "sha256:"+string(key.GetHint()))
 	if err != nil {
 		return signResult{}, err
 	}
-	return signResult{Version: v, Signature: v.Signing.Bundle, Commit: commit}, nil
+	return signResult{Version: v, Signature: v.Signing.Bundle, Attached: attached, Commit: commit}, nil
 }
 
 func newModelSignCommand(g *globalOptions) *cobra.Command {
@@ -136,7 +176,15 @@ Keys are PEM files, ECDSA (P-256, P-384, P-521) or Ed25519: what openssl genpkey
 writes, or cosign generate-key-pair's cosign.key (encrypted: the password comes
 from $COSIGN_PASSWORD, as for cosign). marina serve --verify-key and marina
 validate (spec.signing.publicKeys in marina.yaml) check the signature with the
-public key. Signing again replaces the signature.`,
+public key. Signing again replaces the signature.
+
+A version whose artifact.uri is an OCI artifact (marina model push) is pulled,
+digest-checked, to be signed (or --file), and also gets the signature attached to the artifact in its registry, as an OCI referrer (artifactType
+application/vnd.dev.sigstore.bundle.v0.3+json, the layout cosign v3 uses), before
+the commit: marina model pull --verify-key and marina serve --verify-key find it
+there, as the init container of a rendered Pod does. marina model push attaches
+the signature of a version signed before it was pushed. --plain-http and --ca-file
+as for marina model push.`,
 		Example: `  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out marina.key
   openssl pkey -in marina.key -pubout -out marina.pub
   marina model sign fraud-detector@1.0.0 --key marina.key

@@ -130,7 +130,7 @@ func TestServeWithAVerifyKeyRefusesUnsignedTamperedAndForeignModels(t *testing.T
 	}{
 		{"an unsigned version", []string{"--repo", unsigned, "serve", "--model", "iris-classifier@1.0.0", "--verify-key", public}, 1, "is not signed"},
 		{"a version signed with another key", []string{"--repo", dir, "serve", "--model", "iris-classifier@1.0.0", "--verify-key", otherPublic}, 1, "signature does not verify with " + otherPublic},
-		{"a file changed by one byte", []string{"serve", "--model", changed, "--signature", bundle, "--verify-key", public}, 1, "files differ from the signed ones"},
+		{"a file changed by one byte", []string{"serve", "--model", changed, "--signature", bundle, "--verify-key", public}, 1, "not the signed content"},
 		{"an altered signature", []string{"serve", "--model", changed, "--signature", altered, "--verify-key", public}, 1, "signature does not verify"},
 		{"a signature without a key", []string{"serve", "--model", changed, "--signature", bundle}, 2, "--signature needs --verify-key"},
 		{"a key that is not there", []string{"--repo", dir, "serve", "--model", "iris-classifier@1.0.0", "--verify-key", public + ".missing"}, 2, "no such file"},

@@ -109,6 +109,15 @@ func Load(path string) (*Session, error) {
 	return open(path, data)
 }
 
+// LoadBytes is Load of a model already read, data, named path in messages: ONNX Runtime parses these bytes and
+// never opens the file, so a caller that checked data's digest or signature runs exactly what it checked.
+func LoadBytes(path string, data []byte) (*Session, error) {
+	if err := Init(); err != nil {
+		return nil, err
+	}
+	return open(path, data)
+}
+
 // Path is the model file the session was loaded from.
 func (s *Session) Path() string { return s.path }
 

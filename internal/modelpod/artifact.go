@@ -45,6 +45,9 @@ const (
 	registryConfigDir = "/var/run/secrets/marina.dev/registry"
 	modelsVolume      = "models"
 	registryVolume    = "registry-config"
+	// keysDir holds the public keys the init container verifies the artifact's signature with.
+	keysDir    = "/etc/marina/keys"
+	keysVolume = "signing-keys"
 )
 
 // Artifact says how an oci:// artifact gets into the pod; the zero value is the default, an init container
@@ -59,6 +62,11 @@ type Artifact struct {
 	PullImage string
 	// PlainHTTP has the init container talk HTTP to the registry (marina model pull --plain-http).
 	PlainHTTP bool
+	// KeysConfigMap names a ConfigMap of PEM public keys, one per key of KeyFiles: the init container keeps the
+	// model file only if a signature attached to the artifact verifies with one of them (marina model pull
+	// --verify-key). "" verifies nothing; an image volume cannot verify.
+	KeysConfigMap string
+	KeyFiles      []string
 }
 
 // OCIReference is the registry reference of an oci:// artifact URI (HOST/REPO@sha256:… or HOST/REPO:TAG), and
@@ -154,6 +162,15 @@ func (p Pod) fetch(spec *corev1.PodSpec, security *corev1.SecurityContext) {
 		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: registryVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: s,
 			Items:      []corev1.KeyToPath{{Key: corev1.DockerConfigJsonKey, Path: "config.json"}},
+		}}})
+	}
+	if cm := p.Artifact.KeysConfigMap; cm != "" {
+		for _, f := range p.Artifact.KeyFiles {
+			pull.Args = append(pull.Args, "--verify-key", path.Join(keysDir, f))
+		}
+		pull.VolumeMounts = append(pull.VolumeMounts, corev1.VolumeMount{Name: keysVolume, MountPath: keysDir, ReadOnly: true})
+		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: keysVolume, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: cm},
 		}}})
 	}
 	spec.InitContainers = []corev1.Container{pull}

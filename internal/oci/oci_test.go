@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,15 +81,18 @@ func entries(t *testing.T, dir string) []string {
 	return names
 }
 
+// registries are the two kinds of registry the round trips run against.
+var registries = []struct {
+	name string
+	o    testenv.RegistryOptions
+}{
+	{name: "plain HTTP on loopback"},
+	{name: "TLS with a private CA and basic auth from the Docker config", o: testenv.RegistryOptions{TLS: true, BasicAuth: true}},
+}
+
 func TestPushedVersionPullsBackByteForByteAndTheSecondPullIsCached(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		o    testenv.RegistryOptions
-	}{
-		{name: "plain HTTP on loopback"},
-		{name: "TLS with a private CA and basic auth from the Docker config", o: testenv.RegistryOptions{TLS: true, BasicAuth: true}},
-	} {
+	for _, tc := range registries {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			r := testenv.StartRegistry(t, tc.o)
@@ -155,20 +157,7 @@ func TestTheArtifactIsAnImageAContainerRuntimeCanMount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	get := func(path, accept string) []byte {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, r.URL()+"/v2/models/fraud/"+path, nil)
-		req.Header.Set("Accept", accept)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %s %s", path, resp.Status, body)
-		}
-		return body
-	}
+	get := func(path, accept string) []byte { return registryGet(t, r, path, accept) }
 	var m ocispec.Manifest
 	if err := json.Unmarshal(get("manifests/1.0.0", ocispec.MediaTypeImageManifest), &m); err != nil {
 		t.Fatal(err)

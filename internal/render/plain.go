@@ -2,7 +2,9 @@ package render
 
 import (
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -26,6 +28,9 @@ func (c *context) plain() ([]object, error) {
 		return nil, err
 	}
 	objs := []object{{file: "deployment.yaml", obj: dep}, {file: "service.yaml", obj: c.service()}}
+	if c.keys != nil {
+		objs = append(objs, object{file: "configmap-signing-keys.yaml", obj: c.keys})
+	}
 	switch c.Project.Spec.Traffic {
 	case "ingress":
 		objs = append(objs, object{file: "ingress.yaml", obj: c.ingress()})
@@ -117,7 +122,7 @@ func (c *context) pod() (modelpod.Pod, error) {
 	p := modelpod.Pod{
 		Name: c.name, Image: c.image, Port: c.port, Args: c.args(),
 		Version: c.Version.Version, URI: c.Version.Artifact.URI, Digest: c.Version.Artifact.Digest,
-		Format: c.Version.Format, File: c.Version.Artifact.File, Size: c.Version.Artifact.Size, Artifact: c.artifact(), ConfigMap: c.configMap,
+		Format: c.Version.Format, File: c.Version.Artifact.File, Size: c.Version.Artifact.Size, Artifact: c.verifying(c.artifact()), ConfigMap: c.configMap,
 		Resources: res, NodeSelector: c.settings.NodeSelector, Tolerations: tolerations(c.settings.Tolerations),
 	}
 	if err := p.Check(); err != nil {
@@ -136,6 +141,15 @@ func (c *context) artifact() modelpod.Artifact {
 		return modelpod.Artifact{}
 	}
 	return modelpod.Artifact{Via: rt.Artifact.Via, PullSecret: rt.Artifact.PullSecret, PullImage: rt.Artifact.PullImage, PlainHTTP: rt.Artifact.PlainHTTP}
+}
+
+// verifying adds the signature check to a's init container when the keys ConfigMap is rendered.
+func (c *context) verifying(a modelpod.Artifact) modelpod.Artifact {
+	if c.keys != nil {
+		a.KeysConfigMap = c.keys.Name
+		a.KeyFiles = slices.Sorted(maps.Keys(c.keys.Data))
+	}
+	return a
 }
 
 // args are model.yaml's runtime.args; nil means PodSpec's default, marina serve on the artifact.

@@ -9,6 +9,8 @@ import (
 	"path"
 	"slices"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
@@ -51,6 +53,9 @@ type Input struct {
 	Config []byte
 	// SealedSecrets holds the content of each sealedSecret file, by secret name.
 	SealedSecrets map[string][]byte
+	// PublicKeys holds the content of marina.yaml's spec.signing.publicKeys, in its order: the init container of
+	// an oci:// artifact verifies the artifact's signature with them.
+	PublicKeys [][]byte
 }
 
 // File is one rendered file, by repository path.
@@ -114,6 +119,8 @@ type context struct {
 	image     string
 	port      int32
 	configMap string
+	// keys is the ConfigMap of PublicKeys when the pod's init container verifies the artifact's signature.
+	keys *corev1.ConfigMap
 }
 
 func newContext(in Input) (*context, error) {
@@ -147,7 +154,29 @@ func newContext(in Input) (*context, error) {
 	if in.Config != nil {
 		c.configMap = fmt.Sprintf("%s-config-%s", c.name, contentHash(in.Config))
 	}
+	c.keys = c.keysConfigMap()
 	return c, nil
+}
+
+// keysConfigMap is the ConfigMap of the public keys the init container verifies an oci:// artifact's signature
+// with: for the plain backend pulling with an init container, when marina.yaml names keys; nil otherwise. Its
+// name carries a hash of the keys, so a key change rolls the pods.
+func (c *context) keysConfigMap() *corev1.ConfigMap {
+	_, oci := modelpod.OCIReference(c.Version.Artifact.URI)
+	if len(c.PublicKeys) == 0 || !oci || c.backend != BackendPlain || c.artifact().Via == modelpod.ViaImageVolume {
+		return nil
+	}
+	data := map[string]string{}
+	var all []byte
+	for i, k := range c.PublicKeys {
+		data[fmt.Sprintf("%d.pub", i)] = string(k)
+		all = append(all, k...)
+	}
+	return &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-signing-keys-%s", c.name, contentHash(all)), Namespace: c.namespace, Labels: c.labels()},
+		Data:       data,
+	}
 }
 
 // labels are the standard labels of every object.

@@ -56,7 +56,12 @@ type renderCase struct {
 	sealed  map[string][]byte
 	// uri and file replace the version's artifact.uri and artifact.file.
 	uri, file string
+	// keys are marina.yaml's spec.signing.publicKeys.
+	keys [][]byte
 }
+
+// publicKey is an Ed25519 public key as openssl pkey -pubout writes it.
+var publicKey = []byte("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA7dX/+k4w36iRQV83UTR4sZSX7hpD5sJYTGDuW/FzP1o=\n-----END PUBLIC KEY-----\n")
 
 var cases = []renderCase{
 	{name: "plain-gateway-hpa-config", traffic: "gateway", env: "prod", size: 350, config: "LOG_LEVEL: info\nMAX_BATCH: 64\n", app: `
@@ -99,6 +104,11 @@ var cases = []renderCase{
   environments:
     staging: {version: 1.0.0}
 `},
+	{name: "plain-oci-signed", traffic: "gateway", env: "prod", size: 350, uri: ociRepository + manifestDigest, file: "fraud-detector.onnx", keys: [][]byte{publicKey}, app: `
+  runtime: {artifact: {pullSecret: model-registry}}
+  environments:
+    prod: {version: 1.0.0}
+`},
 	{name: "plain-oci-image-volume", traffic: "gateway", env: "staging", size: 350, uri: ociRepository + manifestDigest, app: `
   runtime: {artifact: {via: imageVolume, pullSecret: model-registry}}
   environments:
@@ -132,7 +142,7 @@ func input(t *testing.T, c renderCase) render.Input {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := render.Input{Project: &p, App: app, Env: c.env, Version: version(app.Spec.Environments[c.env].Version, c.size), SealedSecrets: c.sealed}
+	in := render.Input{Project: &p, App: app, Env: c.env, Version: version(app.Spec.Environments[c.env].Version, c.size), SealedSecrets: c.sealed, PublicKeys: c.keys}
 	if c.uri != "" {
 		in.Version.Artifact.URI, in.Version.Artifact.File = c.uri, c.file
 	}
@@ -304,4 +314,44 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatal("nil map without an error")
 		}
 	})
+}
+
+func TestOnlyAnInitContainerPullingFromARegistryVerifiesTheSignature(t *testing.T) {
+	t.Parallel()
+	signed := cases[0]
+	for _, c := range cases {
+		if c.name == "plain-oci-signed" {
+			signed = c
+		}
+	}
+	for _, tc := range []struct {
+		name     string
+		edit     func(c *renderCase)
+		verifies bool
+	}{
+		{"an init container pulling an oci:// artifact verifies with marina.yaml's keys", func(*renderCase) {}, true},
+		{"without public keys nothing is verified", func(c *renderCase) { c.keys = nil }, false},
+		{"an artifact outside a registry has no attached signature to verify", func(c *renderCase) { c.uri = "" }, false},
+		{"an image volume runs nothing that could verify", func(c *renderCase) {
+			c.app = strings.Replace(c.app, "pullSecret: model-registry", "via: imageVolume", 1)
+		}, false},
+		{"KServe fetches the artifact itself", func(c *renderCase) { c.app = "\n  backend: kserve" + c.app }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := signed
+			tc.edit(&c)
+			files, err := render.Render(input(t, c))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all strings.Builder
+			for _, f := range files {
+				all.Write(f.Data)
+			}
+			if got := strings.Contains(all.String(), "--verify-key"); got != tc.verifies || strings.Contains(all.String(), "signing-keys") != tc.verifies {
+				t.Fatalf("verifies = %v, want %v:\n%s", got, tc.verifies, all.String())
+			}
+		})
+	}
 }

@@ -20,6 +20,9 @@ import (
 // MaxManifestSize caps a rendered or committed manifest file that render reads back.
 const MaxManifestSize = 8 << 20
 
+// maxKeySize caps a public key file of spec.signing.publicKeys: PEM keys are a few hundred bytes.
+const maxKeySize = 64 << 10
+
 // Options selects what to render; empty fields mean all.
 type Options struct {
 	Env   string
@@ -221,6 +224,16 @@ func ApplicationWithVersions(r *repo.Repo, proj *project.Project, app *project.M
 		}
 		sealed[s.Name] = b
 	}
+	var keys [][]byte
+	if proj.Spec.Signing != nil {
+		for i, k := range proj.Spec.Signing.PublicKeys {
+			b, err := r.ReadFile(k, maxKeySize)
+			if err != nil {
+				return nil, fmt.Errorf("%s: spec.signing.publicKeys[%d]: %w", project.ProjectFile, i, err)
+			}
+			keys = append(keys, b)
+		}
+	}
 	versions := map[string]*model.Version{}
 	var out []Output
 	for _, env := range envs {
@@ -239,7 +252,7 @@ func ApplicationWithVersions(r *repo.Repo, proj *project.Project, app *project.M
 			}
 			versions[spec.Version] = v
 		}
-		files, err := Render(Input{Project: proj, App: app, Env: env, Version: v, Config: config, SealedSecrets: sealed})
+		files, err := Render(Input{Project: proj, App: app, Env: env, Version: v, Config: config, SealedSecrets: sealed, PublicKeys: keys})
 		if err != nil {
 			return nil, err
 		}

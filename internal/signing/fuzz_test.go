@@ -72,3 +72,33 @@ func FuzzParseModelStatement(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerifyImage feeds arbitrary bundles to image verification: an error of a known kind, never a panic.
+func FuzzVerifyImage(f *testing.F) {
+	f.Add([]byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{"hint":"x"}},"dsseEnvelope":{"payload":"` +
+		base64.StdEncoding.EncodeToString([]byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"00"}}],"predicateType":"https://sigstore.dev/cosign/sign/v1","predicate":{}}`)) +
+		`","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"AAAA"}]}}`))
+	f.Add([]byte(`{}`))
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	pubPEM, err := cryptoutils.MarshalPublicKeyToPEM(priv.Public())
+	if err != nil {
+		f.Fatal(err)
+	}
+	pub, err := signing.ParsePublicKey("test.pub", pubPEM)
+	if err != nil {
+		f.Fatal(err)
+	}
+	const manifest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := signing.VerifyImage(data, manifest, []signing.PublicKey{pub})
+		if err == nil {
+			t.Fatalf("verified a bundle the key never signed: %s", data)
+		}
+		if !errors.Is(err, signing.ErrInvalidBundle) && !errors.Is(err, signing.ErrSignature) && !errors.Is(err, signing.ErrMismatch) {
+			t.Fatalf("error of no known kind: %v", err)
+		}
+	})
+}

@@ -37,12 +37,12 @@ const MaxBundleSize = 4 << 20
 
 // Errors callers tell apart with errors.Is.
 var (
-	// ErrInvalidBundle: the file is not a Sigstore bundle carrying a model signature.
-	ErrInvalidBundle = errors.New("not a model signature")
+	// ErrInvalidBundle: the file is not a Sigstore bundle carrying a signature of the kind asked for.
+	ErrInvalidBundle = errors.New("not a marina signature")
 	// ErrSignature: no given key verifies the bundle's signature (wrong key, or the bundle was altered).
 	ErrSignature = errors.New("signature does not verify")
-	// ErrMismatch: the signature is good but the files differ from the signed ones.
-	ErrMismatch = errors.New("files differ from the signed ones")
+	// ErrMismatch: the signature is over other content (model files, or an image digest) than the one checked.
+	ErrMismatch = errors.New("not the signed content")
 )
 
 // Resource is one signed file of a model: its name inside the model and its digest.
@@ -201,7 +201,7 @@ func parseBundle(data []byte) (*bundle.Bundle, []byte, error) {
 	}
 	env, err := b.Envelope()
 	if err != nil || env == nil {
-		return nil, nil, fmt.Errorf("%w: the bundle carries no DSSE envelope (a signature over a blob, not a model signature)", ErrInvalidBundle)
+		return nil, nil, fmt.Errorf("%w: the bundle carries no DSSE envelope (a message signature over a blob): marina signs and reads DSSE signatures", ErrInvalidBundle)
 	}
 	raw := env.RawEnvelope()
 	if raw.PayloadType != InTotoPayloadType {

@@ -1,0 +1,8 @@
+package cli
+
+// SetChecked makes serve call f with the model file between its checks and loading, for the test that replaces
+// the file there; it returns what undoes it.
+func SetChecked(f func(file string)) (restore func()) {
+	checked = f
+	return func() { checked = nil }
+}
