@@ -43,8 +43,10 @@ const (
 	// registryConfigDir holds the Docker config of the artifact's registry (DOCKER_CONFIG) when the pod names
 	// a pull secret.
 	registryConfigDir = "/var/run/secrets/marina.dev/registry"
-	modelsVolume      = "models"
-	registryVolume    = "registry-config"
+	// PullContainer names the init container that pulls an oci:// artifact (marina doctor reports on it by name).
+	PullContainer  = "model-pull"
+	modelsVolume   = "models"
+	registryVolume = "registry-config"
 )
 
 // Artifact says how an oci:// artifact gets into the pod; the zero value is the default, an init container
@@ -135,7 +137,7 @@ func (p Pod) fetch(spec *corev1.PodSpec, security *corev1.SecurityContext) {
 		image = PullImage
 	}
 	pull := corev1.Container{
-		Name:  "model-pull",
+		Name:  PullContainer,
 		Image: image,
 		Args:  []string{"model", "pull", p.URI, "--dir", ModelsDir},
 		Resources: corev1.ResourceRequirements{
