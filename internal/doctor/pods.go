@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -158,7 +159,13 @@ type podView struct {
 	// gpu says the pod is a GPU model's, whose scheduling the GPU check judges.
 	gpu bool
 	// unread says what could not be read (Events, logs) and why.
-	unread []string
+	unread []unread
+}
+
+// unread is something the pods check could not read.
+type unread struct {
+	what string
+	err  error
 }
 
 // view reads what judging p needs: its Events, and the logs of the containers whose exit left no message.
@@ -166,7 +173,7 @@ func (d *doctor) view(ctx context.Context, p *corev1.Pod, gpu bool) podView {
 	v := podView{pod: p, logs: map[string]string{}, gpu: gpu}
 	var events corev1.EventList
 	if err := d.Client.List(ctx, &events, client.InNamespace(p.Namespace), client.MatchingFields{"involvedObject.name": p.Name}); err != nil {
-		v.unread = append(v.unread, fmt.Sprintf("the Events of pod %s: %v", p.Name, err))
+		v.unread = append(v.unread, unread{"the Events of pod " + p.Name, err})
 	}
 	for _, e := range events.Items {
 		if e.InvolvedObject.Kind == "Pod" && e.InvolvedObject.UID == p.UID {
@@ -183,7 +190,7 @@ func (d *doctor) view(ctx context.Context, p *corev1.Pod, gpu bool) podView {
 		}
 		log, err := d.Logs.TailLog(ctx, p.Namespace, p.Name, cs.Name, previous)
 		if err != nil {
-			v.unread = append(v.unread, fmt.Sprintf("the log of pod %s container %s: %v", p.Name, cs.Name, err))
+			v.unread = append(v.unread, unread{fmt.Sprintf("the log of pod %s container %s", p.Name, cs.Name), err})
 			continue
 		}
 		v.logs[cs.Name] = lastLine(log)
@@ -241,9 +248,12 @@ func judgePod(v podView, now time.Time) []podProblem {
 			out = append(out, pr)
 		}
 	}
-	for _, what := range v.unread {
-		out = append(out, podProblem{Warn, "could not read " + what,
-			"give the user of this kubeconfig read access to events and pods/log (the marina-doctor ClusterRole of config/rbac has it)"})
+	for _, u := range v.unread {
+		fix := "the API server could not get it from the node's kubelet (kubectl logs fails the same way): check that the API server reaches the nodes' kubelets on their InternalIP (--kubelet-preferred-address-types)"
+		if apierrors.IsForbidden(u.err) {
+			fix = "give the user of this kubeconfig read access to events and pods/log (the marina-doctor ClusterRole of config/rbac has it)"
+		}
+		out = append(out, podProblem{Warn, fmt.Sprintf("could not read %s: %v", u.what, u.err), fix})
 	}
 	return out
 }
@@ -415,11 +425,15 @@ func (v podView) probeKilled(container string) bool {
 	return false
 }
 
-// withEvent adds the latest Event of reason about the container to msg, unless msg already says it.
+// withEvent adds the latest Event of reason about the container to msg, unless msg already says it. The kubelet
+// follows each failure's Event with a bare "Error: <reason>" one, which says nothing new: those are passed over.
 func (v podView) withEvent(msg, container, reason string) string {
 	var last string
 	var at time.Time
 	for _, e := range v.containerEvents(container, reason) {
+		if strings.HasPrefix(e.Message, "Error: ") {
+			continue
+		}
 		if t := eventTime(e); !t.Before(at) {
 			at, last = t, quote(e.Message)
 		}

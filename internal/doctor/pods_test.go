@@ -1,12 +1,15 @@
 package doctor
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
@@ -90,9 +93,10 @@ func TestPodsAreJudgedByTheKubeletsAndTheContainersOwnWords(t *testing.T) {
 			fix:      []string{"the registry has no image 10.0.0.5:5000/marina/marina-serve@sha256:2222", "runtime.image in applications/iris/model.yaml"},
 		},
 		{
-			name:     "a pull error the waiting message leaves out is taken from the kubelet's Failed Event",
-			pod:      renderedPod(corev1.PodPending, waiting("ErrImagePull", "ErrImagePull"), waiting("PodInitializing", "")),
-			events:   []corev1.Event{event("Failed", "model-pull", `Failed to pull image "10.0.0.5:5000/marina/marina@sha256:1111": unexpected status from HEAD request: 401 Unauthorized`, 2)},
+			name: "a pull error the waiting message leaves out is taken from the kubelet's Failed Event",
+			pod:  renderedPod(corev1.PodPending, waiting("ErrImagePull", "ErrImagePull"), waiting("PodInitializing", "")),
+			events: []corev1.Event{event("Failed", "model-pull", `Failed to pull image "10.0.0.5:5000/marina/marina@sha256:1111": unexpected status from HEAD request: 401 Unauthorized`, 2),
+				event("Failed", "model-pull", "Error: ErrImagePull", 3)},
 			status:   Fail,
 			evidence: []string{"container model-pull: ErrImagePull", "401 Unauthorized"},
 			fix:      []string{"refuses to give 10.0.0.5:5000/marina/marina@sha256:1111", "imagePullSecrets"},
@@ -252,13 +256,28 @@ func TestAGPUModelsUnschedulablePodIsLeftToTheGPUCheck(t *testing.T) {
 	}
 }
 
-func TestWhatCouldNotBeReadIsAWarningWithTheRoleThatGrantsIt(t *testing.T) {
+func TestWhatCouldNotBeReadIsAWarningWithWhatToDoAboutIt(t *testing.T) {
 	t.Parallel()
-	v := podView{pod: renderedPod(corev1.PodRunning, pulled, runningUnready(0)),
-		unread: []string{`the Events of pod iris-7d9f-x2k: events is forbidden: User "x" cannot list resource "events"`}}
-	got := judgePod(v, podStart)
-	if len(got) != 1 || got[0].status != Warn || !strings.Contains(got[0].evidence, "forbidden") || !strings.Contains(got[0].fix, "marina-doctor") {
-		t.Fatalf("got %+v", got)
+	cases := []struct {
+		name     string
+		err      error
+		evidence string
+		fix      string
+	}{
+		{"a forbidden read names the role that grants it",
+			apierrors.NewForbidden(schema.GroupResource{Resource: "events"}, "", errors.New(`User "x" cannot list resource "events"`)), "forbidden", "marina-doctor"},
+		{"a kubelet the API server cannot reach names the address types",
+			errors.New(`Get "https://real-node:10250/containerLogs/models-staging/iris/model-server": dial tcp: lookup real-node: no such host`), "no such host", "--kubelet-preferred-address-types"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v := podView{pod: renderedPod(corev1.PodRunning, pulled, runningUnready(0)), unread: []unread{{"the log of pod iris", tc.err}}}
+			got := judgePod(v, podStart)
+			if len(got) != 1 || got[0].status != Warn || !strings.Contains(got[0].evidence, tc.evidence) || !strings.Contains(got[0].fix, tc.fix) {
+				t.Fatalf("got %+v", got)
+			}
+		})
 	}
 }
 
