@@ -438,7 +438,8 @@ func (v podView) withEvent(msg, container, reason string) string {
 			at, last = t, quote(e.Message)
 		}
 	}
-	if last == "" || strings.Contains(msg, last) {
+	// The Event repeats the waiting message with a prefix: its last clause already there means nothing is new.
+	if last == "" || strings.Contains(msg, last[strings.LastIndex(last, ": ")+1:]) {
 		return msg
 	}
 	return msg + " (event " + reason + ": " + last + ")"

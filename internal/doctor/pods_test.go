@@ -83,13 +83,17 @@ func TestPodsAreJudgedByTheKubeletsAndTheContainersOwnWords(t *testing.T) {
 		status   Status        // "" when the pod has no problem
 		evidence []string
 		fix      []string
+		without  string // what the evidence must not repeat
 	}{
 		{
 			name: "an image digest the registry lacks fails with the kubelet's message and names runtime.image",
 			pod: renderedPod(corev1.PodPending, pulled, waiting("ImagePullBackOff",
 				`Back-off pulling image "10.0.0.5:5000/marina/marina-serve@sha256:2222": ErrImagePull: failed to pull and unpack image: 10.0.0.5:5000/marina/marina-serve@sha256:2222: not found`)),
+			events: []corev1.Event{event("Failed", "model-server",
+				`Failed to pull image "10.0.0.5:5000/marina/marina-serve@sha256:2222": rpc error: code = NotFound desc = failed to pull and unpack image: 10.0.0.5:5000/marina/marina-serve@sha256:2222: not found`, 3)},
 			status:   Fail,
 			evidence: []string{"pod iris-7d9f-x2k container model-server: ImagePullBackOff: Back-off pulling image", "not found"},
+			without:  "event Failed", // the Event says what the waiting message says
 			fix:      []string{"the registry has no image 10.0.0.5:5000/marina/marina-serve@sha256:2222", "runtime.image in applications/iris/model.yaml"},
 		},
 		{
@@ -233,6 +237,9 @@ func TestPodsAreJudgedByTheKubeletsAndTheContainersOwnWords(t *testing.T) {
 				if !strings.Contains(p.evidence, s) {
 					t.Errorf("evidence %q lacks %q", p.evidence, s)
 				}
+			}
+			if tc.without != "" && strings.Contains(p.evidence, tc.without) {
+				t.Errorf("evidence %q has %q", p.evidence, tc.without)
 			}
 			for _, s := range tc.fix {
 				if !strings.Contains(p.fix, s) {
