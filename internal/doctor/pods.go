@@ -435,14 +435,14 @@ func (v podView) withEvent(msg, container, reason string) string {
 			continue
 		}
 		if t := eventTime(e); !t.Before(at) {
-			at, last = t, quote(e.Message)
+			at, last = t, e.Message
 		}
 	}
 	// The Event repeats the waiting message with a prefix: its last clause already there means nothing is new.
 	if last == "" || strings.Contains(msg, last[strings.LastIndex(last, ": ")+1:]) {
 		return msg
 	}
-	return msg + " (event " + reason + ": " + last + ")"
+	return msg + " (event " + reason + ": " + quote(last) + ")"
 }
 
 // containerEvents are the pod's Events of reason about one container (the kubelet names it in fieldPath).

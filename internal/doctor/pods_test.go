@@ -90,7 +90,8 @@ func TestPodsAreJudgedByTheKubeletsAndTheContainersOwnWords(t *testing.T) {
 			pod: renderedPod(corev1.PodPending, pulled, waiting("ImagePullBackOff",
 				`Back-off pulling image "10.0.0.5:5000/marina/marina-serve@sha256:2222": ErrImagePull: failed to pull and unpack image: 10.0.0.5:5000/marina/marina-serve@sha256:2222: not found`)),
 			events: []corev1.Event{event("Failed", "model-server",
-				`Failed to pull image "10.0.0.5:5000/marina/marina-serve@sha256:2222": rpc error: code = NotFound desc = failed to pull and unpack image: 10.0.0.5:5000/marina/marina-serve@sha256:2222: not found`, 3)},
+				`Failed to pull image "10.0.0.5:5000/marina/marina-serve@sha256:2222": rpc error: code = NotFound desc = failed to pull and unpack image: `+
+					strings.Repeat("failed to resolve reference: ", 20)+`10.0.0.5:5000/marina/marina-serve@sha256:2222: not found`, 3)},
 			status:   Fail,
 			evidence: []string{"pod iris-7d9f-x2k container model-server: ImagePullBackOff: Back-off pulling image", "not found"},
 			without:  "event Failed", // the Event says what the waiting message says
