@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -134,6 +135,11 @@ func (o *doctorOptions) input(r *repo.Repo) (doctor.Input, error) {
 	if in.Discovery, err = discovery.NewDiscoveryClientForConfig(cfg); err != nil {
 		return doctor.Input{}, usagef("kubeconfig: %v", err)
 	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return doctor.Input{}, usagef("kubeconfig: %v", err)
+	}
+	in.Logs = doctor.APILogs{Pods: cs.CoreV1()}
 	return in, nil
 }
 
@@ -166,7 +172,12 @@ for each check what it observed and how to fix what is wrong:
   device-plugin  the NVIDIA device plugin DaemonSet is ready on every GPU node
   hpa            HorizontalPodAutoscalers get their metrics (AbleToScale, ScalingActive)
   quota          each environment's ResourceQuota has room for the next rollout's surge
-  pods           no model pod is in ImagePullBackOff, ErrImagePull or CrashLoopBackOff
+  pods           each model's pods pull their images, start, stay up and get Ready: the
+                 kubelet's message for an image it cannot pull, a crashing container's
+                 exit code and last words (its termination message, else the last line
+                 of its log), a container that runs but never gets Ready with its
+                 probe's failures from Events (a warning while within what its startup
+                 probe allows), and pods that cannot be scheduled
   routes         a Gateway controller accepted each HTTPRoute and resolved its backends
 
 Exit 0 when nothing failed (warnings allowed), 1 when a check failed (an unreachable API

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/discovery"
@@ -72,6 +73,10 @@ type Input struct {
 	Apps []*project.ModelApplication
 	// Env limits the checks to one environment; empty checks all of them.
 	Env string
+	// Logs reads the end of a crashed container's log when its exit left no termination message; nil reads none.
+	Logs PodLogger
+	// Now is the clock the pods check measures how long a pod has not been Ready with; nil is time.Now.
+	Now func() time.Time
 	// Sources maps the objects the repository deploys, as Kind/namespace/name (Kind/name when cluster-scoped), to
 	// the file each comes from: when an engine fails on an object, its check names the file to fix.
 	Sources map[string]string

@@ -266,11 +266,11 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 			modelPod(t, cl, good, "iris-ok", corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}})
 
 			checks := doctor.Run(ctx, input(t, c, newProject("https://git.example.com/pods.git", nil, "staging", bad, "prod", good), exampleApp(t, "iris-classifier")))
-			expect(t, checks, doctor.CheckPods, bad, doctor.Fail, []string{
+			expect(t, checks, doctor.CheckPods, "iris-classifier/staging", doctor.Fail, []string{
 				`pod iris-pull container model-server: ImagePullBackOff: Back-off pulling image "ghcr.io/marina-dev/marina-serve:9.9.9"`,
-				"pod iris-crash container model-server: CrashLoopBackOff: back-off 40s",
+				"pod iris-crash container model-server: CrashLoopBackOff, restarted 0 times: back-off 40s",
 			}, "runtime.image", "--previous")
-			expect(t, checks, doctor.CheckPods, good, doctor.Pass, []string{"1 model pod, none failing"})
+			expect(t, checks, doctor.CheckPods, "iris-classifier/prod", doctor.Pass, []string{"1 model pod", "none failing"})
 		})
 
 		t.Run("routes passes accepted HTTPRoutes and fails those no Gateway controller accepts", func(t *testing.T) {

@@ -3,7 +3,6 @@ package doctor
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -14,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/project"
 )
 
@@ -294,78 +292,4 @@ func addTo(l corev1.ResourceList, name corev1.ResourceName, q resource.Quantity)
 	sum := l[name]
 	sum.Add(q)
 	l[name] = sum
-}
-
-// failingReasons are the container waiting reasons that mean a model pod will not serve without a change.
-var failingReasons = []string{
-	"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CrashLoopBackOff",
-	"CreateContainerConfigError", "CreateContainerError", "RunContainerError",
-}
-
-// checkPods reports model pods whose containers cannot pull their image or keep crashing, and pods of models
-// without GPUs that cannot be scheduled (the GPU check reports those of GPU models).
-func (d *doctor) checkPods(ctx context.Context) []Check {
-	gpuModels := map[string]bool{}
-	for _, dep := range d.gpuDeployments() {
-		gpuModels[dep.target()] = true
-	}
-	var out []Check
-	for _, env := range d.envs {
-		c := Check{Name: CheckPods, Target: env.Namespace}
-		pods, err := d.modelPods(ctx, env.Namespace, nil)
-		if err != nil {
-			out = append(out, readError(c, "Pods in "+env.Namespace, err))
-			continue
-		}
-		if len(pods) == 0 {
-			c.Status = Skip
-			c.Evidence = "no model pods in " + env.Namespace
-			out = append(out, c)
-			continue
-		}
-		var problems []string
-		reasons := map[string]bool{}
-		for i := range pods {
-			p := &pods[i]
-			for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
-				if w := cs.State.Waiting; w != nil && slices.Contains(failingReasons, w.Reason) {
-					problems = append(problems, fmt.Sprintf("pod %s container %s: %s: %s", p.Name, cs.Name, w.Reason, w.Message))
-					reasons[w.Reason] = true
-				}
-			}
-			model := p.Labels[v1alpha1.LabelModel] + "/" + env.Name
-			if msg, ok := unschedulable(p); ok && !gpuModels[model] {
-				problems = append(problems, fmt.Sprintf("pod %s: Unschedulable: %s", p.Name, msg))
-				reasons["Unschedulable"] = true
-			}
-		}
-		if len(problems) == 0 {
-			c.Status = Pass
-			c.Evidence = fmt.Sprintf("%s, none failing to pull, start or schedule", plural(len(pods), "model pod"))
-		} else {
-			c.Status = Fail
-			c.Evidence = strings.Join(problems, "; ")
-			c.Fix = podFix(reasons, env.Namespace)
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
-func podFix(reasons map[string]bool, ns string) string {
-	var fix []string
-	if reasons["ImagePullBackOff"] || reasons["ErrImagePull"] || reasons["InvalidImageName"] {
-		fix = append(fix, "check runtime.image in model.yaml (name, tag, digest) and that "+ns+" can pull it (imagePullSecrets, registry access)")
-	}
-	if reasons["CrashLoopBackOff"] || reasons["RunContainerError"] || reasons["CreateContainerError"] {
-		fix = append(fix, "read the crash: kubectl -n "+ns+" logs POD -c CONTAINER --previous (artifact URI or digest, config, memory limit)")
-	}
-	if reasons["CreateContainerConfigError"] {
-		fix = append(fix, "a ConfigMap or Secret the pod references is missing: run marina render --write, sync, and check the secrets in model.yaml")
-	}
-	if reasons["Unschedulable"] {
-		fix = append(fix, "add nodes or lower the requests in model.yaml; kubectl -n "+ns+" describe pod POD shows the scheduler's reasons")
-	}
-	slices.Sort(fix)
-	return strings.Join(fix, "; ")
 }

@@ -47,7 +47,7 @@ func TestDoctorOnAClusterThatSchedules(t *testing.T) {
 			expect(t, checks, doctor.CheckDevicePlugin, project.DevicePluginNamespace+"/"+project.DevicePluginName, doctor.Fail,
 				[]string{"not found"}, "nvidia-device-plugin.yaml")
 			// The pods check leaves a GPU model's scheduling to the gpu check.
-			expect(t, checks, doctor.CheckPods, ns, doctor.Pass, []string{"1 model pod, none failing"})
+			expect(t, checks, doctor.CheckPods, "vision-gpu/staging", doctor.Pass, []string{"1 model pod (0 Ready), none failing"})
 		})
 
 		t.Run("passes once a GPU node and the device plugin run the pod", func(t *testing.T) {

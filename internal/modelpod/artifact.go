@@ -43,8 +43,10 @@ const (
 	// registryConfigDir holds the Docker config of the artifact's registry (DOCKER_CONFIG) when the pod names
 	// a pull secret.
 	registryConfigDir = "/var/run/secrets/marina.dev/registry"
-	modelsVolume      = "models"
-	registryVolume    = "registry-config"
+	// PullContainer names the init container that pulls an oci:// artifact (marina doctor reports on it by name).
+	PullContainer  = "model-pull"
+	modelsVolume   = "models"
+	registryVolume = "registry-config"
 	// keysDir holds the public keys the init container verifies the artifact's signature with.
 	keysDir    = "/etc/marina/keys"
 	keysVolume = "signing-keys"
@@ -143,7 +145,7 @@ func (p Pod) fetch(spec *corev1.PodSpec, security *corev1.SecurityContext) {
 		image = PullImage
 	}
 	pull := corev1.Container{
-		Name:  "model-pull",
+		Name:  PullContainer,
 		Image: image,
 		Args:  []string{"model", "pull", p.URI, "--dir", ModelsDir},
 		Resources: corev1.ResourceRequirements{

@@ -129,6 +129,9 @@ func Start(tb testing.TB, o Options) *Cluster {
 	}
 	// envtest's default /24 has 254 Service IPs; marina runs three Services per model.
 	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.0.0.0/16")
+	// The API server reaches a real node's kubelet (logs, exec) by its InternalIP, as kubeadm configures it: the
+	// node's hostname resolves nowhere here.
+	env.ControlPlane.GetAPIServer().Configure().Set("kubelet-preferred-address-types", "InternalIP,ExternalIP,Hostname")
 	if o.Metrics {
 		// Aggregated APIs are reached through their endpoints, not their Service's unroutable ClusterIP.
 		env.ControlPlane.GetAPIServer().Configure().Set("enable-aggregator-routing", "true")
