@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
@@ -348,11 +349,16 @@ func dumpNamespace(t *testing.T, c *testenv.Cluster, ns string) {
 	}
 }
 
+// updateIn changes the ModelDeployment of ns as a user's edit does: read, change, update, again on a conflict with
+// the controller's own writes.
 func updateIn(t *testing.T, c *testenv.Cluster, ns string, change func(*v1alpha1.ModelDeployment)) {
 	t.Helper()
-	md := get(t, c, ns)
-	change(md)
-	if err := c.Client.Update(context.Background(), md); err != nil {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		md := get(t, c, ns)
+		change(md)
+		return c.Client.Update(context.Background(), md)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }
