@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -101,15 +102,9 @@ func (c *Cluster) StartRealNode(tb testing.TB, n RealNode) *corev1.Node {
 	}
 	pause := pushPause(tb, assets, n.Registry.Host)
 
-	// One real node per host at a time (kubelet's port, the bridge, kubepods, iptables): a second test waits.
-	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "marina-real-node.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		tb.Fatal(err)
+	if !holdsHost(tb) {
+		HoldHost(tb)
 	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		tb.Fatalf("waiting for the host's real node lock: %v", err)
-	}
-	tb.Cleanup(func() { _ = lock.Close() }) // after teardown (LIFO): closing releases the lock
 
 	// A short directory: unix socket paths are limited to 108 bytes, and TempDir's can be long.
 	dir, err := os.MkdirTemp("", "marina-node-")
@@ -163,6 +158,43 @@ func (c *Cluster) StartRealNode(tb testing.TB, n RealNode) *corev1.Node {
 			c.Logs("kubelet"), c.Logs("containerd"))
 	}
 	return node
+}
+
+// hostHolder is the test holding the host's real-node lock in this process (HoldHost), if any.
+var hostHolder struct {
+	sync.Mutex
+	tb testing.TB
+}
+
+// HoldHost takes the host's real-node lock until the test ends (tests in other packages wait): one real node per
+// host at a time, since kubelet's port, the CNI bridge, the kubepods cgroups and iptables are the host's.
+// StartRealNode takes it itself; a test that compares the host before and after a real node holds it around both.
+func HoldHost(tb testing.TB) {
+	tb.Helper()
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "marina-real-node.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		tb.Fatalf("waiting for the host's real node lock: %v", err)
+	}
+	hostHolder.Lock()
+	hostHolder.tb = tb
+	hostHolder.Unlock()
+	tb.Cleanup(func() { // after everything the test set up later (Cleanup is LIFO)
+		hostHolder.Lock()
+		hostHolder.tb = nil
+		hostHolder.Unlock()
+		_ = lock.Close() // releases the lock
+	})
+}
+
+// holdsHost reports whether tb or a test it runs in holds the host (subtests' names extend their parent's).
+func holdsHost(tb testing.TB) bool {
+	hostHolder.Lock()
+	defer hostHolder.Unlock()
+	h := hostHolder.tb
+	return h != nil && (tb.Name() == h.Name() || strings.HasPrefix(tb.Name(), h.Name()+"/"))
 }
 
 // pushPause builds the sandbox image — hack/node.sh's static pause as /pause, run as 65535 — and pushes it to the

@@ -49,8 +49,10 @@ func snapshot(t *testing.T) hostState {
 	cg, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods")
 	s.cgroups = strings.Join(cg, "\n")
 	s.links = run("ip", "-br", "link")
+	// The node's processes; not other packages' control planes (the same multi-call binary), which come and go.
 	for _, p := range procNames() {
-		if p == "containerd-shim-runc-v2" || p == "containerd" || p == "kubernetes" || p == "pause" {
+		switch p {
+		case "containerd-shim-runc-v2", "containerd", "kubelet", "kube-proxy", "pause":
 			s.shims += p + "\n"
 		}
 	}
@@ -68,12 +70,14 @@ func snapshot(t *testing.T) hostState {
 
 var builtinChain = regexp.MustCompile(`^:(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) `)
 
+// procNames are the names processes were started by (argv[0]'s base: the multi-call binary's kubelet and
+// kube-proxy are told apart by it).
 func procNames() []string {
 	var names []string
-	comms, _ := filepath.Glob("/proc/[0-9]*/comm")
-	for _, c := range comms {
-		if b, err := os.ReadFile(c); err == nil {
-			names = append(names, strings.TrimSpace(string(b)))
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, c := range cmdlines {
+		if b, err := os.ReadFile(c); err == nil && len(b) > 0 {
+			names = append(names, filepath.Base(string(bytes.SplitN(b, []byte{0}, 2)[0])))
 		}
 	}
 	return names
@@ -84,6 +88,7 @@ func procNames() []string {
 // is as it was: no processes, mounts, network namespaces, links, cgroups or iptables rules left — also when the
 // kubelet died first, so that nothing stopped the Pod's sandbox (a crashed or failed test).
 func TestARealNodeRunsAPodAndLeavesNothingBehind(t *testing.T) {
+	testenv.HoldHost(t) // no other package's real node between the snapshots
 	for _, tc := range []struct {
 		name        string
 		killKubelet bool
