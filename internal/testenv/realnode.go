@@ -466,7 +466,7 @@ func restoreIPTables(tb testing.TB, save string, before []byte) {
 	}
 }
 
-// killShims kills the containerd shims (and so their containers) serving the containerd at sock.
+// killShims kills the containerd shims serving the containerd at sock (not their containers).
 func killShims(sock string) {
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
@@ -480,8 +480,7 @@ func killShims(sock string) {
 		}
 		var pid int
 		if _, err := fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid); err == nil {
-			_ = syscall.Kill(-pid, syscall.SIGKILL) // the shim leads its containers' process group
-			_ = syscall.Kill(pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL) // its containers run in sessions of their own: see killCgroup
 		}
 	}
 }
