@@ -1,10 +1,14 @@
 package testenv
 
 import (
+	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/marina-dev/marina/internal/doctor"
 )
 
 // MainWithMarina is the TestMain of the packages that run marina as a process (test/e2e, test/crash): it builds
@@ -25,4 +29,22 @@ func MainWithMarina(m *testing.M, bin *string, buildFlags ...string) {
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// Doctor runs `marina doctor -o json` (the binary bin) in the repository dir against kubeconfig, as a user would,
+// and returns its checks; doctor's exit 1 for a failed check is not an error here.
+func Doctor(tb testing.TB, bin, dir, kubeconfig string) []doctor.Check {
+	tb.Helper()
+	cmd := exec.Command(bin, "doctor", "--kubeconfig", kubeconfig, "-o", "json")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		tb.Fatalf("marina doctor: %v", err)
+	}
+	var report struct{ Checks []doctor.Check }
+	if err := json.Unmarshal(out, &report); err != nil {
+		tb.Fatalf("marina doctor -o json: %v\n%s", err, out)
+	}
+	return report.Checks
 }

@@ -87,21 +87,29 @@ func (c *Cluster) Create(tb testing.TB, objs ...*unstructured.Unstructured) {
 	}
 }
 
-// Kustomize builds the kustomization in dir (relative to the repository root, e.g. config/rbac) as
-// `kubectl apply -k` would and returns its objects.
+// Kustomize builds the kustomization in dir (absolute, or relative to the repository root, e.g. config/rbac) as
+// `kubectl apply -k`, Argo CD or Flux would and returns its objects — through JSON, as they send them (numbers
+// become int64, which unstructured objects can copy).
 func Kustomize(tb testing.TB, dir string) []*unstructured.Unstructured {
 	tb.Helper()
-	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(RepoRoot(tb), dir))
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(RepoRoot(tb), dir)
+	}
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
 		tb.Fatalf("kustomize build %s: %v", dir, err)
 	}
 	var objs []*unstructured.Unstructured
 	for _, r := range res.Resources() {
-		m, err := r.Map()
+		b, err := r.MarshalJSON()
 		if err != nil {
 			tb.Fatalf("%s: %v", dir, err)
 		}
-		objs = append(objs, &unstructured.Unstructured{Object: m})
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(b); err != nil {
+			tb.Fatalf("%s: %v", dir, err)
+		}
+		objs = append(objs, u)
 	}
 	return objs
 }

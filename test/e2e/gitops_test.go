@@ -4,8 +4,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,8 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/doctor"
@@ -149,16 +145,7 @@ func copyFile(t *testing.T, from, to string) {
 // kustomization and server-side apply every object.
 func applyKustomization(t *testing.T, c client.Client, dir string) {
 	t.Helper()
-	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
-	if err != nil {
-		t.Fatalf("kustomize build %s: %v", dir, err)
-	}
-	for _, r := range res.Resources() {
-		m, err := r.Map()
-		if err != nil {
-			t.Fatal(err)
-		}
-		u := &unstructured.Unstructured{Object: m}
+	for _, u := range testenv.Kustomize(t, dir) {
 		if err := c.Patch(context.Background(), u, client.Apply, client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
 			t.Fatalf("applying %s %s from %s: %v", u.GetKind(), u.GetName(), dir, err)
 		}
@@ -335,23 +322,13 @@ func replicasAfter(t *testing.T, c *testenv.Cluster, want int32) {
 // returns the check named name on target.
 func (r *gitopsRepo) doctor(t *testing.T, kubeconfig, name, target string) doctor.Check {
 	t.Helper()
-	cmd := exec.Command(marina, "doctor", "--kubeconfig", kubeconfig, "-o", "json")
-	cmd.Dir = r.work
-	out, err := cmd.Output()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("marina doctor: %v", err)
-	}
-	var report struct{ Checks []doctor.Check }
-	if err := json.Unmarshal(out, &report); err != nil {
-		t.Fatalf("marina doctor -o json: %v\n%s", err, out)
-	}
-	for _, c := range report.Checks {
+	checks := testenv.Doctor(t, marina, r.work, kubeconfig)
+	for _, c := range checks {
 		if c.Name == name && c.Target == target {
 			return c
 		}
 	}
-	t.Fatalf("marina doctor has no %s check of %q:\n%s", name, target, out)
+	t.Fatalf("marina doctor has no %s check of %q: %+v", name, target, checks)
 	return doctor.Check{}
 }
 

@@ -5,7 +5,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,10 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/marina-dev/marina/internal/doctor"
 	"github.com/marina-dev/marina/internal/eventually"
@@ -103,7 +99,7 @@ func TestDoctorShowsWhyRenderedModelsDoNotServeOnARealNode(t *testing.T) {
 	}
 	work := brokenRepo(t, reg.Host, serve, pull, models)
 	for _, m := range models {
-		c.Create(t, rendered(t, filepath.Join(work, "applications", m.name, "staging"))...)
+		c.Create(t, testenv.Kustomize(t, filepath.Join(work, "applications", m.name, "staging"))...)
 	}
 
 	kubeconfig := doctorAccount(t, c)
@@ -112,7 +108,7 @@ func TestDoctorShowsWhyRenderedModelsDoNotServeOnARealNode(t *testing.T) {
 	defer cancel()
 	err := eventually.Poll(ctx, func(ctx context.Context) (bool, error) {
 		time.Sleep(2 * time.Second) // marina doctor is a process: not ten times a second
-		last = runDoctor(t, work, kubeconfig)
+		last = testenv.Doctor(t, marina, work, kubeconfig)
 		for _, m := range models {
 			if !shows(find(last, doctor.CheckPods, m.name+"/staging"), m) {
 				return false, nil
@@ -218,29 +214,6 @@ func run(t *testing.T, dir string, args ...string) string {
 	return string(out)
 }
 
-// rendered builds the kustomization marina rendered in dir, as Argo CD or Flux would before applying it.
-func rendered(t *testing.T, dir string) []*unstructured.Unstructured {
-	t.Helper()
-	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
-	if err != nil {
-		t.Fatalf("kustomize build %s: %v", dir, err)
-	}
-	var objs []*unstructured.Unstructured
-	for _, r := range res.Resources() {
-		// Through JSON, as an engine sends it: numbers become int64, which unstructured objects can copy.
-		b, err := r.MarshalJSON()
-		if err != nil {
-			t.Fatal(err)
-		}
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(b); err != nil {
-			t.Fatal(err)
-		}
-		objs = append(objs, u)
-	}
-	return objs
-}
-
 // doctorAccount installs config/rbac and returns the kubeconfig of a ServiceAccount bound to marina-doctor only.
 func doctorAccount(t *testing.T, c *testenv.Cluster) string {
 	t.Helper()
@@ -252,23 +225,6 @@ func doctorAccount(t *testing.T, c *testenv.Cluster) string {
 		t.Fatal(err)
 	}
 	return c.ServiceAccount(t, "default", "doctor").Kubeconfig
-}
-
-// runDoctor runs `marina doctor -o json` in the repository (it exits 1 when a check fails) and returns its checks.
-func runDoctor(t *testing.T, work, kubeconfig string) []doctor.Check {
-	t.Helper()
-	cmd := exec.Command(marina, "doctor", "--kubeconfig", kubeconfig, "-o", "json")
-	cmd.Dir = work
-	out, err := cmd.Output()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatalf("marina doctor: %v", err)
-	}
-	var report struct{ Checks []doctor.Check }
-	if err := json.Unmarshal(out, &report); err != nil {
-		t.Fatalf("marina doctor -o json: %v\n%s", err, out)
-	}
-	return report.Checks
 }
 
 func find(checks []doctor.Check, name, target string) doctor.Check {
