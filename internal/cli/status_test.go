@@ -75,23 +75,7 @@ func statusExample(t *testing.T) string {
 // apply creates the objects of a rendered directory as kubectl apply -k would.
 func apply(t *testing.T, c *testenv.Cluster, repoDir, dir string) {
 	t.Helper()
-	rel, err := filepath.Rel(testenv.RepoRoot(t), filepath.Join(repoDir, dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs := testenv.Kustomize(t, rel)
-	// kustomize's maps hold ints, which unstructured cannot deep-copy: round-trip them through JSON as kubectl does.
-	for i, o := range objs {
-		b, err := json.Marshal(o.Object)
-		if err != nil {
-			t.Fatal(err)
-		}
-		objs[i] = &unstructured.Unstructured{}
-		if err := objs[i].UnmarshalJSON(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.Create(t, objs...)
+	c.Create(t, testenv.Kustomize(t, filepath.Join(repoDir, dir))...)
 }
 
 // TestStatusShowsGitAndWhatTheClusterRuns runs marina status on the example: from Git alone, then against a real
