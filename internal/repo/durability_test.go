@@ -87,8 +87,12 @@ func TestCommitSyncsEveryDirectoryItRenamesInto(t *testing.T) {
 	}
 	defer f.Close()
 	renames := 0
+	calls := straceCalls{}
 	for sc := bufio.NewScanner(f); sc.Scan(); {
-		line := sc.Text()
+		line, done := calls.join(sc.Text())
+		if !done {
+			continue
+		}
 		if m := renameCall.FindStringSubmatch(line); m != nil {
 			target := m[2]
 			if !filepath.IsAbs(target) {
@@ -115,9 +119,31 @@ func TestCommitSyncsEveryDirectoryItRenamesInto(t *testing.T) {
 	}
 }
 
+// straceCalls joins the two lines strace -f writes for a call another thread interrupted: "PID fsync(5</d>
+// <unfinished ...>" then "PID <... fsync resumed>)    = 0" (padded), so that a call is matched where it completed.
+type straceCalls map[string]string
+
+// join returns the whole call and true when line completes one, or false while the call is unfinished.
+func (c straceCalls) join(line string) (string, bool) {
+	pid, rest, _ := strings.Cut(line, " ")
+	rest = strings.TrimLeft(rest, " ")
+	if call, ok := strings.CutSuffix(rest, " <unfinished ...>"); ok {
+		c[pid] = call
+		return "", false
+	}
+	if m := resumedCall.FindStringSubmatch(rest); m != nil {
+		call := c[pid]
+		delete(c, pid)
+		return pid + " " + call + m[1], true
+	}
+	return line, true
+}
+
 var (
+	// <... fsync resumed>)      = 0
+	resumedCall = regexp.MustCompile(`^<\.\.\. \w+ resumed>(.*)$`)
 	// renameat(3</repo>, "models/a/x.tmp", 3</repo>, "models/a/x") = 0, or rename("/a", "/b") = 0.
-	renameCall = regexp.MustCompile(`rename(?:at2?)?\((?:[^,]*, )?"[^"]*", (?:(?:-?\d+|AT_FDCWD)<([^>]*)>, )?"([^"]*)".*\) = 0$`)
+	renameCall = regexp.MustCompile(`rename(?:at2?)?\((?:[^,]*, )?"[^"]*", (?:(?:-?\d+|AT_FDCWD)<([^>]*)>, )?"([^"]*)".*\)\s+= 0$`)
 	// fsync(5</repo/models/a>) = 0
-	syncCall = regexp.MustCompile(`f(?:data)?sync\(\d+<([^>]*)>\) = 0$`)
+	syncCall = regexp.MustCompile(`f(?:data)?sync\(\d+<([^>]*)>\)\s+= 0$`)
 )
