@@ -91,9 +91,10 @@ func TestExitCodes(t *testing.T) {
 		{"missing model is reported", []string{"--repo", dir, "model", "show", "m"}, 1, "not registered"},
 		{"promote without @ is a usage error", []string{"--repo", dir, "promote", "m", "--env", "staging"}, 2, "NAME@VERSION"},
 	}
+	// One case after the other: they share dir, and register and promote take its write lock, which a second
+	// writer is refused ("repository is busy").
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
 			code, out, errOut := marina(t, c.args...)
 			if code != c.code || !strings.Contains(out+errOut, c.want) {
 				t.Fatalf("exit %d (want %d)\n%s%s\nwant %q", code, c.code, out, errOut, c.want)
