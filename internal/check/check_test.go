@@ -47,15 +47,6 @@ func register(t *testing.T, r *repo.Repo, reg registry.Registration) {
 	}
 }
 
-func read(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 func step(rep *check.Report, name string) check.Step {
 	for _, s := range rep.Steps {
 		if s.Name == name {
@@ -77,7 +68,7 @@ func gateResult(rep *check.Report, name string) gate.Result {
 func TestCheckMeasuresTheExampleModels(t *testing.T) {
 	inferencetest.Lib(t)
 	t.Parallel()
-	v2 := read(t, onnxtest.Generated(t, "iris-classifier-v2-worse.onnx"))
+	v2 := onnxtest.ReadGenerated(t, "iris-classifier-v2-worse.onnx")
 	cases := []struct {
 		name    string
 		extra   map[string]string
@@ -238,7 +229,7 @@ func TestLatencyPercentilesAreOrderedAndReportTheNumberOfRuns(t *testing.T) {
 func TestReportsAreWrittenAsTextJSONAndParseableJUnit(t *testing.T) {
 	inferencetest.Lib(t)
 	t.Parallel()
-	r := exampleRepo(t, map[string]string{v1File: read(t, onnxtest.Generated(t, "iris-classifier-v2-worse.onnx"))})
+	r := exampleRepo(t, map[string]string{v1File: onnxtest.ReadGenerated(t, "iris-classifier-v2-worse.onnx")})
 	rep, err := check.Check(context.Background(), r, iris, "1.0.0", check.Options{Runs: 3})
 	if err != nil {
 		t.Fatal(err)

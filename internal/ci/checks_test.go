@@ -23,23 +23,14 @@ import (
 	"github.com/marina-dev/marina/internal/repo/repotest"
 )
 
-func readFile(t *testing.T, p string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // registerBranch copies model into the example repository as models/iris-classifier/artifacts/v<version>.onnx on
 // branch pr, registers it with recorded metrics that pass every gate, and promotes it to staging.
-func registerBranch(t *testing.T, model []byte, version string) string {
+func registerBranch(t *testing.T, model, version string) string {
 	t.Helper()
 	dir := citest.Repo(t)
 	repotest.Git(t, dir, "checkout", "-q", "-b", "pr")
 	rel := "models/iris-classifier/artifacts/v" + version + ".onnx"
-	repotest.WriteFile(t, dir, rel, string(model))
+	repotest.WriteFile(t, dir, rel, model)
 	r := open(t, dir)
 	unlock, err := r.Lock()
 	if err != nil {
@@ -83,7 +74,7 @@ func gateOf(t *testing.T, res *ci.Result, name string) gate.Result {
 func TestModelChecksJudgeTheMeasuredAccuracyOfTheWorseModel(t *testing.T) {
 	t.Parallel()
 	inferencetest.Lib(t)
-	dir := registerBranch(t, readFile(t, onnxtest.Generated(t, "iris-classifier-v2-worse.onnx")), "1.1.0")
+	dir := registerBranch(t, onnxtest.ReadGenerated(t, "iris-classifier-v2-worse.onnx"), "1.1.0")
 	res := runChecks(t, dir, ci.ChecksOn)
 	if res.Passed || len(res.Checks) != 1 || res.Checks[0].Report == nil || len(res.FailedChecks()) != 0 {
 		t.Fatalf("reasons %v, checks %+v", res.Reasons(), res.Checks)
@@ -125,7 +116,7 @@ func TestModelChecksJudgeTheMeasuredAccuracyOfTheWorseModel(t *testing.T) {
 func TestModelChecksPassTheGoodModelRegisteredAsANewVersion(t *testing.T) {
 	t.Parallel()
 	inferencetest.Lib(t)
-	dir := registerBranch(t, readFile(t, filepath.Join(repotest.ExamplePath(), "models/iris-classifier/artifacts/v1.0.0.onnx")), "1.0.1")
+	dir := registerBranch(t, repotest.ReadFile(t, repotest.ExamplePath(), "models/iris-classifier/artifacts/v1.0.0.onnx"), "1.0.1")
 	res := runChecks(t, dir, ci.ChecksAuto)
 	if !res.Passed || len(res.Checks) != 1 || res.Checks[0].Report == nil || !res.Checks[0].Report.Passed {
 		t.Fatalf("reasons %v, checks %+v", res.Reasons(), res.Checks)
@@ -164,10 +155,10 @@ func TestModelChecksPassTheGoodModelRegisteredAsANewVersion(t *testing.T) {
 func TestModelChecksCatchAnArtifactChangedAfterRegistration(t *testing.T) {
 	t.Parallel()
 	inferencetest.Lib(t)
-	good := readFile(t, filepath.Join(repotest.ExamplePath(), "models/iris-classifier/artifacts/v1.0.0.onnx"))
+	good := repotest.ReadFile(t, repotest.ExamplePath(), "models/iris-classifier/artifacts/v1.0.0.onnx")
 	dir := registerBranch(t, good, "1.0.1")
-	worse := readFile(t, onnxtest.Generated(t, "iris-classifier-v2-worse.onnx"))
-	repotest.WriteFile(t, dir, "models/iris-classifier/artifacts/v1.0.1.onnx", string(worse))
+	worse := onnxtest.ReadGenerated(t, "iris-classifier-v2-worse.onnx")
+	repotest.WriteFile(t, dir, "models/iris-classifier/artifacts/v1.0.1.onnx", worse)
 	citest.Commit(t, dir, "overwrite the artifact")
 	res := runChecks(t, dir, ci.ChecksAuto)
 	failed := res.FailedChecks()
@@ -189,13 +180,9 @@ func TestModelChecksCatchAnArtifactChangedAfterRegistration(t *testing.T) {
 	}
 }
 
-func digestOf(t *testing.T, data []byte) string {
+func digestOf(t *testing.T, data string) string {
 	t.Helper()
-	f := filepath.Join(t.TempDir(), "a.onnx")
-	if err := os.WriteFile(f, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d, _, err := model.DigestFile(f)
+	d, _, err := model.Digest(strings.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +191,7 @@ func digestOf(t *testing.T, data []byte) string {
 
 func TestModelChecksOffKeepTheRecordedMetrics(t *testing.T) {
 	t.Parallel()
-	dir := registerBranch(t, readFile(t, onnxtest.Generated(t, "iris-classifier-v2-worse.onnx")), "1.1.0")
+	dir := registerBranch(t, onnxtest.ReadGenerated(t, "iris-classifier-v2-worse.onnx"), "1.1.0")
 	res := runChecks(t, dir, ci.ChecksOff)
 	if !res.Passed || len(res.Checks) != 0 || res.ChecksSkipped != "" {
 		t.Fatalf("reasons %v, checks %+v", res.Reasons(), res.Checks)
@@ -246,7 +233,7 @@ func TestModelChecksWithoutONNXRuntime(t *testing.T) {
 		}
 		return
 	}
-	dir := registerBranch(t, readFile(t, filepath.Join(repotest.ExamplePath(), "models/iris-classifier/artifacts/v1.0.0.onnx")), "1.0.1")
+	dir := registerBranch(t, repotest.ReadFile(t, repotest.ExamplePath(), "models/iris-classifier/artifacts/v1.0.0.onnx"), "1.0.1")
 	res := runChecks(t, dir, ci.ChecksAuto)
 	if !res.Passed || len(res.Checks) != 0 || res.ChecksSkipped != ci.NoRuntimeNote || *gateOf(t, res, gate.AccuracyMin).Value != 0.97 {
 		t.Fatalf("reasons %v, checks %+v, skipped %q", res.Reasons(), res.Checks, res.ChecksSkipped)

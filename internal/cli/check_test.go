@@ -182,7 +182,7 @@ func TestARealVoiceActivityModelIsRegisteredAndCheckedWithASampleRequest(t *test
 	})
 	mustMarina(t, "--repo", dir, "model", "register", "vad", "--file", filepath.Join(dir, file), "--version", "5.0.0", "--metric", "accuracy=0.95")
 	var v model.Version
-	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, model.File("vad", "5.0.0")))), &v); err != nil {
+	if err := json.Unmarshal([]byte(repotest.ReadFile(t, dir, model.File("vad", "5.0.0"))), &v); err != nil {
 		t.Fatal(err)
 	}
 	if in := v.Signature.Inputs; len(in) != 3 || in[2].Name != "sr" || in[2].DType != "int64" || in[2].Shape == nil || len(in[2].Shape) != 0 {
@@ -194,13 +194,4 @@ func TestARealVoiceActivityModelIsRegisteredAndCheckedWithASampleRequest(t *test
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-}
-
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

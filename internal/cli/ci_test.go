@@ -143,19 +143,11 @@ func TestCIWritesSARIFJUnitMarkdownAndBuildFiles(t *testing.T) {
 func TestCIUsageErrors(t *testing.T) {
 	t.Parallel()
 	dir := citest.Repo(t)
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"ci", "--base", "origin/nope"}, "fetch-depth"},
-		{[]string{"ci", "-o", "xml"}, "-o text, -o markdown, -o json"},
-		{[]string{"ci", "--crds", filepath.Join(dir, "nope")}, "--crds"},
-	} {
-		code, _, errOut := marina(t, append([]string{"--repo", dir}, c.args...)...)
-		if code != 2 || !strings.Contains(errOut, c.want) {
-			t.Errorf("%v: exit %d: %s", c.args, code, errOut)
-		}
-	}
+	wantUsageErrors(t, []usageError{
+		{[]string{"--repo", dir, "ci", "--base", "origin/nope"}, "fetch-depth"},
+		{[]string{"--repo", dir, "ci", "-o", "xml"}, "-o text, -o markdown, -o json"},
+		{[]string{"--repo", dir, "ci", "--crds", filepath.Join(dir, "nope")}, "--crds"},
+	})
 }
 
 func TestSetImageRecordsTheDigestInOneCommit(t *testing.T) {

@@ -40,6 +40,22 @@ func (o *branchOptions) check(r *repo.Repo) error {
 	return nil
 }
 
+// commit opens the repository for writing and runs op, which commits at most once and returns the commit, through
+// apply: with --push a missing remote is refused before anything is committed, and the commit is pushed. It returns
+// apply's note on the push.
+func (o *branchOptions) commit(g *globalOptions, op func(*repo.Repo) (string, error)) (string, error) {
+	var note string
+	err := g.write(func(r *repo.Repo) error {
+		if err := o.check(r); err != nil {
+			return err
+		}
+		var err error
+		note, err = o.apply(r, func() (string, error) { return op(r) })
+		return err
+	})
+	return note, err
+}
+
 // pushAttempts bounds how often apply re-applies an operation on a remote that keeps moving.
 const pushAttempts = 3
 
@@ -178,25 +194,26 @@ func (o *promoteOptions) Run(ctx context.Context) error {
 		return o.resumeRollout(ctx)
 	}
 	name, version, _ := strings.Cut(o.target, "@")
-	return o.write(func(r *repo.Repo) error {
-		if err := o.check(r); err != nil {
-			return err
-		}
-		var res *release.Result
-		note, err := o.apply(r, func() (string, error) {
-			var err error
-			res, err = release.Promote(r, release.Promotion{Model: name, Version: version, Environment: o.env, Strategy: o.strategy, Force: o.force, Branch: o.branch,
-				Check: validate.CheckPromotion})
-			if err != nil {
-				return "", err
-			}
-			return res.Commit, nil
-		})
-		if err != nil {
-			return err
-		}
-		return o.report(res, "promoted", note)
+	return o.commitRelease(o.globalOptions, "promoted", func(r *repo.Repo) (*release.Result, error) {
+		return release.Promote(r, release.Promotion{Model: name, Version: version, Environment: o.env, Strategy: o.strategy, Force: o.force, Branch: o.branch,
+			Check: validate.CheckPromotion})
 	})
+}
+
+// commitRelease runs a release operation (promote, rollback) through commit and reports its result.
+func (o *branchOptions) commitRelease(g *globalOptions, verb string, op func(*repo.Repo) (*release.Result, error)) error {
+	var res *release.Result
+	note, err := o.commit(g, func(r *repo.Repo) (string, error) {
+		var err error
+		if res, err = op(r); err != nil {
+			return "", err
+		}
+		return res.Commit, nil
+	})
+	if err != nil {
+		return err
+	}
+	return g.report(res, verb, note)
 }
 
 // report prints an operation's result: one line, or the result as data with -o json|yaml.

@@ -34,23 +34,8 @@ func (o *rollbackOptions) Validate() error {
 }
 
 func (o *rollbackOptions) Run(ctx context.Context) error {
-	return o.write(func(r *repo.Repo) error {
-		if err := o.check(r); err != nil {
-			return err
-		}
-		var res *release.Result
-		note, err := o.apply(r, func() (string, error) {
-			var err error
-			res, err = release.RollBack(r, release.Rollback{Model: o.name, Environment: o.env, To: o.to, Reason: o.reason, Branch: o.branch})
-			if err != nil {
-				return "", err
-			}
-			return res.Commit, nil
-		})
-		if err != nil {
-			return err
-		}
-		return o.report(res, "rolled back", note)
+	return o.commitRelease(o.globalOptions, "rolled back", func(r *repo.Repo) (*release.Result, error) {
+		return release.RollBack(r, release.Rollback{Model: o.name, Environment: o.env, To: o.to, Reason: o.reason, Branch: o.branch})
 	})
 }
 

@@ -21,7 +21,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
-	"github.com/marina-dev/marina/internal/cli"
 	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/model/onnxtest"
@@ -182,10 +181,7 @@ func TestRouterRefusesBadConfigurationsWithExit2(t *testing.T) {
 	if err := os.WriteFile(kubeconfig, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"http://127.0.0.1:1\"}}]\ncontexts: [{name: c, context: {cluster: c}}]\ncurrent-context: c\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
+	wantUsageErrors(t, []usageError{
 		{[]string{"router"}, "--config or --model-deployment is required"},
 		{[]string{"router", "--config", filepath.Join(dir, "missing.yaml")}, "no such file"},
 		{[]string{"router", "--config", bad}, bad + ": shadow.percent: 150: want 0 to 100"},
@@ -195,12 +191,7 @@ func TestRouterRefusesBadConfigurationsWithExit2(t *testing.T) {
 		{[]string{"router", "--model-deployment", "iris", "--upstream", "1.0.0"}, `--upstream "1.0.0": want VERSION=URL`},
 		{[]string{"router", "--model-deployment", "iris", "-n", "models", "--kubeconfig", kubeconfig, "--protocol", "grpc"}, `--model-deployment iris: protocol: "grpc": want oip-v2 or kserve-v1`},
 		{[]string{"router", "--model-deployment", "iris", "-n", "models", "--kubeconfig", kubeconfig, "--upstream", "1.0.0=https://h:1"}, `upstream 1.0.0.url: "https://h:1": want http://host:port`},
-	} {
-		code, _, errOut := marina(t, tc.args...)
-		if code != cli.ExitUsage || !strings.Contains(errOut, tc.want) {
-			t.Errorf("marina %s: exit %d %q, want 2 and %q", strings.Join(tc.args, " "), code, errOut, tc.want)
-		}
-	}
+	})
 }
 
 func TestRouterReloadsItsConfigurationOnSIGHUP(t *testing.T) {

@@ -43,18 +43,12 @@ func (o *setImageOptions) Validate() error {
 
 func (o *setImageOptions) Run(ctx context.Context) error {
 	var res *ci.ImageResult
-	err := o.write(func(r *repo.Repo) error {
-		if err := o.check(r); err != nil {
-			return err
+	_, err := o.commit(o.globalOptions, func(r *repo.Repo) (string, error) {
+		var err error
+		if res, err = ci.RecordImage(r, o.name, o.version, o.parsed); err != nil {
+			return "", err
 		}
-		_, err := o.apply(r, func() (string, error) {
-			var err error
-			if res, err = ci.RecordImage(r, o.name, o.version, o.parsed); err != nil {
-				return "", err
-			}
-			return res.Commit, nil
-		})
-		return err
+		return res.Commit, nil
 	})
 	if err != nil {
 		return err

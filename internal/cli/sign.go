@@ -65,23 +65,17 @@ func (o *modelSignOptions) Run(ctx context.Context) error {
 		}
 	}()
 	var res signResult
-	err = o.write(func(r *repo.Repo) error {
-		if err := o.check(r); err != nil {
-			return err
+	_, err = o.commit(o.globalOptions, func(r *repo.Repo) (string, error) {
+		v, err := (&registry.Registry{Repo: r}).Get(o.name, o.version)
+		if err != nil {
+			return "", err
 		}
-		_, err := o.apply(r, func() (string, error) {
-			v, err := (&registry.Registry{Repo: r}).Get(o.name, o.version)
-			if err != nil {
-				return "", err
-			}
-			file, err := o.artifactFile(ctx, r, v)
-			if err != nil {
-				return "", err
-			}
-			res, err = o.sign(ctx, r, v, key, file)
-			return res.Commit, err
-		})
-		return err
+		file, err := o.artifactFile(ctx, r, v)
+		if err != nil {
+			return "", err
+		}
+		res, err = o.sign(ctx, r, v, key, file)
+		return res.Commit, err
 	})
 	if err != nil {
 		return err

@@ -59,21 +59,13 @@ func TestValidateWritesEachFormat(t *testing.T) {
 func TestValidateUsageErrorsExitTwo(t *testing.T) {
 	t.Parallel()
 	dir := repotest.Dir(t, nil)
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"validate", "-o", "yaml"}, "-o text, -o json, -o sarif, -o junit"},
-		{[]string{"validate", "--env", "qa"}, "staging, prod"},
-		{[]string{"validate", "--crds", filepath.Join(dir, "missing")}, "--crds"},
-		{[]string{"validate", "--crds", t.TempDir()}, "no CustomResourceDefinition"},
-		{[]string{"validate", "extra"}, "unknown command"},
-	} {
-		code, out, errOut := marina(t, append([]string{"--repo", dir}, c.args...)...)
-		if code != 2 || !strings.Contains(out+errOut, c.want) {
-			t.Errorf("%v: exit %d\n%s%s\nwant %q", c.args, code, out, errOut, c.want)
-		}
-	}
+	wantUsageErrors(t, []usageError{
+		{[]string{"--repo", dir, "validate", "-o", "yaml"}, "-o text, -o json, -o sarif, -o junit"},
+		{[]string{"--repo", dir, "validate", "--env", "qa"}, "staging, prod"},
+		{[]string{"--repo", dir, "validate", "--crds", filepath.Join(dir, "missing")}, "--crds"},
+		{[]string{"--repo", dir, "validate", "--crds", t.TempDir()}, "no CustomResourceDefinition"},
+		{[]string{"--repo", dir, "validate", "extra"}, "unknown command"},
+	})
 }
 
 func TestValidateWarningsDoNotFail(t *testing.T) {

@@ -2,8 +2,9 @@ package controller
 
 import (
 	"encoding/json"
-	"reflect"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 )
@@ -41,8 +42,8 @@ func TestSplitRulesOwnsOnlyTheRulesThatRouteToTheModel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := decodeRules(t, tc.want); !reflect.DeepEqual(got, want) {
-				t.Errorf("rules:\n got %s\nwant %s", encode(t, got), encode(t, want))
+			if diff := cmp.Diff(decodeRules(t, tc.want), got); diff != "" {
+				t.Errorf("rules (-want +got):\n%s", diff)
 			}
 			if carried != tc.wantCarried {
 				t.Errorf("carried = %t, want %t", carried, tc.wantCarried)
@@ -83,13 +84,4 @@ func intify(v any) any {
 		return int64(v)
 	}
 	return v
-}
-
-func encode(t *testing.T, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

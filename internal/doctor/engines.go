@@ -40,23 +40,29 @@ func (d *doctor) checkEngines(ctx context.Context) []Check {
 	return out
 }
 
-func (d *doctor) list(ctx context.Context, gvk schema.GroupVersionKind) (*unstructured.UnstructuredList, error) {
+// listEngine lists an engine's objects of kind gvk (what, in messages). When it cannot, it returns the check that
+// says why instead: absent, which names the fix, when the API server does not serve gvk; a read error otherwise.
+func (d *doctor) listEngine(ctx context.Context, gvk schema.GroupVersionKind, what string, absent Check) (*unstructured.UnstructuredList, []Check) {
 	l := &unstructured.UnstructuredList{}
 	l.SetGroupVersionKind(gvk)
-	return l, d.Client.List(ctx, l)
+	err := d.Client.List(ctx, l)
+	if notServed(err) {
+		return nil, []Check{absent}
+	}
+	if err != nil {
+		return nil, []Check{readError(Check{Name: absent.Name}, what, err)}
+	}
+	return l, nil
 }
 
 // checkArgoCD finds the Argo CD Applications that pull this repository and reports each one's sync and health.
 func (d *doctor) checkArgoCD(ctx context.Context) []Check {
 	repoURL := d.Project.Spec.Repository.URL
-	apps, err := d.list(ctx, argoApplicationGVK)
-	if notServed(err) {
-		return []Check{{Name: CheckArgoCD, Status: Fail,
-			Evidence: "Argo CD is not installed: the API server serves no argoproj.io/v1alpha1 Application",
-			Fix:      "install Argo CD (https://argo-cd.readthedocs.io/en/stable/getting_started/) in namespace " + project.ArgoCDNamespace + ", then kubectl apply -k gitops/argocd"}}
-	}
-	if err != nil {
-		return []Check{readError(Check{Name: CheckArgoCD}, "Argo CD Applications", err)}
+	apps, failed := d.listEngine(ctx, argoApplicationGVK, "Argo CD Applications", Check{Name: CheckArgoCD, Status: Fail,
+		Evidence: "Argo CD is not installed: the API server serves no argoproj.io/v1alpha1 Application",
+		Fix:      "install Argo CD (https://argo-cd.readthedocs.io/en/stable/getting_started/) in namespace " + project.ArgoCDNamespace + ", then kubectl apply -k gitops/argocd"})
+	if failed != nil {
+		return failed
 	}
 	var out []Check
 	for i := range apps.Items {
@@ -143,23 +149,17 @@ func (d *doctor) argoApplication(app *unstructured.Unstructured) Check {
 // checkFlux finds the GitRepository for this repository and the Kustomizations that use it, and reports Ready.
 func (d *doctor) checkFlux(ctx context.Context) []Check {
 	repoURL := d.Project.Spec.Repository.URL
-	repos, err := d.list(ctx, fluxGitRepositoryGVK)
-	if notServed(err) {
-		return []Check{{Name: CheckFlux, Status: Fail,
-			Evidence: "Flux is not installed: the API server serves no source.toolkit.fluxcd.io/v1 GitRepository",
-			Fix:      "install Flux (flux install, or flux bootstrap) in namespace " + project.FluxNamespace + ", then kubectl apply -k gitops/flux"}}
+	repos, failed := d.listEngine(ctx, fluxGitRepositoryGVK, "Flux GitRepositories", Check{Name: CheckFlux, Status: Fail,
+		Evidence: "Flux is not installed: the API server serves no source.toolkit.fluxcd.io/v1 GitRepository",
+		Fix:      "install Flux (flux install, or flux bootstrap) in namespace " + project.FluxNamespace + ", then kubectl apply -k gitops/flux"})
+	if failed != nil {
+		return failed
 	}
-	if err != nil {
-		return []Check{readError(Check{Name: CheckFlux}, "Flux GitRepositories", err)}
-	}
-	ks, err := d.list(ctx, fluxKustomizationGVK)
-	if notServed(err) {
-		return []Check{{Name: CheckFlux, Status: Fail,
-			Evidence: "Flux's kustomize-controller is not installed: the API server serves no kustomize.toolkit.fluxcd.io/v1 Kustomization",
-			Fix:      "install Flux with its kustomize-controller (flux install), then kubectl apply -k gitops/flux"}}
-	}
-	if err != nil {
-		return []Check{readError(Check{Name: CheckFlux}, "Flux Kustomizations", err)}
+	ks, failed := d.listEngine(ctx, fluxKustomizationGVK, "Flux Kustomizations", Check{Name: CheckFlux, Status: Fail,
+		Evidence: "Flux's kustomize-controller is not installed: the API server serves no kustomize.toolkit.fluxcd.io/v1 Kustomization",
+		Fix:      "install Flux with its kustomize-controller (flux install), then kubectl apply -k gitops/flux"})
+	if failed != nil {
+		return failed
 	}
 	var out []Check
 	for i := range repos.Items {

@@ -11,11 +11,17 @@ import (
 	"github.com/marina-dev/marina/internal/kubeschema/kubeschematest"
 )
 
-func builtin(t testing.TB) *kubeschema.Validator {
+// builtin is kubeschema.Builtin() with the CRDs in crds (files or directories) added.
+func builtin(t testing.TB, crds ...string) *kubeschema.Validator {
 	t.Helper()
 	v, err := kubeschema.Builtin()
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, c := range crds {
+		if err := v.AddCRDs(c); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return v
 }
@@ -372,10 +378,7 @@ func TestAddCRDsExtendsOnlyThatValidator(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	writeWidgetCRD(t, dir)
-	v := builtin(t)
-	if err := v.AddCRDs(dir); err != nil {
-		t.Fatal(err)
-	}
+	v := builtin(t, dir)
 	w := object(t, "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 1}")
 	if err := v.Validate(w); err != nil {
 		t.Fatalf("want the added CRD to validate, got %v", err)
@@ -398,10 +401,7 @@ func TestAddCRDsReplacesTheBuiltinSchemaOfTheSameKind(t *testing.T) {
 properties:
   spec: {type: object, properties: {hostnames: {type: array, items: {type: string}}}}
 `)
-	v := builtin(t)
-	if err := v.AddCRDs(file); err != nil {
-		t.Fatal(err)
-	}
+	v := builtin(t, file)
 	err := v.Validate(object(t, httpRoute))
 	if err == nil || !strings.Contains(err.Error(), "spec.parentRefs: unknown field") {
 		t.Fatalf("want the added CRD to replace the builtin HTTPRoute, got %v", err)
@@ -410,10 +410,7 @@ properties:
 
 func TestAddCRDsLoadsKServe(t *testing.T) {
 	t.Parallel()
-	v := builtin(t)
-	if err := v.AddCRDs(kubeschematest.KServe(t)); err != nil {
-		t.Fatal(err)
-	}
+	v := builtin(t, kubeschematest.KServe(t))
 	const isvc = `apiVersion: serving.kserve.io/v1beta1
 kind: InferenceService
 metadata: {name: fraud-detector}

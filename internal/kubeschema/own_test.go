@@ -107,10 +107,7 @@ func TestAddCRDsReplacesMarinasOwnModelDeployment(t *testing.T) {
 properties:
   spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
 `)
-	v := builtin(t)
-	if err := v.AddCRDs(file); err != nil {
-		t.Fatal(err)
-	}
+	v := builtin(t, file)
 	m := object(t, "apiVersion: marina.dev/v1alpha1\nkind: ModelDeployment\nmetadata: {name: fraud}\nspec: {newField: 1}\n")
 	if err := v.Validate(m); err != nil {
 		t.Fatalf("want the added CRD to replace marina's own, got %v", err)

@@ -81,53 +81,57 @@ func entries(t *testing.T, dir string) []string {
 	return names
 }
 
-// registries are the two kinds of registry the round trips run against.
-var registries = []struct {
-	name string
-	o    testenv.RegistryOptions
-}{
-	{name: "plain HTTP on loopback"},
-	{name: "TLS with a private CA and basic auth from the Docker config", o: testenv.RegistryOptions{TLS: true, BasicAuth: true}},
+// onEachRegistry runs test, in parallel, against each kind of registry the round trips run against, started for it,
+// with the options that reach it.
+func onEachRegistry(t *testing.T, test func(t *testing.T, r *testenv.Registry, o oci.Options)) {
+	for _, tc := range []struct {
+		name string
+		o    testenv.RegistryOptions
+	}{
+		{name: "plain HTTP on loopback"},
+		{name: "TLS with a private CA and basic auth from the Docker config", o: testenv.RegistryOptions{TLS: true, BasicAuth: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := testenv.StartRegistry(t, tc.o)
+			test(t, r, options(t, r))
+		})
+	}
 }
 
 func TestPushedVersionPullsBackByteForByteAndTheSecondPullIsCached(t *testing.T) {
 	t.Parallel()
-	for _, tc := range registries {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			r := testenv.StartRegistry(t, tc.o)
-			o := options(t, r)
-			a := artifact(t, 3<<20)
-			ref, err := oci.Push(t.Context(), o, a, repository(t, r))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.HasPrefix(ref.URI(), "oci://"+r.Host+"/models/fraud@sha256:") {
-				t.Fatalf("pushed to %s", ref.URI())
-			}
-			dir := filepath.Join(t.TempDir(), "models")
-			p, err := oci.Pull(t.Context(), o, ref, dir, a.Digest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, _ := os.ReadFile(a.File)
-			got, err := os.ReadFile(filepath.Join(dir, "v1.0.0.onnx"))
-			if err != nil || !bytes.Equal(got, want) {
-				t.Fatalf("pulled file differs from the pushed one (%v)", err)
-			}
-			if p.File != filepath.Join(dir, "v1.0.0.onnx") || p.Digest != a.Digest || string(p.Metadata) != string(a.Metadata) || p.Cached ||
-				p.Model != "fraud" || p.Version != "1.0.0" {
-				t.Fatalf("pulled %+v", p)
-			}
-			if names := entries(t, dir); len(names) != 1 {
-				t.Fatalf("the model directory holds %v, want the model file only", names)
-			}
-			again, err := oci.Pull(t.Context(), o, ref, dir, "")
-			if err != nil || !again.Cached {
-				t.Fatalf("second pull: cached=%v err=%v", again != nil && again.Cached, err)
-			}
-		})
-	}
+	onEachRegistry(t, func(t *testing.T, r *testenv.Registry, o oci.Options) {
+		a := artifact(t, 3<<20)
+		ref, err := oci.Push(t.Context(), o, a, repository(t, r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(ref.URI(), "oci://"+r.Host+"/models/fraud@sha256:") {
+			t.Fatalf("pushed to %s", ref.URI())
+		}
+		dir := filepath.Join(t.TempDir(), "models")
+		p, err := oci.Pull(t.Context(), o, ref, dir, a.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := os.ReadFile(a.File)
+		got, err := os.ReadFile(filepath.Join(dir, "v1.0.0.onnx"))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("pulled file differs from the pushed one (%v)", err)
+		}
+		if p.File != filepath.Join(dir, "v1.0.0.onnx") || p.Digest != a.Digest || string(p.Metadata) != string(a.Metadata) || p.Cached ||
+			p.Model != "fraud" || p.Version != "1.0.0" {
+			t.Fatalf("pulled %+v", p)
+		}
+		if names := entries(t, dir); len(names) != 1 {
+			t.Fatalf("the model directory holds %v, want the model file only", names)
+		}
+		again, err := oci.Pull(t.Context(), o, ref, dir, "")
+		if err != nil || !again.Cached {
+			t.Fatalf("second pull: cached=%v err=%v", again != nil && again.Cached, err)
+		}
+	})
 }
 
 func TestTheSameVersionPushedTwiceOrToAnotherRegistryHasOneDigest(t *testing.T) {

@@ -17,62 +17,57 @@ import (
 
 func TestAnAttachedSignatureIsAReferrerCosignFinds(t *testing.T) {
 	t.Parallel()
-	for _, tc := range registries {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			r := testenv.StartRegistry(t, tc.o)
-			o := options(t, r)
-			ref, err := oci.Push(t.Context(), o, artifact(t, 1024), repository(t, r))
+	onEachRegistry(t, func(t *testing.T, r *testenv.Registry, o oci.Options) {
+		ref, err := oci.Push(t.Context(), o, artifact(t, 1024), repository(t, r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		none, err := oci.Signatures(t.Context(), o, ref)
+		if err != nil || len(none) != 0 {
+			t.Fatalf("before signing: %v, %v", none, err)
+		}
+		var refs []oci.Reference
+		for _, b := range []string{`{"bundle":1}`, `{"bundle":2}`} {
+			sig, err := oci.Attach(t.Context(), o, ref, []byte(b), "https://example.com/predicate")
 			if err != nil {
 				t.Fatal(err)
 			}
-			none, err := oci.Signatures(t.Context(), o, ref)
-			if err != nil || len(none) != 0 {
-				t.Fatalf("before signing: %v, %v", none, err)
-			}
-			var refs []oci.Reference
-			for _, b := range []string{`{"bundle":1}`, `{"bundle":2}`} {
-				sig, err := oci.Attach(t.Context(), o, ref, []byte(b), "https://example.com/predicate")
-				if err != nil {
-					t.Fatal(err)
-				}
-				refs = append(refs, sig)
-			}
-			sigs, err := oci.Signatures(t.Context(), o, ref)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := map[string]string{}
-			for _, s := range sigs {
-				got[s.Referrer.String()] = string(s.Bundle)
-			}
-			if len(got) != 2 || got[refs[0].String()] != `{"bundle":1}` || got[refs[1].String()] != `{"bundle":2}` {
-				t.Fatalf("signatures %v, want the two attached as %v", got, refs)
-			}
+			refs = append(refs, sig)
+		}
+		sigs, err := oci.Signatures(t.Context(), o, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, s := range sigs {
+			got[s.Referrer.String()] = string(s.Bundle)
+		}
+		if len(got) != 2 || got[refs[0].String()] != `{"bundle":1}` || got[refs[1].String()] != `{"bundle":2}` {
+			t.Fatalf("signatures %v, want the two attached as %v", got, refs)
+		}
 
-			// The layout cosign v3 writes and reads (pkg/oci/remote/write.go, WriteReferrer).
-			var m ocispec.Manifest
-			if err := json.Unmarshal(registryGet(t, r, "manifests/"+refs[0].Digest, ocispec.MediaTypeImageManifest), &m); err != nil {
-				t.Fatal(err)
-			}
-			if m.MediaType != ocispec.MediaTypeImageManifest || m.ArtifactType != oci.SignatureArtifactType ||
-				m.Config.MediaType != ocispec.MediaTypeEmptyJSON || len(m.Layers) != 1 || m.Layers[0].MediaType != oci.SignatureArtifactType ||
-				m.Subject == nil || m.Subject.Digest.String() != ref.Digest || m.Subject.MediaType != ocispec.MediaTypeImageManifest ||
-				m.Annotations[oci.AnnotationBundleContent] != "dsse-envelope" || m.Annotations[oci.AnnotationBundlePredicateType] != "https://example.com/predicate" ||
-				m.Annotations[ocispec.AnnotationCreated] == "" {
-				t.Fatalf("referrer manifest %+v", m)
-			}
-			// distribution v3.1 has no referrers API: the referrers tag schema's index lists them, where cosign
-			// (go-containerregistry's remote.Referrers) looks when the API answers 404.
-			var index ocispec.Index
-			if err := json.Unmarshal(registryGet(t, r, "manifests/"+strings.Replace(ref.Digest, ":", "-", 1), ocispec.MediaTypeImageIndex), &index); err != nil {
-				t.Fatal(err)
-			}
-			if len(index.Manifests) != 2 || index.Manifests[0].ArtifactType != oci.SignatureArtifactType {
-				t.Fatalf("the referrers tag schema's index lists %+v", index.Manifests)
-			}
-		})
-	}
+		// The layout cosign v3 writes and reads (pkg/oci/remote/write.go, WriteReferrer).
+		var m ocispec.Manifest
+		if err := json.Unmarshal(registryGet(t, r, "manifests/"+refs[0].Digest, ocispec.MediaTypeImageManifest), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.MediaType != ocispec.MediaTypeImageManifest || m.ArtifactType != oci.SignatureArtifactType ||
+			m.Config.MediaType != ocispec.MediaTypeEmptyJSON || len(m.Layers) != 1 || m.Layers[0].MediaType != oci.SignatureArtifactType ||
+			m.Subject == nil || m.Subject.Digest.String() != ref.Digest || m.Subject.MediaType != ocispec.MediaTypeImageManifest ||
+			m.Annotations[oci.AnnotationBundleContent] != "dsse-envelope" || m.Annotations[oci.AnnotationBundlePredicateType] != "https://example.com/predicate" ||
+			m.Annotations[ocispec.AnnotationCreated] == "" {
+			t.Fatalf("referrer manifest %+v", m)
+		}
+		// distribution v3.1 has no referrers API: the referrers tag schema's index lists them, where cosign
+		// (go-containerregistry's remote.Referrers) looks when the API answers 404.
+		var index ocispec.Index
+		if err := json.Unmarshal(registryGet(t, r, "manifests/"+strings.Replace(ref.Digest, ":", "-", 1), ocispec.MediaTypeImageIndex), &index); err != nil {
+			t.Fatal(err)
+		}
+		if len(index.Manifests) != 2 || index.Manifests[0].ArtifactType != oci.SignatureArtifactType {
+			t.Fatalf("the referrers tag schema's index lists %+v", index.Manifests)
+		}
+	})
 }
 
 func TestSignaturesOfWhatIsNotThereFailClearly(t *testing.T) {

@@ -1,8 +1,6 @@
 package validate_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -53,7 +51,7 @@ func TestABadModelDeploymentIsReportedOffline(t *testing.T) {
 		{name: "a hand edit to a rendered ModelDeployment is checked too",
 			edit: replace(app, "backend: plain", "backend: marina"),
 			after: func(dir string) {
-				data := string(readFile(t, dir, rendered))
+				data := repotest.ReadFile(t, dir, rendered)
 				repotest.WriteFile(t, dir, rendered, strings.Replace(data, "  version: 1.1.0\n", "  version: v1.1\n", 1))
 			},
 			want: validate.Finding{Rule: "k8s-schema", File: rendered, Path: "spec.version"}},
@@ -70,13 +68,4 @@ func TestABadModelDeploymentIsReportedOffline(t *testing.T) {
 			t.Fatalf("no finding like %+v in:\n%s", c.want, dump(rep))
 		})
 	}
-}
-
-func readFile(t *testing.T, dir, rel string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -56,22 +57,12 @@ func GatewayAPIExperimental(t testing.TB) string {
 // the repository does (see its README.md for version, source and license).
 func KServe(t testing.TB) string {
 	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "third_party", "kserve")
+	if _, err := os.Stat(filepath.Join(dir, "serving.kserve.io_inferenceservices.yaml")); err != nil {
+		t.Fatalf("KServe CRDs: %v (third_party/kserve is part of the repository: restore it with git checkout)", err)
 	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			dir := filepath.Join(d, "third_party", "kserve")
-			if _, err := os.Stat(filepath.Join(dir, "serving.kserve.io_inferenceservices.yaml")); err != nil {
-				t.Fatalf("KServe CRDs: %v (third_party/kserve is part of the repository: restore it with git checkout)", err)
-			}
-			return dir
-		}
-		if filepath.Dir(d) == d {
-			t.Fatalf("no go.mod above %s", wd)
-		}
-	}
+	return dir
 }
 
 // WriteCRD writes a namespaced CustomResourceDefinition of kind (plural: lower-case kind + "s") in group, serving

@@ -35,6 +35,16 @@ func Generated(t testing.TB, name string) string {
 	return filepath.Join(genDir, name)
 }
 
+// ReadGenerated returns the content of the file Generated names.
+func ReadGenerated(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(Generated(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // RemoveGenerated deletes what Generated wrote, if anything.
 func RemoveGenerated() {
 	if genDir != "" {

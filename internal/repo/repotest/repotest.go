@@ -102,6 +102,16 @@ func WriteFile(t testing.TB, dir, rel, content string) {
 	}
 }
 
+// ReadFile returns the content of a file of the work tree.
+func ReadFile(t testing.TB, dir, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func copyWith(m map[string]string, k, v string) map[string]string {
 	out := map[string]string{k: v}
 	for kk, vv := range m {
