@@ -173,14 +173,7 @@ func TestCanaryOnARealCluster(t *testing.T) {
 	c.AddNode(t, testenv.Node{Name: "cpu-0"})
 	ctx := context.Background()
 	c.CreateNamespaces(t, ns)
-	route := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-		"metadata": map[string]any{"name": "iris", "namespace": ns},
-		"spec": map[string]any{
-			"parentRefs": []any{map[string]any{"name": "models-gateway"}},
-			"rules":      []any{map[string]any{"backendRefs": []any{map[string]any{"name": "iris", "port": int64(80)}}}},
-		},
-	}}
+	route := httpRoute(ns, "iris")
 	if err := c.Client.Create(ctx, route); err != nil {
 		t.Fatal(err)
 	}

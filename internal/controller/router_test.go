@@ -36,14 +36,7 @@ func TestTheRouterRunsInFrontOfTheVersionsAndFollowsTheStatusAcrossRestarts(t *t
 	startManager(t, sa.Config, ctrl.Options{})
 
 	ns := namespace(t, c, "router")
-	route := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-		"metadata": map[string]any{"name": e2eModel, "namespace": ns},
-		"spec": map[string]any{
-			"parentRefs": []any{map[string]any{"name": "models-gateway"}},
-			"rules":      []any{map[string]any{"backendRefs": []any{map[string]any{"name": e2eModel, "port": int64(80)}}}},
-		},
-	}}
+	route := httpRoute(ns, e2eModel)
 	if err := c.Client.Create(context.Background(), route); err != nil {
 		t.Fatal(err)
 	}
@@ -156,6 +149,18 @@ func TestTheRouterRunsInFrontOfTheVersionsAndFollowsTheStatusAcrossRestarts(t *t
 	}
 }
 
+// httpRoute is the HTTPRoute marina render writes for model name: one rule to Service name.
+func httpRoute(namespace, name string) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+		"metadata": map[string]any{"name": name, "namespace": namespace},
+		"spec": map[string]any{
+			"parentRefs": []any{map[string]any{"name": "models-gateway"}},
+			"rules":      []any{map[string]any{"backendRefs": []any{map[string]any{"name": name, "port": int64(80)}}}},
+		},
+	}}
+}
+
 // routeRule reads route's first rule: its backendRefs and filters.
 func routeRule(t *testing.T, c *testenv.Cluster, route *unstructured.Unstructured) (backends, filters []map[string]any) {
 	t.Helper()
@@ -164,17 +169,14 @@ func routeRule(t *testing.T, c *testenv.Cluster, route *unstructured.Unstructure
 	}
 	rules, _, _ := unstructured.NestedSlice(route.Object, "spec", "rules")
 	rule := rules[0].(map[string]any)
-	for _, key := range []string{"backendRefs", "filters"} {
-		list, _ := rule[key].([]any)
+	asMaps := func(v any) (out []map[string]any) {
+		list, _ := v.([]any)
 		for _, e := range list {
-			if key == "backendRefs" {
-				backends = append(backends, e.(map[string]any))
-			} else {
-				filters = append(filters, e.(map[string]any))
-			}
+			out = append(out, e.(map[string]any))
 		}
+		return out
 	}
-	return backends, filters
+	return asMaps(rule["backendRefs"]), asMaps(rule["filters"])
 }
 
 // getOwned reads obj ns/name and fails unless md controls it (so the garbage collector removes it with md).
