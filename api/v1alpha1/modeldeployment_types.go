@@ -202,6 +202,11 @@ type Router struct {
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	Image string `json:"image,omitempty"`
+
+	// NodeSelector constrains the router's pods to nodes with these labels (nodes whose pods Prometheus and the
+	// clients reach; the router needs no GPU).
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 }
 
 // RouterEnabled reports whether the controller runs marina router in front of md's versions: unless

@@ -93,6 +93,7 @@ func routerObjects(md *v1alpha1.ModelDeployment) []client.Object {
 // routerDeployment runs marina router in cluster mode on md, with the hardened pod of the model servers.
 func routerDeployment(md *v1alpha1.ModelDeployment) *appsv1.Deployment {
 	replicas, image := int32(DefaultRouterReplicas), modelpod.PullImage
+	var placement v1alpha1.Router
 	if r := md.Spec.Router; r != nil {
 		if r.Replicas != nil {
 			replicas = *r.Replicas
@@ -100,6 +101,7 @@ func routerDeployment(md *v1alpha1.ModelDeployment) *appsv1.Deployment {
 		if r.Image != "" {
 			image = r.Image
 		}
+		placement = *r
 	}
 	l := routerLabels(md)
 	probe := func(failures int32) *corev1.Probe {
@@ -120,6 +122,7 @@ func routerDeployment(md *v1alpha1.ModelDeployment) *appsv1.Deployment {
 				Spec: corev1.PodSpec{
 					ServiceAccountName: routerName(md),
 					SecurityContext:    modelpod.PodSecurity(),
+					NodeSelector:       placement.NodeSelector,
 					// Two router pods on two nodes where there are two: a node going away leaves one routing.
 					Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
 						PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{Weight: 100,

@@ -81,9 +81,10 @@ type Settings struct {
 
 // Router is the ModelDeployment's spec.router, copied as it is: marina router in the model's data path.
 type Router struct {
-	Enabled  *bool  `json:"enabled,omitempty"`
-	Replicas *int32 `json:"replicas,omitempty"`
-	Image    string `json:"image,omitempty"`
+	Enabled      *bool             `json:"enabled,omitempty"`
+	Replicas     *int32            `json:"replicas,omitempty"`
+	Image        string            `json:"image,omitempty"`
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 }
 
 // AnalysisSpec turns on built-in analyses by name with their thresholds; render expands them into the
