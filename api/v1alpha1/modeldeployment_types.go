@@ -76,6 +76,10 @@ type ModelDeploymentSpec struct {
 	// +optional
 	Analysis *Analysis `json:"analysis,omitempty"`
 
+	// Router puts marina router in front of the versions; unset means it is there (see Router).
+	// +optional
+	Router *Router `json:"router,omitempty"`
+
 	// GitWriteBack is where the controller writes an aborted rollout's revert, so Git stays the source of truth.
 	// +optional
 	GitWriteBack *GitWriteBack `json:"gitWriteBack,omitempty"`
@@ -175,4 +179,38 @@ type Config struct {
 	// ConfigMapName is a ConfigMap in the ModelDeployment's namespace.
 	// +kubebuilder:validation:MinLength=1
 	ConfigMapName string `json:"configMapName"`
+}
+
+// Router is marina router in the model's data path: the controller runs it (Deployment NAME-router, its
+// ServiceAccount, a Role reading only this ModelDeployment) and points Service NAME, and the HTTPRoute named like
+// the ModelDeployment, at it. The router splits traffic by status.weights, mirrors the shadow's share and compares
+// its answers, exporting the metrics analysis judges. Off, Service NAME selects every version's pods and the
+// HTTPRoute splits and mirrors itself, with nobody comparing the mirrored answers.
+type Router struct {
+	// Enabled deploys the router; unset means true.
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// Replicas is the number of router pods; unset means 2, so one pod restarting never stops traffic.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// Image is marina's static image, which runs marina router; unset means the release the controller was built
+	// for.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	Image string `json:"image,omitempty"`
+
+	// NodeSelector constrains the router's pods to nodes with these labels (nodes whose pods Prometheus and the
+	// clients reach; the router needs no GPU).
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+}
+
+// RouterEnabled reports whether the controller runs marina router in front of md's versions: unless
+// spec.router.enabled is false.
+func (md *ModelDeployment) RouterEnabled() bool {
+	return md.Spec.Router == nil || md.Spec.Router.Enabled == nil || *md.Spec.Router.Enabled
 }

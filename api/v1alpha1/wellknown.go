@@ -17,6 +17,9 @@ const (
 	LabelVersion = "marina.dev/version"
 	// LabelModelDeployment names the ModelDeployment that owns a Deployment or Service.
 	LabelModelDeployment = "marina.dev/modeldeployment"
+	// LabelRouter names the ModelDeployment whose router a Deployment, its pods or a Service belong to; router
+	// objects do not carry LabelModelDeployment, which selects the model servers' pods.
+	LabelRouter = "marina.dev/router"
 
 	// AnnotationArtifactURI and AnnotationArtifactDigest pin the exact artifact on the objects that run it.
 	AnnotationArtifactURI    = "marina.dev/artifact-uri"

@@ -12,6 +12,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -63,6 +64,11 @@ type GitWriter interface {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;patch
+// The router's identity and its permission to read its ModelDeployment (a Role the controller may create because
+// it holds the same verbs on modeldeployments: no escalate or bind needed), and its PodMonitor.
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=podmonitors,verbs=get;create;update;patch;delete
 
 // Reconciler reconciles ModelDeployments.
 type Reconciler struct {
@@ -92,6 +98,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 		For(&v1alpha1.ModelDeployment{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&rbacv1.Role{}).
+		Owns(&rbacv1.RoleBinding{}).
 		WithOptions(ctrlOptions(concurrency)).
 		Complete(r)
 }
@@ -378,7 +387,7 @@ func ensureRun(st *v1alpha1.ModelDeploymentStatus, tmpl string, now time.Time) *
 	return &st.AnalysisRuns[len(st.AnalysisRuns)-1]
 }
 
-// apply makes the Deployments, Services and route match the decision.
+// apply makes the Deployments, Services, router and route match the decision.
 func (r *Reconciler) apply(ctx context.Context, md *v1alpha1.ModelDeployment, d rollout.Decision) error {
 	for v, n := range d.Replicas {
 		if err := r.applyDeployment(ctx, md, v, n); err != nil {
@@ -402,8 +411,11 @@ func (r *Reconciler) apply(ctx context.Context, md *v1alpha1.ModelDeployment, d 
 	if canary == "" {
 		canary = d.Status.StableVersion
 	}
+	if err := r.applyRouter(ctx, md); err != nil {
+		return err
+	}
 	for name, sel := range map[string]map[string]string{
-		md.Name:             selector(md),
+		md.Name:             serviceSelector(md),
 		md.Name + "-stable": versionSelector(md, d.Status.StableVersion),
 		md.Name + "-canary": versionSelector(md, canary),
 	} {

@@ -120,7 +120,7 @@ func TestRolloutsOnARealControlPlane(t *testing.T) {
 		}
 		if wb.Reason != "Written" || got.Status.Weights == nil || *got.Status.Weights != (v1alpha1.TrafficWeights{Stable: 100}) ||
 			got.Status.StableVersion != "1.0.0" || ready(got) {
-			t.Fatalf("after the abort: %+v", got.Status)
+			t.Fatalf("after the abort: weights %+v, status %+v", got.Status.Weights, got.Status)
 		}
 		h.Through(t, got)
 		if steps := h.Steps("1.1.0"); !slices.Equal(steps, []int32{0, 1}) {
@@ -505,7 +505,8 @@ func monitorGPUPods(t *testing.T, c *testenv.Cluster, ns string) *gpuMonitor {
 		for {
 			var pods corev1.PodList
 			var rss appsv1.ReplicaSetList
-			if err := c.Client.List(ctx, &pods, client.InNamespace(ns)); err == nil {
+			// The model servers' pods: the router's request no GPU.
+			if err := c.Client.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelModelDeployment: e2eModel}); err == nil {
 				n, desc := 0, []string{}
 				for _, p := range pods.Items {
 					if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {

@@ -17,8 +17,9 @@ import (
 var httpRouteGVK = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"}
 
 // applyRoute sets the weights of the HTTPRoute named like md, when there is one, in the rules marina owns (see
-// splitRules). It reports whether a route carries the split; without one, traffic follows the replica ratio behind
-// Service NAME (or marina router reads status.weights).
+// splitRules). With the router on, those rules send everything to Service NAME, the router, which splits by
+// status.weights itself. It reports whether a route carries the split; without one, traffic follows the replica
+// ratio behind Service NAME (or the router's split).
 func (r *Reconciler) applyRoute(ctx context.Context, md *v1alpha1.ModelDeployment, w v1alpha1.TrafficWeights) (bool, error) {
 	route := &unstructured.Unstructured{}
 	route.SetGroupVersionKind(httpRouteGVK)
@@ -31,7 +32,7 @@ func (r *Reconciler) applyRoute(ctx context.Context, md *v1alpha1.ModelDeploymen
 	}
 	before := route.DeepCopy()
 	rules, _, _ := unstructured.NestedSlice(route.Object, "spec", "rules")
-	rules, carried, err := splitRules(md.Name, rules, w)
+	rules, carried, err := splitRules(md.Name, rules, w, md.RouterEnabled())
 	if err != nil {
 		return false, fmt.Errorf("HTTPRoute %s/%s: %w", md.Namespace, md.Name, err)
 	}
@@ -48,9 +49,10 @@ func (r *Reconciler) applyRoute(ctx context.Context, md *v1alpha1.ModelDeploymen
 // there is one. Like Argo Rollouts' traffic routers, marina owns only what it routes: a rule whose backends are all
 // Services of the model (NAME, as marina render writes it, or NAME-stable and NAME-canary, as the controller
 // leaves it) sends Stable percent to NAME-stable and Canary percent to NAME-canary, and mirrors Shadow percent to
-// NAME-canary. Every other rule (another Service, a redirect without backends) is left as written. A route
-// without rules gets one.
-func splitRules(name string, rules []any, w v1alpha1.TrafficWeights) ([]any, bool, error) {
+// NAME-canary. viaRouter sends all of an owned rule's traffic to Service NAME instead, without a mirror: marina
+// router behind it splits and mirrors, and compares the mirrored answers. Every other rule (another Service, a
+// redirect without backends) is left as written. A route without rules gets one.
+func splitRules(name string, rules []any, w v1alpha1.TrafficWeights, viaRouter bool) ([]any, bool, error) {
 	if len(rules) == 0 {
 		rules = []any{map[string]any{}}
 	}
@@ -68,6 +70,9 @@ func splitRules(name string, rules []any, w v1alpha1.TrafficWeights) ([]any, boo
 			backendRef(name+"-stable", int64(w.Stable)),
 			backendRef(name+"-canary", int64(w.Canary)),
 		}
+		if viaRouter {
+			rm["backendRefs"] = []any{backendRef(name, 100)}
+		}
 		var filters []any
 		existing, _ := rm["filters"].([]any)
 		for _, f := range existing {
@@ -76,7 +81,7 @@ func splitRules(name string, rules []any, w v1alpha1.TrafficWeights) ([]any, boo
 			}
 			filters = append(filters, f)
 		}
-		if w.Shadow > 0 {
+		if w.Shadow > 0 && !viaRouter {
 			filters = append(filters, map[string]any{
 				"type": "RequestMirror",
 				"requestMirror": map[string]any{

@@ -84,11 +84,7 @@ func Spec(p Pod) corev1.PodSpec {
 	for _, s := range p.Secrets {
 		envFrom = append(envFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: s}}})
 	}
-	security := &corev1.SecurityContext{
-		AllowPrivilegeEscalation: new(false),
-		ReadOnlyRootFilesystem:   new(true),
-		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-	}
+	security := ContainerSecurity()
 	container := corev1.Container{
 		Name:  "model-server",
 		Image: p.Image,
@@ -121,13 +117,7 @@ func Spec(p Pod) corev1.PodSpec {
 		NodeSelector:                  p.NodeSelector,
 		Tolerations:                   p.Tolerations,
 		TerminationGracePeriodSeconds: new(int64(30)),
-		SecurityContext: &corev1.PodSecurityContext{
-			RunAsNonRoot:   new(true),
-			RunAsUser:      new(int64(nonRootUID)),
-			RunAsGroup:     new(int64(nonRootUID)),
-			FSGroup:        new(int64(nonRootUID)),
-			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		},
+		SecurityContext:               PodSecurity(),
 		Volumes: []corev1.Volume{
 			{Name: modelsVolume, VolumeSource: p.modelsVolumeSource()},
 			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
@@ -135,6 +125,28 @@ func Spec(p Pod) corev1.PodSpec {
 	}
 	p.fetch(&spec, security)
 	return spec
+}
+
+// ContainerSecurity is the security context of every container marina runs: no privilege escalation, a read-only
+// root file system, no capabilities.
+func ContainerSecurity() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: new(false),
+		ReadOnlyRootFilesystem:   new(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+	}
+}
+
+// PodSecurity is the pod security context of every pod marina runs: non-root (distroless "nonroot"), the runtime's
+// default seccomp profile.
+func PodSecurity() *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot:   new(true),
+		RunAsUser:      new(int64(nonRootUID)),
+		RunAsGroup:     new(int64(nonRootUID)),
+		FSGroup:        new(int64(nonRootUID)),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
 }
 
 func httpGet(p string) corev1.ProbeHandler {

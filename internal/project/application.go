@@ -1,5 +1,7 @@
 package project
 
+import "github.com/marina-dev/marina/internal/analysis"
+
 // ModelApplication is applications/<model>/model.yaml: how one model is deployed, per environment.
 type ModelApplication struct {
 	APIVersion string          `json:"apiVersion"`
@@ -71,6 +73,38 @@ type Settings struct {
 	Tolerations  []Toleration      `json:"tolerations,omitempty"`
 	Scaling      *Scaling          `json:"scaling,omitempty"`
 	Strategy     *Strategy         `json:"strategy,omitempty"`
+	// Router is marina router in front of the versions (backend marina); on unless enabled is false.
+	Router *Router `json:"router,omitempty"`
+	// Analysis turns on marina's built-in analyses of the router's metrics (backend marina).
+	Analysis *AnalysisSpec `json:"analysis,omitempty"`
+}
+
+// Router is the ModelDeployment's spec.router, copied as it is: marina router in the model's data path.
+type Router struct {
+	Enabled      *bool             `json:"enabled,omitempty"`
+	Replicas     *int32            `json:"replicas,omitempty"`
+	Image        string            `json:"image,omitempty"`
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+}
+
+// AnalysisSpec turns on built-in analyses by name with their thresholds; render expands them into the
+// ModelDeployment's analysis templates (package analysis).
+type AnalysisSpec struct {
+	// Prometheus is the server the analyses query; unset means the controller's --prometheus.
+	Prometheus *Prometheus `json:"prometheus,omitempty"`
+	// Window, Interval, Count and MinSamples tune every analysis (see analysis.BuiltinOptions).
+	Window     string `json:"window,omitempty"`
+	Interval   string `json:"interval,omitempty"`
+	Count      int32  `json:"count,omitempty"`
+	MinSamples int32  `json:"minSamples,omitempty"`
+	// Builtin are the analyses turned on.
+	Builtin []analysis.BuiltinMetric `json:"builtin,omitempty"`
+}
+
+// Prometheus locates the Prometheus analyses query, and the Secret with its credentials.
+type Prometheus struct {
+	Address   string `json:"address"`
+	SecretRef string `json:"secretRef,omitempty"`
 }
 
 // EnvironmentSpec is what runs in one environment.
@@ -182,6 +216,12 @@ func (s *ApplicationSpec) Resolve(env string) (EnvironmentSpec, bool) {
 	}
 	if e.Strategy == nil {
 		e.Strategy = base.Strategy
+	}
+	if e.Router == nil {
+		e.Router = base.Router
+	}
+	if e.Analysis == nil {
+		e.Analysis = base.Analysis
 	}
 	return e, true
 }

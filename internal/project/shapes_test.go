@@ -33,6 +33,7 @@ func TestStrategyAndScalingHaveOneShapeInModelYAMLTheAPIAndTheSchema(t *testing.
 	}{
 		{"strategy", reflect.TypeFor[project.Strategy](), reflect.TypeFor[v1alpha1.Strategy]()},
 		{"scaling", reflect.TypeFor[project.Scaling](), reflect.TypeFor[v1alpha1.Scaling]()},
+		{"router", reflect.TypeFor[project.Router](), reflect.TypeFor[v1alpha1.Router]()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,5 +1,13 @@
 package render
 
+import (
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/analysis"
+	"github.com/marina-dev/marina/internal/project"
+)
+
 // marina renders a ModelDeployment for marina's controller, which owns the
 // Deployments, Services and traffic split of the rollout.
 func (c *context) marina() ([]object, error) {
@@ -51,6 +59,16 @@ func (c *context) marina() ([]object, error) {
 	if s := c.settings.Strategy; s != nil {
 		spec["strategy"] = s
 	}
+	if r := c.settings.Router; r != nil {
+		spec["router"] = r
+	}
+	if a := c.settings.Analysis; a != nil {
+		templates, err := c.analysisTemplates(a)
+		if err != nil {
+			return nil, err
+		}
+		spec["analysis"] = map[string]any{"templates": templates}
+	}
 	meta := c.meta(c.name)
 	meta["annotations"] = c.annotations()
 	return []object{{file: "modeldeployment.yaml", obj: map[string]any{
@@ -59,4 +77,22 @@ func (c *context) marina() ([]object, error) {
 		"metadata":   meta,
 		"spec":       spec,
 	}}}, nil
+}
+
+// analysisTemplates expands the built-in analyses a turns on into templates over the router's metrics of this
+// model, namespace and version.
+func (c *context) analysisTemplates(a *project.AnalysisSpec) ([]v1alpha1.AnalysisTemplate, error) {
+	field := "spec.analysis"
+	if e := c.App.Spec.Environments[c.Env]; e.Analysis != nil {
+		field = "spec.environments." + c.Env + ".analysis"
+	}
+	o := analysis.BuiltinOptions{Namespace: c.namespace, Model: c.name, Version: c.Version.Version,
+		Window: a.Window, MinSamples: a.MinSamples, Interval: a.Interval, Count: a.Count}
+	if p := a.Prometheus; p != nil {
+		o.Prometheus = &v1alpha1.PrometheusProvider{Address: p.Address}
+		if p.SecretRef != "" {
+			o.Prometheus.SecretRef = &corev1.LocalObjectReference{Name: p.SecretRef}
+		}
+	}
+	return analysis.BuiltinTemplates(c.appFile+": "+field, a.Builtin, o)
 }

@@ -141,6 +141,10 @@ func newContext(in Input) (*context, error) {
 	if _, field, msg := in.App.Spec.UnsupportedStrategy(in.Env); msg != "" {
 		return nil, fmt.Errorf("%w: %s: %s: %s: %s", ErrUnsupportedStrategy, c.appFile, field, msg, project.UnsupportedStrategyHint)
 	}
+	if c.backend != project.BackendMarina && (c.settings.Router != nil || c.settings.Analysis != nil) {
+		return nil, fmt.Errorf("%s: router and analysis (environment %s) are marina controller's: set spec.backend: marina, or remove them (backend %s would ignore them)",
+			c.appFile, in.Env, c.backend)
+	}
 	c.name = in.App.Spec.Model
 	c.image, c.port = DefaultImage, DefaultPort
 	if rt := in.App.Spec.Runtime; rt != nil {

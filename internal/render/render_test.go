@@ -10,6 +10,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/marina-dev/marina/internal/analysis"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/render"
@@ -129,6 +130,25 @@ var cases = []renderCase{
       version: 1.0.0
       replicas: 3
       strategy: {canary: {steps: [{setWeight: 20}, {pause: {duration: 5m}}, {analysis: {template: error-rate}}, {setWeight: 50}]}}
+`},
+	{name: "marina-shadow-router-builtin-analysis", traffic: "gateway", env: "staging", size: 350, app: `
+  backend: marina
+  router: {replicas: 3, image: "registry.example.com/marina@sha256:1e3fa9ff4412f893618f6767cdecb4b0ad04754682bd48f47dbf51e78e3b4318"}
+  analysis:
+    prometheus: {address: "http://prometheus.monitoring.svc:9090", secretRef: prometheus-reader}
+    minSamples: 200
+    builtin:
+      - {name: shadow-agreement, min: 0.95}
+      - {name: shadow-max-abs-diff-p99, max: 0.01}
+      - {name: shadow-error-rate, max: 0.01}
+      - {name: shadow-latency-p99-delta, maxSeconds: 0.05}
+      - {name: error-rate, max: 0.01}
+      - {name: latency-p99-delta, maxSeconds: 0.05}
+  environments:
+    staging:
+      version: 1.1.0
+      replicas: 2
+      strategy: {shadow: {percent: 50, duration: 30m}}
 `},
 }
 
@@ -291,6 +311,19 @@ func TestRenderRefusesBadInput(t *testing.T) {
 			in.Version.Artifact.URI = "oci://registry.example.com/models/fraud:1.0.0"
 			in.App.Spec.Runtime = &project.Runtime{Artifact: &project.RuntimeArtifact{Via: "imageVolume"}}
 		}, `applications/fraud/model.yaml: spec.runtime.artifact: models/fraud/v1.0.0.json: artifact.uri "oci://registry.example.com/models/fraud:1.0.0" is not pinned by digest`},
+		{"built-in analyses without marina controller", func(in *render.Input) {
+			in.App.Spec.Analysis = &project.AnalysisSpec{Builtin: []analysis.BuiltinMetric{{Name: analysis.ErrorRate, Max: new(0.01)}}}
+		}, "applications/fraud/model.yaml: router and analysis (environment prod) are marina controller's: set spec.backend: marina"},
+		{"a built-in analysis with another analysis' threshold", func(in *render.Input) {
+			in.App.Spec.Backend = project.BackendMarina
+			in.App.Spec.Analysis = &project.AnalysisSpec{Builtin: []analysis.BuiltinMetric{{Name: analysis.ErrorRate, Max: new(0.01)}, {Name: analysis.ShadowAgreement, Max: new(0.9)}}}
+		}, "applications/fraud/model.yaml: spec.analysis.builtin[1].max: shadow-agreement takes min, not max"},
+		{"an unknown built-in analysis in an environment", func(in *render.Input) {
+			in.App.Spec.Backend = project.BackendMarina
+			e := in.App.Spec.Environments["prod"]
+			e.Analysis = &project.AnalysisSpec{Builtin: []analysis.BuiltinMetric{{Name: "accuracy", Min: new(0.9)}}}
+			in.App.Spec.Environments["prod"] = e
+		}, `applications/fraud/model.yaml: spec.environments.prod.analysis.builtin[0].name: no built-in analysis "accuracy": use one of error-rate, latency-p99-delta, shadow-agreement`},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {

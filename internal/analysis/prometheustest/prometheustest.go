@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,13 +44,27 @@ type Server struct {
 // Binary does when prometheus is not installed.
 func Start(tb testing.TB, targets ...string) *Server {
 	tb.Helper()
+	return StartLabeled(tb, nil, targets...)
+}
+
+// StartLabeled is Start with labels added to every scraped series, as Kubernetes service discovery adds the
+// pod's namespace: e.g. {"namespace": "models"}.
+func StartLabeled(tb testing.TB, labels map[string]string, targets ...string) *Server {
+	tb.Helper()
 	s := &Server{bin: Binary(tb), dir: tb.TempDir(), addr: FreeAddr(tb)}
 	quoted := make([]string, len(targets))
 	for i, t := range targets {
 		quoted[i] = fmt.Sprintf("%q", t)
 	}
+	var extra strings.Builder
+	if len(labels) > 0 {
+		extra.WriteString("        labels:\n")
+		for _, k := range slices.Sorted(maps.Keys(labels)) {
+			fmt.Fprintf(&extra, "          %s: %q\n", k, labels[k])
+		}
+	}
 	config := "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n" +
-		"scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: [" + strings.Join(quoted, ", ") + "]\n"
+		"scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: [" + strings.Join(quoted, ", ") + "]\n" + extra.String()
 	if err := os.WriteFile(filepath.Join(s.dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
 		tb.Fatal(err)
 	}
