@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"testing"
 
 	"sigs.k8s.io/yaml"
 
@@ -29,7 +28,7 @@ var thirdPartyKinds = map[string][]string{
 
 // crdFiles lists the CRD files a cluster installs: marina's own (config/crd/bases), and those of
 // thirdPartyKinds from the CRDs hack/crds.sh caches and KServe's.
-func crdFiles(tb testing.TB) []string {
+func crdFiles(tb TB) []string {
 	tb.Helper()
 	dirs := []string{filepath.Join(RepoRoot(tb), "config", "crd", "bases")}
 	for _, m := range []string{
@@ -57,7 +56,7 @@ func crdFiles(tb testing.TB) []string {
 }
 
 // wanted reports whether a file is a CRD of thirdPartyKinds.
-func wanted(tb testing.TB, file string) bool {
+func wanted(tb TB, file string) bool {
 	tb.Helper()
 	if ext := filepath.Ext(file); ext != ".yaml" && ext != ".yml" {
 		return false
@@ -81,7 +80,7 @@ func wanted(tb testing.TB, file string) bool {
 }
 
 // RepoRoot returns the directory of marina's go.mod above the test's working directory.
-func RepoRoot(tb testing.TB) string {
+func RepoRoot(tb TB) string {
 	tb.Helper()
 	wd, err := os.Getwd()
 	if err != nil {

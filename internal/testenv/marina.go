@@ -33,7 +33,7 @@ func MainWithMarina(m *testing.M, bin *string, buildFlags ...string) {
 
 // Doctor runs `marina doctor -o json` (the binary bin) in the repository dir against kubeconfig, as a user would,
 // and returns its checks; doctor's exit 1 for a failed check is not an error here.
-func Doctor(tb testing.TB, bin, dir, kubeconfig string) []doctor.Check {
+func Doctor(tb TB, bin, dir, kubeconfig string) []doctor.Check {
 	tb.Helper()
 	cmd := exec.Command(bin, "doctor", "--kubeconfig", kubeconfig, "-o", "json")
 	cmd.Dir = dir

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -79,7 +78,7 @@ func Scheme() *runtime.Scheme {
 // Assets returns the directory of the control-plane binaries: KUBEBUILDER_ASSETS, or hack/controlplane.sh's
 // default cache directory. When neither holds kube-apiserver the test is skipped with a hint, or fails where
 // prerequisites are required (see package prereq).
-func Assets(tb testing.TB) string {
+func Assets(tb TB) string {
 	tb.Helper()
 	return cached(tb, "KUBEBUILDER_ASSETS", filepath.Join("controlplane", KubernetesVersion), "kube-apiserver",
 		"hack/controlplane.sh", "~15 min once")
@@ -88,7 +87,7 @@ func Assets(tb testing.TB) string {
 // cached returns the directory of binaries a hack/ script builds: the environment variable env, or sub under
 // MARINA_CACHE (default ~/.cache/marina). When it holds no file probe the test is skipped with a hint, or
 // fails where prerequisites are required (see package prereq).
-func cached(tb testing.TB, env, sub, probe, script, cost string) string {
+func cached(tb TB, env, sub, probe, script, cost string) string {
 	tb.Helper()
 	dir := os.Getenv(env)
 	if dir == "" {
@@ -102,7 +101,7 @@ func cached(tb testing.TB, env, sub, probe, script, cost string) string {
 }
 
 // cacheDir is where the hack/ scripts cache what they build: MARINA_CACHE, default ~/.cache/marina.
-func cacheDir(tb testing.TB) string {
+func cacheDir(tb TB) string {
 	tb.Helper()
 	if cache := os.Getenv("MARINA_CACHE"); cache != "" {
 		return cache
@@ -115,7 +114,7 @@ func cacheDir(tb testing.TB) string {
 }
 
 // Start runs a control plane for the test and stops it when the test ends.
-func Start(tb testing.TB, o Options) *Cluster {
+func Start(tb TB, o Options) *Cluster {
 	tb.Helper()
 	assets := Assets(tb)
 	env := &envtest.Environment{
@@ -170,7 +169,7 @@ func Start(tb testing.TB, o Options) *Cluster {
 
 // startWorkloads runs kube-controller-manager, kube-scheduler and kwok against the cluster and waits until the
 // controller manager has created the default ServiceAccount (Pods need it).
-func (c *Cluster) startWorkloads(tb testing.TB) {
+func (c *Cluster) startWorkloads(tb TB) {
 	tb.Helper()
 	kc := "--kubeconfig=" + c.Kubeconfig
 	c.run(tb, "kube-controller-manager", kc, "--controllers=*,-serviceaccount-token", "--leader-elect=false",

@@ -12,16 +12,25 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/marina-dev/marina/internal/prereq"
 	"github.com/marina-dev/marina/internal/testenv/proc"
 )
 
+// TB is what the helpers need of their caller: testing.TB satisfies it, and so does internal/testenv.TB.
+type TB interface {
+	prereq.TB
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Failed() bool
+	Cleanup(f func())
+	TempDir() string
+}
+
 // Binary finds prometheus on PATH; without it the test is skipped, or fails where prerequisites are
 // required (see package prereq).
-func Binary(tb testing.TB) string {
+func Binary(tb TB) string {
 	tb.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err == nil {
@@ -40,15 +49,21 @@ type Server struct {
 // Start starts Prometheus on a free loopback port, scraping targets (host:port, job "app") every second; the
 // test's Cleanup stops it, and the kernel kills it if the test binary dies first. It skips or fails the test as
 // Binary does when prometheus is not installed.
-func Start(tb testing.TB, targets ...string) *Server {
+func Start(tb TB, targets ...string) *Server {
 	tb.Helper()
-	s := &Server{bin: Binary(tb), dir: tb.TempDir(), addr: FreeAddr(tb)}
 	quoted := make([]string, len(targets))
 	for i, t := range targets {
 		quoted[i] = fmt.Sprintf("%q", t)
 	}
-	config := "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n" +
-		"scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: [" + strings.Join(quoted, ", ") + "]\n"
+	return StartConfig(tb, "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"+
+		"scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ["+strings.Join(quoted, ", ")+"]\n")
+}
+
+// StartConfig is Start with a whole prometheus.yml of the caller's, e.g. one discovering targets through the
+// Kubernetes API (kubernetes_sd_configs).
+func StartConfig(tb TB, config string) *Server {
+	tb.Helper()
+	s := &Server{bin: Binary(tb), dir: tb.TempDir(), addr: FreeAddr(tb)}
 	if err := os.WriteFile(filepath.Join(s.dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
 		tb.Fatal(err)
 	}
@@ -67,7 +82,7 @@ func Start(tb testing.TB, targets ...string) *Server {
 func (s *Server) Address() string { return "http://" + s.addr }
 
 // Start starts the server again after Stop, on the same port and storage; it does nothing while it runs.
-func (s *Server) Start(tb testing.TB) {
+func (s *Server) Start(tb TB) {
 	tb.Helper()
 	if s.proc != nil {
 		return
@@ -82,7 +97,7 @@ func (s *Server) Start(tb testing.TB) {
 }
 
 // Stop stops the server (SIGTERM, then SIGKILL after 10 s) and waits for it to exit; it does nothing when stopped.
-func (s *Server) Stop(tb testing.TB) {
+func (s *Server) Stop(tb TB) {
 	tb.Helper()
 	if s.proc == nil {
 		return
@@ -93,7 +108,7 @@ func (s *Server) Stop(tb testing.TB) {
 
 // WaitForData waits up to 30 s (or until ctx ends) until query returns at least series series, e.g. until
 // Prometheus has scraped the series a test's analysis measures; it fails the test otherwise.
-func (s *Server) WaitForData(ctx context.Context, tb testing.TB, query string, series int) {
+func (s *Server) WaitForData(ctx context.Context, tb TB, query string, series int) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -138,7 +153,7 @@ func (s *Server) count(ctx context.Context, query string) (int, error) {
 }
 
 // FreeAddr returns a loopback host:port nothing listens on now.
-func FreeAddr(tb testing.TB) string {
+func FreeAddr(tb TB) string {
 	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
