@@ -31,8 +31,7 @@ const (
 // requeueDependency is how soon a Kustomization waiting for its dependsOn is looked at again (Flux's default: 30s).
 func (c *Cluster) StartFlux(tb TB, requeueDependency time.Duration) {
 	tb.Helper()
-	dir := cached(tb, "MARINA_FLUX_ASSETS", filepath.Join("flux", FluxVersion), "kustomize-controller",
-		"hack/flux.sh", "~7 min once")
+	dir := cached(tb, FluxAsset)
 	c.CreateNamespaces(tb, FluxNamespace)
 	storage := tb.TempDir()
 	ports := freePorts(tb, 5)
@@ -67,8 +66,7 @@ type ArgoCD struct {
 // argocd-secret and AppProject default. The cluster needs Options.CRDs (Argo CD's CRDs are among them).
 func (c *Cluster) StartArgoCD(tb TB, o ArgoCD) {
 	tb.Helper()
-	dir := cached(tb, "MARINA_ARGOCD_ASSETS", filepath.Join("argocd", ArgoCDVersion), "argocd",
-		"hack/argocd.sh", "~10 min once")
+	dir := cached(tb, ArgoCDAsset)
 	redis, err := exec.LookPath("redis-server")
 	if err != nil {
 		prereq.Missing(tb, "redis-server is not installed: run `bash hack/argocd.sh` (installs the Debian package)")

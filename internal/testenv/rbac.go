@@ -44,9 +44,10 @@ func (c *Cluster) ServiceAccount(tb TB, namespace, name string) ServiceAccount {
 	if _, err := cs.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		tb.Fatalf("creating ServiceAccount %s/%s: %v", namespace, name, err)
 	}
-	hour := int64(3600)
+	// A week: a sandbox's controller runs with this token for as long as the sandbox is up.
+	week := int64(7 * 24 * 3600)
 	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &hour}}, metav1.CreateOptions{})
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &week}}, metav1.CreateOptions{})
 	if err != nil {
 		tb.Fatalf("requesting a token for ServiceAccount %s/%s: %v", namespace, name, err)
 	}

@@ -57,7 +57,7 @@ const PodCIDR = "10.244.0.0/24"
 // NodeAssets returns the directory hack/node.sh prints (MARINA_NODE_ASSETS, or its default under the cache).
 func NodeAssets(tb TB) string {
 	tb.Helper()
-	return cached(tb, "MARINA_NODE_ASSETS", filepath.Join("node", KubernetesVersion), "pause", "hack/node.sh", "~2 min once")
+	return cached(tb, NodeAsset)
 }
 
 // realNode is what StartRealNode started, for its teardown.

@@ -62,7 +62,11 @@ func RegistryBinary(tb TB) string {
 	tb.Helper()
 	bin := os.Getenv("MARINA_REGISTRY_BIN")
 	if bin == "" {
-		bin = filepath.Join(cacheDir(tb), "registry", RegistryVersion, "registry")
+		cache, err := CacheDir()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		bin = filepath.Join(cache, "registry", RegistryVersion, "registry")
 	}
 	if _, err := os.Stat(bin); err != nil {
 		prereq.Missing(tb, bin+" not found: run `bash hack/registry.sh` (~3 min once) or set MARINA_REGISTRY_BIN to its output")
