@@ -15,7 +15,7 @@ func TestPinRuntimePointsModelYAMLAtTheSandboxsImages(t *testing.T) {
 		{name: "the example's release tag", in: "spec:\n  runtime:\n    image: ghcr.io/marina-dev/marina-serve:0.1.0\n    port: 8080\n",
 			want: "spec:\n" + want},
 		{name: "an artifact line already there is replaced",
-			in:   "spec:\n  runtime:\n    image: r/x@sha256:cc\n    artifact: {via: imageVolume}\n    port: 8080\n", want: "spec:\n" + want},
+			in: "spec:\n  runtime:\n    image: r/x@sha256:cc\n    artifact: {via: imageVolume}\n    port: 8080\n", want: "spec:\n" + want},
 		{name: "no runtime image", in: "spec:\n  backend: kserve\n", err: "no spec.runtime.image"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -97,7 +98,8 @@ func (s State) Running() bool {
 		return false
 	}
 	args := strings.Split(string(b), "\x00")
-	return len(args) > 2 && args[1] == "sandbox" && args[2] == superviseCommand
+	i := slices.Index(args, "sandbox")
+	return i > 0 && i+1 < len(args) && args[i+1] == superviseCommand
 }
 
 // writeState writes state.json atomically (a reader never sees half of it).
