@@ -176,7 +176,7 @@ func (s *sandbox) flux() {
 	s.c.StartFlux(tb, 2*time.Second)
 	ctx := context.Background()
 	for _, u := range testenv.Kustomize(tb, filepath.Join(s.state.Clone, "gitops", "flux")) {
-		if err := s.c.Client.Patch(ctx, u, client.Apply, client.FieldOwner("marina-sandbox"), client.ForceOwnership); err != nil {
+		if err := s.c.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("marina-sandbox"), client.ForceOwnership); err != nil {
 			tb.Fatalf("applying %s %s from gitops/flux: %v", u.GetKind(), u.GetName(), err)
 		}
 	}

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,6 +101,21 @@ func (s State) Running() bool {
 	args := strings.Split(string(b), "\x00")
 	i := slices.Index(args, "sandbox")
 	return i > 0 && i+1 < len(args) && args[i+1] == superviseCommand
+}
+
+// Exited reports whether the process pid has exited: it is gone, or a zombie its parent (init, for a supervisor
+// whose up has returned) has not reaped yet, which holds nothing any more.
+func Exited(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return true
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// pid (comm) S …: the state follows the last ')', comm may hold any character.
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z'
 }
 
 // writeState writes state.json atomically (a reader never sees half of it).

@@ -138,3 +138,25 @@ func deadPID(t *testing.T) int {
 	}
 	return p.Pid
 }
+
+func TestExitedTellsAGoneOrZombieProcessFromALiveOne(t *testing.T) {
+	t.Parallel()
+	if Exited(os.Getpid()) {
+		t.Error("this very process counts as exited")
+	}
+	if !Exited(deadPID(t)) {
+		t.Error("a reaped process counts as running")
+	}
+	zombie, err := os.StartProcess("/bin/true", []string{"true"}, &os.ProcAttr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = zombie.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for !Exited(zombie.Pid) { // not reaped yet: a zombie once true has exited
+		if time.Now().After(deadline) {
+			t.Fatal("a zombie never counted as exited")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

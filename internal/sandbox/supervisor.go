@@ -10,6 +10,10 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/analysis/prometheustest"
 	"github.com/marina-dev/marina/internal/testenv"
 )
@@ -180,7 +184,13 @@ func (s *sandbox) controller() {
 func (s *sandbox) prometheus() {
 	s.prom = s.c.StartPrometheus(s.tb, realNodeName)
 	s.state.Prometheus = s.prom.Address()
+	var pods corev1.PodList
+	if err := s.c.Client.List(context.Background(), &pods, client.MatchingLabels{v1alpha1.LabelManagedBy: v1alpha1.ManagedBy},
+		client.MatchingFields{"spec.nodeName": realNodeName}); err != nil {
+		s.tb.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s.prom.WaitForData(ctx, s.tb, `up{job="marina-models"} == 1`, 1)
+	// Every model server on the real node is a target that is up.
+	s.prom.WaitForData(ctx, s.tb, `up{job="marina-models"} == 1`, len(pods.Items))
 }

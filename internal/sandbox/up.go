@@ -200,7 +200,7 @@ func Down(ctx context.Context, dir string, out io.Writer) error {
 	}
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
-	for st.Running() {
+	for !Exited(st.PID) {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("the supervisor (pid %d) is still tearing down: %w; its log: %s", st.PID, ctx.Err(), st.Log)

@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +27,7 @@ import (
 	"github.com/marina-dev/marina/internal/cli"
 	"github.com/marina-dev/marina/internal/inference"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
+	"github.com/marina-dev/marina/internal/sandbox"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -139,7 +139,7 @@ func TestSandboxServesTheExampleAndDownLeavesNothingBehind(t *testing.T) {
 	if out, err := run(tour[len(tour)-1]); err != nil || !strings.Contains(out, "Stopped") {
 		t.Fatalf("%s: %v\n%s", tour[len(tour)-1], err, out)
 	}
-	if syscall.Kill(st.PID, 0) == nil {
+	if !sandbox.Exited(st.PID) {
 		t.Errorf("the supervisor (pid %d) still runs after down", st.PID)
 	}
 	if out, err := run("marina sandbox down"); err != nil || !strings.Contains(out, "No sandbox is running") {
