@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
-	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 	"github.com/marina-dev/marina/internal/testenv"
 )
@@ -181,7 +180,7 @@ func (s *sandbox) flux() {
 		}
 	}
 	head := s.git(s.state.Clone, "rev-parse", "HEAD")
-	waitFor(tb, "Flux applies the repository and every model runs", 10*time.Minute, func(ctx context.Context) (bool, string) {
+	testenv.WaitUntil(tb, "Flux applies the repository and every model runs", 10*time.Minute, func(ctx context.Context) (bool, string) {
 		if ok, why := fluxApplied(ctx, s.c.Client, head); !ok {
 			return false, why
 		}
@@ -251,21 +250,4 @@ func modelsReady(ctx context.Context, c client.Client) (bool, string) {
 		}
 	}
 	return true, ""
-}
-
-// waitFor polls cond until it holds; after timeout it ends the step with what and what cond last said.
-func waitFor(tb testenv.TB, what string, timeout time.Duration, cond func(context.Context) (bool, string)) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var last string
-	err := eventually.Poll(ctx, func(ctx context.Context) (bool, error) {
-		ok, why := cond(ctx)
-		if ctx.Err() == nil {
-			last = why
-		}
-		return ok, nil
-	})
-	if err != nil {
-		tb.Fatalf("%s: not within %s: %s", what, timeout, last)
-	}
 }

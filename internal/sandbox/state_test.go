@@ -26,13 +26,7 @@ func TestStatusSaysWhyNoSandboxRuns(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			if tc.state != nil {
-				if err := writeState(dir, *tc.state); err != nil {
-					t.Fatal(err)
-				}
-			}
-			_, err := Status(dir)
+			_, err := Status(stateDir(t, tc.state))
 			if !errors.Is(err, ErrNotRunning) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Status: %v; want ErrNotRunning saying %q", err, tc.want)
 			}
@@ -90,14 +84,8 @@ func TestDownWithNothingRunningSaysSoAndSucceeds(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			if tc.state != nil {
-				if err := writeState(dir, *tc.state); err != nil {
-					t.Fatal(err)
-				}
-			}
 			var out bytes.Buffer
-			if err := Down(context.Background(), dir, &out); err != nil {
+			if err := Down(context.Background(), stateDir(t, tc.state), &out); err != nil {
 				t.Fatal(err)
 			}
 			if !strings.Contains(out.String(), "No sandbox is running") {
@@ -124,6 +112,18 @@ func TestASecondSupervisorOnTheSameDirectoryIsRefused(t *testing.T) {
 	} else {
 		again()
 	}
+}
+
+// stateDir is a state directory with state.json holding st, or none when st is nil.
+func stateDir(t *testing.T, st *State) string {
+	t.Helper()
+	dir := t.TempDir()
+	if st != nil {
+		if err := writeState(dir, *st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // deadPID is the pid of a process that has exited.

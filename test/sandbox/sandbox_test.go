@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -25,7 +24,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/marina-dev/marina/internal/cli"
-	"github.com/marina-dev/marina/internal/inference"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/sandbox"
 	"github.com/marina-dev/marina/internal/testenv"
@@ -102,14 +100,14 @@ func TestSandboxServesTheExampleAndDownLeavesNothingBehind(t *testing.T) {
 			t.Errorf("GET /v2/: %d", code)
 		}
 	})
-	want := answers(t, filepath.Join(root, "examples/ml-platform/models/iris-classifier/artifacts/v1.0.0.onnx"))
+	want := inferencetest.IrisAnswers(t, filepath.Join(root, "examples/ml-platform/models/iris-classifier/artifacts/v1.0.0.onnx"))
 	for _, key := range []string{"iris-classifier/staging", "iris-classifier/prod"} {
 		t.Run(key+" answers as ONNX Runtime does here", func(t *testing.T) {
 			u, ok := st.Endpoints[key]
 			if !ok {
 				t.Fatalf("no endpoint %s in %v", key, st.Endpoints)
 			}
-			if got := infer(t, u); !same(got, want) {
+			if got := infer(t, u); !inferencetest.Same(got, want) {
 				t.Errorf("%s answers %v, want %v", u, got, want)
 			}
 		})
@@ -203,28 +201,10 @@ func kubeconfigWorks(t *testing.T, kubeconfig string) {
 	t.Errorf("no Ready real node among %d nodes", len(nodes.Items))
 }
 
-// irisInput is three iris flowers, one of each class.
-var irisInput = []float32{5.0, 3.4, 1.5, 0.2, 5.9, 2.8, 4.3, 1.3, 6.6, 3.0, 5.6, 2.1}
-
-// answers is what ONNX Runtime in this process computes for irisInput with the model file.
-func answers(t *testing.T, file string) []float32 {
-	t.Helper()
-	s, err := inference.Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	out, err := s.Run([]inference.Tensor{{Name: "input", DType: inference.Float32, Shape: []int64{3, 4}, Float32: irisInput}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out[0].Float32
-}
-
-// infer posts irisInput to an endpoint over the Open Inference Protocol (v2) and returns the probabilities.
+// infer posts inferencetest.Iris to an endpoint over the Open Inference Protocol (v2) and returns the probabilities.
 func infer(t *testing.T, endpoint string) []float32 {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"inputs": []map[string]any{{"name": "input", "shape": []int{3, 4}, "datatype": "FP32", "data": irisInput}}})
+	body, _ := json.Marshal(map[string]any{"inputs": []map[string]any{{"name": "input", "shape": []int{3, 4}, "datatype": "FP32", "data": inferencetest.Iris}}})
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Post(endpoint+"/v2/models/iris-classifier/infer", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -238,18 +218,6 @@ func infer(t *testing.T, endpoint string) []float32 {
 		t.Fatalf("POST %s: %d %s", endpoint, resp.StatusCode, b)
 	}
 	return got.Outputs[0].Data
-}
-
-func same(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Abs(float64(a[i]-b[i])) > 1e-6 {
-			return false
-		}
-	}
-	return true
 }
 
 func get(t *testing.T, u string) int {
