@@ -37,7 +37,7 @@ test: ## unit and envtest tests (race detector on); builds the control plane (~1
 	go test -race -count=1 -timeout 30m ./...
 	CGO_ENABLED=0 go test -count=1 ./internal/inference/
 
-e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and a push race on marina itself; real Flux and Argo CD syncing a marina repo (builds them once, ~20 min); make image twice, its images run under runc; a real node (kubelet, containerd, runc, CNI) runs Pods
+e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and a push race on marina itself; real Flux and Argo CD syncing a marina repo (builds them once, ~20 min); make image twice, its images run under runc; a real node (kubelet, containerd, runc, CNI) runs Pods; marina sandbox up, status and down
 	bash hack/prometheus.sh >/dev/null
 	bash hack/runc.sh >/dev/null
 	bash hack/onnxruntime.sh >/dev/null
@@ -48,13 +48,13 @@ e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and
 	MARINA_REGISTRY_BIN="$$(bash hack/registry.sh | tail -n 1)" \
 	MARINA_NODE_ASSETS="$$(bash hack/node.sh | tail -n 1)" \
 	MARINA_REQUIRE_ASSETS=1 \
-	go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ ./test/crash/ ./test/image/ ./test/node/ 2>&1 | grep -E '^(=== RUN|---|ok|FAIL|PASS|panic)|_test.go:'; exit $${PIPESTATUS[0]}
+	go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ ./test/crash/ ./test/image/ ./test/node/ ./test/sandbox/ 2>&1 | grep -E '^(=== RUN|---|ok|FAIL|PASS|panic)|_test.go:'; exit $${PIPESTATUS[0]}
 
 lint: ## gofmt, go vet, staticcheck, package layering (hack/layering.sh)
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go vet -tags bench ./bench/...
-	go vet -tags e2e ./test/e2e/ ./test/crash/ ./test/image/ ./test/node/
+	go vet -tags e2e ./test/e2e/ ./test/crash/ ./test/image/ ./test/node/ ./test/sandbox/
 	go vet -tags failpoints ./internal/repo/
 	go run $(STATICCHECK) ./...
 	bash hack/layering.sh

@@ -93,6 +93,7 @@ var notRun = map[string]string{
 	"marina controller":        "runs until stopped, against a cluster",
 	"marina doctor":            "needs a cluster",
 	"marina router":            "runs until stopped",
+	"marina sandbox":           "needs root and brings a cluster up; test/sandbox runs the sandbox's --help tour",
 	"marina serve":             "runs until stopped",
 	"marina validate --server": "needs a cluster",
 	"marina promote fraud-detector --env prod --resume": "needs a cluster with marina controller",

@@ -168,6 +168,7 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
 		newDoctorCommand(g),
 		newStatusCommand(g),
 		newRuntimeCommand(g),
+		newSandboxCommand(g),
 	)
 	declareOutputs(cmd)
 	registerCompletions(g, cmd)

@@ -1,11 +1,13 @@
 package testenv
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"testing"
 
+	"golang.org/x/mod/modfile"
 	"sigs.k8s.io/yaml"
 
 	"github.com/marina-dev/marina/internal/kubeschema/kubeschematest"
@@ -29,7 +31,7 @@ var thirdPartyKinds = map[string][]string{
 
 // crdFiles lists the CRD files a cluster installs: marina's own (config/crd/bases), and those of
 // thirdPartyKinds from the CRDs hack/crds.sh caches and KServe's.
-func crdFiles(tb testing.TB) []string {
+func crdFiles(tb TB) []string {
 	tb.Helper()
 	dirs := []string{filepath.Join(RepoRoot(tb), "config", "crd", "bases")}
 	for _, m := range []string{
@@ -57,7 +59,7 @@ func crdFiles(tb testing.TB) []string {
 }
 
 // wanted reports whether a file is a CRD of thirdPartyKinds.
-func wanted(tb testing.TB, file string) bool {
+func wanted(tb TB, file string) bool {
 	tb.Helper()
 	if ext := filepath.Ext(file); ext != ".yaml" && ext != ".yml" {
 		return false
@@ -80,19 +82,35 @@ func wanted(tb testing.TB, file string) bool {
 	return ok && (kinds == nil || slices.Contains(kinds, crd.Spec.Names.Kind))
 }
 
-// RepoRoot returns the directory of marina's go.mod above the test's working directory.
-func RepoRoot(tb testing.TB) string {
+// Module is marina's Go module path, which RepoRoot looks for in go.mod.
+const Module = "github.com/marina-dev/marina"
+
+// ErrNoRepoRoot means no directory at or above the one searched holds marina's go.mod.
+var ErrNoRepoRoot = errors.New("not in a clone of marina (no go.mod of " + Module + " at or above)")
+
+// FindRepoRoot returns the nearest directory at or above dir whose go.mod declares marina's module: the source
+// tree whose hack/ scripts build what testenv runs.
+func FindRepoRoot(dir string) (string, error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && modfile.ModulePath(b) == Module {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("%s: %w", dir, ErrNoRepoRoot)
+		}
+	}
+}
+
+// RepoRoot returns marina's source tree at or above the test's working directory (see FindRepoRoot).
+func RepoRoot(tb TB) string {
 	tb.Helper()
 	wd, err := os.Getwd()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			tb.Fatalf("no go.mod above %s", wd)
-		}
+	root, err := FindRepoRoot(wd)
+	if err != nil {
+		tb.Fatal(err)
 	}
+	return root
 }

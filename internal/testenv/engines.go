@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"testing"
 	"time"
 
 	"github.com/marina-dev/marina/internal/eventually"
@@ -30,10 +29,9 @@ const (
 // StartFlux runs Flux's source-controller and kustomize-controller (from hack/flux.sh) against the cluster, in
 // namespace flux-system, until the test ends. The cluster needs Options.CRDs (Flux's CRDs are among them).
 // requeueDependency is how soon a Kustomization waiting for its dependsOn is looked at again (Flux's default: 30s).
-func (c *Cluster) StartFlux(tb testing.TB, requeueDependency time.Duration) {
+func (c *Cluster) StartFlux(tb TB, requeueDependency time.Duration) {
 	tb.Helper()
-	dir := cached(tb, "MARINA_FLUX_ASSETS", filepath.Join("flux", FluxVersion), "kustomize-controller",
-		"hack/flux.sh", "~7 min once")
+	dir := cached(tb, FluxAsset)
 	c.CreateNamespaces(tb, FluxNamespace)
 	storage := tb.TempDir()
 	ports := freePorts(tb, 5)
@@ -66,10 +64,9 @@ type ArgoCD struct {
 // hack/argocd.sh) and Debian's redis-server against the cluster, in namespace argocd, until the test ends. It
 // creates what an Argo CD install has besides the workloads: the namespace, ConfigMap argocd-cm, Secret
 // argocd-secret and AppProject default. The cluster needs Options.CRDs (Argo CD's CRDs are among them).
-func (c *Cluster) StartArgoCD(tb testing.TB, o ArgoCD) {
+func (c *Cluster) StartArgoCD(tb TB, o ArgoCD) {
 	tb.Helper()
-	dir := cached(tb, "MARINA_ARGOCD_ASSETS", filepath.Join("argocd", ArgoCDVersion), "argocd",
-		"hack/argocd.sh", "~10 min once")
+	dir := cached(tb, ArgoCDAsset)
 	redis, err := exec.LookPath("redis-server")
 	if err != nil {
 		prereq.Missing(tb, "redis-server is not installed: run `bash hack/argocd.sh` (installs the Debian package)")
@@ -114,7 +111,7 @@ func (c *Cluster) StartArgoCD(tb testing.TB, o ArgoCD) {
 }
 
 // createArgoCDSettings creates the objects Argo CD's install manifests carry besides its workloads.
-func (c *Cluster) createArgoCDSettings(tb testing.TB) {
+func (c *Cluster) createArgoCDSettings(tb TB) {
 	tb.Helper()
 	partOf := map[string]string{"app.kubernetes.io/part-of": "argocd"}
 	project := &unstructured.Unstructured{Object: map[string]any{
@@ -140,7 +137,7 @@ func (c *Cluster) createArgoCDSettings(tb testing.TB) {
 }
 
 // waitHealthy waits up to a minute for url to answer 200.
-func (c *Cluster) waitHealthy(tb testing.TB, component, url string) {
+func (c *Cluster) waitHealthy(tb TB, component, url string) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -162,7 +159,7 @@ func (c *Cluster) waitHealthy(tb testing.TB, component, url string) {
 }
 
 // freePorts returns n distinct loopback ports that were free a moment ago.
-func freePorts(tb testing.TB, n int) []int {
+func freePorts(tb TB, n int) []int {
 	tb.Helper()
 	var ports []int
 	var ls []net.Listener

@@ -3,7 +3,6 @@ package testenv
 import (
 	"context"
 	"fmt"
-	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,7 +21,7 @@ const GatewayController = "marina.dev/testenv-gateway"
 // BackendNotFound otherwise), at the route's generation. It is a stand-in, named as such: no Gateway
 // implementation (and no data plane) is built here, and GitOps engines judge an HTTPRoute by that status (Argo CD
 // keeps one without it Progressing). It routes no traffic. It needs Options.CRDs.
-func (c *Cluster) AcceptRoutes(tb testing.TB, namespace, name string) {
+func (c *Cluster) AcceptRoutes(tb TB, namespace, name string) {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

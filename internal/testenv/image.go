@@ -3,7 +3,6 @@ package testenv
 import (
 	"os/exec"
 	"regexp"
-	"testing"
 )
 
 // imageDigestLine is the line make image prints per image: NAME@sha256:…, a tab, then sizes.
@@ -20,7 +19,7 @@ type ImageBuild struct {
 // MakeImage runs `make image` in marina's source tree into the OCI layout out, pushing both images to registry
 // (host:port[/path]) when it is not empty, over HTTP with plainHTTP. The caller checks for ONNX Runtime first
 // (inferencetest.Lib), which the image packs.
-func MakeImage(tb testing.TB, out, registry string, plainHTTP bool) ImageBuild {
+func MakeImage(tb TB, out, registry string, plainHTTP bool) ImageBuild {
 	tb.Helper()
 	args := []string{"-s", "-C", RepoRoot(tb), "image", "IMAGE_OUT=" + out}
 	if registry != "" {

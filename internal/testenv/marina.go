@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/marina-dev/marina/internal/doctor"
@@ -33,7 +34,7 @@ func MainWithMarina(m *testing.M, bin *string, buildFlags ...string) {
 
 // Doctor runs `marina doctor -o json` (the binary bin) in the repository dir against kubeconfig, as a user would,
 // and returns its checks; doctor's exit 1 for a failed check is not an error here.
-func Doctor(tb testing.TB, bin, dir, kubeconfig string) []doctor.Check {
+func Doctor(tb TB, bin, dir, kubeconfig string) []doctor.Check {
 	tb.Helper()
 	cmd := exec.Command(bin, "doctor", "--kubeconfig", kubeconfig, "-o", "json")
 	cmd.Dir = dir
@@ -47,4 +48,16 @@ func Doctor(tb testing.TB, bin, dir, kubeconfig string) []doctor.Check {
 		tb.Fatalf("marina doctor -o json: %v\n%s", err, out)
 	}
 	return report.Checks
+}
+
+// StartController runs `marina controller` (the binary bin) against the cluster with kubeconfig (e.g. a
+// ServiceAccount's, so RBAC judges it), watching every namespace, until the test ends; it returns once the
+// controller's /readyz answers. Its log is Logs("marina-controller").
+func (c *Cluster) StartController(tb TB, bin, kubeconfig string) {
+	tb.Helper()
+	ports := freePorts(tb, 2)
+	health := "127.0.0.1:" + strconv.Itoa(ports[1])
+	c.start(tb, "marina-controller", exec.Command(bin, "controller", "--kubeconfig", kubeconfig,
+		"--metrics-addr", "127.0.0.1:"+strconv.Itoa(ports[0]), "--health-addr", health, "--git-cache", tb.TempDir(), "-A"))
+	c.waitHealthy(tb, "marina-controller", "http://"+health+"/readyz")
 }

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/marina-dev/marina/internal/eventually"
@@ -46,7 +45,7 @@ const metricsService = "metrics-server"
 
 // servePodMetrics starts the metrics API on the host's first non-loopback IPv4 address (the API server's
 // aggregator refuses loopback endpoints) and registers it as APIService v1beta1.metrics.k8s.io.
-func (c *Cluster) servePodMetrics(tb testing.TB) *PodMetrics {
+func (c *Cluster) servePodMetrics(tb TB) *PodMetrics {
 	tb.Helper()
 	ip := hostIP()
 	if ip == nil {

@@ -3,7 +3,6 @@ package testenv
 import (
 	"context"
 	"strconv"
-	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -28,7 +27,7 @@ type Node struct {
 
 // AddNode creates a Node that kwok manages: it becomes Ready and runs the Pods scheduled onto it.
 // It needs a cluster started with Options.Workloads.
-func (c *Cluster) AddNode(tb testing.TB, n Node) *corev1.Node {
+func (c *Cluster) AddNode(tb TB, n Node) *corev1.Node {
 	tb.Helper()
 	cpu, mem := n.CPU, n.Memory
 	if cpu == "" {
@@ -67,7 +66,7 @@ func (c *Cluster) AddNode(tb testing.TB, n Node) *corev1.Node {
 }
 
 // CreateNamespaces creates namespaces, e.g. those Argo CD and Flux run in once they are installed.
-func (c *Cluster) CreateNamespaces(tb testing.TB, names ...string) {
+func (c *Cluster) CreateNamespaces(tb TB, names ...string) {
 	tb.Helper()
 	for _, ns := range names {
 		if err := c.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"testing"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -34,7 +33,7 @@ type ServiceAccount struct {
 // ServiceAccount creates the ServiceAccount namespace/name (unless it exists) and returns credentials for it: a
 // token from the TokenRequest API, as the kubelet gives a Pod. Unlike Config (system:masters), requests with it
 // are judged by RBAC, so a test running marina with it fails when a permission is missing.
-func (c *Cluster) ServiceAccount(tb testing.TB, namespace, name string) ServiceAccount {
+func (c *Cluster) ServiceAccount(tb TB, namespace, name string) ServiceAccount {
 	tb.Helper()
 	ctx := context.Background()
 	cs, err := kubernetes.NewForConfig(c.Config)
@@ -45,9 +44,10 @@ func (c *Cluster) ServiceAccount(tb testing.TB, namespace, name string) ServiceA
 	if _, err := cs.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		tb.Fatalf("creating ServiceAccount %s/%s: %v", namespace, name, err)
 	}
-	hour := int64(3600)
+	// A week: a sandbox's controller runs with this token for as long as the sandbox is up.
+	week := int64(7 * 24 * 3600)
 	tr, err := cs.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &hour}}, metav1.CreateOptions{})
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &week}}, metav1.CreateOptions{})
 	if err != nil {
 		tb.Fatalf("requesting a token for ServiceAccount %s/%s: %v", namespace, name, err)
 	}
@@ -71,7 +71,7 @@ func (c *Cluster) ServiceAccount(tb testing.TB, namespace, name string) ServiceA
 
 // Create creates objs as the admin, e.g. the RBAC objects an install ships; a namespaced object's namespace is
 // created first when it does not exist.
-func (c *Cluster) Create(tb testing.TB, objs ...*unstructured.Unstructured) {
+func (c *Cluster) Create(tb TB, objs ...*unstructured.Unstructured) {
 	tb.Helper()
 	ctx := context.Background()
 	for _, o := range objs {
@@ -90,7 +90,7 @@ func (c *Cluster) Create(tb testing.TB, objs ...*unstructured.Unstructured) {
 // Kustomize builds the kustomization in dir (absolute, or relative to the repository root, e.g. config/rbac) as
 // `kubectl apply -k`, Argo CD or Flux would and returns its objects — through JSON, as they send them (numbers
 // become int64, which unstructured objects can copy).
-func Kustomize(tb testing.TB, dir string) []*unstructured.Unstructured {
+func Kustomize(tb TB, dir string) []*unstructured.Unstructured {
 	tb.Helper()
 	if !filepath.IsAbs(dir) {
 		dir = filepath.Join(RepoRoot(tb), dir)
@@ -119,7 +119,7 @@ type Install struct {
 	// Name says where the objects come from.
 	Name string
 	// RBAC returns the install's ServiceAccounts, ClusterRoles, Roles and their bindings, read from its files.
-	RBAC func(tb testing.TB) []*unstructured.Unstructured
+	RBAC func(tb TB) []*unstructured.Unstructured
 }
 
 // ControllerNamespace is where both installs put the controller's ServiceAccount (config/default's namespace,
@@ -130,8 +130,8 @@ const ControllerNamespace = "marina-system"
 // `kubectl apply -k` builds it, and the Helm chart's RBAC objects as `helm template` renders them (release marina
 // in ControllerNamespace). Both name the same cluster-wide objects: install one at a time (InstallRBAC).
 var Installs = []Install{
-	{Name: "config/rbac", RBAC: func(tb testing.TB) []*unstructured.Unstructured { return Kustomize(tb, "config/rbac") }},
-	{Name: "the Helm chart", RBAC: func(tb testing.TB) []*unstructured.Unstructured {
+	{Name: "config/rbac", RBAC: func(tb TB) []*unstructured.Unstructured { return Kustomize(tb, "config/rbac") }},
+	{Name: "the Helm chart", RBAC: func(tb TB) []*unstructured.Unstructured {
 		objs, err := charts.Render(filepath.Join(RepoRoot(tb), "charts", "marina"), "marina", ControllerNamespace)
 		if err != nil {
 			tb.Fatal(err)
@@ -147,7 +147,7 @@ var Installs = []Install{
 }
 
 // InstallRBAC creates the RBAC objects of install and deletes them when the test ends.
-func (c *Cluster) InstallRBAC(tb testing.TB, install Install) {
+func (c *Cluster) InstallRBAC(tb TB, install Install) {
 	tb.Helper()
 	objs := install.RBAC(tb)
 	c.Create(tb, objs...)

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -56,9 +55,9 @@ var RealNodeTaint = corev1.Taint{Key: RealNodeLabel, Value: "real", Effect: core
 const PodCIDR = "10.244.0.0/24"
 
 // NodeAssets returns the directory hack/node.sh prints (MARINA_NODE_ASSETS, or its default under the cache).
-func NodeAssets(tb testing.TB) string {
+func NodeAssets(tb TB) string {
 	tb.Helper()
-	return cached(tb, "MARINA_NODE_ASSETS", filepath.Join("node", KubernetesVersion), "pause", "hack/node.sh", "~2 min once")
+	return cached(tb, NodeAsset)
 }
 
 // realNode is what StartRealNode started, for its teardown.
@@ -74,7 +73,7 @@ type realNode struct {
 // Ready. Everything it sets up on the host — processes, mounts, network namespaces, the CNI bridge, iptables rules,
 // cgroups, sysctls — is undone when the test ends, also after a failure. It needs root; one runs per host at a
 // time (tests in other packages wait for the one before to be torn down).
-func (c *Cluster) StartRealNode(tb testing.TB, n RealNode) *corev1.Node {
+func (c *Cluster) StartRealNode(tb TB, n RealNode) *corev1.Node {
 	tb.Helper()
 	if os.Geteuid() != 0 {
 		prereq.Missing(tb, "a real node needs root (containerd, kubelet, iptables)")
@@ -163,13 +162,13 @@ func (c *Cluster) StartRealNode(tb testing.TB, n RealNode) *corev1.Node {
 // hostHolder is the test holding the host's real-node lock in this process (HoldHost), if any.
 var hostHolder struct {
 	sync.Mutex
-	tb testing.TB
+	tb TB
 }
 
 // HoldHost takes the host's real-node lock until the test ends (tests in other packages wait): one real node per
 // host at a time, since kubelet's port, the CNI bridge, the kubepods cgroups and iptables are the host's.
 // StartRealNode takes it itself; a test that compares the host before and after a real node holds it around both.
-func HoldHost(tb testing.TB) {
+func HoldHost(tb TB) {
 	tb.Helper()
 	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "marina-real-node.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
@@ -190,7 +189,7 @@ func HoldHost(tb testing.TB) {
 }
 
 // holdsHost reports whether tb or a test it runs in holds the host (subtests' names extend their parent's).
-func holdsHost(tb testing.TB) bool {
+func holdsHost(tb TB) bool {
 	hostHolder.Lock()
 	defer hostHolder.Unlock()
 	h := hostHolder.tb
@@ -199,7 +198,7 @@ func holdsHost(tb testing.TB) bool {
 
 // pushPause builds the sandbox image — hack/node.sh's static pause as /pause, run as 65535 — and pushes it to the
 // registry; it returns the reference containerd's sandbox_image names.
-func pushPause(tb testing.TB, assets, registry string) string {
+func pushPause(tb TB, assets, registry string) string {
 	tb.Helper()
 	bin, err := os.ReadFile(filepath.Join(assets, "pause"))
 	if err != nil {
@@ -241,7 +240,7 @@ func pushPause(tb testing.TB, assets, registry string) string {
 }
 
 // writeConfigs writes containerd's, the CNI's, kubelet's and kube-proxy's configuration into the node directory.
-func (rn *realNode) writeConfigs(tb testing.TB, assets, registry, pause string, ip net.IP) {
+func (rn *realNode) writeConfigs(tb TB, assets, registry, pause string, ip net.IP) {
 	tb.Helper()
 	d := rn.dir
 	// restrict_oom_score_adj: root here may lack CAP_SYS_RESOURCE, which the pause container's -998 needs.
@@ -334,7 +333,7 @@ conntrack: {maxPerCore: 0}
 const bridgeName = "marina0"
 
 // waitContainerd waits for containerd's socket.
-func (rn *realNode) waitContainerd(tb testing.TB) {
+func (rn *realNode) waitContainerd(tb TB) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -350,7 +349,7 @@ func (rn *realNode) waitContainerd(tb testing.TB) {
 }
 
 // setSysctl sets a sysctl for the node's life and restores it in teardown.
-func (rn *realNode) setSysctl(tb testing.TB, key, value string) {
+func (rn *realNode) setSysctl(tb TB, key, value string) {
 	tb.Helper()
 	p := filepath.Join("/proc/sys", key)
 	old, err := os.ReadFile(p)
@@ -366,7 +365,7 @@ func (rn *realNode) setSysctl(tb testing.TB, key, value string) {
 // teardown stops what StartRealNode started (if its Cleanup has not yet) and removes whatever is left — shims,
 // mounts, network namespaces, veths and the bridge, cgroups, iptables rules, sysctls, the directory — also when the
 // node failed half-way and drain could not run.
-func (rn *realNode) teardown(tb testing.TB) {
+func (rn *realNode) teardown(tb TB) {
 	tb.Helper()
 	// Stop kubelet and kube-proxy before containerd, and containerd before its shims are killed: a kubelet
 	// restarting containers during teardown would recreate what is removed.
@@ -409,7 +408,7 @@ func (rn *realNode) teardown(tb testing.TB) {
 
 // drain deletes every Pod bound to the node and waits (up to 30 s; a few when the kubelet is alive) until the
 // kubelet has stopped them.
-func (rn *realNode) drain(tb testing.TB) {
+func (rn *realNode) drain(tb TB) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -446,7 +445,7 @@ func (rn *realNode) drain(tb testing.TB) {
 // restoreIPTables puts back the rules iptables-save printed before the node started (kubelet, kube-proxy and the
 // CNI plugins add chains and rules): each table is restored as it was, and a table that held nothing then is
 // flushed (iptables-restore replaces every table its input names).
-func restoreIPTables(tb testing.TB, save string, before []byte) {
+func restoreIPTables(tb TB, save string, before []byte) {
 	tb.Helper()
 	now, err := exec.Command(save).Output()
 	if err != nil {
@@ -487,7 +486,7 @@ func killShims(sock string) {
 
 // killCgroup kills every process in the cgroup tree name (of the pids hierarchy, or cgroup v2) and waits up to
 // 10 s for it to be empty.
-func killCgroup(tb testing.TB, name string) {
+func killCgroup(tb TB, name string) {
 	tb.Helper()
 	root := filepath.Join("/sys/fs/cgroup/pids", name)
 	if _, err := os.Stat(root); err != nil {
@@ -524,7 +523,7 @@ func killCgroup(tb testing.TB, name string) {
 }
 
 // unmountUnder unmounts every mount point below dir, deepest first.
-func unmountUnder(tb testing.TB, dir string) {
+func unmountUnder(tb TB, dir string) {
 	tb.Helper()
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {

@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -59,11 +58,15 @@ type Registry struct {
 // RegistryBinary returns the path of the registry binary hack/registry.sh builds and prints: MARINA_REGISTRY_BIN,
 // or the script's default path in the cache. Without it the test is skipped with a hint, or fails where
 // prerequisites are required (see package prereq).
-func RegistryBinary(tb testing.TB) string {
+func RegistryBinary(tb TB) string {
 	tb.Helper()
 	bin := os.Getenv("MARINA_REGISTRY_BIN")
 	if bin == "" {
-		bin = filepath.Join(cacheDir(tb), "registry", RegistryVersion, "registry")
+		cache, err := CacheDir()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		bin = filepath.Join(cache, "registry", RegistryVersion, "registry")
 	}
 	if _, err := os.Stat(bin); err != nil {
 		prereq.Missing(tb, bin+" not found: run `bash hack/registry.sh` (~3 min once) or set MARINA_REGISTRY_BIN to its output")
@@ -73,7 +76,7 @@ func RegistryBinary(tb testing.TB) string {
 
 // StartRegistry runs a registry for the test on a free loopback port, its storage in the test's TempDir, and stops
 // it when the test ends. It returns once the registry answers GET /v2/.
-func StartRegistry(tb testing.TB, o RegistryOptions) *Registry {
+func StartRegistry(tb TB, o RegistryOptions) *Registry {
 	tb.Helper()
 	bin := RegistryBinary(tb)
 	r := &Registry{Host: freeAddr(tb), dir: tb.TempDir()}
@@ -117,7 +120,7 @@ func StartRegistry(tb testing.TB, o RegistryOptions) *Registry {
 }
 
 // start runs the registry process; the kernel kills it if the test binary dies first.
-func (r *Registry) start(tb testing.TB, bin string) {
+func (r *Registry) start(tb TB, bin string) {
 	tb.Helper()
 	cmd := exec.Command(bin, "serve", filepath.Join(r.dir, "config.yml"))
 	// distribution exports OpenTelemetry traces to an OTLP collector by default; there is none.
@@ -137,7 +140,7 @@ func (r *Registry) Stop() {
 }
 
 // Client is an HTTP client that trusts the registry's CA (a plain client without TLS).
-func (r *Registry) Client(tb testing.TB) *http.Client {
+func (r *Registry) Client(tb TB) *http.Client {
 	tb.Helper()
 	if r.CAFile == "" {
 		return &http.Client{}
@@ -160,7 +163,7 @@ func (r *Registry) URL() string {
 }
 
 // waitReady polls GET /v2/ until the registry answers (200, or 401 behind basic auth), for up to 30 s.
-func (r *Registry) waitReady(tb testing.TB) {
+func (r *Registry) waitReady(tb TB) {
 	tb.Helper()
 	client := r.Client(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -190,7 +193,7 @@ func (r *Registry) waitReady(tb testing.TB) {
 
 // writeCertificates makes a CA (written to r.CAFile) and a server certificate for 127.0.0.1 and localhost, and
 // returns the paths of the server's certificate and key.
-func (r *Registry) writeCertificates(tb testing.TB) (certFile, keyFile string) {
+func (r *Registry) writeCertificates(tb TB) (certFile, keyFile string) {
 	tb.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -233,13 +236,13 @@ func (r *Registry) writeCertificates(tb testing.TB) (certFile, keyFile string) {
 }
 
 // freeAddr returns a loopback host:port nothing listens on now.
-func freeAddr(tb testing.TB) string {
+func freeAddr(tb TB) string {
 	tb.Helper()
 	return fmt.Sprintf("127.0.0.1:%d", freePorts(tb, 1)[0])
 }
 
 // writeFile writes a file of the test's, readable by the processes it starts only.
-func writeFile(tb testing.TB, path string, data []byte) {
+func writeFile(tb TB, path string, data []byte) {
 	tb.Helper()
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		tb.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,7 +26,7 @@ type StatusHistory struct {
 
 // WatchStatus records the ModelDeployment statuses written in ns from now on until the test ends. A watch the
 // server ends is opened again from the last status seen.
-func (c *Cluster) WatchStatus(tb testing.TB, ns string) *StatusHistory {
+func (c *Cluster) WatchStatus(tb TB, ns string) *StatusHistory {
 	tb.Helper()
 	wc, err := client.NewWithWatch(c.Config, client.Options{Scheme: Scheme()})
 	if err != nil {
@@ -81,7 +80,7 @@ func (c *Cluster) WatchStatus(tb testing.TB, ns string) *StatusHistory {
 
 // Through waits until the watch has delivered md's resourceVersion and returns h: a watch lags behind the GET that
 // saw md (by seconds on a loaded machine), so a test reads the history only through the status it waited for.
-func (h *StatusHistory) Through(tb testing.TB, md *v1alpha1.ModelDeployment) *StatusHistory {
+func (h *StatusHistory) Through(tb TB, md *v1alpha1.ModelDeployment) *StatusHistory {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -144,7 +143,7 @@ func (h *StatusHistory) LastRun(name string) v1alpha1.AnalysisRunStatus {
 
 // WaitForModelDeployment polls the ModelDeployment key until cond holds and returns it; after timeout it fails tb
 // with what and the last status.
-func (c *Cluster) WaitForModelDeployment(tb testing.TB, key client.ObjectKey, what string, timeout time.Duration, cond func(*v1alpha1.ModelDeployment) bool) *v1alpha1.ModelDeployment {
+func (c *Cluster) WaitForModelDeployment(tb TB, key client.ObjectKey, what string, timeout time.Duration, cond func(*v1alpha1.ModelDeployment) bool) *v1alpha1.ModelDeployment {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

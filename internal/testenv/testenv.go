@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -76,46 +75,83 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
-// Assets returns the directory of the control-plane binaries: KUBEBUILDER_ASSETS, or hack/controlplane.sh's
-// default cache directory. When neither holds kube-apiserver the test is skipped with a hint, or fails where
+// Asset is what a hack/ script builds once into the cache (MARINA_CACHE, default ~/.cache/marina).
+type Asset struct {
+	// Env names the variable that overrides where the asset is; Sub is its directory under the cache otherwise.
+	Env, Sub string
+	// Probe is a file the directory holds once the script has run.
+	Probe string
+	// Script builds the asset and prints its directory last; Cost says how long that takes the first time.
+	Script, Cost string
+}
+
+// The assets hack/ scripts build for testenv.
+var (
+	ControlPlaneAsset = Asset{Env: "KUBEBUILDER_ASSETS", Sub: filepath.Join("controlplane", KubernetesVersion),
+		Probe: "kube-apiserver", Script: "hack/controlplane.sh", Cost: "~15 min once"}
+	NodeAsset = Asset{Env: "MARINA_NODE_ASSETS", Sub: filepath.Join("node", KubernetesVersion), Probe: "pause",
+		Script: "hack/node.sh", Cost: "~2 min once"}
+	FluxAsset = Asset{Env: "MARINA_FLUX_ASSETS", Sub: filepath.Join("flux", FluxVersion), Probe: "kustomize-controller",
+		Script: "hack/flux.sh", Cost: "~7 min once"}
+	ArgoCDAsset = Asset{Env: "MARINA_ARGOCD_ASSETS", Sub: filepath.Join("argocd", ArgoCDVersion), Probe: "argocd",
+		Script: "hack/argocd.sh", Cost: "~10 min once"}
+)
+
+// Dir is where the asset is: $Env, or Sub under the cache.
+func (a Asset) Dir() (string, error) {
+	if dir := os.Getenv(a.Env); dir != "" {
+		return dir, nil
+	}
+	cache, err := CacheDir()
+	return filepath.Join(cache, a.Sub), err
+}
+
+// Present reports whether the asset has been built.
+func (a Asset) Present() bool {
+	dir, err := a.Dir()
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(dir, a.Probe))
+	return err == nil
+}
+
+// Assets returns the directory of the control-plane binaries (ControlPlaneAsset). When it does not hold
+// kube-apiserver the test is skipped with a hint, or fails where prerequisites are required (see package prereq).
+func Assets(tb TB) string {
+	tb.Helper()
+	return cached(tb, ControlPlaneAsset)
+}
+
+// cached returns the directory of asset a. When it is not there the test is skipped with a hint, or fails where
 // prerequisites are required (see package prereq).
-func Assets(tb testing.TB) string {
+func cached(tb TB, a Asset) string {
 	tb.Helper()
-	return cached(tb, "KUBEBUILDER_ASSETS", filepath.Join("controlplane", KubernetesVersion), "kube-apiserver",
-		"hack/controlplane.sh", "~15 min once")
-}
-
-// cached returns the directory of binaries a hack/ script builds: the environment variable env, or sub under
-// MARINA_CACHE (default ~/.cache/marina). When it holds no file probe the test is skipped with a hint, or
-// fails where prerequisites are required (see package prereq).
-func cached(tb testing.TB, env, sub, probe, script, cost string) string {
-	tb.Helper()
-	dir := os.Getenv(env)
-	if dir == "" {
-		dir = filepath.Join(cacheDir(tb), sub)
-	}
-	if _, err := os.Stat(filepath.Join(dir, probe)); err == nil {
-		return dir
-	}
-	prereq.Missing(tb, probe+" not found in "+dir+": run `bash "+script+"` ("+cost+") or set "+env+" to its output")
-	return ""
-}
-
-// cacheDir is where the hack/ scripts cache what they build: MARINA_CACHE, default ~/.cache/marina.
-func cacheDir(tb testing.TB) string {
-	tb.Helper()
-	if cache := os.Getenv("MARINA_CACHE"); cache != "" {
-		return cache
-	}
-	home, err := os.UserHomeDir()
+	dir, err := a.Dir()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return filepath.Join(home, ".cache", "marina")
+	if a.Present() {
+		return dir
+	}
+	prereq.Missing(tb, a.Probe+" not found in "+dir+": run `bash "+a.Script+"` ("+a.Cost+") or set "+a.Env+" to its output")
+	return ""
+}
+
+// CacheDir is where the hack/ scripts cache what they build: MARINA_CACHE, default ~/.cache/marina.
+func CacheDir() (string, error) {
+	if cache := os.Getenv("MARINA_CACHE"); cache != "" {
+		return cache, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, ".cache", "marina"), nil
 }
 
 // Start runs a control plane for the test and stops it when the test ends.
-func Start(tb testing.TB, o Options) *Cluster {
+func Start(tb TB, o Options) *Cluster {
 	tb.Helper()
 	assets := Assets(tb)
 	env := &envtest.Environment{
@@ -170,7 +206,7 @@ func Start(tb testing.TB, o Options) *Cluster {
 
 // startWorkloads runs kube-controller-manager, kube-scheduler and kwok against the cluster and waits until the
 // controller manager has created the default ServiceAccount (Pods need it).
-func (c *Cluster) startWorkloads(tb testing.TB) {
+func (c *Cluster) startWorkloads(tb TB) {
 	tb.Helper()
 	kc := "--kubeconfig=" + c.Kubeconfig
 	c.run(tb, "kube-controller-manager", kc, "--controllers=*,-serviceaccount-token", "--leader-elect=false",

@@ -84,7 +84,7 @@ func TestArgoCD(t *testing.T) {
 		want := hpaScales(t, c)
 		scaled := time.Now()
 		// Two comparisons later (selfHeal on) the Application is still Synced and the count is the HPA's.
-		waitUntil(t, "Argo CD compares prod again", time.Minute, func(ctx context.Context) (bool, string) {
+		testenv.WaitUntil(t, "Argo CD compares prod again", time.Minute, func(ctx context.Context) (bool, string) {
 			app, err := getUnstructured(ctx, c.Client, "argoproj.io/v1alpha1", "Application", testenv.ArgoCDNamespace, "iris-classifier-prod")
 			if err != nil {
 				return false, err.Error()

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"os"
@@ -25,7 +24,6 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/marina-dev/marina/internal/inference"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/testenv"
 )
@@ -67,25 +65,7 @@ func onRealNode() string {
 		testenv.RealNodeLabel, testenv.RealNodeLabel)
 }
 
-// irisInput is three iris flowers, one of each class.
-var irisInput = []float32{5.0, 3.4, 1.5, 0.2, 5.9, 2.8, 4.3, 1.3, 6.6, 3.0, 5.6, 2.1}
-
-// wantAnswers is what ONNX Runtime on the host computes for irisInput with the model file.
-func wantAnswers(t *testing.T, file string) []float32 {
-	t.Helper()
-	s, err := inference.Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	out, err := s.Run([]inference.Tensor{{Name: "input", DType: inference.Float32, Shape: []int64{3, 4}, Float32: irisInput}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out[0].Float32
-}
-
-// answers posts irisInput to the model's Service (its ClusterIP, through kube-proxy's rules on the host) and
+// answers posts inferencetest.Iris to the model's Service (its ClusterIP, through kube-proxy's rules on the host) and
 // returns the probabilities, or why there are none yet.
 func answers(ctx context.Context, c client.Client, ns, name string) ([]float32, string) {
 	var svc corev1.Service
@@ -96,7 +76,7 @@ func answers(ctx context.Context, c client.Client, ns, name string) ([]float32, 
 		return nil, fmt.Sprintf("Service %s/%s has no ClusterIP or port", ns, name)
 	}
 	url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(svc.Spec.Ports[0].Port))) + "/v2/models/" + name + "/infer"
-	body, _ := json.Marshal(map[string]any{"inputs": []map[string]any{{"name": "input", "shape": []int{3, 4}, "datatype": "FP32", "data": irisInput}}})
+	body, _ := json.Marshal(map[string]any{"inputs": []map[string]any{{"name": "input", "shape": []int{3, 4}, "datatype": "FP32", "data": inferencetest.Iris}}})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err.Error()
@@ -127,7 +107,7 @@ func answersAre(t *testing.T, c *testenv.Cluster, ns, name string, want []float3
 			t.Logf("while waiting for %s/%s's answers:\n%s\n%s\n%s", ns, name, strings.Join(seen, "\n"), endpoints(c, ns), c.Logs("kube-proxy"))
 		}
 	})
-	waitUntil(t, what, 2*time.Minute, func(ctx context.Context) (bool, string) {
+	testenv.WaitUntil(t, what, 2*time.Minute, func(ctx context.Context) (bool, string) {
 		for range 6 {
 			got, why := answers(ctx, c.Client, ns, name)
 			if got == nil {
@@ -136,24 +116,12 @@ func answersAre(t *testing.T, c *testenv.Cluster, ns, name string, want []float3
 				}
 				return false, why
 			}
-			if !sameAnswers(got, want) {
+			if !inferencetest.Same(got, want) {
 				return false, fmt.Sprintf("%s/%s answers %v, want %v", ns, name, got, want)
 			}
 		}
 		return true, ""
 	})
-}
-
-func sameAnswers(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if math.Abs(float64(a[i]-b[i])) > 1e-6 {
-			return false
-		}
-	}
-	return true
 }
 
 // endpoints lists the namespace's Pods and EndpointSlices, for failure messages.
@@ -215,7 +183,7 @@ func killedServerRestarts(t *testing.T, c *testenv.Cluster, ns, name string, wan
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "the kubelet restarts the killed server", 2*time.Minute, func(ctx context.Context) (bool, string) {
+	testenv.WaitUntil(t, "the kubelet restarts the killed server", 2*time.Minute, func(ctx context.Context) (bool, string) {
 		var p corev1.Pod
 		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(pod), &p); err != nil {
 			return false, err.Error()

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/marina-dev/marina/internal/doctor"
+	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -75,7 +76,7 @@ func TestFlux(t *testing.T) {
 	// The seed's recovery path when Git cannot be reached: kubectl rollout undo on the rendered Deployment brings
 	// back the previous version's Pods; Flux puts Git's version back at its next reconciliation.
 	t.Run("kubectl rollout undo, then Flux corrects the drift", func(t *testing.T) {
-		v1, v2 := wantAnswers(t, r.v1), wantAnswers(t, r.v2) // Git has staging at 1.0.0 since the rollback
+		v1, v2 := inferencetest.IrisAnswers(t, r.v1), inferencetest.IrisAnswers(t, r.v2) // Git has staging at 1.0.0 since the rollback
 		c.Kubectl(t, "rollout", "undo", "deployment/iris-classifier", "-n", "models-staging")
 		c.Kubectl(t, "rollout", "status", "deployment/iris-classifier", "-n", "models-staging", "--timeout=3m")
 		answersAre(t, c, "models-staging", "iris-classifier", v2, "the undone Deployment answers with 1.1.0's model")
@@ -83,7 +84,7 @@ func TestFlux(t *testing.T) {
 		answersAre(t, c, "models-staging", "iris-classifier", v1, "Flux restores 1.0.0 from Git")
 	})
 	t.Run("a killed server is restarted by the kubelet and runs as rendered", func(t *testing.T) {
-		killedServerRestarts(t, c, "models-staging", "iris-classifier", wantAnswers(t, r.v1))
+		killedServerRestarts(t, c, "models-staging", "iris-classifier", inferencetest.IrisAnswers(t, r.v1))
 	})
 }
 
@@ -100,7 +101,7 @@ func fluxReconcile(t *testing.T, c *testenv.Cluster, name string) {
 	if err := c.Client.Update(context.Background(), ks); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "Flux reconciles "+name+" again", time.Minute, func(ctx context.Context) (bool, string) {
+	testenv.WaitUntil(t, "Flux reconciles "+name+" again", time.Minute, func(ctx context.Context) (bool, string) {
 		k, err := getUnstructured(ctx, c.Client, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", testenv.FluxNamespace, name)
 		if err != nil {
 			return false, err.Error()

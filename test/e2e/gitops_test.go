@@ -21,7 +21,7 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/doctor"
-	"github.com/marina-dev/marina/internal/eventually"
+	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/model/onnxtest"
 	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/repo/repotest"
@@ -208,26 +208,6 @@ func running(ctx context.Context, c client.Client, want map[string]string) (bool
 	return true, ""
 }
 
-// waitUntil polls cond until it holds, failing the test after timeout with what cond last said.
-func waitUntil(t *testing.T, what string, timeout time.Duration, cond func(ctx context.Context) (bool, string)) time.Duration {
-	t.Helper()
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var last string
-	err := eventually.Poll(ctx, func(ctx context.Context) (bool, error) {
-		ok, why := cond(ctx)
-		if ctx.Err() == nil {
-			last = why
-		}
-		return ok, nil
-	})
-	if err != nil {
-		t.Fatalf("%s: not within %s: %s", what, timeout, last)
-	}
-	return time.Since(start)
-}
-
 // deploymentRunning reports whether Deployment ns/name runs version on all its replicas, Ready, on nodes whose
 // names start with node.
 func deploymentRunning(ctx context.Context, c client.Client, ns, name, version, node string) (bool, string) {
@@ -294,7 +274,7 @@ func hpaScales(t *testing.T, c *testenv.Cluster) int32 {
 	t.Helper()
 	c.Metrics.SetCPU("models-prod", "500m")
 	var replicas int32
-	waitUntil(t, "the HPA scales iris-classifier in prod up", 2*time.Minute, func(ctx context.Context) (bool, string) {
+	testenv.WaitUntil(t, "the HPA scales iris-classifier in prod up", 2*time.Minute, func(ctx context.Context) (bool, string) {
 		var d appsv1.Deployment
 		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: "models-prod", Name: "iris-classifier"}, &d); err != nil {
 			return false, err.Error()
@@ -354,7 +334,7 @@ func failurePaths(t *testing.T, c *testenv.Cluster, r *gitopsRepo, e engine, rej
 		replaceIn(t, filepath.Join(r.work, file), "cpu: 250m", `cpu: "2"`)
 		r.git(t, "commit", "-qam", "iris-classifier: more CPU in staging")
 		r.git(t, "push", "-q", "origin", "main")
-		took := waitUntil(t, "the engine reports the rejected Deployment", 2*time.Minute, rejected.wait)
+		took := testenv.WaitUntil(t, "the engine reports the rejected Deployment", 2*time.Minute, rejected.wait)
 		t.Logf("push to the engine reporting the rejection: %s", took.Round(100*time.Millisecond))
 		expectFailure(t, r.doctor(t, c.Kubeconfig, rejected.check, rejected.target), "must be less than or equal to cpu limit", "fix "+file)
 		r.git(t, "revert", "--no-edit", "HEAD")
@@ -364,7 +344,7 @@ func failurePaths(t *testing.T, c *testenv.Cluster, r *gitopsRepo, e engine, rej
 	t.Run("the Git server refuses credentials", func(t *testing.T) {
 		r.server.SetAuth(repotest.GitAuth{Username: "ci", Password: "rotated-token"})
 		t.Cleanup(func() { r.server.SetAuth(repotest.GitAuth{}) }) // also when this subtest fails
-		waitUntil(t, "the engine reports the refusal", 2*time.Minute, refused.wait)
+		testenv.WaitUntil(t, "the engine reports the refusal", 2*time.Minute, refused.wait)
 		expectFailure(t, r.doctor(t, c.Kubeconfig, refused.check, refused.target), "authentication required", "")
 		r.server.SetAuth(repotest.GitAuth{})
 		synced(t)
@@ -392,7 +372,7 @@ type engine struct {
 func (e engine) wait(t *testing.T, c *testenv.Cluster, r *gitopsRepo, what string, timeout time.Duration, want map[string]string) time.Duration {
 	t.Helper()
 	rev := r.head(t)
-	return waitUntil(t, e.name+" "+what, timeout, func(ctx context.Context) (bool, string) {
+	return testenv.WaitUntil(t, e.name+" "+what, timeout, func(ctx context.Context) (bool, string) {
 		if ok, why := e.applied(ctx, c.Client, rev); !ok {
 			return false, why
 		}
@@ -409,7 +389,7 @@ func (e engine) deliver(t *testing.T, c *testenv.Cluster, r *gitopsRepo) {
 		"models-staging/iris-classifier": "1.0.0", "models-prod/iris-classifier": "1.0.0", "models-staging/vision-gpu": "1.0.0",
 	})
 	t.Logf("bootstrap (kubectl apply -k gitops/%s) to every engine object healthy and every Pod Ready: %s", e.dir, took.Round(100*time.Millisecond))
-	v1, v2 := wantAnswers(t, r.v1), wantAnswers(t, r.v2)
+	v1, v2 := inferencetest.IrisAnswers(t, r.v1), inferencetest.IrisAnswers(t, r.v2)
 	answersAre(t, c, "models-staging", "iris-classifier", v1, "staging's iris-classifier 1.0.0 answers through its Service as ONNX Runtime on the host does")
 	for _, step := range []struct {
 		name    string

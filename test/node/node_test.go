@@ -6,9 +6,7 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,66 +20,6 @@ import (
 	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/testenv"
 )
-
-// hostState is what a real node may leave behind on the host: it must be the same before and after.
-type hostState struct {
-	netns, mounts, cgroups, links, shims string
-	iptables                             string
-}
-
-func snapshot(t *testing.T) hostState {
-	t.Helper()
-	run := func(name string, args ...string) string {
-		b, _ := exec.Command(name, args...).Output()
-		return string(b)
-	}
-	var s hostState
-	entries, _ := os.ReadDir("/run/netns")
-	for _, e := range entries {
-		s.netns += e.Name() + "\n"
-	}
-	mi, _ := os.ReadFile("/proc/self/mountinfo")
-	for line := range strings.SplitSeq(string(mi), "\n") {
-		if f := strings.Fields(line); len(f) > 4 {
-			s.mounts += f[4] + "\n"
-		}
-	}
-	cg, _ := filepath.Glob("/sys/fs/cgroup/*/kubepods")
-	s.cgroups = strings.Join(cg, "\n")
-	s.links = run("ip", "-br", "link")
-	// The node's processes; not other packages' control planes (the same multi-call binary), which come and go.
-	for _, p := range procNames() {
-		switch p {
-		case "containerd-shim-runc-v2", "containerd", "kubelet", "kube-proxy", "pause":
-			s.shims += p + "\n"
-		}
-	}
-	// Rules and user-defined chains; not comments (they carry the time), counters, or the built-in chains of an
-	// empty table (iptables' nftables backend keeps a table once it was used).
-	for _, save := range []string{"iptables-save", "ip6tables-save"} {
-		for line := range strings.SplitSeq(run(save), "\n") {
-			if strings.HasPrefix(line, "-A ") || strings.HasPrefix(line, ":") && !builtinChain.MatchString(line) {
-				s.iptables += line + "\n"
-			}
-		}
-	}
-	return s
-}
-
-var builtinChain = regexp.MustCompile(`^:(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) `)
-
-// procNames are the names processes were started by (argv[0]'s base: the multi-call binary's kubelet and
-// kube-proxy are told apart by it).
-func procNames() []string {
-	var names []string
-	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, c := range cmdlines {
-		if b, err := os.ReadFile(c); err == nil && len(b) > 0 {
-			names = append(names, filepath.Base(string(bytes.SplitN(b, []byte{0}, 2)[0])))
-		}
-	}
-	return names
-}
 
 // TestARealNodeRunsAPodAndLeavesNothingBehind starts the real node, runs a Pod on it (the pause image the node
 // pushed, through the API server, the scheduler and the kubelet), and checks after the node's teardown that the host
@@ -97,7 +35,7 @@ func TestARealNodeRunsAPodAndLeavesNothingBehind(t *testing.T) {
 		{name: "torn down after the kubelet died", killKubelet: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := snapshot(t)
+			before := testenv.SnapshotHost()
 			t.Run("node", func(t *testing.T) {
 				c := testenv.Start(t, testenv.Options{Workloads: true})
 				reg := testenv.StartRegistry(t, testenv.RegistryOptions{HostIP: true})
@@ -110,18 +48,8 @@ func TestARealNodeRunsAPodAndLeavesNothingBehind(t *testing.T) {
 					killKubelet(t)
 				}
 			})
-			after := snapshot(t)
-			for _, d := range []struct{ what, before, after string }{
-				{"network namespaces", before.netns, after.netns},
-				{"mounts", before.mounts, after.mounts},
-				{"kubepods cgroups", before.cgroups, after.cgroups},
-				{"network links", before.links, after.links},
-				{"node processes", before.shims, after.shims},
-				{"iptables rules", before.iptables, after.iptables},
-			} {
-				if d.before != d.after {
-					t.Errorf("%s changed across the node's life:\nbefore:\n%s\nafter:\n%s", d.what, d.before, d.after)
-				}
+			for _, d := range before.Diff(testenv.SnapshotHost()) {
+				t.Errorf("across the node's life, %s", d)
 			}
 		})
 	}

@@ -14,16 +14,25 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/marina-dev/marina/internal/prereq"
 	"github.com/marina-dev/marina/internal/testenv/proc"
 )
 
+// TB is what the helpers need of their caller: testing.TB satisfies it, and so does internal/testenv.TB.
+type TB interface {
+	prereq.TB
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Failed() bool
+	Cleanup(f func())
+	TempDir() string
+}
+
 // Binary finds prometheus on PATH; without it the test is skipped, or fails where prerequisites are
 // required (see package prereq).
-func Binary(tb testing.TB) string {
+func Binary(tb TB) string {
 	tb.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err == nil {
@@ -42,16 +51,15 @@ type Server struct {
 // Start starts Prometheus on a free loopback port, scraping targets (host:port, job "app") every second; the
 // test's Cleanup stops it, and the kernel kills it if the test binary dies first. It skips or fails the test as
 // Binary does when prometheus is not installed.
-func Start(tb testing.TB, targets ...string) *Server {
+func Start(tb TB, targets ...string) *Server {
 	tb.Helper()
 	return StartLabeled(tb, nil, targets...)
 }
 
 // StartLabeled is Start with labels added to every scraped series, as Kubernetes service discovery adds the
 // pod's namespace: e.g. {"namespace": "models"}.
-func StartLabeled(tb testing.TB, labels map[string]string, targets ...string) *Server {
+func StartLabeled(tb TB, labels map[string]string, targets ...string) *Server {
 	tb.Helper()
-	s := &Server{bin: Binary(tb), dir: tb.TempDir(), addr: FreeAddr(tb)}
 	quoted := make([]string, len(targets))
 	for i, t := range targets {
 		quoted[i] = fmt.Sprintf("%q", t)
@@ -63,8 +71,14 @@ func StartLabeled(tb testing.TB, labels map[string]string, targets ...string) *S
 			fmt.Fprintf(&extra, "          %s: %q\n", k, labels[k])
 		}
 	}
-	config := "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n" +
-		"scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: [" + strings.Join(quoted, ", ") + "]\n" + extra.String()
+	return StartConfig(tb, "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"+
+		"scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ["+strings.Join(quoted, ", ")+"]\n"+extra.String())
+}
+
+// StartConfig is Start with a whole prometheus.yml of the caller's, e.g. one discovering targets over HTTP.
+func StartConfig(tb TB, config string) *Server {
+	tb.Helper()
+	s := &Server{bin: Binary(tb), dir: tb.TempDir(), addr: FreeAddr(tb)}
 	if err := os.WriteFile(filepath.Join(s.dir, "prometheus.yml"), []byte(config), 0o644); err != nil {
 		tb.Fatal(err)
 	}
@@ -83,7 +97,7 @@ func StartLabeled(tb testing.TB, labels map[string]string, targets ...string) *S
 func (s *Server) Address() string { return "http://" + s.addr }
 
 // Start starts the server again after Stop, on the same port and storage; it does nothing while it runs.
-func (s *Server) Start(tb testing.TB) {
+func (s *Server) Start(tb TB) {
 	tb.Helper()
 	if s.proc != nil {
 		return
@@ -98,7 +112,7 @@ func (s *Server) Start(tb testing.TB) {
 }
 
 // Stop stops the server (SIGTERM, then SIGKILL after 10 s) and waits for it to exit; it does nothing when stopped.
-func (s *Server) Stop(tb testing.TB) {
+func (s *Server) Stop(tb TB) {
 	tb.Helper()
 	if s.proc == nil {
 		return
@@ -109,7 +123,7 @@ func (s *Server) Stop(tb testing.TB) {
 
 // WaitForData waits up to 30 s (or until ctx ends) until query returns at least series series, e.g. until
 // Prometheus has scraped the series a test's analysis measures; it fails the test otherwise.
-func (s *Server) WaitForData(ctx context.Context, tb testing.TB, query string, series int) {
+func (s *Server) WaitForData(ctx context.Context, tb TB, query string, series int) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -154,7 +168,7 @@ func (s *Server) count(ctx context.Context, query string) (int, error) {
 }
 
 // FreeAddr returns a loopback host:port nothing listens on now.
-func FreeAddr(tb testing.TB) string {
+func FreeAddr(tb TB) string {
 	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

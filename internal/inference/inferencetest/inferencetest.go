@@ -59,3 +59,35 @@ func Tone(n int) []float32 {
 	}
 	return out
 }
+
+// Iris is three iris flowers, one of each class: the input of the example's iris-classifier ("input", 3×4 FP32).
+var Iris = []float32{5.0, 3.4, 1.5, 0.2, 5.9, 2.8, 4.3, 1.3, 6.6, 3.0, 5.6, 2.1}
+
+// IrisAnswers is what ONNX Runtime in this process computes for Iris with the model file: what a model server
+// running it must answer.
+func IrisAnswers(t testing.TB, file string) []float32 {
+	t.Helper()
+	s, err := inference.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out, err := s.Run([]inference.Tensor{{Name: "input", DType: inference.Float32, Shape: []int64{3, 4}, Float32: Iris}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out[0].Float32
+}
+
+// Same reports whether two answers agree within 1e-6 each.
+func Same(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Abs(float64(a[i]-b[i])) > 1e-6 {
+			return false
+		}
+	}
+	return true
+}

@@ -13,10 +13,16 @@ import (
 	"github.com/marina-dev/marina/internal/prereq"
 )
 
+// TB is what Dir and KServe need of their caller: testing.TB satisfies it, and so does internal/testenv.TB.
+type TB interface {
+	prereq.TB
+	Fatalf(format string, args ...any)
+}
+
 // Dir returns the cached CRD directory of one module version, e.g. "argo-cd@v3.6.1", under kubeschema.CacheDir.
 // When it is missing the test is skipped with a hint to run hack/crds.sh, or fails where prerequisites are required
 // (see package prereq).
-func Dir(t testing.TB, module string) string {
+func Dir(t TB, module string) string {
 	t.Helper()
 	root := kubeschema.CacheDir()
 	dir := filepath.Join(root, module)
@@ -55,7 +61,7 @@ func GatewayAPIExperimental(t testing.TB) string {
 
 // KServe returns third_party/kserve of the repository: KServe's CRDs, which no Go module on the proxy carries, so
 // the repository does (see its README.md for version, source and license).
-func KServe(t testing.TB) string {
+func KServe(t TB) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "third_party", "kserve")

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"testing"
 
 	"github.com/marina-dev/marina/internal/prereq"
 )
@@ -34,9 +33,15 @@ type GitServer struct {
 	auth GitAuth
 }
 
+// ServerTB is what ServeGit needs of its caller: testing.TB satisfies it, and so does internal/testenv.TB.
+type ServerTB interface {
+	prereq.TB
+	Cleanup(f func())
+}
+
 // ServeGit serves the bare repositories in root until the test ends. Without git http-backend the test is skipped,
 // or fails where prerequisites are required (see package prereq).
-func ServeGit(tb testing.TB, root string, auth GitAuth) *GitServer {
+func ServeGit(tb ServerTB, root string, auth GitAuth) *GitServer {
 	tb.Helper()
 	if _, err := os.Stat(GitHTTPBackend); err != nil {
 		prereq.Missing(tb, "no git http-backend: "+err.Error()+" (install git)")

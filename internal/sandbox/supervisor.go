@@ -1,0 +1,196 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/analysis/prometheustest"
+	"github.com/marina-dev/marina/internal/testenv"
+)
+
+// Options say what a sandbox serves and where it keeps its state.
+type Options struct {
+	// Dir is the state directory: state.json, sandbox.log, the Git server's repositories, the working clone.
+	Dir string
+	// Repo is the model repository the Git server serves a copy of; empty: Source's examples/ml-platform.
+	Repo string
+	// Source is marina's source tree: its hack/ scripts build the assets, make image builds the images.
+	Source string
+	// Marina is the marina binary the supervisor runs: the controller, and the commands that prepare the repository.
+	Marina string
+}
+
+// superviseCommand is the hidden subcommand of `marina sandbox` that up runs detached.
+const superviseCommand = "supervise"
+
+// progressPrefix starts the log lines up shows as progress.
+const progressPrefix = "==> "
+
+// realNodeName is the sandbox's real node.
+const realNodeName = "sandbox-node"
+
+// sandbox is a starting or running sandbox, inside the supervisor.
+type sandbox struct {
+	o     Options
+	tb    *runner
+	state State
+
+	c    *testenv.Cluster
+	reg  *testenv.Registry
+	prom *prometheustest.Server
+	// serve and pull are marina-serve's and marina's images in the registry, by digest.
+	serve, pull string
+}
+
+// Supervise starts a sandbox, writes state.json (PhaseReady with every address once all is up), keeps it running
+// until ctx ends and then tears everything down. It is what `marina sandbox up` runs detached; its log is log.
+func Supervise(ctx context.Context, o Options, log io.Writer) error {
+	if os.Geteuid() != 0 {
+		return ErrNotRoot
+	}
+	unlock, err := lockDir(o.Dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	s := &sandbox{o: o, tb: newRunner(log, filepath.Join(o.Dir, "tmp")),
+		state: State{PID: os.Getpid(), Phase: PhaseStarting, Started: time.Now().UTC(), Log: filepath.Join(o.Dir, logFile)}}
+	if err := writeState(o.Dir, s.state); err != nil {
+		return err
+	}
+	startErr := s.start(ctx)
+	if startErr == nil {
+		s.state.Phase = PhaseReady
+		if err := writeState(o.Dir, s.state); err != nil {
+			startErr = err
+		} else {
+			s.tb.Logf("%sready", progressPrefix)
+			<-ctx.Done()
+		}
+	}
+	if startErr != nil {
+		s.state.Phase, s.state.Error = PhaseFailed, startErr.Error()
+	} else {
+		s.state.Phase = PhaseStopping
+	}
+	_ = writeState(o.Dir, s.state)
+	s.tb.Logf("%sstopping every component", progressPrefix)
+	downErr := s.tb.teardown()
+	if downErr != nil {
+		s.tb.Logf("teardown: %v", downErr)
+	}
+	if startErr != nil {
+		return startErr // state.json stays, saying why
+	}
+	if err := os.Remove(filepath.Join(o.Dir, stateFile)); err != nil {
+		return errors.Join(downErr, err)
+	}
+	s.tb.Logf("%sstopped", progressPrefix)
+	return downErr
+}
+
+// logFile is the supervisor's log in the state directory.
+const logFile = "sandbox.log"
+
+// lockDir takes the state directory's lock, held while the supervisor runs: a second sandbox on the same state
+// directory is refused, not started twice.
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("%w with state directory %s", ErrAlreadyRunning, dir)
+	}
+	return func() { _ = f.Close() }, nil
+}
+
+// step is one part of the start, run in order.
+type step struct {
+	name string
+	run  func()
+}
+
+// start runs the steps, stopping at the first that fails or when ctx ends (down during up).
+func (s *sandbox) start(ctx context.Context) error {
+	steps := []step{
+		{"control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok", s.controlPlane},
+		{"OCI registry on the host's address", s.registry},
+		{"marina's images (make image), pushed to the registry", s.images},
+		{"real node: containerd, runc, CNI, kubelet, kube-proxy (waits while another real node runs here)", s.node},
+		{"marina controller, as the ServiceAccount of config/rbac", s.controller},
+		{"Git server on loopback with the model repository, its versions pushed to the registry", s.gitRepo},
+		{"Flux syncing the repository; the models' Pods Ready", s.flux},
+		{"Prometheus scraping the model servers", s.prometheus},
+		{"loopback endpoints of the models", s.endpoints},
+	}
+	for i, st := range steps {
+		if ctx.Err() != nil {
+			return errors.New("stopped before it was up")
+		}
+		s.tb.Logf("%s[%d/%d] %s", progressPrefix, i+1, len(steps), st.name)
+		began := time.Now()
+		if err := s.tb.do(st.run); err != nil {
+			return fmt.Errorf("%s: %w", st.name, err)
+		}
+		s.tb.Logf("%s      done in %s", progressPrefix, time.Since(began).Round(100*time.Millisecond))
+		if err := writeState(s.o.Dir, s.state); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *sandbox) controlPlane() {
+	s.c = testenv.Start(s.tb, testenv.Options{CRDs: true, Workloads: true})
+	s.state.Kubeconfig = s.c.Kubeconfig
+}
+
+func (s *sandbox) registry() {
+	s.reg = testenv.StartRegistry(s.tb, testenv.RegistryOptions{HostIP: true})
+	s.state.Registry = s.reg.Host
+}
+
+func (s *sandbox) images() {
+	build := testenv.MakeImage(s.tb, filepath.Join(s.tb.TempDir(), "layout"), s.reg.Host+"/marina", true)
+	s.serve = s.reg.Host + "/marina/marina-serve@" + build.Digests["marina-serve"]
+	s.pull = s.reg.Host + "/marina/marina@" + build.Digests["marina"]
+}
+
+// node starts the real node, where every CPU model runs, and a kwok node with two GPUs, a stand-in for what no
+// machine here has: GPU models are scheduled there and become Ready without running.
+func (s *sandbox) node() {
+	s.c.StartRealNode(s.tb, testenv.RealNode{Name: realNodeName, Registry: s.reg})
+	s.c.AddNode(s.tb, testenv.Node{Name: "gpu-kwok", GPUs: 2})
+}
+
+func (s *sandbox) controller() {
+	s.c.InstallRBAC(s.tb, testenv.Installs[0])
+	sa := s.c.ServiceAccount(s.tb, testenv.ControllerNamespace, "marina-controller")
+	s.c.StartController(s.tb, s.o.Marina, sa.Kubeconfig)
+}
+
+func (s *sandbox) prometheus() {
+	s.prom = s.c.StartPrometheus(s.tb, realNodeName)
+	s.state.Prometheus = s.prom.Address()
+	var pods corev1.PodList
+	if err := s.c.Client.List(context.Background(), &pods, client.MatchingLabels{v1alpha1.LabelManagedBy: v1alpha1.ManagedBy},
+		client.MatchingFields{"spec.nodeName": realNodeName}); err != nil {
+		s.tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Every model server on the real node is a target that is up.
+	s.prom.WaitForData(ctx, s.tb, `up{job="marina-models"} == 1`, len(pods.Items))
+}
