@@ -139,6 +139,7 @@ func Start(tb testing.TB, o Options) *Cluster {
 	if o.CRDs {
 		env.CRDDirectoryPaths = crdFiles(tb)
 	}
+	configureFrontProxy(tb, env, tb.TempDir())
 	cfg, err := env.Start()
 	if err != nil {
 		_ = env.Stop()
@@ -177,6 +178,8 @@ func (c *Cluster) startWorkloads(tb testing.TB) {
 		"--secure-port=0", "--use-service-account-credentials=false",
 		// Fast enough for tests: HPAs re-evaluate and unready nodes are noticed in seconds.
 		"--horizontal-pod-autoscaler-sync-period=2s", "--horizontal-pod-autoscaler-cpu-initialization-period=5s",
+		// model.yaml has no HPA behavior: scale-down waits 20 s for lower load to last, not 5 min.
+		"--horizontal-pod-autoscaler-downscale-stabilization=20s",
 		"--node-monitor-period=2s")
 	c.run(tb, "kube-scheduler", kc, "--leader-elect=false", "--secure-port=0")
 	c.run(tb, "kwok", kc, "--manage-all-nodes=false",
