@@ -102,7 +102,7 @@ func (rn *realNode) startAddons(tb testing.TB, n RealNode, ip net.IP) {
 				// The kubelet's serving certificate is self-signed (no CA signs it here): a test may skip its
 				// verification, as metrics-server's own docs allow for test clusters. Never in production.
 				"--kubelet-insecure-tls",
-				"--metric-resolution=10s",
+				"--metric-resolution=10s", "--kubelet-request-timeout=5s", // the timeout must be shorter
 			},
 			readyPort: ports[0], readyPath: "/readyz", https: true,
 			rules: []rbacv1.PolicyRule{
@@ -205,6 +205,8 @@ func (rn *realNode) startAddon(tb testing.TB, a addon) {
 			SecurityContext: &corev1.SecurityContext{RunAsNonRoot: new(true), ReadOnlyRootFilesystem: new(true),
 				AllowPrivilegeEscalation: new(false), Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
 			VolumeMounts: []corev1.VolumeMount{{Name: "files", MountPath: addonDir, ReadOnly: true}, {Name: "tmp", MountPath: "/tmp"}},
+			// Why it exited (its last log lines) is in the Pod's status, for PodState.
+			TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 		}},
 		Volumes: []corev1.Volume{
 			{Name: "files", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret.Name, DefaultMode: &readable}}},
