@@ -248,17 +248,7 @@ func (rn *realNode) registerMetricsAPI(tb testing.TB, port int) {
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: metricsService, Namespace: ns},
 			Spec: corev1.ServiceSpec{Selector: map[string]string{"k8s-app": "metrics-server"},
 				Ports: []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromInt(port)}}}},
-		// metrics-server serves a self-signed certificate (its --cert-dir): the aggregator does not verify it, as
-		// metrics-server's own manifests register it.
-		&unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-			"metadata": map[string]any{"name": "v1beta1.metrics.k8s.io"},
-			"spec": map[string]any{
-				"group": "metrics.k8s.io", "version": "v1beta1", "groupPriorityMinimum": 100, "versionPriority": 100,
-				"insecureSkipTLSVerify": true,
-				"service":               map[string]any{"namespace": ns, "name": metricsService, "port": 443},
-			},
-		}})
+		metricsAPIService())
 }
 
 // waitAddon waits until the add-on's Deployment has a Ready replica.
