@@ -10,7 +10,8 @@
 # its own go.mod and go.sum pin every dependency, static (CGO_ENABLED=0), version stamped. internal/testenv packs
 # each binary into an image, pushes it to the test registry and runs it as a Deployment on the real node. A binary
 # counts as built once its .<name>.complete marker exists (written after it printed its version), so a second run is
-# instant.
+# instant. Measured cold (empty build cache for their dependencies) on 2 cores shared with three other builds:
+# metrics-server 36m02s, CoreDNS 29m19s wall, 13m51s user + 4m37s sys in all; 142 MB.
 set -euo pipefail
 
 METRICS_SERVER_VERSION=${METRICS_SERVER_VERSION:-v0.8.0}
