@@ -144,7 +144,8 @@ func pullThroughServiceName(t *testing.T, c *testenv.Cluster, d *dataPath, r *gi
 			Tolerations:   []corev1.Toleration{{Key: testenv.RealNodeLabel, Operator: corev1.TolerationOpEqual, Value: "real", Effect: corev1.TaintEffectNoSchedule}},
 			Containers: []corev1.Container{{
 				Name: "pull", Image: d.pull, Args: []string{"model", "pull", byName, "--dir", "/tmp/model", "--plain-http"},
-				VolumeMounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+				VolumeMounts:             []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+				TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError, // pull's error, on failure
 			}},
 			Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 		},
