@@ -21,6 +21,7 @@ import (
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/oci"
 	"github.com/marina-dev/marina/internal/registry"
+	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/internal/serve"
 	"github.com/marina-dev/marina/internal/signing"
 )
@@ -35,6 +36,7 @@ type serveOptions struct {
 	maxConcurrency int
 	verifyKeys     []string
 	signature      string
+	terminationLog string
 
 	maxBodyBytes int64               // parsed from maxBody by Validate
 	keys         []signing.PublicKey // loaded from verifyKeys by Run
@@ -55,6 +57,32 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	o.registryFlags.AddFlags(fs)
 	fs.StringSliceVar(&o.verifyKeys, "verify-key", nil, "PEM public key: refuse to serve unless the model's signature verifies with it (repeatable; default $"+verifyKeyEnv+", comma-separated)")
 	fs.StringVar(&o.signature, "signature", "", "the model's signature, a Sigstore bundle (default: the registered version's signing.bundle)")
+	fs.StringVar(&o.terminationLog, "termination-log", terminationLog, "a fatal error is also written to this file when it exists (the kubelet creates the container's terminationMessagePath), for kubectl describe and marina doctor")
+}
+
+// terminationLog is the file the kubelet reads a container's last words from (terminationMessagePath's default).
+const terminationLog = "/dev/termination-log"
+
+// maxTerminationMessage is what the kubelet keeps of a termination message (4096 bytes).
+const maxTerminationMessage = 4096
+
+// writeTerminationLog writes err's message, credentials taken out, to path if that file exists: in a container it
+// becomes the termination message that kubectl describe and marina doctor show. Anywhere else there is no such file
+// and nothing is written.
+func writeTerminationLog(path string, err error) {
+	if path == "" {
+		return
+	}
+	f, openErr := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if openErr != nil {
+		return
+	}
+	msg := repo.Redact(err.Error())
+	if len(msg) > maxTerminationMessage {
+		msg = msg[:maxTerminationMessage]
+	}
+	_, _ = f.WriteString(msg)
+	_ = f.Close()
 }
 
 var digestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
@@ -416,7 +444,13 @@ ONNX Runtime is loaded from $ONNXRUNTIME_LIB or the cache marina runtime install
   marina serve --model https://models.example.com/iris/v1.0.0.onnx --digest "$DIGEST"
   curl -s localhost:8080/v2/models/iris/infer -d '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}'`,
 		Args: cobra.NoArgs,
-		RunE: runE(o, func([]string) {}),
+		RunE: func(c *cobra.Command, args []string) error {
+			err := runE(o, func([]string) {})(c, args)
+			if err != nil {
+				writeTerminationLog(o.terminationLog, err)
+			}
+			return err
+		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd

@@ -338,3 +338,51 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+func TestServeWritesWhyItExitedToTheTerminationLogWhenTheFileExists(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		exists bool
+		model  []string
+		want   string // in the termination message
+	}{
+		{"a missing model file", true, []string{"--model", "no-such-model.onnx"}, "no-such-model.onnx"},
+		{"credentials in the model's URL are not written", true,
+			[]string{"--model", "https://user:s3cret-token@127.0.0.1:1/m.onnx", "--digest", "sha256:" + strings.Repeat("0", 64)}, "127.0.0.1:1"},
+		{"no file outside a container: none is created", false, []string{"--model", "no-such-model.onnx"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			log := filepath.Join(dir, "termination-log")
+			if tc.exists {
+				if err := os.WriteFile(log, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			args := append([]string{"serve", "--model-dir", dir, "--termination-log", log}, tc.model...)
+			code, _, errOut := marina(t, args...)
+			if code == 0 {
+				t.Fatalf("marina serve exited 0:\n%s", errOut)
+			}
+			b, err := os.ReadFile(log)
+			if !tc.exists {
+				if !os.IsNotExist(err) {
+					t.Fatalf("serve created %s (%v): %q", log, err, b)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := string(b)
+			if !strings.Contains(msg, tc.want) || !strings.Contains(errOut, msg) {
+				t.Errorf("termination message %q: want the error serve printed, naming %q:\n%s", msg, tc.want, errOut)
+			}
+			if strings.Contains(msg, "s3cret-token") {
+				t.Errorf("termination message %q holds the URL's password", msg)
+			}
+		})
+	}
+}

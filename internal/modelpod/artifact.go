@@ -154,6 +154,8 @@ func (p Pod) fetch(spec *corev1.PodSpec, security *corev1.SecurityContext) {
 		},
 		SecurityContext: security.DeepCopy(),
 		VolumeMounts:    []corev1.VolumeMount{{Name: modelsVolume, MountPath: ModelsDir}, {Name: "tmp", MountPath: "/tmp"}},
+		// marina model pull's error is its last log line: the kubelet makes it the termination message.
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 	if p.Artifact.PlainHTTP {
 		pull.Args = append(pull.Args, "--plain-http")

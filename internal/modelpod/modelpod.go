@@ -111,6 +111,9 @@ func Spec(p Pod) corev1.PodSpec {
 		LivenessProbe:   &corev1.Probe{ProbeHandler: httpGet(livePath), PeriodSeconds: 10, FailureThreshold: 3},
 		SecurityContext: security,
 		VolumeMounts:    []corev1.VolumeMount{{Name: modelsVolume, MountPath: ModelsDir}, {Name: "tmp", MountPath: "/tmp"}},
+		// serve writes why it exited to the termination log; anything that dies before (a crash, the runtime)
+		// leaves its last log lines there instead, for kubectl describe and marina doctor.
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 	spec := corev1.PodSpec{
 		Containers:                    []corev1.Container{container},

@@ -3,6 +3,10 @@ package testenv
 import (
 	"os/exec"
 	"regexp"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // imageDigestLine is the line make image prints per image: NAME@sha256:…, a tab, then sizes.
@@ -41,4 +45,40 @@ func MakeImage(tb TB, out, registry string, plainHTTP bool) ImageBuild {
 	}
 	tb.Logf("make image:\n%s", b)
 	return build
+}
+
+// PushLayout pushes every image of the OCI layout dir (what MakeImage wrote, each named by its
+// org.opencontainers.image.ref.name annotation) to registry/NAME over plain HTTP, tagged e2e, and returns the
+// digests by name: the build of one MakeImage serves the registries of several tests.
+func PushLayout(tb TB, dir, registry string) map[string]string {
+	tb.Helper()
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		tb.Fatalf("reading the image layout %s: %v", dir, err)
+	}
+	index, err := p.ImageIndex()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	manifest, err := index.IndexManifest()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	digests := map[string]string{}
+	for _, desc := range manifest.Manifests {
+		n := desc.Annotations["org.opencontainers.image.ref.name"]
+		img, err := index.Image(desc.Digest)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ref, err := name.NewTag(registry+"/"+n+":e2e", name.Insecure)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := remote.Write(ref, img); err != nil {
+			tb.Fatalf("pushing %s: %v", ref, err)
+		}
+		digests[n] = desc.Digest.String()
+	}
+	return digests
 }

@@ -76,15 +76,7 @@ func (c *Cluster) servePodMetrics(tb TB) *PodMetrics {
 			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip.String()}}},
 			Ports:       []discoveryv1.EndpointPort{{Name: new("https"), Port: &port}},
 		},
-		&unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-			"metadata": map[string]any{"name": "v1beta1.metrics.k8s.io"},
-			"spec": map[string]any{
-				"group": "metrics.k8s.io", "version": "v1beta1", "groupPriorityMinimum": 100, "versionPriority": 100,
-				"insecureSkipTLSVerify": true,
-				"service":               map[string]any{"namespace": ns, "name": metricsService, "port": 443},
-			},
-		}},
+		metricsAPIService(),
 	} {
 		if err := c.Client.Create(ctx, o); client.IgnoreAlreadyExists(err) != nil {
 			tb.Fatalf("registering the metrics API: %v", err)
@@ -201,4 +193,19 @@ func hostIP() net.IP {
 		}
 	}
 	return nil
+}
+
+// metricsAPIService registers metrics.k8s.io v1beta1 as served by the metrics-server Service in kube-system. The
+// aggregator does not verify the server's certificate, which is self-signed (metrics-server's --cert-dir, or the
+// stand-in's test server), as metrics-server's own manifests register it.
+func metricsAPIService() *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+		"metadata": map[string]any{"name": "v1beta1.metrics.k8s.io"},
+		"spec": map[string]any{
+			"group": "metrics.k8s.io", "version": "v1beta1", "groupPriorityMinimum": 100, "versionPriority": 100,
+			"insecureSkipTLSVerify": true,
+			"service":               map[string]any{"namespace": metav1.NamespaceSystem, "name": metricsService, "port": 443},
+		},
+	}}
 }

@@ -1,11 +1,9 @@
 package testenv
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -16,13 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -43,6 +34,12 @@ type RealNode struct {
 	// Dedicated taints the node RealNodeTaint, so only Pods that tolerate it (and select RealNodeLabel) run there,
 	// and everything else stays on kwok nodes.
 	Dedicated bool
+	// MetricsServer runs metrics-server (hack/addons.sh) on the node, serving metrics.k8s.io from what the kubelet
+	// measures: HorizontalPodAutoscalers scale on real CPU use. Not with Options.Metrics.
+	MetricsServer bool
+	// DNS runs CoreDNS (hack/addons.sh) on the node behind the kube-dns Service (ClusterDNS), which the kubelet
+	// announces to Pods: they resolve Service names.
+	DNS bool
 }
 
 // RealNodeLabel is the label the real node carries (with the value "real").
@@ -122,7 +119,7 @@ func (c *Cluster) StartRealNode(tb TB, n RealNode) *corev1.Node {
 		rn.setSysctl(tb, k, v)
 	}
 
-	rn.writeConfigs(tb, assets, n.Registry.Host, pause, ip)
+	rn.writeConfigs(tb, assets, n.Registry.Host, pause, ip, n.DNS)
 	c.start(tb, "containerd", exec.Command(bins["containerd"], "--config", filepath.Join(dir, "containerd.toml")))
 	rn.waitContainerd(tb)
 	kubelet := exec.Command(filepath.Join(c.Assets, "kubelet"), "--config="+filepath.Join(dir, "kubelet.yaml"),
@@ -155,6 +152,9 @@ func (c *Cluster) StartRealNode(tb TB, n RealNode) *corev1.Node {
 	if err != nil {
 		tb.Fatalf("node %s did not become Ready: %v (conditions %+v)\n%s\n%s", n.Name, err, node.Status.Conditions,
 			c.Logs("kubelet"), c.Logs("containerd"))
+	}
+	if n.MetricsServer || n.DNS {
+		rn.startAddons(tb, n, ip)
 	}
 	return node
 }
@@ -196,51 +196,17 @@ func holdsHost(tb TB) bool {
 	return h != nil && (tb.Name() == h.Name() || strings.HasPrefix(tb.Name(), h.Name()+"/"))
 }
 
-// pushPause builds the sandbox image — hack/node.sh's static pause as /pause, run as 65535 — and pushes it to the
-// registry; it returns the reference containerd's sandbox_image names.
+// pushPause pushes the sandbox image — hack/node.sh's static pause as /pause, run as 65535 — to the registry; it
+// returns the reference (by tag) containerd's sandbox_image names.
 func pushPause(tb TB, assets, registry string) string {
 	tb.Helper()
-	bin, err := os.ReadFile(filepath.Join(assets, "pause"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var layer bytes.Buffer
-	tw := tar.NewWriter(&layer)
-	if err := tw.WriteHeader(&tar.Header{Name: "pause", Mode: 0o755, Size: int64(len(bin)), Typeflag: tar.TypeReg}); err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := tw.Write(bin); err != nil {
-		tb.Fatal(err)
-	}
-	if err := tw.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer.Bytes())), nil })
-	if err != nil {
-		tb.Fatal(err)
-	}
-	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), l)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	img, err = mutate.Config(img, v1.Config{Entrypoint: []string{"/pause"}, User: "65535:65535"})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	ref := registry + "/marina-test/pause:" + KubernetesVersion
-	tag, err := name.NewTag(ref, name.Insecure)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := remote.Write(tag, img); err != nil {
-		tb.Fatalf("pushing the pause image to %s: %v", ref, err)
-	}
+	pushBinary(tb, filepath.Join(assets, "pause"), ref, "65535:65535")
 	return ref
 }
 
 // writeConfigs writes containerd's, the CNI's, kubelet's and kube-proxy's configuration into the node directory.
-func (rn *realNode) writeConfigs(tb TB, assets, registry, pause string, ip net.IP) {
+func (rn *realNode) writeConfigs(tb TB, assets, registry, pause string, ip net.IP, dns bool) {
 	tb.Helper()
 	d := rn.dir
 	// restrict_oom_score_adj: root here may lack CAP_SYS_RESOURCE, which the pause container's -998 needs.
@@ -316,7 +282,7 @@ resolvConf: /etc/resolv.conf
 syncFrequency: 5s
 fileCheckFrequency: 5s
 nodeStatusUpdateFrequency: 2s
-`, rn.sock, filepath.Join(d, "pod-logs"), ip, PodCIDR))
+%s`, rn.sock, filepath.Join(d, "pod-logs"), ip, PodCIDR, clusterDNS(dns)))
 	writeFile(tb, filepath.Join(d, "kube-proxy.yaml"), fmt.Appendf(nil, `apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: %q}

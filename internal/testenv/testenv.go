@@ -95,6 +95,8 @@ var (
 		Script: "hack/flux.sh", Cost: "~7 min once"}
 	ArgoCDAsset = Asset{Env: "MARINA_ARGOCD_ASSETS", Sub: filepath.Join("argocd", ArgoCDVersion), Probe: "argocd",
 		Script: "hack/argocd.sh", Cost: "~10 min once"}
+	AddonsAsset = Asset{Env: "MARINA_ADDON_ASSETS", Sub: filepath.Join("addons", "metrics-server-"+MetricsServerVersion+"-coredns-"+CoreDNSVersion),
+		Probe: "coredns", Script: "hack/addons.sh", Cost: "~10 min once"}
 )
 
 // Dir is where the asset is: $Env, or Sub under the cache.
@@ -175,6 +177,7 @@ func Start(tb TB, o Options) *Cluster {
 	if o.CRDs {
 		env.CRDDirectoryPaths = crdFiles(tb)
 	}
+	configureFrontProxy(tb, env, tb.TempDir())
 	cfg, err := env.Start()
 	if err != nil {
 		_ = env.Stop()
@@ -213,6 +216,8 @@ func (c *Cluster) startWorkloads(tb TB) {
 		"--secure-port=0", "--use-service-account-credentials=false",
 		// Fast enough for tests: HPAs re-evaluate and unready nodes are noticed in seconds.
 		"--horizontal-pod-autoscaler-sync-period=2s", "--horizontal-pod-autoscaler-cpu-initialization-period=5s",
+		// model.yaml has no HPA behavior: scale-down waits 20 s for lower load to last, not 5 min.
+		"--horizontal-pod-autoscaler-downscale-stabilization=20s",
 		"--node-monitor-period=2s")
 	c.run(tb, "kube-scheduler", kc, "--leader-elect=false", "--secure-port=0")
 	c.run(tb, "kwok", kc, "--manage-all-nodes=false",

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -40,18 +41,41 @@ type dataPath struct {
 // realNodeName starts as the kwok CPU node's name does: running() accepts either for CPU models.
 const realNodeName = "cpu-real"
 
-// startDataPath builds and pushes marina's images and starts the real node.
-func startDataPath(t *testing.T, c *testenv.Cluster) *dataPath {
+// startDataPath builds and pushes marina's images and starts the real node, with the add-ons node asks for.
+func startDataPath(t *testing.T, c *testenv.Cluster, node testenv.RealNode) *dataPath {
 	t.Helper()
 	inferencetest.Lib(t) // make image packs ONNX Runtime, and the expected answers are computed with it
 	reg := testenv.StartRegistry(t, testenv.RegistryOptions{HostIP: true})
-	build := testenv.MakeImage(t, filepath.Join(t.TempDir(), "layout"), reg.Host+"/marina", true)
-	c.StartRealNode(t, testenv.RealNode{Name: realNodeName, Registry: reg, Dedicated: true})
+	digests := testenv.PushLayout(t, imageLayout(t), reg.Host+"/marina")
+	node.Name, node.Registry, node.Dedicated = realNodeName, reg, true
+	c.StartRealNode(t, node)
 	return &dataPath{
 		reg:   reg,
-		serve: reg.Host + "/marina/marina-serve@" + build.Digests["marina-serve"],
-		pull:  reg.Host + "/marina/marina@" + build.Digests["marina"],
+		serve: reg.Host + "/marina/marina-serve@" + digests["marina-serve"],
+		pull:  reg.Host + "/marina/marina@" + digests["marina"],
 	}
+}
+
+// images is make image's OCI layout, built once for the package's suites (beside the marina binary TestMain
+// builds, and removed with it); each suite pushes it to its own registry.
+var images struct {
+	sync.Mutex
+	layout string
+}
+
+// imageLayout runs make image the first time a suite needs marina's images and returns the layout.
+func imageLayout(t *testing.T) string {
+	t.Helper()
+	images.Lock()
+	defer images.Unlock()
+	if images.layout == "" {
+		dir := filepath.Join(filepath.Dir(marina), "image-layout")
+		start := time.Now()
+		testenv.MakeImage(t, dir, "", false) // a failure ends the test here, and the next suite tries again
+		t.Logf("make image took %s; the package's other suites push this build", time.Since(start).Round(time.Second))
+		images.layout = dir
+	}
+	return images.layout
 }
 
 // runtime is the runtime block of model.yaml for a model served by marina's image from this registry.

@@ -176,7 +176,7 @@ func gitopsCluster(t *testing.T) (*testenv.Cluster, *dataPath) {
 	c := testenv.Start(t, testenv.Options{CRDs: true, Workloads: true, Metrics: true})
 	c.AddNode(t, testenv.Node{Name: "cpu-0", CPU: "16", Memory: "64Gi"})
 	c.AddNode(t, testenv.Node{Name: "gpu-0", GPUs: 2})
-	d := startDataPath(t, c)
+	d := startDataPath(t, c, testenv.RealNode{})
 	c.AcceptRoutes(t, render.DefaultGatewayNamespace, render.DefaultGatewayName)
 	runController(t, c.Kubeconfig, "")
 	return c, d
