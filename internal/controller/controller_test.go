@@ -154,14 +154,7 @@ func ready(md *v1alpha1.ModelDeployment) bool {
 
 func update(t *testing.T, c *testenv.Cluster, change func(*v1alpha1.ModelDeployment)) {
 	t.Helper()
-	md := &v1alpha1.ModelDeployment{}
-	if err := c.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "iris"}, md); err != nil {
-		t.Fatal(err)
-	}
-	change(md)
-	if err := c.Client.Update(context.Background(), md); err != nil {
-		t.Fatal(err)
-	}
+	modify(t, c, client.ObjectKey{Namespace: ns, Name: "iris"}, change)
 }
 
 // TestCanaryOnARealCluster rolls a canary out on kube-controller-manager, kube-scheduler and kwok: without the

@@ -87,6 +87,8 @@ type Reconciler struct {
 	Now func() time.Time
 
 	owned ownership
+	// written is the resourceVersion of each ModelDeployment (types.NamespacedName) as the last reconcile left it.
+	written sync.Map
 }
 
 // SetupWithManager registers the reconciler: it watches ModelDeployments and what they own.
@@ -122,8 +124,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.Get(ctx, req.NamespacedName, md); err != nil {
 		if apierrors.IsNotFound(err) {
 			forget(req.Namespace, req.Name)
+			r.written.Delete(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	// The cache can lag behind the controller's own last status write (a reconcile the Deployments' events
+	// started before that write's event arrived). Deciding from the older status would replay a step and its
+	// side effects (weights, replicas, measurements) and patch a status that mixes both. Anything but the version
+	// last written is read again from the API server: a stale cache, or someone else's newer write.
+	if rv, ok := r.written.Load(req.NamespacedName); ok && rv.(string) != md.ResourceVersion {
+		if err := r.APIReader.Get(ctx, req.NamespacedName, md); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
 	}
 	if !md.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil // owner references take the rest with it
@@ -134,7 +146,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 		if retErr != nil {
 			r.summarizeFailure(md, st, retErr)
 		}
-		retErr = errors.Join(retErr, r.patchStatus(ctx, base, st))
+		retErr = errors.Join(retErr, r.patchStatus(ctx, base, md.ResourceVersion, st))
 		md.Status = *st
 		recordPhase(md)
 	}()
@@ -216,16 +228,24 @@ func (r *Reconciler) summarizeFailure(md *v1alpha1.ModelDeployment, st *v1alpha1
 }
 
 // patchStatus writes st as a JSON merge patch against base: no resourceVersion, so no conflict with whoever wrote
-// the object since it was read (a user's label, the resume annotation), and nothing sent when nothing changed.
-func (r *Reconciler) patchStatus(ctx context.Context, base *v1alpha1.ModelDeployment, st *v1alpha1.ModelDeploymentStatus) error {
+// the object since it was read (a user's label, the resume annotation), and nothing sent when nothing changed. It
+// remembers the version written (rv, the version read, when nothing was) for the next reconcile's freshness check.
+func (r *Reconciler) patchStatus(ctx context.Context, base *v1alpha1.ModelDeployment, rv string, st *v1alpha1.ModelDeploymentStatus) error {
+	key := client.ObjectKeyFromObject(base)
 	if equality.Semantic.DeepEqual(base.Status, *st) {
+		r.written.Store(key, rv)
 		return nil
 	}
 	md := base.DeepCopy()
 	md.Status = *st
-	if err := r.Status().Patch(ctx, md, client.MergeFrom(base)); client.IgnoreNotFound(err) != nil {
+	if err := r.Status().Patch(ctx, md, client.MergeFrom(base)); err != nil {
+		r.written.Delete(key)
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
 		return fmt.Errorf("patching the status of ModelDeployment %s/%s: %w", base.Namespace, base.Name, err)
 	}
+	r.written.Store(key, md.ResourceVersion)
 	return nil
 }
 

@@ -353,8 +353,18 @@ func dumpNamespace(t *testing.T, c *testenv.Cluster, ns string) {
 // the controller's own writes.
 func updateIn(t *testing.T, c *testenv.Cluster, ns string, change func(*v1alpha1.ModelDeployment)) {
 	t.Helper()
+	modify(t, c, client.ObjectKey{Namespace: ns, Name: e2eModel}, change)
+}
+
+// modify changes the ModelDeployment key as the controller's status writes allow: read, change, update, again on a
+// conflict.
+func modify(t *testing.T, c *testenv.Cluster, key client.ObjectKey, change func(*v1alpha1.ModelDeployment)) {
+	t.Helper()
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		md := get(t, c, ns)
+		md := &v1alpha1.ModelDeployment{}
+		if err := c.Client.Get(context.Background(), key, md); err != nil {
+			return err
+		}
 		change(md)
 		return c.Client.Update(context.Background(), md)
 	})
