@@ -207,6 +207,10 @@ type Router struct {
 	// clients reach; the router needs no GPU).
 	// +optional
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// Tolerations let the router's pods run on tainted nodes (e.g. nodes dedicated to inference).
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 }
 
 // RouterEnabled reports whether the controller runs marina router in front of md's versions: unless

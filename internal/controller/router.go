@@ -123,6 +123,7 @@ func routerDeployment(md *v1alpha1.ModelDeployment) *appsv1.Deployment {
 					ServiceAccountName: routerName(md),
 					SecurityContext:    modelpod.PodSecurity(),
 					NodeSelector:       placement.NodeSelector,
+					Tolerations:        placement.Tolerations,
 					// Two router pods on two nodes where there are two: a node going away leaves one routing.
 					Affinity: &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
 						PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{Weight: 100,

@@ -126,12 +126,14 @@ func TestTheRouterRunsInFrontOfTheVersionsAndFollowsTheStatusAcrossRestarts(t *t
 	}
 
 	updateIn(t, c, ns, func(md *v1alpha1.ModelDeployment) {
-		md.Spec.Router = &v1alpha1.Router{Replicas: new(int32(3)), Image: "registry.test/marina:dev", NodeSelector: map[string]string{"node": "real"}}
+		md.Spec.Router = &v1alpha1.Router{Replicas: new(int32(3)), Image: "registry.test/marina:dev", NodeSelector: map[string]string{"node": "real"},
+			Tolerations: []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "inference", Effect: corev1.TaintEffectNoSchedule}}}
 	})
 	poll(t, "the router Deployment updated", func(ctx context.Context) (bool, error) {
 		err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, dep)
-		return err == nil && *dep.Spec.Replicas == 3 && dep.Spec.Template.Spec.Containers[0].Image == "registry.test/marina:dev" &&
-			dep.Spec.Template.Spec.NodeSelector["node"] == "real", err
+		pod := dep.Spec.Template.Spec
+		return err == nil && *dep.Spec.Replicas == 3 && pod.Containers[0].Image == "registry.test/marina:dev" &&
+			pod.NodeSelector["node"] == "real" && len(pod.Tolerations) == 1 && pod.Tolerations[0].Value == "inference", err
 	})
 
 	updateIn(t, c, ns, func(md *v1alpha1.ModelDeployment) { md.Spec.Router.Enabled = new(false) })

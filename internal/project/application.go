@@ -85,6 +85,7 @@ type Router struct {
 	Replicas     *int32            `json:"replicas,omitempty"`
 	Image        string            `json:"image,omitempty"`
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	Tolerations  []Toleration      `json:"tolerations,omitempty"`
 }
 
 // AnalysisSpec turns on built-in analyses by name with their thresholds; render expands them into the
