@@ -127,6 +127,8 @@ type Toleration struct {
 	Operator string `json:"operator,omitempty"`
 	Value    string `json:"value,omitempty"`
 	Effect   string `json:"effect,omitempty"`
+	// TolerationSeconds is how long a NoExecute toleration keeps the Pod on a node tainted after it started.
+	TolerationSeconds *int64 `json:"tolerationSeconds,omitempty"`
 }
 
 // Scaling chooses an autoscaler.

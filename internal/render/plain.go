@@ -192,7 +192,8 @@ func quantities(file, field string, in map[string]string) (corev1.ResourceList, 
 func tolerations(in []project.Toleration) []corev1.Toleration {
 	var out []corev1.Toleration
 	for _, t := range in {
-		out = append(out, corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOperator(t.Operator), Value: t.Value, Effect: corev1.TaintEffect(t.Effect)})
+		out = append(out, corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOperator(t.Operator), Value: t.Value,
+			Effect: corev1.TaintEffect(t.Effect), TolerationSeconds: t.TolerationSeconds})
 	}
 	return out
 }
