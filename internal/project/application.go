@@ -77,6 +77,8 @@ type Settings struct {
 	Router *Router `json:"router,omitempty"`
 	// Analysis turns on marina's built-in analyses of the router's metrics (backend marina).
 	Analysis *AnalysisSpec `json:"analysis,omitempty"`
+	// WriteBack has marina controller write an aborted rollout's revert to this repository (backend marina).
+	WriteBack *WriteBack `json:"writeBack,omitempty"`
 }
 
 // Router is the ModelDeployment's spec.router, copied as it is: marina router in the model's data path.
@@ -105,6 +107,31 @@ type AnalysisSpec struct {
 type Prometheus struct {
 	Address   string `json:"address"`
 	SecretRef string `json:"secretRef,omitempty"`
+}
+
+// WriteBack turns on the Git write-back of an aborted rollout: render writes the ModelDeployment's
+// spec.gitWriteBack with marina.yaml's spec.repository as the repository and branch.
+type WriteBack struct {
+	// SecretRef names the Secret, in the environment's namespace, with the Git credentials; unset pushes without.
+	SecretRef string `json:"secretRef,omitempty"`
+	// Mode is WriteBackCommit (the default) or WriteBackPullRequest.
+	Mode string `json:"mode,omitempty"`
+}
+
+// Modes of writeBack.mode, as the ModelDeployment's spec.gitWriteBack.mode takes them.
+const (
+	// WriteBackCommit pushes the revert to marina.yaml's spec.repository.branch.
+	WriteBackCommit = "commit"
+	// WriteBackPullRequest pushes the revert to a branch of its own, for a pull request into that branch.
+	WriteBackPullRequest = "pr"
+)
+
+// ModeName returns writeBack.mode, commit when it is not set.
+func (w *WriteBack) ModeName() string {
+	if w.Mode == "" {
+		return WriteBackCommit
+	}
+	return w.Mode
 }
 
 // EnvironmentSpec is what runs in one environment.
@@ -222,6 +249,9 @@ func (s *ApplicationSpec) Resolve(env string) (EnvironmentSpec, bool) {
 	}
 	if e.Analysis == nil {
 		e.Analysis = base.Analysis
+	}
+	if e.WriteBack == nil {
+		e.WriteBack = base.WriteBack
 	}
 	return e, true
 }
