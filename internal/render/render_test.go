@@ -3,6 +3,7 @@ package render_test
 import (
 	"bytes"
 	"github.com/marina-dev/marina/internal/golden"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -382,6 +383,28 @@ func TestRenderRefusesBadInput(t *testing.T) {
 func writeBack(in *render.Input) {
 	in.App.Spec.Backend = project.BackendMarina
 	in.App.Spec.WriteBack = &project.WriteBack{SecretRef: "git-credentials"}
+}
+
+// Whatever marina.yaml's repository URL, render refuses the write-back or writes an http(s) URL without credentials
+// into the ModelDeployment.
+func FuzzGitWriteBackRepository(f *testing.F) {
+	for _, s := range []string{"https://git.example.com/p.git", "http://127.0.0.1:3000/p.git", "ssh://git@git.example.com/p.git",
+		"git@git.example.com:p.git", "https://ci:token@git.example.com/p.git", "https://:token@h/p", "https:///p", "", "%zz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		in := input(t, cases[0])
+		writeBack(&in)
+		in.Project.Spec.Repository.URL = raw
+		files, err := render.Render(in)
+		if err != nil {
+			return
+		}
+		repo, _ := get(objects(t, files)["modeldeployment.yaml"], "spec", "gitWriteBack", "repo").(string)
+		if u, err := url.Parse(repo); err != nil || u.User != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			t.Fatalf("rendered gitWriteBack.repo %q from %q", repo, raw)
+		}
+	})
 }
 
 func FuzzParseConfig(f *testing.F) {
