@@ -114,7 +114,7 @@ type Prometheus struct {
 type WriteBack struct {
 	// SecretRef names the Secret, in the environment's namespace, with the Git credentials; unset pushes without.
 	SecretRef string `json:"secretRef,omitempty"`
-	// Mode is WriteBackCommit (the default) or WriteBackPullRequest.
+	// Mode is WriteBackCommit or WriteBackPullRequest; unset is WriteBackCommit.
 	Mode string `json:"mode,omitempty"`
 }
 
@@ -125,14 +125,6 @@ const (
 	// WriteBackPullRequest pushes the revert to a branch of its own, for a pull request into that branch.
 	WriteBackPullRequest = "pr"
 )
-
-// ModeName returns writeBack.mode, commit when it is not set.
-func (w *WriteBack) ModeName() string {
-	if w.Mode == "" {
-		return WriteBackCommit
-	}
-	return w.Mode
-}
 
 // EnvironmentSpec is what runs in one environment.
 type EnvironmentSpec struct {

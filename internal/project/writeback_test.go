@@ -23,13 +23,13 @@ func TestAnEnvironmentReplacesTheSharedWriteBackAsAWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ env, secret, mode string }{
-		{"staging", "git-credentials", project.WriteBackCommit},
+		{"staging", "git-credentials", ""},
 		// prod's writeBack replaces the shared one, as router and analysis do: no secretRef is inherited.
 		{"prod", "", project.WriteBackPullRequest},
 	} {
 		e, _ := a.Spec.Resolve(tc.env)
-		if e.WriteBack == nil || e.WriteBack.SecretRef != tc.secret || e.WriteBack.ModeName() != tc.mode {
-			t.Errorf("%s: writeBack %+v, want secretRef %q and mode %s", tc.env, e.WriteBack, tc.secret, tc.mode)
+		if e.WriteBack == nil || e.WriteBack.SecretRef != tc.secret || e.WriteBack.Mode != tc.mode {
+			t.Errorf("%s: writeBack %+v, want secretRef %q and mode %q", tc.env, e.WriteBack, tc.secret, tc.mode)
 		}
 	}
 	a, _, err = project.ParseApplication("applications/fraud/model.yaml", []byte(app))

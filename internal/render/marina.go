@@ -1,6 +1,7 @@
 package render
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 
@@ -125,7 +126,7 @@ func (c *context) gitWriteBack(w *project.WriteBack) (map[string]any, error) {
 		return nil, fmt.Errorf("%s: %s: %s spec.repository.url carries user information, which would be written into the ModelDeployment: remove it from the URL and put the credentials in the Secret %s.secretRef names",
 			c.appFile, field, project.ProjectFile, field)
 	}
-	wb := map[string]any{"repo": repo.URL, "mode": w.ModeName()}
+	wb := map[string]any{"repo": repo.URL, "mode": cmp.Or(w.Mode, project.WriteBackCommit)}
 	if repo.Branch != "" {
 		wb["branch"] = repo.Branch
 	}

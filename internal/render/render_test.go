@@ -340,22 +340,10 @@ func TestRenderRefusesBadInput(t *testing.T) {
 			e.WriteBack = &project.WriteBack{Mode: project.WriteBackPullRequest}
 			in.App.Spec.Environments["prod"] = e
 		}, "applications/fraud/model.yaml: spec.router, spec.environments.prod.writeBack (environment prod) are marina controller's: set spec.backend: marina, or remove them (backend kserve would ignore them)"},
-		{"a write-back when marina.yaml names no repository", func(in *render.Input) {
-			writeBack(in)
-			in.Project.Spec.Repository.URL = ""
-		}, "applications/fraud/model.yaml: spec.writeBack: marina.yaml has no spec.repository.url, the repository marina controller writes an aborted rollout's revert to: set it to this repository's https:// clone URL, or remove spec.writeBack"},
-		{"a write-back to an SSH repository", func(in *render.Input) {
-			writeBack(in)
-			in.Project.Spec.Repository.URL = "ssh://git@git.example.com/platform.git"
-		}, "applications/fraud/model.yaml: spec.writeBack: marina.yaml spec.repository.url ssh://git@git.example.com/platform.git is not an http(s) URL, and marina controller writes back over HTTP(S) only"},
-		{"a write-back to an scp-like SSH repository", func(in *render.Input) {
-			writeBack(in)
-			in.Project.Spec.Repository.URL = "git@git.example.com:platform.git"
-		}, "applications/fraud/model.yaml: spec.writeBack: marina.yaml spec.repository.url is not a URL (an scp-like git@host:path is SSH)"},
-		{"a write-back to a URL with a token in it", func(in *render.Input) {
-			writeBack(in)
-			in.Project.Spec.Repository.URL = "https://ci:s3cr3t-token@git.example.com/platform.git"
-		}, "applications/fraud/model.yaml: spec.writeBack: marina.yaml spec.repository.url carries user information, which would be written into the ModelDeployment: remove it from the URL and put the credentials in the Secret spec.writeBack.secretRef names"},
+		{"a write-back when marina.yaml names no repository", writeBackTo(""), "applications/fraud/model.yaml: spec.writeBack: marina.yaml has no spec.repository.url, the repository marina controller writes an aborted rollout's revert to: set it to this repository's https:// clone URL, or remove spec.writeBack"},
+		{"a write-back to an SSH repository", writeBackTo("ssh://git@git.example.com/platform.git"), "applications/fraud/model.yaml: spec.writeBack: marina.yaml spec.repository.url ssh://git@git.example.com/platform.git is not an http(s) URL, and marina controller writes back over HTTP(S) only"},
+		{"a write-back to an scp-like SSH repository", writeBackTo("git@git.example.com:platform.git"), "applications/fraud/model.yaml: spec.writeBack: marina.yaml spec.repository.url is not a URL (an scp-like git@host:path is SSH)"},
+		{"a write-back to a URL with a token in it", writeBackTo("https://ci:s3cr3t-token@git.example.com/platform.git"), "applications/fraud/model.yaml: spec.writeBack: marina.yaml spec.repository.url carries user information, which would be written into the ModelDeployment: remove it from the URL and put the credentials in the Secret spec.writeBack.secretRef names"},
 		{"a built-in analysis with another analysis' threshold", func(in *render.Input) {
 			in.App.Spec.Backend = project.BackendMarina
 			in.App.Spec.Analysis = &project.AnalysisSpec{Builtin: []analysis.BuiltinMetric{{Name: analysis.ErrorRate, Max: new(0.01)}, {Name: analysis.ShadowAgreement, Max: new(0.9)}}}
@@ -379,10 +367,13 @@ func TestRenderRefusesBadInput(t *testing.T) {
 	}
 }
 
-// writeBack turns the write-back on for a backend marina model.
-func writeBack(in *render.Input) {
-	in.App.Spec.Backend = project.BackendMarina
-	in.App.Spec.WriteBack = &project.WriteBack{SecretRef: "git-credentials"}
+// writeBackTo turns the write-back on for a backend marina model, with repoURL as marina.yaml's repository.
+func writeBackTo(repoURL string) func(*render.Input) {
+	return func(in *render.Input) {
+		in.App.Spec.Backend = project.BackendMarina
+		in.App.Spec.WriteBack = &project.WriteBack{SecretRef: "git-credentials"}
+		in.Project.Spec.Repository.URL = repoURL
+	}
 }
 
 // Whatever marina.yaml's repository URL, render refuses the write-back or writes an http(s) URL without credentials
@@ -394,8 +385,7 @@ func FuzzGitWriteBackRepository(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		in := input(t, cases[0])
-		writeBack(&in)
-		in.Project.Spec.Repository.URL = raw
+		writeBackTo(raw)(&in)
 		files, err := render.Render(in)
 		if err != nil {
 			return
