@@ -419,6 +419,10 @@ func TestRunFindsEachKindOfMistake(t *testing.T) {
 				Message: `m needs 2 GPUs in "staging" (2 replicas × 1 GPU), over the quota of 1 in infrastructure/overlays/staging/quota.yaml`}},
 		{name: "the placeholder repository URL of marina init is a note (the base fixture has it)",
 			want: validate.Finding{Rule: "repo-url-placeholder", Severity: validate.SeverityInfo, File: "marina.yaml", Path: "spec.repository.url"}},
+		{name: "a write-back to the placeholder repository URL of marina init",
+			edit: all(replace(app, "  backend: plain\n", "  backend: marina\n"), replace(app, "      version: 1.1.0\n", "      version: 1.1.0\n      writeBack: {secretRef: git-credentials}\n")),
+			want: validate.Finding{Rule: "repo-url-writeback", File: app, Path: "spec.environments.staging.writeBack", Line: 17,
+				Message: "m writes aborted rollouts back to https://git.example.com/test.git, the placeholder marina init writes without --repo-url: the push would fail when a rollout aborts"}},
 		{name: "no gates in marina.yaml is a warning",
 			edit: replace("marina.yaml", "  gates:\n    accuracy: {min: 0.9, maxRegression: 0.05}\n    latencyP95Ms: {max: 50}\n", ""),
 			want: validate.Finding{Rule: "gates-missing", Severity: validate.SeverityWarning, File: "marina.yaml", Path: "spec.gates"}},
@@ -492,6 +496,7 @@ func matches(got, want validate.Finding) bool {
 func TestAWriteBackOfABackendMarinaModelRendersAModelDeploymentTheSchemaTakes(t *testing.T) {
 	t.Parallel()
 	r := fixture(t, all(
+		replace("marina.yaml", "url: https://git.example.com/test.git", "url: https://git.example.org/ml/test.git"),
 		replace(app, "  backend: plain\n", "  backend: marina\n  writeBack: {secretRef: git-credentials}\n"),
 		replace(app, "      version: 1.1.0\n", "      version: 1.1.0\n      writeBack: {secretRef: git-credentials-staging, mode: pr}\n")), nil)
 	rep := run(t, r, validate.Options{})
