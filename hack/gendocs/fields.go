@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -60,14 +61,20 @@ func asMap(v any) map[string]any {
 	return m
 }
 
-// resolve follows a local $ref into $defs.
+// resolve follows a local $ref into $defs. A description beside a $ref describes the field, not the definition:
+// it is kept.
 func (w *fieldWriter) resolve(n map[string]any) map[string]any {
+	desc, _ := n["description"].(string)
 	for range 8 {
 		ref, ok := n["$ref"].(string)
 		if !ok {
-			return n
+			break
 		}
 		n = asMap(w.defs[strings.TrimPrefix(ref, "#/$defs/")])
+	}
+	if desc != "" && n["description"] != desc {
+		n = maps.Clone(n)
+		n["description"] = desc
 	}
 	return n
 }

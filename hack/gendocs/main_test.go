@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -30,5 +31,18 @@ func TestGeneratedDocsAreCommitted(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestADescriptionBesideARefDescribesThatFieldOnly(t *testing.T) {
+	var out strings.Builder
+	w := &fieldWriter{out: &out, defs: map[string]any{"name": map[string]any{"type": "string", "maxLength": 253.0}}}
+	w.walk("", map[string]any{"properties": map[string]any{
+		"described": map[string]any{"$ref": "#/$defs/name", "description": "A Secret."},
+		"plain":     map[string]any{"$ref": "#/$defs/name"},
+	}}, false)
+	want := "| `described` | string |  | A Secret.; at most 253 characters |\n| `plain` | string |  | at most 253 characters |\n"
+	if out.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", out.String(), want)
 	}
 }

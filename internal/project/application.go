@@ -77,6 +77,8 @@ type Settings struct {
 	Router *Router `json:"router,omitempty"`
 	// Analysis turns on marina's built-in analyses of the router's metrics (backend marina).
 	Analysis *AnalysisSpec `json:"analysis,omitempty"`
+	// WriteBack has marina controller write an aborted rollout's revert to this repository (backend marina).
+	WriteBack *WriteBack `json:"writeBack,omitempty"`
 }
 
 // Router is the ModelDeployment's spec.router, copied as it is: marina router in the model's data path.
@@ -107,6 +109,23 @@ type Prometheus struct {
 	Address   string `json:"address"`
 	SecretRef string `json:"secretRef,omitempty"`
 }
+
+// WriteBack turns on the Git write-back of an aborted rollout: render writes the ModelDeployment's
+// spec.gitWriteBack with marina.yaml's spec.repository as the repository and branch.
+type WriteBack struct {
+	// SecretRef names the Secret, in the environment's namespace, with the Git credentials; unset pushes without.
+	SecretRef string `json:"secretRef,omitempty"`
+	// Mode is WriteBackCommit or WriteBackPullRequest; unset is WriteBackCommit.
+	Mode string `json:"mode,omitempty"`
+}
+
+// Modes of writeBack.mode, as the ModelDeployment's spec.gitWriteBack.mode takes them.
+const (
+	// WriteBackCommit pushes the revert to marina.yaml's spec.repository.branch.
+	WriteBackCommit = "commit"
+	// WriteBackPullRequest pushes the revert to a branch of its own, for a pull request into that branch.
+	WriteBackPullRequest = "pr"
+)
 
 // EnvironmentSpec is what runs in one environment.
 type EnvironmentSpec struct {
@@ -225,6 +244,9 @@ func (s *ApplicationSpec) Resolve(env string) (EnvironmentSpec, bool) {
 	}
 	if e.Analysis == nil {
 		e.Analysis = base.Analysis
+	}
+	if e.WriteBack == nil {
+		e.WriteBack = base.WriteBack
 	}
 	return e, true
 }

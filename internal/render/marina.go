@@ -1,6 +1,10 @@
 package render
 
 import (
+	"cmp"
+	"fmt"
+	"net/url"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
@@ -69,6 +73,13 @@ func (c *context) marina() ([]object, error) {
 		}
 		spec["analysis"] = map[string]any{"templates": templates}
 	}
+	if w := c.settings.WriteBack; w != nil {
+		wb, err := c.gitWriteBack(w)
+		if err != nil {
+			return nil, err
+		}
+		spec["gitWriteBack"] = wb
+	}
 	meta := c.meta(c.name)
 	meta["annotations"] = c.annotations()
 	return []object{{file: "modeldeployment.yaml", obj: map[string]any{
@@ -82,10 +93,7 @@ func (c *context) marina() ([]object, error) {
 // analysisTemplates expands the built-in analyses a turns on into templates over the router's metrics of this
 // model, namespace and version.
 func (c *context) analysisTemplates(a *project.AnalysisSpec) ([]v1alpha1.AnalysisTemplate, error) {
-	field := "spec.analysis"
-	if e := c.App.Spec.Environments[c.Env]; e.Analysis != nil {
-		field = "spec.environments." + c.Env + ".analysis"
-	}
+	field := c.field("analysis", c.App.Spec.Environments[c.Env].Analysis != nil)
 	o := analysis.BuiltinOptions{Namespace: c.namespace, Model: c.name, Version: c.Version.Version,
 		Window: a.Window, MinSamples: a.MinSamples, Interval: a.Interval, Count: a.Count}
 	if p := a.Prometheus; p != nil {
@@ -95,4 +103,35 @@ func (c *context) analysisTemplates(a *project.AnalysisSpec) ([]v1alpha1.Analysi
 		}
 	}
 	return analysis.BuiltinTemplates(c.appFile+": "+field, a.Builtin, o)
+}
+
+// gitWriteBack is the ModelDeployment's spec.gitWriteBack for model.yaml's writeBack: this repository, as
+// marina.yaml's spec.repository names it, is where marina controller writes an aborted rollout's revert.
+func (c *context) gitWriteBack(w *project.WriteBack) (map[string]any, error) {
+	field := c.field("writeBack", c.App.Spec.Environments[c.Env].WriteBack != nil)
+	repo := c.Project.Spec.Repository
+	if repo.URL == "" {
+		return nil, fmt.Errorf("%s: %s: %s has no spec.repository.url, the repository marina controller writes an aborted rollout's revert to: set it to this repository's https:// clone URL, or remove %s",
+			c.appFile, field, project.ProjectFile, field)
+	}
+	u, err := url.Parse(repo.URL)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s: %s: %s spec.repository.url is not a URL (an scp-like git@host:path is SSH), and marina controller writes back over HTTP(S) only: use the repository's https:// clone URL, or remove %s",
+			c.appFile, field, project.ProjectFile, field)
+	case (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		return nil, fmt.Errorf("%s: %s: %s spec.repository.url %s is not an http(s) URL, and marina controller writes back over HTTP(S) only: use the repository's https:// clone URL, or remove %s",
+			c.appFile, field, project.ProjectFile, u.Redacted(), field)
+	case u.User != nil:
+		return nil, fmt.Errorf("%s: %s: %s spec.repository.url carries user information, which would be written into the ModelDeployment: remove it from the URL and put the credentials in the Secret %s.secretRef names",
+			c.appFile, field, project.ProjectFile, field)
+	}
+	wb := map[string]any{"repo": repo.URL, "mode": cmp.Or(w.Mode, project.WriteBackCommit)}
+	if repo.Branch != "" {
+		wb["branch"] = repo.Branch
+	}
+	if w.SecretRef != "" {
+		wb["secretRef"] = map[string]any{"name": w.SecretRef}
+	}
+	return wb, nil
 }

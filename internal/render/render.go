@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -141,9 +142,13 @@ func newContext(in Input) (*context, error) {
 	if _, field, msg := in.App.Spec.UnsupportedStrategy(in.Env); msg != "" {
 		return nil, fmt.Errorf("%w: %s: %s: %s: %s", ErrUnsupportedStrategy, c.appFile, field, msg, project.UnsupportedStrategyHint)
 	}
-	if c.backend != project.BackendMarina && (c.settings.Router != nil || c.settings.Analysis != nil) {
-		return nil, fmt.Errorf("%s: router and analysis (environment %s) are marina controller's: set spec.backend: marina, or remove them (backend %s would ignore them)",
-			c.appFile, in.Env, c.backend)
+	if fields := c.controllerFields(); c.backend != project.BackendMarina && len(fields) > 0 {
+		are, them := "is", "it"
+		if len(fields) > 1 {
+			are, them = "are", "them"
+		}
+		return nil, fmt.Errorf("%s: %s (environment %s) %s marina controller's: set spec.backend: marina, or remove %s (backend %s would ignore %s)",
+			c.appFile, strings.Join(fields, ", "), in.Env, are, them, c.backend, them)
 	}
 	c.name = in.App.Spec.Model
 	c.image, c.port = DefaultImage, DefaultPort
@@ -160,6 +165,35 @@ func newContext(in Input) (*context, error) {
 	}
 	c.keys = c.keysConfigMap()
 	return c, nil
+}
+
+// controllerFields lists where model.yaml sets, for c.Env, what only marina controller carries out: router,
+// analysis and writeBack.
+func (c *context) controllerFields() []string {
+	override := c.App.Spec.Environments[c.Env]
+	var out []string
+	for _, f := range []struct {
+		name          string
+		set, override bool
+	}{
+		{"router", c.settings.Router != nil, override.Router != nil},
+		{"analysis", c.settings.Analysis != nil, override.Analysis != nil},
+		{"writeBack", c.settings.WriteBack != nil, override.WriteBack != nil},
+	} {
+		if f.set {
+			out = append(out, c.field(f.name, f.override))
+		}
+	}
+	return out
+}
+
+// field is the path of the setting name in model.yaml for c.Env: spec.environments.<env>.<name> when the
+// environment overrides it, spec.<name> otherwise.
+func (c *context) field(name string, override bool) string {
+	if override {
+		return "spec.environments." + c.Env + "." + name
+	}
+	return "spec." + name
 }
 
 // keysConfigMap is the ConfigMap of the public keys the init container verifies an oci:// artifact's signature

@@ -3,6 +3,7 @@ package render_test
 import (
 	"bytes"
 	"github.com/marina-dev/marina/internal/golden"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func projectFile(traffic string) string {
 kind: Project
 metadata: {name: platform}
 spec:
-  repository: {url: https://git.example.com/platform.git}
+  repository: {url: https://git.example.com/platform.git, branch: main}
   traffic: ` + traffic + `
   environments:
     - {name: staging, namespace: models-staging}
@@ -63,6 +64,19 @@ type renderCase struct {
 
 // publicKey is an Ed25519 public key as openssl pkey -pubout writes it.
 var publicKey = []byte("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA7dX/+k4w36iRQV83UTR4sZSX7hpD5sJYTGDuW/FzP1o=\n-----END PUBLIC KEY-----\n")
+
+// writeBackApp turns the Git write-back on for every environment, and staging overrides it.
+const writeBackApp = `
+  backend: marina
+  writeBack: {secretRef: git-credentials}
+  environments:
+    staging:
+      version: 1.1.0
+      writeBack: {secretRef: git-credentials-staging, mode: pr}
+    prod:
+      version: 1.0.0
+      strategy: {canary: {steps: [{setWeight: 20}, {pause: {}}]}}
+`
 
 var cases = []renderCase{
 	{name: "plain-gateway-hpa-config", traffic: "gateway", env: "prod", size: 350, config: "LOG_LEVEL: info\nMAX_BATCH: 64\n", app: `
@@ -150,6 +164,8 @@ var cases = []renderCase{
       replicas: 2
       strategy: {shadow: {percent: 50, duration: 30m}}
 `},
+	{name: "marina-writeback-commit", traffic: "gateway", env: "prod", size: 350, app: writeBackApp},
+	{name: "marina-writeback-staging-pr", traffic: "gateway", env: "staging", size: 350, app: writeBackApp},
 }
 
 func input(t *testing.T, c renderCase) render.Input {
@@ -313,7 +329,21 @@ func TestRenderRefusesBadInput(t *testing.T) {
 		}, `applications/fraud/model.yaml: spec.runtime.artifact: models/fraud/v1.0.0.json: artifact.uri "oci://registry.example.com/models/fraud:1.0.0" is not pinned by digest`},
 		{"built-in analyses without marina controller", func(in *render.Input) {
 			in.App.Spec.Analysis = &project.AnalysisSpec{Builtin: []analysis.BuiltinMetric{{Name: analysis.ErrorRate, Max: new(0.01)}}}
-		}, "applications/fraud/model.yaml: router and analysis (environment prod) are marina controller's: set spec.backend: marina"},
+		}, "applications/fraud/model.yaml: spec.analysis (environment prod) is marina controller's: set spec.backend: marina, or remove it (backend plain would ignore it)"},
+		{"a write-back without marina controller", func(in *render.Input) {
+			in.App.Spec.WriteBack = &project.WriteBack{SecretRef: "git-credentials"}
+		}, "applications/fraud/model.yaml: spec.writeBack (environment prod) is marina controller's: set spec.backend: marina, or remove it (backend plain would ignore it)"},
+		{"a write-back in an environment and a router on the kserve backend", func(in *render.Input) {
+			in.App.Spec.Backend = project.BackendKServe
+			in.App.Spec.Router = &project.Router{}
+			e := in.App.Spec.Environments["prod"]
+			e.WriteBack = &project.WriteBack{Mode: project.WriteBackPullRequest}
+			in.App.Spec.Environments["prod"] = e
+		}, "applications/fraud/model.yaml: spec.router, spec.environments.prod.writeBack (environment prod) are marina controller's: set spec.backend: marina, or remove them (backend kserve would ignore them)"},
+		{"a write-back when marina.yaml names no repository", writeBackTo(""), "applications/fraud/model.yaml: spec.writeBack: marina.yaml has no spec.repository.url, the repository marina controller writes an aborted rollout's revert to: set it to this repository's https:// clone URL, or remove spec.writeBack"},
+		{"a write-back to an SSH repository", writeBackTo("ssh://git@git.example.com/platform.git"), "applications/fraud/model.yaml: spec.writeBack: marina.yaml spec.repository.url ssh://git@git.example.com/platform.git is not an http(s) URL, and marina controller writes back over HTTP(S) only"},
+		{"a write-back to an scp-like SSH repository", writeBackTo("git@git.example.com:platform.git"), "applications/fraud/model.yaml: spec.writeBack: marina.yaml spec.repository.url is not a URL (an scp-like git@host:path is SSH)"},
+		{"a write-back to a URL with a token in it", writeBackTo("https://ci:s3cr3t-token@git.example.com/platform.git"), "applications/fraud/model.yaml: spec.writeBack: marina.yaml spec.repository.url carries user information, which would be written into the ModelDeployment: remove it from the URL and put the credentials in the Secret spec.writeBack.secretRef names"},
 		{"a built-in analysis with another analysis' threshold", func(in *render.Input) {
 			in.App.Spec.Backend = project.BackendMarina
 			in.App.Spec.Analysis = &project.AnalysisSpec{Builtin: []analysis.BuiltinMetric{{Name: analysis.ErrorRate, Max: new(0.01)}, {Name: analysis.ShadowAgreement, Max: new(0.9)}}}
@@ -330,11 +360,41 @@ func TestRenderRefusesBadInput(t *testing.T) {
 			t.Parallel()
 			in := input(t, cases[0])
 			c.edit(&in)
-			if _, err := render.Render(in); err == nil || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("err = %v, want %q", err, c.want)
+			if _, err := render.Render(in); err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "s3cr3t") {
+				t.Fatalf("err = %v, want %q (and no secret)", err, c.want)
 			}
 		})
 	}
+}
+
+// writeBackTo turns the write-back on for a backend marina model, with repoURL as marina.yaml's repository.
+func writeBackTo(repoURL string) func(*render.Input) {
+	return func(in *render.Input) {
+		in.App.Spec.Backend = project.BackendMarina
+		in.App.Spec.WriteBack = &project.WriteBack{SecretRef: "git-credentials"}
+		in.Project.Spec.Repository.URL = repoURL
+	}
+}
+
+// Whatever marina.yaml's repository URL, render refuses the write-back or writes an http(s) URL without credentials
+// into the ModelDeployment.
+func FuzzGitWriteBackRepository(f *testing.F) {
+	for _, s := range []string{"https://git.example.com/p.git", "http://127.0.0.1:3000/p.git", "ssh://git@git.example.com/p.git",
+		"git@git.example.com:p.git", "https://ci:token@git.example.com/p.git", "https://:token@h/p", "https:///p", "", "%zz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		in := input(t, cases[0])
+		writeBackTo(raw)(&in)
+		files, err := render.Render(in)
+		if err != nil {
+			return
+		}
+		repo, _ := get(objects(t, files)["modeldeployment.yaml"], "spec", "gitWriteBack", "repo").(string)
+		if u, err := url.Parse(repo); err != nil || u.User != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			t.Fatalf("rendered gitWriteBack.repo %q from %q", repo, raw)
+		}
+	})
 }
 
 func FuzzParseConfig(f *testing.F) {

@@ -3,6 +3,7 @@ package validate
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -285,9 +286,42 @@ func (v *validation) checkRepoURL() []Finding {
 	if u := v.project.Spec.Repository.URL; u != scaffold.DefaultRepoURL(v.project.Metadata.Name) {
 		return nil
 	}
-	return []Finding{finding("repo-url-placeholder", "marina.yaml", "spec.repository.url", v.projectLine("/spec/repository/url"),
+	out := []Finding{finding("repo-url-placeholder", "marina.yaml", "spec.repository.url", v.projectLine("/spec/repository/url"),
 		"replace it in marina.yaml and gitops/ with the URL Argo CD and Flux pull this repository from",
 		"%s is the placeholder marina init writes without --repo-url", v.project.Spec.Repository.URL)}
+	return append(out, v.checkWriteBackToPlaceholder()...)
+}
+
+// checkWriteBackToPlaceholder reports every writeBack of a backend marina model, called only while marina.yaml
+// names the placeholder repository: the controller would push an aborted rollout's revert there, and fail.
+func (v *validation) checkWriteBackToPlaceholder() []Finding {
+	var out []Finding
+	for _, d := range slices.Sorted(maps.Keys(v.apps)) {
+		a := v.apps[d]
+		if a.spec == nil || a.spec.Spec.BackendName() != project.BackendMarina {
+			continue // render refuses a writeBack on another backend, and stale-render says so
+		}
+		seen := map[string]bool{}
+		for _, env := range v.envs(a) {
+			if e, _ := a.spec.Spec.Resolve(env); e.WriteBack == nil {
+				continue
+			}
+			keys := []string{"spec", "writeBack"}
+			if a.spec.Spec.Environments[env].WriteBack != nil {
+				keys = []string{"spec", "environments", env, "writeBack"}
+			}
+			field := strings.Join(keys, ".")
+			if seen[field] {
+				continue
+			}
+			seen[field] = true
+			out = append(out, finding("repo-url-writeback", a.file, field, a.line(keys...),
+				"set spec.repository.url in marina.yaml (and gitops/) to this repository's https:// clone URL, then run `marina render --write`",
+				"%s writes aborted rollouts back to %s, the placeholder marina init writes without --repo-url: the push would fail when a rollout aborts",
+				a.spec.Spec.Model, v.project.Spec.Repository.URL))
+		}
+	}
+	return out
 }
 
 func (v *validation) checkGatesPresent() []Finding {

@@ -88,6 +88,8 @@ var Rules = []Rule{
 		"Replicas (the autoscaler maximum when one is set) times GPUs per replica, summed over the environment's models, must fit requests.nvidia.com/gpu of the environment's ResourceQuota. Lower replicas, or raise the quota in infrastructure/overlays/<env>/."},
 	{"repo-url-placeholder", SeverityInfo, "marina.yaml names the placeholder repository URL marina init writes without --repo-url",
 		"spec.repository.url is https://git.example.com/<project>.git, which Argo CD and Flux cannot pull. Replace it in marina.yaml and gitops/ with the URL of this repository."},
+	{"repo-url-writeback", SeverityError, "A model writes aborted rollouts back to the placeholder repository URL",
+		"model.yaml's writeBack has marina controller push an aborted rollout's revert to marina.yaml's spec.repository.url, which is still the placeholder https://git.example.com/<project>.git marina init writes without --repo-url: the push would fail when a rollout aborts, and the GitOps engine would apply the aborted version again. Set spec.repository.url (and the URLs in gitops/) to this repository's https:// clone URL, then run `marina render --write`."},
 	{"gates-missing", SeverityWarning, "marina.yaml sets no quality gates",
 		"Without spec.gates any registered version may be promoted. Set spec.gates.accuracy.min and spec.gates.latencyP95Ms.max."},
 	{"gate-accuracy", SeverityError, "A deployed version fails the accuracy gate",

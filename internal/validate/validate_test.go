@@ -304,6 +304,21 @@ func TestRunFindsEachKindOfMistake(t *testing.T) {
 		{name: "a spec-level shadow on the kserve backend",
 			edit: replace(app, "  backend: plain\n", "  backend: kserve\n  strategy: {shadow: {percent: 10}}\n"),
 			want: validate.Finding{Rule: "strategy-backend", File: app, Path: "spec.strategy", Line: 8}},
+		{name: "a write-back Secret name Kubernetes refuses",
+			edit: replace(app, "  backend: plain\n", "  backend: marina\n  writeBack: {secretRef: Git_Credentials}\n"),
+			want: validate.Finding{Rule: "schema", File: app, Path: "spec.writeBack.secretRef", Line: 8}},
+		{name: "an unknown write-back mode in an environment",
+			edit: all(replace(app, "  backend: plain\n", "  backend: marina\n"), replace(app, "      version: 1.1.0\n", "      version: 1.1.0\n      writeBack: {mode: push}\n")),
+			want: validate.Finding{Rule: "schema", File: app, Path: "spec.environments.staging.writeBack.mode", Line: 17}},
+		{name: "a write-back on the plain backend, which would ignore it",
+			edit: replace(app, "  backend: plain\n", "  backend: plain\n  writeBack: {secretRef: git-credentials}\n"),
+			want: validate.Finding{Rule: "stale-render", File: app,
+				Message: "cannot render: applications/m/model.yaml: spec.writeBack (environment prod) is marina controller's: set spec.backend: marina, or remove it (backend plain would ignore it)"}},
+		{name: "a write-back to the repository marina.yaml pulls over SSH",
+			edit: all(replace("marina.yaml", "url: https://git.example.com/test.git", "url: ssh://git@git.example.com/test.git"),
+				replace(app, "  backend: plain\n", "  backend: marina\n  writeBack: {secretRef: git-credentials}\n")),
+			want: validate.Finding{Rule: "stale-render", File: app,
+				Message: "cannot render: applications/m/model.yaml: spec.writeBack: marina.yaml spec.repository.url ssh://git@git.example.com/test.git is not an http(s) URL, and marina controller writes back over HTTP(S) only: use the repository's https:// clone URL, or remove spec.writeBack"}},
 		{name: "a YAML alias in model.yaml",
 			edit: replace(app, "  backend: plain\n", "  backend: &b plain\n  config: *b\n"),
 			want: validate.Finding{Rule: "yaml", File: app, Path: "spec.config", Line: 8}},
@@ -404,6 +419,10 @@ func TestRunFindsEachKindOfMistake(t *testing.T) {
 				Message: `m needs 2 GPUs in "staging" (2 replicas × 1 GPU), over the quota of 1 in infrastructure/overlays/staging/quota.yaml`}},
 		{name: "the placeholder repository URL of marina init is a note (the base fixture has it)",
 			want: validate.Finding{Rule: "repo-url-placeholder", Severity: validate.SeverityInfo, File: "marina.yaml", Path: "spec.repository.url"}},
+		{name: "a write-back to the placeholder repository URL of marina init",
+			edit: all(replace(app, "  backend: plain\n", "  backend: marina\n"), replace(app, "      version: 1.1.0\n", "      version: 1.1.0\n      writeBack: {secretRef: git-credentials}\n")),
+			want: validate.Finding{Rule: "repo-url-writeback", File: app, Path: "spec.environments.staging.writeBack", Line: 17,
+				Message: "m writes aborted rollouts back to https://git.example.com/test.git, the placeholder marina init writes without --repo-url: the push would fail when a rollout aborts"}},
 		{name: "no gates in marina.yaml is a warning",
 			edit: replace("marina.yaml", "  gates:\n    accuracy: {min: 0.9, maxRegression: 0.05}\n    latencyP95Ms: {max: 50}\n", ""),
 			want: validate.Finding{Rule: "gates-missing", Severity: validate.SeverityWarning, File: "marina.yaml", Path: "spec.gates"}},
@@ -472,6 +491,24 @@ func matches(got, want validate.Finding) bool {
 		(want.Severity == "" || got.Severity == want.Severity) &&
 		(want.Message == "" || got.Message == want.Message) &&
 		(want.Hint == "" || got.Hint == want.Hint)
+}
+
+func TestAWriteBackOfABackendMarinaModelRendersAModelDeploymentTheSchemaTakes(t *testing.T) {
+	t.Parallel()
+	r := fixture(t, all(
+		replace("marina.yaml", "url: https://git.example.com/test.git", "url: https://git.example.org/ml/test.git"),
+		replace(app, "  backend: plain\n", "  backend: marina\n  writeBack: {secretRef: git-credentials}\n"),
+		replace(app, "      version: 1.1.0\n", "      version: 1.1.0\n      writeBack: {secretRef: git-credentials-staging, mode: pr}\n")), nil)
+	rep := run(t, r, validate.Options{})
+	if rep.Errors() != 0 || rep.Warnings() != 0 {
+		t.Fatalf("want no errors or warnings:\n%s", dump(rep))
+	}
+	for _, env := range []string{"staging", "prod"} {
+		md, err := r.ReadFile("applications/m/"+env+"/modeldeployment.yaml", 1<<20)
+		if err != nil || !strings.Contains(string(md), "gitWriteBack:") {
+			t.Fatalf("%s: no spec.gitWriteBack rendered (%v):\n%s", env, err, md)
+		}
+	}
 }
 
 func TestARecordedImageDigestSatisfiesTheDigestPolicy(t *testing.T) {
