@@ -5,6 +5,9 @@
 #                         internal/modelpod and reads label keys from api/v1alpha1.
 #   internal/doctor       reads the cluster: not marina init's scaffold nor render.
 #   internal/check        writes its report through internal/report, not validate's reporters.
+#   cmd/marina            the product binary links no test code: internal/testenv (envtest, whose init makes a
+#                         directory at every start and panics in a read-only container such as marina router's)
+#                         and the *test packages belong to cmd/marina-sandbox and the tests.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -25,4 +28,5 @@ forbid() {
 forbid internal/controller internal/render internal/registry internal/repo internal/release schemas internal/scaffold internal/writeback
 forbid internal/doctor internal/scaffold internal/render
 forbid internal/check internal/validate
+forbid cmd/marina internal/testenv internal/testenv/proc internal/analysis/prometheustest internal/repo/repotest internal/kubeschema/kubeschematest internal/sandbox/supervisor
 exit "$status"

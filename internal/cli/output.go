@@ -44,7 +44,6 @@ var outputs = map[string][]string{
 	"marina sandbox up":            dataFormats,
 	"marina sandbox status":        dataFormats,
 	"marina sandbox down":          nil,
-	"marina sandbox supervise":     nil,
 	"marina-serve version":         dataFormats,
 	"marina-serve serve":           nil,
 	"marina-serve runtime":         nil,

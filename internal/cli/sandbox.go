@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/marina-dev/marina/internal/sandbox"
-	"github.com/marina-dev/marina/internal/testenv"
+	"github.com/marina-dev/marina/internal/source"
 )
 
 // sandboxDirEnv is the default of --dir when set (as KIND_CLUSTER_NAME is kind's): the state directory for a
@@ -48,14 +48,14 @@ func (o *sandboxOptions) Validate() error {
 	return nil
 }
 
-// options are what up and the supervisor start the sandbox with: marina's source tree from the working directory,
+// options are what up starts the sandbox with: marina's source tree from the working directory,
 // the model repository from --repo (its top, where marina.yaml is), this very binary.
 func (o *sandboxOptions) options() (sandbox.Options, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return sandbox.Options{}, usagef("cannot read the working directory: %v", err)
 	}
-	source, err := testenv.FindRepoRoot(wd)
+	root, err := source.FindRoot(wd)
 	if err != nil {
 		return sandbox.Options{}, usagef("%v: the sandbox builds what it runs with the hack/ scripts and `make image` of marina's source; run it from a clone of marina (git clone https://github.com/marina-dev/marina && cd marina)", err)
 	}
@@ -63,7 +63,7 @@ func (o *sandboxOptions) options() (sandbox.Options, error) {
 	if err != nil {
 		return sandbox.Options{}, usagef("cannot find the marina binary: %v", err)
 	}
-	so := sandbox.Options{Dir: o.dir, Source: source, Marina: exe}
+	so := sandbox.Options{Dir: o.dir, Source: root, Marina: exe}
 	if o.repoPath != "" {
 		r, err := o.openRepo()
 		if err != nil {
@@ -122,7 +122,7 @@ network namespaces and iptables rules). The first up builds what it runs into
   sudo marina sandbox down`,
 	}
 	o.AddFlags(cmd.PersistentFlags())
-	cmd.AddCommand(newSandboxUpCommand(o), newSandboxStatusCommand(o), newSandboxDownCommand(o), newSandboxSuperviseCommand(o))
+	cmd.AddCommand(newSandboxUpCommand(o), newSandboxStatusCommand(o), newSandboxDownCommand(o))
 	return cmd
 }
 
@@ -200,26 +200,6 @@ With no sandbox running it says so and exits 0.`,
 				return err
 			}
 			return sandbox.Down(c.Context(), o.dir, o.errOut)
-		},
-	}
-}
-
-// newSandboxSuperviseCommand is what up runs detached; users do not.
-func newSandboxSuperviseCommand(o *sandboxOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:    "supervise",
-		Short:  "Run a sandbox in the foreground until SIGTERM (what up starts in the background)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			so, err := o.options()
-			if err != nil {
-				return err
-			}
-			return sandbox.Supervise(c.Context(), so, o.out)
 		},
 	}
 }

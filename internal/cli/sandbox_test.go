@@ -39,7 +39,7 @@ func TestSandboxStatusAndDownWithNothingRunning(t *testing.T) {
 func TestSandboxStatusPrintsWhereEachPartRuns(t *testing.T) {
 	t.Parallel()
 	// A process whose command line is a supervisor's, as status checks it: the state's pid must be one.
-	sup := exec.Command("sh", "-c", "sleep 60; :", "marina", "sandbox", "supervise")
+	sup := exec.Command("sh", "-c", "sleep 60; :", "/tmp/marina-sandbox", "supervise")
 	if err := sup.Start(); err != nil {
 		t.Fatal(err)
 	}

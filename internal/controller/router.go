@@ -148,6 +148,8 @@ func routerDeployment(md *v1alpha1.ModelDeployment) *appsv1.Deployment {
 							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
 						},
 						SecurityContext: modelpod.ContainerSecurity(),
+						// Why the router exited (its last log lines) shows in the Pod's status and in marina doctor.
+						TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 					}},
 				},
 			},

@@ -3,9 +3,9 @@
 // Git server on loopback holding a copy of a model repository, Flux syncing it, marina controller, and Prometheus
 // scraping the model servers.
 //
-// It starts them with internal/testenv, the same code the end-to-end tests run, through its own testenv.TB
-// (runner): a Fatal ends the start with an error, and the cleanups testenv registers run in reverse order when the
-// sandbox goes down. `marina sandbox up` re-executes marina detached (setsid) as a supervisor that owns every
+// This package is the part the marina binary links: up, status and down. `marina sandbox up` builds the supervisor,
+// cmd/marina-sandbox (package supervisor), from marina's source tree and starts it detached (setsid); it owns every
 // process, writes STATE_DIR/state.json and STATE_DIR/sandbox.log, and tears everything down on SIGTERM, which is
-// what `marina sandbox down` sends.
+// what `marina sandbox down` sends. The supervisor starts the components with internal/testenv, the same code the
+// end-to-end tests run, which marina itself must not link (see hack/layering.sh).
 package sandbox

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/marina-dev/marina/internal/testenv"
+	"github.com/marina-dev/marina/internal/source"
 )
 
 // Phase is where a sandbox is in its life.
@@ -60,12 +60,43 @@ var (
 	ErrNotRoot = errors.New("marina sandbox runs a real node (containerd, kubelet, kube-proxy, iptables rules) and needs root: run it with sudo")
 )
 
-// stateFile is the name of the state file in the state directory.
-const stateFile = "state.json"
+// Options say what a sandbox serves and where it keeps its state.
+type Options struct {
+	// Dir is the state directory: state.json, sandbox.log, the Git server's repositories, the working clone.
+	Dir string
+	// Repo is the model repository the Git server serves a copy of; empty: Source's examples/ml-platform.
+	Repo string
+	// Source is marina's source tree: its hack/ scripts build the assets, make image builds the images, and
+	// cmd/marina-sandbox is the supervisor.
+	Source string
+	// Marina is the marina binary the supervisor runs: the controller, and the commands that prepare the repository.
+	Marina string
+}
+
+// Files of the state directory.
+const (
+	// StateFile is the state the supervisor writes.
+	StateFile = "state.json"
+	// LogFile is the supervisor's log.
+	LogFile = "sandbox.log"
+)
+
+// ProgressPrefix starts the lines of the supervisor's output that up shows as progress.
+const ProgressPrefix = "==> "
+
+// The supervisor: cmd/marina-sandbox, which up builds from the source tree and runs with these subcommands. It
+// links internal/testenv (envtest, test helpers), which the marina binary must not: envtest's init alone makes a
+// directory under $HOME or /tmp at every start, and panics in a read-only container such as marina router's.
+const (
+	supervisorBinary  = "marina-sandbox"
+	prepareCommand    = "prepare"
+	superviseCommand  = "supervise"
+	supervisorPackage = "./cmd/marina-sandbox"
+)
 
 // DefaultDir is the state directory without --dir: sandbox under the hack/ scripts' cache (~/.cache/marina).
 func DefaultDir() (string, error) {
-	cache, err := testenv.CacheDir()
+	cache, err := source.CacheDir()
 	if err != nil {
 		return "", err
 	}
@@ -75,15 +106,15 @@ func DefaultDir() (string, error) {
 // ReadState reads the state directory's state.json; without one it returns ErrNotRunning.
 func ReadState(dir string) (State, error) {
 	var s State
-	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	b, err := os.ReadFile(filepath.Join(dir, StateFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return s, fmt.Errorf("%w (no %s in %s)", ErrNotRunning, stateFile, dir)
+		return s, fmt.Errorf("%w (no %s in %s)", ErrNotRunning, StateFile, dir)
 	}
 	if err != nil {
 		return s, err
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
-		return s, fmt.Errorf("%s: %w (remove the file if no sandbox runs)", filepath.Join(dir, stateFile), err)
+		return s, fmt.Errorf("%s: %w (remove the file if no sandbox runs)", filepath.Join(dir, StateFile), err)
 	}
 	return s, nil
 }
@@ -99,8 +130,8 @@ func (s State) Running() bool {
 		return false
 	}
 	args := strings.Split(string(b), "\x00")
-	i := slices.Index(args, "sandbox")
-	return i > 0 && i+1 < len(args) && args[i+1] == superviseCommand
+	i := slices.IndexFunc(args, func(a string) bool { return filepath.Base(a) == supervisorBinary })
+	return i >= 0 && i+1 < len(args) && args[i+1] == superviseCommand
 }
 
 // Exited reports whether the process pid has exited: it is gone, or a zombie its parent (init, for a supervisor
@@ -118,15 +149,29 @@ func Exited(pid int) bool {
 	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z'
 }
 
-// writeState writes state.json atomically (a reader never sees half of it).
-func writeState(dir string, s State) error {
+// WriteState writes state.json atomically (a reader never sees half of it).
+func WriteState(dir string, s State) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, stateFile+".tmp")
+	tmp := filepath.Join(dir, StateFile+".tmp")
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(dir, stateFile))
+	return os.Rename(tmp, filepath.Join(dir, StateFile))
+}
+
+// LockDir takes the state directory's lock, held while the supervisor runs: a second sandbox on the same state
+// directory is refused, not started twice.
+func LockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("%w with state directory %s", ErrAlreadyRunning, dir)
+	}
+	return func() { _ = f.Close() }, nil
 }

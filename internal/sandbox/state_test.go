@@ -40,10 +40,10 @@ func TestStateRoundTripsThroughTheFileStatusPrints(t *testing.T) {
 	want := State{PID: 42, Phase: PhaseReady, Started: time.Date(2026, 12, 6, 20, 0, 0, 0, time.UTC), Log: "/d/sandbox.log",
 		Kubeconfig: "/d/kubeconfig", Git: "http://127.0.0.1:1/ml-platform.git", Registry: "10.0.0.2:5000",
 		Prometheus: "http://127.0.0.1:9090", Endpoints: map[string]string{"iris-classifier/staging": "http://127.0.0.1:2"}}
-	if err := writeState(dir, want); err != nil {
+	if err := WriteState(dir, want); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	b, err := os.ReadFile(filepath.Join(dir, StateFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +64,11 @@ func TestStateRoundTripsThroughTheFileStatusPrints(t *testing.T) {
 func TestACorruptStateFileNamesItselfAndTheFix(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, stateFile), []byte("{"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, StateFile), []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err := ReadState(dir)
-	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, stateFile)) || !strings.Contains(err.Error(), "remove the file") {
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, StateFile)) || !strings.Contains(err.Error(), "remove the file") {
 		t.Errorf("ReadState: %v; want the file's path and what to do", err)
 	}
 }
@@ -98,15 +98,15 @@ func TestDownWithNothingRunningSaysSoAndSucceeds(t *testing.T) {
 func TestASecondSupervisorOnTheSameDirectoryIsRefused(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	unlock, err := lockDir(dir)
+	unlock, err := LockDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lockDir(dir); !errors.Is(err, ErrAlreadyRunning) {
+	if _, err := LockDir(dir); !errors.Is(err, ErrAlreadyRunning) {
 		t.Errorf("a second lock: %v, want ErrAlreadyRunning", err)
 	}
 	unlock()
-	again, err := lockDir(dir)
+	again, err := LockDir(dir)
 	if err != nil {
 		t.Errorf("the lock after the first was released: %v", err)
 	} else {
@@ -119,7 +119,7 @@ func stateDir(t *testing.T, st *State) string {
 	t.Helper()
 	dir := t.TempDir()
 	if st != nil {
-		if err := writeState(dir, *st); err != nil {
+		if err := WriteState(dir, *st); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -10,37 +10,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/marina-dev/marina/internal/testenv"
 )
 
-// build is a hack/ script whose output the supervisor needs: env is the variable its last line goes into.
-type build struct {
-	asset testenv.Asset
-	env   string
-}
-
-// builds are the hack/ scripts up runs, in order (as make e2e does); each is instant once its asset is cached.
-var builds = []build{
-	{testenv.ControlPlaneAsset, testenv.ControlPlaneAsset.Env},
-	{testenv.Asset{Script: "hack/crds.sh", Cost: "~1 min once", Sub: "crds", Probe: "."}, "MARINA_CRDS_DIR"},
-	{testenv.Asset{Script: "hack/registry.sh", Cost: "~3 min once", Sub: filepath.Join("registry", testenv.RegistryVersion),
-		Probe: "registry"}, "MARINA_REGISTRY_BIN"},
-	{testenv.NodeAsset, testenv.NodeAsset.Env},
-	{testenv.FluxAsset, testenv.FluxAsset.Env},
-	{testenv.Asset{Script: "hack/onnxruntime.sh", Cost: "~1 min once (a 113 MB download)", Sub: "onnxruntime", Probe: "."}, ""},
-	{testenv.Asset{Script: "hack/prometheus.sh", Cost: "~1 min once (apt-get install prometheus)"}, ""},
-}
-
-// Up starts a sandbox as o says: it runs the hack/ scripts of o.Source (building what is missing, with an
-// estimate up front), re-executes o.Marina detached as the supervisor, shows its progress on out and returns the
-// state once everything is Ready. When ctx ends first (Ctrl-C) it stops the supervisor, which tears down what it
-// had started.
+// Up starts a sandbox as o says: it builds the supervisor (cmd/marina-sandbox of o.Source), which runs the hack/
+// scripts (building what is missing, with an estimate up front) with its progress shown on out, then starts it
+// detached, shows its progress and returns the state once everything is Ready. When ctx ends first (Ctrl-C) it
+// stops the supervisor, which tears down what it had started.
 func Up(ctx context.Context, o Options, out io.Writer) (State, error) {
 	if os.Geteuid() != 0 {
 		return State{}, ErrNotRoot
@@ -52,22 +30,29 @@ func Up(ctx context.Context, o Options, out io.Writer) (State, error) {
 		return State{}, fmt.Errorf("%w (supervisor pid %d, state directory %s): see `marina sandbox status`, or stop it with `marina sandbox down`",
 			ErrAlreadyRunning, st.PID, o.Dir)
 	}
-	env, err := runBuilds(ctx, o.Source, out)
+	supervisor, err := buildSupervisor(ctx, o, out)
 	if err != nil {
 		return State{}, err
 	}
-	log, err := os.OpenFile(filepath.Join(o.Dir, logFile), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	prepare := exec.CommandContext(ctx, supervisor, prepareCommand)
+	prepare.Dir = o.Source
+	var env bytes.Buffer
+	prepare.Stdout, prepare.Stderr = &env, out
+	if err := prepare.Run(); err != nil {
+		return State{}, fmt.Errorf("%s %s (in %s): %w", supervisor, prepareCommand, o.Source, err)
+	}
+	log, err := os.OpenFile(filepath.Join(o.Dir, LogFile), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return State{}, err
 	}
 	defer func() { _ = log.Close() }()
-	args := []string{"sandbox", superviseCommand, "--dir", o.Dir}
+	args := []string{superviseCommand, "--dir", o.Dir, "--marina", o.Marina}
 	if o.Repo != "" {
 		args = append(args, "--repo", o.Repo)
 	}
-	cmd := exec.Command(o.Marina, args...)
+	cmd := exec.Command(supervisor, args...)
 	cmd.Dir = o.Source
-	cmd.Env = append(append(os.Environ(), env...), "MARINA_REQUIRE_ASSETS=1")
+	cmd.Env = append(append(os.Environ(), strings.Fields(env.String())...), "MARINA_REQUIRE_ASSETS=1") // NAME=PATH lines
 	cmd.Stdout, cmd.Stderr = log, log
 	// A session of its own: the supervisor outlives up and its terminal, and no Ctrl-C there reaches it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -79,61 +64,28 @@ func Up(ctx context.Context, o Options, out io.Writer) (State, error) {
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	fmt.Fprintf(out, "Supervisor started (pid %d); log: %s\n", cmd.Process.Pid, filepath.Join(o.Dir, logFile))
+	fmt.Fprintf(out, "Supervisor started (pid %d); log: %s\n", cmd.Process.Pid, filepath.Join(o.Dir, LogFile))
 	return follow(ctx, o.Dir, cmd.Process.Pid, exited, out)
 }
 
-// runBuilds runs the hack/ scripts of source and returns the variables their last lines set. Before the first
-// that must build, it says which will and about how long that takes.
-func runBuilds(ctx context.Context, source string, out io.Writer) ([]string, error) {
-	var missing []string
-	minutes := 0
-	for _, b := range builds {
-		if b.asset.Sub != "" && !b.asset.Present() {
-			missing = append(missing, b.asset.Script+" ("+b.asset.Cost+")")
-			minutes += costMinutes(b.asset.Cost)
-		}
+// buildSupervisor builds cmd/marina-sandbox of the source tree into the state directory with the go command, as
+// make build builds marina (seconds once Go's build cache holds it), and returns its path.
+func buildSupervisor(ctx context.Context, o Options, out io.Writer) (string, error) {
+	bin := filepath.Join(o.Dir, supervisorBinary)
+	fmt.Fprintf(out, "%sgo build -o %s %s\n", ProgressPrefix, bin, supervisorPackage)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, supervisorPackage)
+	cmd.Dir = o.Source
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("building the sandbox's supervisor (go build %s in %s): %w", supervisorPackage, o.Source, err)
 	}
-	if len(missing) > 0 {
-		fmt.Fprintf(out, "First run: building what the sandbox runs, about %d min on 2 cores: %s. Later runs reuse the cache and start in a few minutes.\n",
-			minutes, strings.Join(missing, ", "))
-	}
-	var env []string
-	for _, b := range builds {
-		fmt.Fprintf(out, "%sbash %s\n", progressPrefix, b.asset.Script)
-		cmd := exec.CommandContext(ctx, "bash", b.asset.Script)
-		cmd.Dir = source
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout = &stdout
-		// What a script builds is worth watching; a cached asset prints only its path.
-		cmd.Stderr = io.MultiWriter(&stderr, out)
-		if err := cmd.Run(); err != nil {
-			return nil, fmt.Errorf("bash %s (in %s): %w", b.asset.Script, source, err)
-		}
-		if b.env != "" {
-			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-			env = append(env, b.env+"="+strings.TrimSpace(lines[len(lines)-1]))
-		}
-	}
-	return env, nil
-}
-
-var minutesRE = regexp.MustCompile(`~(\d+) min`)
-
-// costMinutes reads the minutes of an Asset's Cost ("~15 min once").
-func costMinutes(cost string) int {
-	m := minutesRE.FindStringSubmatch(cost)
-	if m == nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
+	return bin, nil
 }
 
 // follow shows the supervisor's progress lines from its log until the state says Ready, or the supervisor exits
 // (the start failed), or ctx ends (then it stops the supervisor and waits for it).
 func follow(ctx context.Context, dir string, pid int, exited <-chan struct{}, out io.Writer) (State, error) {
-	logPath := filepath.Join(dir, logFile)
+	logPath := filepath.Join(dir, LogFile)
 	var offset int64
 	show := func() {
 		f, err := os.Open(logPath)
@@ -151,7 +103,7 @@ func follow(ctx context.Context, dir string, pid int, exited <-chan struct{}, ou
 				return
 			}
 			offset += int64(len(line))
-			if p, ok := strings.CutPrefix(line, progressPrefix); ok {
+			if p, ok := strings.CutPrefix(line, ProgressPrefix); ok {
 				fmt.Fprint(out, p)
 			}
 		}

@@ -1,16 +1,14 @@
 package testenv
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 
-	"golang.org/x/mod/modfile"
 	"sigs.k8s.io/yaml"
 
 	"github.com/marina-dev/marina/internal/kubeschema/kubeschematest"
+	"github.com/marina-dev/marina/internal/source"
 )
 
 // thirdPartyKinds are the custom resources marina writes, renders or reads, by API group; a nil list takes the
@@ -82,33 +80,14 @@ func wanted(tb TB, file string) bool {
 	return ok && (kinds == nil || slices.Contains(kinds, crd.Spec.Names.Kind))
 }
 
-// Module is marina's Go module path, which RepoRoot looks for in go.mod.
-const Module = "github.com/marina-dev/marina"
-
-// ErrNoRepoRoot means no directory at or above the one searched holds marina's go.mod.
-var ErrNoRepoRoot = errors.New("not in a clone of marina (no go.mod of " + Module + " at or above)")
-
-// FindRepoRoot returns the nearest directory at or above dir whose go.mod declares marina's module: the source
-// tree whose hack/ scripts build what testenv runs.
-func FindRepoRoot(dir string) (string, error) {
-	for d := dir; ; d = filepath.Dir(d) {
-		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && modfile.ModulePath(b) == Module {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("%s: %w", dir, ErrNoRepoRoot)
-		}
-	}
-}
-
-// RepoRoot returns marina's source tree at or above the test's working directory (see FindRepoRoot).
+// RepoRoot returns marina's source tree at or above the test's working directory (see source.FindRoot).
 func RepoRoot(tb TB) string {
 	tb.Helper()
 	wd, err := os.Getwd()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	root, err := FindRepoRoot(wd)
+	root, err := source.FindRoot(wd)
 	if err != nil {
 		tb.Fatal(err)
 	}

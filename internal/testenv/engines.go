@@ -10,12 +10,13 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/marina-dev/marina/internal/eventually"
-	"github.com/marina-dev/marina/internal/prereq"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/marina-dev/marina/internal/eventually"
+	"github.com/marina-dev/marina/internal/prereq"
 )
 
 // The GitOps engines hack/flux.sh and hack/argocd.sh build; the versions name their cache directories.

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/marina-dev/marina/internal/eventually"
-	"github.com/marina-dev/marina/internal/prereq"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -20,6 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/marina-dev/marina/internal/eventually"
+	"github.com/marina-dev/marina/internal/prereq"
 )
 
 // PodMetrics serves the resource metrics API (metrics.k8s.io/v1beta1, what metrics-server serves) for the cluster's

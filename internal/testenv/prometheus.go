@@ -12,15 +12,19 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/analysis/prometheustest"
+	"github.com/marina-dev/marina/internal/controller"
 	"github.com/marina-dev/marina/internal/modelpod"
 )
 
-// StartPrometheus runs Debian's Prometheus (see prometheustest) scraping, every 5 s, the /metrics of every model
-// server Pod marina rendered that runs on the node named node, labelled namespace, pod, model, version and
-// environment. Debian builds Prometheus without Kubernetes service discovery (it refuses kubernetes_sd_configs), so
-// the targets come through HTTP service discovery from an endpoint served here, which lists the cluster's Pods
-// from the API server at each refresh (every 5 s): what kubernetes_sd's role pod with that relabelling finds. Pods
-// on kwok nodes run no server and are left out.
+// StartPrometheus runs Debian's Prometheus (see prometheustest) scraping, every 5 s, the Pods on the node named
+// node that marina made: every model server's /metrics, labelled namespace, pod, model, version and environment,
+// and every Pod annotated prometheus.io/scrape: "true" (marina router's) at its prometheus.io/port and
+// prometheus.io/path, labelled namespace and pod only — the router's metrics carry their own model and version
+// labels — as Prometheus' example Kubernetes configuration relabels such Pods. Debian builds Prometheus without
+// Kubernetes service discovery (it refuses kubernetes_sd_configs), so the targets come through HTTP service
+// discovery from an endpoint served here, which lists the cluster's Pods from the API server at each refresh
+// (every 5 s): what kubernetes_sd's role pod with that relabelling finds. Pods on kwok nodes run nothing and are
+// left out.
 func (c *Cluster) StartPrometheus(tb TB, node string) *prometheustest.Server {
 	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -59,6 +63,17 @@ func (p podTargets) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	targets := []target{}
 	for _, pod := range pods.Items {
 		if pod.Spec.NodeName != p.node || pod.Status.PodIP == "" || pod.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		if pod.Annotations[controller.AnnotationScrape] == "true" {
+			path := pod.Annotations[controller.AnnotationScrapePath]
+			if path == "" {
+				path = "/metrics"
+			}
+			targets = append(targets, target{
+				Targets: []string{net.JoinHostPort(pod.Status.PodIP, pod.Annotations[controller.AnnotationScrapePort])},
+				Labels:  map[string]string{"__metrics_path__": path, "namespace": pod.Namespace, "pod": pod.Name},
+			})
 			continue
 		}
 		for _, ct := range pod.Spec.Containers {

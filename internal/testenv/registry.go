@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/marina-dev/marina/internal/prereq"
+	"github.com/marina-dev/marina/internal/source"
 	"github.com/marina-dev/marina/internal/testenv/proc"
 )
 
@@ -58,7 +59,7 @@ func RegistryBinary(tb TB) string {
 	tb.Helper()
 	bin := os.Getenv("MARINA_REGISTRY_BIN")
 	if bin == "" {
-		cache, err := CacheDir()
+		cache, err := source.CacheDir()
 		if err != nil {
 			tb.Fatal(err)
 		}

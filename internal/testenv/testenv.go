@@ -22,6 +22,7 @@ import (
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/prereq"
+	"github.com/marina-dev/marina/internal/source"
 )
 
 // KubernetesVersion is the version hack/controlplane.sh builds; it names the cache directory.
@@ -38,6 +39,10 @@ type Options struct {
 	// Metrics serves the resource metrics API (metrics.k8s.io) so HorizontalPodAutoscalers scale; see PodMetrics.
 	// It needs Workloads.
 	Metrics bool
+	// InClusterClients makes Pods on a real node in-cluster API clients, as in a real cluster: their
+	// ServiceAccount's token is mounted and the kubernetes Service leads to the API server (see
+	// configureInClusterClients). marina router's Pods read their ModelDeployment so. It needs Workloads.
+	InClusterClients bool
 }
 
 // Cluster is a running control plane.
@@ -104,7 +109,7 @@ func (a Asset) Dir() (string, error) {
 	if dir := os.Getenv(a.Env); dir != "" {
 		return dir, nil
 	}
-	cache, err := CacheDir()
+	cache, err := source.CacheDir()
 	return filepath.Join(cache, a.Sub), err
 }
 
@@ -140,18 +145,6 @@ func cached(tb TB, a Asset) string {
 	return ""
 }
 
-// CacheDir is where the hack/ scripts cache what they build: MARINA_CACHE, default ~/.cache/marina.
-func CacheDir() (string, error) {
-	if cache := os.Getenv("MARINA_CACHE"); cache != "" {
-		return cache, nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(home, ".cache", "marina"), nil
-}
-
 // Start runs a control plane for the test and stops it when the test ends.
 func Start(tb TB, o Options) *Cluster {
 	tb.Helper()
@@ -178,6 +171,9 @@ func Start(tb TB, o Options) *Cluster {
 		env.CRDDirectoryPaths = crdFiles(tb)
 	}
 	configureFrontProxy(tb, env, tb.TempDir())
+	if o.InClusterClients {
+		configureInClusterClients(tb, env)
+	}
 	cfg, err := env.Start()
 	if err != nil {
 		_ = env.Stop()

@@ -17,7 +17,8 @@ func WaitUntil(tb TB, what string, timeout time.Duration, cond func(ctx context.
 	var last string
 	err := eventually.Poll(ctx, func(ctx context.Context) (bool, error) {
 		ok, why := cond(ctx)
-		if ctx.Err() == nil {
+		// A reason given as the deadline comes (a client's rate limiter refusing to wait past it) says nothing.
+		if deadline, _ := ctx.Deadline(); time.Until(deadline) > time.Second {
 			last = why
 		}
 		return ok, nil

@@ -1,4 +1,4 @@
-package sandbox
+package supervisor
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,35 +14,18 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/analysis/prometheustest"
+	"github.com/marina-dev/marina/internal/sandbox"
 	"github.com/marina-dev/marina/internal/testenv"
 )
-
-// Options say what a sandbox serves and where it keeps its state.
-type Options struct {
-	// Dir is the state directory: state.json, sandbox.log, the Git server's repositories, the working clone.
-	Dir string
-	// Repo is the model repository the Git server serves a copy of; empty: Source's examples/ml-platform.
-	Repo string
-	// Source is marina's source tree: its hack/ scripts build the assets, make image builds the images.
-	Source string
-	// Marina is the marina binary the supervisor runs: the controller, and the commands that prepare the repository.
-	Marina string
-}
-
-// superviseCommand is the hidden subcommand of `marina sandbox` that up runs detached.
-const superviseCommand = "supervise"
-
-// progressPrefix starts the log lines up shows as progress.
-const progressPrefix = "==> "
 
 // realNodeName is the sandbox's real node.
 const realNodeName = "sandbox-node"
 
-// sandbox is a starting or running sandbox, inside the supervisor.
-type sandbox struct {
-	o     Options
+// box is a starting or running sandbox, inside the supervisor.
+type box struct {
+	o     sandbox.Options
 	tb    *runner
-	state State
+	state sandbox.State
 
 	c    *testenv.Cluster
 	reg  *testenv.Registry
@@ -54,37 +36,37 @@ type sandbox struct {
 
 // Supervise starts a sandbox, writes state.json (PhaseReady with every address once all is up), keeps it running
 // until ctx ends and then tears everything down. It is what `marina sandbox up` runs detached; its log is log.
-func Supervise(ctx context.Context, o Options, log io.Writer) error {
+func Supervise(ctx context.Context, o sandbox.Options, log io.Writer) error {
 	if os.Geteuid() != 0 {
-		return ErrNotRoot
+		return sandbox.ErrNotRoot
 	}
-	unlock, err := lockDir(o.Dir)
+	unlock, err := sandbox.LockDir(o.Dir)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	s := &sandbox{o: o, tb: newRunner(log, filepath.Join(o.Dir, "tmp")),
-		state: State{PID: os.Getpid(), Phase: PhaseStarting, Started: time.Now().UTC(), Log: filepath.Join(o.Dir, logFile)}}
-	if err := writeState(o.Dir, s.state); err != nil {
+	s := &box{o: o, tb: newRunner(log, filepath.Join(o.Dir, "tmp")),
+		state: sandbox.State{PID: os.Getpid(), Phase: sandbox.PhaseStarting, Started: time.Now().UTC(), Log: filepath.Join(o.Dir, sandbox.LogFile)}}
+	if err := sandbox.WriteState(o.Dir, s.state); err != nil {
 		return err
 	}
 	startErr := s.start(ctx)
 	if startErr == nil {
-		s.state.Phase = PhaseReady
-		if err := writeState(o.Dir, s.state); err != nil {
+		s.state.Phase = sandbox.PhaseReady
+		if err := sandbox.WriteState(o.Dir, s.state); err != nil {
 			startErr = err
 		} else {
-			s.tb.Logf("%sready", progressPrefix)
+			s.tb.Logf("%sready", sandbox.ProgressPrefix)
 			<-ctx.Done()
 		}
 	}
 	if startErr != nil {
-		s.state.Phase, s.state.Error = PhaseFailed, startErr.Error()
+		s.state.Phase, s.state.Error = sandbox.PhaseFailed, startErr.Error()
 	} else {
-		s.state.Phase = PhaseStopping
+		s.state.Phase = sandbox.PhaseStopping
 	}
-	_ = writeState(o.Dir, s.state)
-	s.tb.Logf("%sstopping every component", progressPrefix)
+	_ = sandbox.WriteState(o.Dir, s.state)
+	s.tb.Logf("%sstopping every component", sandbox.ProgressPrefix)
 	downErr := s.tb.teardown()
 	if downErr != nil {
 		s.tb.Logf("teardown: %v", downErr)
@@ -92,28 +74,11 @@ func Supervise(ctx context.Context, o Options, log io.Writer) error {
 	if startErr != nil {
 		return startErr // state.json stays, saying why
 	}
-	if err := os.Remove(filepath.Join(o.Dir, stateFile)); err != nil {
+	if err := os.Remove(filepath.Join(o.Dir, sandbox.StateFile)); err != nil {
 		return errors.Join(downErr, err)
 	}
-	s.tb.Logf("%sstopped", progressPrefix)
+	s.tb.Logf("%sstopped", sandbox.ProgressPrefix)
 	return downErr
-}
-
-// logFile is the supervisor's log in the state directory.
-const logFile = "sandbox.log"
-
-// lockDir takes the state directory's lock, held while the supervisor runs: a second sandbox on the same state
-// directory is refused, not started twice.
-func lockDir(dir string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("%w with state directory %s", ErrAlreadyRunning, dir)
-	}
-	return func() { _ = f.Close() }, nil
 }
 
 // step is one part of the start, run in order.
@@ -123,7 +88,7 @@ type step struct {
 }
 
 // start runs the steps, stopping at the first that fails or when ctx ends (down during up).
-func (s *sandbox) start(ctx context.Context) error {
+func (s *box) start(ctx context.Context) error {
 	steps := []step{
 		{"control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok", s.controlPlane},
 		{"OCI registry on the host's address", s.registry},
@@ -139,30 +104,30 @@ func (s *sandbox) start(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return errors.New("stopped before it was up")
 		}
-		s.tb.Logf("%s[%d/%d] %s", progressPrefix, i+1, len(steps), st.name)
+		s.tb.Logf("%s[%d/%d] %s", sandbox.ProgressPrefix, i+1, len(steps), st.name)
 		began := time.Now()
 		if err := s.tb.do(st.run); err != nil {
 			return fmt.Errorf("%s: %w", st.name, err)
 		}
-		s.tb.Logf("%s      done in %s", progressPrefix, time.Since(began).Round(100*time.Millisecond))
-		if err := writeState(s.o.Dir, s.state); err != nil {
+		s.tb.Logf("%s      done in %s", sandbox.ProgressPrefix, time.Since(began).Round(100*time.Millisecond))
+		if err := sandbox.WriteState(s.o.Dir, s.state); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *sandbox) controlPlane() {
+func (s *box) controlPlane() {
 	s.c = testenv.Start(s.tb, testenv.Options{CRDs: true, Workloads: true})
 	s.state.Kubeconfig = s.c.Kubeconfig
 }
 
-func (s *sandbox) registry() {
+func (s *box) registry() {
 	s.reg = testenv.StartRegistry(s.tb, testenv.RegistryOptions{HostIP: true})
 	s.state.Registry = s.reg.Host
 }
 
-func (s *sandbox) images() {
+func (s *box) images() {
 	build := testenv.MakeImage(s.tb, filepath.Join(s.tb.TempDir(), "layout"), s.reg.Host+"/marina", true)
 	s.serve = s.reg.Host + "/marina/marina-serve@" + build.Digests["marina-serve"]
 	s.pull = s.reg.Host + "/marina/marina@" + build.Digests["marina"]
@@ -170,18 +135,18 @@ func (s *sandbox) images() {
 
 // node starts the real node, where every CPU model runs, and a kwok node with two GPUs, a stand-in for what no
 // machine here has: GPU models are scheduled there and become Ready without running.
-func (s *sandbox) node() {
+func (s *box) node() {
 	s.c.StartRealNode(s.tb, testenv.RealNode{Name: realNodeName, Registry: s.reg})
 	s.c.AddNode(s.tb, testenv.Node{Name: "gpu-kwok", GPUs: 2})
 }
 
-func (s *sandbox) controller() {
+func (s *box) controller() {
 	s.c.InstallRBAC(s.tb, testenv.Installs[0])
 	sa := s.c.ServiceAccount(s.tb, testenv.ControllerNamespace, "marina-controller")
 	s.c.StartController(s.tb, s.o.Marina, sa.Kubeconfig)
 }
 
-func (s *sandbox) prometheus() {
+func (s *box) prometheus() {
 	s.prom = s.c.StartPrometheus(s.tb, realNodeName)
 	s.state.Prometheus = s.prom.Address()
 	var pods corev1.PodList

@@ -1,4 +1,4 @@
-package sandbox
+package supervisor
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 // load-balanced across the Pods). A relay rather than a NodePort on 127.0.0.1: kube-proxy answers loopback
 // NodePorts only with the host's net.ipv4.conf.all.route_localnet=1, a security-relevant setting the sandbox would
 // have to change and restore; and rendered Services are ClusterIP, which the repository, not the sandbox, decides.
-func (s *sandbox) endpoints() {
+func (s *box) endpoints() {
 	ctx := context.Background()
 	var svcs corev1.ServiceList
 	if err := s.c.Client.List(ctx, &svcs, client.MatchingLabels{v1alpha1.LabelManagedBy: v1alpha1.ManagedBy}); err != nil {
@@ -42,7 +42,7 @@ func (s *sandbox) endpoints() {
 
 // onRealNode reports whether the Service selects a Pod on the real node (GPU models run on the kwok stand-in and
 // answer nothing).
-func (s *sandbox) onRealNode(ctx context.Context, svc corev1.Service) bool {
+func (s *box) onRealNode(ctx context.Context, svc corev1.Service) bool {
 	var pods corev1.PodList
 	if err := s.c.Client.List(ctx, &pods, client.InNamespace(svc.Namespace), client.MatchingLabels(svc.Spec.Selector)); err != nil {
 		return false

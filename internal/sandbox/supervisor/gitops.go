@@ -1,4 +1,4 @@
-package sandbox
+package supervisor
 
 import (
 	"context"
@@ -27,7 +27,7 @@ const repoName = "ml-platform.git"
 // gitRepo copies the model repository, points it at the sandbox — every application's runtime at marina's images
 // in the registry, every version pushed there as an OCI artifact, gitops/ and marina.yaml at the Git server —
 // renders it, and serves it from a bare repository over HTTP on loopback; the working clone's origin is the server.
-func (s *sandbox) gitRepo() {
+func (s *box) gitRepo() {
 	tb := s.tb
 	src := s.o.Repo
 	if src == "" {
@@ -148,16 +148,16 @@ var identity = []string{"GIT_AUTHOR_NAME=marina sandbox", "GIT_AUTHOR_EMAIL=sand
 	"GIT_COMMITTER_NAME=marina sandbox", "GIT_COMMITTER_EMAIL=sandbox@marina.dev"}
 
 // git runs git in dir and returns its trimmed output.
-func (s *sandbox) git(dir string, args ...string) string {
+func (s *box) git(dir string, args ...string) string {
 	return s.run(dir, "git", args...)
 }
 
 // marina runs the marina binary in dir, as a user would.
-func (s *sandbox) marina(dir string, args ...string) string {
+func (s *box) marina(dir string, args ...string) string {
 	return s.run(dir, s.o.Marina, args...)
 }
 
-func (s *sandbox) run(dir, name string, args ...string) string {
+func (s *box) run(dir, name string, args ...string) string {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), identity...)
@@ -170,7 +170,7 @@ func (s *sandbox) run(dir, name string, args ...string) string {
 
 // flux starts Flux, applies gitops/flux as the repository's README bootstraps it (kubectl apply -k), and waits
 // until every Kustomization has applied the repository's head and every model server Deployment is Ready.
-func (s *sandbox) flux() {
+func (s *box) flux() {
 	tb := s.tb
 	s.c.StartFlux(tb, 2*time.Second)
 	ctx := context.Background()
