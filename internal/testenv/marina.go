@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/marina-dev/marina/internal/doctor"
@@ -30,6 +31,19 @@ func MainWithMarina(m *testing.M, bin *string, buildFlags ...string) {
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// RunMarina runs marina (the binary bin) in dir with args, as a user would, and returns its output; a non-zero exit
+// fails tb with the output.
+func RunMarina(tb TB, bin, dir string, args ...string) string {
+	tb.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		tb.Fatalf("marina %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
 
 // Doctor runs `marina doctor -o json` (the binary bin) in the repository dir against kubeconfig, as a user would,

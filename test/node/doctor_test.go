@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -144,7 +143,7 @@ func brokenRepo(t *testing.T, registry, serve, pull string, models []brokenModel
 	for _, kv := range [][2]string{{"GIT_AUTHOR_NAME", "e2e"}, {"GIT_AUTHOR_EMAIL", "e2e@marina.dev"}, {"GIT_COMMITTER_NAME", "e2e"}, {"GIT_COMMITTER_EMAIL", "e2e@marina.dev"}} {
 		t.Setenv(kv[0], kv[1])
 	}
-	run(t, filepath.Dir(work), "init", work, "--envs", "staging", "--engine", "flux", "--ci", "github")
+	testenv.RunMarina(t, marina, filepath.Dir(work), "init", work, "--envs", "staging", "--engine", "flux", "--ci", "github")
 	onnx, err := os.ReadFile(filepath.Join(repotest.ExamplePath(), "models", "iris-classifier", "artifacts", "v1.0.0.onnx"))
 	if err != nil {
 		t.Fatal(err)
@@ -159,9 +158,9 @@ func brokenRepo(t *testing.T, registry, serve, pull string, models []brokenModel
 	repotest.Git(t, work, "add", "-A")
 	repotest.Git(t, work, "commit", "-qm", "models and their applications")
 	for _, m := range models {
-		run(t, work, "model", "register", m.name, "--version", "1.0.0", "--file", "models/"+m.name+"/artifacts/v1.0.0.onnx",
+		testenv.RunMarina(t, marina, work, "model", "register", m.name, "--version", "1.0.0", "--file", "models/"+m.name+"/artifacts/v1.0.0.onnx",
 			"--push", "--to", registry+"/models/"+m.name, "--plain-http")
-		run(t, work, "promote", m.name+"@1.0.0", "--env", "staging")
+		testenv.RunMarina(t, marina, work, "promote", m.name+"@1.0.0", "--env", "staging")
 	}
 	for _, m := range models {
 		if m.edit == nil {
@@ -169,7 +168,7 @@ func brokenRepo(t *testing.T, registry, serve, pull string, models []brokenModel
 		}
 		m.edit(t, work)
 		repotest.Git(t, work, "commit", "-qam", m.name+": edited")
-		run(t, work, "render", "--model", m.name, "--env", "staging", "--write")
+		testenv.RunMarina(t, marina, work, "render", "--model", m.name, "--env", "staging", "--write")
 		if repotest.Git(t, work, "status", "--porcelain") != "" {
 			repotest.Git(t, work, "commit", "-qam", m.name+": rendered")
 		}
@@ -200,18 +199,6 @@ func replaceDigest(t *testing.T, file string) {
 	if err := os.WriteFile(file, append(out, '\n'), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// run runs marina in dir, failing the test on a non-zero exit.
-func run(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(marina, args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("marina %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }
 
 // doctorAccount installs config/rbac and returns the kubeconfig of a ServiceAccount bound to marina-doctor only.
