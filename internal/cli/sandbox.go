@@ -131,8 +131,8 @@ func newSandboxUpCommand(o *sandboxOptions) *cobra.Command {
 		Use:   "up [--repo DIR] [--dir STATE_DIR]",
 		Short: "Start the sandbox in the background and return once everything is Ready",
 		Long: `up builds what is missing (the hack/ scripts of the clone it runs in; it says how
-long up front), starts a supervisor in the background that owns every process of
-the sandbox, shows its progress and returns once the models answer, printing what
+long up front), builds the supervisor (cmd/marina-sandbox of the clone, with go build),
+starts it in the background, where it owns every process of the sandbox, shows its progress and returns once the models answer, printing what
 status prints. The supervisor outlives up; down stops it. A second up while a
 sandbox runs with the same state directory is refused.`,
 		Example: `  sudo marina sandbox up
