@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,6 +45,15 @@ func TestSandboxStatusPrintsWhereEachPartRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sup.Process.Kill(); _ = sup.Wait() })
+	// Until sh has exec'd, the child's command line is this test binary's.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", sup.Process.Pid)); strings.Contains(string(b), "supervise") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stand-in supervisor did not start")
+		}
+	}
 	dir := t.TempDir()
 	state := map[string]any{"pid": sup.Process.Pid, "phase": "ready", "started": time.Now().UTC(), "log": filepath.Join(dir, "sandbox.log"),
 		"kubeconfig": "/s/kubeconfig", "git": "http://127.0.0.1:1/ml-platform.git", "registry": "192.0.2.2:5000",
