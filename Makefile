@@ -49,7 +49,7 @@ e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and
 	MARINA_NODE_ASSETS="$$(bash hack/node.sh | tail -n 1)" \
 	MARINA_ADDON_ASSETS="$$(bash hack/addons.sh | tail -n 1)" \
 	MARINA_REQUIRE_ASSETS=1 \
-	go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ ./test/crash/ ./test/image/ ./test/node/ ./test/sandbox/ 2>&1 | grep -E '^(=== RUN|---|ok|FAIL|PASS|panic)|_test.go:'; exit $${PIPESTATUS[0]}
+	go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ ./test/crash/ ./test/image/ ./test/node/ ./test/sandbox/ 2>&1 | grep -E '^(=== RUN|---|ok|FAIL|PASS|panic)|^ +--- FAIL|^ +[A-Za-z0-9_]+\.go:[0-9]+: '; exit $${PIPESTATUS[0]}
 
 lint: ## gofmt, go vet, staticcheck, package layering (hack/layering.sh)
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
