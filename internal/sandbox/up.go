@@ -52,7 +52,9 @@ func Up(ctx context.Context, o Options, out io.Writer) (State, error) {
 	}
 	cmd := exec.Command(supervisor, args...)
 	cmd.Dir = o.Source
-	cmd.Env = append(append(os.Environ(), strings.Fields(env.String())...), "MARINA_REQUIRE_ASSETS=1") // NAME=PATH lines
+	// prepare prints a NAME=PATH line per asset; a path may hold spaces (MARINA_CACHE), so split on lines only.
+	lines := strings.FieldsFunc(env.String(), func(r rune) bool { return r == '\n' })
+	cmd.Env = append(append(os.Environ(), lines...), "MARINA_REQUIRE_ASSETS=1")
 	cmd.Stdout, cmd.Stderr = log, log
 	// A session of its own: the supervisor outlives up and its terminal, and no Ctrl-C there reaches it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
