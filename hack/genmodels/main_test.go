@@ -11,12 +11,18 @@ import (
 	"testing"
 
 	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/model/onnxtest"
 )
 
 // Accuracies of the iris models on the evaluation set; gates in examples and e2e tests rely on them.
 const (
 	wantV1Accuracy = 147.0 / 150
 	wantV2Accuracy = 83.0 / 150
+	// wantRetrainedAccuracy and wantRetrainedAgreement (with v1's predicted class) make the retrained model the
+	// good version a shadow rollout's agreement gate lets through, and v2 (wantV2Agreement) the bad one.
+	wantRetrainedAccuracy  = 148.0 / 150
+	wantRetrainedAgreement = 147.0 / 150
+	wantV2Agreement        = 80.0 / 150
 )
 
 func generated(t *testing.T) string {
@@ -43,6 +49,7 @@ func TestGeneratedModelsInspectAsTheirSignature(t *testing.T) {
 	}{
 		{name: "iris v1 takes 4 features and returns 3 probabilities", file: IrisV1, want: iris},
 		{name: "iris v2 has the same signature as v1", file: IrisV2, want: iris},
+		{name: "the retrained iris model has the same signature as v1", file: IrisV1Retrained, want: iris},
 		{
 			name: "vision model takes a batch of 3x32x32 images and returns 10 logits",
 			file: VisionGPU,
@@ -78,13 +85,17 @@ func TestIrisModelsHaveKnownAccuracies(t *testing.T) {
 	t.Parallel()
 	train, eval := irisSets()
 	w, b := fitIris(train)
+	v1, v2, retrained := irisModel(w, b), irisModel(worsen(w), b), irisModel(fitIris(irisData(retrainSeed, 50)))
 	tests := []struct {
 		name string
 		got  float64
 		want float64
 	}{
-		{name: "v1 classifies the evaluation set well", got: accuracy(irisModel(w, b), eval), want: wantV1Accuracy},
-		{name: "v2 confuses versicolor and virginica and fails a 0.9 gate", got: accuracy(irisModel(worsen(w), b), eval), want: wantV2Accuracy},
+		{name: "v1 classifies the evaluation set well", got: accuracy(v1, eval), want: wantV1Accuracy},
+		{name: "v2 confuses versicolor and virginica and fails a 0.9 gate", got: accuracy(v2, eval), want: wantV2Accuracy},
+		{name: "the retrained model classifies the evaluation set well", got: accuracy(retrained, eval), want: wantRetrainedAccuracy},
+		{name: "the retrained model predicts v1's class almost always", got: agreement(v1, retrained, eval), want: wantRetrainedAgreement},
+		{name: "v2 predicts v1's class on about half", got: agreement(v1, v2, eval), want: wantV2Agreement},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,6 +105,17 @@ func TestIrisModelsHaveKnownAccuracies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// agreement is the share of examples on which a and b predict the same class.
+func agreement(a, b onnxtest.Linear, data []example) float64 {
+	same := 0
+	for _, e := range data {
+		if onnxtest.Argmax(a.Predict(e.x[:])) == onnxtest.Argmax(b.Predict(e.x[:])) {
+			same++
+		}
+	}
+	return float64(same) / float64(len(data))
 }
 
 func TestEvaluationSetIsBalancedCSV(t *testing.T) {
@@ -125,7 +147,7 @@ func TestGenerationIsDeterministic(t *testing.T) {
 	t.Parallel()
 	a, b := generated(t), generated(t)
 	var sums bytes.Buffer
-	for _, name := range []string{IrisV1, IrisV2, VisionGPU, IrisEval} {
+	for _, name := range []string{IrisV1, IrisV2, IrisV1Retrained, VisionGPU, IrisEval} {
 		ca, err := os.ReadFile(filepath.Join(a, name))
 		if err != nil {
 			t.Fatal(err)

@@ -13,10 +13,13 @@ import (
 
 // File names written by generate.
 const (
-	IrisV1    = "iris-classifier-v1.onnx"
-	IrisV2    = "iris-classifier-v2-worse.onnx"
-	VisionGPU = "vision-gpu.onnx"
-	IrisEval  = "iris-eval.csv"
+	IrisV1 = "iris-classifier-v1.onnx"
+	IrisV2 = "iris-classifier-v2-worse.onnx"
+	// IrisV1Retrained is v1's model fitted again on fresh data: different weights, nearly the same answers — the
+	// good new version a shadow rollout lets through.
+	IrisV1Retrained = "iris-classifier-v1-retrained.onnx"
+	VisionGPU       = "vision-gpu.onnx"
+	IrisEval        = "iris-eval.csv"
 )
 
 // Seeds of the synthetic data; changing one changes the committed models and their accuracies.
@@ -24,6 +27,8 @@ const (
 	trainSeed  = 1
 	evalSeed   = 2
 	visionSeed = 3
+	// retrainSeed draws the fresh training data of IrisV1Retrained.
+	retrainSeed = 4
 )
 
 // irisFeatures are the columns of the iris data, in the order the model's input takes them (centimetres).
@@ -231,6 +236,7 @@ func generate(dir string) ([]File, error) {
 	train, eval := irisSets()
 	w, b := fitIris(train)
 	v1, v2 := irisModel(w, b), irisModel(worsen(w), b)
+	retrained := irisModel(fitIris(irisData(retrainSeed, 50)))
 	models := []struct {
 		name  string
 		model onnxtest.Linear
@@ -238,6 +244,7 @@ func generate(dir string) ([]File, error) {
 	}{
 		{IrisV1, v1, fmt.Sprintf("eval accuracy %.4f", accuracy(v1, eval))},
 		{IrisV2, v2, fmt.Sprintf("eval accuracy %.4f", accuracy(v2, eval))},
+		{IrisV1Retrained, retrained, fmt.Sprintf("eval accuracy %.4f", accuracy(retrained, eval))},
 		{VisionGPU, visionModel(), "image [batch,3,32,32] -> logits [batch,10]"},
 	}
 	var files []File
