@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -30,10 +31,9 @@ type Auth struct {
 // ErrCredentialsInAddress means a Prometheus address carries user:password@: credentials belong in a Secret.
 var ErrCredentialsInAddress = errors.New("prometheus address must not hold credentials (user:password@): put them in a Secret (keys username and password, or token) and name it in prometheus.secretRef")
 
-// NewClient returns a Querier for the Prometheus server at address (http or https, with an optional path prefix),
-// asking with auth. An address with credentials is refused (ErrCredentialsInAddress), and no error ever contains
-// the address's userinfo or auth.
-func NewClient(address string, auth Auth) (Querier, error) {
+// ParseAddress checks a Prometheus address as NewClient takes it — http or https, a host, an optional path prefix,
+// no credentials — and returns it parsed. Its errors never contain the address's userinfo.
+func ParseAddress(address string) (*url.URL, error) {
 	u, err := url.Parse(address)
 	if err != nil {
 		var uerr *url.Error
@@ -42,12 +42,23 @@ func NewClient(address string, auth Auth) (Querier, error) {
 		}
 		return nil, fmt.Errorf("prometheus address is not a URL: %w", err)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+	// "http://http://host:9090" parses with host "http:" (an empty port): a scheme written twice.
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || strings.HasSuffix(u.Host, ":") {
 		// Not echoed: in "user:password@host" the password would be the URL's opaque part, which Redacted keeps.
 		return nil, errors.New("prometheus address: want http://host:port or https://host:port")
 	}
 	if u.User != nil {
 		return nil, ErrCredentialsInAddress
+	}
+	return u, nil
+}
+
+// NewClient returns a Querier for the Prometheus server at address (see ParseAddress), asking with auth. No error
+// ever contains the address's userinfo or auth.
+func NewClient(address string, auth Auth) (Querier, error) {
+	u, err := ParseAddress(address)
+	if err != nil {
+		return nil, err
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext

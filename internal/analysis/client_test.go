@@ -96,6 +96,15 @@ func TestNewClientRefusesHugeResponses(t *testing.T) {
 	}
 }
 
+func TestNewClientRefusesWhatIsNotAnAddress(t *testing.T) {
+	t.Parallel()
+	for _, address := range []string{"http://http://127.0.0.1:9090", "prometheus:9090", "ftp://prometheus:9090", "http://", "http://prometheus:"} {
+		if _, err := analysis.NewClient(address, analysis.Auth{}); err == nil || !strings.Contains(err.Error(), "want http://host:port") {
+			t.Errorf("NewClient(%q) = %v, want an error asking for http://host:port", address, err)
+		}
+	}
+}
+
 func TestNewClientRefusesCredentialsInTheAddress(t *testing.T) {
 	t.Parallel()
 	for _, address := range []string{"http://marina:s3cret@prometheus:9090", "https://marina@prometheus", "https://:s3cret@prometheus/prom"} {

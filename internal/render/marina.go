@@ -97,6 +97,9 @@ func (c *context) analysisTemplates(a *project.AnalysisSpec) ([]v1alpha1.Analysi
 	o := analysis.BuiltinOptions{Namespace: c.namespace, Model: c.name, Version: c.Version.Version,
 		Window: a.Window, MinSamples: a.MinSamples, Interval: a.Interval, Count: a.Count}
 	if p := a.Prometheus; p != nil {
+		if _, err := analysis.ParseAddress(p.Address); err != nil {
+			return nil, fmt.Errorf("%s: %s.prometheus.address: %w", c.appFile, field, err)
+		}
 		o.Prometheus = &v1alpha1.PrometheusProvider{Address: p.Address}
 		if p.SecretRef != "" {
 			o.Prometheus.SecretRef = &corev1.LocalObjectReference{Name: p.SecretRef}

@@ -354,6 +354,11 @@ func TestRenderRefusesBadInput(t *testing.T) {
 			e.Analysis = &project.AnalysisSpec{Builtin: []analysis.BuiltinMetric{{Name: "accuracy", Min: new(0.9)}}}
 			in.App.Spec.Environments["prod"] = e
 		}, `applications/fraud/model.yaml: spec.environments.prod.analysis.builtin[0].name: no built-in analysis "accuracy": use one of error-rate, latency-p99-delta, shadow-agreement`},
+		{"a Prometheus address with its scheme written twice", func(in *render.Input) {
+			in.App.Spec.Backend = project.BackendMarina
+			in.App.Spec.Analysis = &project.AnalysisSpec{Prometheus: &project.Prometheus{Address: "http://http://127.0.0.1:9090"},
+				Builtin: []analysis.BuiltinMetric{{Name: analysis.ShadowAgreement, Min: new(0.9)}}}
+		}, "applications/fraud/model.yaml: spec.analysis.prometheus.address: prometheus address: want http://host:port or https://host:port"},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {
