@@ -9,6 +9,10 @@ const (
 	ProgressingCondition = "Progressing"
 	// DegradedCondition is True when a rollout was aborted or missed its progress deadline.
 	DegradedCondition = "Degraded"
+	// StalledCondition is kstatus' abnormal-true condition, True while an aborted rollout waits for spec.version to
+	// change: without it a GitOps engine's health check (Flux's wait, kstatus) reads Ready=False as still in
+	// progress and holds back the next revision — the revert — until its timeout.
+	StalledCondition = "Stalled"
 )
 
 // Reasons of a Ready=False condition the controller sets when a reconcile fails before the rollout could move; the

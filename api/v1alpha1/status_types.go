@@ -45,7 +45,7 @@ type ModelDeploymentStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions are Ready, Progressing and Degraded.
+	// Conditions are Ready, Progressing, Degraded and, while an aborted rollout waits for spec.version to change, Stalled.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

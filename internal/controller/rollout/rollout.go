@@ -180,6 +180,7 @@ func (d *decider) steady() {
 	ready := d.o.Workloads[stable].Ready >= d.total()
 	d.setProgressing(metav1.ConditionFalse, ReasonStable, fmt.Sprintf("version %s is stable", stable))
 	d.setCondition(v1alpha1.DegradedCondition, metav1.ConditionFalse, ReasonStable, "")
+	meta.RemoveStatusCondition(&d.st.Conditions, v1alpha1.StalledCondition)
 	if ready {
 		d.setCondition(v1alpha1.ReadyCondition, metav1.ConditionTrue, ReasonAvailable, fmt.Sprintf("version %s: %d/%d replicas ready", stable, d.o.Workloads[stable].Ready, d.total()))
 	} else {
@@ -198,6 +199,7 @@ func (d *decider) start(v string) {
 	d.st.AbortMessage, d.st.AnalysisRuns = "", nil
 	d.st.Weights = &v1alpha1.TrafficWeights{Stable: 100}
 	meta.RemoveStatusCondition(&d.st.Conditions, v1alpha1.DegradedCondition)
+	meta.RemoveStatusCondition(&d.st.Conditions, v1alpha1.StalledCondition)
 	d.event(false, "RolloutStarted", fmt.Sprintf("rolling out %s over %s (%s)", v, d.st.StableVersion, d.st.Strategy))
 }
 
@@ -222,6 +224,8 @@ func (d *decider) holdAborted() {
 	d.analysis = ""
 	c := meta.FindStatusCondition(d.st.Conditions, v1alpha1.DegradedCondition)
 	d.setProgressing(metav1.ConditionFalse, c.Reason, d.st.AbortMessage)
+	d.setCondition(v1alpha1.StalledCondition, metav1.ConditionTrue, c.Reason,
+		fmt.Sprintf("rollout of %s aborted: set spec.version to another version (marina rollback, or the controller's write-back)", d.st.CanaryVersion))
 	d.setCondition(v1alpha1.ReadyCondition, metav1.ConditionFalse, c.Reason,
 		fmt.Sprintf("rollout of %s aborted, %s serves: %s", d.st.CanaryVersion, d.st.StableVersion, d.st.AbortMessage))
 }

@@ -201,7 +201,8 @@ func TestAbort(t *testing.T) {
 			tt.setup(c)
 			d := c.reconcile()
 			if !d.WriteBack || d.Replicas["1.0.0"] != 2 || d.Replicas["1.1.0"] != 0 || c.md.Status.Weights.Stable != 100 ||
-				cond(c.md, v1alpha1.DegradedCondition).Reason != tt.wantReason || c.md.Status.AbortMessage == "" {
+				cond(c.md, v1alpha1.DegradedCondition).Reason != tt.wantReason || c.md.Status.AbortMessage == "" ||
+				cond(c.md, v1alpha1.StalledCondition).Status != metav1.ConditionTrue {
 				t.Fatalf("abort: %+v\nstatus %+v", d, c.md.Status)
 			}
 			// Later reconciles hold the abort and do not write to Git again.
@@ -212,10 +213,30 @@ func TestAbort(t *testing.T) {
 			}
 			// A new version starts a new rollout.
 			c.md.Spec.Version = "1.2.0"
-			if c.reconcile(); c.md.Status.CanaryVersion != "1.2.0" || c.md.Status.AbortMessage != "" || cond(c.md, v1alpha1.DegradedCondition).Status == metav1.ConditionTrue {
+			if c.reconcile(); c.md.Status.CanaryVersion != "1.2.0" || c.md.Status.AbortMessage != "" || cond(c.md, v1alpha1.DegradedCondition).Status == metav1.ConditionTrue ||
+				meta.FindStatusCondition(c.md.Status.Conditions, v1alpha1.StalledCondition) != nil {
 				t.Fatalf("a new version after an abort: %+v", c.md.Status)
 			}
 		})
+	}
+}
+
+// TestAnAbortIsStalledUntilSpecVersionGoesBack: an aborted rollout says Stalled (kstatus' "failed", which ends a
+// GitOps engine's health check at once) until the revert sets spec.version back; then the stable version is Ready.
+func TestAnAbortIsStalledUntilSpecVersionGoesBack(t *testing.T) {
+	c := newCluster(t, md("1.0.0", 2, canary(analysis("errors"), weight(50))))
+	c.reconcile()
+	c.md.Spec.Version = "1.1.0"
+	c.reconcile()
+	c.analysis = v1alpha1.AnalysisFailed
+	c.reconcile()
+	if s := cond(c.md, v1alpha1.StalledCondition); s.Status != metav1.ConditionTrue || s.Reason != rollout.ReasonAborted {
+		t.Fatalf("after the abort, Stalled = %+v", s)
+	}
+	c.md.Spec.Version = "1.0.0"
+	c.reconcile()
+	if meta.FindStatusCondition(c.md.Status.Conditions, v1alpha1.StalledCondition) != nil || cond(c.md, v1alpha1.ReadyCondition).Status != metav1.ConditionTrue {
+		t.Fatalf("after the revert: %+v", c.md.Status.Conditions)
 	}
 }
 
