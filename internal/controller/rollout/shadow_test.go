@@ -92,9 +92,8 @@ func TestShadowWithStepsGoesOnAsACanaryAfterTheShadowPasses(t *testing.T) {
 	}
 }
 
-// TestShadowWithStepsAborts: a failure in the shadow or in any of its canary steps aborts as a canary's does, and
-// a shadow that fails never reaches the steps.
-func TestShadowWithStepsAborts(t *testing.T) {
+// TestAFailureInTheShadowOrInAnyOfItsStepsAbortsAsACanarysDoes, and a shadow that fails never reaches its steps.
+func TestAFailureInTheShadowOrInAnyOfItsStepsAbortsAsACanarysDoes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
