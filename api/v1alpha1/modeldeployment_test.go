@@ -43,6 +43,11 @@ func TestTypesTakeWhatRenderEmits(t *testing.T) {
 		{"take shadow traffic for a while", func(s *project.Settings) {
 			s.Strategy = &project.Strategy{Shadow: &project.Shadow{Percent: 100, Duration: "2.5h"}}
 		}},
+		{"take shadow traffic, then canary steps", func(s *project.Settings) {
+			s.Strategy = &project.Strategy{Shadow: &project.Shadow{Percent: 25, Duration: "30m", Steps: []project.CanaryStep{
+				{SetWeight: int32p(20)}, {Analysis: &project.Analysis{Template: "error-rate"}}, {Pause: &project.Pause{}}, {SetWeight: int32p(50)},
+			}}}
+		}},
 		{"take KEDA scaling instead of replicas", func(s *project.Settings) {
 			s.Scaling = &project.Scaling{KEDA: &project.KEDA{Min: 0, Max: 20, Query: "sum(rate(marina_requests_total[1m]))", Threshold: "50", ServerAddress: "http://prometheus:9090"}}
 		}},

@@ -57,8 +57,9 @@ type ModelDeploymentStatus struct {
 	// +optional
 	Strategy StrategyType `json:"strategy,omitempty"`
 
-	// CurrentStepIndex is the index in spec.strategy.canary.steps of the step in progress; it equals the number of
-	// steps when all are done.
+	// CurrentStepIndex is the step in progress. For a canary it is the index in spec.strategy.canary.steps, and
+	// the number of steps when all are done. For a shadow, 0 brings the new version up, 1 mirrors and judges it,
+	// 2+i is spec.strategy.shadow.steps[i], and 2 plus the number of steps brings it to full size.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	CurrentStepIndex *int32 `json:"currentStepIndex,omitempty"`

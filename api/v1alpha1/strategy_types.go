@@ -12,7 +12,8 @@ type Strategy struct {
 	// +optional
 	BlueGreen *BlueGreenStrategy `json:"blueGreen,omitempty"`
 
-	// Shadow mirrors a share of traffic to the new version and compares its answers, serving only the old one's.
+	// Shadow mirrors a share of traffic to the new version and compares its answers, serving only the old one's,
+	// then brings the new version in at once or in canary steps.
 	// +optional
 	Shadow *ShadowStrategy `json:"shadow,omitempty"`
 }
@@ -69,7 +70,8 @@ type BlueGreenStrategy struct {
 	ScaleDownDelay DurationString `json:"scaleDownDelay,omitempty"`
 }
 
-// ShadowStrategy mirrors traffic to the new version for a while before it replaces the old one.
+// ShadowStrategy mirrors traffic to the new version for a while before it replaces the old one: at once, or as a
+// canary in steps.
 type ShadowStrategy struct {
 	// Percent is the share of requests mirrored to the new version.
 	// +kubebuilder:validation:Minimum=1
@@ -79,4 +81,11 @@ type ShadowStrategy struct {
 	// Duration is how long to mirror before promoting; unset waits to be promoted.
 	// +optional
 	Duration DurationString `json:"duration,omitempty"`
+
+	// Steps run after the shadow has passed (its analysis and duration): they shift live traffic to the new
+	// version as a canary's steps do, with mirroring stopped, and the new version takes all traffic after the
+	// last one. None brings it to full size at once.
+	// +optional
+	// +kubebuilder:validation:MaxItems=100
+	Steps []CanaryStep `json:"steps,omitempty"`
 }

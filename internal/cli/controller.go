@@ -126,7 +126,8 @@ else the replica ratio; status.weights always holds them, for marina router.
 
 A new spec.version rolls out by the strategy: canary steps (setWeight, pause,
 analysis), blue-green (preview, switch, scale-down delay) or shadow (mirror a
-share for a duration, judged by analysis). Every time and count lives in the
+share for a duration, judged by analysis, then take live traffic at once or in
+canary steps). Every time and count lives in the
 status, so a restarted controller resumes the same step with the same remaining
 time. A failed analysis or a missed progress deadline aborts: all traffic back
 to the stable version, the canary scaled to zero, Degraded=True and an Event.

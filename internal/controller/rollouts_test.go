@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -33,6 +34,7 @@ import (
 	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/release"
 	"github.com/marina-dev/marina/internal/repo/repotest"
+	"github.com/marina-dev/marina/internal/router"
 	"github.com/marina-dev/marina/internal/testenv"
 	"github.com/marina-dev/marina/internal/writeback"
 )
@@ -196,6 +198,67 @@ func TestRolloutsOnARealControlPlane(t *testing.T) {
 		if steps := h.Steps("1.1.0"); !slices.Equal(steps, []int32{0, 1, 2}) {
 			t.Fatalf("steps seen in status %v, want [0 1 2]", steps)
 		}
+	})
+
+	t.Run("a shadow with steps mirrors, then moves live traffic 50/50 and 0/100, and is promoted", func(t *testing.T) {
+		t.Parallel()
+		ns := namespace(t, c, "e2e-shadow-steps")
+		route := httpRoute(ns, e2eModel)
+		if err := c.Client.Create(context.Background(), route); err != nil {
+			t.Fatal(err)
+		}
+		// 4 replicas and a 25% shadow: the shadow's one pod is short of the 50% step's two, so every step waits for
+		// pods and shows in status and in the route. Without the router the HTTPRoute splits and mirrors.
+		md := e2eDeployment(ns, "1.0.0", "", nil)
+		md.Spec.Replicas = new(int32(4))
+		md.Spec.Router = &v1alpha1.Router{Enabled: new(false)}
+		md.Spec.Strategy = &v1alpha1.Strategy{Shadow: &v1alpha1.ShadowStrategy{Percent: 25, Duration: "2s",
+			Steps: []v1alpha1.CanaryStep{{SetWeight: new(int32(50))}, {SetWeight: new(int32(100))}}}}
+		create(t, c, md)
+		waitOn(t, c, ns, "1.0.0 Ready", time.Minute, ready)
+		h := c.WatchStatus(t, ns)
+		splits := watchRoute(t, c, route)
+		updateIn(t, c, ns, func(md *v1alpha1.ModelDeployment) { md.Spec.Version = "1.1.0" })
+		got := waitOn(t, c, ns, "promotion of 1.1.0", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
+			return md.Status.StableVersion == "1.1.0" && ready(md)
+		})
+		h.Through(t, got)
+		if steps := h.Steps("1.1.0"); !slices.Equal(steps, []int32{0, 1, 2, 3}) {
+			t.Fatalf("steps seen in status %v, want [0 1 2 3] (bring up, mirror, 50%%, 100%%); statuses seen:%s", steps, h)
+		}
+		for i, want := range map[int32]v1alpha1.TrafficWeights{1: {Stable: 100, Shadow: 25}, 2: {Stable: 50, Canary: 50}, 3: {Canary: 100}} {
+			if w := weightsAt(h, "1.1.0", i); w != want {
+				t.Errorf("status weights at step %d: %+v, want %+v", i, w, want)
+			}
+		}
+		wantRoute := []v1alpha1.TrafficWeights{{Stable: 100}, {Stable: 100, Shadow: 25}, {Stable: 50, Canary: 50}, {Canary: 100}, {Stable: 100}}
+		if seen := splits(t); !slices.Equal(seen, wantRoute) {
+			t.Errorf("the HTTPRoute went %+v, want %+v", seen, wantRoute)
+		}
+		// What marina router loads from each status: never a mirror beside a live canary, which it refuses.
+		src := &router.ModelDeploymentSource{Namespace: ns, Name: e2eModel, Base: router.Config{Listen: "127.0.0.1:0"}}
+		var routed []string
+		for _, st := range h.Statuses() {
+			cfg, err := src.Config(&v1alpha1.ModelDeployment{Spec: got.Spec, Status: st})
+			if err != nil {
+				t.Fatalf("the router refuses a status the rollout wrote: %v", err)
+			}
+			r := ""
+			for _, u := range cfg.Upstreams {
+				r += fmt.Sprintf("%s=%d ", u.Version, u.Weight)
+			}
+			if s := cfg.Shadow; s != nil {
+				r += fmt.Sprintf("shadow %s=%g", s.Version, s.Percent)
+			}
+			if r = strings.TrimSpace(r); len(routed) == 0 || routed[len(routed)-1] != r {
+				routed = append(routed, r)
+			}
+		}
+		if want := []string{"1.0.0=100", "1.0.0=100 1.1.0=0", "1.0.0=100 shadow 1.1.0=25", "1.0.0=50 1.1.0=50", "1.0.0=0 1.1.0=100", "1.1.0=100"}; !slices.Equal(routed, want) {
+			t.Errorf("the router routed %q, want %q", routed, want)
+		}
+		waitReplicas(t, c, ns, "iris-classifier-1-1-0", 4)
+		waitGoneIn(t, c, ns, "iris-classifier-1-0-0")
 	})
 
 	t.Run("a GPU model rolls out within a quota of 2 GPUs without a Pod refused or left Pending", func(t *testing.T) {
@@ -447,6 +510,89 @@ func weightsAt(h *testenv.StatusHistory, version string, i int32) v1alpha1.Traff
 		if st.CanaryVersion == version && st.CurrentStepIndex != nil && *st.CurrentStepIndex == i && st.Weights != nil {
 			w = *st.Weights
 		}
+	}
+	return w
+}
+
+// watchRoute records the splits of route's first rule (Stable and Canary the weights of NAME-stable and
+// NAME-canary, Shadow the percent its RequestMirror sends) from now on, each change once. The function it returns
+// waits until the watch has delivered the route as it is now and lists them.
+func watchRoute(t *testing.T, c *testenv.Cluster, route *unstructured.Unstructured) func(*testing.T) []v1alpha1.TrafficWeights {
+	t.Helper()
+	wc, err := client.NewWithWatch(c.Config, client.Options{Scheme: testenv.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(route.GroupVersionKind().GroupVersion().WithKind("HTTPRouteList"))
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w, err := wc.Watch(ctx, list, client.InNamespace(route.GetNamespace()), client.MatchingFields{"metadata.name": route.GetName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var splits []v1alpha1.TrafficWeights
+	seen := map[string]bool{}
+	go func() {
+		for ev := range w.ResultChan() {
+			u, ok := ev.Object.(*unstructured.Unstructured)
+			if !ok {
+				continue
+			}
+			s := routeSplit(u)
+			mu.Lock()
+			if len(splits) == 0 || splits[len(splits)-1] != s {
+				splits = append(splits, s)
+			}
+			seen[u.GetResourceVersion()] = true
+			mu.Unlock()
+		}
+	}()
+	return func(t *testing.T) []v1alpha1.TrafficWeights {
+		t.Helper()
+		now := route.DeepCopy()
+		if err := c.Client.Get(context.Background(), client.ObjectKeyFromObject(now), now); err != nil {
+			t.Fatal(err)
+		}
+		wctx, stop := context.WithTimeout(context.Background(), 30*time.Second)
+		defer stop()
+		if err := eventually.Poll(wctx, func(context.Context) (bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return seen[now.GetResourceVersion()], nil
+		}); err != nil {
+			t.Fatalf("the watch did not deliver the HTTPRoute at resourceVersion %s: %v", now.GetResourceVersion(), err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(splits)
+	}
+}
+
+// routeSplit is the split of the first rule of an HTTPRoute for model e2eModel.
+func routeSplit(route *unstructured.Unstructured) v1alpha1.TrafficWeights {
+	var w v1alpha1.TrafficWeights
+	rules, _, _ := unstructured.NestedSlice(route.Object, "spec", "rules")
+	if len(rules) == 0 {
+		return w
+	}
+	rule, _ := rules[0].(map[string]any)
+	refs, _ := rule["backendRefs"].([]any)
+	for _, r := range refs {
+		ref, _ := r.(map[string]any)
+		weight, _ := ref["weight"].(int64)
+		switch ref["name"] {
+		case e2eModel + "-stable":
+			w.Stable = int32(weight)
+		case e2eModel + "-canary":
+			w.Canary = int32(weight)
+		}
+	}
+	filters, _ := rule["filters"].([]any)
+	for _, f := range filters {
+		percent, _, _ := unstructured.NestedInt64(f.(map[string]any), "requestMirror", "percent")
+		w.Shadow += int32(percent)
 	}
 	return w
 }

@@ -208,10 +208,12 @@ type BlueGreen struct {
 	ScaleDownDelay string `json:"scaleDownDelay,omitempty"`
 }
 
-// Shadow mirrors a share of traffic to the new version and compares its answers.
+// Shadow mirrors a share of traffic to the new version and compares its answers; once that has passed, Steps (if
+// any) shift live traffic to it as a canary's do.
 type Shadow struct {
-	Percent  int32  `json:"percent"`
-	Duration string `json:"duration,omitempty"`
+	Percent  int32        `json:"percent"`
+	Duration string       `json:"duration,omitempty"`
+	Steps    []CanaryStep `json:"steps,omitempty"`
 }
 
 // Resolve merges the environment's settings over the shared ones, field by field.

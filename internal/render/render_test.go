@@ -164,6 +164,22 @@ var cases = []renderCase{
       replicas: 2
       strategy: {shadow: {percent: 50, duration: 30m}}
 `},
+	{name: "marina-shadow-canary-steps", traffic: "gateway", env: "prod", size: 350, app: `
+  backend: marina
+  analysis:
+    builtin:
+      - {name: shadow-agreement, min: 0.95}
+      - {name: error-rate, max: 0.01}
+  environments:
+    prod:
+      version: 1.1.0
+      replicas: 4
+      strategy:
+        shadow:
+          percent: 25
+          duration: 30m
+          steps: [{setWeight: 20}, {analysis: {template: error-rate}}, {pause: {duration: 10m}}, {setWeight: 50}, {pause: {}}]
+`},
 	{name: "marina-writeback-commit", traffic: "gateway", env: "prod", size: 350, app: writeBackApp},
 	{name: "marina-writeback-staging-pr", traffic: "gateway", env: "staging", size: 350, app: writeBackApp},
 }

@@ -31,6 +31,18 @@ func TestARenderedModelDeploymentIsCheckedAgainstMarinasCRD(t *testing.T) {
 	}
 }
 
+// A shadow whose steps name the templates its built-in analyses make renders a ModelDeployment the CRD takes.
+func TestAShadowWithStepsOnTemplatesThatAreOnIsValid(t *testing.T) {
+	t.Parallel()
+	rep := run(t, fixture(t, replace(app, "  backend: plain\n", "  backend: marina\n  analysis:\n"+
+		"    builtin: [{name: shadow-agreement, min: 0.95}, {name: error-rate, max: 0.01}]\n"+
+		"  strategy: {shadow: {percent: 10, duration: 30m, steps: [{setWeight: 50}, {analysis: {template: error-rate}}, {pause: {}}, {setWeight: 100}]}}\n"), nil),
+		validate.Options{})
+	if rep.Errors() != 0 || rep.Warnings() != 0 {
+		t.Fatalf("want no errors or warnings:\n%s", dump(rep))
+	}
+}
+
 func TestABadModelDeploymentIsReportedOffline(t *testing.T) {
 	t.Parallel()
 	const md = "gitops/flux/modeldeployment.yaml"

@@ -9,8 +9,8 @@ import (
 	"github.com/marina-dev/marina/internal/release"
 )
 
-// CheckPromotion judges a prospect with the rules validate applies to it once committed: the strategy its backend
-// must carry out, the environment's policies of marina.yaml and the quality gates on the promoted version. It is
+// CheckPromotion judges a prospect with the rules validate applies to it once committed: the strategy (its backend
+// must carry it out, its analysis steps must name templates that are on), the environment's policies of marina.yaml and the quality gates on the promoted version. It is
 // promote's release.Promotion.Check, so promote never commits a state validate rejects; it reports errors only.
 func CheckPromotion(p release.Prospect) []release.Problem {
 	var out []release.Problem
@@ -50,6 +50,7 @@ func promotion(p release.Prospect) []Finding {
 		}
 	}
 	findings = append(findings, v.checkStrategy(a, p.Env)...)
+	findings = append(findings, checkAnalysisSteps(a, p.Env)...)
 	findings = append(findings, v.checkPolicy(a, p.Env, promoted)...)
 	if promoted != nil {
 		findings = append(findings, v.checkGates(a, p.Env, promoted)...)

@@ -52,6 +52,11 @@ func TestCheckPromotionFindsWhatValidateWouldRejectAfterTheCommit(t *testing.T) 
 			func(s string) string {
 				return strings.Replace(s, "      version: 1.1.0\n", "      version: 1.1.0\n      strategy: {canary: {steps: [{setWeight: 20}]}}\n", 1)
 			}, []string{"strategy-backend"}},
+		{"a shadow's analysis step naming a template that is not on", "staging",
+			func(s string) string {
+				s = strings.Replace(s, "  backend: plain\n", "  backend: marina\n", 1)
+				return strings.Replace(s, "      version: 1.1.0\n", "      version: 1.1.0\n      strategy: {shadow: {percent: 10, steps: [{analysis: {template: error-rate}}]}}\n", 1)
+			}, []string{"strategy-analysis-template"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

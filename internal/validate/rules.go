@@ -52,6 +52,8 @@ var Rules = []Rule{
 		"spec.environments.<env>.version must have a models/<model>/v<version>.json. Register it with `marina model register`, or promote a registered version with `marina promote`."},
 	{"strategy-backend", SeverityError, "An environment asks for a rollout strategy its backend cannot carry out",
 		"Only spec.backend: marina (a ModelDeployment that marina controller rolls out) runs canary, blueGreen and shadow; plain and kserve would replace the version in one rolling update, so the strategy would be silently ignored. Set spec.backend: marina and install marina controller, or remove the strategy."},
+	{"strategy-analysis-template", SeverityError, "An analysis step names a template the rendered ModelDeployment does not have",
+		"An analysis step of a canary, or of a shadow's steps, runs a template of the ModelDeployment marina render writes: shadow (when a shadow-* built-in analysis is on) and one template per other built-in analysis, named like it, from the environment's analysis.builtin in model.yaml. marina controller cannot measure any other name, so the rollout would abort at that step. Turn the analysis on in analysis.builtin (e.g. {name: error-rate, max: 0.01}), or name a template that is on."},
 	{"version-blocked", SeverityError, "An environment deploys a blocked version",
 		"A version is blocked after a failed rollout or by hand. Deploy another version with `marina promote NAME@VERSION --env ENV`, or go back with `marina rollback NAME --env ENV`."},
 	{"version-archived", SeverityWarning, "An environment deploys an archived version",

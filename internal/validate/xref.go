@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/marina-dev/marina/internal/analysis"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/repo"
@@ -115,6 +116,7 @@ func (v *validation) checkApplicationRefs(a *application) []Finding {
 			}
 		}
 		out = append(out, v.checkStrategy(a, env)...)
+		out = append(out, checkAnalysisSteps(a, env)...)
 		vf := v.versions[model.File(m, es.Version)]
 		vline := a.line("spec", "environments", env, "version")
 		switch {
@@ -251,6 +253,55 @@ func (v *validation) checkStrategy(a *application, env string) []Finding {
 	}
 	keys := strings.Split(field, ".")
 	return []Finding{finding("strategy-backend", a.file, field, a.line(keys...), project.UnsupportedStrategyHint, "%s", msg)}
+}
+
+// checkAnalysisSteps reports the analysis steps of env's strategy (a canary's, or a shadow's steps) that name a
+// template the ModelDeployment render writes for env will not have: the controller would abort at that step.
+func checkAnalysisSteps(a *application, env string) []Finding {
+	spec := a.spec.Spec
+	e, ok := spec.Resolve(env)
+	if !ok || spec.BackendName() != project.BackendMarina || e.Strategy == nil {
+		return nil // another backend runs no steps (strategy-backend says so)
+	}
+	kind, steps := "canary", []project.CanaryStep(nil)
+	switch {
+	case e.Strategy.Canary != nil:
+		steps = e.Strategy.Canary.Steps
+	case e.Strategy.Shadow != nil:
+		kind, steps = "shadow", e.Strategy.Shadow.Steps
+	}
+	var builtin []analysis.BuiltinMetric
+	if e.Analysis != nil {
+		builtin = e.Analysis.Builtin
+	}
+	templates, err := analysis.BuiltinTemplates("", builtin, analysis.BuiltinOptions{})
+	if err != nil {
+		return nil // a built-in analysis render refuses: the schema finding names it
+	}
+	var have []string
+	for _, t := range templates {
+		have = append(have, t.Name)
+	}
+	keys := []string{"spec", "strategy"}
+	if spec.Environments[env].Strategy != nil {
+		keys = []string{"spec", "environments", env, "strategy"}
+	}
+	hint := "turn it on in analysis.builtin (e.g. {name: error-rate, max: 0.01}), or fix the step"
+	if len(have) > 0 {
+		hint += " (templates in " + env + ": " + strings.Join(have, ", ") + ")"
+	}
+	var out []Finding
+	for i, st := range steps {
+		if st.Analysis == nil || slices.Contains(have, st.Analysis.Template) {
+			continue
+		}
+		at := append(slices.Clone(keys), kind, "steps", fmt.Sprint(i), "analysis", "template")
+		field := fmt.Sprintf("%s.%s.steps[%d].analysis.template", strings.Join(keys, "."), kind, i)
+		out = append(out, finding("strategy-analysis-template", a.file, field, a.line(at...), hint,
+			"step %d of the %s runs analysis template %q, which the ModelDeployment rendered for %s does not have",
+			i, kind, st.Analysis.Template, env))
+	}
+	return out
 }
 
 // checkFetchable flags a deployed version whose artifact only the repository holds: the rendered server cannot

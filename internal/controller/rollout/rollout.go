@@ -160,13 +160,13 @@ func (d *decider) decide() {
 	}
 	switch d.st.Strategy {
 	case v1alpha1.StrategyCanary:
-		d.canary(d.md.Spec.Strategy.Canary.Steps)
+		d.canary(d.md.Spec.Strategy.Canary.Steps, 0)
 	case v1alpha1.StrategyBlueGreen:
 		d.blueGreen(d.md.Spec.Strategy.BlueGreen)
 	case v1alpha1.StrategyShadow:
 		d.shadow(d.md.Spec.Strategy.Shadow)
 	default:
-		d.canary(nil) // a rolling update is a canary without steps
+		d.canary(nil, 0) // a rolling update is a canary without steps
 	}
 }
 
@@ -263,11 +263,17 @@ func (d *decider) rolling(reason, msg string) {
 	d.setCondition(v1alpha1.ReadyCondition, metav1.ConditionFalse, reason, msg)
 }
 
-// advance moves to the next step now.
+// advance moves to the next step now. The analysis observed was the run of the step it leaves, and a resume it
+// consumed is spent: neither may also pass the next step (two analysis steps in a row, or a shadow's analysis and
+// an analysis step right after it).
 func (d *decider) advance() {
 	i := *d.st.CurrentStepIndex + 1
 	now := metav1.NewTime(d.o.Now)
 	d.st.CurrentStepIndex, d.st.StepStartTime = &i, &now
+	d.o.Analysis, d.o.AnalysisMessage, d.o.AnalysisErroring = "", "", false
+	if d.consumeResume {
+		d.o.Resume = false
+	}
 }
 
 // elapsed is the time spent in the current step.

@@ -241,11 +241,21 @@ func TestAnAbortIsStalledUntilSpecVersionGoesBack(t *testing.T) {
 }
 
 // TestGPUModelNeverExceedsTheQuota rolls a 2-replica, 1-GPU-per-pod model out in a namespace whose quota holds
-// exactly 2 GPUs: the simulated cluster fails the test if any decision needs a third.
+// exactly the GPUs the strategy needs at least (a shadow runs its mirror's pod beside the stable ones): the
+// simulated cluster fails the test if any decision needs one more.
 func TestGPUModelNeverExceedsTheQuota(t *testing.T) {
-	for _, s := range []*v1alpha1.Strategy{canary(weight(50), weight(100)), nil} {
-		c := newCluster(t, md("1.0.0", 2, s))
-		c.gpuPerPod, c.gpuQuota = 1, 2
+	for _, tt := range []struct {
+		name  string
+		s     *v1alpha1.Strategy
+		quota int64
+	}{
+		{"canary", canary(weight(50), weight(100)), 2},
+		{"rolling update", nil, 2},
+		{"shadow", shadow(50, ""), 3},
+		{"shadow with canary steps", shadow(50, "", weight(50), weight(100)), 3},
+	} {
+		c := newCluster(t, md("1.0.0", 2, tt.s))
+		c.gpuPerPod, c.gpuQuota = 1, tt.quota
 		c.reconcile()
 		c.md.Spec.Version = "1.1.0"
 		for i := 0; i < 20 && c.md.Status.StableVersion != "1.1.0"; i++ {
@@ -253,8 +263,23 @@ func TestGPUModelNeverExceedsTheQuota(t *testing.T) {
 			c.reconcile()
 		}
 		if c.md.Status.StableVersion != "1.1.0" || c.workloads["1.1.0"].Replicas != 2 || len(c.workloads) != 1 {
-			t.Fatalf("strategy %+v: not promoted within the quota: %+v", s, c.md.Status)
+			t.Fatalf("%s: not promoted within the quota: %+v", tt.name, c.md.Status)
 		}
+	}
+}
+
+// TestEachAnalysisStepRunsItsOwnAnalysis: the analysis that passed one step is not the next step's; two analysis
+// steps in a row run two analyses.
+func TestEachAnalysisStepRunsItsOwnAnalysis(t *testing.T) {
+	c := newCluster(t, md("1.0.0", 2, canary(analysis("error-rate"), analysis("latency"))))
+	c.reconcile()
+	c.md.Spec.Version = "1.1.0"
+	if d := c.reconcile(); d.Analysis != "error-rate" {
+		t.Fatalf("step 0: analysis %q, want error-rate", d.Analysis)
+	}
+	c.analysis = v1alpha1.AnalysisSuccessful
+	if d := c.reconcile(); d.Analysis != "latency" || *c.md.Status.CurrentStepIndex != 1 {
+		t.Fatalf("after error-rate passed: step %d runs analysis %q, want step 1 running latency", *c.md.Status.CurrentStepIndex, d.Analysis)
 	}
 }
 

@@ -14,11 +14,17 @@ const DefaultScaleDownDelay = 30 * time.Second
 // their GPUs within seconds.
 const gpuRetry = 2 * time.Second
 
-// canary walks the steps; after the last one the canary takes all replicas and becomes stable.
-func (d *decider) canary(steps []v1alpha1.CanaryStep) {
+// shadowSteps is the status step index of a shadow's first canary step: 0 brings the shadow up, 1 mirrors and
+// judges it.
+const shadowSteps = 2
+
+// canary walks the steps, the first of which is status step first (0 for a canary, shadowSteps after a shadow);
+// after the last one the canary takes all replicas and becomes stable.
+func (d *decider) canary(steps []v1alpha1.CanaryStep, first int32) {
 	total := d.total()
 	for {
-		i := int(*d.st.CurrentStepIndex)
+		at := *d.st.CurrentStepIndex
+		i := int(at - first)
 		if i >= len(steps) {
 			// placeAndWait looks again soon while the GPU quota holds the canary back: nothing it watches
 			// changes when the quota frees up.
@@ -38,13 +44,13 @@ func (d *decider) canary(steps []v1alpha1.CanaryStep) {
 			d.advance()
 		case step.Pause != nil:
 			d.place(ceilPercent(total, d.st.Weights.Canary))
-			if !d.pause(duration(step.Pause.Duration), fmt.Sprintf("step %d: pause", i)) {
+			if !d.pause(duration(step.Pause.Duration), fmt.Sprintf("step %d: pause", at)) {
 				return
 			}
 			d.advance()
 		case step.Analysis != nil:
 			d.place(ceilPercent(total, d.st.Weights.Canary))
-			if !d.analyze(step.Analysis.Template, fmt.Sprintf("step %d", i)) {
+			if !d.analyze(step.Analysis.Template, fmt.Sprintf("step %d", at)) {
 				return
 			}
 			d.advance()
@@ -89,7 +95,8 @@ func (d *decider) blueGreen(bg *v1alpha1.BlueGreenStrategy) {
 }
 
 // shadow mirrors a percentage of requests to the new version (sized for that share) for the duration, judged by
-// the first analysis template when there is one, then brings it to full size and makes it stable.
+// the first analysis template when there is one. Then the mirror stops and the new version takes live traffic
+// through the shadow's canary steps, as a canary's; without steps it goes to full size and becomes stable at once.
 func (d *decider) shadow(sh *v1alpha1.ShadowStrategy) {
 	total, v := d.total(), d.st.CanaryVersion
 	d.replicas[d.st.StableVersion] = total
@@ -122,12 +129,10 @@ func (d *decider) shadow(sh *v1alpha1.ShadowStrategy) {
 			return
 		}
 		d.advance()
+		d.st.Weights = &v1alpha1.TrafficWeights{Stable: 100} // the mirror stops; the steps move live traffic
 		fallthrough
-	default: // full size, then stable
-		d.st.Weights = &v1alpha1.TrafficWeights{Stable: 100}
-		if d.placeExtra(v, total) && d.waitReady(v, total) {
-			d.promote()
-		}
+	default: // the canary steps, then full size and stable
+		d.canary(sh.Steps, shadowSteps)
 	}
 }
 
