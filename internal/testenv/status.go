@@ -141,8 +141,8 @@ func (h *StatusHistory) LastRun(name string) v1alpha1.AnalysisRunStatus {
 	return run
 }
 
-// WaitForModelDeployment polls the ModelDeployment key until cond holds and returns it; after timeout it fails tb
-// with what and the last status.
+// WaitForModelDeployment polls the ModelDeployment key (which may not exist yet) until cond holds and returns it;
+// after timeout it fails tb with what and the last status.
 func (c *Cluster) WaitForModelDeployment(tb TB, key client.ObjectKey, what string, timeout time.Duration, cond func(*v1alpha1.ModelDeployment) bool) *v1alpha1.ModelDeployment {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -150,7 +150,7 @@ func (c *Cluster) WaitForModelDeployment(tb TB, key client.ObjectKey, what strin
 	md := &v1alpha1.ModelDeployment{}
 	err := eventually.Poll(ctx, func(ctx context.Context) (bool, error) {
 		if err := c.Client.Get(ctx, key, md); err != nil {
-			return false, err
+			return false, client.IgnoreNotFound(err) // not there yet: a GitOps engine is still applying it
 		}
 		return cond(md), nil
 	})

@@ -12,16 +12,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/doctor"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/testenv"
 )
-
-// fluxKustomizations are the Kustomizations marina init writes for staging and prod.
-var fluxKustomizations = []string{
-	"ml-platform", "ml-platform-infrastructure", "ml-platform-infra-staging", "ml-platform-infra-prod",
-	"ml-platform-apps-staging", "ml-platform-apps-prod",
-}
 
 // fluxPoll is the GitRepository interval the test's team sets (marina init writes 1m).
 const fluxPoll = "5s"
@@ -41,7 +36,9 @@ func TestFlux(t *testing.T) {
 		}
 	})
 
-	flux := engine{name: "Flux", dir: "flux", applied: fluxApplied, setting: "GitRepository interval " + fluxPoll}
+	flux := engine{name: "Flux", dir: "flux", applied: func(ctx context.Context, c client.Client, rev string) (bool, string) {
+		return fluxApplied(ctx, c, rev)
+	}, setting: "GitRepository interval " + fluxPoll}
 	flux.deliver(t, c, r)
 	fluxObject := func(ctx context.Context, kind, name string) (*unstructured.Unstructured, error) {
 		group := map[string]string{"GitRepository": "source", "Kustomization": "kustomize"}[kind]
@@ -111,8 +108,9 @@ func fluxReconcile(t *testing.T, c *testenv.Cluster, name string) {
 	})
 }
 
-// fluxApplied reports whether the GitRepository has fetched rev and every Kustomization applied it and is Ready.
-func fluxApplied(ctx context.Context, c client.Client, rev string) (bool, string) {
+// fluxApplied reports whether the GitRepository has fetched rev and the Kustomizations named (every one marina
+// init wrote when none is) applied it and are Ready.
+func fluxApplied(ctx context.Context, c client.Client, rev string, names ...string) (bool, string) {
 	repo, err := getUnstructured(ctx, c, "source.toolkit.fluxcd.io/v1", "GitRepository", testenv.FluxNamespace, "ml-platform")
 	if err != nil {
 		return false, err.Error()
@@ -120,7 +118,21 @@ func fluxApplied(ctx context.Context, c client.Client, rev string) (bool, string
 	if ok, why := conditionTrue(repo, "Ready"); !ok {
 		return false, "GitRepository " + why
 	}
-	for _, name := range fluxKustomizations {
+	if len(names) == 0 {
+		var all unstructured.UnstructuredList
+		all.SetAPIVersion("kustomize.toolkit.fluxcd.io/v1")
+		all.SetKind("KustomizationList")
+		if err := c.List(ctx, &all, client.InNamespace(testenv.FluxNamespace), client.MatchingLabels{v1alpha1.LabelManagedBy: v1alpha1.ManagedBy}); err != nil {
+			return false, err.Error()
+		}
+		for _, k := range all.Items {
+			names = append(names, k.GetName())
+		}
+		if len(names) == 0 {
+			return false, "no Kustomization yet"
+		}
+	}
+	for _, name := range names {
 		k, err := getUnstructured(ctx, c, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", testenv.FluxNamespace, name)
 		if err != nil {
 			return false, err.Error()

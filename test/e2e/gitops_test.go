@@ -49,11 +49,8 @@ func newGitOpsRepo(t *testing.T, engine string, d *dataPath, edit func(work stri
 	bare := filepath.Join(root, "ml-platform.git")
 	example := repotest.ExamplePath()
 	r := &gitopsRepo{work: filepath.Join(t.TempDir(), "ml-platform"), url: server.RepoURL(bare), server: server,
-		v1: filepath.Join(example, "models/iris-classifier/artifacts/v1.0.0.onnx"), v2: onnxtest.Generated(t, "iris-classifier-v2-worse.onnx")}
-	t.Setenv("GIT_AUTHOR_NAME", "e2e")
-	t.Setenv("GIT_AUTHOR_EMAIL", "e2e@marina.dev")
-	t.Setenv("GIT_COMMITTER_NAME", "e2e")
-	t.Setenv("GIT_COMMITTER_EMAIL", "e2e@marina.dev")
+		v1: irisV1(), v2: onnxtest.Generated(t, "iris-classifier-v2-worse.onnx")}
+	repotest.SetIdentity(t, "e2e")
 
 	r.marina(t, "init", r.work, "--repo-url", r.url, "--engine", engine, "--ci", "github")
 	for _, f := range []string{

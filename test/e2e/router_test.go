@@ -35,7 +35,8 @@ func TestTheRouterRoutesAndComparesOnTheRealNode(t *testing.T) {
 	d := startDataPath(t, c, testenv.RealNode{DNS: true}) // the router reaches the versions by their Services' names
 	c.InstallRBAC(t, testenv.Installs[0])
 	runController(t, c.ServiceAccount(t, testenv.ControllerNamespace, "marina-controller").Kubeconfig, "")
-	work, v1, v2 := routedRepo(t, d)
+	v1, v2 := irisV1(), onnxtest.Generated(t, "iris-classifier-v2-worse.onnx")
+	work := routedRepo(t, d, "", "      strategy: {shadow: {percent: 100, duration: 1h}}\n", modelVersion{"1.0.0", v1}, modelVersion{"1.1.0", v2})
 	staging := filepath.Join(work, "applications", "iris-classifier", "staging")
 	c.Create(t, testenv.Kustomize(t, staging)...)
 	t.Cleanup(func() {
@@ -70,18 +71,27 @@ func TestTheRouterRoutesAndComparesOnTheRealNode(t *testing.T) {
 	}
 }
 
-// routedRepo makes staging's repository: marina init; iris-classifier on backend marina, its versions 1.0.0 and
-// the worse 1.1.0 registered and pushed to d's registry; model servers and router on the real node; staging
-// at 1.0.0, rolling out by shadow; rendered. It returns the clone and the two versions' model files.
-func routedRepo(t *testing.T, d *dataPath) (work, v1, v2 string) {
+// modelVersion is one version of iris-classifier and its model file.
+type modelVersion struct{ version, file string }
+
+// irisV1 is iris-classifier 1.0.0's model file, from the example repository.
+func irisV1() string {
+	return filepath.Join(repotest.ExamplePath(), "models", "iris-classifier", "artifacts", "v1.0.0.onnx")
+}
+
+// routedRepo makes staging's repository with marina init (--repo-url repoURL, unless ""): iris-classifier on
+// backend marina, versions registered and pushed to d's registry, model servers and router on the real node,
+// staging at the first version with the settings of staging (model.yaml lines under the environment, e.g. its
+// strategy); rendered and committed. It returns the clone.
+func routedRepo(t *testing.T, d *dataPath, repoURL, staging string, versions ...modelVersion) string {
 	t.Helper()
-	work = filepath.Join(t.TempDir(), "ml-platform")
-	for _, kv := range [][2]string{{"GIT_AUTHOR_NAME", "e2e"}, {"GIT_AUTHOR_EMAIL", "e2e@marina.dev"}, {"GIT_COMMITTER_NAME", "e2e"}, {"GIT_COMMITTER_EMAIL", "e2e@marina.dev"}} {
-		t.Setenv(kv[0], kv[1])
+	work := filepath.Join(t.TempDir(), "ml-platform")
+	repotest.SetIdentity(t, "e2e")
+	args := []string{"init", work, "--envs", "staging", "--engine", "flux", "--ci", "github"}
+	if repoURL != "" {
+		args = append(args, "--repo-url", repoURL)
 	}
-	testenv.RunMarina(t, marina, filepath.Dir(work), "init", work, "--envs", "staging", "--engine", "flux", "--ci", "github")
-	v1 = filepath.Join(repotest.ExamplePath(), "models", "iris-classifier", "artifacts", "v1.0.0.onnx")
-	v2 = onnxtest.Generated(t, "iris-classifier-v2-worse.onnx")
+	testenv.RunMarina(t, marina, filepath.Dir(work), args...)
 	placement := func(indent string) string {
 		return fmt.Sprintf("%snodeSelector: {%s: real}\n%stolerations: [{key: %s, operator: Equal, value: real, effect: NoSchedule}]\n",
 			indent, testenv.RealNodeLabel, indent, testenv.RealNodeLabel)
@@ -90,27 +100,21 @@ func routedRepo(t *testing.T, d *dataPath) (work, v1, v2 string) {
 		"metadata:\n  name: iris-classifier\nspec:\n  model: iris-classifier\n  backend: marina\n"+d.runtime()+
 		"  resources:\n    requests: {cpu: 100m, memory: 128Mi}\n    limits: {cpu: \"1\", memory: 512Mi}\n  replicas: 1\n"+
 		placement("  ")+"  router:\n    image: "+d.pull+"\n"+placement("    ")+
-		"  environments:\n    staging:\n      version: 1.0.0\n      strategy: {shadow: {percent: 100, duration: 1h}}\n")
-	for _, v := range []struct{ version, file string }{{"1.0.0", v1}, {"1.1.0", v2}} {
+		"  environments:\n    staging:\n      version: "+versions[0].version+"\n"+staging)
+	for _, v := range versions {
 		testenv.RunMarina(t, marina, work, "model", "register", "iris-classifier", "--version", v.version, "--file", v.file,
 			"--push", "--to", d.reg.Host+"/models/iris-classifier", "--plain-http")
 	}
 	testenv.RunMarina(t, marina, work, "render", "--write")
 	repotest.Git(t, work, "add", "-A")
 	repotest.Git(t, work, "commit", "-qm", "iris-classifier on backend marina, rendered")
-	return work, v1, v2
+	return work
 }
 
-// waitModel waits until staging's iris-classifier ModelDeployment satisfies cond.
-func waitModel(t *testing.T, c *testenv.Cluster, what string, cond func(*v1alpha1.ModelDeployment) bool) {
+// waitModel waits until staging's iris-classifier ModelDeployment satisfies cond and returns it.
+func waitModel(t *testing.T, c *testenv.Cluster, what string, cond func(*v1alpha1.ModelDeployment) bool) *v1alpha1.ModelDeployment {
 	t.Helper()
-	var md v1alpha1.ModelDeployment
-	testenv.WaitUntil(t, what, 4*time.Minute, func(ctx context.Context) (bool, string) {
-		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: routedNamespace, Name: "iris-classifier"}, &md); err != nil {
-			return false, err.Error()
-		}
-		return cond(&md), fmt.Sprintf("status %+v", md.Status)
-	})
+	return c.WaitForModelDeployment(t, client.ObjectKey{Namespace: routedNamespace, Name: "iris-classifier"}, what, 4*time.Minute, cond)
 }
 
 // routerRunning checks that the router's Pods run on the real node, Ready.

@@ -140,9 +140,7 @@ func TestDoctorShowsWhyRenderedModelsDoNotServeOnARealNode(t *testing.T) {
 func brokenRepo(t *testing.T, registry, serve, pull string, models []brokenModel) string {
 	t.Helper()
 	work := filepath.Join(t.TempDir(), "ml-platform")
-	for _, kv := range [][2]string{{"GIT_AUTHOR_NAME", "e2e"}, {"GIT_AUTHOR_EMAIL", "e2e@marina.dev"}, {"GIT_COMMITTER_NAME", "e2e"}, {"GIT_COMMITTER_EMAIL", "e2e@marina.dev"}} {
-		t.Setenv(kv[0], kv[1])
-	}
+	repotest.SetIdentity(t, "e2e")
 	testenv.RunMarina(t, marina, filepath.Dir(work), "init", work, "--envs", "staging", "--engine", "flux", "--ci", "github")
 	onnx, err := os.ReadFile(filepath.Join(repotest.ExamplePath(), "models", "iris-classifier", "artifacts", "v1.0.0.onnx"))
 	if err != nil {

@@ -90,6 +90,16 @@ func Git(t testing.TB, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// SetIdentity makes the git commits of the rest of the test — the git CLI's and marina's, which reads the same
+// variables — authored and committed by name <name@marina.dev>.
+func SetIdentity(t testing.TB, name string) {
+	t.Helper()
+	for _, v := range []string{"GIT_AUTHOR", "GIT_COMMITTER"} {
+		t.Setenv(v+"_NAME", name)
+		t.Setenv(v+"_EMAIL", name+"@marina.dev")
+	}
+}
+
 // WriteFile writes a file into the work tree without committing it.
 func WriteFile(t testing.TB, dir, rel, content string) {
 	t.Helper()
