@@ -93,11 +93,7 @@ func newGitOpsRepo(t *testing.T, engine string, d *dataPath, edit func(work stri
 	r.marina(t, "render", "--model", "iris-classifier", "--env", "staging", "--write")
 	r.git(t, "commit", "-qam", "e2e: staging's iris-classifier runs on the real node")
 
-	repotest.Git(t, r.work, "clone", "-q", "--bare", r.work, bare)
-	repotest.Git(t, bare, "config", "http.receivepack", "true") // anonymous pushes, as the test's team pushes
-	r.git(t, "remote", "add", "origin", r.url)
-	r.git(t, "fetch", "-q", "origin")
-	r.git(t, "branch", "-q", "--set-upstream-to=origin/main")
+	repotest.Publish(t, r.work, bare, r.url) // anonymous pushes, as the test's team pushes
 	return r
 }
 

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -66,11 +67,7 @@ func TestTheLoopClosesOnTheRealNode(t *testing.T) {
 `, prom.Address()), modelVersion{"1.0.0", v1}, modelVersion{"1.1.0", good}, modelVersion{"1.2.0", bad})
 	replaceIn(t, filepath.Join(work, "gitops", "flux", "gitrepository.yaml"), "interval: 1m", "interval: "+fluxPoll)
 	repotest.Git(t, work, "commit", "-qam", "e2e: Flux polls every "+fluxPoll)
-	repotest.Git(t, work, "clone", "-q", "--bare", work, bare)
-	repotest.Git(t, bare, "config", "http.receivepack", "true") // anonymous pushes: the team's and the controller's
-	repotest.Git(t, work, "remote", "add", "origin", url)
-	repotest.Git(t, work, "fetch", "-q", "origin")
-	repotest.Git(t, work, "branch", "-q", "--set-upstream-to=origin/main")
+	repotest.Publish(t, work, bare, url) // anonymous pushes: the team's and the controller's
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("%s\n%s\n%s", endpoints(c, routedNamespace), c.Logs("source-controller"), c.Logs("kustomize-controller"))
@@ -311,4 +308,91 @@ func dashboardHasData(t *testing.T, address string, from, to time.Time) {
 		}
 		t.Logf("dashboard panel %q: %d series", p.Title, n)
 	}
+}
+
+// routedNamespace is staging's namespace in the repository marina init makes.
+const routedNamespace = "models-staging"
+
+// modelVersion is one version of iris-classifier and its model file.
+type modelVersion struct{ version, file string }
+
+// irisV1 is iris-classifier 1.0.0's model file, from the example repository.
+func irisV1() string {
+	return filepath.Join(repotest.ExamplePath(), "models", "iris-classifier", "artifacts", "v1.0.0.onnx")
+}
+
+// routedRepo makes staging's repository with marina init --repo-url repoURL: iris-classifier on
+// backend marina, versions registered and pushed to d's registry, model servers and router on the real node,
+// staging at the first version with the settings of staging (model.yaml lines under the environment, e.g. its
+// strategy); rendered and committed. It returns the clone.
+func routedRepo(t *testing.T, d *dataPath, repoURL, staging string, versions ...modelVersion) string {
+	t.Helper()
+	work := filepath.Join(t.TempDir(), "ml-platform")
+	repotest.SetIdentity(t, "e2e")
+	testenv.RunMarina(t, marina, filepath.Dir(work), "init", work, "--envs", "staging", "--engine", "flux", "--ci", "github", "--repo-url", repoURL)
+	placement := func(indent string) string {
+		return fmt.Sprintf("%snodeSelector: {%s: real}\n%stolerations: [{key: %s, operator: Equal, value: real, effect: NoSchedule}]\n",
+			indent, testenv.RealNodeLabel, indent, testenv.RealNodeLabel)
+	}
+	repotest.WriteFile(t, work, "applications/iris-classifier/model.yaml", "apiVersion: marina.dev/v1alpha1\nkind: ModelApplication\n"+
+		"metadata:\n  name: iris-classifier\nspec:\n  model: iris-classifier\n  backend: marina\n"+d.runtime()+
+		"  resources:\n    requests: {cpu: 100m, memory: 128Mi}\n    limits: {cpu: \"1\", memory: 512Mi}\n  replicas: 1\n"+
+		placement("  ")+"  router:\n    image: "+d.pull+"\n"+placement("    ")+
+		"  environments:\n    staging:\n      version: "+versions[0].version+"\n"+staging)
+	for _, v := range versions {
+		testenv.RunMarina(t, marina, work, "model", "register", "iris-classifier", "--version", v.version, "--file", v.file,
+			"--push", "--to", d.reg.Host+"/models/iris-classifier", "--plain-http")
+	}
+	testenv.RunMarina(t, marina, work, "render", "--write")
+	repotest.Git(t, work, "add", "-A")
+	repotest.Git(t, work, "commit", "-qm", "iris-classifier on backend marina, rendered")
+	return work
+}
+
+// waitModel waits until staging's iris-classifier ModelDeployment satisfies cond and returns it.
+func waitModel(t *testing.T, c *testenv.Cluster, what string, cond func(*v1alpha1.ModelDeployment) bool) *v1alpha1.ModelDeployment {
+	t.Helper()
+	return c.WaitForModelDeployment(t, client.ObjectKey{Namespace: routedNamespace, Name: "iris-classifier"}, what, 4*time.Minute, cond)
+}
+
+// routerRunning checks that the router's Pods run on the real node, Ready.
+func routerRunning(t *testing.T, c *testenv.Cluster) {
+	t.Helper()
+	testenv.WaitUntil(t, "the router's Pods Ready on the real node", 3*time.Minute, func(ctx context.Context) (bool, string) {
+		var dep appsv1.Deployment
+		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: routedNamespace, Name: "iris-classifier-router"}, &dep); err != nil {
+			return false, err.Error()
+		}
+		var pods corev1.PodList
+		if err := c.Client.List(ctx, &pods, client.InNamespace(routedNamespace), client.MatchingLabels(dep.Spec.Selector.MatchLabels)); err != nil {
+			return false, err.Error()
+		}
+		ready := 0
+		for _, p := range pods.Items {
+			if p.Spec.NodeName != realNodeName {
+				return false, fmt.Sprintf("router Pod %s is on node %q", p.Name, p.Spec.NodeName)
+			}
+			for _, cs := range p.Status.ContainerStatuses {
+				if cs.Ready {
+					ready++
+				}
+			}
+		}
+		return ready == int(*dep.Spec.Replicas) && ready > 0, fmt.Sprintf("%d of %d router Pods Ready: %s", ready, *dep.Spec.Replicas, podStates(pods))
+	})
+}
+
+// podStates says what each Pod's containers are doing, for failure messages.
+func podStates(pods corev1.PodList) string {
+	s := ""
+	for _, p := range pods.Items {
+		for _, cs := range p.Status.ContainerStatuses {
+			s += fmt.Sprintf("%s/%s ready=%v restarts=%d state=%+v", p.Name, cs.Name, cs.Ready, cs.RestartCount, cs.State)
+			if t := cs.LastTerminationState.Terminated; t != nil {
+				s += fmt.Sprintf(", last exit %d: %s", t.ExitCode, t.Message)
+			}
+			s += "; "
+		}
+	}
+	return s
 }

@@ -100,6 +100,18 @@ func SetIdentity(t testing.TB, name string) {
 	}
 }
 
+// Publish puts the clone work on a Git server: a bare copy at bare (a repository under ServeGit's root, whose URL
+// is url) that takes anonymous pushes, made work's origin with main tracking it — as a team pushes a new
+// repository to its forge.
+func Publish(t testing.TB, work, bare, url string) {
+	t.Helper()
+	Git(t, work, "clone", "-q", "--bare", work, bare)
+	Git(t, bare, "config", "http.receivepack", "true")
+	Git(t, work, "remote", "add", "origin", url)
+	Git(t, work, "fetch", "-q", "origin")
+	Git(t, work, "branch", "-q", "--set-upstream-to=origin/main")
+}
+
 // WriteFile writes a file into the work tree without committing it.
 func WriteFile(t testing.TB, dir, rel, content string) {
 	t.Helper()
