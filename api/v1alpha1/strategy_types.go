@@ -78,7 +78,8 @@ type ShadowStrategy struct {
 	// +kubebuilder:validation:Maximum=100
 	Percent int32 `json:"percent"`
 
-	// Duration is how long to mirror before promoting; unset waits to be promoted.
+	// Duration is how long to mirror before going on (to the steps, or to full size); unset goes on as soon as the
+	// analysis (spec.analysis.templates[0]) passes, or at once when there is none.
 	// +optional
 	Duration DurationString `json:"duration,omitempty"`
 
