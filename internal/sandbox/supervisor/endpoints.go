@@ -30,7 +30,9 @@ func (s *box) endpoints() {
 	s.state.Endpoints = map[string]string{}
 	for _, svc := range svcs.Items {
 		model, env := svc.Labels[v1alpha1.LabelModel], svc.Labels[v1alpha1.LabelEnvironment]
-		if model == "" || env == "" || !s.onRealNode(ctx, svc) {
+		// The Service named as the model is the one its route sends to: marina router's for backend marina,
+		// whose controller also makes MODEL-stable and MODEL-canary, which bypass the router.
+		if model == "" || env == "" || svc.Name != model || !s.onRealNode(ctx, svc) {
 			continue
 		}
 		s.state.Endpoints[model+"/"+env] = "http://" + relay(s.tb, s.c.Client, client.ObjectKeyFromObject(&svc))

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/repo/repotest"
+	"github.com/marina-dev/marina/internal/sandbox"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -53,6 +55,9 @@ func (s *box) gitRepo() {
 	apps, _ := filepath.Glob(filepath.Join(work, "applications", "*", "model.yaml"))
 	for _, f := range apps {
 		edit(tb, f, func(b string) (string, error) { return pinRuntime(b, s.serve, s.pull) })
+		if filepath.Base(filepath.Dir(f)) == sandbox.DemoModel {
+			edit(tb, f, func(b string) (string, error) { return closeTheLoop(b, s.pull, s.prom.Address()) })
+		}
 	}
 	edit(tb, filepath.Join(work, "marina.yaml"), func(b string) (string, error) {
 		return repositoryURL.ReplaceAllString(b, "${1}"+url), nil
@@ -98,6 +103,38 @@ func pinRuntime(modelYAML, serve, pull string) (string, error) {
 	}
 	return runtimeImage.ReplaceAllLiteralString(modelYAML, fmt.Sprintf(
 		"  runtime:\n    image: %s\n    artifact: {pullImage: %s, plainHTTP: true}\n", serve, pull)), nil
+}
+
+// backendLine is model.yaml's spec.backend line.
+var backendLine = regexp.MustCompile(`(?m)^  backend: \S+\n`)
+
+// stagingVersion is the version line of model.yaml's staging environment.
+var stagingVersion = regexp.MustCompile(`(?m)^    staging:\n      version: \S+\n`)
+
+// closeTheLoop puts the model behind marina's loop (what `marina sandbox demo` shows): backend marina with marina
+// router (the image router, by digest) in front of the versions; in staging, a new version runs as a shadow whose
+// answers the router compares with the live ones, the built-in shadow-agreement analysis measures them on the
+// sandbox's Prometheus, and an aborted rollout's revert is committed to the repository by the controller.
+func closeTheLoop(modelYAML, router, prometheus string) (string, error) {
+	if !backendLine.MatchString(modelYAML) {
+		return "", errors.New("no spec.backend (two-space indented, as marina init writes it) to set to marina")
+	}
+	if !stagingVersion.MatchString(modelYAML) {
+		return "", errors.New("no spec.environments.staging.version (indented as marina init writes it) to roll out from")
+	}
+	out := backendLine.ReplaceAllLiteralString(modelYAML, "  backend: marina\n  router: {image: "+router+"}\n")
+	return stagingVersion.ReplaceAllStringFunc(out, func(env string) string {
+		return env + `      strategy: {shadow: {percent: 100, duration: 10s}}
+      analysis:
+        prometheus: {address: "` + prometheus + `"}
+        window: 30s
+        interval: 5s
+        count: 6
+        minSamples: 30
+        builtin: [{name: shadow-agreement, min: 0.9}]
+      writeBack: {mode: commit}
+`
+	}), nil
 }
 
 // edit rewrites a file through fn.
