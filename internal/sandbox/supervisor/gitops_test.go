@@ -93,6 +93,9 @@ func TestCloseTheLoopRendersTheExampleBehindMarinaRouterWithTheShadowAnalysis(t 
 		}
 	}
 	staging, prod := got["staging"], got["prod"]
+	if staging.Labels[v1alpha1.LabelModel] != sandbox.DemoModel || staging.Labels[v1alpha1.LabelEnvironment] != "staging" {
+		t.Errorf("staging's labels %v: marina sandbox demo finds the ModelDeployment by model and environment", staging.Labels)
+	}
 	if staging.Spec.Router == nil || staging.Spec.Router.Image != router {
 		t.Errorf("staging's router: %+v, want image %s", staging.Spec.Router, router)
 	}
