@@ -42,7 +42,7 @@ test: ## unit and envtest tests (race detector on); builds the control plane (~1
 	go test -race -count=1 -timeout 30m ./...
 	CGO_ENABLED=0 go test -count=1 ./internal/inference/
 
-e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and a push race on marina itself; real Flux and Argo CD syncing a marina repo (builds them once, ~20 min); make image twice, its images run under runc; a real node (kubelet, containerd, runc, CNI) runs Pods; marina sandbox up, status and down
+e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and a push race on marina itself; real Flux and Argo CD syncing a marina repo (builds them once, ~20 min); make image twice, its images run under runc; a real node (kubelet, containerd, runc, CNI) runs Pods; marina sandbox up, status, demo and down
 	bash hack/prometheus.sh >/dev/null
 	bash hack/runc.sh >/dev/null
 	bash hack/onnxruntime.sh >/dev/null

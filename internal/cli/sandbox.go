@@ -112,7 +112,10 @@ demos: a Kubernetes control plane (etcd, kube-apiserver, controller-manager,
 scheduler) with one real node (containerd, runc, CNI, kubelet, kube-proxy), an
 OCI registry holding marina's images and the model versions, a Git server on
 loopback holding a copy of examples/ml-platform (or --repo), Flux syncing it,
-marina controller, and Prometheus scraping the model servers.
+marina controller, and Prometheus scraping the model servers. iris-classifier
+runs on backend marina behind marina router: in staging a new version is rolled
+out by shadow, gated by the built-in shadow-agreement analysis, and an aborted
+rollout's revert is pushed to the Git server. demo shows that loop.
 
 It runs from a clone of marina, as root (the real node sets up containers,
 network namespaces and iptables rules). The first up builds what it runs into
@@ -121,6 +124,7 @@ network namespaces and iptables rules). The first up builds what it runs into
   sudo marina sandbox up
   marina sandbox status -o json
   curl -s $(marina sandbox status -o json | jq -r '.endpoints["iris-classifier/staging"]')/v2/models/iris-classifier
+  sudo marina sandbox demo
   sudo marina sandbox down`,
 	}
 	o.AddFlags(cmd.PersistentFlags())
