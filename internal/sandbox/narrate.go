@@ -46,11 +46,11 @@ func (n *narrator) tell(md *v1alpha1.ModelDeployment) []string {
 				continue
 			}
 			n.measured[key] = m
-			line := fmt.Sprintf("analysis %s: measurement %d %s", m.Name, count(m), outcome(was, m))
-			if m.Message != "" {
-				line += ": " + m.Message
+			about := m.Message // "measurement N of M: result [value]: …"
+			if about == "" {
+				about = fmt.Sprintf("measurement %d", count(m))
 			}
-			lines = append(lines, line)
+			lines = append(lines, fmt.Sprintf("analysis %s, %s: %s", m.Name, outcome(was, m), about))
 		}
 	}
 	if !n.aborted && st.AbortMessage != "" {

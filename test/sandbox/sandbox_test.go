@@ -88,7 +88,8 @@ func TestSandboxServesTheExampleAndDownLeavesNothingBehind(t *testing.T) {
 	}
 	t.Logf("%s (build, up, demo): %s", first, time.Since(began).Round(time.Second))
 	t.Logf("the demo's narration:\n%s", demo[max(0, strings.Index(demo, "$ go run ./hack/genmodels")):])
-	for _, want := range []string{"shadow up: 1.0.0 answers every request", "analysis shadow-agreement: measurement 1", "promoted: 1.1.0 serves alone",
+	for _, want := range []string{"shadow up: 1.0.0 answers every request", "analysis shadow-agreement, successful: measurement ", "promoted: 1.1.0 serves alone",
+		"analysis shadow-agreement, failed: measurement ",
 		"aborted: ", "revert pushed to ", "Flux applied the revert", "1.1.0 serves alone again", "The loop closed in"} {
 		if !strings.Contains(demo, want) {
 			t.Errorf("the demo did not say %q", want)
@@ -207,7 +208,7 @@ func demoInGit(t *testing.T, gitURL string) {
 	if err != nil || !strings.Contains(string(metadata), `"blocked"`) {
 		t.Errorf("models/iris-classifier/v1.2.0.json is not blocked: %v\n%s", err, metadata)
 	}
-	var history []struct{ Environment, From, To, Author, Message string }
+	var history []struct{ Environment, From, To, Author, Commit, Message string }
 	if err := json.Unmarshal([]byte(testenv.RunMarina(t, marina, work, "history", "iris-classifier", "--env", "staging", "-o", "json")), &history); err != nil {
 		t.Fatal(err)
 	}
@@ -215,8 +216,12 @@ func demoInGit(t *testing.T, gitURL string) {
 		t.Fatalf("history has %d changes: %+v", len(history), history)
 	}
 	revert, promote := history[0], history[1] // newest first
-	if revert.From != "1.2.0" || revert.To != "1.1.0" || revert.Author != "marina-controller" || !strings.Contains(revert.Message, "shadow-agreement") {
-		t.Errorf("the last change of staging is not marina controller's revert of 1.2.0 for the shadow-agreement analysis: %+v", revert)
+	if revert.From != "1.2.0" || revert.To != "1.1.0" || !strings.HasPrefix(revert.Author, "marina-controller ") {
+		t.Errorf("the last change of staging is not marina controller's revert of 1.2.0: %+v", revert)
+	}
+	out, err := exec.Command("git", "-C", work, "log", "-1", "--format=%B", revert.Commit).Output()
+	if err != nil || !strings.Contains(string(out), "shadow-agreement") {
+		t.Errorf("the revert commit %s does not say the shadow-agreement analysis failed: %v\n%s", revert.Commit, err, out)
 	}
 	if promote.From != "1.1.0" || promote.To != "1.2.0" {
 		t.Errorf("the change before the revert is not the demo's promotion of 1.2.0: %+v", promote)
