@@ -23,9 +23,9 @@ image-lock: ## pin the images' Debian packages (hack/image/debian.lock) to the v
 demo: ## marina's main job on the bundled example repository, in Git only (no cluster): a quick tour
 	bash hack/demo.sh
 
-sandbox-demo: ## as root: bin/marina, then marina sandbox up (builds what it runs once, ~30+ min) and marina sandbox demo, marina's loop on one machine
+sandbox-demo: ## as root: bin/marina, then marina sandbox up unless one runs (builds what it runs once, ~30+ min) and marina sandbox demo, marina's loop on one machine
 	CGO_ENABLED=0 go build -o bin/marina ./cmd/marina
-	bin/marina sandbox up
+	bin/marina sandbox status >/dev/null 2>&1 || bin/marina sandbox up
 	bin/marina sandbox demo
 
 # make test and make e2e install what their tests run against, so a test that would skip for lack of it fails

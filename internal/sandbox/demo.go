@@ -75,8 +75,8 @@ func Demo(ctx context.Context, o DemoOptions, out io.Writer) error {
 	}
 	began := time.Now()
 	if err := d.run(ctx); err != nil {
-		if ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("%w (--timeout %s)", err, o.Timeout)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("%w (the demo's --timeout %s is up)", err, o.Timeout)
 		}
 		return err
 	}
