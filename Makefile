@@ -4,10 +4,10 @@ export PATH := $(PATH):/usr/local/go/bin:$(shell go env GOPATH 2>/dev/null)/bin
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build image image-lock demo test e2e lint generate fuzz bench
+.PHONY: help build image image-lock demo sandbox-demo test e2e lint generate fuzz bench
 
 help: ## list the targets
-	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 build: ## build bin/marina (static, CGO_ENABLED=0: CLI, controller, router) and bin/marina-serve (cgo: the model server with ONNX Runtime)
 	CGO_ENABLED=0 go build -o bin/marina ./cmd/marina
@@ -20,8 +20,13 @@ image: ## marina's container images (marina, marina-serve) without Docker into b
 image-lock: ## pin the images' Debian packages (hack/image/debian.lock) to the versions apt offers now; run apt-get update first
 	go run ./hack/image -update-lock
 
-demo: ## marina's main job on the bundled example repository
+demo: ## marina's main job on the bundled example repository, in Git only (no cluster): a quick tour
 	bash hack/demo.sh
+
+sandbox-demo: ## as root: bin/marina, then marina sandbox up unless one runs (builds what it runs once, ~30+ min) and marina sandbox demo, marina's loop on one machine
+	CGO_ENABLED=0 go build -o bin/marina ./cmd/marina
+	bin/marina sandbox status >/dev/null 2>&1 || bin/marina sandbox up
+	bin/marina sandbox demo
 
 # make test and make e2e install what their tests run against, so a test that would skip for lack of it fails
 # instead (MARINA_REQUIRE_ASSETS=1, internal/prereq): a green run never hides skipped cluster tests.
@@ -37,7 +42,7 @@ test: ## unit and envtest tests (race detector on); builds the control plane (~1
 	go test -race -count=1 -timeout 30m ./...
 	CGO_ENABLED=0 go test -count=1 ./internal/inference/
 
-e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and a push race on marina itself; real Flux and Argo CD syncing a marina repo (builds them once, ~20 min); make image twice, its images run under runc; a real node (kubelet, containerd, runc, CNI) runs Pods; the closed loop (router, shadow analysis, abort written to Git, Flux applies it) on it; marina sandbox up, status and down
+e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and a push race on marina itself; real Flux and Argo CD syncing a marina repo (builds them once, ~20 min); make image twice, its images run under runc; a real node (kubelet, containerd, runc, CNI) runs Pods; the closed loop (router, shadow analysis, abort written to Git, Flux applies it) on it; marina sandbox up, status, demo and down
 	bash hack/prometheus.sh >/dev/null
 	bash hack/runc.sh >/dev/null
 	bash hack/onnxruntime.sh >/dev/null

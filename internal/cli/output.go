@@ -43,6 +43,7 @@ var outputs = map[string][]string{
 	"marina sandbox":               nil,
 	"marina sandbox up":            dataFormats,
 	"marina sandbox status":        dataFormats,
+	"marina sandbox demo":          nil,
 	"marina sandbox down":          nil,
 	"marina-serve version":         dataFormats,
 	"marina-serve serve":           nil,

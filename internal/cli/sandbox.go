@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -110,7 +112,10 @@ demos: a Kubernetes control plane (etcd, kube-apiserver, controller-manager,
 scheduler) with one real node (containerd, runc, CNI, kubelet, kube-proxy), an
 OCI registry holding marina's images and the model versions, a Git server on
 loopback holding a copy of examples/ml-platform (or --repo), Flux syncing it,
-marina controller, and Prometheus scraping the model servers.
+marina controller, and Prometheus scraping the model servers. iris-classifier
+runs on backend marina behind marina router: in staging a new version is rolled
+out by shadow, gated by the built-in shadow-agreement analysis, and an aborted
+rollout's revert is pushed to the Git server. demo shows that loop.
 
 It runs from a clone of marina, as root (the real node sets up containers,
 network namespaces and iptables rules). The first up builds what it runs into
@@ -119,10 +124,11 @@ network namespaces and iptables rules). The first up builds what it runs into
   sudo marina sandbox up
   marina sandbox status -o json
   curl -s $(marina sandbox status -o json | jq -r '.endpoints["iris-classifier/staging"]')/v2/models/iris-classifier
+  sudo marina sandbox demo
   sudo marina sandbox down`,
 	}
 	o.AddFlags(cmd.PersistentFlags())
-	cmd.AddCommand(newSandboxUpCommand(o), newSandboxStatusCommand(o), newSandboxDownCommand(o))
+	cmd.AddCommand(newSandboxUpCommand(o), newSandboxStatusCommand(o), newSandboxDemoCommand(o), newSandboxDownCommand(o))
 	return cmd
 }
 
@@ -184,6 +190,81 @@ Protocol (v2). It exits 1 when no sandbox runs.`,
 			return o.printState(st)
 		},
 	}
+}
+
+// sandboxDemoOptions are the flags of sandbox demo.
+type sandboxDemoOptions struct {
+	*sandboxOptions
+	timeout time.Duration
+}
+
+func (o *sandboxDemoOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.DurationVar(&o.timeout, "timeout", 20*time.Minute, "give up (exit 1, saying what was awaited and the last status seen) when the demo has not finished by then")
+}
+
+// Validate checks the flags and resolves the state directory.
+func (o *sandboxDemoOptions) Validate() error {
+	if o.timeout <= 0 {
+		return usagef("--timeout %s: want a positive duration such as 20m", o.timeout)
+	}
+	return o.sandboxOptions.Validate()
+}
+
+// Run runs the demo on the running sandbox.
+func (o *sandboxDemoOptions) Run(ctx context.Context) error {
+	so, err := o.options()
+	if err != nil {
+		return err
+	}
+	err = sandbox.Demo(ctx, sandbox.DemoOptions{Dir: so.Dir, Source: so.Source, Marina: so.Marina, Timeout: o.timeout}, o.out)
+	if errors.Is(err, sandbox.ErrNotRunning) {
+		return usagef("%v: start one with `sudo marina sandbox up` first", err)
+	}
+	if err != nil {
+		return failed(err)
+	}
+	return nil
+}
+
+func newSandboxDemoCommand(so *sandboxOptions) *cobra.Command {
+	o := &sandboxDemoOptions{sandboxOptions: so}
+	cmd := &cobra.Command{
+		Use:   "demo [--timeout D] [--dir STATE_DIR]",
+		Short: "Show marina's loop on the running sandbox: a good version promoted, a worse one rolled back by the controller through Git",
+		Long: `demo runs marina's loop on the running sandbox and narrates it as it happens.
+In the sandbox's working clone, as a user would, it registers the next two
+versions of iris-classifier and pushes them to the sandbox's registry: v1 fitted
+again on fresh data (the good one) and a deliberately worse model, both written by
+hack/genmodels of the clone of marina it runs in. While it replays the model's
+evaluation rows through staging's endpoint (10 requests a second), it promotes the
+good version with --push: marina router mirrors every request to it and compares
+its answers with the live version's, the shadow-agreement analysis measures them
+on Prometheus, and the controller promotes it. Then the worse version: its
+agreement falls below the threshold, the controller aborts the rollout, commits the
+revert (the version blocked, the measured agreement in the message) to the Git
+server, Flux applies it and the good version serves alone again. It ends with git
+pull and marina history, which shows the automatic rollback.
+
+Both promotions use --force: the versions are registered without measured metrics
+(register --evaluate needs ONNX Runtime), so the example's quality gates would
+refuse them; the live shadow analysis is the gate here.
+
+A second demo on the same sandbox takes the next free versions (1.3.0 and 1.4.0
+after 1.1.0 and 1.2.0). It exits 2 when no sandbox runs, and 1 when a step does not
+happen within --timeout, saying what it waited for and the last status it saw.`,
+		Example: `  # From the clone of marina the sandbox runs from, once up has returned
+  sudo marina sandbox demo
+  sudo marina sandbox demo --timeout 30m`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
 }
 
 func newSandboxDownCommand(o *sandboxOptions) *cobra.Command {

@@ -175,3 +175,7 @@ func LockDir(dir string) (func(), error) {
 	}
 	return func() { _ = f.Close() }, nil
 }
+
+// DemoModel is the model `marina sandbox demo` rolls out: up puts it behind marina router, with a shadow rollout
+// gated by the built-in shadow-agreement analysis, in staging.
+const DemoModel = "iris-classifier"

@@ -20,11 +20,14 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/cli"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
+	"github.com/marina-dev/marina/internal/model/onnxtest"
 	"github.com/marina-dev/marina/internal/sandbox"
 	"github.com/marina-dev/marina/internal/testenv"
 )
@@ -39,11 +42,14 @@ type status struct {
 	Endpoints  map[string]string `json:"endpoints"`
 }
 
-// TestSandboxServesTheExampleAndDownLeavesNothingBehind runs the sandbox's --help tour with the built binary:
-// up brings everything up from the example repository; status -o json names a kubeconfig that works, a Git URL
-// that clones, a registry that answers, a Prometheus scraping every model server, and endpoints answering an
-// inference as ONNX Runtime does in this process; a second up is refused; down stops everything, and the host is
-// as it was before (compared as test/node does), a second down says nothing runs.
+// TestSandboxServesTheExampleAndDownLeavesNothingBehind runs the README's first command, which builds marina, brings
+// the sandbox up from the example repository and runs marina sandbox demo, then the sandbox's --help tour with the
+// built binary. The demo's outcome is checked from Git and the cluster: the worse version blocked in the
+// repository, the revert pushed by marina controller, the ModelDeployment and the endpoint back on the good
+// version (answering through marina router), marina history showing the rollback. status -o json names a
+// kubeconfig that works, a Git URL that clones, a registry that answers, a Prometheus scraping every model server,
+// and endpoints answering an inference as ONNX Runtime does in this process; a second up is refused; down stops
+// everything, and the host is as it was before (compared as test/node does), a second down says nothing runs.
 func TestSandboxServesTheExampleAndDownLeavesNothingBehind(t *testing.T) {
 	inferencetest.Lib(t) // make image packs ONNX Runtime, and the expected answers are computed with it
 	root := testenv.RepoRoot(t)
@@ -71,11 +77,24 @@ func TestSandboxServesTheExampleAndDownLeavesNothingBehind(t *testing.T) {
 	})
 
 	tour := examples(t, "marina sandbox")
-	up := time.Now()
-	if out, err := run(tour[0]); err != nil {
-		t.Fatalf("%s: %v\n%s", tour[0], err, out)
+	first := readmeFirstCommand(t, root)
+	if first != "sudo make sandbox-demo" {
+		t.Fatalf("README.md's first command is %q; this test runs sudo make sandbox-demo, the sandbox's up and demo", first)
 	}
-	t.Logf("marina sandbox up: %s", time.Since(up).Round(time.Second))
+	began := time.Now()
+	demo, err := run(first)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", first, err, demo)
+	}
+	t.Logf("%s (build, up, demo): %s", first, time.Since(began).Round(time.Second))
+	t.Logf("the demo's narration:\n%s", demo[max(0, strings.Index(demo, "$ go run ./hack/genmodels")):])
+	for _, want := range []string{"shadow up: 1.0.0 answers every request", "analysis shadow-agreement, successful: measurement ", "promoted: 1.1.0 serves alone",
+		"analysis shadow-agreement, failed: ",
+		"aborted: ", "revert pushed to ", "Flux applied the revert", "1.1.0 serves alone again", "The loop closed in"} {
+		if !strings.Contains(demo, want) {
+			t.Errorf("the demo did not say %q", want)
+		}
+	}
 	out, err := run("marina sandbox status -o json")
 	if err != nil {
 		t.Fatalf("status: %v\n%s", err, out)
@@ -100,15 +119,23 @@ func TestSandboxServesTheExampleAndDownLeavesNothingBehind(t *testing.T) {
 			t.Errorf("GET /v2/: %d", code)
 		}
 	})
-	want := inferencetest.IrisAnswers(t, filepath.Join(root, "examples/ml-platform/models/iris-classifier/artifacts/v1.0.0.onnx"))
-	for _, key := range []string{"iris-classifier/staging", "iris-classifier/prod"} {
-		t.Run(key+" answers as ONNX Runtime does here", func(t *testing.T) {
+	t.Run("the demo's worse version is blocked in Git, reverted by marina controller, and history shows the rollback", func(t *testing.T) {
+		demoInGit(t, st.Git)
+	})
+	t.Run("the ModelDeployment is back on the good version", func(t *testing.T) { backOnGood(t, st.Kubeconfig) })
+	v1 := filepath.Join(root, "examples/ml-platform/models/iris-classifier/artifacts/v1.0.0.onnx")
+	for key, want := range map[string]struct{ version, file string }{
+		"iris-classifier/staging": {"1.1.0", onnxtest.Generated(t, "iris-classifier-v1-retrained.onnx")},
+		"iris-classifier/prod":    {"1.0.0", v1},
+	} {
+		t.Run(key+" answers through marina router as ONNX Runtime does here", func(t *testing.T) {
 			u, ok := st.Endpoints[key]
 			if !ok {
 				t.Fatalf("no endpoint %s in %v", key, st.Endpoints)
 			}
-			if got := infer(t, u); !inferencetest.Same(got, want) {
-				t.Errorf("%s answers %v, want %v", u, got, want)
+			got, version := infer(t, u)
+			if wantAnswers := inferencetest.IrisAnswers(t, want.file); !inferencetest.Same(got, wantAnswers) || version != want.version {
+				t.Errorf("%s answers %v from version %q, want %v from %s", u, got, version, wantAnswers, want.version)
 			}
 		})
 		t.Run("Prometheus scrapes "+key, func(t *testing.T) {
@@ -152,6 +179,76 @@ func TestSandboxServesTheExampleAndDownLeavesNothingBehind(t *testing.T) {
 			t.Errorf("across the sandbox's life, %s", d)
 		}
 	})
+}
+
+// readmeFirstCommand is the first line of README.md's first bash block.
+func readmeFirstCommand(t *testing.T, root string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(b), "```bash\n")
+	if !ok {
+		t.Fatal("README.md has no bash block")
+	}
+	line, _, _ := strings.Cut(block, "\n")
+	line, _, _ = strings.Cut(line, "#")
+	return strings.TrimSpace(line)
+}
+
+// demoInGit checks the demo's outcome in a fresh clone of the sandbox's repository: 1.2.0 blocked, the revert
+// commit by marina controller naming it and the analysis, marina history showing staging's 1.2.0 → 1.1.0.
+func demoInGit(t *testing.T, gitURL string) {
+	work := filepath.Join(t.TempDir(), "clone")
+	if out, err := exec.Command("git", "clone", "-q", gitURL, work).CombinedOutput(); err != nil {
+		t.Fatalf("git clone %s: %v\n%s", gitURL, err, out)
+	}
+	metadata, err := os.ReadFile(filepath.Join(work, "models", "iris-classifier", "v1.2.0.json"))
+	if err != nil || !strings.Contains(string(metadata), `"blocked"`) {
+		t.Errorf("models/iris-classifier/v1.2.0.json is not blocked: %v\n%s", err, metadata)
+	}
+	var history []struct{ Environment, From, To, Author, Commit, Message string }
+	if err := json.Unmarshal([]byte(testenv.RunMarina(t, marina, work, "history", "iris-classifier", "--env", "staging", "-o", "json")), &history); err != nil {
+		t.Fatal(err)
+	}
+	if len(history) < 2 {
+		t.Fatalf("history has %d changes: %+v", len(history), history)
+	}
+	revert, promote := history[0], history[1] // newest first
+	if revert.From != "1.2.0" || revert.To != "1.1.0" || !strings.HasPrefix(revert.Author, "marina-controller ") {
+		t.Errorf("the last change of staging is not marina controller's revert of 1.2.0: %+v", revert)
+	}
+	out, err := exec.Command("git", "-C", work, "log", "-1", "--format=%B", revert.Commit).Output()
+	if err != nil || !strings.Contains(string(out), "shadow-agreement") {
+		t.Errorf("the revert commit %s does not say the shadow-agreement analysis failed: %v\n%s", revert.Commit, err, out)
+	}
+	if promote.From != "1.1.0" || promote.To != "1.2.0" {
+		t.Errorf("the change before the revert is not the demo's promotion of 1.2.0: %+v", promote)
+	}
+}
+
+// backOnGood checks that staging's ModelDeployment runs 1.1.0 alone.
+func backOnGood(t *testing.T, kubeconfig string) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scheme := runtime.NewScheme()
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md v1alpha1.ModelDeployment
+	if err := c.Get(context.Background(), client.ObjectKey{Namespace: "models-staging", Name: "iris-classifier"}, &md); err != nil {
+		t.Fatal(err)
+	}
+	if md.Spec.Version != "1.1.0" || md.Status.StableVersion != "1.1.0" || md.Status.CanaryVersion != "" {
+		t.Errorf("staging's ModelDeployment: spec.version %s, stable %q, canary %q; want 1.1.0 alone", md.Spec.Version, md.Status.StableVersion, md.Status.CanaryVersion)
+	}
 }
 
 // examples are the command lines of a command's --help Example, continuation lines joined, comments left out.
@@ -201,8 +298,9 @@ func kubeconfigWorks(t *testing.T, kubeconfig string) {
 	t.Errorf("no Ready real node among %d nodes", len(nodes.Items))
 }
 
-// infer posts inferencetest.Iris to an endpoint over the Open Inference Protocol (v2) and returns the probabilities.
-func infer(t *testing.T, endpoint string) []float32 {
+// infer posts inferencetest.Iris to an endpoint over the Open Inference Protocol (v2) and returns the probabilities
+// and the version marina router says answered (X-Marina-Version).
+func infer(t *testing.T, endpoint string) ([]float32, string) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"inputs": []map[string]any{{"name": "input", "shape": []int{3, 4}, "datatype": "FP32", "data": inferencetest.Iris}}})
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Post(endpoint+"/v2/models/iris-classifier/infer", "application/json", bytes.NewReader(body))
@@ -217,7 +315,7 @@ func infer(t *testing.T, endpoint string) []float32 {
 	if err := json.Unmarshal(b, &got); err != nil || resp.StatusCode != http.StatusOK || len(got.Outputs) != 1 {
 		t.Fatalf("POST %s: %d %s", endpoint, resp.StatusCode, b)
 	}
-	return got.Outputs[0].Data
+	return got.Outputs[0].Data, resp.Header.Get("X-Marina-Version")
 }
 
 func get(t *testing.T, u string) int {

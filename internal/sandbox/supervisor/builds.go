@@ -28,6 +28,7 @@ var builds = []build{
 	{testenv.Asset{Script: "hack/registry.sh", Cost: "~3 min once", Sub: filepath.Join("registry", testenv.RegistryVersion),
 		Probe: "registry"}, "MARINA_REGISTRY_BIN"},
 	{testenv.NodeAsset, testenv.NodeAsset.Env},
+	{testenv.AddonsAsset, testenv.AddonsAsset.Env},
 	{testenv.FluxAsset, testenv.FluxAsset.Env},
 	{testenv.Asset{Script: "hack/onnxruntime.sh", Cost: "~1 min once (a 113 MB download)", Sub: "onnxruntime", Probe: "."}, ""},
 	{testenv.Asset{Script: "hack/prometheus.sh", Cost: "~1 min once (apt-get install prometheus)"}, ""},

@@ -29,15 +29,26 @@ func (s *box) endpoints() {
 	}
 	s.state.Endpoints = map[string]string{}
 	for _, svc := range svcs.Items {
-		model, env := svc.Labels[v1alpha1.LabelModel], svc.Labels[v1alpha1.LabelEnvironment]
-		if model == "" || env == "" || !s.onRealNode(ctx, svc) {
+		key, ok := endpointKey(svc)
+		if !ok || !s.onRealNode(ctx, svc) {
 			continue
 		}
-		s.state.Endpoints[model+"/"+env] = "http://" + relay(s.tb, s.c.Client, client.ObjectKeyFromObject(&svc))
+		s.state.Endpoints[key] = "http://" + relay(s.tb, s.c.Client, client.ObjectKeyFromObject(&svc))
 	}
 	if len(s.state.Endpoints) == 0 {
 		s.tb.Fatalf("no model Service has Pods on the real node %s: the repository deploys no CPU model", realNodeName)
 	}
+}
+
+// endpointKey is MODEL/ENV when svc is the Service a model's traffic goes to in an environment: the one named as
+// the model, which its route sends to — marina router's for backend marina, whose controller also makes
+// MODEL-stable and MODEL-canary, Services of one version each that bypass the router.
+func endpointKey(svc corev1.Service) (string, bool) {
+	model, env := svc.Labels[v1alpha1.LabelModel], svc.Labels[v1alpha1.LabelEnvironment]
+	if model == "" || env == "" || svc.Name != model {
+		return "", false
+	}
+	return model + "/" + env, true
 }
 
 // onRealNode reports whether the Service selects a Pod on the real node (GPU models run on the kwok stand-in and

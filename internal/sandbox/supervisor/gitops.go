@@ -2,7 +2,7 @@ package supervisor
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -13,11 +13,11 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/repo/repotest"
+	"github.com/marina-dev/marina/internal/sandbox"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -53,6 +53,9 @@ func (s *box) gitRepo() {
 	apps, _ := filepath.Glob(filepath.Join(work, "applications", "*", "model.yaml"))
 	for _, f := range apps {
 		edit(tb, f, func(b string) (string, error) { return pinRuntime(b, s.serve, s.pull) })
+		if filepath.Base(filepath.Dir(f)) == sandbox.DemoModel {
+			edit(tb, f, func(b string) (string, error) { return closeTheLoop(b, s.pull, s.prom.Address()) })
+		}
 	}
 	edit(tb, filepath.Join(work, "marina.yaml"), func(b string) (string, error) {
 		return repositoryURL.ReplaceAllString(b, "${1}"+url), nil
@@ -62,6 +65,10 @@ func (s *box) gitRepo() {
 			// Poll every 10 s: a push shows in the cluster within seconds, not a minute.
 			return strings.Replace(repositoryURL.ReplaceAllString(b, "${1}"+url), "interval: 1m", "interval: 10s", 1), nil
 		})
+	}
+	flux, _ := filepath.Glob(filepath.Join(work, "gitops", "flux", "*.yaml"))
+	for _, f := range flux {
+		edit(tb, f, func(b string) (string, error) { return quickHealthChecks(b), nil })
 	}
 	s.git(work, "commit", "-qam", "sandbox: runtime images from the sandbox's registry, the repository on its Git server")
 	versions, _ := filepath.Glob(filepath.Join(work, "models", "*", "v*.json"))
@@ -98,6 +105,48 @@ func pinRuntime(modelYAML, serve, pull string) (string, error) {
 	}
 	return runtimeImage.ReplaceAllLiteralString(modelYAML, fmt.Sprintf(
 		"  runtime:\n    image: %s\n    artifact: {pullImage: %s, plainHTTP: true}\n", serve, pull)), nil
+}
+
+// backendLine is model.yaml's spec.backend line.
+var backendLine = regexp.MustCompile(`(?m)^  backend: \S+\n`)
+
+// stagingVersion is the version line of model.yaml's staging environment.
+var stagingVersion = regexp.MustCompile(`(?m)^    staging:\n      version: \S+\n`)
+
+// closeTheLoop puts the model behind marina's loop (what `marina sandbox demo` shows): backend marina with marina
+// router (the image router, by digest) in front of the versions; in staging, a new version runs as a shadow whose
+// answers the router compares with the live ones, the built-in shadow-agreement analysis measures them on the
+// sandbox's Prometheus, and an aborted rollout's revert is committed to the repository by the controller.
+func closeTheLoop(modelYAML, router, prometheus string) (string, error) {
+	if !backendLine.MatchString(modelYAML) {
+		return "", errors.New("no spec.backend (two-space indented, as marina init writes it) to set to marina")
+	}
+	if !stagingVersion.MatchString(modelYAML) {
+		return "", errors.New("no spec.environments.staging.version (indented as marina init writes it) to roll out from")
+	}
+	out := backendLine.ReplaceAllLiteralString(modelYAML, "  backend: marina\n  router: {image: "+router+"}\n")
+	return stagingVersion.ReplaceAllStringFunc(out, func(env string) string {
+		return env + `      strategy: {shadow: {percent: 100, duration: 10s}}
+      analysis:
+        prometheus: {address: "` + prometheus + `"}
+        window: 30s
+        interval: 5s
+        count: 6
+        minSamples: 30
+        builtin: [{name: shadow-agreement, min: 0.9}]
+      writeBack: {mode: commit}
+`
+	}), nil
+}
+
+// kustomizationTimeout is the timeout line of a Flux Kustomization's spec.
+var kustomizationTimeout = regexp.MustCompile(`(?m)^  timeout: \S+\n`)
+
+// quickHealthChecks gives Flux's Kustomizations a one-minute health check, retried every 15 s. While marina
+// controller holds an aborted rollout, the ModelDeployment is not Ready, and Flux waits out the health check of
+// the aborted version's revision (marina init writes 5m) before it applies the revert the controller pushed.
+func quickHealthChecks(fluxYAML string) string {
+	return kustomizationTimeout.ReplaceAllLiteralString(fluxYAML, "  timeout: 1m\n  retryInterval: 15s\n")
 }
 
 // edit rewrites a file through fn.
@@ -181,52 +230,11 @@ func (s *box) flux() {
 	}
 	head := s.git(s.state.Clone, "rev-parse", "HEAD")
 	testenv.WaitUntil(tb, "Flux applies the repository and every model runs", 10*time.Minute, func(ctx context.Context) (bool, string) {
-		if ok, why := fluxApplied(ctx, s.c.Client, head); !ok {
+		if ok, why := sandbox.FluxApplied(ctx, s.c.Client, head); !ok {
 			return false, why
 		}
 		return modelsReady(ctx, s.c.Client)
 	})
-}
-
-// fluxApplied reports whether every Flux Kustomization is Ready at revision rev, and what is missing otherwise.
-func fluxApplied(ctx context.Context, c client.Client, rev string) (bool, string) {
-	var ks unstructured.UnstructuredList
-	ks.SetAPIVersion("kustomize.toolkit.fluxcd.io/v1")
-	ks.SetKind("KustomizationList")
-	if err := c.List(ctx, &ks, client.InNamespace(testenv.FluxNamespace)); err != nil {
-		return false, err.Error()
-	}
-	if len(ks.Items) == 0 {
-		return false, "no Flux Kustomization yet"
-	}
-	for _, k := range ks.Items {
-		applied, _, _ := unstructured.NestedString(k.Object, "status", "lastAppliedRevision")
-		if !strings.HasSuffix(applied, rev) {
-			return false, fmt.Sprintf("Kustomization %s applied %q, want %s; conditions %s", k.GetName(), applied, rev, conditions(k))
-		}
-		if ready, why := readyCondition(k); !ready {
-			return false, "Kustomization " + k.GetName() + ": " + why
-		}
-	}
-	return true, ""
-}
-
-// readyCondition reports whether an object's Ready condition is True, and its message otherwise.
-func readyCondition(u unstructured.Unstructured) (bool, string) {
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conds {
-		if m, _ := c.(map[string]any); m["type"] == "Ready" {
-			msg, _ := m["message"].(string)
-			return m["status"] == "True", fmt.Sprintf("Ready=%v: %s", m["status"], msg)
-		}
-	}
-	return false, "no Ready condition yet"
-}
-
-func conditions(u unstructured.Unstructured) string {
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	b, _ := json.Marshal(conds)
-	return string(b)
 }
 
 // modelsReady reports whether every model server Deployment marina rendered has all its replicas updated and

@@ -93,11 +93,12 @@ func (s *box) start(ctx context.Context) error {
 		{"control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok", s.controlPlane},
 		{"OCI registry on the host's address", s.registry},
 		{"marina's images (make image), pushed to the registry", s.images},
-		{"real node: containerd, runc, CNI, kubelet, kube-proxy (waits while another real node runs here)", s.node},
+		{"real node: containerd, runc, CNI, kubelet, kube-proxy, CoreDNS (waits while another real node runs here)", s.node},
 		{"marina controller, as the ServiceAccount of config/rbac", s.controller},
+		{"Prometheus, which the analyses of " + sandbox.DemoModel + "'s rollouts query", s.startPrometheus},
 		{"Git server on loopback with the model repository, its versions pushed to the registry", s.gitRepo},
 		{"Flux syncing the repository; the models' Pods Ready", s.flux},
-		{"Prometheus scraping the model servers", s.prometheus},
+		{"Prometheus scraping every model server and router", s.scraped},
 		{"loopback endpoints of the models", s.endpoints},
 	}
 	for i, st := range steps {
@@ -118,7 +119,8 @@ func (s *box) start(ctx context.Context) error {
 }
 
 func (s *box) controlPlane() {
-	s.c = testenv.Start(s.tb, testenv.Options{CRDs: true, Workloads: true})
+	// InClusterClients: marina router's Pods read their ModelDeployment from the API server, as in any cluster.
+	s.c = testenv.Start(s.tb, testenv.Options{CRDs: true, Workloads: true, InClusterClients: true})
 	s.state.Kubeconfig = s.c.Kubeconfig
 }
 
@@ -133,10 +135,11 @@ func (s *box) images() {
 	s.pull = s.reg.Host + "/marina/marina@" + build.Digests["marina"]
 }
 
-// node starts the real node, where every CPU model runs, and a kwok node with two GPUs, a stand-in for what no
-// machine here has: GPU models are scheduled there and become Ready without running.
+// node starts the real node, where every CPU model runs, with CoreDNS (marina router reaches the versions by their
+// Services' names), and a kwok node with two GPUs, a stand-in for what no machine here has: GPU models are
+// scheduled there and become Ready without running.
 func (s *box) node() {
-	s.c.StartRealNode(s.tb, testenv.RealNode{Name: realNodeName, Registry: s.reg})
+	s.c.StartRealNode(s.tb, testenv.RealNode{Name: realNodeName, Registry: s.reg, DNS: true})
 	s.c.AddNode(s.tb, testenv.Node{Name: "gpu-kwok", GPUs: 2})
 }
 
@@ -146,9 +149,14 @@ func (s *box) controller() {
 	s.c.StartController(s.tb, s.o.Marina, sa.Kubeconfig)
 }
 
-func (s *box) prometheus() {
+// startPrometheus starts Prometheus before the repository is rendered: the analyses name its address.
+func (s *box) startPrometheus() {
 	s.prom = s.c.StartPrometheus(s.tb, realNodeName)
 	s.state.Prometheus = s.prom.Address()
+}
+
+// scraped waits until Prometheus scrapes every marina Pod on the real node: model servers and routers.
+func (s *box) scraped() {
 	var pods corev1.PodList
 	if err := s.c.Client.List(context.Background(), &pods, client.MatchingLabels{v1alpha1.LabelManagedBy: v1alpha1.ManagedBy},
 		client.MatchingFields{"spec.nodeName": realNodeName}); err != nil {
