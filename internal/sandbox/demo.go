@@ -138,7 +138,7 @@ func (d *demo) run(ctx context.Context) error {
 			return err
 		}
 	}
-	set, err := evalRows(d.st.Clone, DemoModel)
+	set, err := EvalRows(d.st.Clone, DemoModel)
 	if err != nil {
 		return err
 	}
@@ -146,14 +146,14 @@ func (d *demo) run(ctx context.Context) error {
 	if endpoint == "" {
 		return fmt.Errorf("the sandbox has no endpoint for %s/%s (status lists %d)", DemoModel, demoEnv, len(d.st.Endpoints))
 	}
-	load := startReplay(endpoint, DemoModel, set)
+	load := StartReplay(endpoint, DemoModel, set)
 	d.say("Replaying the %d rows of %s's evaluation set through %s: %d rows a request, %d requests a second.",
-		len(set.X), DemoModel, endpoint, replayBatch, time.Second/replayInterval)
+		len(set.X), DemoModel, endpoint, ReplayBatch, time.Second/ReplayInterval)
 	err = d.rollOutGood(ctx, good)
 	if err == nil {
 		err = d.rollOutBad(ctx, good, bad)
 	}
-	d.say("Load: %s.", load.stop())
+	d.say("Load: %s.", load.Stop())
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -13,18 +14,21 @@ import (
 // fluxNamespace is where the sandbox runs Flux and its Kustomizations (testenv.FluxNamespace).
 const fluxNamespace = "flux-system"
 
-// FluxApplied reports whether every Flux Kustomization is Ready at revision rev, and what is missing otherwise.
-func FluxApplied(ctx context.Context, c client.Client, rev string) (bool, string) {
+// FluxApplied reports whether the Flux Kustomizations named (every one when none is) are Ready at revision rev,
+// and what is missing otherwise.
+func FluxApplied(ctx context.Context, c client.Client, rev string, names ...string) (bool, string) {
 	var ks unstructured.UnstructuredList
 	ks.SetAPIVersion("kustomize.toolkit.fluxcd.io/v1")
 	ks.SetKind("KustomizationList")
 	if err := c.List(ctx, &ks, client.InNamespace(fluxNamespace)); err != nil {
 		return false, err.Error()
 	}
-	if len(ks.Items) == 0 {
-		return false, "no Flux Kustomization yet"
-	}
+	found := 0
 	for _, k := range ks.Items {
+		if len(names) > 0 && !slices.Contains(names, k.GetName()) {
+			continue
+		}
+		found++
 		applied, _, _ := unstructured.NestedString(k.Object, "status", "lastAppliedRevision")
 		if !strings.HasSuffix(applied, rev) {
 			return false, fmt.Sprintf("Kustomization %s applied %q, want %s; conditions %s", k.GetName(), applied, rev, conditions(k))
@@ -32,6 +36,9 @@ func FluxApplied(ctx context.Context, c client.Client, rev string) (bool, string
 		if ready, why := readyCondition(k); !ready {
 			return false, "Kustomization " + k.GetName() + ": " + why
 		}
+	}
+	if found == 0 || len(names) > 0 && found < len(names) {
+		return false, fmt.Sprintf("%d of the Flux Kustomizations %v there", found, names)
 	}
 	return true, ""
 }

@@ -12,9 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/doctor"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
+	"github.com/marina-dev/marina/internal/sandbox"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -108,8 +108,8 @@ func fluxReconcile(t *testing.T, c *testenv.Cluster, name string) {
 	})
 }
 
-// fluxApplied reports whether the GitRepository has fetched rev and the Kustomizations named (every one marina
-// init wrote when none is) applied it and are Ready.
+// fluxApplied reports whether the GitRepository is Ready (it fetches again after a failure) and the
+// Kustomizations named (every one when none is) applied rev and are Ready.
 func fluxApplied(ctx context.Context, c client.Client, rev string, names ...string) (bool, string) {
 	repo, err := getUnstructured(ctx, c, "source.toolkit.fluxcd.io/v1", "GitRepository", testenv.FluxNamespace, "ml-platform")
 	if err != nil {
@@ -118,31 +118,5 @@ func fluxApplied(ctx context.Context, c client.Client, rev string, names ...stri
 	if ok, why := conditionTrue(repo, "Ready"); !ok {
 		return false, "GitRepository " + why
 	}
-	if len(names) == 0 {
-		var all unstructured.UnstructuredList
-		all.SetAPIVersion("kustomize.toolkit.fluxcd.io/v1")
-		all.SetKind("KustomizationList")
-		if err := c.List(ctx, &all, client.InNamespace(testenv.FluxNamespace), client.MatchingLabels{v1alpha1.LabelManagedBy: v1alpha1.ManagedBy}); err != nil {
-			return false, err.Error()
-		}
-		for _, k := range all.Items {
-			names = append(names, k.GetName())
-		}
-		if len(names) == 0 {
-			return false, "no Kustomization yet"
-		}
-	}
-	for _, name := range names {
-		k, err := getUnstructured(ctx, c, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", testenv.FluxNamespace, name)
-		if err != nil {
-			return false, err.Error()
-		}
-		if ok, why := conditionTrue(k, "Ready"); !ok {
-			return false, "Kustomization " + why
-		}
-		if applied := stringAt(k, "status", "lastAppliedRevision"); !strings.HasSuffix(applied, rev) {
-			return false, "Kustomization " + name + " applied " + applied + ", want " + rev
-		}
-	}
-	return true, ""
+	return sandbox.FluxApplied(ctx, c, rev, names...)
 }

@@ -3,17 +3,13 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,10 +24,10 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/config/monitoring"
-	"github.com/marina-dev/marina/internal/check"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/model/onnxtest"
 	"github.com/marina-dev/marina/internal/repo/repotest"
+	"github.com/marina-dev/marina/internal/sandbox"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -141,11 +137,11 @@ func TestTheLoopClosesOnTheRealNode(t *testing.T) {
 		t.Logf("revert commit:\n%s\nmarina history:\n%s", revert, testenv.RunMarina(t, marina, work, "history", "iris-classifier", "--env", "staging"))
 	})
 
-	sent, answered := load.stop()
+	counts := load.Stop()
 	dashboardHasData(t, prom.Address(), loadStart, time.Now())
-	t.Logf("load: %d requests of %d eval rows, %d answered", sent, replayBatch, answered)
-	if answered < sent*9/10 {
-		t.Errorf("only %d of %d replayed requests were answered through the rollouts and the restarts", answered, sent)
+	t.Logf("load: %s", counts)
+	if counts.Total() < counts.Sent*9/10 {
+		t.Errorf("only %d of %d replayed requests were answered through the rollouts and the restarts", counts.Total(), counts.Sent)
 	}
 }
 
@@ -178,27 +174,11 @@ func killRouterPod(t *testing.T, c *testenv.Cluster) {
 	t.Logf("killed router Pod %s", pods.Items[0].Name)
 }
 
-// replayBatch is how many evaluation rows one replayed request carries.
-const replayBatch = 5
-
-// replay is a bounded load generator: ten requests a second through a model's Service.
-type replay struct {
-	sent, answered atomic.Int64
-	cancel         context.CancelFunc
-	done           chan struct{}
-}
-
-// replayEval posts the iris evaluation rows of the example repository, replayBatch rows per request, ten
-// requests a second, to the model's Service (its ClusterIP, through kube-proxy's rules on the host) until stop or
-// the end of the test.
-func replayEval(t *testing.T, c *testenv.Cluster, ns, name string) *replay {
+// replayEval is sandbox demo's load generator on the model's Service (its ClusterIP, through kube-proxy's rules on
+// the host), replaying the iris evaluation rows of the example repository, until Stop or the end of the test.
+func replayEval(t *testing.T, c *testenv.Cluster, ns, name string) *sandbox.Replay {
 	t.Helper()
-	file := filepath.Join(repotest.ExamplePath(), "models", "iris-classifier", "eval", "iris.csv")
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := check.ParseEval([]check.EvalFile{{Name: file, Data: data}})
+	set, err := sandbox.EvalRows(repotest.ExamplePath(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,45 +186,9 @@ func replayEval(t *testing.T, c *testenv.Cluster, ns, name string) *replay {
 	if err := c.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &svc); err != nil {
 		t.Fatal(err)
 	}
-	url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(svc.Spec.Ports[0].Port))) + "/v2/models/" + name + "/infer"
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &replay{cancel: cancel, done: make(chan struct{})}
-	t.Cleanup(func() { r.stop() })
-	go func() {
-		defer close(r.done)
-		hc := &http.Client{Timeout: 5 * time.Second}
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i += replayBatch {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			var rows []float32
-			for j := range replayBatch {
-				rows = append(rows, set.X[(i+j)%len(set.X)]...)
-			}
-			body, _ := json.Marshal(map[string]any{"inputs": []map[string]any{{"name": "input", "shape": []int{replayBatch, len(set.Features)}, "datatype": "FP32", "data": rows}}})
-			r.sent.Add(1)
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			if resp, err := hc.Do(req); err == nil {
-				if resp.StatusCode == http.StatusOK {
-					r.answered.Add(1)
-				}
-				_ = resp.Body.Close()
-			}
-		}
-	}()
+	r := sandbox.StartReplay("http://"+net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(svc.Spec.Ports[0].Port))), name, set)
+	t.Cleanup(func() { r.Stop() })
 	return r
-}
-
-// stop ends the load and returns how many requests were sent and answered with 200.
-func (r *replay) stop() (sent, answered int64) {
-	r.cancel()
-	<-r.done
-	return r.sent.Load(), r.answered.Load()
 }
 
 // dashboardHasData checks that every panel of the Grafana dashboard config/monitoring ships would show data from

@@ -66,10 +66,6 @@ func (s *box) gitRepo() {
 			return strings.Replace(repositoryURL.ReplaceAllString(b, "${1}"+url), "interval: 1m", "interval: 10s", 1), nil
 		})
 	}
-	flux, _ := filepath.Glob(filepath.Join(work, "gitops", "flux", "*.yaml"))
-	for _, f := range flux {
-		edit(tb, f, func(b string) (string, error) { return quickHealthChecks(b), nil })
-	}
 	s.git(work, "commit", "-qam", "sandbox: runtime images from the sandbox's registry, the repository on its Git server")
 	versions, _ := filepath.Glob(filepath.Join(work, "models", "*", "v*.json"))
 	for _, v := range versions {
@@ -137,16 +133,6 @@ func closeTheLoop(modelYAML, router, prometheus string) (string, error) {
       writeBack: {mode: commit}
 `
 	}), nil
-}
-
-// kustomizationTimeout is the timeout line of a Flux Kustomization's spec.
-var kustomizationTimeout = regexp.MustCompile(`(?m)^  timeout: \S+\n`)
-
-// quickHealthChecks gives Flux's Kustomizations a one-minute health check, retried every 15 s. While marina
-// controller holds an aborted rollout, the ModelDeployment is not Ready, and Flux waits out the health check of
-// the aborted version's revision (marina init writes 5m) before it applies the revert the controller pushed.
-func quickHealthChecks(fluxYAML string) string {
-	return kustomizationTimeout.ReplaceAllLiteralString(fluxYAML, "  timeout: 1m\n  retryInterval: 15s\n")
 }
 
 // edit rewrites a file through fn.

@@ -124,16 +124,3 @@ func TestCloseTheLoopRefusesAModelYAMLItCannotEdit(t *testing.T) {
 		}
 	}
 }
-
-func TestQuickHealthChecksShortenEveryKustomizationsTimeout(t *testing.T) {
-	t.Parallel()
-	b, err := os.ReadFile(filepath.Join(repotest.ExamplePath(), "gitops", "flux", "apps.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := string(b)
-	got := quickHealthChecks(in)
-	if n := strings.Count(in, "kind: Kustomization"); n == 0 || strings.Count(got, "  timeout: 1m\n  retryInterval: 15s\n") != n || strings.Contains(got, "timeout: 5m") {
-		t.Errorf("not every one of the %d Kustomizations has the quick health check:\n%s", n, got)
-	}
-}
