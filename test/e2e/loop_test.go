@@ -24,6 +24,7 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/config/monitoring"
+	"github.com/marina-dev/marina/internal/controller"
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/model/onnxtest"
 	"github.com/marina-dev/marina/internal/repo/repotest"
@@ -111,7 +112,7 @@ func TestTheLoopClosesOnTheRealNode(t *testing.T) {
 		testenv.RunMarina(t, marina, work, "promote", "iris-classifier@1.2.0", "--env", "staging", "--push")
 		promoted := repotest.Git(t, work, "rev-parse", "HEAD")
 		md := waitModel(t, c, "1.2.0 aborted and the revert written to Git", func(md *v1alpha1.ModelDeployment) bool {
-			return md.Status.AbortMessage != "" && meta.IsStatusConditionTrue(md.Status.Conditions, "GitWriteBack")
+			return md.Status.AbortMessage != "" && meta.IsStatusConditionTrue(md.Status.Conditions, controller.WriteBackCondition)
 		})
 		if !strings.Contains(md.Status.AbortMessage, "shadow-agreement") {
 			t.Fatalf("abort message %q does not name the shadow-agreement analysis", md.Status.AbortMessage)
