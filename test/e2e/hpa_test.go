@@ -162,11 +162,27 @@ func pullThroughServiceName(t *testing.T, c *testenv.Cluster, d *dataPath, r *gi
 			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{host}}},
 			Ports:       []discoveryv1.EndpointPort{{Name: new("http"), Port: &p32}},
 		},
-		pod,
 	} {
 		if err := c.Client.Create(ctx, o); err != nil {
 			t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
 		}
+	}
+	// The Pod starts within a second or two; kube-proxy may not have the EndpointSlice by then, and a Service without
+	// endpoints rejects connections. Its rules are the host's too, so wait until the host gets through.
+	svc := &corev1.Service{}
+	testenv.WaitUntil(t, "kube-proxy forwards Service "+ns+"/registry", time.Minute, func(ctx context.Context) (bool, string) {
+		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "registry"}, svc); err != nil {
+			return false, err.Error()
+		}
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(svc.Spec.ClusterIP, port), time.Second)
+		if err != nil {
+			return false, err.Error()
+		}
+		conn.Close()
+		return true, ""
+	})
+	if err := c.Client.Create(ctx, pod); err != nil {
+		t.Fatalf("creating Pod %s: %v", pod.Name, err)
 	}
 	testenv.WaitUntil(t, "a Pod pulls the model from "+byName, 2*time.Minute, func(ctx context.Context) (bool, string) {
 		if err := c.Client.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
