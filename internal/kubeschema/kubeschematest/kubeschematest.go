@@ -5,12 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/marina-dev/marina/internal/kubeschema"
 	"github.com/marina-dev/marina/internal/prereq"
+	"github.com/marina-dev/marina/internal/source"
 )
 
 // TB is what Dir and KServe need of their caller: testing.TB satisfies it, and so does internal/testenv.TB.
@@ -59,12 +59,19 @@ func GatewayAPIExperimental(t testing.TB) string {
 	return ""
 }
 
-// KServe returns third_party/kserve of the repository: KServe's CRDs, which no Go module on the proxy carries, so
-// the repository does (see its README.md for version, source and license).
+// KServe returns third_party/kserve of the source tree at or above the test's working directory: KServe's CRDs,
+// which no Go module on the proxy carries, so the repository does (see its README.md for version, source and
+// license).
 func KServe(t TB) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "third_party", "kserve")
+	wd, err := os.Getwd()
+	if err == nil {
+		wd, err = source.FindRoot(wd)
+	}
+	if err != nil {
+		t.Fatalf("KServe CRDs: %v", err)
+	}
+	dir := filepath.Join(wd, "third_party", "kserve")
 	if _, err := os.Stat(filepath.Join(dir, "serving.kserve.io_inferenceservices.yaml")); err != nil {
 		t.Fatalf("KServe CRDs: %v (third_party/kserve is part of the repository: restore it with git checkout)", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/marina-dev/marina/internal/repo"
+	"github.com/marina-dev/marina/internal/source"
 )
 
 // Project is a marina.yaml with staging and prod, prod requiring staging.
@@ -142,10 +142,18 @@ func copyWith(m map[string]string, k, v string) map[string]string {
 	return out
 }
 
-// ExamplePath is the path of examples/ml-platform in the source tree.
+// ExamplePath is the path of examples/ml-platform in the source tree at or above the test's working directory (a
+// test runs in its package's directory; found from there, not from this file's compiled path, which -trimpath
+// builds do not keep).
 func ExamplePath() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "examples", "ml-platform")
+	wd, err := os.Getwd()
+	if err == nil {
+		wd, err = source.FindRoot(wd)
+	}
+	if err != nil {
+		panic("repotest.ExamplePath: " + err.Error())
+	}
+	return filepath.Join(wd, "examples", "ml-platform")
 }
 
 // Example copies examples/ml-platform, with extra files added or replaced, into a new
