@@ -1,6 +1,9 @@
 package project
 
-import "github.com/marina-dev/marina/internal/analysis"
+import (
+	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/analysis"
+)
 
 // ModelApplication is applications/<model>/model.yaml: how one model is deployed, per environment.
 type ModelApplication struct {
@@ -71,8 +74,9 @@ type Settings struct {
 	Resources    *Resources        `json:"resources,omitempty"`
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 	Tolerations  []Toleration      `json:"tolerations,omitempty"`
-	Scaling      *Scaling          `json:"scaling,omitempty"`
-	Strategy     *Strategy         `json:"strategy,omitempty"`
+	// Scaling and Strategy are copied as they are into the ModelDeployment (backend marina), so they are its types.
+	Scaling  *v1alpha1.Scaling  `json:"scaling,omitempty"`
+	Strategy *v1alpha1.Strategy `json:"strategy,omitempty"`
 	// Router is marina router in front of the versions (backend marina); on unless enabled is false.
 	Router *Router `json:"router,omitempty"`
 	// Analysis turns on marina's built-in analyses of the router's metrics (backend marina).
@@ -150,72 +154,6 @@ type Toleration struct {
 	TolerationSeconds *int64 `json:"tolerationSeconds,omitempty"`
 }
 
-// Scaling chooses an autoscaler.
-type Scaling struct {
-	HPA  *HPA  `json:"hpa,omitempty"`
-	KEDA *KEDA `json:"keda,omitempty"`
-}
-
-// HPA is a HorizontalPodAutoscaler on CPU utilisation.
-type HPA struct {
-	Min            int32 `json:"min"`
-	Max            int32 `json:"max"`
-	CPUUtilization int32 `json:"cpuUtilization,omitempty"`
-}
-
-// KEDA is a KEDA ScaledObject on a Prometheus query.
-type KEDA struct {
-	Min       int32  `json:"min"`
-	Max       int32  `json:"max"`
-	Query     string `json:"query"`
-	Threshold string `json:"threshold"`
-	// ServerAddress is the Prometheus KEDA queries; default http://prometheus.monitoring.svc:9090.
-	ServerAddress string `json:"serverAddress,omitempty"`
-}
-
-// Strategy is how a new version replaces the old one; at most one is set.
-type Strategy struct {
-	Canary    *Canary    `json:"canary,omitempty"`
-	BlueGreen *BlueGreen `json:"blueGreen,omitempty"`
-	Shadow    *Shadow    `json:"shadow,omitempty"`
-}
-
-// Canary shifts traffic in steps.
-type Canary struct {
-	Steps []CanaryStep `json:"steps,omitempty"`
-}
-
-// CanaryStep sets exactly one of its fields.
-type CanaryStep struct {
-	SetWeight *int32    `json:"setWeight,omitempty"`
-	Pause     *Pause    `json:"pause,omitempty"`
-	Analysis  *Analysis `json:"analysis,omitempty"`
-}
-
-// Pause waits for a duration, or until resumed when no duration is set.
-type Pause struct {
-	Duration string `json:"duration,omitempty"`
-}
-
-// Analysis runs an analysis template.
-type Analysis struct {
-	Template string `json:"template"`
-}
-
-// BlueGreen runs the new version beside the old behind a preview Service, then switches.
-type BlueGreen struct {
-	AutoPromote    bool   `json:"autoPromote,omitempty"`
-	ScaleDownDelay string `json:"scaleDownDelay,omitempty"`
-}
-
-// Shadow mirrors a share of traffic to the new version and compares its answers; once that has passed, Steps (if
-// any) shift live traffic to it as a canary's do.
-type Shadow struct {
-	Percent  int32        `json:"percent"`
-	Duration string       `json:"duration,omitempty"`
-	Steps    []CanaryStep `json:"steps,omitempty"`
-}
-
 // Resolve merges the environment's settings over the shared ones, field by field.
 func (s *ApplicationSpec) Resolve(env string) (EnvironmentSpec, bool) {
 	e, ok := s.Environments[env]
@@ -268,7 +206,7 @@ func (r *Resources) GPUs() string {
 const GPUResource = "nvidia.com/gpu"
 
 // StrategyName returns canary, bluegreen, shadow or "" for a plain rolling update.
-func (s *Strategy) StrategyName() string {
+func StrategyName(s *v1alpha1.Strategy) string {
 	switch {
 	case s == nil:
 		return ""
@@ -306,7 +244,7 @@ func (s *ApplicationSpec) UnsupportedStrategy(env string) (strategy, field, mess
 	if !ok || s.BackendName() == BackendMarina {
 		return "", "", ""
 	}
-	strategy = e.Strategy.StrategyName()
+	strategy = StrategyName(e.Strategy)
 	if strategy == "" {
 		return "", "", ""
 	}

@@ -39,8 +39,8 @@ func TestAnEnvironmentOverridesTheSharedSettingsFieldByField(t *testing.T) {
 		if !ok {
 			t.Fatalf("Resolve(%s) found nothing", tc.env)
 		}
-		if *e.Replicas != tc.replicas || e.Strategy.StrategyName() != tc.strategy || e.Resources.GPUs() != "1" {
-			t.Errorf("%s: replicas %d, strategy %s, GPUs %q; want %d, %s, 1", tc.env, *e.Replicas, e.Strategy.StrategyName(), e.Resources.GPUs(), tc.replicas, tc.strategy)
+		if *e.Replicas != tc.replicas || project.StrategyName(e.Strategy) != tc.strategy || e.Resources.GPUs() != "1" {
+			t.Errorf("%s: replicas %d, strategy %s, GPUs %q; want %d, %s, 1", tc.env, *e.Replicas, project.StrategyName(e.Strategy), e.Resources.GPUs(), tc.replicas, tc.strategy)
 		}
 	}
 	if _, ok := a.Spec.Resolve("dev"); ok {
