@@ -1,6 +1,8 @@
 package project
 
 import (
+	"cmp"
+
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/analysis"
 )
@@ -161,32 +163,19 @@ func (s *ApplicationSpec) Resolve(env string) (EnvironmentSpec, bool) {
 		return EnvironmentSpec{}, false
 	}
 	base := s.Settings
-	if e.Replicas == nil {
-		e.Replicas = base.Replicas
-	}
-	if e.Resources == nil {
-		e.Resources = base.Resources
-	}
+	// cmp.Or keeps the environment's pointer unless it is nil.
+	e.Replicas = cmp.Or(e.Replicas, base.Replicas)
+	e.Resources = cmp.Or(e.Resources, base.Resources)
+	e.Scaling = cmp.Or(e.Scaling, base.Scaling)
+	e.Strategy = cmp.Or(e.Strategy, base.Strategy)
+	e.Router = cmp.Or(e.Router, base.Router)
+	e.Analysis = cmp.Or(e.Analysis, base.Analysis)
+	e.WriteBack = cmp.Or(e.WriteBack, base.WriteBack)
 	if e.NodeSelector == nil {
 		e.NodeSelector = base.NodeSelector
 	}
 	if e.Tolerations == nil {
 		e.Tolerations = base.Tolerations
-	}
-	if e.Scaling == nil {
-		e.Scaling = base.Scaling
-	}
-	if e.Strategy == nil {
-		e.Strategy = base.Strategy
-	}
-	if e.Router == nil {
-		e.Router = base.Router
-	}
-	if e.Analysis == nil {
-		e.Analysis = base.Analysis
-	}
-	if e.WriteBack == nil {
-		e.WriteBack = base.WriteBack
 	}
 	return e, true
 }
