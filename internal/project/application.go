@@ -35,21 +35,9 @@ type Runtime struct {
 	Image string   `json:"image,omitempty"`
 	Port  int      `json:"port,omitempty"`
 	Args  []string `json:"args,omitempty"`
-	// Artifact says how a version recorded as oci://… gets into the pod.
-	Artifact *RuntimeArtifact `json:"artifact,omitempty"`
-}
-
-// RuntimeArtifact says how an oci:// model artifact gets into the pod.
-type RuntimeArtifact struct {
-	// Via is initContainer (the default: marina model pull into the /models emptyDir) or imageVolume (a
-	// Kubernetes image volume at /models, which needs a runtime that supports it).
-	Via string `json:"via,omitempty"`
-	// PullSecret names a Secret of type kubernetes.io/dockerconfigjson with the registry's credentials.
-	PullSecret string `json:"pullSecret,omitempty"`
-	// PullImage is the init container's image; default marina's own image of the same release as the server's.
-	PullImage string `json:"pullImage,omitempty"`
-	// PlainHTTP has the init container talk HTTP to the registry: an in-cluster registry without TLS.
-	PlainHTTP bool `json:"plainHTTP,omitempty"`
+	// Artifact says how a version recorded as oci://… gets into the pod; render copies it as it is into the
+	// ModelDeployment (backend marina), so it is the API's type.
+	Artifact *v1alpha1.RuntimeArtifact `json:"artifact,omitempty"`
 }
 
 // SecretRef declares a secret the model server needs, from External Secrets or Sealed Secrets.
