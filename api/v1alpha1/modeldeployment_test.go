@@ -32,24 +32,24 @@ func TestTypesTakeWhatRenderEmits(t *testing.T) {
 	}{
 		{"take the example as committed", func(*project.Settings) {}},
 		{"take canary steps of each kind", func(s *project.Settings) {
-			s.Strategy = &project.Strategy{Canary: &project.Canary{Steps: []project.CanaryStep{
-				{SetWeight: int32p(0)}, {SetWeight: int32p(20)}, {Pause: &project.Pause{Duration: "10m"}},
-				{Pause: &project.Pause{}}, {Analysis: &project.Analysis{Template: "error-rate"}}, {SetWeight: int32p(100)},
+			s.Strategy = &v1alpha1.Strategy{Canary: &v1alpha1.CanaryStrategy{Steps: []v1alpha1.CanaryStep{
+				{SetWeight: int32p(0)}, {SetWeight: int32p(20)}, {Pause: &v1alpha1.PauseStep{Duration: "10m"}},
+				{Pause: &v1alpha1.PauseStep{}}, {Analysis: &v1alpha1.AnalysisStep{Template: "error-rate"}}, {SetWeight: int32p(100)},
 			}}}
 		}},
 		{"take blue-green with a scale-down delay", func(s *project.Settings) {
-			s.Strategy = &project.Strategy{BlueGreen: &project.BlueGreen{AutoPromote: true, ScaleDownDelay: "1h30m"}}
+			s.Strategy = &v1alpha1.Strategy{BlueGreen: &v1alpha1.BlueGreenStrategy{AutoPromote: true, ScaleDownDelay: "1h30m"}}
 		}},
 		{"take shadow traffic for a while", func(s *project.Settings) {
-			s.Strategy = &project.Strategy{Shadow: &project.Shadow{Percent: 100, Duration: "2.5h"}}
+			s.Strategy = &v1alpha1.Strategy{Shadow: &v1alpha1.ShadowStrategy{Percent: 100, Duration: "2.5h"}}
 		}},
 		{"take shadow traffic, then canary steps", func(s *project.Settings) {
-			s.Strategy = &project.Strategy{Shadow: &project.Shadow{Percent: 25, Duration: "30m", Steps: []project.CanaryStep{
-				{SetWeight: int32p(20)}, {Analysis: &project.Analysis{Template: "error-rate"}}, {Pause: &project.Pause{}}, {SetWeight: int32p(50)},
+			s.Strategy = &v1alpha1.Strategy{Shadow: &v1alpha1.ShadowStrategy{Percent: 25, Duration: "30m", Steps: []v1alpha1.CanaryStep{
+				{SetWeight: int32p(20)}, {Analysis: &v1alpha1.AnalysisStep{Template: "error-rate"}}, {Pause: &v1alpha1.PauseStep{}}, {SetWeight: int32p(50)},
 			}}}
 		}},
 		{"take KEDA scaling instead of replicas", func(s *project.Settings) {
-			s.Scaling = &project.Scaling{KEDA: &project.KEDA{Min: 0, Max: 20, Query: "sum(rate(marina_requests_total[1m]))", Threshold: "50", ServerAddress: "http://prometheus:9090"}}
+			s.Scaling = &v1alpha1.Scaling{KEDA: &v1alpha1.KEDAScaling{Min: 0, Max: 20, Query: "sum(rate(marina_requests_total[1m]))", Threshold: "50", ServerAddress: "http://prometheus:9090"}}
 		}},
 	}
 	for _, c := range cases {

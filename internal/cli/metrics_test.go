@@ -79,9 +79,7 @@ func TestEveryGateHintNamesACommandThatRecordsTheMetric(t *testing.T) {
 			if still := missingMetrics(t, dir, "iris-classifier@1.2.0"); len(still) > 0 {
 				t.Fatalf("after running the hinted commands validate still says %+v", still)
 			}
-			if got := repotest.Git(t, dir, "status", "--porcelain"); got != "" {
-				t.Fatalf("work tree dirty: %s", got)
-			}
+			repotest.Clean(t, dir)
 		})
 	}
 }

@@ -54,9 +54,7 @@ func TestTheExampleWorksInPlaceBelowTheGitTop(t *testing.T) {
 	if got := repotest.Git(t, top, "ls-tree", "--name-only", "HEAD"); got != "README.md\nexamples\nmarina.yaml" {
 		t.Fatalf("files outside the example changed; the top of the tree is:\n%s", got)
 	}
-	if got := repotest.Git(t, top, "status", "--porcelain"); got != "" {
-		t.Fatalf("git status is not clean:\n%s", got)
-	}
+	repotest.Clean(t, top)
 	if out := mustMarina(t, "--repo", dir, "history", "iris-classifier", "--env", "staging"); !strings.Contains(out, "1.1.0") {
 		t.Fatalf("history does not show the promote:\n%s", out)
 	}

@@ -85,9 +85,7 @@ func TestARejectedPushIsReappliedOnTheRemoteHeadAndPushed(t *testing.T) {
 			t.Errorf("%d commits promoting %s on the remote:\n%s", n, m, log)
 		}
 	}
-	if got := repotest.Git(t, mine, "status", "--porcelain"); got != "" {
-		t.Fatalf("work tree not clean:\n%s", got)
-	}
+	repotest.Clean(t, mine)
 }
 
 func TestARejectedPushOnADivergedBranchTakesTheCommitBackAndSaysWhatToDo(t *testing.T) {

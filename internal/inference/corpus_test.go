@@ -68,15 +68,7 @@ func TestRealModelsFromNPMPackagesRun(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := inference.Load(inferencetest.Model(t, tc.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			out, err := s.Run(tc.inputs)
-			if err != nil {
-				t.Fatal(err)
-			}
+			out := run(t, inferencetest.Model(t, tc.file), tc.inputs)
 			if len(out) != len(tc.want) {
 				t.Fatalf("%d outputs, want %d: %+v", len(out), len(tc.want), out)
 			}
@@ -95,6 +87,21 @@ func product(shape []int64) int64 {
 		n *= d
 	}
 	return n
+}
+
+// run loads the model at path, runs inputs through it and closes it, failing the test on an error.
+func run(t *testing.T, path string, inputs []inference.Tensor) []inference.Tensor {
+	t.Helper()
+	s, err := inference.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out, err := s.Run(inputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func loadBytes(t *testing.T, build func() ([]byte, error)) (*inference.Session, error) {
@@ -154,15 +161,7 @@ func TestRunCarriesEveryDTypeRealModelsUse(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := loadBytes(t, tc.build)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			got, err := s.Run(tc.inputs)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := run(t, inferencetest.Write(t, tc.build), tc.inputs)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("outputs\n%+v\nwant\n%+v", got, tc.want)
 			}

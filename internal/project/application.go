@@ -1,6 +1,11 @@
 package project
 
-import "github.com/marina-dev/marina/internal/analysis"
+import (
+	"cmp"
+
+	"github.com/marina-dev/marina/api/v1alpha1"
+	"github.com/marina-dev/marina/internal/analysis"
+)
 
 // ModelApplication is applications/<model>/model.yaml: how one model is deployed, per environment.
 type ModelApplication struct {
@@ -30,21 +35,9 @@ type Runtime struct {
 	Image string   `json:"image,omitempty"`
 	Port  int      `json:"port,omitempty"`
 	Args  []string `json:"args,omitempty"`
-	// Artifact says how a version recorded as oci://… gets into the pod.
-	Artifact *RuntimeArtifact `json:"artifact,omitempty"`
-}
-
-// RuntimeArtifact says how an oci:// model artifact gets into the pod.
-type RuntimeArtifact struct {
-	// Via is initContainer (the default: marina model pull into the /models emptyDir) or imageVolume (a
-	// Kubernetes image volume at /models, which needs a runtime that supports it).
-	Via string `json:"via,omitempty"`
-	// PullSecret names a Secret of type kubernetes.io/dockerconfigjson with the registry's credentials.
-	PullSecret string `json:"pullSecret,omitempty"`
-	// PullImage is the init container's image; default marina's own image of the same release as the server's.
-	PullImage string `json:"pullImage,omitempty"`
-	// PlainHTTP has the init container talk HTTP to the registry: an in-cluster registry without TLS.
-	PlainHTTP bool `json:"plainHTTP,omitempty"`
+	// Artifact says how a version recorded as oci://… gets into the pod; render copies it as it is into the
+	// ModelDeployment (backend marina), so it is the API's type.
+	Artifact *v1alpha1.RuntimeArtifact `json:"artifact,omitempty"`
 }
 
 // SecretRef declares a secret the model server needs, from External Secrets or Sealed Secrets.
@@ -71,8 +64,9 @@ type Settings struct {
 	Resources    *Resources        `json:"resources,omitempty"`
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 	Tolerations  []Toleration      `json:"tolerations,omitempty"`
-	Scaling      *Scaling          `json:"scaling,omitempty"`
-	Strategy     *Strategy         `json:"strategy,omitempty"`
+	// Scaling and Strategy are copied as they are into the ModelDeployment (backend marina), so they are its types.
+	Scaling  *v1alpha1.Scaling  `json:"scaling,omitempty"`
+	Strategy *v1alpha1.Strategy `json:"strategy,omitempty"`
 	// Router is marina router in front of the versions (backend marina); on unless enabled is false.
 	Router *Router `json:"router,omitempty"`
 	// Analysis turns on marina's built-in analyses of the router's metrics (backend marina).
@@ -150,72 +144,6 @@ type Toleration struct {
 	TolerationSeconds *int64 `json:"tolerationSeconds,omitempty"`
 }
 
-// Scaling chooses an autoscaler.
-type Scaling struct {
-	HPA  *HPA  `json:"hpa,omitempty"`
-	KEDA *KEDA `json:"keda,omitempty"`
-}
-
-// HPA is a HorizontalPodAutoscaler on CPU utilisation.
-type HPA struct {
-	Min            int32 `json:"min"`
-	Max            int32 `json:"max"`
-	CPUUtilization int32 `json:"cpuUtilization,omitempty"`
-}
-
-// KEDA is a KEDA ScaledObject on a Prometheus query.
-type KEDA struct {
-	Min       int32  `json:"min"`
-	Max       int32  `json:"max"`
-	Query     string `json:"query"`
-	Threshold string `json:"threshold"`
-	// ServerAddress is the Prometheus KEDA queries; default http://prometheus.monitoring.svc:9090.
-	ServerAddress string `json:"serverAddress,omitempty"`
-}
-
-// Strategy is how a new version replaces the old one; at most one is set.
-type Strategy struct {
-	Canary    *Canary    `json:"canary,omitempty"`
-	BlueGreen *BlueGreen `json:"blueGreen,omitempty"`
-	Shadow    *Shadow    `json:"shadow,omitempty"`
-}
-
-// Canary shifts traffic in steps.
-type Canary struct {
-	Steps []CanaryStep `json:"steps,omitempty"`
-}
-
-// CanaryStep sets exactly one of its fields.
-type CanaryStep struct {
-	SetWeight *int32    `json:"setWeight,omitempty"`
-	Pause     *Pause    `json:"pause,omitempty"`
-	Analysis  *Analysis `json:"analysis,omitempty"`
-}
-
-// Pause waits for a duration, or until resumed when no duration is set.
-type Pause struct {
-	Duration string `json:"duration,omitempty"`
-}
-
-// Analysis runs an analysis template.
-type Analysis struct {
-	Template string `json:"template"`
-}
-
-// BlueGreen runs the new version beside the old behind a preview Service, then switches.
-type BlueGreen struct {
-	AutoPromote    bool   `json:"autoPromote,omitempty"`
-	ScaleDownDelay string `json:"scaleDownDelay,omitempty"`
-}
-
-// Shadow mirrors a share of traffic to the new version and compares its answers; once that has passed, Steps (if
-// any) shift live traffic to it as a canary's do.
-type Shadow struct {
-	Percent  int32        `json:"percent"`
-	Duration string       `json:"duration,omitempty"`
-	Steps    []CanaryStep `json:"steps,omitempty"`
-}
-
 // Resolve merges the environment's settings over the shared ones, field by field.
 func (s *ApplicationSpec) Resolve(env string) (EnvironmentSpec, bool) {
 	e, ok := s.Environments[env]
@@ -223,32 +151,19 @@ func (s *ApplicationSpec) Resolve(env string) (EnvironmentSpec, bool) {
 		return EnvironmentSpec{}, false
 	}
 	base := s.Settings
-	if e.Replicas == nil {
-		e.Replicas = base.Replicas
-	}
-	if e.Resources == nil {
-		e.Resources = base.Resources
-	}
+	// cmp.Or keeps the environment's pointer unless it is nil.
+	e.Replicas = cmp.Or(e.Replicas, base.Replicas)
+	e.Resources = cmp.Or(e.Resources, base.Resources)
+	e.Scaling = cmp.Or(e.Scaling, base.Scaling)
+	e.Strategy = cmp.Or(e.Strategy, base.Strategy)
+	e.Router = cmp.Or(e.Router, base.Router)
+	e.Analysis = cmp.Or(e.Analysis, base.Analysis)
+	e.WriteBack = cmp.Or(e.WriteBack, base.WriteBack)
 	if e.NodeSelector == nil {
 		e.NodeSelector = base.NodeSelector
 	}
 	if e.Tolerations == nil {
 		e.Tolerations = base.Tolerations
-	}
-	if e.Scaling == nil {
-		e.Scaling = base.Scaling
-	}
-	if e.Strategy == nil {
-		e.Strategy = base.Strategy
-	}
-	if e.Router == nil {
-		e.Router = base.Router
-	}
-	if e.Analysis == nil {
-		e.Analysis = base.Analysis
-	}
-	if e.WriteBack == nil {
-		e.WriteBack = base.WriteBack
 	}
 	return e, true
 }
@@ -268,7 +183,7 @@ func (r *Resources) GPUs() string {
 const GPUResource = "nvidia.com/gpu"
 
 // StrategyName returns canary, bluegreen, shadow or "" for a plain rolling update.
-func (s *Strategy) StrategyName() string {
+func StrategyName(s *v1alpha1.Strategy) string {
 	switch {
 	case s == nil:
 		return ""
@@ -306,7 +221,7 @@ func (s *ApplicationSpec) UnsupportedStrategy(env string) (strategy, field, mess
 	if !ok || s.BackendName() == BackendMarina {
 		return "", "", ""
 	}
-	strategy = e.Strategy.StrategyName()
+	strategy = StrategyName(e.Strategy)
 	if strategy == "" {
 		return "", "", ""
 	}

@@ -1,6 +1,7 @@
 package project_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -39,8 +40,8 @@ func TestAnEnvironmentOverridesTheSharedSettingsFieldByField(t *testing.T) {
 		if !ok {
 			t.Fatalf("Resolve(%s) found nothing", tc.env)
 		}
-		if *e.Replicas != tc.replicas || e.Strategy.StrategyName() != tc.strategy || e.Resources.GPUs() != "1" {
-			t.Errorf("%s: replicas %d, strategy %s, GPUs %q; want %d, %s, 1", tc.env, *e.Replicas, e.Strategy.StrategyName(), e.Resources.GPUs(), tc.replicas, tc.strategy)
+		if *e.Replicas != tc.replicas || project.StrategyName(e.Strategy) != tc.strategy || e.Resources.GPUs() != "1" {
+			t.Errorf("%s: replicas %d, strategy %s, GPUs %q; want %d, %s, 1", tc.env, *e.Replicas, project.StrategyName(e.Strategy), e.Resources.GPUs(), tc.replicas, tc.strategy)
 		}
 	}
 	if _, ok := a.Spec.Resolve("dev"); ok {
@@ -104,4 +105,48 @@ func TestLoadReadsTheEnvironmentsInOrder(t *testing.T) {
 	if e, ok := p.Environment("prod"); !ok || e.Namespace != "models-prod" || p.GatewayAPIChannel() != "standard" {
 		t.Fatalf("prod = %+v, %t; channel %s", e, ok, p.GatewayAPIChannel())
 	}
+}
+
+// Every setting, not only the ones model.yaml above uses: an environment that sets none takes all of the shared
+// ones, and one that sets all keeps its own (the very values: compared by address). The settings are filled through reflection, so a field added to
+// Settings is covered without editing this test.
+func TestAnEnvironmentInheritsEveryUnsetSettingAndKeepsEverySetOne(t *testing.T) {
+	t.Parallel()
+	shared, own := filled(t, "shared"), filled(t, "own")
+	spec := project.ApplicationSpec{Settings: shared, Environments: map[string]project.EnvironmentSpec{
+		"bare": {Version: "1.0.0"},
+		"full": {Version: "1.0.0", Settings: own},
+	}}
+	for env, want := range map[string]project.Settings{"bare": shared, "full": own} {
+		e, _ := spec.Resolve(env)
+		got, want := reflect.ValueOf(e.Settings), reflect.ValueOf(want)
+		for i := range got.NumField() {
+			if got.Field(i).Pointer() != want.Field(i).Pointer() {
+				t.Errorf("%s: %s is not the one %s sets", env, got.Type().Field(i).Name, map[string]string{"bare": "spec", "full": "the environment"}[env])
+			}
+		}
+	}
+}
+
+// filled returns Settings whose every field is set, pointers and maps and slices to values derived from tag.
+func filled(t *testing.T, tag string) project.Settings {
+	t.Helper()
+	var s project.Settings
+	v := reflect.ValueOf(&s).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.Pointer:
+			f.Set(reflect.New(f.Type().Elem()))
+		case reflect.Map:
+			f.Set(reflect.MakeMap(f.Type()))
+			f.SetMapIndex(reflect.ValueOf(tag), reflect.ValueOf(tag))
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+			f.Index(0).FieldByName("Key").SetString(tag)
+		default:
+			t.Fatalf("Settings.%s is a %s: teach filled to set it", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	return s
 }

@@ -37,7 +37,7 @@ func TestShadowStepsAreCheckedAsACanarysWithTheirFieldPath(t *testing.T) {
 	if err != nil {
 		t.Fatalf("valid shadow steps: %v", err)
 	}
-	if e, _ := a.Spec.Resolve("prod"); e.Strategy.StrategyName() != "shadow" || len(e.Strategy.Shadow.Steps) != 3 || *e.Strategy.Shadow.Steps[0].SetWeight != 20 ||
+	if e, _ := a.Spec.Resolve("prod"); project.StrategyName(e.Strategy) != "shadow" || len(e.Strategy.Shadow.Steps) != 3 || *e.Strategy.Shadow.Steps[0].SetWeight != 20 ||
 		e.Strategy.Shadow.Steps[1].Analysis.Template != "error-rate" || e.Strategy.Shadow.Steps[2].Pause == nil {
 		t.Fatalf("prod's strategy %+v, want the shadow with its three steps", e.Strategy.Shadow)
 	}

@@ -66,7 +66,7 @@ func (a *application) setStrategy(env, kind string) error {
 	if cur == nil {
 		cur = a.spec.Spec.Strategy
 	}
-	if cur.StrategyName() == kind {
+	if project.StrategyName(cur) == kind {
 		return nil
 	}
 	var src string

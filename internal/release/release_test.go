@@ -65,9 +65,7 @@ func TestPromoteCommitsTheVersionAndKeepsComments(t *testing.T) {
 	if !strings.Contains(string(b), "# the serving image") || !strings.Contains(string(b), "staging:\n      version: 1.0.0") {
 		t.Fatalf("model.yaml:\n%s", b)
 	}
-	if got := repotest.Git(t, dir, "status", "--porcelain"); got != "" {
-		t.Fatalf("work tree dirty: %s", got)
-	}
+	repotest.Clean(t, dir)
 	if got := repotest.Git(t, dir, "log", "-1", "--format=%s"); got != "promote: m (none) → 1.0.0 in staging" {
 		t.Fatalf("subject %q", got)
 	}

@@ -61,14 +61,7 @@ func (c *context) kserve() ([]object, error) {
 	if t := tolerations(c.settings.Tolerations); len(t) > 0 {
 		predictor["tolerations"] = t
 	}
-	meta := c.meta(c.name)
-	meta["annotations"] = c.annotations()
-	return []object{{file: "inferenceservice.yaml", obj: map[string]any{
-		"apiVersion": "serving.kserve.io/v1beta1",
-		"kind":       "InferenceService",
-		"metadata":   meta,
-		"spec":       map[string]any{"predictor": predictor},
-	}}}, nil
+	return c.server("inferenceservice.yaml", "serving.kserve.io/v1beta1", "InferenceService", map[string]any{"predictor": predictor}), nil
 }
 
 // kserveModelDir is where KServe's storage initializer or modelcar puts the model.

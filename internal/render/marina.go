@@ -80,14 +80,7 @@ func (c *context) marina() ([]object, error) {
 		}
 		spec["gitWriteBack"] = wb
 	}
-	meta := c.meta(c.name)
-	meta["annotations"] = c.annotations()
-	return []object{{file: "modeldeployment.yaml", obj: map[string]any{
-		"apiVersion": "marina.dev/v1alpha1",
-		"kind":       "ModelDeployment",
-		"metadata":   meta,
-		"spec":       spec,
-	}}}, nil
+	return c.server("modeldeployment.yaml", "marina.dev/v1alpha1", "ModelDeployment", spec), nil
 }
 
 // analysisTemplates expands the built-in analyses a turns on into templates over the router's metrics of this

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/modelpod"
 	"github.com/marina-dev/marina/internal/project"
@@ -259,7 +260,7 @@ func (c *context) ingress() *networkingv1.Ingress {
 	}
 }
 
-func (c *context) hpa(h *project.HPA) *autoscalingv2.HorizontalPodAutoscaler {
+func (c *context) hpa(h *v1alpha1.HPAScaling) *autoscalingv2.HorizontalPodAutoscaler {
 	util := h.CPUUtilization
 	if util == 0 {
 		util = 70
@@ -279,7 +280,7 @@ func (c *context) hpa(h *project.HPA) *autoscalingv2.HorizontalPodAutoscaler {
 	}
 }
 
-func (c *context) scaledObject(k *project.KEDA) map[string]any {
+func (c *context) scaledObject(k *v1alpha1.KEDAScaling) map[string]any {
 	server := k.ServerAddress
 	if server == "" {
 		server = DefaultPrometheus

@@ -252,6 +252,19 @@ func (c *context) meta(name string) map[string]any {
 	return map[string]any{"name": name, "namespace": c.namespace, "labels": c.labels()}
 }
 
+// server is the backend's one object that runs the model (KServe's InferenceService, marina's ModelDeployment):
+// named like the model, it carries the artifact annotations.
+func (c *context) server(file, apiVersion, kind string, spec map[string]any) []object {
+	meta := c.meta(c.name)
+	meta["annotations"] = c.annotations()
+	return []object{{file: file, obj: map[string]any{
+		"apiVersion": apiVersion,
+		"kind":       kind,
+		"metadata":   meta,
+		"spec":       spec,
+	}}}
+}
+
 // files turns objects into YAML files and the kustomization.yaml listing them.
 func (c *context) files(objs []object) ([]File, error) {
 	dir := Dir(c.name, c.Env)

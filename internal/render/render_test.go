@@ -2,7 +2,6 @@ package render_test
 
 import (
 	"bytes"
-	"github.com/marina-dev/marina/internal/golden"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -11,7 +10,9 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/analysis"
+	"github.com/marina-dev/marina/internal/golden"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/render"
@@ -341,7 +342,7 @@ func TestRenderRefusesBadInput(t *testing.T) {
 		{"a bad quantity", func(in *render.Input) { in.App.Spec.Resources.Requests["cpu"] = "lots" }, `resources.requests["cpu"]: "lots" is not a Kubernetes quantity`},
 		{"an image volume of an artifact by tag", func(in *render.Input) {
 			in.Version.Artifact.URI = "oci://registry.example.com/models/fraud:1.0.0"
-			in.App.Spec.Runtime = &project.Runtime{Artifact: &project.RuntimeArtifact{Via: "imageVolume"}}
+			in.App.Spec.Runtime = &project.Runtime{Artifact: &v1alpha1.RuntimeArtifact{Via: "imageVolume"}}
 		}, `applications/fraud/model.yaml: spec.runtime.artifact: models/fraud/v1.0.0.json: artifact.uri "oci://registry.example.com/models/fraud:1.0.0" is not pinned by digest`},
 		{"built-in analyses without marina controller", func(in *render.Input) {
 			in.App.Spec.Analysis = &project.AnalysisSpec{Builtin: []analysis.BuiltinMetric{{Name: analysis.ErrorRate, Max: new(0.01)}}}

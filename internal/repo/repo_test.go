@@ -32,9 +32,7 @@ func TestCommitWritesOneCommitThatGitSeesClean(t *testing.T) {
 	if got := repotest.Git(t, dir, "rev-parse", "HEAD~1"); got != before {
 		t.Fatalf("parent = %s, want %s", got, before)
 	}
-	if got := repotest.Git(t, dir, "status", "--porcelain"); got != "" {
-		t.Fatalf("git status not clean:\n%s", got)
-	}
+	repotest.Clean(t, dir)
 	if got := repotest.Git(t, dir, "rev-parse", "a@v1.0.0^{commit}"); got != h.String() {
 		t.Fatalf("tag points at %s, want %s", got, h)
 	}
@@ -195,9 +193,7 @@ func TestCommitDeletesFilesAndEmptyDirectories(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "applications", "m", "staging")); !os.IsNotExist(err) {
 		t.Fatal("empty directory left in the work tree")
 	}
-	if got := repotest.Git(t, dir, "status", "--porcelain"); got != "" {
-		t.Fatalf("status: %s", got)
-	}
+	repotest.Clean(t, dir)
 	repotest.Git(t, dir, "fsck", "--strict")
 }
 

@@ -47,9 +47,7 @@ func TestAMarinaRootBelowTheGitWorkTreeTop(t *testing.T) {
 	if got := repotest.Git(t, dir, "ls-tree", "-r", "--name-only", "HEAD"); got != "README.md\nmarina.yaml\nplatform/marina.yaml\nplatform/models/a/v1.0.0.json" {
 		t.Fatalf("tree:\n%s", got)
 	}
-	if got := repotest.Git(t, dir, "status", "--porcelain"); got != "" {
-		t.Fatalf("git status not clean:\n%s", got)
-	}
+	repotest.Clean(t, dir)
 	if _, err := os.Stat(filepath.Join(dir, "platform", "models", "a", "v1.0.0.json")); err != nil {
 		t.Fatalf("the work-tree file is not under the marina root: %v", err)
 	}

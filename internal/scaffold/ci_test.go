@@ -24,35 +24,43 @@ func fileOf(t *testing.T, files []scaffold.File, p string) scaffold.File {
 	return scaffold.File{}
 }
 
-func TestGitHubWorkflowPassesActionlint(t *testing.T) {
-	t.Parallel()
+// eachCIFile runs check, in a parallel subtest per combination of options whose --ci is ci or both, on the file
+// at p that the combination generates.
+func eachCIFile(t *testing.T, ci, p string, check func(t *testing.T, f scaffold.File)) {
+	t.Helper()
 	for _, c := range combinations() {
-		if c.opts.CI == scaffold.CIGitLab {
+		if c.opts.CI != ci && c.opts.CI != scaffold.CIBoth {
 			continue
 		}
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			f := fileOf(t, mustFiles(t, c.opts), ".github/workflows/marina.yaml")
-			var out bytes.Buffer
-			// Shellcheck and pyflakes stay off: they are external programs, not part of this check.
-			l, err := actionlint.NewLinter(&out, &actionlint.LinterOptions{Shellcheck: "", Pyflakes: "", WorkingDir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			errs, err := l.Lint(f.Path, f.Data, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range errs {
-				t.Errorf("%s:%d:%d: %s [%s]", f.Path, e.Line, e.Column, e.Message, e.Kind)
-			}
-			// The linter is live: a misspelt input of a known action is caught.
-			broken := bytes.Replace(f.Data, []byte("fetch-depth: 0"), []byte("fetch-deepth: 0"), 1)
-			if errs, err := l.Lint(f.Path, broken, nil); err != nil || len(errs) == 0 {
-				t.Errorf("actionlint accepted a misspelt input (%v)", err)
-			}
+			check(t, fileOf(t, mustFiles(t, c.opts), p))
 		})
 	}
+}
+
+func TestGitHubWorkflowPassesActionlint(t *testing.T) {
+	t.Parallel()
+	eachCIFile(t, scaffold.CIGitHub, ".github/workflows/marina.yaml", func(t *testing.T, f scaffold.File) {
+		var out bytes.Buffer
+		// Shellcheck and pyflakes stay off: they are external programs, not part of this check.
+		l, err := actionlint.NewLinter(&out, &actionlint.LinterOptions{Shellcheck: "", Pyflakes: "", WorkingDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs, err := l.Lint(f.Path, f.Data, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range errs {
+			t.Errorf("%s:%d:%d: %s [%s]", f.Path, e.Line, e.Column, e.Message, e.Kind)
+		}
+		// The linter is live: a misspelt input of a known action is caught.
+		broken := bytes.Replace(f.Data, []byte("fetch-depth: 0"), []byte("fetch-deepth: 0"), 1)
+		if errs, err := l.Lint(f.Path, broken, nil); err != nil || len(errs) == 0 {
+			t.Errorf("actionlint accepted a misspelt input (%v)", err)
+		}
+	})
 }
 
 func TestGitHubWorkflowRunsMarinaCIThenBuildsScansSignsAndRecordsOnTheBranchOnly(t *testing.T) {
@@ -107,57 +115,50 @@ func TestGitHubWorkflowRunsMarinaCIThenBuildsScansSignsAndRecordsOnTheBranchOnly
 
 func TestGitLabCIParsesAndEveryJobHasAScript(t *testing.T) {
 	t.Parallel()
-	for _, c := range combinations() {
-		if c.opts.CI == scaffold.CIGitHub {
-			continue
+	eachCIFile(t, scaffold.CIGitLab, ".gitlab-ci.yml", func(t *testing.T, f scaffold.File) {
+		var doc map[string]any
+		if err := yaml.Unmarshal(f.Data, &doc); err != nil {
+			t.Fatal(err)
 		}
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			f := fileOf(t, mustFiles(t, c.opts), ".gitlab-ci.yml")
-			var doc map[string]any
-			if err := yaml.Unmarshal(f.Data, &doc); err != nil {
-				t.Fatal(err)
+		stages, _ := doc["stages"].([]any)
+		inStages := map[string]bool{}
+		for _, s := range stages {
+			inStages[s.(string)] = true
+		}
+		reserved := map[string]bool{"stages": true, "variables": true, "default": true, "workflow": true, "include": true}
+		jobs := map[string]map[string]any{}
+		for name, v := range doc {
+			if reserved[name] || strings.HasPrefix(name, ".") {
+				continue
 			}
-			stages, _ := doc["stages"].([]any)
-			inStages := map[string]bool{}
-			for _, s := range stages {
-				inStages[s.(string)] = true
+			job, ok := v.(map[string]any)
+			if !ok {
+				t.Fatalf("%s is not a job mapping", name)
 			}
-			reserved := map[string]bool{"stages": true, "variables": true, "default": true, "workflow": true, "include": true}
-			jobs := map[string]map[string]any{}
-			for name, v := range doc {
-				if reserved[name] || strings.HasPrefix(name, ".") {
-					continue
-				}
-				job, ok := v.(map[string]any)
-				if !ok {
-					t.Fatalf("%s is not a job mapping", name)
-				}
-				jobs[name] = job
-				script, ok := job["script"].([]any)
-				if !ok || len(script) == 0 {
-					t.Errorf("job %s has no script", name)
-				}
-				if !inStages[job["stage"].(string)] {
-					t.Errorf("job %s: stage %v is not in stages", name, job["stage"])
-				}
+			jobs[name] = job
+			script, ok := job["script"].([]any)
+			if !ok || len(script) == 0 {
+				t.Errorf("job %s has no script", name)
 			}
-			for job, want := range map[string]string{
-				"marina": "marina ci", "build": "buildctl-daemonless.sh build", "scan": "--format cyclonedx",
-				"sign": "cosign sign --yes", "record": "marina model set-image",
-			} {
-				if !strings.Contains(toYAML(t, jobs[job]), want) {
-					t.Errorf("job %s does not run %q", job, want)
-				}
+			if !inStages[job["stage"].(string)] {
+				t.Errorf("job %s: stage %v is not in stages", name, job["stage"])
 			}
-			if img := toYAML(t, jobs["build"]["image"]); !strings.Contains(img, "moby/buildkit:rootless") {
-				t.Errorf("build image %s", img)
+		}
+		for job, want := range map[string]string{
+			"marina": "marina ci", "build": "buildctl-daemonless.sh build", "scan": "--format cyclonedx",
+			"sign": "cosign sign --yes", "record": "marina model set-image",
+		} {
+			if !strings.Contains(toYAML(t, jobs[job]), want) {
+				t.Errorf("job %s does not run %q", job, want)
 			}
-			if !strings.Contains(toYAML(t, jobs["sign"]), "aud: sigstore") {
-				t.Error("sign has no Sigstore OIDC token")
-			}
-		})
-	}
+		}
+		if img := toYAML(t, jobs["build"]["image"]); !strings.Contains(img, "moby/buildkit:rootless") {
+			t.Errorf("build image %s", img)
+		}
+		if !strings.Contains(toYAML(t, jobs["sign"]), "aud: sigstore") {
+			t.Error("sign has no Sigstore OIDC token")
+		}
+	})
 }
 
 func TestPipelineMatchesItsSchemaAndListsTheCIStagesInOrder(t *testing.T) {

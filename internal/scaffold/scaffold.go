@@ -160,7 +160,9 @@ func Files(o Options) ([]File, error) {
 	}
 	o = o.withDefaults()
 	g := &generator{o: o, files: map[string]File{}}
-	steps := []func() error{g.project, g.readme, g.infrastructure, g.placeholders, g.pipeline}
+	steps := []func() error{g.project, g.template("README.md", "README.md.tmpl"), g.infrastructure, g.placeholders,
+		// ci/pipeline.yaml is the declarative stage list `marina ci` runs.
+		g.template("ci/pipeline.yaml", "pipeline.yaml.tmpl")}
 	if o.argocd() {
 		steps = append(steps, g.argoCD)
 	}
@@ -168,10 +170,10 @@ func Files(o Options) ([]File, error) {
 		steps = append(steps, g.fluxCD)
 	}
 	if o.github() {
-		steps = append(steps, g.gitHub)
+		steps = append(steps, g.template(".github/workflows/marina.yaml", "github-workflow.yaml.tmpl"))
 	}
 	if o.gitlab() {
-		steps = append(steps, g.gitLab)
+		steps = append(steps, g.template(".gitlab-ci.yml", "gitlab-ci.yml.tmpl"))
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -60,6 +60,14 @@ func execTemplate(name string, data any) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// template is a step of Files that writes the template name to path.
+func (g *generator) template(path, name string) func() error {
+	return func() error {
+		g.addTemplate(path, name)
+		return nil
+	}
+}
+
 // addTemplate adds a file rendered from an embedded template.
 func (g *generator) addTemplate(path, name string) {
 	b, err := execTemplate(name, g.data())

@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/gate"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/modelpod"
@@ -70,7 +71,7 @@ func gpus(r *project.Resources) int64 {
 // maxPods is the most replicas an application may run in env: its replicas, or its autoscaler's maximum.
 func maxPods(a *application, env string) (int64, string) {
 	replicas := resolve(a, env, func(s project.Settings) *int32 { return s.Replicas }, func(p *int32) bool { return p != nil }, "replicas")
-	scaling := resolve(a, env, func(s project.Settings) *project.Scaling { return s.Scaling }, func(p *project.Scaling) bool { return p != nil }, "scaling")
+	scaling := resolve(a, env, func(s project.Settings) *v1alpha1.Scaling { return s.Scaling }, func(p *v1alpha1.Scaling) bool { return p != nil }, "scaling")
 	n, why := int64(1), "1 replica"
 	if replicas.value != nil {
 		n, why = int64(*replicas.value), fmt.Sprintf("%d replicas", *replicas.value)

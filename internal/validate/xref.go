@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/analysis"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
@@ -263,7 +264,7 @@ func checkAnalysisSteps(a *application, env string) []Finding {
 	if !ok || spec.BackendName() != project.BackendMarina || e.Strategy == nil {
 		return nil // another backend runs no steps (strategy-backend says so)
 	}
-	kind, steps := "canary", []project.CanaryStep(nil)
+	kind, steps := "canary", []v1alpha1.CanaryStep(nil)
 	switch {
 	case e.Strategy.Canary != nil:
 		steps = e.Strategy.Canary.Steps

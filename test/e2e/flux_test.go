@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/marina-dev/marina/internal/doctor"
@@ -40,30 +39,24 @@ func TestFlux(t *testing.T) {
 		return fluxApplied(ctx, c, rev)
 	}, setting: "GitRepository interval " + fluxPoll}
 	flux.deliver(t, c, r)
-	fluxObject := func(ctx context.Context, kind, name string) (*unstructured.Unstructured, error) {
+	// notReady waits until the Flux object kind/name is not Ready for a reason that contains want.
+	notReady := func(kind, name, want string) func(context.Context) (bool, string) {
 		group := map[string]string{"GitRepository": "source", "Kustomization": "kustomize"}[kind]
-		return getUnstructured(ctx, c.Client, group+".toolkit.fluxcd.io/v1", kind, testenv.FluxNamespace, name)
+		return func(ctx context.Context) (bool, string) {
+			o, err := getUnstructured(ctx, c.Client, group+".toolkit.fluxcd.io/v1", kind, testenv.FluxNamespace, name)
+			if err != nil {
+				return false, err.Error()
+			}
+			ready, why := conditionTrue(o, "Ready")
+			return !ready && strings.Contains(why, want), why
+		}
 	}
 	failurePaths(t, c, r, flux, engineFailure{
 		check: doctor.CheckFlux, target: "Kustomization flux-system/ml-platform-apps-staging",
-		wait: func(ctx context.Context) (bool, string) {
-			k, err := fluxObject(ctx, "Kustomization", "ml-platform-apps-staging")
-			if err != nil {
-				return false, err.Error()
-			}
-			ready, why := conditionTrue(k, "Ready")
-			return !ready && strings.Contains(why, "Deployment/models-staging/iris-classifier"), why
-		},
+		wait: notReady("Kustomization", "ml-platform-apps-staging", "Deployment/models-staging/iris-classifier"),
 	}, engineFailure{
 		check: doctor.CheckFlux, target: "GitRepository flux-system/ml-platform",
-		wait: func(ctx context.Context) (bool, string) {
-			g, err := fluxObject(ctx, "GitRepository", "ml-platform")
-			if err != nil {
-				return false, err.Error()
-			}
-			ready, why := conditionTrue(g, "Ready")
-			return !ready && strings.Contains(why, "authentication required"), why
-		},
+		wait: notReady("GitRepository", "ml-platform", "authentication required"),
 	})
 	t.Run("the HPA owns replicas", func(t *testing.T) {
 		want := hpaScales(t, c)

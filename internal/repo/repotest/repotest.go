@@ -90,6 +90,14 @@ func Git(t testing.TB, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// Clean fails the test when the Git work tree at dir has uncommitted changes or untracked files.
+func Clean(t testing.TB, dir string) {
+	t.Helper()
+	if got := Git(t, dir, "status", "--porcelain"); got != "" {
+		t.Fatalf("work tree %s not clean (git status --porcelain):\n%s", dir, got)
+	}
+}
+
 // SetIdentity makes the git commits of the rest of the test — the git CLI's and marina's, which reads the same
 // variables — authored and committed by name <name@marina.dev>.
 func SetIdentity(t testing.TB, name string) {
