@@ -53,11 +53,7 @@ func (o *sandboxOptions) Validate() error {
 // options are what up starts the sandbox with: marina's source tree from the working directory,
 // the model repository from --repo (its top, where marina.yaml is), this very binary.
 func (o *sandboxOptions) options() (sandbox.Options, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return sandbox.Options{}, usagef("cannot read the working directory: %v", err)
-	}
-	root, err := source.FindRoot(wd)
+	root, err := source.FindRootFromWorkingDir()
 	if err != nil {
 		return sandbox.Options{}, usagef("%v: the sandbox builds what it runs with the hack/ scripts and `make image` of marina's source; run it from a clone of marina (git clone https://github.com/marina-dev/marina && cd marina)", err)
 	}

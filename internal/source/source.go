@@ -28,6 +28,17 @@ func FindRoot(dir string) (string, error) {
 	}
 }
 
+// FindRootFromWorkingDir is FindRoot of the working directory: a clone's source tree for a command run in it, and
+// for a test, which runs in its package's directory (found from there, not from a compiled file path, which
+// -trimpath builds do not keep).
+func FindRootFromWorkingDir() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("cannot read the working directory: %w", err)
+	}
+	return FindRoot(wd)
+}
+
 // CacheDir is where the hack/ scripts cache what they build: MARINA_CACHE, default ~/.cache/marina.
 func CacheDir() (string, error) {
 	if cache := os.Getenv("MARINA_CACHE"); cache != "" {

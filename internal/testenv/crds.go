@@ -80,14 +80,10 @@ func wanted(tb TB, file string) bool {
 	return ok && (kinds == nil || slices.Contains(kinds, crd.Spec.Names.Kind))
 }
 
-// RepoRoot returns marina's source tree at or above the test's working directory (see source.FindRoot).
+// RepoRoot returns marina's source tree at or above the test's working directory (see source.FindRootFromWorkingDir).
 func RepoRoot(tb TB) string {
 	tb.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	root, err := source.FindRoot(wd)
+	root, err := source.FindRootFromWorkingDir()
 	if err != nil {
 		tb.Fatal(err)
 	}

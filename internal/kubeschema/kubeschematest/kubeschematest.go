@@ -64,14 +64,11 @@ func GatewayAPIExperimental(t testing.TB) string {
 // license).
 func KServe(t TB) string {
 	t.Helper()
-	wd, err := os.Getwd()
-	if err == nil {
-		wd, err = source.FindRoot(wd)
-	}
+	root, err := source.FindRootFromWorkingDir()
 	if err != nil {
 		t.Fatalf("KServe CRDs: %v", err)
 	}
-	dir := filepath.Join(wd, "third_party", "kserve")
+	dir := filepath.Join(root, "third_party", "kserve")
 	if _, err := os.Stat(filepath.Join(dir, "serving.kserve.io_inferenceservices.yaml")); err != nil {
 		t.Fatalf("KServe CRDs: %v (third_party/kserve is part of the repository: restore it with git checkout)", err)
 	}

@@ -150,18 +150,13 @@ func copyWith(m map[string]string, k, v string) map[string]string {
 	return out
 }
 
-// ExamplePath is the path of examples/ml-platform in the source tree at or above the test's working directory (a
-// test runs in its package's directory; found from there, not from this file's compiled path, which -trimpath
-// builds do not keep).
+// ExamplePath is the path of examples/ml-platform in the source tree at or above the test's working directory.
 func ExamplePath() string {
-	wd, err := os.Getwd()
-	if err == nil {
-		wd, err = source.FindRoot(wd)
-	}
+	root, err := source.FindRootFromWorkingDir()
 	if err != nil {
 		panic("repotest.ExamplePath: " + err.Error())
 	}
-	return filepath.Join(wd, "examples", "ml-platform")
+	return filepath.Join(root, "examples", "ml-platform")
 }
 
 // Example copies examples/ml-platform, with extra files added or replaced, into a new
