@@ -108,8 +108,8 @@ func TestLoadReadsTheEnvironmentsInOrder(t *testing.T) {
 }
 
 // Every setting, not only the ones model.yaml above uses: an environment that sets none takes all of the shared
-// ones, and one that sets all keeps its own (the very values: compared by address). The settings are filled through reflection, so a field added to
-// Settings is covered without editing this test.
+// ones, and one that sets all keeps its own (the very values: compared by address). The settings are filled through
+// reflection, so a field added to Settings is covered without editing this test.
 func TestAnEnvironmentInheritsEveryUnsetSettingAndKeepsEverySetOne(t *testing.T) {
 	t.Parallel()
 	shared, own := filled(t, "shared"), filled(t, "own")
