@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -168,18 +169,25 @@ func pullThroughServiceName(t *testing.T, c *testenv.Cluster, d *dataPath, r *gi
 		}
 	}
 	// The Pod starts within a second or two; kube-proxy may not have the EndpointSlice by then, and a Service without
-	// endpoints rejects connections. Its rules are the host's too, so wait until the host gets through.
+	// endpoints rejects connections. Its rules are the host's too, so wait until the registry answers the host through
+	// the ClusterIP (an answer, not a connection: without a rule the address leaves the host, and something outside
+	// may accept it).
 	svc := &corev1.Service{}
 	testenv.WaitUntil(t, "kube-proxy forwards Service "+ns+"/registry", time.Minute, func(ctx context.Context) (bool, string) {
 		if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "registry"}, svc); err != nil {
 			return false, err.Error()
 		}
-		conn, err := net.DialTimeout("tcp", net.JoinHostPort(svc.Spec.ClusterIP, port), time.Second)
+		url := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, port) + "/v2/"
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return false, err.Error()
 		}
-		conn.Close()
-		return true, ""
+		resp, err := (&http.Client{Timeout: time.Second}).Do(req)
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, "GET " + url + ": " + resp.Status
 	})
 	if err := c.Client.Create(ctx, pod); err != nil {
 		t.Fatalf("creating Pod %s: %v", pod.Name, err)
