@@ -4,20 +4,17 @@
 #
 # Builds into ${MARINA_CACHE:-$HOME/.cache/marina}/addons/<versions>/ and prints that directory on its last line
 # (internal/testenv reads it, or MARINA_ADDON_ASSETS):
-#   metrics-server  sigs.k8s.io/metrics-server@$METRICS_SERVER_VERSION ./cmd/metrics-server, in the module
-#                   hack/lib/kubernetes.sh makes: at the cluster's Kubernetes libraries (v0.37.2, where its own go.mod
-#                   says v0.33.2), so it compiles ~30 packages of its own after hack/controlplane.sh, not ~1,350
+#   metrics-server  sigs.k8s.io/metrics-server@$METRICS_SERVER_VERSION ./cmd/metrics-server
 #   coredns         github.com/coredns/coredns@$COREDNS_VERSION with the plugins testenv's Corefile uses (bind,
 #                   errors, ready, kubernetes, cache), as CoreDNS documents custom builds: a copy of the module
 #                   (7 MB) with its generated plugin list core/plugin/zplugin.go rewritten, so the cloud DNS
 #                   providers' SDKs (route53, azure, clouddns), dnstap and tracing are not compiled
-# CoreDNS is built inside its module's own directory of the Go module cache (found with `go mod download -json`), so
-# its own go.mod and go.sum pin every dependency. Both static (CGO_ENABLED=0), version stamped. internal/testenv packs
+# Each is built inside its module's own directory of the Go module cache (found with `go mod download -json`), so its
+# own go.mod and go.sum pin every dependency, static (CGO_ENABLED=0), version stamped. internal/testenv packs
 # each binary into an image, pushes it to the test registry and runs it as a Deployment on the real node. A binary
 # counts as built once its .<name>.complete marker exists (written after it printed its version; CoreDNS's holds its
-# plugin list), so a second run is instant. Measured cold (an empty build cache) on 2 busy cores: metrics-server from its own go.mod 8m30s user +
-# 2m57s sys, CoreDNS with its five plugins 2m50s user + 0m54s sys (with its default plugin set: about 7 CPU-minutes);
-# 119 MB.
+# plugin list), so a second run is instant. Measured cold (an empty build cache) on 2 busy cores: metrics-server 8m30s user + 2m57s sys, CoreDNS with
+# its five plugins 2m50s user + 0m54s sys (with its default plugin set: about 7 CPU-minutes); 119 MB.
 set -euo pipefail
 
 METRICS_SERVER_VERSION=${METRICS_SERVER_VERSION:-v0.8.0}
@@ -25,24 +22,23 @@ COREDNS_VERSION=${COREDNS_VERSION:-v1.15.0}
 
 # shellcheck source=lib/build.sh
 . "$(dirname "$0")/lib/build.sh"
-# shellcheck source=lib/kubernetes.sh
-. "$(dirname "$0")/lib/kubernetes.sh"
 # The plugins the CoreDNS build includes: every directive of internal/testenv's Corefile.
 COREDNS_PLUGINS="bind cache errors kubernetes ready"
-build_setup addons "metrics-server-$METRICS_SERVER_VERSION-k8s-$K8S_VERSION-coredns-$COREDNS_VERSION"
+build_setup addons "metrics-server-$METRICS_SERVER_VERSION-coredns-$COREDNS_VERSION"
 
+# metrics-server: inside its module's own directory of the Go module cache, with its go.mod and go.sum. Built at the
+# cluster's Kubernetes libraries (v0.37.2, its go.mod says v0.33.2) it would share the control plane's compiled
+# packages, but it then panics at start: "cannot find model definition for
+# io.k8s.metrics.pkg.apis.metrics.v1beta1.NodeMetrics" (its generated OpenAPI does not match k8s.io/apiserver v0.37).
 if [ -f "$out/.metrics-server.complete" ] && [ -x "$out/metrics-server" ]; then
   log "metrics-server $METRICS_SERVER_VERSION: cached"
 else
   t0=$(date +%s)
-  log "metrics-server $METRICS_SERVER_VERSION: building in $dir/metrics-server, at Kubernetes $K8S_VERSION's libraries"
-  kubernetes_module "$dir/metrics-server" addons/metrics-server
-  (
-    cd "$dir/metrics-server"
-    go get "sigs.k8s.io/metrics-server@$METRICS_SERVER_VERSION"
-    go build -trimpath -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION" \
-      -o "$out/metrics-server.tmp" sigs.k8s.io/metrics-server/cmd/metrics-server
-  )
+  log "metrics-server $METRICS_SERVER_VERSION: building"
+  mod=$(cd "$dir" && go mod download -json "sigs.k8s.io/metrics-server@$METRICS_SERVER_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
+  [ -d "$mod/cmd/metrics-server" ] || { log "no cmd/metrics-server in sigs.k8s.io/metrics-server@$METRICS_SERVER_VERSION ($mod)"; exit 1; }
+  (cd "$mod" && GOFLAGS=-mod=readonly go build -trimpath \
+    -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION" -o "$out/metrics-server.tmp" ./cmd/metrics-server)
   mv "$out/metrics-server.tmp" "$out/metrics-server"
   "$out/metrics-server" --version >&2
   touch "$out/.metrics-server.complete"

@@ -100,8 +100,8 @@ var (
 		Script: "hack/flux.sh", Cost: "~7 min once"}
 	ArgoCDAsset = Asset{Env: "MARINA_ARGOCD_ASSETS", Sub: filepath.Join("argocd", ArgoCDVersion), Probe: "argocd",
 		Script: "hack/argocd.sh", Cost: "~10 min once"}
-	AddonsAsset = Asset{Env: "MARINA_ADDON_ASSETS", Probe: "coredns", Script: "hack/addons.sh", Cost: "~5 min once",
-		Sub: filepath.Join("addons", "metrics-server-"+MetricsServerVersion+"-k8s-"+KubernetesVersion+"-coredns-"+CoreDNSVersion)}
+	AddonsAsset = Asset{Env: "MARINA_ADDON_ASSETS", Probe: "coredns", Script: "hack/addons.sh", Cost: "~10 min once",
+		Sub: filepath.Join("addons", "metrics-server-"+MetricsServerVersion+"-coredns-"+CoreDNSVersion)}
 )
 
 // Dir is where the asset is: $Env, or Sub under the cache.
