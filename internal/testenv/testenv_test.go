@@ -77,7 +77,7 @@ func TestWorkloads(t *testing.T) {
 		return readyOnGPU == 2 && unschedulable == 1, nil
 	})
 	if err != nil {
-		for _, p := range pods(ctx, t, c.Client, "vision") {
+		for _, p := range pods(context.Background(), t, c.Client, "vision") {
 			t.Logf("pod %s node=%q phase=%s conditions=%v", p.Name, p.Spec.NodeName, p.Status.Phase, p.Status.Conditions)
 		}
 		t.Fatalf("want 2 Ready Pods on gpu-0 and 1 Unschedulable: %v\n%s\n%s", err, c.Logs("kube-scheduler"), c.Logs("kwok"))
