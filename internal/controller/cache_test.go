@@ -15,15 +15,15 @@ import (
 func TestTheCacheKeepsWhatTheReconcilerReads(t *testing.T) {
 	t.Parallel()
 	own := metav1.ManagedFieldsEntry{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationApply,
-		FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:replicas":{}}}`)}}
+		FieldsV1: metav1.NewFieldsV1(`{"f:spec":{"f:replicas":{}}}`)}
 	fields := []metav1.ManagedFieldsEntry{
 		{Manager: "kube-controller-manager", Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status",
-			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:status":{}}`)}},
+			FieldsV1: metav1.NewFieldsV1(`{"f:status":{}}`)},
 		{Manager: FieldManager, Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status",
-			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:status":{}}`)}},
+			FieldsV1: metav1.NewFieldsV1(`{"f:status":{}}`)},
 		own,
 		{Manager: "kubectl-edit", Operation: metav1.ManagedFieldsOperationUpdate,
-			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:template":{}}}`)}},
+			FieldsV1: metav1.NewFieldsV1(`{"f:spec":{"f:template":{}}}`)},
 	}
 	replicas := int32(3)
 	meta := metav1.ObjectMeta{Name: "iris-1-0-0", Namespace: "ml", Generation: 4, ManagedFields: fields,
@@ -32,7 +32,7 @@ func TestTheCacheKeepsWhatTheReconcilerReads(t *testing.T) {
 	dep := &appsv1.Deployment{ObjectMeta: *meta.DeepCopy(),
 		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "iris"}},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "iris"}},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "model", Image: "registry.example/marina-serve@sha256:0"}}}}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "model", Image: "marina-serve"}}}}},
 		Status: appsv1.DeploymentStatus{ObservedGeneration: 4, Replicas: 3, ReadyReplicas: 2, UpdatedReplicas: 3,
 			Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentReplicaFailure, Status: corev1.ConditionTrue}}}}
 	svc := &corev1.Service{ObjectMeta: *meta.DeepCopy(),
