@@ -67,7 +67,7 @@ func TestTheLoopClosesOnTheRealNode(t *testing.T) {
 	repotest.Publish(t, work, bare, url) // anonymous pushes: the team's and the controller's
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("%s\n%s\n%s", endpoints(c, routedNamespace), c.Logs("source-controller"), c.Logs("kustomize-controller"))
+			t.Logf("%s\n%s\n%s\n%s", endpoints(c, routedNamespace), routerCounts(prom.Address()), c.Logs("source-controller"), c.Logs("kustomize-controller"))
 		}
 	})
 
@@ -253,6 +253,40 @@ func dashboardHasData(t *testing.T, address string, from, to time.Time) {
 		}
 		t.Logf("dashboard panel %q: %d series", p.Title, n)
 	}
+}
+
+// routerCounts is what the routers counted, as Prometheus scraped it, for a failure message: per 15 s over the last
+// 10 minutes, the answers by version and status, the shadows' comparisons by result and the mirrored requests
+// dropped by reason (what an analysis measured, or could not).
+func routerCounts(address string) string {
+	pc, err := promapi.NewClient(promapi.Config{Address: address})
+	if err != nil {
+		return err.Error()
+	}
+	prom, to := promv1.NewAPI(pc), time.Now()
+	var b strings.Builder
+	for _, expr := range []string{
+		`sum by (version, code) (increase(marina_router_requests_total[15s]))`,
+		`sum by (shadow, result) (increase(marina_router_shadow_comparisons_total[15s]))`,
+		`sum by (shadow, agreement) (increase(marina_router_shadow_argmax_rows_total[15s]))`,
+		`sum by (shadow, reason) (increase(marina_router_mirror_dropped_total[15s]))`,
+	} {
+		fmt.Fprintf(&b, "--- %s (per 15 s) ---\n", expr)
+		v, _, err := prom.QueryRange(context.Background(), expr, promv1.Range{Start: to.Add(-10 * time.Minute), End: to, Step: 15 * time.Second})
+		m, ok := v.(model.Matrix)
+		if err != nil || !ok {
+			fmt.Fprintf(&b, "%v\n", err)
+			continue
+		}
+		for _, series := range m {
+			fmt.Fprintf(&b, "%s:", series.Metric)
+			for _, p := range series.Values {
+				fmt.Fprintf(&b, " %s=%.0f", p.Timestamp.Time().Format("15:04:05"), float64(p.Value))
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
 }
 
 // routedNamespace is staging's namespace in the repository marina init makes.
