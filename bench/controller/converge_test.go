@@ -209,14 +209,18 @@ func deployment(i int) *appsv1.Deployment {
 	}
 }
 
+// modelDeployment is model i as the plain baseline's Deployment i, one replica: with marina router off, which would
+// add a Deployment of 2 router pods per model (a ServiceAccount, a Role and a RoleBinding too) that the baseline has
+// no counterpart for.
 func modelDeployment(i int) *v1alpha1.ModelDeployment {
-	one := int32(1)
+	one, off := int32(1), false
 	return &v1alpha1.ModelDeployment{
 		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("m%d", i), Namespace: "marina"},
 		Spec: v1alpha1.ModelDeploymentSpec{
 			Model: fmt.Sprintf("m%d", i), Version: "1.0.0", Replicas: &one,
 			Artifact: v1alpha1.Artifact{URI: "models/m/v1.0.0.onnx", Digest: "sha256:" + strings.Repeat("ab", 32), Size: 1024, Format: "onnx"},
 			Runtime:  v1alpha1.Runtime{Image: "ghcr.io/marina-dev/marina-serve:0.1.0"},
+			Router:   &v1alpha1.Router{Enabled: &off},
 		},
 	}
 }
