@@ -27,6 +27,7 @@ type controllerOptions struct {
 	watchAll    bool
 	metricsAddr string
 	healthAddr  string
+	pprof       pprofOptions
 	leaderElect bool
 	concurrency int
 	prometheus  string
@@ -39,6 +40,7 @@ func (o *controllerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.watchAll, "all-namespaces", "A", false, "watch ModelDeployments in every namespace (default: only -n's, or the context's)")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", ":8080", "address of the Prometheus /metrics endpoint (0 to disable)")
 	fs.StringVar(&o.healthAddr, "health-addr", ":8081", "address of /healthz and /readyz (0 to disable)")
+	o.pprof.AddFlags(fs)
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader, so that only one of several replicas reconciles")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "ModelDeployments reconciled at once")
 	fs.StringVar(&o.prometheus, "prometheus", "", "Prometheus of analysis templates that name none, e.g. http://prometheus.monitoring:9090")
@@ -76,6 +78,7 @@ func (o *controllerOptions) Run(ctx context.Context) error {
 		Scheme:                 s,
 		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress: o.healthAddr,
+		PprofBindAddress:       o.pprof.addr,
 		LeaderElection:         o.leaderElect,
 		LeaderElectionID:       "marina-controller.marina.dev",
 	}

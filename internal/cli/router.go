@@ -24,6 +24,7 @@ type routerOptions struct {
 	config         string
 	reloadInterval time.Duration
 	otlpEndpoint   string
+	pprof          pprofOptions
 
 	// cluster mode
 	modelDeployment string
@@ -38,6 +39,7 @@ type routerOptions struct {
 func (o *routerOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.config, "config", "", "the router configuration file (local mode)")
 	fs.DurationVar(&o.reloadInterval, "reload-interval", time.Second, "how often to check the configuration file for changes (0: only on SIGHUP)")
+	o.pprof.AddFlags(fs)
 	fs.StringVar(&o.otlpEndpoint, "otlp-endpoint", "", "send spans over OTLP/HTTP to this collector base URL, e.g. http://otel-collector:4318 (default: $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or $OTEL_EXPORTER_OTLP_ENDPOINT; unset: no tracing)")
 	fs.StringVar(&o.modelDeployment, "model-deployment", "", "cluster mode: follow this ModelDeployment's status.weights (in --namespace)")
 	o.kube.AddFlags(fs)
@@ -115,6 +117,13 @@ func (o *routerOptions) Run(ctx context.Context) error {
 			return usagef("%s: metrics: %v", where, err)
 		}
 		metrics = fmt.Sprintf(", metrics on http://%s/metrics", mln.Addr())
+	}
+	if err := o.pprof.start(wctx, o.out, log); err != nil {
+		ln.Close()
+		if mln != nil {
+			mln.Close()
+		}
+		return err
 	}
 	go follow(wctx, rt)
 	fmt.Fprintf(o.out, "routing %s on http://%s%s\n", cfg.Model, ln.Addr(), metrics)

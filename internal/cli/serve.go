@@ -29,6 +29,7 @@ import (
 type serveOptions struct {
 	*globalOptions
 	registryFlags
+	pprof          pprofOptions
 	model, addr    string
 	modelDir       string
 	name, digest   string
@@ -55,6 +56,7 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.maxBody, "max-body", "8MiB", "largest request body (bytes, or with KiB/MiB/GiB, KB/MB/GB)")
 	fs.IntVar(&o.maxConcurrency, "max-concurrency", 0, "inferences in progress at once; more get 503 (default 2×GOMAXPROCS)")
 	o.registryFlags.AddFlags(fs)
+	o.pprof.AddFlags(fs)
 	fs.StringSliceVar(&o.verifyKeys, "verify-key", nil, "PEM public key: refuse to serve unless the model's signature verifies with it (repeatable; default $"+verifyKeyEnv+", comma-separated)")
 	fs.StringVar(&o.signature, "signature", "", "the model's signature, a Sigstore bundle (default: the registered version's signing.bundle)")
 	fs.StringVar(&o.terminationLog, "termination-log", terminationLog, "a fatal error is also written to this file when it exists (the kubelet creates the container's terminationMessagePath), for kubectl describe and marina doctor")
@@ -173,6 +175,10 @@ func (o *serveOptions) Run(ctx context.Context) error {
 	srv := serve.New(serve.Options{Name: m.name, Version: m.version, ServerVersion: currentVersion().Version, MaxBody: o.maxBodyBytes, MaxConcurrency: o.maxConcurrency, Log: o.log})
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
+	if err := o.pprof.start(sctx, o.out, o.log); err != nil {
+		ln.Close()
+		return err
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(sctx, ln, serve.DefaultShutdownTimeout) }()
 
