@@ -35,15 +35,17 @@ sandbox-demo: ## as root: bin/marina, then marina sandbox up unless one runs (bu
 
 # make test and make e2e install what their tests run against, so a test that would skip for lack of it fails
 # instead (MARINA_REQUIRE_ASSETS=1, internal/prereq): a green run never hides skipped cluster tests.
+# TEST_ASSETS is the environment both tiers' go test runs with: the CRDs, the control plane and the OCI registry.
+TEST_ASSETS = MARINA_CRDS_DIR="$$(bash hack/crds.sh | tail -n 1)" \
+	KUBEBUILDER_ASSETS="$$(bash hack/controlplane.sh | tail -n 1)" \
+	MARINA_REGISTRY_BIN="$$(bash hack/registry.sh | tail -n 1)" \
+	MARINA_REQUIRE_ASSETS=1
 test: ## unit and envtest tests (race detector on); builds the control plane (~15 min once) and the OCI registry (~8 min once), fetches CRDs once
 	bash hack/sarif-schema.sh >/dev/null
 	bash hack/onnxruntime.sh >/dev/null
 	bash hack/models.sh >/dev/null
 	bash hack/prometheus.sh >/dev/null
-	MARINA_CRDS_DIR="$$(bash hack/crds.sh | tail -n 1)" \
-	KUBEBUILDER_ASSETS="$$(bash hack/controlplane.sh | tail -n 1)" \
-	MARINA_REGISTRY_BIN="$$(bash hack/registry.sh | tail -n 1)" \
-	MARINA_REQUIRE_ASSETS=1 \
+	$(TEST_ASSETS) \
 	go test -race -count=1 -timeout 30m ./...
 	CGO_ENABLED=0 go test -count=1 ./internal/inference/
 
@@ -52,14 +54,11 @@ e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and
 	bash hack/prometheus.sh >/dev/null
 	bash hack/runc.sh >/dev/null
 	bash hack/onnxruntime.sh >/dev/null
-	MARINA_CRDS_DIR="$$(bash hack/crds.sh | tail -n 1)" \
-	KUBEBUILDER_ASSETS="$$(bash hack/controlplane.sh | tail -n 1)" \
+	$(TEST_ASSETS) \
 	MARINA_FLUX_ASSETS="$$(bash hack/flux.sh | tail -n 1)" \
 	MARINA_ARGOCD_ASSETS="$$(bash hack/argocd.sh | tail -n 1)" \
-	MARINA_REGISTRY_BIN="$$(bash hack/registry.sh | tail -n 1)" \
 	MARINA_NODE_ASSETS="$$(bash hack/node.sh | tail -n 1)" \
 	MARINA_ADDON_ASSETS="$$(bash hack/addons.sh | tail -n 1)" \
-	MARINA_REQUIRE_ASSETS=1 \
 	go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ ./test/crash/ ./test/image/ ./test/node/ ./test/sandbox/ 2>&1 | tee $(E2E_LOG) | \
 	  grep -E '^(=== RUN|---|ok|FAIL|PASS|panic)|^ +--- FAIL|^ +[A-Za-z0-9_]+\.go:[0-9]+: '; status=$${PIPESTATUS[0]}; \
 	if [ $$status -ne 0 ]; then echo "== the failed tests' whole output (all of it: $(E2E_LOG))"; \
