@@ -6,38 +6,22 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/marina-dev/marina/bench/internal/load"
 )
 
 const body = `{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}`
 
-// result is one measurement.
-type result struct {
-	requests, errors int
-	elapsed          time.Duration
-	latencies        []time.Duration // sorted
-}
-
-func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
-
-func (r result) percentile(p float64) time.Duration {
-	if len(r.latencies) == 0 {
-		return 0
-	}
-	return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("%8.0f req/s  p50 %9s  p99 %9s  errors %d", r.rps(), r.percentile(0.50).Round(time.Microsecond), r.percentile(0.99).Round(time.Microsecond), r.errors)
+// format is one measurement's line.
+func format(r load.Result) string {
+	return fmt.Sprintf("%8.0f req/s  p50 %9s  p99 %9s  errors %d", r.RPS(), r.Percentile(0.50).Round(time.Microsecond), r.Percentile(0.99).Round(time.Microsecond), r.Errors)
 }
 
 func newClient(conns int) *http.Client {
@@ -61,7 +45,7 @@ func send(c *http.Client, url string) error {
 
 // run measures url for d after warm of the same load. rate 0 is closed-loop over conns connections; otherwise
 // requests are scheduled every 1/rate and sent by conns workers.
-func run(url string, rate, conns int, warm, d time.Duration) result {
+func run(url string, rate, conns int, warm, d time.Duration) load.Result {
 	c := newClient(conns)
 	defer c.CloseIdleConnections()
 	if warm > 0 {
@@ -70,88 +54,24 @@ func run(url string, rate, conns int, warm, d time.Duration) result {
 	return measure(c, url, rate, conns, d)
 }
 
-func measure(c *http.Client, url string, rate, conns int, d time.Duration) result {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	var mu sync.Mutex
-	var res result
-	record := func(lat []time.Duration, errs int) {
-		mu.Lock()
-		res.latencies = append(res.latencies, lat...)
-		res.errors += errs
-		mu.Unlock()
-	}
-	var wg sync.WaitGroup
-	start := time.Now()
+func measure(c *http.Client, url string, rate, conns int, d time.Duration) load.Result {
+	do := func(int) error { return send(c, url) }
 	if rate == 0 {
-		for range conns {
-			wg.Go(func() {
-				var lat []time.Duration
-				errs := 0
-				for ctx.Err() == nil {
-					t := time.Now()
-					if send(c, url) != nil {
-						errs++
-						continue
-					}
-					lat = append(lat, time.Since(t))
-				}
-				record(lat, errs)
-			})
-		}
-	} else {
-		due := make(chan time.Time, conns)
-		for range conns {
-			wg.Go(func() {
-				var lat []time.Duration
-				errs := 0
-				for t := range due {
-					if send(c, url) != nil {
-						errs++
-						continue
-					}
-					lat = append(lat, time.Since(t))
-				}
-				record(lat, errs)
-			})
-		}
-		interval := time.Second / time.Duration(rate)
-		for next := start; ctx.Err() == nil; next = next.Add(interval) {
-			if wait := time.Until(next); wait > 0 {
-				time.Sleep(wait)
-			}
-			due <- next // blocks when every worker is busy: the wait then counts in the latency
-		}
-		close(due)
+		return load.ClosedLoop(conns, d, do)
 	}
-	wg.Wait()
-	res.elapsed = time.Since(start)
-	res.requests = len(res.latencies)
-	slices.Sort(res.latencies)
-	return res
-}
-
-// add merges another measurement of the same target into r.
-func (r *result) add(o result) {
-	r.requests += o.requests
-	r.errors += o.errors
-	r.elapsed += o.elapsed
-	r.latencies = append(r.latencies, o.latencies...)
+	return load.FixedRate(rate, conns, d, do)
 }
 
 // interleave measures each target in turn, rounds times, d/rounds each after warm, and merges each target's rounds:
 // a burst of load from elsewhere on the machine then hits every target alike.
-func interleave(targets map[string]string, names []string, rate, conns, rounds int, warm, d time.Duration) map[string]result {
-	out := map[string]result{}
+func interleave(targets map[string]string, names []string, rate, conns, rounds int, warm, d time.Duration) map[string]load.Result {
+	out := map[string]load.Result{}
 	for range rounds {
 		for _, name := range names {
 			r := out[name]
-			r.add(run(targets[name], rate, conns, warm, d/time.Duration(rounds)))
+			r.Add(run(targets[name], rate, conns, warm, d/time.Duration(rounds)))
 			out[name] = r
 		}
-	}
-	for _, r := range out {
-		slices.Sort(r.latencies)
 	}
 	return out
 }
@@ -163,13 +83,13 @@ func suite(targets map[string]string, rate, conns, maxConns, rounds int, warm, d
 			return fmt.Errorf("-targets lacks %s=URL", name)
 		}
 	}
-	print := func(rs map[string]result, how string, names ...string) {
+	print := func(rs map[string]load.Result, how string, names ...string) {
 		for _, name := range names {
-			fmt.Printf("  %-14s %s   %s\n", name, how, rs[name])
+			fmt.Printf("  %-14s %s   %s\n", name, how, format(rs[name]))
 		}
 	}
 	us := func(x time.Duration) float64 { return float64(x) / float64(time.Microsecond) }
-	added := func(r, base result, p float64) float64 { return us(r.percentile(p)) - us(base.percentile(p)) }
+	added := func(r, base load.Result, p float64) float64 { return us(r.Percentile(p)) - us(base.Percentile(p)) }
 
 	// marina-base, when given, is marina built from another revision (run.sh BASELINE=REV): before and after, measured
 	// alongside.
@@ -198,13 +118,13 @@ func suite(targets map[string]string, rate, conns, maxConns, rounds int, warm, d
 	fmt.Printf("  added latency p50/p99       marina %+.0f/%+.0f µs   nginx %+.0f/%+.0f µs   (goal: marina p99 added < 300 µs)\n",
 		added(at["marina"], at["direct"], 0.5), added(at["marina"], at["direct"], 0.99), added(at["nginx"], at["direct"], 0.5), added(at["nginx"], at["direct"], 0.99))
 	fmt.Printf("  max throughput              marina %.0f req/s   nginx %.0f req/s   ratio marina/nginx %.2f   (goal >= 1)\n",
-		top["marina"].rps(), top["nginx"].rps(), top["marina"].rps()/top["nginx"].rps())
+		top["marina"].RPS(), top["nginx"].RPS(), top["marina"].RPS()/top["nginx"].RPS())
 	if base, ok := top["marina-base"]; ok {
 		fmt.Printf("  baseline                    marina-base %.0f req/s   ratio marina-base/nginx %.2f   marina/marina-base %.2f; added p50/p99 %+.0f/%+.0f µs\n",
-			base.rps(), base.rps()/top["nginx"].rps(), top["marina"].rps()/base.rps(), added(at["marina-base"], at["direct"], 0.5), added(at["marina-base"], at["direct"], 0.99))
+			base.RPS(), base.RPS()/top["nginx"].RPS(), top["marina"].RPS()/base.RPS(), added(at["marina-base"], at["direct"], 0.5), added(at["marina-base"], at["direct"], 0.99))
 	}
 	fmt.Printf("  p99 with shadow / without   marina %.2f   nginx %.2f   (goal: marina <= 1.05)\n",
-		us(sh["marina-shadow"].percentile(0.99))/us(sh["marina"].percentile(0.99)), us(sh["nginx-shadow"].percentile(0.99))/us(sh["nginx"].percentile(0.99)))
+		us(sh["marina-shadow"].Percentile(0.99))/us(sh["marina"].Percentile(0.99)), us(sh["nginx-shadow"].Percentile(0.99))/us(sh["nginx"].Percentile(0.99)))
 	return nil
 }
 
@@ -237,5 +157,5 @@ func main() {
 		fmt.Fprintln(os.Stderr, "pass -url URL or -targets name=URL,…")
 		os.Exit(2)
 	}
-	fmt.Println(run(*url, *rate, *conns, *warm, *d))
+	fmt.Println(format(run(*url, *rate, *conns, *warm, *d)))
 }

@@ -5,17 +5,15 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"slices"
-	"sync"
 	"time"
 
+	"github.com/marina-dev/marina/bench/internal/load"
 	"github.com/marina-dev/marina/internal/inference"
 )
 
@@ -25,57 +23,20 @@ var inputs = [][]float32{
 	{6.3, 3.3, 6.0, 2.5}, {5.8, 2.7, 5.1, 1.9}, {5.7, 2.8, 4.1, 1.3}, {6.7, 3.0, 5.2, 2.3},
 }
 
+// result is one named measurement.
 type result struct {
-	name      string
-	requests  int
-	errors    int
-	elapsed   time.Duration
-	latencies []time.Duration
+	name string
+	load.Result
 }
 
-func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
-
-func (r result) percentile(p float64) time.Duration {
-	if len(r.latencies) == 0 {
-		return 0
+// measure runs do closed-loop from concurrency workers for d and prints the first failure, which the table only
+// counts.
+func measure(name string, concurrency int, d time.Duration, do func(i int) error) result {
+	r := load.ClosedLoop(concurrency, d, do)
+	if r.Err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, r.Err)
 	}
-	return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
-}
-
-// load runs do from concurrency workers for d and collects each call's latency.
-func load(name string, concurrency int, d time.Duration, do func(i int) error) result {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	var mu sync.Mutex
-	res := result{name: name}
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := range concurrency {
-		wg.Go(func() {
-			var lat []time.Duration
-			errs := 0
-			for i := w; ctx.Err() == nil; i += concurrency {
-				t := time.Now()
-				if err := do(i); err != nil {
-					errs++
-					if errs == 1 {
-						fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
-					}
-					continue
-				}
-				lat = append(lat, time.Since(t))
-			}
-			mu.Lock()
-			res.latencies = append(res.latencies, lat...)
-			res.errors += errs
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	res.elapsed = time.Since(start)
-	res.requests = len(res.latencies)
-	slices.Sort(res.latencies)
-	return res
+	return result{name: name, Result: r}
 }
 
 func main() {
@@ -138,21 +99,21 @@ func run(modelFile, url, name string, duration, warmup time.Duration, concurrenc
 		name string
 		do   func(int) error
 	}{{"in-process Session.Run", inproc}, {"marina serve (OIP v2 HTTP)", overHTTP}} {
-		load(m.name, concurrency, warmup, m.do)
-		results = append(results, load(m.name, concurrency, duration, m.do))
+		measure(m.name, concurrency, warmup, m.do)
+		results = append(results, measure(m.name, concurrency, duration, m.do))
 	}
 	fmt.Printf("%-28s %12s %10s %10s %8s\n", "", "req/s", "p50", "p99", "errors")
 	for _, r := range results {
-		fmt.Printf("%-28s %12.0f %10s %10s %8d\n", r.name, r.rps(), r.percentile(0.50).Round(time.Microsecond), r.percentile(0.99).Round(time.Microsecond), r.errors)
+		fmt.Printf("%-28s %12.0f %10s %10s %8d\n", r.name, r.RPS(), r.Percentile(0.50).Round(time.Microsecond), r.Percentile(0.99).Round(time.Microsecond), r.Errors)
 	}
 	in, srv := results[0], results[1]
-	if srv.requests == 0 || in.requests == 0 {
+	if srv.Requests == 0 || in.Requests == 0 {
 		return errors.New("a measurement completed no requests")
 	}
 	fmt.Printf("\nserving overhead: throughput %.1fx lower, p50 latency %.1fx, p99 latency %.1fx (HTTP / in-process)\n",
-		in.rps()/srv.rps(), float64(srv.percentile(0.50))/float64(in.percentile(0.50)), float64(srv.percentile(0.99))/float64(in.percentile(0.99)))
-	if srv.errors > 0 || in.errors > 0 {
-		return fmt.Errorf("%d HTTP and %d in-process errors", srv.errors, in.errors)
+		in.RPS()/srv.RPS(), float64(srv.Percentile(0.50))/float64(in.Percentile(0.50)), float64(srv.Percentile(0.99))/float64(in.Percentile(0.99)))
+	if srv.Errors > 0 || in.Errors > 0 {
+		return fmt.Errorf("%d HTTP and %d in-process errors", srv.Errors, in.Errors)
 	}
 	return nil
 }
