@@ -1,57 +1,133 @@
 #!/usr/bin/env bash
-# Throughput and p50/p99 latency of `marina serve` (Open Inference Protocol v2 over loopback HTTP) against calling
-# ONNX Runtime in-process through inference.Session.Run, on the example iris classifier with the same inputs, at
-# concurrency 8 for 5 s each (after a 1 s warm-up); prints the serving overhead as a ratio. About 15 s in all.
+# marina serve (Open Inference Protocol v2 over loopback HTTP, the marina-serve binary the serve image runs) on the
+# example iris classifier: throughput under wrk and the server's CPU time per request (its user + system time over
+# the requests it answered), in ROUNDS interleaved rounds, against issue 20's goals (>= 10,000 req/s, <= 50 µs of
+# CPU per request); then bench/serve/loadgen's latencies over HTTP and ONNX Runtime called in-process on the same
+# inputs, the ceiling. About 1 min.
 #
-#   bash bench/serve/run.sh [DURATION] [CONCURRENCY]     # defaults 5s 8
+#   bash bench/serve/run.sh                      # ROUNDS=5 DURATION=5s CONNECTIONS=8
+#   BASELINE=HEAD~3 bash bench/serve/run.sh      # also marina-serve built from that revision, in the same rounds
+#   PROFILE=cpu.pprof bash bench/serve/run.sh    # also a 10 s CPU profile of marina serve under wrk (--pprof-addr)
 #
-# Needs ONNX Runtime (installed here with hack/onnxruntime.sh when missing). Server and load generator share the
-# machine's cores, as a sidecar and its client would.
+# Needs ONNX Runtime (hack/onnxruntime.sh) and wrk (installed with apt-get when missing and running as root). Server
+# and load generator share the machine's cores, as a sidecar and its client would.
 set -euo pipefail
 
-duration=${1:-5s}
-concurrency=${2:-8}
+rounds=${ROUNDS:-5}
+duration=${DURATION:-5s}
+connections=${CONNECTIONS:-8}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 model=examples/ml-platform/models/iris-classifier/artifacts/v1.0.0.onnx
+export GOFLAGS=${GOFLAGS:--trimpath}
+
+if ! command -v wrk >/dev/null; then
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "bench/serve needs wrk: apt-get install wrk" >&2
+		exit 1
+	fi
+	apt-get install -y -qq wrk >/dev/null
+fi
 
 work=$(mktemp -d)
-server=""
+pids=()
 cleanup() {
-	if [[ -n $server ]]; then
-		kill "$server" 2>/dev/null || true
-		wait "$server" 2>/dev/null || true
-	fi
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
 export ONNXRUNTIME_LIB=${ONNXRUNTIME_LIB:-$(bash hack/onnxruntime.sh)}
-go build -o "$work/marina" ./cmd/marina
+go build -o "$work/marina" ./cmd/marina-serve
 go build -o "$work/loadgen" ./bench/serve/loadgen
-
-# The limit is the load generator's concurrency: the benchmark measures serving, not shedding.
-"$work/marina" serve --model "$model" --name iris-classifier --addr 127.0.0.1:0 --max-concurrency "$concurrency" >"$work/serve.log" 2>&1 &
-server=$!
-url=""
-for _ in $(seq 100); do
-	url=$(sed -n 's|.* on \(http://[0-9.:]*\) .*|\1|p' "$work/serve.log")
-	[[ -n $url ]] && break
-	if ! kill -0 "$server" 2>/dev/null; then
-		cat "$work/serve.log" >&2
-		exit 1
-	fi
-	sleep 0.1
-done
-if [[ -z $url ]]; then
-	echo "marina serve did not start:" >&2
-	cat "$work/serve.log" >&2
-	exit 1
+servers=(marina)
+if [[ -n ${BASELINE:-} ]]; then
+	mkdir "$work/base"
+	git archive "$BASELINE" | tar -x -C "$work/base"
+	main=./cmd/marina-serve
+	[[ -d $work/base/cmd/marina-serve ]] || main=./cmd/marina # before the cgo split, marina served
+	(cd "$work/base" && go build -o "$work/marina-base" "$main")
+	servers+=(marina-base)
 fi
 
-"$work/loadgen" -model "$model" -url "$url" -name iris-classifier -duration "$duration" -concurrency "$concurrency"
+# start NAME: runs $work/NAME serve in the background; sets url[NAME] and pid[NAME].
+declare -A url pid
+start() {
+	"$work/$1" serve --model "$model" --name iris --addr 127.0.0.1:0 --max-concurrency "$connections" \
+		${PROFILE:+--pprof-addr 127.0.0.1:0} >"$work/$1.log" 2>&1 &
+	pids+=($!)
+	pid[$1]=$!
+	for _ in $(seq 100); do
+		url[$1]=$(sed -n 's|^serving .* on \(http://[0-9.:]*\) .*|\1|p' "$work/$1.log")
+		[[ -n ${url[$1]} ]] && return
+		sleep 0.1
+	done
+	echo "$1 serve did not start:" >&2
+	cat "$work/$1.log" >&2
+	exit 1
+}
 
-kill -TERM "$server"
-wait "$server"
-server=""
-grep -q "stopped serving" "$work/serve.log" || { echo "marina serve did not shut down gracefully:" >&2; cat "$work/serve.log" >&2; exit 1; }
+cat >"$work/post.lua" <<'EOF'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}'
+EOF
+for s in "${servers[@]}"; do
+	start "$s"
+	# The answer must be the model's, not an error wrk would count as a reply.
+	curl -fsS -d @<(sed -n "s|^wrk.body = '\(.*\)'|\1|p" "$work/post.lua") "${url[$s]}/v2/models/iris/infer" | grep -q '"probabilities"'
+done
+
+# cpu PID: the process's user + system time so far, in clock ticks.
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+echo "marina serve under wrk ($(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), 1 thread, $connections connections), iris [1,4] FP32, $rounds rounds of $duration, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before"
+for r in $(seq "$rounds"); do
+	for s in "${servers[@]}"; do
+		wrk -t1 -c"$connections" -d1s -s "$work/post.lua" "${url[$s]}/v2/models/iris/infer" >/dev/null # warm-up
+		before=$(cpu "${pid[$s]}")
+		wrk -t1 -c"$connections" -d"$duration" -s "$work/post.lua" "${url[$s]}/v2/models/iris/infer" >"$work/wrk.txt"
+		after=$(cpu "${pid[$s]}")
+		requests=$(sed -n 's|^ *\([0-9]*\) requests in .*|\1|p' "$work/wrk.txt")
+		rps=$(sed -n 's|^Requests/sec: *\([0-9.]*\)|\1|p' "$work/wrk.txt")
+		if grep -q "Non-2xx" "$work/wrk.txt"; then
+			echo "$s answered errors:" >&2
+			cat "$work/wrk.txt" >&2
+			exit 1
+		fi
+		awk -v s="$s" -v r="$rps" -v c="$((after - before))" -v n="$requests" -v hz="$hz" \
+			'BEGIN { printf "%s %.0f %.1f\n", s, r, c / hz * 1e6 / n }' >>"$work/rounds.txt"
+	done
+done
+
+# summary NAME COLUMN: min / median / max of a column of NAME's rounds.
+summary() {
+	awk -v s="$1" '$1 == s { print $'"$2"' }' "$work/rounds.txt" | sort -g |
+		awk '{ v[NR] = $1 } END { printf "%9.1f %9.1f %9.1f", v[1], (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[NR] }'
+}
+printf '\n%-34s %9s %9s %9s\n' "" min median max
+for s in "${servers[@]}"; do
+	printf '%-34s %s\n' "$s: requests/s" "$(summary "$s" 2)"
+	printf '%-34s %s\n' "$s: CPU µs per request" "$(summary "$s" 3)"
+done
+median() { summary "$1" "$2" | awk '{ print $2 }'; }
+echo "goals (issue 20): >= 10,000 requests/s: $(awk -v m="$(median marina 2)" 'BEGIN { print (m >= 10000 ? "met" : "not met") }'); <= 50 µs CPU per request: $(awk -v m="$(median marina 3)" 'BEGIN { print (m <= 50 ? "met" : "not met") }') (medians)"
+if [[ -n ${BASELINE:-} ]]; then
+	echo "ratio marina/marina-base ($BASELINE), medians: requests/s $(awk -v a="$(median marina 2)" -v b="$(median marina-base 2)" 'BEGIN { printf "%.2f", a / b }'), CPU per request $(awk -v a="$(median marina 3)" -v b="$(median marina-base 3)" 'BEGIN { printf "%.2f", a / b }')"
+fi
+echo "load average $(cut -d' ' -f1-3 /proc/loadavg) after"
+
+if [[ -n ${PROFILE:-} ]]; then
+	profiles=$(sed -n 's|^profiles on \(http://[0-9.:]*\)/.*|\1|p' "$work/marina.log")
+	wrk -t1 -c"$connections" -d12s -s "$work/post.lua" "${url[marina]}/v2/models/iris/infer" >/dev/null &
+	curl -fsS -o "$PROFILE" "$profiles/debug/pprof/profile?seconds=10"
+	wait $!
+	echo "CPU profile of marina serve under wrk: $PROFILE (go tool pprof -top $PROFILE)"
+fi
+
+echo
+"$work/loadgen" -model "$model" -url "${url[marina]}" -name iris -duration "$duration" -concurrency "$connections"

@@ -1,7 +1,11 @@
 package serve
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
+	"reflect"
 	"testing"
 
 	"github.com/marina-dev/marina/internal/inference"
@@ -49,4 +53,100 @@ func FuzzDecodeInferRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzTokensMatchEncodingJSON: on any valid JSON value, tokens reads what json.Decoder.Token reads; on anything
+// else it ends without a panic.
+func FuzzTokensMatchEncodingJSON(f *testing.F) {
+	for _, seed := range []string{
+		`[1,2.5,-3e-7]`, `[[true,false],[null,"a\"b\u00e9\\"]]`, ` [ 1 , [ 2 ] ] `, `"x"`, `16000`, `[{"a":1}]`,
+		`[1,`, `]`, `}`, `tru`, `"unterminated`, `[1 2]`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := tokens{b: b}
+		if !json.Valid(b) {
+			for range len(b) + 1 {
+				if tok, err := s.next(); err != nil || tok.kind == 0 {
+					return
+				}
+			}
+			t.Fatalf("tokens of %q do not end", b)
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		for {
+			want, wantErr := dec.Token()
+			got, err := s.next()
+			if err != nil {
+				t.Fatalf("%q: %v", b, err)
+			}
+			if wantErr == io.EOF {
+				if got.kind != 0 {
+					t.Fatalf("%q: token %q after the value", b, got.text)
+				}
+				return
+			}
+			var same bool
+			switch w := want.(type) {
+			case json.Delim:
+				same = got.kind == byte(w)
+			case json.Number:
+				same = got.kind == '0' && string(got.text) == string(w)
+			case bool:
+				same = got.kind == map[bool]byte{true: 't', false: 'f'}[w]
+			case nil:
+				same = got.kind == 'n'
+			case string:
+				str, err := got.str()
+				same = got.kind == '"' && err == nil && str == w
+			}
+			if !same {
+				t.Fatalf("%q: token %q (%c), encoding/json read %#v", b, got.text, got.kind, want)
+			}
+		}
+	})
+}
+
+// FuzzParseInferRequestMatchesEncodingJSON: what parseInferRequest reads, encoding/json reads the same way.
+func FuzzParseInferRequestMatchesEncodingJSON(f *testing.F) {
+	for _, seed := range parsedRequests {
+		f.Add([]byte(seed))
+	}
+	for _, seed := range []string{
+		`{"inputs":[{"name":"a","shape":[1],"datatype":"FP32","data":[1]}],"inputs":[]}`, `{"Inputs":[]}`, `{"id":null}`,
+		`{"inputs":[{"name":"a","shape":[1.5]}]}`, `{"inputs":[{"nom":"a"}]}`, `{"id":"x"} {}`, `{"id":"\ud800"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var got inferRequest
+		if !parseInferRequest(body, &got) {
+			return
+		}
+		var want inferRequest
+		if err := strictUnmarshal(body, &want); err != nil {
+			t.Fatalf("%q: parsed, but encoding/json says %v", body, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: parsed %+v, encoding/json %+v", body, got, want)
+		}
+	})
+}
+
+// parsedRequests are requests as clients send them, which parseInferRequest reads without encoding/json.
+var parsedRequests = []string{
+	`{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}`,
+	`{"id":"r-1","parameters":{"a":[1]},"inputs":[{"name":"input","shape":[2,4],"datatype":"FP32","parameters":{},"data":[[1,2,3,4],[5,6,7,8]]},{"name":"ids","shape":[],"datatype":"INT64","data":7}],"outputs":[{"name":"probabilities","parameters":{"x":1}}]}`,
+	"{ \"inputs\" : [ { \"name\" : \"w\\u00e9\", \"shape\" : [ ], \"datatype\" : \"BYTES\" , \"data\" : [\"\\\"\"] } ] }\n",
+}
+
+func TestParseInferRequestReadsTheRequestsClientsSend(t *testing.T) {
+	for _, body := range parsedRequests {
+		var req inferRequest
+		if !parseInferRequest([]byte(body), &req) {
+			t.Errorf("%s: left to encoding/json", body)
+		}
+	}
 }
