@@ -141,10 +141,7 @@ func TestInitRejectsBadFlags(t *testing.T) {
 
 func TestWalkThroughRegisterPromoteRollbackHistory(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "ml")
-	mustMarina(t, "init", dir)
-	f := filepath.Join(t.TempDir(), "m.onnx")
-	writeIrisModel(t, f)
+	dir, f := initIris(t)
 	for _, v := range []string{"1.0.0", "1.1.0"} {
 		mustMarina(t, "--repo", dir, "model", "register", "iris", "--file", f+v, "--uri", "s3://models/iris/"+v, "--version", v, "--metric", "accuracy=0.9")
 	}
@@ -198,10 +195,7 @@ func TestWalkThroughRegisterPromoteRollbackHistory(t *testing.T) {
 
 func TestPromoteRefusesADirtyModelYAML(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "ml")
-	mustMarina(t, "init", dir)
-	f := filepath.Join(t.TempDir(), "m.onnx")
-	writeIrisModel(t, f)
+	dir, f := initIris(t)
 	mustMarina(t, "--repo", dir, "model", "register", "iris", "--file", f+"1.0.0", "--uri", "s3://models/iris/1.0.0", "--version", "1.0.0")
 	mustMarina(t, "--repo", dir, "promote", "iris@1.0.0", "--env", "staging")
 	p := filepath.Join(dir, "applications/iris/model.yaml")
@@ -214,6 +208,17 @@ func TestPromoteRefusesADirtyModelYAML(t *testing.T) {
 	if after, _ := os.ReadFile(p); !bytes.HasSuffix(after, []byte("# my edit\n")) {
 		t.Fatal("the user's edit was lost")
 	}
+}
+
+// initIris makes a repository with marina init (args added to its command line) and two iris models for it to
+// register (writeIrisModel); it returns the repository and the models' path prefix.
+func initIris(t *testing.T, args ...string) (dir, models string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "ml")
+	mustMarina(t, append([]string{"init", dir}, args...)...)
+	models = filepath.Join(t.TempDir(), "m.onnx")
+	writeIrisModel(t, models)
+	return dir, models
 }
 
 // writeIrisModel writes two distinct small real ONNX models, at f+"1.0.0" and f+"1.1.0".

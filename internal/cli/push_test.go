@@ -10,13 +10,10 @@ import (
 
 func TestPromoteOnABranchPushesItToTheRemote(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "ml")
-	mustMarina(t, "init", dir)
+	dir, f := initIris(t)
 	remote := filepath.Join(t.TempDir(), "remote.git")
 	repotest.Git(t, filepath.Dir(remote), "init", "-q", "--bare", remote)
 	repotest.Git(t, dir, "remote", "add", "origin", remote)
-	f := filepath.Join(t.TempDir(), "m.onnx")
-	writeIrisModel(t, f)
 	mustMarina(t, "--repo", dir, "model", "register", "iris", "--file", f+"1.0.0", "--uri", "s3://models/iris/1.0.0", "--version", "1.0.0")
 	head := repotest.Git(t, dir, "rev-parse", "HEAD")
 
@@ -51,13 +48,10 @@ func TestPromoteOnABranchPushesItToTheRemote(t *testing.T) {
 // clone of that remote: two people working on one model repository.
 func pushFixture(t *testing.T) (mine, theirs, remote string) {
 	t.Helper()
-	mine = filepath.Join(t.TempDir(), "ml")
-	mustMarina(t, "init", mine)
+	mine, f := initIris(t)
 	remote = filepath.Join(t.TempDir(), "remote.git")
 	repotest.Git(t, filepath.Dir(remote), "init", "-q", "--bare", "-b", "main", remote)
 	repotest.Git(t, mine, "remote", "add", "origin", remote)
-	f := filepath.Join(t.TempDir(), "m.onnx")
-	writeIrisModel(t, f)
 	for _, m := range []string{"a", "b"} {
 		mustMarina(t, "--repo", mine, "model", "register", m, "--file", f+"1.0.0", "--uri", "s3://models/"+m, "--version", "1.0.0")
 	}

@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -10,10 +9,7 @@ import (
 // twoEnvsOn11 is a repository made by marina init where iris 1.1.0 runs in staging and prod (1.0.0 before it).
 func twoEnvsOn11(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "ml")
-	mustMarina(t, "init", dir, "--repo-url", "https://git.example.com/ml.git")
-	f := filepath.Join(t.TempDir(), "m.onnx")
-	writeIrisModel(t, f)
+	dir, f := initIris(t, "--repo-url", "https://git.example.com/ml.git")
 	for _, v := range []string{"1.0.0", "1.1.0"} {
 		mustMarina(t, "--repo", dir, "model", "register", "iris", "--file", f+v, "--uri", "s3://models/iris/"+v, "--version", v)
 		mustMarina(t, "--repo", dir, "promote", "iris@"+v, "--env", "staging")
