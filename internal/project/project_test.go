@@ -22,6 +22,16 @@ spec:
     prod: {version: 1.0.0, strategy: {shadow: {percent: 10}}}
 `
 
+// wantRefused fails the test unless doc, parsed as applications/fraud/model.yaml, is refused with an error that
+// names the file and holds want.
+func wantRefused(t *testing.T, doc, want string) {
+	t.Helper()
+	_, _, err := project.ParseApplication("applications/fraud/model.yaml", []byte(doc))
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "applications/fraud/model.yaml") {
+		t.Fatalf("err = %v, want one naming the file and %q", err, want)
+	}
+}
+
 func TestAnEnvironmentOverridesTheSharedSettingsFieldByField(t *testing.T) {
 	t.Parallel()
 	a, _, err := project.ParseApplication("applications/fraud/model.yaml", []byte(app))
