@@ -35,26 +35,13 @@ func readExample(t *testing.T, rel string) string {
 func TestModelCheckUsageErrors(t *testing.T) {
 	t.Parallel()
 	dir := repotest.Dir(t, nil)
-	cases := []struct {
-		name string
-		args []string
-		want string
-	}{
-		{"a missing version is a usage error", []string{"model", "check", "m"}, "m@VERSION"},
-		{"a bad semver is a usage error", []string{"model", "check", "m@1"}, "m@1"},
-		{"--runs 0 is a usage error", []string{"model", "check", "m@1.0.0", "--runs", "0"}, "--runs"},
-		{"an unknown -o is a usage error", []string{"model", "check", "m@1.0.0", "-o", "sarif"}, "-o text, -o json, -o junit"},
-		{"an --input-shape without a name is a usage error", []string{"model", "check", "m@1.0.0", "--input-shape", "1,4"}, "want NAME=D1,D2"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			code, out, errOut := marina(t, append([]string{"--repo", dir}, c.args...)...)
-			if code != 2 || !strings.Contains(out+errOut, c.want) {
-				t.Fatalf("exit %d (want 2)\n%s%s\nwant %q", code, out, errOut, c.want)
-			}
-		})
-	}
+	wantUsageErrors(t, []usageError{
+		{[]string{"--repo", dir, "model", "check", "m"}, "m@VERSION"},                                       // a missing version
+		{[]string{"--repo", dir, "model", "check", "m@1"}, "m@1"},                                           // a bad semver
+		{[]string{"--repo", dir, "model", "check", "m@1.0.0", "--runs", "0"}, "--runs"},                     // --runs 0
+		{[]string{"--repo", dir, "model", "check", "m@1.0.0", "-o", "sarif"}, "-o text, -o json, -o junit"}, // an unknown -o
+		{[]string{"--repo", dir, "model", "check", "m@1.0.0", "--input-shape", "1,4"}, "want NAME=D1,D2"},   // an --input-shape without a name
+	})
 }
 
 func TestModelCheckExitsByTheOutcome(t *testing.T) {

@@ -110,24 +110,12 @@ current-context: down
 	})
 
 	t.Run("usage and environment errors exit 2", func(t *testing.T) {
-		for _, tc := range []struct {
-			args []string
-			want string
-		}{
-			{[]string{"--env", "qa"}, `--env "qa" is not an environment of marina.yaml`},
-			{[]string{"-n", "default"}, "-n default: no single environment"},
-			{[]string{"--kubeconfig", filepath.Join(t.TempDir(), "missing")}, "kubeconfig"},
-			{[]string{"extra"}, "takes no arguments"},
-		} {
-			args := append([]string{"--repo", dir, "doctor"}, tc.args...)
-			if !slices.Contains(tc.args, "--kubeconfig") {
-				args = append(args, "--kubeconfig", c.Kubeconfig)
-			}
-			code, out, errOut := marina(t, args...)
-			if code != 2 || !strings.Contains(errOut, tc.want) {
-				t.Errorf("doctor %v: exit %d, want 2 and %q\n%s%s", tc.args, code, tc.want, out, errOut)
-			}
-		}
+		wantUsageErrors(t, []usageError{
+			{[]string{"--repo", dir, "doctor", "--env", "qa", "--kubeconfig", c.Kubeconfig}, `--env "qa" is not an environment of marina.yaml`},
+			{[]string{"--repo", dir, "doctor", "-n", "default", "--kubeconfig", c.Kubeconfig}, "-n default: no single environment"},
+			{[]string{"--repo", dir, "doctor", "--kubeconfig", filepath.Join(t.TempDir(), "missing")}, "kubeconfig"},
+			{[]string{"--repo", dir, "doctor", "extra", "--kubeconfig", c.Kubeconfig}, "takes no arguments"},
+		})
 	})
 
 	t.Run("help shows examples", func(t *testing.T) {

@@ -84,16 +84,8 @@ func TestSandboxStatusPrintsWhereEachPartRuns(t *testing.T) {
 
 func TestSandboxDemoWithoutASandboxSaysToStartOne(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"--dir", t.TempDir()}, "no sandbox is running"},
-		{[]string{"--dir", t.TempDir(), "--timeout", "0s"}, "--timeout 0s"},
-	} {
-		code, _, errOut := marina(t, append([]string{"sandbox", "demo"}, tc.args...)...)
-		if code != 2 || !strings.Contains(errOut, tc.want) {
-			t.Errorf("sandbox demo %v: exit %d, stderr %q; want 2 and %q", tc.args, code, errOut, tc.want)
-		}
-	}
+	wantUsageErrors(t, []usageError{
+		{[]string{"sandbox", "demo", "--dir", t.TempDir()}, "no sandbox is running"},
+		{[]string{"sandbox", "demo", "--dir", t.TempDir(), "--timeout", "0s"}, "--timeout 0s"},
+	})
 }
