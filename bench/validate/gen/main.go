@@ -126,7 +126,7 @@ func generate(dir string, n int) error {
 	return git(dir, "commit", "-qm", "synthetic benchmark repository")
 }
 
-// application varies the settings across models: GPUs, autoscalers, config, strategies.
+// application varies the settings across models: GPUs, autoscalers, config, strategies, backends.
 func application(i int, name string) string {
 	s := fmt.Sprintf("apiVersion: marina.dev/v1alpha1\nkind: ModelApplication\nmetadata:\n  name: %s\nspec:\n  model: %s\n", name, name)
 	if i%4 == 0 {
@@ -141,6 +141,9 @@ func application(i int, name string) string {
 	}
 	if i%5 == 0 && i%3 != 0 {
 		s += "  scaling: {hpa: {min: 2, max: 8, cpuUtilization: 70}}\n"
+	}
+	if i%2 == 0 {
+		s += "  backend: marina\n" // marina controller carries the canary out
 	}
 	s += "  environments:\n    dev: {version: 1.1.0, replicas: 1}\n    staging: {version: 1.1.0, replicas: 1}\n"
 	if i%2 == 0 {
