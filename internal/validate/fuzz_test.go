@@ -20,7 +20,7 @@ func FuzzCheckManifests(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v := &validation{kube: kube, patches: map[string]bool{}, argocd: map[string]string{}}
-		for _, res := range []result{v.checkKustomization("infrastructure/overlays/prod/kustomization.yaml", data), v.checkManifests("gitops/argocd/x.yaml", data)} {
+		for _, res := range []result{v.checkKustomization("infrastructure/overlays/prod/kustomization.yaml", data), v.checkManifests("gitops/argocd/x.yaml", data, nil)} {
 			for _, fd := range res.findings {
 				if _, ok := RuleByID(fd.Rule); !ok || fd.File == "" || fd.Message == "" {
 					t.Fatalf("bad finding %+v", fd)

@@ -15,6 +15,7 @@ import (
 	kvalidation "k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/marina-dev/marina/internal/kubeschema"
+	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/schemas"
 )
 
@@ -74,9 +75,10 @@ type quota struct {
 	gpus int64
 }
 
-// checkManifests checks every Kubernetes object in a manifest file against its schema.
-func (v *validation) checkManifests(file string, data []byte) result {
-	if v.asRendered(file, data) {
+// checkManifests checks every Kubernetes object in a manifest file against its schema; rendered is what render
+// writes to file, or nil.
+func (v *validation) checkManifests(file string, data []byte, rendered *render.File) result {
+	if asRendered(v.kube, rendered, data) {
 		return result{}
 	}
 	docs, err := schemas.ParseStream(file, data, schemas.MaxManifestSize)
@@ -120,11 +122,11 @@ func (v *validation) checkManifests(file string, data []byte) result {
 	}}
 }
 
-// asRendered reports whether file is committed exactly as render writes it and its object passes its schema, so
-// there is nothing to report and no need to parse it. Anything else is parsed, for findings with lines.
-func (v *validation) asRendered(file string, data []byte) bool {
-	rf, ok := v.renderedFiles[file]
-	if !ok || rf.Object == nil || !bytes.Equal(rf.Data, data) {
+// asRendered reports whether a file is committed exactly as render writes it (rf, or nil) and its object passes
+// its schema, so there is nothing to report and no need to parse it. Anything else is parsed, for findings with
+// lines.
+func asRendered(kube *kubeschema.Validator, rf *render.File, data []byte) bool {
+	if rf == nil || rf.Object == nil || !bytes.Equal(rf.Data, data) {
 		return false
 	}
 	apiVersion, _ := rf.Object["apiVersion"].(string)
@@ -132,7 +134,7 @@ func (v *validation) asRendered(file string, data []byte) bool {
 	if strings.HasPrefix(apiVersion, "kustomize.config.k8s.io/") {
 		return true
 	}
-	return v.kube.Has(apiVersion, kind) && v.kube.Validate(rf.Object) == nil
+	return kube.Has(apiVersion, kind) && kube.Validate(rf.Object) == nil
 }
 
 func (v *validation) checkObject(file string, d *schemas.Document, obj map[string]any, apiVersion, kind string) []Finding {

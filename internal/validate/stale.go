@@ -33,19 +33,26 @@ func (v *validation) checkRendered(a *application, hasErrors bool) []Finding {
 	if rd.err != nil {
 		return []Finding{finding("stale-render", a.file, "", 0, "fix model.yaml so that `marina render` succeeds", "cannot render: %v", rd.err)}
 	}
-	return v.compareOutputs(rd.outs)
+	return rd.stale
 }
 
-// rendering is what render produced for one application.
+// rendering is what rendering one application found: the files render would write differently, or why it could
+// not render.
 type rendering struct {
-	outs []render.Output
-	err  error
+	stale []Finding
+	err   error
 }
 
-// renderTasks render every application whose model.yaml parsed, with the version metadata already read.
-func (v *validation) renderTasks() []task {
+// renderTasks render every application whose model.yaml parsed, with the version metadata already read, and check
+// the manifests committed in its rendered directories with what render made: one task an application. They return
+// the manifests left for tasks of their own.
+func (v *validation) renderTasks(manifests []file) ([]task, []file) {
 	if v.project == nil {
-		return nil
+		return nil, manifests
+	}
+	byDir := map[string][]file{}
+	for _, f := range manifests {
+		byDir[path.Dir(f.path)] = append(byDir[path.Dir(f.path)], f)
 	}
 	lookup := func(name, version string) (*model.Version, error) {
 		vf := v.versions[model.File(name, version)]
@@ -64,19 +71,56 @@ func (v *validation) renderTasks() []task {
 		if len(envs) == 0 {
 			continue
 		}
+		var mine []file
+		for _, env := range envs {
+			d := render.Dir(a.spec.Spec.Model, env)
+			mine = append(mine, byDir[d]...)
+			delete(byDir, d) // two applications of one model: the first checks the files, both compare them
+		}
 		tasks = append(tasks, func() result {
 			outs, err := render.ApplicationWithVersions(v.r, v.project, a.spec, envs, lookup)
-			return result{apply: func() {
-				v.rendered[a.dir] = &rendering{outs: outs, err: err}
-				for _, o := range outs {
-					for _, f := range o.Files {
-						v.renderedFiles[f.Path] = f
-					}
+			rendered := map[string]*render.File{}
+			for _, o := range outs {
+				for i := range o.Files {
+					rendered[o.Files[i].Path] = &o.Files[i]
 				}
-			}}
+			}
+			var res result
+			var applies []func()
+			committed := map[string][]byte{}
+			for _, f := range mine {
+				data, findings := v.read(f)
+				if data == nil {
+					res.findings = append(res.findings, findings...)
+					continue
+				}
+				committed[f.path] = data
+				r := v.checkManifests(f.path, data, rendered[f.path])
+				res.findings = append(res.findings, r.findings...)
+				if r.apply != nil {
+					applies = append(applies, r.apply)
+				}
+			}
+			var stale []Finding
+			if err == nil {
+				stale = v.compareOutputs(outs, committed)
+			}
+			res.apply = func() {
+				v.rendered[a.dir] = &rendering{stale: stale, err: err}
+				for _, apply := range applies {
+					apply()
+				}
+			}
+			return res
 		})
 	}
-	return tasks
+	var rest []file
+	for _, f := range manifests {
+		if _, ok := byDir[path.Dir(f.path)]; ok {
+			rest = append(rest, f)
+		}
+	}
+	return tasks, rest
 }
 
 // checkFluxIndex compares gitops/flux/apps/<env>/, which render maintains, with the applications deployed to env.
@@ -97,12 +141,12 @@ func (v *validation) checkFluxIndex(env string) []Finding {
 	if !v.r.Exists(dir) {
 		return nil // env-flux reports it
 	}
-	return v.compareOutputs([]render.Output{{Env: env, Dir: dir, Files: []render.File{render.FluxIndexFile(env, models)}}})
+	return v.compareOutputs([]render.Output{{Env: env, Dir: dir, Files: []render.File{render.FluxIndexFile(env, models)}}}, nil)
 }
 
 // compareOutputs reports every rendered file that is missing or different, and every file in a rendered
-// directory that render does not write.
-func (v *validation) compareOutputs(outs []render.Output) []Finding {
+// directory that render does not write. committed holds files already read, by path; the others are read.
+func (v *validation) compareOutputs(outs []render.Output, committed map[string][]byte) []Finding {
 	var out []Finding
 	for _, o := range outs {
 		if !v.r.Exists(o.Dir) {
@@ -112,7 +156,7 @@ func (v *validation) compareOutputs(outs []render.Output) []Finding {
 		want := map[string]bool{}
 		for _, f := range o.Files {
 			want[path.Base(f.Path)] = true
-			cur, ok := v.committed[f.Path]
+			cur, ok := committed[f.Path]
 			if !ok {
 				if !v.r.Exists(f.Path) {
 					out = append(out, finding("stale-render", f.Path, "", 0, staleHint, "is missing: render writes it for %s", what(o)))

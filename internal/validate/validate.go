@@ -14,7 +14,6 @@ import (
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/registry"
-	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/schemas"
 	"golang.org/x/sync/errgroup"
@@ -42,7 +41,7 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 	}
 	v := &validation{r: r, opts: opts, kube: kube,
 		apps: map[string]*application{}, versions: map[string]*versionFile{}, patches: map[string]bool{}, argocd: map[string]string{},
-		rendered: map[string]*rendering{}, renderedFiles: map[string]render.File{}, committed: map[string][]byte{}}
+		rendered: map[string]*rendering{}}
 	if v.opts.Concurrency <= 0 {
 		v.opts.Concurrency = runtime.GOMAXPROCS(0)
 	}
@@ -69,17 +68,26 @@ func Run(ctx context.Context, r *repo.Repo, opts Options) (*Report, error) {
 
 	// marina's own files and kustomizations first: the patches kustomizations name are partial objects, not
 	// checked as whole ones; then every application is rendered once, for the stale check and so that manifests
-	// committed exactly as rendered are checked from render's objects instead of being parsed again; then the
-	// manifests.
-	var own, manifests []task
+	// committed exactly as rendered are checked from render's objects instead of being parsed again, each with
+	// the manifests of its rendered directories, so that no more than a pool's worth of rendered objects is held
+	// at once; then the other manifests.
+	var own, manifests []file
 	for _, f := range files {
 		if f.kind == kindManifest {
-			manifests = append(manifests, v.fileTask(f))
+			manifests = append(manifests, f)
 		} else {
-			own = append(own, v.fileTask(f))
+			own = append(own, f)
 		}
 	}
-	for _, phase := range []func() []task{func() []task { return own }, v.renderTasks, func() []task { return manifests }} {
+	for _, phase := range []func() []task{
+		func() []task { return v.fileTasks(own) },
+		func() []task {
+			var apps []task
+			apps, manifests = v.renderTasks(manifests)
+			return apps
+		},
+		func() []task { return v.fileTasks(manifests) },
+	} {
 		out, err := pool(ctx, v.opts.Concurrency, phase())
 		if err != nil {
 			return nil, err
@@ -174,10 +182,6 @@ type validation struct {
 	quotas   []quota
 	argocd   map[string]string     // gitops/argocd file → text
 	rendered map[string]*rendering // by application directory
-	// renderedFiles are the files render writes, by path, for the manifest checks.
-	renderedFiles map[string]render.File
-	// committed holds the content of the files read under applications/, so the stale check does not read them again.
-	committed map[string][]byte
 	// signatures holds the public keys of marina.yaml and the verified signatures.
 	signatures signatures
 	// broken is set when an application has a broken reference: render cannot run, so neither can the
@@ -382,25 +386,19 @@ func trimFile(err error, file string) string {
 	return strings.TrimPrefix(err.Error(), file+": ")
 }
 
-func (v *validation) fileTask(f file) task {
-	return func() result {
-		data, findings := v.read(f)
-		if data == nil {
-			return result{findings: findings}
-		}
-		res := v.checkByKind(f, data)
-		if strings.HasPrefix(f.path, project.ApplicationsDir+"/") && f.kind != kindApplication {
-			// Keep rendered files' content for the stale check, so it does not read them again.
-			apply := res.apply
-			res.apply = func() {
-				v.committed[f.path] = data
-				if apply != nil {
-					apply()
-				}
+// fileTasks check each file on its own.
+func (v *validation) fileTasks(files []file) []task {
+	tasks := make([]task, len(files))
+	for i, f := range files {
+		tasks[i] = func() result {
+			data, findings := v.read(f)
+			if data == nil {
+				return result{findings: findings}
 			}
+			return v.checkByKind(f, data)
 		}
-		return res
 	}
+	return tasks
 }
 
 func (v *validation) checkByKind(f file, data []byte) result {
@@ -414,5 +412,5 @@ func (v *validation) checkByKind(f file, data []byte) result {
 	case kindKustomization:
 		return v.checkKustomization(f.path, data)
 	}
-	return v.checkManifests(f.path, data)
+	return v.checkManifests(f.path, data, nil)
 }
