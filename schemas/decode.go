@@ -140,7 +140,7 @@ type Document struct {
 	Value any
 	// Root is the YAML node tree, for edits that keep comments.
 	Root  *yaml.Node
-	lines map[string]int // JSON pointer → line
+	lines Lines
 	paths map[string]string
 	// aliases is how many more values YAML aliases may expand to; 0 refuses aliases and merge keys (marina's
 	// own files).
@@ -187,7 +187,7 @@ func Parse(file string, data []byte) (*Document, error) {
 	if err := dec.Decode(&extra); err == nil {
 		return nil, fileError(file, extra.Line, "", "file holds more than one document; marina files hold exactly one")
 	}
-	d := &Document{File: file, Root: &root, lines: map[string]int{}, paths: map[string]string{}}
+	d := &Document{File: file, Root: &root, lines: Lines{}, paths: map[string]string{}}
 	node := &root
 	if node.Kind == yaml.DocumentNode && len(node.Content) == 1 {
 		node = node.Content[0]
@@ -373,6 +373,16 @@ func escapePtr(s string) string {
 
 // Line returns the line of the field at JSON pointer ptr, or 0.
 func (d *Document) Line(ptr string) int { return d.lines[ptr] }
+
+// Lines is where the values of a document are: JSON pointer → line.
+type Lines map[string]int
+
+// Line is the line of the value at JSON pointer ptr, or 0.
+func (l Lines) Line(ptr string) int { return l[ptr] }
+
+// Lines returns the document's lines, for a caller that keeps them longer than the rest of the document: the
+// node tree and the value are many times their size.
+func (d *Document) Lines() Lines { return d.lines }
 
 // Decode validates the document against s and decodes it into v.
 func (d *Document) Decode(s Schema, v any) error {

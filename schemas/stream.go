@@ -105,7 +105,7 @@ func parseChunk(file string, c chunk) (*Document, []Problem) {
 	if node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
 		return nil, nil
 	}
-	d := &Document{File: file, Root: &root, lines: map[string]int{}, paths: map[string]string{}, aliases: MaxAliasExpansion}
+	d := &Document{File: file, Root: &root, lines: Lines{}, paths: map[string]string{}, aliases: MaxAliasExpansion}
 	val, err := d.convert(node, "", "", 0)
 	if err != nil {
 		var e *FileError

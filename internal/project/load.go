@@ -50,14 +50,24 @@ func ParseApplication(file string, data []byte) (*ModelApplication, *schemas.Doc
 	if err != nil {
 		return nil, nil, err
 	}
-	var a ModelApplication
-	if err := doc.Decode(schemas.Application, &a); err != nil {
+	a, err := DecodeApplication(doc)
+	if err != nil {
 		return nil, nil, err
 	}
-	if want := path.Base(path.Dir(file)); path.Dir(path.Dir(file)) == ApplicationsDir && a.Spec.Model != want {
-		return nil, nil, fieldError(file, "spec.model", "%q does not match the directory %s; an application deploys the model it is named after", a.Spec.Model, path.Dir(file))
+	return a, doc, nil
+}
+
+// DecodeApplication is ParseApplication of a document already parsed.
+func DecodeApplication(doc *schemas.Document) (*ModelApplication, error) {
+	var a ModelApplication
+	if err := doc.Decode(schemas.Application, &a); err != nil {
+		return nil, err
 	}
-	return &a, doc, nil
+	file := doc.File
+	if want := path.Base(path.Dir(file)); path.Dir(path.Dir(file)) == ApplicationsDir && a.Spec.Model != want {
+		return nil, fieldError(file, "spec.model", "%q does not match the directory %s; an application deploys the model it is named after", a.Spec.Model, path.Dir(file))
+	}
+	return &a, nil
 }
 
 // LoadApplication reads applications/<model>/model.yaml.

@@ -320,7 +320,7 @@ func objectName(obj map[string]any) string {
 }
 
 // lineAt is the line of the value at ptr, or of its nearest ancestor the document has.
-func lineAt(d *schemas.Document, ptr string) int {
+func lineAt(d interface{ Line(ptr string) int }, ptr string) int {
 	for {
 		if l := d.Line(ptr); l > 0 || ptr == "" {
 			return l

@@ -82,9 +82,10 @@ func (v *validation) checkApplication(file string, data []byte) result {
 	if doc == nil {
 		return result{findings: findings}
 	}
-	app := &application{dir: strings.TrimSuffix(file, "/"+project.ApplicationFile), file: file, doc: doc}
+	// Only the lines are kept: the cross-file checks locate their findings with them.
+	app := &application{dir: strings.TrimSuffix(file, "/"+project.ApplicationFile), file: file, lines: doc.Lines()}
 	// The same checks as every command that loads model.yaml, including spec.model naming its directory.
-	spec, _, err := project.ParseApplication(file, data)
+	spec, err := project.DecodeApplication(doc)
 	if err != nil {
 		findings = problemFindings(err, file, "schema", doc)
 	} else {

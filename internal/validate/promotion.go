@@ -25,11 +25,11 @@ func promotion(p release.Prospect) []Finding {
 	if doc == nil {
 		return errorsOnly(findings)
 	}
-	spec, _, err := project.ParseApplication(p.AppFile, p.AppData)
+	spec, err := project.DecodeApplication(doc)
 	if err != nil {
 		return errorsOnly(problemFindings(err, p.AppFile, "schema", doc))
 	}
-	a := &application{file: p.AppFile, doc: doc, spec: spec}
+	a := &application{file: p.AppFile, lines: doc.Lines(), spec: spec}
 	v := &validation{project: p.Project, versions: map[string]*versionFile{}}
 	var promoted *model.Version
 	envs := p.Project.EnvironmentNames()

@@ -191,10 +191,10 @@ type validation struct {
 
 // application is one parsed applications/<dir>/model.yaml.
 type application struct {
-	dir  string // applications/<dir>
-	file string
-	doc  *schemas.Document
-	spec *project.ModelApplication // nil when the file does not match its schema
+	dir   string // applications/<dir>
+	file  string
+	lines schemas.Lines
+	spec  *project.ModelApplication // nil when the file does not match its schema
 }
 
 // versionFile is one models/<model>/v<version>.json; v is nil when it does not match its schema.

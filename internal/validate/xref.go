@@ -73,7 +73,7 @@ func (a *application) line(keys ...string) int {
 	for _, k := range keys {
 		ptr += "/" + escapePointer(k)
 	}
-	return lineAt(a.doc, ptr)
+	return lineAt(a.lines, ptr)
 }
 
 func (v *validation) checkApplicationRefs(a *application) []Finding {
