@@ -40,7 +40,8 @@ type Output struct {
 
 // Repo renders every application (or the one in opts) for every environment it
 // deploys to (or opts.Env), in a stable order: applications by name, environments in
-// marina.yaml's order. Applications render concurrently.
+// marina.yaml's order. Applications render concurrently. Its Files carry no Object:
+// holding every application's object trees until the end tripled render's peak memory.
 func Repo(r *repo.Repo, opts Options) ([]Output, error) {
 	proj, err := project.Load(r)
 	if err != nil {
@@ -74,6 +75,11 @@ func Repo(r *repo.Repo, opts Options) ([]Output, error) {
 			app, _, err := project.LoadApplication(r, name)
 			if err == nil {
 				results[i], err = Application(r, proj, app, envs)
+			}
+			for _, o := range results[i] {
+				for j := range o.Files {
+					o.Files[j].Object = nil
+				}
 			}
 			errs[i] = err
 			return err
