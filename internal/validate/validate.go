@@ -182,6 +182,8 @@ type validation struct {
 	quotas   []quota
 	argocd   map[string]string     // gitops/argocd file → text
 	rendered map[string]*rendering // by application directory
+	// registeredVersions are the versions of each model, sorted, for the cross-file checks.
+	registeredVersions map[string][]string
 	// signatures holds the public keys of marina.yaml and the verified signatures.
 	signatures signatures
 	// broken is set when an application has a broken reference: render cannot run, so neither can the

@@ -16,6 +16,7 @@ import (
 
 // crossTasks are the checks that relate files to each other; they run after every file was read.
 func (v *validation) crossTasks() []task {
+	v.registeredVersions = versionsByModel(v.versions)
 	var tasks []task
 	dirs := make([]string, 0, len(v.apps))
 	for d := range v.apps {
@@ -156,14 +157,23 @@ func (v *validation) checkApplicationRefs(a *application) []Finding {
 
 // registered lists the registered versions of a model (by file name), sorted.
 func (v *validation) registered(m string) []string {
-	prefix := model.Dir + "/" + m + "/v"
-	var out []string
-	for f := range v.versions {
-		if strings.HasPrefix(f, prefix) && !strings.Contains(f[len(prefix):], "/") {
-			out = append(out, strings.TrimSuffix(f[len(prefix):], ".json"))
+	return v.registeredVersions[m]
+}
+
+// versionsByModel indexes the version files read by model: each application looking through every version file
+// made the cross-file checks quadratic in the number of models.
+func versionsByModel(versions map[string]*versionFile) map[string][]string {
+	out := map[string][]string{}
+	for f := range versions {
+		rest, _ := strings.CutPrefix(f, model.Dir+"/")
+		m, name, _ := strings.Cut(rest, "/")
+		if version, ok := strings.CutPrefix(name, "v"); ok && !strings.Contains(version, "/") {
+			out[m] = append(out[m], strings.TrimSuffix(version, ".json"))
 		}
 	}
-	slices.Sort(out)
+	for _, vs := range out {
+		slices.Sort(vs)
+	}
 	return out
 }
 
