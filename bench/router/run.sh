@@ -10,6 +10,11 @@
 #
 # MODEL_LATENCY makes the upstream wait that long before answering, as a model would (e.g. 5ms).
 #
+# Then wrk (32 connections, ROUNDS interleaved rounds, default 3) against marina router and nginx, each at two cores
+# (GOMAXPROCS unset, worker_processes 2) and at one (GOMAXPROCS=1, worker_processes 1): throughput and the proxy's
+# CPU µs per proxied request (its processes' user + system time over the requests answered), against issue 20's
+# goals (CPU per request <= nginx's, throughput >= nginx's).
+#
 # Everything runs on this machine's cores: upstreams, proxies and the load generator (bench/router/loadgen) compete,
 # as they would on one node. Installs nginx-light with apt-get when nginx is missing and running as root.
 set -euo pipefail
@@ -21,6 +26,8 @@ model_latency=${4:-0}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
+. bench/wrk.sh
+wrk_install
 if ! command -v nginx >/dev/null; then
 	if [[ $(id -u) != 0 ]]; then
 		echo "nginx is missing: apt-get install -y nginx-light" >&2
@@ -51,12 +58,14 @@ fi
 go build -o "$work/upstream" ./bench/router/upstream
 go build -o "$work/loadgen" ./bench/router/loadgen
 
-# start NAME CMD…: runs CMD in the background, logging to $work/NAME.log.
+# start NAME CMD…: runs CMD in the background, logging to $work/NAME.log; its PID is started[NAME].
+declare -A started
 start() {
 	local name=$1
 	shift
 	"$@" >"$work/$name.log" 2>&1 &
 	pids+=($!)
+	started[$name]=$!
 }
 
 # address NAME PATTERN: waits for the sed PATTERN to find an address in $work/NAME.log.
@@ -113,9 +122,12 @@ marina_plain=$(address router-plain 's|routing bench on http://\([0-9.:]*\).*|\1
 base_target=""
 if [[ -n ${BASELINE:-} ]]; then
 	start router-base "$work/marina-base" router --config "$work/router-plain.yaml" --reload-interval 0
-	base_target=",marina-base=http://$(address router-base 's|routing bench on http://\([0-9.:]*\).*|\1|p')/v2/models/bench/infer"
+	base_url=http://$(address router-base 's|routing bench on http://\([0-9.:]*\).*|\1|p')/v2/models/bench/infer
+	base_target=",marina-base=$base_url"
 fi
 marina_shadow=$(address router-shadow 's|routing bench on http://\([0-9.:]*\).*|\1|p')
+start router-plain1 env GOMAXPROCS=1 "$work/marina" router --config "$work/router-plain.yaml" --reload-interval 0
+marina_plain1=$(address router-plain1 's|routing bench on http://\([0-9.:]*\).*|\1|p')
 
 nginx_plain=127.0.0.1:$(free_port)
 nginx_shadow=127.0.0.1:$(free_port)
@@ -157,10 +169,39 @@ http {
 }
 EOF
 start nginx nginx -c "$work/nginx.conf" -p "$work/nginx"
+# The plain server alone with one worker, for the one-core comparison.
+nginx_plain1=127.0.0.1:$(free_port)
+mkdir -p "$work/nginx1"
+cat >"$work/nginx1.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/nginx1/nginx.pid;
+error_log $work/nginx1/error.log warn;
+events { worker_connections 8192; }
+http {
+	access_log off;
+	client_body_temp_path $work/nginx1/body;
+	proxy_temp_path $work/nginx1/proxy;
+	fastcgi_temp_path $work/nginx1/fastcgi;
+	uwsgi_temp_path $work/nginx1/uwsgi;
+	scgi_temp_path $work/nginx1/scgi;
+	upstream v1 { server $fast; keepalive 256; }
+	upstream v2 { server $fast; keepalive 256; }
+	split_clients "\${request_id}" \$version { 90% v1; * v2; }
+	proxy_http_version 1.1;
+	proxy_set_header Connection "";
+	server {
+		listen $nginx_plain1;
+		location / { proxy_pass http://\$version; }
+	}
+}
+EOF
+start nginx1 nginx -c "$work/nginx1.conf" -p "$work/nginx1"
 up=""
 for _ in $(seq 50); do
 	if (exec 3<>"/dev/tcp/${nginx_plain%:*}/${nginx_plain#*:}") 2>/dev/null &&
-		(exec 3<>"/dev/tcp/${nginx_shadow%:*}/${nginx_shadow#*:}") 2>/dev/null; then
+		(exec 3<>"/dev/tcp/${nginx_shadow%:*}/${nginx_shadow#*:}") 2>/dev/null &&
+		(exec 3<>"/dev/tcp/${nginx_plain1%:*}/${nginx_plain1#*:}") 2>/dev/null; then
 		up=1
 		break
 	fi
@@ -176,3 +217,43 @@ echo "marina router${BASELINE:+ (marina-base: $BASELINE)} vs nginx $(nginx -v 2>
 "$work/loadgen" -rate "$rate" -d "$duration" \
 	-targets "direct=http://$fast/v2/models/bench/infer,marina=http://$marina_plain/v2/models/bench/infer,nginx=http://$nginx_plain/v2/models/bench/infer,marina-shadow=http://$marina_shadow/v2/models/bench/infer,nginx-shadow=http://$nginx_shadow/v2/models/bench/infer$base_target"
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) after the run"
+
+# wrk: throughput and CPU per proxied request. A proxy's CPU is that of all its processes (nginx: master and
+# workers; marina: the one process).
+nginx_pids() { echo "$(cat "$work/$1/nginx.pid") $(pgrep -P "$(cat "$work/$1/nginx.pid")" | tr '\n' ' ')"; }
+wrk_post "$work/post.lua" '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}'
+rounds=${ROUNDS:-3}
+declare -A wrk_url wrk_pids
+wrk_url[marina]=http://$marina_plain/v2/models/bench/infer
+wrk_pids[marina]=${started[router-plain]}
+wrk_url[nginx]=http://$nginx_plain/v2/models/bench/infer
+wrk_pids[nginx]=$(nginx_pids nginx)
+wrk_url[marina-1core]=http://$marina_plain1/v2/models/bench/infer
+wrk_pids[marina-1core]=${started[router-plain1]}
+wrk_url[nginx-1worker]=http://$nginx_plain1/v2/models/bench/infer
+wrk_pids[nginx-1worker]=$(nginx_pids nginx1)
+proxies=(marina nginx marina-1core nginx-1worker)
+if [[ -n ${BASELINE:-} ]]; then
+	wrk_url[marina-base]=$base_url
+	wrk_pids[marina-base]=${started[router-base]}
+	proxies+=(marina-base)
+fi
+echo
+echo "wrk ($(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), 1 thread, 32 connections), $rounds rounds of $duration, load average $(cut -d' ' -f1-3 /proc/loadavg) before"
+for _ in $(seq "$rounds"); do
+	for p in "${proxies[@]}"; do
+		# shellcheck disable=SC2086 # the PIDs are words
+		wrk_round "$work/wrk.txt" "$p" "${wrk_url[$p]}" "$work/post.lua" 32 "$duration" ${wrk_pids[$p]}
+	done
+done
+printf '%-40s %9s %9s %9s\n' "" min median max
+for p in "${proxies[@]}"; do
+	printf '%-40s %s\n' "$p: requests/s" "$(wrk_summary "$work/wrk.txt" "$p" 2)"
+	printf '%-40s %s\n' "$p: CPU µs per proxied request" "$(wrk_summary "$work/wrk.txt" "$p" 3)"
+done
+ratio() { awk -v a="$(wrk_median "$work/wrk.txt" "$1" "$3")" -v b="$(wrk_median "$work/wrk.txt" "$2" "$3")" 'BEGIN { printf "%.2f", a / b }'; }
+echo "marina/nginx, medians: two cores: requests/s $(ratio marina nginx 2) (goal >= 1), CPU per request $(ratio marina nginx 3) (goal <= 1); one core: requests/s $(ratio marina-1core nginx-1worker 2), CPU per request $(ratio marina-1core nginx-1worker 3)"
+if [[ -n ${BASELINE:-} ]]; then
+	echo "marina/marina-base ($BASELINE), medians: requests/s $(ratio marina marina-base 2), CPU per request $(ratio marina marina-base 3)"
+fi
+echo "load average $(cut -d' ' -f1-3 /proc/loadavg) after"

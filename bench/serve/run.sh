@@ -21,13 +21,8 @@ cd "$root"
 model=examples/ml-platform/models/iris-classifier/artifacts/v1.0.0.onnx
 export GOFLAGS=${GOFLAGS:--trimpath}
 
-if ! command -v wrk >/dev/null; then
-	if [[ $(id -u) -ne 0 ]]; then
-		echo "bench/serve needs wrk: apt-get install wrk" >&2
-		exit 1
-	fi
-	apt-get install -y -qq wrk >/dev/null
-fi
+. bench/wrk.sh
+wrk_install
 
 work=$(mktemp -d)
 pids=()
@@ -70,51 +65,27 @@ start() {
 	exit 1
 }
 
-cat >"$work/post.lua" <<'EOF'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}'
-EOF
+body='{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}'
+wrk_post "$work/post.lua" "$body"
 for s in "${servers[@]}"; do
 	start "$s"
 	# The answer must be the model's, not an error wrk would count as a reply.
-	curl -fsS -d @<(sed -n "s|^wrk.body = '\(.*\)'|\1|p" "$work/post.lua") "${url[$s]}/v2/models/iris/infer" | grep -q '"probabilities"'
+	curl -fsS -d "$body" "${url[$s]}/v2/models/iris/infer" | grep -q '"probabilities"'
 done
-
-# cpu PID: the process's user + system time so far, in clock ticks.
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-hz=$(getconf CLK_TCK)
 
 echo "marina serve under wrk ($(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), 1 thread, $connections connections), iris [1,4] FP32, $rounds rounds of $duration, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before"
 for r in $(seq "$rounds"); do
 	for s in "${servers[@]}"; do
-		wrk -t1 -c"$connections" -d1s -s "$work/post.lua" "${url[$s]}/v2/models/iris/infer" >/dev/null # warm-up
-		before=$(cpu "${pid[$s]}")
-		wrk -t1 -c"$connections" -d"$duration" -s "$work/post.lua" "${url[$s]}/v2/models/iris/infer" >"$work/wrk.txt"
-		after=$(cpu "${pid[$s]}")
-		requests=$(sed -n 's|^ *\([0-9]*\) requests in .*|\1|p' "$work/wrk.txt")
-		rps=$(sed -n 's|^Requests/sec: *\([0-9.]*\)|\1|p' "$work/wrk.txt")
-		if grep -q "Non-2xx" "$work/wrk.txt"; then
-			echo "$s answered errors:" >&2
-			cat "$work/wrk.txt" >&2
-			exit 1
-		fi
-		awk -v s="$s" -v r="$rps" -v c="$((after - before))" -v n="$requests" -v hz="$hz" \
-			'BEGIN { printf "%s %.0f %.1f\n", s, r, c / hz * 1e6 / n }' >>"$work/rounds.txt"
+		wrk_round "$work/rounds.txt" "$s" "${url[$s]}/v2/models/iris/infer" "$work/post.lua" "$connections" "$duration" "${pid[$s]}"
 	done
 done
 
-# summary NAME COLUMN: min / median / max of a column of NAME's rounds.
-summary() {
-	awk -v s="$1" '$1 == s { print $'"$2"' }' "$work/rounds.txt" | sort -g |
-		awk '{ v[NR] = $1 } END { printf "%9.1f %9.1f %9.1f", v[1], (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[NR] }'
-}
 printf '\n%-34s %9s %9s %9s\n' "" min median max
 for s in "${servers[@]}"; do
-	printf '%-34s %s\n' "$s: requests/s" "$(summary "$s" 2)"
-	printf '%-34s %s\n' "$s: CPU µs per request" "$(summary "$s" 3)"
+	printf '%-34s %s\n' "$s: requests/s" "$(wrk_summary "$work/rounds.txt" "$s" 2)"
+	printf '%-34s %s\n' "$s: CPU µs per request" "$(wrk_summary "$work/rounds.txt" "$s" 3)"
 done
-median() { summary "$1" "$2" | awk '{ print $2 }'; }
+median() { wrk_median "$work/rounds.txt" "$@"; }
 echo "goals (issue 20): >= 10,000 requests/s: $(awk -v m="$(median marina 2)" 'BEGIN { print (m >= 10000 ? "met" : "not met") }'); <= 50 µs CPU per request: $(awk -v m="$(median marina 3)" 'BEGIN { print (m <= 50 ? "met" : "not met") }') (medians)"
 if [[ -n ${BASELINE:-} ]]; then
 	echo "ratio marina/marina-base ($BASELINE), medians: requests/s $(awk -v a="$(median marina 2)" -v b="$(median marina-base 2)" 'BEGIN { printf "%.2f", a / b }'), CPU per request $(awk -v a="$(median marina 3)" -v b="$(median marina-base 3)" 'BEGIN { printf "%.2f", a / b }')"

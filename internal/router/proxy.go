@@ -263,6 +263,17 @@ const (
 
 var versionHeaderKey = textproto.CanonicalMIMEHeaderKey(VersionHeader)
 
+// inMemory is a request body the router has read: ServeHTTP sets it, rewrite hands it to the transport as the
+// in-memory reader it is.
+type inMemory struct{ *bytes.Reader }
+
+// Close does nothing: the body is the router's.
+func (inMemory) Close() error { return nil }
+
+// smallBody is the largest request body read before it is sent upstream: with the headers it fits the transport's
+// 16 KiB write buffer.
+const smallBody = 8 << 10
+
 // StatusClientClosed is counted for requests whose client hung up before the upstream answered (nginx's 499); such
 // requests are not mirrored.
 const StatusClientClosed = 499
@@ -361,13 +372,16 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	mirrored := st.mirror != nil && r.Method == http.MethodPost && (probe || !pinned && rt.rand()%1_000_000 < st.mirrorPPM)
 	var body []byte
 	switch {
-	case mirrored: // the shadow is sent the body after the primary answered: only then is it kept
+	// The shadow is sent the body after the primary answered: only then is it kept. A small body of a known length
+	// is read first too: from memory, net/http sends it upstream in the headers' write, where a streamed body costs
+	// a write of its own after them (bench/router's profile: a third of the proxy's write system calls).
+	case mirrored || 0 < r.ContentLength && r.ContentLength <= smallBody:
 		var status int
 		if body, status = readBody(r, st.cfg.maxBody); status != 0 {
 			u.refuse(ex, status, st.cfg.maxBody)
 			return
 		}
-		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		r.Body, r.ContentLength = inMemory{bytes.NewReader(body)}, int64(len(body))
 	case r.Body != nil && r.Body != http.NoBody: // streamed to the upstream as it arrives
 		ex.body.rc = http.MaxBytesReader(w, r.Body, st.cfg.maxBody)
 		r.Body = &ex.body
@@ -551,6 +565,12 @@ func (u *upstream) rewrite(pr *httputil.ProxyRequest) {
 	// ReverseProxy passes Upgrade on; the router offers none (see Serve). It sends the body itself: no Expect.
 	for _, k := range []string{versionHeaderKey, "Upgrade", "Connection", "Expect"} {
 		delete(h, k)
+	}
+	if b, ok := pr.In.Body.(inMemory); ok {
+		// ReverseProxy wraps every body so that the transport cannot close the client's: net/http then flushes the
+		// headers and writes the body after them. This one is the router's, in memory: the transport sends both in
+		// one write.
+		pr.Out.Body = io.NopCloser(b.Reader)
 	}
 	h["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 	pr.SetXForwarded()

@@ -265,6 +265,8 @@ func TestAPostTheUpstreamDiedOnAfterReadingItIsNotReplayed(t *testing.T) {
 
 func TestARequestBodyReachesTheUpstreamAsItArrives(t *testing.T) {
 	t.Parallel()
+	// A body of unknown length (chunked, as here) or larger than smallBody streams; a small one of a known length is
+	// read before it is sent.
 	const first = `{"inputs":[{"name":"x","shape":[1,1],`
 	gotFirst := make(chan struct{})
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
