@@ -111,8 +111,14 @@ func TestConverge(t *testing.T) {
 	fmt.Printf("%d plain Deployments applied directly:  Ready in %6.1fs, API server %6.0f requests/s\n", n, plain.took.Seconds(), plain.rate)
 	fmt.Printf("%d ModelDeployments via marina:        Ready in %6.1fs, API server %6.0f requests/s, controller peak RSS %d MiB (anonymous %d MiB)\n",
 		n, marina.took.Seconds(), marina.rate, peak>>10, anon>>10)
-	fmt.Printf("ratio marina/plain time to Ready: %.2fx (the controller adds a Deployment, 3 Services and a status per model)\n",
-		marina.took.Seconds()/plain.took.Seconds())
+	ratio := marina.took.Seconds() / plain.took.Seconds()
+	fmt.Printf("ratio marina/plain time to Ready: %.2fx (the controller adds a Deployment, 3 Services and a status per model)\n", ratio)
+	// Rows of bench/README.md's table of goals (bench/goal.sh's format).
+	verdict := map[bool]string{true: "met", false: "not met"}
+	fmt.Printf("goal\tcontroller\ttime to Ready, %d ModelDeployments/plain Deployments\t<= 1.1\t%.2f (%.0f s / %.0f s)\t%s\n",
+		n, ratio, marina.took.Seconds(), plain.took.Seconds(), verdict[ratio <= 1.1])
+	fmt.Printf("goal\tcontroller\tcontroller peak RSS, %d ModelDeployments\t< 100 MiB\t%d MiB (anonymous %d MiB)\t%s\n",
+		n, peak>>10, anon>>10, verdict[peak>>10 < 100])
 }
 
 type result struct {

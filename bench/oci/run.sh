@@ -93,3 +93,7 @@ for k in "marina push" "oras push" "marina pull" "oras pull"; do
 	printf '  %-12s %7d ms  (%s MiB/s)\n' "$k" "${best[$k]}" "$(awk -v mib="$size_mib" -v ms="${best[$k]}" 'BEGIN { printf "%.0f", mib / (ms / 1000) }')"
 done
 printf '  ratio oras/marina: push %s, pull %s   (goal >= 0.8: marina within 25%% of oras)\n' "$(ratio "oras push" "marina push")" "$(ratio "oras pull" "marina pull")"
+. bench/goal.sh
+for op in push pull; do
+	goal oci "$op time, oras/marina, $size_mib MiB" ">= 0.8" "$(ratio "oras $op" "marina $op") (${best[oras $op]} / ${best[marina $op]} ms, best of $runs)" "$(awk -v r="$(ratio "oras $op" "marina $op")" 'BEGIN { print (r >= 0.8) }')"
+done

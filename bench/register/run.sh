@@ -116,3 +116,5 @@ fi
 printf '  %-22s %10s   (goal >= 0.95: %s)\n' "ratio marina/sha256sum" "$ratio" "$verdict"
 printf '  %-22s %10s KiB at %d MiB, %s KiB at %d MiB\n' "peak RSS (marina)" "$rss_small" "$small_mib" "$rss_big" "$size_mib"
 printf '  digest sha256:%s (identical from every tool)\n' "$marina_digest"
+. bench/goal.sh
+goal register "hashing throughput, marina/sha256sum, $size_mib MiB" ">= 0.95" "$ratio ($marina_mibps / $sha_mibps MiB/s, best of $runs)" "$(awk -v r="$ratio" 'BEGIN { print (r >= 0.95) }')"

@@ -27,6 +27,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
 . bench/wrk.sh
+. bench/goal.sh
 wrk_install
 if ! command -v nginx >/dev/null; then
 	if [[ $(id -u) != 0 ]]; then
@@ -256,4 +257,12 @@ echo "marina/nginx, medians: two cores: requests/s $(ratio marina nginx 2) (goal
 if [[ -n ${BASELINE:-} ]]; then
 	echo "marina/marina-base ($BASELINE), medians: requests/s $(ratio marina marina-base 2), CPU per request $(ratio marina marina-base 3)"
 fi
+for cores in two one; do
+	m=marina n=nginx
+	[[ $cores == one ]] && m=marina-1core n=nginx-1worker
+	goal router "CPU per proxied request under wrk, marina/nginx, $cores core(s)" "<= 1" \
+		"$(ratio $m $n 3) ($(wrk_median "$work/wrk.txt" $m 3) µs / $(wrk_median "$work/wrk.txt" $n 3) µs, medians)" "$(awk -v r="$(ratio $m $n 3)" 'BEGIN { print (r <= 1) }')"
+	goal router "throughput under wrk, marina/nginx, $cores core(s)" ">= 1" \
+		"$(ratio $m $n 2) ($(wrk_median "$work/wrk.txt" $m 2) / $(wrk_median "$work/wrk.txt" $n 2) req/s, medians)" "$(awk -v r="$(ratio $m $n 2)" 'BEGIN { print (r >= 1) }')"
+done
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) after"

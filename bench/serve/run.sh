@@ -22,6 +22,7 @@ model=examples/ml-platform/models/iris-classifier/artifacts/v1.0.0.onnx
 export GOFLAGS=${GOFLAGS:--trimpath}
 
 . bench/wrk.sh
+. bench/goal.sh
 wrk_install
 
 work=$(mktemp -d)
@@ -91,6 +92,9 @@ if [[ -n ${BASELINE:-} ]]; then
 	echo "ratio marina/marina-base ($BASELINE), medians: requests/s $(awk -v a="$(median marina 2)" -v b="$(median marina-base 2)" 'BEGIN { printf "%.2f", a / b }'), CPU per request $(awk -v a="$(median marina 3)" -v b="$(median marina-base 3)" 'BEGIN { printf "%.2f", a / b }')"
 fi
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) after"
+triple() { wrk_summary "$work/rounds.txt" marina "$1" | awk -v u="$2" '{ printf "%.0f / %.0f / %.0f %s", $1, $2, $3, u }'; }
+goal serve "throughput under wrk, iris, $connections connections" ">= 10,000 req/s" "$(triple 2 req/s)" "$(awk -v m="$(median marina 2)" 'BEGIN { print (m >= 10000) }')"
+goal serve "server CPU per request" "<= 50 µs" "$(wrk_summary "$work/rounds.txt" marina 3 | awk '{ printf "%.1f / %.1f / %.1f µs", $1, $2, $3 }')" "$(awk -v m="$(median marina 3)" 'BEGIN { print (m <= 50) }')"
 
 if [[ -n ${PROFILE:-} ]]; then
 	profiles=$(sed -n 's|^profiles on \(http://[0-9.:]*\)/.*|\1|p' "$work/marina.log")

@@ -139,6 +139,13 @@ if [[ -n ${BASELINE:-} ]]; then
     "$(awk -v a="$(stat marina cpu | awk '{print $2}')" -v b="$(stat marina-base cpu | awk '{print $2}')" 'BEGIN { print a / b }')" \
     "$(awk -v a="$(stat marina rss | awk '{print $2}')" -v b="$(stat marina-base rss | awk '{print $2}')" 'BEGIN { print a / b }')"
 fi
+. bench/goal.sh
+med() { stat marina "$1" | awk '{ print $2 }'; }
+goal validate "validate + render wall time, $models models" "< 2 s" "$(stat marina wall | awk '{ printf "%.2f / %.2f / %.2f s", $1, $2, $3 }')" "$(awk -v m="$(med wall)" 'BEGIN { print (m < 2) }')"
+goal validate "validate + render CPU time, $models models" "< 2.5 s" "$(stat marina cpu | awk '{ printf "%.2f / %.2f / %.2f s", $1, $2, $3 }')" "$(awk -v m="$(med cpu)" 'BEGIN { print (m < 2.5) }')"
+if ((models >= 3000)); then
+  goal validate "peak RSS, $models models" "< 300 MB" "$(stat marina rss | awk '{ printf "%.0f / %.0f / %.0f MB", $1, $2, $3 }')" "$(awk -v m="$(med rss)" 'BEGIN { print (m < 300) }')"
+fi
 if [[ ${KUSTOMIZE:-1} == 0 ]]; then
   exit 0
 fi
@@ -152,3 +159,5 @@ awk -v n="$cobjects" -v m="$cv" -v k="$ck" 'BEGIN {
   printf "  marina validate                 %6.2f s   %8.0f objects/s\n", m, n/m
   printf "  kubeconform -strict             %6.2f s   %8.0f objects/s\n", k, n/k
   printf "  ratio marina / kubeconform      %6.1fx   (goal > 1)\n", k/m }'
+goal validate "speed-up over kustomize build | kubeconform, $models models" ">= 5x" "$(awk -v k="$k" -v b="$both" 'BEGIN { printf "%.1fx", k / b }')" "$(awk -v k="$k" -v b="$both" 'BEGIN { print (k / b >= 5) }')"
+goal validate "real-world corpus, marina/kubeconform objects/s" "> 1" "$(awk -v m="$cv" -v k="$ck" 'BEGIN { printf "%.2fx", k / m }')" "$(awk -v m="$cv" -v k="$ck" 'BEGIN { print (k / m > 1) }')"
