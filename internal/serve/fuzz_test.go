@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"reflect"
 	"testing"
 
@@ -149,4 +150,30 @@ func TestParseInferRequestReadsTheRequestsClientsSend(t *testing.T) {
 			t.Errorf("%s: left to encoding/json", body)
 		}
 	}
+}
+
+// FuzzAppendInferResponseMatchesEncodingJSON: appendInferResponse writes what json.Encoder writes, byte for byte,
+// and gives up exactly where encoding/json fails (NaN, infinities).
+func FuzzAppendInferResponseMatchesEncodingJSON(f *testing.F) {
+	f.Add("iris", "1.0.0", "r-1", "probabilities", uint32(0x3f7f8000), uint32(0x30000000), int64(-3), true)
+	f.Add("m<&>", "", "\u2028é\x80\"\\", "out\n", uint32(0x7fc00000), uint32(0x7f800000), int64(1)<<60, false)
+	f.Add("m", "v", "", "y", uint32(0x00000001), uint32(0x4b000000), int64(0), false)
+	f.Fuzz(func(t *testing.T, name, version, id, output string, f1, f2 uint32, n int64, b bool) {
+		resp := inferResponse{ModelName: name, ModelVersion: version, ID: id, Outputs: []responseOutput{
+			{Name: output, Shape: []int64{1, 2}, Datatype: "FP32", Data: []float32{math.Float32frombits(f1), math.Float32frombits(f2)}},
+			{Name: output + "2", Shape: []int64{}, Datatype: "INT64", Data: []int64{n}},
+			{Name: "b", Shape: []int64{1}, Datatype: "BOOL", Data: []bool{b}},
+			{Name: "s", Shape: []int64{2}, Datatype: "BYTES", Data: []string{name, id}},
+			{Name: "nil", Shape: []int64{0}, Datatype: "FP32", Data: []float32(nil)},
+		}}
+		got, ok := appendInferResponse(nil, resp)
+		var want bytes.Buffer
+		err := json.NewEncoder(&want).Encode(resp)
+		if ok != (err == nil) {
+			t.Fatalf("appendInferResponse ok %v, encoding/json error %v", ok, err)
+		}
+		if ok && !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("appendInferResponse wrote\n%s\nencoding/json\n%s", got, want.Bytes())
+		}
+	})
 }

@@ -379,7 +379,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.Outputs = append(resp.Outputs, o)
 	}
-	writeJSON(w, http.StatusOK, resp)
+	writeInferResponse(w, resp)
 }
 
 // predict is KServe v1: {"instances": [example, …]} → {"predictions": [result, …]}, for a model with one input
