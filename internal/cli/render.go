@@ -27,6 +27,7 @@ func (o *renderOptions) AddFlags(fs *pflag.FlagSet) {
 func (o *renderOptions) Validate() error { return nil }
 
 func (o *renderOptions) Run(ctx context.Context) error {
+	batchGC()
 	if !o.write {
 		return o.read(func(r *repo.Repo, _ *printer) error {
 			outs, err := render.Repo(r, render.Options{Env: o.env, Model: o.model})

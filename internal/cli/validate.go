@@ -42,6 +42,7 @@ func (o *validateOptions) Validate() error {
 }
 
 func (o *validateOptions) Run(ctx context.Context) error {
+	batchGC()
 	// Not g.read: its printer knows table|json|yaml, while validate writes its own formats.
 	r, err := o.openRepo()
 	if err != nil {
