@@ -18,7 +18,7 @@ new=$(mktemp)
 trap 'rm -f "$new"' EXIT
 # Rows: | bench | goal | target | measured | verdict | date |, keyed by bench and goal.
 awk -F'\t' -v today="$today" -v begin="$begin" -v end="$end" '
-	FNR == NR { if ($1 == "goal") { key = $2 SUBSEP $3; row[key] = "| " $2 " | " $3 " | " $4 " | " $5 " | " $6 " | " today " |"; if (!(key in seen)) { order[++n] = key; seen[key] = 1 } } next }
+	FNR == NR { if ($1 == "goal") { for (i = 2; i <= 6; i++) gsub(/\|/, "\\|", $i); key = $2 SUBSEP $3; row[key] = "| " $2 " | " $3 " | " $4 " | " $5 " | " $6 " | " today " |"; if (!(key in seen)) { order[++n] = key; seen[key] = 1 } } next }
 	$0 == begin { print; inside = 1; next }
 	$0 == end {
 		print "| benchmark | goal | target | measured | verdict | measured on |"

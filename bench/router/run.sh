@@ -130,73 +130,55 @@ marina_shadow=$(address router-shadow 's|routing bench on http://\([0-9.:]*\).*|
 start router-plain1 env GOMAXPROCS=1 "$work/marina" router --config "$work/router-plain.yaml" --reload-interval 0
 marina_plain1=$(address router-plain1 's|routing bench on http://\([0-9.:]*\).*|\1|p')
 
+# nginx_conf NAME WORKERS PLAIN SHADOW: writes $work/NAME.conf, an nginx with WORKERS worker processes serving the
+# 90/10 split on PLAIN and the same with 10% mirrored to the slow upstream on SHADOW, its files in $work/NAME/.
+nginx_conf() {
+	local dir=$work/$1
+	mkdir -p "$dir"
+	cat >"$dir.conf" <<-EOF
+		worker_processes $2;
+		daemon off;
+		pid $dir/nginx.pid;
+		error_log $dir/error.log warn;
+		events { worker_connections 8192; }
+		http {
+			access_log off;
+			client_body_temp_path $dir/body;
+			proxy_temp_path $dir/proxy;
+			fastcgi_temp_path $dir/fastcgi;
+			uwsgi_temp_path $dir/uwsgi;
+			scgi_temp_path $dir/scgi;
+			upstream v1 { server $fast; keepalive 256; }
+			upstream v2 { server $fast; keepalive 256; }
+			upstream shadow { server $slow; keepalive 256; }
+			split_clients "\${request_id}" \$version { 90% v1; * v2; }
+			split_clients "\${request_id}m" \$mirrored { 10% 1; * ""; }
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			server {
+				listen $3;
+				location / { proxy_pass http://\$version; }
+			}
+			server {
+				listen $4;
+				location / { mirror /mirror; mirror_request_body on; proxy_pass http://\$version; }
+				location = /mirror {
+					internal;
+					if (\$mirrored = "") { return 204; }
+					proxy_read_timeout 2s;
+					proxy_pass http://shadow\$request_uri;
+				}
+			}
+		}
+	EOF
+}
 nginx_plain=127.0.0.1:$(free_port)
 nginx_shadow=127.0.0.1:$(free_port)
-mkdir -p "$work/nginx"
-cat >"$work/nginx.conf" <<EOF
-worker_processes auto;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 8192; }
-http {
-	access_log off;
-	client_body_temp_path $work/nginx/body;
-	proxy_temp_path $work/nginx/proxy;
-	fastcgi_temp_path $work/nginx/fastcgi;
-	uwsgi_temp_path $work/nginx/uwsgi;
-	scgi_temp_path $work/nginx/scgi;
-	upstream v1 { server $fast; keepalive 256; }
-	upstream v2 { server $fast; keepalive 256; }
-	upstream shadow { server $slow; keepalive 256; }
-	split_clients "\${request_id}" \$version { 90% v1; * v2; }
-	split_clients "\${request_id}m" \$mirrored { 10% 1; * ""; }
-	proxy_http_version 1.1;
-	proxy_set_header Connection "";
-	server {
-		listen $nginx_plain;
-		location / { proxy_pass http://\$version; }
-	}
-	server {
-		listen $nginx_shadow;
-		location / { mirror /mirror; mirror_request_body on; proxy_pass http://\$version; }
-		location = /mirror {
-			internal;
-			if (\$mirrored = "") { return 204; }
-			proxy_read_timeout 2s;
-			proxy_pass http://shadow\$request_uri;
-		}
-	}
-}
-EOF
+nginx_conf nginx auto "$nginx_plain" "$nginx_shadow"
 start nginx nginx -c "$work/nginx.conf" -p "$work/nginx"
-# The plain server alone with one worker, for the one-core comparison.
+# The same with one worker, for the one-core comparison (its shadow server unused).
 nginx_plain1=127.0.0.1:$(free_port)
-mkdir -p "$work/nginx1"
-cat >"$work/nginx1.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/nginx1/nginx.pid;
-error_log $work/nginx1/error.log warn;
-events { worker_connections 8192; }
-http {
-	access_log off;
-	client_body_temp_path $work/nginx1/body;
-	proxy_temp_path $work/nginx1/proxy;
-	fastcgi_temp_path $work/nginx1/fastcgi;
-	uwsgi_temp_path $work/nginx1/uwsgi;
-	scgi_temp_path $work/nginx1/scgi;
-	upstream v1 { server $fast; keepalive 256; }
-	upstream v2 { server $fast; keepalive 256; }
-	split_clients "\${request_id}" \$version { 90% v1; * v2; }
-	proxy_http_version 1.1;
-	proxy_set_header Connection "";
-	server {
-		listen $nginx_plain1;
-		location / { proxy_pass http://\$version; }
-	}
-}
-EOF
+nginx_conf nginx1 1 "$nginx_plain1" "127.0.0.1:$(free_port)"
 start nginx1 nginx -c "$work/nginx1.conf" -p "$work/nginx1"
 up=""
 for _ in $(seq 50); do

@@ -162,5 +162,5 @@ awk -v n="$cobjects" -v m="$cv" -v k="$ck" 'BEGIN {
   printf "  marina validate                 %6.2f s   %8.0f objects/s\n", m, n/m
   printf "  kubeconform -strict             %6.2f s   %8.0f objects/s\n", k, n/k
   printf "  ratio marina / kubeconform      %6.1fx   (goal > 1)\n", k/m }'
-goal validate "speed-up over kustomize build | kubeconform, $models models" ">= 5x" "$(awk -v k="$k" -v b="$both" 'BEGIN { printf "%.1fx", k / b }')" "$(awk -v k="$k" -v b="$both" 'BEGIN { print (k / b >= 5) }')"
+goal validate "speed-up over kustomize build piped to kubeconform, $models models" ">= 5x" "$(awk -v k="$k" -v b="$both" 'BEGIN { printf "%.1fx", k / b }')" "$(awk -v k="$k" -v b="$both" 'BEGIN { print (k / b >= 5) }')"
 goal validate "real-world corpus, marina/kubeconform objects/s" "> 1" "$(awk -v m="$cv" -v k="$ck" 'BEGIN { printf "%.2fx", k / m }')" "$(awk -v m="$cv" -v k="$ck" 'BEGIN { print (k / m > 1) }')"
