@@ -62,3 +62,14 @@ wrk_summary() {
 
 # wrk_median OUT NAME COLUMN: the median alone.
 wrk_median() { wrk_summary "$@" | awk '{ print $2 }'; }
+
+# wrk_table OUT WIDTH NAME…: the min / median / max table of each NAME's requests/s and CPU µs per request in OUT.
+wrk_table() {
+	local out=$1 width=$2 name
+	shift 2
+	printf "%-${width}s %9s %9s %9s\n" "" min median max
+	for name in "$@"; do
+		printf "%-${width}s %s\n" "$name: requests/s" "$(wrk_summary "$out" "$name" 2)"
+		printf "%-${width}s %s\n" "$name: CPU µs per request" "$(wrk_summary "$out" "$name" 3)"
+	done
+}

@@ -229,11 +229,7 @@ for _ in $(seq "$rounds"); do
 		wrk_round "$work/wrk.txt" "$p" "${wrk_url[$p]}" "$work/post.lua" 32 "$duration" ${wrk_pids[$p]}
 	done
 done
-printf '%-40s %9s %9s %9s\n' "" min median max
-for p in "${proxies[@]}"; do
-	printf '%-40s %s\n' "$p: requests/s" "$(wrk_summary "$work/wrk.txt" "$p" 2)"
-	printf '%-40s %s\n' "$p: CPU µs per proxied request" "$(wrk_summary "$work/wrk.txt" "$p" 3)"
-done
+wrk_table "$work/wrk.txt" 40 "${proxies[@]}"
 ratio() { awk -v a="$(wrk_median "$work/wrk.txt" "$1" "$3")" -v b="$(wrk_median "$work/wrk.txt" "$2" "$3")" 'BEGIN { printf "%.2f", a / b }'; }
 echo "marina/nginx, medians: two cores: requests/s $(ratio marina nginx 2) (goal >= 1), CPU per request $(ratio marina nginx 3) (goal <= 1); one core: requests/s $(ratio marina-1core nginx-1worker 2), CPU per request $(ratio marina-1core nginx-1worker 3)"
 if [[ -n ${BASELINE:-} ]]; then

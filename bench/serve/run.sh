@@ -81,11 +81,8 @@ for r in $(seq "$rounds"); do
 	done
 done
 
-printf '\n%-34s %9s %9s %9s\n' "" min median max
-for s in "${servers[@]}"; do
-	printf '%-34s %s\n' "$s: requests/s" "$(wrk_summary "$work/rounds.txt" "$s" 2)"
-	printf '%-34s %s\n' "$s: CPU µs per request" "$(wrk_summary "$work/rounds.txt" "$s" 3)"
-done
+echo
+wrk_table "$work/rounds.txt" 34 "${servers[@]}"
 median() { wrk_median "$work/rounds.txt" "$@"; }
 echo "goals (issue 20): >= 10,000 requests/s: $(awk -v m="$(median marina 2)" 'BEGIN { print (m >= 10000 ? "met" : "not met") }'); <= 50 µs CPU per request: $(awk -v m="$(median marina 3)" 'BEGIN { print (m <= 50 ? "met" : "not met") }') (medians)"
 if [[ -n ${BASELINE:-} ]]; then
