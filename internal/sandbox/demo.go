@@ -219,6 +219,7 @@ func (d *demo) rollOutGood(ctx context.Context, good string) error {
 		}
 		return promoted(md, good), nil
 	})
+	d.say("%s", d.compared(ctx, d.key.Namespace, good))
 	if err != nil {
 		return err
 	}
@@ -251,6 +252,7 @@ func (d *demo) rollOutBad(ctx context.Context, good, bad string) error {
 		commit, ok = writtenBack(md, before)
 		return ok && md.Status.AbortMessage != "", nil
 	})
+	d.say("%s", d.compared(ctx, d.key.Namespace, bad))
 	if err != nil {
 		return err
 	}
@@ -299,6 +301,9 @@ func (d *demo) follow(ctx context.Context, n *narrator, what string, done func(*
 			d.say("%s", l)
 		}
 		ok, err := done(md)
+		if err == nil {
+			err = pausedOn(md, n.version)
+		}
 		if err != nil {
 			doneErr = err
 			return true, ""

@@ -9,6 +9,7 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/controller"
+	"github.com/marina-dev/marina/internal/controller/rollout"
 )
 
 // narrator tells what happens to a rollout of one version, from successive ModelDeployment statuses: each call
@@ -86,6 +87,16 @@ func outcome(was, m v1alpha1.AnalysisMetricStatus) string {
 func promoted(md *v1alpha1.ModelDeployment, version string) bool {
 	return md.Spec.Version == version && md.Status.StableVersion == version && md.Status.CanaryVersion == "" &&
 		meta.IsStatusConditionTrue(md.Status.Conditions, v1alpha1.ReadyCondition)
+}
+
+// pausedOn returns an error when the rollout of version paused on an inconclusive analysis: it waits for a person
+// (marina promote --resume, or a rollback), which the demo is not.
+func pausedOn(md *v1alpha1.ModelDeployment, version string) error {
+	c := meta.FindStatusCondition(md.Status.Conditions, v1alpha1.ProgressingCondition)
+	if md.Status.CanaryVersion != version || c == nil || c.Reason != rollout.ReasonInconclusive {
+		return nil
+	}
+	return fmt.Errorf("the rollout of %s paused for a person to decide: %s", version, c.Message)
 }
 
 // writtenBack returns the commit marina controller reports in its write-back condition, when the condition says

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/controller"
+	"github.com/marina-dev/marina/internal/controller/rollout"
 )
 
 // md is a ModelDeployment rolling out canary over stable with the given status changes applied.
@@ -107,5 +109,33 @@ func TestNextVersionsFollowTheLatestRegisteredOne(t *testing.T) {
 		if err != nil || good != tc.good || bad != tc.bad {
 			t.Errorf("%s: %q, %q, %v; want %q, %q", tc.list, good, bad, err, tc.good, tc.bad)
 		}
+	}
+}
+
+func TestPausedOnIsAnInconclusivePauseOfThatVersion(t *testing.T) {
+	t.Parallel()
+	progressing := func(reason string) func(*v1alpha1.ModelDeploymentStatus) {
+		return func(st *v1alpha1.ModelDeploymentStatus) {
+			st.Conditions = []metav1.Condition{{Type: v1alpha1.ProgressingCondition, Status: metav1.ConditionTrue, Reason: reason,
+				Message: "shadow: analysis shadow is inconclusive: result [NaN]; resume to go on, or roll back"}}
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		md   *v1alpha1.ModelDeployment
+		want string
+	}{
+		{"paused on an inconclusive analysis", md("1.1.0", "1.2.0", progressing(rollout.ReasonInconclusive)),
+			"the rollout of 1.2.0 paused for a person to decide: shadow: analysis shadow is inconclusive: result [NaN]; resume to go on, or roll back"},
+		{"analysing", md("1.1.0", "1.2.0", progressing(rollout.ReasonAnalysis)), ""},
+		{"another version paused", md("1.0.0", "1.1.0", progressing(rollout.ReasonInconclusive)), ""},
+		{"no condition", md("1.1.0", "1.2.0", nil), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := pausedOn(tc.md, "1.2.0")
+			if got := fmt.Sprint(err); (err == nil) != (tc.want == "") || err != nil && got != tc.want {
+				t.Errorf("pausedOn: %v, want %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -89,7 +89,7 @@ func TestSandboxServesTheExampleAndDownLeavesNothingBehind(t *testing.T) {
 	t.Logf("%s (build, up, demo): %s", first, time.Since(began).Round(time.Second))
 	t.Logf("the demo's narration:\n%s", demo[max(0, strings.Index(demo, "$ go run ./hack/genmodels")):])
 	for _, want := range []string{"shadow up: 1.0.0 answers every request", "analysis shadow-agreement, successful: measurement ", "promoted: 1.1.0 serves alone",
-		"analysis shadow-agreement, failed: ",
+		"marina router compared ", "analysis shadow-agreement, failed: ",
 		"aborted: ", "revert pushed to ", "Flux applied the revert", "1.1.0 serves alone again", "The loop closed in"} {
 		if !strings.Contains(demo, want) {
 			t.Errorf("the demo did not say %q", want)
