@@ -142,13 +142,7 @@ type BuiltinOptions struct {
 // other analysis, named like it, in the order of metrics. where prefixes errors (e.g. "applications/iris/model.yaml: spec.analysis"), which name the
 // field and the fix.
 func BuiltinTemplates(where string, metrics []BuiltinMetric, o BuiltinOptions) ([]v1alpha1.AnalysisTemplate, error) {
-	s := scope{namespace: o.Namespace, model: o.Model, version: o.Version, window: o.Window, minSamples: o.MinSamples}
-	if s.window == "" {
-		s.window = DefaultBuiltinWindow
-	}
-	if s.minSamples == 0 {
-		s.minSamples = DefaultBuiltinMinSamples
-	}
+	s := o.scope()
 	interval, count := v1alpha1.DurationString(o.Interval), o.Count
 	if interval == "" {
 		interval = DefaultBuiltinInterval
@@ -189,6 +183,29 @@ func BuiltinTemplates(where string, metrics []BuiltinMetric, o BuiltinOptions) (
 	}
 	shadow.Name, shadow.Prometheus = BuiltinShadowTemplate, o.Prometheus
 	return append([]v1alpha1.AnalysisTemplate{shadow}, own...), nil
+}
+
+// BuiltinQuery is the PromQL of the built-in analysis name scoped by o (its Namespace, Model, Version, Window and
+// MinSamples): the value each of its measurements judges. Run over a range, it is what a chart of the analysis
+// plots, with no value where a window held too few samples.
+func BuiltinQuery(name string, o BuiltinOptions) (string, error) {
+	b, ok := builtins[name]
+	if !ok {
+		return "", fmt.Errorf("no built-in analysis %q: use one of %s", name, strings.Join(BuiltinNames(), ", "))
+	}
+	return b.query(o.scope()), nil
+}
+
+// scope is what o's queries select, with the defaults of Window and MinSamples.
+func (o BuiltinOptions) scope() scope {
+	s := scope{namespace: o.Namespace, model: o.Model, version: o.Version, window: o.Window, minSamples: o.MinSamples}
+	if s.window == "" {
+		s.window = DefaultBuiltinWindow
+	}
+	if s.minSamples == 0 {
+		s.minSamples = DefaultBuiltinMinSamples
+	}
+	return s
 }
 
 // thresholdOf is the one threshold m sets, the one b takes, within b's bounds.

@@ -66,3 +66,30 @@ func TestBuiltinAnalysesRefuseWhatTheyCannotJudgeNamingTheField(t *testing.T) {
 		})
 	}
 }
+
+func TestBuiltinQueryIsTheQueryItsTemplateMeasures(t *testing.T) {
+	t.Parallel()
+	o := analysis.BuiltinOptions{Namespace: "models", Model: "iris", Version: "1.2.0", Window: "1m", MinSamples: 30}
+	for _, name := range analysis.BuiltinNames() {
+		m := analysis.BuiltinMetric{Name: name}
+		switch threshold, _ := analysis.BuiltinThreshold(name); threshold {
+		case analysis.ThresholdMin:
+			m.Min = new(0.5)
+		case analysis.ThresholdMax:
+			m.Max = new(0.5)
+		default:
+			m.MaxSeconds = new(0.5)
+		}
+		tmpls, err := analysis.BuiltinTemplates("spec.analysis", []analysis.BuiltinMetric{m}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := analysis.BuiltinQuery(name, o)
+		if want := tmpls[0].Metrics[0].Query; err != nil || got != want {
+			t.Errorf("BuiltinQuery(%s) = %q, %v; its template measures %q", name, got, err, want)
+		}
+	}
+	if _, err := analysis.BuiltinQuery("agreement", o); err == nil || !strings.Contains(err.Error(), analysis.ShadowAgreement) {
+		t.Errorf("an unknown name: %v, want an error listing the names", err)
+	}
+}
