@@ -45,6 +45,7 @@ test: ## unit and envtest tests (race detector on); builds the control plane (~1
 	bash hack/onnxruntime.sh >/dev/null
 	bash hack/models.sh >/dev/null
 	bash hack/prometheus.sh >/dev/null
+	bash hack/chromium.sh >/dev/null
 	$(TEST_ASSETS) \
 	go test -race -count=1 -timeout 30m ./...
 	CGO_ENABLED=0 go test -count=1 ./internal/inference/

@@ -1,5 +1,5 @@
 # hack/lib/apt.sh — sourced by the hack/ scripts that install a Debian package the tests run (prometheus.sh, runc.sh,
-# node.sh, argocd.sh).
+# node.sh, argocd.sh, chromium.sh).
 #
 # apt_install NAME PACKAGE: installs PACKAGE with apt-get (as root, or through sudo) and says so on stderr, prefixed
 # with NAME. The caller checks first whether it is already there. Calls from scripts running at the same time (.ci/run
