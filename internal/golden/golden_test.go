@@ -5,42 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/marina-dev/marina/internal/tbtest"
 )
-
-// recorder stands in for the *testing.T of a test that uses golden, so that its failures can be asserted on.
-type recorder struct {
-	testing.TB
-	failures []string
-}
-
-func (r *recorder) Helper() {}
-
-func (r *recorder) Errorf(format string, args ...any) {
-	r.failures = append(r.failures, fmt.Sprintf(format, args...))
-}
-
-func (r *recorder) Fatalf(format string, args ...any) {
-	r.Errorf(format, args...)
-	runtime.Goexit()
-}
-
-func (r *recorder) Fatal(args ...any) { r.Fatalf("%s", fmt.Sprint(args...)) }
-
-// failures runs f as a test of its own and returns how it failed.
-func failures(f func(testing.TB)) []string {
-	r := &recorder{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f(r)
-	}()
-	<-done
-	return r.failures
-}
 
 func write(t *testing.T, path, data string) {
 	t.Helper()
@@ -62,7 +32,7 @@ func TestCheckFailsWithADiffOfTheChangedLines(t *testing.T) {
 		fmt.Fprintf(&got, "line%d: %d\n", i, map[bool]int{true: -1, false: i}[i == 40])
 	}
 	write(t, path, want.String())
-	fails := failures(func(tb testing.TB) { Check(tb, path, []byte(got.String())) })
+	fails := tbtest.Failures(t, func(tb testing.TB) { Check(tb, path, []byte(got.String())) })
 	if len(fails) != 1 {
 		t.Fatalf("want one failure, got %q", fails)
 	}
@@ -75,7 +45,7 @@ func TestCheckFailsWithADiffOfTheChangedLines(t *testing.T) {
 	if strings.Contains(fails[0], "line5: 5") {
 		t.Errorf("the failure prints lines far from the change, not a diff:\n%s", fails[0])
 	}
-	if again := failures(func(tb testing.TB) { Check(tb, path, []byte(want.String())) }); again != nil {
+	if again := tbtest.Failures(t, func(tb testing.TB) { Check(tb, path, []byte(want.String())) }); again != nil {
 		t.Errorf("the same output failed: %q", again)
 	}
 }
@@ -85,7 +55,7 @@ func TestOnlyNamesTheGoldenFilesNoTestComparesWith(t *testing.T) {
 	for _, f := range []string{"a.yaml", "sub/b.yaml", "renamed-case.yaml"} {
 		write(t, filepath.Join(dir, f), "x\n")
 	}
-	got := failures(func(tb testing.TB) { Only(tb, dir, "a.yaml", "sub/b.yaml") })
+	got := tbtest.Failures(t, func(tb testing.TB) { Only(tb, dir, "a.yaml", "sub/b.yaml") })
 	if len(got) != 1 || !strings.Contains(got[0], "renamed-case.yaml: no test compares with this golden file") {
 		t.Fatalf("want one failure naming renamed-case.yaml, got %q", got)
 	}
@@ -98,7 +68,7 @@ func TestUpdateRemovesTheGoldenFilesNoTestComparesWith(t *testing.T) {
 	for _, f := range []string{"a.yaml", "sub/b.yaml", "renamed-case.yaml", "sub/gone.yaml"} {
 		write(t, filepath.Join(dir, f), "x\n")
 	}
-	if got := failures(func(tb testing.TB) { Only(tb, dir, "a.yaml", "sub/b.yaml") }); got != nil {
+	if got := tbtest.Failures(t, func(tb testing.TB) { Only(tb, dir, "a.yaml", "sub/b.yaml") }); got != nil {
 		t.Fatalf("-update failed: %q", got)
 	}
 	var left []string
