@@ -8,6 +8,8 @@
 #   cmd/marina            the product binary links no test code: internal/testenv (envtest, whose init makes a
 #                         directory at every start and panics in a read-only container such as marina router's)
 #                         and the *test packages belong to cmd/marina-sandbox and the tests.
+#   chromedp              drives a browser for tests: only internal/browser/browsertest links it (tests import that),
+#                         so no binary and no other package's build carries it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -28,5 +30,13 @@ forbid() {
 forbid internal/controller internal/render internal/registry internal/repo internal/release schemas internal/scaffold internal/writeback
 forbid internal/doctor internal/scaffold internal/render
 forbid internal/check internal/validate
-forbid cmd/marina internal/testenv internal/testenv/proc internal/analysis/prometheustest internal/repo/repotest internal/kubeschema/kubeschematest internal/sandbox/supervisor
+forbid cmd/marina internal/testenv internal/testenv/proc internal/analysis/prometheustest internal/browser/browsertest internal/repo/repotest internal/kubeschema/kubeschematest internal/sandbox/supervisor
+
+chromedp_users="$(go list -f '{{.ImportPath}}{{range .Deps}} {{.}}{{end}}' ./... |
+  awk -v allowed="$mod/internal/browser/browsertest" '$1 != allowed && / github\.com\/chromedp\// { print $1 }')"
+if [ -n "$chromedp_users" ]; then
+  echo "these packages depend on chromedp, which only internal/browser/browsertest may (see hack/layering.sh):" >&2
+  echo "$chromedp_users" >&2
+  status=1
+fi
 exit "$status"
