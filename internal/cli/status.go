@@ -4,44 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/marina-dev/marina/api/v1alpha1"
-	"github.com/marina-dev/marina/internal/model"
-	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/registry"
-	"github.com/marina-dev/marina/internal/release"
-	"github.com/marina-dev/marina/internal/render"
 	"github.com/marina-dev/marina/internal/repo"
-)
-
-// Sync states of an environment's cluster view against Git.
-const (
-	syncInSync      = "in-sync"
-	syncProgressing = "progressing"
-	syncOutOfSync   = "out-of-sync"
-	syncMissing     = "missing"
-)
-
-// The custom resources render emits for the kserve and marina backends, read without their Go types.
-var (
-	modelDeploymentGVK   = schema.GroupVersionKind{Group: "marina.dev", Version: "v1alpha1", Kind: "ModelDeployment"}
-	inferenceServiceGVK  = schema.GroupVersionKind{Group: "serving.kserve.io", Version: "v1beta1", Kind: "InferenceService"}
-	backendResourceKinds = map[string]schema.GroupVersionKind{
-		project.BackendMarina: modelDeploymentGVK,
-		project.BackendKServe: inferenceServiceGVK,
-	}
+	"github.com/marina-dev/marina/internal/status"
 )
 
 type statusOptions struct {
@@ -72,55 +43,27 @@ func (o *statusOptions) Validate() error {
 	return nil
 }
 
-// statusRow is one model in one environment: what Git says, and with a cluster what runs.
-type statusRow struct {
-	Model       string `json:"model"`
-	Environment string `json:"environment,omitempty"`
-	Namespace   string `json:"namespace,omitempty"`
-	// Version is the environment's version in model.yaml; empty for a registered model no environment deploys.
-	Version string `json:"version,omitempty"`
-	// State is the version's registry state, or "unregistered" when models/ has no metadata for it.
-	State      string          `json:"state,omitempty"`
-	LastChange *release.Change `json:"lastChange,omitempty"`
-	// Blocked lists the model's blocked versions.
-	Blocked []string       `json:"blocked"`
-	Cluster *clusterStatus `json:"cluster,omitempty"`
-
-	backend string
-}
-
-// clusterStatus is what the cluster runs for a model's environment.
-type clusterStatus struct {
-	// Sync compares it with Git: in-sync, progressing (Git's version is there but not ready yet, or other
-	// versions still run), out-of-sync (Git's version runs nowhere) or missing (nothing of the model runs).
-	Sync      string     `json:"sync"`
-	Workloads []workload `json:"workloads"`
-}
-
-// workload is one object that runs a version: a Deployment, a ModelDeployment or an InferenceService.
-type workload struct {
-	Kind          string `json:"kind"`
-	Name          string `json:"name"`
-	Version       string `json:"version"`
-	Ready         bool   `json:"ready"`
-	Replicas      *int32 `json:"replicas,omitempty"`
-	ReadyReplicas *int32 `json:"readyReplicas,omitempty"`
-	Message       string `json:"message,omitempty"`
-}
-
 // statusReport is what -o json|yaml prints.
 type statusReport struct {
-	Models []statusRow `json:"models"`
+	Models []status.Row `json:"models"`
 }
 
 func (o *statusOptions) Run(ctx context.Context) error {
 	return o.read(func(r *repo.Repo, p *printer) error {
-		rows, envs, err := o.gitRows(r)
-		if err != nil {
+		rows, err := status.Read(r, status.Filter{Model: o.model, Environment: o.env, Namespace: o.kube.namespace})
+		var unknown *status.UnknownModelError
+		switch {
+		case errors.As(err, &unknown):
+			return failed(err)
+		case errors.Is(err, status.ErrUnknownEnvironment):
+			return usagef("--env %v", err)
+		case errors.Is(err, status.ErrNoEnvironment):
+			return usagef("-n %v (with --env %q)", err, o.env)
+		case err != nil:
 			return err
 		}
 		if o.cluster {
-			if err := o.clusterRows(ctx, rows, envs); err != nil {
+			if err := o.readCluster(ctx, rows); err != nil {
 				return err
 			}
 		}
@@ -128,248 +71,24 @@ func (o *statusOptions) Run(ctx context.Context) error {
 	})
 }
 
-// gitRows reads marina.yaml, every model.yaml, models/ and the history of each model.yaml.
-func (o *statusOptions) gitRows(r *repo.Repo) ([]statusRow, map[string]project.Environment, error) {
-	proj, err := project.Load(r)
-	if err != nil {
-		return nil, nil, err
-	}
-	envs := map[string]project.Environment{}
-	for _, e := range proj.Spec.Environments {
-		if (o.env == "" || e.Name == o.env) && (o.kube.namespace == "" || e.Namespace == o.kube.namespace) {
-			envs[e.Name] = e
-		}
-	}
-	if o.env != "" {
-		if _, ok := proj.Environment(o.env); !ok {
-			return nil, nil, usagef("--env %q is not an environment of %s: use one of %s", o.env, project.ProjectFile, strings.Join(proj.EnvironmentNames(), ", "))
-		}
-	}
-	if len(envs) == 0 {
-		return nil, nil, usagef("-n %s: no environment of %s deploys to it (with --env %q)", o.kube.namespace, project.ProjectFile, o.env)
-	}
-	apps, err := render.Applications(r)
-	if err != nil {
-		return nil, nil, err
-	}
-	reg := &registry.Registry{Repo: r}
-	registered, problems, err := reg.Models()
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(problems) > 0 {
-		return nil, nil, problems[0]
-	}
-	names := slices.Clone(apps)
-	for _, n := range registered {
-		if !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
-	if o.model != "" {
-		if !slices.Contains(names, o.model) {
-			return nil, nil, failedf("model %q: neither %s nor %s/%s/ exists (marina model list shows the registered models)", o.model, project.ApplicationPath(o.model), model.Dir, o.model)
-		}
-		names = []string{o.model}
-	}
-	var rows []statusRow
-	for _, name := range names {
-		modelRows, err := o.modelRows(r, reg, proj, name, slices.Contains(apps, name), envs)
-		if err != nil {
-			return nil, nil, err
-		}
-		rows = append(rows, modelRows...)
-	}
-	if rows == nil {
-		rows = []statusRow{}
-	}
-	return rows, envs, nil
-}
-
-// modelRows is one row per environment the model deploys to, or one row without an environment for a model that
-// is registered but deployed nowhere.
-func (o *statusOptions) modelRows(r *repo.Repo, reg *registry.Registry, proj *project.Project, name string, deployed bool, envs map[string]project.Environment) ([]statusRow, error) {
-	versions, err := reg.List(name)
-	if err != nil && !errors.Is(err, registry.ErrNotFound) {
-		return nil, err
-	}
-	blocked := []string{}
-	states := map[string]string{}
-	for _, v := range versions {
-		states[v.Version] = v.State
-		if v.State == model.StateBlocked {
-			blocked = append(blocked, v.Version)
-		}
-	}
-	if !deployed {
-		if o.env != "" || o.kube.namespace != "" {
-			return nil, nil
-		}
-		return []statusRow{{Model: name, Blocked: blocked}}, nil
-	}
-	app, _, err := project.LoadApplication(r, name)
-	if err != nil {
-		return nil, err
-	}
-	changes, err := release.History(r, name, "")
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading its history: %w", project.ApplicationPath(name), err)
-	}
-	var rows []statusRow
-	for _, env := range proj.Spec.Environments {
-		if _, ok := envs[env.Name]; !ok {
-			continue
-		}
-		settings, ok := app.Spec.Resolve(env.Name)
-		if !ok {
-			continue
-		}
-		row := statusRow{Model: name, Environment: env.Name, Namespace: env.Namespace, Version: settings.Version, State: states[settings.Version], Blocked: blocked, backend: app.Spec.BackendName()}
-		if row.State == "" {
-			row.State = "unregistered"
-		}
-		for i := range changes {
-			if changes[i].Environment == env.Name {
-				row.LastChange = &changes[i]
-				break
-			}
-		}
-		rows = append(rows, row)
-	}
-	return rows, nil
-}
-
-// clusterRows adds to each row what the cluster runs in the environment's namespace: the objects render emitted for
-// that model and environment, found by their labels, with the version they run and whether they are ready.
-func (o *statusOptions) clusterRows(ctx context.Context, rows []statusRow, envs map[string]project.Environment) error {
+// readCluster adds to each row what the cluster of the kubeconfig runs.
+func (o *statusOptions) readCluster(ctx context.Context, rows []status.Row) error {
 	cfg, _, err := o.kube.restConfig()
 	if err != nil {
 		return err
 	}
 	cfg.Timeout = o.timeout
-	c, err := client.New(cfg, client.Options{Scheme: clientgoscheme.Scheme})
+	c, err := status.NewCluster(cfg)
 	if err != nil {
 		return usagef("kubeconfig: %v", err)
 	}
-	for i := range rows {
-		row := &rows[i]
-		if row.Environment == "" {
-			continue
-		}
-		ws, err := workloads(ctx, c, envs[row.Environment].Namespace, row.Model, row.Environment, row.backend)
-		if err != nil {
-			return usagef("reading %s/%s from the cluster at %s: %v", row.Model, row.Environment, cfg.Host, err)
-		}
-		row.Cluster = &clusterStatus{Sync: syncState(row.Version, ws), Workloads: ws}
+	if err := c.Read(ctx, rows); err != nil {
+		return usagef("%v", err)
 	}
 	return nil
 }
 
-// workloads lists the Deployments of the model's environment (plain backend, or the controller's per-version
-// Deployments) and the custom resource of its backend.
-func workloads(ctx context.Context, c client.Client, namespace, name, env, backend string) ([]workload, error) {
-	sel := client.MatchingLabels{v1alpha1.LabelModel: name, v1alpha1.LabelEnvironment: env}
-	var deps appsv1.DeploymentList
-	if err := c.List(ctx, &deps, client.InNamespace(namespace), sel); err != nil {
-		return nil, err
-	}
-	out := []workload{}
-	if gvk, ok := backendResourceKinds[backend]; ok {
-		list := &unstructured.UnstructuredList{}
-		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		err := c.List(ctx, list, client.InNamespace(namespace), sel)
-		switch {
-		case meta.IsNoMatchError(err):
-			out = append(out, workload{Kind: gvk.Kind, Message: fmt.Sprintf("the %s CRD is not installed (backend: %s)", gvk.GroupKind(), backend)})
-		case err != nil:
-			return nil, err
-		default:
-			for i := range list.Items {
-				out = append(out, resourceWorkload(&list.Items[i]))
-			}
-		}
-	}
-	for i := range deps.Items {
-		out = append(out, deploymentWorkload(&deps.Items[i]))
-	}
-	return out, nil
-}
-
-// deploymentWorkload judges a Deployment as kubectl rollout status does: the controller saw the latest spec, every
-// replica is updated, and all of them are available.
-func deploymentWorkload(d *appsv1.Deployment) workload {
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
-	ready := d.Status.ReadyReplicas
-	w := workload{Kind: "Deployment", Name: d.Name, Version: d.Labels[v1alpha1.LabelVersion], Replicas: &want, ReadyReplicas: &ready}
-	switch {
-	case d.Status.ObservedGeneration < d.Generation:
-		w.Message = "the Deployment controller has not seen the latest spec yet"
-	case d.Status.UpdatedReplicas < want:
-		w.Message = fmt.Sprintf("%d of %d replicas updated", d.Status.UpdatedReplicas, want)
-	case d.Status.AvailableReplicas < want:
-		w.Message = fmt.Sprintf("%d of %d replicas available", d.Status.AvailableReplicas, want)
-	default:
-		w.Ready = true
-	}
-	for _, c := range d.Status.Conditions {
-		if c.Type == appsv1.DeploymentProgressing && c.Reason == "ProgressDeadlineExceeded" {
-			w.Message = c.Message
-		}
-	}
-	return w
-}
-
-// resourceWorkload reads a ModelDeployment or InferenceService: its version label, and its Ready condition
-// (both publish kstatus-style conditions).
-func resourceWorkload(u *unstructured.Unstructured) workload {
-	w := workload{Kind: u.GetKind(), Name: u.GetName(), Version: u.GetLabels()[v1alpha1.LabelVersion], Message: "no Ready condition yet"}
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] != "Ready" {
-			continue
-		}
-		w.Ready = m["status"] == "True"
-		w.Message = ""
-		if !w.Ready {
-			w.Message = strings.TrimSpace(fmt.Sprintf("%v: %v", m["reason"], m["message"]))
-		}
-	}
-	return w
-}
-
-// syncState compares what runs with the version Git names.
-func syncState(version string, ws []workload) string {
-	found, others, notReady := false, false, false
-	for _, w := range ws {
-		if w.Name == "" {
-			continue
-		}
-		if w.Version == version {
-			found = true
-		} else if w.Kind == "Deployment" {
-			others = true
-		}
-		if !w.Ready {
-			notReady = true
-		}
-	}
-	switch {
-	case !found && !others && !notReady:
-		return syncMissing
-	case !found:
-		return syncOutOfSync
-	case others || notReady:
-		return syncProgressing
-	}
-	return syncInSync
-}
-
-func (o *statusOptions) table(rows []statusRow) table {
+func (o *statusOptions) table(rows []status.Row) table {
 	t := table{header: []string{"MODEL", "ENV", "VERSION", "STATE", "CHANGED", "BY", "BLOCKED"}}
 	if o.cluster {
 		t.header = append(t.header, "CLUSTER", "RUNNING")
@@ -395,7 +114,7 @@ func (o *statusOptions) table(rows []statusRow) table {
 }
 
 // running is the table cell of what runs: "1.0.0 2/2" per Deployment, "ModelDeployment 1.1.0 ready" per resource.
-func running(ws []workload) string {
+func running(ws []status.Workload) string {
 	var parts []string
 	for _, w := range ws {
 		switch {

@@ -1,0 +1,175 @@
+package status
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/project"
+	"github.com/marina-dev/marina/internal/registry"
+	"github.com/marina-dev/marina/internal/release"
+	"github.com/marina-dev/marina/internal/render"
+	"github.com/marina-dev/marina/internal/repo"
+)
+
+// Unregistered is a row's State when models/ has no metadata for the version model.yaml names.
+const Unregistered = "unregistered"
+
+// Errors of a Filter that names nothing in the repository, for errors.Is; the messages name the value and the fix.
+var (
+	// ErrUnknownEnvironment means Filter.Environment is not an environment of marina.yaml.
+	ErrUnknownEnvironment = errors.New("is not an environment of " + project.ProjectFile)
+	// ErrNoEnvironment means no environment of marina.yaml (with Filter.Environment) deploys to Filter.Namespace.
+	ErrNoEnvironment = errors.New("no environment of " + project.ProjectFile + " deploys to it")
+)
+
+// UnknownModelError means Filter.Model is neither deployed (applications/NAME/model.yaml) nor registered
+// (models/NAME/).
+type UnknownModelError struct {
+	Name string
+}
+
+func (e *UnknownModelError) Error() string {
+	return fmt.Sprintf("model %q: neither %s nor %s/%s/ exists (marina model list shows the registered models)", e.Name, project.ApplicationPath(e.Name), model.Dir, e.Name)
+}
+
+// Filter narrows the rows; a zero Filter keeps every model in every environment.
+type Filter struct {
+	// Model keeps this model only.
+	Model string
+	// Environment keeps this environment only.
+	Environment string
+	// Namespace keeps the environments that deploy to this namespace.
+	Namespace string
+}
+
+// Row is one model in one environment: what Git says, and with a cluster what runs.
+type Row struct {
+	Model       string `json:"model"`
+	Environment string `json:"environment,omitempty"`
+	Namespace   string `json:"namespace,omitempty"`
+	// Version is the environment's version in model.yaml; empty for a registered model no environment deploys.
+	Version string `json:"version,omitempty"`
+	// State is the version's registry state, or Unregistered when models/ has no metadata for it.
+	State      string          `json:"state,omitempty"`
+	LastChange *release.Change `json:"lastChange,omitempty"`
+	// Blocked lists the model's blocked versions.
+	Blocked []string `json:"blocked"`
+	// Cluster is what the cluster runs, once Cluster.Read has read it.
+	Cluster *Running `json:"cluster,omitempty"`
+
+	backend string
+}
+
+// Read reads marina.yaml, every model.yaml, models/ and the history of each model.yaml into rows, sorted by
+// model then by the order of marina.yaml's environments. A model that is registered but deployed nowhere has one
+// row without an environment (unless the filter names an environment or a namespace).
+func Read(r *repo.Repo, f Filter) ([]Row, error) {
+	proj, err := project.Load(r)
+	if err != nil {
+		return nil, err
+	}
+	envs := map[string]bool{}
+	for _, e := range proj.Spec.Environments {
+		if (f.Environment == "" || e.Name == f.Environment) && (f.Namespace == "" || e.Namespace == f.Namespace) {
+			envs[e.Name] = true
+		}
+	}
+	if f.Environment != "" {
+		if _, ok := proj.Environment(f.Environment); !ok {
+			return nil, fmt.Errorf("%q %w: use one of %s", f.Environment, ErrUnknownEnvironment, strings.Join(proj.EnvironmentNames(), ", "))
+		}
+	}
+	if len(envs) == 0 {
+		return nil, fmt.Errorf("%s: %w", f.Namespace, ErrNoEnvironment)
+	}
+	apps, err := render.Applications(r)
+	if err != nil {
+		return nil, err
+	}
+	reg := &registry.Registry{Repo: r}
+	registered, problems, err := reg.Models()
+	if err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		return nil, problems[0]
+	}
+	names := slices.Clone(apps)
+	for _, n := range registered {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	if f.Model != "" {
+		if !slices.Contains(names, f.Model) {
+			return nil, &UnknownModelError{Name: f.Model}
+		}
+		names = []string{f.Model}
+	}
+	rows := []Row{}
+	for _, name := range names {
+		modelRows, err := readModel(r, reg, proj, name, slices.Contains(apps, name), envs, f)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, modelRows...)
+	}
+	return rows, nil
+}
+
+// readModel is one row per environment the model deploys to, or one row without an environment for a model that
+// is registered but deployed nowhere.
+func readModel(r *repo.Repo, reg *registry.Registry, proj *project.Project, name string, deployed bool, envs map[string]bool, f Filter) ([]Row, error) {
+	versions, err := reg.List(name)
+	if err != nil && !errors.Is(err, registry.ErrNotFound) {
+		return nil, err
+	}
+	blocked := []string{}
+	states := map[string]string{}
+	for _, v := range versions {
+		states[v.Version] = v.State
+		if v.State == model.StateBlocked {
+			blocked = append(blocked, v.Version)
+		}
+	}
+	if !deployed {
+		if f.Environment != "" || f.Namespace != "" {
+			return nil, nil
+		}
+		return []Row{{Model: name, Blocked: blocked}}, nil
+	}
+	app, _, err := project.LoadApplication(r, name)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := release.History(r, name, "")
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading its history: %w", project.ApplicationPath(name), err)
+	}
+	var rows []Row
+	for _, env := range proj.Spec.Environments {
+		if !envs[env.Name] {
+			continue
+		}
+		settings, ok := app.Spec.Resolve(env.Name)
+		if !ok {
+			continue
+		}
+		row := Row{Model: name, Environment: env.Name, Namespace: env.Namespace, Version: settings.Version, State: states[settings.Version], Blocked: blocked, backend: app.Spec.BackendName()}
+		if row.State == "" {
+			row.State = Unregistered
+		}
+		for i := range changes {
+			if changes[i].Environment == env.Name {
+				row.LastChange = &changes[i]
+				break
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}

@@ -1,0 +1,89 @@
+package status
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/marina-dev/marina/internal/repo/repotest"
+)
+
+func TestSyncStateComparesWhatRunsWithGitsVersion(t *testing.T) {
+	t.Parallel()
+	deployment := func(version string, ready bool) Workload {
+		return Workload{Kind: "Deployment", Name: "iris-" + version, Version: version, Ready: ready}
+	}
+	for _, tc := range []struct {
+		name string
+		ws   []Workload
+		want string
+	}{
+		{"nothing runs", nil, Missing},
+		{"only a CRD that is not installed", []Workload{{Kind: "ModelDeployment", Message: "the CRD is not installed"}}, Missing},
+		{"Git's version runs, ready, alone", []Workload{deployment("1.1.0", true)}, InSync},
+		{"Git's version runs but is not ready", []Workload{deployment("1.1.0", false)}, Progressing},
+		{"Git's version and an older one run", []Workload{deployment("1.0.0", true), deployment("1.1.0", true)}, Progressing},
+		{"only another version runs", []Workload{deployment("1.0.0", true)}, OutOfSync},
+		{"a ready resource of Git's version", []Workload{{Kind: "ModelDeployment", Name: "iris", Version: "1.1.0", Ready: true}}, InSync},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := syncState("1.1.0", tc.ws); got != tc.want {
+				t.Errorf("syncState = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAFilterThatNamesNothingIsAnErrorCallersCanTellApart(t *testing.T) {
+	t.Parallel()
+	r := repotest.Open(t, repotest.Example(t, nil))
+	for _, tc := range []struct {
+		name    string
+		filter  Filter
+		is      error
+		unknown bool
+		want    string
+	}{
+		{"an unknown environment", Filter{Environment: "qa"}, ErrUnknownEnvironment, false, `"qa" is not an environment of marina.yaml: use one of staging, prod`},
+		{"a namespace no environment deploys to", Filter{Namespace: "default"}, ErrNoEnvironment, false, "default: no environment of marina.yaml deploys to it"},
+		{"an unknown model", Filter{Model: "fraud"}, nil, true, `model "fraud": neither applications/fraud/model.yaml nor models/fraud/ exists (marina model list shows the registered models)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Read(r, tc.filter)
+			var unknown *UnknownModelError
+			if err == nil || err.Error() != tc.want || (tc.is != nil && !errors.Is(err, tc.is)) || errors.As(err, &unknown) != tc.unknown {
+				t.Errorf("Read(%+v) = %v, want %q", tc.filter, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestReadGivesEveryModelInEveryEnvironmentItDeploysTo(t *testing.T) {
+	t.Parallel()
+	r := repotest.Open(t, repotest.Example(t, nil))
+	rows, err := Read(r, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, row := range rows {
+		got = append(got, row.Model+"/"+row.Environment+"="+row.Version+" "+row.State+" in "+row.Namespace)
+		if row.LastChange == nil || row.LastChange.Message != "initial" {
+			t.Errorf("%s/%s: last change %+v, want the initial commit", row.Model, row.Environment, row.LastChange)
+		}
+	}
+	want := []string{
+		"iris-classifier/staging=1.0.0 active in models-staging",
+		"iris-classifier/prod=1.0.0 active in models-prod",
+		"vision-gpu/staging=1.0.0 active in models-staging",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("rows %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("row %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
