@@ -58,6 +58,24 @@ type Workload struct {
 	Message       string `json:"message,omitempty"`
 }
 
+// String is how marina status shows a workload: "1.0.0 2/2" for a Deployment (its version, ready and wanted
+// replicas), "ModelDeployment 1.1.0 ready" for a resource, the message for a kind that could not be read.
+func (w Workload) String() string {
+	version := w.Version
+	if version == "" {
+		version = "-"
+	}
+	switch {
+	case w.Name == "":
+		return w.Message
+	case w.Replicas != nil:
+		return fmt.Sprintf("%s %d/%d", version, *w.ReadyReplicas, *w.Replicas)
+	case w.Ready:
+		return w.Kind + " " + version + " ready"
+	}
+	return w.Kind + " " + version + " not ready"
+}
+
 // Cluster reads what runs in one cluster.
 type Cluster struct {
 	client client.Client

@@ -110,9 +110,19 @@ func Read(r *repo.Repo, f Filter) ([]Row, error) {
 		}
 		names = []string{f.Model}
 	}
+	var deployed []string
+	for _, name := range names {
+		if slices.Contains(apps, name) {
+			deployed = append(deployed, name)
+		}
+	}
+	histories, err := release.Histories(r, deployed)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading their history: %w", project.ApplicationPath("*"), err)
+	}
 	rows := []Row{}
 	for _, name := range names {
-		modelRows, err := readModel(r, reg, proj, name, slices.Contains(apps, name), envs, f)
+		modelRows, err := readModel(r, reg, proj, name, histories[name], slices.Contains(apps, name), envs, f)
 		if err != nil {
 			return nil, err
 		}
@@ -122,8 +132,8 @@ func Read(r *repo.Repo, f Filter) ([]Row, error) {
 }
 
 // readModel is one row per environment the model deploys to, or one row without an environment for a model that
-// is registered but deployed nowhere.
-func readModel(r *repo.Repo, reg *registry.Registry, proj *project.Project, name string, deployed bool, envs map[string]bool, f Filter) ([]Row, error) {
+// is registered but deployed nowhere; changes is its history, newest first.
+func readModel(r *repo.Repo, reg *registry.Registry, proj *project.Project, name string, changes []release.Change, deployed bool, envs map[string]bool, f Filter) ([]Row, error) {
 	versions, err := reg.List(name)
 	if err != nil && !errors.Is(err, registry.ErrNotFound) {
 		return nil, err
@@ -145,10 +155,6 @@ func readModel(r *repo.Repo, reg *registry.Registry, proj *project.Project, name
 	app, _, err := project.LoadApplication(r, name)
 	if err != nil {
 		return nil, err
-	}
-	changes, err := release.History(r, name, "")
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading its history: %w", project.ApplicationPath(name), err)
 	}
 	var rows []Row
 	for _, env := range proj.Spec.Environments {
