@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/marina-dev/marina/internal/httpserver"
 	"github.com/marina-dev/marina/internal/inference"
 	"github.com/marina-dev/marina/internal/model"
 )
@@ -148,29 +149,13 @@ const readTimeout = 10 * time.Second
 
 // Serve serves on ln until ctx is done, then shuts down gracefully: in-flight requests get up to timeout to finish.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, timeout time.Duration) error {
-	srv := &http.Server{
+	return httpserver.Serve(ctx, &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: readTimeout,
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.opts.Log.Handler(), slog.LevelWarn),
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutting down: %w", err)
-	}
-	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	}, ln, timeout)
 }
 
 // statusRecorder remembers the status code written, for the request counter.
