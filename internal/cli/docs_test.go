@@ -95,6 +95,7 @@ var notRun = map[string]string{
 	"marina router":            "runs until stopped",
 	"marina sandbox":           "needs root and brings a cluster up; test/sandbox runs the sandbox's --help tour",
 	"marina serve":             "runs until stopped",
+	"marina ui":                "runs until stopped; ui_test.go runs it",
 	"marina validate --server": "needs a cluster",
 	"marina promote fraud-detector --env prod --resume": "needs a cluster with marina controller",
 	"marina status --cluster":                           "needs a cluster",

@@ -35,6 +35,7 @@ var outputs = map[string][]string{
 	"marina validate":              {"text", "json", "sarif", "junit"},
 	"marina doctor":                dataFormats,
 	"marina status":                dataFormats,
+	"marina ui":                    nil,
 	"marina runtime":               nil,
 	"marina runtime install":       nil,
 	"marina serve":                 nil,

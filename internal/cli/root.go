@@ -167,6 +167,7 @@ renders, promotes and rolls back through Git; Argo CD or Flux apply the result.`
 		newControllerCommand(g),
 		newDoctorCommand(g),
 		newStatusCommand(g),
+		newUICommand(g),
 		newRuntimeCommand(g),
 		newSandboxCommand(g),
 	)

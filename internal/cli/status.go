@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -17,18 +16,14 @@ import (
 
 type statusOptions struct {
 	*globalOptions
-	kube    kubeOptions
+	cluster clusterFlags
 	env     string
 	model   string
-	cluster bool
-	timeout time.Duration
 }
 
 func (o *statusOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.env, "env", "", "only this environment (default: every environment in marina.yaml)")
-	fs.BoolVar(&o.cluster, "cluster", false, "also show what the cluster runs, with the current kubeconfig context (implied by --kubeconfig, --context and -n)")
-	fs.DurationVar(&o.timeout, "timeout", 15*time.Second, "time limit of each request to the API server")
-	o.kube.AddFlags(fs)
+	o.cluster.AddFlags(fs, true)
 }
 
 func (o *statusOptions) Validate() error {
@@ -37,10 +32,58 @@ func (o *statusOptions) Validate() error {
 			return usagef("%v", err)
 		}
 	}
+	return o.cluster.Validate()
+}
+
+// clusterFlags are the flags of the commands that show what a cluster runs next to Git (status, ui): --cluster,
+// the kubeconfig's flags, which imply it, and --timeout.
+type clusterFlags struct {
+	kube    kubeOptions
+	enabled bool
+	timeout time.Duration
+	implied []string // the flags that turn --cluster on
+}
+
+// AddFlags adds the flags; with namespace also -n, which then implies --cluster too.
+func (o *clusterFlags) AddFlags(fs *pflag.FlagSet, namespace bool) {
+	by := "--kubeconfig and --context"
+	o.implied = []string{"kubeconfig", "context"}
+	if namespace {
+		o.implied, by = append(o.implied, "namespace"), "--kubeconfig, --context and -n"
+		o.kube.AddFlags(fs)
+	} else {
+		o.kube.addClusterFlags(fs)
+	}
+	fs.BoolVar(&o.enabled, "cluster", false, "also show what the cluster runs, with the current kubeconfig context (implied by "+by+")")
+	fs.DurationVar(&o.timeout, "timeout", 15*time.Second, "time limit of each request to the API server")
+}
+
+func (o *clusterFlags) Validate() error {
 	if o.timeout <= 0 {
 		return usagef("--timeout %s: use a positive duration, e.g. 15s", o.timeout)
 	}
 	return nil
+}
+
+// imply turns --cluster on when a flag that names a cluster was given.
+func (o *clusterFlags) imply(fs *pflag.FlagSet) {
+	for _, f := range o.implied {
+		o.enabled = o.enabled || fs.Changed(f)
+	}
+}
+
+// open returns the cluster of the kubeconfig, each request to it bounded by --timeout.
+func (o *clusterFlags) open() (*status.Cluster, error) {
+	cfg, _, err := o.kube.restConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Timeout = o.timeout
+	c, err := status.NewCluster(cfg)
+	if err != nil {
+		return nil, usagef("kubeconfig: %v", err)
+	}
+	return c, nil
 }
 
 // statusReport is what -o json|yaml prints.
@@ -50,7 +93,7 @@ type statusReport struct {
 
 func (o *statusOptions) Run(ctx context.Context) error {
 	return o.read(func(r *repo.Repo, p *printer) error {
-		rows, err := status.Read(r, status.Filter{Model: o.model, Environment: o.env, Namespace: o.kube.namespace})
+		rows, err := status.Read(r, status.Filter{Model: o.model, Environment: o.env, Namespace: o.cluster.kube.namespace})
 		var unknown *status.UnknownModelError
 		switch {
 		case errors.As(err, &unknown):
@@ -62,35 +105,22 @@ func (o *statusOptions) Run(ctx context.Context) error {
 		case err != nil:
 			return err
 		}
-		if o.cluster {
-			if err := o.readCluster(ctx, rows); err != nil {
+		if o.cluster.enabled {
+			c, err := o.cluster.open()
+			if err != nil {
 				return err
+			}
+			if err := c.Read(ctx, rows); err != nil {
+				return usagef("%v", err)
 			}
 		}
 		return p.print(statusReport{Models: rows}, o.table(rows))
 	})
 }
 
-// readCluster adds to each row what the cluster of the kubeconfig runs.
-func (o *statusOptions) readCluster(ctx context.Context, rows []status.Row) error {
-	cfg, _, err := o.kube.restConfig()
-	if err != nil {
-		return err
-	}
-	cfg.Timeout = o.timeout
-	c, err := status.NewCluster(cfg)
-	if err != nil {
-		return usagef("kubeconfig: %v", err)
-	}
-	if err := c.Read(ctx, rows); err != nil {
-		return usagef("%v", err)
-	}
-	return nil
-}
-
 func (o *statusOptions) table(rows []status.Row) table {
 	t := table{header: []string{"MODEL", "ENV", "VERSION", "STATE", "CHANGED", "BY", "BLOCKED"}}
-	if o.cluster {
+	if o.cluster.enabled {
 		t.header = append(t.header, "CLUSTER", "RUNNING")
 	}
 	for _, r := range rows {
@@ -102,7 +132,7 @@ func (o *statusOptions) table(rows []status.Row) table {
 			}
 		}
 		cells := []string{r.Model, dash(r.Environment), dash(r.Version), dash(r.State), changed, by, dash(strings.Join(r.Blocked, ","))}
-		if o.cluster {
+		if o.cluster.enabled {
 			cells = append(cells, "-", "-")
 			if c := r.Cluster; c != nil {
 				cells[len(cells)-2], cells[len(cells)-1] = c.Sync, running(c.Workloads)
@@ -115,18 +145,9 @@ func (o *statusOptions) table(rows []status.Row) table {
 
 // running is the table cell of what runs: "1.0.0 2/2" per Deployment, "ModelDeployment 1.1.0 ready" per resource.
 func running(ws []status.Workload) string {
-	var parts []string
-	for _, w := range ws {
-		switch {
-		case w.Name == "":
-			parts = append(parts, w.Message)
-		case w.Replicas != nil:
-			parts = append(parts, fmt.Sprintf("%s %d/%d", dash(w.Version), *w.ReadyReplicas, *w.Replicas))
-		case w.Ready:
-			parts = append(parts, w.Kind+" "+dash(w.Version)+" ready")
-		default:
-			parts = append(parts, w.Kind+" "+dash(w.Version)+" not ready")
-		}
+	parts := make([]string, len(ws))
+	for i, w := range ws {
+		parts[i] = w.String()
 	}
 	return dash(strings.Join(parts, ", "))
 }
@@ -164,9 +185,7 @@ report was printed, 1 for an unknown MODEL, 2 on usage errors or an unreachable 
   marina status --cluster -o json | jq '.models[] | select(.environment == "prod" and .cluster.sync != "in-sync")'`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			for _, f := range []string{"kubeconfig", "context", "namespace"} {
-				o.cluster = o.cluster || c.Flags().Changed(f)
-			}
+			o.cluster.imply(c.Flags())
 			return runE(o, func(args []string) {
 				if len(args) == 1 {
 					o.model = args[0]

@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/marina-dev/marina/internal/ui"
+)
+
+// uiTokenEnv holds marina ui's token when --token-file is not given.
+const uiTokenEnv = "MARINA_UI_TOKEN"
+
+// minUITokenLength keeps a guessable token off an address others can reach: 16 characters is 64 bits of hex.
+const minUITokenLength = 16
+
+type uiOptions struct {
+	*globalOptions
+	cluster   clusterFlags
+	addr      string
+	tokenFile string
+}
+
+func (o *uiOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8089", "address to listen on; one beyond loopback (:8089 is every interface) needs a token")
+	fs.StringVar(&o.tokenFile, "token-file", "", "file holding the token every request must carry (default $"+uiTokenEnv+"); required for an --addr beyond loopback")
+	o.cluster.AddFlags(fs, false)
+}
+
+func (o *uiOptions) Validate() error {
+	host, _, err := net.SplitHostPort(o.addr)
+	if err != nil {
+		return usagef("--addr %q: want HOST:PORT, e.g. 127.0.0.1:8089", o.addr)
+	}
+	if !isLoopback(host) && o.tokenFile == "" && os.Getenv(uiTokenEnv) == "" {
+		return usagef("--addr %s listens beyond this machine: pass --token-file FILE (or set %s) with the token every request must then carry, or listen on loopback, e.g. --addr 127.0.0.1:8089", o.addr, uiTokenEnv)
+	}
+	return o.cluster.Validate()
+}
+
+// isLoopback reports whether host names this machine only: localhost or a loopback IP. An empty host is every
+// interface; any other name may resolve anywhere.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// token reads the token from --token-file, else $MARINA_UI_TOKEN; "" when neither is set.
+func (o *uiOptions) token() (string, error) {
+	from, token := "$"+uiTokenEnv, os.Getenv(uiTokenEnv)
+	if o.tokenFile != "" {
+		f, err := os.Open(o.tokenFile)
+		if err != nil {
+			return "", usagef("--token-file: %v", err)
+		}
+		defer f.Close()
+		b, err := readCapped(f, 4096)
+		if err != nil {
+			return "", usagef("--token-file %s: %v", o.tokenFile, err)
+		}
+		from, token = o.tokenFile, string(b)
+	}
+	token = strings.TrimSpace(token)
+	if (o.tokenFile != "" || token != "") && len(token) < minUITokenLength {
+		return "", usagef("%s: the token has %d characters, use at least %d, e.g. openssl rand -hex 32 > ui.token", from, len(token), minUITokenLength)
+	}
+	return token, nil
+}
+
+func (o *uiOptions) Run(ctx context.Context) error {
+	token, err := o.token()
+	if err != nil {
+		return err
+	}
+	r, err := o.openRepo()
+	if err != nil {
+		return err
+	}
+	opts := ui.Options{Repo: r.Root, Token: token, Log: o.log}
+	r.Close()
+	if o.cluster.enabled {
+		if opts.Cluster, err = o.cluster.open(); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return usagef("--addr: %v", err)
+	}
+	fmt.Fprintf(o.out, "marina ui on http://%s/\n", ln.Addr())
+	if token != "" {
+		fmt.Fprintf(o.out, "every request needs the token: open http://%s/?token=TOKEN once in a browser, or send Authorization: Bearer TOKEN\n", ln.Addr())
+	}
+	if err := ui.Serve(ctx, ln, ui.NewHandler(opts)); err != nil {
+		return usagef("serving on %s: %v", ln.Addr(), err)
+	}
+	fmt.Fprintln(o.out, "stopped marina ui")
+	return nil
+}
+
+func newUICommand(g *globalOptions) *cobra.Command {
+	o := &uiOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "ui [--addr 127.0.0.1:8089] [--token-file FILE] [--cluster | --kubeconfig K | --context C]",
+		Short: "Serve a read-only web dashboard of the repository: models × environments, each model's versions and history",
+		Long: `ui serves a read-only web dashboard of the model repository:
+
+  /              the matrix: every model in every environment of marina.yaml, with
+                 the version model.yaml names, its registry state, the last change
+                 from Git (commit, author, when) and the model's blocked versions
+  /models/NAME   a model: its registered versions (state and reason, digest, size,
+                 format and opset, inputs and outputs, metrics, signature) and each
+                 environment's history from Git (who moved which version, when)
+
+The repository is read again on every request, so a commit, a pull or an edit
+shows on the next reload; the dashboard writes nothing (an operation a killed
+marina left behind is finished first, as every command does). With --cluster,
+--kubeconfig or --context each cell also shows what the cluster runs and whether
+it is in sync with Git, as marina status --cluster does; when the cluster cannot
+be read the pages show Git and say why.
+
+It listens on 127.0.0.1:8089 by default, this machine only. An address beyond
+loopback needs a token (--token-file FILE, else $MARINA_UI_TOKEN; 16 characters
+at least), which every request must then carry: Authorization: Bearer TOKEN, or
+from a browser ?token=TOKEN once, which sets an HttpOnly, SameSite=Strict cookie.
+There is no TLS: beyond a trusted network, put a proxy that terminates TLS in
+front of it. The pages run no script and load nothing from elsewhere
+(Content-Security-Policy); they show no Secret.
+
+SIGTERM or Ctrl-C stops it, letting requests in flight finish (up to 10s). Exit 2
+on usage errors, outside a model repository, or when the address is taken.`,
+		Example: `  # The dashboard of the repository in the working directory, on http://127.0.0.1:8089/
+  marina ui
+
+  # Next to what the staging cluster runs
+  marina ui --context staging-cluster
+
+  # For the team, on every interface: each request needs the token
+  openssl rand -hex 32 > ui.token
+  marina ui --addr :8089 --token-file ui.token
+  curl -s -H "Authorization: Bearer $(cat ui.token)" http://localhost:8089/`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			o.cluster.imply(c.Flags())
+			return runE(o, func([]string) {})(c, args)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
