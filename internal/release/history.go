@@ -59,7 +59,7 @@ func Histories(r *repo.Repo, models []string) (map[string][]Change, error) {
 		return nil, err
 	}
 	defer iter.Close()
-	w := &walk{r: r, dir: r.GitPath(project.ApplicationsDir), files: map[plumbing.Hash]fileEntry{}}
+	w := &walk{r: r, dir: r.GitPath(project.ApplicationsDir), files: map[plumbing.Hash]fileEntry{}, read: map[plumbing.Hash]map[string]string{}}
 	// Each commit is compared with the next one the log yields, so it is handled once that one is read.
 	var cur *object.Commit
 	var curApps *object.Tree
@@ -69,7 +69,7 @@ func Histories(r *repo.Repo, models []string) (map[string][]Change, error) {
 			return err
 		}
 		if cur != nil {
-			if err := w.compare(cur, curApps, nextApps, models, out); err != nil {
+			if err := w.compare(cur, curApps, next, nextApps, models, out); err != nil {
 				return err
 			}
 		}
@@ -90,8 +90,9 @@ func Histories(r *repo.Repo, models []string) (map[string][]Change, error) {
 // hash.
 type walk struct {
 	r     *repo.Repo
-	dir   string                      // applications/ as Git names it (below a monorepo's prefix)
-	files map[plumbing.Hash]fileEntry // a model directory's tree → its model.yaml
+	dir   string                              // applications/ as Git names it (below a monorepo's prefix)
+	files map[plumbing.Hash]fileEntry         // a model directory's tree → its model.yaml
+	read  map[plumbing.Hash]map[string]string // a model.yaml's content → its versions
 }
 
 // fileEntry is a file's entry in a tree: what git log compares to tell whether a commit touched the file.
@@ -116,24 +117,44 @@ func (w *walk) applications(c *object.Commit) (*object.Tree, error) {
 	return apps, err
 }
 
-// compare adds to out, for each model whose model.yaml differs between apps (commit c's applications/) and next
-// (the next commit's), the version changes c made against its first parent.
-func (w *walk) compare(c *object.Commit, apps, next *object.Tree, models []string, out map[string][]Change) error {
-	if apps == next || (apps != nil && next != nil && apps.Hash == next.Hash) {
+// compare adds to out, for each model whose model.yaml differs between apps (commit c's applications/) and
+// nextApps (those of next, the commit after c in the log's order; nil after the last), the version changes c made
+// against its first parent.
+func (w *walk) compare(c *object.Commit, apps *object.Tree, next *object.Commit, nextApps *object.Tree, models []string, out map[string][]Change) error {
+	if apps == nextApps || (apps != nil && nextApps != nil && apps.Hash == nextApps.Hash) {
 		return nil
 	}
+	// The first parent's applications/, read once for all the models c touched; nil without a parent, or when it
+	// cannot be read (a shallow clone): then every version is new.
+	var parentApps *object.Tree
+	parentRead := false
 	for _, model := range models {
-		a, err := w.modelFile(apps, model)
+		after, err := w.modelFile(apps, model)
 		if err != nil {
 			return err
 		}
-		b, err := w.modelFile(next, model)
+		later, err := w.modelFile(nextApps, model)
 		if err != nil {
 			return err
 		}
-		if a != b {
-			out[model] = append(out[model], changes(c, w.r.GitPath(project.ApplicationPath(model)))...)
+		if after == later {
+			continue
 		}
+		if !parentRead {
+			parentRead = true
+			switch {
+			case c.NumParents() == 0:
+			case next != nil && c.ParentHashes[0] == next.Hash:
+				parentApps = nextApps
+			default:
+				if p, err := c.Parent(0); err == nil {
+					parentApps, _ = w.applications(p)
+				}
+			}
+		}
+		before, _ := w.modelFile(parentApps, model)
+		file := w.r.GitPath(project.ApplicationPath(model))
+		out[model] = append(out[model], versionChanges(c, w.versions(file, before), w.versions(file, after))...)
 	}
 	return nil
 }
@@ -165,15 +186,31 @@ func (w *walk) modelFile(apps *object.Tree, model string) (fileEntry, error) {
 	return f, nil
 }
 
-// changes are the environment version changes commit c made to file against its first parent, by environment name.
-func changes(c *object.Commit, file string) []Change {
-	after := versionsAt(c, file)
-	var before map[string]string
-	if c.NumParents() > 0 {
-		if p, err := c.Parent(0); err == nil {
-			before = versionsAt(p, file)
+// versions reads spec.environments.*.version from the model.yaml of entry f, named file; nil when there is none
+// or it cannot be read: history still lists what it can read. Each content is read once.
+func (w *walk) versions(file string, f fileEntry) map[string]string {
+	if f.hash.IsZero() {
+		return nil
+	}
+	if v, ok := w.read[f.hash]; ok {
+		return v
+	}
+	var v map[string]string
+	if blob, err := w.r.Git().BlobObject(f.hash); err == nil && blob.Size <= schemas.MaxFileSize {
+		if rd, err := blob.Reader(); err == nil {
+			if data, err := io.ReadAll(rd); err == nil {
+				v = versions(file, data)
+			}
+			rd.Close()
 		}
 	}
+	w.read[f.hash] = v
+	return v
+}
+
+// versionChanges are the changes commit c made from the versions before (its first parent's) to after, by
+// environment name.
+func versionChanges(c *object.Commit, before, after map[string]string) []Change {
 	envs := map[string]bool{}
 	for e := range after {
 		envs[e] = true
@@ -200,19 +237,9 @@ func changes(c *object.Commit, file string) []Change {
 	return out
 }
 
-// versionsAt reads spec.environments.*.version from file in commit c. A file that
-// is missing or unreadable in that commit has no versions: history still lists
-// what it can read.
-func versionsAt(c *object.Commit, file string) map[string]string {
-	f, err := c.File(file)
-	if err != nil || f.Size > schemas.MaxFileSize {
-		return nil
-	}
-	data, err := f.Contents()
-	if err != nil {
-		return nil
-	}
-	doc, err := schemas.Parse(file, []byte(data))
+// versions reads spec.environments.*.version from a model.yaml; nil when it does not parse.
+func versions(file string, data []byte) map[string]string {
+	doc, err := schemas.Parse(file, data)
 	if err != nil {
 		return nil
 	}

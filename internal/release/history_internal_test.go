@@ -13,6 +13,7 @@ import (
 
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/repo"
+	"github.com/marina-dev/marina/schemas"
 )
 
 // gitLogHistory is what History read before Histories walked the log once for every model: go-git's log of the
@@ -29,8 +30,23 @@ func gitLogHistory(t *testing.T, r *repo.Repo, model string) []Change {
 		t.Fatal(err)
 	}
 	var out []Change
+	versionsAt := func(c *object.Commit) map[string]string {
+		f, err := c.File(file)
+		if err != nil || f.Size > schemas.MaxFileSize {
+			return nil
+		}
+		data, err := f.Contents()
+		if err != nil {
+			return nil
+		}
+		return versions(file, []byte(data))
+	}
 	if err := iter.ForEach(func(c *object.Commit) error {
-		out = append(out, changes(c, file)...)
+		var before map[string]string
+		if p, err := c.Parent(0); err == nil {
+			before = versionsAt(p)
+		}
+		out = append(out, versionChanges(c, before, versionsAt(c))...)
 		return nil
 	}); err != nil {
 		t.Fatal(err)

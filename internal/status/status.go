@@ -1,10 +1,14 @@
 package status
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
@@ -116,24 +120,48 @@ func Read(r *repo.Repo, f Filter) ([]Row, error) {
 			deployed = append(deployed, name)
 		}
 	}
-	histories, err := release.Histories(r, deployed)
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading their history: %w", project.ApplicationPath("*"), err)
+	// The history is one walk of the log, beside the models' files read in parallel as render reads them.
+	var histories map[string][]release.Change
+	var historyErr error
+	perModel := make([][]Row, len(names))
+	errs := make([]error, len(names))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	g.Go(func() error {
+		histories, historyErr = release.Histories(r, deployed)
+		if historyErr != nil {
+			historyErr = fmt.Errorf("%s: reading their history: %w", project.ApplicationPath("*"), historyErr)
+		}
+		return historyErr
+	})
+	for i, name := range names {
+		g.Go(func() error {
+			perModel[i], errs[i] = readModel(r, reg, proj, name, slices.Contains(apps, name), envs, f)
+			return errs[i]
+		})
+	}
+	if g.Wait() != nil {
+		return nil, cmp.Or(append(errs, historyErr)...) // the first in names' order, not in time: one input, one message
 	}
 	rows := []Row{}
-	for _, name := range names {
-		modelRows, err := readModel(r, reg, proj, name, histories[name], slices.Contains(apps, name), envs, f)
-		if err != nil {
-			return nil, err
+	for _, modelRows := range perModel {
+		for _, row := range modelRows {
+			changes := histories[row.Model]
+			for i := range changes {
+				if changes[i].Environment == row.Environment {
+					row.LastChange = &changes[i]
+					break
+				}
+			}
+			rows = append(rows, row)
 		}
-		rows = append(rows, modelRows...)
 	}
 	return rows, nil
 }
 
-// readModel is one row per environment the model deploys to, or one row without an environment for a model that
-// is registered but deployed nowhere; changes is its history, newest first.
-func readModel(r *repo.Repo, reg *registry.Registry, proj *project.Project, name string, changes []release.Change, deployed bool, envs map[string]bool, f Filter) ([]Row, error) {
+// readModel is one row per environment the model deploys to, without its last change, or one row without an
+// environment for a model that is registered but deployed nowhere.
+func readModel(r *repo.Repo, reg *registry.Registry, proj *project.Project, name string, deployed bool, envs map[string]bool, f Filter) ([]Row, error) {
 	versions, err := reg.List(name)
 	if err != nil && !errors.Is(err, registry.ErrNotFound) {
 		return nil, err
@@ -168,12 +196,6 @@ func readModel(r *repo.Repo, reg *registry.Registry, proj *project.Project, name
 		row := Row{Model: name, Environment: env.Name, Namespace: env.Namespace, Version: settings.Version, State: states[settings.Version], Blocked: blocked, backend: app.Spec.BackendName()}
 		if row.State == "" {
 			row.State = Unregistered
-		}
-		for i := range changes {
-			if changes[i].Environment == env.Name {
-				row.LastChange = &changes[i]
-				break
-			}
 		}
 		rows = append(rows, row)
 	}
