@@ -85,5 +85,5 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 BENCH_LOG ?= /tmp/marina-bench.log
 bench: ## benchmarks under bench/, each printing a ratio against the tool users would otherwise run; then bench/README.md's table of goals from this run (output in BENCH_LOG); ~30 min
 	: >$(BENCH_LOG)
-	set -o pipefail; for b in register sign validate serve router controller oci; do bash bench/$$b/run.sh | tee -a $(BENCH_LOG); done
+	set -o pipefail; for b in register sign validate ui serve router controller oci; do bash bench/$$b/run.sh | tee -a $(BENCH_LOG); done
 	bash bench/goals.sh $(BENCH_LOG)
