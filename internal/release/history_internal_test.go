@@ -13,6 +13,7 @@ import (
 
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/repo"
+	"github.com/marina-dev/marina/internal/repo/repotest"
 	"github.com/marina-dev/marina/schemas"
 )
 
@@ -75,16 +76,7 @@ func TestHistoriesAgreeWithGitLogOfEachFile(t *testing.T) {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
-	write := func(rel, content string) {
-		t.Helper()
-		p := filepath.Join(root, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel, content string) { repotest.WriteFile(t, root, rel, content) }
 	app := func(model string, versions map[string]string) {
 		t.Helper()
 		s := "apiVersion: marina.dev/v1alpha1\nkind: ModelApplication\nmetadata:\n  name: " + model + "\nspec:\n  model: " + model + "\n  environments:\n"
