@@ -17,8 +17,10 @@ import (
 // compared says what marina router made so far of the requests it mirrored to version, as the sandbox's
 // Prometheus has it: the answers it compared, by result, and the requests it dropped, by reason. The shadow analysis
 // judges the classification rows of the compared answers; when it cannot (every answer an error, say), this says
-// why.
+// why. It asks even when ctx has ended (a step that timed out is when it matters most), for at most 10 seconds.
 func (d *demo) compared(ctx context.Context, namespace, version string) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	q, err := analysis.NewClient(d.st.Prometheus, analysis.Auth{})
 	if err != nil {
 		return "the router's comparisons: " + err.Error()
