@@ -187,11 +187,12 @@ func resourceWorkload(u *unstructured.Unstructured) Workload {
 
 // syncState compares what runs with the version Git names.
 func syncState(version string, ws []Workload) string {
-	found, others, notReady := false, false, false
+	runs, found, others, notReady := false, false, false, false
 	for _, w := range ws {
 		if w.Name == "" {
 			continue
 		}
+		runs = true
 		if w.Version == version {
 			found = true
 		} else if w.Kind == "Deployment" {
@@ -202,7 +203,7 @@ func syncState(version string, ws []Workload) string {
 		}
 	}
 	switch {
-	case !found && !others && !notReady:
+	case !runs:
 		return Missing
 	case !found:
 		return OutOfSync

@@ -24,6 +24,8 @@ func TestSyncStateComparesWhatRunsWithGitsVersion(t *testing.T) {
 		{"Git's version and an older one run", []Workload{deployment("1.0.0", true), deployment("1.1.0", true)}, Progressing},
 		{"only another version runs", []Workload{deployment("1.0.0", true)}, OutOfSync},
 		{"a ready resource of Git's version", []Workload{{Kind: "ModelDeployment", Name: "iris", Version: "1.1.0", Ready: true}}, InSync},
+		{"only a ready resource of another version", []Workload{{Kind: "ModelDeployment", Name: "iris", Version: "1.0.0", Ready: true}}, OutOfSync},
+		{"only an InferenceService of another version, not ready", []Workload{{Kind: "InferenceService", Name: "iris", Version: "1.0.0"}}, OutOfSync},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
