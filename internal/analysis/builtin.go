@@ -196,6 +196,28 @@ func BuiltinQuery(name string, o BuiltinOptions) (string, error) {
 	return b.query(o.scope()), nil
 }
 
+// BuiltinThresholdOf is the threshold of m when m is a built-in analysis as BuiltinTemplates writes it: its name
+// a built-in's and its conditions those of a threshold. ok is false for any other metric, e.g. one written by hand.
+func BuiltinThresholdOf(m v1alpha1.AnalysisMetric) (threshold float64, ok bool) {
+	b, known := builtins[m.Name]
+	if !known {
+		return 0, false
+	}
+	success, _ := conditions(b.threshold, 0)
+	v, found := strings.CutPrefix(m.SuccessCondition, strings.TrimSuffix(success, "0"))
+	if !found {
+		return 0, false
+	}
+	t, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return 0, false
+	}
+	if s, f := conditions(b.threshold, t); s != m.SuccessCondition || f != m.FailureCondition {
+		return 0, false
+	}
+	return t, true
+}
+
 // scope is what o's queries select, with the defaults of Window and MinSamples.
 func (o BuiltinOptions) scope() scope {
 	s := scope{namespace: o.Namespace, model: o.Model, version: o.Version, window: o.Window, minSamples: o.MinSamples}

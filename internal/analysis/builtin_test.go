@@ -93,3 +93,29 @@ func TestBuiltinQueryIsTheQueryItsTemplateMeasures(t *testing.T) {
 		t.Errorf("an unknown name: %v, want an error listing the names", err)
 	}
 }
+
+func TestBuiltinThresholdOfReadsBackTheThresholdOfAWrittenTemplate(t *testing.T) {
+	t.Parallel()
+	templates, err := analysis.BuiltinTemplates("spec.analysis", []analysis.BuiltinMetric{
+		{Name: analysis.ShadowAgreement, Min: new(0.97)},
+		{Name: analysis.ShadowLatencyP99Delta, MaxSeconds: new(0.25)},
+	}, analysis.BuiltinOptions{Namespace: "ns", Model: "m", Version: "2.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		metric v1alpha1.AnalysisMetric
+		want   float64
+	}{{templates[0].Metrics[0], 0.97}, {templates[0].Metrics[1], 0.25}} {
+		if got, ok := analysis.BuiltinThresholdOf(tc.metric); !ok || got != tc.want {
+			t.Errorf("%s: threshold %g, %v; want %g", tc.metric.Name, got, ok, tc.want)
+		}
+	}
+	byHand := templates[0].Metrics[0]
+	byHand.SuccessCondition = "result[0] >= 0.9"
+	for _, m := range []v1alpha1.AnalysisMetric{byHand, {Name: "success-rate", SuccessCondition: "len(result) == 1 && result[0] >= 0.9"}} {
+		if got, ok := analysis.BuiltinThresholdOf(m); ok {
+			t.Errorf("%s with %q is not as BuiltinTemplates writes it: got threshold %g", m.Name, m.SuccessCondition, got)
+		}
+	}
+}

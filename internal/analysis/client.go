@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 )
 
 // HTTPTimeout bounds every HTTP request to Prometheus, whatever the caller's context allows.
@@ -53,9 +55,16 @@ func ParseAddress(address string) (*url.URL, error) {
 	return u, nil
 }
 
-// NewClient returns a Querier for the Prometheus server at address (see ParseAddress), asking with auth. No error
-// ever contains the address's userinfo or auth.
-func NewClient(address string, auth Auth) (Querier, error) {
+// RangeQuerier is a Querier that also runs range queries: what a chart of a measured value over time needs.
+type RangeQuerier interface {
+	Querier
+	// QueryRange runs a range query over r.
+	QueryRange(ctx context.Context, query string, r promv1.Range, opts ...promv1.Option) (model.Value, promv1.Warnings, error)
+}
+
+// NewClient returns a RangeQuerier for the Prometheus server at address (see ParseAddress), asking with auth. No
+// error ever contains the address's userinfo or auth, and no response is read past 16 MiB.
+func NewClient(address string, auth Auth) (RangeQuerier, error) {
 	u, err := ParseAddress(address)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/analysis"
 )
@@ -93,6 +95,11 @@ func TestNewClientRefusesHugeResponses(t *testing.T) {
 	_, _, err = q.Query(context.Background(), "up", time.Now())
 	if !errors.Is(err, analysis.ErrResponseTooLarge) {
 		t.Fatalf("err = %v, want ErrResponseTooLarge", err)
+	}
+	now := time.Now()
+	_, _, err = q.QueryRange(context.Background(), "up", promv1.Range{Start: now.Add(-time.Hour), End: now, Step: time.Minute})
+	if !errors.Is(err, analysis.ErrResponseTooLarge) {
+		t.Fatalf("range query: err = %v, want ErrResponseTooLarge", err)
 	}
 }
 
