@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/marina-dev/marina/internal/analysis"
 	"github.com/marina-dev/marina/internal/ui"
 )
 
@@ -21,14 +22,16 @@ const minUITokenLength = 16
 
 type uiOptions struct {
 	*globalOptions
-	cluster   clusterFlags
-	addr      string
-	tokenFile string
+	cluster    clusterFlags
+	addr       string
+	tokenFile  string
+	prometheus string
 }
 
 func (o *uiOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8089", "address to listen on; one beyond loopback (:8089 is every interface) needs a token")
 	fs.StringVar(&o.tokenFile, "token-file", "", "file holding the token every request must carry (default $"+uiTokenEnv+"); required for an --addr beyond loopback")
+	fs.StringVar(&o.prometheus, "prometheus", "", "Prometheus that scrapes marina router (e.g. http://prometheus.monitoring:9090): rollout pages then chart the shadow version's comparison")
 	o.cluster.AddFlags(fs, false)
 }
 
@@ -39,6 +42,11 @@ func (o *uiOptions) Validate() error {
 	}
 	if !isLoopback(host) && o.tokenFile == "" && os.Getenv(uiTokenEnv) == "" {
 		return usagef("--addr %s listens beyond this machine: pass --token-file FILE (or set %s) with the token every request must then carry, or listen on loopback, e.g. --addr 127.0.0.1:8089", o.addr, uiTokenEnv)
+	}
+	if o.prometheus != "" {
+		if _, err := analysis.ParseAddress(o.prometheus); err != nil {
+			return usagef("--prometheus: %v", err)
+		}
 	}
 	return o.cluster.Validate()
 }
@@ -91,6 +99,11 @@ func (o *uiOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	if o.prometheus != "" {
+		if opts.Prometheus, err = analysis.NewClient(o.prometheus, analysis.Auth{}); err != nil {
+			return usagef("--prometheus: %v", err)
+		}
+	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return usagef("--addr: %v", err)
@@ -109,8 +122,8 @@ func (o *uiOptions) Run(ctx context.Context) error {
 func newUICommand(g *globalOptions) *cobra.Command {
 	o := &uiOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "ui [--addr 127.0.0.1:8089] [--token-file FILE] [--cluster | --kubeconfig K | --context C]",
-		Short: "Serve a read-only web dashboard of the repository: models × environments, each model's versions and history",
+		Use:   "ui [--addr 127.0.0.1:8089] [--token-file FILE] [--cluster | --kubeconfig K | --context C] [--prometheus URL]",
+		Short: "Serve a read-only web dashboard of the repository: models × environments, each model's versions and history, rollouts",
 		Long: `ui serves a read-only web dashboard of the model repository:
 
   /              the matrix: every model in every environment of marina.yaml, with
@@ -119,13 +132,23 @@ func newUICommand(g *globalOptions) *cobra.Command {
   /models/NAME   a model: its registered versions (state and reason, digest, size,
                  format and opset, inputs and outputs, metrics, signature) and each
                  environment's history from Git (who moved which version, when)
+  /rollouts/NAMESPACE/NAME
+                 a ModelDeployment, with a cluster: spec and stable and canary
+                 versions, strategy and step, the traffic split, each analysis
+                 run and metric, conditions, the abort message and its Events,
+                 reloading every 5s; with --prometheus also charts of the shadow
+                 version against the live one (agreement, output difference,
+                 latency delta, error rate, mirror drops) over ?range=30m (5m to
+                 7d), or of an earlier shadow with ?version=V
 
 The repository is read again on every request, so a commit, a pull or an edit
 shows on the next reload; the dashboard writes nothing (an operation a killed
 marina left behind is finished first, as every command does). With --cluster,
 --kubeconfig or --context each cell also shows what the cluster runs and whether
-it is in sync with Git, as marina status --cluster does; when the cluster cannot
-be read the pages show Git and say why.
+it is in sync with Git, as marina status --cluster does, each ModelDeployment
+linking to its rollout page; when the cluster cannot be read the pages show Git
+and say why. The charts query --prometheus (without credentials in the address),
+each query bounded to 10s; a query that fails is a message in place of its chart.
 
 It listens on 127.0.0.1:8089 by default, this machine only. An address beyond
 loopback needs a token (--token-file FILE, else $MARINA_UI_TOKEN; 16 characters
@@ -142,6 +165,9 @@ on usage errors, outside a model repository, or when the address is taken.`,
 
   # Next to what the staging cluster runs
   marina ui --context staging-cluster
+
+  # With rollout pages charting the shadow from the cluster's Prometheus
+  marina ui --context staging-cluster --prometheus http://prometheus.monitoring:9090
 
   # For the team, on every interface: each request needs the token
   openssl rand -hex 32 > ui.token

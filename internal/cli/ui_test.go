@@ -62,6 +62,8 @@ func TestUIRefusesAnAddressBeyondLoopbackWithoutAToken(t *testing.T) {
 		{[]string{"--repo", dir, "ui", "--addr", ":0", "--token-file", tokenFile(t, "short")}, "the token has 5 characters, use at least 16"},
 		{[]string{"--repo", dir, "ui", "--addr", ":0", "--token-file", tokenFile(t, "")}, "the token has 0 characters"},
 		{[]string{"--repo", dir, "ui", "--timeout", "0s"}, "--timeout 0s"},
+		{[]string{"--repo", dir, "ui", "--prometheus", "prometheus:9090"}, "--prometheus: prometheus address: want http://host:port"},
+		{[]string{"--repo", dir, "ui", "--prometheus", "http://admin:hunter2@prometheus:9090"}, "--prometheus: prometheus address must not hold credentials"},
 		{[]string{"--repo", dir, "ui", "extra"}, `unknown command "extra" for "marina ui"`},
 		{[]string{"--repo", dir, "ui", "-o", "json"}, "marina ui has no -o output"},
 		{[]string{"--repo", t.TempDir(), "ui"}, "not a marina model repository"},

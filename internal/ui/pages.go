@@ -25,6 +25,9 @@ type layout struct {
 	// Project is marina.yaml's metadata.name; Branch and Commit are Git's HEAD when the page was read.
 	Project, Branch, Commit string
 	Now                     time.Time
+	// Refresh, when not 0, reloads the page every Refresh seconds (a meta refresh: the pages run no script), and
+	// says it read the cluster rather than Git.
+	Refresh int
 }
 
 // matrixView is the matrix page: one row per model, one column per environment of marina.yaml.
@@ -238,6 +241,8 @@ var funcs = template.FuncMap{
 	"labels":     func(m map[string]string) []string { return pairs(m, func(v string) string { return v }) },
 	"stateClass": stateClass,
 	"drift":      drift,
+	"eventTime":  status.EventTime,
+	"percent":    func(n int32) int32 { return min(max(n, 0), 100) },
 }
 
 // changeAt is what the "change" template shows: a change from Git, and the time the page was read for how long ago

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/marina-dev/marina/internal/analysis"
 	"github.com/marina-dev/marina/internal/httpserver"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/internal/status"
@@ -28,6 +29,9 @@ type Options struct {
 	Repo string
 	// Cluster, when not nil, adds to each environment what that cluster runs and whether it is in sync with Git.
 	Cluster *status.Cluster
+	// Prometheus, when not nil, is the server rollout pages chart the shadow version's comparison from: the
+	// router's metrics, scraped with a namespace label as Kubernetes service discovery adds it.
+	Prometheus analysis.RangeQuerier
 	// Token, when not empty, is required on every request: as Authorization: Bearer TOKEN, or once as ?token=TOKEN,
 	// which sets a cookie for the requests that follow.
 	Token string
@@ -48,9 +52,10 @@ var (
 	//go:embed templates/*.html style.css
 	files embed.FS
 	// The pages, each the layout with its own content block.
-	matrixTemplate = page("matrix.html")
-	modelTemplate  = page("model.html")
-	errorTemplate  = page("error.html")
+	matrixTemplate  = page("matrix.html")
+	modelTemplate   = page("model.html")
+	errorTemplate   = page("error.html")
+	rolloutTemplate = page("rollout.html")
 )
 
 func page(name string) *template.Template {
@@ -64,7 +69,8 @@ type dashboard struct {
 	cookie string // the session cookie's value: derived from the token, so the cookie does not hold the token itself
 }
 
-// NewHandler returns the dashboard: GET or HEAD / (the matrix), /models/{name} (a model's page) and /style.css.
+// NewHandler returns the dashboard: GET or HEAD / (the matrix), /models/{name} (a model's page),
+// /rollouts/{namespace}/{name} (a ModelDeployment's rollout, with a cluster) and /style.css.
 func NewHandler(opts Options) http.Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -80,12 +86,13 @@ func NewHandler(opts Options) http.Handler {
 	}
 	d.mux.HandleFunc("GET /{$}", d.matrix)
 	d.mux.HandleFunc("GET /models/{name}", d.model)
+	d.mux.HandleFunc("GET /rollouts/{namespace}/{name}", d.rollout)
 	d.mux.HandleFunc("GET /style.css", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		http.ServeFileFS(w, r, files, "style.css")
 	})
 	d.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		d.fail(w, r, http.StatusNotFound, "Not found", fmt.Sprintf("nothing at %s: the dashboard has the matrix at / and one page per model at /models/NAME", r.URL.Path))
+		d.fail(w, r, http.StatusNotFound, "Not found", fmt.Sprintf("nothing at %s: the dashboard has the matrix at / and one page per model at /models/NAME and one per ModelDeployment at /rollouts/NAMESPACE/NAME", r.URL.Path))
 	})
 	return d
 }
