@@ -38,7 +38,7 @@ func rolloutRepo(t *testing.T) string {
 	app = strings.Replace(app, "backend: plain", "backend: marina", 1)
 	app = strings.Replace(app, "    prod:\n      version: 1.0.0", "    prod:\n      version: 1.1.0", 1)
 	return repotest.Example(t, map[string]string{
-		"models/iris-classifier/v1.1.0.json":     strings.Replace(meta, `"version": "1.0.0"`, `"version": "1.1.0"`, 1),
+		"models/iris-classifier/v1.1.0.json":      strings.Replace(meta, `"version": "1.0.0"`, `"version": "1.1.0"`, 1),
 		"applications/iris-classifier/model.yaml": app,
 	})
 }
