@@ -1,12 +1,115 @@
 package ui_test
 
 import (
+	"bytes"
+	"context"
+	"image/png"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/marina-dev/marina/internal/analysis"
+	"github.com/marina-dev/marina/internal/analysis/prometheustest"
 	"github.com/marina-dev/marina/internal/browser/browsertest"
+	"github.com/marina-dev/marina/internal/eventually"
+	"github.com/marina-dev/marina/internal/golden"
 	"github.com/marina-dev/marina/internal/ui"
 )
+
+// screenshotsDir is where -update writes the screenshots docs/ui.md shows.
+const screenshotsDir = "../../docs/images"
+
+// screenshot saves the page as name under $MARINA_SCREENSHOTS (see browsertest), and with -update also as
+// docs/images/name, checking that it decodes as a PNG.
+func screenshot(t *testing.T, p *browsertest.Page, name string) {
+	t.Helper()
+	path := p.Screenshot(t, name)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", path, err)
+	}
+	t.Logf("%s: %d×%d, %d bytes", name, img.Bounds().Dx(), img.Bounds().Dy(), len(b))
+	if golden.Update() {
+		if err := os.WriteFile(filepath.Join(screenshotsDir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestTheRolloutPageInABrowser loads the matrix and a rollout page with its shadow charts from a real Prometheus
+// in headless Chromium: no console error and no CSP violation, the meta refresh included; hostile text from the
+// cluster stays text; the matrix's link leads to the rollout. With -update it writes docs/images/ui-matrix.png and
+// docs/images/ui-rollout.png.
+func TestTheRolloutPageInABrowser(t *testing.T) {
+	t.Parallel()
+	b := browsertest.Open(t)
+	p := prometheustest.StartLabeled(t, map[string]string{"namespace": rolloutNS}, shadowRouter(t))
+	cluster := midRollout(t)
+	prom, err := analysis.NewClient(p.Address(), analysis.Auth{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serve(t, ui.Options{Repo: rolloutRepo(t), Cluster: cluster, Prometheus: prom, Now: time.Now})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Half a minute of scrapes: lines, not dots, in the screenshot's 5-minute charts.
+	p.WaitForData(ctx, t, `count_over_time(marina_router_shadow_argmax_rows_total{agreement="agree"}[1m]) >= 30`, 1)
+
+	start := time.Now()
+	matrix := b.Visit(t, base+"/")
+	t.Logf("the matrix loaded in %s", time.Since(start).Round(time.Millisecond))
+	matrix.NoErrors(t)
+	if got := matrix.Text(`td[data-model="iris-classifier"][data-env="prod"] a.rollout`); got != "ModelDeployment 1.1.0 ready" {
+		t.Errorf("the prod cell's rollout link says %q", got)
+	}
+	screenshot(t, matrix, "ui-matrix.png")
+	matrix.Click(`td[data-model="iris-classifier"][data-env="prod"] a.rollout`)
+	if got := matrix.URL(); got != base+"/rollouts/models-prod/iris-classifier" {
+		t.Fatalf("the link led to %s", got)
+	}
+
+	start = time.Now()
+	rollout := b.Visit(t, base+"/rollouts/models-prod/iris-classifier?range=5m")
+	t.Logf("the rollout page with its 5 charts loaded in %s", time.Since(start).Round(time.Millisecond))
+	for sel, want := range map[string]string{
+		"#canary-version": "1.1.0", "#stable-version": "1.0.0", `b[data-weight="shadow"]`: "20%", `b[data-weight="stable"]`: "100%",
+	} {
+		if got := rollout.Text(sel); got != want {
+			t.Errorf("%s: %q, want %q", sel, got, want)
+		}
+	}
+	if n := rollout.Count("figure.chart-box svg.chart path.chart-line-0"); n != 5 {
+		t.Errorf("%d charts with a line, want 5", n)
+	}
+	if n := rollout.Count("figure.chart-box .error"); n != 0 {
+		t.Errorf("%d charts failed", n)
+	}
+	screenshot(t, rollout, "ui-rollout.png")
+	// The page reloads itself every 5 s: the footer's time changes, and the reload breaks no rule of the CSP.
+	first := rollout.Attr("footer time", "datetime")
+	eventually.True(t, 3*ui.RefreshSeconds*time.Second, "the page reloads", func() bool {
+		return rollout.Attr("footer time", "datetime") != first
+	})
+	rollout.NoErrors(t)
+
+	hostilePage := b.Visit(t, base+"/rollouts/"+hostileNS+"/"+hostileRollout)
+	hostilePage.NoErrors(t)
+	if got := hostilePage.Text("#abort"); got != "Aborted: aborted: "+hostile {
+		t.Errorf("the abort message is shown as text: %q", got)
+	}
+	if got := hostilePage.Text(`#events tr[data-reason="Aborted"] td.message`); got != "rolled back: "+hostile {
+		t.Errorf("the Event's message is shown as text: %q", got)
+	}
+	if n := hostilePage.Count("main script, #abort *, #conditions td.message *, #events td.message *"); n != 0 || strings.Contains(hostilePage.HTML("main"), "<script>") {
+		t.Errorf("hostile text became %d elements", n)
+	}
+}
 
 // TestTheMatrixAndAModelPageInARealBrowser loads the matrix in headless Chromium, follows a model's link to its page,
 // and checks what a person sees: the cells' versions and states, the hostile commit message, author and block
