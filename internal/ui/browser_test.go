@@ -2,7 +2,6 @@ package ui_test
 
 import (
 	"bytes"
-	"context"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -10,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/marina-dev/marina/internal/analysis"
-	"github.com/marina-dev/marina/internal/analysis/prometheustest"
 	"github.com/marina-dev/marina/internal/browser/browsertest"
 	"github.com/marina-dev/marina/internal/eventually"
 	"github.com/marina-dev/marina/internal/golden"
@@ -49,17 +46,8 @@ func screenshot(t *testing.T, p *browsertest.Page, name string) {
 func TestTheRolloutPageInABrowser(t *testing.T) {
 	t.Parallel()
 	b := browsertest.Open(t)
-	p := prometheustest.StartLabeled(t, map[string]string{"namespace": rolloutNS}, shadowRouter(t))
-	cluster := midRollout(t)
-	prom, err := analysis.NewClient(p.Address(), analysis.Auth{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := serve(t, ui.Options{Repo: rolloutRepo(t), Cluster: cluster, Prometheus: prom, Now: time.Now})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	// Half a minute of scrapes: lines, not dots, in the screenshot's 5-minute charts.
-	p.WaitForData(ctx, t, `count_over_time(marina_router_shadow_argmax_rows_total{agreement="agree"}[1m]) >= 30`, 1)
+	base, _ := shadowDashboard(t, 30)
 
 	start := time.Now()
 	matrix := b.Visit(t, base+"/")

@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -56,6 +57,24 @@ func shadowRouter(t *testing.T) string {
 	return srv.Listener.Addr().String()
 }
 
+// shadowDashboard serves the dashboard of rolloutRepo with the mid-rollout cluster and a real Prometheus scraping
+// shadowRouter every second, once Prometheus holds scrapes of it over the last minute; it returns the
+// dashboard's address and Prometheus.
+func shadowDashboard(t *testing.T, scrapes int) (string, *prometheustest.Server) {
+	t.Helper()
+	p := prometheustest.StartLabeled(t, map[string]string{"namespace": rolloutNS}, shadowRouter(t))
+	cluster := midRollout(t)
+	prom, err := analysis.NewClient(p.Address(), analysis.Auth{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serve(t, ui.Options{Repo: rolloutRepo(t), Cluster: cluster, Prometheus: prom, Now: time.Now})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p.WaitForData(ctx, t, fmt.Sprintf(`count_over_time(marina_router_shadow_argmax_rows_total{agreement="agree"}[1m]) >= %d`, scrapes), 1)
+	return base, p
+}
+
 // pathOf is the path (its d) of the line class draws in the chart with id: the figure's SVG.
 func pathOf(t *testing.T, body, id, class string) string {
 	t.Helper()
@@ -71,20 +90,12 @@ func pathOf(t *testing.T, body, id, class string) string {
 // metrics with the namespace label Kubernetes service discovery adds, and the rollout page's charts of it.
 func TestShadowChartsPlotWhatARealPrometheusScrapedFromTheRouter(t *testing.T) {
 	t.Parallel()
-	p := prometheustest.StartLabeled(t, map[string]string{"namespace": rolloutNS}, shadowRouter(t))
-	cluster := midRollout(t)
-	prom, err := analysis.NewClient(p.Address(), analysis.Auth{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := serve(t, ui.Options{Repo: rolloutRepo(t), Cluster: cluster, Prometheus: prom, Now: time.Now})
+	// The agreement needs two scrapes in its minute.
+	base, p := shadowDashboard(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	// The agreement needs two scrapes in its minute.
-	p.WaitForData(ctx, t, `count_over_time(marina_router_shadow_argmax_rows_total{agreement="agree"}[1m]) >= 3`, 1)
-
 	var body string
-	err = eventually.Poll(ctx, func(context.Context) (bool, error) {
+	err := eventually.Poll(ctx, func(context.Context) (bool, error) {
 		got := request(t, "GET", base+"/rollouts/"+rolloutNS+"/"+rolloutModel+"?range=5m")
 		body = got.body
 		return got.code == http.StatusOK && !strings.Contains(body, `<path class="chart-line-0" d=""`), nil
