@@ -60,23 +60,23 @@ func step(md *v1alpha1.ModelDeployment) string {
 		return "no step in progress"
 	}
 	i := int(*st.CurrentStepIndex)
+	n := strconv.Itoa(i)
 	var steps []v1alpha1.CanaryStep
-	if s := md.Spec.Strategy; s != nil {
-		switch {
-		case s.Canary != nil:
-			steps = s.Canary.Steps
-		case s.Shadow != nil:
-			steps = s.Shadow.Steps
-			switch {
-			case i == 0:
-				return "step 0: bringing the new version up"
-			case i == 1:
-				return fmt.Sprintf("step 1: mirroring %d%% of requests to the new version and judging its answers", s.Shadow.Percent)
-			}
-			i -= 2
+	switch s := md.Spec.Strategy; {
+	case s != nil && s.Canary != nil:
+		steps = s.Canary.Steps
+	case s != nil && s.Shadow != nil:
+		steps = s.Shadow.Steps
+		switch i {
+		case 0:
+			return "step 0: bringing the new version up"
+		case 1:
+			return fmt.Sprintf("step 1: mirroring %d%% of requests to the new version and judging its answers", s.Shadow.Percent)
 		}
+		i -= 2
+	default: // a rolling update or blue-green has no steps of its own
+		return "step " + n
 	}
-	n := strconv.Itoa(int(*st.CurrentStepIndex))
 	if i >= len(steps) {
 		return "step " + n + ": all steps done, the new version goes to full size"
 	}
