@@ -42,6 +42,8 @@ const (
 	legendCharWidth = 7
 	yTicks          = 4
 	xTicks          = 4
+	// maxLabel is the most characters of a value label the left margin holds.
+	maxLabel = 8
 )
 
 // mark is a piece of text at a position: an axis label or a legend entry.
@@ -78,7 +80,7 @@ var svg = template.Must(template.New("chart").Funcs(template.FuncMap{
 <text class="chart-tick" x="{{.X}}" y="{{.Y}}" text-anchor="end" dy="4">{{.Label}}</text>
 {{- end}}
 {{- range .XTicks}}
-<text class="chart-tick" x="{{.X}}" y="{{.Y}}" text-anchor="middle">{{.Label}}</text>
+<text class="chart-tick" x="{{.X}}" y="{{.Y}}" text-anchor="{{.Class}}">{{.Label}}</text>
 {{- end}}
 {{- with .Threshold}}
 <line class="chart-threshold" x1="{{$.Left}}" x2="{{$.Right}}" y1="{{.}}" y2="{{.}}"/>
@@ -122,9 +124,12 @@ func Write(w io.Writer, o Options, series ...Series) error {
 	if !ok && o.Min == nil && o.Max == nil && o.Threshold == nil {
 		lo, hi = 0, 1
 	}
-	if hi <= lo { // one value: a band around it
+	if hi-lo <= 1e-9*max(math.Abs(lo), math.Abs(hi)) { // one value, give or take rounding: a band around it
 		pad := math.Max(math.Abs(lo)*0.1, 1e-9)
 		lo, hi = lo-pad, hi+pad
+	}
+	if o.Max == nil {
+		lo, hi = nice(lo, hi, o.Min != nil)
 	}
 	if !t1.After(t0) {
 		t1 = t0.Add(time.Second)
@@ -137,12 +142,20 @@ func Write(w io.Writer, o Options, series ...Series) error {
 	}
 	for i := range yTicks + 1 {
 		val := lo + (hi-lo)*float64(i)/yTicks
-		v.YTicks = append(v.YTicks, mark{X: v.Left - 6, Y: round(y(val)), Label: label(val, hi-lo) + o.Unit})
+		v.YTicks = append(v.YTicks, mark{X: v.Left - 6, Y: round(y(val)), Label: label(val, lo, hi) + o.Unit})
 	}
 	if ok {
 		for i := range xTicks + 1 {
 			t := t0.Add(time.Duration(float64(t1.Sub(t0)) * float64(i) / xTicks))
-			v.XTicks = append(v.XTicks, mark{X: round(x(t)), Y: v.Bottom + 16, Label: t.UTC().Format(timeFormat(t1.Sub(t0)))})
+			// The first and last labels end at the plot's edges rather than run past them.
+			anchor := "middle"
+			switch i {
+			case 0:
+				anchor = "start"
+			case xTicks:
+				anchor = "end"
+			}
+			v.XTicks = append(v.XTicks, mark{X: round(x(t)), Y: v.Bottom + 16, Label: t.UTC().Format(timeFormat(t1.Sub(t0))), Class: anchor})
 		}
 	}
 	if th := o.Threshold; th != nil && *th >= lo && *th <= hi {
@@ -212,17 +225,42 @@ func path(points []Point, x func(time.Time) float64, y func(float64) float64, lo
 // round keeps a coordinate to a tenth of a pixel: the SVG stays small and its output stable.
 func round(f float64) float64 { return math.Round(f*10) / 10 }
 
-// label formats an axis value with the decimals its ticks' step needs (0.25 → 2), at most 9.
-func label(v, span float64) string {
-	step := span / yTicks
+// nice widens a fitted axis to ticks at round steps (1, 2, 2.5 or 5 times a power of ten), so that its labels
+// are short and evenly written: 0 to 1 by 0.25 rather than 0.0123 to 0.9876 by 0.2438. A fixed lo stays.
+func nice(lo, hi float64, fixedLo bool) (float64, float64) {
+	raw := (hi - lo) / yTicks
+	pow := math.Pow10(int(math.Floor(math.Log10(raw))))
+	for _, m := range []float64{1, 2, 2.5, 5, 10, 20} {
+		step := m * pow
+		start := lo
+		if !fixedLo {
+			start = math.Floor(lo/step) * step
+		}
+		if start+step*yTicks >= hi {
+			return start, start + step*yTicks
+		}
+	}
+	return lo, hi // not reached: 20 times the power of ten covers twice the span
+}
+
+// label formats an axis value of an axis from lo to hi in as few characters as tell its ticks apart: fixed
+// decimals where they fit the margin (0.25, 1.50, 1200), else the significant digits in exponent form (2.1e-07),
+// never more than the margin holds.
+func label(v, lo, hi float64) string {
+	step := (hi - lo) / yTicks
 	digits := max(0, int(math.Ceil(-math.Log10(step))))
-	for ; digits < 9; digits++ {
+	for ; digits < 6; digits++ {
 		scale := math.Pow10(digits)
 		if math.Abs(math.Round(step*scale)/scale-step) <= step*1e-6 {
 			break
 		}
 	}
-	return strconv.FormatFloat(v, 'f', digits, 64)
+	if f := strconv.FormatFloat(v, 'f', digits, 64); len(f) <= maxLabel && digits < 6 {
+		return f
+	}
+	// Significant digits enough to tell v from its neighbour ticks: those of the largest value over the step.
+	sig := min(max(2, int(math.Ceil(math.Log10(max(math.Abs(lo), math.Abs(hi))/step)))+1), 4)
+	return strconv.FormatFloat(v, 'g', sig, 64)
 }
 
 // timeFormat is how the time axis is labelled for a range: hours and minutes, with seconds under ten minutes, and
