@@ -66,10 +66,13 @@ type modelView struct {
 	ClusterError string
 }
 
-// versionView is a registered version with the environments whose model.yaml names it.
+// versionView is a registered version with the environments whose model.yaml names it, and what changed since the
+// version registered before it (Since; empty for the first).
 type versionView struct {
 	model.Version
 	DeployedIn []string
+	Since      string
+	Changes    []string
 }
 
 // timeline is the history of one environment's version, newest first.
@@ -186,8 +189,11 @@ func (d *dashboard) model(w http.ResponseWriter, req *http.Request) {
 // versionViews lists the registered versions newest first, each with the environments deploying it.
 func versionViews(versions []model.Version, rows []status.Row) []versionView {
 	out := make([]versionView, 0, len(versions))
-	for _, v := range slices.Backward(versions) {
+	for i, v := range slices.Backward(versions) {
 		vv := versionView{Version: v}
+		if i > 0 {
+			vv.Since, vv.Changes = versions[i-1].Version, changes(versions[i-1], v)
+		}
 		for _, row := range rows {
 			if row.Environment != "" && row.Version == v.Version {
 				vv.DeployedIn = append(vv.DeployedIn, row.Environment)

@@ -170,6 +170,8 @@ func TestAModelPageShowsItsVersionsAndEachEnvironmentsHistory(t *testing.T) {
 		"<div>350 B</div>", "<div>opset 17</div>",
 		"<li><code>input</code> float32 [?, 4]</li>", "<li><code>probabilities</code> float32 [?, 3]</li>",
 		`<div class="metric">accuracy 0.98</div>`, `<span class="none">unsigned</span>`,
+		`<td class="changes"><div class="at">since 1.0.0</div><ul><li>the same model file</li></ul></td>`,
+		`<td class="changes"><span class="none">first version</span></td>`,
 	} {
 		if !strings.Contains(versions, w) {
 			t.Errorf("versions lack %q:\n%s", w, versions)
