@@ -64,7 +64,7 @@ func TestTheRolloutPageInABrowser(t *testing.T) {
 
 	start = time.Now()
 	rollout := b.Visit(t, base+"/rollouts/models-prod/iris-classifier?range=5m")
-	t.Logf("the rollout page with its 5 charts loaded in %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("the rollout page with its 6 charts loaded in %s", time.Since(start).Round(time.Millisecond))
 	for sel, want := range map[string]string{
 		"#canary-version": "1.1.0", "#stable-version": "1.0.0", `b[data-weight="shadow"]`: "20%", `b[data-weight="stable"]`: "100%",
 	} {
@@ -72,8 +72,8 @@ func TestTheRolloutPageInABrowser(t *testing.T) {
 			t.Errorf("%s: %q, want %q", sel, got, want)
 		}
 	}
-	if n := rollout.Count("figure.chart-box svg.chart path.chart-line-0"); n != 5 {
-		t.Errorf("%d charts with a line, want 5", n)
+	if n := rollout.Count("figure.chart-box svg.chart path.chart-line-0"); n != 6 {
+		t.Errorf("%d charts with a line, want 6", n)
 	}
 	if n := rollout.Count("figure.chart-box .error"); n != 0 {
 		t.Errorf("%d charts failed", n)

@@ -142,6 +142,11 @@ func shadowCharts(md *v1alpha1.ModelDeployment, version string) ([]chartSpec, er
 		specs[i].query = query
 		specs[i].opts.Threshold = threshold(md, name)
 	}
+	// No built-in analysis judges the relative difference; it is charted as the absolute one is measured.
+	relDiff := fmt.Sprintf(`histogram_quantile(0.99, sum by (le) (increase(marina_router_shadow_max_rel_diff_bucket{namespace=%q,model=%q,shadow=%q}[%s])))`,
+		md.Namespace, md.Spec.Model, version, chartWindow)
+	specs = slices.Insert(specs, 2, chartSpec{id: "max-rel-diff", name: "max rel diff p99", query: relDiff,
+		opts: chart.Options{Title: "Largest relative output difference, p99"}})
 	drops := fmt.Sprintf(`sum by (reason) (rate(marina_router_mirror_dropped_total{namespace=%q,model=%q,shadow=%q}[%s]))`, md.Namespace, md.Spec.Model, version, chartWindow)
 	return append(specs, chartSpec{id: "drops", query: drops, seriesBy: "reason", opts: chart.Options{Title: "Mirrored requests dropped, per second, by reason", Min: &zero}}), nil
 }

@@ -25,7 +25,7 @@ const fedAgreement = 0.96
 
 // shadowRouter serves what marina router exports of its shadow comparison (internal/router/metrics.go's names and
 // labels) for iris-classifier mirroring 1.1.0 beside 1.0.0, each scrape advancing the counters: 100 compared
-// answers and rows, 96 of them agreeing, a max abs diff of 0.002, a latency delta of 0.02 s, 1 drop for timeout
+// answers and rows, 96 of them agreeing, a max abs diff of 0.002 (relative 0.004), a latency delta of 0.02 s, 1 drop for timeout
 // and 2 for queue_full. It returns its host:port.
 func shadowRouter(t *testing.T) string {
 	t.Helper()
@@ -35,10 +35,12 @@ func shadowRouter(t *testing.T) string {
 	dropped := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "marina_router_mirror_dropped_total", Help: "Dropped."}, []string{"model", "shadow", "reason"})
 	absDiff := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "marina_router_shadow_max_abs_diff", Help: "Diff.",
 		Buckets: []float64{0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 10}}, pair)
+	relDiff := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "marina_router_shadow_max_rel_diff", Help: "Relative diff.",
+		Buckets: []float64{0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 10}}, pair)
 	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "marina_router_shadow_latency_delta_seconds", Help: "Delta.",
 		Buckets: []float64{-5, -1, -0.25, -0.05, -0.01, -0.001, 0, 0.001, 0.01, 0.05, 0.25, 1, 5}}, pair)
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(comparisons, argmax, dropped, absDiff, latency)
+	reg.MustRegister(comparisons, argmax, dropped, absDiff, relDiff, latency)
 	versions := []string{rolloutModel, "1.0.0", "1.1.0"}
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -49,6 +51,7 @@ func shadowRouter(t *testing.T) string {
 		dropped.WithLabelValues(rolloutModel, "1.1.0", "queue_full").Add(2)
 		for range 100 {
 			absDiff.WithLabelValues(versions...).Observe(0.002)
+			relDiff.WithLabelValues(versions...).Observe(0.004)
 			latency.WithLabelValues(versions...).Observe(0.02)
 		}
 		metrics.ServeHTTP(w, r)
@@ -124,7 +127,7 @@ func TestShadowChartsPlotWhatARealPrometheusScrapedFromTheRouter(t *testing.T) {
 		t.Errorf("the agreement chart draws the analysis' min %g at y=40.2: no %q", agreementBar, want)
 	}
 	for _, c := range []struct{ id, class string }{
-		{"max-abs-diff", "chart-line-0"}, {"latency-delta", "chart-line-0"}, {"error-rate", "chart-line-0"},
+		{"max-abs-diff", "chart-line-0"}, {"max-rel-diff", "chart-line-0"}, {"latency-delta", "chart-line-0"}, {"error-rate", "chart-line-0"},
 		{"drops", "chart-line-0"}, {"drops", "chart-line-1"},
 	} {
 		if pathOf(t, body, c.id, c.class) == "" {
@@ -143,7 +146,7 @@ func TestShadowChartsPlotWhatARealPrometheusScrapedFromTheRouter(t *testing.T) {
 
 	p.Stop(t)
 	down := request(t, "GET", base+"/rollouts/"+rolloutNS+"/"+rolloutModel)
-	if down.code != http.StatusOK || strings.Count(down.body, "Prometheus did not answer the query of this chart") != 5 {
+	if down.code != http.StatusOK || strings.Count(down.body, "Prometheus did not answer the query of this chart") != 6 {
 		t.Errorf("with Prometheus down each chart says so, the page stays: %d\n%s", down.code, down.body)
 	}
 }
