@@ -38,7 +38,10 @@ func CredentialsFromSecret(s *corev1.Secret) (Credentials, error) {
 	if s == nil {
 		return Credentials{}, errors.New("git credentials: no Secret")
 	}
-	name := s.Namespace + "/" + s.Name
+	name := s.Name
+	if s.Namespace != "" {
+		name = s.Namespace + "/" + name
+	}
 	get := func(k string) string {
 		if v, ok := s.Data[k]; ok {
 			return strings.TrimRight(string(v), "\r\n") // kubectl --from-file keeps the file's newline

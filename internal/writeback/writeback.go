@@ -275,6 +275,24 @@ type writer struct {
 	auth   transport.AuthMethod
 	// target is the branch being pushed, for messages.
 	target string
+	// mirror says the clone only follows the remote (Mirror), for messages.
+	mirror bool
+}
+
+// what names the operation in messages.
+func (w *writer) what() string {
+	if w.mirror {
+		return "mirror"
+	}
+	return "write-back"
+}
+
+// branchHint says how to name the branch when the remote names no default.
+func (w *writer) branchHint() string {
+	if w.mirror {
+		return "name the branch"
+	}
+	return "set spec.gitWriteBack.branch"
 }
 
 // attempt fetches the remote, decides, commits and pushes once.
@@ -354,7 +372,7 @@ func (w *writer) attempt(ctx context.Context) (Result, error) {
 func (w *writer) heads(ctx context.Context) (map[string]plumbing.Hash, string, error) {
 	refs, err := w.remote.ListContext(ctx, &git.ListOptions{Auth: w.auth})
 	if err != nil {
-		return nil, "", redactErr("write-back: listing the branches of "+safeURL(w.req.RepoURL), err)
+		return nil, "", redactErr(w.what()+": listing the branches of "+safeURL(w.req.RepoURL), err)
 	}
 	heads := map[string]plumbing.Hash{}
 	def := ""
@@ -367,7 +385,7 @@ func (w *writer) heads(ctx context.Context) (map[string]plumbing.Hash, string, e
 		}
 	}
 	if def == "" && w.req.Branch == "" {
-		return nil, "", fmt.Errorf("write-back: %s does not say which branch is its default; set spec.gitWriteBack.branch", safeURL(w.req.RepoURL))
+		return nil, "", fmt.Errorf("%s: %s does not say which branch is its default; %s", w.what(), safeURL(w.req.RepoURL), w.branchHint())
 	}
 	return heads, def, nil
 }
@@ -380,7 +398,7 @@ func (w *writer) fetch(ctx context.Context, branches []string) error {
 	}
 	err := w.remote.FetchContext(ctx, &git.FetchOptions{RemoteName: remoteName, RefSpecs: specs, Auth: w.auth, Tags: git.NoTags})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return redactErr("write-back: fetching "+safeURL(w.req.RepoURL), err)
+		return redactErr(w.what()+": fetching "+safeURL(w.req.RepoURL), err)
 	}
 	return nil
 }
@@ -391,20 +409,20 @@ func (w *writer) checkout(branch string, commit plumbing.Hash) error {
 	g := w.r.Git()
 	name := plumbing.NewBranchReferenceName(branch)
 	if err := g.Storer.SetReference(plumbing.NewHashReference(name, commit)); err != nil {
-		return fmt.Errorf("write-back: %w", err)
+		return fmt.Errorf("%s: %w", w.what(), err)
 	}
 	if err := g.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, name)); err != nil {
-		return fmt.Errorf("write-back: %w", err)
+		return fmt.Errorf("%s: %w", w.what(), err)
 	}
 	wt, err := g.Worktree()
 	if err != nil {
-		return fmt.Errorf("write-back: %w", err)
+		return fmt.Errorf("%s: %w", w.what(), err)
 	}
 	if err := wt.Reset(&git.ResetOptions{Commit: commit, Mode: git.HardReset}); err != nil {
-		return fmt.Errorf("write-back: resetting the cached clone to %s: %w", branch, err)
+		return fmt.Errorf("%s: resetting the cached clone to %s: %w", w.what(), branch, err)
 	}
 	if err := wt.Clean(&git.CleanOptions{Dir: true}); err != nil {
-		return fmt.Errorf("write-back: cleaning the cached clone: %w", err)
+		return fmt.Errorf("%s: cleaning the cached clone: %w", w.what(), err)
 	}
 	return nil
 }
