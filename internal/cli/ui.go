@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/marina-dev/marina/internal/analysis"
 	"github.com/marina-dev/marina/internal/ui"
+	"github.com/marina-dev/marina/internal/writeback"
 )
 
 // uiTokenEnv holds marina ui's token when --token-file is not given.
@@ -26,6 +29,16 @@ type uiOptions struct {
 	addr       string
 	tokenFile  string
 	prometheus string
+	git        uiGitOptions
+}
+
+// uiGitOptions make marina ui keep its own clone of the model repository, as in a cluster (charts/marina's ui).
+type uiGitOptions struct {
+	url         string
+	branch      string
+	credentials string
+	dir         string
+	interval    time.Duration
 }
 
 func (o *uiOptions) AddFlags(fs *pflag.FlagSet) {
@@ -33,6 +46,11 @@ func (o *uiOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.tokenFile, "token-file", "", "file holding the token every request must carry (default $"+uiTokenEnv+"); required for an --addr beyond loopback")
 	fs.StringVar(&o.prometheus, "prometheus", "", "Prometheus that scrapes marina router (e.g. http://prometheus.monitoring:9090): rollout pages then chart the shadow version's comparison")
 	o.cluster.AddFlags(fs, false)
+	fs.StringVar(&o.git.url, "git", "", "clone the model repository from this URL (https://, http://, file://) and pull it every --git-interval, instead of reading a local one; --repo then names a directory inside the clone")
+	fs.StringVar(&o.git.branch, "git-branch", "", "the branch --git follows (default: the remote's default branch)")
+	fs.StringVar(&o.git.credentials, "git-credentials", "", "directory holding the --git credentials as files: username and password, or bearerToken (a mounted Secret, as the controller's write-back reads it)")
+	fs.StringVar(&o.git.dir, "git-dir", "", "directory of the --git clone, kept across restarts (default: a new temporary directory)")
+	fs.DurationVar(&o.git.interval, "git-interval", time.Minute, "how often --git pulls the repository")
 }
 
 func (o *uiOptions) Validate() error {
@@ -48,7 +66,62 @@ func (o *uiOptions) Validate() error {
 			return usagef("--prometheus: %v", err)
 		}
 	}
+	if o.git.url == "" && (o.git.branch != "" || o.git.credentials != "" || o.git.dir != "") {
+		return usagef("--git-branch, --git-credentials and --git-dir go with --git URL")
+	}
+	if o.git.url != "" && filepath.IsAbs(o.repoPath) {
+		return usagef("--repo %s with --git: name a directory inside the clone, relative to its top", o.repoPath)
+	}
+	if o.git.interval <= 0 {
+		return usagef("--git-interval %s: use a positive duration, e.g. 1m", o.git.interval)
+	}
 	return o.cluster.Validate()
+}
+
+// clone makes the --git clone and points --repo into it; the returned function pulls it every --git-interval
+// until ctx ends, logging what fails (the dashboard keeps showing the last commit it pulled).
+func (o *uiOptions) clone(ctx context.Context) (pull func(), cleanup func(), err error) {
+	req := writeback.MirrorRequest{RepoURL: o.git.url, Branch: o.git.branch}
+	if o.git.credentials != "" {
+		if req.Auth, err = writeback.CredentialsFromDir(o.git.credentials); err != nil {
+			return nil, nil, usagef("--git-credentials: %v", err)
+		}
+	}
+	dir, cleanup := o.git.dir, func() {}
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "marina-ui-")
+		if err != nil {
+			return nil, nil, err
+		}
+		dir, cleanup = filepath.Join(tmp, "repo"), func() { os.RemoveAll(tmp) }
+	}
+	commit, err := writeback.Mirror(ctx, req, dir)
+	if err != nil {
+		cleanup()
+		return nil, nil, usagef("--git: %v", err)
+	}
+	o.log.Info("cloned the model repository", "commit", commit)
+	o.repoPath = filepath.Join(dir, o.repoPath)
+	pull = func() {
+		t := time.NewTicker(o.git.interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			c, err := writeback.Mirror(ctx, req, dir)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				o.log.Warn("pulling the model repository failed; the dashboard shows the last commit pulled", "commit", commit, "error", err)
+			case err == nil && c != commit:
+				o.log.Info("pulled the model repository", "commit", c)
+				commit = c
+			}
+		}
+	}
+	return pull, cleanup, nil
 }
 
 // isLoopback reports whether host names this machine only: localhost or a loopback IP. An empty host is every
@@ -88,6 +161,14 @@ func (o *uiOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if o.git.url != "" {
+		pull, cleanup, err := o.clone(ctx)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		go pull()
+	}
 	r, err := o.openRepo()
 	if err != nil {
 		return err
@@ -122,7 +203,7 @@ func (o *uiOptions) Run(ctx context.Context) error {
 func newUICommand(g *globalOptions) *cobra.Command {
 	o := &uiOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "ui [--addr 127.0.0.1:8089] [--token-file FILE] [--cluster | --kubeconfig K | --context C] [--prometheus URL]",
+		Use:   "ui [--addr 127.0.0.1:8089] [--token-file FILE] [--cluster | --kubeconfig K | --context C] [--prometheus URL] [--git URL]",
 		Short: "Serve a read-only web dashboard of the repository: models × environments, each model's versions and history, rollouts",
 		Long: `ui serves a read-only web dashboard of the model repository:
 
@@ -158,6 +239,13 @@ There is no TLS: beyond a trusted network, put a proxy that terminates TLS in
 front of it. The pages run no script and load nothing from elsewhere
 (Content-Security-Policy); they show no Secret.
 
+With --git URL it keeps its own clone of the repository instead (--git-dir): cloned
+at start, with its whole history, then fetched and reset to the remote's branch
+every --git-interval, with the credentials of --git-credentials (a directory of
+files username and password, or bearerToken: a mounted Secret, the keys the
+controller's write-back reads). This is how the Helm chart runs it in a cluster
+(ui.enabled). A pull that fails is logged and the pages keep the last commit.
+
 SIGTERM or Ctrl-C stops it, letting requests in flight finish (up to 10s). Exit 2
 on usage errors, outside a model repository, or when the address is taken.`,
 		Example: `  # The dashboard of the repository in the working directory, on http://127.0.0.1:8089/
@@ -172,7 +260,10 @@ on usage errors, outside a model repository, or when the address is taken.`,
   # For the team, on every interface: each request needs the token
   openssl rand -hex 32 > ui.token
   marina ui --addr :8089 --token-file ui.token
-  curl -s -H "Authorization: Bearer $(cat ui.token)" http://localhost:8089/`,
+  curl -s -H "Authorization: Bearer $(cat ui.token)" http://localhost:8089/
+
+  # From its own clone of the repository, pulled every minute
+  marina ui --git https://git.example.com/ml/models.git --git-credentials ./git-secret`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			o.cluster.imply(c.Flags())

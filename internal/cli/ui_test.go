@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/marina-dev/marina/internal/repo/repotest"
 )
@@ -102,4 +103,39 @@ func TestUIServesTheDashboardAndStopsWhenCancelled(t *testing.T) {
 		t.Errorf("$MARINA_UI_TOKEN's token sent: %d, want 200", code)
 	}
 	repotest.Clean(t, dir)
+}
+
+func TestUIFollowsAGitRemote(t *testing.T) {
+	t.Setenv("MARINA_UI_TOKEN", "")
+	dir := exampleDirWith(t, nil)
+	bare := filepath.Join(t.TempDir(), "models.git")
+	repotest.Git(t, dir, "clone", "-q", "--bare", dir, bare)
+	wantUsageErrors(t, []usageError{
+		{[]string{"ui", "--git-branch", "main"}, "--git-branch, --git-credentials and --git-dir go with --git URL"},
+		{[]string{"--repo", dir, "ui", "--git", "file://" + bare}, "with --git: name a directory inside the clone"},
+		{[]string{"ui", "--git", "file://" + bare, "--git-interval", "0s"}, "--git-interval 0s"},
+		{[]string{"ui", "--git", "file://" + bare, "--git-branch", "nope"}, `--git: mirror: file://` + bare + ` has no branch "nope"`},
+		{[]string{"ui", "--git", "file://" + bare, "--git-credentials", t.TempDir()}, "--git-credentials: git credentials: Secret"},
+	})
+
+	base := startUI(t, "--git", "file://"+bare, "--git-dir", filepath.Join(t.TempDir(), "clone"), "--git-interval", "50ms", "--addr", "127.0.0.1:0")
+	if code, body := get(t, base+"/"); code != 200 || !strings.Contains(body, `data-model="iris-classifier" data-env="prod"`) {
+		t.Fatalf("the matrix from the clone: %d\n%s", code, body)
+	}
+	repotest.WriteFile(t, dir, "NOTES.md", "a new commit\n")
+	repotest.Git(t, dir, "add", "NOTES.md")
+	repotest.Git(t, dir, "commit", "-qm", "notes")
+	repotest.Git(t, dir, "push", "-q", bare, "HEAD:main")
+	head := strings.TrimSpace(repotest.Git(t, dir, "rev-parse", "HEAD"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body := get(t, base+"/")
+		if strings.Contains(body, head) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dashboard does not show the pushed commit %s after 10s", head)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
