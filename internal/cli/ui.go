@@ -39,6 +39,7 @@ type uiGitOptions struct {
 	credentials string
 	dir         string
 	interval    time.Duration
+	set         bool // --git was given, maybe empty
 }
 
 func (o *uiOptions) AddFlags(fs *pflag.FlagSet) {
@@ -65,6 +66,9 @@ func (o *uiOptions) Validate() error {
 		if _, err := analysis.ParseAddress(o.prometheus); err != nil {
 			return usagef("--prometheus: %v", err)
 		}
+	}
+	if o.git.set && o.git.url == "" {
+		return usagef("--git: no URL (want https://, http:// or file://)")
 	}
 	if o.git.url == "" && (o.git.branch != "" || o.git.credentials != "" || o.git.dir != "") {
 		return usagef("--git-branch, --git-credentials and --git-dir go with --git URL")
@@ -267,6 +271,7 @@ on usage errors, outside a model repository, or when the address is taken.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			o.cluster.imply(c.Flags())
+			o.git.set = c.Flags().Changed("git")
 			return runE(o, func([]string) {})(c, args)
 		},
 	}

@@ -111,6 +111,7 @@ func TestUIFollowsAGitRemote(t *testing.T) {
 	bare := filepath.Join(t.TempDir(), "models.git")
 	repotest.Git(t, dir, "clone", "-q", "--bare", dir, bare)
 	wantUsageErrors(t, []usageError{
+		{[]string{"ui", "--git", ""}, "--git: no URL"},
 		{[]string{"ui", "--git-branch", "main"}, "--git-branch, --git-credentials and --git-dir go with --git URL"},
 		{[]string{"--repo", dir, "ui", "--git", "file://" + bare}, "with --git: name a directory inside the clone"},
 		{[]string{"ui", "--git", "file://" + bare, "--git-interval", "0s"}, "--git-interval 0s"},
