@@ -14,8 +14,9 @@ import (
 )
 
 // Render returns every object the chart in dir installs as release in namespace: crds/ as they are, templates/
-// rendered with values.yaml. Each object names the chart file it comes from.
-func Render(dir, release, namespace string) ([]dryrun.Object, error) {
+// rendered with values.yaml, over which each of set is merged as helm install --set or -f does (maps merge key by
+// key, anything else replaces). Each object names the chart file it comes from.
+func Render(dir, release, namespace string, set ...map[string]any) ([]dryrun.Object, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, "values.yaml"))
 	if err != nil {
 		return nil, err
@@ -23,6 +24,9 @@ func Render(dir, release, namespace string) ([]dryrun.Object, error) {
 	var values map[string]any
 	if err := yaml.Unmarshal(raw, &values); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "values.yaml"), err)
+	}
+	for _, s := range set {
+		values = merge(values, s)
 	}
 	data := map[string]any{"Values": values, "Release": map[string]any{"Name": release, "Namespace": namespace}}
 	var objs []dryrun.Object
@@ -73,4 +77,22 @@ func renderFile(file string, data map[string]any) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return out.Bytes(), nil
+}
+
+// merge returns base with over merged in: nested maps key by key, anything else replaced.
+func merge(base, over map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(over))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		b, bok := out[k].(map[string]any)
+		o, ook := v.(map[string]any)
+		if bok && ook {
+			out[k] = merge(b, o)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
 }

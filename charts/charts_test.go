@@ -30,22 +30,7 @@ func render(t *testing.T) []dryrun.Object {
 
 func TestChartInstalls(t *testing.T) {
 	objs := render(t)
-	offline, err := kubeschema.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kinds := map[string]bool{}
-	for _, o := range objs {
-		kinds[o.Object.GetKind()] = true
-		if err := offline.Validate(o.Object.Object); err != nil {
-			t.Errorf("%s: %v", o.File, err)
-		}
-	}
-	for _, k := range []string{"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount", "Deployment"} {
-		if !kinds[k] {
-			t.Errorf("the chart installs no %s", k)
-		}
-	}
+	checkInstalls(t, objs, "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount", "Deployment")
 	var args []string
 	for _, o := range objs {
 		if o.Object.GetKind() == "Deployment" {
@@ -55,6 +40,28 @@ func TestChartInstalls(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(args, " "), "--concurrency=4") {
 		t.Errorf("values do not reach the controller's arguments: %v", args)
+	}
+}
+
+// checkInstalls checks objs offline and with a server-side dry run on a real API server, and that they hold each
+// of kinds.
+func checkInstalls(t *testing.T, objs []dryrun.Object, kinds ...string) {
+	t.Helper()
+	offline, err := kubeschema.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := map[string]bool{}
+	for _, o := range objs {
+		has[o.Object.GetKind()] = true
+		if err := offline.Validate(o.Object.Object); err != nil {
+			t.Errorf("%s: %v", o.File, err)
+		}
+	}
+	for _, k := range kinds {
+		if !has[k] {
+			t.Errorf("the chart installs no %s", k)
+		}
 	}
 	c := testenv.Start(t, testenv.Options{})
 	c.CreateNamespaces(t, namespace) // helm install --create-namespace
