@@ -12,13 +12,8 @@ import (
 	"github.com/marina-dev/marina/charts"
 	"github.com/marina-dev/marina/internal/dryrun"
 	"github.com/marina-dev/marina/internal/golden"
+	"github.com/marina-dev/marina/internal/testenv"
 )
-
-// uiValues turn marina ui on, as a user's values file does (a test-local repository URL).
-var uiValues = map[string]any{"ui": map[string]any{
-	"enabled": true,
-	"git":     map[string]any{"url": "http://127.0.0.1:3000/ml/models.git", "credentialsSecret": "marina-git"},
-}}
 
 // templates writes the objects the chart's templates render (not its CRDs) as a YAML stream, each after the file
 // it comes from.
@@ -51,7 +46,7 @@ func TestChartUIIsOffByDefault(t *testing.T) {
 }
 
 func TestChartUIInstalls(t *testing.T) {
-	objs, err := charts.Render("marina", "marina", namespace, uiValues)
+	objs, err := charts.Render("marina", "marina", namespace, testenv.UIValues)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,37 @@ import (
 // TestDefaultInstalls builds config/default as `kubectl apply -k` would and checks every object offline and with a
 // server-side dry run on a real API server (no CRDs installed: the ModelDeployment CRD is among the objects).
 func TestDefaultInstalls(t *testing.T) {
-	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), "default")
+	objs := checkBuild(t, "default", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount", "Namespace", "Deployment")
+	for _, o := range objs {
+		if o.Object.GetName() == testenv.UIAccount {
+			t.Errorf("config/default installs %s %s: marina ui is the optional component config/ui", o.Object.GetKind(), o.Object.GetName())
+		}
+	}
+}
+
+// TestUIComponentInstalls builds config/default with the config/ui component, as an overlay of a user does, and
+// checks it as TestDefaultInstalls does.
+func TestUIComponentInstalls(t *testing.T) {
+	objs := checkBuild(t, testenv.UIOverlay(t), "Service", "Deployment")
+	ui := map[string]bool{}
+	for _, o := range objs {
+		if o.Object.GetName() == testenv.UIAccount {
+			ui[o.Object.GetKind()] = true
+		}
+	}
+	for _, k := range []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service"} {
+		if !ui[k] {
+			t.Errorf("config/ui installs no %s %s", k, testenv.UIAccount)
+		}
+	}
+}
+
+// checkBuild builds the kustomization in dir as `kubectl apply -k` would, checks every object offline and with a
+// server-side dry run on a real API server (no CRDs installed: the ModelDeployment CRD is among the objects), and
+// that kinds are among them.
+func checkBuild(t *testing.T, dir string, want ...string) []dryrun.Object {
+	t.Helper()
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,11 +68,11 @@ func TestDefaultInstalls(t *testing.T) {
 			t.Fatal(err)
 		}
 		kinds[r.GetKind()] = true
-		objs = append(objs, dryrun.Object{File: "config/default", Object: u})
+		objs = append(objs, dryrun.Object{File: dir, Object: u})
 	}
-	for _, k := range []string{"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount", "Namespace", "Deployment"} {
+	for _, k := range want {
 		if !kinds[k] {
-			t.Errorf("config/default has no %s", k)
+			t.Errorf("%s has no %s", dir, k)
 		}
 	}
 	c := testenv.Start(t, testenv.Options{})
@@ -53,4 +83,5 @@ func TestDefaultInstalls(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("server: %+v", p)
 	}
+	return objs
 }

@@ -159,3 +159,59 @@ func (c *Cluster) InstallRBAC(tb TB, install Install) {
 		}
 	})
 }
+
+// UIAccount is marina ui's ServiceAccount in both installs, in ControllerNamespace.
+const UIAccount = "marina-ui"
+
+// UIOverlay writes a kustomization that installs config/default with the config/ui component, as a user's overlay
+// does, and returns its directory.
+func UIOverlay(tb TB) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	// Relative: kustomize refuses absolute paths.
+	config, err := filepath.Rel(dir, filepath.Join(RepoRoot(tb), "config"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n" +
+		"resources: [" + filepath.Join(config, "default") + "]\n" +
+		"components: [" + filepath.Join(config, "ui") + "]\n"
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
+
+// UIValues turn the chart's marina ui on, as a user's values file does (a test-local repository URL).
+var UIValues = map[string]any{"ui": map[string]any{
+	"enabled": true,
+	"git":     map[string]any{"url": "http://127.0.0.1:3000/ml/models.git", "credentialsSecret": "marina-git"},
+}}
+
+// UIInstalls are the ways marina ships marina ui's RBAC: config/ui on config/default (UIOverlay), and the Helm
+// chart with UIValues. RBAC returns marina ui's ServiceAccount, ClusterRole and binding only.
+var UIInstalls = []Install{
+	{Name: "config/ui", RBAC: func(tb TB) []*unstructured.Unstructured { return uiRBAC(Kustomize(tb, UIOverlay(tb))) }},
+	{Name: "the Helm chart", RBAC: func(tb TB) []*unstructured.Unstructured {
+		objs, err := charts.Render(filepath.Join(RepoRoot(tb), "charts", "marina"), "marina", ControllerNamespace, UIValues)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var us []*unstructured.Unstructured
+		for _, o := range objs {
+			us = append(us, o.Object)
+		}
+		return uiRBAC(us)
+	}},
+}
+
+// uiRBAC keeps the RBAC objects named UIAccount.
+func uiRBAC(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetName() == UIAccount && slices.Contains([]string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding"}, o.GetKind()) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
