@@ -309,6 +309,30 @@ func TestMarkdownSummaryMatchesTheGoldenFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.Check(t, filepath.Join("testdata", "summary.md"), b.Bytes())
+	// With marina ui's URL (a test-local one), each model links to its page and the summary to the matrix.
+	b.Reset()
+	if err := ci.WriteMarkdownWith(&b, res, ci.MarkdownOptions{UIURL: "http://127.0.0.1:8089/"}); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, filepath.Join("testdata", "summary-ui.md"), b.Bytes())
+}
+
+func TestParseUIURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"http://127.0.0.1:8089":       "http://127.0.0.1:8089",
+		"http://127.0.0.1:8089/":      "http://127.0.0.1:8089",
+		"https://127.0.0.1:8443/ui//": "https://127.0.0.1:8443/ui",
+		"127.0.0.1:8089":              "",
+		"ftp://127.0.0.1/":            "",
+		"http:///models":              "",
+		"http://127.0.0.1:8089/?a=b":  "",
+		"http://127.0.0.1:8089/#top":  "",
+	} {
+		got, err := ci.ParseUIURL(raw)
+		if got != want || (want == "") != (err != nil) {
+			t.Errorf("ParseUIURL(%q) = %q, %v; want %q", raw, got, err, want)
+		}
+	}
 }
 
 func equalJSON(a, b any) bool {

@@ -3,7 +3,9 @@ package ci
 import (
 	"cmp"
 	"fmt"
+	"errors"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -258,9 +260,51 @@ func code(s string) string {
 	return "`" + strings.ReplaceAll(s, "`", "'") + "`"
 }
 
+// MarkdownOptions tune the Markdown summary.
+type MarkdownOptions struct {
+	// UIURL is the base URL of marina ui (e.g. http://127.0.0.1:8089); when set, each model links to its page
+	// there (/models/NAME) and the summary to the matrix (/).
+	UIURL string
+}
+
+// ParseUIURL checks a base URL of marina ui: absolute http(s), no query or fragment. It returns it without a
+// trailing slash.
+func ParseUIURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", errors.New("want an absolute http:// or https:// URL without query or fragment, e.g. http://127.0.0.1:8089")
+	}
+	return strings.TrimRight(raw, "/"), nil
+}
+
+// links makes the summary's links to marina ui.
+type links struct{ base string }
+
+// model is the model's name as inline code, linked to its page when there is a UI.
+func (l links) model(name string) string {
+	if l.base == "" || name == "" {
+		return code(name)
+	}
+	return "[" + code(name) + "](" + l.base + "/models/" + url.PathEscape(name) + ")"
+}
+
+// ref is model@version as inline code, linked to the model's page when there is a UI.
+func (l links) ref(model, version string) string {
+	if l.base == "" {
+		return code(model + "@" + version)
+	}
+	return "[" + code(model+"@"+version) + "](" + l.base + "/models/" + url.PathEscape(model) + ")"
+}
+
 // WriteMarkdown writes a summary fit for a pull request comment or $GITHUB_STEP_SUMMARY: a headline, the changes,
 // gate results, the model checks, the rendered-output check, and the first MaxListedFindings findings.
 func WriteMarkdown(w io.Writer, res *Result) error {
+	return WriteMarkdownWith(w, res, MarkdownOptions{})
+}
+
+// WriteMarkdownWith writes the summary of WriteMarkdown, tuned by opts.
+func WriteMarkdownWith(w io.Writer, res *Result, opts MarkdownOptions) error {
+	l := links{base: strings.TrimRight(opts.UIURL, "/")}
 	var b strings.Builder
 	if res.Passed {
 		b.WriteString("## ✅ marina ci passed\n\n")
@@ -273,6 +317,9 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 	}
 	cs := res.Changes
 	fmt.Fprintf(&b, "<sub>%s</sub>\n\n", md(res.baseLine()))
+	if l.base != "" {
+		fmt.Fprintf(&b, "Every model in every environment: [marina ui](%s/).\n\n", l.base)
+	}
 
 	b.WriteString("### Changes\n\n")
 	if cs.Everything {
@@ -281,7 +328,7 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 	if rows := changeRows(cs); len(rows) > 0 {
 		b.WriteString("| model | environment | version | what changed |\n|---|---|---|---|\n")
 		for _, r := range rows {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", code(r.model), code(r.env), md(r.version), md(r.what))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", l.model(r.model), code(r.env), md(r.version), md(r.what))
 		}
 		b.WriteString("\n")
 	} else if !cs.Everything {
@@ -301,7 +348,7 @@ func WriteMarkdown(w io.Writer, res *Result) error {
 			if g.Value != nil {
 				value = gate.Format(*g.Value)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", gateMark(g, "✅", "⏭️", "❌"), code(g.Model+"@"+g.Version), code(g.Gate), gate.Format(g.Threshold), value, md(g.Message))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", gateMark(g, "✅", "⏭️", "❌"), l.ref(g.Model, g.Version), code(g.Gate), gate.Format(g.Threshold), value, md(g.Message))
 		}
 		b.WriteString("\n")
 	}

@@ -27,6 +27,7 @@ type ciOptions struct {
 	junit    string
 	markdown string
 	builds   string
+	uiURL    string
 	checks   string
 	runs     int
 	warmup   int
@@ -43,6 +44,7 @@ func (o *ciOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.checks, "checks", ci.ChecksAuto, "run the model checks of the changed ONNX versions in ONNX Runtime, their measured metrics feeding the gates: auto (when ONNX Runtime is installed), on (a missing ONNX Runtime is an error) or off")
 	fs.IntVar(&o.runs, "runs", 50, "model checks: timed inferences for the latency percentiles")
 	fs.IntVar(&o.warmup, "warmup", 5, "model checks: untimed inferences before the timed ones")
+	fs.StringVar(&o.uiURL, "ui-url", "", "base URL of marina ui (e.g. http://127.0.0.1:8089): the Markdown summary links each model to its page there and to the matrix")
 	fs.StringVar(&o.builds, "builds", "", "also write the serving images to build to this file: one line per version, NAME@VERSION<TAB>ARTIFACT")
 }
 
@@ -59,6 +61,13 @@ func (o *ciOptions) Validate() error {
 	}
 	if o.warmup < 0 {
 		return usagef("--warmup must be 0 or more, not %d", o.warmup)
+	}
+	if o.uiURL != "" {
+		u, err := ci.ParseUIURL(o.uiURL)
+		if err != nil {
+			return usagef("--ui-url %q: %v", o.uiURL, err)
+		}
+		o.uiURL = u
 	}
 	return o.checkOptions.Validate()
 }
@@ -81,6 +90,7 @@ func (o *ciOptions) Run(ctx context.Context) error {
 		return usagef("%v", err)
 	}
 	tool := marinaTool()
+	md := ci.MarkdownOptions{UIURL: o.uiURL}
 	files := []struct {
 		name, flag string
 		write      func(*bytes.Buffer) error
@@ -88,7 +98,7 @@ func (o *ciOptions) Run(ctx context.Context) error {
 	}{
 		{o.sarif, "--sarif", func(b *bytes.Buffer) error { return ci.WriteSARIF(b, res, tool) }, false},
 		{o.junit, "--junit", func(b *bytes.Buffer) error { return ci.WriteJUnit(b, res) }, false},
-		{o.markdown, "--markdown", func(b *bytes.Buffer) error { return ci.WriteMarkdown(b, res) }, true},
+		{o.markdown, "--markdown", func(b *bytes.Buffer) error { return ci.WriteMarkdownWith(b, res, md) }, true},
 		{o.builds, "--builds", func(b *bytes.Buffer) error { return ci.WriteBuilds(b, res) }, false},
 	}
 	for _, f := range files {
@@ -105,7 +115,7 @@ func (o *ciOptions) Run(ctx context.Context) error {
 	}
 	switch o.format {
 	case "markdown":
-		err = ci.WriteMarkdown(o.out, res)
+		err = ci.WriteMarkdownWith(o.out, res, md)
 	case "json":
 		err = ci.WriteJSON(o.out, res)
 	default:

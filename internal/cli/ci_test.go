@@ -59,6 +59,18 @@ func TestCIFailsAVersionBelowTheAccuracyGateAndTheMarkdownSaysWhy(t *testing.T) 
 			t.Errorf("markdown lacks %q:\n%s", want, out)
 		}
 	}
+	// With marina ui's URL, the models link to their pages.
+	md := filepath.Join(t.TempDir(), "summary.md")
+	_, out, _ = marina(t, "--repo", dir, "ci", "--base", "main", "-o", "markdown", "--ui-url", "http://127.0.0.1:8089/", "--markdown", md)
+	b, err := os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{out, string(b)} {
+		if !strings.Contains(s, "| [`iris-classifier`](http://127.0.0.1:8089/models/iris-classifier) | `staging` |") || !strings.Contains(s, "[marina ui](http://127.0.0.1:8089/)") {
+			t.Errorf("--ui-url: the markdown does not link the model to marina ui:\n%s", s)
+		}
+	}
 }
 
 func TestCIFailsAModelYAMLEditedByHandWithoutRendering(t *testing.T) {
@@ -147,6 +159,7 @@ func TestCIUsageErrors(t *testing.T) {
 		{[]string{"--repo", dir, "ci", "--base", "origin/nope"}, "fetch-depth"},
 		{[]string{"--repo", dir, "ci", "-o", "xml"}, "-o text, -o markdown, -o json"},
 		{[]string{"--repo", dir, "ci", "--crds", filepath.Join(dir, "nope")}, "--crds"},
+		{[]string{"--repo", dir, "ci", "--ui-url", "127.0.0.1:8089"}, `--ui-url "127.0.0.1:8089": want an absolute http:// or https:// URL`},
 	})
 }
 
