@@ -2,8 +2,8 @@ package ci
 
 import (
 	"cmp"
-	"fmt"
 	"errors"
+	"fmt"
 	"io"
 	"net/url"
 	"slices"
