@@ -9,10 +9,12 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 	"github.com/marina-dev/marina/internal/status"
@@ -34,6 +36,7 @@ func TestUIReadsTheClusterAsItsServiceAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rollout := modelDeployment(t, c, rows)
 	var rules [][]any
 	for _, install := range testenv.UIInstalls {
 		// Not parallel: both installs create the same cluster-wide ClusterRole and binding.
@@ -73,6 +76,20 @@ func TestUIReadsTheClusterAsItsServiceAccount(t *testing.T) {
 				t.Errorf("the cluster was read for %v, want both models", models)
 			}
 
+			// A rollout page: the ModelDeployment and the Events about it.
+			md := got[0]
+			for _, row := range got {
+				if row.Model == "iris-classifier" && row.Environment != "" {
+					md = row
+				}
+			}
+			if _, err := cluster.Rollout(context.Background(), md.Namespace, md.Model); !apierrors.IsNotFound(err) {
+				t.Errorf("a rollout page of a ModelDeployment that does not exist, as marina ui: err %v, want not found", err)
+			}
+			if ro, err := cluster.Rollout(context.Background(), rollout.Namespace, rollout.Name); err != nil || len(ro.Events) != 1 {
+				t.Errorf("a rollout page as marina ui: %+v, %v; want the ModelDeployment and its Event", ro, err)
+			}
+
 			cs, err := kubernetes.NewForConfig(sa.Config)
 			if err != nil {
 				t.Fatal(err)
@@ -109,4 +126,44 @@ func withBackend(t *testing.T, name, backend string) string {
 		t.Fatalf("%s's model.yaml names no backend: plain", name)
 	}
 	return s
+}
+
+// modelDeployment creates, as the admin, the ModelDeployment of iris-classifier's first environment, with an Event
+// about it, as the controller's recorder writes one.
+func modelDeployment(t *testing.T, c *testenv.Cluster, rows []status.Row) *v1alpha1.ModelDeployment {
+	t.Helper()
+	ctx := context.Background()
+	var row status.Row
+	for _, r := range rows {
+		if r.Model == "iris-classifier" && r.Environment != "" {
+			row = r
+			break
+		}
+	}
+	c.CreateNamespaces(t, row.Namespace)
+	md := &v1alpha1.ModelDeployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: row.Namespace, Name: "iris-rollout", Labels: map[string]string{
+			v1alpha1.LabelModel: row.Model, v1alpha1.LabelEnvironment: row.Environment, v1alpha1.LabelVersion: row.Version,
+		}},
+		Spec: v1alpha1.ModelDeploymentSpec{
+			Model: row.Model, Version: row.Version,
+			Artifact: v1alpha1.Artifact{URI: "models/iris-classifier/artifacts/v1.0.0.onnx", Format: "onnx", Size: 350,
+				Digest: "sha256:05f6759bd4f24b056f0d290267459d5b63dcc1f451fd702ee5796f4179c78cf5"},
+			Runtime: v1alpha1.Runtime{Image: "ghcr.io/marina-dev/marina-serve:0.1.0", Port: 8080},
+		},
+	}
+	if err := c.Client.Create(ctx, md); err != nil {
+		t.Fatal(err)
+	}
+	e := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{Namespace: md.Namespace, GenerateName: md.Name + "."},
+		InvolvedObject: corev1.ObjectReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: "ModelDeployment",
+			Namespace: md.Namespace, Name: md.Name, UID: md.UID},
+		Type: corev1.EventTypeNormal, Reason: "Progressing", Message: "step 1", Count: 1,
+		FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now(),
+	}
+	if err := c.Client.Create(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	return md
 }
