@@ -30,7 +30,7 @@ func changes(prev, cur model.Version) []string {
 		add("opset %s → %s", opset(ps.Opset), opset(cs.Opset))
 	}
 	for _, io := range []struct {
-		name      string
+		name     string
 		was, now []model.Tensor
 	}{{"inputs", ps.Inputs, cs.Inputs}, {"outputs", ps.Outputs, cs.Outputs}} {
 		if was, now := tensors(io.was), tensors(io.now); was != now {
@@ -92,7 +92,9 @@ func merged(a, b map[string]float64) map[string]float64 {
 
 func number(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
-func signed(v model.Version) bool { return v.Signing != nil && (v.Signing.Bundle != "" || v.Signing.Ref != "") }
+func signed(v model.Version) bool {
+	return v.Signing != nil && (v.Signing.Bundle != "" || v.Signing.Ref != "")
+}
 
 func signedWord(v model.Version) string {
 	if signed(v) {
