@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/marina-dev/marina/internal/gate"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/registry"
@@ -47,6 +48,8 @@ type Filter struct {
 	Environment string
 	// Namespace keeps the environments that deploy to this namespace.
 	Namespace string
+	// Gates checks each row's version against marina.yaml's spec.gates into Row.Gates.
+	Gates bool
 }
 
 // Row is one model in one environment: what Git says, and with a cluster what runs.
@@ -61,6 +64,9 @@ type Row struct {
 	LastChange *release.Change `json:"lastChange,omitempty"`
 	// Blocked lists the model's blocked versions.
 	Blocked []string `json:"blocked"`
+	// Gates are marina.yaml's quality gates checked against Version, regressions measured from the version of the
+	// last environment, when the Filter asks for them and the version is registered.
+	Gates []gate.Result `json:"gates,omitempty"`
 	// Cluster is what the cluster runs, once Cluster.Read has read it.
 	Cluster *Running `json:"cluster,omitempty"`
 
@@ -197,7 +203,35 @@ func readModel(r *repo.Repo, reg *registry.Registry, proj *project.Project, name
 		if row.State == "" {
 			row.State = Unregistered
 		}
+		if f.Gates {
+			row.Gates = gates(proj, app, versions, row)
+		}
 		rows = append(rows, row)
 	}
 	return rows, nil
+}
+
+// gates checks row's version against marina.yaml's gates, a regression measured from the version of the last
+// environment (nothing to measure in the last environment itself); none for an unregistered version.
+func gates(proj *project.Project, app *project.ModelApplication, versions []model.Version, row Row) []gate.Result {
+	find := func(version string) *model.Version {
+		for i := range versions {
+			if versions[i].Version == version {
+				return &versions[i]
+			}
+		}
+		return nil
+	}
+	v := find(row.Version)
+	if v == nil || len(proj.Spec.Environments) == 0 {
+		return nil
+	}
+	last := proj.Spec.Environments[len(proj.Spec.Environments)-1].Name
+	ref := gate.Reference{Env: last}
+	if row.Environment == last {
+		ref.Note = row.Environment + " is the last environment, which regressions are measured from"
+	} else if settings, ok := app.Spec.Resolve(last); ok {
+		ref.Version = find(settings.Version)
+	}
+	return gate.Check(proj.Spec.Gates, v, ref)
 }

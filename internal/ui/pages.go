@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/marina-dev/marina/internal/gate"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
 	"github.com/marina-dev/marina/internal/registry"
@@ -98,7 +99,7 @@ func (d *dashboard) matrix(w http.ResponseWriter, req *http.Request) {
 		if err != nil {
 			return err
 		}
-		rows, err := status.Read(r, status.Filter{})
+		rows, err := status.Read(r, status.Filter{Gates: true})
 		if err != nil {
 			return err
 		}
@@ -247,6 +248,7 @@ var funcs = template.FuncMap{
 	"labels":     func(m map[string]string) []string { return pairs(m, func(v string) string { return v }) },
 	"stateClass": stateClass,
 	"drift":      drift,
+	"gateClass":  gateClass,
 	"eventTime":  status.EventTime,
 	"percent":    func(n int32) int32 { return min(max(n, 0), 100) },
 }
@@ -337,6 +339,17 @@ func stateClass(state string) string {
 		return "state-" + state
 	}
 	return "state-other"
+}
+
+// gateClass is the CSS class of a gate's result: passed, skipped (nothing to measure against) or failed.
+func gateClass(r gate.Result) string {
+	switch {
+	case r.Skipped:
+		return "gate-skipped"
+	case r.Passed:
+		return "gate-passed"
+	}
+	return "gate-failed"
 }
 
 // drift reports whether what the cluster runs differs from Git: anything but in-sync. Without a cluster there is

@@ -116,9 +116,12 @@ func TestTheMatrixShowsEachModelInEachEnvironment(t *testing.T) {
 		model, env string
 		want       []string
 	}{
-		{"iris-classifier", "staging", []string{`data-version="1.0.0" data-state="active"`, `class="cell state-active"`, initial[:12], "3 hours ago"}},
-		{"iris-classifier", "prod", []string{`data-version="1.1.0" data-state="registered"`, head[:12], `Mallory &#34;Bobby&#34; O&#39;Hara`, "3 hours ago"}},
-		{"vision-gpu", "staging", []string{`data-version="1.0.0" data-state="active"`}},
+		{"iris-classifier", "staging", []string{`data-version="1.0.0" data-state="active"`, `class="cell state-active"`, initial[:12], "3 hours ago",
+			`<span class="gate gate-passed" data-gate="accuracy.min" title="accuracy 0.98 meets the minimum 0.9">`,
+			`<span class="gate gate-passed" data-gate="accuracy.maxRegression" title="accuracy 0.98 does not regress from 0.98 of iris-classifier@1.1.0 in prod">`}},
+		{"iris-classifier", "prod", []string{`data-version="1.1.0" data-state="registered"`, head[:12], `Mallory &#34;Bobby&#34; O&#39;Hara`, "3 hours ago",
+			`<span class="gate gate-skipped" data-gate="accuracy.maxRegression" title="skipped: prod is the last environment, which regressions are measured from">`}},
+		{"vision-gpu", "staging", []string{`data-version="1.0.0" data-state="active"`, `<span class="gate gate-failed" data-gate="accuracy.min" title="no accuracy metric recorded;`}},
 		{"vision-gpu", "prod", []string{`class="cell empty"`, "not deployed"}},
 		{"orphan", "staging", []string{`class="cell empty"`}},
 	} {
