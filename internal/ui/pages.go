@@ -248,7 +248,7 @@ var funcs = template.FuncMap{
 	"labels":     func(m map[string]string) []string { return pairs(m, func(v string) string { return v }) },
 	"stateClass": stateClass,
 	"drift":      drift,
-	"gateClass":  gateClass,
+	"gates":      gateSummary,
 	"eventTime":  status.EventTime,
 	"percent":    func(n int32) int32 { return min(max(n, 0), 100) },
 }
@@ -341,15 +341,24 @@ func stateClass(state string) string {
 	return "state-other"
 }
 
-// gateClass is the CSS class of a gate's result: passed, skipped (nothing to measure against) or failed.
-func gateClass(r gate.Result) string {
-	switch {
-	case r.Skipped:
-		return "gate-skipped"
-	case r.Passed:
-		return "gate-passed"
+// gates is a cell's summary of its gate results: how many passed (a skipped gate passes), coloured by whether any
+// failed, with each failure's reason on hover (up to its hint: the model page and marina validate give the rest).
+type gates struct {
+	Class, Text, Title string
+}
+
+func gateSummary(results []gate.Result) gates {
+	var failed []string
+	for _, r := range results {
+		if !r.Passed {
+			reason, _, _ := strings.Cut(r.Message, ";")
+			failed = append(failed, r.Gate+": "+reason)
+		}
 	}
-	return "gate-failed"
+	if len(failed) == 0 {
+		return gates{Class: "gate-passed", Text: fmt.Sprintf("gates %d/%d passed", len(results), len(results)), Title: "every gate of marina.yaml passes"}
+	}
+	return gates{Class: "gate-failed", Text: fmt.Sprintf("gates %d/%d passed", len(results)-len(failed), len(results)), Title: strings.Join(failed, "\n")}
 }
 
 // drift reports whether what the cluster runs differs from Git: anything but in-sync. Without a cluster there is

@@ -117,11 +117,12 @@ func TestTheMatrixShowsEachModelInEachEnvironment(t *testing.T) {
 		want       []string
 	}{
 		{"iris-classifier", "staging", []string{`data-version="1.0.0" data-state="active"`, `class="cell state-active"`, initial[:12], "3 hours ago",
-			`<span class="gate gate-passed" data-gate="accuracy.min" title="accuracy 0.98 meets the minimum 0.9">`,
-			`<span class="gate gate-passed" data-gate="accuracy.maxRegression" title="accuracy 0.98 does not regress from 0.98 of iris-classifier@1.1.0 in prod">`}},
+			`<span class="gate gate-failed" title="latencyP95Ms.max: no latency_p95_ms metric recorded">gates 2/3 passed</span>`}},
 		{"iris-classifier", "prod", []string{`data-version="1.1.0" data-state="registered"`, head[:12], `Mallory &#34;Bobby&#34; O&#39;Hara`, "3 hours ago",
-			`<span class="gate gate-skipped" data-gate="accuracy.maxRegression" title="skipped: prod is the last environment, which regressions are measured from">`}},
-		{"vision-gpu", "staging", []string{`data-version="1.0.0" data-state="active"`, `<span class="gate gate-failed" data-gate="accuracy.min" title="no accuracy metric recorded;`}},
+			`gates 2/3 passed`}},
+		{"vision-gpu", "staging", []string{`data-version="1.0.0" data-state="active"`, `<span class="gate gate-failed" title="accuracy.min: no accuracy metric recorded
+accuracy.maxRegression: no accuracy metric recorded
+latencyP95Ms.max: no latency_p95_ms metric recorded">gates 0/3 passed</span>`}},
 		{"vision-gpu", "prod", []string{`class="cell empty"`, "not deployed"}},
 		{"orphan", "staging", []string{`class="cell empty"`}},
 	} {
