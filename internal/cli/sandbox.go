@@ -86,6 +86,7 @@ func (o *sandboxOptions) printState(st sandbox.State) error {
 		{"clone", st.Clone},
 		{"registry", st.Registry},
 		{"prometheus", st.Prometheus},
+		{"ui", st.UI},
 	}
 	keys := make([]string, 0, len(st.Endpoints))
 	for k := range st.Endpoints {
@@ -108,7 +109,8 @@ demos: a Kubernetes control plane (etcd, kube-apiserver, controller-manager,
 scheduler) with one real node (containerd, runc, CNI, kubelet, kube-proxy), an
 OCI registry holding marina's images and the model versions, a Git server on
 loopback holding a copy of examples/ml-platform (or --repo), Flux syncing it,
-marina controller, and Prometheus scraping the model servers. iris-classifier
+marina controller, Prometheus scraping the model servers, and marina ui in the
+cluster (status shows its URL with the token it asks for). iris-classifier
 runs on backend marina behind marina router: in staging a new version is rolled
 out by shadow, gated by the built-in shadow-agreement analysis, and an aborted
 rollout's revert is pushed to the Git server. demo shows that loop.

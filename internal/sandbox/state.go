@@ -46,6 +46,9 @@ type State struct {
 	Registry string `json:"registry,omitempty"`
 	// Prometheus is the URL of Prometheus, which scrapes the model servers.
 	Prometheus string `json:"prometheus,omitempty"`
+	// UI is marina ui's loopback URL, with the token it requires (?token=, which sets a cookie and is then dropped
+	// from the address).
+	UI string `json:"ui,omitempty"`
 	// Endpoints are loopback URLs answering the Open Inference Protocol (v2), by MODEL/ENV.
 	Endpoints map[string]string `json:"endpoints,omitempty"`
 }

@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +41,7 @@ type status struct {
 	Git        string            `json:"git"`
 	Registry   string            `json:"registry"`
 	Prometheus string            `json:"prometheus"`
+	UI         string            `json:"ui"`
 	Endpoints  map[string]string `json:"endpoints"`
 }
 
@@ -123,6 +126,7 @@ func TestSandboxServesTheExampleAndDownLeavesNothingBehind(t *testing.T) {
 		demoInGit(t, st.Git)
 	})
 	t.Run("the ModelDeployment is back on the good version", func(t *testing.T) { backOnGood(t, st.Kubeconfig) })
+	t.Run("marina ui runs in the cluster and shows the demo from Git and the cluster", func(t *testing.T) { uiInCluster(t, st.UI) })
 	v1 := filepath.Join(root, "examples/ml-platform/models/iris-classifier/artifacts/v1.0.0.onnx")
 	for key, want := range map[string]struct{ version, file string }{
 		"iris-classifier/staging": {"1.1.0", onnxtest.Generated(t, "iris-classifier-v1-retrained.onnx")},
@@ -248,6 +252,56 @@ func backOnGood(t *testing.T, kubeconfig string) {
 	}
 	if md.Spec.Version != "1.1.0" || md.Status.StableVersion != "1.1.0" || md.Status.CanaryVersion != "" {
 		t.Errorf("staging's ModelDeployment: spec.version %s, stable %q, canary %q; want 1.1.0 alone", md.Spec.Version, md.Status.StableVersion, md.Status.CanaryVersion)
+	}
+}
+
+// uiInCluster checks marina ui as the sandbox runs it in the cluster (config/ui, on the real node, as its
+// ServiceAccount, reading the repository over Git with the marina-git Secret's credentials): without the token it
+// answers 401; with it, the matrix shows staging's iris-classifier at 1.1.0 from Git and in sync with the cluster,
+// and its rollout page shows the demo's shadow-agreement analysis.
+func uiInCluster(t *testing.T, address string) {
+	u, err := url.Parse(address)
+	if err != nil || !u.Query().Has("token") {
+		t.Fatalf("status names marina ui at %q: want a URL with its ?token=", address)
+	}
+	bare := *u
+	bare.RawQuery = ""
+	if code := get(t, bare.String()); code != http.StatusUnauthorized {
+		t.Errorf("GET %s without the token: %d, want 401", bare.Redacted(), code)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Timeout: 20 * time.Second, Jar: jar}
+	page := func(u string) string {
+		t.Helper()
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d\n%s", resp.Request.URL.Path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	matrix := page(address)
+	cell := regexp.MustCompile(`(?s)data-model="iris-classifier" data-env="staging" data-version="([^"]*)".*?</td>`).FindStringSubmatch(matrix)
+	if cell == nil {
+		t.Fatalf("the matrix has no staging iris-classifier cell:\n%s", matrix)
+	}
+	sync := regexp.MustCompile(`data-sync="([^"]*)"`).FindStringSubmatch(cell[0])
+	link := regexp.MustCompile(`href="(/rollouts/[^"]+)"`).FindStringSubmatch(cell[0])
+	if sync == nil || link == nil {
+		t.Fatalf("staging iris-classifier's cell has no cluster view or no rollout link:\n%s", cell[0])
+	}
+	if cell[1] != "1.1.0" || sync[1] != "in-sync" {
+		t.Errorf("staging iris-classifier: version %s, %s; want 1.1.0, in-sync", cell[1], sync[1])
+	}
+	rollout := page(bare.Scheme + "://" + bare.Host + link[1])
+	for _, want := range []string{"shadow-agreement", "1.1.0"} {
+		if !strings.Contains(rollout, want) {
+			t.Errorf("the rollout page %s does not show %q", link[1], want)
+		}
 	}
 }
 

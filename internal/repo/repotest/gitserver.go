@@ -1,6 +1,7 @@
 package repotest
 
 import (
+	"net"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -39,16 +40,23 @@ type ServerTB interface {
 	Cleanup(f func())
 }
 
-// ServeGit serves the bare repositories in root until the test ends. Without git http-backend the test is skipped,
-// or fails where prerequisites are required (see package prereq).
+// ServeGit serves the bare repositories in root on a free loopback port until the test ends. Without git
+// http-backend the test is skipped, or fails where prerequisites are required (see package prereq).
 func ServeGit(tb ServerTB, root string, auth GitAuth) *GitServer {
+	tb.Helper()
+	return ServeGitAt(tb, "127.0.0.1:0", root, auth)
+}
+
+// ServeGitAt is ServeGit listening on addr (HOST:PORT; port 0 picks a free one): on an address beyond loopback,
+// Pods on a real node reach it.
+func ServeGitAt(tb ServerTB, addr, root string, auth GitAuth) *GitServer {
 	tb.Helper()
 	if _, err := os.Stat(GitHTTPBackend); err != nil {
 		prereq.Missing(tb, "no git http-backend: "+err.Error()+" (install git)")
 	}
 	backend := &cgi.Handler{Path: GitHTTPBackend, Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}}
 	s := &GitServer{auth: auth}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := s.Auth()
 		if u, p, ok := r.BasicAuth(); a.Username != "" && (!ok || u != a.Username || p != a.Password) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
@@ -61,6 +69,13 @@ func ServeGit(tb ServerTB, root string, auth GitAuth) *GitServer {
 		}
 		backend.ServeHTTP(w, r)
 	}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		tb.Fatal("git server on " + addr + ": " + err.Error())
+	}
+	_ = srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
 	tb.Cleanup(srv.Close)
 	s.URL = srv.URL
 	return s

@@ -99,6 +99,7 @@ func (s *box) start(ctx context.Context) error {
 		{"Git server on loopback with the model repository, its versions pushed to the registry", s.gitRepo},
 		{"Flux syncing the repository; the models' Pods Ready", s.flux},
 		{"Prometheus scraping every model server and router", s.scraped},
+		{"marina ui in the cluster (config/ui) on the real node", s.ui},
 		{"loopback endpoints of the models", s.endpoints},
 	}
 	for i, st := range steps {
