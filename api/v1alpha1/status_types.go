@@ -182,4 +182,25 @@ type AnalysisMetricStatus struct {
 	// Message is about the last measurement.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Measurements are the last measurements, oldest first: at most MaxMeasurements, the older ones only counted.
+	// +optional
+	// +kubebuilder:validation:MaxItems=10
+	Measurements []AnalysisMeasurement `json:"measurements,omitempty"`
+}
+
+// MaxMeasurements is how many of a metric's measurements its status keeps (Argo Rollouts keeps 10 too).
+const MaxMeasurements = 10
+
+// AnalysisMeasurement is one measurement of a metric.
+type AnalysisMeasurement struct {
+	// Phase is Successful, Failed, Inconclusive or Error.
+	Phase AnalysisPhase `json:"phase"`
+	// MeasuredAt is the query's evaluation time.
+	MeasuredAt metav1.MicroTime `json:"measuredAt"`
+	// Value is the query's result as the conditions saw it, e.g. [0.97]; empty when the query failed.
+	// +optional
+	Value string `json:"value,omitempty"`
+	// Message is the error, for a measurement in phase Error.
+	// +optional
+	Message string `json:"message,omitempty"`
 }

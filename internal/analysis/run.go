@@ -3,6 +3,8 @@ package analysis
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -114,6 +116,7 @@ func Step(t v1alpha1.AnalysisTemplate, s v1alpha1.AnalysisRunStatus, m Measureme
 		ms.Error++
 		ms.ConsecutiveErrors++
 	}
+	ms.Measurements = kept(ms.Measurements, m, at)
 	ms.Phase, ms.Message = assessMetric(spec, *ms, m.Message)
 	s.Successful, s.Failed, s.Error, s.Inconclusive = 0, 0, 0, 0
 	for _, d := range s.Metrics {
@@ -150,6 +153,26 @@ func Erroring(s v1alpha1.AnalysisRunStatus) bool {
 		}
 	}
 	return false
+}
+
+// maxMeasurementMessage bounds a kept measurement's message: an error from Prometheus can quote a whole query.
+const maxMeasurementMessage = 512
+
+// kept returns the metric's kept measurements with m at the end, the oldest dropped past MaxMeasurements; it does
+// not modify ms's array, which the caller's status may share.
+func kept(ms []v1alpha1.AnalysisMeasurement, m Measurement, at metav1.MicroTime) []v1alpha1.AnalysisMeasurement {
+	meas := v1alpha1.AnalysisMeasurement{Phase: m.Phase, MeasuredAt: at}
+	switch m.Phase {
+	case v1alpha1.AnalysisSuccessful, v1alpha1.AnalysisFailed, v1alpha1.AnalysisInconclusive:
+		meas.Value = formatValues(m.Result)
+	default:
+		meas.Phase, meas.Message = v1alpha1.AnalysisError, m.Message
+		if len(meas.Message) > maxMeasurementMessage {
+			meas.Message = strings.ToValidUTF8(meas.Message[:maxMeasurementMessage], "") + " …"
+		}
+	}
+	out := append(slices.Clip(ms), meas)
+	return out[max(0, len(out)-v1alpha1.MaxMeasurements):]
 }
 
 // synced returns a copy of s with a state for each of t's metrics, in t's order (a metric added to the template

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -132,6 +134,47 @@ func TestStepCountsEachPhaseAndLeavesItsInputAlone(t *testing.T) {
 	unknown := analysis.Step(tmpl, v1alpha1.AnalysisRunStatus{}, analysis.Measurement{Metric: "gone", Phase: S, At: t0})
 	if unknown.Phase != v1alpha1.AnalysisPending || unknown.Successful != 0 || len(unknown.Metrics) != 1 {
 		t.Errorf("a measurement of a metric the template lacks: %+v, want a Pending run with its metric not measured", unknown)
+	}
+}
+
+func TestStepKeepsTheLastMeasurementsOldestFirst(t *testing.T) {
+	t.Parallel()
+	tmpl := v1alpha1.AnalysisTemplate{Name: "t", Metrics: []v1alpha1.AnalysisMetric{
+		{Name: "m", Query: "q", Count: new(int32(20)), FailureLimit: new(int32(20)), InconclusiveLimit: new(int32(20)), ConsecutiveErrorLimit: new(int32(20))}}}
+	long := strings.Repeat("é", 400) // 800 bytes: cut at a rune boundary
+	var s v1alpha1.AnalysisRunStatus
+	for i := range 12 {
+		m := analysis.Measurement{Metric: "m", Phase: S, At: t0.Add(time.Duration(i) * time.Minute), Result: []float64{float64(i) / 10}}
+		if i == 11 {
+			m = analysis.Measurement{Metric: "m", Phase: E, At: m.At, Message: long}
+		}
+		s = analysis.Step(tmpl, s, m)
+	}
+	got := s.Metrics[0].Measurements
+	if len(got) != v1alpha1.MaxMeasurements {
+		t.Fatalf("%d measurements kept, want %d", len(got), v1alpha1.MaxMeasurements)
+	}
+	for i, m := range got[:9] {
+		want := v1alpha1.AnalysisMeasurement{Phase: S, MeasuredAt: metav1.NewMicroTime(t0.Add(time.Duration(i+2) * time.Minute).Truncate(time.Microsecond)),
+			Value: "[" + strconv.FormatFloat(float64(i+2)/10, 'g', -1, 64) + "]"}
+		if !m.MeasuredAt.Equal(&want.MeasuredAt) || m.Phase != want.Phase || m.Value != want.Value || m.Message != "" {
+			t.Errorf("measurement %d: %+v, want %+v", i, m, want)
+		}
+	}
+	last := got[9]
+	if last.Phase != E || last.Value != "" || !strings.HasSuffix(last.Message, " …") || len(last.Message) > 520 || !utf8.ValidString(last.Message) {
+		t.Errorf("the error: phase %s, value %q, message of %d bytes %q…; want Error, no value, its message cut at 512 bytes", last.Phase, last.Value, len(last.Message), last.Message[:20])
+	}
+
+	// Two steps from the same status do not see each other's measurement, though they share its array.
+	base := s
+	a := analysis.Step(tmpl, base, analysis.Measurement{Metric: "m", Phase: S, At: t0.Add(time.Hour), Result: []float64{1}})
+	b := analysis.Step(tmpl, base, analysis.Measurement{Metric: "m", Phase: F, At: t0.Add(time.Hour), Result: []float64{2}})
+	if va, vb := a.Metrics[0].Measurements[9].Value, b.Metrics[0].Measurements[9].Value; va != "[1]" || vb != "[2]" {
+		t.Errorf("two steps from one status recorded %s and %s, want [1] and [2]", va, vb)
+	}
+	if base.Metrics[0].Measurements[9].Phase != E {
+		t.Errorf("a step changed its input's measurements")
 	}
 }
 

@@ -62,6 +62,7 @@ func midRollout(t *testing.T) *status.Cluster {
 	}
 	started := metav1.NewTime(time.Now().Add(-4 * time.Minute).Truncate(time.Second))
 	measured := metav1.NewMicroTime(time.Now().Add(-30 * time.Second))
+	earlier := metav1.NewMicroTime(time.Now().Add(-90 * time.Second))
 	md := modelDeployment(rolloutNS, rolloutModel, "prod", "1.1.0")
 	md.Spec.Strategy = &v1alpha1.Strategy{Shadow: &v1alpha1.ShadowStrategy{Percent: 20, Duration: "10m",
 		Steps: []v1alpha1.CanaryStep{{SetWeight: new(int32(25))}, {Pause: &v1alpha1.PauseStep{Duration: "5m"}}, {SetWeight: new(int32(50))}}}}
@@ -72,8 +73,17 @@ func midRollout(t *testing.T) *status.Cluster {
 		AnalysisRuns: []v1alpha1.AnalysisRunStatus{{Name: "shadow-1", Template: "shadow", Phase: v1alpha1.AnalysisRunning,
 			Successful: 3, Inconclusive: 1, StartedAt: &started, Message: "shadow-agreement: 0.982 >= 0.95",
 			Metrics: []v1alpha1.AnalysisMetricStatus{
-				{Name: analysis.ShadowAgreement, Phase: v1alpha1.AnalysisRunning, Successful: 2, Inconclusive: 1, LastMeasuredAt: &measured, Message: "0.982 >= 0.95"},
-				{Name: analysis.ShadowErrorRate, Phase: v1alpha1.AnalysisRunning, Successful: 1, Error: 1, ConsecutiveErrors: 1, LastMeasuredAt: &measured, Message: "query timed out after 10s"},
+				{Name: analysis.ShadowAgreement, Phase: v1alpha1.AnalysisRunning, Successful: 2, Inconclusive: 1, LastMeasuredAt: &measured, Message: "0.982 >= 0.95",
+					Measurements: []v1alpha1.AnalysisMeasurement{
+						{Phase: v1alpha1.AnalysisInconclusive, MeasuredAt: earlier, Value: "[NaN]"},
+						{Phase: v1alpha1.AnalysisSuccessful, MeasuredAt: earlier, Value: "[0.97]"},
+						{Phase: v1alpha1.AnalysisSuccessful, MeasuredAt: measured, Value: "[0.982]"},
+					}},
+				{Name: analysis.ShadowErrorRate, Phase: v1alpha1.AnalysisRunning, Successful: 1, Error: 1, ConsecutiveErrors: 1, LastMeasuredAt: &measured, Message: "query timed out after 10s",
+					Measurements: []v1alpha1.AnalysisMeasurement{
+						{Phase: v1alpha1.AnalysisSuccessful, MeasuredAt: earlier, Value: "[0]"},
+						{Phase: v1alpha1.AnalysisError, MeasuredAt: measured, Message: "query timed out after 10s"},
+					}},
 			}}},
 		Conditions: []metav1.Condition{
 			{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Available", Message: "1.0.0 serves every request", LastTransitionTime: started},
@@ -164,6 +174,12 @@ func TestARolloutPageShowsTheModelDeploymentMidRollout(t *testing.T) {
 		"3 successful · 0 failed · 1 inconclusive · 0 error",
 		`<tr data-metric="shadow-error-rate"><th scope="row">shadow-error-rate</th><td><span class="phase phase-Running">Running</span></td><td>1</td><td>0</td><td>0</td><td>1 (1 in a row)</td>`,
 		"query timed out after 10s",
+		`<li class="phase-Inconclusive" data-phase="Inconclusive" title="Inconclusive at `,
+		`">[NaN]</li><li class="phase-Successful" data-phase="Successful" title="Successful at `,
+		`">[0.97]</li><li class="phase-Successful"`,
+		`">[0.982]</li></ol>`,
+		`">[0]</li><li class="phase-Error" data-phase="Error" title="Error at `,
+		`">query timed out after 10s</li></ol>`,
 		`<tr data-condition="Progressing" data-status="True"><th scope="row">Progressing</th><td class="status-True">True</td><td>Analyzing</td>`,
 		`data-reason="ShadowStarted"`, "mirroring 20% of requests to 1.1.0</td>", "marina-controller",
 		`id="no-prometheus"`,
