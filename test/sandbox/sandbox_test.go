@@ -258,7 +258,7 @@ func backOnGood(t *testing.T, kubeconfig string) {
 // uiInCluster checks marina ui as the sandbox runs it in the cluster (config/ui, on the real node, as its
 // ServiceAccount, reading the repository over Git with the marina-git Secret's credentials): without the token it
 // answers 401; with it, the matrix shows staging's iris-classifier at 1.1.0 from Git and in sync with the cluster,
-// and its rollout page shows the demo's shadow-agreement analysis.
+// (within a minute: it pulls every 10 s), and its rollout page shows the demo's shadow-agreement analysis.
 func uiInCluster(t *testing.T, address string) {
 	u, err := url.Parse(address)
 	if err != nil || !u.Query().Has("token") {
@@ -284,18 +284,27 @@ func uiInCluster(t *testing.T, address string) {
 		}
 		return string(b)
 	}
-	matrix := page(address)
-	cell := regexp.MustCompile(`(?s)data-model="iris-classifier" data-env="staging" data-version="([^"]*)".*?</td>`).FindStringSubmatch(matrix)
-	if cell == nil {
-		t.Fatalf("the matrix has no staging iris-classifier cell:\n%s", matrix)
-	}
-	sync := regexp.MustCompile(`data-sync="([^"]*)"`).FindStringSubmatch(cell[0])
-	link := regexp.MustCompile(`href="(/rollouts/[^"]+)"`).FindStringSubmatch(cell[0])
-	if sync == nil || link == nil {
-		t.Fatalf("staging iris-classifier's cell has no cluster view or no rollout link:\n%s", cell[0])
-	}
-	if cell[1] != "1.1.0" || sync[1] != "in-sync" {
-		t.Errorf("staging iris-classifier: version %s, %s; want 1.1.0, in-sync", cell[1], sync[1])
+	// marina ui pulls the repository every 10 s in the sandbox: the demo's last push (the revert) shows within that.
+	var cell, sync, link []string
+	deadline := time.Now().Add(time.Minute)
+	for {
+		matrix := page(address)
+		cell = regexp.MustCompile(`(?s)data-model="iris-classifier" data-env="staging" data-version="([^"]*)".*?</td>`).FindStringSubmatch(matrix)
+		if cell == nil {
+			t.Fatalf("the matrix has no staging iris-classifier cell:\n%s", matrix)
+		}
+		sync = regexp.MustCompile(`data-sync="([^"]*)"`).FindStringSubmatch(cell[0])
+		link = regexp.MustCompile(`href="(/rollouts/[^"]+)"`).FindStringSubmatch(cell[0])
+		if sync == nil || link == nil {
+			t.Fatalf("staging iris-classifier's cell has no cluster view or no rollout link:\n%s", cell[0])
+		}
+		if cell[1] == "1.1.0" && sync[1] == "in-sync" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("staging iris-classifier: version %s, %s for a minute; want 1.1.0, in-sync:\n%s", cell[1], sync[1], cell[0])
+		}
+		time.Sleep(2 * time.Second)
 	}
 	rollout := page(bare.Scheme + "://" + bare.Host + link[1])
 	for _, want := range []string{"shadow-agreement", "1.1.0"} {

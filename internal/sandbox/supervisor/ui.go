@@ -89,8 +89,8 @@ func (s *box) ui() {
 	s.state.UI = "http://" + relay(tb, s.c.Client, key) + "/?token=" + token
 }
 
-// pointUI sets the marina ui Deployment's image to marina's (by digest, from the registry) and its --git to url:
-// what a user's overlay patches.
+// pointUI sets the marina ui Deployment's image to marina's (by digest, from the registry), its --git to url (what
+// a user's overlay patches) and its --git-interval to 10s.
 func pointUI(tb *runner, d *unstructured.Unstructured, image, url string) {
 	var dep appsv1.Deployment
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(d.Object, &dep); err != nil {
@@ -103,6 +103,12 @@ func pointUI(tb *runner, d *unstructured.Unstructured, image, url string) {
 		tb.Fatalf("config/ui's marina ui has no empty --git= argument to set: %q", c.Args)
 	}
 	c.Args[i] = "--git=" + url
+	// Pull every 10 s, as Flux polls in the sandbox: a push shows within seconds, not a minute.
+	i = slices.IndexFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "--git-interval=") })
+	if i < 0 {
+		tb.Fatalf("config/ui's marina ui has no --git-interval argument to set: %q", c.Args)
+	}
+	c.Args[i] = "--git-interval=10s"
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&dep)
 	if err != nil {
 		tb.Fatal(err)
