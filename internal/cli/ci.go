@@ -14,6 +14,7 @@ import (
 
 	"github.com/marina-dev/marina/internal/check"
 	"github.com/marina-dev/marina/internal/ci"
+	"github.com/marina-dev/marina/internal/project"
 )
 
 // ciFormats are the stdout formats of marina ci.
@@ -44,7 +45,7 @@ func (o *ciOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.checks, "checks", ci.ChecksAuto, "run the model checks of the changed ONNX versions in ONNX Runtime, their measured metrics feeding the gates: auto (when ONNX Runtime is installed), on (a missing ONNX Runtime is an error) or off")
 	fs.IntVar(&o.runs, "runs", 50, "model checks: timed inferences for the latency percentiles")
 	fs.IntVar(&o.warmup, "warmup", 5, "model checks: untimed inferences before the timed ones")
-	fs.StringVar(&o.uiURL, "ui-url", "", "base URL of marina ui (e.g. http://127.0.0.1:8089): the Markdown summary links each model to its page there and to the matrix")
+	fs.StringVar(&o.uiURL, "ui-url", "", "base URL of marina ui (e.g. http://127.0.0.1:8089): the Markdown summary links each model to its page there and to the matrix (default marina.yaml's spec.ui.url)")
 	fs.StringVar(&o.builds, "builds", "", "also write the serving images to build to this file: one line per version, NAME@VERSION<TAB>ARTIFACT")
 }
 
@@ -91,6 +92,10 @@ func (o *ciOptions) Run(ctx context.Context) error {
 	}
 	tool := marinaTool()
 	md := ci.MarkdownOptions{UIURL: o.uiURL}
+	if p, err := project.Load(r); md.UIURL == "" && err == nil && p.Spec.UI != nil {
+		// A URL the schema refuses is one of validate's findings, in the summary.
+		md.UIURL, _ = ci.ParseUIURL(p.Spec.UI.URL)
+	}
 	files := []struct {
 		name, flag string
 		write      func(*bytes.Buffer) error

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -69,6 +70,24 @@ func TestCIFailsAVersionBelowTheAccuracyGateAndTheMarkdownSaysWhy(t *testing.T) 
 	for _, s := range []string{out, string(b)} {
 		if !strings.Contains(s, "| [`iris-classifier`](http://127.0.0.1:8089/models/iris-classifier) | `staging` |") || !strings.Contains(s, "[marina ui](http://127.0.0.1:8089/)") {
 			t.Errorf("--ui-url: the markdown does not link the model to marina ui:\n%s", s)
+		}
+	}
+	// marina.yaml's spec.ui.url does the same without the flag; a URL the schema refuses is a finding.
+	for _, tc := range []struct{ url, want string }{
+		{"https://marina.example.com/", "| [`iris-classifier`](https://marina.example.com/models/iris-classifier) | `staging` |"},
+		{"marina.example.com", "spec.ui.url"},
+	} {
+		withUI := filepath.Join(t.TempDir(), "repo")
+		if out, err := exec.Command("git", "clone", "-q", dir, withUI).CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		citest.Edit(t, withUI, "marina.yaml", func(s string) string {
+			return strings.Replace(s, "\nspec:\n", "\nspec:\n  ui:\n    url: "+tc.url+"\n", 1)
+		})
+		citest.Commit(t, withUI, "marina ui's URL")
+		_, out, _ = marina(t, "--repo", withUI, "ci", "--base", "origin/main", "-o", "markdown")
+		if !strings.Contains(out, tc.want) {
+			t.Errorf("spec.ui.url %s: the markdown lacks %q:\n%s", tc.url, tc.want, out)
 		}
 	}
 }

@@ -44,6 +44,14 @@ type ProjectSpec struct {
 	Gates *Gates `json:"gates,omitempty"`
 	// Signing names the keys model signatures are verified with.
 	Signing *Signing `json:"signing,omitempty"`
+	// UI is where the repository's marina ui is served.
+	UI *UI `json:"ui,omitempty"`
+}
+
+// UI locates the repository's marina ui.
+type UI struct {
+	// URL is marina ui's base URL, e.g. https://marina.example.com.
+	URL string `json:"url"`
 }
 
 // Signing is who may sign the models the repository deploys.
