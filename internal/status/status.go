@@ -77,6 +77,37 @@ type Row struct {
 // model then by the order of marina.yaml's environments. A model that is registered but deployed nowhere has one
 // row without an environment (unless the filter names an environment or a namespace).
 func Read(r *repo.Repo, f Filter) ([]Row, error) {
+	models, err := read(r, f)
+	if err != nil {
+		return nil, err
+	}
+	rows := []Row{}
+	for _, m := range models {
+		rows = append(rows, m.Rows...)
+	}
+	return rows, nil
+}
+
+// Model is one model's rows with what they were read from.
+type Model struct {
+	Rows []Row
+	// Versions are its registered versions, oldest first; none when models/ has none.
+	Versions []model.Version
+	// History is the history of its model.yaml, newest first.
+	History []release.Change
+}
+
+// ReadModel is Read of one model (Filter{Model: name}), handing back its registered versions and its history.
+func ReadModel(r *repo.Repo, name string) (Model, error) {
+	models, err := read(r, Filter{Model: name})
+	if err != nil {
+		return Model{}, err
+	}
+	return models[0], nil
+}
+
+// read is Read by model, in the order of their names, each with its versions and history.
+func read(r *repo.Repo, f Filter) ([]Model, error) {
 	proj, err := project.Load(r)
 	if err != nil {
 		return nil, err
@@ -120,21 +151,15 @@ func Read(r *repo.Repo, f Filter) ([]Row, error) {
 		}
 		names = []string{f.Model}
 	}
-	var deployed []string
-	for _, name := range names {
-		if slices.Contains(apps, name) {
-			deployed = append(deployed, name)
-		}
-	}
 	// The history is one walk of the log, beside the models' files read in parallel as render reads them.
 	var histories map[string][]release.Change
 	var historyErr error
-	perModel := make([][]Row, len(names))
+	models := make([]Model, len(names))
 	errs := make([]error, len(names))
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	g.Go(func() error {
-		histories, historyErr = release.Histories(r, deployed)
+		histories, historyErr = release.Histories(r, names)
 		if historyErr != nil {
 			historyErr = fmt.Errorf("%s: reading their history: %w", project.ApplicationPath("*"), historyErr)
 		}
@@ -142,35 +167,34 @@ func Read(r *repo.Repo, f Filter) ([]Row, error) {
 	})
 	for i, name := range names {
 		g.Go(func() error {
-			perModel[i], errs[i] = readModel(r, reg, proj, name, slices.Contains(apps, name), envs, f)
+			models[i].Rows, models[i].Versions, errs[i] = readModel(r, reg, proj, name, slices.Contains(apps, name), envs, f)
 			return errs[i]
 		})
 	}
 	if g.Wait() != nil {
 		return nil, cmp.Or(append(errs, historyErr)...) // the first in names' order, not in time: one input, one message
 	}
-	rows := []Row{}
-	for _, modelRows := range perModel {
-		for _, row := range modelRows {
-			changes := histories[row.Model]
-			for i := range changes {
-				if changes[i].Environment == row.Environment {
-					row.LastChange = &changes[i]
+	for i := range models {
+		m := &models[i]
+		m.History = histories[names[i]]
+		for j := range m.Rows {
+			for k := range m.History {
+				if m.History[k].Environment == m.Rows[j].Environment {
+					m.Rows[j].LastChange = &m.History[k]
 					break
 				}
 			}
-			rows = append(rows, row)
 		}
 	}
-	return rows, nil
+	return models, nil
 }
 
 // readModel is one row per environment the model deploys to, without its last change, or one row without an
-// environment for a model that is registered but deployed nowhere.
-func readModel(r *repo.Repo, reg *registry.Registry, proj *project.Project, name string, deployed bool, envs map[string]bool, f Filter) ([]Row, error) {
+// environment for a model that is registered but deployed nowhere; and the model's registered versions.
+func readModel(r *repo.Repo, reg *registry.Registry, proj *project.Project, name string, deployed bool, envs map[string]bool, f Filter) ([]Row, []model.Version, error) {
 	versions, err := reg.List(name)
 	if err != nil && !errors.Is(err, registry.ErrNotFound) {
-		return nil, err
+		return nil, nil, err
 	}
 	blocked := []string{}
 	states := map[string]string{}
@@ -182,13 +206,13 @@ func readModel(r *repo.Repo, reg *registry.Registry, proj *project.Project, name
 	}
 	if !deployed {
 		if f.Environment != "" || f.Namespace != "" {
-			return nil, nil
+			return nil, versions, nil
 		}
-		return []Row{{Model: name, Blocked: blocked}}, nil
+		return []Row{{Model: name, Blocked: blocked}}, versions, nil
 	}
 	app, _, err := project.LoadApplication(r, name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var rows []Row
 	for _, env := range proj.Spec.Environments {
@@ -208,7 +232,7 @@ func readModel(r *repo.Repo, reg *registry.Registry, proj *project.Project, name
 		}
 		rows = append(rows, row)
 	}
-	return rows, nil
+	return rows, versions, nil
 }
 
 // gates checks row's version against marina.yaml's gates, a regression measured from the version of the last

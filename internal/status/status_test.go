@@ -2,8 +2,13 @@ package status
 
 import (
 	"errors"
+	"os"
+	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/marina-dev/marina/internal/registry"
+	"github.com/marina-dev/marina/internal/release"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 )
 
@@ -88,4 +93,54 @@ func TestReadGivesEveryModelInEveryEnvironmentItDeploysTo(t *testing.T) {
 			t.Errorf("row %d = %q, want %q", i, got[i], want[i])
 		}
 	}
+}
+
+func TestReadModelHandsBackItsVersionsAndHistory(t *testing.T) {
+	t.Parallel()
+	dir := repotest.Example(t, map[string]string{"applications/unregistered/model.yaml": unregisteredApp(t)})
+	r := repotest.Open(t, dir)
+	m, err := ReadModel(r, "iris-classifier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := Read(r, Filter{Model: "iris-classifier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(m.Rows, rows) {
+		t.Errorf("ReadModel's rows %+v, Read's %+v", m.Rows, rows)
+	}
+	versions, err := (&registry.Registry{Repo: r}).List("iris-classifier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	history, err := release.History(r, "iris-classifier", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(m.Versions, versions) || !reflect.DeepEqual(m.History, history) || len(m.History) == 0 {
+		t.Errorf("ReadModel's versions %+v and history %+v; want the registry's %+v and release.History's %+v", m.Versions, m.History, versions, history)
+	}
+
+	// A model deployed but not registered has its rows and history, and no versions.
+	u, err := ReadModel(r, "unregistered")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Rows) == 0 || u.Rows[0].State != Unregistered || len(u.Versions) != 0 || len(u.History) == 0 {
+		t.Errorf("an unregistered model: %+v", u)
+	}
+	if _, err := ReadModel(r, "nothing"); !errors.As(err, new(*UnknownModelError)) {
+		t.Errorf("an unknown model: %v, want an UnknownModelError", err)
+	}
+}
+
+// unregisteredApp is the example's iris-classifier model.yaml for a model named unregistered, which models/ lacks.
+func unregisteredApp(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../examples/ml-platform/applications/iris-classifier/model.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.ReplaceAll(string(b), "iris-classifier", "unregistered")
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/marina-dev/marina/internal/gate"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
-	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/release"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/internal/status"
@@ -158,22 +157,14 @@ func (d *dashboard) model(w http.ResponseWriter, req *http.Request) {
 		if err != nil {
 			return err
 		}
-		rows, err := status.Read(r, status.Filter{Model: name})
+		m, err := status.ReadModel(r, name)
 		if err != nil {
 			return err
 		}
-		versions, err := (&registry.Registry{Repo: r}).List(name)
-		if err != nil {
-			return err
-		}
-		changes, err := release.History(r, name, "")
-		if err != nil {
-			return fmt.Errorf("%s: reading its history: %w", project.ApplicationPath(name), err)
-		}
-		v = modelView{layout: pageLayout(r, proj, name, d.opts.Now()), Name: name, Rows: rows}
-		v.Cluster, v.ClusterError = d.readCluster(req, rows)
-		v.Versions = versionViews(versions, rows)
-		v.History = timelines(changes, rows, proj.EnvironmentNames())
+		v = modelView{layout: pageLayout(r, proj, name, d.opts.Now()), Name: name, Rows: m.Rows}
+		v.Cluster, v.ClusterError = d.readCluster(req, m.Rows)
+		v.Versions = versionViews(m.Versions, m.Rows)
+		v.History = timelines(m.History, m.Rows, proj.EnvironmentNames())
 		return nil
 	})
 	var unknown *status.UnknownModelError

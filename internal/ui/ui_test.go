@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -196,6 +198,17 @@ func TestAModelPageShowsItsVersionsAndEachEnvironmentsHistory(t *testing.T) {
 	orphan := request(t, "GET", serve(t, ui.Options{Repo: dir})+"/models/orphan")
 	if orphan.code != http.StatusOK || !strings.Contains(orphan.body, "No environment deploys orphan") || !strings.Contains(orphan.body, `<tr id="v1.0.0"`) {
 		t.Errorf("a model registered only: %d\n%s", orphan.code, orphan.body)
+	}
+
+	app, err := os.ReadFile(filepath.Join(dir, "applications", "iris-classifier", "model.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deployedOnly := repotest.Example(t, map[string]string{"applications/unregistered/model.yaml": strings.ReplaceAll(string(app), "iris-classifier", "unregistered")})
+	unregistered := request(t, "GET", serve(t, ui.Options{Repo: deployedOnly})+"/models/unregistered")
+	if unregistered.code != http.StatusOK || !strings.Contains(unregistered.body, "No version of unregistered is registered") ||
+		!strings.Contains(unregistered.body, `<div class="timeline" data-env="prod">`) {
+		t.Errorf("a model deployed but not registered: %d\n%s", unregistered.code, unregistered.body)
 	}
 }
 
