@@ -56,13 +56,18 @@ type Workload struct {
 	Replicas      *int32 `json:"replicas,omitempty"`
 	ReadyReplicas *int32 `json:"readyReplicas,omitempty"`
 	Message       string `json:"message,omitempty"`
+	// Router is set on marina router's Deployment (backend marina with a router), which runs no version itself.
+	Router bool `json:"router,omitempty"`
 }
 
 // String is how marina status shows a workload: "1.0.0 2/2" for a Deployment (its version, ready and wanted
-// replicas), "ModelDeployment 1.1.0 ready" for a resource, the message for a kind that could not be read.
+// replicas; "router 2/2" for marina router's), "ModelDeployment 1.1.0 ready" for a resource, the message for a kind that could not be read.
 func (w Workload) String() string {
 	version := w.Version
-	if version == "" {
+	switch {
+	case w.Router:
+		version = "router"
+	case version == "":
 		version = "-"
 	}
 	switch {
@@ -147,7 +152,8 @@ func deploymentWorkload(d *appsv1.Deployment) Workload {
 		want = *d.Spec.Replicas
 	}
 	ready := d.Status.ReadyReplicas
-	w := Workload{Kind: "Deployment", Name: d.Name, Version: d.Labels[v1alpha1.LabelVersion], Replicas: &want, ReadyReplicas: &ready}
+	w := Workload{Kind: "Deployment", Name: d.Name, Version: d.Labels[v1alpha1.LabelVersion], Replicas: &want, ReadyReplicas: &ready,
+		Router: d.Labels[v1alpha1.LabelRouter] != ""}
 	switch {
 	case d.Status.ObservedGeneration < d.Generation:
 		w.Message = "the Deployment controller has not seen the latest spec yet"
@@ -195,7 +201,7 @@ func syncState(version string, ws []Workload) string {
 		runs = true
 		if w.Version == version {
 			found = true
-		} else if w.Kind == "Deployment" {
+		} else if w.Kind == "Deployment" && !w.Router {
 			others = true
 		}
 		if !w.Ready {

@@ -2,11 +2,16 @@ package status
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/release"
 	"github.com/marina-dev/marina/internal/repo/repotest"
@@ -16,6 +21,20 @@ func TestSyncStateComparesWhatRunsWithGitsVersion(t *testing.T) {
 	t.Parallel()
 	deployment := func(version string, ready bool) Workload {
 		return Workload{Kind: "Deployment", Name: "iris-" + version, Version: version, Ready: ready}
+	}
+	// router is marina router's Deployment as deploymentWorkload reads it: no version label.
+	router := func(ready bool) Workload {
+		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "iris-router", Generation: 1,
+			Labels: map[string]string{v1alpha1.LabelModel: "iris", v1alpha1.LabelRouter: "iris"}}}
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1}
+		if !ready {
+			d.Status.AvailableReplicas, d.Status.ReadyReplicas = 0, 0
+		}
+		w := deploymentWorkload(d)
+		if want := fmt.Sprintf("router %d/1", d.Status.ReadyReplicas); w.String() != want || !w.Router || w.Ready != ready {
+			t.Errorf("marina router's Deployment reads as %q (router %v, ready %v), want %q", w, w.Router, w.Ready, want)
+		}
+		return w
 	}
 	for _, tc := range []struct {
 		name string
@@ -31,6 +50,8 @@ func TestSyncStateComparesWhatRunsWithGitsVersion(t *testing.T) {
 		{"a ready resource of Git's version", []Workload{{Kind: "ModelDeployment", Name: "iris", Version: "1.1.0", Ready: true}}, InSync},
 		{"only a ready resource of another version", []Workload{{Kind: "ModelDeployment", Name: "iris", Version: "1.0.0", Ready: true}}, OutOfSync},
 		{"only an InferenceService of another version, not ready", []Workload{{Kind: "InferenceService", Name: "iris", Version: "1.0.0"}}, OutOfSync},
+		{"Git's version behind marina router", []Workload{{Kind: "ModelDeployment", Name: "iris", Version: "1.1.0", Ready: true}, deployment("1.1.0", true), router(true)}, InSync},
+		{"Git's version behind marina router, not ready yet", []Workload{{Kind: "ModelDeployment", Name: "iris", Version: "1.1.0", Ready: true}, deployment("1.1.0", true), router(false)}, Progressing},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
