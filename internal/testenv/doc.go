@@ -3,9 +3,13 @@
 // get ReplicaSets and Pods that are scheduled onto fake nodes (CPU or GPU) and become Ready without containers.
 // StartRegistry runs a real OCI registry (CNCF distribution, from hack/registry.sh) on loopback, with basic auth
 // and TLS on request. StartRealNode adds a node where containers really run (kubelet, kube-proxy, containerd, runc,
-// the CNI bridge), with metrics-server and CoreDNS as Pods on request (hack/addons.sh).
+// the CNI bridge), with metrics-server and CoreDNS as Pods on request (hack/addons.sh). StartGitea runs a real
+// forge (Gitea from hack/gitea.sh) on loopback, with an admin and a bot account and a token for each.
 //
 // The binaries come from hack/controlplane.sh, which builds them from Go modules into a versioned cache and prints
 // the directory; tests read it from KUBEBUILDER_ASSETS or the script's default path. Everything a test starts is
 // stopped in its Cleanup, also when the test fails.
+//
+// The package's own tests are of two tiers: those of make test, and, with the e2e tag (make e2e), those of the
+// end-to-end tier's assets (Gitea's). A test file builds in one tier only.
 package testenv
