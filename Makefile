@@ -51,7 +51,7 @@ test: ## unit and envtest tests (race detector on); builds the control plane (~1
 	CGO_ENABLED=0 go test -count=1 ./internal/inference/
 
 E2E_LOG ?= /tmp/marina-e2e.log
-e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and a push race on marina itself; real Flux and Argo CD syncing a marina repo (builds them once, ~20 min); make image twice, its images run under runc; a real node (kubelet, containerd, runc, CNI) runs Pods; the closed loop (router, shadow analysis, abort written to Git, Flux applies it) on it; marina sandbox up, status, demo and down
+e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and a push race on marina itself; real Flux and Argo CD syncing a marina repo (builds them once, ~20 min); a real Gitea takes a push, a pull request, a commit status and a review (builds it once, ~8 min); make image twice, its images run under runc; a real node (kubelet, containerd, runc, CNI) runs Pods; the closed loop (router, shadow analysis, abort written to Git, Flux applies it) on it; marina sandbox up, status, demo and down
 	bash hack/prometheus.sh >/dev/null
 	bash hack/runc.sh >/dev/null
 	bash hack/onnxruntime.sh >/dev/null
@@ -60,7 +60,8 @@ e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and
 	MARINA_ARGOCD_ASSETS="$$(bash hack/argocd.sh | tail -n 1)" \
 	MARINA_NODE_ASSETS="$$(bash hack/node.sh | tail -n 1)" \
 	MARINA_ADDON_ASSETS="$$(bash hack/addons.sh | tail -n 1)" \
-	go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ ./test/crash/ ./test/image/ ./test/node/ ./test/sandbox/ 2>&1 | tee $(E2E_LOG) | \
+	MARINA_GITEA_ASSETS="$$(bash hack/gitea.sh | tail -n 1)" \
+	go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ ./test/crash/ ./test/image/ ./test/node/ ./test/sandbox/ ./internal/testenv/ 2>&1 | tee $(E2E_LOG) | \
 	  grep -E '^(=== RUN|---|ok|FAIL|PASS|panic)|^ +--- FAIL|^ +[A-Za-z0-9_]+\.go:[0-9]+: '; status=$${PIPESTATUS[0]}; \
 	if [ $$status -ne 0 ]; then echo "== the failed tests' whole output (all of it: $(E2E_LOG))"; \
 	  awk '/^=== RUN   [^\/]+$$/ { buf = "" } { buf = buf $$0 "\n" } /^--- FAIL: / { printf "%s", buf; buf = "" }' $(E2E_LOG); fi; \
@@ -69,7 +70,7 @@ e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and
 lint: ## gofmt, go vet, staticcheck, package layering (hack/layering.sh)
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
-	go vet -tags bench,e2e,failpoints ./bench/... ./test/... ./internal/repo/
+	go vet -tags bench,e2e,failpoints ./bench/... ./test/... ./internal/repo/ ./internal/testenv/
 	go run $(STATICCHECK) ./...
 	bash hack/layering.sh
 

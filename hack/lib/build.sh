@@ -1,5 +1,5 @@
 # hack/lib/build.sh — sourced by the hack/ scripts that build third-party binaries from Go modules into a versioned
-# cache (controlplane.sh, flux.sh, argocd.sh).
+# cache (controlplane.sh, flux.sh, argocd.sh, gitea.sh).
 #
 # build_setup NAME VERSION: sets cache (${MARINA_CACHE:-~/.cache/marina}/NAME), out (cache/VERSION: the binaries)
 # and dir (cache/build/VERSION: throwaway build modules, never the repository), checks for go, exports the settings
