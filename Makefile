@@ -61,7 +61,7 @@ e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and
 	MARINA_NODE_ASSETS="$$(bash hack/node.sh | tail -n 1)" \
 	MARINA_ADDON_ASSETS="$$(bash hack/addons.sh | tail -n 1)" \
 	MARINA_GITEA_ASSETS="$$(bash hack/gitea.sh | tail -n 1)" \
-	go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ ./test/crash/ ./test/image/ ./test/node/ ./test/sandbox/ ./internal/testenv/ 2>&1 | tee $(E2E_LOG) | \
+	go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/ ./test/crash/ ./test/image/ ./test/node/ ./test/sandbox/ 2>&1 | tee $(E2E_LOG) | \
 	  grep -E '^(=== RUN|---|ok|FAIL|PASS|panic)|^ +--- FAIL|^ +[A-Za-z0-9_]+\.go:[0-9]+: '; status=$${PIPESTATUS[0]}; \
 	if [ $$status -ne 0 ]; then echo "== the failed tests' whole output (all of it: $(E2E_LOG))"; \
 	  awk '/^=== RUN   [^\/]+$$/ { buf = "" } { buf = buf $$0 "\n" } /^--- FAIL: / { printf "%s", buf; buf = "" }' $(E2E_LOG); fi; \
@@ -70,7 +70,7 @@ e2e: ## end-to-end tier: marina controller killed and restarted; kill sweeps and
 lint: ## gofmt, go vet, staticcheck, package layering (hack/layering.sh)
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
-	go vet -tags bench,e2e,failpoints ./bench/... ./test/... ./internal/repo/ ./internal/testenv/
+	go vet -tags bench,e2e,failpoints ./bench/... ./test/... ./internal/repo/
 	go run $(STATICCHECK) ./...
 	bash hack/layering.sh
 

@@ -9,7 +9,4 @@
 // The binaries come from hack/controlplane.sh, which builds them from Go modules into a versioned cache and prints
 // the directory; tests read it from KUBEBUILDER_ASSETS or the script's default path. Everything a test starts is
 // stopped in its Cleanup, also when the test fails.
-//
-// The package's own tests are of two tiers: those of make test, and, with the e2e tag (make e2e), those of the
-// end-to-end tier's assets (Gitea's). A test file builds in one tier only.
 package testenv

@@ -1,6 +1,6 @@
 //go:build e2e
 
-package testenv_test
+package e2e
 
 import (
 	"bytes"
@@ -18,10 +18,10 @@ import (
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
-// TestGitea shows StartGitea runs a real forge: the bot creates a repository through the API, pushes to it with
+// TestGiteaTakesAPushAPullRequestACommitStatusAndAReview shows StartGitea runs a real forge: the bot creates a repository through the API, pushes to it with
 // the git CLI over HTTP, opens a pull request from a branch and posts a commit status on its head, which reads
 // back; the admin approves the pull request.
-func TestGitea(t *testing.T) {
+func TestGiteaTakesAPushAPullRequestACommitStatusAndAReview(t *testing.T) {
 	g := testenv.StartGitea(t)
 	var version struct{ Version string }
 	giteaAPI(t, g.URL, "", http.MethodGet, "/version", nil, http.StatusOK, &version)
