@@ -111,7 +111,7 @@ func (d *dashboard) matrix(w http.ResponseWriter, req *http.Request) {
 		d.fail(w, req, http.StatusInternalServerError, "The repository could not be read", err.Error())
 		return
 	}
-	d.render(w, req, http.StatusOK, matrixTemplate, v)
+	d.render(w, req, http.StatusOK, matrixTemplate(), v)
 }
 
 // readCluster adds what the cluster runs to rows, when the dashboard has a cluster; a cluster that cannot be read
@@ -174,7 +174,7 @@ func (d *dashboard) model(w http.ResponseWriter, req *http.Request) {
 	case err != nil:
 		d.fail(w, req, http.StatusInternalServerError, "The repository could not be read", err.Error())
 	default:
-		d.render(w, req, http.StatusOK, modelTemplate, v)
+		d.render(w, req, http.StatusOK, modelTemplate(), v)
 	}
 }
 

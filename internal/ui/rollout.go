@@ -50,7 +50,7 @@ func (d *dashboard) rollout(w http.ResponseWriter, req *http.Request) {
 		Namespace: ns, Name: name, Rollout: r, Step: step(r.Deployment),
 	}
 	v.Shadow = d.shadow(req.Context(), r.Deployment, q, now)
-	d.render(w, req, http.StatusOK, rolloutTemplate, v)
+	d.render(w, req, http.StatusOK, rolloutTemplate(), v)
 }
 
 // step says which step of its strategy md's rollout is at, as status.currentStepIndex counts them.
