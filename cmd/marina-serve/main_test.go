@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -35,14 +34,7 @@ func TestMarinaServeServesAModelInONNXRuntime(t *testing.T) {
 		t.Fatalf("go build ./cmd/marina-serve: %v\n%s", err, out)
 	}
 	l := onnxtest.Iris()
-	b, err := l.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, "iris.onnx")
-	if err := os.WriteFile(file, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := inferencetest.Write(t, l.Bytes)
 
 	cmd := exec.Command(bin, "serve", "--model", file, "--name", "iris", "--addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "ONNXRUNTIME_LIB="+lib)
@@ -82,11 +74,8 @@ func TestMarinaServeServesAModelInONNXRuntime(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK || len(got.Outputs) != 1 {
 		t.Fatalf("infer: status %d, %+v, %v", resp.StatusCode, got, err)
 	}
-	want := l.Predict(x)
-	for i := range want {
-		if len(got.Outputs[0].Data) != len(want) || math.Abs(float64(got.Outputs[0].Data[i]-want[i])) > 1e-6 {
-			t.Fatalf("probabilities %v, want %v", got.Outputs[0].Data, want)
-		}
+	if want := l.Predict(x); !inferencetest.Same(got.Outputs[0].Data, want) {
+		t.Fatalf("probabilities %v, want %v", got.Outputs[0].Data, want)
 	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {

@@ -50,16 +50,8 @@ func answeredBy(t *testing.T, base string) string {
 // thresholdModel writes a one-feature, two-class ONNX classifier that picks class 1 when x > threshold.
 func thresholdModel(t *testing.T, threshold float32) string {
 	t.Helper()
-	b, err := onnxtest.Linear{Input: "input", Output: "probabilities", InputShape: []int64{1},
-		Weights: []float32{-1, 1}, Bias: []float32{threshold, -threshold}}.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := filepath.Join(t.TempDir(), "model.onnx")
-	if err := os.WriteFile(f, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return inferencetest.Write(t, onnxtest.Linear{Input: "input", Output: "probabilities", InputShape: []int64{1},
+		Weights: []float32{-1, 1}, Bias: []float32{threshold, -threshold}}.Bytes)
 }
 
 func TestRouterInFrontOfMarinaServeMeasuresTheShadowsAgreement(t *testing.T) {

@@ -127,8 +127,7 @@ func serveRepo(t *testing.T, tamper bool) string {
 
 func TestServeAFileAnswersWithTheModelsExactOutputs(t *testing.T) {
 	inferencetest.Lib(t)
-	l := onnxtest.Linear{Input: "input", Output: "probabilities", InputShape: []int64{4},
-		Weights: []float32{1, 0, -1, 0.5, 0.5, 0.5, -1, 0, 1, 0.25, -0.25, 0}, Bias: []float32{0.1, 0.2, 0.3}}
+	l := onnxtest.Iris()
 	b, err := l.Bytes()
 	if err != nil {
 		t.Fatal(err)

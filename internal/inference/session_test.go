@@ -29,18 +29,6 @@ func load(t *testing.T, l onnxtest.Linear) *inference.Session {
 	return s
 }
 
-func assertClose(t *testing.T, got, want []float32) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("got %d values %v, want %d %v", len(got), got, len(want), want)
-	}
-	for i := range got {
-		if math.Abs(float64(got[i]-want[i])) > 1e-6 {
-			t.Fatalf("value %d = %v, want %v (all: %v vs %v)", i, got[i], want[i], got, want)
-		}
-	}
-}
-
 func TestInitReportsTheLoadedVersion(t *testing.T) {
 	inferencetest.Lib(t)
 	if got := inference.Version(); got != inference.RuntimeVersion {
@@ -73,7 +61,7 @@ func TestRunMatchesThePureGoReferenceForABatchOfTwo(t *testing.T) {
 	if len(out) != 1 || out[0].Name != "probabilities" || out[0].DType != "float32" || !equal(out[0].Shape, []int64{2, 3}) {
 		t.Fatalf("output = %+v", out)
 	}
-	assertClose(t, out[0].Float32, append(l.Predict(x[0]), l.Predict(x[1])...))
+	inferencetest.AssertClose(t, out[0].Float32, append(l.Predict(x[0]), l.Predict(x[1])...))
 }
 
 func TestRunIsSafeFromManyGoroutines(t *testing.T) {
@@ -89,12 +77,9 @@ func TestRunIsSafeFromManyGoroutines(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				want := l.Predict(x)
-				for j := range want {
-					if math.Abs(float64(out[0].Float32[j]-want[j])) > 1e-6 {
-						t.Errorf("goroutine %d run %d: %v, want %v", g, i, out[0].Float32, want)
-						return
-					}
+				if want := l.Predict(x); !inferencetest.Same(out[0].Float32, want) {
+					t.Errorf("goroutine %d run %d: %v, want %v", g, i, out[0].Float32, want)
+					return
 				}
 			}
 		})

@@ -5,12 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -26,16 +23,7 @@ var examples = [][]float32{{5.1, 3.5, 1.4, 0.2}, {6.7, 3.0, 5.2, 2.3}}
 
 func session(t *testing.T) *inference.Session {
 	t.Helper()
-	inferencetest.Lib(t)
-	b, err := onnxtest.Iris().Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "iris.onnx")
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err := inference.Load(path)
+	s, err := inference.Load(inferencetest.Write(t, onnxtest.Iris().Bytes))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,18 +85,6 @@ func floats(t *testing.T, v any) []float32 {
 		out = append(out, float32(f))
 	}
 	return out
-}
-
-func assertClose(t *testing.T, got, want []float32) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	for i := range got {
-		if math.Abs(float64(got[i]-want[i])) > 1e-6 {
-			t.Fatalf("value %d = %v, want %v (got %v, want %v)", i, got[i], want[i], got, want)
-		}
-	}
 }
 
 func expected() []float32 {
@@ -178,7 +154,7 @@ func TestInferReturnsTheModelsExactOutputs(t *testing.T) {
 			if o["name"] != "probabilities" || o["datatype"] != "FP32" || fmt.Sprint(o["shape"]) != "[2 3]" {
 				t.Fatalf("output = %v", o)
 			}
-			assertClose(t, floats(t, o["data"]), expected())
+			inferencetest.AssertClose(t, floats(t, o["data"]), expected())
 		})
 	}
 	if _, resp := do(t, "POST", ts.URL+"/v2/models/iris/versions/1.0.0/infer", flat); resp["id"] != "r1" {
@@ -196,7 +172,7 @@ func TestKServeV1PredictReturnsOnePredictionPerInstance(t *testing.T) {
 	if len(preds) != 2 || len(preds[0].([]any)) != 3 {
 		t.Fatalf("predictions = %v", preds)
 	}
-	assertClose(t, floats(t, preds), expected())
+	inferencetest.AssertClose(t, floats(t, preds), expected())
 	if code, _ := do(t, "POST", ts.URL+"/v1/models/other:predict", `{"instances":[[1,2,3,4]]}`); code != 404 {
 		t.Fatalf("unknown model = %d, want 404", code)
 	}
@@ -255,7 +231,7 @@ func TestBadRequestsGetAClearErrorAndTheServerKeepsServing(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("after the bad requests: status %d %v", code, resp)
 	}
-	assertClose(t, floats(t, resp["outputs"].([]any)[0].(map[string]any)["data"]), expected())
+	inferencetest.AssertClose(t, floats(t, resp["outputs"].([]any)[0].(map[string]any)["data"]), expected())
 }
 
 // blocking is a model whose runs wait until release is closed.

@@ -91,3 +91,11 @@ func Same(a, b []float32) bool {
 	}
 	return true
 }
+
+// AssertClose fails the test unless got and want are the Same answer.
+func AssertClose(t testing.TB, got, want []float32) {
+	t.Helper()
+	if !Same(got, want) {
+		t.Fatalf("got %v, want %v (each within 1e-6)", got, want)
+	}
+}
