@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -33,7 +34,7 @@ func RememberCredential(user, secret string) {
 	secrets.Lock()
 	defer secrets.Unlock()
 	for _, f := range forms {
-		if len(f) >= 4 && !contains(secrets.forms, f) {
+		if len(f) >= 4 && !slices.Contains(secrets.forms, f) {
 			secrets.forms = append(secrets.forms, f)
 		}
 	}
@@ -43,15 +44,6 @@ func RememberCredential(user, secret string) {
 			secrets.forms[j], secrets.forms[j-1] = secrets.forms[j-1], secrets.forms[j]
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Redact removes Git credentials from msg: MARINA_GIT_TOKEN and every credential Push used, raw,

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -355,7 +356,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := inferResponse{ModelName: s.opts.Name, ModelVersion: s.opts.Version, ID: req.ID, Outputs: []responseOutput{}}
 	for _, t := range out {
-		if len(req.Outputs) > 0 && !contains(req.Outputs, t.Name) {
+		if len(req.Outputs) > 0 && !slices.Contains(req.Outputs, t.Name) {
 			continue
 		}
 		o := responseOutput{Name: t.Name, Shape: t.Shape, Datatype: datatype(t.DType), Data: data(t)}
@@ -464,15 +465,6 @@ func nest[T any](data []T, shape []int64) any {
 		out[i] = nest(data[i*step:(i+1)*step], shape[1:])
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
