@@ -110,6 +110,16 @@ type TrafficWeights struct {
 	Shadow int32 `json:"shadow,omitempty"`
 }
 
+// AnalysisRun is the run named name in st.AnalysisRuns (not a copy: changes to it are changes to st), or nil.
+func (st *ModelDeploymentStatus) AnalysisRun(name string) *AnalysisRunStatus {
+	for i := range st.AnalysisRuns {
+		if st.AnalysisRuns[i].Name == name {
+			return &st.AnalysisRuns[i]
+		}
+	}
+	return nil
+}
+
 // AnalysisRunStatus is the progress of one run of an analysis template.
 type AnalysisRunStatus struct {
 	// Name identifies the run, e.g. <template>-<step index>.

@@ -328,13 +328,7 @@ func refused(d *appsv1.Deployment) bool {
 
 // currentRun is the analysis run of the current step, if it has started.
 func currentRun(st v1alpha1.ModelDeploymentStatus) *v1alpha1.AnalysisRunStatus {
-	key := runKey(st)
-	for i := range st.AnalysisRuns {
-		if st.AnalysisRuns[i].Name == key {
-			return &st.AnalysisRuns[i]
-		}
-	}
-	return nil
+	return st.AnalysisRun(runKey(st))
 }
 
 // runKey names the analysis run of the current step: one run per step, so a step's result never leaks into the

@@ -161,7 +161,7 @@ func TestRolloutsOnARealControlPlane(t *testing.T) {
 		md := e2eDeployment(ns, "1.0.0", prom.Address(), errorRate(3, new(int32(30))), canarySteps()...)
 		rollOut(t, c, md)
 		waitOn(t, c, ns, "the first measurement", time.Minute, func(md *v1alpha1.ModelDeployment) bool {
-			run := runOf(md, "1.1.0-step-1")
+			run := md.Status.AnalysisRun("1.1.0-step-1")
 			return run != nil && run.Successful == 1
 		})
 		prom.Stop(t)
@@ -183,7 +183,7 @@ func TestRolloutsOnARealControlPlane(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		errorsSeen := runOf(get(t, c, ns), "1.1.0-step-1").Error
+		errorsSeen := get(t, c, ns).Status.AnalysisRun("1.1.0-step-1").Error
 		if errorsSeen < 3 {
 			t.Fatalf("%d measurement errors in 5 s at a 1 s interval, want at least 3", errorsSeen)
 		}
@@ -434,15 +434,6 @@ func modify(t *testing.T, c *testenv.Cluster, key client.ObjectKey, change func(
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func runOf(md *v1alpha1.ModelDeployment, name string) *v1alpha1.AnalysisRunStatus {
-	for i := range md.Status.AnalysisRuns {
-		if md.Status.AnalysisRuns[i].Name == name {
-			return &md.Status.AnalysisRuns[i]
-		}
-	}
-	return nil
 }
 
 // waitReplicas waits until Deployment name wants n replicas and has n ready.

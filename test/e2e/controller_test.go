@@ -109,12 +109,12 @@ func TestControllerKilledMidRolloutResumesWhereItWas(t *testing.T) {
 
 	// Killed after the second of 4 measurements and down for 2 s: the next controller takes the last 2.
 	waitFor(t, c, "the second measurement", 30*time.Second, func(md *v1alpha1.ModelDeployment) bool {
-		run := runOf(md, "1.1.0-step-2")
+		run := md.Status.AnalysisRun("1.1.0-step-2")
 		return run != nil && len(run.Metrics) == 1 && run.Metrics[0].Successful == 2
 	})
 	ctl.kill(t)
 	time.Sleep(2 * time.Second)
-	if run := runOf(get(t, c), "1.1.0-step-2"); run == nil || run.Phase != v1alpha1.AnalysisRunning || run.Metrics[0].Successful != 2 {
+	if run := get(t, c).Status.AnalysisRun("1.1.0-step-2"); run == nil || run.Phase != v1alpha1.AnalysisRunning || run.Metrics[0].Successful != 2 {
 		t.Fatalf("analysis run with the controller down: %+v", run)
 	}
 	ctl.start(t)
@@ -267,15 +267,6 @@ func isStep(md *v1alpha1.ModelDeployment, i int32) bool {
 
 func atStep(i int32) func(*v1alpha1.ModelDeployment) bool {
 	return func(md *v1alpha1.ModelDeployment) bool { return isStep(md, i) }
-}
-
-func runOf(md *v1alpha1.ModelDeployment, name string) *v1alpha1.AnalysisRunStatus {
-	for i := range md.Status.AnalysisRuns {
-		if md.Status.AnalysisRuns[i].Name == name {
-			return &md.Status.AnalysisRuns[i]
-		}
-	}
-	return nil
 }
 
 func get(t *testing.T, c *testenv.Cluster) *v1alpha1.ModelDeployment {
