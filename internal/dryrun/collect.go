@@ -120,7 +120,7 @@ func (c *collector) walk(dir string) error {
 			}
 		case slices.Contains(konfig.RecognizedKustomizationFileNames(), e.Name()):
 			kustomization = p
-		case isManifest(e.Name()):
+		case IsManifest(e.Name()):
 			manifests = append(manifests, p)
 		}
 	}
@@ -157,7 +157,9 @@ func isMarinaDir(dir string) bool {
 	return parts[0] == "applications" && len(parts) <= 2
 }
 
-func isManifest(name string) bool {
+// IsManifest reports whether a file named name holds Kubernetes objects to apply: YAML or JSON, by its extension.
+// marina validate reads the same files offline.
+func IsManifest(name string) bool {
 	switch strings.ToLower(path.Ext(name)) {
 	case ".yaml", ".yml", ".json":
 		return true

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/marina-dev/marina/internal/dryrun"
 	"github.com/marina-dev/marina/internal/kubeschema"
 	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
@@ -17,6 +18,7 @@ import (
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/schemas"
 	"golang.org/x/sync/errgroup"
+	"sigs.k8s.io/kustomize/api/konfig"
 )
 
 // ErrUnknownEnv means Options.Env is not an environment of marina.yaml.
@@ -333,9 +335,9 @@ func (v *validation) walkManifests(dir string, add func(string, fileKind), findi
 			if err := v.walkManifests(p, add, findings); err != nil {
 				return err
 			}
-		case isKustomization(e.Name()):
+		case slices.Contains(konfig.RecognizedKustomizationFileNames(), e.Name()):
 			add(p, kindKustomization)
-		case isManifest(e.Name()):
+		case dryrun.IsManifest(e.Name()):
 			add(p, kindManifest)
 		}
 	}
@@ -348,22 +350,6 @@ func (v *validation) otherEnvDir(p string) bool {
 		return false
 	}
 	return otherEnv(v.project, v.opts.Env, p)
-}
-
-func isKustomization(name string) bool {
-	switch name {
-	case "kustomization.yaml", "kustomization.yml", "Kustomization":
-		return true
-	}
-	return false
-}
-
-func isManifest(name string) bool {
-	switch strings.ToLower(path.Ext(name)) {
-	case ".yaml", ".yml", ".json":
-		return true
-	}
-	return false
 }
 
 func symlinkFinding(p string) Finding {
