@@ -161,21 +161,49 @@ func unpack(vr *content.VerifyReader, p *Pulled, dir string) (metadata []byte, e
 }
 
 // copyHashing copies r to w while another goroutine hashes the same bytes into h: the layer's digest (hashed as the
-// layer is read) and the model file's are computed on two cores.
+// layer is read) and the model file's are computed on two cores. The bytes go in 1 MiB buffers, a few in flight, so
+// neither side waits on the other for each write as it did through an io.Pipe (100 MiB: 210 ms through a pipe,
+// 158 ms hashing in line, 136–156 ms so; measured beside other work on the 2-core VM).
 func copyHashing(w io.Writer, r io.Reader, h hash.Hash) error {
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		_, err := io.Copy(h, pr)
-		pr.CloseWithError(err)
-		done <- err
-	}()
-	_, err := io.Copy(io.MultiWriter(w, pw), r)
-	pw.CloseWithError(err)
-	if herr := <-done; err == nil {
-		err = herr
+	const buffers, size = 4, 1 << 20
+	free, full := make(chan []byte, buffers), make(chan []byte, buffers)
+	for range buffers {
+		free <- make([]byte, size)
 	}
-	return err
+	hashed := make(chan struct{})
+	go func() {
+		for b := range full {
+			h.Write(b)
+			free <- b[:cap(b)]
+		}
+		close(hashed)
+	}()
+	defer func() {
+		close(full)
+		<-hashed
+	}()
+	for {
+		// Filled as io.ReadFull does, but r's own io.ErrUnexpectedEOF (a layer cut short) stays an error.
+		b, n := <-free, 0
+		var err error
+		for n < len(b) && err == nil {
+			var k int
+			k, err = r.Read(b[n:])
+			n += k
+		}
+		if n > 0 {
+			if _, err := w.Write(b[:n]); err != nil {
+				return err
+			}
+			full <- b[:n]
+		}
+		switch {
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return err
+		}
+	}
 }
 
 // Holds reports whether file is a regular file (not a link, FIFO or device, which are never opened) with the
