@@ -1,0 +1,167 @@
+package forge_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/marina-dev/marina/internal/forge"
+	"github.com/marina-dev/marina/internal/writeback"
+)
+
+func TestParseRepoURLMapsACloneURLToTheAPIAndOwnerAndName(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		url  string
+		want forge.Repository
+	}{
+		{"http://127.0.0.1:3000/marina-bot/models.git", forge.Repository{BaseURL: "http://127.0.0.1:3000", Owner: "marina-bot", Name: "models"}},
+		{"https://gitea.example.com/acme/models", forge.Repository{BaseURL: "https://gitea.example.com", Owner: "acme", Name: "models"}},
+		{"https://gitea.example.com/acme/models/", forge.Repository{BaseURL: "https://gitea.example.com", Owner: "acme", Name: "models"}},
+		{"https://example.com/git/acme/models.git", forge.Repository{BaseURL: "https://example.com/git", Owner: "acme", Name: "models"}},
+		{"https://bot:s3cret@gitea.example.com:8443/acme/ml.models.git", forge.Repository{BaseURL: "https://gitea.example.com:8443", Owner: "acme", Name: "ml.models"}},
+	} {
+		got, err := forge.ParseRepoURL(tc.url)
+		if err != nil {
+			t.Errorf("ParseRepoURL(%q): %v", tc.url, err)
+			continue
+		}
+		if got != tc.want {
+			t.Errorf("ParseRepoURL(%q) = %+v, want %+v", tc.url, got, tc.want)
+		}
+		if got.FullName() != tc.want.Owner+"/"+tc.want.Name {
+			t.Errorf("FullName() = %q", got.FullName())
+		}
+	}
+}
+
+func TestParseRepoURLRefusesWhatNamesNoHTTPRepository(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ url, want string }{
+		{"git@gitea.example.com:acme/models.git", "over HTTP(S)"},
+		{"ssh://git@gitea.example.com/acme/models.git", "scheme ssh"},
+		{"file:///srv/git/models.git", "scheme file"},
+		{"/srv/git/models.git", "over HTTP(S)"},
+		{"https://gitea.example.com/models.git", "names no OWNER/REPO"},
+		{"https://gitea.example.com/", "names no OWNER/REPO"},
+		{"https://gitea.example.com/acme/.git", "empty owner or repository"},
+		{"https://gitea.example.com/acme/models?x=1", "no query"},
+		{"https://bot:s3cret@gitea.example.com/models", "names no OWNER/REPO"},
+	} {
+		_, err := forge.ParseRepoURL(tc.url)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseRepoURL(%q): %v, want an error saying %q", tc.url, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("ParseRepoURL(%q): the error quotes the password: %v", tc.url, err)
+		}
+	}
+}
+
+func TestNewAcceptsGiteaOnlyAndSaysGitHubAndGitLabAreNotBuilt(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"github", "gitlab"} {
+		_, err := forge.New(context.Background(), name, "https://example.com/a/b.git", "t0ken-abc")
+		if !errors.Is(err, forge.ErrNotBuilt) || !strings.Contains(err.Error(), "GitHub and GitLab are not built yet") {
+			t.Errorf("New(%s): %v, want ErrNotBuilt saying GitHub and GitLab are not built yet", name, err)
+		}
+	}
+	if _, err := forge.New(context.Background(), "bitbucket", "https://example.com/a/b.git", "t0ken-abc"); err == nil || !strings.Contains(err.Error(), "unknown forge") {
+		t.Errorf("New(bitbucket): %v, want unknown forge", err)
+	}
+	if _, err := forge.New(context.Background(), "gitea", "https://example.com/a/b.git", ""); err == nil || !strings.Contains(err.Error(), "MARINA_GIT_TOKEN") {
+		t.Errorf("New(gitea) without a token: %v, want an error naming MARINA_GIT_TOKEN", err)
+	}
+}
+
+// echoServer is a Gitea that knows its version and answers every other call 401 with a message quoting the
+// request's Authorization header back, as a careless proxy might, and what it got in each form.
+func echoServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/api/v1/version" {
+			_ = json.NewEncoder(w).Encode(map[string]string{"version": "1.27.3"})
+			return
+		}
+		auth := r.Header.Get("Authorization")
+		_, tok, _ := strings.Cut(auth, " ")
+		w.WriteHeader(http.StatusUnauthorized)
+		_ = json.NewEncoder(w).Encode(map[string]string{"message": "bad credentials: " + auth + " (" + tok + ", " +
+			base64.StdEncoding.EncodeToString([]byte("marina:"+tok)) + ")"})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestGiteaErrorsNeverCarryTheToken(t *testing.T) {
+	t.Parallel()
+	const token = "f0rge-t0ken-7c1d9e"
+	srv := echoServer(t)
+	ctx := context.Background()
+	g, err := forge.NewGitea(ctx, srv.URL+"/acme/models.git", token, forge.GiteaOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Repository(); got.Owner != "acme" || got.Name != "models" || got.BaseURL != srv.URL {
+		t.Errorf("Repository() = %+v", got)
+	}
+	calls := map[string]func() error{
+		"Find": func() error { _, err := g.Find(ctx, "marina/promote/iris-prod-v1.1.0", "main"); return err },
+		"Ensure": func() error {
+			_, _, err := g.Ensure(ctx, forge.Request{Head: "h", Base: "main", Title: "promote", Labels: []string{"marina"}})
+			return err
+		},
+		"Get": func() error { _, err := g.Get(ctx, 1); return err },
+		"SetStatus": func() error {
+			return g.SetStatus(ctx, "0123abcd", forge.Status{Context: "marina/ci", State: "success"})
+		},
+		"OpenPullRequest": func() error {
+			_, err := forge.GiteaOpener{Token: token}.OpenPullRequest(ctx, writeback.PullRequest{
+				RepoURL: srv.URL + "/acme/models.git", Head: "marina/rollback/iris-prod-v1.2.0", Base: "main", Title: "rollback"})
+			return err
+		},
+	}
+	for name, call := range calls {
+		err := call()
+		if err == nil {
+			t.Errorf("%s: no error from a server answering 401", name)
+			continue
+		}
+		msg := err.Error()
+		if strings.Contains(msg, token) || strings.Contains(msg, base64.StdEncoding.EncodeToString([]byte("marina:"+token))) {
+			t.Errorf("%s: the error carries the token: %s", name, msg)
+		}
+		if !strings.Contains(msg, "bad credentials") || !strings.Contains(msg, "acme/models") {
+			t.Errorf("%s: %s, want the server's message and the repository", name, msg)
+		}
+	}
+}
+
+func TestGiteaRefusesABadStatusOrRequestBeforeCallingTheServer(t *testing.T) {
+	t.Parallel()
+	srv := echoServer(t)
+	ctx := context.Background()
+	g, err := forge.NewGitea(ctx, srv.URL+"/acme/models", "another-t0ken", forge.GiteaOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"state", g.SetStatus(ctx, "abc", forge.Status{Context: "marina/ci", State: "green"}), "want one of pending"},
+		{"context", g.SetStatus(ctx, "abc", forge.Status{State: "success"}), "needs a commit and a context"},
+		{"title", func() error { _, _, err := g.Ensure(ctx, forge.Request{Head: "h", Base: "main"}); return err }(), "needs a head branch, a base branch and a title"},
+	} {
+		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, tc.err, tc.want)
+		}
+	}
+}

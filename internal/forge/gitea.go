@@ -1,0 +1,277 @@
+package forge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"code.gitea.io/sdk/gitea"
+
+	"github.com/marina-dev/marina/internal/repo"
+	"github.com/marina-dev/marina/internal/writeback"
+)
+
+// GiteaOptions tune NewGitea.
+type GiteaOptions struct {
+	// HTTPClient makes the API calls; nil is a client with a 30 s timeout.
+	HTTPClient *http.Client
+	// Username is the account the token belongs to, for Redact's basic-auth forms; "" is marina.
+	Username string
+}
+
+// Gitea is one repository on a Gitea server, reached through Gitea's Go SDK with a token.
+type Gitea struct {
+	repo Repository
+	// mu serializes the calls: the SDK's client carries one context for all of its calls.
+	mu     sync.Mutex
+	client *gitea.Client
+}
+
+var _ Forge = (*Gitea)(nil)
+
+// NewGitea connects to the Gitea serving repoURL (a clone URL, see ParseRepoURL) with token, which is registered
+// with repo.Redact and never appears in an error. The SDK asks the server its version here.
+func NewGitea(ctx context.Context, repoURL, token string, opts GiteaOptions) (*Gitea, error) {
+	if token == "" {
+		return nil, errors.New("gitea: no token: the forge's API needs one (MARINA_GIT_TOKEN)")
+	}
+	user := opts.Username
+	if user == "" {
+		user = "marina"
+	}
+	repo.RememberCredential(user, token)
+	r, err := ParseRepoURL(repoURL)
+	if err != nil {
+		return nil, err
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	c, err := gitea.NewClient(r.BaseURL, gitea.SetToken(token), gitea.SetHTTPClient(hc), gitea.SetContext(ctx),
+		gitea.SetUserAgent("marina"))
+	if err != nil {
+		return nil, redact(fmt.Errorf("gitea at %s: %w", r.BaseURL, err))
+	}
+	return &Gitea{repo: r, client: c}, nil
+}
+
+// Repository is the repository the Gitea works on.
+func (g *Gitea) Repository() Repository { return g.repo }
+
+// redact removes every remembered credential from err's message; nil stays nil.
+func redact(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(repo.Redact(err.Error()))
+}
+
+// call runs f with the client bound to ctx, and wraps its error with what was done, redacted.
+func (g *Gitea) call(ctx context.Context, what string, f func(c *gitea.Client) error) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.client.SetContext(ctx)
+	if err := f(g.client); err != nil {
+		return redact(fmt.Errorf("gitea %s: %s: %w", g.repo.FullName(), what, err))
+	}
+	return nil
+}
+
+// Find returns the open pull request from head into base of the repository (head a branch of the repository
+// itself), nil when there is none.
+func (g *Gitea) Find(ctx context.Context, head, base string) (*PullRequest, error) {
+	var found *gitea.PullRequest
+	err := g.call(ctx, fmt.Sprintf("listing the open pull requests from %s into %s", head, base), func(c *gitea.Client) error {
+		opt := gitea.ListPullRequestsOptions{State: gitea.StateOpen, ListOptions: gitea.ListOptions{Page: 1, PageSize: 50}}
+		for {
+			prs, resp, err := c.ListRepoPullRequests(g.repo.Owner, g.repo.Name, opt)
+			if err != nil {
+				return err
+			}
+			for _, pr := range prs {
+				if pr.Head != nil && pr.Base != nil && pr.Head.Ref == head && pr.Base.Ref == base &&
+					(pr.Head.RepoID == 0 || pr.Base.RepoID == 0 || pr.Head.RepoID == pr.Base.RepoID) {
+					found = pr
+					return nil
+				}
+			}
+			if resp == nil || resp.NextPage == 0 || len(prs) == 0 {
+				return nil
+			}
+			opt.Page = resp.NextPage
+		}
+	})
+	if err != nil || found == nil {
+		return nil, err
+	}
+	return fromGitea(found), nil
+}
+
+// Ensure returns the open pull request from req.Head into req.Base, its body made req.Body (and its title
+// req.Title), or opens one with req.Labels.
+func (g *Gitea) Ensure(ctx context.Context, req Request) (*PullRequest, bool, error) {
+	if req.Head == "" || req.Base == "" || req.Title == "" {
+		return nil, false, errors.New("forge: a pull request needs a head branch, a base branch and a title")
+	}
+	existing, err := g.Find(ctx, req.Head, req.Base)
+	if err != nil {
+		return nil, false, err
+	}
+	var pr *gitea.PullRequest
+	if existing != nil {
+		if existing.Body == req.Body && existing.Title == req.Title {
+			return existing, false, nil
+		}
+		err = g.call(ctx, fmt.Sprintf("updating pull request #%d", existing.Number), func(c *gitea.Client) error {
+			body := req.Body
+			var err error
+			pr, _, err = c.EditPullRequest(g.repo.Owner, g.repo.Name, existing.Number, gitea.EditPullRequestOption{Title: req.Title, Body: &body})
+			return err
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		return fromGitea(pr), false, nil
+	}
+	labels, err := g.labelIDs(ctx, req.Labels)
+	if err != nil {
+		return nil, false, err
+	}
+	err = g.call(ctx, fmt.Sprintf("opening a pull request from %s into %s", req.Head, req.Base), func(c *gitea.Client) error {
+		var err error
+		pr, _, err = c.CreatePullRequest(g.repo.Owner, g.repo.Name, gitea.CreatePullRequestOption{
+			Head: req.Head, Base: req.Base, Title: req.Title, Body: req.Body, Labels: labels})
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return fromGitea(pr), true, nil
+}
+
+// labelColor is the color of a label Ensure creates.
+const labelColor = "#0e8a16"
+
+// labelIDs returns the IDs of the repository's labels names, creating the missing ones.
+func (g *Gitea) labelIDs(ctx context.Context, names []string) ([]int64, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	byName := map[string]int64{}
+	err := g.call(ctx, "listing the labels", func(c *gitea.Client) error {
+		opt := gitea.ListLabelsOptions{ListOptions: gitea.ListOptions{Page: 1, PageSize: 50}}
+		for {
+			labels, resp, err := c.ListRepoLabels(g.repo.Owner, g.repo.Name, opt)
+			if err != nil {
+				return err
+			}
+			for _, l := range labels {
+				byName[l.Name] = l.ID
+			}
+			if resp == nil || resp.NextPage == 0 || len(labels) == 0 {
+				return nil
+			}
+			opt.Page = resp.NextPage
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for _, name := range names {
+		id, ok := byName[name]
+		if !ok {
+			err := g.call(ctx, fmt.Sprintf("creating the label %q", name), func(c *gitea.Client) error {
+				l, _, err := c.CreateLabel(g.repo.Owner, g.repo.Name, gitea.CreateLabelOption{Name: name, Color: labelColor})
+				if err == nil {
+					id = l.ID
+				}
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			byName[name] = id
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+// Get reads pull request number.
+func (g *Gitea) Get(ctx context.Context, number int64) (*PullRequest, error) {
+	var pr *gitea.PullRequest
+	err := g.call(ctx, fmt.Sprintf("reading pull request #%d", number), func(c *gitea.Client) error {
+		var err error
+		pr, _, err = c.GetPullRequest(g.repo.Owner, g.repo.Name, number)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return fromGitea(pr), nil
+}
+
+// SetStatus posts a commit status on commit sha.
+func (g *Gitea) SetStatus(ctx context.Context, sha string, s Status) error {
+	if !slices.Contains(StatusStates, s.State) {
+		return fmt.Errorf("forge: status state %q: want one of pending, success, failure, error", s.State)
+	}
+	if s.Context == "" || sha == "" {
+		return errors.New("forge: a commit status needs a commit and a context")
+	}
+	return g.call(ctx, fmt.Sprintf("posting the status %s on %s", s.Context, sha), func(c *gitea.Client) error {
+		_, _, err := c.CreateStatus(g.repo.Owner, g.repo.Name, sha, gitea.CreateStatusOption{
+			State: gitea.StatusState(s.State), Context: s.Context, Description: s.Description, TargetURL: s.TargetURL})
+		return err
+	})
+}
+
+// fromGitea is the SDK's pull request as a PullRequest.
+func fromGitea(pr *gitea.PullRequest) *PullRequest {
+	out := &PullRequest{Number: pr.Index, URL: pr.HTMLURL, Title: pr.Title, Body: pr.Body, State: Open}
+	switch {
+	case pr.HasMerged:
+		out.State = Merged
+	case pr.State == gitea.StateClosed:
+		out.State = Closed
+	}
+	if pr.Head != nil {
+		out.Head, out.HeadSHA = pr.Head.Ref, pr.Head.Sha
+	}
+	if pr.Base != nil {
+		out.Base = pr.Base.Ref
+	}
+	return out
+}
+
+// GiteaOpener opens the controller's write-back pull requests on Gitea: a writeback.PullRequestOpener.
+type GiteaOpener struct {
+	// Token authenticates to the Gitea API.
+	Token string
+	// Options tune the client.
+	Options GiteaOptions
+}
+
+var _ writeback.PullRequestOpener = GiteaOpener{}
+
+// OpenPullRequest opens the pull request from pr.Head into pr.Base on the Gitea serving pr.RepoURL, or finds the
+// open one (its body updated), and returns its web URL.
+func (o GiteaOpener) OpenPullRequest(ctx context.Context, pr writeback.PullRequest) (string, error) {
+	g, err := NewGitea(ctx, pr.RepoURL, o.Token, o.Options)
+	if err != nil {
+		return "", err
+	}
+	got, _, err := g.Ensure(ctx, Request{Head: pr.Head, Base: pr.Base, Title: pr.Title, Body: pr.Body})
+	if err != nil {
+		return "", err
+	}
+	return got.URL, nil
+}
