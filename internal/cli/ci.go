@@ -15,6 +15,7 @@ import (
 	"github.com/marina-dev/marina/internal/check"
 	"github.com/marina-dev/marina/internal/ci"
 	"github.com/marina-dev/marina/internal/project"
+	"github.com/marina-dev/marina/internal/repo"
 )
 
 // ciFormats are the stdout formats of marina ci.
@@ -91,11 +92,7 @@ func (o *ciOptions) Run(ctx context.Context) error {
 		return usagef("%v", err)
 	}
 	tool := marinaTool()
-	md := ci.MarkdownOptions{UIURL: o.uiURL}
-	if p, err := project.Load(r); md.UIURL == "" && err == nil && p.Spec.UI != nil {
-		// A URL the schema refuses is one of validate's findings, in the summary.
-		md.UIURL, _ = ci.ParseUIURL(p.Spec.UI.URL)
-	}
+	md := markdownOptions(r, o.uiURL)
 	files := []struct {
 		name, flag string
 		write      func(*bytes.Buffer) error
@@ -137,6 +134,17 @@ func (o *ciOptions) Run(ctx context.Context) error {
 		return failedf("marina ci failed: %s", strings.Join(res.Reasons(), "; "))
 	}
 	return nil
+}
+
+// markdownOptions are the Markdown summary's options: links to marina ui at uiURL, else at marina.yaml's
+// spec.ui.url.
+func markdownOptions(r *repo.Repo, uiURL string) ci.MarkdownOptions {
+	md := ci.MarkdownOptions{UIURL: uiURL}
+	if p, err := project.Load(r); md.UIURL == "" && err == nil && p.Spec.UI != nil {
+		// A URL the schema refuses is one of validate's findings, in the summary.
+		md.UIURL, _ = ci.ParseUIURL(p.Spec.UI.URL)
+	}
+	return md
 }
 
 // writeReport writes (or appends to) a report file.

@@ -6,3 +6,6 @@ func SetChecked(f func(file string)) (restore func()) {
 	checked = f
 	return func() { checked = nil }
 }
+
+// PromoteBranch is the branch promote --pr pushes without --branch.
+var PromoteBranch = promoteBranch

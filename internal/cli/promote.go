@@ -156,6 +156,10 @@ type promoteOptions struct {
 	force    bool
 	resume   bool
 	kube     kubeOptions
+	// pr, forge and labels open a pull request for the promotion (promote_pr.go).
+	pr     bool
+	forge  string
+	labels []string
 }
 
 func (o *promoteOptions) AddFlags(fs *pflag.FlagSet) {
@@ -164,6 +168,9 @@ func (o *promoteOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.force, "force", false, "override the environment order, policies and quality gates of marina.yaml, recorded in the commit's Marina-Forced trailer (a blocked version is still refused)")
 	fs.BoolVar(&o.resume, "resume", false, "resume NAME's paused rollout in the environment's cluster instead (marina controller; uses --kubeconfig, --context)")
 	o.branchOptions.AddFlags(fs)
+	fs.BoolVar(&o.pr, "pr", false, "open a pull request for the promotion on the forge hosting --remote (implies --push; default --branch marina/promote/NAME-ENV-vVERSION; token in $MARINA_GIT_TOKEN), or find the open one")
+	fs.StringVar(&o.forge, "forge", "gitea", "the forge hosting --remote, with --pr: gitea (GitHub and GitLab are not built yet)")
+	fs.StringSliceVar(&o.labels, "labels", nil, "labels of the pull request --pr opens, comma-separated (created when missing)")
 	o.kube.addClusterFlags(fs) // with --resume; the namespace is the environment's
 }
 
@@ -172,8 +179,8 @@ func (o *promoteOptions) Validate() error {
 		return usagef("--env is required")
 	}
 	if o.resume {
-		if strings.Contains(o.target, "@") || o.strategy != "" || o.branch != "" || o.push {
-			return usagef("--resume takes NAME only, without --strategy, --branch or --push")
+		if strings.Contains(o.target, "@") || o.strategy != "" || o.branch != "" || o.push || o.pr {
+			return usagef("--resume takes NAME only, without --strategy, --branch, --push or --pr")
 		}
 		return nil
 	}
@@ -186,7 +193,7 @@ func (o *promoteOptions) Validate() error {
 	default:
 		return usagef("--strategy %q: use canary, bluegreen or shadow", o.strategy)
 	}
-	return nil
+	return o.validatePR(name, version)
 }
 
 func (o *promoteOptions) Run(ctx context.Context) error {
@@ -194,6 +201,9 @@ func (o *promoteOptions) Run(ctx context.Context) error {
 		return o.resumeRollout(ctx)
 	}
 	name, version, _ := strings.Cut(o.target, "@")
+	if o.pr {
+		return o.promotePR(ctx, name, version)
+	}
 	return o.commitRelease(o.globalOptions, "promoted", func(r *repo.Repo) (*release.Result, error) {
 		return release.Promote(r, release.Promotion{Model: name, Version: version, Environment: o.env, Strategy: o.strategy, Force: o.force, Branch: o.branch,
 			Check: validate.CheckPromotion})
@@ -256,6 +266,18 @@ gates, and a strategy the model's backend cannot carry out (canary, bluegreen an
 shadow need spec.backend: marina). --force overrides all but the blocked version and
 the strategy, and the commit records what it overrode (Marina-Forced trailer).
 
+With --pr, the commit goes on its own branch (--branch, default
+marina/promote/NAME-ENV-vVERSION), which is pushed to --remote, and a pull request
+from it into the branch it was cut from (the current branch, else marina.yaml's
+spec.repository.branch) is opened on the forge hosting --remote's HTTP(S) URL: the
+commit's subject as title, marina ci's Markdown summary of the change as description
+(model checks left to the pull request's CI), --labels on it. The forge's API token
+is read from MARINA_GIT_TOKEN (it also authenticates the push; a missing token is a
+usage error before anything is committed) and never printed. Running the same
+command again pushes the branch again and finds the open pull request, updating its
+description, instead of opening a second. --forge gitea is the one forge built:
+GitHub and GitLab are not built yet.
+
 With --resume, nothing is committed: the ModelDeployment NAME in the environment's
 namespace gets the annotation marina.dev/resume, and marina controller moves its
 paused rollout (a pause without duration, an inconclusive analysis, a blue-green
@@ -263,7 +285,8 @@ preview) to the next step.`,
 		Example: `  marina promote fraud-detector@1.1.0 --env staging
   marina promote fraud-detector --env prod --resume        # a rollout paused by marina controller goes on
   marina promote fraud-detector@1.1.0 --env prod --strategy canary
-  marina promote fraud-detector@1.1.0 --env prod --branch promote-1.1.0 --push`,
+  marina promote fraud-detector@1.1.0 --env prod --branch promote-1.1.0 --push
+  marina promote fraud-detector@1.1.0 --env prod --pr --labels promotion   # a pull request on Gitea; token in MARINA_GIT_TOKEN`,
 		Args: exactArgs(1, "NAME@VERSION (or NAME with --resume)"),
 		RunE: runE(o, func(args []string) { o.target = args[0] }),
 	}

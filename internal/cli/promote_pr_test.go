@@ -1,0 +1,75 @@
+package cli_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/marina-dev/marina/internal/cli"
+	"github.com/marina-dev/marina/internal/repo/repotest"
+)
+
+func TestPromoteBranchNamesModelEnvironmentAndVersion(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ model, env, version, want string }{
+		{"iris-classifier", "prod", "1.1.0", "marina/promote/iris-classifier-prod-v1.1.0"},
+		{"iris-classifier", "staging", "v1.2.0-rc.1", "marina/promote/iris-classifier-staging-v1.2.0-rc.1"},
+	} {
+		if got := cli.PromoteBranch(tc.model, tc.env, tc.version); got != tc.want {
+			t.Errorf("PromoteBranch(%s, %s, %s) = %q, want %q", tc.model, tc.env, tc.version, got, tc.want)
+		}
+	}
+}
+
+// TestPromotePRRefusesBadOptionsBeforeCommitting: --pr's options, its token and a remote that names no forge are
+// usage errors (exit 2), and nothing is committed or branched. Not parallel: it sets MARINA_GIT_TOKEN.
+func TestPromotePRRefusesBadOptionsBeforeCommitting(t *testing.T) {
+	dir, f := initIris(t)
+	mustMarina(t, "--repo", dir, "model", "register", "iris", "--file", f+"1.0.0", "--uri", "s3://models/iris/1.0.0", "--version", "1.0.0")
+	head := repotest.Git(t, dir, "rev-parse", "HEAD")
+	remotes := map[string]string{
+		"origin": "http://127.0.0.1:1/acme/models.git", // nothing listens on port 1
+		"ssh":    "git@gitea.example.com:acme/models.git",
+		"local":  filepath.Join(t.TempDir(), "remote.git"),
+	}
+	for name, url := range remotes {
+		repotest.Git(t, dir, "remote", "add", name, url)
+	}
+	promote := func(extra ...string) []string {
+		return append([]string{"--repo", dir, "promote", "iris@1.0.0", "--env", "staging"}, extra...)
+	}
+
+	t.Setenv("MARINA_GIT_TOKEN", "")
+	wantUsageErrors(t, []usageError{
+		{promote("--pr"), "--pr needs a token of the forge's API in MARINA_GIT_TOKEN"},
+	})
+
+	const token = "cli-t0ken-5b2e41"
+	t.Setenv("MARINA_GIT_TOKEN", token)
+	cases := []usageError{
+		{promote("--pr", "--forge", "github"), "--forge github: GitHub and GitLab are not built yet"},
+		{promote("--pr", "--forge", "gitlab"), "--forge gitlab: GitHub and GitLab are not built yet"},
+		{promote("--pr", "--forge", "bitbucket"), `--forge "bitbucket": use gitea`},
+		{promote("--forge", "gitea", "--labels", "promotion"), "--forge and --labels go with --pr"},
+		{promote("--pr", "--labels", "promotion,,prod"), "--labels: an empty label name"},
+		{promote("--pr", "--branch", "bad..name"), `branch "bad..name"`},
+		{promote("--pr", "--remote", "nowhere"), `--remote "nowhere"`},
+		{promote("--pr", "--remote", "ssh"), "--remote ssh: repository URL"},
+		{promote("--pr", "--remote", "local"), "want http(s)://HOST/OWNER/REPO(.git)"},
+		{promote("--pr"), "gitea at http://127.0.0.1:1"},
+		{[]string{"--repo", dir, "promote", "iris", "--env", "staging", "--resume", "--pr"}, "--resume takes NAME only"},
+	}
+	wantUsageErrors(t, cases)
+	for _, c := range cases {
+		_, out, errOut := marina(t, c.args...)
+		if strings.Contains(out+errOut, token) {
+			t.Errorf("marina %s printed the token:\n%s%s", strings.Join(c.args, " "), out, errOut)
+		}
+	}
+	if got := repotest.Git(t, dir, "rev-parse", "HEAD"); got != head {
+		t.Error("committed although --pr was refused")
+	}
+	if got := repotest.Git(t, dir, "branch", "--list", "marina/*"); got != "" {
+		t.Errorf("branches left behind: %s", got)
+	}
+}

@@ -1,0 +1,205 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/marina-dev/marina/internal/forge"
+	"github.com/marina-dev/marina/internal/repo/repotest"
+	"github.com/marina-dev/marina/internal/testenv"
+)
+
+// TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain: the example repository, pushed to a real Gitea by its
+// bot, registers iris-classifier 1.1.0; `marina promote iris-classifier@1.1.0 --env staging --pr` with the bot's
+// token pushes marina/promote/iris-classifier-staging-v1.1.0 and opens one pull request into main whose
+// description is marina ci's summary of the promotion. Run again, it finds that pull request (-o json says so)
+// rather than opening a second. The token is in no output. Package forge then posts a commit status on the head
+// and reads the pull request back open, and merged once the admin merges it.
+func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
+	g := testenv.StartGitea(t)
+	var created struct {
+		FullName string `json:"full_name"`
+		CloneURL string `json:"clone_url"`
+	}
+	giteaAPI(t, g.URL, g.Bot.Token, http.MethodPost, "/user/repos",
+		map[string]any{"name": "ml-platform", "default_branch": "main"}, http.StatusCreated, &created)
+
+	work := repotest.Example(t, nil)
+	git := gitAs(t, work, g.Bot)
+	git("branch", "-M", "main")
+	model := filepath.Join(t.TempDir(), "iris-v1.1.0.onnx")
+	copyFile(t, filepath.Join(work, "models/iris-classifier/artifacts/v1.0.0.onnx"), model)
+	env := append(os.Environ(), "HOME="+t.TempDir(), "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME="+g.Bot.Name, "GIT_AUTHOR_EMAIL="+g.Bot.Email,
+		"GIT_COMMITTER_NAME="+g.Bot.Name, "GIT_COMMITTER_EMAIL="+g.Bot.Email)
+	run := func(extraEnv []string, args ...string) (int, string, string) {
+		t.Helper()
+		cmd := exec.Command(marina, args...)
+		cmd.Dir, cmd.Env = work, append(slices.Clone(env), extraEnv...)
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("marina %s: %v", strings.Join(args, " "), err)
+		}
+		if strings.Contains(out.String()+errOut.String(), g.Bot.Token) {
+			t.Errorf("marina %s printed the token:\n%s%s", strings.Join(args, " "), out.String(), errOut.String())
+		}
+		return code, out.String(), errOut.String()
+	}
+	if code, out, errOut := run(nil, "model", "register", "iris-classifier", "--version", "1.1.0", "--file", model,
+		"--uri", "s3://models/iris-classifier/1.1.0", "--metric", "accuracy=0.985", "--metric", "latency_p95_ms=4"); code != 0 {
+		t.Fatalf("register: exit %d\n%s%s", code, out, errOut)
+	}
+	git("remote", "add", "origin", created.CloneURL)
+	git("push", "-q", "origin", "main")
+	mainHead := git("rev-parse", "main")
+
+	const branch = "marina/promote/iris-classifier-staging-v1.1.0"
+	promote := []string{"promote", "iris-classifier@1.1.0", "--env", "staging", "--pr", "--labels", "promotion,staging"}
+	token := []string{"MARINA_GIT_TOKEN=" + g.Bot.Token, "MARINA_GIT_USERNAME=" + g.Bot.Name}
+
+	if code, out, errOut := run([]string{"MARINA_GIT_TOKEN="}, promote...); code != 2 || !strings.Contains(errOut, "MARINA_GIT_TOKEN") {
+		t.Fatalf("without a token: exit %d, want 2 naming MARINA_GIT_TOKEN\n%s%s", code, out, errOut)
+	}
+	if got := git("branch", "--list", branch); got != "" || git("rev-parse", "main") != mainHead {
+		t.Fatalf("without a token something was committed: branch %q, main %s", got, git("rev-parse", "main"))
+	}
+
+	code, out, errOut := run(token, promote...)
+	if code != 0 {
+		t.Fatalf("promote --pr: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Logf("marina %s:\n%s%s", strings.Join(promote, " "), out, errOut)
+	if !strings.Contains(out, "promoted iris-classifier in staging: 1.0.0 → 1.1.0") || !strings.Contains(out, "opened pull request #") ||
+		!strings.Contains(out, g.URL+"/"+created.FullName+"/pulls/") {
+		t.Errorf("promote --pr printed:\n%s%s", out, errOut)
+	}
+	head := git("rev-parse", branch)
+	if remote := git("ls-remote", "origin", "refs/heads/"+branch); !strings.HasPrefix(remote, head) {
+		t.Fatalf("origin's %s: %q, want %s", branch, remote, head)
+	}
+	if git("rev-parse", "HEAD") != mainHead {
+		t.Error("the current branch moved")
+	}
+
+	type giteaPR struct {
+		Number int64
+		State  string
+		Title  string
+		Body   string
+		URL    string `json:"html_url"`
+		Head   struct{ Ref, Sha string }
+		Base   struct{ Ref string }
+		Labels []struct{ Name string }
+	}
+	openPRs := func() []giteaPR {
+		t.Helper()
+		var prs []giteaPR
+		giteaAPI(t, g.URL, g.Bot.Token, http.MethodGet, "/repos/"+created.FullName+"/pulls?state=open", nil, http.StatusOK, &prs)
+		return prs
+	}
+	prs := openPRs()
+	if len(prs) != 1 {
+		t.Fatalf("%d open pull requests, want 1: %+v", len(prs), prs)
+	}
+	pr := prs[0]
+	if pr.Head.Ref != branch || pr.Head.Sha != head || pr.Base.Ref != "main" || pr.Title != "promote: iris-classifier 1.0.0 → 1.1.0 in staging" {
+		t.Errorf("pull request #%d: %s from %s (%s) into %s, want %s at %s into main", pr.Number, pr.Title, pr.Head.Ref, pr.Head.Sha, pr.Base.Ref, branch, head)
+	}
+	for _, want := range []string{"marina ci", "| `iris-classifier` | `staging` | 1.0.0 → 1.1.0 |", "### Quality gates", "`accuracy.min`"} {
+		if !strings.Contains(pr.Body, want) {
+			t.Errorf("pull request #%d's description lacks %q:\n%s", pr.Number, want, pr.Body)
+		}
+	}
+	if strings.Contains(pr.Body, g.Bot.Token) {
+		t.Error("the pull request's description carries the token")
+	}
+	var labels []string
+	for _, l := range pr.Labels {
+		labels = append(labels, l.Name)
+	}
+	slices.Sort(labels)
+	if !slices.Equal(labels, []string{"promotion", "staging"}) {
+		t.Errorf("labels %v, want promotion and staging", labels)
+	}
+	if !strings.Contains(out, pr.URL) {
+		t.Errorf("promote --pr printed no %s:\n%s", pr.URL, out)
+	}
+
+	// Again, as data: the same pull request, found.
+	code, out, errOut = run(token, append(promote, "-o", "json")...)
+	if code != 0 {
+		t.Fatalf("promote --pr again: exit %d\n%s%s", code, out, errOut)
+	}
+	var again struct {
+		Model, Environment, From, To, Commit, Branch, Base string
+		Opened                                             bool
+		PullRequest                                        struct {
+			Number int64
+			URL    string
+			State  string
+			Head   string
+			Base   string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &again); err != nil {
+		t.Fatalf("promote --pr -o json: %v\n%s", err, out)
+	}
+	if again.Opened || again.PullRequest.Number != pr.Number || again.PullRequest.URL != pr.URL || again.PullRequest.State != "open" ||
+		again.Branch != branch || again.Base != "main" || again.Commit != head || again.From != "1.0.0" || again.To != "1.1.0" {
+		t.Errorf("promote --pr again: %+v, want #%d found open at %s", again, pr.Number, pr.URL)
+	}
+	if prs := openPRs(); len(prs) != 1 || prs[0].Number != pr.Number {
+		t.Errorf("after the second run: %+v, want #%d alone", prs, pr.Number)
+	}
+	if git("rev-parse", branch) != head {
+		t.Error("the second run moved the branch")
+	}
+
+	// Package forge: a commit status on the head, the pull request's state before and after the admin merges it.
+	ctx := context.Background()
+	f, err := forge.NewGitea(ctx, created.CloneURL, g.Bot.Token, forge.GiteaOptions{Username: g.Bot.Name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetStatus(ctx, head, forge.Status{Context: "marina/ci", State: "success", Description: "gates 3/3 passed",
+		TargetURL: "http://marina.test/models/iris-classifier"}); err != nil {
+		t.Fatal(err)
+	}
+	var status struct {
+		State    string
+		Statuses []struct{ Context, Description string }
+	}
+	giteaAPI(t, g.URL, g.Bot.Token, http.MethodGet, "/repos/"+created.FullName+"/commits/"+head+"/status", nil, http.StatusOK, &status)
+	if status.State != "success" || len(status.Statuses) != 1 || status.Statuses[0].Context != "marina/ci" {
+		t.Errorf("combined status of %s: %+v, want success from marina/ci", head, status)
+	}
+	if got, err := f.Find(ctx, branch, "main"); err != nil || got == nil || got.Number != pr.Number || got.HeadSHA != head {
+		t.Errorf("Find: %+v, %v; want #%d at %s", got, err, pr.Number, head)
+	}
+	if got, err := f.Find(ctx, branch, "prod"); err != nil || got != nil {
+		t.Errorf("Find into another base: %+v, %v; want none", got, err)
+	}
+	giteaAPI(t, g.URL, g.Admin.Token, http.MethodPost, "/repos/"+created.FullName+"/pulls/"+strconv.FormatInt(pr.Number, 10)+"/merge",
+		map[string]any{"Do": "merge"}, http.StatusOK, nil)
+	if got, err := f.Get(ctx, pr.Number); err != nil || got.State != forge.Merged || got.URL != pr.URL {
+		t.Errorf("Get after the merge: %+v, %v; want merged", got, err)
+	}
+	if got, err := f.Find(ctx, branch, "main"); err != nil || got != nil {
+		t.Errorf("Find after the merge: %+v, %v; want none open", got, err)
+	}
+}
