@@ -143,7 +143,7 @@ func (o *promoteOptions) promotePR(ctx context.Context, name, version string) er
 	if err != nil {
 		return err
 	}
-	pr, opened, err := f.Ensure(ctx, forge.Request{Head: o.branch, Base: base, Title: title, Body: body, Labels: o.labels})
+	pr, opened, err := f.Ensure(ctx, forge.Request{Head: o.branch, Base: base, Title: title, Body: body, Labels: o.labels, HeadSHA: tip.String()})
 	if err != nil {
 		return fmt.Errorf("%w (the branch %s is pushed: run the same command again to open the pull request)", err, o.branch)
 	}
@@ -156,10 +156,13 @@ func (o *promoteOptions) promotePR(ctx context.Context, name, version string) er
 			fmt.Fprintf(w, "promoted %s in %s: %s → %s (commit %s on branch %s); %s\n", res.Model, res.Environment,
 				dash(res.From), res.To, res.Commit[:12], o.branch, note)
 		}
-		if opened {
+		switch {
+		case opened:
 			fmt.Fprintf(w, "opened pull request #%d (%s into %s): %s\n", pr.Number, o.branch, base, pr.URL)
-		} else {
-			fmt.Fprintf(w, "pull request #%d from %s into %s is already open (its description updated): %s\n", pr.Number, o.branch, base, pr.URL)
+		case pr.State == forge.Merged:
+			fmt.Fprintf(w, "pull request #%d from %s into %s is merged already: %s\n", pr.Number, o.branch, base, pr.URL)
+		default:
+			fmt.Fprintf(w, "pull request #%d from %s into %s is already open (its description brought up to date): %s\n", pr.Number, o.branch, base, pr.URL)
 		}
 	})
 }

@@ -44,6 +44,9 @@ type Request struct {
 	Title, Body string
 	// Labels are label names put on a pull request Ensure opens; a missing label is created.
 	Labels []string
+	// HeadSHA, when set, is Head's commit: a pull request from Head into Base merged at that commit is returned
+	// (State Merged) rather than an empty one opened.
+	HeadSHA string
 }
 
 // Status is a commit status (a check) on a commit.
@@ -62,8 +65,8 @@ var StatusStates = []string{"pending", "success", "failure", "error"}
 
 // Forge is one repository on a forge.
 type Forge interface {
-	// Ensure returns the open pull request from req.Head into req.Base with its body made req.Body, or opens
-	// one; opened says which.
+	// Ensure returns the open pull request from req.Head into req.Base with its body made req.Body, or with
+	// req.HeadSHA the one merged at that commit, or opens one; opened says which.
 	Ensure(ctx context.Context, req Request) (pr *PullRequest, opened bool, err error)
 	// Find returns the open pull request from head into base, nil when there is none.
 	Find(ctx context.Context, head, base string) (*PullRequest, error)

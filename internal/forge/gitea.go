@@ -85,17 +85,32 @@ func (g *Gitea) call(ctx context.Context, what string, f func(c *gitea.Client) e
 // Find returns the open pull request from head into base of the repository (head a branch of the repository
 // itself), nil when there is none.
 func (g *Gitea) Find(ctx context.Context, head, base string) (*PullRequest, error) {
+	pr, err := g.find(ctx, gitea.StateOpen, func(pr *gitea.PullRequest) bool { return branches(pr, head, base) })
+	if err != nil || pr == nil {
+		return nil, err
+	}
+	return fromGitea(pr), nil
+}
+
+// branches reports whether pr is from head into base, both branches of the repository.
+func branches(pr *gitea.PullRequest, head, base string) bool {
+	return pr.Head != nil && pr.Base != nil && pr.Head.Ref == head && pr.Base.Ref == base &&
+		(pr.Head.RepoID == 0 || pr.Base.RepoID == 0 || pr.Head.RepoID == pr.Base.RepoID)
+}
+
+// find returns the first pull request in state (open or closed, newest first) that match accepts, nil when none
+// does.
+func (g *Gitea) find(ctx context.Context, state gitea.StateType, match func(*gitea.PullRequest) bool) (*gitea.PullRequest, error) {
 	var found *gitea.PullRequest
-	err := g.call(ctx, fmt.Sprintf("listing the open pull requests from %s into %s", head, base), func(c *gitea.Client) error {
-		opt := gitea.ListPullRequestsOptions{State: gitea.StateOpen, ListOptions: gitea.ListOptions{Page: 1, PageSize: 50}}
+	err := g.call(ctx, fmt.Sprintf("listing the %s pull requests", state), func(c *gitea.Client) error {
+		opt := gitea.ListPullRequestsOptions{State: state, ListOptions: gitea.ListOptions{Page: 1, PageSize: 50}}
 		for {
 			prs, resp, err := c.ListRepoPullRequests(g.repo.Owner, g.repo.Name, opt)
 			if err != nil {
 				return err
 			}
 			for _, pr := range prs {
-				if pr.Head != nil && pr.Base != nil && pr.Head.Ref == head && pr.Base.Ref == base &&
-					(pr.Head.RepoID == 0 || pr.Base.RepoID == 0 || pr.Head.RepoID == pr.Base.RepoID) {
+				if match(pr) {
 					found = pr
 					return nil
 				}
@@ -106,14 +121,11 @@ func (g *Gitea) Find(ctx context.Context, head, base string) (*PullRequest, erro
 			opt.Page = resp.NextPage
 		}
 	})
-	if err != nil || found == nil {
-		return nil, err
-	}
-	return fromGitea(found), nil
+	return found, err
 }
 
 // Ensure returns the open pull request from req.Head into req.Base, its body made req.Body (and its title
-// req.Title), or opens one with req.Labels.
+// req.Title); or, with req.HeadSHA, the one merged from req.Head at that commit; or opens one with req.Labels.
 func (g *Gitea) Ensure(ctx context.Context, req Request) (*PullRequest, bool, error) {
 	if req.Head == "" || req.Base == "" || req.Title == "" {
 		return nil, false, errors.New("forge: a pull request needs a head branch, a base branch and a title")
@@ -123,6 +135,18 @@ func (g *Gitea) Ensure(ctx context.Context, req Request) (*PullRequest, bool, er
 		return nil, false, err
 	}
 	var pr *gitea.PullRequest
+	if existing == nil && req.HeadSHA != "" {
+		// Merged already (a second run after the merge): that pull request, not an empty new one.
+		merged, err := g.find(ctx, gitea.StateClosed, func(pr *gitea.PullRequest) bool {
+			return pr.HasMerged && branches(pr, req.Head, req.Base) && pr.Head.Sha == req.HeadSHA
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		if merged != nil {
+			return fromGitea(merged), false, nil
+		}
+	}
 	if existing != nil {
 		if existing.Body == req.Body && existing.Title == req.Title {
 			return existing, false, nil

@@ -24,7 +24,8 @@ import (
 // token pushes marina/promote/iris-classifier-staging-v1.1.0 and opens one pull request into main whose
 // description is marina ci's summary of the promotion. Run again, it finds that pull request (-o json says so)
 // rather than opening a second. The token is in no output. Package forge then posts a commit status on the head
-// and reads the pull request back open, and merged once the admin merges it.
+// and reads the pull request back open, and merged once the admin merges it; promote --pr run after the merge
+// says so and opens nothing.
 func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
 	g := testenv.StartGitea(t)
 	var created struct {
@@ -140,7 +141,9 @@ func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
 		t.Errorf("promote --pr printed no %s:\n%s", pr.URL, out)
 	}
 
-	// Again, as data: the same pull request, found.
+	// Again, as data: the same pull request, found, its description (edited meanwhile) the summary again.
+	prPath := "/repos/" + created.FullName + "/pulls/" + strconv.FormatInt(pr.Number, 10)
+	giteaAPI(t, g.URL, g.Bot.Token, http.MethodPatch, prPath, map[string]any{"body": "edited by hand"}, http.StatusCreated, nil)
 	code, out, errOut = run(token, append(promote, "-o", "json")...)
 	if code != 0 {
 		t.Fatalf("promote --pr again: exit %d\n%s%s", code, out, errOut)
@@ -165,6 +168,8 @@ func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
 	}
 	if prs := openPRs(); len(prs) != 1 || prs[0].Number != pr.Number {
 		t.Errorf("after the second run: %+v, want #%d alone", prs, pr.Number)
+	} else if prs[0].Body != pr.Body {
+		t.Errorf("after the second run, #%d's description is\n%s\nwant the summary again:\n%s", pr.Number, prs[0].Body, pr.Body)
 	}
 	if git("rev-parse", branch) != head {
 		t.Error("the second run moved the branch")
@@ -194,12 +199,20 @@ func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
 	if got, err := f.Find(ctx, branch, "prod"); err != nil || got != nil {
 		t.Errorf("Find into another base: %+v, %v; want none", got, err)
 	}
-	giteaAPI(t, g.URL, g.Admin.Token, http.MethodPost, "/repos/"+created.FullName+"/pulls/"+strconv.FormatInt(pr.Number, 10)+"/merge",
+	giteaAPI(t, g.URL, g.Admin.Token, http.MethodPost, prPath+"/merge",
 		map[string]any{"Do": "merge"}, http.StatusOK, nil)
 	if got, err := f.Get(ctx, pr.Number); err != nil || got.State != forge.Merged || got.URL != pr.URL {
 		t.Errorf("Get after the merge: %+v, %v; want merged", got, err)
 	}
 	if got, err := f.Find(ctx, branch, "main"); err != nil || got != nil {
 		t.Errorf("Find after the merge: %+v, %v; want none open", got, err)
+	}
+	// Run once more after the merge: the merged pull request, not an empty second one.
+	code, out, errOut = run(token, promote...)
+	if code != 0 || !strings.Contains(out, "pull request #"+strconv.FormatInt(pr.Number, 10)+" from "+branch+" into main is merged already: "+pr.URL) {
+		t.Errorf("promote --pr after the merge: exit %d, want the merged #%d\n%s%s", code, pr.Number, out, errOut)
+	}
+	if prs := openPRs(); len(prs) != 0 {
+		t.Errorf("after the merge, promote --pr opened %+v", prs)
 	}
 }
