@@ -1,6 +1,9 @@
 package cli_test
 
 import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,4 +75,47 @@ func TestPromotePRRefusesBadOptionsBeforeCommitting(t *testing.T) {
 	if got := repotest.Git(t, dir, "branch", "--list", "marina/*"); got != "" {
 		t.Errorf("branches left behind: %s", got)
 	}
+}
+
+// versionOnlyGitea is a Gitea that answers only GET /api/v1/version: enough to connect, so promote --pr gets to
+// the repository's checks; any other call fails the test.
+func versionOnlyGitea(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/version" {
+			t.Errorf("unexpected call %s %s", r.Method, r.URL.Path)
+			http.Error(w, "not here", http.StatusTeapot)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"version":"1.27.3"}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/acme/models.git"
+}
+
+// TestPromotePRLeavesAnUnchangedEnvironmentAndAForeignBranchAlone: a version the environment already runs is
+// nothing to do (no push, no pull request), and a branch of that name holding something else than the promotion
+// is refused, exit 2, without a push. Not parallel: it sets MARINA_GIT_TOKEN.
+func TestPromotePRLeavesAnUnchangedEnvironmentAndAForeignBranchAlone(t *testing.T) {
+	dir, f := initIris(t)
+	mustMarina(t, "--repo", dir, "model", "register", "iris", "--file", f+"1.0.0", "--uri", "s3://models/iris/1.0.0", "--version", "1.0.0")
+	mustMarina(t, "--repo", dir, "promote", "iris@1.0.0", "--env", "staging")
+	repotest.Git(t, dir, "remote", "add", "origin", versionOnlyGitea(t))
+	t.Setenv("MARINA_GIT_TOKEN", "unused-t0ken")
+
+	out := mustMarina(t, "--repo", dir, "promote", "iris@1.0.0", "--env", "staging", "--pr")
+	if !strings.Contains(out, "iris already runs 1.0.0 in staging: nothing to do") {
+		t.Errorf("promote --pr of the running version: %s", out)
+	}
+	if got := repotest.Git(t, dir, "branch", "--list", "marina/*"); got != "" {
+		t.Errorf("branches left behind: %s", got)
+	}
+
+	mustMarina(t, "--repo", dir, "model", "register", "iris", "--file", f+"1.1.0", "--uri", "s3://models/iris/1.1.0", "--version", "1.1.0")
+	branch := cli.PromoteBranch("iris", "staging", "1.1.0")
+	repotest.Git(t, dir, "branch", branch)
+	wantUsageErrors(t, []usageError{
+		{[]string{"--repo", dir, "promote", "iris@1.1.0", "--env", "staging", "--pr"}, "branch " + branch + " exists and its last commit"},
+	})
 }
