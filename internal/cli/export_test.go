@@ -9,3 +9,6 @@ func SetChecked(f func(file string)) (restore func()) {
 
 // PromoteBranch is the branch promote --pr pushes without --branch.
 var PromoteBranch = promoteBranch
+
+// ParsePromoteSubject reads a promotion commit's subject.
+var ParsePromoteSubject = parsePromoteSubject

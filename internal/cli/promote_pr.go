@@ -196,22 +196,34 @@ func promotionOnBranch(r *repo.Repo, commit plumbing.Hash, branch, model, env, v
 		return nil, err
 	}
 	subject, _, _ := strings.Cut(c.Message, "\n")
-	var from, to, in string
-	rest, ok := strings.CutPrefix(subject, "promote: "+model+" ")
+	m, from, to, in, ok := parsePromoteSubject(subject)
+	if !ok || m != model || in != env || strings.TrimPrefix(to, "v") != strings.TrimPrefix(version, "v") {
+		return nil, usagef("branch %s exists and its last commit (%s, %q) is not the promotion of %s@%s to %s: choose another --branch name, or delete it (git branch -D %s)",
+			branch, commit.String()[:12], subject, model, version, env, branch)
+	}
+	return &release.Result{Model: model, Environment: env, From: from, To: to, Commit: commit.String(), Branch: branch}, nil
+}
+
+// parsePromoteSubject reads a promotion commit's subject, "promote: MODEL FROM → TO in ENV" (FROM "(none)" for
+// a first deployment, returned as "").
+func parsePromoteSubject(subject string) (model, from, to, env string, ok bool) {
+	rest, ok := strings.CutPrefix(subject, "promote: ")
+	if ok {
+		model, rest, ok = strings.Cut(rest, " ")
+	}
 	if ok {
 		from, rest, ok = strings.Cut(rest, " → ")
 	}
 	if ok {
-		to, in, ok = strings.Cut(rest, " in ")
+		to, env, ok = strings.Cut(rest, " in ")
 	}
-	if !ok || in != env || strings.TrimPrefix(to, "v") != strings.TrimPrefix(version, "v") {
-		return nil, usagef("branch %s exists and its last commit (%s, %q) is not the promotion of %s@%s to %s: choose another --branch name, or delete it (git branch -D %s)",
-			branch, commit.String()[:12], subject, model, version, env, branch)
+	if !ok || model == "" || from == "" || to == "" || env == "" || strings.Contains(env, " ") {
+		return "", "", "", "", false
 	}
-	if from == "none" || from == "-" {
+	if from == "(none)" {
 		from = ""
 	}
-	return &release.Result{Model: model, Environment: env, From: from, To: to, Commit: commit.String(), Branch: branch}, nil
+	return model, from, to, env, true
 }
 
 // prText is the pull request's title, the promotion commit's subject, and its body: marina ci's Markdown summary

@@ -119,3 +119,24 @@ func TestPromotePRLeavesAnUnchangedEnvironmentAndAForeignBranchAlone(t *testing.
 		{[]string{"--repo", dir, "promote", "iris@1.1.0", "--env", "staging", "--pr"}, "branch " + branch + " exists and its last commit"},
 	})
 }
+
+func TestParsePromoteSubjectReadsWhatPromoteCommits(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		subject, model, from, to, env string
+		ok                            bool
+	}{
+		{"promote: iris-classifier 1.0.0 → 1.1.0 in prod", "iris-classifier", "1.0.0", "1.1.0", "prod", true},
+		{"promote: iris (none) → 1.0.0 in staging", "iris", "", "1.0.0", "staging", true},
+		{"rollback: iris 1.1.0 → 1.0.0 in prod", "", "", "", "", false},
+		{"promote: iris 1.0.0 to 1.1.0 in prod", "", "", "", "", false},
+		{"promote: iris 1.0.0 → 1.1.0", "", "", "", "", false},
+		{"initial", "", "", "", "", false},
+	} {
+		model, from, to, env, ok := cli.ParsePromoteSubject(tc.subject)
+		if model != tc.model || from != tc.from || to != tc.to || env != tc.env || ok != tc.ok {
+			t.Errorf("ParsePromoteSubject(%q) = %q %q %q %q %v, want %q %q %q %q %v", tc.subject, model, from, to, env, ok,
+				tc.model, tc.from, tc.to, tc.env, tc.ok)
+		}
+	}
+}
