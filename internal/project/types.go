@@ -94,6 +94,18 @@ type Environment struct {
 	// Requires lists environments a version must have been deployed to first.
 	Requires []string `json:"requires,omitempty"`
 	Policy   *Policy  `json:"policy,omitempty"`
+	// Promotion is how marina promote brings a version into the environment.
+	Promotion *Promotion `json:"promotion,omitempty"`
+}
+
+// Promotion is an environment's promotion policy.
+type Promotion struct {
+	// PR sends promotions through a pull request.
+	PR bool `json:"pr,omitempty"`
+	// AutoMerge merges the pull request once its head's commit statuses are all successful.
+	AutoMerge bool `json:"autoMerge,omitempty"`
+	// Approvals is how many approving reviews the pull request needs before it is merged.
+	Approvals int `json:"approvals,omitempty"`
 }
 
 // Policy is what validate enforces for an environment.
