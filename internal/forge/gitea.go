@@ -299,3 +299,114 @@ func (o GiteaOpener) OpenPullRequest(ctx context.Context, pr writeback.PullReque
 	}
 	return got.URL, nil
 }
+
+var _ Merger = (*Gitea)(nil)
+
+// CombinedStatus reads the statuses of commit sha: the latest of each context.
+func (g *Gitea) CombinedStatus(ctx context.Context, sha string) (*CombinedStatus, error) {
+	if sha == "" {
+		return nil, errors.New("forge: reading a combined status needs a commit")
+	}
+	out := &CombinedStatus{SHA: sha, Statuses: []Status{}}
+	err := g.call(ctx, fmt.Sprintf("reading the statuses of %s", sha), func(c *gitea.Client) error {
+		cs, _, err := c.GetCombinedStatus(g.repo.Owner, g.repo.Name, sha)
+		if err != nil {
+			return err
+		}
+		for _, s := range cs.Statuses {
+			if s == nil || out.Find(s.Context) != nil { // the latest of a context comes first
+				continue
+			}
+			state := string(s.State)
+			if s.State == gitea.StatusWarning {
+				state = "failure"
+			}
+			out.Statuses = append(out.Statuses, Status{Context: s.Context, State: state, Description: s.Description, TargetURL: s.TargetURL})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.State = combine(out.Statuses)
+	return out, nil
+}
+
+// Reviews lists the reviews of pull request number, oldest first.
+func (g *Gitea) Reviews(ctx context.Context, number int64) ([]Review, error) {
+	var out []Review
+	err := g.call(ctx, fmt.Sprintf("listing the reviews of pull request #%d", number), func(c *gitea.Client) error {
+		opt := gitea.ListPullReviewsOptions{ListOptions: gitea.ListOptions{Page: 1, PageSize: 50}}
+		for {
+			rs, resp, err := c.ListPullReviews(g.repo.Owner, g.repo.Name, number, opt)
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				out = append(out, fromGiteaReview(r))
+			}
+			if resp == nil || resp.NextPage == 0 || len(rs) == 0 {
+				return nil
+			}
+			opt.Page = resp.NextPage
+		}
+	})
+	return out, err
+}
+
+// fromGiteaReview is the SDK's review as a Review.
+func fromGiteaReview(r *gitea.PullReview) Review {
+	out := Review{CommitID: r.CommitID, Stale: r.Stale, Dismissed: r.Dismissed, State: Commented}
+	if r.Reviewer != nil {
+		out.Reviewer = r.Reviewer.UserName
+	}
+	switch r.State {
+	case gitea.ReviewStateApproved:
+		out.State = Approved
+	case gitea.ReviewStateRequestChanges:
+		out.State = ChangesRequested
+	}
+	return out
+}
+
+// Merge merges pull request number with a merge commit, provided its head is still headSHA (Gitea refuses it
+// otherwise).
+func (g *Gitea) Merge(ctx context.Context, number int64, headSHA string) error {
+	return g.call(ctx, fmt.Sprintf("merging pull request #%d", number), func(c *gitea.Client) error {
+		ok, resp, err := c.MergePullRequest(g.repo.Owner, g.repo.Name, number, gitea.MergePullRequestOption{
+			Style: gitea.MergeStyleMerge, HeadCommitId: headSHA})
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return mergeRefused(resp, headSHA)
+		}
+		return nil
+	})
+}
+
+// mergeRefused says why Gitea answered a merge with an error status (the SDK does not read its message).
+func mergeRefused(resp *gitea.Response, headSHA string) error {
+	code := 0
+	if resp != nil {
+		code = resp.StatusCode
+	}
+	why := "the pull request is not mergeable (a conflict, or a rule of the protected branch)"
+	switch code {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		why = "the token may not merge it"
+	case http.StatusNotFound:
+		why = "no such pull request"
+	case http.StatusConflict:
+		why = "its head moved from " + short(headSHA) + ", the commit whose checks and reviews were read"
+	}
+	return fmt.Errorf("the forge refused the merge (HTTP %d): %s", code, why)
+}
+
+// short is a commit's first 12 hex digits.
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}

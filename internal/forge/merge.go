@@ -1,0 +1,101 @@
+package forge
+
+import (
+	"context"
+	"slices"
+)
+
+// CombinedStatus is a commit's statuses, the latest of each context, and their combined state.
+type CombinedStatus struct {
+	SHA string `json:"sha"`
+	// State is success when every status is, failure or error when one is, pending otherwise (also when there
+	// is no status at all).
+	State    string   `json:"state"`
+	Statuses []Status `json:"statuses"`
+}
+
+// Find returns the status of context, nil when the commit has none.
+func (c *CombinedStatus) Find(context string) *Status {
+	for i := range c.Statuses {
+		if c.Statuses[i].Context == context {
+			return &c.Statuses[i]
+		}
+	}
+	return nil
+}
+
+// ReviewState is what a review of a pull request says.
+type ReviewState string
+
+// The states of a review that count: an approval, a request for changes; the others (comments) do not.
+const (
+	Approved         ReviewState = "approved"
+	ChangesRequested ReviewState = "changes_requested"
+	Commented        ReviewState = "commented"
+)
+
+// Review is one review of a pull request.
+type Review struct {
+	Reviewer string      `json:"reviewer"`
+	State    ReviewState `json:"state"`
+	// CommitID is the commit the review was given on.
+	CommitID string `json:"commitID,omitempty"`
+	// Stale is true when the pull request's head moved since the review; Dismissed when it was dismissed.
+	Stale     bool `json:"stale,omitempty"`
+	Dismissed bool `json:"dismissed,omitempty"`
+}
+
+// Approvals counts the reviewers whose latest approval or request for changes (in reviews, oldest first) is an
+// approval that is neither dismissed nor stale (given on an earlier head than headSHA): what is merged is what
+// they approved.
+func Approvals(reviews []Review, headSHA string) int {
+	latest := map[string]Review{}
+	var order []string
+	for _, r := range reviews {
+		if r.State != Approved && r.State != ChangesRequested || r.Dismissed {
+			continue
+		}
+		if _, ok := latest[r.Reviewer]; !ok {
+			order = append(order, r.Reviewer)
+		}
+		latest[r.Reviewer] = r
+	}
+	n := 0
+	for _, who := range order {
+		r := latest[who]
+		if r.State == Approved && !r.Stale && (r.CommitID == "" || headSHA == "" || r.CommitID == headSHA) {
+			n++
+		}
+	}
+	return n
+}
+
+// Merger is a Forge that can merge a pull request once its checks and reviews allow it: what promote --pr
+// --auto-merge needs, the decision to merge being marina's own so that it is the same on every forge.
+type Merger interface {
+	Forge
+	// CombinedStatus reads the statuses of commit sha.
+	CombinedStatus(ctx context.Context, sha string) (*CombinedStatus, error)
+	// Reviews lists the reviews of pull request number, oldest first.
+	Reviews(ctx context.Context, number int64) ([]Review, error)
+	// Merge merges pull request number with a merge commit, provided its head is still headSHA.
+	Merge(ctx context.Context, number int64, headSHA string) error
+}
+
+// combine is the combined state of statuses: failure or error when one is (error first), success when all are
+// and there is one, pending otherwise.
+func combine(statuses []Status) string {
+	states := make([]string, 0, len(statuses))
+	for _, s := range statuses {
+		states = append(states, s.State)
+	}
+	switch {
+	case slices.Contains(states, "error"):
+		return "error"
+	case slices.Contains(states, "failure"):
+		return "failure"
+	case len(states) == 0 || slices.Contains(states, "pending"):
+		return "pending"
+	}
+	return "success"
+}
