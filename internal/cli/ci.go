@@ -33,6 +33,10 @@ type ciOptions struct {
 	checks   string
 	runs     int
 	warmup   int
+	// postStatus, forge and remote post the outcome as a commit status (ci_status.go).
+	postStatus bool
+	forge      string
+	remote     string
 
 	format string // resolved from -o by Validate
 }
@@ -47,6 +51,9 @@ func (o *ciOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.runs, "runs", 50, "model checks: timed inferences for the latency percentiles")
 	fs.IntVar(&o.warmup, "warmup", 5, "model checks: untimed inferences before the timed ones")
 	fs.StringVar(&o.uiURL, "ui-url", "", "base URL of marina ui (e.g. http://127.0.0.1:8089): the Markdown summary links each model to its page there and to the matrix (default marina.yaml's spec.ui.url)")
+	fs.BoolVar(&o.postStatus, "post-status", false, "also post the outcome as the commit status "+ciStatusContext+" on HEAD's commit on the forge hosting --remote (success, failure, or error when ci could not run; token in $MARINA_GIT_TOKEN)")
+	fs.StringVar(&o.forge, "forge", "gitea", "the forge hosting --remote, with --post-status: gitea (GitHub and GitLab are not built yet)")
+	fs.StringVar(&o.remote, "remote", "origin", "the remote whose forge --post-status posts to")
 	fs.StringVar(&o.builds, "builds", "", "also write the serving images to build to this file: one line per version, NAME@VERSION<TAB>ARTIFACT")
 }
 
@@ -71,6 +78,9 @@ func (o *ciOptions) Validate() error {
 		}
 		o.uiURL = u
 	}
+	if err := o.validateStatus(); err != nil {
+		return err
+	}
 	return o.checkOptions.Validate()
 }
 
@@ -80,16 +90,21 @@ func (o *ciOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer r.Close()
+	post, err := o.statusPoster(ctx, r)
+	if err != nil {
+		return err
+	}
 	res, err := ci.Run(ctx, r, ci.Options{Base: o.base, CRDDirs: o.crds, Concurrency: o.concurrency,
 		Checks: o.checks, Check: check.Options{Runs: o.runs, Warmup: checkWarmup(o.warmup)}})
 	if err != nil {
 		if errors.Is(err, ci.ErrBase) {
-			return usagef("--base: %v", err)
+			err = usagef("--base: %v", err)
+		} else if isCheckedWrong(err) {
+			err = failed(err) // a bad repository file (too large, invalid) is exit 1 like in validate
+		} else {
+			err = usagef("%v", err)
 		}
-		if isCheckedWrong(err) {
-			return failed(err) // a bad repository file (too large, invalid) is exit 1 like in validate
-		}
-		return usagef("%v", err)
+		return post.couldNotRun(ctx, err)
 	}
 	tool := marinaTool()
 	md := markdownOptions(r, o.uiURL)
@@ -130,6 +145,9 @@ func (o *ciOptions) Run(ctx context.Context) error {
 		// Also on stderr: a summary nobody opens must not be the only place that says nothing was measured.
 		fmt.Fprintf(o.errOut, "warning: %s\n", res.ChecksSkipped)
 	}
+	if err := post.outcome(ctx, res, md.UIURL); err != nil {
+		return err
+	}
 	if !res.Passed {
 		return failedf("marina ci failed: %s", strings.Join(res.Reasons(), "; "))
 	}
@@ -167,7 +185,7 @@ func writeReport(name string, data []byte, appendTo bool) error {
 func newCICommand(g *globalOptions) *cobra.Command {
 	o := &ciOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "ci [--base REF] [--checks auto|on|off] [--runs N] [--warmup W] [-o text|markdown|json] [--sarif FILE] [--junit FILE] [--markdown FILE] [--crds DIR]...",
+		Use:   "ci [--base REF] [--checks auto|on|off] [--runs N] [--warmup W] [-o text|markdown|json] [--sarif FILE] [--junit FILE] [--markdown FILE] [--post-status] [--crds DIR]...",
 		Short: "Check a change to the model repository in CI: changes, validation, rendered output, model checks, quality gates",
 		Long: `ci is what a pull request (or a push) to the model repository runs:
 
@@ -204,7 +222,16 @@ The summary goes to stdout (-o text, -o markdown for a pull request comment, -o 
 --sarif, --junit and --markdown also write files. Exit 1 when a gate fails, the rendered
 output is stale, a model check or validate finds errors; 2 on usage or environment errors
 (an unknown --base, a shallow clone without the base commit, --checks on without ONNX
-Runtime).`,
+Runtime).
+
+--post-status also posts the outcome as the commit status marina/ci on HEAD's commit,
+on the forge hosting --remote's HTTP(S) URL (--forge gitea; GitHub and GitLab are not
+built yet), with the token in MARINA_GIT_TOKEN, which is never printed: success or
+failure, the headline as its description (the first failure's reason, cut to 140
+characters), and a link to the model's page in marina ui when marina.yaml sets
+spec.ui.url (or --ui-url). When ci itself cannot run (an unknown --base, an unreadable
+repository) the state is error. marina promote --pr --auto-merge merges a promotion
+once this status, and the others on its head, are success.`,
 		Example: `  # A pull request against main (CI checkouts need the history: fetch-depth: 0)
   marina ci --base origin/main
 
@@ -215,7 +242,10 @@ Runtime).`,
   marina ci --base "origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME" --junit marina-junit.xml
 
   # The PR comment body
-  marina ci -o markdown > comment.md`,
+  marina ci -o markdown > comment.md
+
+  # The outcome as the commit status marina/ci on Gitea (token in MARINA_GIT_TOKEN)
+  marina ci --base origin/main --post-status`,
 		Args: cobra.NoArgs,
 		RunE: runE(o, func([]string) {}),
 	}

@@ -99,6 +99,7 @@ var notRun = map[string]string{
 	"marina validate --server": "needs a cluster",
 	"marina promote fraud-detector --env prod --resume":   "needs a cluster with marina controller",
 	"marina promote fraud-detector@1.1.0 --env prod --pr": "needs a forge; test/e2e/promote_pr_test.go runs it against a real Gitea",
+	"marina ci --base origin/main --post-status":          "needs a forge; test/e2e/ci_status_test.go runs it against a real Gitea",
 	"marina status --cluster":                             "needs a cluster",
 	"marina status --context":                             "needs a cluster",
 	"marina status iris-classifier --context":             "needs a cluster",

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -39,12 +38,8 @@ func (o *promoteOptions) validatePR(name, version string) error {
 		}
 		return nil
 	}
-	switch {
-	case slices.Contains(forge.Names, o.forge):
-	case slices.Contains(forge.Planned, o.forge):
-		return usagef("--forge %s: GitHub and GitLab are not built yet; gitea is the one forge --pr talks to", o.forge)
-	default:
-		return usagef("--forge %q: use gitea (GitHub and GitLab are not built yet)", o.forge)
+	if err := checkForgeName(o.forge, "--pr"); err != nil {
+		return err
 	}
 	for i, l := range o.labels {
 		o.labels[i] = strings.TrimSpace(l)
@@ -52,8 +47,8 @@ func (o *promoteOptions) validatePR(name, version string) error {
 			return usagef("--labels: an empty label name")
 		}
 	}
-	if os.Getenv(tokenEnv) == "" {
-		return usagef("--pr needs a token of the forge's API in %s (it also authenticates the push); nothing was committed", tokenEnv)
+	if _, err := forgeToken("--pr", " (it also authenticates the push); nothing was committed"); err != nil {
+		return err
 	}
 	o.push = true
 	if o.branch == "" {
@@ -78,16 +73,16 @@ type prResult struct {
 // promotePR commits the promotion on its branch (or finds the branch holding it from an earlier run), pushes it,
 // and opens the pull request into the branch it was cut from, or finds the open one and updates its body.
 func (o *promoteOptions) promotePR(ctx context.Context, name, version string) error {
-	token := os.Getenv(tokenEnv)
-	repo.RememberCredential(gitUsernameForRedact(), token)
+	if _, err := forgeToken("--pr", ""); err != nil {
+		return err
+	}
 	var (
-		res       *release.Result
-		note      string
-		base      string
-		remoteURL string
-		tip       plumbing.Hash
-		f         forge.Forge
-		again     bool // the branch held the promotion already
+		res   *release.Result
+		note  string
+		base  string
+		tip   plumbing.Hash
+		f     forge.Forge
+		again bool // the branch held the promotion already
 	)
 	err := o.globalOptions.write(func(r *repo.Repo) error {
 		if err := o.check(r); err != nil {
@@ -100,16 +95,8 @@ func (o *promoteOptions) promotePR(ctx context.Context, name, version string) er
 		if base == o.branch {
 			return usagef("--branch %s is the branch it would merge into; name another", o.branch)
 		}
-		rem, _ := r.Git().Remote(o.remote) // check found it
-		if urls := rem.Config().URLs; len(urls) > 0 {
-			remoteURL = urls[0]
-		}
-		if _, err := forge.ParseRepoURL(remoteURL); err != nil {
-			return usagef("--remote %s: %v", o.remote, err)
-		}
-		// Connecting asks the forge its version: an unreachable forge is found before anything is committed.
-		if f, err = forge.New(ctx, o.forge, remoteURL, token); err != nil {
-			return usagef("%v", err)
+		if f, err = connectForge(ctx, r, o.remote, o.forge); err != nil {
+			return err
 		}
 		existing, err := r.Git().Reference(plumbing.NewBranchReferenceName(o.branch), true)
 		if err == nil {

@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"slices"
+
+	"github.com/marina-dev/marina/internal/forge"
+	"github.com/marina-dev/marina/internal/repo"
+)
+
+// checkForgeName refuses a --forge that is not built, for flag (--pr, --post-status), before anything is done.
+func checkForgeName(name, flag string) error {
+	switch {
+	case slices.Contains(forge.Names, name):
+		return nil
+	case slices.Contains(forge.Planned, name):
+		return usagef("--forge %s: GitHub and GitLab are not built yet; gitea is the one forge %s talks to", name, flag)
+	}
+	return usagef("--forge %q: use gitea (GitHub and GitLab are not built yet)", name)
+}
+
+// forgeToken is the forge's API token from MARINA_GIT_TOKEN, registered with repo.Redact; a missing one is a
+// usage error saying what flag needs it.
+func forgeToken(flag, also string) (string, error) {
+	token := os.Getenv(tokenEnv)
+	if token == "" {
+		return "", usagef("%s needs a token of the forge's API in %s%s", flag, tokenEnv, also)
+	}
+	repo.RememberCredential(gitUsernameForRedact(), token)
+	return token, nil
+}
+
+// connectForge connects to the forge called name hosting remote's first URL (an HTTP(S) clone URL) with the
+// token of MARINA_GIT_TOKEN. A remote that names no forge, or a forge that cannot be reached, is a usage error.
+func connectForge(ctx context.Context, r *repo.Repo, remote, name string) (forge.Forge, error) {
+	rem, err := r.Git().Remote(remote)
+	if err != nil {
+		return nil, usagef("--remote %q: %v (add it with git remote add, or pass --remote)", remote, err)
+	}
+	var remoteURL string
+	if urls := rem.Config().URLs; len(urls) > 0 {
+		remoteURL = urls[0]
+	}
+	if _, err := forge.ParseRepoURL(remoteURL); err != nil {
+		return nil, usagef("--remote %s: %v", remote, err)
+	}
+	// Connecting asks the forge its version: an unreachable forge is found before anything is done.
+	f, err := forge.New(ctx, name, remoteURL, os.Getenv(tokenEnv))
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return f, nil
+}
