@@ -11,7 +11,7 @@ const StatusDescriptionMax = 140
 
 // Headline is the run's outcome in one line, for a commit status's description: "passed" with the gates and
 // model checks that passed, or the first failure's reason (the first failed gate's message, else the first of
-// Reasons), cut to StatusDescriptionMax characters.
+// Reasons) and how many more failed, cut to StatusDescriptionMax characters.
 func (res *Result) Headline() string {
 	if res.Passed {
 		s := "marina ci passed"
@@ -23,15 +23,16 @@ func (res *Result) Headline() string {
 		}
 		return s
 	}
-	reason := "marina ci failed"
+	reason, more := "marina ci failed", len(res.Reasons())-1
 	if failed := res.FailedGates(); len(failed) > 0 {
 		g := failed[0]
 		reason = fmt.Sprintf("%s@%s %s: %s", g.Model, g.Version, g.Gate, g.Message)
+		more += len(failed) - 1
 	} else if rs := res.Reasons(); len(rs) > 0 {
 		reason = rs[0]
 	}
-	if n := len(res.Reasons()); n > 1 {
-		reason = fmt.Sprintf("%s (and %d more)", reason, n-1)
+	if more > 0 {
+		reason = fmt.Sprintf("%s (and %d more)", reason, more)
 	}
 	return Truncate(reason, StatusDescriptionMax)
 }

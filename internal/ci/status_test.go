@@ -34,6 +34,8 @@ func TestHeadlineIsThePassOrTheFirstFailuresReasonCutToAStatusDescription(t *tes
 			"iris@1.1.0 accuracy.min: accuracy 0.85 is below the minimum 0.9", "iris"},
 		{"a gate and validate failed", ci.Result{Gates: []gate.Result{low}, Changes: &ci.ChangeSet{}, Validate: report(2)},
 			"iris@1.1.0 accuracy.min: accuracy 0.85 is below the minimum 0.9 (and 1 more)", "iris"},
+		{"two gates failed", ci.Result{Gates: []gate.Result{low, ok, low}, Changes: &ci.ChangeSet{}, Validate: report(0)},
+			"iris@1.1.0 accuracy.min: accuracy 0.85 is below the minimum 0.9 (and 1 more)", "iris"},
 		{"validate failed", ci.Result{Changes: &ci.ChangeSet{}, Validate: report(1)}, "validate found 1 error", ""},
 		{"cut", ci.Result{Gates: []gate.Result{long}, Changes: &ci.ChangeSet{}, Validate: report(0)},
 			"iris@1.1.0 accuracy.min: " + strings.Repeat("é", ci.StatusDescriptionMax-len("iris@1.1.0 accuracy.min: ")-1) + "…", "iris"},
