@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/spf13/cobra"
@@ -160,6 +162,12 @@ type promoteOptions struct {
 	pr     bool
 	forge  string
 	labels []string
+	// autoMerge, mergeWait, approvals and requiredStatus merge it once its checks and reviews allow
+	// (promote_automerge.go).
+	autoMerge      bool
+	mergeWait      time.Duration
+	approvals      int
+	requiredStatus []string
 }
 
 func (o *promoteOptions) AddFlags(fs *pflag.FlagSet) {
@@ -171,6 +179,10 @@ func (o *promoteOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.pr, "pr", false, "open a pull request for the promotion on the forge hosting --remote (implies --push; default --branch marina/promote/NAME-ENV-vVERSION; token in $MARINA_GIT_TOKEN), or find the open one")
 	fs.StringVar(&o.forge, "forge", "gitea", "the forge hosting --remote, with --pr: gitea (GitHub and GitLab are not built yet)")
 	fs.StringSliceVar(&o.labels, "labels", nil, "labels of the pull request --pr opens, comma-separated (created when missing)")
+	fs.BoolVar(&o.autoMerge, "auto-merge", false, "with --pr, merge the pull request (a merge commit) once the checks on its head are success and it has --approvals approving reviews, waiting up to --wait")
+	fs.DurationVar(&o.mergeWait, "wait", defaultMergeWait, "with --auto-merge, how long to wait for the checks and approvals (0: check once)")
+	fs.IntVar(&o.approvals, "approvals", 0, "with --auto-merge, the approving reviews of the head the pull request needs")
+	fs.StringSliceVar(&o.requiredStatus, "required-status", slices.Clone(defaultRequiredStatus), "with --auto-merge, the commit statuses (contexts) that must be on the head and success, besides any other posted there")
 	o.kube.addClusterFlags(fs) // with --resume; the namespace is the environment's
 }
 
@@ -192,6 +204,9 @@ func (o *promoteOptions) Validate() error {
 	case "", "canary", "bluegreen", "shadow":
 	default:
 		return usagef("--strategy %q: use canary, bluegreen or shadow", o.strategy)
+	}
+	if err := o.validateAutoMerge(); err != nil {
+		return err
 	}
 	return o.validatePR(name, version)
 }
@@ -255,7 +270,7 @@ func (g *globalOptions) report(res *release.Result, verb, note string) error {
 func newPromoteCommand(g *globalOptions) *cobra.Command {
 	o := &promoteOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "promote NAME@VERSION --env ENV | promote NAME --env ENV --resume",
+		Use:   "promote NAME@VERSION --env ENV [--pr [--auto-merge]] | promote NAME --env ENV --resume",
 		Short: "Deploy a registered version to an environment, as one Git commit",
 		Long: `promote changes the environment's version in applications/NAME/model.yaml in one
 commit, with the environment's re-rendered manifests. Before committing it checks
@@ -278,6 +293,17 @@ command again pushes the branch again and finds the open pull request, updating 
 description, instead of opening a second. --forge gitea is the one forge built:
 GitHub and GitLab are not built yet.
 
+With --pr --auto-merge, marina then merges the pull request itself (a merge commit,
+held to the head it checked), the same way on every forge: once every commit status
+on its head is success, --required-status among them (default marina/ci, which
+marina ci --post-status posts), and it has --approvals approving reviews of that
+head (default 0; dismissed and stale ones do not count). It reads them again every
+5 s, saying on stderr what it waits for, up to --wait (default 10m; 0 checks once).
+A failed or errored status ends the wait at once: exit 1 naming the check and its
+description, the pull request left open. Still waiting when --wait has passed is
+exit 1 saying for what (a check, an approval): run the same command again to wait
+more. A pull request merged already is success; -o json has "merged": true.
+
 With --resume, nothing is committed: the ModelDeployment NAME in the environment's
 namespace gets the annotation marina.dev/resume, and marina controller moves its
 paused rollout (a pause without duration, an inconclusive analysis, a blue-green
@@ -286,7 +312,8 @@ preview) to the next step.`,
   marina promote fraud-detector --env prod --resume        # a rollout paused by marina controller goes on
   marina promote fraud-detector@1.1.0 --env prod --strategy canary
   marina promote fraud-detector@1.1.0 --env prod --branch promote-1.1.0 --push
-  marina promote fraud-detector@1.1.0 --env prod --pr --labels promotion   # a pull request on Gitea; token in MARINA_GIT_TOKEN`,
+  marina promote fraud-detector@1.1.0 --env prod --pr --labels promotion   # a pull request on Gitea; token in MARINA_GIT_TOKEN
+  marina promote fraud-detector@1.1.0 --env prod --pr --auto-merge --approvals 1 --wait 30m   # merged once marina ci passed on it and it is approved`,
 		Args: exactArgs(1, "NAME@VERSION (or NAME with --resume)"),
 		RunE: runE(o, func(args []string) { o.target = args[0] }),
 	}

@@ -68,6 +68,8 @@ type prResult struct {
 	// PullRequest is the pull request; Opened says whether this run opened it or found it open.
 	PullRequest *forge.PullRequest `json:"pullRequest"`
 	Opened      bool               `json:"opened"`
+	// Merged says, with --auto-merge, that the pull request is merged (by this run, or before).
+	Merged bool `json:"merged,omitempty"`
 }
 
 // promotePR commits the promotion on its branch (or finds the branch holding it from an earlier run), pushes it,
@@ -97,6 +99,9 @@ func (o *promoteOptions) promotePR(ctx context.Context, name, version string) er
 		}
 		if f, err = connectForge(ctx, r, o.remote, o.forge); err != nil {
 			return err
+		}
+		if _, ok := f.(forge.Merger); o.autoMerge && !ok {
+			return usagef("--auto-merge: marina cannot merge on --forge %s", o.forge)
 		}
 		existing, err := r.Git().Reference(plumbing.NewBranchReferenceName(o.branch), true)
 		if err == nil {
@@ -135,6 +140,16 @@ func (o *promoteOptions) promotePR(ctx context.Context, name, version string) er
 		return fmt.Errorf("%w (the branch %s is pushed: run the same command again to open the pull request)", err, o.branch)
 	}
 	out := prResult{Result: res, Base: base, PullRequest: pr, Opened: opened}
+	mergedNow := false
+	if o.autoMerge {
+		if mergedNow = pr.State != forge.Merged; mergedNow {
+			fmt.Fprintf(o.errOut, "pull request #%d (%s into %s): %s\n", pr.Number, o.branch, base, pr.URL)
+		}
+		if pr, err = o.newAutoMerge().merge(ctx, f.(forge.Merger), pr); err != nil {
+			return err
+		}
+		out.PullRequest, out.Merged = pr, true
+	}
 	return o.result(out, func(w io.Writer) {
 		if again {
 			fmt.Fprintf(w, "branch %s already holds the promotion of %s in %s: %s → %s (commit %s); %s\n", o.branch, res.Model,
@@ -150,6 +165,9 @@ func (o *promoteOptions) promotePR(ctx context.Context, name, version string) er
 			fmt.Fprintf(w, "pull request #%d from %s into %s is merged already: %s\n", pr.Number, o.branch, base, pr.URL)
 		default:
 			fmt.Fprintf(w, "pull request #%d from %s into %s is already open (its description brought up to date): %s\n", pr.Number, o.branch, base, pr.URL)
+		}
+		if mergedNow {
+			fmt.Fprintf(w, "merged pull request #%d into %s: its checks passed%s\n", pr.Number, base, approvalsNote(o.approvals))
 		}
 	})
 }
