@@ -1,7 +1,8 @@
 // Package forge is what a promotion by pull request needs of the forge hosting the model repository: find the
 // open pull request from a head branch into a base branch or open one (its body kept up to date when it is found
-// again), post a commit status, and read a pull request's state. Gitea is the one forge built, through its
-// official Go SDK; GitHub and GitLab are not built yet.
+// again), post a commit status, and read a pull request's state; and, as a Merger, read a commit's combined
+// status and a pull request's reviews and merge it. Gitea is the one forge built, through its official Go SDK;
+// GitHub and GitLab are not built yet.
 //
 // The token a Forge is given never appears in its errors: every error goes through repo.Redact, with the token
 // registered there.

@@ -391,7 +391,7 @@ func mergeRefused(resp *gitea.Response, headSHA string) error {
 	if resp != nil {
 		code = resp.StatusCode
 	}
-	why := "the pull request is not mergeable (a conflict, or a rule of the protected branch)"
+	why := "the pull request is not mergeable (a conflict, a rule of the protected branch, or merge commits not allowed in the repository)"
 	switch code {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		why = "the token may not merge it"
