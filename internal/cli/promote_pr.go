@@ -73,7 +73,8 @@ type prResult struct {
 }
 
 // promotePR commits the promotion on its branch (or finds the branch holding it from an earlier run), pushes it,
-// and opens the pull request into the branch it was cut from, or finds the open one and updates its body.
+// and opens the pull request into the branch it was cut from, or finds the open one and updates its body; with
+// --auto-merge it then merges it once its checks and reviews allow (promote_automerge.go).
 func (o *promoteOptions) promotePR(ctx context.Context, name, version string) error {
 	if _, err := forgeToken("--pr", ""); err != nil {
 		return err
@@ -145,10 +146,11 @@ func (o *promoteOptions) promotePR(ctx context.Context, name, version string) er
 		if mergedNow = pr.State != forge.Merged; mergedNow {
 			fmt.Fprintf(o.errOut, "pull request #%d (%s into %s): %s\n", pr.Number, o.branch, base, pr.URL)
 		}
-		if pr, err = o.newAutoMerge().merge(ctx, f.(forge.Merger), pr); err != nil {
+		merged, err := o.newAutoMerge().merge(ctx, f.(forge.Merger), pr)
+		if err != nil {
 			return err
 		}
-		out.PullRequest, out.Merged = pr, true
+		out.PullRequest, out.Merged = merged, true
 	}
 	return o.result(out, func(w io.Writer) {
 		if again {

@@ -100,7 +100,8 @@ func TestPromoteAutoMergeMergesOnceChecksAndApprovalsAllowOnGitea(t *testing.T) 
 	giteaAPI(t, m.g.URL, m.g.Admin.Token, http.MethodPost, "/repos/"+m.fullName+"/pulls/"+strconv.FormatInt(prs[0].Number, 10)+"/reviews",
 		map[string]any{"event": "APPROVED", "body": "ship it"}, http.StatusOK, nil)
 	code, out, errOut = promote("1.1.0", "prod", "--approvals", "1")
-	if want := "merged pull request #" + strconv.FormatInt(prs[0].Number, 10) + " into main: its checks passed and it has an approving review"; code != 0 || !strings.Contains(out, want) {
+	if want := "merged pull request #" + strconv.FormatInt(prs[0].Number, 10) + " into main: its checks passed and it has an approving review"; code != 0 || !strings.Contains(out, want) ||
+		!strings.Contains(out, "is already open") || strings.Contains(out, "merged already") {
 		t.Fatalf("prod --auto-merge once approved: exit %d, want %q\n%s%s", code, want, out, errOut)
 	}
 	m.git("fetch", "-q", "origin", "main")
