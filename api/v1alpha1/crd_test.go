@@ -41,7 +41,7 @@ spec:
         prometheus: {address: "http://prometheus.monitoring.svc:9090", secretRef: {name: prometheus}}
         metrics:
           - {name: errors, query: "sum(rate(errors[1m]))", failureCondition: "result[0] > 0.01", interval: 1m, count: 5, failureLimit: 1, inconclusiveLimit: 2, consecutiveErrorLimit: 4}
-  gitWriteBack: {repo: "https://git.example.com/ml-platform.git", branch: main, secretRef: {name: git}, mode: pr}
+  gitWriteBack: {repo: "https://git.example.com/ml-platform.git", branch: main, secretRef: {name: git}, mode: pr, pullRequest: {forge: gitea, labels: [rollback]}}
   progressDeadlineSeconds: 600
 `
 
@@ -103,6 +103,18 @@ func TestTheAPIServerEnforcesTheCRDRules(t *testing.T) {
 		{"reject a digest that is not sha256", func(m map[string]any) {
 			spec(m)["artifact"].(map[string]any)["digest"] = "sha256:ABC"
 		}, "spec.artifact.digest"},
+		{"reject a pull request in mode commit", func(m map[string]any) {
+			spec(m)["gitWriteBack"].(map[string]any)["mode"] = "commit"
+		}, "pullRequest goes with mode pr"},
+		{"reject a pull request in the default mode", func(m map[string]any) {
+			delete(spec(m)["gitWriteBack"].(map[string]any), "mode")
+		}, "pullRequest goes with mode pr"},
+		{"reject a forge not built yet", func(m map[string]any) {
+			spec(m)["gitWriteBack"].(map[string]any)["pullRequest"] = map[string]any{"forge": "github"}
+		}, "spec.gitWriteBack.pullRequest.forge"},
+		{"reject a pull request naming no forge", func(m map[string]any) {
+			spec(m)["gitWriteBack"].(map[string]any)["pullRequest"] = map[string]any{"labels": []any{"x"}}
+		}, "spec.gitWriteBack.pullRequest.forge"},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

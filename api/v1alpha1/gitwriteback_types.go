@@ -16,6 +16,7 @@ const (
 
 // GitWriteBack is the model GitOps repository the controller writes a revert (and the blocked version) to after an
 // abort.
+// +kubebuilder:validation:XValidation:rule="!has(self.pullRequest) || (has(self.mode) && self.mode == 'pr')",message="pullRequest goes with mode pr: set mode: pr, or remove pullRequest"
 type GitWriteBack struct {
 	// Repo is the repository's clone URL.
 	// +kubebuilder:validation:MinLength=1
@@ -34,4 +35,34 @@ type GitWriteBack struct {
 	// +optional
 	// +kubebuilder:default=commit
 	Mode GitWriteBackMode `json:"mode,omitempty"`
+
+	// PullRequest, with mode pr, has the controller open the pull request from the pushed branch on the forge
+	// hosting Repo (or find the open one and update its description, when the same version aborts again), with the
+	// analysis evidence as its description. The forge's API takes the Secret's password (a token) or bearerToken.
+	// Unset, mode pr only pushes the branch.
+	// +optional
+	PullRequest *GitPullRequest `json:"pullRequest,omitempty"`
+}
+
+// GitWriteBackForge is the forge whose API opens a write-back's pull request.
+// +kubebuilder:validation:Enum=gitea
+type GitWriteBackForge string
+
+// The forges a write-back's pull request is opened on.
+const (
+	// ForgeGitea is Gitea (and Forgejo), through its API.
+	ForgeGitea GitWriteBackForge = "gitea"
+)
+
+// GitPullRequest is how the controller opens a write-back's pull request.
+type GitPullRequest struct {
+	// Forge is the forge hosting the repository: gitea. GitHub and GitLab are not built yet.
+	Forge GitWriteBackForge `json:"forge"`
+
+	// Labels are put on the pull request when it is opened; a missing label is created.
+	// +optional
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=50
+	Labels []string `json:"labels,omitempty"`
 }
