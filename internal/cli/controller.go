@@ -18,6 +18,7 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/controller"
+	"github.com/marina-dev/marina/internal/forge"
 	"github.com/marina-dev/marina/internal/writeback"
 )
 
@@ -93,7 +94,7 @@ func (o *controllerOptions) Run(ctx context.Context) error {
 	r := &controller.Reconciler{
 		Client: mgr.GetClient(), Scheme: s, Recorder: mgr.GetEventRecorder("marina-controller"),
 		Analyzer: &controller.PrometheusAnalyzer{DefaultAddress: o.prometheus},
-		Writer:   &writeback.Writer{WorkDir: o.gitCache, Author: o.gitAuthor},
+		Writer:   &writeback.Writer{WorkDir: o.gitCache, Author: o.gitAuthor, PullRequests: forge.Opener},
 	}
 	if err := r.SetupWithManager(mgr, o.concurrency); err != nil {
 		return err

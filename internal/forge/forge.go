@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/marina-dev/marina/internal/writeback"
 )
 
 // State is a pull request's state.
@@ -145,6 +147,26 @@ func New(ctx context.Context, name, repoURL, token string) (Forge, error) {
 	switch name {
 	case "gitea":
 		return NewGitea(ctx, repoURL, token, GiteaOptions{})
+	case "github", "gitlab":
+		return nil, fmt.Errorf("%w: %s (GitHub and GitLab are not built yet; gitea is)", ErrNotBuilt, name)
+	default:
+		return nil, fmt.Errorf("unknown forge %q: use gitea (GitHub and GitLab are not built yet)", name)
+	}
+}
+
+// Opener is the writeback.PullRequestOpener of the forge called name (spec.gitWriteBack.pullRequest.forge), with
+// the token of the write-back's credentials: their bearer token, or their password.
+func Opener(name string, c writeback.Credentials) (writeback.PullRequestOpener, error) {
+	token := c.BearerToken
+	if token == "" {
+		token = c.Password
+	}
+	switch name {
+	case "gitea":
+		if token == "" {
+			return nil, errors.New("gitea: the forge's API needs a token: set password (or bearerToken) in the Secret spec.gitWriteBack.secretRef names")
+		}
+		return GiteaOpener{Token: token, Options: GiteaOptions{Username: c.Username}}, nil
 	case "github", "gitlab":
 		return nil, fmt.Errorf("%w: %s (GitHub and GitLab are not built yet; gitea is)", ErrNotBuilt, name)
 	default:

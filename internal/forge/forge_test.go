@@ -212,3 +212,24 @@ func TestCombinedStatusFindsAContext(t *testing.T) {
 		t.Errorf("Find(build) = %+v, want nil", s)
 	}
 }
+
+func TestOpenerTakesTheWriteBackTokenAndGiteaOnly(t *testing.T) {
+	t.Parallel()
+	for _, c := range []writeback.Credentials{{Username: "bot", Password: "p4ss-t0ken"}, {BearerToken: "p4ss-t0ken"}} {
+		o, err := forge.Opener("gitea", c)
+		if g, ok := o.(forge.GiteaOpener); err != nil || !ok || g.Token != "p4ss-t0ken" || g.Options.Username != c.Username {
+			t.Fatalf("Opener(gitea, %+v) = %+v, %v", c, o, err)
+		}
+	}
+	if _, err := forge.Opener("gitea", writeback.Credentials{}); err == nil || !strings.Contains(err.Error(), "needs a token") {
+		t.Fatalf("without a token: %v", err)
+	}
+	for _, name := range []string{"github", "gitlab"} {
+		if _, err := forge.Opener(name, writeback.Credentials{Password: "t"}); !errors.Is(err, forge.ErrNotBuilt) {
+			t.Fatalf("Opener(%s): %v, want ErrNotBuilt", name, err)
+		}
+	}
+	if _, err := forge.Opener("bitbucket", writeback.Credentials{Password: "t"}); err == nil || !strings.Contains(err.Error(), `unknown forge "bitbucket"`) {
+		t.Fatalf("Opener(bitbucket): %v", err)
+	}
+}

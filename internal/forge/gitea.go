@@ -293,7 +293,7 @@ func (o GiteaOpener) OpenPullRequest(ctx context.Context, pr writeback.PullReque
 	if err != nil {
 		return "", err
 	}
-	got, _, err := g.Ensure(ctx, Request{Head: pr.Head, Base: pr.Base, Title: pr.Title, Body: pr.Body})
+	got, _, err := g.Ensure(ctx, Request{Head: pr.Head, Base: pr.Base, Title: pr.Title, Body: pr.Body, Labels: pr.Labels})
 	if err != nil {
 		return "", err
 	}

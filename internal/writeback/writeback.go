@@ -84,13 +84,15 @@ type Result struct {
 	Base string
 	// NoOp is true when the remote already held the revert: nothing was pushed.
 	NoOp bool
+	// Subject is Commit's subject line, e.g. a pull request's title.
+	Subject string
 }
 
 // PullRequestOpener opens a pull (merge) request on the forge hosting the repository.
 // Write in pr mode only pushes the branch and reports it (Result.Branch into
-// Result.Base); opening the request needs the forge's own API (GitHub, GitLab,
-// Gitea…), so an implementation per forge belongs beside the controller, tested
-// against that forge. None exists yet.
+// Result.Base); opening the request needs the forge's own API, so Writer opens it
+// through an opener of package forge (forge.Opener: Gitea; GitHub and GitLab are
+// not built yet).
 type PullRequestOpener interface {
 	// OpenPullRequest opens a request to merge pr.Head into pr.Base, or finds the open
 	// one with the same head, and returns its web URL.
@@ -105,6 +107,8 @@ type PullRequest struct {
 	Head, Base string
 	// Title and Body describe the request, e.g. the revert commit's subject and body.
 	Title, Body string
+	// Labels are put on a request that is opened.
+	Labels []string
 }
 
 // PullRequestBranch is the branch pr mode pushes for a rollback of model's bad version in env.
@@ -156,6 +160,9 @@ func Write(ctx context.Context, req Request, workDir string) (Result, error) {
 	for attempt := 1; ; attempt++ {
 		res, err := w.attempt(ctx)
 		if !errors.Is(err, errRaced) {
+			if err == nil {
+				res.Subject = w.subject(res.Commit)
+			}
 			return res, err
 		}
 		if attempt == maxAttempts {
@@ -366,6 +373,16 @@ func (w *writer) attempt(ctx context.Context) (Result, error) {
 	}
 	res.Commit = commit
 	return res, nil
+}
+
+// subject is the first line of commit's message in the clone, "" when it cannot be read.
+func (w *writer) subject(commit string) string {
+	c, err := w.r.Git().CommitObject(plumbing.NewHash(commit))
+	if err != nil {
+		return ""
+	}
+	line, _, _ := strings.Cut(c.Message, "\n")
+	return strings.TrimSpace(line)
 }
 
 // heads lists the remote's branches and its default branch (HEAD's target).
