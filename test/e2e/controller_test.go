@@ -145,17 +145,18 @@ func TestControllerKilledMidRolloutResumesWhereItWas(t *testing.T) {
 // controllerProcess is `marina controller` run by the test.
 type controllerProcess struct {
 	kubeconfig, log string
-	namespace       string // the one namespace it watches; "" for all
+	namespace       string   // the one namespace it watches; "" for all
+	args            []string // more arguments, e.g. -v
 	metrics, health string
 	cmd             *exec.Cmd
 	done            chan struct{}
 }
 
-// runController starts marina controller as a process (for namespace, or all with "") for the rest of the test;
-// when the test fails, the end of its log is logged.
-func runController(t *testing.T, kubeconfig, namespace string) *controllerProcess {
+// runController starts marina controller as a process (for namespace, or all with "") with args for the rest of
+// the test; when the test fails, the end of its log is logged.
+func runController(t *testing.T, kubeconfig, namespace string, args ...string) *controllerProcess {
 	t.Helper()
-	ctl := &controllerProcess{kubeconfig: kubeconfig, log: filepath.Join(t.TempDir(), "controller.log"), namespace: namespace}
+	ctl := &controllerProcess{kubeconfig: kubeconfig, log: filepath.Join(t.TempDir(), "controller.log"), namespace: namespace, args: args}
 	ctl.start(t)
 	t.Cleanup(func() {
 		ctl.kill(t)
@@ -180,7 +181,7 @@ func (p *controllerProcess) start(t *testing.T) {
 		scope = []string{"-n", p.namespace}
 	}
 	p.cmd = exec.Command(marina, append([]string{"controller", "--kubeconfig", p.kubeconfig,
-		"--metrics-addr", p.metrics, "--health-addr", p.health, "--git-cache", t.TempDir()}, scope...)...)
+		"--metrics-addr", p.metrics, "--health-addr", p.health, "--git-cache", t.TempDir()}, append(scope, p.args...)...)...)
 	p.cmd.Stdout, p.cmd.Stderr = log, log
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
