@@ -111,6 +111,16 @@ type WriteBack struct {
 	SecretRef string `json:"secretRef,omitempty"`
 	// Mode is WriteBackCommit or WriteBackPullRequest; unset is WriteBackCommit.
 	Mode string `json:"mode,omitempty"`
+	// PullRequest, with mode pr, has marina controller open the pull request on the forge (spec.gitWriteBack.pullRequest).
+	PullRequest *PullRequest `json:"pullRequest,omitempty"`
+}
+
+// PullRequest is the forge that opens a write-back's pull request, and its labels.
+type PullRequest struct {
+	// Forge is gitea; GitHub and GitLab are not built yet.
+	Forge string `json:"forge"`
+	// Labels are put on the pull request.
+	Labels []string `json:"labels,omitempty"`
 }
 
 // Modes of writeBack.mode, as the ModelDeployment's spec.gitWriteBack.mode takes them.

@@ -123,6 +123,20 @@ func (c *context) gitWriteBack(w *project.WriteBack) (map[string]any, error) {
 			c.appFile, field, project.ProjectFile, field)
 	}
 	wb := map[string]any{"repo": repo.URL, "mode": cmp.Or(w.Mode, project.WriteBackCommit)}
+	if pr := w.PullRequest; pr != nil {
+		if wb["mode"] != project.WriteBackPullRequest {
+			return nil, fmt.Errorf("%s: %s.pullRequest goes with mode pr: set %s.mode: pr, or remove %s.pullRequest", c.appFile, field, field, field)
+		}
+		p := map[string]any{"forge": pr.Forge}
+		if len(pr.Labels) > 0 {
+			labels := make([]any, len(pr.Labels))
+			for i, l := range pr.Labels {
+				labels[i] = l
+			}
+			p["labels"] = labels
+		}
+		wb["pullRequest"] = p
+	}
 	if repo.Branch != "" {
 		wb["branch"] = repo.Branch
 	}

@@ -73,7 +73,7 @@ const writeBackApp = `
   environments:
     staging:
       version: 1.1.0
-      writeBack: {secretRef: git-credentials-staging, mode: pr}
+      writeBack: {secretRef: git-credentials-staging, mode: pr, pullRequest: {forge: gitea, labels: [rollback, staging]}}
     prod:
       version: 1.0.0
       strategy: {canary: {steps: [{setWeight: 20}, {pause: {}}]}}
@@ -357,6 +357,11 @@ func TestRenderRefusesBadInput(t *testing.T) {
 			e.WriteBack = &project.WriteBack{Mode: project.WriteBackPullRequest}
 			in.App.Spec.Environments["prod"] = e
 		}, "applications/fraud/model.yaml: spec.router, spec.environments.prod.writeBack (environment prod) are marina controller's: set spec.backend: marina, or remove them (backend kserve would ignore them)"},
+		{"a write-back pull request in mode commit", func(in *render.Input) {
+			in.App.Spec.Backend = project.BackendMarina
+			in.App.Spec.WriteBack = &project.WriteBack{SecretRef: "git-credentials", PullRequest: &project.PullRequest{Forge: "gitea"}}
+			in.Project.Spec.Repository.URL = "https://git.example.com/platform.git"
+		}, "applications/fraud/model.yaml: spec.writeBack.pullRequest goes with mode pr: set spec.writeBack.mode: pr, or remove spec.writeBack.pullRequest"},
 		{"a write-back when marina.yaml names no repository", writeBackTo(""), "applications/fraud/model.yaml: spec.writeBack: marina.yaml has no spec.repository.url, the repository marina controller writes an aborted rollout's revert to: set it to this repository's https:// clone URL, or remove spec.writeBack"},
 		{"a write-back to an SSH repository", writeBackTo("ssh://git@git.example.com/platform.git"), "applications/fraud/model.yaml: spec.writeBack: marina.yaml spec.repository.url ssh://git@git.example.com/platform.git is not an http(s) URL, and marina controller writes back over HTTP(S) only"},
 		{"a write-back to an scp-like SSH repository", writeBackTo("git@git.example.com:platform.git"), "applications/fraud/model.yaml: spec.writeBack: marina.yaml spec.repository.url is not a URL (an scp-like git@host:path is SSH)"},

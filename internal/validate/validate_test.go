@@ -320,6 +320,13 @@ func TestRunFindsEachKindOfMistake(t *testing.T) {
 		{name: "an unknown write-back mode in an environment",
 			edit: all(replace(app, "  backend: plain\n", "  backend: marina\n"), replace(app, "      version: 1.1.0\n", "      version: 1.1.0\n      writeBack: {mode: push}\n")),
 			want: validate.Finding{Rule: "schema", File: app, Path: "spec.environments.staging.writeBack.mode", Line: 17}},
+		{name: "a write-back pull request on a forge not built yet",
+			edit: replace(app, "  backend: plain\n", "  backend: marina\n  writeBack: {mode: pr, pullRequest: {forge: github}}\n"),
+			want: validate.Finding{Rule: "schema", File: app, Path: "spec.writeBack.pullRequest.forge", Line: 8}},
+		{name: "a write-back pull request in mode commit",
+			edit: replace(app, "  backend: plain\n", "  backend: marina\n  writeBack: {pullRequest: {forge: gitea}}\n"),
+			want: validate.Finding{Rule: "stale-render", File: app,
+				Message: "cannot render: applications/m/model.yaml: spec.writeBack.pullRequest goes with mode pr: set spec.writeBack.mode: pr, or remove spec.writeBack.pullRequest"}},
 		{name: "a write-back on the plain backend, which would ignore it",
 			edit: replace(app, "  backend: plain\n", "  backend: plain\n  writeBack: {secretRef: git-credentials}\n"),
 			want: validate.Finding{Rule: "stale-render", File: app,
@@ -514,7 +521,7 @@ func TestAWriteBackOfABackendMarinaModelRendersAModelDeploymentTheSchemaTakes(t 
 	r := fixture(t, all(
 		replace("marina.yaml", "url: https://git.example.com/test.git", "url: https://git.example.org/ml/test.git"),
 		replace(app, "  backend: plain\n", "  backend: marina\n  writeBack: {secretRef: git-credentials}\n"),
-		replace(app, "      version: 1.1.0\n", "      version: 1.1.0\n      writeBack: {secretRef: git-credentials-staging, mode: pr}\n")), nil)
+		replace(app, "      version: 1.1.0\n", "      version: 1.1.0\n      writeBack: {secretRef: git-credentials-staging, mode: pr, pullRequest: {forge: gitea, labels: [rollback]}}\n")), nil)
 	rep := run(t, r, validate.Options{})
 	if rep.Errors() != 0 || rep.Warnings() != 0 {
 		t.Fatalf("want no errors or warnings:\n%s", dump(rep))
@@ -523,6 +530,9 @@ func TestAWriteBackOfABackendMarinaModelRendersAModelDeploymentTheSchemaTakes(t 
 		md, err := r.ReadFile("applications/m/"+env+"/modeldeployment.yaml", 1<<20)
 		if err != nil || !strings.Contains(string(md), "gitWriteBack:") {
 			t.Fatalf("%s: no spec.gitWriteBack rendered (%v):\n%s", env, err, md)
+		}
+		if pr := strings.Contains(string(md), "pullRequest:"); pr != (env == "staging") {
+			t.Fatalf("%s: spec.gitWriteBack.pullRequest rendered: %v:\n%s", env, pr, md)
 		}
 	}
 }
