@@ -287,13 +287,13 @@ type GiteaOpener struct {
 var _ writeback.PullRequestOpener = GiteaOpener{}
 
 // OpenPullRequest opens the pull request from pr.Head into pr.Base on the Gitea serving pr.RepoURL, or finds the
-// open one (its body updated), and returns its web URL.
+// open one (its body updated) or the one merged at pr.Commit, and returns its web URL.
 func (o GiteaOpener) OpenPullRequest(ctx context.Context, pr writeback.PullRequest) (string, error) {
 	g, err := NewGitea(ctx, pr.RepoURL, o.Token, o.Options)
 	if err != nil {
 		return "", err
 	}
-	got, _, err := g.Ensure(ctx, Request{Head: pr.Head, Base: pr.Base, Title: pr.Title, Body: pr.Body, Labels: pr.Labels})
+	got, _, err := g.Ensure(ctx, Request{Head: pr.Head, Base: pr.Base, Title: pr.Title, Body: pr.Body, Labels: pr.Labels, HeadSHA: pr.Commit})
 	if err != nil {
 		return "", err
 	}

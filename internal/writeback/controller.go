@@ -59,7 +59,7 @@ func (w *Writer) WriteBack(ctx context.Context, md *v1alpha1.ModelDeployment, se
 		} else {
 			url, err := w.openPullRequest(ctx, md, env, req, res)
 			if err != nil {
-				return "", fmt.Errorf("the revert is pushed as %s on branch %s, but its pull request into %s is not open: %w", res.Commit, res.Branch, res.Base, err)
+				return "", redactErr(fmt.Sprintf("the revert is pushed as %s on branch %s, but its pull request into %s is not open", res.Commit, res.Branch, res.Base), err)
 			}
 			out += " on branch " + res.Branch + ", pull request " + url + " into " + res.Base
 		}
@@ -82,7 +82,7 @@ func (w *Writer) openPullRequest(ctx context.Context, md *v1alpha1.ModelDeployme
 		title = fmt.Sprintf("rollback: %s %s %s -> %s", req.Model, env, req.BadVersion, req.StableVersion)
 	}
 	return opener.OpenPullRequest(ctx, PullRequest{RepoURL: req.RepoURL, Head: res.Branch, Base: res.Base,
-		Title: title, Body: Evidence(md, env), Labels: pr.Labels})
+		Title: title, Body: Evidence(md, env), Labels: pr.Labels, Commit: res.Commit})
 }
 
 // maxEvidence keeps a pull request's description well inside what forges take (GitHub: 65536 characters).

@@ -92,7 +92,7 @@ func TestWriterOpensThePullRequestWithTheEvidenceAndFindsItAgain(t *testing.T) {
 	pr := fake.asked[0]
 	head := gitLog(t, bare, branch)[0]
 	if pr.Head != branch || pr.Base != "main" || pr.RepoURL != "file://"+bare || !slices.Equal(pr.Labels, []string{"rollback", "marina"}) ||
-		!strings.HasPrefix(head, hashOf(head)+" "+pr.Title) || pr.Title == "" {
+		!strings.HasPrefix(head, hashOf(head)+" "+pr.Title) || pr.Title == "" || pr.Commit != hashOf(head) {
 		t.Fatalf("pull request %+v; branch head %s", pr, head)
 	}
 	for _, want := range []string{
@@ -124,21 +124,26 @@ func TestWriterOpensThePullRequestWithTheEvidenceAndFindsItAgain(t *testing.T) {
 func TestWriterKeepsThePushedBranchWhenTheForgeFails(t *testing.T) {
 	t.Parallel()
 	bare := newRemote(t, "1.1.0@staging", "1.1.0@prod")
-	fake := &fakeOpener{fail: errors.New("gitea ml/models: opening a pull request: 502 Bad Gateway")}
+	// An opener whose error quotes the token: WriteBack takes it out.
+	fake := &fakeOpener{fail: errors.New("gitea ml/models: opening a pull request with token " + gitToken + ": 502 Bad Gateway")}
 	w := &Writer{WorkDir: t.TempDir(), PullRequests: fake.open}
 	md := abortedDeployment("file://" + bare)
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git"}, Data: map[string][]byte{"password": []byte(gitToken)}}
 	const branch = "marina/rollback/iris-classifier-prod-v1.1.0"
 
-	_, err := w.WriteBack(context.Background(), md, nil)
+	_, err := w.WriteBack(context.Background(), md, secret)
 	if err == nil || errors.Is(err, controller.ErrNothingToWrite) || !strings.Contains(err.Error(), "pushed as") ||
 		!strings.Contains(err.Error(), "on branch "+branch) || !strings.Contains(err.Error(), "502 Bad Gateway") {
 		t.Fatalf("err = %v, want a retried error saying the branch is pushed", err)
+	}
+	if strings.Contains(err.Error(), gitToken) {
+		t.Fatalf("the error carries the token: %v", err)
 	}
 	if got := readRemote(t, bare, branch); got.prodVersion != "1.0.0" || got.badState != "blocked" {
 		t.Fatalf("branch: %+v", got)
 	}
 	fake.fail = nil
-	out, err := w.WriteBack(context.Background(), md, nil)
+	out, err := w.WriteBack(context.Background(), md, secret)
 	if err != nil || !strings.Contains(out, "pull request https://git.example.com/ml/models/pulls/1") {
 		t.Fatalf("retry: %q, %v", out, err)
 	}

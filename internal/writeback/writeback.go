@@ -109,6 +109,9 @@ type PullRequest struct {
 	Title, Body string
 	// Labels are put on a request that is opened.
 	Labels []string
+	// Commit is Head's commit: a request from Head already merged at it is returned rather than an empty one
+	// opened.
+	Commit string
 }
 
 // PullRequestBranch is the branch pr mode pushes for a rollback of model's bad version in env.
