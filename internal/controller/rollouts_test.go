@@ -3,6 +3,7 @@ package controller_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
@@ -57,9 +58,10 @@ func TestRolloutsOnARealControlPlane(t *testing.T) {
 	c := testenv.Start(t, testenv.Options{CRDs: true, Workloads: true})
 	c.AddNode(t, testenv.Node{Name: "cpu-e2e"})
 	c.AddNode(t, testenv.Node{Name: "gpu-e2e", GPUs: 4})
+	prs := &pullRequests{failFirst: true}
 	startController(t, c, func(r *controller.Reconciler) {
 		r.Analyzer = &controller.PrometheusAnalyzer{}
-		r.Writer = &writeback.Writer{WorkDir: t.TempDir(), Author: "marina-e2e <e2e@marina.test>"}
+		r.Writer = &writeback.Writer{WorkDir: t.TempDir(), Author: "marina-e2e <e2e@marina.test>", PullRequests: prs.opener}
 	})
 
 	t.Run("a canary that passes its analysis is promoted step by step", func(t *testing.T) {
@@ -149,6 +151,67 @@ func TestRolloutsOnARealControlPlane(t *testing.T) {
 		time.Sleep(3 * time.Second)
 		if now := git(t, bare, "rev-parse", "HEAD"); now != after {
 			t.Fatalf("a second write-back moved the branch to %s", now)
+		}
+	})
+
+	t.Run("a canary that aborts in mode pr pushes a branch and opens its pull request with the evidence, retried when the forge fails", func(t *testing.T) {
+		t.Parallel()
+		ns := namespace(t, c, "e2e-pr")
+		prom := startPrometheus(t, 0.5)
+		bare := newRemote(t)
+		before := git(t, bare, "rev-parse", "HEAD")
+		url := repotest.ServeGit(t, filepath.Dir(bare), repotest.GitAuth{Username: gitUser, Password: gitToken}).RepoURL(bare)
+		if err := c.Client.Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "git", Namespace: ns},
+			StringData: map[string]string{"username": gitUser, "password": gitToken}}); err != nil {
+			t.Fatal(err)
+		}
+		md := e2eDeployment(ns, "1.0.0", prom.Address(), errorRate(2, nil), canarySteps()...)
+		md.Spec.GitWriteBack = &v1alpha1.GitWriteBack{Repo: url, Mode: v1alpha1.GitWriteBackPullRequest, SecretRef: &corev1.LocalObjectReference{Name: "git"},
+			PullRequest: &v1alpha1.GitPullRequest{Forge: v1alpha1.ForgeGitea, Labels: []string{"rollback"}}}
+		rollOut(t, c, md)
+		got := waitOn(t, c, ns, "the pull request opened", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
+			return meta.IsStatusConditionTrue(md.Status.Conditions, controller.WriteBackCondition)
+		})
+		const branch = "marina/rollback/iris-classifier-staging-v1.1.0"
+		head := git(t, bare, "rev-parse", "refs/heads/"+branch)
+		if now := git(t, bare, "rev-parse", "HEAD"); now != before {
+			t.Fatalf("the base branch moved from %s to %s", before, now)
+		}
+		calls, opened := prs.seen()
+		if len(calls) < 2 || len(opened) != 1 {
+			t.Fatalf("asked for %d pull requests (the first failing), %d opened; want 2 or more, 1", len(calls), len(opened))
+		}
+		pr := opened[branch]
+		wb := meta.FindStatusCondition(got.Status.Conditions, controller.WriteBackCondition)
+		if pr.Base != "master" && pr.Base != "main" || pr.RepoURL != url || !slices.Equal(pr.Labels, []string{"rollback"}) ||
+			!strings.HasPrefix(pr.Title, "rollback: ") || wb.Reason != "Written" ||
+			!strings.Contains(wb.Message, head+" on branch "+branch+", pull request https://forge.test/pulls/1 into "+pr.Base) {
+			t.Fatalf("pull request %+v; GitWriteBack %+v", pr, wb)
+		}
+		for _, want := range []string{"**Abort:** " + strings.Join(strings.Fields(got.Status.AbortMessage), " "),
+			"### Analysis 1.1.0-step-1 (template error-rate): Failed", "**error-rate**: Failed", "| Failed | [0.5] |"} {
+			if !strings.Contains(pr.Body, want) {
+				t.Errorf("the description lacks %q:\n%s", want, pr.Body)
+			}
+		}
+		var evs eventsv1.EventList
+		if err := c.Client.List(context.Background(), &evs, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		var reasons []string
+		for _, e := range evs.Items {
+			if strings.Contains(e.Note, gitToken) {
+				t.Errorf("event %s carries the token", e.Reason)
+			}
+			switch {
+			case e.Reason == "WriteBackFailed" && strings.Contains(e.Note, "pushed as "+head+" on branch "+branch) && strings.Contains(e.Note, "forge down"):
+				reasons = append(reasons, e.Reason)
+			case e.Reason == "WrittenBack" && strings.Contains(e.Note, "https://forge.test/pulls/1"):
+				reasons = append(reasons, e.Reason)
+			}
+		}
+		if slices.Sort(reasons); !slices.Equal(slices.Compact(reasons), []string{"WriteBackFailed", "WrittenBack"}) {
+			t.Fatalf("events %v, want the forge's failure with the pushed branch, then the pull request", reasons)
 		}
 	})
 
@@ -310,6 +373,42 @@ func TestRolloutsOnARealControlPlane(t *testing.T) {
 			}
 		}
 	})
+}
+
+// pullRequests is a forge for the write-back: it fails its first request (failFirst), then opens one pull
+// request per head branch.
+type pullRequests struct {
+	mu        sync.Mutex
+	failFirst bool
+	calls     []writeback.PullRequest
+	opened    map[string]writeback.PullRequest
+}
+
+func (p *pullRequests) opener(forge string, c writeback.Credentials) (writeback.PullRequestOpener, error) {
+	if forge != "gitea" || c.Password != gitToken {
+		return nil, fmt.Errorf("forge %q with the wrong credentials", forge)
+	}
+	return p, nil
+}
+
+func (p *pullRequests) OpenPullRequest(_ context.Context, pr writeback.PullRequest) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, pr)
+	if p.failFirst && len(p.calls) == 1 {
+		return "", fmt.Errorf("forge down")
+	}
+	if p.opened == nil {
+		p.opened = map[string]writeback.PullRequest{}
+	}
+	p.opened[pr.Head] = pr
+	return fmt.Sprintf("https://forge.test/pulls/%d", len(p.opened)), nil
+}
+
+func (p *pullRequests) seen() ([]writeback.PullRequest, map[string]writeback.PullRequest) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.calls), maps.Clone(p.opened)
 }
 
 func namespace(t *testing.T, c *testenv.Cluster, name string) string {
