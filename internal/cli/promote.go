@@ -168,9 +168,12 @@ type promoteOptions struct {
 	mergeWait      time.Duration
 	approvals      int
 	requiredStatus []string
+	// flags tells the flags given on the command line from those marina.yaml's promotion policy sets (policy).
+	flags *pflag.FlagSet
 }
 
 func (o *promoteOptions) AddFlags(fs *pflag.FlagSet) {
+	o.flags = fs
 	fs.StringVar(&o.env, "env", "", "environment to deploy to (required)")
 	fs.StringVar(&o.strategy, "strategy", "", "rollout strategy for this change: canary, bluegreen or shadow (default: keep the environment's)")
 	fs.BoolVar(&o.force, "force", false, "override the environment order, policies and quality gates of marina.yaml, recorded in the commit's Marina-Forced trailer (a blocked version is still refused)")
@@ -204,6 +207,9 @@ func (o *promoteOptions) Validate() error {
 	case "", "canary", "bluegreen", "shadow":
 	default:
 		return usagef("--strategy %q: use canary, bluegreen or shadow", o.strategy)
+	}
+	if err := o.policy(); err != nil {
+		return err
 	}
 	if err := o.validateAutoMerge(); err != nil {
 		return err
@@ -303,6 +309,12 @@ A failed or errored status ends the wait at once: exit 1 naming the check and it
 description, the pull request left open. Still waiting when --wait has passed is
 exit 1 saying for what (a check, an approval): run the same command again to wait
 more. A pull request merged already is success; -o json has "merged": true.
+
+marina.yaml's environments[].promotion sets these per environment: pr: true makes
+--pr the default, autoMerge: true --auto-merge, approvals: N --approvals. A flag on
+the command line wins (e.g. --pr=false commits locally only), but cannot push
+straight to the branch of an environment promoted by pull request, nor merge with
+fewer approvals than the environment asks.
 
 With --resume, nothing is committed: the ModelDeployment NAME in the environment's
 namespace gets the annotation marina.dev/resume, and marina controller moves its

@@ -24,6 +24,46 @@ import (
 // tokenEnv holds the forge's API token (it also authenticates pushes over HTTP(S), see repo.Push).
 const tokenEnv = "MARINA_GIT_TOKEN"
 
+// policy takes the defaults of --pr, --auto-merge and --approvals from marina.yaml's promotion policy of --env
+// (environments[].promotion); a flag given on the command line wins, but cannot push a promotion straight to the
+// branch of an environment promoted by pull request, nor merge one with fewer approvals than it asks. A marina.yaml
+// that cannot be read sets nothing here: the promotion itself reports it.
+func (o *promoteOptions) policy() error {
+	r, err := o.openRepo()
+	if err != nil {
+		return nil
+	}
+	defer r.Close()
+	p, err := project.Load(r)
+	if err != nil {
+		return nil
+	}
+	env, ok := p.Environment(o.env)
+	if !ok || env.Promotion == nil {
+		return nil
+	}
+	pol := *env.Promotion
+	if !o.flags.Changed("pr") {
+		o.pr = pol.PR
+	}
+	if !o.pr {
+		if pol.PR && o.push {
+			return usagef("environment %s is promoted by pull request (marina.yaml environments[].promotion.pr): drop --pr=false, or commit without --push", o.env)
+		}
+		return nil
+	}
+	if !o.flags.Changed("auto-merge") {
+		o.autoMerge = pol.AutoMerge
+	}
+	if o.autoMerge && !o.flags.Changed("approvals") {
+		o.approvals = pol.Approvals
+	}
+	if o.autoMerge && o.approvals < pol.Approvals {
+		return usagef("--approvals %d: environment %s needs %d approving reviews before a merge (marina.yaml environments[].promotion.approvals)", o.approvals, o.env, pol.Approvals)
+	}
+	return nil
+}
+
 // promoteBranch is the branch promote --pr pushes when --branch is not given.
 func promoteBranch(model, env, version string) string {
 	return fmt.Sprintf("marina/promote/%s-%s-v%s", model, env, strings.TrimPrefix(version, "v"))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/marina-dev/marina/internal/ci/citest"
 	"github.com/marina-dev/marina/internal/cli"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 )
@@ -138,5 +139,44 @@ func TestParsePromoteSubjectReadsWhatPromoteCommits(t *testing.T) {
 			t.Errorf("ParsePromoteSubject(%q) = %q %q %q %q %v, want %q %q %q %q %v", tc.subject, model, from, to, env, ok,
 				tc.model, tc.from, tc.to, tc.env, tc.ok)
 		}
+	}
+}
+
+// TestPromoteTakesTheEnvironmentsPromotionPolicy: marina.yaml's environments[].promotion turns --pr, --auto-merge
+// and --approvals on for its environment; a flag wins, but cannot push straight to the branch of an environment
+// promoted by pull request nor merge with fewer approvals than it asks. Not parallel: it sets MARINA_GIT_TOKEN.
+func TestPromoteTakesTheEnvironmentsPromotionPolicy(t *testing.T) {
+	dir, f := initIris(t)
+	mustMarina(t, "--repo", dir, "model", "register", "iris", "--file", f+"1.0.0", "--uri", "s3://models/iris/1.0.0", "--version", "1.0.0")
+	citest.Edit(t, dir, "marina.yaml", func(s string) string {
+		return strings.Replace(s, "    namespace: models-staging\n", "    namespace: models-staging\n    promotion: {pr: true, autoMerge: true, approvals: 1}\n", 1)
+	})
+	citest.Commit(t, dir, "staging is promoted by pull request")
+	repotest.Git(t, dir, "remote", "add", "origin", "http://127.0.0.1:1/acme/models.git") // nothing listens on port 1
+	head := repotest.Git(t, dir, "rev-parse", "HEAD")
+	promote := func(extra ...string) []string {
+		return append([]string{"--repo", dir, "promote", "iris@1.0.0", "--env", "staging"}, extra...)
+	}
+
+	t.Setenv("MARINA_GIT_TOKEN", "")
+	wantUsageErrors(t, []usageError{{promote(), "--pr needs a token of the forge's API in MARINA_GIT_TOKEN"}})
+	t.Setenv("MARINA_GIT_TOKEN", "policy-t0ken")
+	wantUsageErrors(t, []usageError{
+		{promote(), "gitea at http://127.0.0.1:1"}, // --pr, on by the policy, reaches for the forge
+		{promote("--pr=false", "--push"), "environment staging is promoted by pull request (marina.yaml environments[].promotion.pr)"},
+		{promote("--approvals", "0"), "--approvals 0: environment staging needs 1 approving reviews before a merge"},
+		{promote("--auto-merge=false", "--wait", "1m"), "--wait, --approvals and --required-status go with --auto-merge"},
+	})
+	if got := repotest.Git(t, dir, "rev-parse", "HEAD"); got != head {
+		t.Fatal("committed although promote was refused")
+	}
+
+	// --pr=false commits here only, as promote without the policy does.
+	mustMarina(t, promote("--pr=false")...)
+	if got := repotest.Git(t, dir, "log", "-1", "--format=%s"); !strings.Contains(got, "1.0.0") {
+		t.Errorf("--pr=false: the last commit is %q, want the promotion", got)
+	}
+	if got := repotest.Git(t, dir, "branch", "--list", "marina/*"); got != "" {
+		t.Errorf("--pr=false left branches: %s", got)
 	}
 }
