@@ -124,6 +124,30 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 					}}},
 				},
 			})
+			// As Argo CD v3.6 showed it once the Git server refused its credentials, a sync of the commit before still
+			// retrying (test/e2e's failure paths).
+			createWithStatus(t, cl, argoApp("argo-refused", url), map[string]any{
+				"sync":   map[string]any{"status": "Unknown"},
+				"health": map[string]any{"status": "Healthy"},
+				"conditions": []any{map[string]any{"type": "ComparisonError", "message": "Failed to load target state: failed to generate manifest for source 1 of 1: " +
+					"rpc error: code = Unknown desc = failed to list refs: authentication required: authentication required"}},
+				"operationState": map[string]any{
+					"operation": map[string]any{"sync": map[string]any{"revision": "def"}},
+					"phase":     "Running",
+					"message":   "Retrying operation. Attempt #2",
+					"startedAt": time.Now().UTC().Format(time.RFC3339),
+				},
+			})
+			createWithStatus(t, cl, argoApp("argo-rerunning", url), map[string]any{
+				"sync":   map[string]any{"status": "OutOfSync"},
+				"health": map[string]any{"status": "Healthy"},
+				"operationState": map[string]any{
+					"operation": map[string]any{"sync": map[string]any{"revision": "def"}},
+					"phase":     "Running",
+					"message":   "Retrying operation. Attempt #3",
+					"startedAt": time.Now().UTC().Format(time.RFC3339),
+				},
+			})
 			createWithStatus(t, cl, argoApp("argo-other-repo", "https://git.example.com/other.git"), map[string]any{
 				"sync": map[string]any{"status": "OutOfSync"}, "health": map[string]any{"status": "Missing"},
 			})
@@ -140,6 +164,12 @@ func TestDoctorJudgesWhatControllersWrite(t *testing.T) {
 			// A failed sync being retried is a failure, not progress: no newer commit is synced until it ends.
 			expect(t, doctor.Run(ctx, in), doctor.CheckArgoCD, "Application argocd/argo-retrying", doctor.Fail,
 				[]string{"Retrying attempt #2"}, "fix applications/iris-classifier/staging/deployment.yaml", "argocd app terminate-op argo-retrying")
+			// A repository Argo CD cannot read is a failure, also while a sync runs, and the fix says where to look.
+			expect(t, doctor.Run(ctx, in), doctor.CheckArgoCD, "Application argocd/argo-refused", doctor.Fail,
+				[]string{"authentication required", "last sync (Running): Retrying operation. Attempt #2"}, "argocd repo list", "argocd app get argo-refused --refresh")
+			// A failed sync running again is as much a failure as one waiting for its retry.
+			expect(t, doctor.Run(ctx, in), doctor.CheckArgoCD, "Application argocd/argo-rerunning", doctor.Fail,
+				[]string{"Retrying operation. Attempt #3"}, "argocd app terminate-op argo-rerunning")
 			// The same name in two namespaces: the message does not say which file.
 			in.Sources["Deployment/models-prod/iris-classifier"] = "applications/iris-classifier/prod/deployment.yaml"
 			expect(t, doctor.Run(ctx, in), doctor.CheckArgoCD, "Application argocd/argo-broken", doctor.Fail, nil,

@@ -123,8 +123,17 @@ func (d *doctor) argoApplication(app *unstructured.Unstructured) Check {
 		c.Evidence += "; " + strings.Join(details, "; ")
 	}
 	name := app.GetName()
+	if _, ok := condition(app, "ComparisonError"); ok {
+		// Argo CD cannot build the manifests from Git (the repository refuses it, a manifest does not build): a sync
+		// running meanwhile cannot succeed either.
+		c.Status = Fail
+		c.Fix = "Argo CD cannot build the manifests from Git: fix what the ComparisonError says (the repository's credentials, argocd repo list; or the manifests, marina validate), then argocd app get " + name + " --refresh"
+		return c
+	}
 	message, _, _ := unstructured.NestedString(app.Object, "status", "operationState", "message")
-	if phase == "Running" && strings.Contains(message, "Retrying attempt") {
+	// "Retrying attempt #N at TIME" while a failed sync waits for its backoff, "Retrying operation. Attempt #N" while
+	// it runs again.
+	if phase == "Running" && (strings.Contains(message, "Retrying attempt") || strings.Contains(message, "Retrying operation")) {
 		// A failed sync being retried: Argo CD syncs no newer commit until the retries end.
 		c.Status = Fail
 		c.Fix = "fix the manifest in Git; Argo CD retries the failing revision before it syncs a newer commit, so after pushing the fix run argocd app terminate-op " + name
