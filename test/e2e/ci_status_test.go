@@ -15,19 +15,20 @@ import (
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
-// giteaModels is the example model repository pushed to a real Gitea by its bot, main checked out.
+// giteaModels is the example model repository in a work tree (main checked out) whose origin is a repository
+// ml-platform of the bot on a real Gitea.
 type giteaModels struct {
 	g        *testenv.Gitea
 	work     string
 	fullName string
+	cloneURL string
 	// git runs the git CLI in work as the bot.
 	git func(args ...string) string
 }
 
-// newGiteaModels pushes the example repository to a new repository ml-platform of the bot on a real Gitea, with
-// spec.ui.url set in marina.yaml, and registers iris-classifier 1.1.0 (accuracy 0.985) and 1.2.0 (accuracy
-// 0.5, below the gate) on main.
-func newGiteaModels(t *testing.T) *giteaModels {
+// newGiteaRepo makes the bot's repository ml-platform on a new real Gitea and a work tree of the example model
+// repository for it, on main; push adds it as origin and pushes main.
+func newGiteaRepo(t *testing.T) *giteaModels {
 	t.Helper()
 	g := testenv.StartGitea(t)
 	var created struct {
@@ -36,9 +37,34 @@ func newGiteaModels(t *testing.T) *giteaModels {
 	}
 	giteaAPI(t, g.URL, g.Bot.Token, http.MethodPost, "/user/repos",
 		map[string]any{"name": "ml-platform", "default_branch": "main"}, http.StatusCreated, &created)
-	m := &giteaModels{g: g, work: repotest.Example(t, nil), fullName: created.FullName}
+	m := &giteaModels{g: g, work: repotest.Example(t, nil), fullName: created.FullName, cloneURL: created.CloneURL}
 	m.git = gitAs(t, m.work, g.Bot)
 	m.git("branch", "-M", "main")
+	return m
+}
+
+// push adds the Gitea repository as origin and pushes main to it.
+func (m *giteaModels) push() {
+	m.git("remote", "add", "origin", m.cloneURL)
+	m.git("push", "-q", "origin", "main")
+}
+
+// register registers iris-classifier version with a copy of 1.0.0's model file and accuracy (latency 4 ms).
+func (m *giteaModels) register(t *testing.T, version, accuracy string) {
+	t.Helper()
+	model := filepath.Join(t.TempDir(), "iris-v"+version+".onnx")
+	copyFile(t, filepath.Join(m.work, "models/iris-classifier/artifacts/v1.0.0.onnx"), model)
+	if code, out, errOut := m.marina(t, nil, "model", "register", "iris-classifier", "--version", version, "--file", model,
+		"--uri", "s3://models/iris-classifier/"+version, "--metric", "accuracy="+accuracy, "--metric", "latency_p95_ms=4"); code != 0 {
+		t.Fatalf("register %s: exit %d\n%s%s", version, code, out, errOut)
+	}
+}
+
+// newGiteaModels is newGiteaRepo with spec.ui.url set in marina.yaml and iris-classifier 1.1.0 (accuracy 0.985)
+// and 1.2.0 (accuracy 0.5, below the gate) registered on main, pushed.
+func newGiteaModels(t *testing.T) *giteaModels {
+	t.Helper()
+	m := newGiteaRepo(t)
 	project := filepath.Join(m.work, "marina.yaml")
 	b, err := os.ReadFile(project)
 	if err != nil {
@@ -51,16 +77,9 @@ func newGiteaModels(t *testing.T) *giteaModels {
 		t.Fatal(err)
 	}
 	m.git("commit", "-qam", "marina ui's URL")
-	for _, v := range []struct{ version, accuracy string }{{"1.1.0", "0.985"}, {"1.2.0", "0.5"}} {
-		model := filepath.Join(t.TempDir(), "iris-v"+v.version+".onnx")
-		copyFile(t, filepath.Join(m.work, "models/iris-classifier/artifacts/v1.0.0.onnx"), model)
-		if code, out, errOut := m.marina(t, nil, "model", "register", "iris-classifier", "--version", v.version, "--file", model,
-			"--uri", "s3://models/iris-classifier/"+v.version, "--metric", "accuracy="+v.accuracy, "--metric", "latency_p95_ms=4"); code != 0 {
-			t.Fatalf("register %s: exit %d\n%s%s", v.version, code, out, errOut)
-		}
-	}
-	m.git("remote", "add", "origin", created.CloneURL)
-	m.git("push", "-q", "origin", "main")
+	m.register(t, "1.1.0", "0.985")
+	m.register(t, "1.2.0", "0.5")
+	m.push()
 	return m
 }
 

@@ -6,17 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/marina-dev/marina/internal/forge"
-	"github.com/marina-dev/marina/internal/repo/repotest"
-	"github.com/marina-dev/marina/internal/testenv"
 )
 
 // TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain: the example repository, pushed to a real Gitea by its
@@ -27,46 +22,14 @@ import (
 // and reads the pull request back open, and merged once the admin merges it; promote --pr run after the merge
 // says so and opens nothing.
 func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
-	g := testenv.StartGitea(t)
-	var created struct {
-		FullName string `json:"full_name"`
-		CloneURL string `json:"clone_url"`
-	}
-	giteaAPI(t, g.URL, g.Bot.Token, http.MethodPost, "/user/repos",
-		map[string]any{"name": "ml-platform", "default_branch": "main"}, http.StatusCreated, &created)
-
-	work := repotest.Example(t, nil)
-	git := gitAs(t, work, g.Bot)
-	git("branch", "-M", "main")
-	model := filepath.Join(t.TempDir(), "iris-v1.1.0.onnx")
-	copyFile(t, filepath.Join(work, "models/iris-classifier/artifacts/v1.0.0.onnx"), model)
-	env := append(os.Environ(), "HOME="+t.TempDir(), "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME="+g.Bot.Name, "GIT_AUTHOR_EMAIL="+g.Bot.Email,
-		"GIT_COMMITTER_NAME="+g.Bot.Name, "GIT_COMMITTER_EMAIL="+g.Bot.Email)
+	m := newGiteaRepo(t)
+	g, git := m.g, m.git
+	m.register(t, "1.1.0", "0.985")
+	m.push()
 	run := func(extraEnv []string, args ...string) (int, string, string) {
 		t.Helper()
-		cmd := exec.Command(marina, args...)
-		cmd.Dir, cmd.Env = work, append(slices.Clone(env), extraEnv...)
-		var out, errOut strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("marina %s: %v", strings.Join(args, " "), err)
-		}
-		if strings.Contains(out.String()+errOut.String(), g.Bot.Token) {
-			t.Errorf("marina %s printed the token:\n%s%s", strings.Join(args, " "), out.String(), errOut.String())
-		}
-		return code, out.String(), errOut.String()
+		return m.marina(t, extraEnv, args...)
 	}
-	if code, out, errOut := run(nil, "model", "register", "iris-classifier", "--version", "1.1.0", "--file", model,
-		"--uri", "s3://models/iris-classifier/1.1.0", "--metric", "accuracy=0.985", "--metric", "latency_p95_ms=4"); code != 0 {
-		t.Fatalf("register: exit %d\n%s%s", code, out, errOut)
-	}
-	git("remote", "add", "origin", created.CloneURL)
-	git("push", "-q", "origin", "main")
 	mainHead := git("rev-parse", "main")
 
 	const branch = "marina/promote/iris-classifier-staging-v1.1.0"
@@ -87,7 +50,7 @@ func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
 	}
 	t.Logf("marina %s:\n%s%s", strings.Join(promote, " "), out, errOut)
 	if !strings.Contains(out, "promoted iris-classifier in staging: 1.0.0 → 1.1.0") || !strings.Contains(out, "opened pull request #") ||
-		!strings.Contains(out, g.URL+"/"+created.FullName+"/pulls/") {
+		!strings.Contains(out, g.URL+"/"+m.fullName+"/pulls/") {
 		t.Errorf("promote --pr printed:\n%s%s", out, errOut)
 	}
 	head := git("rev-parse", branch)
@@ -111,7 +74,7 @@ func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
 	openPRs := func() []giteaPR {
 		t.Helper()
 		var prs []giteaPR
-		giteaAPI(t, g.URL, g.Bot.Token, http.MethodGet, "/repos/"+created.FullName+"/pulls?state=open", nil, http.StatusOK, &prs)
+		giteaAPI(t, g.URL, g.Bot.Token, http.MethodGet, "/repos/"+m.fullName+"/pulls?state=open", nil, http.StatusOK, &prs)
 		return prs
 	}
 	prs := openPRs()
@@ -143,7 +106,7 @@ func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
 	}
 
 	// Again, as data: the same pull request, found, its description (edited meanwhile) the summary again.
-	prPath := "/repos/" + created.FullName + "/pulls/" + strconv.FormatInt(pr.Number, 10)
+	prPath := "/repos/" + m.fullName + "/pulls/" + strconv.FormatInt(pr.Number, 10)
 	giteaAPI(t, g.URL, g.Bot.Token, http.MethodPatch, prPath, map[string]any{"body": "edited by hand"}, http.StatusCreated, nil)
 	code, out, errOut = run(token, append(promote, "-o", "json")...)
 	if code != 0 {
@@ -178,7 +141,7 @@ func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
 
 	// Package forge: a commit status on the head, the pull request's state before and after the admin merges it.
 	ctx := context.Background()
-	f, err := forge.NewGitea(ctx, created.CloneURL, g.Bot.Token, forge.GiteaOptions{Username: g.Bot.Name})
+	f, err := forge.NewGitea(ctx, m.cloneURL, g.Bot.Token, forge.GiteaOptions{Username: g.Bot.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +153,7 @@ func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
 		State    string
 		Statuses []struct{ Context, Description string }
 	}
-	giteaAPI(t, g.URL, g.Bot.Token, http.MethodGet, "/repos/"+created.FullName+"/commits/"+head+"/status", nil, http.StatusOK, &status)
+	giteaAPI(t, g.URL, g.Bot.Token, http.MethodGet, "/repos/"+m.fullName+"/commits/"+head+"/status", nil, http.StatusOK, &status)
 	if status.State != "success" || len(status.Statuses) != 1 || status.Statuses[0].Context != "marina/ci" {
 		t.Errorf("combined status of %s: %+v, want success from marina/ci", head, status)
 	}

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,7 +20,6 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/controller"
-	"github.com/marina-dev/marina/internal/repo/repotest"
 	"github.com/marina-dev/marina/internal/testenv"
 )
 
@@ -36,34 +33,13 @@ import (
 // pushed, the condition says so and the write-back is retried. The token is in no Event, condition or line of the
 // controller's log (-vv).
 func TestWriteBackPROpensOnePullRequestOnGitea(t *testing.T) {
-	g := testenv.StartGitea(t)
-	var created struct {
-		FullName string `json:"full_name"`
-		CloneURL string `json:"clone_url"`
+	m := newGiteaRepo(t)
+	g, git := m.g, m.git
+	m.register(t, "1.1.0", "0.985")
+	if code, out, errOut := m.marina(t, nil, "promote", "iris-classifier@1.1.0", "--env", "staging"); code != 0 {
+		t.Fatalf("promote: exit %d\n%s%s", code, out, errOut)
 	}
-	giteaAPI(t, g.URL, g.Bot.Token, http.MethodPost, "/user/repos",
-		map[string]any{"name": "ml-platform", "default_branch": "main"}, http.StatusCreated, &created)
-	work := repotest.Example(t, nil)
-	git := gitAs(t, work, g.Bot)
-	git("branch", "-M", "main")
-	onnx := filepath.Join(t.TempDir(), "iris-v1.1.0.onnx")
-	copyFile(t, filepath.Join(work, "models/iris-classifier/artifacts/v1.0.0.onnx"), onnx)
-	env := append(os.Environ(), "HOME="+t.TempDir(), "GIT_CONFIG_NOSYSTEM=1",
-		"GIT_AUTHOR_NAME="+g.Bot.Name, "GIT_AUTHOR_EMAIL="+g.Bot.Email,
-		"GIT_COMMITTER_NAME="+g.Bot.Name, "GIT_COMMITTER_EMAIL="+g.Bot.Email)
-	for _, args := range [][]string{
-		{"model", "register", "iris-classifier", "--version", "1.1.0", "--file", onnx, "--uri", "s3://models/iris-classifier/1.1.0",
-			"--metric", "accuracy=0.985", "--metric", "latency_p95_ms=4"},
-		{"promote", "iris-classifier@1.1.0", "--env", "staging"},
-	} {
-		cmd := exec.Command(marina, args...)
-		cmd.Dir, cmd.Env = work, env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("marina %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	git("remote", "add", "origin", created.CloneURL)
-	git("push", "-q", "origin", "main")
+	m.push()
 	mainHead := git("rev-parse", "main")
 
 	c := testenv.Start(t, testenv.Options{CRDs: true, Workloads: true})
@@ -96,7 +72,7 @@ func TestWriteBackPROpensOnePullRequestOnGitea(t *testing.T) {
 				Metrics: []v1alpha1.AnalysisMetric{{Name: "error-rate", Query: `marina_test_error_rate{version="1.1.0"}`,
 					SuccessCondition: "result[0] < 0.05", Interval: "1s", Count: &count}},
 			}}},
-			GitWriteBack: &v1alpha1.GitWriteBack{Repo: created.CloneURL, Branch: "main", Mode: v1alpha1.GitWriteBackPullRequest,
+			GitWriteBack: &v1alpha1.GitWriteBack{Repo: m.cloneURL, Branch: "main", Mode: v1alpha1.GitWriteBackPullRequest,
 				SecretRef:   &corev1.LocalObjectReference{Name: "git"},
 				PullRequest: &v1alpha1.GitPullRequest{Forge: v1alpha1.ForgeGitea, Labels: []string{"rollback", "staging"}}},
 		},
@@ -133,12 +109,12 @@ func TestWriteBackPROpensOnePullRequestOnGitea(t *testing.T) {
 	openPRs := func() []giteaPR {
 		t.Helper()
 		var prs []giteaPR
-		giteaAPI(t, g.URL, g.Bot.Token, http.MethodGet, "/repos/"+created.FullName+"/pulls?state=open", nil, http.StatusOK, &prs)
+		giteaAPI(t, g.URL, g.Bot.Token, http.MethodGet, "/repos/"+m.fullName+"/pulls?state=open", nil, http.StatusOK, &prs)
 		return prs
 	}
 	// Pull requests are off on the repository at first: the forge fails, the branch stays pushed, the write-back is
 	// retried; it opens the pull request once they are on.
-	repoPath := "/repos/" + created.FullName
+	repoPath := "/repos/" + m.fullName
 	giteaAPI(t, g.URL, g.Bot.Token, http.MethodPatch, repoPath, map[string]any{"has_pull_requests": false}, http.StatusOK, nil)
 	setVersion("1.1.0")
 	failed := waitFor(t, c, "1.1.0 aborted and its pull request failing", 2*time.Minute, func(md *v1alpha1.ModelDeployment) bool {
@@ -155,7 +131,7 @@ func TestWriteBackPROpensOnePullRequestOnGitea(t *testing.T) {
 	giteaAPI(t, g.URL, g.Bot.Token, http.MethodPatch, repoPath, map[string]any{"has_pull_requests": true}, http.StatusOK, nil)
 	got := waitFor(t, c, "1.1.0's pull request open", 2*time.Minute, written)
 	wb := meta.FindStatusCondition(got.Status.Conditions, controller.WriteBackCondition)
-	if wb.Reason != "Written" || !strings.Contains(wb.Message, "on branch "+branch+", pull request "+g.URL+"/"+created.FullName+"/pulls/") ||
+	if wb.Reason != "Written" || !strings.Contains(wb.Message, "on branch "+branch+", pull request "+g.URL+"/"+m.fullName+"/pulls/") ||
 		!strings.Contains(wb.Message, " into main") {
 		t.Fatalf("GitWriteBack condition: %+v", wb)
 	}
@@ -203,7 +179,7 @@ func TestWriteBackPROpensOnePullRequestOnGitea(t *testing.T) {
 	}
 
 	// The same version aborts again: the same pull request, its description (edited meanwhile) the evidence again.
-	prPath := fmt.Sprintf("/repos/%s/pulls/%d", created.FullName, pr.Number)
+	prPath := fmt.Sprintf("/repos/%s/pulls/%d", m.fullName, pr.Number)
 	giteaAPI(t, g.URL, g.Bot.Token, http.MethodPatch, prPath, map[string]any{"body": "edited by hand"}, http.StatusCreated, nil)
 	setVersion("1.0.0")
 	waitFor(t, c, "back on 1.0.0", time.Minute, func(md *v1alpha1.ModelDeployment) bool {
