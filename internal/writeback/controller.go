@@ -133,7 +133,7 @@ func Evidence(md *v1alpha1.ModelDeployment, env string) string {
 	}
 	out := b.String()
 	if len(out) > maxEvidence {
-		out = out[:maxEvidence] + "…\n"
+		out = strings.ToValidUTF8(out[:maxEvidence], "") + "…\n" // not a rune cut in two
 	}
 	return out
 }
