@@ -103,25 +103,40 @@ func branches(pr *gitea.PullRequest, head, base string) bool {
 func (g *Gitea) find(ctx context.Context, state gitea.StateType, match func(*gitea.PullRequest) bool) (*gitea.PullRequest, error) {
 	var found *gitea.PullRequest
 	err := g.call(ctx, fmt.Sprintf("listing the %s pull requests", state), func(c *gitea.Client) error {
-		opt := gitea.ListPullRequestsOptions{State: state, ListOptions: gitea.ListOptions{Page: 1, PageSize: 50}}
-		for {
-			prs, resp, err := c.ListRepoPullRequests(g.repo.Owner, g.repo.Name, opt)
-			if err != nil {
-				return err
+		return pages(func(lo gitea.ListOptions) ([]*gitea.PullRequest, *gitea.Response, error) {
+			return c.ListRepoPullRequests(g.repo.Owner, g.repo.Name, gitea.ListPullRequestsOptions{State: state, ListOptions: lo})
+		}, func(pr *gitea.PullRequest) bool {
+			if match(pr) {
+				found = pr
 			}
-			for _, pr := range prs {
-				if match(pr) {
-					found = pr
-					return nil
-				}
-			}
-			if resp == nil || resp.NextPage == 0 || len(prs) == 0 {
-				return nil
-			}
-			opt.Page = resp.NextPage
-		}
+			return found == nil
+		})
 	})
 	return found, err
+}
+
+// pageSize is how many items a list call of the Gitea API asks for at once.
+const pageSize = 50
+
+// pages calls list for each page of a paginated Gitea list, from the first, and each for every item, until each
+// returns false or the last page.
+func pages[T any](list func(gitea.ListOptions) ([]T, *gitea.Response, error), each func(T) bool) error {
+	lo := gitea.ListOptions{Page: 1, PageSize: pageSize}
+	for {
+		items, resp, err := list(lo)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if !each(it) {
+				return nil
+			}
+		}
+		if resp == nil || resp.NextPage == 0 || len(items) == 0 {
+			return nil
+		}
+		lo.Page = resp.NextPage
+	}
 }
 
 // Ensure returns the open pull request from req.Head into req.Base, its body made req.Body (and its title
@@ -188,20 +203,12 @@ func (g *Gitea) labelIDs(ctx context.Context, names []string) ([]int64, error) {
 	}
 	byName := map[string]int64{}
 	err := g.call(ctx, "listing the labels", func(c *gitea.Client) error {
-		opt := gitea.ListLabelsOptions{ListOptions: gitea.ListOptions{Page: 1, PageSize: 50}}
-		for {
-			labels, resp, err := c.ListRepoLabels(g.repo.Owner, g.repo.Name, opt)
-			if err != nil {
-				return err
-			}
-			for _, l := range labels {
-				byName[l.Name] = l.ID
-			}
-			if resp == nil || resp.NextPage == 0 || len(labels) == 0 {
-				return nil
-			}
-			opt.Page = resp.NextPage
-		}
+		return pages(func(lo gitea.ListOptions) ([]*gitea.Label, *gitea.Response, error) {
+			return c.ListRepoLabels(g.repo.Owner, g.repo.Name, gitea.ListLabelsOptions{ListOptions: lo})
+		}, func(l *gitea.Label) bool {
+			byName[l.Name] = l.ID
+			return true
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -336,20 +343,12 @@ func (g *Gitea) CombinedStatus(ctx context.Context, sha string) (*CombinedStatus
 func (g *Gitea) Reviews(ctx context.Context, number int64) ([]Review, error) {
 	var out []Review
 	err := g.call(ctx, fmt.Sprintf("listing the reviews of pull request #%d", number), func(c *gitea.Client) error {
-		opt := gitea.ListPullReviewsOptions{ListOptions: gitea.ListOptions{Page: 1, PageSize: 50}}
-		for {
-			rs, resp, err := c.ListPullReviews(g.repo.Owner, g.repo.Name, number, opt)
-			if err != nil {
-				return err
-			}
-			for _, r := range rs {
-				out = append(out, fromGiteaReview(r))
-			}
-			if resp == nil || resp.NextPage == 0 || len(rs) == 0 {
-				return nil
-			}
-			opt.Page = resp.NextPage
-		}
+		return pages(func(lo gitea.ListOptions) ([]*gitea.PullReview, *gitea.Response, error) {
+			return c.ListPullReviews(g.repo.Owner, g.repo.Name, number, gitea.ListPullReviewsOptions{ListOptions: lo})
+		}, func(r *gitea.PullReview) bool {
+			out = append(out, fromGiteaReview(r))
+			return true
+		})
 	})
 	return out, err
 }
