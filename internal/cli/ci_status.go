@@ -28,8 +28,7 @@ func (o *ciOptions) validateStatus() error {
 	if err := checkForgeName(o.forge, "--post-status"); err != nil {
 		return err
 	}
-	_, err := forgeToken("--post-status", "")
-	return err
+	return needForgeToken("--post-status", "")
 }
 
 // statusPoster posts marina ci's outcome as a commit status on one commit; a nil one posts nothing.

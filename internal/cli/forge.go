@@ -20,15 +20,13 @@ func checkForgeName(name, flag string) error {
 	return usagef("--forge %q: use gitea (GitHub and GitLab are not built yet)", name)
 }
 
-// forgeToken is the forge's API token from MARINA_GIT_TOKEN, registered with repo.Redact; a missing one is a
-// usage error saying what flag needs it.
-func forgeToken(flag, also string) (string, error) {
-	token := os.Getenv(tokenEnv)
-	if token == "" {
-		return "", usagef("%s needs a token of the forge's API in %s%s", flag, tokenEnv, also)
+// needForgeToken checks that MARINA_GIT_TOKEN holds the forge's API token (repo.Redact keeps it out of every
+// message); a missing one is a usage error saying what flag needs it.
+func needForgeToken(flag, also string) error {
+	if os.Getenv(tokenEnv) == "" {
+		return usagef("%s needs a token of the forge's API in %s%s", flag, tokenEnv, also)
 	}
-	repo.RememberCredential(gitUsernameForRedact(), token)
-	return token, nil
+	return nil
 }
 
 // connectForge connects to the forge called name hosting remote's first URL (an HTTP(S) clone URL) with the

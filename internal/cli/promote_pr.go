@@ -87,7 +87,7 @@ func (o *promoteOptions) validatePR(name, version string) error {
 			return usagef("--labels: an empty label name")
 		}
 	}
-	if _, err := forgeToken("--pr", " (it also authenticates the push); nothing was committed"); err != nil {
+	if err := needForgeToken("--pr", " (it also authenticates the push); nothing was committed"); err != nil {
 		return err
 	}
 	o.push = true
@@ -116,9 +116,6 @@ type prResult struct {
 // and opens the pull request into the branch it was cut from, or finds the open one and updates its body; with
 // --auto-merge it then merges it once its checks and reviews allow (promote_automerge.go).
 func (o *promoteOptions) promotePR(ctx context.Context, name, version string) error {
-	if _, err := forgeToken("--pr", ""); err != nil {
-		return err
-	}
 	var (
 		res   *release.Result
 		note  string
@@ -212,14 +209,6 @@ func (o *promoteOptions) promotePR(ctx context.Context, name, version string) er
 			fmt.Fprintf(w, "merged pull request #%d into %s: its checks passed%s\n", pr.Number, base, approvalsNote(o.approvals))
 		}
 	})
-}
-
-// gitUsernameForRedact is the username pushes send with the token (MARINA_GIT_USERNAME, default marina).
-func gitUsernameForRedact() string {
-	if u := os.Getenv("MARINA_GIT_USERNAME"); u != "" {
-		return u
-	}
-	return "marina"
 }
 
 // prBase is the branch a promotion's pull request merges into: the current branch, else marina.yaml's
