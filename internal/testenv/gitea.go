@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"context"
 	"crypto/rand"
 	"fmt"
 	"net/http"
@@ -186,30 +185,9 @@ func (g *Gitea) Log() string {
 	return string(log[max(0, len(log)-8192):])
 }
 
-// waitReady polls GET /api/v1/version until it answers 200, for up to a minute.
+// waitReady polls GET /api/v1/version until it answers 200, for up to a minute (gitea.log is logged by
+// StartGitea's cleanup when the test fails).
 func (g *Gitea) waitReady(tb TB) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, g.URL+"/api/v1/version", nil)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			err = fmt.Errorf("%s", resp.Status)
-		}
-		select {
-		case <-g.proc.Exited():
-			tb.Fatalf("gitea exited before answering on %s (gitea.log follows)", g.URL)
-		case <-ctx.Done():
-			tb.Fatalf("gitea did not answer GET /api/v1/version within a minute: %v", err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	waitServing(tb, "gitea", http.DefaultClient, g.URL+"/api/v1/version", g.proc, time.Minute, func() string { return "" }, http.StatusOK)
 }

@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -162,30 +161,10 @@ func (r *Registry) URL() string {
 // waitReady polls GET /v2/ until the registry answers (200, or 401 behind basic auth), for up to 30 s.
 func (r *Registry) waitReady(tb TB) {
 	tb.Helper()
-	client := r.Client(tb)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URL()+"/v2/", nil)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		resp, err := client.Do(req)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
-				return
-			}
-		}
-		select {
-		case <-r.proc.Exited():
-			log, _ := os.ReadFile(filepath.Join(r.dir, "registry.log"))
-			tb.Fatalf("the registry exited before answering on %s:\n%s", r.Host, log)
-		case <-ctx.Done():
-			tb.Fatalf("the registry did not answer on %s within 30 s: %v", r.Host, err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	waitServing(tb, "the registry", r.Client(tb), r.URL()+"/v2/", r.proc, 30*time.Second, func() string {
+		log, _ := os.ReadFile(filepath.Join(r.dir, "registry.log"))
+		return string(log)
+	}, http.StatusOK, http.StatusUnauthorized)
 }
 
 // writeCertificates makes a CA (written to r.CAFile) and a server certificate for 127.0.0.1 and localhost, and
