@@ -42,19 +42,15 @@ func (s *box) ui() {
 		repotest.GitAuth{Username: uiGitUser, Password: password, ReadOnly: true})
 	token := rand.Text()
 	ns := testenv.ControllerNamespace
-	secret := func(name string, data map[string]string) *unstructured.Unstructured {
-		sec := &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: data}
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(sec)
-		if err != nil {
-			tb.Fatal(err)
+	for name, data := range map[string]map[string]string{
+		"marina-ui-token": {"token": token},
+		"marina-git":      {"username": uiGitUser, "password": password},
+	} {
+		if err := s.c.Client.Create(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: data}); err != nil {
+			tb.Fatalf("Secret %s/%s: %v", ns, name, err)
 		}
-		return &unstructured.Unstructured{Object: m}
 	}
-	objs := []*unstructured.Unstructured{
-		secret("marina-ui-token", map[string]string{"token": token}),
-		secret("marina-git", map[string]string{"username": uiGitUser, "password": password}),
-	}
+	var objs []*unstructured.Unstructured
 	for _, o := range testenv.Kustomize(tb, testenv.UIOverlay(tb)) {
 		if o.GetName() != testenv.UIAccount || !slices.Contains([]string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service"}, o.GetKind()) {
 			continue
@@ -64,8 +60,8 @@ func (s *box) ui() {
 		}
 		objs = append(objs, o)
 	}
-	if len(objs) != 7 {
-		tb.Fatalf("config/ui built %d of marina ui's 5 objects", len(objs)-2)
+	if len(objs) != 5 {
+		tb.Fatalf("config/ui built %d of marina ui's 5 objects", len(objs))
 	}
 	s.c.Create(tb, objs...)
 
