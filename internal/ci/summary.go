@@ -277,6 +277,9 @@ func ParseUIURL(raw string) (string, error) {
 	return strings.TrimRight(raw, "/"), nil
 }
 
+// ModelPage is the address of model's page in the marina ui served at base (a ParseUIURL result).
+func ModelPage(base, model string) string { return base + "/models/" + url.PathEscape(model) }
+
 // links makes the summary's links to marina ui.
 type links struct{ base string }
 
@@ -285,7 +288,7 @@ func (l links) model(name string) string {
 	if l.base == "" || name == "" {
 		return code(name)
 	}
-	return "[" + code(name) + "](" + l.base + "/models/" + url.PathEscape(name) + ")"
+	return "[" + code(name) + "](" + ModelPage(l.base, name) + ")"
 }
 
 // ref is model@version as inline code, linked to the model's page when there is a UI.
@@ -293,7 +296,7 @@ func (l links) ref(model, version string) string {
 	if l.base == "" {
 		return code(model + "@" + version)
 	}
-	return "[" + code(model+"@"+version) + "](" + l.base + "/models/" + url.PathEscape(model) + ")"
+	return "[" + code(model+"@"+version) + "](" + ModelPage(l.base, model) + ")"
 }
 
 // WriteMarkdown writes a summary fit for a pull request comment or $GITHUB_STEP_SUMMARY: a headline, the changes,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -65,7 +64,7 @@ func ciStatus(res *ci.Result, uiURL string) forge.Status {
 	if uiURL != "" {
 		s.TargetURL = uiURL + "/"
 		if m := res.Subject(); m != "" {
-			s.TargetURL = uiURL + "/models/" + url.PathEscape(m)
+			s.TargetURL = ci.ModelPage(uiURL, m)
 		}
 	}
 	return s
