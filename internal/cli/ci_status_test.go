@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/marina-dev/marina/internal/forge"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 )
 
@@ -123,7 +124,7 @@ func TestCIPostStatusRefusesBadOptions(t *testing.T) {
 	t.Setenv("MARINA_GIT_TOKEN", "unused-t0ken")
 	wantUsageErrors(t, []usageError{
 		{ci("--forge", "gitea", "--remote", "ssh"), "--forge and --remote go with --post-status"},
-		{ci("--post-status", "--forge", "github"), "--forge github: GitHub and GitLab are not built yet; gitea is the one forge --post-status talks to"},
+		{ci("--post-status", "--forge", "bitbucket"), `--forge "bitbucket" (for --post-status): use one of ` + strings.Join(forge.Names, ", ")},
 		{ci("--post-status", "--remote", "nowhere"), `--remote "nowhere"`},
 		{ci("--post-status", "--remote", "ssh"), "--remote ssh: repository URL"},
 		{ci("--post-status"), "gitea at http://127.0.0.1:1"},

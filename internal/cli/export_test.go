@@ -26,7 +26,7 @@ var ExitCodeOf = exitCode
 
 // WaitAndMerge is promote --auto-merge's wait and merge of pr on f, polling every 5 s on a clock that sleeping
 // moves on, without waiting.
-func WaitAndMerge(ctx context.Context, f forge.Merger, pr *forge.PullRequest, approvals int, required []string, wait time.Duration,
+func WaitAndMerge(ctx context.Context, f forge.Forge, pr *forge.PullRequest, approvals int, required []string, wait time.Duration,
 	errOut io.Writer) (*forge.PullRequest, error) {
 	clock := time.Unix(0, 0)
 	a := autoMerge{approvals: approvals, required: required, wait: wait, poll: 5 * time.Second, errOut: errOut,

@@ -4,20 +4,19 @@ import (
 	"context"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/marina-dev/marina/internal/forge"
 	"github.com/marina-dev/marina/internal/repo"
 )
 
-// checkForgeName refuses a --forge that is not built, for flag (--pr, --post-status), before anything is done.
+// checkForgeName refuses a --forge marina does not talk to, for flag (--pr, --post-status), before anything is
+// done.
 func checkForgeName(name, flag string) error {
-	switch {
-	case slices.Contains(forge.Names, name):
-		return nil
-	case slices.Contains(forge.Planned, name):
-		return usagef("--forge %s: GitHub and GitLab are not built yet; gitea is the one forge %s talks to", name, flag)
+	if !slices.Contains(forge.Names, name) {
+		return usagef("--forge %q (for %s): use one of %s", name, flag, strings.Join(forge.Names, ", "))
 	}
-	return usagef("--forge %q: use gitea (GitHub and GitLab are not built yet)", name)
+	return nil
 }
 
 // needForgeToken checks that MARINA_GIT_TOKEN holds the forge's API token (repo.Redact keeps it out of every
@@ -44,7 +43,7 @@ func connectForge(ctx context.Context, r *repo.Repo, remote, name string) (forge
 		return nil, usagef("--remote %s: %v", remote, err)
 	}
 	// Connecting asks the forge its version: an unreachable forge is found before anything is done.
-	f, err := forge.New(ctx, name, remoteURL, os.Getenv(tokenEnv))
+	f, err := forge.New(ctx, name, remoteURL, os.Getenv(tokenEnv), forge.Options{})
 	if err != nil {
 		return nil, usagef("%v", err)
 	}

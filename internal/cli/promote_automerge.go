@@ -82,7 +82,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // were read), returning it merged; a pull request merged already is returned as it is. A failed check ends the
 // wait at once; a pull request still waiting when wait has passed, or closed, is an error (exit 1) saying what it
 // waits for.
-func (a autoMerge) merge(ctx context.Context, f forge.Merger, pr *forge.PullRequest) (*forge.PullRequest, error) {
+func (a autoMerge) merge(ctx context.Context, f forge.Forge, pr *forge.PullRequest) (*forge.PullRequest, error) {
 	now, sleep := a.now, a.sleep
 	if now == nil {
 		now = time.Now
@@ -136,7 +136,7 @@ func (a autoMerge) merge(ctx context.Context, f forge.Merger, pr *forge.PullRequ
 
 // blockers says what pr still waits for ("" when nothing): checks of its head not posted or not finished, and
 // approving reviews. A failed check is an error (exit 1) naming it and its description.
-func (a autoMerge) blockers(ctx context.Context, f forge.Merger, pr *forge.PullRequest) (string, error) {
+func (a autoMerge) blockers(ctx context.Context, f forge.Forge, pr *forge.PullRequest) (string, error) {
 	cs, err := f.CombinedStatus(ctx, pr.HeadSHA)
 	if err != nil {
 		return "", err

@@ -138,9 +138,6 @@ func (o *promoteOptions) promotePR(ctx context.Context, name, version string) er
 		if f, err = connectForge(ctx, r, o.remote, o.forge); err != nil {
 			return err
 		}
-		if _, ok := f.(forge.Merger); o.autoMerge && !ok {
-			return usagef("--auto-merge: marina cannot merge on --forge %s", o.forge)
-		}
 		existing, err := r.Git().Reference(plumbing.NewBranchReferenceName(o.branch), true)
 		if err == nil {
 			// An earlier run committed the promotion there (and perhaps pushed it and opened the pull request).
@@ -183,7 +180,7 @@ func (o *promoteOptions) promotePR(ctx context.Context, name, version string) er
 		if mergedNow = pr.State != forge.Merged; mergedNow {
 			fmt.Fprintf(o.errOut, "pull request #%d (%s into %s): %s\n", pr.Number, o.branch, base, pr.URL)
 		}
-		merged, err := o.newAutoMerge().merge(ctx, f.(forge.Merger), pr)
+		merged, err := o.newAutoMerge().merge(ctx, f, pr)
 		if err != nil {
 			return err
 		}

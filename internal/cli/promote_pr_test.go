@@ -10,6 +10,7 @@ import (
 
 	"github.com/marina-dev/marina/internal/ci/citest"
 	"github.com/marina-dev/marina/internal/cli"
+	"github.com/marina-dev/marina/internal/forge"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 )
 
@@ -51,9 +52,7 @@ func TestPromotePRRefusesBadOptionsBeforeCommitting(t *testing.T) {
 	const token = "cli-t0ken-5b2e41"
 	t.Setenv("MARINA_GIT_TOKEN", token)
 	cases := []usageError{
-		{promote("--pr", "--forge", "github"), "--forge github: GitHub and GitLab are not built yet"},
-		{promote("--pr", "--forge", "gitlab"), "--forge gitlab: GitHub and GitLab are not built yet"},
-		{promote("--pr", "--forge", "bitbucket"), `--forge "bitbucket": use gitea`},
+		{promote("--pr", "--forge", "bitbucket"), `--forge "bitbucket" (for --pr): use one of ` + strings.Join(forge.Names, ", ")},
 		{promote("--forge", "gitea", "--labels", "promotion"), "--forge and --labels go with --pr"},
 		{promote("--pr", "--labels", "promotion,,prod"), "--labels: an empty label name"},
 		{promote("--pr", "--branch", "bad..name"), `branch "bad..name"`},

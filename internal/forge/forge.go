@@ -1,8 +1,8 @@
 // Package forge is what a promotion by pull request needs of the forge hosting the model repository: find the
 // open pull request from a head branch into a base branch or open one (its body kept up to date when it is found
-// again), post a commit status, and read a pull request's state; and, as a Merger, read a commit's combined
-// status and a pull request's reviews and merge it. Gitea is the one forge built, through its official Go SDK;
-// GitHub and GitLab are not built yet.
+// again), post a commit status, read a pull request's state, read a commit's combined status and a pull request's
+// reviews, and merge it. Each forge is reached through its own Go client: Gitea's SDK, go-github and GitLab's
+// client-go.
 //
 // The token a Forge is given never appears in its errors: every error goes through repo.Redact, with the token
 // registered there.
@@ -12,9 +12,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"time"
 
+	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/internal/writeback"
 )
 
@@ -77,16 +82,93 @@ type Forge interface {
 	Get(ctx context.Context, number int64) (*PullRequest, error)
 	// SetStatus posts a commit status on commit sha.
 	SetStatus(ctx context.Context, sha string, s Status) error
+	// CombinedStatus reads the statuses of commit sha.
+	CombinedStatus(ctx context.Context, sha string) (*CombinedStatus, error)
+	// Reviews lists the reviews of pull request number, oldest first.
+	Reviews(ctx context.Context, number int64) ([]Review, error)
+	// Merge merges pull request number with a merge commit, provided its head is still headSHA. The decision to
+	// merge (checks green, approvals counted) is marina's own, so that it is the same on every forge.
+	Merge(ctx context.Context, number int64, headSHA string) error
 }
 
-// Names are the forges --forge accepts; Planned are those not built yet.
-var (
-	Names   = []string{"gitea"}
-	Planned = []string{"github", "gitlab"}
-)
+// pulls is what ensure needs of a forge: the pull requests from a head into a base.
+type pulls interface {
+	Find(ctx context.Context, head, base string) (*PullRequest, error)
+	// findMerged returns the pull request from head into base merged at commit sha, nil when there is none.
+	findMerged(ctx context.Context, head, base, sha string) (*PullRequest, error)
+	// edit sets the title and body of pull request number.
+	edit(ctx context.Context, number int64, title, body string) (*PullRequest, error)
+	// open opens the pull request req asks for, with its labels.
+	open(ctx context.Context, req Request) (*PullRequest, error)
+}
 
-// ErrNotBuilt means the forge is one marina does not talk to yet.
-var ErrNotBuilt = errors.New("forge not built yet")
+// ensure is Forge.Ensure on any forge: the open pull request from req.Head into req.Base, its title and body
+// made req's; or, with req.HeadSHA, the one merged from req.Head at that commit (a second run after the merge),
+// rather than an empty new one; or a new one.
+func ensure(ctx context.Context, f pulls, req Request) (*PullRequest, bool, error) {
+	if req.Head == "" || req.Base == "" || req.Title == "" {
+		return nil, false, errors.New("forge: a pull request needs a head branch, a base branch and a title")
+	}
+	existing, err := f.Find(ctx, req.Head, req.Base)
+	if err != nil {
+		return nil, false, err
+	}
+	if existing != nil {
+		if existing.Body == req.Body && existing.Title == req.Title {
+			return existing, false, nil
+		}
+		pr, err := f.edit(ctx, existing.Number, req.Title, req.Body)
+		return pr, false, err
+	}
+	if req.HeadSHA != "" {
+		merged, err := f.findMerged(ctx, req.Head, req.Base, req.HeadSHA)
+		if err != nil || merged != nil {
+			return merged, false, err
+		}
+	}
+	pr, err := f.open(ctx, req)
+	if err != nil {
+		return nil, false, err
+	}
+	return pr, true, nil
+}
+
+// Options tune a forge's client.
+type Options struct {
+	// HTTPClient makes the API calls; nil is a client with a 30 s timeout.
+	HTTPClient *http.Client
+	// Username is the account the token belongs to, for Redact's basic-auth forms; "" is marina.
+	Username string
+	// APIURL is the root of the forge's API when it is not the one the repository's URL implies (tests).
+	APIURL string
+}
+
+// httpClient is o.HTTPClient, or a client with a 30 s timeout.
+func (o Options) httpClient() *http.Client {
+	if o.HTTPClient != nil {
+		return o.HTTPClient
+	}
+	return &http.Client{Timeout: 30 * time.Second}
+}
+
+// remember registers token (of o.Username, or marina) with repo.Redact, so that no message carries it.
+func (o Options) remember(token string) {
+	user := o.Username
+	if user == "" {
+		user = "marina"
+	}
+	repo.RememberCredential(user, token)
+}
+
+// constructors are the forges marina talks to, by the name --forge and spec.gitWriteBack.pullRequest.forge use.
+var constructors = map[string]func(ctx context.Context, repoURL, token string, opts Options) (Forge, error){
+	"gitea": func(ctx context.Context, repoURL, token string, opts Options) (Forge, error) {
+		return newGitea(ctx, repoURL, token, opts)
+	},
+}
+
+// Names are the forges marina talks to, sorted.
+var Names = slices.Sorted(maps.Keys(constructors))
 
 // Repository is where a repository lives on a forge: its API's base URL (the forge's root URL, without /api/v1)
 // and its owner and name.
@@ -142,16 +224,18 @@ func redactURL(raw string) string {
 	return u.String()
 }
 
-// New connects to the repository at repoURL on the forge called name (one of Names) with token.
-func New(ctx context.Context, name, repoURL, token string) (Forge, error) {
-	switch name {
-	case "gitea":
-		return NewGitea(ctx, repoURL, token, GiteaOptions{})
-	case "github", "gitlab":
-		return nil, fmt.Errorf("%w: %s (GitHub and GitLab are not built yet; gitea is)", ErrNotBuilt, name)
-	default:
-		return nil, fmt.Errorf("unknown forge %q: use gitea (GitHub and GitLab are not built yet)", name)
+// New connects to the repository at repoURL on the forge called name (one of Names) with token, which is
+// registered with repo.Redact and never appears in an error.
+func New(ctx context.Context, name, repoURL, token string, opts Options) (Forge, error) {
+	newForge, ok := constructors[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown forge %q: use one of %s", name, strings.Join(Names, ", "))
 	}
+	if token == "" {
+		return nil, fmt.Errorf("%s: no token: the forge's API needs one (MARINA_GIT_TOKEN)", name)
+	}
+	opts.remember(token)
+	return newForge(ctx, repoURL, token, opts)
 }
 
 // Opener is the writeback.PullRequestOpener of the forge called name (spec.gitWriteBack.pullRequest.forge), with
@@ -161,15 +245,35 @@ func Opener(name string, c writeback.Credentials) (writeback.PullRequestOpener, 
 	if token == "" {
 		token = c.Password
 	}
-	switch name {
-	case "gitea":
-		if token == "" {
-			return nil, errors.New("gitea: the forge's API needs a token: set password (or bearerToken) in the Secret spec.gitWriteBack.secretRef names")
-		}
-		return GiteaOpener{Token: token, Options: GiteaOptions{Username: c.Username}}, nil
-	case "github", "gitlab":
-		return nil, fmt.Errorf("%w: %s (GitHub and GitLab are not built yet; gitea is)", ErrNotBuilt, name)
-	default:
-		return nil, fmt.Errorf("unknown forge %q: use gitea (GitHub and GitLab are not built yet)", name)
+	if _, ok := constructors[name]; !ok {
+		return nil, fmt.Errorf("unknown forge %q: use one of %s", name, strings.Join(Names, ", "))
 	}
+	if token == "" {
+		return nil, fmt.Errorf("%s: the forge's API needs a token: set password (or bearerToken) in the Secret spec.gitWriteBack.secretRef names", name)
+	}
+	return PullRequestOpener{Forge: name, Token: token, Options: Options{Username: c.Username}}, nil
+}
+
+// PullRequestOpener opens the controller's write-back pull requests on a forge: a writeback.PullRequestOpener.
+type PullRequestOpener struct {
+	// Forge names the forge (one of Names); Token authenticates to its API.
+	Forge, Token string
+	// Options tune the client.
+	Options Options
+}
+
+var _ writeback.PullRequestOpener = PullRequestOpener{}
+
+// OpenPullRequest opens the pull request from pr.Head into pr.Base on the forge serving pr.RepoURL, or finds the
+// open one (its body updated) or the one merged at pr.Commit, and returns its web URL.
+func (o PullRequestOpener) OpenPullRequest(ctx context.Context, pr writeback.PullRequest) (string, error) {
+	f, err := New(ctx, o.Forge, pr.RepoURL, o.Token, o.Options)
+	if err != nil {
+		return "", err
+	}
+	got, _, err := f.Ensure(ctx, Request{Head: pr.Head, Base: pr.Base, Title: pr.Title, Body: pr.Body, Labels: pr.Labels, HeadSHA: pr.Commit})
+	if err != nil {
+		return "", err
+	}
+	return got.URL, nil
 }

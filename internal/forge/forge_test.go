@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -63,19 +62,15 @@ func TestParseRepoURLRefusesWhatNamesNoHTTPRepository(t *testing.T) {
 	}
 }
 
-func TestNewAcceptsGiteaOnlyAndSaysGitHubAndGitLabAreNotBuilt(t *testing.T) {
+func TestNewRefusesAnUnknownForgeOrNoToken(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"github", "gitlab"} {
-		_, err := forge.New(context.Background(), name, "https://example.com/a/b.git", "t0ken-abc")
-		if !errors.Is(err, forge.ErrNotBuilt) || !strings.Contains(err.Error(), "GitHub and GitLab are not built yet") {
-			t.Errorf("New(%s): %v, want ErrNotBuilt saying GitHub and GitLab are not built yet", name, err)
+	if _, err := forge.New(context.Background(), "bitbucket", "https://example.com/a/b.git", "t0ken-abc", forge.Options{}); err == nil || !strings.Contains(err.Error(), `unknown forge "bitbucket": use one of gitea`) {
+		t.Errorf("New(bitbucket): %v, want unknown forge naming those built", err)
+	}
+	for _, name := range forge.Names {
+		if _, err := forge.New(context.Background(), name, "https://example.com/a/b.git", "", forge.Options{}); err == nil || !strings.Contains(err.Error(), "MARINA_GIT_TOKEN") {
+			t.Errorf("New(%s) without a token: %v, want an error naming MARINA_GIT_TOKEN", name, err)
 		}
-	}
-	if _, err := forge.New(context.Background(), "bitbucket", "https://example.com/a/b.git", "t0ken-abc"); err == nil || !strings.Contains(err.Error(), "unknown forge") {
-		t.Errorf("New(bitbucket): %v, want unknown forge", err)
-	}
-	if _, err := forge.New(context.Background(), "gitea", "https://example.com/a/b.git", ""); err == nil || !strings.Contains(err.Error(), "MARINA_GIT_TOKEN") {
-		t.Errorf("New(gitea) without a token: %v, want an error naming MARINA_GIT_TOKEN", err)
 	}
 }
 
@@ -104,11 +99,11 @@ func TestGiteaErrorsNeverCarryTheToken(t *testing.T) {
 	const token = "f0rge-t0ken-7c1d9e"
 	srv := echoServer(t)
 	ctx := context.Background()
-	g, err := forge.NewGitea(ctx, srv.URL+"/acme/models.git", token, forge.GiteaOptions{})
+	g, err := forge.New(ctx, "gitea", srv.URL+"/acme/models.git", token, forge.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := g.Repository(); got.Owner != "acme" || got.Name != "models" || got.BaseURL != srv.URL {
+	if got := g.(*forge.Gitea).Repository(); got.Owner != "acme" || got.Name != "models" || got.BaseURL != srv.URL {
 		t.Errorf("Repository() = %+v", got)
 	}
 	calls := map[string]func() error{
@@ -125,7 +120,7 @@ func TestGiteaErrorsNeverCarryTheToken(t *testing.T) {
 		"Reviews":        func() error { _, err := g.Reviews(ctx, 1); return err },
 		"Merge":          func() error { return g.Merge(ctx, 1, "0123abcd") },
 		"OpenPullRequest": func() error {
-			_, err := forge.GiteaOpener{Token: token}.OpenPullRequest(ctx, writeback.PullRequest{
+			_, err := forge.PullRequestOpener{Forge: "gitea", Token: token}.OpenPullRequest(ctx, writeback.PullRequest{
 				RepoURL: srv.URL + "/acme/models.git", Head: "marina/rollback/iris-prod-v1.2.0", Base: "main", Title: "rollback"})
 			return err
 		},
@@ -154,7 +149,7 @@ func TestGiteaRefusesABadStatusOrRequestBeforeCallingTheServer(t *testing.T) {
 	t.Parallel()
 	srv := echoServer(t)
 	ctx := context.Background()
-	g, err := forge.NewGitea(ctx, srv.URL+"/acme/models", "another-t0ken", forge.GiteaOptions{})
+	g, err := forge.New(ctx, "gitea", srv.URL+"/acme/models", "another-t0ken", forge.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,21 +208,16 @@ func TestCombinedStatusFindsAContext(t *testing.T) {
 	}
 }
 
-func TestOpenerTakesTheWriteBackTokenAndGiteaOnly(t *testing.T) {
+func TestOpenerTakesTheWriteBackToken(t *testing.T) {
 	t.Parallel()
 	for _, c := range []writeback.Credentials{{Username: "bot", Password: "p4ss-t0ken"}, {BearerToken: "p4ss-t0ken"}} {
 		o, err := forge.Opener("gitea", c)
-		if g, ok := o.(forge.GiteaOpener); err != nil || !ok || g.Token != "p4ss-t0ken" || g.Options.Username != c.Username {
+		if g, ok := o.(forge.PullRequestOpener); err != nil || !ok || g.Forge != "gitea" || g.Token != "p4ss-t0ken" || g.Options.Username != c.Username {
 			t.Fatalf("Opener(gitea, %+v) = %+v, %v", c, o, err)
 		}
 	}
 	if _, err := forge.Opener("gitea", writeback.Credentials{}); err == nil || !strings.Contains(err.Error(), "needs a token") {
 		t.Fatalf("without a token: %v", err)
-	}
-	for _, name := range []string{"github", "gitlab"} {
-		if _, err := forge.Opener(name, writeback.Credentials{Password: "t"}); !errors.Is(err, forge.ErrNotBuilt) {
-			t.Fatalf("Opener(%s): %v, want ErrNotBuilt", name, err)
-		}
 	}
 	if _, err := forge.Opener("bitbucket", writeback.Credentials{Password: "t"}); err == nil || !strings.Contains(err.Error(), `unknown forge "bitbucket"`) {
 		t.Fatalf("Opener(bitbucket): %v", err)

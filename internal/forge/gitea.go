@@ -6,22 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
-	"time"
 
 	"code.gitea.io/sdk/gitea"
 
 	"github.com/marina-dev/marina/internal/repo"
-	"github.com/marina-dev/marina/internal/writeback"
 )
-
-// GiteaOptions tune NewGitea.
-type GiteaOptions struct {
-	// HTTPClient makes the API calls; nil is a client with a 30 s timeout.
-	HTTPClient *http.Client
-	// Username is the account the token belongs to, for Redact's basic-auth forms; "" is marina.
-	Username string
-}
 
 // Gitea is one repository on a Gitea server, reached through Gitea's Go SDK with a token.
 type Gitea struct {
@@ -33,26 +24,18 @@ type Gitea struct {
 
 var _ Forge = (*Gitea)(nil)
 
-// NewGitea connects to the Gitea serving repoURL (a clone URL, see ParseRepoURL) with token, which is registered
-// with repo.Redact and never appears in an error. The SDK asks the server its version here.
-func NewGitea(ctx context.Context, repoURL, token string, opts GiteaOptions) (*Gitea, error) {
-	if token == "" {
-		return nil, errors.New("gitea: no token: the forge's API needs one (MARINA_GIT_TOKEN)")
-	}
-	user := opts.Username
-	if user == "" {
-		user = "marina"
-	}
-	repo.RememberCredential(user, token)
+// newGitea connects to the Gitea serving repoURL (a clone URL, see ParseRepoURL; opts.APIURL, when set, is
+// Gitea's root URL) with token. The SDK asks the server its version here. Use New, which keeps the token out of
+// every message, rather than this.
+func newGitea(ctx context.Context, repoURL, token string, opts Options) (*Gitea, error) {
 	r, err := ParseRepoURL(repoURL)
 	if err != nil {
 		return nil, err
 	}
-	hc := opts.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+	if opts.APIURL != "" {
+		r.BaseURL = strings.TrimSuffix(opts.APIURL, "/")
 	}
-	c, err := gitea.NewClient(r.BaseURL, gitea.SetToken(token), gitea.SetHTTPClient(hc), gitea.SetContext(ctx),
+	c, err := gitea.NewClient(r.BaseURL, gitea.SetToken(token), gitea.SetHTTPClient(opts.httpClient()), gitea.SetContext(ctx),
 		gitea.SetUserAgent("marina"))
 	if err != nil {
 		return nil, redact(fmt.Errorf("gitea at %s: %w", r.BaseURL, err))
@@ -142,45 +125,41 @@ func pages[T any](list func(gitea.ListOptions) ([]T, *gitea.Response, error), ea
 // Ensure returns the open pull request from req.Head into req.Base, its body made req.Body (and its title
 // req.Title); or, with req.HeadSHA, the one merged from req.Head at that commit; or opens one with req.Labels.
 func (g *Gitea) Ensure(ctx context.Context, req Request) (*PullRequest, bool, error) {
-	if req.Head == "" || req.Base == "" || req.Title == "" {
-		return nil, false, errors.New("forge: a pull request needs a head branch, a base branch and a title")
+	return ensure(ctx, g, req)
+}
+
+// findMerged returns the pull request from head into base merged at commit sha, nil when there is none.
+func (g *Gitea) findMerged(ctx context.Context, head, base, sha string) (*PullRequest, error) {
+	pr, err := g.find(ctx, gitea.StateClosed, func(pr *gitea.PullRequest) bool {
+		return pr.HasMerged && branches(pr, head, base) && pr.Head.Sha == sha
+	})
+	if err != nil || pr == nil {
+		return nil, err
 	}
-	existing, err := g.Find(ctx, req.Head, req.Base)
-	if err != nil {
-		return nil, false, err
-	}
+	return fromGitea(pr), nil
+}
+
+// edit sets the title and body of pull request number.
+func (g *Gitea) edit(ctx context.Context, number int64, title, body string) (*PullRequest, error) {
 	var pr *gitea.PullRequest
-	if existing == nil && req.HeadSHA != "" {
-		// Merged already (a second run after the merge): that pull request, not an empty new one.
-		merged, err := g.find(ctx, gitea.StateClosed, func(pr *gitea.PullRequest) bool {
-			return pr.HasMerged && branches(pr, req.Head, req.Base) && pr.Head.Sha == req.HeadSHA
-		})
-		if err != nil {
-			return nil, false, err
-		}
-		if merged != nil {
-			return fromGitea(merged), false, nil
-		}
+	err := g.call(ctx, fmt.Sprintf("updating pull request #%d", number), func(c *gitea.Client) error {
+		var err error
+		pr, _, err = c.EditPullRequest(g.repo.Owner, g.repo.Name, number, gitea.EditPullRequestOption{Title: title, Body: &body})
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	if existing != nil {
-		if existing.Body == req.Body && existing.Title == req.Title {
-			return existing, false, nil
-		}
-		err = g.call(ctx, fmt.Sprintf("updating pull request #%d", existing.Number), func(c *gitea.Client) error {
-			body := req.Body
-			var err error
-			pr, _, err = c.EditPullRequest(g.repo.Owner, g.repo.Name, existing.Number, gitea.EditPullRequestOption{Title: req.Title, Body: &body})
-			return err
-		})
-		if err != nil {
-			return nil, false, err
-		}
-		return fromGitea(pr), false, nil
-	}
+	return fromGitea(pr), nil
+}
+
+// open opens the pull request req asks for, with its labels.
+func (g *Gitea) open(ctx context.Context, req Request) (*PullRequest, error) {
 	labels, err := g.labelIDs(ctx, req.Labels)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
+	var pr *gitea.PullRequest
 	err = g.call(ctx, fmt.Sprintf("opening a pull request from %s into %s", req.Head, req.Base), func(c *gitea.Client) error {
 		var err error
 		pr, _, err = c.CreatePullRequest(g.repo.Owner, g.repo.Name, gitea.CreatePullRequestOption{
@@ -188,9 +167,9 @@ func (g *Gitea) Ensure(ctx context.Context, req Request) (*PullRequest, bool, er
 		return err
 	})
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	return fromGitea(pr), true, nil
+	return fromGitea(pr), nil
 }
 
 // labelColor is the color of a label Ensure creates.
@@ -282,32 +261,6 @@ func fromGitea(pr *gitea.PullRequest) *PullRequest {
 	}
 	return out
 }
-
-// GiteaOpener opens the controller's write-back pull requests on Gitea: a writeback.PullRequestOpener.
-type GiteaOpener struct {
-	// Token authenticates to the Gitea API.
-	Token string
-	// Options tune the client.
-	Options GiteaOptions
-}
-
-var _ writeback.PullRequestOpener = GiteaOpener{}
-
-// OpenPullRequest opens the pull request from pr.Head into pr.Base on the Gitea serving pr.RepoURL, or finds the
-// open one (its body updated) or the one merged at pr.Commit, and returns its web URL.
-func (o GiteaOpener) OpenPullRequest(ctx context.Context, pr writeback.PullRequest) (string, error) {
-	g, err := NewGitea(ctx, pr.RepoURL, o.Token, o.Options)
-	if err != nil {
-		return "", err
-	}
-	got, _, err := g.Ensure(ctx, Request{Head: pr.Head, Base: pr.Base, Title: pr.Title, Body: pr.Body, Labels: pr.Labels, HeadSHA: pr.Commit})
-	if err != nil {
-		return "", err
-	}
-	return got.URL, nil
-}
-
-var _ Merger = (*Gitea)(nil)
 
 // CombinedStatus reads the statuses of commit sha: the latest of each context.
 func (g *Gitea) CombinedStatus(ctx context.Context, sha string) (*CombinedStatus, error) {

@@ -1,9 +1,6 @@
 package forge
 
-import (
-	"context"
-	"slices"
-)
+import "slices"
 
 // CombinedStatus is a commit's statuses, the latest of each context, and their combined state.
 type CombinedStatus struct {
@@ -68,18 +65,6 @@ func Approvals(reviews []Review, headSHA string) int {
 		}
 	}
 	return n
-}
-
-// Merger is a Forge that can merge a pull request once its checks and reviews allow it: what promote --pr
-// --auto-merge needs, the decision to merge being marina's own so that it is the same on every forge.
-type Merger interface {
-	Forge
-	// CombinedStatus reads the statuses of commit sha.
-	CombinedStatus(ctx context.Context, sha string) (*CombinedStatus, error)
-	// Reviews lists the reviews of pull request number, oldest first.
-	Reviews(ctx context.Context, number int64) ([]Review, error)
-	// Merge merges pull request number with a merge commit, provided its head is still headSHA.
-	Merge(ctx context.Context, number int64, headSHA string) error
 }
 
 // combine is the combined state of statuses: failure or error when one is (error first), success when all are

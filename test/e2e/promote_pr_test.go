@@ -141,7 +141,7 @@ func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
 
 	// Package forge: a commit status on the head, the pull request's state before and after the admin merges it.
 	ctx := context.Background()
-	f, err := forge.NewGitea(ctx, m.cloneURL, g.Bot.Token, forge.GiteaOptions{Username: g.Bot.Name})
+	f, err := forge.New(ctx, "gitea", m.cloneURL, g.Bot.Token, forge.Options{Username: g.Bot.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
