@@ -295,9 +295,13 @@ commit's subject as title, marina ci's Markdown summary of the change as descrip
 (model checks left to the pull request's CI), --labels on it. The forge's API token
 is read from MARINA_GIT_TOKEN (it also authenticates the push; a missing token is a
 usage error before anything is committed) and never printed. Running the same
-command again pushes the branch again and finds the open pull request, updating its
-description, instead of opening a second. --forge gitea is the one forge built:
-GitHub and GitLab are not built yet.
+command again (in this clone or another, e.g. a CI job's) finds the branch and the
+open pull request, updating its description, instead of opening a second. When the
+base has moved on since the branch was cut, the promotion is made again on the base's
+head and pushed in place of the old branch (a force push that replaces only the
+commit it read): the same pull request, with a fresh diff. When the base already
+deploys the version (merged another way), the pull request is closed with a comment
+saying so. --forge gitea is the one forge built: GitHub and GitLab are not built yet.
 
 With --pr --auto-merge, marina then merges the pull request itself (a merge commit,
 held to the head it checked), the same way on every forge: once every commit status

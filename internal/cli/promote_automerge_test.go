@@ -12,8 +12,10 @@ import (
 )
 
 // fakeMerger is a forge whose pull request's head reads statuses[i] and reviews[i] at the i-th read (the last
-// ones from then on), and that records the merges asked of it.
+// ones from then on), and that records the merges asked of it. The forge's other calls are not made by the wait
+// (the nil Forge would panic on one).
 type fakeMerger struct {
+	forge.Forge
 	pr       forge.PullRequest
 	statuses [][]forge.Status
 	reviews  [][]forge.Review
@@ -22,15 +24,6 @@ type fakeMerger struct {
 	mergeErr error
 }
 
-func (f *fakeMerger) Ensure(context.Context, forge.Request) (*forge.PullRequest, bool, error) {
-	return nil, false, errors.New("not in this test")
-}
-func (f *fakeMerger) Find(context.Context, string, string) (*forge.PullRequest, error) {
-	return nil, errors.New("not in this test")
-}
-func (f *fakeMerger) SetStatus(context.Context, string, forge.Status) error {
-	return errors.New("not in this test")
-}
 func (f *fakeMerger) Get(_ context.Context, number int64) (*forge.PullRequest, error) {
 	pr := f.pr
 	return &pr, nil

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -112,9 +113,11 @@ type prResult struct {
 	Merged bool `json:"merged,omitempty"`
 }
 
-// promotePR commits the promotion on its branch (or finds the branch holding it from an earlier run), pushes it,
-// and opens the pull request into the branch it was cut from, or finds the open one and updates its body; with
-// --auto-merge it then merges it once its checks and reviews allow (promote_automerge.go).
+// promotePR commits the promotion on its branch (or finds the branch holding it from an earlier run, in this
+// clone or pushed from another), pushes it, and opens the pull request into the branch it was cut from, or finds
+// the open one and updates its body; with --auto-merge it then merges it once its checks and reviews allow
+// (promote_automerge.go). A branch cut from a base that has moved on since is made again on the base's head and
+// pushed in place of the old one; when the base already deploys the version, the pull request is closed saying so.
 func (o *promoteOptions) promotePR(ctx context.Context, name, version string) error {
 	var (
 		res   *release.Result
@@ -122,7 +125,8 @@ func (o *promoteOptions) promotePR(ctx context.Context, name, version string) er
 		base  string
 		tip   plumbing.Hash
 		f     forge.Forge
-		again bool // the branch held the promotion already
+		again bool   // the branch held the promotion already
+		moved string // the base moved since the branch was cut: what the branch was
 	)
 	err := o.globalOptions.write(func(r *repo.Repo) error {
 		if err := o.check(r); err != nil {
@@ -138,32 +142,51 @@ func (o *promoteOptions) promotePR(ctx context.Context, name, version string) er
 		if f, err = connectForge(ctx, r, o.remote, o.forge); err != nil {
 			return err
 		}
-		existing, err := r.Git().Reference(plumbing.NewBranchReferenceName(o.branch), true)
-		if err == nil {
-			// An earlier run committed the promotion there (and perhaps pushed it and opened the pull request).
-			if res, err = promotionOnBranch(r, existing.Hash(), o.branch, name, o.env, version); err != nil {
-				return err
-			}
-			tip, again = existing.Hash(), true
-			note, err = o.apply(r, func() (string, error) { return "", nil })
-			return err
-		}
-		res, err = release.Promote(r, release.Promotion{Model: name, Version: version, Environment: o.env, Strategy: o.strategy,
-			Force: o.force, Branch: o.branch, Check: validate.CheckPromotion})
+		earlier, prev, pushed, err := o.earlierPromotion(r, name, version)
 		if err != nil {
 			return err
 		}
-		if res.Unchanged {
-			return nil
+		if !prev.IsZero() {
+			_, head, err := r.Head()
+			if err != nil {
+				return err
+			}
+			if current, err := r.IsAncestor(head, prev); err != nil || current {
+				// An earlier run committed the promotion on the base's head (and perhaps pushed it and opened the
+				// pull request).
+				res, tip, again = earlier, prev, true
+				note, err = o.apply(r, func() (string, error) { return "", nil })
+				return err
+			}
+			// The base moved on since: the promotion is made again on its head, in place of the old branch.
+			moved = prev.String()[:12]
+			if err := r.SetBranch(o.branch, prev, plumbing.ZeroHash); err != nil {
+				return err
+			}
+		}
+		res, err = release.Promote(r, release.Promotion{Model: name, Version: version, Environment: o.env, Strategy: o.strategy,
+			Force: o.force, Branch: o.branch, Check: validate.CheckPromotion})
+		if err != nil || res.Unchanged {
+			return err
 		}
 		tip = plumbing.NewHash(res.Commit)
-		note, err = o.apply(r, func() (string, error) { return res.Commit, nil })
-		return err
+		if pushed.IsZero() {
+			note, err = o.apply(r, func() (string, error) { return res.Commit, nil })
+			return err
+		}
+		if err := r.PushReplacing(o.remote, o.branch, pushed); err != nil {
+			return fmt.Errorf("%w; the promotion made again on %s's head, commit %s, stays on the local branch %s", err, base, res.Commit[:12], o.branch)
+		}
+		note = fmt.Sprintf("pushed %s to %s in place of %s, as %s had moved on", o.branch, o.remoteLocation(r), moved, base)
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	if res.Unchanged {
+		if moved != "" {
+			return o.closeStale(ctx, f, res, base, moved)
+		}
 		return o.report(res, "promoted", "")
 	}
 	title, body, err := o.prText(ctx, tip)
@@ -205,6 +228,59 @@ func (o *promoteOptions) promotePR(ctx context.Context, name, version string) er
 		if mergedNow {
 			fmt.Fprintf(w, "merged pull request #%d into %s: its checks passed%s\n", pr.Number, base, approvalsNote(o.approvals))
 		}
+	})
+}
+
+// earlierPromotion reads the promotion an earlier run left on the branch: the remote's commit (pushed from this
+// clone or another, e.g. an earlier CI job), else the local branch's (a run whose push failed). The local branch
+// is made the remote's. pushed is the remote's commit, ZeroHash when the remote has no such branch; prev is
+// ZeroHash when no run left one. A branch holding anything else is a usage error.
+func (o *promoteOptions) earlierPromotion(r *repo.Repo, name, version string) (earlier *release.Result, prev, pushed plumbing.Hash, err error) {
+	pushed, err = r.Fetch(o.remote, o.branch)
+	if err != nil && !errors.Is(err, repo.ErrNoRemoteBranch) {
+		return nil, prev, pushed, err
+	}
+	var local plumbing.Hash
+	if ref, err := r.Git().Reference(plumbing.NewBranchReferenceName(o.branch), true); err == nil {
+		local = ref.Hash()
+	}
+	if prev = pushed; prev.IsZero() {
+		prev = local
+	}
+	if prev.IsZero() {
+		return nil, prev, pushed, nil
+	}
+	if earlier, err = promotionOnBranch(r, prev, o.branch, name, o.env, version); err != nil {
+		return nil, prev, pushed, err
+	}
+	if local != prev {
+		err = r.SetBranch(o.branch, local, prev)
+	}
+	return earlier, prev, pushed, err
+}
+
+// closeStale closes the open pull request from the branch, whose promotion (the commit was) the base now holds
+// (merged by another way), saying why; with none open it says nothing was left to do.
+func (o *promoteOptions) closeStale(ctx context.Context, f forge.Forge, res *release.Result, base, was string) error {
+	pr, err := f.Find(ctx, o.branch, base)
+	if err != nil {
+		return err
+	}
+	out := prResult{Result: res, Base: base, PullRequest: pr}
+	if pr != nil {
+		why := fmt.Sprintf("%s already deploys %s %s in %s, so this pull request (branch %s at %s) no longer changes anything: closed by `marina promote --pr`.",
+			base, res.Model, res.To, res.Environment, o.branch, was)
+		if err := f.Close(ctx, pr.Number, why); err != nil {
+			return err
+		}
+		pr.State = forge.Closed
+	}
+	return o.result(out, func(w io.Writer) {
+		fmt.Fprintf(w, "%s already runs %s in %s on %s: nothing to promote", res.Model, res.To, res.Environment, base)
+		if pr != nil {
+			fmt.Fprintf(w, "; closed pull request #%d from %s, which no longer changes anything: %s", pr.Number, o.branch, pr.URL)
+		}
+		fmt.Fprintln(w)
 	})
 }
 

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/cgi"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -77,18 +78,26 @@ func TestPromotePRRefusesBadOptionsBeforeCommitting(t *testing.T) {
 	}
 }
 
-// versionOnlyGitea is a Gitea that answers only GET /api/v1/version: enough to connect, so promote --pr gets to
-// the repository's checks; any other call fails the test.
-func versionOnlyGitea(t *testing.T) string {
+// versionOnlyGitea is a Gitea that serves a bare copy of work as acme/models.git for fetching (through git
+// http-backend) and answers only GET /api/v1/version of its API: enough to connect, so promote --pr gets to the
+// repository's checks; any other call fails the test.
+func versionOnlyGitea(t *testing.T, work string) string {
 	t.Helper()
+	root := t.TempDir()
+	repotest.Git(t, work, "clone", "-q", "--bare", work, filepath.Join(root, "acme", "models.git"))
+	git := &cgi.Handler{Path: repotest.GitHTTPBackend, Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v1/version" {
+		switch {
+		case r.URL.Path == "/acme/models.git/info/refs" && r.URL.Query().Get("service") == "git-upload-pack",
+			r.URL.Path == "/acme/models.git/git-upload-pack":
+			git.ServeHTTP(w, r)
+		case r.URL.Path == "/api/v1/version":
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"version":"1.27.3"}`)
+		default:
 			t.Errorf("unexpected call %s %s", r.Method, r.URL.Path)
 			http.Error(w, "not here", http.StatusTeapot)
-			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"version":"1.27.3"}`)
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/acme/models.git"
@@ -101,7 +110,7 @@ func TestPromotePRLeavesAnUnchangedEnvironmentAndAForeignBranchAlone(t *testing.
 	dir, f := initIris(t)
 	mustMarina(t, "--repo", dir, "model", "register", "iris", "--file", f+"1.0.0", "--uri", "s3://models/iris/1.0.0", "--version", "1.0.0")
 	mustMarina(t, "--repo", dir, "promote", "iris@1.0.0", "--env", "staging")
-	repotest.Git(t, dir, "remote", "add", "origin", versionOnlyGitea(t))
+	repotest.Git(t, dir, "remote", "add", "origin", versionOnlyGitea(t, dir))
 	t.Setenv("MARINA_GIT_TOKEN", "unused-t0ken")
 
 	out := mustMarina(t, "--repo", dir, "promote", "iris@1.0.0", "--env", "staging", "--pr")

@@ -86,6 +86,8 @@ type Forge interface {
 	CombinedStatus(ctx context.Context, sha string) (*CombinedStatus, error)
 	// Reviews lists the reviews of pull request number, oldest first.
 	Reviews(ctx context.Context, number int64) ([]Review, error)
+	// Close closes pull request number with a comment saying why.
+	Close(ctx context.Context, number int64, why string) error
 	// Merge merges pull request number with a merge commit, provided its head is still headSHA. The decision to
 	// merge (checks green, approvals counted) is marina's own, so that it is the same on every forge.
 	Merge(ctx context.Context, number int64, headSHA string) error

@@ -119,6 +119,7 @@ func TestGiteaErrorsNeverCarryTheToken(t *testing.T) {
 		"CombinedStatus": func() error { _, err := g.CombinedStatus(ctx, "0123abcd"); return err },
 		"Reviews":        func() error { _, err := g.Reviews(ctx, 1); return err },
 		"Merge":          func() error { return g.Merge(ctx, 1, "0123abcd") },
+		"Close":          func() error { return g.Close(ctx, 1, "the base deploys it already") },
 		"OpenPullRequest": func() error {
 			_, err := forge.PullRequestOpener{Forge: "gitea", Token: token}.OpenPullRequest(ctx, writeback.PullRequest{
 				RepoURL: srv.URL + "/acme/models.git", Head: "marina/rollback/iris-prod-v1.2.0", Base: "main", Title: "rollback"})

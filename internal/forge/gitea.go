@@ -153,6 +153,18 @@ func (g *Gitea) edit(ctx context.Context, number int64, title, body string) (*Pu
 	return fromGitea(pr), nil
 }
 
+// Close closes pull request number with a comment saying why.
+func (g *Gitea) Close(ctx context.Context, number int64, why string) error {
+	return g.call(ctx, fmt.Sprintf("closing pull request #%d", number), func(c *gitea.Client) error {
+		if _, _, err := c.CreateIssueComment(g.repo.Owner, g.repo.Name, number, gitea.CreateIssueCommentOption{Body: why}); err != nil {
+			return err
+		}
+		closed := gitea.StateClosed
+		_, _, err := c.EditPullRequest(g.repo.Owner, g.repo.Name, number, gitea.EditPullRequestOption{State: &closed})
+		return err
+	})
+}
+
 // open opens the pull request req asks for, with its labels.
 func (g *Gitea) open(ctx context.Context, req Request) (*PullRequest, error) {
 	labels, err := g.labelIDs(ctx, req.Labels)

@@ -27,25 +27,46 @@ var rejections = []string{"non-fast-forward", "failed to update ref", "fetch fir
 // (and MARINA_GIT_USERNAME, default "marina"); the token never appears in errors.
 // A push the remote refuses because its branch moved is ErrPushRejected.
 func (r *Repo) Push(remote, branch string) error {
+	return r.push(remote, branch, nil, "has commits this repository does not have (someone pushed first)")
+}
+
+// PushReplacing sends branch to remote in place of the remote's branch, which must still be at old (a
+// force-with-lease push: what was read is what is replaced, never commits pushed since). A remote whose branch
+// moved from old is ErrPushRejected.
+func (r *Repo) PushReplacing(remote, branch string, old plumbing.Hash) error {
+	lease := &git.ForceWithLease{RefName: plumbing.NewBranchReferenceName(branch), Hash: old}
+	return r.push(remote, branch, lease, "is no longer at "+old.String()[:12]+" (someone pushed to it)")
+}
+
+// push sends branch to remote, replacing the remote's branch under lease when there is one; a rejection says the
+// remote's branch moved, in the words of moved.
+func (r *Repo) push(remote, branch string, lease *git.ForceWithLease, moved string) error {
 	auth, err := r.remoteAuth(remote)
 	if err != nil {
 		return err
 	}
 	spec := "refs/heads/" + branch + ":refs/heads/" + branch
-	err = r.git.Push(&git.PushOptions{RemoteName: remote, RefSpecs: []config.RefSpec{config.RefSpec(spec)}, Auth: auth})
+	if lease != nil {
+		spec = "+" + spec
+	}
+	err = r.git.Push(&git.PushOptions{RemoteName: remote, RefSpecs: []config.RefSpec{config.RefSpec(spec)}, Auth: auth, ForceWithLease: lease})
 	if err == nil || errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return nil
 	}
 	msg := Redact(err.Error())
 	for _, s := range rejections {
 		if strings.Contains(msg, s) {
-			return fmt.Errorf("%w: %s's %s has commits this repository does not have (someone pushed first)", ErrPushRejected, remote, branch)
+			return fmt.Errorf("%w: %s's %s %s", ErrPushRejected, remote, branch, moved)
 		}
 	}
 	return fmt.Errorf("pushing %s to %s: %s", branch, remote, msg)
 }
 
-// Fetch brings remote's branch into refs/remotes/REMOTE/BRANCH and returns its commit.
+// ErrNoRemoteBranch means the remote has no such branch.
+var ErrNoRemoteBranch = errors.New("no such branch on the remote")
+
+// Fetch brings remote's branch into refs/remotes/REMOTE/BRANCH and returns its commit; a branch the remote does
+// not have is ErrNoRemoteBranch.
 func (r *Repo) Fetch(remote, branch string) (plumbing.Hash, error) {
 	auth, err := r.remoteAuth(remote)
 	if err != nil {
@@ -54,6 +75,9 @@ func (r *Repo) Fetch(remote, branch string) (plumbing.Hash, error) {
 	local := plumbing.NewRemoteReferenceName(remote, branch)
 	spec := config.RefSpec("+refs/heads/" + branch + ":" + string(local))
 	err = r.git.Fetch(&git.FetchOptions{RemoteName: remote, RefSpecs: []config.RefSpec{spec}, Auth: auth})
+	if errors.Is(err, git.NoMatchingRefSpecError{}) {
+		return plumbing.ZeroHash, fmt.Errorf("%w: %s has no branch %s", ErrNoRemoteBranch, remote, branch)
+	}
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return plumbing.ZeroHash, fmt.Errorf("fetching %s from %s: %s", branch, remote, Redact(err.Error()))
 	}
@@ -143,6 +167,28 @@ func (r *Repo) MoveBranch(to plumbing.Hash) error {
 		return err
 	}
 	return r.finish(j)
+}
+
+// SetBranch points branch, which must not be the one checked out, from old (ZeroHash: it does not exist yet) at
+// to, or deletes it when to is ZeroHash. A branch no longer at old is ErrBusy. The caller must hold Lock.
+func (r *Repo) SetBranch(branch string, old, to plumbing.Hash) error {
+	if !r.locked {
+		return errors.New("repo: SetBranch called without Lock")
+	}
+	name := plumbing.NewBranchReferenceName(branch)
+	if head, _, err := r.Head(); err == nil && head == name {
+		return fmt.Errorf("repo: SetBranch: %s is checked out", branch)
+	}
+	if !to.IsZero() {
+		return r.updateRef(name, old, to)
+	}
+	if cur, err := r.refHash(name); err != nil || cur != old {
+		if err == nil {
+			err = fmt.Errorf("%w: %s moved to %s while marina was working; run the command again", ErrBusy, name, cur)
+		}
+		return err
+	}
+	return r.git.Storer.RemoveReference(name)
 }
 
 // DropTags deletes the tags pointing at commit (after MoveBranch took it off the branch, so that

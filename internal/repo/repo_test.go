@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/internal/repo/repotest"
 )
@@ -276,5 +278,45 @@ func TestATornJournalTmpIsRemovedByTheNextCommand(t *testing.T) {
 	}
 	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("journal.json.tmp left behind: %v", err)
+	}
+}
+
+func TestPushReplacingReplacesOnlyTheBranchItRead(t *testing.T) {
+	repotest.SetIdentity(t, "tester")
+	work := repotest.Example(t, nil)
+	bare := filepath.Join(t.TempDir(), "models.git")
+	repotest.Publish(t, work, bare, bare)
+	r := repotest.Open(t, work)
+
+	if _, err := r.Fetch("origin", "marina/promote/x"); !errors.Is(err, repo.ErrNoRemoteBranch) {
+		t.Fatalf("Fetch of a missing branch: %v, want ErrNoRemoteBranch", err)
+	}
+	repotest.Git(t, work, "checkout", "-q", "-b", "pr")
+	repotest.Git(t, work, "commit", "-q", "--allow-empty", "-m", "first")
+	first := strings.TrimSpace(repotest.Git(t, work, "rev-parse", "HEAD"))
+	if err := r.Push("origin", "pr"); err != nil {
+		t.Fatal(err)
+	}
+	// The branch made again on another parent: a plain push is refused, a push replacing what was read is not.
+	repotest.Git(t, work, "reset", "-q", "--hard", "main")
+	repotest.Git(t, work, "commit", "-q", "--allow-empty", "-m", "again")
+	if err := r.Push("origin", "pr"); !errors.Is(err, repo.ErrPushRejected) {
+		t.Fatalf("a plain push over another history: %v, want ErrPushRejected", err)
+	}
+	got, err := r.Fetch("origin", "pr")
+	if err != nil || got.String() != first {
+		t.Fatalf("Fetch = %s, %v, want %s", got, err, first)
+	}
+	if err := r.PushReplacing("origin", "pr", plumbing.NewHash(first)); err != nil {
+		t.Fatalf("PushReplacing: %v", err)
+	}
+	again := strings.TrimSpace(repotest.Git(t, work, "rev-parse", "HEAD"))
+	if got := strings.TrimSpace(repotest.Git(t, bare, "rev-parse", "pr")); got != again {
+		t.Fatalf("the remote's pr is at %s, want %s", got, again)
+	}
+	// Someone pushed since it was read: the lease refuses.
+	repotest.Git(t, work, "commit", "-q", "--allow-empty", "-m", "third")
+	if err := r.PushReplacing("origin", "pr", plumbing.NewHash(first)); !errors.Is(err, repo.ErrPushRejected) || !strings.Contains(err.Error(), "is no longer at "+first[:12]) {
+		t.Fatalf("replacing a branch that moved: %v, want ErrPushRejected naming the commit read", err)
 	}
 }

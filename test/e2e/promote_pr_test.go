@@ -180,3 +180,73 @@ func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
 		t.Errorf("after the merge, promote --pr opened %+v", prs)
 	}
 }
+
+// TestPromotePRMakesTheBranchAgainWhenItsBaseMovesAndClosesItOnceTheBaseHoldsIt: a promotion's pull request on
+// a real Gitea whose base, main, moves on is made again on main's head by the next promote --pr — run where the
+// branch exists only on the forge, as a CI job's fresh clone has it — and pushed in place of the old branch: the
+// same pull request, its head the new commit. Once main deploys the version by another way, promote --pr closes
+// the pull request with a comment saying why.
+func TestPromotePRMakesTheBranchAgainWhenItsBaseMovesAndClosesItOnceTheBaseHoldsIt(t *testing.T) {
+	m := newGiteaModels(t)
+	g, git := m.g, m.git
+	const branch = "marina/promote/iris-classifier-staging-v1.1.0"
+	promote := []string{"promote", "iris-classifier@1.1.0", "--env", "staging", "--pr"}
+	if code, out, errOut := m.marina(t, m.token(), promote...); code != 0 {
+		t.Fatalf("promote --pr: exit %d\n%s%s", code, out, errOut)
+	}
+	first := git("rev-parse", branch)
+	type giteaPR struct {
+		Number int64
+		State  string
+		Head   struct{ Sha string }
+	}
+	pulls := func(state string) []giteaPR {
+		t.Helper()
+		var prs []giteaPR
+		giteaAPI(t, g.URL, g.Bot.Token, http.MethodGet, "/repos/"+m.fullName+"/pulls?state="+state, nil, http.StatusOK, &prs)
+		return prs
+	}
+	prs := pulls("open")
+	if len(prs) != 1 || prs[0].Head.Sha != first {
+		t.Fatalf("open pull requests %+v, want one at %s", prs, first)
+	}
+	number := prs[0].Number
+
+	// main moves on; the branch is left only on the forge.
+	git("commit", "-q", "--allow-empty", "-m", "an unrelated change")
+	git("push", "-q", "origin", "main")
+	git("branch", "-q", "-D", branch)
+	moved := git("rev-parse", "main")
+	code, out, errOut := m.marina(t, m.token(), promote...)
+	if code != 0 || !strings.Contains(out, "in place of "+first[:12]+", as main had moved on") ||
+		!strings.Contains(out, "pull request #"+strconv.FormatInt(number, 10)+" from "+branch+" into main is already open") {
+		t.Fatalf("promote --pr after main moved: exit %d, want the branch made again and #%d found\n%s%s", code, number, out, errOut)
+	}
+	again := git("rev-parse", branch)
+	if again == first || git("rev-parse", branch+"^") != moved {
+		t.Errorf("the branch is at %s (parent %s), want a new commit on main's head %s", again, git("rev-parse", branch+"^"), moved)
+	}
+	if remote := git("ls-remote", "origin", "refs/heads/"+branch); !strings.HasPrefix(remote, again) {
+		t.Errorf("origin's %s: %q, want %s", branch, remote, again)
+	}
+	if prs := pulls("open"); len(prs) != 1 || prs[0].Number != number || prs[0].Head.Sha != again {
+		t.Errorf("open pull requests %+v, want #%d alone at %s", prs, number, again)
+	}
+
+	// main deploys 1.1.0 in staging by a direct promotion: the pull request no longer changes anything.
+	if code, out, errOut := m.marina(t, m.token(), "promote", "iris-classifier@1.1.0", "--env", "staging", "--push"); code != 0 {
+		t.Fatalf("promote --push on main: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = m.marina(t, m.token(), promote...)
+	if code != 0 || !strings.Contains(out, "iris-classifier already runs 1.1.0 in staging on main: nothing to promote; closed pull request #"+strconv.FormatInt(number, 10)) {
+		t.Fatalf("promote --pr once main holds it: exit %d, want #%d closed\n%s%s", code, number, out, errOut)
+	}
+	if prs := pulls("open"); len(prs) != 0 {
+		t.Errorf("open pull requests %+v, want none", prs)
+	}
+	var comments []struct{ Body string }
+	giteaAPI(t, g.URL, g.Bot.Token, http.MethodGet, "/repos/"+m.fullName+"/issues/"+strconv.FormatInt(number, 10)+"/comments", nil, http.StatusOK, &comments)
+	if len(comments) != 1 || !strings.Contains(comments[0].Body, "main already deploys iris-classifier 1.1.0 in staging, so this pull request") {
+		t.Errorf("comments on #%d: %+v, want one saying why it was closed", number, comments)
+	}
+}
