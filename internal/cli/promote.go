@@ -158,10 +158,11 @@ type promoteOptions struct {
 	force    bool
 	resume   bool
 	kube     kubeOptions
-	// pr, forge and labels open a pull request for the promotion (promote_pr.go).
-	pr     bool
-	forge  string
-	labels []string
+	// pr, forge, labels and reviewers open a pull request for the promotion (promote_pr.go).
+	pr        bool
+	forge     string
+	labels    []string
+	reviewers []string
 	// autoMerge, mergeWait, approvals and requiredStatus merge it once its checks and reviews allow
 	// (promote_automerge.go).
 	autoMerge      bool
@@ -182,6 +183,7 @@ func (o *promoteOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.pr, "pr", false, "open a pull request for the promotion on the forge hosting --remote (implies --push; default --branch marina/promote/NAME-ENV-vVERSION; token in $MARINA_GIT_TOKEN), or find the open one")
 	fs.StringVar(&o.forge, "forge", "gitea", "the forge hosting --remote, with --pr: gitea (GitHub and GitLab are not built yet)")
 	fs.StringSliceVar(&o.labels, "labels", nil, "labels of the pull request --pr opens, comma-separated (created when missing)")
+	fs.StringSliceVar(&o.reviewers, "reviewers", nil, "usernames asked to review the pull request --pr opens, comma-separated")
 	fs.BoolVar(&o.autoMerge, "auto-merge", false, "with --pr, merge the pull request (a merge commit) once the checks on its head are success and it has --approvals approving reviews, waiting up to --wait")
 	fs.DurationVar(&o.mergeWait, "wait", defaultMergeWait, "with --auto-merge, how long to wait for the checks and approvals (0: check once)")
 	fs.IntVar(&o.approvals, "approvals", 0, "with --auto-merge, the approving reviews of the head the pull request needs")
@@ -292,7 +294,8 @@ marina/promote/NAME-ENV-vVERSION), which is pushed to --remote, and a pull reque
 from it into the branch it was cut from (the current branch, else marina.yaml's
 spec.repository.branch) is opened on the forge hosting --remote's HTTP(S) URL: the
 commit's subject as title, marina ci's Markdown summary of the change as description
-(model checks left to the pull request's CI), --labels on it. The forge's API token
+(model checks left to the pull request's CI), --labels on it, --reviewers asked to
+review it. The forge's API token
 is read from MARINA_GIT_TOKEN (it also authenticates the push; a missing token is a
 usage error before anything is committed) and never printed. Running the same
 command again (in this clone or another, e.g. a CI job's) finds the branch and the
@@ -328,7 +331,7 @@ preview) to the next step.`,
   marina promote fraud-detector --env prod --resume        # a rollout paused by marina controller goes on
   marina promote fraud-detector@1.1.0 --env prod --strategy canary
   marina promote fraud-detector@1.1.0 --env prod --branch promote-1.1.0 --push
-  marina promote fraud-detector@1.1.0 --env prod --pr --labels promotion   # a pull request on Gitea; token in MARINA_GIT_TOKEN
+  marina promote fraud-detector@1.1.0 --env prod --pr --labels promotion --reviewers ada   # a pull request on Gitea; token in MARINA_GIT_TOKEN
   marina promote fraud-detector@1.1.0 --env prod --pr --auto-merge --approvals 1 --wait 30m   # merged once marina ci passed on it and it is approved`,
 		Args: exactArgs(1, "NAME@VERSION (or NAME with --resume)"),
 		RunE: runE(o, func(args []string) { o.target = args[0] }),

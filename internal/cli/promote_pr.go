@@ -74,18 +74,19 @@ func promoteBranch(model, env, version string) string {
 // --push, and the branch.
 func (o *promoteOptions) validatePR(name, version string) error {
 	if !o.pr {
-		if o.forge != "gitea" || len(o.labels) > 0 {
-			return usagef("--forge and --labels go with --pr")
+		if o.forge != "gitea" || len(o.labels) > 0 || len(o.reviewers) > 0 {
+			return usagef("--forge, --labels and --reviewers go with --pr")
 		}
 		return nil
 	}
 	if err := checkForgeName(o.forge, "--pr"); err != nil {
 		return err
 	}
-	for i, l := range o.labels {
-		o.labels[i] = strings.TrimSpace(l)
-		if o.labels[i] == "" {
-			return usagef("--labels: an empty label name")
+	for flag, names := range map[string][]string{"--labels": o.labels, "--reviewers": o.reviewers} {
+		for i, n := range names {
+			if names[i] = strings.TrimSpace(n); names[i] == "" {
+				return usagef("%s: an empty name", flag)
+			}
 		}
 	}
 	if err := needForgeToken("--pr", " (it also authenticates the push); nothing was committed"); err != nil {
@@ -193,7 +194,8 @@ func (o *promoteOptions) promotePR(ctx context.Context, name, version string) er
 	if err != nil {
 		return err
 	}
-	pr, opened, err := f.Ensure(ctx, forge.Request{Head: o.branch, Base: base, Title: title, Body: body, Labels: o.labels, HeadSHA: tip.String()})
+	pr, opened, err := f.Ensure(ctx, forge.Request{Head: o.branch, Base: base, Title: title, Body: body, Labels: o.labels,
+		Reviewers: o.reviewers, HeadSHA: tip.String()})
 	if err != nil {
 		return fmt.Errorf("%w (the branch %s is pushed: run the same command again to open the pull request)", err, o.branch)
 	}

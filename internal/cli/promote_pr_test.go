@@ -54,8 +54,10 @@ func TestPromotePRRefusesBadOptionsBeforeCommitting(t *testing.T) {
 	t.Setenv("MARINA_GIT_TOKEN", token)
 	cases := []usageError{
 		{promote("--pr", "--forge", "bitbucket"), `--forge "bitbucket" (for --pr): use one of ` + strings.Join(forge.Names, ", ")},
-		{promote("--forge", "gitea", "--labels", "promotion"), "--forge and --labels go with --pr"},
-		{promote("--pr", "--labels", "promotion,,prod"), "--labels: an empty label name"},
+		{promote("--forge", "gitea", "--labels", "promotion"), "--forge, --labels and --reviewers go with --pr"},
+		{promote("--reviewers", "ada"), "--forge, --labels and --reviewers go with --pr"},
+		{promote("--pr", "--labels", "promotion,,prod"), "--labels: an empty name"},
+		{promote("--pr", "--reviewers", "ada, "), "--reviewers: an empty name"},
 		{promote("--pr", "--branch", "bad..name"), `branch "bad..name"`},
 		{promote("--pr", "--remote", "nowhere"), `--remote "nowhere"`},
 		{promote("--pr", "--remote", "ssh"), "--remote ssh: repository URL"},

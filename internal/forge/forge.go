@@ -52,6 +52,8 @@ type Request struct {
 	Title, Body string
 	// Labels are label names put on a pull request Ensure opens; a missing label is created.
 	Labels []string
+	// Reviewers are the usernames asked to review a pull request Ensure opens.
+	Reviewers []string
 	// HeadSHA, when set, is Head's commit: a pull request from Head into Base merged at that commit is returned
 	// (State Merged) rather than an empty one opened.
 	HeadSHA string
@@ -100,7 +102,7 @@ type pulls interface {
 	findMerged(ctx context.Context, head, base, sha string) (*PullRequest, error)
 	// edit sets the title and body of pull request number.
 	edit(ctx context.Context, number int64, title, body string) (*PullRequest, error)
-	// open opens the pull request req asks for, with its labels.
+	// open opens the pull request req asks for, with its labels, and asks its reviewers for a review.
 	open(ctx context.Context, req Request) (*PullRequest, error)
 }
 

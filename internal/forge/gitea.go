@@ -165,7 +165,7 @@ func (g *Gitea) Close(ctx context.Context, number int64, why string) error {
 	})
 }
 
-// open opens the pull request req asks for, with its labels.
+// open opens the pull request req asks for, with its labels, and asks its reviewers for a review.
 func (g *Gitea) open(ctx context.Context, req Request) (*PullRequest, error) {
 	labels, err := g.labelIDs(ctx, req.Labels)
 	if err != nil {
@@ -180,6 +180,15 @@ func (g *Gitea) open(ctx context.Context, req Request) (*PullRequest, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if len(req.Reviewers) > 0 {
+		err = g.call(ctx, fmt.Sprintf("asking %s to review pull request #%d", strings.Join(req.Reviewers, ", "), pr.Index), func(c *gitea.Client) error {
+			_, err := c.CreateReviewRequests(g.repo.Owner, g.repo.Name, pr.Index, gitea.PullReviewRequestOptions{Reviewers: req.Reviewers})
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w (pull request #%d is open: %s)", err, pr.Index, pr.HTMLURL)
+		}
 	}
 	return fromGitea(pr), nil
 }

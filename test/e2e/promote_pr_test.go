@@ -17,10 +17,10 @@ import (
 // TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain: the example repository, pushed to a real Gitea by its
 // bot, registers iris-classifier 1.1.0; `marina promote iris-classifier@1.1.0 --env staging --pr` with the bot's
 // token pushes marina/promote/iris-classifier-staging-v1.1.0 and opens one pull request into main whose
-// description is marina ci's summary of the promotion. Run again, it finds that pull request (-o json says so)
-// rather than opening a second. The token is in no output. Package forge then posts a commit status on the head
-// and reads the pull request back open, and merged once the admin merges it; promote --pr run after the merge
-// says so and opens nothing.
+// description is marina ci's summary of the promotion, labelled, the admin asked to review it. Run again, it
+// finds that pull request (-o json says so) rather than opening a second. The token is in no output. Package
+// forge then posts a commit status on the head and reads the pull request back open, and merged once the admin
+// merges it; promote --pr run after the merge says so and opens nothing.
 func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
 	m := newGiteaRepo(t)
 	g, git := m.g, m.git
@@ -33,7 +33,7 @@ func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
 	mainHead := git("rev-parse", "main")
 
 	const branch = "marina/promote/iris-classifier-staging-v1.1.0"
-	promote := []string{"promote", "iris-classifier@1.1.0", "--env", "staging", "--pr", "--labels", "promotion,staging"}
+	promote := []string{"promote", "iris-classifier@1.1.0", "--env", "staging", "--pr", "--labels", "promotion,staging", "--reviewers", g.Admin.Name}
 	// The token alone, as a user sets it: Gitea takes it as basic auth's password with marina's default username.
 	token := []string{"MARINA_GIT_TOKEN=" + g.Bot.Token}
 
@@ -70,6 +70,8 @@ func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
 		Head   struct{ Ref, Sha string }
 		Base   struct{ Ref string }
 		Labels []struct{ Name string }
+		// RequestedReviewers are the users asked for a review.
+		RequestedReviewers []struct{ Login string } `json:"requested_reviewers"`
 	}
 	openPRs := func() []giteaPR {
 		t.Helper()
@@ -103,6 +105,9 @@ func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
 	}
 	if !strings.Contains(out, pr.URL) {
 		t.Errorf("promote --pr printed no %s:\n%s", pr.URL, out)
+	}
+	if len(pr.RequestedReviewers) != 1 || pr.RequestedReviewers[0].Login != g.Admin.Name {
+		t.Errorf("reviewers asked %+v, want %s", pr.RequestedReviewers, g.Admin.Name)
 	}
 
 	// Again, as data: the same pull request, found, its description (edited meanwhile) the summary again.
