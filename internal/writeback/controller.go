@@ -45,6 +45,15 @@ func (w *Writer) WriteBack(ctx context.Context, md *v1alpha1.ModelDeployment, se
 			return "", fmt.Errorf("%w: Secret %s: %w", controller.ErrNothingToWrite, secret.Name, err)
 		}
 	}
+	var opener PullRequestOpener
+	if wb.PullRequest != nil && w.PullRequests != nil {
+		// A forge that cannot be talked to (no token, unknown) is refused once, before anything is pushed: retrying
+		// would not mend it.
+		var err error
+		if opener, err = w.PullRequests(string(wb.PullRequest.Forge), req.Auth); err != nil {
+			return "", fmt.Errorf("%w: spec.gitWriteBack.pullRequest: %w (nothing was pushed)", controller.ErrNothingToWrite, err)
+		}
+	}
 	res, err := Write(ctx, req, w.WorkDir)
 	switch {
 	case errors.Is(err, ErrSuperseded), errors.Is(err, ErrBranchExists):
@@ -54,10 +63,10 @@ func (w *Writer) WriteBack(ctx context.Context, md *v1alpha1.ModelDeployment, se
 	}
 	out := res.Commit
 	if res.Branch != "" && res.Branch != res.Base && res.Base != "" {
-		if wb.PullRequest == nil || w.PullRequests == nil {
+		if opener == nil {
 			out += " on branch " + res.Branch + " (open a pull request into " + res.Base + ")"
 		} else {
-			url, err := w.openPullRequest(ctx, md, env, req, res)
+			url, err := openPullRequest(ctx, opener, md, env, req, res)
 			if err != nil {
 				return "", redactErr(fmt.Sprintf("the revert is pushed as %s on branch %s, but its pull request into %s is not open", res.Commit, res.Branch, res.Base), err)
 			}
@@ -70,13 +79,10 @@ func (w *Writer) WriteBack(ctx context.Context, md *v1alpha1.ModelDeployment, se
 	return out, nil
 }
 
-// openPullRequest opens (or finds) the pull request of res on the forge spec.gitWriteBack.pullRequest names.
-func (w *Writer) openPullRequest(ctx context.Context, md *v1alpha1.ModelDeployment, env string, req Request, res Result) (string, error) {
+// openPullRequest opens (or finds) the pull request of res through opener, the forge spec.gitWriteBack.pullRequest
+// names.
+func openPullRequest(ctx context.Context, opener PullRequestOpener, md *v1alpha1.ModelDeployment, env string, req Request, res Result) (string, error) {
 	pr := md.Spec.GitWriteBack.PullRequest
-	opener, err := w.PullRequests(string(pr.Forge), req.Auth)
-	if err != nil {
-		return "", err
-	}
 	title := res.Subject
 	if title == "" {
 		title = fmt.Sprintf("rollback: %s %s %s -> %s", req.Model, env, req.BadVersion, req.StableVersion)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/marina-dev/marina/api/v1alpha1"
 	"github.com/marina-dev/marina/internal/controller"
+	"github.com/marina-dev/marina/internal/repo/repotest"
 )
 
 // fakeOpener records the pull requests it is asked for, keeps one per head, and fails while fail is set.
@@ -146,6 +147,22 @@ func TestWriterKeepsThePushedBranchWhenTheForgeFails(t *testing.T) {
 	out, err := w.WriteBack(context.Background(), md, secret)
 	if err != nil || !strings.Contains(out, "pull request https://git.example.com/ml/models/pulls/1") {
 		t.Fatalf("retry: %q, %v", out, err)
+	}
+}
+
+func TestWriterRefusesAForgeItCannotTalkToOnceAndPushesNothing(t *testing.T) {
+	t.Parallel()
+	bare := newRemote(t, "1.1.0@staging", "1.1.0@prod")
+	noToken := func(string, Credentials) (PullRequestOpener, error) {
+		return nil, errors.New("gitea: the forge's API needs a token: set password (or bearerToken) in the Secret spec.gitWriteBack.secretRef names")
+	}
+	w := &Writer{WorkDir: t.TempDir(), PullRequests: noToken}
+	_, err := w.WriteBack(context.Background(), abortedDeployment("file://"+bare), nil)
+	if !errors.Is(err, controller.ErrNothingToWrite) || !strings.Contains(err.Error(), "spec.gitWriteBack.pullRequest: gitea: the forge's API needs a token") {
+		t.Fatalf("err = %v, want ErrNothingToWrite naming spec.gitWriteBack.pullRequest and what it lacks", err)
+	}
+	if refs := repotest.Git(t, bare, "for-each-ref", "--format=%(refname)", "refs/heads/marina/"); refs != "" {
+		t.Fatalf("pushed although the forge was refused: %s", refs)
 	}
 }
 
