@@ -52,7 +52,7 @@ func (o *ciOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.warmup, "warmup", 5, "model checks: untimed inferences before the timed ones")
 	fs.StringVar(&o.uiURL, "ui-url", "", "base URL of marina ui (e.g. http://127.0.0.1:8089): the Markdown summary links each model to its page there and to the matrix (default marina.yaml's spec.ui.url)")
 	fs.BoolVar(&o.postStatus, "post-status", false, "also post the outcome as the commit status "+ciStatusContext+" on HEAD's commit on the forge hosting --remote (success, failure, or error when ci could not run; token in $MARINA_GIT_TOKEN)")
-	fs.StringVar(&o.forge, "forge", "gitea", "the forge hosting --remote, with --post-status: gitea (GitHub and GitLab are not built yet)")
+	fs.StringVar(&o.forge, "forge", "", forgeFlagUsage("--post-status"))
 	fs.StringVar(&o.remote, "remote", "origin", "the remote whose forge --post-status posts to")
 	fs.StringVar(&o.builds, "builds", "", "also write the serving images to build to this file: one line per version, NAME@VERSION<TAB>ARTIFACT")
 }

@@ -19,7 +19,7 @@ const ciStatusContext = "marina/ci"
 // the token set.
 func (o *ciOptions) validateStatus() error {
 	if !o.postStatus {
-		if o.forge != "gitea" || o.remote != "origin" {
+		if o.forge != "" || o.remote != "origin" {
 			return usagef("--forge and --remote go with --post-status")
 		}
 		return nil

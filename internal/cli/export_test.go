@@ -21,6 +21,9 @@ var PromoteBranch = promoteBranch
 // ParsePromoteSubject reads a promotion commit's subject.
 var ParsePromoteSubject = parsePromoteSubject
 
+// DetectForge names the forge of a clone URL's host, the default of --forge.
+var DetectForge = detectForge
+
 // ExitCodeOf is the exit code of a command's error.
 var ExitCodeOf = exitCode
 

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -10,10 +12,16 @@ import (
 	"github.com/marina-dev/marina/internal/repo"
 )
 
+// forgeFlagUsage is the help of --forge, for flag (--pr, --post-status).
+func forgeFlagUsage(flag string) string {
+	return "the forge hosting --remote, with " + flag + ": " + strings.Join(forge.Names, ", ") +
+		" (default: github for github.com, gitlab for gitlab.com, else gitea; a host name with a github or gitlab label, e.g. gitlab.acme.com, picks that forge)"
+}
+
 // checkForgeName refuses a --forge marina does not talk to, for flag (--pr, --post-status), before anything is
-// done.
+// done; "" is the forge the remote's host names (detectForge).
 func checkForgeName(name, flag string) error {
-	if !slices.Contains(forge.Names, name) {
+	if name != "" && !slices.Contains(forge.Names, name) {
 		return usagef("--forge %q (for %s): use one of %s", name, flag, strings.Join(forge.Names, ", "))
 	}
 	return nil
@@ -42,10 +50,30 @@ func connectForge(ctx context.Context, r *repo.Repo, remote, name string) (forge
 	if _, err := forge.ParseRepoURL(remoteURL); err != nil {
 		return nil, usagef("--remote %s: %v", remote, err)
 	}
+	guessed := ""
+	if name == "" {
+		name = detectForge(remoteURL)
+		guessed = fmt.Sprintf(" (marina took %s's host for %s: pass --forge if it is another forge)", remote, name)
+	}
 	// Connecting asks the forge its version: an unreachable forge is found before anything is done.
 	f, err := forge.New(ctx, name, remoteURL, os.Getenv(tokenEnv), forge.Options{})
 	if err != nil {
-		return nil, usagef("%v", err)
+		return nil, usagef("%v%s", err, guessed)
 	}
 	return f, nil
+}
+
+// detectForge names the forge of a repository's HTTP(S) clone URL from its host: github.com and gitlab.com, a host
+// with a github or gitlab label (gitlab.acme.com, github.acme.com), else gitea, the self-hosted forge marina knows.
+func detectForge(repoURL string) string {
+	u, err := url.Parse(repoURL)
+	if err != nil {
+		return "gitea"
+	}
+	for _, label := range strings.Split(strings.ToLower(u.Hostname()), ".") {
+		if label == "github" || label == "gitlab" {
+			return label
+		}
+	}
+	return "gitea"
 }

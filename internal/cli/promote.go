@@ -181,7 +181,7 @@ func (o *promoteOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.resume, "resume", false, "resume NAME's paused rollout in the environment's cluster instead (marina controller; uses --kubeconfig, --context)")
 	o.branchOptions.AddFlags(fs)
 	fs.BoolVar(&o.pr, "pr", false, "open a pull request for the promotion on the forge hosting --remote (implies --push; default --branch marina/promote/NAME-ENV-vVERSION; token in $MARINA_GIT_TOKEN), or find the open one")
-	fs.StringVar(&o.forge, "forge", "gitea", "the forge hosting --remote, with --pr: gitea (GitHub and GitLab are not built yet)")
+	fs.StringVar(&o.forge, "forge", "", forgeFlagUsage("--pr"))
 	fs.StringSliceVar(&o.labels, "labels", nil, "labels of the pull request --pr opens, comma-separated (created when missing)")
 	fs.StringSliceVar(&o.reviewers, "reviewers", nil, "usernames asked to review the pull request --pr opens, comma-separated")
 	fs.BoolVar(&o.autoMerge, "auto-merge", false, "with --pr, merge the pull request (a merge commit) once the checks on its head are success and it has --approvals approving reviews, waiting up to --wait")

@@ -74,7 +74,7 @@ func promoteBranch(model, env, version string) string {
 // --push, and the branch.
 func (o *promoteOptions) validatePR(name, version string) error {
 	if !o.pr {
-		if o.forge != "gitea" || len(o.labels) > 0 || len(o.reviewers) > 0 {
+		if o.forge != "" || len(o.labels) > 0 || len(o.reviewers) > 0 {
 			return usagef("--forge, --labels and --reviewers go with --pr")
 		}
 		return nil

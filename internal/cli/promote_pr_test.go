@@ -190,3 +190,21 @@ func TestPromoteTakesTheEnvironmentsPromotionPolicy(t *testing.T) {
 		t.Errorf("--pr=false left branches: %s", got)
 	}
 }
+
+func TestDetectForgeNamesTheForgeOfTheRemotesHost(t *testing.T) {
+	t.Parallel()
+	for url, want := range map[string]string{
+		"https://github.com/acme/models.git":            "github",
+		"https://GitHub.com/acme/models":                "github",
+		"https://github.acme.com/ml/models.git":         "github",
+		"https://gitlab.com/acme/ml/models.git":         "gitlab",
+		"https://gitlab.acme.com:8443/ml/models.git":    "gitlab",
+		"https://git.acme.com/ml/models.git":            "gitea",
+		"http://127.0.0.1:3000/marina-bot/models.git":   "gitea",
+		"https://mygitlabmirror.acme.com/ml/models.git": "gitea",
+	} {
+		if got := cli.DetectForge(url); got != want {
+			t.Errorf("DetectForge(%q) = %s, want %s", url, got, want)
+		}
+	}
+}
