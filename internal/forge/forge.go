@@ -73,6 +73,18 @@ type Status struct {
 // StatusStates are the states a Status may have.
 var StatusStates = []string{"pending", "success", "failure", "error"}
 
+// check refuses, before any call to the forge, a status with a state not in StatusStates or without a context,
+// or no commit sha to post it on.
+func (s Status) check(sha string) error {
+	if !slices.Contains(StatusStates, s.State) {
+		return fmt.Errorf("forge: status state %q: want one of pending, success, failure, error", s.State)
+	}
+	if s.Context == "" || sha == "" {
+		return errors.New("forge: a commit status needs a commit and a context")
+	}
+	return nil
+}
+
 // Forge is one repository on a forge.
 type Forge interface {
 	// Ensure returns the open pull request from req.Head into req.Base with its body made req.Body, or with
@@ -135,6 +147,26 @@ func ensure(ctx context.Context, f pulls, req Request) (*PullRequest, bool, erro
 		return nil, false, err
 	}
 	return pr, true, nil
+}
+
+// pages calls list for each page of a paginated list, from page 1, and each for every item, until each returns
+// false or there is no next page: list returns a page's items and the number of the next page, 0 after the last.
+func pages[T any](list func(page int) (items []T, next int, err error), each func(T) bool) error {
+	for page := 1; ; {
+		items, next, err := list(page)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if !each(it) {
+				return nil
+			}
+		}
+		if next == 0 || len(items) == 0 {
+			return nil
+		}
+		page = next
+	}
 }
 
 // Options tune a forge's client.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -86,7 +85,7 @@ func branches(pr *gitea.PullRequest, head, base string) bool {
 func (g *Gitea) find(ctx context.Context, state gitea.StateType, match func(*gitea.PullRequest) bool) (*gitea.PullRequest, error) {
 	var found *gitea.PullRequest
 	err := g.call(ctx, fmt.Sprintf("listing the %s pull requests", state), func(c *gitea.Client) error {
-		return pages(func(lo gitea.ListOptions) ([]*gitea.PullRequest, *gitea.Response, error) {
+		return giteaPages(func(lo gitea.ListOptions) ([]*gitea.PullRequest, *gitea.Response, error) {
 			return c.ListRepoPullRequests(g.repo.Owner, g.repo.Name, gitea.ListPullRequestsOptions{State: state, ListOptions: lo})
 		}, func(pr *gitea.PullRequest) bool {
 			if match(pr) {
@@ -98,28 +97,18 @@ func (g *Gitea) find(ctx context.Context, state gitea.StateType, match func(*git
 	return found, err
 }
 
-// pageSize is how many items a list call of the Gitea API asks for at once.
-const pageSize = 50
+// giteaPageSize is how many items a list call of the Gitea API asks for at once.
+const giteaPageSize = 50
 
-// pages calls list for each page of a paginated Gitea list, from the first, and each for every item, until each
-// returns false or the last page.
-func pages[T any](list func(gitea.ListOptions) ([]T, *gitea.Response, error), each func(T) bool) error {
-	lo := gitea.ListOptions{Page: 1, PageSize: pageSize}
-	for {
-		items, resp, err := list(lo)
-		if err != nil {
-			return err
+// giteaPages is pages over a list of Gitea's SDK: list is called with each page's ListOptions.
+func giteaPages[T any](list func(gitea.ListOptions) ([]T, *gitea.Response, error), each func(T) bool) error {
+	return pages(func(page int) ([]T, int, error) {
+		items, resp, err := list(gitea.ListOptions{Page: page, PageSize: giteaPageSize})
+		if resp == nil {
+			return items, 0, err
 		}
-		for _, it := range items {
-			if !each(it) {
-				return nil
-			}
-		}
-		if resp == nil || resp.NextPage == 0 || len(items) == 0 {
-			return nil
-		}
-		lo.Page = resp.NextPage
-	}
+		return items, resp.NextPage, err
+	}, each)
 }
 
 // Ensure returns the open pull request from req.Head into req.Base, its body made req.Body (and its title
@@ -203,7 +192,7 @@ func (g *Gitea) labelIDs(ctx context.Context, names []string) ([]int64, error) {
 	}
 	byName := map[string]int64{}
 	err := g.call(ctx, "listing the labels", func(c *gitea.Client) error {
-		return pages(func(lo gitea.ListOptions) ([]*gitea.Label, *gitea.Response, error) {
+		return giteaPages(func(lo gitea.ListOptions) ([]*gitea.Label, *gitea.Response, error) {
 			return c.ListRepoLabels(g.repo.Owner, g.repo.Name, gitea.ListLabelsOptions{ListOptions: lo})
 		}, func(l *gitea.Label) bool {
 			byName[l.Name] = l.ID
@@ -252,11 +241,8 @@ func (g *Gitea) Get(ctx context.Context, number int64) (*PullRequest, error) {
 
 // SetStatus posts a commit status on commit sha.
 func (g *Gitea) SetStatus(ctx context.Context, sha string, s Status) error {
-	if !slices.Contains(StatusStates, s.State) {
-		return fmt.Errorf("forge: status state %q: want one of pending, success, failure, error", s.State)
-	}
-	if s.Context == "" || sha == "" {
-		return errors.New("forge: a commit status needs a commit and a context")
+	if err := s.check(sha); err != nil {
+		return err
 	}
 	return g.call(ctx, fmt.Sprintf("posting the status %s on %s", s.Context, sha), func(c *gitea.Client) error {
 		_, _, err := c.CreateStatus(g.repo.Owner, g.repo.Name, sha, gitea.CreateStatusOption{
@@ -295,14 +281,14 @@ func (g *Gitea) CombinedStatus(ctx context.Context, sha string) (*CombinedStatus
 			return err
 		}
 		for _, s := range cs.Statuses {
-			if s == nil || out.Find(s.Context) != nil { // the latest of a context comes first
+			if s == nil {
 				continue
 			}
 			state := string(s.State)
 			if s.State == gitea.StatusWarning {
 				state = "failure"
 			}
-			out.Statuses = append(out.Statuses, Status{Context: s.Context, State: state, Description: s.Description, TargetURL: s.TargetURL})
+			out.add(Status{Context: s.Context, State: state, Description: s.Description, TargetURL: s.TargetURL})
 		}
 		return nil
 	})
@@ -317,7 +303,7 @@ func (g *Gitea) CombinedStatus(ctx context.Context, sha string) (*CombinedStatus
 func (g *Gitea) Reviews(ctx context.Context, number int64) ([]Review, error) {
 	var out []Review
 	err := g.call(ctx, fmt.Sprintf("listing the reviews of pull request #%d", number), func(c *gitea.Client) error {
-		return pages(func(lo gitea.ListOptions) ([]*gitea.PullReview, *gitea.Response, error) {
+		return giteaPages(func(lo gitea.ListOptions) ([]*gitea.PullReview, *gitea.Response, error) {
 			return c.ListPullReviews(g.repo.Owner, g.repo.Name, number, gitea.ListPullReviewsOptions{ListOptions: lo})
 		}, func(r *gitea.PullReview) bool {
 			out = append(out, fromGiteaReview(r))
@@ -352,34 +338,12 @@ func (g *Gitea) Merge(ctx context.Context, number int64, headSHA string) error {
 			return err
 		}
 		if !ok {
-			return mergeRefused(resp, headSHA)
+			code := 0
+			if resp != nil {
+				code = resp.StatusCode
+			}
+			return mergeRefused(code, headSHA, "")
 		}
 		return nil
 	})
-}
-
-// mergeRefused says why Gitea answered a merge with an error status (the SDK does not read its message).
-func mergeRefused(resp *gitea.Response, headSHA string) error {
-	code := 0
-	if resp != nil {
-		code = resp.StatusCode
-	}
-	why := "the pull request is not mergeable (a conflict, a rule of the protected branch, or merge commits not allowed in the repository)"
-	switch code {
-	case http.StatusUnauthorized, http.StatusForbidden:
-		why = "the token may not merge it"
-	case http.StatusNotFound:
-		why = "no such pull request"
-	case http.StatusConflict:
-		why = "its head moved from " + short(headSHA) + ", the commit whose checks and reviews were read"
-	}
-	return fmt.Errorf("the forge refused the merge (HTTP %d): %s", code, why)
-}
-
-// short is a commit's first 12 hex digits.
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }

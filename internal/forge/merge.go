@@ -1,6 +1,10 @@
 package forge
 
-import "slices"
+import (
+	"fmt"
+	"net/http"
+	"slices"
+)
 
 // CombinedStatus is a commit's statuses, the latest of each context, and their combined state.
 type CombinedStatus struct {
@@ -19,6 +23,14 @@ func (c *CombinedStatus) Find(context string) *Status {
 		}
 	}
 	return nil
+}
+
+// add appends s unless c has a status of its context already: a forge lists a commit's statuses newest first,
+// so the first of a context is its latest.
+func (c *CombinedStatus) add(s Status) {
+	if c.Find(s.Context) == nil {
+		c.Statuses = append(c.Statuses, s)
+	}
 }
 
 // ReviewState is what a review of a pull request says.
@@ -83,4 +95,31 @@ func combine(statuses []Status) string {
 		return "pending"
 	}
 	return "success"
+}
+
+// mergeRefused says why the forge answered a merge with error status code: not mergeable (405 on Gitea and
+// GitHub), the head moved from headSHA (409), or the token's rights. said, when not "", is the forge's own
+// message, quoted after.
+func mergeRefused(code int, headSHA, said string) error {
+	why := "the pull request is not mergeable (a conflict, a rule of the protected branch, or merge commits not allowed in the repository)"
+	switch code {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		why = "the token may not merge it"
+	case http.StatusNotFound:
+		why = "no such pull request"
+	case http.StatusConflict:
+		why = "its head moved from " + short(headSHA) + ", the commit whose checks and reviews were read"
+	}
+	if said != "" {
+		why += " (the forge says: " + said + ")"
+	}
+	return fmt.Errorf("the forge refused the merge (HTTP %d): %s", code, why)
+}
+
+// short is a commit's first 12 hex digits.
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
 }
