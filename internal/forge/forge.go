@@ -201,6 +201,9 @@ var constructors = map[string]func(ctx context.Context, repoURL, token string, o
 	"gitea": func(ctx context.Context, repoURL, token string, opts Options) (Forge, error) {
 		return newGitea(ctx, repoURL, token, opts)
 	},
+	"github": func(ctx context.Context, repoURL, token string, opts Options) (Forge, error) {
+		return newGitHub(ctx, repoURL, token, opts)
+	},
 }
 
 // Names are the forges marina talks to, sorted.
