@@ -64,7 +64,8 @@ func TestParseRepoURLRefusesWhatNamesNoHTTPRepository(t *testing.T) {
 
 func TestNewRefusesAnUnknownForgeOrNoToken(t *testing.T) {
 	t.Parallel()
-	if _, err := forge.New(context.Background(), "bitbucket", "https://example.com/a/b.git", "t0ken-abc", forge.Options{}); err == nil || !strings.Contains(err.Error(), `unknown forge "bitbucket": use one of gitea`) {
+	want := `unknown forge "bitbucket": use one of ` + strings.Join(forge.Names, ", ")
+	if _, err := forge.New(context.Background(), "bitbucket", "https://example.com/a/b.git", "t0ken-abc", forge.Options{}); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("New(bitbucket): %v, want unknown forge naming those built", err)
 	}
 	for _, name := range forge.Names {
@@ -74,8 +75,9 @@ func TestNewRefusesAnUnknownForgeOrNoToken(t *testing.T) {
 	}
 }
 
-// echoServer is a Gitea that knows its version and answers every other call 401 with a message quoting the
-// request's Authorization header back, as a careless proxy might, and what it got in each form.
+// echoServer is a forge (a Gitea that knows its version, a GitHub Enterprise Server at the same root) that
+// answers every other call 401 with a message quoting the request's Authorization header back, as a careless proxy
+// might, and what it got in each form.
 func echoServer(t *testing.T) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -94,77 +96,87 @@ func echoServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
-func TestGiteaErrorsNeverCarryTheToken(t *testing.T) {
+func TestErrorsNeverCarryTheToken(t *testing.T) {
 	t.Parallel()
-	const token = "f0rge-t0ken-7c1d9e"
-	srv := echoServer(t)
-	ctx := context.Background()
-	g, err := forge.New(ctx, "gitea", srv.URL+"/acme/models.git", token, forge.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := g.(*forge.Gitea).Repository(); got.Owner != "acme" || got.Name != "models" || got.BaseURL != srv.URL {
-		t.Errorf("Repository() = %+v", got)
-	}
-	calls := map[string]func() error{
-		"Find": func() error { _, err := g.Find(ctx, "marina/promote/iris-prod-v1.1.0", "main"); return err },
-		"Ensure": func() error {
-			_, _, err := g.Ensure(ctx, forge.Request{Head: "h", Base: "main", Title: "promote", Labels: []string{"marina"}})
-			return err
-		},
-		"Get": func() error { _, err := g.Get(ctx, 1); return err },
-		"SetStatus": func() error {
-			return g.SetStatus(ctx, "0123abcd", forge.Status{Context: "marina/ci", State: "success"})
-		},
-		"CombinedStatus": func() error { _, err := g.CombinedStatus(ctx, "0123abcd"); return err },
-		"Reviews":        func() error { _, err := g.Reviews(ctx, 1); return err },
-		"Merge":          func() error { return g.Merge(ctx, 1, "0123abcd") },
-		"Close":          func() error { return g.Close(ctx, 1, "the base deploys it already") },
-		"OpenPullRequest": func() error {
-			_, err := forge.PullRequestOpener{Forge: "gitea", Token: token}.OpenPullRequest(ctx, writeback.PullRequest{
-				RepoURL: srv.URL + "/acme/models.git", Head: "marina/rollback/iris-prod-v1.2.0", Base: "main", Title: "rollback"})
-			return err
-		},
-	}
-	for name, call := range calls {
-		err := call()
-		if err == nil {
-			t.Errorf("%s: no error from a server answering 401", name)
-			continue
-		}
-		msg := err.Error()
-		if strings.Contains(msg, token) || strings.Contains(msg, base64.StdEncoding.EncodeToString([]byte("marina:"+token))) {
-			t.Errorf("%s: the error carries the token: %s", name, msg)
-		}
-		want := "bad credentials"
-		if name == "Merge" { // the SDK does not read the message of a refused merge
-			want = "HTTP 401): the token may not merge it"
-		}
-		if !strings.Contains(msg, want) || !strings.Contains(msg, "acme/models") {
-			t.Errorf("%s: %s, want the server's message and the repository", name, msg)
-		}
+	for _, forgeName := range forge.Names {
+		t.Run(forgeName, func(t *testing.T) {
+			t.Parallel()
+			const token = "f0rge-t0ken-7c1d9e"
+			srv := echoServer(t)
+			ctx := context.Background()
+			g, err := forge.New(ctx, forgeName, srv.URL+"/acme/models.git", token, forge.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gt, ok := g.(*forge.Gitea); ok {
+				if got := gt.Repository(); got.Owner != "acme" || got.Name != "models" || got.BaseURL != srv.URL {
+					t.Errorf("Repository() = %+v", got)
+				}
+			}
+			calls := map[string]func() error{
+				"Find": func() error { _, err := g.Find(ctx, "marina/promote/iris-prod-v1.1.0", "main"); return err },
+				"Ensure": func() error {
+					_, _, err := g.Ensure(ctx, forge.Request{Head: "h", Base: "main", Title: "promote", Labels: []string{"marina"}})
+					return err
+				},
+				"Get": func() error { _, err := g.Get(ctx, 1); return err },
+				"SetStatus": func() error {
+					return g.SetStatus(ctx, "0123abcd", forge.Status{Context: "marina/ci", State: "success"})
+				},
+				"CombinedStatus": func() error { _, err := g.CombinedStatus(ctx, "0123abcd"); return err },
+				"Reviews":        func() error { _, err := g.Reviews(ctx, 1); return err },
+				"Merge":          func() error { return g.Merge(ctx, 1, "0123abcd") },
+				"Close":          func() error { return g.Close(ctx, 1, "the base deploys it already") },
+				"OpenPullRequest": func() error {
+					_, err := forge.PullRequestOpener{Forge: forgeName, Token: token}.OpenPullRequest(ctx, writeback.PullRequest{
+						RepoURL: srv.URL + "/acme/models.git", Head: "marina/rollback/iris-prod-v1.2.0", Base: "main", Title: "rollback"})
+					return err
+				},
+			}
+			for name, call := range calls {
+				err := call()
+				if err == nil {
+					t.Errorf("%s: no error from a server answering 401", name)
+					continue
+				}
+				msg := err.Error()
+				if strings.Contains(msg, token) || strings.Contains(msg, base64.StdEncoding.EncodeToString([]byte("marina:"+token))) {
+					t.Errorf("%s: the error carries the token: %s", name, msg)
+				}
+				want := "bad credentials"
+				if name == "Merge" { // Gitea's SDK does not read the message of a refused merge
+					want = "HTTP 401): the token may not merge it"
+				}
+				if !strings.Contains(msg, want) || !strings.Contains(msg, "acme/models") {
+					t.Errorf("%s: %s, want the server's message and the repository", name, msg)
+				}
+			}
+		})
 	}
 }
 
-func TestGiteaRefusesABadStatusOrRequestBeforeCallingTheServer(t *testing.T) {
+func TestForgesRefuseABadStatusOrRequestBeforeCallingTheServer(t *testing.T) {
 	t.Parallel()
 	srv := echoServer(t)
 	ctx := context.Background()
-	g, err := forge.New(ctx, "gitea", srv.URL+"/acme/models", "another-t0ken", forge.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name string
-		err  error
-		want string
-	}{
-		{"state", g.SetStatus(ctx, "abc", forge.Status{Context: "marina/ci", State: "green"}), "want one of pending"},
-		{"context", g.SetStatus(ctx, "abc", forge.Status{State: "success"}), "needs a commit and a context"},
-		{"title", func() error { _, _, err := g.Ensure(ctx, forge.Request{Head: "h", Base: "main"}); return err }(), "needs a head branch, a base branch and a title"},
-	} {
-		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
-			t.Errorf("%s: %v, want %q", tc.name, tc.err, tc.want)
+	for _, forgeName := range forge.Names {
+		g, err := forge.New(ctx, forgeName, srv.URL+"/acme/models", "another-t0ken", forge.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name string
+			err  error
+			want string
+		}{
+			{"state", g.SetStatus(ctx, "abc", forge.Status{Context: "marina/ci", State: "green"}), "want one of pending"},
+			{"context", g.SetStatus(ctx, "abc", forge.Status{State: "success"}), "needs a commit and a context"},
+			{"commit", func() error { _, err := g.CombinedStatus(ctx, ""); return err }(), "needs a commit"},
+			{"title", func() error { _, _, err := g.Ensure(ctx, forge.Request{Head: "h", Base: "main"}); return err }(), "needs a head branch, a base branch and a title"},
+		} {
+			if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
+				t.Errorf("%s: %s: %v, want %q", forgeName, tc.name, tc.err, tc.want)
+			}
 		}
 	}
 }
