@@ -169,6 +169,36 @@ func pages[T any](list func(page int) (items []T, next int, err error), each fun
 	}
 }
 
+// labelColor is the color of a label Ensure creates, six hex digits.
+const labelColor = "0e8a16"
+
+// ensureLabels returns the IDs of a repository's labels names, each once, creating the ones it lacks: list fills
+// byName with the repository's labels, create makes one and returns its ID.
+func ensureLabels[ID comparable](names []string, list func(byName map[string]ID) error, create func(name string) (ID, error)) ([]ID, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	byName := map[string]ID{}
+	if err := list(byName); err != nil {
+		return nil, err
+	}
+	var ids []ID
+	for _, name := range names {
+		id, ok := byName[name]
+		if !ok {
+			var err error
+			if id, err = create(name); err != nil {
+				return nil, err
+			}
+			byName[name] = id
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
 // Options tune a forge's client.
 type Options struct {
 	// HTTPClient makes the API calls; nil is a client with a 30 s timeout.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -182,47 +181,28 @@ func (g *Gitea) open(ctx context.Context, req Request) (*PullRequest, error) {
 	return fromGitea(pr), nil
 }
 
-// labelColor is the color of a label Ensure creates.
-const labelColor = "#0e8a16"
-
 // labelIDs returns the IDs of the repository's labels names, creating the missing ones.
 func (g *Gitea) labelIDs(ctx context.Context, names []string) ([]int64, error) {
-	if len(names) == 0 {
-		return nil, nil
-	}
-	byName := map[string]int64{}
-	err := g.call(ctx, "listing the labels", func(c *gitea.Client) error {
-		return giteaPages(func(lo gitea.ListOptions) ([]*gitea.Label, *gitea.Response, error) {
-			return c.ListRepoLabels(g.repo.Owner, g.repo.Name, gitea.ListLabelsOptions{ListOptions: lo})
-		}, func(l *gitea.Label) bool {
-			byName[l.Name] = l.ID
-			return true
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	var ids []int64
-	for _, name := range names {
-		id, ok := byName[name]
-		if !ok {
-			err := g.call(ctx, fmt.Sprintf("creating the label %q", name), func(c *gitea.Client) error {
-				l, _, err := c.CreateLabel(g.repo.Owner, g.repo.Name, gitea.CreateLabelOption{Name: name, Color: labelColor})
-				if err == nil {
-					id = l.ID
-				}
-				return err
+	return ensureLabels(names, func(byName map[string]int64) error {
+		return g.call(ctx, "listing the labels", func(c *gitea.Client) error {
+			return giteaPages(func(lo gitea.ListOptions) ([]*gitea.Label, *gitea.Response, error) {
+				return c.ListRepoLabels(g.repo.Owner, g.repo.Name, gitea.ListLabelsOptions{ListOptions: lo})
+			}, func(l *gitea.Label) bool {
+				byName[l.Name] = l.ID
+				return true
 			})
-			if err != nil {
-				return nil, err
+		})
+	}, func(name string) (int64, error) {
+		var id int64
+		err := g.call(ctx, fmt.Sprintf("creating the label %q", name), func(c *gitea.Client) error {
+			l, _, err := c.CreateLabel(g.repo.Owner, g.repo.Name, gitea.CreateLabelOption{Name: name, Color: "#" + labelColor})
+			if err == nil {
+				id = l.ID
 			}
-			byName[name] = id
-		}
-		if !slices.Contains(ids, id) {
-			ids = append(ids, id)
-		}
-	}
-	return ids, nil
+			return err
+		})
+		return id, err
+	})
 }
 
 // Get reads pull request number.

@@ -119,20 +119,44 @@ func (g *GitHub) edit(ctx context.Context, number int64, title, body string) (*P
 	return fromGitHub(pr), nil
 }
 
-// open opens the pull request req asks for, then puts its labels on it by name: GitHub's API cannot open a pull
-// request with labels, and it creates a label that the repository lacks when one is added by name.
+// open opens the pull request req asks for, then puts its labels on it: GitHub's API cannot open a pull request
+// with labels.
 func (g *GitHub) open(ctx context.Context, req Request) (*PullRequest, error) {
+	labels, err := g.labels(ctx, req.Labels)
+	if err != nil {
+		return nil, err
+	}
 	pr, _, err := g.client.PullRequests.Create(ctx, g.repo.Owner, g.repo.Name, &github.NewPullRequest{
 		Title: &req.Title, Head: &req.Head, Base: &req.Base, Body: &req.Body})
 	if err != nil {
 		return nil, g.fail(fmt.Sprintf("opening a pull request from %s into %s", req.Head, req.Base), err)
 	}
-	if len(req.Labels) > 0 {
-		if _, _, err := g.client.Issues.AddLabelsToIssue(ctx, g.repo.Owner, g.repo.Name, pr.GetNumber(), req.Labels); err != nil {
+	if len(labels) > 0 {
+		if _, _, err := g.client.Issues.AddLabelsToIssue(ctx, g.repo.Owner, g.repo.Name, pr.GetNumber(), labels); err != nil {
 			return nil, g.fail(fmt.Sprintf("labelling pull request #%d, just opened", pr.GetNumber()), err)
 		}
 	}
 	return fromGitHub(pr), nil
+}
+
+// labels returns names, each once, after creating the labels the repository lacks. A pull request is labelled by
+// name; whether GitHub then creates a missing label itself is not in its API reference, so marina does.
+func (g *GitHub) labels(ctx context.Context, names []string) ([]string, error) {
+	return ensureLabels(names, func(byName map[string]string) error {
+		err := githubPages(func(lo *github.ListOptions) ([]*github.Label, *github.Response, error) {
+			return g.client.Issues.ListLabels(ctx, g.repo.Owner, g.repo.Name, lo)
+		}, func(l *github.Label) bool {
+			byName[l.GetName()] = l.GetName()
+			return true
+		})
+		return g.fail("listing the labels", err)
+	}, func(name string) (string, error) {
+		l, _, err := g.client.Issues.CreateLabel(ctx, g.repo.Owner, g.repo.Name, &github.Label{Name: &name, Color: github.Ptr(labelColor)})
+		if err != nil {
+			return "", g.fail(fmt.Sprintf("creating the label %q", name), err)
+		}
+		return l.GetName(), nil
+	})
 }
 
 // Get reads pull request number.
