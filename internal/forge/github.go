@@ -246,13 +246,11 @@ func fromGitHubReview(r *github.PullRequestReview) Review {
 // Merge merges pull request number with a merge commit, provided its head is still headSHA (GitHub answers 409
 // otherwise, and 405 when the pull request is not mergeable).
 func (g *GitHub) Merge(ctx context.Context, number int64, headSHA string) error {
-	res, _, err := g.client.PullRequests.Merge(ctx, g.repo.Owner, g.repo.Name, int(number), "", &github.PullRequestOptions{
+	_, _, err := g.client.PullRequests.Merge(ctx, g.repo.Owner, g.repo.Name, int(number), "", &github.PullRequestOptions{
 		SHA: headSHA, MergeMethod: "merge"})
 	var refused *github.ErrorResponse
 	if errors.As(err, &refused) && refused.Response != nil {
 		err = mergeRefused(refused.Response.StatusCode, headSHA, refused.Message)
-	} else if err == nil && !res.GetMerged() {
-		err = errors.New("the forge did not merge it: " + res.GetMessage())
 	}
 	return g.fail(fmt.Sprintf("merging pull request #%d", number), err)
 }
