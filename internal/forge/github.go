@@ -136,7 +136,22 @@ func (g *GitHub) open(ctx context.Context, req Request) (*PullRequest, error) {
 			return nil, g.fail(fmt.Sprintf("labelling pull request #%d, just opened", pr.GetNumber()), err)
 		}
 	}
+	if len(req.Reviewers) > 0 {
+		if _, _, err := g.client.PullRequests.RequestReviewers(ctx, g.repo.Owner, g.repo.Name, pr.GetNumber(), github.ReviewersRequest{Reviewers: req.Reviewers}); err != nil {
+			return nil, g.fail(fmt.Sprintf("asking %s to review pull request #%d, just opened", strings.Join(req.Reviewers, ", "), pr.GetNumber()), err)
+		}
+	}
 	return fromGitHub(pr), nil
+}
+
+// Close closes pull request number with a comment saying why.
+func (g *GitHub) Close(ctx context.Context, number int64, why string) error {
+	what := fmt.Sprintf("closing pull request #%d", number)
+	if _, _, err := g.client.Issues.CreateComment(ctx, g.repo.Owner, g.repo.Name, int(number), &github.IssueComment{Body: &why}); err != nil {
+		return g.fail(what, err)
+	}
+	_, _, err := g.client.PullRequests.Edit(ctx, g.repo.Owner, g.repo.Name, int(number), &github.PullRequest{State: github.Ptr("closed")})
+	return g.fail(what, err)
 }
 
 // labels returns names, each once, after creating the labels the repository lacks. A pull request is labelled by

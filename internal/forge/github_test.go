@@ -40,7 +40,7 @@ func TestGitHubEnsureOpensFindsEditsAndFindsTheMergedPullRequest(t *testing.T) {
 	ctx := context.Background()
 	req := func(body string) forge.Request {
 		return forge.Request{Head: "marina/promote/iris-prod-v1.1.0", Base: "main", Title: "promote iris to prod: v1.1.0",
-			Body: body, Labels: []string{"marina", "promotion"}, HeadSHA: ghHead}
+			Body: body, Labels: []string{"marina", "promotion"}, Reviewers: []string{"ada"}, HeadSHA: ghHead}
 	}
 	// The steps run in order on one server: each is what the next one's exchanges follow.
 	for _, step := range []struct {
@@ -50,7 +50,8 @@ func TestGitHubEnsureOpensFindsEditsAndFindsTheMergedPullRequest(t *testing.T) {
 		wantState  forge.State
 		wantBody   string
 	}{
-		// None open; the closed ones are not merged, or merged at another commit: a new one, labelled.
+		// None open; the closed ones are not merged, or merged at another commit: a new one, labelled, ada asked
+		// to review it.
 		{"opens", "body v1", true, forge.Open, "body v1"},
 		{"edits the body", "body v2", false, forge.Open, "body v2"},
 		{"finds it as it is", "body v2", false, forge.Open, "body v2"},
@@ -66,6 +67,14 @@ func TestGitHubEnsureOpensFindsEditsAndFindsTheMergedPullRequest(t *testing.T) {
 			t.Errorf("%s: Ensure = %+v, opened %v; want #12 %s with %q, opened %v", step.name, pr, opened, step.wantState,
 				step.wantBody, step.wantOpened)
 		}
+	}
+}
+
+func TestGitHubCloseCommentsWhyThenCloses(t *testing.T) {
+	t.Parallel()
+	f := replayGitHub(t, "close")
+	if err := f.Close(context.Background(), 12, "main already deploys iris 1.1.0 in prod, so this pull request no longer changes anything."); err != nil {
+		t.Fatal(err)
 	}
 }
 
