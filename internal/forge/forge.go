@@ -234,6 +234,9 @@ var constructors = map[string]func(ctx context.Context, repoURL, token string, o
 	"github": func(ctx context.Context, repoURL, token string, opts Options) (Forge, error) {
 		return newGitHub(ctx, repoURL, token, opts)
 	},
+	"gitlab": func(ctx context.Context, repoURL, token string, opts Options) (Forge, error) {
+		return newGitLab(ctx, repoURL, token, opts)
+	},
 }
 
 // Names are the forges marina talks to, sorted.

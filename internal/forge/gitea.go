@@ -322,7 +322,7 @@ func (g *Gitea) Merge(ctx context.Context, number int64, headSHA string) error {
 			if resp != nil {
 				code = resp.StatusCode
 			}
-			return mergeRefused(code, headSHA, "") // the SDK does not read the message of a refused merge
+			return mergeRefused(code, headSHA, pullRequestRefusal, "") // the SDK does not read the message of a refused merge
 		}
 		return nil
 	})

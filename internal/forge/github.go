@@ -265,7 +265,7 @@ func (g *GitHub) Merge(ctx context.Context, number int64, headSHA string) error 
 		SHA: headSHA, MergeMethod: "merge"})
 	var refused *github.ErrorResponse
 	if errors.As(err, &refused) && refused.Response != nil {
-		err = mergeRefused(refused.Response.StatusCode, headSHA, refused.Message)
+		err = mergeRefused(refused.Response.StatusCode, headSHA, pullRequestRefusal, refused.Message)
 	}
 	return g.fail(fmt.Sprintf("merging pull request #%d", number), err)
 }

@@ -97,16 +97,26 @@ func combine(statuses []Status) string {
 	return "success"
 }
 
-// mergeRefused says why the forge answered a merge with error status code: not mergeable (405 on Gitea and
-// GitHub), the head moved from headSHA (409), or the token's rights. said, when not "", is the forge's own
-// message, quoted after.
-func mergeRefused(code int, headSHA, said string) error {
-	why := "the pull request is not mergeable (a conflict, a rule of the protected branch, or merge commits not allowed in the repository)"
+// refusal is how a forge words a refused merge: what it calls a pull request, and why one is not mergeable.
+type refusal struct {
+	request, notMergeable string
+}
+
+// pullRequestRefusal is how Gitea and GitHub refuse a merge: 405 when the pull request is not mergeable, 409 when
+// its head moved.
+var pullRequestRefusal = refusal{request: "pull request",
+	notMergeable: "a conflict, a rule of the protected branch, or merge commits not allowed in the repository"}
+
+// mergeRefused says why a forge answered a merge with the error status code: the forges agree on 401/403 (the
+// token), 404 (no such request) and 409 (the head moved from headSHA); any other code is the request not being
+// mergeable, for r's reasons. said, when not "", is the forge's own message, quoted after.
+func mergeRefused(code int, headSHA string, r refusal, said string) error {
+	why := "the " + r.request + " is not mergeable (" + r.notMergeable + ")"
 	switch code {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		why = "the token may not merge it"
 	case http.StatusNotFound:
-		why = "no such pull request"
+		why = "no such " + r.request
 	case http.StatusConflict:
 		why = "its head moved from " + short(headSHA) + ", the commit whose checks and reviews were read"
 	}
