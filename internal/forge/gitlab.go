@@ -2,6 +2,7 @@ package forge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -317,7 +318,19 @@ func (g *GitLab) Merge(ctx context.Context, iid int64, headSHA string) error {
 		if resp != nil {
 			code = resp.StatusCode
 		}
-		err = mergeRefused(code, headSHA, gitlabRefusal, refused.Message)
+		err = mergeRefused(code, headSHA, gitlabRefusal, gitlabMessage(refused))
 	}
 	return g.fail(fmt.Sprintf("merging merge request !%d", iid), err)
+}
+
+// gitlabMessage is the message of GitLab's error answer, {"message": "…"}; or client-go's reading of another
+// (a message that is an object of field errors, a body that is not JSON).
+func gitlabMessage(e *gitlab.ErrorResponse) string {
+	var m struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(e.Body, &m) == nil && m.Message != "" {
+		return m.Message
+	}
+	return e.Message
 }
