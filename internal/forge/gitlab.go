@@ -298,8 +298,8 @@ func (g *GitLab) Reviews(ctx context.Context, iid int64) ([]Review, error) {
 	return out, nil
 }
 
-// gitlabPageSize is how many items a list call of the GitLab API asks for at once (its default is 20, its most 100).
-const gitlabPageSize = 100
+// gitlabPageSize is how many items a list call of the GitLab API asks for at once (its default is 20, its most 100); 50, as for Gitea.
+const gitlabPageSize = 50
 
 // gitlabRefusal is how GitLab refuses a merge (its merge requests API, "Merge a merge request"): 405 when the
 // merge request is not open or cannot be merged yet, 406 (before GitLab 16) or 422 when it has conflicts or

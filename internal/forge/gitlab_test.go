@@ -175,11 +175,11 @@ func TestGitLabMergesAtTheHeadOrSaysWhyNot(t *testing.T) {
 	// In the replay's order; each request carries sha (and squash false), which the replay checks.
 	for _, tc := range []struct{ name, want string }{
 		{"merged", ""},
-		{"401", "(HTTP 401): the token may not merge it (GitLab: 401 Unauthorized)"},
+		{"401", "(HTTP 401): the token may not merge it (the forge says: 401 Unauthorized)"},
 		{"404", "(HTTP 404): no such merge request"},
 		{"405", "(HTTP 405): the merge request is not mergeable (closed or merged already, a draft"},
 		{"406", "(HTTP 406): the merge request is not mergeable (closed or merged already, a draft, a conflict"},
-		{"409", "(HTTP 409): its head moved from c0ffee00c0ff, the commit whose checks and reviews were read (GitLab: SHA does not match HEAD"},
+		{"409", "(HTTP 409): its head moved from c0ffee00c0ff, the commit whose checks and reviews were read (the forge says: SHA does not match HEAD"},
 		{"422", "(HTTP 422): the merge request is not mergeable (closed or merged already"},
 	} {
 		err := g.Merge(context.Background(), 7, headSHA)
