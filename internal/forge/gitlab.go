@@ -140,7 +140,7 @@ func (g *GitLab) edit(ctx context.Context, iid int64, title, body string) (*Pull
 
 // open opens the merge request req asks for, with its labels by name: GitLab creates a project label for a name
 // that names none (the labels attribute of "Create MR" in GitLab's merge requests API), so no label is looked up
-// or created here.
+// or created here. A token that may not create labels gets the merge request without the missing ones.
 func (g *GitLab) open(ctx context.Context, req Request) (*PullRequest, error) {
 	opts := &gitlab.CreateMergeRequestOptions{Title: &req.Title, Description: &req.Body, SourceBranch: &req.Head,
 		TargetBranch: &req.Base}
@@ -259,8 +259,8 @@ func (g *GitLab) CombinedStatus(ctx context.Context, sha string) (*CombinedStatu
 		case gitlab.Failed, gitlab.Canceled:
 			st.State = "failure"
 		}
-		// Without all=true GitLab lists the latest status of each name and ref; of the same name on two refs
-		// (or stages) the later one, the higher ID, counts.
+		// Without all=true GitLab lists only the latest statuses; should a name still come twice (on two refs or
+		// in two stages), the later one, the higher ID, counts.
 		id, seen := latest[s.Name]
 		switch {
 		case !seen:
@@ -310,15 +310,10 @@ var gitlabRefusal = refusal{request: "merge request",
 // Merge merges merge request iid without squashing, provided its head is still headSHA (GitLab refuses it
 // otherwise). Whether that makes a merge commit or fast-forwards is the project's merge method.
 func (g *GitLab) Merge(ctx context.Context, iid int64, headSHA string) error {
-	_, resp, err := g.client.MergeRequests.AcceptMergeRequest(g.project, iid,
+	_, _, err := g.client.MergeRequests.AcceptMergeRequest(g.project, iid,
 		&gitlab.AcceptMergeRequestOptions{SHA: &headSHA, Squash: new(false)}, gitlab.WithContext(ctx))
-	var refused *gitlab.ErrorResponse
-	if errors.As(err, &refused) {
-		code := refused.StatusCode
-		if resp != nil {
-			code = resp.StatusCode
-		}
-		err = mergeRefused(code, headSHA, gitlabRefusal, gitlabMessage(refused))
+	if refused, ok := errors.AsType[*gitlab.ErrorResponse](err); ok {
+		err = mergeRefused(refused.StatusCode, headSHA, gitlabRefusal, gitlabMessage(refused))
 	}
 	return g.fail(fmt.Sprintf("merging merge request !%d", iid), err)
 }
