@@ -69,12 +69,19 @@ func TestGitLabTakesTheWholePathForTheProjectAndTheHostForTheAPI(t *testing.T) {
 	}
 }
 
+func TestGitLabCloseNotesWhyThenCloses(t *testing.T) {
+	t.Parallel()
+	if err := gitlabReplay(t, "close").Close(context.Background(), 7, "main already deploys iris 1.1.0 in prod, so this merge request no longer changes anything."); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestGitLabEnsureOpensFindsEditsAndFindsTheMergedMergeRequest(t *testing.T) {
 	t.Parallel()
 	g := gitlabReplay(t, "ensure")
 	ctx := context.Background()
 	req := forge.Request{Head: "marina/promote/iris-prod-v1.1.0", Base: "main", Title: "Promote iris to prod (v1.1.0)",
-		Body: "Promotes iris v1.1.0 to prod.", Labels: []string{"marina", "promotion"}, HeadSHA: headSHA}
+		Body: "Promotes iris v1.1.0 to prod.", Labels: []string{"marina", "promotion"}, Reviewers: []string{"ada"}, HeadSHA: headSHA}
 	edited := req
 	edited.Body += "\n\nEvaluation: passed."
 	for _, tc := range []struct {
@@ -83,7 +90,7 @@ func TestGitLabEnsureOpensFindsEditsAndFindsTheMergedMergeRequest(t *testing.T) 
 		opened bool
 		want   forge.PullRequest
 	}{
-		{"opens one with its labels", req, true, forge.PullRequest{State: forge.Open, Body: req.Body}},
+		{"opens one with its labels and ada, by her ID, as its reviewer", req, true, forge.PullRequest{State: forge.Open, Body: req.Body}},
 		{"finds it (not a fork's) untouched", req, false, forge.PullRequest{State: forge.Open, Body: req.Body}},
 		{"edits its description", edited, false, forge.PullRequest{State: forge.Open, Body: edited.Body}},
 		{"finds it merged at the head", req, false, forge.PullRequest{State: forge.Merged, Body: req.Body}},
