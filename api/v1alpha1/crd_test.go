@@ -109,8 +109,8 @@ func TestTheAPIServerEnforcesTheCRDRules(t *testing.T) {
 		{"reject a pull request in the default mode", func(m map[string]any) {
 			delete(spec(m)["gitWriteBack"].(map[string]any), "mode")
 		}, "pullRequest goes with mode pr"},
-		{"reject a forge not built yet", func(m map[string]any) {
-			spec(m)["gitWriteBack"].(map[string]any)["pullRequest"] = map[string]any{"forge": "github"}
+		{"reject a forge marina does not talk to", func(m map[string]any) {
+			spec(m)["gitWriteBack"].(map[string]any)["pullRequest"] = map[string]any{"forge": "bitbucket"}
 		}, "spec.gitWriteBack.pullRequest.forge"},
 		{"reject a pull request naming no forge", func(m map[string]any) {
 			spec(m)["gitWriteBack"].(map[string]any)["pullRequest"] = map[string]any{"labels": []any{"x"}}

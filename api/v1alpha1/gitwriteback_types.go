@@ -45,18 +45,22 @@ type GitWriteBack struct {
 }
 
 // GitWriteBackForge is the forge whose API opens a write-back's pull request.
-// +kubebuilder:validation:Enum=gitea
+// +kubebuilder:validation:Enum=gitea;github;gitlab
 type GitWriteBackForge string
 
 // The forges a write-back's pull request is opened on.
 const (
 	// ForgeGitea is Gitea (and Forgejo), through its API.
 	ForgeGitea GitWriteBackForge = "gitea"
+	// ForgeGitHub is GitHub, or a GitHub Enterprise Server (its API at /api/v3 of the repository's host).
+	ForgeGitHub GitWriteBackForge = "github"
+	// ForgeGitLab is GitLab (gitlab.com or self-managed; the merge request is GitLab's pull request).
+	ForgeGitLab GitWriteBackForge = "gitlab"
 )
 
 // GitPullRequest is how the controller opens a write-back's pull request.
 type GitPullRequest struct {
-	// Forge is the forge hosting the repository: gitea. GitHub and GitLab are not built yet.
+	// Forge is the forge hosting the repository: gitea, github or gitlab.
 	Forge GitWriteBackForge `json:"forge"`
 
 	// Labels are put on the pull request when it is opened; a missing label is created.

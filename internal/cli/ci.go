@@ -225,8 +225,9 @@ output is stale, a model check or validate finds errors; 2 on usage or environme
 Runtime).
 
 --post-status also posts the outcome as the commit status marina/ci on HEAD's commit,
-on the forge hosting --remote's HTTP(S) URL (--forge gitea; GitHub and GitLab are not
-built yet), with the token in MARINA_GIT_TOKEN, which is never printed: success or
+on the forge hosting --remote's HTTP(S) URL (--forge gitea, github or gitlab; by default
+the one the remote's host names), with the token in MARINA_GIT_TOKEN, which is never
+printed: success or
 failure, the headline as its description (the first failure's reason, cut to 140
 characters), and a link to the model's page in marina ui when marina.yaml sets
 spec.ui.url (or --ui-url). When ci itself cannot run (an unknown --base, an unreadable
@@ -244,7 +245,7 @@ once this status, and the others on its head, are success.`,
   # The PR comment body
   marina ci -o markdown > comment.md
 
-  # The outcome as the commit status marina/ci on Gitea (token in MARINA_GIT_TOKEN)
+  # The outcome as the commit status marina/ci on the forge (token in MARINA_GIT_TOKEN)
   marina ci --base origin/main --post-status`,
 		Args: cobra.NoArgs,
 		RunE: runE(o, func([]string) {}),

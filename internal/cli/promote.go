@@ -295,16 +295,18 @@ from it into the branch it was cut from (the current branch, else marina.yaml's
 spec.repository.branch) is opened on the forge hosting --remote's HTTP(S) URL: the
 commit's subject as title, marina ci's Markdown summary of the change as description
 (model checks left to the pull request's CI), --labels on it, --reviewers asked to
-review it. The forge's API token
-is read from MARINA_GIT_TOKEN (it also authenticates the push; a missing token is a
-usage error before anything is committed) and never printed. Running the same
+review it. The forge's API token is read from MARINA_GIT_TOKEN (it also authenticates
+the push; a missing token is a usage error before anything is committed) and never
+printed. Running the same
 command again (in this clone or another, e.g. a CI job's) finds the branch and the
 open pull request, updating its description, instead of opening a second. When the
 base has moved on since the branch was cut, the promotion is made again on the base's
 head and pushed in place of the old branch (a force push that replaces only the
 commit it read): the same pull request, with a fresh diff. When the base already
 deploys the version (merged another way), the pull request is closed with a comment
-saying so. --forge gitea is the one forge built: GitHub and GitLab are not built yet.
+saying so. --forge is gitea, github (or GitHub Enterprise Server) or gitlab (a merge
+request there); by default the forge the remote's host names (github.com, gitlab.com, a
+host with a github or gitlab label), else gitea. docs/promotion.md sets each one up.
 
 With --pr --auto-merge, marina then merges the pull request itself (a merge commit,
 held to the head it checked), the same way on every forge: once every commit status
@@ -331,7 +333,7 @@ preview) to the next step.`,
   marina promote fraud-detector --env prod --resume        # a rollout paused by marina controller goes on
   marina promote fraud-detector@1.1.0 --env prod --strategy canary
   marina promote fraud-detector@1.1.0 --env prod --branch promote-1.1.0 --push
-  marina promote fraud-detector@1.1.0 --env prod --pr --labels promotion --reviewers ada   # a pull request on Gitea; token in MARINA_GIT_TOKEN
+  marina promote fraud-detector@1.1.0 --env prod --pr --labels promotion --reviewers ada   # a pull request; token in MARINA_GIT_TOKEN
   marina promote fraud-detector@1.1.0 --env prod --pr --auto-merge --approvals 1 --wait 30m   # merged once marina ci passed on it and it is approved`,
 		Args: exactArgs(1, "NAME@VERSION (or NAME with --resume)"),
 		RunE: runE(o, func(args []string) { o.target = args[0] }),

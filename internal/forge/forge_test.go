@@ -6,8 +6,13 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"slices"
 	"strings"
 	"testing"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/marina-dev/marina/internal/forge"
 	"github.com/marina-dev/marina/internal/writeback"
@@ -244,5 +249,48 @@ func TestOpenerTakesTheWriteBackToken(t *testing.T) {
 	}
 	if _, err := forge.Opener("bitbucket", writeback.Credentials{Password: "t"}); err == nil || !strings.Contains(err.Error(), `unknown forge "bitbucket"`) {
 		t.Fatalf("Opener(bitbucket): %v", err)
+	}
+}
+
+// TestTheCRDAndModelYAMLNameTheForgesBuilt: spec.gitWriteBack.pullRequest.forge in the ModelDeployment CRD and
+// writeBack.pullRequest.forge in model.yaml's schema take exactly the forges New connects to.
+func TestTheCRDAndModelYAMLNameTheForgesBuilt(t *testing.T) {
+	t.Parallel()
+	var crd apiextensionsv1.CustomResourceDefinition
+	b, err := os.ReadFile("../../config/crd/bases/marina.dev_modeldeployments.yaml")
+	if err == nil {
+		err = yaml.Unmarshal(b, &crd)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"].Properties["gitWriteBack"].Properties["pullRequest"]
+	var inCRD []string
+	for _, v := range pr.Properties["forge"].Enum {
+		inCRD = append(inCRD, strings.Trim(string(v.Raw), `"`))
+	}
+	var schema struct {
+		Defs map[string]struct {
+			Properties map[string]struct {
+				Properties map[string]struct {
+					Enum []string `json:"enum"`
+				} `json:"properties"`
+			} `json:"properties"`
+		} `json:"$defs"`
+	}
+	if b, err = os.ReadFile("../../schemas/application.schema.json"); err == nil {
+		err = json.Unmarshal(b, &schema)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inSchema []string
+	for _, d := range schema.Defs {
+		if e := d.Properties["pullRequest"].Properties["forge"].Enum; e != nil {
+			inSchema = e
+		}
+	}
+	if !slices.Equal(inCRD, forge.Names) || !slices.Equal(inSchema, forge.Names) {
+		t.Errorf("the CRD takes %v and model.yaml's schema %v, want the forges built: %v", inCRD, inSchema, forge.Names)
 	}
 }

@@ -117,7 +117,7 @@ type WriteBack struct {
 
 // PullRequest is the forge that opens a write-back's pull request, and its labels.
 type PullRequest struct {
-	// Forge is gitea; GitHub and GitLab are not built yet.
+	// Forge is gitea, github or gitlab.
 	Forge string `json:"forge"`
 	// Labels are put on the pull request.
 	Labels []string `json:"labels,omitempty"`

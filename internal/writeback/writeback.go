@@ -91,8 +91,7 @@ type Result struct {
 // PullRequestOpener opens a pull (merge) request on the forge hosting the repository.
 // Write in pr mode only pushes the branch and reports it (Result.Branch into
 // Result.Base); opening the request needs the forge's own API, so Writer opens it
-// through an opener of package forge (forge.Opener: Gitea; GitHub and GitLab are
-// not built yet).
+// through an opener of package forge (forge.Opener: Gitea, GitHub or GitLab).
 type PullRequestOpener interface {
 	// OpenPullRequest opens a request to merge pr.Head into pr.Base, or finds the open
 	// one with the same head, and returns its web URL.
