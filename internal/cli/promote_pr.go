@@ -152,9 +152,13 @@ func (o *promoteOptions) promotePR(ctx context.Context, name, version string) er
 			if err != nil {
 				return err
 			}
-			if current, err := r.IsAncestor(head, prev); err != nil || current {
+			current, err := r.IsAncestor(head, prev)
+			if err == nil && !current {
+				current, err = r.IsAncestor(prev, head) // merged into the base already
+			}
+			if err != nil || current {
 				// An earlier run committed the promotion on the base's head (and perhaps pushed it and opened the
-				// pull request).
+				// pull request, or it was merged since).
 				res, tip, again = earlier, prev, true
 				note, err = o.apply(r, func() (string, error) { return "", nil })
 				return err
