@@ -16,7 +16,9 @@ import (
 
 	"github.com/marina-dev/marina/internal/ci"
 	"github.com/marina-dev/marina/internal/forge"
+	"github.com/marina-dev/marina/internal/model"
 	"github.com/marina-dev/marina/internal/project"
+	"github.com/marina-dev/marina/internal/registry"
 	"github.com/marina-dev/marina/internal/release"
 	"github.com/marina-dev/marina/internal/repo"
 	"github.com/marina-dev/marina/internal/validate"
@@ -194,7 +196,7 @@ func (o *promoteOptions) promotePR(ctx context.Context, name, version string) er
 		}
 		return o.report(res, "promoted", "")
 	}
-	title, body, err := o.prText(ctx, tip)
+	title, body, err := o.prText(ctx, tip, res)
 	if err != nil {
 		return err
 	}
@@ -341,11 +343,12 @@ func parsePromoteSubject(subject string) (model, from, to, env string, ok bool) 
 	return model, from, to, env, true
 }
 
-// prText is the pull request's title, the promotion commit's subject, and its body: marina ci's Markdown summary
-// of the change from the commit's parent to the commit, read in a clone of the branch (validate and render read
-// a work tree, and the branch is not checked out). A summary that cannot be made is said in the body and on
-// stderr, not fatal: the pull request's own CI runs marina ci again.
-func (o *promoteOptions) prText(ctx context.Context, tip plumbing.Hash) (string, string, error) {
+// prText is the pull request's title, the promotion commit's subject, and its body: the versions it swaps
+// (ci.WriteVersions: artifacts, digests, signatures, what changed) and marina ci's Markdown summary of the change
+// from the commit's parent to the commit, read in a clone of the branch (validate and render read a work tree,
+// and the branch is not checked out). A summary that cannot be made is said in the body and on stderr, not fatal:
+// the pull request's own CI runs marina ci again.
+func (o *promoteOptions) prText(ctx context.Context, tip plumbing.Hash, res *release.Result) (string, string, error) {
 	r, err := o.openRepo()
 	if err != nil {
 		return "", "", err
@@ -357,12 +360,32 @@ func (o *promoteOptions) prText(ctx context.Context, tip plumbing.Hash) (string,
 	}
 	title, _, _ := strings.Cut(c.Message, "\n")
 	footer := "\n---\n<sub>Opened by `marina promote --pr`. Merging it deploys the version: Argo CD or Flux apply the branch it merges into.</sub>\n"
+	var versions strings.Builder
+	if err := writeVersions(&versions, r, res); err != nil {
+		return "", "", err
+	}
 	md, err := o.ciMarkdown(ctx, r, tip)
 	if err != nil {
 		fmt.Fprintf(o.errOut, "warning: no marina ci summary in the pull request: %v\n", err)
-		return title, fmt.Sprintf("%s\n\n_marina ci could not summarize the change: %s._\n%s", title, repo.Redact(err.Error()), footer), nil
+		md = fmt.Sprintf("%s\n\n_marina ci could not summarize the change: %s._\n", title, repo.Redact(err.Error()))
 	}
-	return title, md + footer, nil
+	return title, md + "\n" + versions.String() + footer, nil
+}
+
+// writeVersions writes the section on the versions res swaps in its environment, as the registry of r holds them.
+func writeVersions(w io.Writer, r *repo.Repo, res *release.Result) error {
+	reg := &registry.Registry{Repo: r}
+	to, err := reg.Get(res.Model, res.To)
+	if err != nil {
+		return err
+	}
+	var from *model.Version
+	if res.From != "" {
+		if from, err = reg.Get(res.Model, res.From); err != nil {
+			return err
+		}
+	}
+	return ci.WriteVersions(w, res.Environment, from, to)
 }
 
 // ciMarkdown runs marina ci (without model checks: the pull request's CI runs them) in a clone of the repository

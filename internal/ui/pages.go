@@ -184,7 +184,7 @@ func versionViews(versions []model.Version, rows []status.Row) []versionView {
 	for i, v := range slices.Backward(versions) {
 		vv := versionView{Version: v}
 		if i > 0 {
-			vv.Since, vv.Changes = versions[i-1].Version, changes(versions[i-1], v)
+			vv.Since, vv.Changes = versions[i-1].Version, model.Changes(versions[i-1], v)
 		}
 		for _, row := range rows {
 			if row.Environment != "" && row.Version == v.Version {
@@ -233,8 +233,8 @@ var funcs = template.FuncMap{
 	"ago":        ago,
 	"abs":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"size":       size,
-	"shape":      shape,
+	"size":       model.FormatSize,
+	"shape":      model.FormatShape,
 	"metrics":    metrics,
 	"labels":     func(m map[string]string) []string { return pairs(m, func(v string) string { return v }) },
 	"stateClass": stateClass,
@@ -277,36 +277,6 @@ func ago(now, t time.Time) string {
 		}
 	}
 	return "just now"
-}
-
-// size is a byte count in binary units, one decimal from KiB up.
-func size(n int64) string {
-	if n < 1024 {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	f, unit := float64(n)/1024, "KiB"
-	for _, u := range []string{"MiB", "GiB", "TiB"} {
-		if f < 1024 {
-			break
-		}
-		f, unit = f/1024, u
-	}
-	return strconv.FormatFloat(f, 'f', 1, 64) + " " + unit
-}
-
-// shape is a tensor's shape as [?, 4]: ? for a dynamic dimension, "rank unknown" when the model does not say.
-func shape(dims []int64) string {
-	if dims == nil {
-		return "rank unknown"
-	}
-	parts := make([]string, len(dims))
-	for i, d := range dims {
-		parts[i] = "?"
-		if d >= 0 {
-			parts[i] = strconv.FormatInt(d, 10)
-		}
-	}
-	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // metrics lists a version's metrics as "name value", sorted by name.

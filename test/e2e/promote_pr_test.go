@@ -87,7 +87,8 @@ func TestPromotePROpensOnePullRequestOnGiteaAndFindsItAgain(t *testing.T) {
 	if pr.Head.Ref != branch || pr.Head.Sha != head || pr.Base.Ref != "main" || pr.Title != "promote: iris-classifier 1.0.0 → 1.1.0 in staging" {
 		t.Errorf("pull request #%d: %s from %s (%s) into %s, want %s at %s into main", pr.Number, pr.Title, pr.Head.Ref, pr.Head.Sha, pr.Base.Ref, branch, head)
 	}
-	for _, want := range []string{"marina ci", "| `iris-classifier` | `staging` | 1.0.0 → 1.1.0 |", "### Quality gates", "`accuracy.min`"} {
+	for _, want := range []string{"marina ci", "| `iris-classifier` | `staging` | 1.0.0 → 1.1.0 |", "### Quality gates", "`accuracy.min`",
+		"### `iris-classifier` in `staging`", "| digest | `sha256:", "From `1.0.0` to `1.1.0`:", "- accuracy "} {
 		if !strings.Contains(pr.Body, want) {
 			t.Errorf("pull request #%d's description lacks %q:\n%s", pr.Number, want, pr.Body)
 		}
