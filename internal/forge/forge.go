@@ -85,6 +85,9 @@ func (s Status) check(sha string) error {
 	return nil
 }
 
+// errNoCommit refuses reading a combined status without naming a commit.
+var errNoCommit = errors.New("forge: reading a combined status needs a commit")
+
 // Forge is one repository on a forge.
 type Forge interface {
 	// Ensure returns the open pull request from req.Head into req.Base with its body made req.Body, or with

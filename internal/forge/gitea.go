@@ -252,7 +252,7 @@ func fromGitea(pr *gitea.PullRequest) *PullRequest {
 // CombinedStatus reads the statuses of commit sha: the latest of each context.
 func (g *Gitea) CombinedStatus(ctx context.Context, sha string) (*CombinedStatus, error) {
 	if sha == "" {
-		return nil, errors.New("forge: reading a combined status needs a commit")
+		return nil, errNoCommit
 	}
 	out := &CombinedStatus{SHA: sha, Statuses: []Status{}}
 	err := g.call(ctx, fmt.Sprintf("reading the statuses of %s", sha), func(c *gitea.Client) error {

@@ -211,7 +211,7 @@ func (g *GitHub) SetStatus(ctx context.Context, sha string, s Status) error {
 // own combined state reports an error as a failure).
 func (g *GitHub) CombinedStatus(ctx context.Context, sha string) (*CombinedStatus, error) {
 	if sha == "" {
-		return nil, errors.New("forge: reading a combined status needs a commit")
+		return nil, errNoCommit
 	}
 	out := &CombinedStatus{SHA: sha, Statuses: []Status{}}
 	err := githubPages(func(lo *github.ListOptions) ([]*github.RepoStatus, *github.Response, error) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 
 	"gitlab.com/gitlab-org/api/client-go/v2"
@@ -214,11 +213,8 @@ func fromGitLab(mr *gitlab.BasicMergeRequest) *PullRequest {
 // SetStatus posts a commit status on commit sha, named s.Context. GitLab has no error state: error, like failure,
 // is posted as failed (canceled would say someone stopped the check, and GitLab shows it as neither red nor green).
 func (g *GitLab) SetStatus(ctx context.Context, sha string, s Status) error {
-	if !slices.Contains(StatusStates, s.State) {
-		return fmt.Errorf("forge: status state %q: want one of pending, success, failure, error", s.State)
-	}
-	if s.Context == "" || sha == "" {
-		return errors.New("forge: a commit status needs a commit and a context")
+	if err := s.check(sha); err != nil {
+		return err
 	}
 	state := gitlab.BuildStateValue(s.State)
 	if s.State == "failure" || s.State == "error" {
@@ -241,7 +237,7 @@ func (g *GitLab) SetStatus(ctx context.Context, sha string, s Status) error {
 // are success, failed and canceled are failure, the others (created, pending, running, manual, …) pending.
 func (g *GitLab) CombinedStatus(ctx context.Context, sha string) (*CombinedStatus, error) {
 	if sha == "" {
-		return nil, errors.New("forge: reading a combined status needs a commit")
+		return nil, errNoCommit
 	}
 	out := &CombinedStatus{SHA: sha, Statuses: []Status{}}
 	latest := map[string]int64{} // the ID of the status of each name in out
