@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // health is a version's passive health: transport errors in a row, and until when it is down. It survives reloads
@@ -70,22 +73,27 @@ func prev(cum []uint64, i int) uint64 {
 }
 
 // unavailable answers a request for a version that is marked down, with Retry-After.
-func (u *upstream) unavailable(w http.ResponseWriter, until, now time.Time, cfg Health) {
+func (u *upstream) unavailable(ctx *fasthttp.RequestCtx, until, now time.Time, cfg Health) {
 	wait := max(1, int(math.Ceil(until.Sub(now).Seconds())))
-	w.Header()[versionHeaderKey] = u.answer
-	w.Header().Set("Retry-After", fmt.Sprint(wait))
-	writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("%s %s is marked down after %d transport errors in a row; it is tried again in %ds (health.failover sends its share to the other versions)",
+	ctx.Response.Header.SetBytesV(VersionHeader, u.answer)
+	ctx.Response.Header.Set("Retry-After", strconv.Itoa(wait))
+	writeError(ctx, http.StatusServiceUnavailable, fmt.Sprintf("%s %s is marked down after %d transport errors in a row; it is tried again in %ds (health.failover sends its share to the other versions)",
 		u.model, u.version, cfg.ConsecutiveErrors, wait))
 }
 
 // writeError answers with a JSON {"error": msg}, as marina serve does.
-func writeError(w http.ResponseWriter, code int, msg string) {
-	b, _ := json.Marshal(map[string]string{"error": msg}) // a map of strings always marshals
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
+func writeError(ctx *fasthttp.RequestCtx, code int, msg string) {
+	h := &ctx.Response.Header
+	h.SetContentType("application/json")
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	_, _ = w.Write(append(b, '\n'))
+	ctx.SetStatusCode(code)
+	ctx.SetBody(errorJSON(msg))
+}
+
+// errorJSON is the body of an error answer: {"error": msg} and a newline.
+func errorJSON(msg string) []byte {
+	b, _ := json.Marshal(map[string]string{"error": msg}) // a map of strings always marshals
+	return append(b, '\n')
 }
 
 // Reload results.
@@ -164,12 +172,14 @@ func (rt *Router) Status() Status {
 func (rt *Router) StatusHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		b, err := json.MarshalIndent(rt.Status(), "", "  ")
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, err.Error())
-			return
-		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(append(b, '\n'))
+		if err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			b = errorJSON(err.Error())
+		} else {
+			b = append(b, '\n')
+		}
+		_, _ = w.Write(b)
 	})
 }
 

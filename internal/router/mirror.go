@@ -6,8 +6,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,8 +122,9 @@ func newMirror(cfg *Config, u *url.URL, m *metrics, log *slog.Logger, rnd func()
 	return mr
 }
 
-// enqueue hands a request the primary answered to the workers, or drops it when the queue is full; it never blocks.
-func (mr *mirror) enqueue(r *http.Request, body []byte, pair *pairMetrics, span trace.SpanContext, encoding string, primary Response) {
+// enqueue hands a request the primary answered (j, taken from it by shadowRequest) to the workers, or drops it when
+// the queue is full; it never blocks.
+func (mr *mirror) enqueue(j *job, body []byte, pair *pairMetrics, span trace.SpanContext, encoding string, primary Response) {
 	pair.mirrored.Inc()
 	if mr.closed.Load() {
 		mr.dropped[dropClosed].Inc()
@@ -132,8 +136,7 @@ func (mr *mirror) enqueue(r *http.Request, body []byte, pair *pairMetrics, span 
 		mr.dropped[dropQueueFull].Inc()
 		return
 	}
-	j := &job{method: r.Method, path: r.URL.Path, rawPath: r.URL.RawPath, query: r.URL.RawQuery,
-		header: r.Header.Clone(), body: body, primary: primary, encoding: encoding, pair: pair, span: span}
+	j.body, j.primary, j.encoding, j.pair, j.span = body, primary, encoding, pair, span
 	select {
 	case mr.queue <- j:
 		mr.queueLen.Inc()
@@ -170,7 +173,7 @@ func (mr *mirror) send(j *job) {
 	if j.rawPath != "" {
 		out.URL.RawPath = mr.url.EscapedPath() + j.rawPath
 	}
-	copyHeader(out.Header, j.header, versionHeaderKey)
+	copyHeader(out.Header, j.header)
 	delete(out.Header, "Accept-Encoding") // a plain body to compare
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = []string{""}
@@ -262,4 +265,34 @@ func (mr *mirror) close() {
 			}
 		}
 	})
+}
+
+// copyHeader copies src into dst without hop-by-hop headers, those the Connection header names, and the pin.
+func copyHeader(dst, src http.Header) {
+	named := map[string]bool{}
+	for _, v := range src["Connection"] {
+		connectionNames([]byte(v), func(name []byte) { named[textproto.CanonicalMIMEHeaderKey(string(name))] = true })
+	}
+	for k, v := range src {
+		if !named[k] && !slices.Contains(hopHeaders, k) {
+			dst[k] = v
+		}
+	}
+}
+
+// newTransport is the keep-alive pool to the upstreams: at most maxPerHost connections to each (0: no limit; requests
+// beyond it wait for one), never compressing (bodies pass through).
+func newTransport(maxIdlePerHost, maxPerHost int, responseHeaderTimeout time.Duration) *http.Transport {
+	return &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   maxIdlePerHost,
+		MaxConnsPerHost:       maxPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: responseHeaderTimeout,
+		DisableCompression:    true,
+		ForceAttemptHTTP2:     false,
+		WriteBufferSize:       16 << 10,
+		ReadBufferSize:        16 << 10,
+	}
 }

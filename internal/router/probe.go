@@ -1,7 +1,6 @@
 package router
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -37,9 +36,6 @@ const (
 	probeOK     = "ok"
 	probeFailed = "failed"
 )
-
-// probeKey marks a probe's request context: a client cannot set it, unlike a header.
-type probeKey struct{}
 
 // sample is one probe request body.
 type sample struct {
@@ -133,47 +129,22 @@ func (rt *Router) probeRound(ctx context.Context, st *state) {
 			if ctx.Err() != nil {
 				return
 			}
-			r, err := http.NewRequestWithContext(context.WithValue(ctx, probeKey{}, true), http.MethodPost, path, bytes.NewReader(s.body))
-			if err != nil {
-				rt.log.Error("cannot probe", "model", st.cfg.Model, "err", err)
-				return
-			}
-			r.Header.Set("Content-Type", "application/json")
-			r.Header.Set(VersionHeader, u.Version)
-			w := &probeWriter{header: http.Header{}}
-			rt.ServeHTTP(w, r)
+			ctx := newRequestCtx(nil)
+			ctx.SetUserValue(probeKey{}, true)
+			ctx.Request.Header.SetMethod(http.MethodPost)
+			ctx.Request.SetRequestURI(path)
+			ctx.Request.Header.SetContentType("application/json")
+			ctx.Request.Header.Set(VersionHeader, u.Version)
+			ctx.Request.SetBody(s.body)
+			rt.serve(ctx)
+			status, body := ctx.Response.StatusCode(), ctx.Response.Body()
 			result := probeOK
-			if w.status < 200 || w.status > 299 {
+			if status < 200 || status > 299 {
 				result = probeFailed
-				rt.log.Warn("probe failed", "model", st.cfg.Model, "version", u.Version, "sample", s.name, "status", w.status,
-					"body", strings.TrimSpace(w.body.String()))
+				rt.log.Warn("probe failed", "model", st.cfg.Model, "version", u.Version, "sample", s.name, "status", status,
+					"body", strings.TrimSpace(string(body[:min(len(body), 512)])))
 			}
 			rt.metrics.probes.WithLabelValues(st.cfg.Model, u.Version, result).Inc()
 		}
 	}
-}
-
-// probeWriter keeps a probe's answer: its status and the start of its body.
-type probeWriter struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (w *probeWriter) Header() http.Header { return w.header }
-
-func (w *probeWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-}
-
-func (w *probeWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	if room := 512 - w.body.Len(); room > 0 {
-		w.body.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/valyala/fasthttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -73,9 +74,11 @@ func TestWeightedChoiceIsDeterministicWithAnInjectedRand(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := rt.state.Load()
-	r, _ := http.NewRequest(http.MethodPost, "/", nil)
+	var r fasthttp.RequestHeader
+	r.SetMethod(http.MethodPost)
+	r.SetRequestURI("/")
 	for point, want := range map[uint64]string{0: "a", 1: "b", 3: "b", 4: "a", 7: "b"} {
-		u, _, err := st.choose(r, func() uint64 { return point })
+		u, _, err := st.choose(&r, func() uint64 { return point })
 		if err != nil || u.version != want {
 			t.Errorf("rand %d: got %v (%v), want %s", point, u, err, want)
 		}
