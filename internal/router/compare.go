@@ -46,6 +46,9 @@ func decompressed(r Response, encoding string, limit int64) Response {
 // ProtocolKServeV1): not JSON, or JSON without the outputs or predictions the protocol requires. It reads no further
 // than that, leaving the values to Compare.
 func checkResponse(protocol string, body []byte) error {
+	if wellFormed(protocol, body) {
+		return nil
+	}
 	if protocol == ProtocolKServeV1 {
 		_, err := decodeKServe(body)
 		return err

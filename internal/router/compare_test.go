@@ -130,3 +130,48 @@ func FuzzCompare(f *testing.F) {
 		}
 	})
 }
+
+// FuzzWellFormed checks the fast path of checkResponse against the decode it stands in for: whatever it accepts, the
+// decode accepts too.
+func FuzzWellFormed(f *testing.F) {
+	for _, seed := range []string{
+		`{"model_name":"iris","outputs":[{"name":"p","shape":[1,2],"datatype":"FP32","data":[0.1,0.9]}]}`,
+		`{"outputs":[{"name":"a","shape":[],"datatype":"BYTES","data":["x"]},{"name":"b","shape":[-1],"datatype":"INT64","data":[[1]],"parameters":{"k":"\"v"}}]}`,
+		`{"outputs":[]}`, `{"outputs":null}`, `{"Outputs":[{"name":"p","shape":[1],"datatype":"FP32","data":[1]}]}`,
+		`{"outputs":[{"name":"p","name":"","shape":[1],"datatype":"FP32","data":[1]}]}`,
+		`{"outputs":[{"name":"p","shape":[1.5],"datatype":"FP32","data":[1]}]}`,
+		`{"outputs":[{"name":"p","shape":[99999999999999999999],"datatype":"FP32","data":[1]}]}`,
+		`{"predictions":[[0.1,0.9]]}`, `{"predictions":null}`, `{"pr\u0065dictions":[1]}`, `[1]`, `null`, `{}`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		if wellFormed(ProtocolOIPv2, []byte(body)) {
+			if _, err := decodeOIP([]byte(body)); err != nil {
+				t.Errorf("fast path accepts %q as OIP v2, the decode does not: %v", body, err)
+			}
+		}
+		if wellFormed(ProtocolKServeV1, []byte(body)) {
+			if _, err := decodeKServe([]byte(body)); err != nil {
+				t.Errorf("fast path accepts %q as KServe v1, the decode does not: %v", body, err)
+			}
+		}
+	})
+}
+
+func TestTheFastPathTakesTheProtocolsUsualAnswers(t *testing.T) {
+	t.Parallel()
+	for protocol, body := range map[string]string{
+		ProtocolOIPv2:    `{"model_name":"iris","model_version":"1","outputs":[{"name":"probabilities","shape":[1,2],"datatype":"FP32","data":[0.1,0.9],"parameters":{}}]}`,
+		ProtocolKServeV1: ` {"predictions": [[0.1, 0.9]]} `,
+	} {
+		if !wellFormed(protocol, []byte(body)) {
+			t.Errorf("%s: %s takes the slow path", protocol, body)
+		}
+	}
+	for _, body := range []string{`{"outputs":[{"name":"","shape":[1],"datatype":"FP32","data":[1]}]}`, `{"outputs":[{"name":"p","shape":[1],"datatype":"FP32"}]}`, `{"x":1}`} {
+		if wellFormed(ProtocolOIPv2, []byte(body)) {
+			t.Errorf("%s passes the fast path", body)
+		}
+	}
+}
