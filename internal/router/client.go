@@ -132,15 +132,16 @@ func (c *upstreamConn) Write(p []byte) (int, error) {
 	if c.next {
 		// Only before the first byte of a request: a stale connection is then known to have received nothing.
 		c.next = false
-		if time.Since(c.idle) > staleAfter && peerClosed(c.raw) {
+		if time.Since(c.idle) > staleAfter && peerClosed(c.raw, false) {
 			return 0, errStale
 		}
 	}
 	return c.Conn.Write(p)
 }
 
-// peerClosed reports whether the other end of raw has closed it (or reset it), without consuming anything.
-func peerClosed(raw syscall.RawConn) bool {
+// peerClosed reports whether the other end of raw has closed it (or reset it), without consuming anything. With wait
+// it first waits for something to read (until raw's read deadline: false then); without, nothing to read is false.
+func peerClosed(raw syscall.RawConn, wait bool) bool {
 	if raw == nil {
 		return false
 	}
@@ -148,7 +149,10 @@ func peerClosed(raw syscall.RawConn) bool {
 	var b [1]byte
 	_ = raw.Read(func(fd uintptr) bool {
 		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		closed = n == 0 && err == nil || err != nil && !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR)
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EINTR) {
+			return !wait // nothing yet: with wait, the poller waits until it is readable
+		}
+		closed = n == 0 || err != nil
 		return true
 	})
 	return closed

@@ -42,6 +42,29 @@ func echoed(method, path string, body []byte) string {
 	return fmt.Sprintf("%s %s %d %x", method, path, len(body), sha256.Sum256(body))
 }
 
+// routeTo starts a router in front of one version, "1", at url.
+func routeTo(t *testing.T, url string) *running {
+	t.Helper()
+	return startRouter(t, config(fmt.Sprintf("upstreams: [{version: \"1\", url: %q, weight: 1}]\n", url)), Options{})
+}
+
+// wantEcho reads an answer from br and checks that it is echoUpstream's to a POST of body to path.
+func wantEcho(t *testing.T, br *bufio.Reader, path string, body []byte) {
+	t.Helper()
+	resp, got := readAnswer(t, br)
+	if want := echoed("POST", path, body); resp.StatusCode != http.StatusOK || got != want {
+		t.Errorf("%d %q, want 200 %q", resp.StatusCode, got, want)
+	}
+}
+
+// wantAbsent checks that the upstream did not see header key.
+func wantAbsent(t *testing.T, last *lastHeader, key string) {
+	t.Helper()
+	if v := last.get(key); v != "" {
+		t.Errorf("the upstream saw %s: %q", key, v)
+	}
+}
+
 // dial opens a raw connection to the router.
 func dial(t *testing.T, rt *running) net.Conn {
 	t.Helper()
@@ -70,7 +93,7 @@ func readAnswer(t *testing.T, br *bufio.Reader) (*http.Response, string) {
 func TestPipelinedRequestsAreAnsweredInOrder(t *testing.T) {
 	t.Parallel()
 	up, _ := echoUpstream(t)
-	rt := startRouter(t, config(fmt.Sprintf("upstreams: [{version: \"1\", url: %q, weight: 1}]\n", up.URL)), Options{})
+	rt := routeTo(t, up.URL)
 	conn := dial(t, rt)
 	var all strings.Builder
 	for i := range 5 {
@@ -81,17 +104,14 @@ func TestPipelinedRequestsAreAnsweredInOrder(t *testing.T) {
 	}
 	br := bufio.NewReader(conn)
 	for i := range 5 {
-		resp, body := readAnswer(t, br)
-		if want := echoed("POST", fmt.Sprintf("/p%d", i), []byte(fmt.Sprint(i))); resp.StatusCode != http.StatusOK || body != want {
-			t.Errorf("answer %d: %d %q, want 200 %q", i, resp.StatusCode, body, want)
-		}
+		wantEcho(t, br, fmt.Sprintf("/p%d", i), []byte(fmt.Sprint(i)))
 	}
 }
 
 func TestAChunkedRequestBodyReachesTheUpstreamIntact(t *testing.T) {
 	t.Parallel()
 	up, last := echoUpstream(t)
-	rt := startRouter(t, config(fmt.Sprintf("upstreams: [{version: \"1\", url: %q, weight: 1}]\n", up.URL)), Options{})
+	rt := routeTo(t, up.URL)
 	conn := dial(t, rt)
 	body := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB in chunks of 1000 bytes and a short last one
 	fmt.Fprint(conn, "POST /chunked HTTP/1.1\r\nHost: r\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -101,19 +121,14 @@ func TestAChunkedRequestBodyReachesTheUpstreamIntact(t *testing.T) {
 		rest = rest[n:]
 	}
 	fmt.Fprint(conn, "0\r\nX-Trailer: t\r\n\r\n")
-	resp, got := readAnswer(t, bufio.NewReader(conn))
-	if want := echoed("POST", "/chunked", body); resp.StatusCode != http.StatusOK || got != want {
-		t.Errorf("%d %q, want 200 %q", resp.StatusCode, got, want)
-	}
-	if te := last.get("Transfer-Encoding"); te != "" {
-		t.Errorf("the upstream saw the client's Transfer-Encoding header %q", te)
-	}
+	wantEcho(t, bufio.NewReader(conn), "/chunked", body)
+	wantAbsent(t, last, "Transfer-Encoding")
 }
 
 func TestExpect100ContinueIsAnsweredByTheRouterAndNotForwarded(t *testing.T) {
 	t.Parallel()
 	up, last := echoUpstream(t)
-	rt := startRouter(t, config(fmt.Sprintf("upstreams: [{version: \"1\", url: %q, weight: 1}]\n", up.URL)), Options{})
+	rt := routeTo(t, up.URL)
 	for _, size := range []int{100, 64 << 10} { // read before forwarding, and streamed
 		conn := dial(t, rt)
 		body := bytes.Repeat([]byte("x"), size)
@@ -129,20 +144,15 @@ func TestExpect100ContinueIsAnsweredByTheRouterAndNotForwarded(t *testing.T) {
 		if _, err := conn.Write(body); err != nil {
 			t.Fatal(err)
 		}
-		resp, got := readAnswer(t, br)
-		if want := echoed("POST", "/e", body); resp.StatusCode != http.StatusOK || got != want {
-			t.Errorf("%d bytes: %d %q, want 200 %q", size, resp.StatusCode, got, want)
-		}
-		if e := last.get("Expect"); e != "" {
-			t.Errorf("the upstream saw Expect: %q", e)
-		}
+		wantEcho(t, br, "/e", body)
+		wantAbsent(t, last, "Expect")
 	}
 }
 
 func TestOversizedHeadersAreRefusedWith431(t *testing.T) {
 	t.Parallel()
 	up, _ := echoUpstream(t)
-	rt := startRouter(t, config(fmt.Sprintf("upstreams: [{version: \"1\", url: %q, weight: 1}]\n", up.URL)), Options{})
+	rt := routeTo(t, up.URL)
 	conn := dial(t, rt)
 	fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: r\r\nX-Big: %s\r\n\r\n", strings.Repeat("a", maxHeaderBytes))
 	resp, _ := readAnswer(t, bufio.NewReader(conn))
@@ -203,7 +213,7 @@ func TestHopByHopResponseHeadersStayWithTheUpstreamsConnection(t *testing.T) {
 		fmt.Fprint(w, "ok")
 	}))
 	t.Cleanup(up.Close)
-	rt := startRouter(t, config(fmt.Sprintf("upstreams: [{version: \"1\", url: %q, weight: 1}]\n", up.URL)), Options{})
+	rt := routeTo(t, up.URL)
 	resp, err := client().Get(rt.url + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -274,7 +284,7 @@ func TestAClientThatHangsUpMidResponseFreesTheUpstream(t *testing.T) {
 		close(released)
 	}))
 	t.Cleanup(up.Close)
-	rt := startRouter(t, config(fmt.Sprintf("upstreams: [{version: \"1\", url: %q, weight: 1}]\n", up.URL)), Options{})
+	rt := routeTo(t, up.URL)
 	conn := dial(t, rt)
 	fmt.Fprint(conn, "GET /events HTTP/1.1\r\nHost: r\r\n\r\n")
 	br := bufio.NewReader(conn)
@@ -298,7 +308,7 @@ func TestAClientThatHangsUpMidResponseFreesTheUpstream(t *testing.T) {
 
 func TestAnUpstreamThatIsDownIsA502WithAJSONError(t *testing.T) {
 	t.Parallel()
-	rt := startRouter(t, config(fmt.Sprintf("upstreams: [{version: \"1\", url: %q, weight: 1}]\n", deadURL(t))), Options{})
+	rt := routeTo(t, deadURL(t))
 	resp, err := client().Post(rt.url+"/v2/models/iris/infer", "application/json", strings.NewReader(inferBody(0.5)))
 	if err != nil {
 		t.Fatal(err)
@@ -314,13 +324,10 @@ func TestAnUpstreamThatIsDownIsA502WithAJSONError(t *testing.T) {
 func TestAnHTTP10RequestIsAnsweredAndItsConnectionClosed(t *testing.T) {
 	t.Parallel()
 	up, _ := echoUpstream(t)
-	rt := startRouter(t, config(fmt.Sprintf("upstreams: [{version: \"1\", url: %q, weight: 1}]\n", up.URL)), Options{})
+	rt := routeTo(t, up.URL)
 	conn := dial(t, rt)
 	fmt.Fprint(conn, "POST /old HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi")
-	resp, body := readAnswer(t, bufio.NewReader(conn))
-	if want := echoed("POST", "/old", []byte("hi")); resp.StatusCode != http.StatusOK || body != want {
-		t.Errorf("%d %q, want 200 %q", resp.StatusCode, body, want)
-	}
+	wantEcho(t, bufio.NewReader(conn), "/old", []byte("hi"))
 	if _, err := conn.Read(make([]byte, 1)); err != io.EOF {
 		t.Errorf("after an HTTP/1.0 answer the connection stays open: %v", err)
 	}

@@ -5,4 +5,9 @@
 //
 // Config describes one router (local mode reads it from a YAML file, see Load). New builds a Router; Reload swaps
 // its configuration atomically while requests keep flowing; Serve runs it until its context ends, then drains.
+//
+// The data path is valyala/fasthttp's HTTP/1.1 server and, per upstream address, its HostClient: a request is read,
+// forwarded and answered on its connection's one goroutine, bodies of up to 8 KiB read with the headers and larger
+// ones streamed both ways (a request body is kept whole only when the shadow needs it). HTTP/2 connections (prior
+// knowledge) are handed to net/http's server, and the metrics, health and status endpoints stay on net/http.
 package router

@@ -174,7 +174,7 @@ func (c *clientConn) Close() error {
 // clientGone reports whether the client of ctx has hung up.
 func clientGone(ctx *fasthttp.RequestCtx) bool {
 	if c, ok := ctx.Conn().(*clientConn); ok {
-		return peerClosed(c.raw)
+		return peerClosed(c.raw, false)
 	}
 	if done, ok := ctx.UserValue(doneKey{}).(context.Context); ok {
 		return done.Err() != nil
@@ -186,11 +186,11 @@ func clientGone(ctx *fasthttp.RequestCtx) bool {
 // watch to end. It watches a connection of fasthttp's server only while nothing reads it: during a streamed answer.
 func watchClient(ctx *fasthttp.RequestCtx, abort func()) (unwatch func()) {
 	if c, ok := ctx.Conn().(*clientConn); ok && c.raw != nil {
-		_ = c.Conn.SetReadDeadline(time.Time{})
+		_ = c.Conn.SetReadDeadline(time.Time{}) // the header's deadline would end the watch
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			if waitClosed(c.raw) {
+			if peerClosed(c.raw, true) { // a pipelined request ends the watch too
 				abort()
 			}
 		}()
@@ -205,22 +205,6 @@ func watchClient(ctx *fasthttp.RequestCtx, abort func()) (unwatch func()) {
 		return func() { stop() }
 	}
 	return func() {}
-}
-
-// waitClosed waits until raw has something to read and reports whether that is its end (the client hung up) rather
-// than bytes (a pipelined request), or until its read deadline.
-func waitClosed(raw syscall.RawConn) bool {
-	closed := false
-	var b [1]byte
-	_ = raw.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EINTR) {
-			return false // nothing yet: wait until readable
-		}
-		closed = n == 0 || err != nil
-		return true
-	})
-	return closed
 }
 
 // doneKey is the user value that holds an HTTP/2 request's context, which ends when its client goes away.
