@@ -332,3 +332,42 @@ func TestAnHTTP10RequestIsAnsweredAndItsConnectionClosed(t *testing.T) {
 		t.Errorf("after an HTTP/1.0 answer the connection stays open: %v", err)
 	}
 }
+
+func TestResponseTrailersReachTheClient(t *testing.T) {
+	t.Parallel()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Trailer", "X-Checksum")
+		fmt.Fprint(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		w.Header().Set("X-Checksum", "abc")
+	}))
+	t.Cleanup(up.Close)
+	rt := routeTo(t, up.URL)
+	resp, err := client().Get(rt.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "data: one\n\n" || resp.Trailer.Get("X-Checksum") != "abc" {
+		t.Errorf("body %q, trailer %v; want the upstream's trailer X-Checksum: abc", body, resp.Trailer)
+	}
+}
+
+func TestRequestTrailersReachTheUpstream(t *testing.T) {
+	t.Parallel()
+	got := make(chan string, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		got <- r.Trailer.Get("X-Checksum")
+	}))
+	t.Cleanup(up.Close)
+	conn := dial(t, routeTo(t, up.URL))
+	fmt.Fprint(conn, "POST /t HTTP/1.1\r\nHost: r\r\nTrailer: X-Checksum\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Checksum: abc\r\n\r\n")
+	if resp, _ := readAnswer(t, bufio.NewReader(conn)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("%d", resp.StatusCode)
+	}
+	if v := <-got; v != "abc" {
+		t.Errorf("the upstream's trailer X-Checksum: %q, want abc", v)
+	}
+}

@@ -541,7 +541,15 @@ func (ex *exchange) Read(p []byte) (int, error) {
 	if ex.capture != nil {
 		ex.capture.write(p[:n])
 	}
-	if err != nil && !errors.Is(err, io.EOF) {
+	switch {
+	case errors.Is(err, io.EOF): // the upstream's trailers have arrived: the client's come after the body
+		h, out := &ex.upstream.Header, &ex.ctx.Response.Header
+		for _, k := range h.PeekTrailerKeys() {
+			for _, v := range h.PeekAllTrailer(string(k)) {
+				out.AddBytesKV(k, v)
+			}
+		}
+	case err != nil:
 		ex.broken = err
 	}
 	return n, err
@@ -652,9 +660,10 @@ func (c *capture) write(p []byte) {
 }
 
 // hopHeaders are hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection and are never forwarded; nor is
-// Expect, as the router reads the body itself, nor the pin.
+// Expect, as the router reads the body itself, nor the pin. Trailer is not among them: the router passes trailers on
+// both ways.
 var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Expect", VersionHeader}
+	"Te", "Transfer-Encoding", "Upgrade", "Expect", VersionHeader}
 
 // connectionNames calls f with each header name a Connection header value lists.
 func connectionNames(value []byte, f func(name []byte)) {
