@@ -244,7 +244,6 @@ The configuration file (unknown fields are errors):
            workers: 8, timeout: 2s, log: {sample: 0.01, bodies: false}}
   sticky: {header: X-User-Id, cookie: session}
   maxBody: 8Mi                    # larger request bodies get 413
-  maxIdleConnsPerHost: 256
   maxConnsPerHost: 1024           # per upstream address; more requests wait for one
   timeouts: {upstream: 60s, readHeader: 10s, idle: 90s, drain: 10s}
   health: {consecutiveErrors: 5, backoff: 10s, failover: false}

@@ -49,8 +49,6 @@ const (
 	DefaultIdleTimeout = 90 * time.Second
 	// DefaultDrainTimeout is timeouts.drain's default.
 	DefaultDrainTimeout = 10 * time.Second
-	// DefaultMaxIdleConnsPerHost is maxIdleConnsPerHost's default.
-	DefaultMaxIdleConnsPerHost = 256
 	// DefaultMaxConnsPerHost is maxConnsPerHost's default, Envoy's default max_connections per upstream cluster.
 	DefaultMaxConnsPerHost = 1024
 	// DefaultConsecutiveErrors is health.consecutiveErrors's default, Envoy's outlier detection default.
@@ -80,9 +78,8 @@ type Config struct {
 	Sticky *Sticky `json:"sticky,omitempty"`
 	// MaxBody is the largest request body (a quantity such as 8Mi); larger ones get 413.
 	MaxBody *resource.Quantity `json:"maxBody,omitempty"`
-	// MaxIdleConnsPerHost sizes the keep-alive pool to each upstream.
-	MaxIdleConnsPerHost int `json:"maxIdleConnsPerHost,omitempty"`
-	// MaxConnsPerHost caps the connections to each upstream address; requests beyond it wait for one.
+	// MaxConnsPerHost caps the connections to each upstream address, kept alive and closed after 90 s idle;
+	// requests beyond it wait for one.
 	MaxConnsPerHost int `json:"maxConnsPerHost,omitempty"`
 	// Timeouts bound each phase of a request.
 	Timeouts Timeouts `json:"timeouts,omitempty"`
@@ -278,17 +275,11 @@ func (c *Config) validate() error {
 		}
 		c.maxBody = n
 	}
-	for _, f := range []struct {
-		name string
-		v    *int
-		def  int
-	}{{"maxIdleConnsPerHost", &c.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost}, {"maxConnsPerHost", &c.MaxConnsPerHost, DefaultMaxConnsPerHost}} {
-		if *f.v < 0 {
-			return fieldError(f.name, "%d: want 0 (default %d) or more", *f.v, f.def)
-		}
-		if *f.v == 0 {
-			*f.v = f.def
-		}
+	if c.MaxConnsPerHost < 0 {
+		return fieldError("maxConnsPerHost", "%d: want 0 (default %d) or more", c.MaxConnsPerHost, DefaultMaxConnsPerHost)
+	}
+	if c.MaxConnsPerHost == 0 {
+		c.MaxConnsPerHost = DefaultMaxConnsPerHost
 	}
 	if h := &c.Health; h.ConsecutiveErrors < 0 {
 		return fieldError("health.consecutiveErrors", "%d: want 0 (default %d) or more", h.ConsecutiveErrors, DefaultConsecutiveErrors)

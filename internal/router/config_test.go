@@ -24,7 +24,7 @@ func TestParseAcceptsTheDesignExampleAndFillsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.maxBody != DefaultMaxBody || c.Shadow.Workers != DefaultWorkers || c.Shadow.Timeout.Duration != 2*time.Second ||
-		c.Timeouts.Drain.Duration != DefaultDrainTimeout || c.MaxIdleConnsPerHost != DefaultMaxIdleConnsPerHost || c.MaxConnsPerHost != DefaultMaxConnsPerHost {
+		c.Timeouts.Drain.Duration != DefaultDrainTimeout || c.MaxConnsPerHost != DefaultMaxConnsPerHost {
 		t.Errorf("defaults not filled: %+v", c)
 	}
 }
@@ -48,6 +48,7 @@ func TestParseNamesTheFieldThatIsWrong(t *testing.T) {
 		{"maxBody is a positive size", "maxBody: 0\n", "maxBody: 0"},
 		{"timeouts are not negative", "timeouts: {drain: -1s}\n", "timeouts.drain: -1s"},
 		{"the connection cap is not negative", "maxConnsPerHost: -1\n", "maxConnsPerHost: -1: want 0 (default 1024) or more"},
+		{"the idle pool is no longer sized apart", "maxIdleConnsPerHost: 256\n", `unknown field "maxIdleConnsPerHost"`},
 		{"health counts errors from 1", "health: {consecutiveErrors: -1}\n", "health.consecutiveErrors: -1: want 0 (default 5) or more"},
 		{"health backs off for a positive time", "health: {backoff: -1s}\n", "health.backoff: -1s: must not be negative"},
 		{"health failover is a boolean", "health: {failover: sometimes}\n", "health.failover"},
