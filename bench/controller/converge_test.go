@@ -10,6 +10,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,23 +55,32 @@ func TestConverge(t *testing.T) {
 	kc := kubernetes.NewForConfigOrDie(c.Config)
 
 	// Baseline: plain Deployments, one replica each, Ready when available.
-	plain := measure(t, kc, n, func(i int) error {
-		return c.Client.Create(ctx, deployment(i))
-	}, func() (int, error) {
-		var l appsv1.DeploymentList
-		if err := c.Client.List(ctx, &l, client.InNamespace("plain")); err != nil {
-			return 0, err
-		}
-		ready := 0
-		for _, d := range l.Items {
-			if d.Status.AvailableReplicas == 1 {
-				ready++
+	plain := result{}
+	if os.Getenv("MARINA_BENCH_PLAIN") != "0" {
+		plain = measure(t, kc, n, func(i int) error {
+			return c.Client.Create(ctx, deployment(i))
+		}, func() (int, error) {
+			var l appsv1.DeploymentList
+			if err := c.Client.List(ctx, &l, client.InNamespace("plain")); err != nil {
+				return 0, err
 			}
-		}
-		return ready, nil
-	})
+			ready := 0
+			for _, d := range l.Items {
+				if d.Status.AvailableReplicas == 1 {
+					ready++
+				}
+			}
+			return ready, nil
+		})
+	}
 
-	cmd := exec.Command(bin, "controller", "--kubeconfig", c.Kubeconfig, "-n", "marina", "--metrics-addr", "0", "--health-addr", "0", "--concurrency", "8")
+	args := []string{"controller", "--kubeconfig", c.Kubeconfig, "-n", "marina", "--metrics-addr", "0", "--health-addr", "0", "--concurrency", "8"}
+	profile, pprofAddr := os.Getenv("MARINA_BENCH_PROFILE"), ""
+	if profile != "" {
+		pprofAddr = freeAddr(t)
+		args = append(args, "--pprof-addr", pprofAddr)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -105,9 +117,17 @@ func TestConverge(t *testing.T) {
 	})
 	close(done)
 	wg.Wait()
+	if profile != "" {
+		heapProfile(t, pprofAddr, profile)
+	}
 	hw, a := memory(cmd.Process.Pid)
 	peak, anon = max(peak, hw), max(anon, a)
 
+	if plain.took == 0 { // MARINA_BENCH_PLAIN=0: the controller alone, for its memory
+		fmt.Printf("%d ModelDeployments via marina: Ready in %6.1fs, API server %6.0f requests/s, controller peak RSS %d MiB (anonymous %d MiB)\n",
+			n, marina.took.Seconds(), marina.rate, peak>>10, anon>>10)
+		return
+	}
 	fmt.Printf("%d plain Deployments applied directly:  Ready in %6.1fs, API server %6.0f requests/s\n", n, plain.took.Seconds(), plain.rate)
 	fmt.Printf("%d ModelDeployments via marina:        Ready in %6.1fs, API server %6.0f requests/s, controller peak RSS %d MiB (anonymous %d MiB)\n",
 		n, marina.took.Seconds(), marina.rate, peak>>10, anon>>10)
@@ -206,6 +226,36 @@ func memory(pid int) (hwm, anon int64) {
 		}
 	}
 	return hwm, anon
+}
+
+// freeAddr is a loopback address nothing listens on.
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// heapProfile writes the controller's heap profile (net/http/pprof on addr) to path.
+func heapProfile(t *testing.T, addr, path string) {
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("%s: %s", resp.Status, b)
+	}
+	if err == nil {
+		err = os.WriteFile(path, b, 0o644)
+	}
+	if err != nil {
+		t.Fatalf("the controller's heap profile: %v", err)
+	}
+	fmt.Printf("heap profile of marina controller at the end: %s (go tool pprof -sample_index=inuse_space -top %s)\n", path, path)
 }
 
 func labels(i int) map[string]string { return map[string]string{"app": fmt.Sprintf("m%d", i)} }
