@@ -84,9 +84,10 @@ func (o *controllerOptions) Run(ctx context.Context) error {
 		LeaderElectionID:       "marina-controller.marina.dev",
 	}
 	if !o.watchAll {
-		opts.Cache = cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}}
+		opts.Cache.DefaultNamespaces = map[string]cache.Config{ns: {}}
 		opts.LeaderElectionNamespace = ns
 	}
+	opts.Cache = controller.CacheOptions(opts.Cache)
 	mgr, err := ctrl.NewManager(cfg, opts)
 	if err != nil {
 		return usagef("starting the manager: %v", err)

@@ -54,6 +54,7 @@ func startManager(t *testing.T, cfg *rest.Config, opts ctrl.Options, with ...fun
 	skip := true // a restarted controller registers the same controller name again in this process
 	opts.Scheme, opts.Metrics, opts.HealthProbeBindAddress = s, metricsserver.Options{BindAddress: "0"}, "0"
 	opts.Controller = config.Controller{SkipNameValidation: &skip}
+	opts.Cache = controller.CacheOptions(opts.Cache)
 	mgr, err := ctrl.NewManager(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
