@@ -42,12 +42,17 @@ func count() int {
 
 func TestConverge(t *testing.T) {
 	n := count()
+	base := os.Getenv("MARINA_BENCH_BASE_BIN") // BASELINE=REV: marina controller built from REV, measured the same way after
 	c := testenv.Start(t, testenv.Options{CRDs: true, Workloads: true})
-	for i := range (2*n+99)/100 + 1 { // 110 pods per node, for the plain and the marina pods
+	pods := 2 * n // the plain and the marina pods
+	if base != "" {
+		pods += n
+	}
+	for i := range (pods+99)/100 + 1 { // 110 pods per node
 		c.AddNode(t, testenv.Node{Name: fmt.Sprintf("node-%d", i), CPU: "64", Memory: "256Gi"})
 	}
 	ctx := context.Background()
-	c.CreateNamespaces(t, "marina", "plain")
+	c.CreateNamespaces(t, "marina", "plain", "base")
 	bin := filepath.Join(t.TempDir(), "marina")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/marina").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -73,9 +78,46 @@ func TestConverge(t *testing.T) {
 			return ready, nil
 		})
 	}
+	marina := converge(t, c, kc, bin, "marina", n, os.Getenv("MARINA_BENCH_PROFILE"))
+	if base != "" {
+		b := converge(t, c, kc, base, "base", n, "")
+		fmt.Printf("%d ModelDeployments via marina-base:   Ready in %6.1fs, API server %6.0f requests/s, controller peak RSS %d MiB (anonymous %d MiB)\n",
+			n, b.took.Seconds(), b.rate, b.peak>>10, b.anon>>10)
+		fmt.Printf("ratio marina/marina-base (%s): time to Ready %.2f, peak RSS %.2f, anonymous %.2f\n", os.Getenv("BASELINE"),
+			marina.took.Seconds()/b.took.Seconds(), float64(marina.peak)/float64(b.peak), float64(marina.anon)/float64(b.anon))
+	}
 
-	args := []string{"controller", "--kubeconfig", c.Kubeconfig, "-n", "marina", "--metrics-addr", "0", "--health-addr", "0", "--concurrency", "8"}
-	profile, pprofAddr := os.Getenv("MARINA_BENCH_PROFILE"), ""
+	if plain.took == 0 { // MARINA_BENCH_PLAIN=0: the controller alone, for its memory
+		fmt.Printf("%d ModelDeployments via marina: Ready in %6.1fs, API server %6.0f requests/s, controller peak RSS %d MiB (anonymous %d MiB)\n",
+			n, marina.took.Seconds(), marina.rate, marina.peak>>10, marina.anon>>10)
+		return
+	}
+	fmt.Printf("%d plain Deployments applied directly:  Ready in %6.1fs, API server %6.0f requests/s\n", n, plain.took.Seconds(), plain.rate)
+	fmt.Printf("%d ModelDeployments via marina:        Ready in %6.1fs, API server %6.0f requests/s, controller peak RSS %d MiB (anonymous %d MiB)\n",
+		n, marina.took.Seconds(), marina.rate, marina.peak>>10, marina.anon>>10)
+	ratio := marina.took.Seconds() / plain.took.Seconds()
+	fmt.Printf("ratio marina/plain time to Ready: %.2fx (the controller adds a Deployment, 3 Services and a status per model)\n", ratio)
+	// Rows of bench/README.md's table of goals (bench/goal.sh's format).
+	verdict := map[bool]string{true: "met", false: "not met"}
+	fmt.Printf("goal\tcontroller\ttime to Ready, %d ModelDeployments/plain Deployments\t<= 1.1\t%.2f (%.0f s / %.0f s)\t%s\n",
+		n, ratio, marina.took.Seconds(), plain.took.Seconds(), verdict[ratio <= 1.1])
+	fmt.Printf("goal\tcontroller\tcontroller peak RSS, %d ModelDeployments\t< 100 MiB\t%d MiB (anonymous %d MiB)\t%s\n",
+		n, marina.peak>>10, marina.anon>>10, verdict[marina.peak>>10 < 100])
+}
+
+// controllerRun is how one controller converged: its time to Ready and its memory.
+type controllerRun struct {
+	result
+	peak, anon int64 // VmHWM, and the most RssAnon sampled (the rest of the RSS is the binary's mapped pages), KiB
+}
+
+// converge runs bin's marina controller on namespace ns, creates n ModelDeployments there and waits for all Ready,
+// sampling the controller's memory; the controller is stopped before it returns. With profile set, the controller's
+// heap profile is written there first.
+func converge(t *testing.T, c *testenv.Cluster, kc kubernetes.Interface, bin, ns string, n int, profile string) controllerRun {
+	ctx := context.Background()
+	args := []string{"controller", "--kubeconfig", c.Kubeconfig, "-n", ns, "--metrics-addr", "0", "--health-addr", "0", "--concurrency", "8"}
+	pprofAddr := ""
 	if profile != "" {
 		pprofAddr = freeAddr(t)
 		args = append(args, "--pprof-addr", pprofAddr)
@@ -85,14 +127,14 @@ func TestConverge(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	var peak, anon int64 // VmHWM, and the most RssAnon sampled (the rest of the RSS is the binary's mapped pages)
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	var run controllerRun
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
 			hw, a := memory(cmd.Process.Pid)
-			peak, anon = max(peak, hw), max(anon, a)
+			run.peak, run.anon = max(run.peak, hw), max(run.anon, a)
 			select {
 			case <-done:
 				return
@@ -100,11 +142,11 @@ func TestConverge(t *testing.T) {
 			}
 		}
 	})
-	marina := measure(t, kc, n, func(i int) error {
-		return c.Client.Create(ctx, modelDeployment(i))
+	run.result = measure(t, kc, n, func(i int) error {
+		return c.Client.Create(ctx, modelDeployment(ns, i))
 	}, func() (int, error) {
 		var l v1alpha1.ModelDeploymentList
-		if err := c.Client.List(ctx, &l, client.InNamespace("marina")); err != nil {
+		if err := c.Client.List(ctx, &l, client.InNamespace(ns)); err != nil {
 			return 0, err
 		}
 		ready := 0
@@ -121,24 +163,8 @@ func TestConverge(t *testing.T) {
 		heapProfile(t, pprofAddr, profile)
 	}
 	hw, a := memory(cmd.Process.Pid)
-	peak, anon = max(peak, hw), max(anon, a)
-
-	if plain.took == 0 { // MARINA_BENCH_PLAIN=0: the controller alone, for its memory
-		fmt.Printf("%d ModelDeployments via marina: Ready in %6.1fs, API server %6.0f requests/s, controller peak RSS %d MiB (anonymous %d MiB)\n",
-			n, marina.took.Seconds(), marina.rate, peak>>10, anon>>10)
-		return
-	}
-	fmt.Printf("%d plain Deployments applied directly:  Ready in %6.1fs, API server %6.0f requests/s\n", n, plain.took.Seconds(), plain.rate)
-	fmt.Printf("%d ModelDeployments via marina:        Ready in %6.1fs, API server %6.0f requests/s, controller peak RSS %d MiB (anonymous %d MiB)\n",
-		n, marina.took.Seconds(), marina.rate, peak>>10, anon>>10)
-	ratio := marina.took.Seconds() / plain.took.Seconds()
-	fmt.Printf("ratio marina/plain time to Ready: %.2fx (the controller adds a Deployment, 3 Services and a status per model)\n", ratio)
-	// Rows of bench/README.md's table of goals (bench/goal.sh's format).
-	verdict := map[bool]string{true: "met", false: "not met"}
-	fmt.Printf("goal\tcontroller\ttime to Ready, %d ModelDeployments/plain Deployments\t<= 1.1\t%.2f (%.0f s / %.0f s)\t%s\n",
-		n, ratio, marina.took.Seconds(), plain.took.Seconds(), verdict[ratio <= 1.1])
-	fmt.Printf("goal\tcontroller\tcontroller peak RSS, %d ModelDeployments\t< 100 MiB\t%d MiB (anonymous %d MiB)\t%s\n",
-		n, peak>>10, anon>>10, verdict[peak>>10 < 100])
+	run.peak, run.anon = max(run.peak, hw), max(run.anon, a)
+	return run
 }
 
 type result struct {
@@ -275,13 +301,13 @@ func deployment(i int) *appsv1.Deployment {
 	}
 }
 
-// modelDeployment is model i as the plain baseline's Deployment i, one replica: with marina router off, which would
+// modelDeployment is model i of namespace ns as the plain baseline's Deployment i, one replica: with marina router off, which would
 // add a Deployment of 2 router pods per model (a ServiceAccount, a Role and a RoleBinding too) that the baseline has
 // no counterpart for.
-func modelDeployment(i int) *v1alpha1.ModelDeployment {
+func modelDeployment(ns string, i int) *v1alpha1.ModelDeployment {
 	one, off := int32(1), false
 	return &v1alpha1.ModelDeployment{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("m%d", i), Namespace: "marina"},
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("m%d", i), Namespace: ns},
 		Spec: v1alpha1.ModelDeploymentSpec{
 			Model: fmt.Sprintf("m%d", i), Version: "1.0.0", Replicas: &one,
 			Artifact: v1alpha1.Artifact{URI: "models/m/v1.0.0.onnx", Digest: "sha256:" + strings.Repeat("ab", 32), Size: 1024, Format: "onnx"},

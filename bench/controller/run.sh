@@ -6,6 +6,7 @@
 #   bash bench/controller/run.sh [N]
 #   PROFILE=heap.pprof bash bench/controller/run.sh    # also the controller's heap profile once all are Ready
 #   PLAIN=0 bash bench/controller/run.sh               # the controller alone (no plain baseline): its memory
+#   BASELINE=HEAD~3 bash bench/controller/run.sh       # also marina controller built from that revision, after it
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -14,4 +15,12 @@ export MARINA_BENCH_PLAIN=${PLAIN:-1}
 export MARINA_BENCH_PROFILE=${PROFILE:+$(realpath -m "$PROFILE")}
 export MARINA_CRDS_DIR=${MARINA_CRDS_DIR:-$(bash hack/crds.sh | tail -n 1)}
 export KUBEBUILDER_ASSETS=${KUBEBUILDER_ASSETS:-$(bash hack/controlplane.sh | tail -n 1)}
+export MARINA_BENCH_BASE_BIN=
+if [[ -n ${BASELINE:-} ]]; then
+	. bench/baseline.sh
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' EXIT
+	MARINA_BENCH_BASE_BIN=$work/marina-base
+	baseline_build "$MARINA_BENCH_BASE_BIN" ./cmd/marina
+fi
 go test -v -tags bench -count=1 -timeout 60m -run TestConverge ./bench/controller/ | grep -Ev '^(=== RUN|--- PASS|PASS|ok )'

@@ -4,6 +4,7 @@
 # distribution from hack/registry.sh), interleaved.
 #
 #   bash bench/oci/run.sh [SIZE_MIB]     # default 100
+#   BASELINE=HEAD~3 bash bench/oci/run.sh  # also marina built from that revision, in the same rounds
 #
 # Each push goes to a fresh repository, so every run uploads the whole file (a registry skips blobs a repository
 # already has); each pull goes to an empty directory. marina's push includes packing (the tar layer is hashed in a
@@ -36,6 +37,12 @@ if [[ ! -x $oras ]]; then
 fi
 (cd "$root" && CGO_ENABLED=0 go build -o "$work/marina" ./cmd/marina)
 marina=$work/marina
+tools=(marina)
+if [[ -n ${BASELINE:-} ]]; then
+	. "$root/bench/baseline.sh"
+	(cd "$root" && CGO_ENABLED=0 baseline_build "$work/marina-base" ./cmd/marina)
+	tools+=(marina-base)
+fi
 
 # The registry on a free loopback port, storage in the work directory.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -64,21 +71,27 @@ declare -A best
 record() { if [[ -z ${best[$1]:-} ]] || (($2 < best[$1])); then best[$1]=$2; fi; }
 
 cat "$model" >/dev/null # page cache warm for every tool alike
+declare -A uri # each marina's pushed artifact, pulled back by the same marina
 for i in $(seq "$runs"); do
-	start=$(date +%s%N)
-	"$marina" --repo "$work/repo" model push bench@1.0.0 --to "$host/marina-$i" --file "$model" --plain-http >/dev/null
-	record "marina push" "$(elapsed "$start")"
-	uri=$("$marina" --repo "$work/repo" model show bench@1.0.0 -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["artifact"]["uri"])')
+	for m in "${tools[@]}"; do
+		start=$(date +%s%N)
+		"$work/$m" --repo "$work/repo" model push bench@1.0.0 --to "$host/$m-$i" --file "$model" --plain-http >/dev/null
+		record "$m push" "$(elapsed "$start")"
+		uri[$m]=$("$marina" --repo "$work/repo" model show bench@1.0.0 -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["artifact"]["uri"])')
+	done
 
 	start=$(date +%s%N)
 	(cd "$work" && "$oras" push --plain-http --no-tty "$host/oras-$i:1.0.0" "model.bin:application/vnd.oci.image.layer.v1.tar" >/dev/null)
 	record "oras push" "$(elapsed "$start")"
 
-	rm -rf "$work/pull-marina" "$work/pull-oras"
-	start=$(date +%s%N)
-	"$marina" model pull "$uri" --dir "$work/pull-marina" --plain-http >/dev/null
-	record "marina pull" "$(elapsed "$start")"
-	[[ sha256:$(sha256sum "$work/pull-marina/model.bin" | cut -d' ' -f1) == "$want" ]] || { echo "marina pulled another file" >&2; exit 1; }
+	for m in "${tools[@]}"; do
+		rm -rf "$work/pull-$m"
+		start=$(date +%s%N)
+		"$work/$m" model pull "${uri[$m]}" --dir "$work/pull-$m" --plain-http >/dev/null
+		record "$m pull" "$(elapsed "$start")"
+		[[ sha256:$(sha256sum "$work/pull-$m/model.bin" | cut -d' ' -f1) == "$want" ]] || { echo "$m pulled another file" >&2; exit 1; }
+	done
+	rm -rf "$work/pull-oras"
 
 	start=$(date +%s%N)
 	"$oras" pull --plain-http --no-tty "$host/oras-$i:1.0.0" -o "$work/pull-oras" >/dev/null
@@ -89,10 +102,14 @@ done
 ratio() { awk -v a="${best[$1]}" -v b="${best[$2]}" 'BEGIN { printf "%.2f", a / b }'; }
 printf '\nmodel as an OCI artifact, %d MiB, loopback registry (distribution %s), best of %d interleaved runs (process start included)\n' \
 	"$size_mib" "$("$registry" --version | awk '{print $3}')" "$runs"
-for k in "marina push" "oras push" "marina pull" "oras pull"; do
-	printf '  %-12s %7d ms  (%s MiB/s)\n' "$k" "${best[$k]}" "$(awk -v mib="$size_mib" -v ms="${best[$k]}" 'BEGIN { printf "%.0f", mib / (ms / 1000) }')"
+for k in "${tools[@]/%/ push}" "oras push" "${tools[@]/%/ pull}" "oras pull"; do
+	printf '  %-17s %7d ms  (%s MiB/s)\n' "$k" "${best[$k]}" "$(awk -v mib="$size_mib" -v ms="${best[$k]}" 'BEGIN { printf "%.0f", mib / (ms / 1000) }')"
 done
 printf '  ratio oras/marina: push %s, pull %s   (goal >= 0.8: marina within 25%% of oras)\n' "$(ratio "oras push" "marina push")" "$(ratio "oras pull" "marina pull")"
+if [[ -n ${BASELINE:-} ]]; then
+	baseline_ratio "push time" "${best[marina push]}" "${best[marina-base push]}"
+	baseline_ratio "pull time" "${best[marina pull]}" "${best[marina-base pull]}"
+fi
 . bench/goal.sh
 for op in push pull; do
 	goal oci "$op time, oras/marina, $size_mib MiB" ">= 0.8" "$(ratio "oras $op" "marina $op") (${best[oras $op]} / ${best[marina $op]} ms, best of $runs)" "$(awk -v r="$(ratio "oras $op" "marina $op")" 'BEGIN { print (r >= 0.8) }')"

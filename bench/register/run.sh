@@ -3,6 +3,7 @@
 # of marina's hashing at two file sizes to show memory does not grow with the model.
 #
 #   bash bench/register/run.sh [SIZE_MIB]     # default 1024
+#   BASELINE=HEAD~3 bash bench/register/run.sh  # also marina's hashing built from that revision, in the same rounds
 #
 # The data file is kept in $MARINA_BENCH_DIR (default: $TMPDIR/marina-bench-register) and reused when present with
 # the right size; files this run creates are removed on exit unless MARINA_BENCH_KEEP=1.
@@ -59,6 +60,10 @@ ensure_data "$big" "$size_mib"
 ensure_data "$small" "$small_mib"
 
 (cd "$root" && go build -o "$work/hashbench" ./bench/register/hashbench)
+if [[ -n ${BASELINE:-} ]]; then
+	. "$root/bench/baseline.sh"
+	(cd "$root" && baseline_build "$work/hashbench-base" ./bench/register/hashbench)
+fi
 
 # Warm the page cache so both tools hash from memory and the comparison is CPU against CPU.
 cat "$big" >/dev/null
@@ -69,12 +74,14 @@ tools=(marina sha256sum)
 # OpenSSL uses the CPU's SHA extensions when present, which coreutils' sha256sum may not: it shows how close
 # marina is to the hardware, not only to the baseline.
 if command -v openssl >/dev/null; then tools+=(openssl); fi
+if [[ -n ${BASELINE:-} ]]; then tools+=(marina-base); fi
 declare -A best_ns
 want_digest=
 for _ in $(seq "$runs"); do
 	for tool in "${tools[@]}"; do
 		case $tool in
 		marina) cmd=("$work/hashbench" -runs 1) ;;
+		marina-base) cmd=("$work/hashbench-base" -runs 1) ;;
 		sha256sum) cmd=(sha256sum) ;;
 		openssl) cmd=(openssl dgst -sha256 -r) ;;
 		esac
@@ -116,5 +123,9 @@ fi
 printf '  %-22s %10s   (goal >= 0.95: %s)\n' "ratio marina/sha256sum" "$ratio" "$verdict"
 printf '  %-22s %10s KiB at %d MiB, %s KiB at %d MiB\n' "peak RSS (marina)" "$rss_small" "$small_mib" "$rss_big" "$size_mib"
 printf '  digest sha256:%s (identical from every tool)\n' "$marina_digest"
+if [[ -n ${BASELINE:-} ]]; then
+	printf '  %-22s %10s MiB/s\n' "marina-base ($BASELINE)" "$(mibps marina-base)"
+	baseline_ratio "hashing throughput" "$marina_mibps" "$(mibps marina-base)"
+fi
 . bench/goal.sh
 goal register "hashing throughput, marina/sha256sum, $size_mib MiB" ">= 0.95" "$ratio ($marina_mibps / $sha_mibps MiB/s, best of $runs)" "$(awk -v r="$ratio" 'BEGIN { print (r >= 0.95) }')"

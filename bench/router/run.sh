@@ -52,9 +52,8 @@ trap cleanup EXIT
 
 go build -o "$work/marina" ./cmd/marina
 if [[ -n ${BASELINE:-} ]]; then
-	mkdir "$work/base"
-	git archive "$BASELINE" | tar -x -C "$work/base"
-	(cd "$work/base" && go build -o "$work/marina-base" ./cmd/marina)
+	. bench/baseline.sh
+	baseline_build "$work/marina-base" ./cmd/marina
 fi
 go build -o "$work/upstream" ./bench/router/upstream
 go build -o "$work/loadgen" ./bench/router/loadgen

@@ -41,11 +41,8 @@ go build -o "$work/marina" ./cmd/marina-serve
 go build -o "$work/loadgen" ./bench/serve/loadgen
 servers=(marina)
 if [[ -n ${BASELINE:-} ]]; then
-	mkdir "$work/base"
-	git archive "$BASELINE" | tar -x -C "$work/base"
-	main=./cmd/marina-serve
-	[[ -d $work/base/cmd/marina-serve ]] || main=./cmd/marina # before the cgo split, marina served
-	(cd "$work/base" && go build -o "$work/marina-base" "$main")
+	. bench/baseline.sh
+	baseline_build "$work/marina-base" ./cmd/marina-serve ./cmd/marina # before the cgo split, marina served
 	servers+=(marina-base)
 fi
 

@@ -4,6 +4,7 @@
 # the same ECDSA P-256 key.
 #
 #   bash bench/sign/run.sh [SIZE_MIB]     # default 100
+#   BASELINE=HEAD~3 bash bench/sign/run.sh  # also marina signing built from that revision, in the same rounds
 #
 # The model is written to a temporary directory, removed on exit.
 set -euo pipefail
@@ -23,6 +24,10 @@ command -v openssl >/dev/null || { echo "need openssl: apt-get install openssl" 
 head -c $((size_mib << 20)) /dev/urandom >"$data"
 
 (cd "$root" && go build -o "$work/signbench" ./bench/sign/signbench)
+if [[ -n ${BASELINE:-} ]]; then
+	. "$root/bench/baseline.sh"
+	(cd "$root" && baseline_build "$work/signbench-base" ./bench/sign/signbench)
+fi
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/key.pem" 2>/dev/null
 openssl pkey -in "$work/key.pem" -pubout -out "$work/pub.pem"
 cat "$data" >/dev/null # page cache warm: CPU against CPU
@@ -44,6 +49,10 @@ for _ in $(seq "$runs"); do
 	time_ns openssl-sign openssl dgst -sha256 -sign "$work/key.pem" -out "$work/model.sig" "$data"
 	time_ns marina-verify "$work/signbench" verify "$work/pub.pem" "$data" "$work/model.sigstore.json"
 	time_ns openssl-verify openssl dgst -sha256 -verify "$work/pub.pem" -signature "$work/model.sig" "$data"
+	if [[ -n ${BASELINE:-} ]]; then
+		time_ns base-sign "$work/signbench-base" sign "$work/key.pem" "$data" "$work/base.sigstore.json"
+		time_ns base-verify "$work/signbench-base" verify "$work/pub.pem" "$data" "$work/base.sigstore.json"
+	fi
 done
 # A tampered copy must be refused by both.
 cp "$data" "$work/tampered.bin"
@@ -64,3 +73,8 @@ printf '  %-40s %8s ms\n' "marina sign (Sigstore bundle)" "$(ms marina-sign)" "o
 	"marina verify (bundle + file digest)" "$(ms marina-verify)" "openssl dgst -sha256 -verify" "$(ms openssl-verify)"
 printf '  %-40s %8s   (time marina / time openssl)\n' "ratio sign" "$(ratio marina-sign openssl-sign)" "ratio verify" "$(ratio marina-verify openssl-verify)"
 printf '  a copy with one byte changed: refused by both\n'
+if [[ -n ${BASELINE:-} ]]; then
+	printf '  %-40s %8s ms\n' "marina-base ($BASELINE) sign" "$(ms base-sign)" "marina-base ($BASELINE) verify" "$(ms base-verify)"
+	baseline_ratio "sign time" "${best_ns[marina-sign]}" "${best_ns[base-sign]}"
+	baseline_ratio "verify time" "${best_ns[marina-verify]}" "${best_ns[base-verify]}"
+fi

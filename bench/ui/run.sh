@@ -3,7 +3,8 @@
 # against what a user would otherwise run for the same view: `marina status -o json`, on the same repository, in
 # the same interleaved rounds (MARINA_BENCH_RUNS, default 7).
 #
-#   bash bench/ui/run.sh [MODELS]      # ~1 min at 1,000
+#   bash bench/ui/run.sh [MODELS]                   # ~1 min at 1,000
+#   BASELINE=HEAD~3 bash bench/ui/run.sh            # also marina ui built from that revision, in the same rounds
 #
 # The page's server time is curl's time to the first byte on loopback: the dashboard renders a page whole before it
 # sends it, and reads the repository afresh on every request (nothing is cached between rounds). marina status runs
@@ -18,38 +19,50 @@ if ! [[ $models =~ ^[0-9]+$ ]] || ((models < 1)); then
 fi
 runs=${MARINA_BENCH_RUNS:-7}
 work=$(mktemp -d)
-ui_pid=
+pids=()
 cleanup() {
-	if [[ -n $ui_pid ]]; then kill "$ui_pid" 2>/dev/null || true; wait "$ui_pid" 2>/dev/null || true; fi
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
 export GOFLAGS=${GOFLAGS:--trimpath}
 CGO_ENABLED=0 go build -o "$work/marina" ./cmd/marina
+if [[ -n ${BASELINE:-} ]]; then
+	. bench/baseline.sh
+	CGO_ENABLED=0 baseline_build "$work/marina-base" ./cmd/marina
+fi
 echo "generating $models models × 3 environments with marina's own packages..."
 go run ./bench/validate/gen -out "$work/repo" -models "$models"
 repo=$work/repo
 
-(cd "$repo" && exec "$work/marina" ui --addr 127.0.0.1:0 >"$work/ui.out" 2>"$work/ui.err") &
-ui_pid=$!
-url=
-for _ in $(seq 100); do
-	url=$(sed -n 's|^marina ui on \(http://[^ ]*\)$|\1|p' "$work/ui.out")
-	[[ -n $url ]] && break
-	sleep 0.1
-done
-if [[ -z $url ]]; then
-	echo "marina ui did not start:" >&2
-	cat "$work/ui.out" "$work/ui.err" >&2
-	exit 1
-fi
+# start_ui NAME: runs $work/NAME ui on the repository; sets urls[NAME] once it listens.
+declare -A urls
+start_ui() {
+	(cd "$repo" && exec "$work/$1" ui --addr 127.0.0.1:0 >"$work/$1.out" 2>"$work/$1.err") &
+	pids+=($!)
+	local u=
+	for _ in $(seq 100); do
+		u=$(sed -n 's|^marina ui on \(http://[^ ]*\)$|\1|p' "$work/$1.out")
+		[[ -n $u ]] && break
+		sleep 0.1
+	done
+	if [[ -z $u ]]; then
+		echo "$1 ui did not start:" >&2
+		cat "$work/$1.out" "$work/$1.err" >&2
+		exit 1
+	fi
+	urls[$1]=$u
+}
+start_ui marina
+ui_pid=${pids[0]}
+[[ -z ${BASELINE:-} ]] || start_ui marina-base
 
 now() { date +%s.%N; }
 # page PATH prints the server time of one GET of PATH, in seconds; the page must be a 200.
-page() {
+page() { # page PATH [UI]: the server time of UI's (default marina's) PATH
 	local out
-	out=$(curl -s -o "$work/page.html" -w '%{http_code} %{time_starttransfer}' "$url${1#/}")
+	out=$(curl -s -o "$work/page.html" -w '%{http_code} %{time_starttransfer}' "${urls[${2:-marina}]}${1#/}")
 	if [[ ${out% *} != 200 ]]; then
 		echo "GET $1: ${out% *}" >&2
 		exit 1
@@ -73,9 +86,11 @@ if ((cells != 3 * models || rows != 3 * models)); then
 	echo "want $((3 * models)) cells and rows: the matrix has $cells cells, marina status $rows rows" >&2
 	exit 1
 fi
+[[ -z ${BASELINE:-} ]] || page / marina-base >/dev/null
 : >"$work/rounds.txt"
 for _ in $(seq "$runs"); do
 	echo "matrix $(page /)" >>"$work/rounds.txt"
+	[[ -z ${BASELINE:-} ]] || echo "matrix-base $(page / marina-base)" >>"$work/rounds.txt"
 	echo "status $(status)" >>"$work/rounds.txt"
 	echo "model $(page /models/model-0001)" >>"$work/rounds.txt"
 done
@@ -95,6 +110,10 @@ printf '  %-62s %s\n' "marina status -o json, wall s (process start included)" "
 printf '  %-62s %s\n' "a model's page, server time s" "$(stat model)"
 printf '  %-62s %8.0f\n' "marina ui peak RSS, MB" "$rss"
 awk -v m="$(med matrix)" -v s="$(med status)" 'BEGIN { printf "  ratio matrix page / marina status, medians   %.2f\n", m / s }'
+if [[ -n ${BASELINE:-} ]]; then
+	printf '  %-62s %s\n' "marina-base ($BASELINE) matrix page, server time s" "$(stat matrix-base)"
+	baseline_ratio "matrix page server time, medians" "$(med matrix)" "$(med matrix-base)"
+fi
 . bench/goal.sh
 if ((models == 1000)); then
 	goal ui "matrix page server time, $models models × 3 environments" "< 1 s" \

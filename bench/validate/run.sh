@@ -34,9 +34,8 @@ export GOFLAGS=${GOFLAGS:--trimpath}
 go build -o "$work/marina" ./cmd/marina
 marinas=(marina)
 if [[ -n ${BASELINE:-} ]]; then
-  mkdir "$work/base"
-  git archive "$BASELINE" | tar -x -C "$work/base"
-  (cd "$work/base" && go build -o "$work/marina-base" ./cmd/marina)
+  . bench/baseline.sh
+  baseline_build "$work/marina-base" ./cmd/marina
   marinas+=(marina-base)
 fi
 go run ./bench/validate/kcschemas -out "$work/schemas" >/dev/null
