@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -73,11 +74,48 @@ type decodedRequest struct {
 	ID      string
 	Inputs  []inference.Tensor
 	Outputs []string // requested output names; empty means all
+	// binary says, for each of Outputs, whether to answer it as binary tensor data; nil when none is.
+	binary []bool
+	// binaryAll is the request's parameters.binary_data_output: the answer's outputs are binary tensor data unless
+	// a requested output says otherwise.
+	binaryAll bool
+}
+
+// binaryOutput says whether the output named name goes as binary tensor data, and whether it is answered at all.
+func (r decodedRequest) binaryOutput(name string) (binary, answered bool) {
+	if len(r.Outputs) == 0 {
+		return r.binaryAll, true
+	}
+	i := slices.Index(r.Outputs, name)
+	if i < 0 {
+		return false, false
+	}
+	if r.binary == nil {
+		return false, true
+	}
+	return r.binary[i], true
 }
 
 // decodeInferRequest parses an inference request body and checks every input against the model's declared inputs
 // and outputs. Errors wrap errBadRequest or inference.ErrBadInput.
 func decodeInferRequest(body []byte, inputs, outputs []model.Tensor) (decodedRequest, error) {
+	return decodeRequest(body, nil, false, inputs, outputs)
+}
+
+// decodeBinaryRequest decodes a request of the binary tensor data extension: header is the value of its
+// InferenceHeader, the length of the JSON request at the start of body; the inputs with a
+// parameters.binary_data_size take their data from the bytes after it, in order.
+func decodeBinaryRequest(body []byte, header string, inputs, outputs []model.Tensor) (decodedRequest, error) {
+	jsonPart, binaryPart, err := splitBody(body, header)
+	if err != nil {
+		return decodedRequest{}, err
+	}
+	return decodeRequest(jsonPart, binaryPart, true, inputs, outputs)
+}
+
+// decodeRequest decodes the JSON request body, whose binary inputs' data is bin; split says whether the body came
+// with an InferenceHeader, for messages.
+func decodeRequest(body, bin []byte, split bool, inputs, outputs []model.Tensor) (decodedRequest, error) {
 	var req inferRequest
 	if !parseInferRequest(body, &req) {
 		req = inferRequest{}
@@ -89,6 +127,14 @@ func decodeInferRequest(body []byte, inputs, outputs []model.Tensor) (decodedReq
 		return decodedRequest{}, fmt.Errorf("%w: the request has no inputs", errBadRequest)
 	}
 	out := decodedRequest{ID: req.ID}
+	if len(req.Parameters) > 0 {
+		all, _, err := binaryFlag(req.Parameters, "binary_data_output")
+		if err != nil {
+			return decodedRequest{}, fmt.Errorf("%w: the request's %v", errBadRequest, err)
+		}
+		out.binaryAll = all
+	}
+	used := 0 // bytes of bin the binary inputs took so far
 	for i, in := range req.Inputs {
 		if in.Name == "" {
 			return decodedRequest{}, fmt.Errorf("%w: inputs[%d] has no name", errBadRequest, i)
@@ -100,8 +146,25 @@ func decodeInferRequest(body []byte, inputs, outputs []model.Tensor) (decodedReq
 		if in.Shape == nil {
 			return decodedRequest{}, fmt.Errorf("%w: input %q has no shape", errBadRequest, in.Name)
 		}
-		if len(in.Data) == 0 {
+		var size int64
+		binary := false
+		if len(in.Parameters) > 0 {
+			var err error
+			if size, binary, err = binarySize(in.Parameters); err != nil {
+				return decodedRequest{}, fmt.Errorf("%w: input %q: %v", errBadRequest, in.Name, err)
+			}
+		}
+		switch {
+		case binary && len(in.Data) > 0:
+			return decodedRequest{}, fmt.Errorf("%w: input %q has both data and parameters.binary_data_size: send one", errBadRequest, in.Name)
+		case !binary && len(in.Data) == 0:
 			return decodedRequest{}, fmt.Errorf("%w: input %q has no data", errBadRequest, in.Name)
+		case binary && size > int64(len(bin)-used):
+			hint := ""
+			if !split {
+				hint = " (no " + InferenceHeader + " header says where the JSON ends)"
+			}
+			return decodedRequest{}, fmt.Errorf("%w: input %q: parameters.binary_data_size %d is more than the %d bytes of binary data left after the JSON request%s", errBadRequest, in.Name, size, len(bin)-used, hint)
 		}
 		t := inference.Tensor{Name: in.Name, DType: dtype, Shape: in.Shape}
 		decl, known := find(inputs, in.Name)
@@ -112,22 +175,48 @@ func decodeInferRequest(body []byte, inputs, outputs []model.Tensor) (decodedReq
 		if decl.DType != dtype {
 			return decodedRequest{}, fmt.Errorf("%w: input %q: datatype %s, the model wants %s", inference.ErrBadInput, in.Name, in.Datatype, datatype(decl.DType))
 		}
-		if err := readData(in.Data, &t); err != nil {
-			return decodedRequest{}, fmt.Errorf("%w: input %q: %v", errBadRequest, in.Name, err)
-		}
-		if n := elements(in.Shape); n < 0 || int64(t.Len()) != n {
-			return decodedRequest{}, fmt.Errorf("%w: input %q: shape %v needs %s values, data has %d", errBadRequest, in.Name, in.Shape, count(n), t.Len())
+		if binary {
+			if err := readBinary(bin[used:used+int(size)], &t); err != nil {
+				return decodedRequest{}, fmt.Errorf("%w: input %q: %v", errBadRequest, in.Name, err)
+			}
+			used += int(size)
+		} else {
+			if err := readData(in.Data, &t); err != nil {
+				return decodedRequest{}, fmt.Errorf("%w: input %q: %v", errBadRequest, in.Name, err)
+			}
+			if n := elements(in.Shape); n < 0 || int64(t.Len()) != n {
+				return decodedRequest{}, fmt.Errorf("%w: input %q: shape %v needs %s values, data has %d", errBadRequest, in.Name, in.Shape, count(n), t.Len())
+			}
 		}
 		if err := inference.CheckTensor(decl, t); err != nil {
 			return decodedRequest{}, err
 		}
 		out.Inputs = append(out.Inputs, t)
 	}
+	if used != len(bin) {
+		return decodedRequest{}, fmt.Errorf("%w: the inputs' parameters.binary_data_size add up to %d bytes, but %d bytes follow the JSON request (%s %d)", errBadRequest, used, len(bin), InferenceHeader, len(body))
+	}
 	for i, o := range req.Outputs {
 		if _, ok := find(outputs, o.Name); !ok {
 			return decodedRequest{}, fmt.Errorf("%w: outputs[%d]: the model has no output %q", errBadRequest, i, o.Name)
 		}
 		out.Outputs = append(out.Outputs, o.Name)
+		binary := out.binaryAll
+		if len(o.Parameters) > 0 {
+			b, set, err := binaryFlag(o.Parameters, "binary_data")
+			if err != nil {
+				return decodedRequest{}, fmt.Errorf("%w: output %q: %v", errBadRequest, o.Name, err)
+			}
+			if set {
+				binary = b
+			}
+		}
+		if binary && out.binary == nil {
+			out.binary = make([]bool, len(req.Outputs)) // the outputs before were not binary
+		}
+		if out.binary != nil {
+			out.binary[i] = binary
+		}
 	}
 	return out, nil
 }

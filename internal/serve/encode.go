@@ -34,6 +34,13 @@ func appendInferResponse(b []byte, resp inferResponse) ([]byte, bool) {
 		b = appendList(b, o.Shape, func(b []byte, d int64) []byte { return strconv.AppendInt(b, d, 10) })
 		b = append(b, `,"datatype":`...)
 		b = appendString(b, o.Datatype)
+		if o.Parameters != nil {
+			// Binary tensor data: its size here, the bytes after the JSON (appendBinaryOutputs).
+			b = append(b, `,"parameters":{"binary_data_size":`...)
+			b = strconv.AppendInt(b, o.Parameters.BinaryDataSize, 10)
+			b = append(b, "}}"...)
+			continue
+		}
 		b = append(b, `,"data":`...)
 		ok := true
 		switch d := o.Data.(type) {
@@ -108,10 +115,21 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// appendBinaryOutputs appends the data of resp's binary outputs, in order.
+func appendBinaryOutputs(b []byte, resp inferResponse) []byte {
+	for _, o := range resp.Outputs {
+		if o.Parameters != nil {
+			b = appendTensor(b, o)
+		}
+	}
+	return b
+}
+
 // responses recycles response buffers.
 var responses = sync.Pool{New: func() any { return new([]byte) }}
 
-// writeInferResponse writes resp with code 200, or, when it holds what JSON cannot say, encoding/json's error.
+// writeInferResponse writes resp with code 200, or, when it holds what JSON cannot say, encoding/json's error. With
+// binary outputs, the body is the JSON then their data, and InferenceHeader says where the JSON ends.
 func writeInferResponse(w http.ResponseWriter, resp inferResponse) {
 	buf := responses.Get().(*[]byte)
 	defer responses.Put(buf)
@@ -119,6 +137,15 @@ func writeInferResponse(w http.ResponseWriter, resp inferResponse) {
 	*buf = b
 	if !ok {
 		writeJSON(w, http.StatusOK, resp)
+		return
+	}
+	if n := len(b); resp.binary {
+		b = appendBinaryOutputs(b, resp)
+		*buf = b
+		w.Header().Set(InferenceHeader, strconv.Itoa(n))
+		w.Header().Set("Content-Type", binaryContentType)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(b)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

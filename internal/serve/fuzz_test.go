@@ -2,12 +2,15 @@ package serve
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
 	"math"
 	"reflect"
+	"strconv"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/marina-dev/marina/internal/inference"
 	"github.com/marina-dev/marina/internal/model"
@@ -176,4 +179,121 @@ func FuzzAppendInferResponseMatchesEncodingJSON(f *testing.F) {
 			t.Fatalf("appendInferResponse wrote\n%s\nencoding/json\n%s", got, want.Bytes())
 		}
 	})
+}
+
+// FuzzDecodeBinaryRequest: no body of the binary tensor data extension panics the decoder, errors say what to fix,
+// and what it accepts decodes as the same request with the values in JSON does.
+func FuzzDecodeBinaryRequest(f *testing.F) {
+	le := binary.LittleEndian
+	four := le.AppendUint32(le.AppendUint32(le.AppendUint32(le.AppendUint32(nil, math.Float32bits(5.1)), math.Float32bits(3.5)), math.Float32bits(1.4)), math.Float32bits(-0.2))
+	for _, seed := range []struct {
+		json   string
+		bin    []byte
+		header string
+	}{
+		{`{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","parameters":{"binary_data_size":16}}],"outputs":[{"name":"probabilities","parameters":{"binary_data":true}}]}`, four, ""},
+		{`{"parameters":{"binary_data_output":true},"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","parameters":{"binary_data_size":16}}]}`, four, ""},
+		{`{"inputs":[{"name":"mask","shape":[3],"datatype":"BOOL","parameters":{"binary_data_size":3}},{"name":"sr","shape":[],"datatype":"INT64","data":16000},{"name":"half","shape":[2],"datatype":"FP16","parameters":{"binary_data_size":4}}]}`, []byte{1, 0, 1, 0x00, 0x38, 0x00, 0x7c}, ""},
+		{`{"inputs":[{"name":"words","shape":[2],"datatype":"BYTES","parameters":{"binary_data_size":12}}]}`, []byte{3, 0, 0, 0, 'c', 'a', 't', 1, 0, 0, 0, 0xff}, ""},
+		{`{"inputs":[{"name":"ids","shape":[1,2],"datatype":"INT64","parameters":{"binary_data_size":16}}]}`, le.AppendUint64(le.AppendUint64(nil, 7), 1<<63), ""},
+		{`{"inputs":[{"name":"words","shape":[1073741824],"datatype":"BYTES","parameters":{"binary_data_size":4}}]}`, []byte{0xff, 0xff, 0xff, 0xff}, ""},
+		{`{"inputs":[{"name":"input","shape":[4611686018427387904,4],"datatype":"FP32","parameters":{"binary_data_size":16}}]}`, four, ""},
+		{`{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","parameters":{"binary_data_size":16}}]}`, four, "-3"},
+		{`{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","parameters":{"binary_data_size":16}}]}`, four, "99999999999999999999"},
+	} {
+		f.Add([]byte(seed.json), seed.bin, seed.header)
+	}
+	inputs := []model.Tensor{
+		{Name: "input", DType: "float32", Shape: []int64{-1, 4}}, {Name: "ids", DType: "int64", Shape: []int64{-1, -1}},
+		{Name: "sr", DType: "int64", Shape: []int64{}}, {Name: "mask", DType: "bool", Shape: []int64{-1}},
+		{Name: "words", DType: "string", Shape: nil}, {Name: "half", DType: "float16", Shape: []int64{-1}},
+	}
+	outputs := []model.Tensor{{Name: "probabilities", DType: "float32", Shape: []int64{-1, 3}}}
+	f.Fuzz(func(t *testing.T, jsonPart, bin []byte, header string) {
+		if header == "" {
+			header = strconv.Itoa(len(jsonPart))
+		}
+		req, err := decodeBinaryRequest(append(jsonPart[:len(jsonPart):len(jsonPart)], bin...), header, inputs, outputs)
+		if err != nil {
+			if !errors.Is(err, errBadRequest) && !errors.Is(err, inference.ErrBadInput) {
+				t.Fatalf("error %v wraps neither errBadRequest nor ErrBadInput", err)
+			}
+			return
+		}
+		// The JSON twin: every input's values as JSON data.
+		var twin struct {
+			Inputs []map[string]any `json:"inputs"`
+		}
+		for _, in := range req.Inputs {
+			values := data(in)
+			if in.Len() == 0 || !jsonable(values) {
+				return // JSON cannot say an empty tensor, NaN, infinities or bytes that are not UTF-8
+			}
+			twin.Inputs = append(twin.Inputs, map[string]any{"name": in.Name, "shape": in.Shape, "datatype": datatype(in.DType), "data": values})
+		}
+		body, err := json.Marshal(twin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := decodeInferRequest(body, inputs, outputs)
+		if err != nil {
+			t.Fatalf("binary request accepted, its JSON twin %s refused: %v", body, err)
+		}
+		if !reflect.DeepEqual(req.Inputs, want.Inputs) {
+			t.Fatalf("binary request decoded as %+v, its JSON twin %s as %+v", req.Inputs, body, want.Inputs)
+		}
+	})
+}
+
+// jsonable says whether JSON can carry values exactly.
+func jsonable(values any) bool {
+	switch v := values.(type) {
+	case []float32:
+		for _, f := range v {
+			if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+				return false
+			}
+		}
+	case []string:
+		for _, s := range v {
+			if !utf8.ValidString(s) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func TestHalvesConvertExactlyAndRoundToNearestEven(t *testing.T) {
+	t.Parallel()
+	for h := range 1 << 16 {
+		f := halfToFloat32(uint16(h))
+		if math.IsNaN(float64(f)) {
+			if back := float32ToHalf(f); back&0x7c00 != 0x7c00 || back&0x3ff == 0 {
+				t.Fatalf("NaN %#04x came back as %#04x", h, back)
+			}
+			continue
+		}
+		if back := float32ToHalf(f); back != uint16(h) {
+			t.Fatalf("%#04x → %v → %#04x", h, f, back)
+		}
+	}
+	for _, tc := range []struct {
+		f    float32
+		want uint16
+	}{
+		{1, 0x3c00}, {-2, 0xc000}, {65504, 0x7bff}, {65520, 0x7c00}, {1e9, 0x7c00}, {0.5, 0x3800}, {1000, 0x63d0},
+		{1 + 1.0/2048, 0x3c00},             // halfway between 1 and the next half: to even
+		{1 + 3.0/2048, 0x3c02},             // halfway between two odd-even neighbours: up to even
+		{1 + 1.0/2048 + 1.0/65536, 0x3c01}, // above halfway: up
+		{5.960464477539063e-08, 0x0001},    // the smallest subnormal
+		{2.9802322387695312e-08, 0x0000},   // half of it: to even, zero
+		{4.470348358154297e-08, 0x0001},    // three quarters of it: up
+		{6.097555160522461e-05, 0x03ff},    // the largest subnormal
+		{float32(math.Copysign(0, -1)), 0x8000},
+	} {
+		if got := float32ToHalf(tc.f); got != tc.want {
+			t.Errorf("float32ToHalf(%v) = %#04x, want %#04x", tc.f, got, tc.want)
+		}
+	}
 }

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"regexp"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -214,7 +213,7 @@ func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) serverMetadata(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"name": "marina", "version": s.opts.ServerVersion, "onnxruntime": inference.Version(), "extensions": []string{}})
+	writeJSON(w, http.StatusOK, map[string]any{"name": "marina", "version": s.opts.ServerVersion, "onnxruntime": inference.Version(), "extensions": []string{"binary_tensor_data"}})
 }
 
 // lookup finds the served model for a request naming it; it writes the error response and returns nil when the
@@ -326,7 +325,14 @@ type responseOutput struct {
 	Name     string  `json:"name"`
 	Shape    []int64 `json:"shape"`
 	Datatype string  `json:"datatype"`
-	Data     any     `json:"data"`
+	// Parameters is set on an output answered as binary tensor data, whose Data then follows the JSON.
+	Parameters *outputParameters `json:"parameters,omitempty"`
+	Data       any               `json:"data"`
+}
+
+// outputParameters are the parameters of a binary output.
+type outputParameters struct {
+	BinaryDataSize int64 `json:"binary_data_size"`
 }
 
 type inferResponse struct {
@@ -334,6 +340,7 @@ type inferResponse struct {
 	ModelVersion string           `json:"model_version,omitempty"`
 	ID           string           `json:"id,omitempty"`
 	Outputs      []responseOutput `json:"outputs"`
+	binary       bool             // an output has Parameters
 }
 
 func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
@@ -345,7 +352,13 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	req, err := decodeInferRequest(b, m.inputs, m.outputs)
+	var req decodedRequest
+	var err error
+	if header := r.Header.Get(InferenceHeader); header != "" {
+		req, err = decodeBinaryRequest(b, header, m.inputs, m.outputs)
+	} else {
+		req, err = decodeInferRequest(b, m.inputs, m.outputs)
+	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -356,12 +369,17 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := inferResponse{ModelName: s.opts.Name, ModelVersion: s.opts.Version, ID: req.ID, Outputs: []responseOutput{}}
 	for _, t := range out {
-		if len(req.Outputs) > 0 && !slices.Contains(req.Outputs, t.Name) {
+		binary, answered := req.binaryOutput(t.Name)
+		if !answered {
 			continue
 		}
 		o := responseOutput{Name: t.Name, Shape: t.Shape, Datatype: datatype(t.DType), Data: data(t)}
 		if o.Shape == nil {
 			o.Shape = []int64{} // a scalar's shape is [], never null
+		}
+		if binary {
+			o.Parameters = &outputParameters{BinaryDataSize: tensorBytes(o)}
+			resp.binary = true
 		}
 		resp.Outputs = append(resp.Outputs, o)
 	}

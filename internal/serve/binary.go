@@ -1,0 +1,295 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/marina-dev/marina/internal/inference"
+)
+
+// InferenceHeader is the header of the binary tensor data extension (Triton's, KServe's): the length of the JSON
+// object at the start of a body whose tensors follow it as raw bytes.
+const InferenceHeader = "Inference-Header-Content-Length"
+
+// binaryContentType is the Content-Type of an answer with binary outputs, as Triton sends it.
+const binaryContentType = "application/octet-stream"
+
+// splitBody splits a body into its JSON part and the binary tensor data after it, as the value of InferenceHeader
+// says; errors wrap errBadRequest.
+func splitBody(body []byte, header string) (jsonPart, binaryPart []byte, err error) {
+	n, err := strconv.ParseInt(header, 10, 64)
+	switch {
+	case err != nil:
+		return nil, nil, fmt.Errorf("%w: header %s: %q is not a number of bytes", errBadRequest, InferenceHeader, header)
+	case n < 0:
+		return nil, nil, fmt.Errorf("%w: header %s: %d is negative", errBadRequest, InferenceHeader, n)
+	case n > int64(len(body)):
+		return nil, nil, fmt.Errorf("%w: header %s: %d is more than the body's %d bytes", errBadRequest, InferenceHeader, n, len(body))
+	}
+	return body[:n], body[n:], nil
+}
+
+// parameter is the value, as written, of key in the parameters object raw, and whether it is there; the last one
+// counts when a key repeats, as with encoding/json. raw is valid JSON; anything but an object has no parameters.
+func parameter(raw json.RawMessage, key string) ([]byte, bool) {
+	s := tokens{b: raw}
+	if tok, err := s.next(); err != nil || tok.kind != '{' {
+		return nil, false
+	}
+	var val []byte
+	found := false
+	for {
+		tok, err := s.next()
+		if err != nil || tok.kind != '"' {
+			return val, found
+		}
+		same := string(tok.text[1:len(tok.text)-1]) == key
+		if !same && bytes.IndexByte(tok.text, '\\') >= 0 {
+			k, err := tok.str()
+			same = err == nil && k == key
+		}
+		v, err := s.value()
+		if err != nil {
+			return val, found
+		}
+		if same {
+			val, found = v, true
+		}
+	}
+}
+
+// binarySize reads an input's parameters.binary_data_size: whether it is there, and its value, a non-negative
+// integer.
+func binarySize(raw json.RawMessage) (int64, bool, error) {
+	v, ok := parameter(raw, "binary_data_size")
+	if !ok {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil || n < 0 {
+		return 0, true, fmt.Errorf("parameters.binary_data_size must be a non-negative integer, not %s", abbreviate(v))
+	}
+	return n, true, nil
+}
+
+// binaryFlag reads a boolean parameter (binary_data, binary_data_output): whether it is there, and its value.
+func binaryFlag(raw json.RawMessage, key string) (bool, bool, error) {
+	v, ok := parameter(raw, key)
+	if !ok {
+		return false, false, nil
+	}
+	switch string(v) {
+	case "true":
+		return true, true, nil
+	case "false":
+		return false, true, nil
+	}
+	return false, true, fmt.Errorf("parameters.%s must be true or false, not %s", key, abbreviate(v))
+}
+
+// abbreviate shortens a value quoted in an error.
+func abbreviate(v []byte) string {
+	if len(v) > 40 {
+		return string(v[:40]) + "…"
+	}
+	return string(v)
+}
+
+// elementSize is the bytes of one element of a fixed-size dtype in binary tensor data; 0 for strings (BYTES).
+func elementSize(dtype string) int64 {
+	switch dtype {
+	case inference.Float32:
+		return 4
+	case inference.Float16:
+		return 2
+	case inference.Int64:
+		return 8
+	case inference.Bool:
+		return 1
+	}
+	return 0
+}
+
+// readBinary fills t's buffer from its binary tensor data b: little-endian, row-major, a BYTES element as a 4-byte
+// little-endian length and its bytes. b's length is checked against t's shape before anything is allocated.
+func readBinary(b []byte, t *inference.Tensor) error {
+	n := elements(t.Shape)
+	if n < 0 {
+		return fmt.Errorf("shape %v needs an impossible number of values", t.Shape)
+	}
+	if t.DType == inference.String {
+		if n > int64(len(b)/4) {
+			return fmt.Errorf("parameters.binary_data_size is %d bytes, too few for the %d BYTES elements of shape %v (4 bytes of length each at least)", len(b), n, t.Shape)
+		}
+		t.String = make([]string, 0, n)
+		for i := int64(0); i < n; i++ {
+			if len(b) < 4 {
+				return fmt.Errorf("binary data ends within BYTES element %d's length", i)
+			}
+			size := binary.LittleEndian.Uint32(b)
+			b = b[4:]
+			if uint64(size) > uint64(len(b)) {
+				return fmt.Errorf("BYTES element %d is %d bytes long, only %d bytes are left", i, size, len(b))
+			}
+			t.String = append(t.String, string(b[:size]))
+			b = b[size:]
+		}
+		if len(b) != 0 {
+			return fmt.Errorf("%d bytes are left after the %d BYTES elements of shape %v", len(b), n, t.Shape)
+		}
+		return nil
+	}
+	size := elementSize(t.DType)
+	if int64(len(b))/size != n || int64(len(b))%size != 0 {
+		return fmt.Errorf("parameters.binary_data_size is %d bytes, shape %v of %s needs %d (%s × %d bytes)", len(b), t.Shape, datatype(t.DType), n*size, count(n), size)
+	}
+	switch t.DType {
+	case inference.Float32:
+		t.Float32 = make([]float32, n)
+		for i := range t.Float32 {
+			t.Float32[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+	case inference.Float16:
+		t.Float32 = make([]float32, n)
+		for i := range t.Float32 {
+			t.Float32[i] = halfToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
+		}
+	case inference.Int64:
+		t.Int64 = make([]int64, n)
+		for i := range t.Int64 {
+			t.Int64[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
+		}
+	case inference.Bool:
+		t.Bool = make([]bool, n)
+		for i, c := range b {
+			if c > 1 {
+				return fmt.Errorf("BOOL element %d is byte %d, not 0 (false) or 1 (true)", i, c)
+			}
+			t.Bool[i] = c == 1
+		}
+	default:
+		return fmt.Errorf("datatype %s has no binary form", datatype(t.DType))
+	}
+	return nil
+}
+
+// tensorBytes is the size of an output's data in binary form; its datatype tells FP16 from FP32.
+func tensorBytes(o responseOutput) int64 {
+	switch d := o.Data.(type) {
+	case []float32:
+		if o.Datatype == "FP16" {
+			return 2 * int64(len(d))
+		}
+		return 4 * int64(len(d))
+	case []int64:
+		return 8 * int64(len(d))
+	case []bool:
+		return int64(len(d))
+	case []string:
+		n := int64(0)
+		for _, s := range d {
+			n += 4 + int64(len(s))
+		}
+		return n
+	}
+	return 0
+}
+
+// appendTensor appends an output's data in binary form.
+func appendTensor(b []byte, o responseOutput) []byte {
+	switch d := o.Data.(type) {
+	case []float32:
+		if o.Datatype == "FP16" {
+			for _, f := range d {
+				b = binary.LittleEndian.AppendUint16(b, float32ToHalf(f))
+			}
+			return b
+		}
+		for _, f := range d {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+		}
+	case []int64:
+		for _, n := range d {
+			b = binary.LittleEndian.AppendUint64(b, uint64(n))
+		}
+	case []bool:
+		for _, v := range d {
+			if v {
+				b = append(b, 1)
+			} else {
+				b = append(b, 0)
+			}
+		}
+	case []string:
+		for _, s := range d {
+			b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
+			b = append(b, s...)
+		}
+	}
+	return b
+}
+
+// halfToFloat32 converts IEEE 754 binary16 bits to the float32 of the same value (every half is exact in float32).
+func halfToFloat32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	frac := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f: // infinity or NaN
+		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
+	case exp != 0: // normal
+		return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
+	case frac == 0: // zero
+		return math.Float32frombits(sign)
+	}
+	// Subnormal: frac × 2^-24.
+	f := float32(frac) * (1.0 / (1 << 24))
+	if sign != 0 {
+		f = -f
+	}
+	return f
+}
+
+// float32ToHalf converts f to the nearest IEEE 754 binary16 (ties to even), overflowing to infinity; a NaN stays a
+// NaN.
+func float32ToHalf(f float32) uint16 {
+	bits := math.Float32bits(f)
+	sign := uint16(bits>>16) & 0x8000
+	exp := int32(bits>>23) & 0xff
+	frac := bits & 0x7fffff
+	if exp == 0xff {
+		if frac != 0 {
+			return sign | 0x7e00 // a quiet NaN
+		}
+		return sign | 0x7c00
+	}
+	e := exp - 127 + 15
+	if e >= 0x1f {
+		return sign | 0x7c00
+	}
+	if e <= 0 {
+		// Subnormal or zero in half: shift the full significand (with its implicit 1) into 10 bits.
+		if e < -10 {
+			return sign
+		}
+		m := frac | 0x800000
+		shift := uint32(14 - e)
+		half := m >> shift
+		rest := m & (1<<shift - 1)
+		mid := uint32(1) << (shift - 1)
+		if rest > mid || (rest == mid && half&1 == 1) {
+			half++
+		}
+		return sign | uint16(half)
+	}
+	half := uint32(e)<<10 | frac>>13
+	rest := frac & 0x1fff
+	if rest > 0x1000 || (rest == 0x1000 && half&1 == 1) {
+		half++ // may carry into the exponent, up to infinity, which is right
+	}
+	return sign | uint16(half)
+}
