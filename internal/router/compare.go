@@ -24,6 +24,9 @@ type Response struct {
 	Err error
 	// Latency is the time from sending the request to the end of the response body.
 	Latency time.Duration
+	// InferenceHeader is the answer's Inference-Header-Content-Length header (the binary tensor data extension): the
+	// length of the JSON at the start of Body, whose binary outputs follow it; empty for a JSON answer.
+	InferenceHeader string
 }
 
 func (r Response) ok() bool { return r.Err == nil && r.Status >= 200 && r.Status < 300 }
@@ -44,16 +47,17 @@ func decompressed(r Response, encoding string, limit int64) Response {
 
 // checkResponse reports why body is not a successful inference answer of protocol (ProtocolOIPv2 or
 // ProtocolKServeV1): not JSON, or JSON without the outputs or predictions the protocol requires. It reads no further
-// than that, leaving the values to Compare.
-func checkResponse(protocol string, body []byte) error {
-	if wellFormed(protocol, body) {
+// than that, leaving the values to Compare. header is the answer's Inference-Header-Content-Length: an OIP v2 answer
+// with one is its JSON and then its binary outputs, whose sizes must add up to the rest of body.
+func checkResponse(protocol string, body []byte, header string) error {
+	if header == "" && wellFormed(protocol, body) {
 		return nil
 	}
 	if protocol == ProtocolKServeV1 {
 		_, err := decodeKServe(body)
 		return err
 	}
-	_, err := decodeOIP(body)
+	_, _, err := decodeOIPAnswer(body, header)
 	return err
 }
 
@@ -132,12 +136,12 @@ func Compare(protocol string, primary, shadow Response) Comparison {
 	if protocol == ProtocolKServeV1 {
 		parse = parseKServe
 	}
-	p, err := parse(primary.Body)
+	p, err := parse(primary.Body, primary.InferenceHeader)
 	if err != nil {
 		c.Result = ResultUnparseable
 		return c
 	}
-	s, err := parse(shadow.Body)
+	s, err := parse(shadow.Body, shadow.InferenceHeader)
 	if err != nil {
 		c.Result = ResultUnparseable
 		return c
@@ -264,29 +268,77 @@ type oipResponse struct {
 		Shape    []int           `json:"shape"`
 		Datatype string          `json:"datatype"`
 		Data     json.RawMessage `json:"data"`
+		// Parameters are read only in an answer with binary outputs, for their binary_data_size.
+		Parameters json.RawMessage `json:"parameters"`
 	} `json:"outputs"`
 }
 
 // decodeOIP reads an OIP v2 response down to each output's name, shape, datatype and undecoded data, all required.
 func decodeOIP(body []byte) (*oipResponse, error) {
-	var r oipResponse
-	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, err
-	}
-	if r.Outputs == nil {
-		return nil, fmt.Errorf("no outputs")
-	}
-	for i, o := range r.Outputs {
-		if o.Name == "" || o.Shape == nil || o.Datatype == "" || len(o.Data) == 0 || string(o.Data) == "null" {
-			return nil, fmt.Errorf("outputs[%d]: name, shape, datatype and data are required", i)
-		}
-	}
-	return &r, nil
+	r, _, err := decodeOIPAnswer(body, "")
+	return r, err
 }
 
-// parseOIP reads the outputs of an OIP v2 response.
-func parseOIP(body []byte) ([]tensor, error) {
-	r, err := decodeOIP(body)
+// decodeOIPAnswer is decodeOIP for an answer whose Inference-Header-Content-Length is header: when it is not empty,
+// the JSON is the body's first header bytes, and an output may have a parameters.binary_data_size instead of data,
+// its data the next bytes after the JSON (binary, one slice per output, nil for a JSON output); the sizes must add
+// up to the rest of the body and fit each output's shape.
+func decodeOIPAnswer(body []byte, header string) (*oipResponse, [][]byte, error) {
+	var rest []byte
+	split := header != ""
+	if split {
+		var err error
+		if body, rest, err = splitAnswer(body, header); err != nil {
+			return nil, nil, err
+		}
+	}
+	var r oipResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, nil, err
+	}
+	if r.Outputs == nil {
+		return nil, nil, fmt.Errorf("no outputs")
+	}
+	var bin [][]byte
+	for i, o := range r.Outputs {
+		if o.Name == "" || o.Shape == nil || o.Datatype == "" {
+			return nil, nil, fmt.Errorf("outputs[%d]: name, shape, datatype and data are required", i)
+		}
+		hasData := len(o.Data) != 0 && string(o.Data) != "null"
+		size, binary := 0, false
+		if split {
+			var err error
+			if size, binary, err = binaryDataSize(o.Parameters); err != nil {
+				return nil, nil, fmt.Errorf("outputs[%d]: %w", i, err)
+			}
+		}
+		switch {
+		case binary && hasData:
+			return nil, nil, fmt.Errorf("outputs[%d]: both data and parameters.binary_data_size", i)
+		case !binary && !hasData:
+			return nil, nil, fmt.Errorf("outputs[%d]: name, shape, datatype and data are required", i)
+		case !binary:
+			continue
+		case size > len(rest):
+			return nil, nil, fmt.Errorf("outputs[%d]: binary_data_size %d, %d bytes left", i, size, len(rest))
+		}
+		if err := checkBinarySize(strings.ToUpper(o.Datatype), o.Shape, size); err != nil {
+			return nil, nil, fmt.Errorf("outputs[%d]: %w", i, err)
+		}
+		if bin == nil {
+			bin = make([][]byte, len(r.Outputs))
+		}
+		bin[i], rest = rest[:size], rest[size:]
+	}
+	if len(rest) != 0 {
+		return nil, nil, fmt.Errorf("%d bytes after the binary outputs", len(rest))
+	}
+	return &r, bin, nil
+}
+
+// parseOIP reads the outputs of an OIP v2 response, whose Inference-Header-Content-Length is header.
+func parseOIP(body []byte, header string) ([]tensor, error) {
+	r, bin, err := decodeOIPAnswer(body, header)
 	if err != nil {
 		return nil, err
 	}
@@ -298,6 +350,13 @@ func parseOIP(body []byte) ([]tensor, error) {
 		}
 		seen[o.Name] = true
 		t := tensor{name: o.Name, datatype: strings.ToUpper(o.Datatype), shape: o.Shape}
+		if bin != nil && bin[i] != nil {
+			if err := t.fillBinary(bin[i]); err != nil {
+				return nil, fmt.Errorf("output %q: %w", o.Name, err)
+			}
+			ts[i] = t
+			continue
+		}
 		if err := t.fill(o.Data, nil); err != nil {
 			return nil, fmt.Errorf("output %q: %w", o.Name, err)
 		}
@@ -320,8 +379,9 @@ func decodeKServe(body []byte) (json.RawMessage, error) {
 	return r.Predictions, nil
 }
 
-// parseKServe reads the predictions of a KServe v1 response as one tensor whose shape is the nesting of its lists.
-func parseKServe(body []byte) ([]tensor, error) {
+// parseKServe reads the predictions of a KServe v1 response as one tensor whose shape is the nesting of its lists;
+// KServe v1 has no binary data, header is not read.
+func parseKServe(body []byte, _ string) ([]tensor, error) {
 	predictions, err := decodeKServe(body)
 	if err != nil {
 		return nil, err

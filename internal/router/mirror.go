@@ -193,7 +193,7 @@ func (mr *mirror) send(j *job) {
 	resp, err := mr.transport.RoundTrip(out.WithContext(ctx))
 	var got Response
 	if err == nil {
-		got.Status = resp.StatusCode
+		got.Status, got.InferenceHeader = resp.StatusCode, resp.Header.Get(inferenceHeader)
 		got.Body, err = io.ReadAll(io.LimitReader(resp.Body, mr.limit+1))
 		resp.Body.Close()
 		if int64(len(got.Body)) > mr.limit {

@@ -597,7 +597,8 @@ func (ex *exchange) end() {
 	if !ex.mirrored && !ex.inference || ex.sent.IsZero() {
 		return
 	}
-	answer := Response{Status: ex.status, Err: ex.err, Body: ex.answer, Latency: end.Sub(ex.sent)}
+	answer := Response{Status: ex.status, Err: ex.err, Body: ex.answer, Latency: end.Sub(ex.sent),
+		InferenceHeader: string(ex.ctx.Response.Header.Peek(inferenceHeader))}
 	if ex.capture != nil {
 		answer.Body, answer.Truncated = ex.capture.buf, ex.capture.truncated
 	} else if int64(len(answer.Body)) > st.cfg.maxBody {
@@ -605,7 +606,7 @@ func (ex *exchange) end() {
 	}
 	encoding := string(ex.ctx.Response.Header.ContentEncoding())
 	if ex.inference {
-		if plain := decompressed(answer, encoding, st.cfg.maxBody); plain.ok() && !plain.Truncated && checkResponse(st.cfg.Protocol, plain.Body) != nil {
+		if plain := decompressed(answer, encoding, st.cfg.maxBody); plain.ok() && !plain.Truncated && checkResponse(st.cfg.Protocol, plain.Body, plain.InferenceHeader) != nil {
 			u.errors[errProtocol].Inc() // passed on as it is, but the upstream failed
 		}
 	}
