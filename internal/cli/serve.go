@@ -410,7 +410,8 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 
   GET  /v2/health/live, /v2/health/ready     liveness; readiness once the model is loaded
   GET  /v2/models/NAME                       metadata: inputs and outputs (datatype, shape)
-  POST /v2/models/NAME/infer                 Open Inference Protocol v2 inference (JSON)
+  POST /v2/models/NAME/infer                 Open Inference Protocol v2 inference (JSON, or with
+                                             binary tensor data: Triton's extension)
   POST /v1/models/NAME:predict               KServe v1 {"instances": [...]}, one-input models
   GET  /metrics                              Prometheus: requests, latency, in flight, load time
 
@@ -431,6 +432,11 @@ loading: the registered version's signing.bundle (marina model sign),
 artifact in the registry (found as an OCI referrer and checked before the
 download). Unsigned, signed by another key, or signed over other bytes:
 serve exits 1 with the reason.
+Inference takes the binary tensor data extension as Triton documents it (what
+tritonclient.http sends by default): with an Inference-Header-Content-Length
+header, the body is the JSON request then the raw bytes of the inputs with a
+parameters.binary_data_size; outputs asked for with parameters.binary_data
+(or the request's binary_data_output) come back the same way.
 Requests are checked against the model's inputs (names, datatypes, shapes) and
 rejected with 400 and a JSON {"error": ...}; bodies over --max-body get 413,
 requests over --max-concurrency get 503, a method an endpoint does not take gets
