@@ -8,6 +8,7 @@
 #   bash bench/serve/run.sh                      # ROUNDS=5 DURATION=5s CONNECTIONS=8
 #   BASELINE=HEAD~3 bash bench/serve/run.sh      # also marina-serve built from that revision, in the same rounds
 #   PROFILE=cpu.pprof bash bench/serve/run.sh    # also a 10 s CPU profile of marina serve under wrk (--pprof-addr)
+#   BINARY=1 bash bench/serve/run.sh             # also the same request in binary form (marina-binary), same rounds
 #
 # Needs ONNX Runtime (hack/onnxruntime.sh) and wrk (installed with apt-get when missing and running as root). Server
 # and load generator share the machine's cores, as a sidecar and its client would.
@@ -71,19 +72,44 @@ for s in "${servers[@]}"; do
 	curl -fsS -d "$body" "${url[$s]}/v2/models/iris/infer" | grep -q '"probabilities"'
 done
 
+# BINARY=1: the same iris request as the binary tensor data extension sends it (tritonclient.http's default: the
+# input's 16 bytes after the JSON, the output asked for in binary), to the same marina serve in the same rounds.
+variants=("${servers[@]}")
+if [[ -n ${BINARY:-} ]]; then
+	json='{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","parameters":{"binary_data_size":16}}],"parameters":{"binary_data_output":true}}'
+	# 5.1, 3.5, 1.4, 0.2 as little-endian float32s, in octal for printf and in decimal for Lua.
+	{ printf '%s' "$json"; printf '\063\063\243\100\000\000\140\100\063\063\263\077\315\314\114\076'; } >"$work/binary.body"
+	cat >"$work/binary.lua" <<-LUA
+		wrk.method = "POST"
+		wrk.headers["Content-Type"] = "application/octet-stream"
+		wrk.headers["Inference-Header-Content-Length"] = "${#json}"
+		wrk.body = '$json' .. "\51\51\163\64\0\0\96\64\51\51\179\63\205\204\76\62"
+	LUA
+	curl -fsS -D "$work/binary.headers" -o /dev/null -H "Inference-Header-Content-Length: ${#json}" \
+		--data-binary @"$work/binary.body" "${url[marina]}/v2/models/iris/infer"
+	grep -qi '^Inference-Header-Content-Length: ' "$work/binary.headers"
+	variants+=(marina-binary)
+	url[marina-binary]=${url[marina]}
+	pid[marina-binary]=${pid[marina]}
+fi
+script() { if [[ $1 == marina-binary ]]; then echo "$work/binary.lua"; else echo "$work/post.lua"; fi; }
+
 echo "marina serve under wrk ($(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), 1 thread, $connections connections), iris [1,4] FP32, $rounds rounds of $duration, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before"
 for r in $(seq "$rounds"); do
-	for s in "${servers[@]}"; do
-		wrk_round "$work/rounds.txt" "$s" "${url[$s]}/v2/models/iris/infer" "$work/post.lua" "$connections" "$duration" "${pid[$s]}"
+	for s in "${variants[@]}"; do
+		wrk_round "$work/rounds.txt" "$s" "${url[$s]}/v2/models/iris/infer" "$(script "$s")" "$connections" "$duration" "${pid[$s]}"
 	done
 done
 
 echo
-wrk_table "$work/rounds.txt" 34 "${servers[@]}"
+wrk_table "$work/rounds.txt" 34 "${variants[@]}"
 median() { wrk_median "$work/rounds.txt" "$@"; }
 echo "goals (issue 20): >= 10,000 requests/s: $(awk -v m="$(median marina 2)" 'BEGIN { print (m >= 10000 ? "met" : "not met") }'); <= 50 µs CPU per request: $(awk -v m="$(median marina 3)" 'BEGIN { print (m <= 50 ? "met" : "not met") }') (medians)"
 if [[ -n ${BASELINE:-} ]]; then
 	echo "ratio marina/marina-base ($BASELINE), medians: requests/s $(awk -v a="$(median marina 2)" -v b="$(median marina-base 2)" 'BEGIN { printf "%.2f", a / b }'), CPU per request $(awk -v a="$(median marina 3)" -v b="$(median marina-base 3)" 'BEGIN { printf "%.2f", a / b }')"
+fi
+if [[ -n ${BINARY:-} ]]; then
+	echo "ratio marina-binary/marina (binary vs JSON request), medians: requests/s $(awk -v a="$(median marina-binary 2)" -v b="$(median marina 2)" 'BEGIN { printf "%.2f", a / b }'), CPU per request $(awk -v a="$(median marina-binary 3)" -v b="$(median marina 3)" 'BEGIN { printf "%.2f", a / b }')"
 fi
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) after"
 triple() { wrk_summary "$work/rounds.txt" marina "$1" | awk -v u="$2" '{ printf "%.0f / %.0f / %.0f %s", $1, $2, $3, u }'; }
