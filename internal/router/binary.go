@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+
+	"github.com/x448/float16"
 )
 
 // inferenceHeader is the header of the binary tensor data extension of the Open Inference Protocol (Triton's,
@@ -136,7 +138,7 @@ func (t *tensor) fillBinary(b []byte) error {
 		case "FP32":
 			f = asJSON(math.Float32frombits(le.Uint32(e)))
 		case "FP16":
-			f = asJSON(halfToFloat32(le.Uint16(e)))
+			f = asJSON(float16.Frombits(le.Uint16(e)).Float32())
 		case "BF16":
 			f = asJSON(math.Float32frombits(uint32(le.Uint16(e)) << 16))
 		}
@@ -155,22 +157,4 @@ func asJSON(f float32) float64 {
 	}
 	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
 	return v
-}
-
-// halfToFloat32 converts IEEE 754 binary16 bits to the float32 of the same value (every half is one).
-func halfToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	frac := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
-	case exp != 0:
-		return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
-	}
-	f := float32(frac) * (1.0 / (1 << 24)) // a subnormal, or zero
-	if sign != 0 {
-		f = -f
-	}
-	return f
 }

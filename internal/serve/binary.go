@@ -8,6 +8,8 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/x448/float16"
+
 	"github.com/marina-dev/marina/internal/inference"
 )
 
@@ -156,7 +158,7 @@ func readBinary(b []byte, t *inference.Tensor) error {
 	case inference.Float16:
 		t.Float32 = make([]float32, n)
 		for i := range t.Float32 {
-			t.Float32[i] = halfToFloat32(binary.LittleEndian.Uint16(b[2*i:]))
+			t.Float32[i] = float16.Frombits(binary.LittleEndian.Uint16(b[2*i:])).Float32()
 		}
 	case inference.Int64:
 		t.Int64 = make([]int64, n)
@@ -205,7 +207,7 @@ func appendTensor(b []byte, o responseOutput) []byte {
 	case []float32:
 		if o.Datatype == "FP16" {
 			for _, f := range d {
-				b = binary.LittleEndian.AppendUint16(b, float32ToHalf(f))
+				b = binary.LittleEndian.AppendUint16(b, float16.Fromfloat32(f).Bits())
 			}
 			return b
 		}
@@ -231,65 +233,4 @@ func appendTensor(b []byte, o responseOutput) []byte {
 		}
 	}
 	return b
-}
-
-// halfToFloat32 converts IEEE 754 binary16 bits to the float32 of the same value (every half is exact in float32).
-func halfToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	frac := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f: // infinity or NaN
-		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
-	case exp != 0: // normal
-		return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
-	case frac == 0: // zero
-		return math.Float32frombits(sign)
-	}
-	// Subnormal: frac × 2^-24.
-	f := float32(frac) * (1.0 / (1 << 24))
-	if sign != 0 {
-		f = -f
-	}
-	return f
-}
-
-// float32ToHalf converts f to the nearest IEEE 754 binary16 (ties to even), overflowing to infinity; a NaN stays a
-// NaN.
-func float32ToHalf(f float32) uint16 {
-	bits := math.Float32bits(f)
-	sign := uint16(bits>>16) & 0x8000
-	exp := int32(bits>>23) & 0xff
-	frac := bits & 0x7fffff
-	if exp == 0xff {
-		if frac != 0 {
-			return sign | 0x7e00 // a quiet NaN
-		}
-		return sign | 0x7c00
-	}
-	e := exp - 127 + 15
-	if e >= 0x1f {
-		return sign | 0x7c00
-	}
-	if e <= 0 {
-		// Subnormal or zero in half: shift the full significand (with its implicit 1) into 10 bits.
-		if e < -10 {
-			return sign
-		}
-		m := frac | 0x800000
-		shift := uint32(14 - e)
-		half := m >> shift
-		rest := m & (1<<shift - 1)
-		mid := uint32(1) << (shift - 1)
-		if rest > mid || (rest == mid && half&1 == 1) {
-			half++
-		}
-		return sign | uint16(half)
-	}
-	half := uint32(e)<<10 | frac>>13
-	rest := frac & 0x1fff
-	if rest > 0x1000 || (rest == 0x1000 && half&1 == 1) {
-		half++ // may carry into the exponent, up to infinity, which is right
-	}
-	return sign | uint16(half)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/model/onnxtest"
+	"github.com/x448/float16"
 )
 
 // tensorData is the binary tensor data of values, written as the extension says with encoding/binary: numbers and
@@ -145,7 +146,7 @@ func jsonOutputs(t *testing.T, resp *http.Response) (string, bool) {
 		if halves, ok := values.([]uint16); ok {
 			f := make([]float32, len(halves))
 			for j, h := range halves {
-				f[j] = halfToFloat32(h)
+				f[j] = float16.Frombits(h).Float32()
 			}
 			values = f
 		}
