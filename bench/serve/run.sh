@@ -8,7 +8,9 @@
 #   bash bench/serve/run.sh                      # ROUNDS=5 DURATION=5s CONNECTIONS=8
 #   BASELINE=HEAD~3 bash bench/serve/run.sh      # also marina-serve built from that revision, in the same rounds
 #   PROFILE=cpu.pprof bash bench/serve/run.sh    # also a 10 s CPU profile of marina serve under wrk (--pprof-addr)
-#   BINARY=1 bash bench/serve/run.sh             # also the same request in binary form (marina-binary), same rounds
+#   BINARY=1 bash bench/serve/run.sh             # also the same request in binary form (marina-binary), same rounds,
+#                                                # and JSON against binary on a larger tensor (openWakeWord's speech
+#                                                # embedding model, [1,76,32,1] FP32: 2,432 values in, 96 out)
 #
 # Needs ONNX Runtime (hack/onnxruntime.sh) and wrk (installed with apt-get when missing and running as root). Server
 # and load generator share the machine's cores, as a sidecar and its client would.
@@ -91,13 +93,74 @@ if [[ -n ${BINARY:-} ]]; then
 	variants+=(marina-binary)
 	url[marina-binary]=${url[marina]}
 	pid[marina-binary]=${pid[marina]}
+
+	# The larger tensor: the same 2,432 values (seeded) in JSON and in binary, each read by wrk from a file.
+	embedding=$(bash hack/models.sh | tail -n 1)/embedding_model.onnx
+	"$work/marina" serve --model "$embedding" --name embed --addr 127.0.0.1:0 --max-concurrency "$connections" >"$work/embed.log" 2>&1 &
+	pids+=($!)
+	pid[embed-json]=$! pid[embed-binary]=$!
+	for _ in $(seq 100); do
+		url[embed-json]=$(sed -n 's|^serving .* on \(http://[0-9.:]*\) .*|\1|p' "$work/embed.log")
+		[[ -n ${url[embed-json]} ]] && break
+		sleep 0.1
+	done
+	[[ -n ${url[embed-json]} ]] || { echo "the embedding model did not start:" >&2; cat "$work/embed.log" >&2; exit 1; }
+	url[embed-binary]=${url[embed-json]}
+	embed_header=$(python3 - "$work" <<-'PY'
+		import json, random, struct, sys
+		random.seed(20)
+		values = [random.uniform(-4, 4) for _ in range(76 * 32)]
+		values = [struct.unpack("<f", struct.pack("<f", v))[0] for v in values]  # float32, as both bodies send them
+		tensor = {"name": "input_1", "shape": [1, 76, 32, 1], "datatype": "FP32"}
+		with open(sys.argv[1] + "/embed.json", "w") as f:
+		    json.dump({"inputs": [dict(tensor, data=values)]}, f)
+		header = json.dumps({"inputs": [dict(tensor, parameters={"binary_data_size": 4 * len(values)})],
+		                     "parameters": {"binary_data_output": True}}, separators=(",", ":"))
+		with open(sys.argv[1] + "/embed.bin", "wb") as f:
+		    f.write(header.encode() + struct.pack("<%df" % len(values), *values))
+		print(len(header))
+	PY
+	)
+	for v in json bin; do
+		cat >"$work/embed-$v.lua" <<-LUA
+			wrk.method = "POST"
+			local f = io.open("$work/embed.$v", "rb")
+			wrk.body = f:read("*a")
+			f:close()
+		LUA
+	done
+	printf 'wrk.headers["Content-Type"] = "application/json"\n' >>"$work/embed-json.lua"
+	printf 'wrk.headers["Content-Type"] = "application/octet-stream"\nwrk.headers["Inference-Header-Content-Length"] = "%s"\n' \
+		"$embed_header" >>"$work/embed-bin.lua"
+	# Both must answer the same 96 values.
+	curl -fsS --data-binary @"$work/embed.json" "${url[embed-json]}/v2/models/embed/infer" >"$work/embed-json.out"
+	curl -fsS -H "Inference-Header-Content-Length: $embed_header" --data-binary @"$work/embed.bin" \
+		"${url[embed-json]}/v2/models/embed/infer" >"$work/embed-bin.out"
+	python3 - "$work" <<-'PY'
+		import json, struct, sys
+		j = json.load(open(sys.argv[1] + "/embed-json.out"))["outputs"][0]["data"]
+		raw = open(sys.argv[1] + "/embed-bin.out", "rb").read()
+		header = json.loads(raw[: raw.index(b"\n") + 1])
+		b = struct.unpack("<96f", raw[-384:])
+		assert header["outputs"][0]["parameters"]["binary_data_size"] == 384 and len(j) == 96, header
+		assert all(abs(x - y) <= 1e-6 * max(1, abs(x)) for x, y in zip(j, b)), "binary and JSON answers differ"
+	PY
+	variants+=(embed-json embed-binary)
 fi
-script() { if [[ $1 == marina-binary ]]; then echo "$work/binary.lua"; else echo "$work/post.lua"; fi; }
+script() {
+	case $1 in
+	marina-binary) echo "$work/binary.lua" ;;
+	embed-json) echo "$work/embed-json.lua" ;;
+	embed-binary) echo "$work/embed-bin.lua" ;;
+	*) echo "$work/post.lua" ;;
+	esac
+}
+model_of() { if [[ $1 == embed-* ]]; then echo embed; else echo iris; fi; }
 
 echo "marina serve under wrk ($(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), 1 thread, $connections connections), iris [1,4] FP32, $rounds rounds of $duration, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before"
 for r in $(seq "$rounds"); do
 	for s in "${variants[@]}"; do
-		wrk_round "$work/rounds.txt" "$s" "${url[$s]}/v2/models/iris/infer" "$(script "$s")" "$connections" "$duration" "${pid[$s]}"
+		wrk_round "$work/rounds.txt" "$s" "${url[$s]}/v2/models/$(model_of "$s")/infer" "$(script "$s")" "$connections" "$duration" "${pid[$s]}"
 	done
 done
 
@@ -110,6 +173,7 @@ if [[ -n ${BASELINE:-} ]]; then
 fi
 if [[ -n ${BINARY:-} ]]; then
 	echo "ratio marina-binary/marina (binary vs JSON request), medians: requests/s $(awk -v a="$(median marina-binary 2)" -v b="$(median marina 2)" 'BEGIN { printf "%.2f", a / b }'), CPU per request $(awk -v a="$(median marina-binary 3)" -v b="$(median marina 3)" 'BEGIN { printf "%.2f", a / b }')"
+	echo "ratio embed-binary/embed-json (2,432 values in, 96 out), medians: requests/s $(awk -v a="$(median embed-binary 2)" -v b="$(median embed-json 2)" 'BEGIN { printf "%.2f", a / b }'), CPU per request $(awk -v a="$(median embed-binary 3)" -v b="$(median embed-json 3)" 'BEGIN { printf "%.2f", a / b }')"
 fi
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) after"
 triple() { wrk_summary "$work/rounds.txt" marina "$1" | awk -v u="$2" '{ printf "%.0f / %.0f / %.0f %s", $1, $2, $3, u }'; }
