@@ -8,22 +8,9 @@ import (
 	"strconv"
 
 	"github.com/x448/float16"
+
+	"github.com/marina-dev/marina/internal/oip"
 )
-
-// inferenceHeader is the header of the binary tensor data extension of the Open Inference Protocol (Triton's,
-// KServe's): the length of the JSON object at the start of a body whose binary tensors follow it as raw bytes. A
-// mirrored request keeps it with the rest of its headers, so the shadow reads the body as the primary did.
-const inferenceHeader = "Inference-Header-Content-Length"
-
-// splitAnswer splits the body of an answer with binary outputs into its JSON part and the bytes after it, as the
-// value of its inferenceHeader says.
-func splitAnswer(body []byte, header string) (jsonPart, rest []byte, err error) {
-	n, err := strconv.ParseInt(header, 10, 64)
-	if err != nil || n < 0 || n > int64(len(body)) {
-		return nil, nil, fmt.Errorf("%s %q does not fit a body of %d bytes", inferenceHeader, header, len(body))
-	}
-	return body[:n], body[n:], nil
-}
 
 // binaryDataSize reads an output's parameters.binary_data_size: whether it is there, and its value.
 func binaryDataSize(parameters json.RawMessage) (int, bool, error) {
@@ -85,23 +72,9 @@ func (t *tensor) fillBinary(b []byte) error {
 	t.integer = true
 	le := binary.LittleEndian
 	if t.datatype == "BYTES" {
-		n := elements(t.shape)
-		if n < 0 || n > len(b)/4 {
-			return fmt.Errorf("%d bytes cannot hold the %d BYTES elements of shape %v", len(b), n, t.shape)
-		}
-		t.strs = make([]string, 0, n)
-		for len(b) > 0 {
-			if len(b) < 4 || uint64(le.Uint32(b)) > uint64(len(b)-4) {
-				return fmt.Errorf("BYTES element %d runs past the output's data", len(t.strs))
-			}
-			size := le.Uint32(b)
-			t.strs = append(t.strs, string(b[4:4+size]))
-			b = b[4+size:]
-		}
-		if len(t.strs) != n {
-			return fmt.Errorf("%d BYTES elements, shape %v holds %d", len(t.strs), t.shape, n)
-		}
-		return nil
+		strs, err := oip.Strings(b, int64(elements(t.shape)))
+		t.strs = strs
+		return err
 	}
 	per := elementSizes[t.datatype]
 	if per == 0 || len(b)%per != 0 {

@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/marina-dev/marina/internal/eventually"
+
+	"github.com/marina-dev/marina/internal/oip"
 )
 
 // binaryTwin is the answer with the JSON outputs of body (an OIP v2 answer, with parameters.binary_data_size in place
@@ -125,9 +127,9 @@ func TestTheCheckRefusesBinaryAnswersWhoseSizesDoNotAddUp(t *testing.T) {
 		body         []byte
 		want         string
 	}{
-		{"a header that is not a number", "x", good.Body, "does not fit"},
-		{"a header beyond the body", strconv.Itoa(len(good.Body) + 1), good.Body, "does not fit"},
-		{"a negative header", "-1", good.Body, "does not fit"},
+		{"a header that is not a number", "x", good.Body, `"x" is not a number of bytes`},
+		{"a header beyond the body", strconv.Itoa(len(good.Body) + 1), good.Body, fmt.Sprintf("%d is more than the body's %d bytes", len(good.Body)+1, len(good.Body))},
+		{"a negative header", "-1", good.Body, "-1 is negative"},
 		{"bytes missing", good.InferenceHeader, good.Body[:len(good.Body)-1], "binary_data_size 8, 7 bytes left"},
 		{"bytes left over", good.InferenceHeader, append(bytes.Clone(good.Body), 0), "1 bytes after the binary outputs"},
 		{"a size that does not fit the shape", "", nil, "binary_data_size 8 does not fit shape [1 1] of FP32"},
@@ -173,7 +175,7 @@ func TestAMirroredBinaryRequestReachesTheShadowWithItsHeader(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			b, _ := io.ReadAll(r.Body)
 			mu.Lock()
-			got[version] = seen{r.Header.Get(inferenceHeader), b}
+			got[version] = seen{r.Header.Get(oip.InferenceHeader), b}
 			mu.Unlock()
 			if !binaryAnswer {
 				w.Header().Set("Content-Type", "application/json")
@@ -182,7 +184,7 @@ func TestAMirroredBinaryRequestReachesTheShadowWithItsHeader(t *testing.T) {
 			}
 			answer := binaryTwin(t, probs)
 			w.Header().Set("Content-Type", "application/octet-stream")
-			w.Header().Set(inferenceHeader, answer.InferenceHeader)
+			w.Header().Set(oip.InferenceHeader, answer.InferenceHeader)
 			_, _ = w.Write(answer.Body)
 		}))
 		t.Cleanup(srv.Close)
@@ -192,21 +194,21 @@ func TestAMirroredBinaryRequestReachesTheShadowWithItsHeader(t *testing.T) {
 	rt := startRouter(t, config(fmt.Sprintf("upstreams: [{version: 1.0.0, url: %q, weight: 1}]\nshadow: {version: 1.2.0, url: %q, percent: 100}\n", primary.URL, shadow.URL)), Options{})
 	head := `{"inputs":[{"name":"x","shape":[1,1],"datatype":"FP32","parameters":{"binary_data_size":4}}],"outputs":[{"name":"probabilities","parameters":{"binary_data":true}}]}`
 	body := binary.LittleEndian.AppendUint32([]byte(head), math.Float32bits(0.75))
-	resp, err := client().Do(mustRequest(t, rt.url, string(body), map[string]string{inferenceHeader: strconv.Itoa(len(head))}))
+	resp, err := client().Do(mustRequest(t, rt.url, string(body), map[string]string{oip.InferenceHeader: strconv.Itoa(len(head))}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	answer, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get(inferenceHeader) != binaryTwin(t, probs).InferenceHeader || !bytes.Equal(answer, binaryTwin(t, probs).Body) {
-		t.Fatalf("status %d, %s %q, body %q: the primary's binary answer not passed on as it is", resp.StatusCode, inferenceHeader, resp.Header.Get(inferenceHeader), answer)
+	if resp.StatusCode != 200 || resp.Header.Get(oip.InferenceHeader) != binaryTwin(t, probs).InferenceHeader || !bytes.Equal(answer, binaryTwin(t, probs).Body) {
+		t.Fatalf("status %d, %s %q, body %q: the primary's binary answer not passed on as it is", resp.StatusCode, oip.InferenceHeader, resp.Header.Get(oip.InferenceHeader), answer)
 	}
 	eventually.True(t, 5*time.Second, "the shadow compared", func() bool { return rt.compared("1.0.0", "1.2.0") == 1 })
 	mu.Lock()
 	defer mu.Unlock()
 	for _, version := range []string{"1.0.0", "1.2.0"} {
 		if s := got[version]; s.header != strconv.Itoa(len(head)) || !bytes.Equal(s.body, body) {
-			t.Errorf("%s got %s %q and body %q, want %d and the client's body", version, inferenceHeader, s.header, s.body, len(head))
+			t.Errorf("%s got %s %q and body %q, want %d and the client's body", version, oip.InferenceHeader, s.header, s.body, len(head))
 		}
 	}
 	if n := rt.comparisonsOf("1.0.0", "1.2.0", ResultExact); n != 1 {

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/marina-dev/marina/internal/oip"
 )
 
 // Response is what one version answered to a request.
@@ -288,7 +290,7 @@ func decodeOIPAnswer(body []byte, header string) (*oipResponse, [][]byte, error)
 	split := header != ""
 	if split {
 		var err error
-		if body, rest, err = splitAnswer(body, header); err != nil {
+		if body, rest, err = oip.Split(body, header); err != nil {
 			return nil, nil, err
 		}
 	}

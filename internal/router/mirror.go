@@ -19,6 +19,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/marina-dev/marina/internal/oip"
 )
 
 // pairMetrics are the comparison metrics of one primary version against the shadow, resolved once per configuration.
@@ -193,7 +195,7 @@ func (mr *mirror) send(j *job) {
 	resp, err := mr.transport.RoundTrip(out.WithContext(ctx))
 	var got Response
 	if err == nil {
-		got.Status, got.InferenceHeader = resp.StatusCode, resp.Header.Get(inferenceHeader)
+		got.Status, got.InferenceHeader = resp.StatusCode, resp.Header.Get(oip.InferenceHeader)
 		got.Body, err = io.ReadAll(io.LimitReader(resp.Body, mr.limit+1))
 		resp.Body.Close()
 		if int64(len(got.Body)) > mr.limit {

@@ -24,6 +24,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/marina-dev/marina/internal/oip"
 )
 
 // Options are a Router's dependencies; the zero value works.
@@ -598,7 +600,7 @@ func (ex *exchange) end() {
 		return
 	}
 	answer := Response{Status: ex.status, Err: ex.err, Body: ex.answer, Latency: end.Sub(ex.sent),
-		InferenceHeader: string(ex.ctx.Response.Header.Peek(inferenceHeader))}
+		InferenceHeader: string(ex.ctx.Response.Header.Peek(oip.InferenceHeader))}
 	if ex.capture != nil {
 		answer.Body, answer.Truncated = ex.capture.buf, ex.capture.truncated
 	} else if int64(len(answer.Body)) > st.cfg.maxBody {

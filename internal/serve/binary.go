@@ -11,29 +11,11 @@ import (
 	"github.com/x448/float16"
 
 	"github.com/marina-dev/marina/internal/inference"
+	"github.com/marina-dev/marina/internal/oip"
 )
-
-// InferenceHeader is the header of the binary tensor data extension (Triton's, KServe's): the length of the JSON
-// object at the start of a body whose tensors follow it as raw bytes.
-const InferenceHeader = "Inference-Header-Content-Length"
 
 // binaryContentType is the Content-Type of an answer with binary outputs, as Triton sends it.
 const binaryContentType = "application/octet-stream"
-
-// splitBody splits a body into its JSON part and the binary tensor data after it, as the value of InferenceHeader
-// says; errors wrap errBadRequest.
-func splitBody(body []byte, header string) (jsonPart, binaryPart []byte, err error) {
-	n, err := strconv.ParseInt(header, 10, 64)
-	switch {
-	case err != nil:
-		return nil, nil, fmt.Errorf("%w: header %s: %q is not a number of bytes", errBadRequest, InferenceHeader, header)
-	case n < 0:
-		return nil, nil, fmt.Errorf("%w: header %s: %d is negative", errBadRequest, InferenceHeader, n)
-	case n > int64(len(body)):
-		return nil, nil, fmt.Errorf("%w: header %s: %d is more than the body's %d bytes", errBadRequest, InferenceHeader, n, len(body))
-	}
-	return body[:n], body[n:], nil
-}
 
 // parameter is the value, as written, of key in the parameters object raw, and whether it is there; the last one
 // counts when a key repeats, as with encoding/json. raw is valid JSON; anything but an object has no parameters.
@@ -124,26 +106,9 @@ func readBinary(b []byte, t *inference.Tensor) error {
 		return fmt.Errorf("shape %v needs an impossible number of values", t.Shape)
 	}
 	if t.DType == inference.String {
-		if n > int64(len(b)/4) {
-			return fmt.Errorf("parameters.binary_data_size is %d bytes, too few for the %d BYTES elements of shape %v (4 bytes of length each at least)", len(b), n, t.Shape)
-		}
-		t.String = make([]string, 0, n)
-		for i := int64(0); i < n; i++ {
-			if len(b) < 4 {
-				return fmt.Errorf("binary data ends within BYTES element %d's length", i)
-			}
-			size := binary.LittleEndian.Uint32(b)
-			b = b[4:]
-			if uint64(size) > uint64(len(b)) {
-				return fmt.Errorf("BYTES element %d is %d bytes long, only %d bytes are left", i, size, len(b))
-			}
-			t.String = append(t.String, string(b[:size]))
-			b = b[size:]
-		}
-		if len(b) != 0 {
-			return fmt.Errorf("%d bytes are left after the %d BYTES elements of shape %v", len(b), n, t.Shape)
-		}
-		return nil
+		strs, err := oip.Strings(b, n)
+		t.String = strs
+		return err
 	}
 	size := elementSize(t.DType)
 	if int64(len(b))/size != n || int64(len(b))%size != 0 {

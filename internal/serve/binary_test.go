@@ -15,6 +15,7 @@ import (
 
 	"github.com/marina-dev/marina/internal/inference/inferencetest"
 	"github.com/marina-dev/marina/internal/model/onnxtest"
+	"github.com/marina-dev/marina/internal/oip"
 	"github.com/x448/float16"
 )
 
@@ -44,7 +45,7 @@ func binaryInput(t *testing.T, name, datatype string, shape []int64, values any)
 	return fmt.Sprintf(`{"name": %s, "shape": [%s], "datatype": %q, "parameters": {"binary_data_size": %d}}`, strconvQuote(name), dims, datatype, len(data)), data
 }
 
-// post sends body to model path's infer endpoint, with the InferenceHeader when header is not empty.
+// post sends body to model path's infer endpoint, with the oip.InferenceHeader when header is not empty.
 func post(t *testing.T, url, header string, body []byte) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest("POST", url, bytes.NewReader(body))
@@ -52,7 +53,7 @@ func post(t *testing.T, url, header string, body []byte) *http.Response {
 		t.Fatal(err)
 	}
 	if header != "" {
-		req.Header.Set(InferenceHeader, header)
+		req.Header.Set(oip.InferenceHeader, header)
 		req.Header.Set("Content-Type", "application/octet-stream")
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -75,13 +76,13 @@ func jsonOutputs(t *testing.T, resp *http.Response) (string, bool) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
-	header := resp.Header.Get(InferenceHeader)
+	header := resp.Header.Get(oip.InferenceHeader)
 	binaryAnswer := header != ""
 	rest := []byte{}
 	if binaryAnswer {
 		n, err := strconv.Atoi(header)
 		if err != nil || n > len(body) {
-			t.Fatalf("%s %q for a body of %d bytes", InferenceHeader, header, len(body))
+			t.Fatalf("%s %q for a body of %d bytes", oip.InferenceHeader, header, len(body))
 		}
 		body, rest = body[:n], body[n:]
 		if ct := resp.Header.Get("Content-Type"); ct != "application/octet-stream" {
@@ -203,7 +204,7 @@ func TestAJSONRequestGetsTheSameAnswerAsBefore(t *testing.T) {
 	body := `{"id":"r1","inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}`
 	resp := post(t, ts.URL+"/v2/models/iris/infer", "", []byte(body))
 	b, _ := io.ReadAll(resp.Body)
-	if resp.Header.Get(InferenceHeader) != "" || resp.Header.Get("Content-Type") != "application/json" || bytes.Contains(b, []byte("parameters")) {
+	if resp.Header.Get(oip.InferenceHeader) != "" || resp.Header.Get("Content-Type") != "application/json" || bytes.Contains(b, []byte("parameters")) {
 		t.Fatalf("headers %v, body %s", resp.Header, b)
 	}
 	var v map[string]any

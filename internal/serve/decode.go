@@ -13,6 +13,7 @@ import (
 
 	"github.com/marina-dev/marina/internal/inference"
 	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/oip"
 )
 
 // errBadRequest marks a request the client must fix (400).
@@ -103,18 +104,18 @@ func decodeInferRequest(body []byte, inputs, outputs []model.Tensor) (decodedReq
 }
 
 // decodeBinaryRequest decodes a request of the binary tensor data extension: header is the value of its
-// InferenceHeader, the length of the JSON request at the start of body; the inputs with a
+// oip.InferenceHeader, the length of the JSON request at the start of body; the inputs with a
 // parameters.binary_data_size take their data from the bytes after it, in order.
 func decodeBinaryRequest(body []byte, header string, inputs, outputs []model.Tensor) (decodedRequest, error) {
-	jsonPart, binaryPart, err := splitBody(body, header)
+	jsonPart, binaryPart, err := oip.Split(body, header)
 	if err != nil {
-		return decodedRequest{}, err
+		return decodedRequest{}, fmt.Errorf("%w: %v", errBadRequest, err)
 	}
 	return decodeRequest(jsonPart, binaryPart, true, inputs, outputs)
 }
 
 // decodeRequest decodes the JSON request body, whose binary inputs' data is bin; split says whether the body came
-// with an InferenceHeader, for messages.
+// with an oip.InferenceHeader, for messages.
 func decodeRequest(body, bin []byte, split bool, inputs, outputs []model.Tensor) (decodedRequest, error) {
 	var req inferRequest
 	if !parseInferRequest(body, &req) {
@@ -162,7 +163,7 @@ func decodeRequest(body, bin []byte, split bool, inputs, outputs []model.Tensor)
 		case binary && size > int64(len(bin)-used):
 			hint := ""
 			if !split {
-				hint = " (no " + InferenceHeader + " header says where the JSON ends)"
+				hint = " (no " + oip.InferenceHeader + " header says where the JSON ends)"
 			}
 			return decodedRequest{}, fmt.Errorf("%w: input %q: parameters.binary_data_size %d is more than the %d bytes of binary data left after the JSON request%s", errBadRequest, in.Name, size, len(bin)-used, hint)
 		}
@@ -194,7 +195,7 @@ func decodeRequest(body, bin []byte, split bool, inputs, outputs []model.Tensor)
 		out.Inputs = append(out.Inputs, t)
 	}
 	if used != len(bin) {
-		return decodedRequest{}, fmt.Errorf("%w: the inputs' parameters.binary_data_size add up to %d bytes, but %d bytes follow the JSON request (%s %d)", errBadRequest, used, len(bin), InferenceHeader, len(body))
+		return decodedRequest{}, fmt.Errorf("%w: the inputs' parameters.binary_data_size add up to %d bytes, but %d bytes follow the JSON request (%s %d)", errBadRequest, used, len(bin), oip.InferenceHeader, len(body))
 	}
 	for i, o := range req.Outputs {
 		if _, ok := find(outputs, o.Name); !ok {

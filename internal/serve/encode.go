@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+
+	"github.com/marina-dev/marina/internal/oip"
 )
 
 // appendInferResponse appends resp as encoding/json writes it (json.Encoder: HTML-safe, a final newline), without
@@ -129,7 +131,7 @@ func appendBinaryOutputs(b []byte, resp inferResponse) []byte {
 var responses = sync.Pool{New: func() any { return new([]byte) }}
 
 // writeInferResponse writes resp with code 200, or, when it holds what JSON cannot say, encoding/json's error. With
-// binary outputs, the body is the JSON then their data, and InferenceHeader says where the JSON ends.
+// binary outputs, the body is the JSON then their data, and oip.InferenceHeader says where the JSON ends.
 func writeInferResponse(w http.ResponseWriter, resp inferResponse) {
 	buf := responses.Get().(*[]byte)
 	defer responses.Put(buf)
@@ -142,7 +144,7 @@ func writeInferResponse(w http.ResponseWriter, resp inferResponse) {
 	if n := len(b); resp.binary {
 		b = appendBinaryOutputs(b, resp)
 		*buf = b
-		w.Header().Set(InferenceHeader, strconv.Itoa(n))
+		w.Header().Set(oip.InferenceHeader, strconv.Itoa(n))
 		w.Header().Set("Content-Type", binaryContentType)
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(b)

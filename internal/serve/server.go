@@ -22,6 +22,7 @@ import (
 	"github.com/marina-dev/marina/internal/httpserver"
 	"github.com/marina-dev/marina/internal/inference"
 	"github.com/marina-dev/marina/internal/model"
+	"github.com/marina-dev/marina/internal/oip"
 )
 
 // wildcard matches a path pattern's wildcard segment.
@@ -354,7 +355,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	}
 	var req decodedRequest
 	var err error
-	if header := r.Header.Get(InferenceHeader); header != "" {
+	if header := r.Header.Get(oip.InferenceHeader); header != "" {
 		req, err = decodeBinaryRequest(b, header, m.inputs, m.outputs)
 	} else {
 		req, err = decodeInferRequest(b, m.inputs, m.outputs)
